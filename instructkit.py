@@ -1,0 +1,54 @@
+"""The `instructkit` command: each package registers its own subcommands from its `cli.py`.
+
+Library errors become one line on stderr and an exit code; no traceback reaches the user
+(set INSTRUCTKIT_DEBUG=1 to see one). Heavy libraries load inside the commands that use them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+COMMAND_MODULES = ("validation.cli", "templating.cli", "training.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="instructkit", description="Validate, convert, render and fine-tune chat datasets.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print("instructkit: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the one place that turns any failure into a clean message
+        if os.environ.get("INSTRUCTKIT_DEBUG"):
+            raise
+        kind = "error" if _is_user_error(exc) else f"internal error ({type(exc).__name__})"
+        print(f"instructkit {args.command}: {kind}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _is_user_error(exc: Exception) -> bool:
+    from validation.io import InputError
+
+    return isinstance(exc, (InputError, FileNotFoundError, PermissionError, IsADirectoryError))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Chat template registry (see templating.registry)."""

@@ -1,0 +1,23 @@
+"""Validate, read and convert chat datasets; the canonical `Conversation` model.
+
+Example:
+    >>> from validation import validate
+    >>> validate([{"messages": [{"role": "user", "content": "hi"},
+    ...                         {"role": "assistant", "content": "hello"}]}]).ok
+    True
+"""
+
+from validation.codes import CATALOGUE
+from validation.convert import convert
+from validation.formats import FORMAT_NAMES, CannotConvert, detect, get_format
+from validation.io import InputError, read_records, write_rows
+from validation.models import Conversation, FunctionCall, Message, Role, ToolCall
+from validation.report import Issue, Report
+from validation.rules import TemplateRules, get_rules
+from validation.validate import InvalidRow, read, to_dataset, validate
+
+__all__ = [
+    "CATALOGUE", "FORMAT_NAMES", "CannotConvert", "Conversation", "FunctionCall", "InputError", "InvalidRow",
+    "Issue", "Message", "Report", "Role", "TemplateRules", "ToolCall", "convert", "detect", "get_format",
+    "get_rules", "read", "read_records", "to_dataset", "validate", "write_rows",
+]

@@ -1,0 +1,187 @@
+"""Per-row checks: a fast path that proves a row clean, and a precise path that names problems.
+
+`fast_clean` only answers "certainly clean" (returning what the dataset-level checks need) or
+"don't know"; every row it does not clear goes through `check_messages`, which reports each
+problem with its code and the path into the source row. A property test keeps the two paths
+in agreement: a row `fast_clean` accepts has no issue in the precise path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from validation.models import ROLES, Message
+from validation.report import Issue
+from validation.rules import TemplateRules
+
+# Control characters other than \t \n \r; DEL included.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# The same class without SEP, for scanning joined texts (a SEP inside content is caught by count).
+_JOINED_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1e\x7f]"
+_ROLE_CODE = {"system": "s", "user": "u", "assistant": "a"}
+_CLEAN_ORDER = re.compile(r"s?(?:ua)+")
+SEP = "\x1f"
+PathFn = Callable[[int, str], str]
+
+
+def dup_text(roles: Sequence[str], contents: Sequence[str]) -> str:
+    """The text duplicate detection hashes: roles and contents, unambiguously joined."""
+    return "".join(r[0] for r in roles) + SEP + SEP.join(contents)
+
+
+def fast_clean(messages: Any, rules: TemplateRules | None) -> str | None:
+    """`dup_text` of the row when its structure is certainly clean, else None (don't know).
+
+    Content scans (control characters, special tokens) are left to the caller, which runs them
+    once per chunk in Rust over the returned texts (`suspects`).
+    """
+    try:
+        if type(messages) is not list or set(map(len, messages)) != {2}:
+            return None
+        sig = "".join([_ROLE_CODE[m["role"]] for m in messages])
+        contents = [m["content"] for m in messages]
+        text = SEP.join(contents)
+    except (KeyError, TypeError):
+        return None
+    if not _CLEAN_ORDER.fullmatch(sig) or not all(map(str.strip, contents)) or text.count(SEP) != len(sig) - 1:
+        return None
+    if rules is not None and sig[0] == "s" and "system" not in rules.roles:
+        return None
+    return sig + SEP + text
+
+
+def suspects(texts: Any, rules: TemplateRules | None) -> list[bool]:
+    """Per text of a Polars Series: may it hold a control character or a special token?"""
+    import polars as pl
+
+    flags = texts.str.contains(_JOINED_CONTROL)
+    if rules is not None and rules.special_tokens:
+        flags = flags | texts.str.contains_any(list(rules.special_tokens))
+    return pl.Series(flags).to_list()
+
+
+def _type(value: Any) -> str:
+    return "null" if value is None else {dict: "object", list: "array", str: "string",
+                                         bool: "boolean"}.get(type(value), type(value).__name__)
+
+
+def _role_issue(value: Any) -> tuple[str, str] | None:
+    if isinstance(value, str):
+        if value in ROLES:
+            return None
+        if value.lower() in ROLES:
+            return "role-wrong-case", f"role {value!r} should be {value.lower()!r}"
+        return "unknown-role", f"unknown role {value!r}; expected one of {', '.join(ROLES)}"
+    return "wrong-type", f"role must be a string, got {_type(value)}"
+
+
+def _message(raw: Any, i: int, row: int, path: PathFn, issues: list[Issue]) -> Message | None:
+    if not isinstance(raw, dict):
+        issues.append(Issue.make(row, path(i, ""), "wrong-type", f"expected a message object, got {_type(raw)}"))
+        return None
+    before = len(issues)
+    if "role" not in raw:
+        issues.append(Issue.make(row, path(i, "role"), "missing-field", "message has no 'role'"))
+    elif problem := _role_issue(raw["role"]):
+        issues.append(Issue.make(row, path(i, "role"), *problem))
+    content = raw.get("content")
+    if content is None and raw.get("tool_calls"):
+        raw = {**raw, "content": ""}  # an assistant tool call may carry no text
+    elif "content" not in raw:
+        issues.append(Issue.make(row, path(i, "content"), "missing-field", "message has no 'content'"))
+    elif content is None:
+        issues.append(Issue.make(row, path(i, "content"), "null-content", "content is null"))
+    elif not isinstance(content, str):
+        issues.append(Issue.make(row, path(i, "content"), "non-string-content",
+                                 f"content must be a string, got {_type(content)}"))
+    if len(issues) > before:
+        return None
+    try:
+        return Message.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            field = ".".join(str(p) for p in err["loc"])
+            issues.append(Issue.make(row, path(i, field), "wrong-type", f"{err['msg']} (got {_type(err['input'])})"))
+        return None
+
+
+def _content_issues(messages: list[Message], row: int, path: PathFn, rules: TemplateRules | None) -> list[Issue]:
+    issues = []
+    for i, m in enumerate(messages):
+        where = path(i, "content")
+        if m.content == "":
+            if not (m.role == "assistant" and m.tool_calls):
+                issues.append(Issue.make(row, where, "empty-content", f"{m.role} content is empty"))
+        elif not m.content.strip():
+            issues.append(Issue.make(row, where, "whitespace-content", f"{m.role} content is only whitespace"))
+        if bad := CONTROL.search(m.content):
+            issues.append(Issue.make(row, where, "control-character",
+                                     f"control character U+{ord(bad.group()):04X} at offset {bad.start()}"))
+        if rules is not None:
+            for token in rules.special_tokens:
+                if (at := m.content.find(token)) >= 0:
+                    issues.append(Issue.make(row, where, "special-token-in-content",
+                                             f"{token!r} of template {rules.name} at offset {at}"))
+            if m.role not in rules.roles:
+                issues.append(Issue.make(row, path(i, "role"), "role-not-supported",
+                                         f"template {rules.name} does not accept role {m.role!r}"))
+    return issues
+
+
+def _structure_issues(messages: list[Message], row: int, path: PathFn, root: str,
+                      rules: TemplateRules | None) -> list[Issue]:
+    issues = []
+    roles = [m.role for m in messages]
+    if "assistant" not in roles:
+        issues.append(Issue.make(row, root, "no-assistant-turn", "no assistant message: nothing to train on"))
+    for i, role in enumerate(roles[1:], start=1):
+        if role == "system":
+            issues.append(Issue.make(row, path(i, "role"), "system-not-first", f"system message at position {i}"))
+    if roles[-1] == "user":
+        issues.append(Issue.make(row, path(len(roles) - 1, "role"), "trailing-user-turn",
+                                 "the conversation ends with a user turn"))
+    alternating = "error" if rules is not None and rules.alternating else "warning"
+    turns = [(i, m) for i, m in enumerate(messages) if m.role in ("user", "assistant")]
+    if turns and turns[0][1].role == "assistant":
+        issues.append(Issue.make(row, path(turns[0][0], "role"), "non-alternating",
+                                 "the first turn is an assistant turn, not a user turn", severity_=alternating))
+    for (_, a), (j, b) in zip(turns, turns[1:]):
+        if a.role == b.role and not a.tool_calls:
+            issues.append(Issue.make(row, path(j, "role"), "non-alternating",
+                                     f"two {b.role} turns in a row", severity_=alternating))
+    issues += _tool_issues(messages, row, path)
+    return issues
+
+
+def _tool_issues(messages: list[Message], row: int, path: PathFn) -> list[Issue]:
+    issues, calls, any_call = [], set(), False
+    for i, m in enumerate(messages):
+        if m.role == "assistant" and m.tool_calls:
+            any_call = True
+            calls |= {c.id for c in m.tool_calls if c.id is not None}
+        elif m.role == "tool":
+            if not any_call:
+                issues.append(Issue.make(row, path(i, "role"), "tool-without-call",
+                                         "tool message with no earlier assistant tool call"))
+            elif m.tool_call_id is not None and calls and m.tool_call_id not in calls:
+                issues.append(Issue.make(row, path(i, "tool_call_id"), "tool-without-call",
+                                         f"tool_call_id {m.tool_call_id!r} matches no earlier tool call"))
+    return issues
+
+
+def check_messages(raw_messages: list[Any], row: int, path: PathFn, root: str,
+                   rules: TemplateRules | None) -> tuple[list[Message] | None, list[Issue]]:
+    """Validate raw message dicts precisely: (the messages, or None when unusable; issues)."""
+    issues: list[Issue] = []
+    if not raw_messages:
+        return None, [Issue.make(row, root, "no-messages", "the conversation has no messages")]
+    parsed = [_message(m, i, row, path, issues) for i, m in enumerate(raw_messages)]
+    if issues:
+        return None, issues
+    messages = [m for m in parsed if m is not None]
+    issues = _content_issues(messages, row, path, rules) + _structure_issues(messages, row, path, root, rules)
+    return messages, issues

@@ -1,0 +1,79 @@
+"""`instructkit validate` and `instructkit convert`: parse arguments, call the library, report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    validate = commands.add_parser(
+        "validate", help="check a dataset row by row before training",
+        description="Check every row of a dataset. Exit 0: no errors; 1: errors found; 2: unusable input.")
+    _source_arguments(validate)
+    validate.add_argument("--template", metavar="NAME", help="add checks of this chat template (special "
+                          "tokens inside content, roles it refuses)")
+    validate.add_argument("--max-length", type=int, metavar="N", help="warn about conversations longer than N "
+                          "(tokens with --tokenizer, else characters)")
+    validate.add_argument("--tokenizer", metavar="PATH", help="tokenizer.json (or a folder with one) to "
+                          "measure --max-length in tokens")
+    validate.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    validate.add_argument("--write-clean", metavar="OUT", help="write exactly the valid rows, unchanged, in order")
+    validate.add_argument("--show", type=int, default=5, metavar="K", help="rows shown per code (default 5)")
+    validate.set_defaults(run=run_validate)
+
+    convert = commands.add_parser(
+        "convert", help="convert a dataset between formats",
+        description="Convert between messages, sharegpt, alpaca, prompt-completion, qa and text. Rows the "
+                    "target cannot hold are reported, never dropped silently (exit 1 when any).")
+    _source_arguments(convert, format_flag="--from")
+    convert.add_argument("-o", "--output", required=True, metavar="OUT",
+                         help="output file (.jsonl, .json, .parquet or .csv)")
+    convert.add_argument("--to", required=True, metavar="FORMAT", help="target format")
+    convert.add_argument("--to-column", metavar="NAME", help="column name of the target messages/text format")
+    convert.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    convert.set_defaults(run=run_convert)
+
+
+def _source_arguments(parser: argparse.ArgumentParser, format_flag: str = "--format") -> None:
+    parser.add_argument("path", metavar="PATH", help="file, save_to_disk folder or hub dataset id")
+    parser.add_argument(format_flag, "--format" if format_flag != "--format" else "-f", dest="format",
+                        metavar="FORMAT", help="messages, sharegpt, alpaca, prompt-completion, qa or text "
+                        "(default: detected from the rows)")
+    parser.add_argument("--column", metavar="NAME", help="the messages or text column when not the default "
+                        "(e.g. content for the-stack-smol)")
+    parser.add_argument("--split", default="train", help="split of a hub dataset or DatasetDict (default train)")
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from validation.validate import validate
+
+    report = validate(args.path, format=args.format, column=args.column, template=args.template,
+                      max_length=args.max_length, tokenizer=args.tokenizer, split=args.split,
+                      write_clean=args.write_clean, progress=not args.json)
+    _print(report, args)
+    return 0 if report.ok else 1
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    from validation.convert import convert
+
+    report = convert(args.path, args.output, to=args.to, format=args.format, column=args.column,
+                     to_column=args.to_column, split=args.split)
+    if not args.json:
+        print(f"wrote {report.valid} of {report.rows} rows to {args.output} ({args.to})", file=sys.stderr)
+    _print(report, args)
+    return 0 if report.ok else 1
+
+
+def _print(report, args: argparse.Namespace) -> None:  # noqa: ANN001 - Report, imported lazily
+    if args.json:
+        json.dump(report.to_json(), sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return
+    from rich.console import Console
+
+    from validation.report import render
+
+    render(report, Console(), first=getattr(args, "show", 5))

@@ -1,0 +1,121 @@
+"""The catalogue of issue codes: stable kebab-case names, their severity and what to do.
+
+`docs/errors.md` is generated from this table (`python -m validation.codes > docs/errors.md`)
+and a test keeps the two equal, so the documentation cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+Severity = Literal["error", "warning"]
+
+
+class Code(NamedTuple):
+    """One entry of the catalogue."""
+
+    name: str
+    severity: Severity
+    group: str
+    meaning: str
+    fix: str
+
+
+CATALOGUE: dict[str, Code] = {c.name: c for c in [
+    # decoding: the row is not a usable JSON object
+    Code("invalid-json", "error", "decoding", "The row is not valid JSON.",
+         "Fix the syntax at the reported column; one JSON object per line."),
+    Code("invalid-utf8", "error", "decoding", "The row holds bytes that are not valid UTF-8.",
+         "Re-encode the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)."),
+    Code("lone-surrogate", "error", "decoding",
+         "A `\\uD800`-`\\uDFFF` escape without its pair: the text cannot be encoded.",
+         "Repair or drop the broken escape; tokenizers cannot encode it."),
+    Code("trailing-data", "error", "decoding", "Something follows the JSON value on the same line.",
+         "Put one JSON object per line; remove what follows it."),
+    Code("too-deeply-nested", "error", "decoding", "The row nests arrays/objects deeper than 1024 levels.",
+         "No chat row needs this depth; the row is almost certainly corrupt."),
+    Code("not-an-object", "error", "decoding", "The row is valid JSON but not an object.",
+         "Each row must be a JSON object such as {\"messages\": [...]}."),
+    # schema: the row does not have the shape of its format
+    Code("missing-field", "error", "schema", "A field the format requires is absent.",
+         "Add the field, or name the right format with --format."),
+    Code("wrong-type", "error", "schema", "A field has the wrong JSON type (e.g. a number where text is expected).",
+         "Give the field the type the format documents."),
+    Code("null-content", "error", "schema", "A message's content is null.",
+         "Give the message text, or drop the message."),
+    Code("non-string-content", "error", "schema",
+         "A message's content is not a string (a number, list of parts, object).",
+         "instructkit trains on text: flatten content parts into one string."),
+    Code("unknown-role", "error", "schema", "A message role is not system, user, assistant or tool.",
+         "Map the role to one of the four; for ShareGPT see the role table in docs/validation.md."),
+    Code("role-wrong-case", "error", "schema", "A role is a known role in the wrong case (`User`).",
+         "Write roles in lower case."),
+    Code("no-messages", "error", "schema", "The conversation has no messages.",
+         "Drop the row or give it at least one user and one assistant turn."),
+    # content
+    Code("empty-content", "error", "content", "A message's content is the empty string.",
+         "Drop the message or give it text; an empty assistant turn teaches the model to say nothing."),
+    Code("whitespace-content", "error", "content", "A message's content is only whitespace.",
+         "Drop the message or give it text."),
+    Code("control-character", "error", "content",
+         "Content holds a NUL or another control character (other than tab, newline, carriage return).",
+         "Strip the control characters; they are usually an encoding accident."),
+    # structure of the conversation
+    Code("no-assistant-turn", "error", "structure", "The conversation has no assistant message: nothing to train on.",
+         "Add the assistant reply or drop the row."),
+    Code("system-not-first", "error", "structure", "A system message appears after the first message.",
+         "Move the system message to the start; most chat templates refuse it elsewhere."),
+    Code("trailing-user-turn", "warning", "structure",
+         "The conversation ends with a user turn, which trains nothing.",
+         "Add the assistant reply or drop the last user turn."),
+    Code("non-alternating", "warning", "structure",
+         "Two user or two assistant turns in a row. An error with --template when that template refuses them.",
+         "Merge the consecutive turns (validate --fix will do it in a later version) or pick a template that allows them."),
+    Code("tool-without-call", "error", "structure",
+         "A tool message answers no earlier assistant tool call (missing or unknown tool_call_id).",
+         "Give the tool message the id of the assistant tool call it answers."),
+    Code("role-not-supported", "error", "template", "The chosen template refuses this role (e.g. system for gemma).",
+         "Fold the system prompt into the first user turn, or choose another template."),
+    # template and length
+    Code("special-token-in-content", "error", "template",
+         "Content contains a special token of the template (e.g. <|im_end|>): it would forge a turn boundary.",
+         "Remove or escape the token in the text."),
+    Code("too-long", "warning", "length",
+         "The conversation is longer than --max-length (tokens with a tokenizer, else characters).",
+         "Drop or split the row, or raise max_length; training truncates it otherwise."),
+    # whole-dataset checks
+    Code("duplicate", "warning", "dataset", "The conversation repeats an earlier row exactly.",
+         "Drop the duplicate; repeats overweight one example."),
+    Code("near-duplicate", "warning", "dataset",
+         "The conversation repeats an earlier row after case and whitespace folding.",
+         "Drop the repeat unless the differences matter."),
+    # conversion
+    Code("cannot-convert", "error", "conversion",
+         "The target format cannot hold this conversation (e.g. multi-turn into alpaca).",
+         "Choose a target format that can hold it (messages, sharegpt, prompt-completion)."),
+]}
+
+
+def severity(code: str) -> Severity:
+    """The documented severity of `code`."""
+    return CATALOGUE[code].severity
+
+
+def markdown() -> str:
+    """The catalogue as the Markdown page `docs/errors.md`."""
+    lines = ["# Error codes", "",
+             "Every problem `instructkit validate` reports carries one of these stable codes. "
+             "Errors make the row invalid (exit 1, excluded by `--write-clean`); warnings are "
+             "reported but keep the row. Exit 2 means the input could not be read at all.", "",
+             "Generated from `validation/codes.py` by `python -m validation.codes > docs/errors.md`.", ""]
+    group = None
+    for code in CATALOGUE.values():
+        if code.group != group:
+            group = code.group
+            lines += ["", f"## {group}", "", "| code | severity | meaning | what to do |", "|---|---|---|---|"]
+        lines.append(f"| `{code.name}` | {code.severity} | {code.meaning} | {code.fix} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

@@ -1,0 +1,323 @@
+"""Source formats: detect them, normalise rows to messages, and write conversations back out.
+
+Each `Format` turns a row into raw message dicts (validated afterwards, so problems are
+reported with paths into the *source* row) and back. What a target format cannot hold raises
+`CannotConvert`; nothing is dropped silently.
+
+| format | row shape |
+|---|---|
+| messages | {"messages": [{"role", "content", ...}]} (OpenAI / smoltalk) |
+| sharegpt | {"conversations": [{"from", "value"}]} |
+| alpaca | {"instruction", "input"?, "output", "system"?} |
+| prompt-completion | {"prompt", "completion"}: strings or message lists (TRL) |
+| qa | {"question", "answer"} (gsm8k) |
+| text | {"text": ...} (column configurable, e.g. the-stack-smol `content`) |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from validation.models import Conversation, Message
+
+SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
+                  "system": "system", "tool": "tool", "observation": "tool", "function_call": "assistant"}
+SHAREGPT_NAMES = {"user": "human", "assistant": "gpt", "system": "system", "tool": "tool"}
+
+
+class FormatError(Exception):
+    """Structural problems of one row: a list of (path, code, message)."""
+
+    def __init__(self, problems: list[tuple[str, str, str]]) -> None:
+        super().__init__("; ".join(f"{p}: {m}" for p, _, m in problems))
+        self.problems = problems
+
+
+class CannotConvert(Exception):
+    """The target format cannot hold this conversation; the message says what is in the way."""
+
+
+Raw = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Format:
+    """How one source format maps to and from canonical messages."""
+
+    name: str
+    keys: frozenset[str]
+    to_messages: Callable[[Raw], list[Any]]
+    from_conversation: Callable[[Conversation], Raw]
+    path: Callable[[Raw, int, str], str]
+    column: str = ""
+    root: str = ""
+    extra_keys: frozenset[str] = field(default_factory=frozenset)
+
+    def matches(self, row: Raw) -> bool:
+        return self.keys <= row.keys()
+
+    def split(self, row: Raw) -> tuple[list[Any], dict[str, Any]]:
+        """(raw message dicts, metadata = every other field of the row)."""
+        messages = self.to_messages(row)
+        own = self.keys | self.extra_keys
+        return messages, {k: v for k, v in row.items() if k not in own}
+
+
+def _require(row: Raw, name: str, kind: type | tuple[type, ...] = str) -> Any:
+    if name not in row:
+        raise FormatError([(name, "missing-field", f"field {name!r} is missing")])
+    value = row[name]
+    if not isinstance(value, kind):
+        code = "null-content" if value is None and kind is str else "wrong-type"
+        expected = "a string" if kind is str else "a list"
+        raise FormatError([(name, code, f"expected {expected}, got {_type(value)}")])
+    return value
+
+
+def _type(value: Any) -> str:
+    return "null" if value is None else {dict: "object", list: "array", str: "string",
+                                         bool: "boolean"}.get(type(value), type(value).__name__)
+
+
+def _merge(metadata: dict[str, Any], fields: Raw) -> Raw:
+    clash = sorted(set(metadata) & set(fields))
+    if clash:
+        raise CannotConvert(f"metadata field(s) {', '.join(clash)} collide with the target format's fields")
+    return {**metadata, **fields}
+
+
+def _dicts(messages: Iterable[Message]) -> list[Raw]:
+    return [m.to_dict() for m in messages]
+
+
+def _roles(conv: Conversation) -> list[str]:
+    return [m.role for m in conv.messages]
+
+
+def _plain(conv: Conversation, target: str) -> None:
+    """Single-field targets hold only role and content; refuse anything else."""
+    for i, m in enumerate(conv.messages):
+        extra = sorted(set(m.to_dict()) - {"role", "content"})
+        if extra:
+            raise CannotConvert(f"{target} cannot hold messages[{i}] field(s) {', '.join(extra)}")
+
+
+# --- messages ------------------------------------------------------------------------------
+
+def _messages_format(column: str = "messages") -> Format:
+    def to_messages(row: Raw) -> list[Any]:
+        return _require(row, column, list)
+
+    def from_conversation(conv: Conversation) -> Raw:
+        return _merge(conv.metadata, {column: _dicts(conv.messages)})
+
+    return Format("messages", frozenset({column}), to_messages, from_conversation,
+                  lambda row, i, f: f"{column}[{i}].{f}" if f else f"{column}[{i}]", column=column, root=column)
+
+
+# --- sharegpt ------------------------------------------------------------------------------
+
+def _sharegpt_to_messages(row: Raw) -> list[Any]:
+    turns = _require(row, "conversations", list)
+    out, problems = [], []
+    for i, turn in enumerate(turns):
+        if not isinstance(turn, dict):
+            problems.append((f"conversations[{i}]", "wrong-type", f"expected an object, got {_type(turn)}"))
+            continue
+        source = turn.get("from")
+        role = SHAREGPT_ROLES.get(source) if isinstance(source, str) else None
+        if role is None:
+            if "from" not in turn:
+                problems.append((f"conversations[{i}].from", "missing-field", "field 'from' is missing"))
+            elif isinstance(source, str) and source.lower() in SHAREGPT_ROLES:
+                problems.append((f"conversations[{i}].from", "role-wrong-case",
+                                 f"role {source!r} should be {source.lower()!r}"))
+            else:
+                problems.append((f"conversations[{i}].from", "unknown-role",
+                                 f"unknown ShareGPT role {source!r}; expected one of {', '.join(SHAREGPT_ROLES)}"))
+            continue
+        message = {k: v for k, v in turn.items() if k not in ("from", "value")}
+        message["role"] = role
+        if "value" in turn:
+            message["content"] = turn["value"]
+        if source == "function_call" and "tool_calls" not in message:
+            message["tool_calls"] = [_parse_function_call(turn.get("value"))]
+            message["content"] = ""
+        out.append(message)
+    if problems:
+        raise FormatError(problems)
+    return out
+
+
+def _parse_function_call(value: Any) -> Raw:
+    import json
+
+    try:
+        call = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        call = None
+    if not isinstance(call, dict) or not isinstance(call.get("name"), str):
+        raise FormatError([("value", "wrong-type", "a function_call turn must hold a JSON object with a 'name'")])
+    return {"type": "function", "function": {"name": call["name"], "arguments": call.get("arguments", {})}}
+
+
+def _sharegpt_from(conv: Conversation) -> Raw:
+    turns = []
+    for m in conv.messages:
+        turn = {k: v for k, v in m.to_dict().items() if k not in ("role", "content")}
+        turns.append({"from": SHAREGPT_NAMES[m.role], "value": m.content, **turn})
+    return _merge(conv.metadata, {"conversations": turns})
+
+
+def _sharegpt_path(row: Raw, i: int, f: str) -> str:
+    return f"conversations[{i}]." + {"role": "from", "content": "value"}.get(f, f) if f else f"conversations[{i}]"
+
+
+# --- alpaca --------------------------------------------------------------------------------
+
+def _alpaca_to_messages(row: Raw) -> list[Any]:
+    instruction = _require(row, "instruction")
+    output = _require(row, "output")
+    extra = row.get("input") or ""
+    if not isinstance(extra, str):
+        raise FormatError([("input", "wrong-type", f"expected a string, got {_type(extra)}")])
+    user = f"{instruction}\n\n{extra}" if extra else instruction
+    messages = [{"role": "user", "content": user}, {"role": "assistant", "content": output}]
+    if row.get("system"):
+        messages.insert(0, {"role": "system", "content": row["system"]})
+    return messages
+
+
+def _alpaca_from(conv: Conversation) -> Raw:
+    _plain(conv, "alpaca")
+    roles = _roles(conv)
+    if roles not in (["user", "assistant"], ["system", "user", "assistant"]):
+        raise CannotConvert(f"alpaca holds one user turn and one reply (optionally a system prompt), "
+                            f"not {' → '.join(roles)}")
+    fields = {"instruction": conv.messages[-2].content, "input": "", "output": conv.messages[-1].content}
+    if roles[0] == "system":
+        fields["system"] = conv.messages[0].content
+    return _merge(conv.metadata, fields)
+
+
+def _alpaca_path(row: Raw, i: int, f: str) -> str:
+    return ["system", "instruction", "output"][i + (0 if row.get("system") else 1)]
+
+
+# --- prompt-completion ---------------------------------------------------------------------
+
+def _pc_to_messages(row: Raw) -> list[Any]:
+    prompt, completion = row.get("prompt"), row.get("completion")
+    if "prompt" not in row or "completion" not in row:
+        missing = "prompt" if "prompt" not in row else "completion"
+        raise FormatError([(missing, "missing-field", f"field {missing!r} is missing")])
+    if isinstance(prompt, list) and isinstance(completion, list):
+        return [*prompt, *completion]
+    if isinstance(prompt, str) and isinstance(completion, str):
+        return [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}]
+    return [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}]
+
+
+def _pc_from(conv: Conversation) -> Raw:
+    roles = _roles(conv)
+    if not roles or roles[-1] != "assistant":
+        raise CannotConvert("prompt-completion needs the conversation to end with an assistant turn")
+    plain = all(set(m.to_dict()) == {"role", "content"} for m in conv.messages)
+    if roles == ["user", "assistant"] and plain:
+        return _merge(conv.metadata, {"prompt": conv.messages[0].content, "completion": conv.messages[1].content})
+    return _merge(conv.metadata, {"prompt": _dicts(conv.messages[:-1]), "completion": _dicts(conv.messages[-1:])})
+
+
+def _pc_path(row: Raw, i: int, f: str) -> str:
+    prompt = row.get("prompt")
+    if not isinstance(prompt, list):
+        return ["prompt", "completion"][i]
+    where = f"prompt[{i}]" if i < len(prompt) else f"completion[{i - len(prompt)}]"
+    return f"{where}.{f}" if f else where
+
+
+# --- qa ------------------------------------------------------------------------------------
+
+def _qa_to_messages(row: Raw) -> list[Any]:
+    question = _require(row, "question")
+    answer = _require(row, "answer")
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+
+
+def _qa_from(conv: Conversation) -> Raw:
+    _plain(conv, "qa")
+    if _roles(conv) != ["user", "assistant"]:
+        raise CannotConvert(f"qa holds one question and one answer, not {' → '.join(_roles(conv))}")
+    return _merge(conv.metadata, {"question": conv.messages[0].content, "answer": conv.messages[1].content})
+
+
+# --- text ----------------------------------------------------------------------------------
+
+def _text_format(column: str = "text") -> Format:
+    """A plain text column: one assistant message, every token trained (language-model SFT)."""
+
+    def to_messages(row: Raw) -> list[Any]:
+        return [{"role": "assistant", "content": _require(row, column)}]
+
+    def from_conversation(conv: Conversation) -> Raw:
+        _plain(conv, "text")
+        if _roles(conv) != ["assistant"]:
+            raise CannotConvert("text holds a single text; render multi-turn conversations with "
+                                "`instructkit render` instead")
+        return _merge(conv.metadata, {column: conv.messages[0].content})
+
+    return Format("text", frozenset({column}), to_messages, from_conversation, lambda row, i, f: column,
+                  column=column)
+
+
+def get_format(name: str, *, column: str | None = None) -> Format:
+    """The `Format` called `name`; `column` renames the messages or text column."""
+    if name == "messages":
+        return _messages_format(column or "messages")
+    if name == "text":
+        return _text_format(column or "text")
+    if name in _FIXED:
+        return _FIXED[name]
+    raise KeyError(f"unknown format {name!r}; expected one of {', '.join(FORMAT_NAMES)}")
+
+
+_FIXED = {
+    "sharegpt": Format("sharegpt", frozenset({"conversations"}), _sharegpt_to_messages, _sharegpt_from,
+                       _sharegpt_path, root="conversations"),
+    "alpaca": Format("alpaca", frozenset({"instruction", "output"}), _alpaca_to_messages, _alpaca_from,
+                     _alpaca_path, extra_keys=frozenset({"input", "system"})),
+    "prompt-completion": Format("prompt-completion", frozenset({"prompt", "completion"}), _pc_to_messages,
+                                _pc_from, _pc_path),
+    "qa": Format("qa", frozenset({"question", "answer"}), _qa_to_messages, _qa_from,
+                 lambda row, i, f: ["question", "answer"][i]),
+}
+FORMAT_NAMES = ("messages", "sharegpt", "alpaca", "prompt-completion", "qa", "text")
+
+
+def detect(rows: Iterable[Raw], *, column: str | None = None) -> Format | None:
+    """The one format every sampled row matches; None when none or several fit.
+
+    A row matches a format when it has that format's keys; `text` matches a string `text`
+    column (or `column`), or the-stack-smol's `content`. Every sampled row must agree, so a
+    mixed file is reported instead of guessed from its first row.
+
+    Example:
+        >>> detect([{"question": "1+1?", "answer": "2"}]).name
+        'qa'
+    """
+    candidates: set[tuple[str, str | None]] | None = None
+    for row in rows:
+        fits = {(name, column) for name in FORMAT_NAMES
+                if name != "text" and get_format(name, column=column).matches(row)}
+        if not fits:
+            fits = {("text", c) for c in ((column,) if column else ("text", "content"))
+                    if isinstance(row.get(c), str)}
+        candidates = fits if candidates is None else candidates & fits
+        if not candidates:
+            return None
+    if candidates and len(candidates) == 1:
+        name, col = candidates.pop()
+        return get_format(name, column=col)
+    return None

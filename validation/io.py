@@ -1,0 +1,215 @@
+"""Read rows from files, `save_to_disk` folders and hub datasets; write rows back out.
+
+Every reader yields `Record(row, data, raw)`: `row` is the 1-based line number for JSONL and
+the 1-based record number elsewhere; `data` is the decoded object or the `Issue` explaining why
+it could not be decoded; `raw` is the line's bytes for JSONL (so valid rows can be written back
+byte for byte) and None elsewhere. JSONL is streamed in bounded chunks: memory stays flat.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from validation.decode import decode_row
+from validation.report import Issue
+
+BOM = b"\xef\xbb\xbf"
+CHUNK_BYTES = 1 << 20
+Progress = Callable[[int], None]
+
+
+class InputError(Exception):
+    """The input cannot be used at all (missing, a plain directory, unknown kind, hub offline)."""
+
+
+class Record(NamedTuple):
+    row: int
+    data: dict[str, Any] | Issue
+    raw: bytes | None = None
+
+
+def kind_of(source: str | os.PathLike[str]) -> str:
+    """Which reader handles `source`: jsonl, json, parquet, csv, disk or hub."""
+    path = Path(source)
+    if path.is_dir():
+        if any((path / marker).exists() for marker in ("dataset_info.json", "state.json", "dataset_dict.json")):
+            return "disk"
+        raise InputError(f"{path}: is a directory, not a dataset file or a `save_to_disk` folder")
+    if path.exists():
+        suffix = path.suffix.lower()
+        if suffix in (".jsonl", ".ndjson"):
+            return "jsonl"
+        if suffix == ".json":
+            return "json" if _first_byte(path) == b"[" else "jsonl"
+        if suffix in (".parquet", ".pq"):
+            return "parquet"
+        if suffix in (".csv", ".tsv"):
+            return "csv"
+        raise InputError(f"{path}: unknown file type {suffix or '(none)'!r}; "
+                         "expected .jsonl, .json, .parquet, .csv or a save_to_disk folder")
+    text = str(source)
+    if text.count("/") == 1 and not text.startswith((".", "/")) and not Path(text).suffix:
+        return "hub"
+    raise InputError(f"{path}: no such file or directory")
+
+
+def _first_byte(path: Path) -> bytes:
+    with path.open("rb") as f:
+        head = f.read(4096).removeprefix(BOM).lstrip()
+    return head[:1]
+
+
+def read_records(source: str | os.PathLike[str], *, split: str = "train", precise: bool = False,
+                 progress: Progress | None = None) -> Iterator[Record]:
+    """Yield every row of `source` as a `Record`, in order.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "d.jsonl"
+        >>> _ = p.write_text('{"question": "1+1?", "answer": "2"}\\n\\nnot json\\n')
+        >>> [(r.row, type(r.data).__name__) for r in read_records(p)]
+        [(1, 'dict'), (3, 'Issue')]
+    """
+    kind = kind_of(source)
+    if kind == "jsonl":
+        return _read_jsonl(Path(source), precise=precise, progress=progress)
+    readers = {"json": _read_json_array, "parquet": _read_parquet, "csv": _read_csv}
+    if kind in readers:
+        return readers[kind](Path(source))
+    return _read_datasets(str(source), kind=kind, split=split)
+
+
+def size_of(source: str | os.PathLike[str]) -> int | None:
+    """Bytes to read for a progress bar, when `source` is a file."""
+    path = Path(source)
+    return path.stat().st_size if path.is_file() else None
+
+
+def _read_jsonl(path: Path, *, precise: bool, progress: Progress | None) -> Iterator[Record]:
+    row = 0
+    with path.open("rb") as f:
+        while lines := f.readlines(CHUNK_BYTES):
+            if row == 0 and lines[0].startswith(BOM):
+                lines[0] = lines[0][len(BOM):]
+            for line in lines:
+                row += 1
+                if line.isspace():
+                    continue
+                yield Record(row, decode_row(line, row, precise=precise), line)
+            if progress is not None:
+                progress(sum(map(len, lines)))
+
+
+def _read_json_array(path: Path) -> Iterator[Record]:
+    from validation.decode import DecodeError, loads
+
+    try:
+        value = loads(path.read_bytes().removeprefix(BOM), precise=True)
+    except DecodeError as exc:
+        raise InputError(f"{path}: not a valid JSON array: {exc}") from None
+    if not isinstance(value, list):
+        raise InputError(f"{path}: expected a JSON array of objects, got {type(value).__name__}")
+    for index, item in enumerate(value, start=1):
+        if isinstance(item, dict):
+            yield Record(index, item)
+        else:
+            yield Record(index, Issue.make(index, "", "not-an-object",
+                                           f"expected a JSON object, got {type(item).__name__}"))
+
+
+def _read_parquet(path: Path) -> Iterator[Record]:
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises several unrelated types for a bad file
+        raise InputError(f"{path}: not a readable Parquet file: {exc}") from None
+    row = 0
+    for batch in parquet.iter_batches(batch_size=4096):
+        for item in batch.to_pylist():
+            row += 1
+            yield Record(row, item)
+
+
+def _read_csv(path: Path) -> Iterator[Record]:
+    """CSV cells are text; a cell that holds a JSON array or object (a `messages` column) is decoded."""
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    with path.open(newline="", encoding="utf-8-sig", errors="strict") as f:
+        try:
+            for index, item in enumerate(csv.DictReader(f, delimiter=delimiter), start=1):
+                yield Record(index, {key: _cell(value) for key, value in item.items()})
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _read_datasets(source: str, *, kind: str, split: str) -> Iterator[Record]:
+    dataset = load_hf_dataset(source, kind=kind, split=split)
+    for index, item in enumerate(dataset, start=1):
+        yield Record(index, item)
+
+
+def load_hf_dataset(source: str, *, kind: str, split: str) -> Any:
+    """A `datasets.Dataset` from a `save_to_disk` folder or `load_dataset` (hub id / script)."""
+    import datasets
+
+    try:
+        if kind == "disk":
+            loaded = datasets.load_from_disk(source)
+        else:
+            loaded = datasets.load_dataset(source, split=split)
+    except Exception as exc:  # the hub client raises many types; all mean "cannot load"
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        where = "the Hugging Face hub (offline?)" if kind == "hub" else "disk"
+        raise InputError(f"{source}: could not load dataset from {where}: {reason}") from None
+    if isinstance(loaded, datasets.DatasetDict):
+        if split not in loaded:
+            raise InputError(f"{source}: no split {split!r}; splits are {', '.join(loaded)}")
+        loaded = loaded[split]
+    return loaded
+
+
+def write_rows(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]]) -> int:
+    """Write `rows` to `path` in the format its extension names; returns how many were written."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    rows = list(rows) if suffix != ".jsonl" else rows
+    count = 0
+    if suffix in (".jsonl", ".ndjson"):
+        with path.open("w", encoding="utf-8") as f:
+            for count, item in enumerate(rows, start=1):
+                f.write(json.dumps(item, ensure_ascii=False) + "\n")
+    elif suffix == ".json":
+        path.write_text(json.dumps(rows, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        count = len(rows)
+    elif suffix in (".parquet", ".pq"):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(rows), path)
+        count = len(rows)
+    elif suffix == ".csv":
+        columns = list(dict.fromkeys(key for item in rows for key in item))
+        with path.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=columns)
+            writer.writeheader()
+            for item in rows:
+                writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v
+                                 for k, v in item.items()})
+        count = len(rows)
+    else:
+        raise InputError(f"{path}: cannot write {suffix or '(no extension)'!r}; use .jsonl, .json, .parquet or .csv")
+    return count

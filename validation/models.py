@@ -1,0 +1,72 @@
+"""The canonical conversation model every format is normalised to.
+
+`Message` and `Conversation` are frozen Pydantic v2 values. Fields a row carries beyond the
+canonical ones are kept (`extra="allow"` on messages, `metadata` on conversations), so that
+converting a dataset never drops data silently.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+Role = Literal["system", "user", "assistant", "tool"]
+ROLES: tuple[str, ...] = ("system", "user", "assistant", "tool")
+
+
+class FunctionCall(BaseModel):
+    """The function an assistant asks to call; `arguments` is a JSON string or an object."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+
+    name: StrictStr
+    arguments: str | dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolCall(BaseModel):
+    """One tool call of an assistant turn (OpenAI shape)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+
+    id: StrictStr | None = None
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
+class Message(BaseModel):
+    """One turn. Unknown per-message keys (e.g. `weight`) are kept as extras."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+
+    role: Role
+    content: StrictStr
+    name: StrictStr | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: StrictStr | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The message as a plain dict, without the optional fields that are unset."""
+        return self.model_dump(exclude_none=True)
+
+
+class Conversation(BaseModel):
+    """A list of messages plus the row's other fields, kept verbatim in `metadata`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    messages: list[Message]
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def of(cls, messages: Any, **metadata: Any) -> Conversation:
+        """Build a conversation from a `Conversation`, a list of `Message` or plain dicts.
+
+        Example:
+            >>> Conversation.of([{"role": "user", "content": "hi"}]).messages[0].role
+            'user'
+        """
+        if isinstance(messages, Conversation):
+            return messages
+        return cls(messages=[m if isinstance(m, Message) else Message.model_validate(m) for m in messages],
+                   metadata=metadata)

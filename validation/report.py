@@ -1,0 +1,80 @@
+"""Validation results as values: one `Issue` per problem, one `Report` per dataset."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from validation.codes import CATALOGUE, Severity, severity
+
+
+class Issue(BaseModel):
+    """One problem: where it is (`row`, `path` into the row), what (`code`) and how bad."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    row: int
+    path: str
+    code: str
+    severity: Severity
+    message: str
+
+    @classmethod
+    def make(cls, row: int, path: str, code: str, message: str, *, severity_: Severity | None = None) -> Issue:
+        """An issue with the catalogue's severity for `code` unless one is given."""
+        return cls(row=row, path=path, code=code, severity=severity_ or severity(code), message=message)
+
+
+class Report(BaseModel):
+    """The outcome of validating one dataset; `model_dump()` is the `--json` object."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str
+    format: str
+    rows: int = 0
+    valid: int = 0
+    invalid: int = 0
+    issues: list[Issue] = []
+    template: str | None = None
+    max_length: int | None = None
+    length_unit: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when no row has an error (warnings allowed)."""
+        return self.invalid == 0
+
+    def counts(self) -> dict[str, int]:
+        """Number of issues per code, most frequent first."""
+        return dict(Counter(i.code for i in self.issues).most_common())
+
+    def to_json(self) -> dict[str, Any]:
+        """The contract's JSON object, plus per-code counts under `counts`."""
+        return {**self.model_dump(), "counts": self.counts()}
+
+
+def render(report: Report, console: Any, *, first: int = 5) -> None:
+    """Print a human report with rich: a summary line, then one table per code."""
+    from rich.table import Table
+
+    style = "green" if report.ok else "red"
+    console.print(f"[bold]{report.path}[/] ({report.format}): {report.rows} rows, "
+                  f"[{style}]{report.valid} valid, {report.invalid} invalid[/], {len(report.issues)} issues")
+    by_code: dict[str, list[Issue]] = {}
+    for issue in report.issues:
+        by_code.setdefault(issue.code, []).append(issue)
+    for code, issues in sorted(by_code.items(), key=lambda kv: (kv[1][0].severity != "error", -len(kv[1]))):
+        colour = "red" if issues[0].severity == "error" else "yellow"
+        table = Table(title=f"[{colour}]{code}[/] ({issues[0].severity}, {len(issues)}): "
+                            f"{CATALOGUE[code].meaning}", title_justify="left", show_edge=False)
+        table.add_column("row", justify="right")
+        table.add_column("path")
+        table.add_column("message", overflow="fold")
+        for issue in issues[:first]:
+            table.add_row(str(issue.row), issue.path, issue.message)
+        if len(issues) > first:
+            table.add_row("…", "", f"{len(issues) - first} more")
+        console.print(table)

@@ -1,0 +1,58 @@
+"""Template-aware rules for validation, behind a small interface the template registry fills.
+
+`validation` imports neither of the other packages. A template package makes its templates
+known here through the `instructkit.template_rules` entry point: a callable `lookup(name)`
+returning `TemplateRules` or None, and `lookup.names()` listing what it knows. ChatML is built
+in so the checks work (and are tested) on their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import entry_points
+from typing import Any
+
+from validation.models import ROLES
+
+GROUP = "instructkit.template_rules"
+
+
+@dataclass(frozen=True)
+class TemplateRules:
+    """What a chat template refuses: its special tokens inside content, roles, non-alternation.
+
+    `render` (optional) gives the exact text the template produces, so `--max-length` can be
+    measured in tokens of what the model will really see.
+    """
+
+    name: str
+    special_tokens: tuple[str, ...]
+    roles: frozenset[str] = frozenset(ROLES)
+    alternating: bool = False
+    render: Callable[[Sequence[Any]], str] | None = field(default=None, compare=False)
+
+
+CHATML = TemplateRules("chatml", ("<|im_start|>", "<|im_end|>"))
+
+
+@cache
+def _providers() -> tuple[Callable[[str], TemplateRules | None], ...]:
+    return tuple(ep.load() for ep in entry_points(group=GROUP))
+
+
+def get_rules(name: str) -> TemplateRules:
+    """The rules of template `name`, from the registry when installed, else the built-in ChatML.
+
+    Raises:
+        KeyError: no provider knows `name`; the message lists the names that exist.
+    """
+    for lookup in _providers():
+        rules = lookup(name)
+        if rules is not None:
+            return rules
+    if name == CHATML.name:
+        return CHATML
+    known = sorted({CHATML.name, *(n for lookup in _providers() for n in getattr(lookup, "names", list)())})
+    raise KeyError(f"unknown template {name!r}; known templates: {', '.join(known)}")

@@ -1,0 +1,230 @@
+"""The validation entry points scripts use: `validate`, `read`, `to_dataset`.
+
+A source is a path (JSONL, JSON array, Parquet, CSV, `save_to_disk` folder), a hub id, or an
+iterable of row dicts.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from itertools import chain, islice
+from pathlib import Path
+from typing import Any
+
+from validation.formats import Format, detect, get_format
+from validation.io import BOM, InputError, Record, kind_of, read_records, size_of, write_rows
+from validation.models import Conversation, Message
+from validation.report import Issue, Report
+from validation.rules import TemplateRules, get_rules
+from validation.scan import PARALLEL_MIN_BYTES, Scanner, default_workers, scan_parallel
+
+Source = str | os.PathLike[str] | Iterable[dict[str, Any]]
+DETECT_SAMPLE = 200
+
+
+class InvalidRow(ValueError):
+    """`read` met a row with errors; `issues` says which and where."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        first = issues[0]
+        super().__init__(f"row {first.row}, {first.path or '(row)'}: {first.code}: {first.message}")
+        self.issues = issues
+
+
+def _is_path(source: Source) -> bool:
+    return isinstance(source, (str, os.PathLike))
+
+
+def open_source(source: Source, *, format: str | None = None, column: str | None = None,
+                split: str = "train", precise: bool = False,
+                progress: Any = None) -> tuple[Format, Iterator[Record]]:
+    """The source's format (named or detected over a sample of rows) and its records."""
+    if _is_path(source):
+        records: Iterator[Record] = read_records(source, split=split, precise=precise, progress=progress)
+    else:
+        records = (Record(i, dict(row)) for i, row in enumerate(source, start=1))
+    if format is not None:
+        try:
+            return get_format(format, column=column), records
+        except KeyError as exc:
+            raise InputError(exc.args[0]) from None
+    head = list(islice(records, DETECT_SAMPLE))
+    fmt = detect((r.data for r in head if isinstance(r.data, dict)), column=column)
+    if fmt is None:
+        keys = sorted({k for r in head if isinstance(r.data, dict) for k in r.data})
+        raise InputError(f"{_name(source)}: cannot tell the format from the first {len(head)} rows "
+                         f"(fields: {', '.join(keys) or 'none'}); name it with --format")
+    return fmt, chain(head, records)
+
+
+def _name(source: Source) -> str:
+    return os.fspath(source) if _is_path(source) else "<rows>"
+
+
+def resolve_rules(template: str | TemplateRules | None) -> TemplateRules | None:
+    """Template rules by name (registry or built-in ChatML); InputError for unknown names."""
+    if template is None or isinstance(template, TemplateRules):
+        return template
+    try:
+        return get_rules(template)
+    except KeyError as exc:
+        raise InputError(exc.args[0]) from None
+
+
+def load_tokenizer(tokenizer: Any) -> Any:
+    """A `tokenizers.Tokenizer` from a tokenizer.json file or a folder holding one."""
+    if tokenizer is None or not isinstance(tokenizer, (str, os.PathLike)):
+        return tokenizer
+    from tokenizers import Tokenizer
+
+    path = Path(tokenizer)
+    if path.is_dir():
+        path = path / "tokenizer.json"
+    if not path.is_file():
+        raise InputError(f"{tokenizer}: no tokenizer.json there")
+    return Tokenizer.from_file(str(path))
+
+
+@contextmanager
+def _progress_bar(source: Source, enabled: bool) -> Iterator[Any]:
+    total = size_of(source) if _is_path(source) else None
+    if not enabled or total is None or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
+                  transient=True) as bar:
+        task = bar.add_task(f"validating {Path(os.fspath(source)).name}", total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def validate(source: Source, *, format: str | None = None, column: str | None = None,
+             template: str | TemplateRules | None = None, max_length: int | None = None,
+             tokenizer: Any = None, split: str = "train", write_clean: str | os.PathLike[str] | None = None,
+             progress: bool = False) -> Report:
+    """Check every row of `source`; returns the `Report` (never raises for bad rows).
+
+    Raises:
+        InputError: the source cannot be used at all (missing, unknown format, hub offline).
+
+    Example:
+        >>> report = validate([{"question": "1+1?", "answer": "2"}, {"question": "", "answer": "0"}])
+        >>> report.valid, [(i.row, i.path, i.code) for i in report.issues]
+        (1, [(2, 'question', 'empty-content')])
+    """
+    rules = resolve_rules(template)
+    with _progress_bar(source, progress) as advance:
+        fmt, records = open_source(source, format=format, column=column, split=split, progress=advance)
+        scanner = Scanner(fmt, rules=rules, max_length=max_length, tokenizer=load_tokenizer(tokenizer))
+        report = Report(path=_name(source), format=fmt.name, template=rules.name if rules else None,
+                        max_length=max_length, length_unit=None if max_length is None else
+                        ("tokens" if tokenizer is not None else "characters"))
+        workers = default_workers()
+        if _is_path(source) and workers > 1 and kind_of(source) == "jsonl" and \
+                (size_of(source) or 0) >= PARALLEL_MIN_BYTES:
+            rows, issues, invalid = scan_parallel(Path(source), scanner, workers=workers, progress=advance)
+            if write_clean is not None:
+                _write_clean_lines(Path(source), Path(write_clean), invalid)
+        else:
+            rows, issues = _scan_sequential(scanner, records, write_clean)
+            invalid = {i.row for i in issues if i.severity == "error"}
+    issues += scanner.duplicate_issues()
+    issues.sort(key=lambda issue: issue.row)
+    report.rows, report.invalid, report.issues = rows, len(invalid), issues
+    report.valid = rows - report.invalid
+    return report
+
+
+def _scan_sequential(scanner: Scanner, records: Iterator[Record],
+                     write_clean: str | os.PathLike[str] | None) -> tuple[int, list[Issue]]:
+    issues: list[Issue] = []
+    rows = 0
+    with _CleanWriter(write_clean) as clean:
+        for outcome in scanner.scan(records):
+            rows += 1
+            issues += outcome.issues
+            if outcome.valid:
+                clean.add(outcome.record)
+    return rows, issues
+
+
+def _write_clean_lines(source: Path, out: Path, invalid: set[int]) -> None:
+    """Copy every non-blank line whose row is not invalid, byte for byte, in order."""
+    with source.open("rb") as src, out.open("wb") as dst:
+        for row, line in enumerate(src, start=1):
+            if row == 1:
+                line = line.removeprefix(BOM)
+            if row not in invalid and not line.isspace():
+                dst.write(line if line.endswith(b"\n") else line + b"\n")
+
+
+class _CleanWriter:
+    """Writes valid rows unchanged: raw lines for JSONL, the row objects otherwise."""
+
+    def __init__(self, path: str | os.PathLike[str] | None) -> None:
+        self.path = Path(path) if path is not None else None
+        self._file: Any = None
+        self._rows: list[dict[str, Any]] = []
+
+    def __enter__(self) -> _CleanWriter:
+        return self
+
+    def add(self, record: Record) -> None:
+        if self.path is None:
+            return
+        if record.raw is not None and self.path.suffix.lower() in (".jsonl", ".ndjson"):
+            if self._file is None:
+                self._file = self.path.open("wb")
+            self._file.write(record.raw if record.raw.endswith(b"\n") else record.raw + b"\n")
+        elif isinstance(record.data, dict):
+            self._rows.append(record.data)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._file is not None:
+            self._file.close()
+        elif self.path is not None:
+            write_rows(self.path, self._rows)
+
+
+def conversation_of(fmt: Format, data: dict[str, Any]) -> Conversation:
+    """The canonical `Conversation` of a row that passed validation."""
+    raw_messages, metadata = fmt.split(data)
+    messages = [Message.model_validate({**m, "content": m.get("content") or ""} if m.get("tool_calls") else m)
+                for m in raw_messages]
+    return Conversation(messages=messages, metadata=metadata)
+
+
+def read(source: Source, *, format: str | None = None, column: str | None = None, split: str = "train",
+         errors: str = "raise") -> Iterator[Conversation]:
+    """Yield each row as a `Conversation`; rows with errors raise `InvalidRow` or are skipped.
+
+    Example:
+        >>> [c.messages[1].content for c in read([{"question": "1+1?", "answer": "2"}])]
+        ['2']
+    """
+    if errors not in ("raise", "skip"):
+        raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
+    fmt, records = open_source(source, format=format, column=column, split=split, precise=True)
+    for outcome in Scanner(fmt, duplicates=False).scan(records):
+        if outcome.valid:
+            yield conversation_of(fmt, outcome.record.data)  # type: ignore[arg-type]
+        elif errors == "raise":
+            raise InvalidRow([i for i in outcome.issues if i.severity == "error"])
+
+
+def to_dataset(source: Source, **options: Any) -> Any:
+    """The valid conversations as a `datasets.Dataset` with a `messages` column (+ metadata columns).
+
+    Rows with errors are skipped; run `validate` first to see them.
+    """
+    import datasets
+
+    rows = [{"messages": [m.to_dict() for m in c.messages], **c.metadata}
+            for c in read(source, errors="skip", **options)]
+    return datasets.Dataset.from_list(rows)
