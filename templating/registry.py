@@ -1,0 +1,174 @@
+"""The template registry: name → `TemplateSpec` (metadata + Jinja files), compiled on first use.
+
+Each built-in ships two package resources: `NAME.jinja`, the model's official template (the
+parity oracle), and `NAME_training.jinja`, the same template with `{% generation %}` markers.
+`ChatTemplate.render` renders the training variant, so text and assistant spans come from one
+pass; property tests keep its text byte-identical to the official one.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from templating.environment import TemplateError, compile_template, render_with_spans
+from validation.models import Conversation, Message
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered conversation and the character spans the model learns to produce."""
+
+    text: str
+    assistant_spans: list[tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class TemplateSpec:
+    """What the registry knows about a template besides its Jinja text."""
+
+    name: str
+    special_tokens: tuple[str, ...]
+    end_of_turn: str
+    generation_prompt: str
+    bos_token: str = ""
+    eos_token: str = ""
+    supports_system: bool = True
+    alternating: bool = False
+    default_system: str | None = None
+    trims_content: bool = False
+    aliases: tuple[str, ...] = ()
+    source: str = ""
+    stop_strings: tuple[str, ...] = ()
+    official: str | None = field(default=None, repr=False)
+    training: str | None = field(default=None, repr=False)
+
+    @property
+    def stops(self) -> tuple[str, ...]:
+        return self.stop_strings or (self.end_of_turn,)
+
+
+def _resource(name: str) -> str:
+    return files("templating").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+class ChatTemplate:
+    """A compiled template: `render` gives text + assistant spans; `jinja` is installable in HF."""
+
+    def __init__(self, spec: TemplateSpec) -> None:
+        self.spec = spec
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @cached_property
+    def official_jinja(self) -> str:
+        """The model's own template text (what inference uses)."""
+        return self.spec.official if self.spec.official is not None else _resource(f"{self.spec.name}.jinja")
+
+    @cached_property
+    def jinja(self) -> str:
+        """The template with `{% generation %}` markers: `tokenizer.chat_template = t.jinja`."""
+        return self.spec.training if self.spec.training is not None else \
+            _resource(f"{self.spec.name}_training.jinja")
+
+    def _variables(self, messages: Any, add_generation_prompt: bool) -> dict[str, Any]:
+        conversation = Conversation.of(messages)
+        return {"messages": [m.to_dict() for m in conversation.messages],
+                "add_generation_prompt": add_generation_prompt,
+                "bos_token": self.spec.bos_token, "eos_token": self.spec.eos_token}
+
+    def render(self, messages: Conversation | Sequence[Message] | Sequence[dict[str, Any]], *,
+               add_generation_prompt: bool = False) -> Rendered:
+        """Render `messages`; raises `TemplateError` where the official template refuses.
+
+        Example:
+            >>> r = get_template("chatml").render([{"role": "user", "content": "Hi"},
+            ...                                    {"role": "assistant", "content": "Hello"}])
+            >>> r.text[r.assistant_spans[0][0]:r.assistant_spans[0][1]]
+            'Hello<|im_end|>\\n'
+        """
+        if not messages:
+            raise TemplateError(f"template {self.name}: nothing to render (no messages)")
+        text, spans = render_with_spans(compile_template(self.jinja),
+                                        **self._variables(messages, add_generation_prompt))
+        return Rendered(text, spans)
+
+    def render_official(self, messages: Any, *, add_generation_prompt: bool = False) -> str:
+        """Render with the official template text (no spans): the parity reference."""
+        text, _ = render_with_spans(compile_template(self.official_jinja),
+                                    **self._variables(messages, add_generation_prompt))
+        return text
+
+    def __repr__(self) -> str:
+        return f"ChatTemplate({self.name!r})"
+
+
+_TEMPLATES: dict[str, TemplateSpec] = {}
+_ALIASES: dict[str, str] = {}
+_COMPILED: dict[str, ChatTemplate] = {}
+
+
+def _add(spec: TemplateSpec) -> None:
+    _TEMPLATES[spec.name] = spec
+    for alias in spec.aliases:
+        _ALIASES[alias] = spec.name
+    _COMPILED.pop(spec.name, None)
+
+
+def register_template(name: str, jinja: str | Path, *, special_tokens: Sequence[str], end_of_turn: str,
+                      generation_prompt: str, training_jinja: str | Path | None = None,
+                      replace: bool = False, **metadata: Any) -> ChatTemplate:
+    """Add a user template (Jinja text or a file) with its metadata; returns it compiled.
+
+    `training_jinja` is the same template with `{% generation %}` markers; without it the
+    template renders but has no assistant spans. User templates render in the sandbox.
+    """
+    if name in _TEMPLATES or name in _ALIASES:
+        if not replace:
+            raise ValueError(f"template {name!r} exists; pass replace=True to override it")
+    official = Path(jinja).read_text(encoding="utf-8") if isinstance(jinja, Path) else jinja
+    training = Path(training_jinja).read_text(encoding="utf-8") if isinstance(training_jinja, Path) \
+        else training_jinja
+    compile_template(official)
+    if training is not None:
+        compile_template(training)
+    _add(TemplateSpec(name=name, special_tokens=tuple(special_tokens), end_of_turn=end_of_turn,
+                      generation_prompt=generation_prompt, official=official,
+                      training=training if training is not None else official, **metadata))
+    return get_template(name)
+
+
+def resolve(name: str) -> str:
+    """The canonical name for `name` or an alias; KeyError with suggestions otherwise."""
+    if name in _TEMPLATES:
+        return name
+    if name in _ALIASES:
+        return _ALIASES[name]
+    known = sorted([*_TEMPLATES, *_ALIASES])
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; known templates: {', '.join(sorted(_TEMPLATES))}"
+    raise KeyError(f"unknown template {name!r}{hint}")
+
+
+def get_template(name: str) -> ChatTemplate:
+    """The template called `name` (or an alias of it), compiled once."""
+    canonical = resolve(name)
+    if canonical not in _COMPILED:
+        _COMPILED[canonical] = ChatTemplate(_TEMPLATES[canonical])
+    return _COMPILED[canonical]
+
+
+def list_templates() -> list[TemplateSpec]:
+    """Every registered template's spec, sorted by name."""
+    return [_TEMPLATES[name] for name in sorted(_TEMPLATES)]
+
+
+__all__ = ["ChatTemplate", "Rendered", "TemplateError", "TemplateSpec", "get_template", "list_templates",
+           "register_template", "resolve"]

@@ -1,0 +1,46 @@
+"""Shared fixtures: the real-data folder beside the checkout, and a CLI runner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import instructkit
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+GSM8K = SHARED / "gsm8k" / "test.jsonl"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture
+def gsm8k() -> Path:
+    if not GSM8K.exists():
+        pytest.skip(f"real data not found at {GSM8K} (the ../shared folder is absent)")
+    return GSM8K
+
+
+class CliResult:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+    def json(self) -> dict:
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):
+    """Run `instructkit ARGS` in-process; returns exit code, stdout and stderr."""
+
+    def run(*args: str) -> CliResult:
+        try:
+            code = instructkit.main([str(a) for a in args])
+        except SystemExit as exc:  # argparse exits for bad arguments
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        assert "Traceback" not in captured.err
+        return CliResult(code, captured.out, captured.err)
+
+    return run

@@ -1,0 +1,81 @@
+"""The broken-rows corpus: each defect reported on its own row, with its path and code."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import DATA
+
+BROKEN = DATA / "broken"
+
+# file, extra CLI arguments, expected (row, path, code, severity), exit code
+CASES = [
+    ("invalid-json", [], [(2, "", "invalid-json", "error")], 1),
+    ("invalid-utf8", [], [(2, "", "invalid-utf8", "error")], 1),
+    ("lone-surrogate", [], [(2, "", "lone-surrogate", "error")], 1),
+    ("trailing-data", [], [(2, "", "trailing-data", "error")], 1),
+    ("too-deeply-nested", [], [(2, "", "too-deeply-nested", "error")], 1),
+    ("not-an-object", [], [(2, "", "not-an-object", "error")], 1),
+    ("unknown-role", [], [(2, "messages[1].role", "unknown-role", "error")], 1),
+    ("role-wrong-case", [], [(2, "messages[0].role", "role-wrong-case", "error")], 1),
+    ("missing-content", [], [(2, "messages[0].content", "missing-field", "error")], 1),
+    ("null-content", [], [(2, "messages[1].content", "null-content", "error")], 1),
+    ("non-string-content", [], [(2, "messages[0].content", "non-string-content", "error")], 1),
+    ("empty-content", [], [(2, "messages[1].content", "empty-content", "error")], 1),
+    ("whitespace-content", [], [(2, "messages[0].content", "whitespace-content", "error")], 1),
+    ("no-assistant-turn", [], [(2, "messages", "no-assistant-turn", "error"),
+                               (2, "messages[1].role", "trailing-user-turn", "warning")], 1),
+    ("system-not-first", [], [(2, "messages[1].role", "system-not-first", "error")], 1),
+    ("trailing-user-turn", [], [(2, "messages[2].role", "trailing-user-turn", "warning")], 0),
+    ("non-alternating", [], [(2, "messages[1].role", "non-alternating", "warning")], 0),
+    ("non-alternating", ["--template", "chatml"], [(2, "messages[1].role", "non-alternating", "warning")], 0),
+    ("tool-without-call", [], [(2, "messages[1].role", "tool-without-call", "error")], 1),
+    ("control-character", [], [(2, "messages[0].content", "control-character", "error")], 1),
+    ("no-messages", [], [(2, "messages", "no-messages", "error")], 1),
+    ("wrong-type", [], [(2, "messages", "wrong-type", "error")], 1),
+    ("special-token-in-content", [], [], 0),
+    ("special-token-in-content", ["--template", "chatml"],
+     [(2, "messages[0].content", "special-token-in-content", "error"),
+      (2, "messages[0].content", "special-token-in-content", "error")], 1),
+    ("duplicate", [], [(3, "messages", "duplicate", "warning"), (4, "messages", "near-duplicate", "warning")], 0),
+    ("bom-blank-crlf", [], [], 0),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "expected", "code"), CASES,
+                         ids=[f"{c[0]}{'-' + '-'.join(c[1]) if c[1] else ''}" for c in CASES])
+def test_validate_reports_each_defect_on_its_row_with_path_and_code(cli, name, args, expected, code):
+    result = cli("validate", BROKEN / f"{name}.jsonl", "--json", *args)
+    report = result.json()
+    got = [(i["row"], i["path"], i["code"], i["severity"]) for i in report["issues"]]
+    assert got == expected
+    assert result.code == code
+    assert report["rows"] == (4 if name == "duplicate" else 2 if name == "bom-blank-crlf" else 3)
+    assert report["invalid"] == (1 if code == 1 else 0)
+
+
+def test_every_issue_message_says_what_is_wrong(cli):
+    for path in sorted(BROKEN.glob("*.jsonl")):
+        for issue in cli("validate", path, "--json", "--template", "chatml").json()["issues"]:
+            assert issue["message"].strip(), (path.name, issue)
+
+
+def test_too_long_counts_characters_without_a_tokenizer(cli):
+    report = cli("validate", BROKEN / "trailing-user-turn.jsonl", "--json", "--max-length", "12").json()
+    too_long = [(i["row"], i["message"]) for i in report["issues"] if i["code"] == "too-long"]
+    assert too_long == [(1, "20 characters > max length 12"), (3, "20 characters > max length 12")]
+    assert report["length_unit"] == "characters"
+
+
+def test_write_clean_writes_exactly_the_valid_lines_unchanged(cli, tmp_path):
+    source = BROKEN / "null-content.jsonl"
+    out = tmp_path / "clean.jsonl"
+    assert cli("validate", source, "--json", "--write-clean", out).code == 1
+    lines = source.read_bytes().splitlines(keepends=True)
+    assert out.read_bytes() == lines[0] + lines[2]
+
+
+def test_write_clean_keeps_rows_with_warnings_only(cli, tmp_path):
+    out = tmp_path / "clean.jsonl"
+    assert cli("validate", BROKEN / "duplicate.jsonl", "--json", "--write-clean", out).code == 0
+    assert out.read_bytes() == (BROKEN / "duplicate.jsonl").read_bytes()
