@@ -28,7 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/validate.py
 
 docs: $(STAMP)
-	$(BIN)/python -m validation.codes > docs/errors.md
+	COLUMNS=100 $(BIN)/python docs/generate.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis

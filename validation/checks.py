@@ -122,10 +122,9 @@ def _content_issues(messages: list[Message], row: int, path: PathFn, rules: Temp
             issues.append(Issue.make(row, where, "control-character",
                                      f"control character U+{ord(bad.group()):04X} at offset {bad.start()}"))
         if rules is not None:
-            for token in rules.special_tokens:
-                if (at := m.content.find(token)) >= 0:
-                    issues.append(Issue.make(row, where, "special-token-in-content",
-                                             f"{token!r} of template {rules.name} at offset {at}"))
+            found = sorted((at, token) for token in rules.special_tokens if (at := m.content.find(token)) >= 0)
+            issues += [Issue.make(row, where, "special-token-in-content",
+                                  f"{token!r} of template {rules.name} at offset {at}") for at, token in found]
             if m.role not in rules.roles:
                 issues.append(Issue.make(row, path(i, "role"), "role-not-supported",
                                          f"template {rules.name} does not accept role {m.role!r}"))

@@ -1,0 +1,87 @@
+"""Properties: validation is total, conversion round-trips, the fast path agrees with the precise one."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.strategies import conversations, metadata, wild_row
+from validation import CannotConvert, Conversation, get_format, validate
+from validation.checks import check_messages, fast_clean
+from validation.decode import decode_row
+from validation.report import Issue
+from validation.rules import CHATML
+
+FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FAST
+@given(st.binary(max_size=200))
+def test_decode_row_never_raises_on_arbitrary_bytes(raw):
+    result = decode_row(raw, 1)
+    assert isinstance(result, (dict, Issue))
+
+
+@FAST
+@given(st.lists(st.binary(max_size=80), max_size=6))
+def test_validate_never_raises_on_arbitrary_bytes(tmp_path_factory, lines):
+    path = tmp_path_factory.mktemp("bytes") / "data.jsonl"
+    path.write_bytes(b"\n".join(line.replace(b"\n", b" ") for line in lines))
+    report = validate(path, format="messages", template="chatml", max_length=10)
+    assert report.rows == report.valid + report.invalid
+    assert all(1 <= issue.row <= max(len(lines), 1) for issue in report.issues)
+
+
+@FAST
+@given(st.lists(wild_row, max_size=6))
+def test_validate_is_total_on_arbitrary_rows(rows):
+    report = validate(rows, format="messages", template="chatml", max_length=20)
+    assert report.rows == len(rows) == report.valid + report.invalid
+    invalid_rows = {i.row for i in report.issues if i.severity == "error"}
+    assert report.invalid == len(invalid_rows)
+
+
+@FAST
+@given(wild_row)
+def test_fast_path_clears_only_rows_the_precise_path_finds_clean(row):
+    messages = row.get("messages")
+    text = fast_clean(messages, CHATML)
+    if text is not None:
+        checked, issues = check_messages(messages, 1, lambda i, f: f"messages[{i}].{f}", "messages", CHATML)
+        assert checked is not None
+        control_or_token = [i for i in issues if i.code in ("control-character", "special-token-in-content")]
+        # Those two are left to the per-chunk Rust scan; everything else must be clean.
+        assert [i for i in issues if i not in control_or_token] == []
+
+
+ROUND_TRIP = ["messages", "sharegpt", "prompt-completion"]
+
+
+@FAST
+@given(conversations(), metadata, st.sampled_from(ROUND_TRIP + ["alpaca", "qa"]))
+def test_convert_messages_to_format_and_back_is_identity(messages, meta, target):
+    conversation = Conversation.of(messages, **meta)
+    fmt = get_format(target)
+    try:
+        row = fmt.from_conversation(conversation)
+    except CannotConvert:
+        assert target in ("alpaca", "qa")
+        return
+    row = json.loads(json.dumps(row))  # what a file would hold
+    raw, back_meta = fmt.split(row)
+    back = Conversation.of(raw, **back_meta)
+    assert back == conversation
+
+
+def test_alpaca_and_qa_refuse_what_they_cannot_hold():
+    multi = Conversation.of([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+                             {"role": "user", "content": "c"}, {"role": "assistant", "content": "d"}])
+    for target in ("alpaca", "qa", "text"):
+        try:
+            get_format(target).from_conversation(multi)
+        except CannotConvert as exc:
+            assert str(exc)
+        else:
+            raise AssertionError(f"{target} accepted a multi-turn conversation")

@@ -1,0 +1,143 @@
+"""Readers and formats on real data: gsm8k in every file kind, detection, hub errors, exit code 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from validation import Conversation, InputError, InvalidRow, convert, read, to_dataset, validate
+from validation.io import write_rows
+
+GOOD = [{"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}],
+         "id": i} for i in range(3)]
+
+
+def test_gsm8k_validates_clean_as_qa(gsm8k):
+    report = validate(gsm8k)
+    assert (report.format, report.rows, report.valid, report.invalid, report.issues) == ("qa", 1319, 1319, 0, [])
+
+
+def test_gsm8k_converts_to_messages_with_question_as_user_and_answer_as_assistant(gsm8k, tmp_path, cli):
+    out = tmp_path / "gsm8k.messages.jsonl"
+    result = cli("convert", gsm8k, "-o", out, "--from", "qa", "--to", "messages")
+    assert result.code == 0
+    source = [json.loads(line) for line in gsm8k.read_text(encoding="utf-8").splitlines()]
+    converted = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(converted) == 1319
+    assert converted[0] == {"messages": [{"role": "user", "content": source[0]["question"]},
+                                         {"role": "assistant", "content": source[0]["answer"]}]}
+    assert validate(out).valid == 1319
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".json", ".parquet", ".csv"])
+def test_every_file_kind_reads_the_same_conversations(tmp_path, suffix):
+    path = tmp_path / f"data{suffix}"
+    write_rows(path, GOOD)
+    conversations = list(read(path))
+    expected = [Conversation.of(row["messages"], id=row["id"]) for row in GOOD]
+    if suffix == ".csv":  # CSV cells are text: ids come back as strings
+        expected = [Conversation.of(row["messages"], id=str(row["id"])) for row in GOOD]
+    assert conversations == expected
+    assert validate(path).valid == 3
+
+
+def test_save_to_disk_folder_reads_and_validates(tmp_path):
+    import datasets
+
+    datasets.Dataset.from_list(GOOD).save_to_disk(tmp_path / "ds")
+    report = validate(tmp_path / "ds")
+    assert (report.format, report.rows, report.valid) == ("messages", 3, 3)
+
+
+def test_to_dataset_holds_the_valid_conversations(tmp_path):
+    rows = [*GOOD, {"messages": [{"role": "user", "content": "no reply"}]}]
+    dataset = to_dataset(rows)
+    assert dataset.num_rows == 3
+    assert dataset[0]["messages"] == GOOD[0]["messages"]
+
+
+def test_read_raises_on_the_first_invalid_row_with_its_path():
+    rows = [GOOD[0], {"messages": [{"role": "user", "content": None}, {"role": "assistant", "content": "x"}]}]
+    with pytest.raises(InvalidRow, match=r"^row 2, messages\[0\]\.content: null-content: content is null$"):
+        list(read(rows))
+
+
+def test_hub_id_offline_is_one_clear_input_error(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(InputError, match=r"^HuggingFaceTB/smoltalk: could not load dataset from the Hugging Face hub"):
+        validate("HuggingFaceTB/smoltalk")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["missing.jsonl"], "missing.jsonl: no such file or directory"),
+    (["{tmp}"], "is a directory, not a dataset file or a `save_to_disk` folder"),
+    (["{tmp}/data.txt"], "unknown file type '.txt'"),
+    (["{tmp}/data.jsonl", "--format", "yaml"], "unknown format 'yaml'"),
+    (["{tmp}/data.jsonl", "--template", "llama-3.5"], "unknown template 'llama-3.5'"),
+    (["{tmp}/odd.jsonl"], "cannot tell the format from the first 1 rows (fields: foo)"),
+])
+def test_unusable_input_exits_2_with_one_line(cli, tmp_path, args, message):
+    (tmp_path / "data.txt").write_text("x")
+    (tmp_path / "data.jsonl").write_text(json.dumps(GOOD[0]) + "\n")
+    (tmp_path / "odd.jsonl").write_text('{"foo": 1}\n')
+    result = cli("validate", *[a.format(tmp=tmp_path) for a in args])
+    assert result.code == 2
+    assert message in result.err
+    assert result.err.count("\n") == 1 and result.out == ""
+
+
+def test_bad_arguments_exit_2(cli):
+    assert cli("validate").code == 2
+    assert cli("validate", "x.jsonl", "--max-length", "many").code == 2
+
+
+def test_detection_reads_a_sample_not_the_first_row(tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    path.write_text('{"question": "q", "answer": "a"}\n{"instruction": "i", "output": "o"}\n')
+    with pytest.raises(InputError, match="cannot tell the format"):
+        validate(path)
+
+
+def test_the_stack_smol_content_column_is_text(tmp_path):
+    path = tmp_path / "code.jsonl"
+    path.write_text(json.dumps({"content": "def f():\n    return 1\n", "lang": "python"}) + "\n")
+    report = validate(path)
+    assert (report.format, report.valid) == ("text", 1)
+    [conversation] = read(path)
+    assert conversation.messages[0].role == "assistant" and conversation.metadata == {"lang": "python"}
+
+
+def test_sharegpt_roles_map_per_the_table_and_unknown_ones_are_named(tmp_path):
+    rows = [{"conversations": [{"from": "system", "value": "s"}, {"from": "human", "value": "q"},
+                               {"from": "function_call", "value": '{"name": "f", "arguments": {"x": 1}}'},
+                               {"from": "observation", "value": "42"}, {"from": "gpt", "value": "a"}]},
+            {"conversations": [{"from": "Human", "value": "q"}, {"from": "bard", "value": "a"}]}]
+    report = validate(rows)
+    assert [(i.row, i.path, i.code) for i in report.issues] == [
+        (2, "conversations[0].from", "role-wrong-case"), (2, "conversations[1].from", "unknown-role")]
+    [conversation] = read(rows[:1])
+    assert [m.role for m in conversation.messages] == ["system", "user", "assistant", "tool", "assistant"]
+    assert conversation.messages[2].tool_calls[0].function.name == "f"
+
+
+def test_convert_reports_rows_the_target_cannot_hold(cli, tmp_path):
+    source = tmp_path / "multi.jsonl"
+    rows = [GOOD[0], {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+                                   {"role": "user", "content": "c"}, {"role": "assistant", "content": "d"}]}]
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out.jsonl"
+    result = cli("convert", source, "-o", out, "--to", "alpaca", "--json")
+    assert result.code == 1
+    report = result.json()
+    assert [(i["row"], i["code"]) for i in report["issues"]] == [(2, "cannot-convert")]
+    assert [json.loads(line) for line in out.read_text().splitlines()] == [
+        {"id": 0, "instruction": "q0", "input": "", "output": "a0"}]
+
+
+def test_convert_keeps_integers_wider_than_64_bits(tmp_path):
+    source = tmp_path / "big.jsonl"
+    source.write_text('{"id": 123456789012345678901234567890, "question": "q", "answer": "a"}\n')
+    out = tmp_path / "out.jsonl"
+    convert(source, out, to="messages")
+    assert json.loads(out.read_text())["id"] == 123456789012345678901234567890
