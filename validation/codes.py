@@ -76,6 +76,9 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
          "Give the tool message the id of the assistant tool call it answers."),
     Code("role-not-supported", "error", "template", "The chosen template refuses this role (e.g. system for gemma).",
          "Fold the system prompt into the first user turn, or choose another template."),
+    Code("template-refused", "error", "template",
+         "The template raised an error for this conversation (its own raise_exception).",
+         "Read the template's message: usually a role or an order of turns it does not accept."),
     # template and length
     Code("special-token-in-content", "error", "template",
          "Content contains a special token of the template (e.g. <|im_end|>): it would forge a turn boundary.",

@@ -1,0 +1,72 @@
+"""Render a whole dataset with a template: JSONL of text + spans, or a colour preview of one row."""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Any
+
+from templating.environment import TemplateError
+from templating.registry import get_template
+from validation.io import InputError
+from validation.report import Issue, Report
+from validation.scan import Scanner
+from validation.validate import Source, _name, conversation_of, open_source
+
+
+def _template(name: str) -> Any:
+    try:
+        return get_template(name)
+    except KeyError as exc:
+        raise InputError(exc.args[0]) from None
+
+
+def render_rows(source: Source, out: IO[str], *, template: str, format: str | None = None,
+                column: str | None = None, add_generation_prompt: bool = False) -> Report:
+    """Write one JSON line per valid row; rows with errors or that the template refuses are reported."""
+    chat = _template(template)
+    fmt, records = open_source(source, format=format, column=column, precise=True)
+    issues: list[Issue] = []
+    rows = written = 0
+    for outcome in Scanner(fmt, rules=None, duplicates=False).scan(records):
+        rows += 1
+        if not outcome.valid:
+            issues += [i for i in outcome.issues if i.severity == "error"]
+            continue
+        try:
+            rendered = chat.render(conversation_of(fmt, outcome.record.data).messages,  # type: ignore[arg-type]
+                                   add_generation_prompt=add_generation_prompt)
+        except TemplateError as exc:
+            issues.append(Issue.make(outcome.record.row, fmt.root, "template-refused",
+                                     f"template {chat.name} refuses this conversation: {exc}"))
+            continue
+        out.write(json.dumps({"text": rendered.text, "assistant_spans": rendered.assistant_spans},
+                             ensure_ascii=False) + "\n")
+        written += 1
+    return Report(path=_name(source), format=fmt.name, rows=rows, valid=written, invalid=rows - written,
+                  issues=issues, template=chat.name)
+
+
+def show_spans(source: Source, *, template: str, row: int = 1, format: str | None = None,
+               column: str | None = None, add_generation_prompt: bool = False) -> int:
+    """Print row `row` rendered, trained spans highlighted; 1 when that row cannot be rendered."""
+    from rich.console import Console
+    from rich.text import Text
+
+    chat = _template(template)
+    fmt, records = open_source(source, format=format, column=column, precise=True)
+    for outcome in Scanner(fmt, duplicates=False).scan(records):
+        if outcome.record.row != row:
+            continue
+        if not outcome.valid:
+            raise InputError(f"row {row} has errors; run `instructkit validate` to see them")
+        rendered = chat.render(conversation_of(fmt, outcome.record.data).messages,  # type: ignore[arg-type]
+                               add_generation_prompt=add_generation_prompt)
+        text = Text(rendered.text, style="dim")
+        for start, end in rendered.assistant_spans:
+            text.stylize("bold green", start, end)
+        console = Console()
+        console.print(f"[bold]{_name(source)}[/] row {row} with {chat.name}: "
+                      f"[bold green]trained[/] / [dim]context[/]")
+        console.print(text, markup=False, highlight=False)
+        return 0
+    raise InputError(f"no row {row} in {_name(source)}")

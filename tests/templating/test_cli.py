@@ -1,0 +1,48 @@
+"""`instructkit templates` and `instructkit render` on real data."""
+
+from __future__ import annotations
+
+import json
+
+from templating import get_template
+from tests.conftest import ROOT
+from validation import read
+
+
+def test_templates_json_lists_every_builtin_with_its_tokens(cli):
+    result = cli("templates", "--json")
+    listed = {t["name"]: t for t in result.json()}
+    assert {"chatml", "smollm2", "qwen2.5", "llama3", "gemma", "phi3"} <= set(listed)
+    assert listed["gemma"]["system"] is False
+    assert listed["smollm2"]["special_tokens"] == ["<|im_start|>", "<|im_end|>"]
+
+
+def test_render_gsm8k_writes_text_and_spans_for_every_row(cli, gsm8k, tmp_path):
+    out = tmp_path / "rendered.jsonl"
+    result = cli("render", gsm8k, "--template", "smollm2", "-o", out)
+    assert result.code == 0
+    assert "rendered 1319 of 1319 rows with smollm2" in result.err
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    first = next(read(gsm8k))
+    expected = get_template("smollm2").render(first)
+    assert lines[0] == {"text": expected.text, "assistant_spans": [list(s) for s in expected.assistant_spans]}
+    start, end = lines[0]["assistant_spans"][0]
+    assert lines[0]["text"][start:end] == first.messages[1].content + "<|im_end|>\n"
+    assert len(lines) == 1319
+
+
+def test_render_reports_conversations_the_template_refuses(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "300")  # one issue per line in the rich report
+    path = tmp_path / "sys.jsonl"
+    path.write_text(json.dumps({"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "u"},
+                                             {"role": "assistant", "content": "a"}]}) + "\n")
+    result = cli("render", path, "--template", "gemma")
+    assert result.code == 1
+    assert result.out == ""
+    assert "template-refused" in result.err and "System role not supported" in result.err
+
+
+def test_render_show_spans_prints_the_row(cli, tmp_path):
+    result = cli("render", ROOT / "examples" / "everyday_conversations.jsonl", "--template", "chatml", "--show-spans")
+    assert result.code == 0
+    assert "<|im_start|>assistant" in result.out and "row 1 with chatml" in result.out

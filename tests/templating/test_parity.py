@@ -1,0 +1,103 @@
+"""Byte-exact parity with the official templates, rendered by transformers itself, and spans
+equal to the generation indices transformers computes for the training variants."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from templating import TemplateError, get_template, list_templates
+from tests.strategies import conversations
+
+render_jinja_template = pytest.importorskip("transformers.utils.chat_template_utils").render_jinja_template
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+NAMES = [spec.name for spec in list_templates()]
+
+
+def oracle(template, messages, source: str, add_generation_prompt: bool):
+    rendered, indices = render_jinja_template(
+        conversations=[messages], chat_template=source, add_generation_prompt=add_generation_prompt,
+        return_assistant_tokens_mask=True, bos_token=template.spec.bos_token, eos_token=template.spec.eos_token)
+    return rendered[0], indices[0]
+
+
+def merged(spans):
+    out = []
+    for start, end in spans:
+        if end == start:
+            continue
+        if out and out[-1][1] == start:
+            out[-1] = (out[-1][0], end)
+        else:
+            out.append((start, end))
+    return out
+
+
+@pytest.mark.parametrize("name", NAMES)
+@SETTINGS
+@given(data=st.data(), add_generation_prompt=st.booleans())
+def test_render_is_byte_identical_to_the_official_template(name, data, add_generation_prompt):
+    template = get_template(name)
+    messages = data.draw(conversations(system=None if template.spec.supports_system else False))
+    expected, _ = oracle(template, messages, template.official_jinja, add_generation_prompt)
+    assert template.render(messages, add_generation_prompt=add_generation_prompt).text == expected
+
+
+@pytest.mark.parametrize("name", NAMES)
+@SETTINGS
+@given(data=st.data())
+def test_spans_equal_transformers_generation_indices_of_the_training_template(name, data):
+    template = get_template(name)
+    messages = data.draw(conversations(system=None if template.spec.supports_system else False))
+    _, indices = oracle(template, messages, template.jinja, False)
+    assert template.render(messages).assistant_spans == merged(indices)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@SETTINGS
+@given(data=st.data())
+def test_spans_hold_each_assistant_turn_and_its_end_marker_in_order(name, data):
+    template = get_template(name)
+    messages = data.draw(conversations(system=None if template.spec.supports_system else False))
+    rendered = template.render(messages)
+    assistants = [m["content"] for m in messages if m["role"] == "assistant"]
+    assert len(rendered.assistant_spans) == len(assistants)
+    previous_end = 0
+    for (start, end), content in zip(rendered.assistant_spans, assistants):
+        assert previous_end <= start < end <= len(rendered.text)
+        span = rendered.text[start:end]
+        expected = content.strip() if template.spec.trims_content else content
+        assert expected in span and template.spec.end_of_turn in span
+        previous_end = end
+
+
+@pytest.mark.parametrize("name", NAMES)
+@SETTINGS
+@given(data=st.data())
+def test_turns_before_an_assistant_turn_with_the_generation_prompt_are_a_prefix(name, data):
+    """What inference sees before the reply is exactly what training saw (prefix stability)."""
+    template = get_template(name)
+    messages = data.draw(conversations(min_turns=2, system=None if template.spec.supports_system else False))
+    full = template.render(messages)
+    starts = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
+    for k, (span_start, _) in zip(starts, full.assistant_spans):
+        prompt = template.render(messages[:k], add_generation_prompt=True).text
+        assert full.text.startswith(prompt)
+        assert prompt.endswith(template.spec.generation_prompt)
+
+
+def test_gemma_refuses_a_system_message_as_the_official_template_does():
+    messages = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]
+    with pytest.raises(TemplateError, match="^System role not supported$"):
+        get_template("gemma").render(messages)
+    with pytest.raises(Exception, match="System role not supported"):
+        oracle(get_template("gemma"), messages, get_template("gemma").official_jinja, False)
+
+
+def test_unknown_template_suggests_the_closest_name():
+    with pytest.raises(KeyError, match="unknown template 'llama-3.1'; did you mean 'llama-3'"):
+        get_template("llama-3.1")
+    assert get_template("qwen2_5") is get_template("qwen2.5")
+    assert get_template("smollm") is get_template("smollm2")
