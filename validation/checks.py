@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from validation.decode import json_type
 from validation.models import ROLES, Message
 from validation.report import Issue
 from validation.rules import TemplateRules
@@ -64,10 +65,6 @@ def suspects(texts: Any, rules: TemplateRules | None) -> list[bool]:
     return pl.Series(flags).to_list()
 
 
-def _type(value: Any) -> str:
-    return "null" if value is None else {dict: "object", list: "array", str: "string",
-                                         bool: "boolean"}.get(type(value), type(value).__name__)
-
 
 def _role_issue(value: Any) -> tuple[str, str] | None:
     if isinstance(value, str):
@@ -76,12 +73,12 @@ def _role_issue(value: Any) -> tuple[str, str] | None:
         if value.lower() in ROLES:
             return "role-wrong-case", f"role {value!r} should be {value.lower()!r}"
         return "unknown-role", f"unknown role {value!r}; expected one of {', '.join(ROLES)}"
-    return "wrong-type", f"role must be a string, got {_type(value)}"
+    return "wrong-type", f"role must be a string, got {json_type(value)}"
 
 
 def _message(raw: Any, i: int, row: int, path: PathFn, issues: list[Issue]) -> Message | None:
     if not isinstance(raw, dict):
-        issues.append(Issue.make(row, path(i, ""), "wrong-type", f"expected a message object, got {_type(raw)}"))
+        issues.append(Issue.make(row, path(i, ""), "wrong-type", f"expected a message object, got {json_type(raw)}"))
         return None
     before = len(issues)
     if "role" not in raw:
@@ -97,7 +94,7 @@ def _message(raw: Any, i: int, row: int, path: PathFn, issues: list[Issue]) -> M
         issues.append(Issue.make(row, path(i, "content"), "null-content", "content is null"))
     elif not isinstance(content, str):
         issues.append(Issue.make(row, path(i, "content"), "non-string-content",
-                                 f"content must be a string, got {_type(content)}"))
+                                 f"content must be a string, got {json_type(content)}"))
     if len(issues) > before:
         return None
     try:
@@ -105,7 +102,7 @@ def _message(raw: Any, i: int, row: int, path: PathFn, issues: list[Issue]) -> M
     except ValidationError as exc:
         for err in exc.errors(include_url=False):
             field = ".".join(str(p) for p in err["loc"])
-            issues.append(Issue.make(row, path(i, field), "wrong-type", f"{err['msg']} (got {_type(err['input'])})"))
+            issues.append(Issue.make(row, path(i, field), "wrong-type", f"{err['msg']} (got {json_type(err['input'])})"))
         return None
 
 

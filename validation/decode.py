@@ -83,6 +83,12 @@ def loads(raw: bytes, *, precise: bool = False) -> Any:
     return value
 
 
+def json_type(value: Any) -> str:
+    """The JSON name of a decoded value's type, for messages (`got null`, `got array`)."""
+    return "null" if value is None else {dict: "object", list: "array", str: "string",
+                                         bool: "boolean"}.get(type(value), type(value).__name__)
+
+
 def decode_row(raw: bytes, row: int, *, precise: bool = False) -> dict[str, Any] | Issue:
     """The row's object, or the `Issue` that explains why there is none."""
     try:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from validation.decode import json_type
 from validation.models import Conversation, Message
 
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
@@ -72,13 +73,9 @@ def _require(row: Raw, name: str, kind: type | tuple[type, ...] = str) -> Any:
     if not isinstance(value, kind):
         code = "null-content" if value is None and kind is str else "wrong-type"
         expected = "a string" if kind is str else "a list"
-        raise FormatError([(name, code, f"expected {expected}, got {_type(value)}")])
+        raise FormatError([(name, code, f"expected {expected}, got {json_type(value)}")])
     return value
 
-
-def _type(value: Any) -> str:
-    return "null" if value is None else {dict: "object", list: "array", str: "string",
-                                         bool: "boolean"}.get(type(value), type(value).__name__)
 
 
 def _merge(metadata: dict[str, Any], fields: Raw) -> Raw:
@@ -124,7 +121,7 @@ def _sharegpt_to_messages(row: Raw) -> list[Any]:
     out, problems = [], []
     for i, turn in enumerate(turns):
         if not isinstance(turn, dict):
-            problems.append((f"conversations[{i}]", "wrong-type", f"expected an object, got {_type(turn)}"))
+            problems.append((f"conversations[{i}]", "wrong-type", f"expected an object, got {json_type(turn)}"))
             continue
         source = turn.get("from")
         role = SHAREGPT_ROLES.get(source) if isinstance(source, str) else None
@@ -182,7 +179,7 @@ def _alpaca_to_messages(row: Raw) -> list[Any]:
     output = _require(row, "output")
     extra = row.get("input") or ""
     if not isinstance(extra, str):
-        raise FormatError([("input", "wrong-type", f"expected a string, got {_type(extra)}")])
+        raise FormatError([("input", "wrong-type", f"expected a string, got {json_type(extra)}")])
     user = f"{instruction}\n\n{extra}" if extra else instruction
     messages = [{"role": "user", "content": user}, {"role": "assistant", "content": output}]
     if row.get("system"):

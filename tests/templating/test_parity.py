@@ -23,6 +23,11 @@ def oracle(template, messages, source: str, add_generation_prompt: bool):
     return rendered[0], indices[0]
 
 
+def draw_conversation(template, data, **options):
+    """A conversation the template accepts (no system message where it refuses one)."""
+    return data.draw(conversations(system=None if template.spec.supports_system else False, **options))
+
+
 def merged(spans):
     out = []
     for start, end in spans:
@@ -40,7 +45,7 @@ def merged(spans):
 @given(data=st.data(), add_generation_prompt=st.booleans())
 def test_render_is_byte_identical_to_the_official_template(name, data, add_generation_prompt):
     template = get_template(name)
-    messages = data.draw(conversations(system=None if template.spec.supports_system else False))
+    messages = draw_conversation(template, data)
     expected, _ = oracle(template, messages, template.official_jinja, add_generation_prompt)
     assert template.render(messages, add_generation_prompt=add_generation_prompt).text == expected
 
@@ -50,7 +55,7 @@ def test_render_is_byte_identical_to_the_official_template(name, data, add_gener
 @given(data=st.data())
 def test_spans_equal_transformers_generation_indices_of_the_training_template(name, data):
     template = get_template(name)
-    messages = data.draw(conversations(system=None if template.spec.supports_system else False))
+    messages = draw_conversation(template, data)
     _, indices = oracle(template, messages, template.jinja, False)
     assert template.render(messages).assistant_spans == merged(indices)
 
@@ -60,7 +65,7 @@ def test_spans_equal_transformers_generation_indices_of_the_training_template(na
 @given(data=st.data())
 def test_spans_hold_each_assistant_turn_and_its_end_marker_in_order(name, data):
     template = get_template(name)
-    messages = data.draw(conversations(system=None if template.spec.supports_system else False))
+    messages = draw_conversation(template, data)
     rendered = template.render(messages)
     assistants = [m["content"] for m in messages if m["role"] == "assistant"]
     assert len(rendered.assistant_spans) == len(assistants)
@@ -79,7 +84,7 @@ def test_spans_hold_each_assistant_turn_and_its_end_marker_in_order(name, data):
 def test_turns_before_an_assistant_turn_with_the_generation_prompt_are_a_prefix(name, data):
     """What inference sees before the reply is exactly what training saw (prefix stability)."""
     template = get_template(name)
-    messages = data.draw(conversations(min_turns=2, system=None if template.spec.supports_system else False))
+    messages = draw_conversation(template, data, min_turns=2)
     full = template.render(messages)
     starts = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
     for k, (span_start, _) in zip(starts, full.assistant_spans):
