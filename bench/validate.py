@@ -55,11 +55,14 @@ def validate_cli(path: Path) -> tuple[float, dict]:
     return elapsed, json.loads(done.stdout)
 
 
-def peak_rss_mb(path: Path) -> float:
-    cmd = [sys.executable, "-c", "import sys, instructkit, resource; instructkit.main(['validate', sys.argv[1], "
-           "'--json']); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)", str(path)]
+def peak_rss_mb(path: Path) -> tuple[float, float]:
+    """Peak resident memory (MB) of the validating process and of its largest worker process."""
+    cmd = [sys.executable, "-c", "import sys, instructkit, resource as r; instructkit.main(['validate', sys.argv[1], "
+           "'--json']); print(r.getrusage(r.RUSAGE_SELF).ru_maxrss / 1024, r.getrusage(r.RUSAGE_CHILDREN).ru_maxrss "
+           "/ 1024, file=sys.stderr)", str(path)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    return float(done.stderr.strip().splitlines()[-1])
+    main, worker = map(float, done.stderr.strip().splitlines()[-1].split())
+    return main, worker
 
 
 def main() -> None:
@@ -82,7 +85,9 @@ def main() -> None:
         if args.big_gb:
             big = Path(tmp) / "big.jsonl"
             make_file(big, int(args.rows * args.big_gb * 1000 / mb))
-            print(f"big file {big.stat().st_size / 1e9:.2f} GB: peak RSS {peak_rss_mb(big):.0f} MB")
+            main_mb, worker_mb = peak_rss_mb(big)
+            print(f"big file {big.stat().st_size / 1e9:.2f} GB: peak RSS {main_mb:.0f} MB (main process), "
+                  f"{worker_mb:.0f} MB (largest worker)")
 
 
 if __name__ == "__main__":

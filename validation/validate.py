@@ -14,6 +14,7 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
+from validation.decode import json_type
 from validation.formats import Format, detect, get_format
 from validation.io import BOM, InputError, Record, kind_of, read_records, size_of, write_rows
 from validation.models import Conversation, Message
@@ -45,7 +46,8 @@ def open_source(source: Source, *, format: str | None = None, column: str | None
     if _is_path(source):
         records: Iterator[Record] = read_records(source, split=split, precise=precise, progress=progress)
     else:
-        records = (Record(i, dict(row)) for i, row in enumerate(source, start=1))
+        records = (Record(i, row if isinstance(row, dict) else Issue.make(
+            i, "", "not-an-object", f"expected a JSON object, got {json_type(row)}")) for i, row in enumerate(source, 1))
     if format is not None:
         try:
             return get_format(format, column=column), records

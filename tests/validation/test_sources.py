@@ -141,3 +141,10 @@ def test_convert_keeps_integers_wider_than_64_bits(tmp_path):
     out = tmp_path / "out.jsonl"
     convert(source, out, to="messages")
     assert json.loads(out.read_text())["id"] == 123456789012345678901234567890
+
+
+def test_a_row_that_is_not_an_object_is_reported_not_raised():
+    report = validate([GOOD[0], ["user", "hi"], None], format="messages")
+    assert [(i.row, i.code, i.message) for i in report.issues] == [
+        (2, "not-an-object", "expected a JSON object, got array"),
+        (3, "not-an-object", "expected a JSON object, got null")]
