@@ -30,6 +30,24 @@ BUILTINS = [
     TemplateSpec("phi3", ("<|system|>", "<|user|>", "<|assistant|>", "<|end|>", "<|endoftext|>"), "<|end|>",
                  "<|assistant|>\n", eos_token="<|endoftext|>", aliases=("phi-3",),
                  stop_strings=("<|end|>", "<|endoftext|>"), source=TRL + " (phi3.jinja)"),
+    TemplateSpec("llama2", ("<s>", "</s>", "[INST]", "[/INST]", "<<SYS>>", "<</SYS>>"), "</s>", "",
+                 bos_token="<s>", eos_token="</s>", alternating=True, trims_content=True,
+                 aliases=("llama-2", "llama2-chat"),
+                 source="tokenizer_config.json of meta-llama/Llama-2-13b-chat-hf, as quoted in "
+                        "huggingface/text-generation-inference router tests"),
+    TemplateSpec("mistral", ("<s>", "</s>", "[INST]", "[/INST]"), "</s>", "", bos_token="<s>", eos_token="</s>",
+                 supports_system=False, alternating=True, aliases=("mistral-instruct", "mistral-v0.1"),
+                 source="tokenizer_config.json of mistralai/Mistral-7B-Instruct-v0.1, as quoted in "
+                        "huggingface/text-generation-inference router tests"),
+    TemplateSpec("zephyr", ("<|system|>", "<|user|>", "<|assistant|>", "</s>"), "</s>", "<|assistant|>\n",
+                 eos_token="</s>", aliases=("zephyr-7b-beta",),
+                 source="tokenizer_config.json of HuggingFaceH4/zephyr-7b-beta (the alignment-handbook "
+                        "DEFAULT_CHAT_TEMPLATE)"),
+    TemplateSpec("alpaca", ("</s>",), "</s>", "### Response:\n", eos_token="</s>",
+                 default_system="Below is an instruction that describes a task. Write a response that "
+                                "appropriately completes the request.",
+                 source="instructkit's own, after Stanford Alpaca's prompt_no_input (tatsu-lab/stanford_alpaca "
+                        "train.py); no model ships an official alpaca chat template"),
 ]
 
 for _spec in BUILTINS:
