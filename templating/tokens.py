@@ -42,13 +42,21 @@ def _token_at(encoding: Any, char: int, step: int, limit: int) -> int | None:
 
 def mask_of(encoding: Any, rendered: Rendered) -> list[int]:
     mask = [0] * len(encoding.ids)
-    limit = len(rendered.text)
+    char_to_token = encoding.char_to_token
     for start, end in rendered.assistant_spans:
-        first = _token_at(encoding, start, 1, end)
-        last = _token_at(encoding, end - 1, -1, limit)
+        first = char_to_token(start)
+        if first is None:
+            first = _token_at(encoding, start, 1, end)
+        last = char_to_token(end - 1)
+        if last is None:
+            last = _token_at(encoding, end - 1, -1, len(rendered.text))
         if first is not None and last is not None and last >= first:
-            mask[first:last + 1] = [1] * (last + 1 - first)
+            mask[first:last + 1] = _ONES[:last + 1 - first] if last + 1 - first <= len(_ONES) else \
+                [1] * (last + 1 - first)
     return mask
+
+
+_ONES = [1] * 4096
 
 
 def _template(template: str | ChatTemplate) -> ChatTemplate:
@@ -73,6 +81,11 @@ def render_tokens_batch(conversations: Sequence[Any], tokenizer: Any, template: 
                         *, add_generation_prompt: bool = False) -> list[Tokenized]:
     """`render_tokens` for many conversations in one batched (multi-threaded) tokenizer call."""
     chat = _template(template)
-    rendered = [chat.render(c, add_generation_prompt=add_generation_prompt) for c in conversations]
+    return tokenize_rendered([chat.render(c, add_generation_prompt=add_generation_prompt) for c in conversations],
+                             tokenizer)
+
+
+def tokenize_rendered(rendered: Sequence[Rendered], tokenizer: Any) -> list[Tokenized]:
+    """Token ids and masks of already rendered conversations, in one batched tokenizer call."""
     encodings = _backend(tokenizer).encode_batch([r.text for r in rendered], add_special_tokens=False)
     return [Tokenized(e.ids, mask_of(e, r)) for e, r in zip(encodings, rendered)]

@@ -1,0 +1,84 @@
+"""Rendering and tokenize-with-mask throughput against transformers, measured in one run.
+
+Usage: python bench/render.py [--conversations 20000]
+1. `get_template("smollm2").render` (text + spans) against transformers
+   `apply_chat_template(tokenize=False)` per conversation, with SmolLM2's own template.
+2. `tokenize_rendered` (ids + assistant mask) against the fast tokenizer's own batched call
+   `tokenizer(texts, add_special_tokens=False)` on the same rendered texts.
+3. For reference: the whole `render_tokens_batch` against transformers' batched
+   `apply_chat_template(tokenize=True, return_assistant_tokens_mask=True)` with our template.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import random
+import time
+import warnings
+
+WORDS = ("the model reads every row and learns to answer with care while the user asks about "
+         "trains weather recipes code maths history music and small talk").split()
+
+
+def conversations(n: int, seed: int = 0) -> list[list[dict]]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        messages = [{"role": "system", "content": "You are a helpful assistant."}] if rng.random() < 0.3 else []
+        for _ in range(rng.randint(1, 4)):
+            messages.append({"role": "user", "content": " ".join(rng.choices(WORDS, k=rng.randint(5, 60)))})
+            messages.append({"role": "assistant", "content": " ".join(rng.choices(WORDS, k=rng.randint(10, 150)))})
+        out.append(messages)
+    return out
+
+
+def timed(fn, repeat: int = 3):
+    """Best wall time of `repeat` runs (both sides of every ratio get the same treatment)."""
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--conversations", type=int, default=20_000)
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    from templating import get_template
+    from templating.embedded import load_tokenizer
+    from templating.tokens import render_tokens_batch, tokenize_rendered
+
+    tokenizer = load_tokenizer()
+    data = conversations(args.conversations)
+    template = get_template("smollm2")
+    n = len(data)
+
+    base, expected = timed(lambda: [tokenizer.apply_chat_template(c, tokenize=False) for c in data])
+    ours, rendered = timed(lambda: [template.render(c) for c in data])
+    assert [r.text for r in rendered] == expected, "render differs from the official template"
+    print(f"render, {n} conversations with spans : {n / ours:>9,.0f}/s   apply_chat_template: {n / base:>8,.0f}/s"
+          f"   ratio {base / ours:5.2f}x (target >= 5)")
+
+    texts = [r.text for r in rendered]
+    tokenizer(texts[:100], add_special_tokens=False)  # warm up
+    base, _ = timed(lambda: tokenizer(texts, add_special_tokens=False))
+    ours, _ = timed(lambda: tokenize_rendered(rendered, tokenizer))
+    print(f"tokenize + mask                      : {n / ours:>9,.0f}/s   tokenizer(texts):    {n / base:>8,.0f}/s"
+          f"   ratio {base / ours:5.2f}x (target >= 0.95)")
+
+    hf = copy.copy(tokenizer)
+    hf.chat_template = template.jinja
+    sample = data[: min(n, 5000)]
+    base, _ = timed(lambda: hf.apply_chat_template(sample, tokenize=True, return_dict=True,
+                                                   return_assistant_tokens_mask=True))
+    ours, _ = timed(lambda: render_tokens_batch(sample, tokenizer, template))
+    print(f"render + tokenize + mask ({len(sample)})      : {len(sample) / ours:>9,.0f}/s   HF batched with mask:"
+          f" {len(sample) / base:>6,.0f}/s   ratio {base / ours:5.2f}x")
+
+
+if __name__ == "__main__":
+    main()
