@@ -1,0 +1,126 @@
+"""Read rendered text back into messages, and tell which template a text or tokenizer uses.
+
+`parse` reads the turn formats of `templating.fast` (ChatML family, llama3, gemma, phi3,
+zephyr), so rendering and parsing share one description of each format. Templates that trim
+content (llama3, gemma) give back the trimmed text; templates with a default system prompt
+give it back as the first message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from templating.environment import TemplateError, compile_template, render_with_spans
+from templating.fast import FORMATS, TurnFormat
+from templating.registry import get_template, list_templates
+from validation.models import Message
+
+PROBE = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Hi there"},
+         {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": "Bye"},
+         {"role": "assistant", "content": "Goodbye."}]
+PROBE_NO_SYSTEM = PROBE[1:]
+# When several formats parse a text, the one whose default system prompt it holds wins; then this order.
+PRIORITY = ("smollm2", "qwen2.5", "chatml", "llama3", "gemma", "phi3", "zephyr")
+
+
+def _headers(fmt: TurnFormat) -> list[tuple[str, str, str]]:
+    """(role, header as it appears in text, footer); the assistant header includes qwen's span prefix."""
+    return [("assistant", fmt.assistant[0] + fmt.span_prefix, fmt.assistant[1]),
+            ("user", *fmt.user), ("system", *fmt.system)]
+
+
+def parse(text: str, template: str) -> list[Message]:
+    """The messages a text rendered with `template` holds; a trailing generation prompt is ignored.
+
+    Raises:
+        TemplateError: the template has no parser, or the text does not follow its format
+            (the message gives the offset).
+
+    Example:
+        >>> parse("<|im_start|>user\\nHi<|im_end|>\\n<|im_start|>assistant\\nHello<|im_end|>\\n", "chatml")[1].content
+        'Hello'
+    """
+    name = get_template(template).name
+    fmt = FORMATS.get(name)
+    if fmt is None:
+        raise TemplateError(f"cannot parse {name}: parsing is defined for {', '.join(sorted(FORMATS))}")
+    position = len(fmt.bos) if text.startswith(fmt.bos) else 0
+    end = len(text)
+    if fmt.final_eos and text.endswith(fmt.final_eos):
+        end -= len(fmt.final_eos)
+    if text.endswith(fmt.generation_prompt) and fmt.generation_prompt:
+        end = min(end, len(text) - len(fmt.generation_prompt))
+    messages = []
+    while position < end:
+        for role, header, footer in _headers(fmt):
+            if text.startswith(header, position):
+                close = text.find(footer, position + len(header))
+                if close < 0 or close + len(footer) > end:
+                    raise TemplateError(f"{name}: no {footer!r} closes the {role} turn at offset {position}")
+                messages.append(Message(role=role, content=text[position + len(header):close]))  # type: ignore[arg-type]
+                position = close + len(footer)
+                break
+        else:
+            raise TemplateError(f"{name}: no turn header at offset {position} ({text[position:position + 30]!r})")
+    return messages
+
+
+def detect(source: Any) -> str | None:
+    """The registry template a rendered text or a tokenizer's `chat_template` uses, or None."""
+    if isinstance(source, str):
+        return _detect_text(source)
+    template = getattr(source, "chat_template", None)
+    if not template:
+        return None
+    for spec in list_templates():
+        if get_template(spec.name).official_jinja.strip() == template.strip():
+            return spec.name
+    return _detect_text(render_tokenizer_template(source, PROBE))
+
+
+def _detect_text(text: str) -> str | None:
+    fits = []
+    for name in PRIORITY:
+        try:
+            parse(text, name)
+        except TemplateError:
+            continue
+        fits.append(name)
+    if not fits:
+        return None
+    for name in fits:
+        default = FORMATS[name].default_system
+        if default is not None and default in text:
+            return name
+    return next((name for name in fits if FORMATS[name].default_system is None), fits[0])
+
+
+def render_tokenizer_template(tokenizer: Any, messages: list[dict], add_generation_prompt: bool = False) -> str:
+    """Render with a tokenizer's own chat template in our sandbox (its bos/eos tokens), no transformers call."""
+    text, _ = render_with_spans(compile_template(tokenizer.chat_template), messages=messages,
+                                add_generation_prompt=add_generation_prompt,
+                                bos_token=getattr(tokenizer, "bos_token", "") or "",
+                                eos_token=getattr(tokenizer, "eos_token", "") or "")
+    return text
+
+
+def compare(tokenizer: Any, template: str) -> str | None:
+    """None when `template` renders like the tokenizer's own template on probe conversations,
+    else a one-line warning naming the first difference (training and inference would differ)."""
+    ours = get_template(template)
+    if not getattr(tokenizer, "chat_template", None):
+        return f"the tokenizer has no chat template; training with {ours.name} will install it"
+    for probe in (PROBE if ours.spec.supports_system else PROBE_NO_SYSTEM, PROBE_NO_SYSTEM):
+        for add_generation_prompt in (False, True):
+            messages = probe[:-1] if add_generation_prompt else probe
+            try:
+                theirs = render_tokenizer_template(tokenizer, messages, add_generation_prompt)
+            except TemplateError as exc:
+                return f"the tokenizer's own template refuses a probe conversation: {exc}"
+            mine = ours.render(messages, add_generation_prompt=add_generation_prompt).text
+            if theirs != mine:
+                at = next((i for i, (a, b) in enumerate(zip(theirs, mine)) if a != b), min(len(theirs), len(mine)))
+                return (f"template {ours.name} differs from the tokenizer's own template at character {at}: "
+                        f"{mine[at:at + 25]!r} vs {theirs[at:at + 25]!r}; the model would see at inference "
+                        "something other than what it was trained on")
+    return None

@@ -1,0 +1,72 @@
+"""parse(render(m)) gives m back; detect names the template of a text or a tokenizer."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from templating import TemplateError, compare, detect, get_template, parse
+from templating.fast import FORMATS
+from tests.strategies import conversations
+
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def draw_safe(name, data, **options):
+    """Conversations without the template's special tokens in content (validation rejects those)."""
+    messages = data.draw(conversations(**options))
+    tokens = get_template(name).spec.special_tokens
+    assume(not any(token in m["content"] for m in messages for token in tokens))
+    return messages
+
+
+def expected_messages(name, messages):
+    fmt = FORMATS[name]
+    out = [dict(m) for m in messages]
+    if fmt.default_system is not None and out[0]["role"] != "system":
+        out.insert(0, {"role": "system", "content": fmt.default_system})
+    if fmt.trim:
+        out = [{**m, "content": m["content"].strip()} for m in out]
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+@SETTINGS
+@given(data=st.data(), add_generation_prompt=st.booleans())
+def test_parse_of_render_gives_the_messages_back(name, data, add_generation_prompt):
+    messages = draw_safe(name, data, system=None if not FORMATS[name].refuse_leading_system else False)
+    text = get_template(name).render(messages, add_generation_prompt=add_generation_prompt).text
+    parsed = [m.to_dict() for m in parse(text, name)]
+    assert parsed == expected_messages(name, messages)
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+@SETTINGS
+@given(data=st.data())
+def test_detect_names_the_template_of_a_rendered_text(name, data):
+    messages = draw_safe(name, data, system=False)
+    assert detect(get_template(name).render(messages).text) == name
+
+
+def test_parse_reports_where_the_text_leaves_the_format():
+    with pytest.raises(TemplateError, match=r"^chatml: no turn header at offset 0 \('hello'\)$"):
+        parse("hello", "chatml")
+    with pytest.raises(TemplateError, match="parsing is defined for"):
+        parse("[INST] hi [/INST]", "llama2")
+
+
+def test_detect_and_compare_on_the_real_smollm2_tokenizer(smollm2_tokenizer):
+    assert detect(smollm2_tokenizer) == "smollm2"
+    assert compare(smollm2_tokenizer, "smollm2") is None
+    warning = compare(smollm2_tokenizer, "chatml")
+    assert warning is not None and warning.startswith("template chatml differs from the tokenizer's own template")
+
+
+def test_compare_catches_a_tokenizer_whose_template_was_swapped(smollm2_tokenizer):
+    swapped = copy.copy(smollm2_tokenizer)
+    swapped.chat_template = get_template("zephyr").official_jinja
+    assert detect(swapped) == "zephyr"
+    assert compare(swapped, "smollm2").startswith("template smollm2 differs")
