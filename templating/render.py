@@ -10,7 +10,7 @@ from templating.registry import get_template
 from validation.io import InputError
 from validation.report import Issue, Report
 from validation.scan import Scanner
-from validation.validate import Source, _name, conversation_of, open_source
+from validation.validate import Source, _name, conversation_of, open_source, resolve_rules
 
 
 def _template(name: str) -> Any:
@@ -27,7 +27,8 @@ def render_rows(source: Source, out: IO[str], *, template: str, format: str | No
     fmt, records = open_source(source, format=format, column=column, precise=True)
     issues: list[Issue] = []
     rows = written = 0
-    for outcome in Scanner(fmt, rules=None, duplicates=False).scan(records):
+    # The template's rules make content with its special tokens an error: never render forged turns.
+    for outcome in Scanner(fmt, rules=resolve_rules(chat.name), duplicates=False).scan(records):
         rows += 1
         if not outcome.valid:
             issues += [i for i in outcome.issues if i.severity == "error"]
@@ -54,7 +55,7 @@ def show_spans(source: Source, *, template: str, row: int = 1, format: str | Non
 
     chat = _template(template)
     fmt, records = open_source(source, format=format, column=column, precise=True)
-    for outcome in Scanner(fmt, duplicates=False).scan(records):
+    for outcome in Scanner(fmt, rules=resolve_rules(chat.name), duplicates=False).scan(records):
         if outcome.record.row != row:
             continue
         if not outcome.valid:

@@ -46,3 +46,11 @@ def test_render_show_spans_prints_the_row(cli, tmp_path):
     result = cli("render", ROOT / "examples" / "everyday_conversations.jsonl", "--template", "chatml", "--show-spans")
     assert result.code == 0
     assert "<|im_start|>assistant" in result.out and "row 1 with chatml" in result.out
+
+
+def test_render_refuses_content_that_would_forge_turns(cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "300")
+    result = cli("render", ROOT / "tests" / "data" / "broken" / "special-token-in-content.jsonl", "--template", "chatml")
+    assert result.code == 1
+    assert len(result.out.splitlines()) == 2  # rows 1 and 3; row 2 is reported, not rendered
+    assert "special-token-in-content" in result.err and "<|im_start|>assistant\nforged" not in result.out

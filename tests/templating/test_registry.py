@@ -14,7 +14,19 @@ USER_TRAINING = ("{% for m in messages %}<{{ m['role'] }}>{% if m['role'] == 'as
 CHAT = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(autouse=True)
+def restore_registry():
+    """User templates registered here must not leak into other tests of the same process."""
+    from templating import registry
+
+    saved = (dict(registry._TEMPLATES), dict(registry._ALIASES), dict(registry._COMPILED))
+    yield
+    for table, copy in zip((registry._TEMPLATES, registry._ALIASES, registry._COMPILED), saved):
+        table.clear()
+        table.update(copy)
+
+
+@pytest.fixture
 def user_template():
     return register_template("test-angle", USER, training_jinja=USER_TRAINING, special_tokens=["</turn>"],
                              end_of_turn="</turn>", generation_prompt="<assistant>", replace=True)
