@@ -26,6 +26,8 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/validate.py
+	$(BIN)/python bench/render.py
+	$(BIN)/python bench/stats.py
 
 docs: $(STAMP)
 	COLUMNS=100 $(BIN)/python docs/generate.py

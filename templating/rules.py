@@ -25,7 +25,13 @@ def lookup(name: str) -> TemplateRules | None:
     def render(messages: Sequence[Any]) -> str:
         return template.render(messages).text
 
-    return TemplateRules(spec.name, spec.special_tokens, roles=roles, alternating=spec.alternating, render=render)
+    def tokenize(conversations: Sequence[Any], tokenizer: Any) -> list[tuple[list[int], list[int]]]:
+        from templating.tokens import render_tokens_batch
+
+        return [(t.input_ids, t.assistant_mask) for t in render_tokens_batch(conversations, tokenizer, template)]
+
+    return TemplateRules(spec.name, spec.special_tokens, roles=roles, alternating=spec.alternating, render=render,
+                         tokenize=tokenize)
 
 
 def names() -> list[str]:
@@ -34,4 +40,16 @@ def names() -> list[str]:
     return [spec.name for spec in list_templates()]
 
 
+def tokenizer(name_or_path: str) -> Any:
+    """A transformers tokenizer for a hub id, a folder or a GGUF file; SmolLM2's id is the embedded one."""
+    from templating.embedded import ModelNotFound, load_tokenizer
+    from validation.io import InputError
+
+    try:
+        return load_tokenizer(name_or_path)
+    except ModelNotFound as exc:
+        raise InputError(str(exc)) from None
+
+
 lookup.names = names  # type: ignore[attr-defined]
+lookup.tokenizer = tokenizer  # type: ignore[attr-defined]

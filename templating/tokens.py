@@ -24,6 +24,9 @@ class Tokenized:
 
 
 def _backend(tokenizer: Any) -> Any:
+    """The Rust `tokenizers.Tokenizer` of a transformers fast tokenizer (or the tokenizer itself)."""
+    if hasattr(tokenizer, "encode_batch") and hasattr(tokenizer, "token_to_id"):
+        return tokenizer
     backend = getattr(tokenizer, "backend_tokenizer", None) or getattr(tokenizer, "_tokenizer", None)
     if backend is None:
         raise TypeError(f"{type(tokenizer).__name__} is not a fast tokenizer: offsets are needed for the mask")

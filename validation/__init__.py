@@ -14,10 +14,11 @@ from validation.io import InputError, read_records, write_rows
 from validation.models import Conversation, FunctionCall, Message, Role, ToolCall
 from validation.report import Issue, Report
 from validation.rules import TemplateRules, get_rules
+from validation.stats import Stats, stats
 from validation.validate import InvalidRow, read, to_dataset, validate
 
 __all__ = [
     "CATALOGUE", "FORMAT_NAMES", "CannotConvert", "Conversation", "FunctionCall", "InputError", "InvalidRow",
-    "Issue", "Message", "Report", "Role", "TemplateRules", "ToolCall", "convert", "detect", "get_format",
-    "get_rules", "read", "read_records", "to_dataset", "validate", "write_rows",
+    "Issue", "Message", "Report", "Role", "Stats", "TemplateRules", "ToolCall", "convert", "detect", "get_format",
+    "get_rules", "read", "read_records", "stats", "to_dataset", "validate", "write_rows",
 ]

@@ -35,6 +35,23 @@ def register(commands: argparse._SubParsersAction) -> None:
     convert.add_argument("--json", action="store_true", help="print the report as one JSON object")
     convert.set_defaults(run=run_convert)
 
+    stats = commands.add_parser(
+        "stats", help="statistics of a dataset: lengths, roles, tokens, duplicates",
+        description="Describe a dataset before training: turns, roles, per-role length percentiles, tokens and "
+                    "trainable tokens, truncation at --max-length, duplicates, system prompts.")
+    _source_arguments(stats)
+    stats.add_argument("--tokenizer", metavar="PATH_OR_ID", help="count tokens: a tokenizer.json, a folder, a "
+                       "hub id, or HuggingFaceTB/SmolLM2-135M-Instruct (the embedded model)")
+    stats.add_argument("--template", metavar="NAME", help="with --tokenizer: trainable tokens under this template")
+    stats.add_argument("--max-length", type=int, metavar="N", help="how many conversations exceed N and lose "
+                       "assistant tokens to truncation")
+    stats.add_argument("--compare", metavar="OTHER", help="a second dataset (e.g. the eval split) side by side, "
+                       "with rows of OTHER that repeat rows of PATH")
+    stats.add_argument("--json", metavar="OUT", help="write the summary as JSON ('-' for stdout)")
+    stats.add_argument("--plot", metavar="OUT.png", help="write length histograms as PNG")
+    stats.add_argument("--html", metavar="OUT.html", help="write a self-contained HTML report")
+    stats.set_defaults(run=run_stats)
+
 
 def _source_arguments(parser: argparse.ArgumentParser, format_flag: str = "--format") -> None:
     parser.add_argument("path", metavar="PATH", help="file, save_to_disk folder or hub dataset id")
@@ -77,3 +94,37 @@ def _print(report, args: argparse.Namespace) -> None:  # noqa: ANN001 - Report, 
     from validation.report import render
 
     render(report, Console(), first=getattr(args, "show", 5))
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from validation.rules import get_tokenizer
+    from validation.stats import compare, stats
+    from validation.stats_report import render_compare, render_terminal
+
+    tokenizer = get_tokenizer(args.tokenizer) if args.tokenizer else None
+    options = {"tokenizer": tokenizer, "template": args.template, "max_length": args.max_length,
+               "format": args.format, "column": args.column, "split": args.split}
+    result = stats(args.path, **options)
+    console = Console(stderr=args.json == "-")
+    payload = {"path": result.name, "format": result.format, **result.summary}
+    if args.compare:
+        other = stats(args.compare, **options)
+        leakage = compare(result, other)
+        payload = {"a": payload, "b": {"path": other.name, "format": other.format, **other.summary}, **leakage}
+        render_compare(result, other, leakage, console)
+    else:
+        render_terminal(result, console)
+    if args.json:
+        text = json.dumps(payload, ensure_ascii=False, indent=1)
+        if args.json == "-":
+            print(text)
+        else:
+            with open(args.json, "w", encoding="utf-8") as f:
+                f.write(text + "\n")
+    for path in (args.plot, args.html):
+        if path:
+            result.plot(path)
+            console.print(f"wrote {path}")
+    return 0

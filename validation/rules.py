@@ -24,7 +24,8 @@ class TemplateRules:
     """What a chat template refuses: its special tokens inside content, roles, non-alternation.
 
     `render` (optional) gives the exact text the template produces, so `--max-length` can be
-    measured in tokens of what the model will really see.
+    measured in tokens of what the model will really see; `tokenize` (optional) gives token ids
+    and the assistant mask, so statistics can count trainable tokens.
     """
 
     name: str
@@ -32,6 +33,9 @@ class TemplateRules:
     roles: frozenset[str] = frozenset(ROLES)
     alternating: bool = False
     render: Callable[[Sequence[Any]], str] | None = field(default=None, compare=False)
+    # (conversations, tokenizer) -> [(input_ids, assistant_mask)]: trainable tokens for stats.
+    tokenize: Callable[[Sequence[Any], Any], list[tuple[list[int], list[int]]]] | None = \
+        field(default=None, compare=False)
 
 
 CHATML = TemplateRules("chatml", ("<|im_start|>", "<|im_end|>"))
@@ -56,3 +60,20 @@ def get_rules(name: str) -> TemplateRules:
         return CHATML
     known = sorted({CHATML.name, *(n for lookup in _providers() for n in getattr(lookup, "names", list)())})
     raise KeyError(f"unknown template {name!r}; known templates: {', '.join(known)}")
+
+
+def get_tokenizer(name_or_path: str) -> Any:
+    """A tokenizer: a `tokenizer.json` or a folder holding one (read with `tokenizers`, no torch);
+    any other name (a hub id, a GGUF file, the embedded SmolLM2) through the template provider."""
+    from pathlib import Path
+
+    path = Path(name_or_path)
+    if path.is_file() and path.suffix == ".json" or (path / "tokenizer.json").is_file():
+        from tokenizers import Tokenizer
+
+        return Tokenizer.from_file(str(path if path.is_file() else path / "tokenizer.json"))
+    for lookup in _providers():
+        load = getattr(lookup, "tokenizer", None)
+        if load is not None:
+            return load(name_or_path)
+    raise KeyError(f"{name_or_path}: not a tokenizer.json or a folder with one, and no provider loads tokenizers")

@@ -1,0 +1,137 @@
+"""Statistics throughput against a pure-Python loop computing the same numbers, in one run.
+
+Usage: python bench/stats.py [--conversations 1000000] [--token-sample 100000]
+1. `validation.stats(path)` (no tokenizer): wall time, and the ratio against a straightforward
+   loop (json.loads per line; lists, Counters and sorted percentiles) giving the same summary.
+2. Token counting with the SmolLM2 tokenizer: `count_tokens` against the fast tokenizer's own
+   batched call on the same message texts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+WORDS = ("the model reads every row and learns to answer with care while the user asks about "
+         "trains weather recipes code maths history music and small talk").split()
+SYSTEMS = ("You are a helpful assistant.", "Be brief.", "You are a pirate.", "Answer in French.")
+
+
+def make_file(path: Path, n: int, seed: int = 0) -> None:
+    rng = random.Random(seed)
+    with path.open("w", encoding="utf-8") as f:
+        for _ in range(n):
+            messages = [{"role": "system", "content": rng.choice(SYSTEMS)}] if rng.random() < 0.3 else []
+            for _ in range(rng.randint(1, 3)):
+                messages.append({"role": "user", "content": " ".join(rng.choices(WORDS, k=rng.randint(3, 30)))})
+                messages.append({"role": "assistant", "content": " ".join(rng.choices(WORDS, k=rng.randint(5, 60)))})
+            f.write(json.dumps({"messages": messages}) + "\n")
+
+
+def percentile(values: list[int], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's and Polars' 'linear')."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def python_summary(path: Path, max_length: int) -> dict:
+    """The straightforward loop: what one would write without a dataframe library."""
+    turns, roles, lengths = [], Counter(), {}
+    exact, folded, systems = set(), set(), Counter()
+    dup_exact = dup_folded = empty = blank = over = lose = lose_all = 0
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            messages = json.loads(line)["messages"]
+            turns.append(len(messages))
+            key = tuple((m["role"], m["content"]) for m in messages)
+            fold = tuple((m["role"], " ".join(m["content"].lower().split())) for m in messages)
+            dup_exact += key in exact
+            dup_folded += fold in folded
+            exact.add(key)
+            folded.add(fold)
+            end, lost, kept_assistant, has_assistant = 0, False, False, False
+            for m in messages:
+                n = len(m["content"])
+                roles[m["role"]] += 1
+                lengths.setdefault(m["role"], []).append(n)
+                empty += m["content"] == ""
+                blank += m["content"] != "" and not m["content"].strip()
+                if m["role"] == "system":
+                    systems[m["content"]] += 1
+                start, end = end, end + n
+                if m["role"] == "assistant":
+                    has_assistant = True
+                    lost |= end > max_length
+                    kept_assistant |= start < max_length
+            over += end > max_length
+            lose += lost
+            lose_all += has_assistant and not kept_assistant
+    return {"rows": len(turns), "turns": {q: percentile(turns, q) for q in (0.5, 0.9, 0.99)},
+            "roles": dict(roles), "lengths": {r: [percentile(v, q) for q in (0.5, 0.9, 0.99)] + [max(v)]
+                                              for r, v in lengths.items()},
+            "duplicates": (dup_exact, dup_folded), "empty": (empty, blank), "over": (over, lose, lose_all),
+            "systems": (len(systems), systems.most_common(5)), "mean_turns": statistics.fmean(turns)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--conversations", type=int, default=1_000_000)
+    parser.add_argument("--token-sample", type=int, default=100_000)
+    args = parser.parse_args()
+    from validation.stats import count_tokens, stats
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "chat.jsonl"
+        make_file(path, args.conversations)
+        mb = path.stat().st_size / 1e6
+        os.sync()  # the file is on disk and in the page cache before either side is timed
+        with path.open("rb") as f:
+            while f.read(1 << 24):
+                pass
+        start = time.perf_counter()
+        ours = stats(path, max_length=600)
+        ours_s = time.perf_counter() - start
+        start = time.perf_counter()
+        loop = python_summary(path, 600)
+        loop_s = time.perf_counter() - start
+        s = ours.summary
+        assert s["rows"] == loop["rows"] and s["roles"] == loop["roles"]
+        assert (s["duplicates"]["exact"], s["duplicates"]["normalised"]) == loop["duplicates"]
+        assert (s["max_length"]["over"], s["max_length"]["lose_assistant_tokens"],
+                s["max_length"]["lose_all_assistant_tokens"]) == loop["over"]
+        for role, values in loop["lengths"].items():
+            assert [s["length_chars"][role][k] for k in ("p50", "p90", "p99", "max")] == values
+        print(f"stats, {args.conversations:,} conversations ({mb:.0f} MB), no tokenizer: {ours_s:.2f} s "
+              f"(target <= 10 s); pure-Python loop: {loop_s:.2f} s; ratio {loop_s / ours_s:.1f}x (target >= 10)")
+
+        from templating.embedded import load_tokenizer
+
+        tokenizer = load_tokenizer()
+        texts = ours.frame["content"].head(args.token_sample).to_list()
+        tokenizer(texts[:1000], add_special_tokens=False)
+        best = {}
+        for name, fn in (("ours", lambda: count_tokens(texts, tokenizer)),
+                         ("tokenizer", lambda: tokenizer(texts, add_special_tokens=False))):
+            best[name] = min(_timed(fn) for _ in range(3))
+        print(f"token counting, {len(texts):,} messages: {len(texts) / best['ours']:,.0f}/s; tokenizer(texts): "
+              f"{len(texts) / best['tokenizer']:,.0f}/s; ratio {best['tokenizer'] / best['ours']:.2f}x (target >= 0.8)")
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+if __name__ == "__main__":
+    main()

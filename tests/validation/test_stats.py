@@ -1,0 +1,118 @@
+"""Statistics: exact numbers on hand-made data and on gsm8k, the pictures, compare, the CLI."""
+
+from __future__ import annotations
+
+import json
+import statistics
+
+import pytest
+
+from validation import stats
+from validation.stats import compare
+
+U, A, S = "user", "assistant", "system"
+
+
+def conv(*turns, **extra):
+    return {"messages": [{"role": r, "content": c} for r, c in turns], **extra}
+
+
+HAND = [
+    conv((S, "Be brief."), (U, "aaaa"), (A, "bbbbbbbbbb")),          # chars: 9, 4, 10
+    conv((U, "cc"), (A, "dddddd"), (U, "e"), (A, "ffffffffffffffff")),  # 2, 6, 1, 16
+    conv((S, "Be brief."), (U, "aaaa"), (A, "bbbbbbbbbb")),          # exact duplicate of row 1
+    conv((S, "be  brief."), (U, "AAAA "), (A, "bbbbbbbbbb")),        # normalised duplicate of row 1
+    conv((U, ""), (A, "   ")),                                       # empty and whitespace-only
+]
+
+
+def test_hand_made_dataset_numbers():
+    s = stats(HAND, max_length=14).summary
+    assert (s["rows"], s["skipped_rows"], s["messages"]) == (5, 0, 15)
+    assert s["roles"] == {"user": 6, "assistant": 6, "system": 3}
+    assert s["turns_per_conversation"]["histogram"] == {"2": 1, "3": 3, "4": 1}
+    assert (s["turns_per_conversation"]["min"], s["turns_per_conversation"]["max"]) == (2, 4)
+    # assistant lengths 10, 6, 16, 10, 10, 3 -> sorted 3 6 10 10 10 16; linear p50 = 10, p90 = 13, p99 = 15.7
+    assert s["length_chars"]["assistant"] == {"p50": 10.0, "p90": 13.0, "p99": 15.7, "max": 16, "mean": 9.167}
+    assert s["duplicates"] == {"exact": 1, "normalised": 2}
+    assert (s["empty_messages"], s["whitespace_messages"]) == (1, 1)
+    assert s["system_prompts"] == {"conversations_with_system": 3, "distinct": 2,
+                                   "top": [{"prompt": "Be brief.", "count": 2}, {"prompt": "be  brief.", "count": 1}]}
+    # lengths (chars): 23, 25, 23, 25, 3. Over 14: four rows. Row 1 assistant spans 13-23: loses part;
+    # row 2: assistant 2-8 kept, 9-25 lost -> loses some, not all; row 4 (10+5+10) assistant 15-25: loses all.
+    assert s["max_length"] == {"limit": 14, "unit": "chars", "over": 4, "lose_assistant_tokens": 4,
+                               "lose_all_assistant_tokens": 1}
+
+
+def test_rows_that_cannot_be_normalised_are_counted_as_skipped():
+    rows = [HAND[0], {"messages": "not a list"}, {"messages": [{"role": "user", "content": 3}]}]
+    s = stats(rows, format="messages").summary
+    assert (s["rows"], s["skipped_rows"]) == (1, 2)
+
+
+def test_polars_and_python_readers_build_the_same_frame(tmp_path):
+    path = tmp_path / "hand.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in HAND))
+    assert stats(path).frame.equals(stats(HAND).frame)
+    assert stats(path).summary == stats(HAND).summary
+
+
+def test_gsm8k_character_numbers_match_an_independent_computation(gsm8k):
+    rows = [json.loads(line) for line in gsm8k.read_text(encoding="utf-8").splitlines()]
+    s = stats(gsm8k).summary
+    assert (s["rows"], s["messages"], s["roles"]) == (1319, 2638, {"user": 1319, "assistant": 1319})
+    for role, field in (("user", "question"), ("assistant", "answer")):
+        lengths = [len(r[field]) for r in rows]
+        quartiles = statistics.quantiles(lengths, n=100, method="inclusive")
+        assert s["length_chars"][role]["p50"] == pytest.approx(statistics.median(lengths))
+        assert s["length_chars"][role]["p90"] == pytest.approx(quartiles[89])
+        assert s["length_chars"][role]["max"] == max(lengths)
+    assert s["duplicates"] == {"exact": 0, "normalised": 0}
+
+
+def test_gsm8k_trainable_tokens_match_transformers_rendering(gsm8k, smollm2_tokenizer):
+    import copy
+
+    from templating import get_template
+
+    rows = [json.loads(line) for line in gsm8k.read_text(encoding="utf-8").splitlines()]
+    s = stats(gsm8k, tokenizer=smollm2_tokenizer, template="smollm2", max_length=256).summary
+    tokenizer = copy.copy(smollm2_tokenizer)
+    tokenizer.chat_template = get_template("smollm2").jinja
+    encoded = [tokenizer.apply_chat_template([{"role": "user", "content": r["question"]},
+                                              {"role": "assistant", "content": r["answer"]}],
+                                             return_dict=True, return_assistant_tokens_mask=True) for r in rows]
+    total = sum(len(e["input_ids"]) for e in encoded)
+    trainable = sum(sum(e["assistant_masks"]) for e in encoded)
+    assert (s["tokens"]["total"], s["tokens"]["trainable"], s["tokens"]["method"]) == (total, trainable, "template")
+    assert s["max_length"]["over"] == sum(len(e["input_ids"]) > 256 for e in encoded)
+    assert s["max_length"]["lose_assistant_tokens"] == sum(sum(e["assistant_masks"][256:]) > 0 for e in encoded)
+    assert (total, trainable, s["max_length"]["over"]) == (291591, 170244, 342)
+
+
+def test_png_and_html_are_written_and_hold_the_histograms(tmp_path, gsm8k):
+    result = stats(gsm8k, max_length=900)
+    png = result.plot(tmp_path / "lengths.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    import matplotlib.image
+
+    height, width, _ = matplotlib.image.imread(png).shape
+    assert (width, height) == (1210, 440)
+    page = result.plot(tmp_path / "report.html").read_text(encoding="utf-8")
+    assert page.count('src="data:image/png;base64,') == 1 and "<th>conversations</th><td>1,319</td>" in page
+
+
+def test_compare_counts_rows_of_b_that_repeat_rows_of_a():
+    a, b = stats(HAND[:2]), stats([HAND[2], HAND[3], HAND[4]])
+    assert compare(a, b) == {"b_rows_in_a_exact": 1, "b_rows_in_a_normalised": 2}
+
+
+def test_cli_stats_json_and_compare(cli, tmp_path):
+    train, evaluation = tmp_path / "train.jsonl", tmp_path / "eval.jsonl"
+    train.write_text("".join(json.dumps(r) + "\n" for r in HAND[:2]))
+    evaluation.write_text("".join(json.dumps(r) + "\n" for r in HAND[2:]))
+    result = cli("stats", train, "--json", "-")
+    assert result.code == 0 and json.loads(result.out)["rows"] == 2
+    result = cli("stats", train, "--compare", evaluation, "--json", "-")
+    payload = json.loads(result.out)
+    assert (payload["a"]["rows"], payload["b"]["rows"], payload["b_rows_in_a_exact"]) == (2, 3, 1)

@@ -1,0 +1,144 @@
+"""Show statistics: rich tables in the terminal, a PNG of the length histograms, a self-contained HTML."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from validation.io import InputError
+
+
+def _rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) lines of the overview, shared by the terminal, compare and HTML views."""
+    turns = summary["turns_per_conversation"]
+    lines = [("conversations", f"{summary['rows']:,}"), ("skipped rows", f"{summary['skipped_rows']:,}"),
+             ("messages", f"{summary['messages']:,}"),
+             ("turns per conversation", f"min {turns['min']}, p50 {turns['p50']:g}, p90 {turns['p90']:g}, "
+                                        f"max {turns['max']}, mean {turns['mean']:g}"),
+             ("roles", ", ".join(f"{r} {n:,}" for r, n in summary["roles"].items())),
+             ("empty / whitespace-only messages", f"{summary['empty_messages']:,} / {summary['whitespace_messages']:,}"),
+             ("duplicates: exact / normalised", f"{summary['duplicates']['exact']:,} / "
+                                                f"{summary['duplicates']['normalised']:,}"),
+             ("system prompts: distinct (conversations)", f"{summary['system_prompts']['distinct']:,} "
+                                                          f"({summary['system_prompts']['conversations_with_system']:,})")]
+    if summary["tokens"]:
+        t = summary["tokens"]
+        lines.append(("tokens: total / trainable", f"{t['total']:,} / {t['trainable']:,} "
+                                                   f"({t['trainable_share']:.1%}, by {t['method']})"))
+    if summary["max_length"]:
+        m = summary["max_length"]
+        lines.append((f"over max length {m['limit']} ({m['unit']})",
+                      f"{m['over']:,}; losing assistant tokens {m['lose_assistant_tokens']:,}; "
+                      f"losing all {m['lose_all_assistant_tokens']:,}"))
+    return lines
+
+
+def render_terminal(stats: Any, console: Any) -> None:
+    from rich.table import Table
+
+    overview = Table(title=f"{stats.name} ({stats.format})", title_justify="left", show_header=False)
+    overview.add_column(style="bold")
+    overview.add_column()
+    for label, value in _rows(stats.summary):
+        overview.add_row(label, value)
+    console.print(overview)
+    for key, unit in (("length_chars", "characters"), ("length_tokens", "tokens")):
+        if not stats.summary.get(key):
+            continue
+        table = Table(title=f"length per message ({unit})", title_justify="left")
+        for column in ("role", "p50", "p90", "p99", "max", "mean"):
+            table.add_column(column, justify="left" if column == "role" else "right")
+        for role, values in stats.summary[key].items():
+            table.add_row(role, *(f"{values[k]:g}" for k in ("p50", "p90", "p99", "max", "mean")))
+        console.print(table)
+    top = stats.summary["system_prompts"]["top"]
+    if top:
+        table = Table(title="most common system prompts", title_justify="left")
+        table.add_column("count", justify="right")
+        table.add_column("prompt", overflow="fold")
+        for item in top:
+            table.add_row(f"{item['count']:,}", item["prompt"])
+        console.print(table)
+
+
+def render_compare(a: Any, b: Any, leakage: dict[str, int], console: Any) -> None:
+    from rich.table import Table
+
+    table = Table(title="comparison", title_justify="left")
+    table.add_column("")
+    table.add_column(f"A: {a.name}")
+    table.add_column(f"B: {b.name}")
+    for (label, left), (_, right) in zip(_rows(a.summary), _rows(b.summary)):
+        table.add_row(label, left, right)
+    table.add_row("B rows also in A: exact / normalised",
+                  "", f"{leakage['b_rows_in_a_exact']:,} / {leakage['b_rows_in_a_normalised']:,}")
+    console.print(table)
+
+
+def _figure(stats: Any) -> Any:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise InputError("plots need matplotlib: pip install 'instructkit[plot]'") from None
+    unit = "tokens" if "tokens" in stats.frame.columns else "characters"
+    column = "tokens" if unit == "tokens" else "chars"
+    per_conversation = stats.conversation_lengths["length"].to_list()
+    per_turn = stats.frame.filter(pl.col("role") == "assistant")[column].to_list()
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    limit = (stats.summary.get("max_length") or {}).get("limit")
+    for axis, values, title in ((axes[0], per_conversation, f"{unit} per conversation"),
+                                (axes[1], per_turn, f"{unit} per assistant turn")):
+        axis.hist(values, bins=60, color="#4C72B0")
+        axis.set_title(title)
+        axis.set_xlabel(unit)
+        axis.set_ylabel("count")
+        if limit is not None and axis is axes[0]:
+            axis.axvline(limit, color="#C44E52", linestyle="--", label=f"max length {limit}")
+            axis.legend()
+    figure.suptitle(f"{stats.name}: {stats.summary['rows']:,} conversations")
+    return figure
+
+
+def _png_bytes(stats: Any) -> bytes:
+    import matplotlib.pyplot as plt
+
+    figure = _figure(stats)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def write_png(stats: Any, path: Path) -> Path:
+    path.write_bytes(_png_bytes(stats))
+    return path
+
+
+def write_html(stats: Any, path: Path) -> Path:
+    """One file: the overview, per-role lengths and the histograms (PNG inlined as base64)."""
+    image = base64.b64encode(_png_bytes(stats)).decode("ascii")
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in _rows(stats.summary))
+    lengths = ""
+    for key, unit in (("length_chars", "characters"), ("length_tokens", "tokens")):
+        if stats.summary.get(key):
+            body = "".join(f"<tr><td>{html.escape(role)}</td>" + "".join(f"<td>{v[k]:g}</td>" for k in
+                                                                        ("p50", "p90", "p99", "max", "mean")) + "</tr>"
+                           for role, v in stats.summary[key].items())
+            lengths += (f"<h2>length per message ({unit})</h2><table><tr><th>role</th><th>p50</th><th>p90</th>"
+                        f"<th>p99</th><th>max</th><th>mean</th></tr>{body}</table>")
+    title = html.escape(f"{stats.name} ({stats.format})")
+    path.write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>{title}</title><style>
+body{{font-family:system-ui,sans-serif;margin:2em;max-width:70em}}table{{border-collapse:collapse;margin:1em 0}}
+th,td{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}img{{max-width:100%}}</style></head><body>
+<h1>{title}</h1><table>{rows}</table>{lengths}<img alt="length histograms" src="data:image/png;base64,{image}">
+</body></html>
+""", encoding="utf-8")
+    return path
