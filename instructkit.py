@@ -11,7 +11,7 @@ import importlib
 import os
 import sys
 
-COMMAND_MODULES = ("validation.cli", "templating.cli")
+COMMAND_MODULES = ("validation.cli", "templating.cli", "training.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

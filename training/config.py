@@ -1,0 +1,154 @@
+"""`TrainConfig`: the one place YAML goes through. Unknown keys are errors naming the closest
+valid key; the `sft:` block is checked against TRL's `SFTConfig` fields."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message names the key and what to do."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatasetConfig(Strict):
+    path: str
+    split: str = "train"
+    format: str | None = None
+    column: str | None = None
+
+
+class EvalConfig(Strict):
+    path: str | None = None
+    split: str | None = None
+    ratio: float | None = Field(default=None, gt=0, lt=1)
+
+
+class LoraConfig(Strict):
+    r: int = Field(default=8, gt=0)
+    alpha: int = Field(default=16, gt=0)
+    dropout: float = Field(default=0.05, ge=0, lt=1)
+    target_modules: list[str] | str = "all-linear"
+
+
+class TrainConfig(Strict):
+    """What `instructkit train` runs; see docs/training.md for every key."""
+
+    model: str = DEFAULT_MODEL
+    template: str = "auto"
+    dataset: DatasetConfig
+    eval: EvalConfig | None = None
+    max_length: int = Field(default=1024, gt=0)
+    packing: bool = False
+    assistant_only_loss: bool = True
+    lora: LoraConfig | None = None
+    on_invalid: Literal["stop", "drop"] = "stop"
+    sample_prompts: list[str] = Field(default_factory=list)
+    max_new_tokens: int = Field(default=64, gt=0)
+    output_dir: str = "out/train"
+    seed: int = 42
+    resume: bool = False
+    sft: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("sft")
+    @classmethod
+    def _sft_keys_exist(cls, value: dict[str, Any]) -> dict[str, Any]:
+        known = sft_fields()
+        for key in value:
+            if key not in known:
+                raise ValueError(f"unknown SFTConfig field {key!r}{_hint(key, known)}")
+            if key in OWNED:
+                raise ValueError(f"set {key!r} at the top level ({OWNED[key]}), not under sft")
+        return value
+
+
+# SFTConfig fields the top level owns, so that one value has one place.
+OWNED = {"output_dir": "output_dir", "max_length": "max_length", "packing": "packing", "seed": "seed",
+         "assistant_only_loss": "assistant_only_loss"}
+
+
+def sft_fields() -> set[str]:
+    from trl import SFTConfig
+
+    return {f.name for f in dataclasses.fields(SFTConfig) if f.init}
+
+
+def _hint(key: str, known: set[str] | list[str]) -> str:
+    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.5)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _fields_at(model: type[BaseModel], location: tuple[Any, ...]) -> list[str]:
+    for part in location[:-1]:
+        annotation = model.model_fields[str(part)].annotation if str(part) in model.model_fields else None
+        inner = [a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type)
+                 and issubclass(a, BaseModel)]
+        if not inner:
+            return []
+        model = inner[0]
+    return list(model.model_fields)
+
+
+def _message(exc: ValidationError, source: str) -> str:
+    lines = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in error["loc"])
+        if error["type"] == "extra_forbidden":
+            lines.append(f"{source}: unknown key {where!r}{_hint(str(error['loc'][-1]), _fields_at(TrainConfig, error['loc']))}")
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(f"{source}: {where}: {message}")
+    return "; ".join(lines)
+
+
+def set_key(data: dict[str, Any], assignment: str) -> None:
+    """Apply `key.sub=value` (value parsed as YAML) to the raw config mapping."""
+    if "=" not in assignment:
+        raise ConfigError(f"--set {assignment!r}: expected key=value")
+    key, raw = assignment.split("=", 1)
+    target = data
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        target = target.setdefault(part, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"--set {assignment!r}: {part!r} is not a mapping")
+    target[parts[-1]] = yaml.safe_load(raw)
+
+
+def load_config(path: str | Path | None = None, *, overrides: list[str] = (), **values: Any) -> TrainConfig:
+    """Read YAML (or take `values`), apply `--set` overrides, validate. Raises `ConfigError`.
+
+    Example:
+        >>> load_config(dataset={"path": "d.jsonl"}, overrides=["sft.learning_rate=1e-4"]).sft
+        {'learning_rate': 0.0001}
+    """
+    source = str(path) if path is not None else "config"
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such file") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping of keys, got {type(loaded).__name__}")
+        data = loaded or {}
+    data.update(values)
+    for assignment in overrides:
+        set_key(data, assignment)
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_message(exc, source)) from None

@@ -1,0 +1,235 @@
+"""The training pipeline: validate (gate) ► stats ► prepare ► train ► save.
+
+An invalid dataset stops the run with its report before any model is loaded (unless the config
+says `on_invalid: drop`). The output folder holds the model, the tokenizer with the chat template
+used in training, the validation report, the stats, the resolved config, the metrics and the
+before/after samples.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from training.config import ConfigError, TrainConfig
+
+log = logging.getLogger("instructkit")
+
+
+class InvalidDataset(RuntimeError):
+    """The gate found errors and `on_invalid` is `stop`; `report` is the validation report."""
+
+    def __init__(self, report: Any) -> None:
+        super().__init__(f"{report.path}: {report.invalid} invalid rows of {report.rows}; training stopped "
+                         "(fix them, or set on_invalid: drop)")
+        self.report = report
+
+
+@dataclass
+class RunSummary:
+    output_dir: str
+    model: str
+    template: str
+    train_rows: int
+    eval_rows: int
+    dropped_rows: int
+    steps: int
+    seconds: float
+    train_tokens: int
+    tokens_per_second: float
+    first_loss: float | None
+    final_loss: float | None
+    eval_loss: float | None
+    device: str
+    precision: str
+
+
+def _print(console: Any, message: str) -> None:
+    if console is not None:
+        console.print(message)
+
+
+def gate(config: TrainConfig, out: Path, console: Any = None) -> tuple[list[Any], int]:
+    """Validate the dataset; (valid conversations, rows dropped). Raises `InvalidDataset`."""
+    from validation import read, validate
+
+    template = None if config.template == "auto" else config.template
+    source = config.dataset
+    report = validate(source.path, format=source.format, column=source.column, split=source.split,
+                      template=template, max_length=None)
+    (out / "validation.json").write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=1), encoding="utf-8")
+    _print(console, f"validate: {report.rows} rows, {report.valid} valid, {report.invalid} invalid")
+    if report.invalid and config.on_invalid == "stop":
+        raise InvalidDataset(report)
+    conversations = list(read(source.path, format=source.format, column=source.column, split=source.split,
+                              errors="skip"))
+    dropped = report.rows - len(conversations)
+    if dropped:
+        _print(console, f"[yellow]dropped {dropped} invalid rows (on_invalid: drop)[/]")
+    return conversations, dropped
+
+
+def choose_template(config: TrainConfig, model: Any, tokenizer: Any, console: Any = None) -> Any:
+    """The registry template to train with; a template-less tokenizer gets it installed."""
+    from templating import compare, detect, get_template
+    from training.models import setup_chat_format
+
+    if not getattr(tokenizer, "chat_template", None):
+        name = "chatml" if config.template == "auto" else config.template
+        setup_chat_format(model, tokenizer, name)
+        _print(console, f"template: the tokenizer had none; installed {name} (special tokens added, embeddings "
+                        f"resized to {len(tokenizer)})")
+        return get_template(name)
+    if config.template == "auto":
+        name = detect(tokenizer)
+        if name is None:
+            raise ConfigError("template: auto: the model's chat template is not one the registry knows; name "
+                              "one with `template: NAME` (see `instructkit templates`)")
+        _print(console, f"template: auto → {name} (the model's own)")
+        return get_template(name)
+    warning = compare(tokenizer, config.template)
+    if warning:
+        _print(console, f"[yellow]warning: {warning}[/]")
+    return get_template(config.template)
+
+
+def _split(conversations: list[Any], config: TrainConfig) -> tuple[list[Any], list[Any]]:
+    from validation import read
+
+    if config.eval is None:
+        return conversations, []
+    if config.eval.path:
+        return conversations, list(read(config.eval.path, split=config.eval.split or "train", errors="skip"))
+    if config.eval.ratio:
+        shuffled = conversations[:]
+        random.Random(config.seed).shuffle(shuffled)
+        size = max(1, round(len(shuffled) * config.eval.ratio))
+        return shuffled[size:], shuffled[:size]
+    return conversations, []
+
+
+def sft_config(config: TrainConfig, out: Path, has_eval: bool) -> tuple[Any, str, str]:
+    """TRL `SFTConfig` with device-appropriate defaults; (config, device, precision)."""
+    import torch
+    from trl import SFTConfig
+
+    cuda = torch.cuda.is_available()
+    bf16 = cuda and torch.cuda.is_bf16_supported()
+    defaults: dict[str, Any] = {
+        "per_device_train_batch_size": 4, "gradient_accumulation_steps": 1, "learning_rate": 5e-5,
+        "num_train_epochs": 1, "logging_steps": 5, "save_strategy": "steps", "save_steps": 100,
+        "save_total_limit": 2, "report_to": [], "bf16": bf16, "fp16": False, "use_cpu": not cuda,
+        # On CPU, checkpointing only costs time: memory is not the limit.
+        "gradient_checkpointing": cuda, "dataloader_num_workers": 0, "disable_tqdm": False,
+    }
+    if has_eval:
+        defaults.update(eval_strategy="steps", eval_steps=50, per_device_eval_batch_size=4)
+    settings = {**defaults, **config.sft, "output_dir": str(out), "max_length": config.max_length,
+                "packing": config.packing, "seed": config.seed, "assistant_only_loss": False,
+                "dataset_kwargs": {"skip_prepare_dataset": False}}
+    try:
+        return SFTConfig(**settings), "cuda" if cuda else "cpu", "bf16" if settings["bf16"] else "fp32"
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"sft: {exc}") from None
+
+
+def _lora(config: TrainConfig) -> Any:
+    if config.lora is None:
+        return None
+    try:
+        from peft import LoraConfig
+    except ImportError:
+        raise ConfigError("lora: needs peft; pip install 'instructkit[lora]'") from None
+    return LoraConfig(r=config.lora.r, lora_alpha=config.lora.alpha, lora_dropout=config.lora.dropout,
+                      target_modules=config.lora.target_modules, task_type="CAUSAL_LM")
+
+
+def preview(example: dict[str, Any], tokenizer: Any, console: Any) -> None:
+    """One prepared example decoded, trained tokens highlighted (what --dry-run shows)."""
+    from rich.text import Text
+
+    text = Text()
+    mask = example.get("assistant_masks") or [1] * len(example["input_ids"])
+    for token, trained in zip(example["input_ids"], mask):
+        text.append(tokenizer.decode([token]), style="bold green" if trained else "dim")
+    console.print("[bold]first training example[/] ([bold green]trained[/] / [dim]context[/]):")
+    console.print(text, markup=False, highlight=False)
+
+
+def run(config: TrainConfig, *, dry_run: bool = False, console: Any = None) -> RunSummary | None:
+    """Run the pipeline; returns the summary (None for a dry run)."""
+    from validation import stats as dataset_stats
+    from training.models import load_model
+    from training.prepare import check_against_trl, tokenized_dataset
+    from training.samples import generate, write_samples
+
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(yaml.safe_dump(config.model_dump(), sort_keys=False), encoding="utf-8")
+    conversations, dropped = gate(config, out, console)
+    model, tokenizer, provenance = load_model(config.model)
+    _print(console, f"model: {provenance}")
+    template = choose_template(config, model, tokenizer, console)
+    summary = dataset_stats([{"messages": [m.to_dict() for m in c.messages]} for c in conversations],
+                            tokenizer=tokenizer, template=template.name, max_length=config.max_length).summary
+    (out / "stats.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+    trunc = summary["max_length"]
+    _print(console, f"stats: {summary['rows']} conversations, {summary['tokens']['total']:,} tokens, "
+                    f"{summary['tokens']['trainable_share']:.0%} trainable; {trunc['over']} over max_length "
+                    f"{config.max_length} ({trunc['lose_assistant_tokens']} lose assistant tokens)")
+    train_rows, eval_rows = _split(conversations, config)
+    train_set = tokenized_dataset(train_rows, tokenizer, template, assistant_only_loss=config.assistant_only_loss)
+    eval_set = tokenized_dataset(eval_rows, tokenizer, template, assistant_only_loss=config.assistant_only_loss) \
+        if eval_rows else None
+    checked = check_against_trl(train_rows, tokenizer, template, train_set)
+    _print(console, f"prepare: {len(train_rows)} train / {len(eval_rows)} eval conversations; tokens and masks "
+                    f"agree with TRL's on {checked} sampled rows")
+    if dry_run:
+        if console is not None:
+            preview(train_set[0], tokenizer, console)
+        return None
+    return _train(config, out, model, tokenizer, template, train_set, eval_set, dropped, provenance, console,
+                  generate, write_samples)
+
+
+def _train(config: TrainConfig, out: Path, model: Any, tokenizer: Any, template: Any, train_set: Any,
+           eval_set: Any, dropped: int, provenance: str, console: Any, generate: Any, write_samples: Any
+           ) -> RunSummary:
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import SFTTrainer
+
+    before = generate(model, tokenizer, template, config.sample_prompts, max_new_tokens=config.max_new_tokens) \
+        if config.sample_prompts else []
+    args, device, precision = sft_config(config, out, eval_set is not None)
+    tokenizer.chat_template = template.jinja  # the saved tokenizer carries the template trained with
+    trainer = SFTTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,
+                         processing_class=tokenizer, peft_config=_lora(config))
+    resume = get_last_checkpoint(str(out)) if config.resume and out.is_dir() else None
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=resume)
+    seconds = time.perf_counter() - started
+    trainer.save_model(str(out))
+    tokenizer.save_pretrained(str(out))
+    history = trainer.state.log_history
+    losses = [h["loss"] for h in history if "loss" in h]
+    evals = [h["eval_loss"] for h in history if "eval_loss" in h]
+    tokens = int(max((float(h.get("num_tokens", 0)) for h in history), default=0))  # TRL counts them
+    after = generate(trainer.model, tokenizer, template, config.sample_prompts,
+                     max_new_tokens=config.max_new_tokens) if config.sample_prompts else []
+    if config.sample_prompts:
+        text = write_samples(out / "samples.md", config.sample_prompts, before, after)
+        _print(console, text)
+    summary = RunSummary(str(out), provenance, template.name, len(train_set), len(eval_set or []), dropped,
+                         result.global_step, round(seconds, 1), tokens, round(tokens / seconds, 1) if seconds else 0.0,
+                         losses[0] if losses else None, losses[-1] if losses else None, evals[-1] if evals else None,
+                         device, precision)
+    (out / "metrics.json").write_text(json.dumps({"summary": asdict(summary), "log_history": history}, indent=1),
+                                      encoding="utf-8")
+    return summary
