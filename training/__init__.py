@@ -18,7 +18,7 @@ __all__ = ["ConfigError", "TrainConfig", "load_config", "run", "setup_chat_forma
 
 def __getattr__(name: str) -> Any:
     if name == "run":
-        from training.run import run
+        from training.pipeline import run
 
         return run
     if name == "setup_chat_format":

@@ -30,7 +30,7 @@ def run_train(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from training.config import ConfigError, load_config
-    from training.run import InvalidDataset, run
+    from training.pipeline import InvalidDataset, run
     from validation.io import InputError
     from validation.report import render
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -12,6 +13,21 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2 floats: `2e-4` is a number (YAML 1.1 would make it a string and TRL reject it)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?$|^[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)$"
+               r"|^\.[0-9_]+(?:[eE][-+][0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"),
+    list("-+0123456789."))
+
+
+def _yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
 
 
 class ConfigError(ValueError):
@@ -123,7 +139,7 @@ def set_key(data: dict[str, Any], assignment: str) -> None:
         target = target.setdefault(part, {})
         if not isinstance(target, dict):
             raise ConfigError(f"--set {assignment!r}: {part!r} is not a mapping")
-    target[parts[-1]] = yaml.safe_load(raw)
+    target[parts[-1]] = _yaml(raw)
 
 
 def load_config(path: str | Path | None = None, *, overrides: list[str] = (), **values: Any) -> TrainConfig:
@@ -137,7 +153,7 @@ def load_config(path: str | Path | None = None, *, overrides: list[str] = (), **
     data: dict[str, Any] = {}
     if path is not None:
         try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+            loaded = _yaml(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such file") from None
         except yaml.YAMLError as exc:

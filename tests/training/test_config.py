@@ -1,0 +1,42 @@
+"""Bad configs give one clear line each; --set overrides; the sft block is TRL's SFTConfig."""
+
+from __future__ import annotations
+
+import pytest
+
+from training import ConfigError, load_config
+from tests.training.conftest import write_config
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"dataset": {"path": "d.jsonl"}, "sft": {"evaluation_strategy": "steps"}},
+     "sft: unknown SFTConfig field 'evaluation_strategy'; did you mean 'eval_strategy'?"),
+    ({"dataset": {"path": "d.jsonl"}, "modle": "x"}, "unknown key 'modle'; did you mean 'model'?"),
+    ({"dataset": {"path": "d.jsonl", "splt": "train"}}, "unknown key 'dataset.splt'; did you mean 'split'?"),
+    ({"dataset": {"path": "d.jsonl"}, "on_invalid": "ignore"}, "on_invalid: Input should be 'stop' or 'drop'"),
+    ({"dataset": {"path": "d.jsonl"}, "sft": {"max_length": 64}},
+     "sft: set 'max_length' at the top level (max_length), not under sft"),
+    ({}, "dataset: Field required"),
+])
+def test_bad_config_is_one_clear_line(tmp_path, values, message):
+    with pytest.raises(ConfigError) as caught:
+        load_config(write_config(tmp_path, **values))
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_set_overrides_nested_keys_with_yaml_values(tmp_path):
+    config = load_config(write_config(tmp_path, dataset={"path": "d.jsonl"}),
+                         overrides=["sft.learning_rate=2e-4", "max_length=128", "lora.r=4"])
+    assert (config.sft, config.max_length, config.lora.r) == ({"learning_rate": 2e-4}, 128, 4)
+
+
+def test_cli_bad_config_exits_2_with_one_line(cli, tmp_path):
+    result = cli("train", write_config(tmp_path, dataset={"path": "d.jsonl"}, sft={"evaluation_strategy": "no"}))
+    assert result.code == 2
+    assert result.err.count("\n") == 1 and "did you mean 'eval_strategy'?" in result.err
+
+
+def test_scientific_notation_without_a_dot_is_a_number(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("dataset: {path: d.jsonl}\nsft:\n  learning_rate: 2e-4\n  weight_decay: 1.0e-2\n")
+    assert load_config(path).sft == {"learning_rate": 2e-4, "weight_decay": 1e-2}
