@@ -47,7 +47,9 @@ def run_train(args: argparse.Namespace) -> int:
         return 1
     except ConfigError as exc:
         raise InputError(str(exc)) from None
-    if summary is not None:
+    from training.pipeline import is_main_process
+
+    if summary is not None and is_main_process():
         _summary(summary, console)
     return 0
 

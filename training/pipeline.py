@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -51,8 +52,19 @@ class RunSummary:
     precision: str
 
 
+def is_main_process() -> bool:
+    """Rank 0 under torchrun / accelerate launch (and the only process otherwise)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _write(path: Path, text: str) -> None:
+    """Reports are written once, by the main process, even when several processes train."""
+    if is_main_process():
+        path.write_text(text, encoding="utf-8")
+
+
 def _print(console: Any, message: str) -> None:
-    if console is not None:
+    if console is not None and is_main_process():
         console.print(message)
 
 
@@ -64,7 +76,7 @@ def gate(config: TrainConfig, out: Path, console: Any = None) -> tuple[list[Any]
     source = config.dataset
     report = validate(source.path, format=source.format, column=source.column, split=source.split,
                       template=template, max_length=None)
-    (out / "validation.json").write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=1), encoding="utf-8")
+    _write(out / "validation.json", json.dumps(report.to_json(), ensure_ascii=False, indent=1))
     _print(console, f"validate: {report.rows} rows, {report.valid} valid, {report.invalid} invalid")
     if report.invalid and config.on_invalid == "stop":
         raise InvalidDataset(report)
@@ -172,14 +184,14 @@ def run(config: TrainConfig, *, dry_run: bool = False, console: Any = None) -> R
 
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(yaml.safe_dump(config.model_dump(), sort_keys=False), encoding="utf-8")
+    _write(out / "config.yaml", yaml.safe_dump(config.model_dump(), sort_keys=False))
     conversations, dropped = gate(config, out, console)
     model, tokenizer, provenance = load_model(config.model)
     _print(console, f"model: {provenance}")
     template = choose_template(config, model, tokenizer, console)
     summary = dataset_stats([{"messages": [m.to_dict() for m in c.messages]} for c in conversations],
                             tokenizer=tokenizer, template=template.name, max_length=config.max_length).summary
-    (out / "stats.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+    _write(out / "stats.json", json.dumps(summary, ensure_ascii=False, indent=1))
     trunc = summary["max_length"]
     _print(console, f"stats: {summary['rows']} conversations, {summary['tokens']['total']:,} tokens, "
                     f"{summary['tokens']['trainable_share']:.0%} trainable; {trunc['over']} over max_length "
@@ -215,21 +227,21 @@ def _train(config: TrainConfig, out: Path, model: Any, tokenizer: Any, template:
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume)
     seconds = time.perf_counter() - started
-    trainer.save_model(str(out))
-    tokenizer.save_pretrained(str(out))
+    trainer.save_model(str(out))  # the trainer saves on the main process only
+    if is_main_process():
+        tokenizer.save_pretrained(str(out))
     history = trainer.state.log_history
     losses = [h["loss"] for h in history if "loss" in h]
     evals = [h["eval_loss"] for h in history if "eval_loss" in h]
     tokens = int(max((float(h.get("num_tokens", 0)) for h in history), default=0))  # TRL counts them
     after = generate(trainer.model, tokenizer, template, config.sample_prompts,
                      max_new_tokens=config.max_new_tokens) if config.sample_prompts else []
-    if config.sample_prompts:
+    if config.sample_prompts and is_main_process():
         text = write_samples(out / "samples.md", config.sample_prompts, before, after)
         _print(console, text)
     summary = RunSummary(str(out), provenance, template.name, len(train_set), len(eval_set or []), dropped,
                          result.global_step, round(seconds, 1), tokens, round(tokens / seconds, 1) if seconds else 0.0,
                          losses[0] if losses else None, losses[-1] if losses else None, evals[-1] if evals else None,
                          device, precision)
-    (out / "metrics.json").write_text(json.dumps({"summary": asdict(summary), "log_history": history}, indent=1),
-                                      encoding="utf-8")
+    _write(out / "metrics.json", json.dumps({"summary": asdict(summary), "log_history": history}, indent=1))
     return summary

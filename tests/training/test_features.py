@@ -1,0 +1,65 @@
+"""Eval split, LoRA and resume on the tiny model (CPU, seconds each)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from training import load_config, run
+
+pytest.importorskip("trl")
+BASE = {"template": "smollm2", "max_length": 128}
+SFT = {"learning_rate": 3e-3, "per_device_train_batch_size": 4, "logging_steps": 1, "disable_tqdm": True}
+
+
+def losses(folder) -> dict[int, float]:
+    history = json.loads((folder / "metrics.json").read_text())["log_history"]
+    return {h["step"]: h["loss"] for h in history if "loss" in h}
+
+
+def test_eval_ratio_holds_out_rows_and_reports_eval_loss(tiny_model, tiny_dataset, tmp_path):
+    summary = run(load_config(model=str(tiny_model), dataset={"path": str(tiny_dataset)}, eval={"ratio": 0.25},
+                              output_dir=str(tmp_path / "out"), **BASE,
+                              sft={**SFT, "max_steps": 4, "eval_steps": 2, "save_strategy": "no"}))
+    assert (summary.train_rows, summary.eval_rows) == (6, 2)
+    assert summary.eval_loss is not None and summary.eval_loss > 0
+
+
+def test_lora_trains_only_the_adapter_and_the_adapter_reloads(tiny_model, tiny_dataset, tmp_path):
+    import torch
+    from peft import AutoPeftModelForCausalLM
+    from transformers import AutoModelForCausalLM
+
+    out = tmp_path / "lora"
+    run(load_config(model=str(tiny_model), dataset={"path": str(tiny_dataset)}, output_dir=str(out),
+                    lora={"r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]}, **BASE,
+                    sft={**SFT, "max_steps": 3, "save_strategy": "no"}))
+    assert (out / "adapter_config.json").is_file() and not (out / "model.safetensors").exists()
+    tuned = AutoPeftModelForCausalLM.from_pretrained(out)
+    base = AutoModelForCausalLM.from_pretrained(tiny_model)
+    merged = dict(tuned.named_parameters())
+    for name, weight in base.named_parameters():  # base weights untouched
+        assert torch.equal(merged[f"base_model.model.{name}".replace(".weight", ".base_layer.weight")]
+                           if f"base_model.model.{name}".replace(".weight", ".base_layer.weight") in merged
+                           else merged[f"base_model.model.{name}"], weight)
+    adapters = [w for n, w in merged.items() if "lora_B" in n]
+    assert adapters and any(w.abs().sum() > 0 for w in adapters)  # lora_B starts at zero: it trained
+
+
+def test_resume_continues_with_the_losses_of_an_uninterrupted_run(tiny_model, tiny_dataset, tmp_path):
+    common = {"model": str(tiny_model), "dataset": {"path": str(tiny_dataset)}, **BASE}
+    sft = {**SFT, "lr_scheduler_type": "constant", "save_strategy": "steps", "save_steps": 3}
+    whole = tmp_path / "whole"
+    run(load_config(output_dir=str(whole), **common, sft={**sft, "max_steps": 6}))
+    parted = tmp_path / "parted"
+    run(load_config(output_dir=str(parted), **common, sft={**sft, "max_steps": 3}))
+    state = parted / "checkpoint-3" / "trainer_state.json"
+    saved = json.loads(state.read_text())
+    saved["log_history"][0]["marker"] = "from checkpoint-3"  # proves the resumed run read this checkpoint
+    state.write_text(json.dumps(saved))
+    run(load_config(output_dir=str(parted), resume=True, **common, sft={**sft, "max_steps": 6}))
+    history = json.loads((parted / "metrics.json").read_text())["log_history"]
+    assert history[0].get("marker") == "from checkpoint-3"
+    resumed, uninterrupted = losses(parted), losses(whole)
+    assert [round(resumed[s], 4) for s in (4, 5, 6)] == [round(uninterrupted[s], 4) for s in (4, 5, 6)]
