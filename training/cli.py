@@ -30,7 +30,7 @@ def run_train(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from training.config import ConfigError, load_config
-    from training.pipeline import InvalidDataset, run
+    from training.pipeline import InvalidDataset, PushFailed, run
     from validation.io import InputError
     from validation.report import render
 
@@ -47,6 +47,9 @@ def run_train(args: argparse.Namespace) -> int:
         return 1
     except ConfigError as exc:
         raise InputError(str(exc)) from None
+    except PushFailed as exc:
+        console.print(f"[red]{exc}[/]")
+        return 1
     from training.pipeline import is_main_process
 
     if summary is not None and is_main_process():

@@ -75,6 +75,7 @@ class TrainConfig(Strict):
     output_dir: str = "out/train"
     seed: int = 42
     resume: bool = False
+    cpu_allocator: bool = True  # keep freed memory in the heap when training on CPU (training/allocator.py)
     sft: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("sft")

@@ -24,6 +24,10 @@ from training.config import ConfigError, TrainConfig
 log = logging.getLogger("instructkit")
 
 
+class PushFailed(RuntimeError):
+    """The model is saved locally but could not be pushed to the hub; the message says why."""
+
+
 class InvalidDataset(RuntimeError):
     """The gate found errors and `on_invalid` is `stop`; `report` is the validation report."""
 
@@ -134,6 +138,10 @@ def sft_config(config: TrainConfig, out: Path, has_eval: bool) -> tuple[Any, str
 
     cuda = torch.cuda.is_available()
     bf16 = cuda and torch.cuda.is_bf16_supported()
+    if not cuda and config.cpu_allocator:
+        from training.allocator import keep_freed_memory
+
+        keep_freed_memory()
     defaults: dict[str, Any] = {
         "per_device_train_batch_size": 4, "gradient_accumulation_steps": 1, "learning_rate": 5e-5,
         "num_train_epochs": 1, "logging_steps": 5, "save_strategy": "steps", "save_steps": 100,
@@ -143,9 +151,12 @@ def sft_config(config: TrainConfig, out: Path, has_eval: bool) -> tuple[Any, str
     }
     if has_eval:
         defaults.update(eval_strategy="steps", eval_steps=50, per_device_eval_batch_size=4)
-    settings = {**defaults, **config.sft, "output_dir": str(out), "max_length": config.max_length,
+    # push_to_hub is done by the pipeline after saving, so an unreachable hub is one clear message.
+    settings = {**defaults, **config.sft, "push_to_hub": False, "output_dir": str(out), "max_length": config.max_length,
                 "packing": config.packing, "seed": config.seed, "assistant_only_loss": False,
                 "dataset_kwargs": {"skip_prepare_dataset": False}}
+    if settings.get("padding_free") and not config.packing:
+        settings["max_length"] = None  # TRL refuses to truncate padding-free rows: prepare already did
     try:
         return SFTConfig(**settings), "cuda" if cuda else "cpu", "bf16" if settings["bf16"] else "fp32"
     except (TypeError, ValueError) as exc:
@@ -197,10 +208,12 @@ def run(config: TrainConfig, *, dry_run: bool = False, console: Any = None) -> R
                     f"{summary['tokens']['trainable_share']:.0%} trainable; {trunc['over']} over max_length "
                     f"{config.max_length} ({trunc['lose_assistant_tokens']} lose assistant tokens)")
     train_rows, eval_rows = _split(conversations, config)
-    train_set = tokenized_dataset(train_rows, tokenizer, template, assistant_only_loss=config.assistant_only_loss)
-    eval_set = tokenized_dataset(eval_rows, tokenizer, template, assistant_only_loss=config.assistant_only_loss) \
-        if eval_rows else None
-    checked = check_against_trl(train_rows, tokenizer, template, train_set)
+    truncate = None if config.packing else config.max_length  # packing chunks to max_length itself
+    train_set = tokenized_dataset(train_rows, tokenizer, template, assistant_only_loss=config.assistant_only_loss,
+                                  max_length=truncate)
+    eval_set = tokenized_dataset(eval_rows, tokenizer, template, assistant_only_loss=config.assistant_only_loss,
+                                 max_length=truncate) if eval_rows else None
+    checked = check_against_trl(train_rows, tokenizer, template, train_set, max_length=truncate)
     _print(console, f"prepare: {len(train_rows)} train / {len(eval_rows)} eval conversations; tokens and masks "
                     f"agree with TRL's on {checked} sampled rows")
     if dry_run:
@@ -244,4 +257,16 @@ def _train(config: TrainConfig, out: Path, model: Any, tokenizer: Any, template:
                          losses[0] if losses else None, losses[-1] if losses else None, evals[-1] if evals else None,
                          device, precision)
     _write(out / "metrics.json", json.dumps({"summary": asdict(summary), "log_history": history}, indent=1))
+    if config.sft.get("push_to_hub") and is_main_process():
+        _push(trainer, config, out)
     return summary
+
+
+def _push(trainer: Any, config: TrainConfig, out: Path) -> None:
+    trainer.args.hub_model_id = config.sft.get("hub_model_id") or trainer.args.hub_model_id
+    try:
+        trainer.push_to_hub()
+    except Exception as exc:  # the hub client raises many types; all mean "not pushed"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise PushFailed(f"push_to_hub: the model is saved in {out} but could not be pushed to the Hugging Face "
+                         f"hub ({reason}); push later with `huggingface-cli upload` when online") from None

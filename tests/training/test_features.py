@@ -63,3 +63,41 @@ def test_resume_continues_with_the_losses_of_an_uninterrupted_run(tiny_model, ti
     assert history[0].get("marker") == "from checkpoint-3"
     resumed, uninterrupted = losses(parted), losses(whole)
     assert [round(resumed[s], 4) for s in (4, 5, 6)] == [round(uninterrupted[s], 4) for s in (4, 5, 6)]
+
+
+def test_push_to_hub_offline_is_one_clear_line_and_the_model_stays_saved(cli, tiny_model, tiny_dataset, tmp_path,
+                                                                          monkeypatch):
+    from tests.training.conftest import write_config
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    out = tmp_path / "out"
+    config = write_config(tmp_path, model=str(tiny_model), dataset={"path": str(tiny_dataset)}, output_dir=str(out),
+                          **BASE, sft={**SFT, "max_steps": 1, "save_strategy": "no", "push_to_hub": True,
+                                       "hub_model_id": "someone/tiny"})
+    result = cli("train", config)
+    assert result.code == 1
+    assert "push_to_hub: the model is saved in" in result.out and "could not be pushed" in result.out
+    assert (out / "model.safetensors").is_file()
+
+
+def test_padding_free_batches_reach_the_model_with_use_cache_off(tiny_model, tiny_dataset, tmp_path, monkeypatch):
+    """Padding-free rows are only isolated per sequence when the KV cache is off (TRL sets it)."""
+    import trl
+
+    seen = []
+    compute_loss = trl.SFTTrainer.compute_loss
+
+    def spy(self, model, inputs, *args, **kwargs):
+        result = compute_loss(self, model, inputs, *args, **kwargs)
+        if model.training:  # TRL sets its forward arguments on `inputs` itself: read them after the call
+            seen.append((inputs.get("use_cache"), inputs.get("position_ids") is not None,
+                         "attention_mask" in inputs, tuple(inputs["input_ids"].shape)))
+        return result
+
+    monkeypatch.setattr(trl.SFTTrainer, "compute_loss", spy)
+    run(load_config(model=str(tiny_model), dataset={"path": str(tiny_dataset)}, output_dir=str(tmp_path / "pf"),
+                    **BASE, sft={**SFT, "max_steps": 2, "save_strategy": "no", "padding_free": True}))
+    assert len(seen) == 2
+    for use_cache, has_positions, has_mask, shape in seen:
+        # one flattened row per batch, positions restarting per sequence, no attention mask, no cache
+        assert (use_cache, has_positions, has_mask, shape[0]) == (False, True, False, 1)

@@ -1,0 +1,193 @@
+"""Training throughput against TRL's SFTTrainer, measured in one run on this machine.
+
+Usage: python bench/train.py [--model tiny|smollm2] [--steps 12] [--rows 400]
+Data: a long-tailed mix like real chat data (single-turn gsm8k-sized rows and multi-turn
+conversations up to max_length 512), the SmolLM2 tokenizer. Each training run is a fresh
+subprocess, so one run's memory and threads do not colour the next.
+
+1. effective (non-padding) tokens/s: `instructkit train` (our defaults) against `SFTTrainer`
+   with TRL's default SFTConfig (same model, data, batch size, steps);
+2. wrapper overhead: `instructkit train` against `SFTTrainer` called directly with identical
+   settings and data;
+3. data preparation: our tokens + masks against TRL's own preparation of the same rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+WORDS = ("the model reads every row and learns to answer with care while the user asks about trains "
+         "weather recipes code maths history music and small talk").split()
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def rows(n: int, seed: int = 0) -> list[dict]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        if rng.random() < 0.6:  # gsm8k-sized single turn
+            turns = [(rng.randint(20, 60), rng.randint(40, 120))]
+        else:  # multi-turn, long tail
+            turns = [(rng.randint(5, 40), rng.randint(20, 150)) for _ in range(rng.randint(2, 5))]
+        messages = []
+        for q, a in turns:
+            messages.append({"role": "user", "content": " ".join(rng.choices(WORDS, k=q))})
+            messages.append({"role": "assistant", "content": " ".join(rng.choices(WORDS, k=a))})
+        out.append({"messages": messages})
+    return out
+
+
+TRL_SCRIPT = """
+import json, sys, time, warnings
+warnings.filterwarnings("ignore")
+from datasets import Dataset, load_from_disk
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from trl import SFTConfig, SFTTrainer
+model_dir, data, out, settings = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+if settings.pop("_allocator", False):
+    from training.allocator import keep_freed_memory
+    keep_freed_memory()
+tokenizer = AutoTokenizer.from_pretrained(model_dir)
+model = AutoModelForCausalLM.from_pretrained(model_dir)
+dataset = load_from_disk(data) if settings.pop("_tokenized", False) else Dataset.from_json(data)
+trainer = SFTTrainer(model=model, args=SFTConfig(output_dir=out, report_to=[], disable_tqdm=True, **settings),
+                     train_dataset=dataset, processing_class=tokenizer)
+start = time.perf_counter()
+trainer.train()
+seconds = time.perf_counter() - start
+tokens = max(float(h.get("num_tokens", 0)) for h in trainer.state.log_history)
+print(json.dumps({"seconds": seconds, "tokens": tokens}))
+"""
+
+
+def run_trl(model_dir: Path, data: Path | str, out: Path, settings: dict) -> dict:
+    done = subprocess.run([sys.executable, "-c", TRL_SCRIPT, str(model_dir), str(data), str(out),
+                           json.dumps(settings)], capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(done.stderr[-3000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_ours(config: Path, overrides: list[str]) -> dict:
+    cmd = [sys.executable, "-m", "instructkit", "train", str(config)] + [a for o in overrides for a in ("--set", o)]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
+    if done.returncode:
+        raise SystemExit(done.stdout[-3000:] + done.stderr[-3000:])
+    summary = json.loads((Path(yaml_value(config, "output_dir")) / "metrics.json").read_text())["summary"]
+    return {"seconds": summary["seconds"], "tokens": summary["train_tokens"]}
+
+
+def yaml_value(path: Path, key: str) -> str:
+    import yaml
+
+    return yaml.safe_load(path.read_text())[key]
+
+
+def model_folder(kind: str, tmp: Path) -> Path:
+    from templating.embedded import load_tokenizer
+    from training.models import resolve_model
+
+    if kind == "smollm2":
+        return Path(resolve_model("HuggingFaceTB/SmolLM2-135M-Instruct")[0])
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = load_tokenizer()
+    folder = tmp / "tiny"
+    torch.manual_seed(0)
+    LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=128, intermediate_size=256,
+                                 num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                                 max_position_embeddings=1024, bos_token_id=1, eos_token_id=2,
+                                 pad_token_id=2)).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", choices=("tiny", "smollm2"), default="tiny")
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--rows", type=int, default=400)
+    parser.add_argument("--batch", type=int, default=4)
+    args = parser.parse_args()
+    import yaml
+
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        data = tmp / "chat.jsonl"
+        data.write_text("".join(json.dumps(r) + "\n" for r in rows(args.rows)))
+        folder = model_folder(args.model, tmp)
+        common = {"max_steps": args.steps, "per_device_train_batch_size": args.batch, "max_length": 512,
+                  "logging_steps": 1, "save_strategy": "no"}
+
+        # 3. data preparation
+        from datasets import Dataset
+
+        from templating import get_template
+        from templating.embedded import load_tokenizer
+        from training.prepare import tokenized_dataset
+        from validation import read
+
+        tokenizer = load_tokenizer()
+        conversations = list(read(data))
+        start = time.perf_counter()
+        prepared = tokenized_dataset(conversations, tokenizer, get_template("smollm2"), assistant_only_loss=True)
+        ours_prep = time.perf_counter() - start
+        trl_tokenizer = load_tokenizer()
+        trl_tokenizer.chat_template = get_template("smollm2").jinja
+        from trl import SFTConfig, SFTTrainer
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(folder)
+        start = time.perf_counter()
+        SFTTrainer(model=model, args=SFTConfig(output_dir=str(tmp / "prep"), assistant_only_loss=True, report_to=[],
+                                               max_length=512, use_cpu=True, bf16=False),
+                   train_dataset=Dataset.from_json(str(data)), processing_class=trl_tokenizer)
+        trl_prep = time.perf_counter() - start
+        n = len(conversations)
+        print(f"data preparation, {n} conversations: ours {n / ours_prep:,.0f}/s; TRL's (SFTTrainer init, "
+              f"assistant_only_loss): {n / trl_prep:,.0f}/s; ratio {trl_prep / ours_prep:.1f}x (target >= 2)")
+
+        # 1. ours (our defaults) against TRL's defaults
+        config = tmp / "train.yaml"
+        config.write_text(yaml.safe_dump({"model": str(folder), "template": "smollm2", "dataset": {"path": str(data)},
+                                          "max_length": 512, "output_dir": str(tmp / "ours"),
+                                          "sft": {k: v for k, v in common.items() if k != "max_length"}}))
+        ours = run_ours(config, [])
+        for lever, override in (("allocator settings", "cpu_allocator=false"),):
+            without = run_ours(config, [override])
+            gain = (ours["tokens"] / ours["seconds"]) / (without["tokens"] / without["seconds"])
+            print(f"lever: {lever} {gain:.2f}x ({without['tokens'] / without['seconds']:,.0f} -> "
+                  f"{ours['tokens'] / ours['seconds']:,.0f} tokens/s with every lever on)")
+        # TRL's defaults (bf16, gradient checkpointing) refuse to start without a GPU unless use_cpu is set:
+        # that one change is made, everything else stays TRL's default.
+        trl_default = run_trl(folder, data, tmp / "trl", {**common, "use_cpu": True})
+        rate = {k: v["tokens"] / v["seconds"] for k, v in (("ours", ours), ("trl", trl_default))}
+        print(f"training ({args.model}, {args.steps} steps of {args.batch}): ours {rate['ours']:,.0f} tokens/s; "
+              f"SFTTrainer with TRL defaults (+use_cpu) {rate['trl']:,.0f} tokens/s; ratio {rate['ours'] / rate['trl']:.2f}x "
+              "(target >= 1.5)")
+
+        # 2. wrapper overhead: SFTTrainer directly, our settings and our prepared data
+        prepared.save_to_disk(tmp / "prepared")
+        from training.config import load_config
+        from training.pipeline import sft_config
+
+        ours_args, _, _ = sft_config(load_config(config), tmp / "direct", has_eval=False)
+        identical = {k: getattr(ours_args, k) for k in ("bf16", "fp16", "use_cpu", "gradient_checkpointing",
+                                                        "learning_rate", "seed")}
+        direct = run_trl(folder, tmp / "prepared", tmp / "direct", {**common, **identical, "_tokenized": True,
+                                                                "_allocator": True})
+        overhead = ours["seconds"] / direct["seconds"] - 1
+        print(f"wrapper overhead against SFTTrainer with identical settings: {overhead:+.1%} of training time "
+              f"({ours['seconds']:.1f} s vs {direct['seconds']:.1f} s; target <= 5%)")
+
+
+if __name__ == "__main__":
+    main()
