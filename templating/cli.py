@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from validation.cli import source_arguments
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     templates = commands.add_parser("templates", help="list the chat templates and their special tokens",
@@ -17,10 +19,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "render", help="render a dataset in a model's prompt format",
         description="Render every valid row with a chat template and write JSONL "
                     '{"text": ..., "assistant_spans": [[start, end], ...]} (character offsets).')
-    render.add_argument("path", metavar="PATH", help="dataset (any source `validate` reads)")
+    source_arguments(render)
     render.add_argument("--template", required=True, metavar="NAME", help="template name (see `templates`)")
-    render.add_argument("--format", "-f", metavar="FORMAT", help="source format (default: detected)")
-    render.add_argument("--column", metavar="NAME", help="the messages or text column when not the default")
     render.add_argument("-o", "--output", metavar="OUT", help="JSONL output (default: stdout)")
     render.add_argument("--add-generation-prompt", action="store_true", help="end with the assistant header")
     render.add_argument("--show-spans", action="store_true",
@@ -57,11 +57,11 @@ def run_render(args: argparse.Namespace) -> int:
 
     if args.show_spans:
         return show_spans(args.path, template=args.template, row=args.row, format=args.format,
-                          column=args.column, add_generation_prompt=args.add_generation_prompt)
+                          column=args.column, split=args.split, add_generation_prompt=args.add_generation_prompt)
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     try:
         report = render_rows(args.path, out, template=args.template, format=args.format, column=args.column,
-                             add_generation_prompt=args.add_generation_prompt)
+                             split=args.split, add_generation_prompt=args.add_generation_prompt)
     finally:
         if out is not sys.stdout:
             out.close()

@@ -21,10 +21,10 @@ def _template(name: str) -> Any:
 
 
 def render_rows(source: Source, out: IO[str], *, template: str, format: str | None = None,
-                column: str | None = None, add_generation_prompt: bool = False) -> Report:
+                column: str | None = None, split: str = "train", add_generation_prompt: bool = False) -> Report:
     """Write one JSON line per valid row; rows with errors or that the template refuses are reported."""
     chat = _template(template)
-    fmt, records = open_source(source, format=format, column=column, precise=True)
+    fmt, records = open_source(source, format=format, column=column, split=split, precise=True)
     issues: list[Issue] = []
     rows = written = 0
     # The template's rules make content with its special tokens an error: never render forged turns.
@@ -48,13 +48,13 @@ def render_rows(source: Source, out: IO[str], *, template: str, format: str | No
 
 
 def show_spans(source: Source, *, template: str, row: int = 1, format: str | None = None,
-               column: str | None = None, add_generation_prompt: bool = False) -> int:
+               column: str | None = None, split: str = "train", add_generation_prompt: bool = False) -> int:
     """Print row `row` rendered, trained spans highlighted; 1 when that row cannot be rendered."""
     from rich.console import Console
     from rich.text import Text
 
     chat = _template(template)
-    fmt, records = open_source(source, format=format, column=column, precise=True)
+    fmt, records = open_source(source, format=format, column=column, split=split, precise=True)
     for outcome in Scanner(fmt, rules=resolve_rules(chat.name), duplicates=False).scan(records):
         if outcome.record.row != row:
             continue

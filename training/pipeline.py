@@ -137,7 +137,7 @@ def sft_config(config: TrainConfig, out: Path, has_eval: bool) -> tuple[Any, str
     from trl import SFTConfig
 
     cuda = torch.cuda.is_available()
-    bf16 = cuda and torch.cuda.is_bf16_supported()
+    bf16 = torch.cuda.is_bf16_supported() if cuda else cpu_has_native_bf16()
     if not cuda and config.cpu_allocator:
         from training.allocator import keep_freed_memory
 
@@ -161,6 +161,16 @@ def sft_config(config: TrainConfig, out: Path, has_eval: bool) -> tuple[Any, str
         return SFTConfig(**settings), "cuda" if cuda else "cpu", "bf16" if settings["bf16"] else "fp32"
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"sft: {exc}") from None
+
+
+def cpu_has_native_bf16() -> bool:
+    """AMX-BF16 or AVX512-BF16: bf16 matmuls beat fp32 on such a CPU (bench/train.py); emulated
+    bf16 (oneDNN on older CPUs) does not, so the CPU flags decide where they can be read."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 def _lora(config: TrainConfig) -> Any:
@@ -191,7 +201,6 @@ def run(config: TrainConfig, *, dry_run: bool = False, console: Any = None) -> R
     from validation import stats as dataset_stats
     from training.models import load_model
     from training.prepare import check_against_trl, tokenized_dataset
-    from training.samples import generate, write_samples
 
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -220,15 +229,15 @@ def run(config: TrainConfig, *, dry_run: bool = False, console: Any = None) -> R
         if console is not None:
             preview(train_set[0], tokenizer, console)
         return None
-    return _train(config, out, model, tokenizer, template, train_set, eval_set, dropped, provenance, console,
-                  generate, write_samples)
+    return _train(config, out, model, tokenizer, template, train_set, eval_set, dropped, provenance, console)
 
 
 def _train(config: TrainConfig, out: Path, model: Any, tokenizer: Any, template: Any, train_set: Any,
-           eval_set: Any, dropped: int, provenance: str, console: Any, generate: Any, write_samples: Any
-           ) -> RunSummary:
+           eval_set: Any, dropped: int, provenance: str, console: Any) -> RunSummary:
     from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTTrainer
+
+    from training.samples import generate, write_samples
 
     before = generate(model, tokenizer, template, config.sample_prompts, max_new_tokens=config.max_new_tokens) \
         if config.sample_prompts else []

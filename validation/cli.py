@@ -11,7 +11,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     validate = commands.add_parser(
         "validate", help="check a dataset row by row before training",
         description="Check every row of a dataset. Exit 0: no errors; 1: errors found; 2: unusable input.")
-    _source_arguments(validate)
+    source_arguments(validate)
     validate.add_argument("--template", metavar="NAME", help="add checks of this chat template (special "
                           "tokens inside content, roles it refuses)")
     validate.add_argument("--max-length", type=int, metavar="N", help="warn about conversations longer than N "
@@ -27,7 +27,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "convert", help="convert a dataset between formats",
         description="Convert between messages, sharegpt, alpaca, prompt-completion, qa and text. Rows the "
                     "target cannot hold are reported, never dropped silently (exit 1 when any).")
-    _source_arguments(convert, format_flag="--from")
+    source_arguments(convert, format_flag="--from")
     convert.add_argument("-o", "--output", required=True, metavar="OUT",
                          help="output file (.jsonl, .json, .parquet or .csv)")
     convert.add_argument("--to", required=True, metavar="FORMAT", help="target format")
@@ -39,7 +39,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "stats", help="statistics of a dataset: lengths, roles, tokens, duplicates",
         description="Describe a dataset before training: turns, roles, per-role length percentiles, tokens and "
                     "trainable tokens, truncation at --max-length, duplicates, system prompts.")
-    _source_arguments(stats)
+    source_arguments(stats)
     stats.add_argument("--tokenizer", metavar="PATH_OR_ID", help="count tokens: a tokenizer.json, a folder, a "
                        "hub id, or HuggingFaceTB/SmolLM2-135M-Instruct (the embedded model)")
     stats.add_argument("--template", metavar="NAME", help="with --tokenizer: trainable tokens under this template")
@@ -53,7 +53,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     stats.set_defaults(run=run_stats)
 
 
-def _source_arguments(parser: argparse.ArgumentParser, format_flag: str = "--format") -> None:
+def source_arguments(parser: argparse.ArgumentParser, format_flag: str = "--format") -> None:
+    """PATH, --format, --column and --split: how every command names a dataset (shared with render)."""
     parser.add_argument("path", metavar="PATH", help="file, save_to_disk folder or hub dataset id")
     parser.add_argument(format_flag, "--format" if format_flag != "--format" else "-f", dest="format",
                         metavar="FORMAT", help="messages, sharegpt, alpaca, prompt-completion, qa or text "
