@@ -153,8 +153,7 @@ def sft_config(config: TrainConfig, out: Path, has_eval: bool) -> tuple[Any, str
         defaults.update(eval_strategy="steps", eval_steps=50, per_device_eval_batch_size=4)
     # push_to_hub is done by the pipeline after saving, so an unreachable hub is one clear message.
     settings = {**defaults, **config.sft, "push_to_hub": False, "output_dir": str(out), "max_length": config.max_length,
-                "packing": config.packing, "seed": config.seed, "assistant_only_loss": False,
-                "dataset_kwargs": {"skip_prepare_dataset": False}}
+                "packing": config.packing, "seed": config.seed, "assistant_only_loss": False}
     if settings.get("padding_free") and not config.packing:
         settings["max_length"] = None  # TRL refuses to truncate padding-free rows: prepare already did
     try:

@@ -32,8 +32,6 @@ def tokenized_dataset(conversations: list[Conversation], tokenizer: Any, templat
 def check_against_trl(conversations: list[Conversation], tokenizer: Any, template: ChatTemplate,
                       prepared: Any, sample: int = 8, max_length: int | None = None) -> int:
     """Compare our ids and masks with TRL's tokenization of the same rows; returns rows checked."""
-    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling  # noqa: F401  (TRL is importable)
-
     with_template = copy.copy(tokenizer)
     with_template.chat_template = template.jinja
     checked = 0

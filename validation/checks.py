@@ -76,6 +76,13 @@ def _role_issue(value: Any) -> tuple[str, str] | None:
     return "wrong-type", f"role must be a string, got {json_type(value)}"
 
 
+def with_call_content(raw: dict[str, Any]) -> dict[str, Any]:
+    """An assistant tool call may carry no text: its null or missing content reads as ""."""
+    if raw.get("tool_calls") and raw.get("content") is None:
+        return {**raw, "content": ""}
+    return raw
+
+
 def _message(raw: Any, i: int, row: int, path: PathFn, issues: list[Issue]) -> Message | None:
     if not isinstance(raw, dict):
         issues.append(Issue.make(row, path(i, ""), "wrong-type", f"expected a message object, got {json_type(raw)}"))
@@ -85,10 +92,9 @@ def _message(raw: Any, i: int, row: int, path: PathFn, issues: list[Issue]) -> M
         issues.append(Issue.make(row, path(i, "role"), "missing-field", "message has no 'role'"))
     elif problem := _role_issue(raw["role"]):
         issues.append(Issue.make(row, path(i, "role"), *problem))
+    raw = with_call_content(raw)
     content = raw.get("content")
-    if content is None and raw.get("tool_calls"):
-        raw = {**raw, "content": ""}  # an assistant tool call may carry no text
-    elif "content" not in raw:
+    if "content" not in raw:
         issues.append(Issue.make(row, path(i, "content"), "missing-field", "message has no 'content'"))
     elif content is None:
         issues.append(Issue.make(row, path(i, "content"), "null-content", "content is null"))

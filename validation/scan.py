@@ -119,11 +119,25 @@ class Scanner:
         return duplicate_issues(self.hashes, self.fmt.root)
 
 
+ODD_SPACE = r"\s{2,}|[^\S ]"  # whitespace that is not a single plain space
+
+
+def fold(text: Any) -> Any:
+    """The near-duplicate normal form of a Polars string expression or Series: whitespace runs
+    collapsed to one space, ends trimmed, lower-cased. Only texts holding odd whitespace pay
+    for the rewrite; the cheap `contains` scan finds them."""
+    import polars as pl
+
+    if isinstance(text, pl.Series):
+        return pl.select(fold(pl.lit(text))).to_series()
+    return (pl.when(text.str.contains(ODD_SPACE)).then(text.str.replace_all(ODD_SPACE, " "))
+            .otherwise(text).str.strip_chars().str.to_lowercase())
+
+
 def fingerprints(texts: Any) -> tuple[list[int], list[int]]:
-    """(exact, folded) 64-bit hashes; folded = lower-cased, whitespace runs collapsed, trimmed."""
+    """(exact, folded) 64-bit hashes of joined conversation texts; each message is folded."""
     exact = texts.hash(seed=0).to_list()
-    folded = (texts.str.replace_all(r"\s*\x1f\s*", "\x1f").str.replace_all(r"\s{2,}|[^\S ]", " ")
-              .str.to_lowercase().str.strip_chars().hash(seed=0).to_list())
+    folded = fold(texts.str.replace_all(r"\s*\x1f\s*", "\x1f")).hash(seed=0).to_list()
     return exact, folded
 
 

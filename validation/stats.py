@@ -24,6 +24,7 @@ import polars as pl
 from validation.formats import Format, FormatError
 from validation.io import InputError, kind_of
 from validation.rules import TemplateRules
+from validation.scan import fold
 from validation.validate import Source, _is_path, _name, load_tokenizer, open_source, resolve_rules
 
 QUANTILES = (0.5, 0.9, 0.99)
@@ -40,7 +41,7 @@ class Stats:
     format: str
     frame: pl.DataFrame
     summary: dict[str, Any]
-    conversation_lengths: pl.DataFrame = field(repr=False)
+    conversations: pl.DataFrame = field(repr=False)  # per conversation: messages, length, exact, folded
 
     def plot(self, path: str | os.PathLike[str]) -> Path:
         """Write the length histograms as PNG (or self-contained HTML for a `.html` path)."""
@@ -164,10 +165,7 @@ def _conversations(frame: pl.DataFrame, unit: str) -> pl.DataFrame:
     hashes; the folded one lower-cases, collapses whitespace runs and trims each message first
     (only messages with a whitespace run or a non-space whitespace character need the rewrite).
     """
-    odd_space = r"\s{2,}|[^\S ]"
-    content = pl.col("content")
-    folded = (pl.when(content.str.contains(odd_space)).then(content.str.replace_all(odd_space, " "))
-              .otherwise(content).str.strip_chars().str.to_lowercase())
+    folded = fold(pl.col("content"))
     return (frame.lazy()
             .select("conversation", unit, pl.struct("role", "content").hash(0).alias("exact"),
                     pl.struct(pl.col("role"), folded.alias("content")).hash(0).alias("folded"))
@@ -248,10 +246,9 @@ def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRule
         "whitespace_messages": int(frame["content"].str.contains(r"^\s+$").sum()),
         "system_prompts": _system_prompts(frame),
     }
-    lengths = per_conversation.select("conversation", "messages", "length")
     if masks is not None:  # the rendered length, which is what max_length truncates
-        lengths = lengths.with_columns(length=pl.Series([len(m) for m in masks], dtype=pl.UInt32))
-    return Stats(_name(source), fmt_name, frame, summary, lengths)
+        per_conversation = per_conversation.with_columns(length=pl.Series([len(m) for m in masks], dtype=pl.UInt32))
+    return Stats(_name(source), fmt_name, frame, summary, per_conversation)
 
 
 def _token_totals(frame: pl.DataFrame, masks: list[list[int]] | None) -> dict[str, Any]:
@@ -266,6 +263,6 @@ def _token_totals(frame: pl.DataFrame, masks: list[list[int]] | None) -> dict[st
 
 def compare(a: Stats, b: Stats) -> dict[str, Any]:
     """Rows of `b` that repeat a row of `a` (train/eval leakage), exactly and after folding."""
-    left, right = _conversations(a.frame, "chars"), _conversations(b.frame, "chars")
+    left, right = a.conversations, b.conversations
     return {"b_rows_in_a_exact": int(right["exact"].is_in(left["exact"].implode()).sum()),
             "b_rows_in_a_normalised": int(right["folded"].is_in(left["folded"].implode()).sum())}

@@ -90,7 +90,7 @@ def _figure(stats: Any) -> Any:
         raise InputError("plots need matplotlib: pip install 'instructkit[plot]'") from None
     unit = "tokens" if "tokens" in stats.frame.columns else "characters"
     column = "tokens" if unit == "tokens" else "chars"
-    per_conversation = stats.conversation_lengths["length"].to_list()
+    per_conversation = stats.conversations["length"].to_list()
     per_turn = stats.frame.filter(pl.col("role") == "assistant")[column].to_list()
     figure, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
     limit = (stats.summary.get("max_length") or {}).get("limit")

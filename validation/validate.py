@@ -14,6 +14,7 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
+from validation.checks import with_call_content
 from validation.decode import json_type
 from validation.formats import Format, detect, get_format
 from validation.io import BOM, InputError, Record, kind_of, read_records, size_of, write_rows
@@ -197,8 +198,7 @@ class _CleanWriter:
 def conversation_of(fmt: Format, data: dict[str, Any]) -> Conversation:
     """The canonical `Conversation` of a row that passed validation."""
     raw_messages, metadata = fmt.split(data)
-    messages = [Message.model_validate({**m, "content": m.get("content") or ""} if m.get("tool_calls") else m)
-                for m in raw_messages]
+    messages = [Message.model_validate(with_call_content(m)) for m in raw_messages]
     return Conversation(messages=messages, metadata=metadata)
 
 
