@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-from validation.cli import source_arguments
+from templating.audit import OVER_LENGTH
+from validation.cli import print_report, source_arguments
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -14,6 +15,22 @@ def register(commands: argparse._SubParsersAction) -> None:
                                     description="List the registered chat templates.")
     templates.add_argument("--json", action="store_true", help="print the list as JSON")
     templates.set_defaults(run=run_templates)
+    actions = templates.add_subparsers(dest="action", metavar="{check}")
+    check = actions.add_parser(
+        "check", help="search a template for counter-examples to the training contract",
+        description="Check a template's training contract with generated conversations (Hypothesis): every "
+                    "assistant turn trained, end-of-turn trained, one BOS, prefix stability, generation prompt "
+                    "equal to the text before the reply. Exit 0: all pass; 1: a property fails.")
+    check.add_argument("target", metavar="NAME|FILE|MODEL", help="registry name, a Jinja file, or a model/"
+                       "tokenizer (folder, .gguf, hub id) whose own chat_template is checked")
+    check.add_argument("--tokenizer", metavar="T", help="also check at the token level with this tokenizer")
+    check.add_argument("--end-of-turn", metavar="TEXT", help="a Jinja file's end-of-turn marker (default: the "
+                       "tokenizer's EOS)")
+    check.add_argument("--bos", metavar="TEXT", help="a Jinja file's BOS token (default: the tokenizer's)")
+    check.add_argument("--examples", type=int, default=200, metavar="N", help="conversations tried per "
+                       "property (default 200)")
+    check.add_argument("--json", action="store_true", help="print the outcomes as JSON")
+    check.set_defaults(run=run_check)
 
     render = commands.add_parser(
         "render", help="render a dataset in a model's prompt format",
@@ -27,6 +44,24 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="print one row in colour with the trained spans highlighted, instead of JSONL")
     render.add_argument("--row", type=int, default=1, metavar="N", help="the row --show-spans shows (default 1)")
     render.set_defaults(run=run_render)
+
+    audit = commands.add_parser(
+        "audit", help="check what training will supervise, with the real tokenizer and template",
+        description="For every row, with the model's tokenizer and template: supervised tokens per assistant "
+                    "turn, the end-of-turn token inside the mask, what truncation at --max-length cuts, one BOS, "
+                    "no special token forged from content. Exit 0: no errors; 1: errors; 2: unusable input.")
+    source_arguments(audit)
+    who = audit.add_mutually_exclusive_group(required=True)
+    who.add_argument("--model", metavar="M", help="model folder, .gguf file or hub id (its tokenizer is used)")
+    who.add_argument("--tokenizer", metavar="T", help="tokenizer folder, .gguf file or hub id")
+    audit.add_argument("--template", metavar="NAME", help="registry template (default: the tokenizer's own, "
+                       "matched to the registry when it is one of ours)")
+    audit.add_argument("--max-length", type=int, metavar="N", help="audit truncation at N tokens")
+    audit.add_argument("--over-length", default="truncate", choices=OVER_LENGTH,
+                       help="what happens to rows over --max-length (default truncate, TRL's behaviour)")
+    audit.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    audit.add_argument("--show", type=int, default=5, metavar="K", help="rows shown per code (default 5)")
+    audit.set_defaults(run=run_audit)
 
 
 def run_templates(args: argparse.Namespace) -> int:
@@ -73,3 +108,96 @@ def run_render(args: argparse.Namespace) -> int:
 
         render(report, Console(stderr=True))
     return 0 if report.ok else 1
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    from templating.rules import rules_of, tokenizer as load_tokenizer
+    from validation.audit import audit
+
+    tokenizer = load_tokenizer(args.model or args.tokenizer)
+    template = chosen_template(tokenizer, args.template, args.model or args.tokenizer)
+    if not args.json:
+        print(f"template: {template.name}", file=sys.stderr)
+    report = audit(args.path, tokenizer=tokenizer, template=rules_of(template), max_length=args.max_length,
+                   over_length=args.over_length, format=args.format, column=args.column, split=args.split)
+    print_report(report, args)
+    return 0 if report.ok else 1
+
+
+def chosen_template(tokenizer: object, name: str | None, source: str) -> object:
+    """`name` from the registry; else the tokenizer's own template — the registry's equal when it
+    renders like one of ours (so spans exist), the tokenizer's text itself otherwise."""
+    from templating import compare, detect, get_template, template_of_tokenizer
+    from validation.io import InputError
+
+    try:
+        if name is not None:
+            return get_template(name)
+        known = detect(tokenizer)
+        same = known is not None and compare(tokenizer, known) is None
+        return get_template(known) if same else template_of_tokenizer(tokenizer, f"{source} (own template)")
+    except KeyError as exc:
+        raise InputError(exc.args[0]) from None
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from templating.contract import check
+
+    template, tokenizer = check_target(args)
+    outcomes = check(template, tokenizer, examples=args.examples)
+    if args.json:
+        json.dump({"template": template.name, "token_level": tokenizer is not None,
+                   "properties": [o.__dict__ for o in outcomes]}, sys.stdout, ensure_ascii=False, indent=1)
+        print()
+    else:
+        from rich.console import Console
+
+        console = Console()
+        level = "text and tokens" if tokenizer is not None else "text"
+        console.print(f"[bold]{template.name}[/] ({level}):")
+        for o in outcomes:
+            mark = "[green]pass[/]" if o.passed else "[red]FAIL[/]"
+            console.print(f"  {mark} {o.name} ({o.tested} conversations){': ' + o.detail if o.detail else ''}")
+            if o.counterexample is not None:
+                console.print(f"       counter-example: {json.dumps(o.counterexample, ensure_ascii=False)}",
+                              markup=False, highlight=False)
+    return 0 if all(o.passed for o in outcomes) else 1
+
+
+def check_target(args: argparse.Namespace) -> tuple[object, object]:
+    """(template, tokenizer or None) for `templates check`: a registry name, a Jinja file, or a model."""
+    from pathlib import Path
+
+    from templating import TemplateError, get_template, template_of_tokenizer
+    from templating.environment import compile_template
+    from templating.registry import ChatTemplate, TemplateSpec, resolve
+    from templating.rules import tokenizer as load_tokenizer
+    from validation.io import InputError
+
+    tokenizer = load_tokenizer(args.tokenizer) if args.tokenizer else None
+    try:
+        resolve(args.target)
+    except KeyError:
+        pass
+    else:
+        return get_template(args.target), tokenizer
+    path = Path(args.target)
+    if path.is_file() and path.suffix != ".gguf":
+        text = path.read_text(encoding="utf-8")
+        eot = args.end_of_turn or getattr(tokenizer, "eos_token", None)
+        if not eot:
+            raise InputError(f"{path}: name its end-of-turn marker with --end-of-turn (or give --tokenizer)")
+        bos = args.bos if args.bos is not None else getattr(tokenizer, "bos_token", None) or ""
+        specials = tuple(getattr(tokenizer, "all_special_tokens", ())) or (eot,)
+        spec = TemplateSpec(name=str(path), special_tokens=specials, end_of_turn=eot, generation_prompt="",
+                            bos_token=bos, eos_token=eot, official=text, training=text)
+        try:
+            compile_template(text)
+        except TemplateError as exc:
+            raise InputError(f"{path}: not a usable Jinja template ({exc})") from None
+        return ChatTemplate(spec), tokenizer
+    model = load_tokenizer(args.target)
+    try:
+        return template_of_tokenizer(model, args.target), tokenizer or model
+    except (KeyError, TemplateError) as exc:
+        raise InputError(f"{args.target}: {exc.args[0]}") from None

@@ -176,10 +176,24 @@ def get_template(name: str) -> ChatTemplate:
     return _COMPILED[canonical]
 
 
+def template_of_tokenizer(tokenizer: Any, name: str = "own") -> ChatTemplate:
+    """A tokenizer's own `chat_template` as a (not registered) template: renders in the sandbox
+    with the tokenizer's BOS/EOS; spans only where it carries `{% generation %}` markers."""
+    text = getattr(tokenizer, "chat_template", None)
+    if not isinstance(text, str) or not text:
+        raise KeyError(f"{name}: the tokenizer has no chat template; name one with --template")
+    compile_template(text)
+    eos = getattr(tokenizer, "eos_token", None) or ""
+    specials = tuple(t for t in getattr(tokenizer, "all_special_tokens", ()) if t)
+    return ChatTemplate(TemplateSpec(name=name, special_tokens=specials, end_of_turn=eos, generation_prompt="",
+                                     bos_token=getattr(tokenizer, "bos_token", None) or "", eos_token=eos,
+                                     official=text, training=text, source="the tokenizer's chat_template"))
+
+
 def list_templates() -> list[TemplateSpec]:
     """Every registered template's spec, sorted by name."""
     return [_TEMPLATES[name] for name in sorted(_TEMPLATES)]
 
 
 __all__ = ["ChatTemplate", "Rendered", "TemplateError", "TemplateSpec", "get_template", "list_templates",
-           "register_template", "resolve"]
+           "register_template", "resolve", "template_of_tokenizer"]

@@ -1,24 +1,18 @@
 """The registry's answer to validation's template-rules interface (entry point
-`instructkit.template_rules`): special tokens, roles and alternation of each template."""
+`instructkit.template_rules`): special tokens, roles, alternation, rendering and the audit."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+from templating.registry import ChatTemplate
 from validation.models import ROLES
 from validation.rules import TemplateRules
 
 
-def lookup(name: str) -> TemplateRules | None:
-    """Rules for a registered template name or alias; None when the registry has no such name."""
-    from templating import get_template
-    from templating.registry import resolve
-
-    try:
-        template = get_template(resolve(name))
-    except KeyError:
-        return None
+def rules_of(template: ChatTemplate) -> TemplateRules:
+    """The validation rules of a compiled template (registered or built from a tokenizer)."""
     spec = template.spec
     roles = frozenset(r for r in ROLES if r != "system" or spec.supports_system)
 
@@ -30,8 +24,24 @@ def lookup(name: str) -> TemplateRules | None:
 
         return [(t.input_ids, t.assistant_mask) for t in render_tokens_batch(conversations, tokenizer, template)]
 
+    def audit(conversations: Sequence[Any], tokenizer: Any, max_length: int | None = None,
+              over_length: str = "truncate") -> list[Any]:
+        from templating.audit import Auditor
+
+        return Auditor(tokenizer, template, max_length, over_length).audit(conversations)
+
     return TemplateRules(spec.name, spec.special_tokens, roles=roles, alternating=spec.alternating, render=render,
-                         tokenize=tokenize)
+                         tokenize=tokenize, audit=audit)
+
+
+def lookup(name: str) -> TemplateRules | None:
+    """Rules for a registered template name or alias; None when the registry has no such name."""
+    from templating import get_template
+
+    try:
+        return rules_of(get_template(name))
+    except KeyError:
+        return None
 
 
 def names() -> list[str]:

@@ -43,17 +43,23 @@ def _token_at(encoding: Any, char: int, step: int, limit: int) -> int | None:
     return None
 
 
+def token_range(encoding: Any, start: int, end: int, text_length: int) -> tuple[int, int] | None:
+    """(first, last) token of the character span [start, end), or None when no token covers it."""
+    first = encoding.char_to_token(start)
+    if first is None:
+        first = _token_at(encoding, start, 1, end)
+    last = encoding.char_to_token(end - 1)
+    if last is None:
+        last = _token_at(encoding, end - 1, -1, text_length)
+    return (first, last) if first is not None and last is not None and last >= first else None
+
+
 def mask_of(encoding: Any, rendered: Rendered) -> list[int]:
     mask = [0] * len(encoding.ids)
-    char_to_token = encoding.char_to_token
     for start, end in rendered.assistant_spans:
-        first = char_to_token(start)
-        if first is None:
-            first = _token_at(encoding, start, 1, end)
-        last = char_to_token(end - 1)
-        if last is None:
-            last = _token_at(encoding, end - 1, -1, len(rendered.text))
-        if first is not None and last is not None and last >= first:
+        span = token_range(encoding, start, end, len(rendered.text))
+        if span is not None:
+            first, last = span
             mask[first:last + 1] = _ONES[:last + 1 - first] if last + 1 - first <= len(_ONES) else \
                 [1] * (last + 1 - first)
     return mask

@@ -1,35 +1,14 @@
-"""Hypothesis strategies shared by every property test."""
+"""Hypothesis strategies shared by every property test; conversation strategies live in the
+package (templating/strategies.py) because `instructkit templates check` uses them too."""
 
 from __future__ import annotations
 
 from hypothesis import strategies as st
 
-# Text as users write it: any unicode except surrogates, with whitespace at the edges sometimes.
-text = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=40)
-visible_text = st.text(alphabet=st.characters(exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp")),
-                       min_size=1, max_size=30)
-padded_text = st.builds(lambda pre, core, post: pre + core + post,
-                        st.sampled_from(["", " ", "\n", "  \t"]), visible_text,
-                        st.sampled_from(["", " ", "\n", " \n "]))
-jinja_like = st.sampled_from(["{{ x }}", "{% if %}", "{#", "}}", "{%- raw %}"])
-content = st.one_of(visible_text, padded_text, jinja_like.map(lambda j: "say " + j))
+from templating.strategies import content, conversations, jinja_like, message, padded_text, text, visible_text
 
-
-def message(role: str) -> st.SearchStrategy[dict]:
-    return st.builds(lambda c: {"role": role, "content": c}, content)
-
-
-@st.composite
-def conversations(draw, *, min_turns: int = 1, max_turns: int = 4, system: bool | None = None) -> list[dict]:
-    """Valid orders: optional system, then user/assistant pairs ending with an assistant turn."""
-    with_system = draw(st.booleans()) if system is None else system
-    turns = draw(st.lists(st.tuples(message("user"), message("assistant")), min_size=min_turns,
-                          max_size=max_turns))
-    messages = [draw(message("system"))] if with_system else []
-    for user, assistant in turns:
-        messages += [user, assistant]
-    return messages
-
+__all__ = ["any_order", "content", "conversations", "jinja_like", "message", "metadata", "padded_text", "text",
+           "visible_text", "wild_message", "wild_row"]
 
 metadata = st.dictionaries(st.sampled_from(["id", "source", "score", "tags"]),
                            st.one_of(st.integers(-10**30, 10**30), st.text(max_size=5),

@@ -70,7 +70,7 @@ def run_validate(args: argparse.Namespace) -> int:
     report = validate(args.path, format=args.format, column=args.column, template=args.template,
                       max_length=args.max_length, tokenizer=args.tokenizer, split=args.split,
                       write_clean=args.write_clean, progress=not args.json)
-    _print(report, args)
+    print_report(report, args)
     return 0 if report.ok else 1
 
 
@@ -81,11 +81,12 @@ def run_convert(args: argparse.Namespace) -> int:
                      to_column=args.to_column, split=args.split)
     if not args.json:
         print(f"wrote {report.valid} of {report.rows} rows to {args.output} ({args.to})", file=sys.stderr)
-    _print(report, args)
+    print_report(report, args)
     return 0 if report.ok else 1
 
 
-def _print(report, args: argparse.Namespace) -> None:  # noqa: ANN001 - Report, imported lazily
+def print_report(report, args: argparse.Namespace) -> None:  # noqa: ANN001 - Report, imported lazily
+    """--json: the report as one JSON object on stdout; else the rich report."""
     if args.json:
         json.dump(report.to_json(), sys.stdout, ensure_ascii=False)
         sys.stdout.write("\n")

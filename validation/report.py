@@ -41,6 +41,7 @@ class Report(BaseModel):
     template: str | None = None
     max_length: int | None = None
     length_unit: str | None = None
+    summary: dict[str, Any] | None = None  # counts of `audit` (supervised tokens, rows per code)
 
     @property
     def ok(self) -> bool:
@@ -63,6 +64,12 @@ def render(report: Report, console: Any, *, first: int = 5) -> None:
     style = "green" if report.ok else "red"
     console.print(f"[bold]{report.path}[/] ({report.format}): {report.rows} rows, "
                   f"[{style}]{report.valid} valid, {report.invalid} invalid[/], {len(report.issues)} issues")
+    if report.summary is not None:
+        s = report.summary
+        share = s["supervised_tokens"] / s["tokens"] if s["tokens"] else 0.0
+        console.print(f"supervised: {s['supervised_tokens']:,} of {s['tokens']:,} tokens ({share:.1%}) under "
+                      f"template {report.template}; {s['rows_without_supervision']} rows supervise nothing; "
+                      f"{s['rows_dropped']} rows left out of training")
     by_code: dict[str, list[Issue]] = {}
     for issue in report.issues:
         by_code.setdefault(issue.code, []).append(issue)

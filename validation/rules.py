@@ -25,7 +25,8 @@ class TemplateRules:
 
     `render` (optional) gives the exact text the template produces, so `--max-length` can be
     measured in tokens of what the model will really see; `tokenize` (optional) gives token ids
-    and the assistant mask, so statistics can count trainable tokens.
+    and the assistant mask, so statistics can count trainable tokens; `audit` (optional) checks
+    what training on each conversation supervises.
     """
 
     name: str
@@ -36,6 +37,9 @@ class TemplateRules:
     # (conversations, tokenizer) -> [(input_ids, assistant_mask)]: trainable tokens for stats.
     tokenize: Callable[[Sequence[Any], Any], list[tuple[list[int], list[int]]]] | None = \
         field(default=None, compare=False)
+    # (conversations, tokenizer, max_length, over_length) -> one audit per conversation with
+    # `.ids`, `.mask`, `.findings` [(path, code, message)] and `.dropped` (templating/audit.py).
+    audit: Callable[[Sequence[Any], Any, int | None, str], list[Any]] | None = field(default=None, compare=False)
 
 
 CHATML = TemplateRules("chatml", ("<|im_start|>", "<|im_end|>"))

@@ -1,0 +1,190 @@
+"""The supervision audit: what training on each conversation really supervises, measured with the
+real tokenizer and template — the failures that otherwise only show after training.
+
+Per conversation: supervised tokens per assistant turn (a response marker the template never
+marks trains nothing), the end-of-turn token inside the mask (else the model never learns to
+stop), what truncation at `max_length` cuts, a single leading BOS, and the tokenizer's special
+tokens forged from content. Findings are `(path, code, message)` with codes from
+`validation/codes.py`; `validation.audit` turns them into a report.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from templating.environment import TemplateError
+from templating.registry import ChatTemplate, Rendered
+from templating.tokens import _backend, mask_of, token_range
+from validation.models import Conversation
+
+Finding = tuple[str, str, str]  # (path into canonical messages, code, message)
+# What happens to a conversation over max_length: cut its end (TRL's default), drop its oldest
+# turns first (keeping the system prompt and the last reply), leave it out, or stop with an error.
+OVER_LENGTH = ("truncate", "truncate-prompt", "drop", "raise")
+
+
+@dataclass(frozen=True)
+class RowAudit:
+    """One conversation as training sees it: ids, assistant mask (both before truncation), the
+    messages trained on (oldest turns gone under `truncate-prompt`), and what is wrong with it."""
+
+    ids: list[int]
+    mask: list[int]
+    messages: list[Any]
+    findings: list[Finding] = field(default_factory=list)
+    dropped: bool = False
+
+    @property
+    def length(self) -> int:
+        return len(self.ids)
+
+
+def special_tokens(tokenizer: Any, template: ChatTemplate) -> tuple[str, ...]:
+    """The template's special tokens plus every special token the tokenizer knows."""
+    backend = _backend(tokenizer)
+    known = set(template.spec.special_tokens)
+    decoder = getattr(backend, "get_added_tokens_decoder", None)
+    if decoder is not None:
+        known |= {t.content for t in decoder().values() if t.special and t.content}
+    return tuple(sorted(known, key=lambda t: (-len(t), t)))
+
+
+def _token_id(backend: Any, token: str) -> int | None:
+    return backend.token_to_id(token) if token else None
+
+
+class Auditor:
+    """Audits conversations for one (tokenizer, template, max_length); reusable across batches."""
+
+    def __init__(self, tokenizer: Any, template: ChatTemplate, max_length: int | None = None,
+                 over_length: str = "truncate") -> None:
+        if over_length not in OVER_LENGTH:
+            raise ValueError(f"over_length must be one of {', '.join(OVER_LENGTH)}, got {over_length!r}")
+        self.backend = _backend(tokenizer)
+        self.template = template
+        self.max_length = max_length
+        self.over_length = over_length
+        tokens = special_tokens(tokenizer, template)
+        self._forged = re.compile("|".join(map(re.escape, tokens))) if tokens else None
+        self.bos = template.spec.bos_token
+        self.bos_id = _token_id(self.backend, self.bos)
+        self.eot = template.spec.end_of_turn
+
+    def audit(self, conversations: Sequence[Any]) -> list[RowAudit]:
+        """One `RowAudit` per conversation (messages as `Conversation`, `Message`s or dicts)."""
+        messages_of = [Conversation.of(c).messages for c in conversations]
+        rendered = [self._render(m) for m in messages_of]
+        encodings = self._encode(rendered)
+        out = []
+        for messages, r, encoding in zip(messages_of, rendered, encodings):
+            if isinstance(r, str):
+                out.append(RowAudit([], [], messages, [("messages", "template-refused", r)], dropped=True))
+                continue
+            findings, dropped = [], False
+            if self.max_length is not None and len(encoding.ids) > self.max_length:
+                findings, messages, r, encoding, dropped = self._over_length(messages, r, encoding)
+            mask = mask_of(encoding, r)
+            findings = self._forged_tokens(messages) + self._bos(encoding.ids, r.text) + findings
+            findings += self._turns(messages, r, encoding, mask, truncated=not dropped)
+            out.append(RowAudit(encoding.ids, mask, messages, findings, dropped))
+        return out
+
+    def _render(self, messages: list[Any]) -> Rendered | str:
+        try:
+            return self.template.render(messages)
+        except TemplateError as exc:
+            return str(exc)
+
+    def _encode(self, rendered: Sequence[Rendered | str]) -> list[Any]:
+        return self.backend.encode_batch([r.text if isinstance(r, Rendered) else "" for r in rendered],
+                                         add_special_tokens=False)
+
+    def _over_length(self, messages: list[Any], rendered: Rendered, encoding: Any) -> tuple[Any, ...]:
+        """Apply the over-length policy to one conversation longer than max_length."""
+        length, limit = len(encoding.ids), self.max_length
+        if self.over_length == "drop":
+            return [("messages", "too-long", f"{length} tokens > max_length {limit}: left out of training "
+                     "(over_length: drop)")], messages, rendered, encoding, True
+        if self.over_length == "raise":
+            return [("messages", "over-length", f"{length} tokens > max_length {limit} (over_length: raise)")], \
+                messages, rendered, encoding, True
+        if self.over_length == "truncate-prompt":
+            return self._drop_oldest(messages, rendered, encoding)
+        return [], messages, rendered, encoding, False
+
+    def _drop_oldest(self, messages: list[Any], rendered: Rendered, encoding: Any) -> tuple[Any, ...]:
+        """Drop the oldest turns (after a system prompt) until the conversation fits; when even the
+        last exchange does not fit, keep it: truncation cuts its end."""
+        length, limit = len(encoding.ids), self.max_length
+        start = 1 if messages[0].role == "system" else 0
+        original, removed = messages, 0
+        for cut in (i for i in range(start + 1, len(original)) if original[i].role == "user"):
+            fitted = original[:start] + original[cut:]
+            r = self._render(fitted)
+            if isinstance(r, str):
+                continue
+            messages, rendered, encoding, removed = fitted, r, self._encode([r])[0], cut - start
+            if len(encoding.ids) <= limit:
+                break
+        note = f"the {removed} oldest messages are dropped, now {len(encoding.ids)} tokens" if removed else \
+            "no earlier turn to drop; truncation cuts the end"
+        return [("messages", "too-long", f"{length} tokens > max_length {limit}: {note} (over_length: "
+                 "truncate-prompt)")], messages, rendered, encoding, False
+
+    def _forged_tokens(self, messages: list[Any]) -> list[Finding]:
+        if self._forged is None:
+            return []
+        return [(f"messages[{i}].content", "special-token-in-content",
+                 f"{hit.group()!r} at offset {hit.start()} is a special token of the tokenizer: it is encoded "
+                 f"as the real token and forges structure")
+                for i, m in enumerate(messages) if (hit := self._forged.search(m.content))]
+
+    def _bos(self, ids: list[int], text: str) -> list[Finding]:
+        if not self.bos or not text.startswith(self.bos):
+            return []
+        if self.bos_id is None or not ids or ids[0] != self.bos_id:
+            return [("messages", "missing-bos", f"the template writes {self.bos!r} but the tokenizer has no such "
+                                                "token: it is encoded as ordinary text")]
+        if len(ids) > 1 and ids[1] == self.bos_id:
+            return [("messages", "double-bos", f"the ids start with {self.bos!r} twice")]
+        return []
+
+    def _turns(self, messages: list[Any], rendered: Rendered, encoding: Any, mask: list[int], *,
+               truncated: bool) -> list[Finding]:
+        turns = [i for i, m in enumerate(messages) if m.role == "assistant"]
+        spans = rendered.assistant_spans
+        if not spans:
+            return [(f"messages[{i}].content", "response-not-supervised",
+                     f"template {self.template.name} marks no trained tokens (no generation span): this turn "
+                     "trains nothing") for i in turns]
+        if len(spans) != len(turns):
+            return [("messages", "response-not-supervised", f"template {self.template.name} marks {len(spans)} "
+                     f"trained spans for {len(turns)} assistant turns")]
+        findings: list[Finding] = []
+        limit = self.max_length if truncated else None
+        kept = 0
+        for turn, (start, end) in zip(turns, spans):
+            where = f"messages[{turn}].content"
+            span = token_range(encoding, start, end, len(rendered.text))
+            tokens = [t for t in range(span[0], span[1] + 1) if mask[t]] if span is not None else []
+            if not tokens:
+                findings.append((where, "response-not-supervised", "no token of this response is in the mask"))
+                continue
+            eot_at = rendered.text.find(self.eot, start) if self.eot else -1
+            eot_token = encoding.char_to_token(eot_at) if eot_at >= 0 else None
+            if eot_token is None or not mask[eot_token]:
+                what = "is not in the mask" if eot_token is not None else "does not follow the response"
+                findings.append((where, "end-of-turn-not-supervised", f"the end-of-turn {self.eot!r} {what}: the "
+                                 "model never learns to stop after this turn"))
+            if limit is not None and tokens[-1] >= limit:
+                cut = "wholly" if tokens[0] >= limit else "partly"
+                findings.append((where, "response-truncated", f"{cut} cut by truncation at {limit} tokens "
+                                 f"(the conversation has {len(encoding.ids)})"))
+            kept += sum(1 for t in tokens if limit is None or t < limit)
+        if limit is not None and len(encoding.ids) > limit and kept == 0:
+            findings.append(("messages", "truncated-to-nothing", f"truncation at {limit} tokens leaves no "
+                                 "trained token"))
+        return findings

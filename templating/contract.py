@@ -1,0 +1,149 @@
+"""The template contract, for any template (registry, user Jinja file, a tokenizer's own): the
+properties training relies on, each searched for a counter-example with Hypothesis.
+
+- `assistant-masked`: every assistant turn has trained characters (tokens with a tokenizer);
+- `end-of-turn-masked`: the end-of-turn marker after each reply is trained;
+- `single-bos`: the text (ids) does not start with two BOS;
+- `prefix-stable`: rendering the first turns gives a prefix of rendering them all (history is
+  never rewritten, so what the model saw in training is what it sees at inference);
+- `generation-prompt`: the generation prompt is exactly the text before a reply's content.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from templating.environment import TemplateError
+from templating.registry import ChatTemplate, Rendered
+
+PROPERTIES = ("assistant-masked", "end-of-turn-masked", "single-bos", "prefix-stable", "generation-prompt")
+# What the tokenizer-level audit reports for each property.
+_AUDIT_CODES = {"assistant-masked": "response-not-supervised", "end-of-turn-masked": "end-of-turn-not-supervised",
+                "single-bos": "double-bos"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One property: passed, failed with a (shrunk) counter-example, or not tested (`detail`)."""
+
+    name: str
+    passed: bool
+    tested: int
+    counterexample: list[dict[str, Any]] | None = None
+    detail: str = ""
+
+
+class Contract:
+    """The properties of one template, optionally at the token level with `tokenizer`."""
+
+    def __init__(self, template: ChatTemplate, tokenizer: Any = None) -> None:
+        self.template = template
+        self.spec = template.spec
+        self.auditor = None
+        if tokenizer is not None:
+            from templating.audit import Auditor
+
+            self.auditor = Auditor(tokenizer, template)
+
+    def _render(self, messages: list[dict[str, Any]], prompt: bool = False) -> Rendered | None:
+        try:
+            return self.template.render(messages, add_generation_prompt=prompt)
+        except TemplateError:
+            return None  # the template refuses this conversation: not a counter-example
+
+    def _content(self, text: str) -> str:
+        return text.strip() if self.spec.trims_content else text
+
+    def violation(self, name: str, messages: list[dict[str, Any]]) -> str | None:
+        """Why `messages` breaks property `name`, or None (also when the template refuses them)."""
+        if any(token in m["content"] for m in messages for token in self.spec.special_tokens):
+            return None  # forged structure is invalid data (validation rejects it), not a template fault
+        rendered = self._render(messages)
+        if rendered is None:
+            return None
+        if name in _AUDIT_CODES and self.auditor is not None:
+            findings = self.auditor.audit([messages])[0].findings
+            hit = next((m for _, code, m in findings if code == _AUDIT_CODES[name]), None)
+            if hit is not None:
+                return hit
+        return getattr(self, "_" + name.replace("-", "_"))(messages, rendered)
+
+    def _assistant_masked(self, messages: list[dict[str, Any]], r: Rendered) -> str | None:
+        replies = [m for m in messages if m["role"] == "assistant"]
+        if len(r.assistant_spans) != len(replies):
+            return f"{len(r.assistant_spans)} trained spans for {len(replies)} assistant turns"
+        for i, ((start, end), reply) in enumerate(zip(r.assistant_spans, replies)):
+            if start >= end or self._content(reply["content"]) not in r.text[start:end]:
+                return f"assistant turn {i + 1}: its content is not inside its trained span {r.text[start:end]!r}"
+        return None
+
+    def _end_of_turn_masked(self, messages: list[dict[str, Any]], r: Rendered) -> str | None:
+        eot = self.spec.end_of_turn
+        for i, (start, end) in enumerate(r.assistant_spans):
+            at = r.text.find(eot, start)
+            if at < 0 or at + len(eot) > end:
+                return f"assistant turn {i + 1}: the end-of-turn {eot!r} is not inside the trained span " \
+                       f"{r.text[start:end]!r}"
+        return None
+
+    def _single_bos(self, messages: list[dict[str, Any]], r: Rendered) -> str | None:
+        bos = self.spec.bos_token
+        return f"the text starts with {bos!r} twice" if bos and r.text.startswith(bos * 2) else None
+
+    def _prefix_stable(self, messages: list[dict[str, Any]], r: Rendered) -> str | None:
+        for k in range(1, len(messages)):
+            if messages[k - 1]["role"] != "assistant":
+                continue
+            head = self._render(messages[:k])
+            if head is not None and not r.text.startswith(head.text):
+                at = next(i for i, (a, b) in enumerate(zip(head.text, r.text + "\0")) if a != b)
+                return f"the first {k} messages render differently once more follow (character {at}: " \
+                       f"{head.text[at:at + 20]!r} becomes {r.text[at:at + 20]!r}): history is rewritten"
+        return None
+
+    def _generation_prompt(self, messages: list[dict[str, Any]], r: Rendered) -> str | None:
+        replies = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
+        for i, (start, end) in zip(replies, r.assistant_spans):
+            prompt = self._render(messages[:i], prompt=True)
+            at = r.text.find(self._content(messages[i]["content"]), start, end)
+            if prompt is None or at < 0:
+                continue  # a reply not inside its span is assistant-masked's failure
+            before = r.text[:at]
+            # SentencePiece templates put a space between the prompt and the reply; the model
+            # produces it as part of the reply's first token.
+            if before != prompt.text and before != prompt.text + " ":
+                return f"before the reply at message {i}: the generation prompt ends {prompt.text[-30:]!r}, " \
+                       f"the text before the reply ends {before[-30:]!r}"
+        return None
+
+
+def check(template: ChatTemplate, tokenizer: Any = None, *, examples: int = 200,
+          properties: tuple[str, ...] = PROPERTIES) -> list[Outcome]:
+    """Search each property for a counter-example; the shrunk one is reported when found."""
+    from hypothesis import HealthCheck, find, settings
+    from hypothesis.errors import NoSuchExample
+
+    from templating.strategies import conversations
+
+    contract = Contract(template, tokenizer)
+    system = template.spec.supports_system
+    outcomes = []
+    for name in properties:
+        tested = [0]
+
+        def breaks(messages: list[dict[str, Any]], name: str = name, tested: list[int] = tested) -> bool:
+            if contract._render(messages) is not None:
+                tested[0] += 1
+            return contract.violation(name, messages) is not None
+
+        strategy = conversations(system=None if system else False)
+        try:
+            found = find(strategy, breaks, settings=settings(max_examples=examples, database=None, deadline=None,
+                                                             suppress_health_check=list(HealthCheck)))
+        except NoSuchExample:
+            detail = "" if tested[0] else "the template refused every generated conversation"
+            outcomes.append(Outcome(name, tested[0] > 0, tested[0], detail=detail))
+            continue
+        outcomes.append(Outcome(name, False, tested[0], found, contract.violation(name, found) or ""))
+    return outcomes

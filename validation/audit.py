@@ -1,0 +1,87 @@
+"""`audit`: the supervision audit of a dataset, as a validation report.
+
+Every row is validated first (with the template's rules); each valid row then goes through the
+template provider's audit hook (the real tokenizer and template: masks, end-of-turn, truncation,
+BOS, forged special tokens). Findings become `Issue`s with the row's own paths, and the counts
+go into `Report.summary`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from validation.formats import Format
+from validation.io import InputError
+from validation.report import Issue, Report
+from validation.rules import TemplateRules
+from validation.scan import Scanner
+from validation.validate import Source, _name, conversation_of, open_source, resolve_rules
+
+BATCH = 2048
+_PATH = re.compile(r"messages\[(\d+)\]\.(\w+)")
+
+
+def audit(source: Source, *, tokenizer: Any, template: str | TemplateRules, max_length: int | None = None,
+          over_length: str = "truncate", format: str | None = None, column: str | None = None,
+          split: str = "train") -> Report:
+    """Audit what training on `source` supervises; returns the report (summary under `.summary`).
+
+    Raises:
+        InputError: the source cannot be read, or the template has no audit (no templating package).
+    """
+    rules = resolve_rules(template)
+    if rules is None or rules.audit is None:
+        raise InputError(f"template {getattr(rules, 'name', template)}: no audit available (the templating "
+                         "package provides it)")
+    fmt, records = open_source(source, format=format, column=column, split=split, precise=True)
+    report = Report(path=_name(source), format=fmt.name, template=rules.name, max_length=max_length,
+                    length_unit="tokens")
+    issues: list[Issue] = []
+    audits: list[Any] = []
+    pending: list[tuple[int, dict[str, Any]]] = []
+    rows = 0
+
+    def flush() -> None:
+        results = rules.audit([conversation_of(fmt, data) for _, data in pending], tokenizer, max_length,
+                              over_length)
+        for (row, data), result in zip(pending, results):
+            issues.extend(Issue.make(row, source_path(fmt, data, path), code, message)
+                          for path, code, message in result.findings)
+        audits.extend(results)
+        pending.clear()
+
+    for outcome in Scanner(fmt, rules=rules, duplicates=False).scan(records):
+        rows += 1
+        issues += outcome.issues
+        if outcome.valid:
+            pending.append((outcome.record.row, outcome.record.data))  # type: ignore[arg-type]
+            if len(pending) >= BATCH:
+                flush()
+    if pending:
+        flush()
+    issues.sort(key=lambda issue: issue.row)
+    invalid = {i.row for i in issues if i.severity == "error"}
+    report.rows, report.invalid, report.valid, report.issues = rows, len(invalid), rows - len(invalid), issues
+    report.summary = summarise(audits)
+    return report
+
+
+def source_path(fmt: Format, data: dict[str, Any], path: str) -> str:
+    """`messages[i].field` of the canonical conversation as a path into the source row."""
+    match = _PATH.fullmatch(path)
+    if match is None:
+        return fmt.root if path == "messages" else path
+    return fmt.path(data, int(match.group(1)), match.group(2))
+
+
+def summarise(audits: Sequence[Any]) -> dict[str, Any]:
+    """Counts for reports and stats: tokens, supervised tokens, rows per finding code."""
+    rows_with = Counter(code for a in audits for code in {c for _, c, _ in a.findings})
+    return {"rows": len(audits), "tokens": sum(len(a.ids) for a in audits),
+            "supervised_tokens": sum(map(sum, (a.mask for a in audits))),
+            "rows_without_supervision": sum(1 for a in audits if not any(a.mask)),
+            "rows_dropped": sum(1 for a in audits if a.dropped),
+            "rows_with": dict(sorted(rows_with.items()))}
