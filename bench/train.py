@@ -132,13 +132,15 @@ def main() -> None:
 
         from templating import get_template
         from templating.embedded import load_tokenizer
+        from templating.audit import Auditor
         from training.prepare import tokenized_dataset
         from validation import read
 
         tokenizer = load_tokenizer()
         conversations = list(read(data))
         start = time.perf_counter()
-        prepared = tokenized_dataset(conversations, tokenizer, get_template("smollm2"), assistant_only_loss=True)
+        audits = Auditor(tokenizer, get_template("smollm2"), 512).audit(conversations)  # prepare audits too
+        prepared = tokenized_dataset(audits, assistant_only_loss=True, max_length=512)
         ours_prep = time.perf_counter() - start
         trl_tokenizer = load_tokenizer()
         trl_tokenizer.chat_template = get_template("smollm2").jinja

@@ -19,11 +19,6 @@ def rules_of(template: ChatTemplate) -> TemplateRules:
     def render(messages: Sequence[Any]) -> str:
         return template.render(messages).text
 
-    def tokenize(conversations: Sequence[Any], tokenizer: Any) -> list[tuple[list[int], list[int]]]:
-        from templating.tokens import render_tokens_batch
-
-        return [(t.input_ids, t.assistant_mask) for t in render_tokens_batch(conversations, tokenizer, template)]
-
     def audit(conversations: Sequence[Any], tokenizer: Any, max_length: int | None = None,
               over_length: str = "truncate") -> list[Any]:
         from templating.audit import Auditor
@@ -31,7 +26,7 @@ def rules_of(template: ChatTemplate) -> TemplateRules:
         return Auditor(tokenizer, template, max_length, over_length).audit(conversations)
 
     return TemplateRules(spec.name, spec.special_tokens, roles=roles, alternating=spec.alternating, render=render,
-                         tokenize=tokenize, audit=audit)
+                         audit=audit)
 
 
 def lookup(name: str) -> TemplateRules | None:

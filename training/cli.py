@@ -25,6 +25,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     generate.add_argument("--max-new-tokens", type=int, default=128)
     generate.set_defaults(run=run_generate)
 
+    verify = commands.add_parser(
+        "verify", help="check a trained model folder renders and stops as it was trained",
+        description="Re-render the probe conversation with the folder's tokenizer and compare it with the "
+                    "template fingerprint written at training time; check generation_config stops at the "
+                    "end-of-turn token. Exit 0: all pass; 1: a check fails; 2: no fingerprint.")
+    verify.add_argument("model", metavar="MODEL_DIR", help="a folder written by `instructkit train`")
+    verify.add_argument("--json", action="store_true", help="print the checks as JSON")
+    verify.set_defaults(run=run_verify)
+
 
 def run_train(args: argparse.Namespace) -> int:
     from rich.console import Console
@@ -67,10 +76,17 @@ def _summary(summary, console) -> None:  # noqa: ANN001 - RunSummary, imported l
             ("tokens", f"{summary.train_tokens:,} ({summary.tokens_per_second:,.0f}/s)"),
             ("loss", f"{summary.first_loss:.3f} → {summary.final_loss:.3f}" if summary.final_loss is not None else "-"),
             ("eval loss", str(summary.eval_loss)), ("device", f"{summary.device}, {summary.precision}"),
-            ("saved", summary.output_dir)]
+            ("stops", _rates(summary.stop_rate_before, summary.stop_rate_after)), ("saved", summary.output_dir)]
     for key, value in rows:
         table.add_row(key, value)
     console.print(table)
+
+
+def _rates(before: float | None, after: float | None) -> str:
+    if before is None or after is None:
+        return "-"
+    flag = "  [bold red]fewer replies stop after training[/]" if after < before else ""
+    return f"{before:.0%} → {after:.0%} of replies end with a stop token{flag}"
 
 
 def run_generate(args: argparse.Namespace) -> int:
@@ -87,5 +103,32 @@ def run_generate(args: argparse.Namespace) -> int:
     name = detect(tokenizer)
     if name is None:
         raise InputError(f"{args.model}: its chat template is not one the registry knows")
-    print(generate(model, tokenizer, get_template(name), [args.prompt], max_new_tokens=args.max_new_tokens)[0])
+    print(generate(model, tokenizer, get_template(name), [args.prompt], max_new_tokens=args.max_new_tokens)[0].text)
     return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    import json
+    import sys
+    from pathlib import Path
+
+    from training.fingerprint import NoFingerprint, verify
+    from validation.io import InputError
+
+    if not Path(args.model).is_dir():
+        raise InputError(f"{args.model}: no such model folder")
+    try:
+        checks = verify(args.model)
+    except NoFingerprint as exc:
+        raise InputError(str(exc)) from None
+    if args.json:
+        json.dump({"model": args.model, "ok": all(c.passed for c in checks),
+                   "checks": [c.__dict__ for c in checks]}, sys.stdout, ensure_ascii=False, indent=1)
+        print()
+    else:
+        from rich.console import Console
+
+        console = Console()
+        for c in checks:
+            console.print(f"{'[green]pass[/]' if c.passed else '[red]FAIL[/]'} {c.name}: {c.detail}")
+    return 0 if all(c.passed for c in checks) else 1

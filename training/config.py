@@ -70,8 +70,13 @@ class TrainConfig(Strict):
     assistant_only_loss: bool = True
     lora: LoraConfig | None = None
     on_invalid: Literal["stop", "drop"] = "stop"
+    # Rows over max_length: cut the end (TRL's way), drop the oldest turns first, leave out, or stop.
+    over_length: Literal["truncate", "truncate-prompt", "drop", "raise"] = "truncate"
+    # Rows the supervision audit finds errors in (nothing trained, end-of-turn unsupervised, ...).
+    on_audit_error: Literal["stop", "drop", "warn"] = "stop"
     sample_prompts: list[str] = Field(default_factory=list)
     max_new_tokens: int = Field(default=64, gt=0)
+    stop_check_rows: int = Field(default=8, ge=0)  # eval rows whose replies "does it stop?" measures
     output_dir: str = "out/train"
     seed: int = 42
     resume: bool = False

@@ -22,6 +22,9 @@ import yaml
 from training.config import ConfigError, TrainConfig
 
 log = logging.getLogger("instructkit")
+# Audit codes that concern what training learns; the validation codes are the gate's.
+SUPERVISION_CODES = frozenset({"response-not-supervised", "end-of-turn-not-supervised", "truncated-to-nothing",
+                               "over-length", "double-bos", "special-token-in-content", "template-refused"})
 
 
 class PushFailed(RuntimeError):
@@ -29,11 +32,16 @@ class PushFailed(RuntimeError):
 
 
 class InvalidDataset(RuntimeError):
-    """The gate found errors and `on_invalid` is `stop`; `report` is the validation report."""
+    """The gate found errors (validation: `on_invalid: stop`; supervision audit: `on_audit_error:
+    stop`); `report` is the validation or audit report."""
 
-    def __init__(self, report: Any) -> None:
-        super().__init__(f"{report.path}: {report.invalid} invalid rows of {report.rows}; training stopped "
-                         "(fix them, or set on_invalid: drop)")
+    def __init__(self, report: Any, stage: str = "validation") -> None:
+        what, key = ("invalid rows", "on_invalid: drop") if stage == "validation" else \
+            ("rows with supervision errors", "on_audit_error: drop or warn")
+        codes = ", ".join(f"{c} {n}" for c, n in report.counts().items()
+                          if any(i.code == c and i.severity == "error" for i in report.issues))
+        super().__init__(f"{report.path}: {report.invalid} {what} of {report.rows} ({codes}); training stopped "
+                         f"(fix them, or set {key})")
         self.report = report
 
 
@@ -54,6 +62,8 @@ class RunSummary:
     eval_loss: float | None
     device: str
     precision: str
+    stop_rate_before: float | None = None
+    stop_rate_after: float | None = None
 
 
 def is_main_process() -> bool:
@@ -72,9 +82,9 @@ def _print(console: Any, message: str) -> None:
         console.print(message)
 
 
-def gate(config: TrainConfig, out: Path, console: Any = None) -> tuple[list[Any], int]:
-    """Validate the dataset; (valid conversations, rows dropped). Raises `InvalidDataset`."""
-    from validation import read, validate
+def gate(config: TrainConfig, out: Path, console: Any = None) -> Any:
+    """Validate the dataset before any model is loaded; the report. Raises `InvalidDataset`."""
+    from validation import validate
 
     template = None if config.template == "auto" else config.template
     source = config.dataset
@@ -84,12 +94,41 @@ def gate(config: TrainConfig, out: Path, console: Any = None) -> tuple[list[Any]
     _print(console, f"validate: {report.rows} rows, {report.valid} valid, {report.invalid} invalid")
     if report.invalid and config.on_invalid == "stop":
         raise InvalidDataset(report)
-    conversations = list(read(source.path, format=source.format, column=source.column, split=source.split,
-                              errors="skip"))
-    dropped = report.rows - len(conversations)
-    if dropped:
-        _print(console, f"[yellow]dropped {dropped} invalid rows (on_invalid: drop)[/]")
-    return conversations, dropped
+    if report.invalid:
+        _print(console, f"[yellow]dropped {report.invalid} invalid rows (on_invalid: drop)[/]")
+    return report
+
+
+def supervise(config: TrainConfig, tokenizer: Any, template: Any, out: Path | None, console: Any = None,
+              path: str | None = None, split: str | None = None) -> tuple[list[Any], Any]:
+    """The supervision audit with the real tokenizer and template: (rows to train on, report).
+
+    Rows left out: over max_length under `over_length: drop`, and rows with audit errors under
+    `on_audit_error: drop`; with `stop` such errors raise `InvalidDataset`.
+    """
+    from templating.rules import rules_of
+    from validation.audit import audit_rows
+
+    source = config.dataset
+    report, audited = audit_rows(path or source.path, tokenizer=tokenizer, template=rules_of(template),
+                                 max_length=None if config.packing else config.max_length,
+                                 over_length=config.over_length, format=None if path else source.format,
+                                 column=None if path else source.column, split=split or source.split)
+    if out is not None:
+        _write(out / "audit.json", json.dumps(report.to_json(), ensure_ascii=False, indent=1))
+    errors = {i.row for i in report.issues if i.severity == "error" and i.code in SUPERVISION_CODES}
+    s = report.summary
+    _print(console, f"audit: {s['supervised_tokens']:,} of {s['tokens']:,} tokens supervised; "
+                    + (", ".join(f"{c} in {n} rows" for c, n in s["rows_with"].items()) or "no findings"))
+    if errors and config.on_audit_error == "stop":
+        raise InvalidDataset(report, stage="audit")
+    keep = [a for row, a in audited if not a.dropped and (row not in errors or config.on_audit_error == "warn")]
+    if len(keep) < len(audited):
+        _print(console, f"[yellow]left out {len(audited) - len(keep)} rows (over_length: {config.over_length}, "
+                        f"on_audit_error: {config.on_audit_error})[/]")
+    if not keep:
+        raise InvalidDataset(report, stage="audit")
+    return keep, report
 
 
 def choose_template(config: TrainConfig, model: Any, tokenizer: Any, console: Any = None) -> Any:
@@ -116,19 +155,29 @@ def choose_template(config: TrainConfig, model: Any, tokenizer: Any, console: An
     return get_template(config.template)
 
 
-def _split(conversations: list[Any], config: TrainConfig) -> tuple[list[Any], list[Any]]:
-    from validation import read
-
+def _split(rows: list[Any], config: TrainConfig, tokenizer: Any, template: Any) -> tuple[list[Any], list[Any]]:
     if config.eval is None:
-        return conversations, []
+        return rows, []
     if config.eval.path:
-        return conversations, list(read(config.eval.path, split=config.eval.split or "train", errors="skip"))
+        held_out, _ = supervise(config, tokenizer, template, None, path=config.eval.path,
+                                split=config.eval.split or "train")
+        return rows, held_out
     if config.eval.ratio:
-        shuffled = conversations[:]
+        shuffled = rows[:]
         random.Random(config.seed).shuffle(shuffled)
         size = max(1, round(len(shuffled) * config.eval.ratio))
         return shuffled[size:], shuffled[:size]
-    return conversations, []
+    return rows, []
+
+
+def leakage(train: list[Any], held_out: list[Any]) -> dict[str, int]:
+    """Eval rows that repeat a training row, exactly and after case/whitespace folding."""
+    from validation.stats import compare, stats
+
+    def as_rows(rows: list[Any]) -> list[dict[str, Any]]:
+        return [{"messages": [m.to_dict() for m in r.messages]} for r in rows]
+
+    return compare(stats(as_rows(train)), stats(as_rows(held_out)))
 
 
 def sft_config(config: TrainConfig, out: Path, has_eval: bool) -> tuple[Any, str, str]:
@@ -204,22 +253,28 @@ def run(config: TrainConfig, *, dry_run: bool = False, console: Any = None) -> R
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     _write(out / "config.yaml", yaml.safe_dump(config.model_dump(), sort_keys=False))
-    conversations, dropped = gate(config, out, console)
+    validation_report = gate(config, out, console)
     model, tokenizer, provenance = load_model(config.model)
     _print(console, f"model: {provenance}")
     template = choose_template(config, model, tokenizer, console)
-    summary = dataset_stats([{"messages": [m.to_dict() for m in c.messages]} for c in conversations],
+    rows, audit_report = supervise(config, tokenizer, template, out, console)
+    summary = dataset_stats([{"messages": [m.to_dict() for m in r.messages]} for r in rows],
                             tokenizer=tokenizer, template=template.name, max_length=config.max_length).summary
+    summary["supervision"] = audit_report.summary
+    train_rows, eval_rows = _split(rows, config, tokenizer, template)
+    if eval_rows:
+        summary["leakage"] = leaked = leakage(train_rows, eval_rows)
+        if leaked["b_rows_in_a_normalised"]:
+            _print(console, f"[bold yellow]warning: {leaked['b_rows_in_a_normalised']} eval rows repeat training "
+                            f"rows ({leaked['b_rows_in_a_exact']} exactly): eval loss will look better than it is[/]")
     _write(out / "stats.json", json.dumps(summary, ensure_ascii=False, indent=1))
     trunc = summary["max_length"]
     _print(console, f"stats: {summary['rows']} conversations, {summary['tokens']['total']:,} tokens, "
                     f"{summary['tokens']['trainable_share']:.0%} trainable; {trunc['over']} over max_length "
                     f"{config.max_length} ({trunc['lose_assistant_tokens']} lose assistant tokens)")
-    train_rows, eval_rows = _split(conversations, config)
     truncate = None if config.packing else config.max_length  # packing chunks to max_length itself
-    train_set = tokenized_dataset(train_rows, tokenizer, template, assistant_only_loss=config.assistant_only_loss,
-                                  max_length=truncate)
-    eval_set = tokenized_dataset(eval_rows, tokenizer, template, assistant_only_loss=config.assistant_only_loss,
+    train_set = tokenized_dataset(train_rows, assistant_only_loss=config.assistant_only_loss, max_length=truncate)
+    eval_set = tokenized_dataset(eval_rows, assistant_only_loss=config.assistant_only_loss,
                                  max_length=truncate) if eval_rows else None
     checked = check_against_trl(train_rows, tokenizer, template, train_set, max_length=truncate)
     _print(console, f"prepare: {len(train_rows)} train / {len(eval_rows)} eval conversations; tokens and masks "
@@ -228,20 +283,30 @@ def run(config: TrainConfig, *, dry_run: bool = False, console: Any = None) -> R
         if console is not None:
             preview(train_set[0], tokenizer, console)
         return None
-    return _train(config, out, model, tokenizer, template, train_set, eval_set, dropped, provenance, console)
+    dropped = validation_report.rows - len(rows)
+    return _train(config, out, model, tokenizer, template, train_set, eval_set, eval_rows, dropped, provenance,
+                  console)
 
 
 def _train(config: TrainConfig, out: Path, model: Any, tokenizer: Any, template: Any, train_set: Any,
-           eval_set: Any, dropped: int, provenance: str, console: Any) -> RunSummary:
+           eval_set: Any, eval_rows: list[Any], dropped: int, provenance: str, console: Any) -> RunSummary:
     from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTTrainer
 
-    from training.samples import generate, write_samples
+    from training import fingerprint
+    from training.samples import generate, prompts_of, stop_ids, stop_rate, write_samples
 
-    before = generate(model, tokenizer, template, config.sample_prompts, max_new_tokens=config.max_new_tokens) \
-        if config.sample_prompts else []
+    held_out = prompts_of([r.messages for r in eval_rows[:config.stop_check_rows]])
+
+    def replies(m: Any) -> tuple[list[Any], list[Any]]:
+        return (generate(m, tokenizer, template, config.sample_prompts, max_new_tokens=config.max_new_tokens),
+                generate(m, tokenizer, template, held_out, max_new_tokens=config.max_new_tokens))
+
+    before, before_held = replies(model)
     args, device, precision = sft_config(config, out, eval_set is not None)
     tokenizer.chat_template = template.jinja  # the saved tokenizer carries the template trained with
+    stops = stop_ids(tokenizer, template)
+    model.generation_config.eos_token_id = stops  # generation stops at the end-of-turn token
     trainer = SFTTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,
                          processing_class=tokenizer, peft_config=_lora(config))
     resume = get_last_checkpoint(str(out)) if config.resume and out.is_dir() else None
@@ -251,20 +316,30 @@ def _train(config: TrainConfig, out: Path, model: Any, tokenizer: Any, template:
     trainer.save_model(str(out))  # the trainer saves on the main process only
     if is_main_process():
         tokenizer.save_pretrained(str(out))
+        model.generation_config.save_pretrained(str(out))
+        fingerprint.write(out, fingerprint.fingerprint(tokenizer, template, stops))
     history = trainer.state.log_history
     losses = [h["loss"] for h in history if "loss" in h]
     evals = [h["eval_loss"] for h in history if "eval_loss" in h]
     tokens = int(max((float(h.get("num_tokens", 0)) for h in history), default=0))  # TRL counts them
-    after = generate(trainer.model, tokenizer, template, config.sample_prompts,
-                     max_new_tokens=config.max_new_tokens) if config.sample_prompts else []
-    if config.sample_prompts and is_main_process():
-        text = write_samples(out / "samples.md", config.sample_prompts, before, after)
+    after, after_held = replies(trainer.model)
+    rates = {"sample prompts": {"n": len(before), "before": stop_rate(before), "after": stop_rate(after)},
+             "held-out eval rows": {"n": len(before_held), "before": stop_rate(before_held),
+                                    "after": stop_rate(after_held)}}
+    if (config.sample_prompts or held_out) and is_main_process():
+        text = write_samples(out / "samples.md", config.sample_prompts, before, after, rates)
         _print(console, text)
+    rate_before, rate_after = stop_rate(before + before_held), stop_rate(after + after_held)
+    if rate_before is not None and rate_after is not None and rate_after < rate_before:
+        _print(console, f"[bold red]WARNING: the model stops less often after training ({rate_before:.0%} → "
+                        f"{rate_after:.0%} of replies end with a stop token): check that the end-of-turn token is "
+                        "trained (`instructkit audit`)[/]")
     summary = RunSummary(str(out), provenance, template.name, len(train_set), len(eval_set or []), dropped,
                          result.global_step, round(seconds, 1), tokens, round(tokens / seconds, 1) if seconds else 0.0,
                          losses[0] if losses else None, losses[-1] if losses else None, evals[-1] if evals else None,
-                         device, precision)
-    _write(out / "metrics.json", json.dumps({"summary": asdict(summary), "log_history": history}, indent=1))
+                         device, precision, rate_before, rate_after)
+    _write(out / "metrics.json", json.dumps({"summary": asdict(summary), "stop_rates": rates,
+                                             "log_history": history}, indent=1))
     if config.sft.get("push_to_hub") and is_main_process():
         _push(trainer, config, out)
     return summary

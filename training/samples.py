@@ -1,11 +1,19 @@
-"""Greedy generations on fixed prompts, before and after training, side by side."""
+"""Greedy generations before and after training, side by side, and "does it stop?": the share of
+replies that end with a stop token before `max_new_tokens`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from templating import ChatTemplate
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    stopped: bool  # ended with a stop token before max_new_tokens
 
 
 def stop_ids(tokenizer: Any, template: ChatTemplate) -> list[int]:
@@ -18,9 +26,19 @@ def stop_ids(tokenizer: Any, template: ChatTemplate) -> list[int]:
     return sorted(i for i in ids if i is not None)
 
 
-def generate(model: Any, tokenizer: Any, template: ChatTemplate, prompts: list[str], *,
-             max_new_tokens: int = 64) -> list[str]:
-    """The model's greedy reply to each prompt, rendered with the training template."""
+def prompts_of(conversations: list[Any]) -> list[list[dict[str, Any]]]:
+    """Each conversation up to (not including) its last assistant turn: a held-out prompt."""
+    out = []
+    for messages in conversations:
+        last = max((i for i, m in enumerate(messages) if m.role == "assistant"), default=0)
+        if last:
+            out.append([m.to_dict() for m in messages[:last]])
+    return out
+
+
+def generate(model: Any, tokenizer: Any, template: ChatTemplate, prompts: list[str] | list[list[dict[str, Any]]],
+             *, max_new_tokens: int = 64) -> list[Reply]:
+    """The model's greedy reply to each prompt (a user message, or messages), with the training template."""
     import torch
 
     from templating.tokens import render_tokens
@@ -29,18 +47,29 @@ def generate(model: Any, tokenizer: Any, template: ChatTemplate, prompts: list[s
     model.eval()
     stops = stop_ids(tokenizer, template)
     for prompt in prompts:
-        ids = render_tokens([{"role": "user", "content": prompt}], tokenizer, template,
-                            add_generation_prompt=True).input_ids
+        messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
+        ids = render_tokens(messages, tokenizer, template, add_generation_prompt=True).input_ids
         with torch.no_grad():
             output = model.generate(torch.tensor([ids], device=model.device), max_new_tokens=max_new_tokens,
                                     do_sample=False, eos_token_id=stops, pad_token_id=tokenizer.pad_token_id)
-        replies.append(tokenizer.decode(output[0][len(ids):], skip_special_tokens=True).strip())
+        new = output[0][len(ids):].tolist()
+        stopped = bool(new) and new[-1] in stops
+        replies.append(Reply(tokenizer.decode(new, skip_special_tokens=True).strip(), stopped))
     return replies
 
 
-def write_samples(path: Path, prompts: list[str], before: list[str], after: list[str]) -> str:
-    """samples.md: one section per prompt with the reply before and after training."""
-    parts = ["# Samples before and after training", "", "Greedy decoding, the model's stop tokens.", ""]
+def stop_rate(replies: list[Reply]) -> float | None:
+    return round(sum(r.stopped for r in replies) / len(replies), 4) if replies else None
+
+
+def write_samples(path: Path, prompts: list[str], before: list[Reply], after: list[Reply],
+                  stops: dict[str, dict[str, Any]]) -> str:
+    """samples.md: the stop rates, then one section per prompt with the reply before and after."""
+    parts = ["# Samples before and after training", "", "Greedy decoding, the model's stop tokens.", "",
+             "## Does it stop?", "", "Share of replies that end with a stop token before max_new_tokens.", "",
+             "| prompts | n | before | after |", "|---|---|---|---|"]
+    parts += [f"| {name} | {s['n']} | {_rate(s['before'])} | {_rate(s['after'])} |" for name, s in stops.items()]
+    parts.append("")
     for prompt, old, new in zip(prompts, before, after):
         parts += [f"## {prompt}", "", "**before**", "", _quote(old), "", "**after**", "", _quote(new), ""]
     text = "\n".join(parts)
@@ -48,5 +77,10 @@ def write_samples(path: Path, prompts: list[str], before: list[str], after: list
     return text
 
 
-def _quote(text: str) -> str:
-    return "\n".join(f"> {line}" for line in (text or "(empty)").splitlines()) or "> (empty)"
+def _rate(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+def _quote(reply: Reply) -> str:
+    body = "\n".join(f"> {line}" for line in (reply.text or "(empty)").splitlines()) or "> (empty)"
+    return body if reply.stopped else body + "\n>\n> *(did not stop)*"

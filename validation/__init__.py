@@ -7,6 +7,7 @@ Example:
     True
 """
 
+from validation.audit import audit
 from validation.codes import CATALOGUE
 from validation.convert import convert
 from validation.formats import FORMAT_NAMES, CannotConvert, detect, get_format
@@ -18,7 +19,7 @@ from validation.stats import Stats, stats
 from validation.validate import InvalidRow, read, to_dataset, validate
 
 __all__ = [
-    "CATALOGUE", "FORMAT_NAMES", "CannotConvert", "Conversation", "FunctionCall", "InputError", "InvalidRow",
+    "CATALOGUE", "audit", "FORMAT_NAMES", "CannotConvert", "Conversation", "FunctionCall", "InputError", "InvalidRow",
     "Issue", "Message", "Report", "Role", "Stats", "TemplateRules", "ToolCall", "convert", "detect", "get_format",
     "get_rules", "read", "read_records", "stats", "to_dataset", "validate", "write_rows",
 ]

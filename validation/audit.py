@@ -32,6 +32,15 @@ def audit(source: Source, *, tokenizer: Any, template: str | TemplateRules, max_
     Raises:
         InputError: the source cannot be read, or the template has no audit (no templating package).
     """
+    return audit_rows(source, tokenizer=tokenizer, template=template, max_length=max_length,
+                      over_length=over_length, format=format, column=column, split=split)[0]
+
+
+def audit_rows(source: Source, *, tokenizer: Any, template: str | TemplateRules, max_length: int | None = None,
+               over_length: str = "truncate", format: str | None = None, column: str | None = None,
+               split: str = "train") -> tuple[Report, list[tuple[int, Any]]]:
+    """`audit`, plus each valid row's audit as (row, audit): its ids, mask and the messages
+    training sees (what `training` prepares from, so the audit is of exactly what is trained)."""
     rules = resolve_rules(template)
     if rules is None or rules.audit is None:
         raise InputError(f"template {getattr(rules, 'name', template)}: no audit available (the templating "
@@ -40,7 +49,7 @@ def audit(source: Source, *, tokenizer: Any, template: str | TemplateRules, max_
     report = Report(path=_name(source), format=fmt.name, template=rules.name, max_length=max_length,
                     length_unit="tokens")
     issues: list[Issue] = []
-    audits: list[Any] = []
+    audits: list[tuple[int, Any]] = []
     pending: list[tuple[int, dict[str, Any]]] = []
     rows = 0
 
@@ -50,7 +59,7 @@ def audit(source: Source, *, tokenizer: Any, template: str | TemplateRules, max_
         for (row, data), result in zip(pending, results):
             issues.extend(Issue.make(row, source_path(fmt, data, path), code, message)
                           for path, code, message in result.findings)
-        audits.extend(results)
+        audits.extend((row, result) for (row, _), result in zip(pending, results))
         pending.clear()
 
     for outcome in Scanner(fmt, rules=rules, duplicates=False).scan(records):
@@ -65,8 +74,8 @@ def audit(source: Source, *, tokenizer: Any, template: str | TemplateRules, max_
     issues.sort(key=lambda issue: issue.row)
     invalid = {i.row for i in issues if i.severity == "error"}
     report.rows, report.invalid, report.valid, report.issues = rows, len(invalid), rows - len(invalid), issues
-    report.summary = summarise(audits)
-    return report
+    report.summary = summarise([a for _, a in audits])
+    return report, audits
 
 
 def source_path(fmt: Format, data: dict[str, Any], path: str) -> str:

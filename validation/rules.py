@@ -24,9 +24,9 @@ class TemplateRules:
     """What a chat template refuses: its special tokens inside content, roles, non-alternation.
 
     `render` (optional) gives the exact text the template produces, so `--max-length` can be
-    measured in tokens of what the model will really see; `tokenize` (optional) gives token ids
-    and the assistant mask, so statistics can count trainable tokens; `audit` (optional) checks
-    what training on each conversation supervises.
+    measured in tokens of what the model will really see; `audit` (optional) gives each
+    conversation's token ids, assistant mask and what training on it supervises (statistics count
+    trainable tokens with it).
     """
 
     name: str
@@ -34,9 +34,6 @@ class TemplateRules:
     roles: frozenset[str] = frozenset(ROLES)
     alternating: bool = False
     render: Callable[[Sequence[Any]], str] | None = field(default=None, compare=False)
-    # (conversations, tokenizer) -> [(input_ids, assistant_mask)]: trainable tokens for stats.
-    tokenize: Callable[[Sequence[Any], Any], list[tuple[list[int], list[int]]]] | None = \
-        field(default=None, compare=False)
     # (conversations, tokenizer, max_length, over_length) -> one audit per conversation with
     # `.ids`, `.mask`, `.findings` [(path, code, message)] and `.dropped` (templating/audit.py).
     audit: Callable[[Sequence[Any], Any, int | None, str], list[Any]] | None = field(default=None, compare=False)

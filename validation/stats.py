@@ -21,6 +21,7 @@ from typing import Any
 
 import polars as pl
 
+from validation.audit import summarise
 from validation.formats import Format, FormatError
 from validation.io import InputError, kind_of
 from validation.rules import TemplateRules
@@ -207,12 +208,13 @@ def _system_prompts(frame: pl.DataFrame, top: int = 5) -> dict[str, Any]:
             "top": [{"prompt": p, "count": n} for p, n in counts.head(top).iter_rows()]}
 
 
-def _template_masks(frame: pl.DataFrame, rules: TemplateRules, tokenizer: Any) -> list[list[int]]:
-    if rules.tokenize is None:
+def _template_audits(frame: pl.DataFrame, rules: TemplateRules, tokenizer: Any) -> list[Any]:
+    """Each conversation's ids, assistant mask and supervision findings (the template's audit hook)."""
+    if rules.audit is None:
         raise InputError(f"template {rules.name} cannot tokenize (no templating package installed)")
     conversations = (frame.group_by("conversation", maintain_order=True)
                      .agg(pl.struct("role", "content").alias("messages"))["messages"].to_list())
-    return [mask for _, mask in rules.tokenize(conversations, tokenizer)]
+    return rules.audit(conversations, tokenizer, None, "truncate")
 
 
 def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRules | None = None,
@@ -227,7 +229,8 @@ def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRule
                                                     dtype=pl.UInt32))
     unit = "tokens" if tokenizer is not None else "chars"
     per_conversation = _conversations(frame, unit)
-    masks = _template_masks(frame, rules, tokenizer) if rules is not None and tokenizer is not None else None
+    audits = _template_audits(frame, rules, tokenizer) if rules is not None and tokenizer is not None else None
+    masks = [a.mask for a in audits] if audits is not None else None
     turns = per_conversation["messages"]
     histogram = turns.value_counts().sort("messages")
     summary: dict[str, Any] = {
@@ -245,6 +248,7 @@ def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRule
         "empty_messages": int((frame["content"] == "").sum()),
         "whitespace_messages": int(frame["content"].str.contains(r"^\s+$").sum()),
         "system_prompts": _system_prompts(frame),
+        "supervision": summarise(audits) if audits is not None else None,
     }
     if masks is not None:  # the rendered length, which is what max_length truncates
         per_conversation = per_conversation.with_columns(length=pl.Series([len(m) for m in masks], dtype=pl.UInt32))

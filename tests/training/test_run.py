@@ -54,16 +54,18 @@ def test_tiny_model_overfits_and_labels_are_the_assistant_mask(tiny_model, tiny_
 
 def test_prepared_labels_equal_the_registry_mask(tiny_model, tiny_dataset, smollm2_tokenizer):
     from templating import get_template
+    from templating.audit import Auditor
     from training.prepare import check_against_trl, tokenized_dataset
     from validation import read
 
     conversations = list(read(tiny_dataset))
     template = get_template("smollm2")
-    prepared = tokenized_dataset(conversations, smollm2_tokenizer, template, assistant_only_loss=True)
+    audits = Auditor(smollm2_tokenizer, template).audit(conversations)
+    prepared = tokenized_dataset(audits, assistant_only_loss=True)
     for conversation, row in zip(conversations, prepared):
         expected = render_tokens(conversation.messages, smollm2_tokenizer, template)
         assert (row["input_ids"], row["assistant_masks"]) == (expected.input_ids, expected.assistant_mask)
-    assert check_against_trl(conversations, smollm2_tokenizer, template, prepared) == 8
+    assert check_against_trl(audits, smollm2_tokenizer, template, prepared) == 8
 
 
 def test_setup_chat_format_on_a_template_less_tokenizer(tiny_model):
