@@ -68,7 +68,8 @@ def write_samples(path: Path, prompts: list[str], before: list[Reply], after: li
     parts = ["# Samples before and after training", "", "Greedy decoding, the model's stop tokens.", "",
              "## Does it stop?", "", "Share of replies that end with a stop token before max_new_tokens.", "",
              "| prompts | n | before | after |", "|---|---|---|---|"]
-    parts += [f"| {name} | {s['n']} | {_rate(s['before'])} | {_rate(s['after'])} |" for name, s in stops.items()]
+    parts += [f"| {name} | {s['n']} | {_rate(s['before'])} | {_rate(s['after'])} |" for name, s in stops.items()
+              if s["n"]]
     parts.append("")
     for prompt, old, new in zip(prompts, before, after):
         parts += [f"## {prompt}", "", "**before**", "", _quote(old), "", "**after**", "", _quote(new), ""]
