@@ -25,7 +25,8 @@ def rules_of(template: ChatTemplate) -> TemplateRules:
 
         return Auditor(tokenizer, template, max_length, over_length).audit(conversations)
 
-    return TemplateRules(spec.name, spec.special_tokens, roles=roles, alternating=spec.alternating, render=render,
+    return TemplateRules(spec.name, spec.special_tokens, roles=roles, alternating=spec.alternating,
+                         trims_content=spec.trims_content, render=render,
                          audit=audit)
 
 

@@ -20,6 +20,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                           "measure --max-length in tokens")
     validate.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     validate.add_argument("--write-clean", metavar="OUT", help="write exactly the valid rows, unchanged, in order")
+    validate.add_argument("--fix", action="store_true", help="repair mechanical problems first (role aliases, "
+                          "consecutive turns, system fold and edge whitespace for --template) and list every change")
     validate.add_argument("--show", type=int, default=5, metavar="K", help="rows shown per code (default 5)")
     validate.set_defaults(run=run_validate)
 
@@ -32,6 +34,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                          help="output file (.jsonl, .json, .parquet or .csv)")
     convert.add_argument("--to", required=True, metavar="FORMAT", help="target format")
     convert.add_argument("--to-column", metavar="NAME", help="column name of the target messages/text format")
+    convert.add_argument("--fix", action="store_true", help="repair mechanical problems first (see validate --fix) "
+                         "and list every change")
+    convert.add_argument("--template", metavar="NAME", help="with --fix: fold the system prompt and strip "
+                         "whitespace as this template needs")
     convert.add_argument("--json", action="store_true", help="print the report as one JSON object")
     convert.set_defaults(run=run_convert)
 
@@ -69,7 +75,7 @@ def run_validate(args: argparse.Namespace) -> int:
 
     report = validate(args.path, format=args.format, column=args.column, template=args.template,
                       max_length=args.max_length, tokenizer=args.tokenizer, split=args.split,
-                      write_clean=args.write_clean, progress=not args.json)
+                      write_clean=args.write_clean, progress=not args.json, fix=args.fix)
     print_report(report, args)
     return 0 if report.ok else 1
 
@@ -78,7 +84,7 @@ def run_convert(args: argparse.Namespace) -> int:
     from validation.convert import convert
 
     report = convert(args.path, args.output, to=args.to, format=args.format, column=args.column,
-                     to_column=args.to_column, split=args.split)
+                     to_column=args.to_column, split=args.split, fix=args.fix, template=args.template)
     if not args.json:
         print(f"wrote {report.valid} of {report.rows} rows to {args.output} ({args.to})", file=sys.stderr)
     print_report(report, args)

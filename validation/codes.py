@@ -122,6 +122,18 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
 ]}
 
 
+# What `--fix` changes (listed in the report's `fixes`, never silently).
+FIXES: dict[str, str] = {
+    "role-mapped": "A role alias or wrong-case role becomes its role (`User`→`user`, `gpt`/`bot`/`model`→`assistant`, "
+                   "`function`/`observation`→`tool`; ShareGPT rows keep ShareGPT names).",
+    "system-folded": "With a --template that has no system role: the system prompt is put in front of the first "
+                     "user turn, separated by a blank line.",
+    "turns-merged": "Consecutive user (or assistant) turns become one, joined by a blank line.",
+    "whitespace-stripped": "With a --template that trims content: edge whitespace is removed, so the data says what "
+                           "the model sees.",
+}
+
+
 def severity(code: str) -> Severity:
     """The documented severity of `code`."""
     return CATALOGUE[code].severity
@@ -140,6 +152,10 @@ def markdown() -> str:
             group = code.group
             lines += ["", f"## {group}", "", "| code | severity | meaning | what to do |", "|---|---|---|---|"]
         lines.append(f"| `{code.name}` | {code.severity} | {code.meaning} | {code.fix} |")
+    lines += ["", "## fixes (`validate --fix`, `convert --fix`)", "",
+              "Changes `--fix` makes, each listed per row under `fixes` in the report. Nothing changes without "
+              "the flag.", "", "| code | what changes |", "|---|---|"]
+    lines += [f"| `{name}` | {meaning} |" for name, meaning in FIXES.items()]
     return "\n".join(lines) + "\n"
 
 

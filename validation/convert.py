@@ -14,16 +14,18 @@ from typing import Any
 from validation.checks import check_messages
 from validation.formats import CannotConvert, FormatError, get_format
 from validation.io import InputError, write_rows
-from validation.report import Issue, Report
-from validation.validate import Source, _name, conversation_of, open_source
+from validation.report import Fix, Issue, Report
+from validation.validate import Source, _name, conversation_of, fixed_records, open_source, resolve_rules
 
 
 def convert(source: Source, out: str | os.PathLike[str], *, to: str, format: str | None = None,
-            column: str | None = None, to_column: str | None = None, split: str = "train") -> Report:
+            column: str | None = None, to_column: str | None = None, split: str = "train", fix: bool = False,
+            template: str | None = None) -> Report:
     """Write `source` to `out` in format `to`; the report lists every row not written.
 
     Content problems (empty turns, duplicates) are carried through unchanged: `validate` is the
-    place to find them. `report.valid` counts the rows written.
+    place to find them. `report.valid` counts the rows written. `fix` applies `validation.fix`
+    first (`template` names the template whose rules decide the system fold and stripping).
 
     Example:
         >>> import tempfile, pathlib, json
@@ -38,6 +40,9 @@ def convert(source: Source, out: str | os.PathLike[str], *, to: str, format: str
     except KeyError as exc:
         raise InputError(exc.args[0]) from None
     fmt, records = open_source(source, format=format, column=column, split=split, precise=True)
+    fixes: list[Fix] | None = [] if fix else None
+    if fixes is not None:
+        records = fixed_records(records, fmt, resolve_rules(template), fixes)
     issues: list[Issue] = []
     counts = {"rows": 0, "written": 0}
 
@@ -68,4 +73,4 @@ def convert(source: Source, out: str | os.PathLike[str], *, to: str, format: str
 
     write_rows(out, rows())
     return Report(path=_name(source), format=fmt.name, rows=counts["rows"], valid=counts["written"],
-                  invalid=counts["rows"] - counts["written"], issues=issues)
+                  invalid=counts["rows"] - counts["written"], issues=issues, fixes=fixes)

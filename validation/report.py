@@ -27,6 +27,17 @@ class Issue(BaseModel):
         return cls(row=row, path=path, code=code, severity=severity_ or severity(code), message=message)
 
 
+class Fix(BaseModel):
+    """One change `--fix` made: where (`row`, `path` into the row as read) and what."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    row: int
+    path: str
+    code: str
+    message: str
+
+
 class Report(BaseModel):
     """The outcome of validating one dataset; `model_dump()` is the `--json` object."""
 
@@ -42,6 +53,7 @@ class Report(BaseModel):
     max_length: int | None = None
     length_unit: str | None = None
     summary: dict[str, Any] | None = None  # counts of `audit` (supervised tokens, rows per code)
+    fixes: list[Fix] | None = None  # with --fix: every change, per row
 
     @property
     def ok(self) -> bool:
@@ -64,6 +76,15 @@ def render(report: Report, console: Any, *, first: int = 5) -> None:
     style = "green" if report.ok else "red"
     console.print(f"[bold]{report.path}[/] ({report.format}): {report.rows} rows, "
                   f"[{style}]{report.valid} valid, {report.invalid} invalid[/], {len(report.issues)} issues")
+    if report.fixes is not None:
+        rows = len({f.row for f in report.fixes})
+        counts = Counter(f.code for f in report.fixes)
+        console.print(f"--fix: {len(report.fixes)} changes in {rows} rows"
+                      + (" (" + ", ".join(f"{c} {n}" for c, n in counts.most_common()) + ")" if counts else ""))
+        for f in report.fixes[:first]:
+            console.print(f"  row {f.row}, {f.path}: {f.code}: {f.message}", markup=False, highlight=False)
+        if len(report.fixes) > first:
+            console.print(f"  … {len(report.fixes) - first} more (--json lists them all)")
     if report.summary is not None:
         s = report.summary
         share = s["supervised_tokens"] / s["tokens"] if s["tokens"] else 0.0

@@ -33,6 +33,7 @@ class TemplateRules:
     special_tokens: tuple[str, ...]
     roles: frozenset[str] = frozenset(ROLES)
     alternating: bool = False
+    trims_content: bool = False  # the template strips edge whitespace of content (what --fix mirrors)
     render: Callable[[Sequence[Any]], str] | None = field(default=None, compare=False)
     # (conversations, tokenizer, max_length, over_length) -> one audit per conversation with
     # `.ids`, `.mask`, `.findings` [(path, code, message)] and `.dropped` (templating/audit.py).

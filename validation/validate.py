@@ -6,6 +6,7 @@ iterable of row dicts.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -19,7 +20,7 @@ from validation.decode import json_type
 from validation.formats import Format, detect, get_format
 from validation.io import BOM, InputError, Record, kind_of, read_records, size_of, write_rows
 from validation.models import Conversation, Message
-from validation.report import Issue, Report
+from validation.report import Fix, Issue, Report
 from validation.rules import TemplateRules, get_rules
 from validation.scan import PARALLEL_MIN_BYTES, Scanner, default_workers, scan_parallel
 
@@ -110,8 +111,11 @@ def _progress_bar(source: Source, enabled: bool) -> Iterator[Any]:
 def validate(source: Source, *, format: str | None = None, column: str | None = None,
              template: str | TemplateRules | None = None, max_length: int | None = None,
              tokenizer: Any = None, split: str = "train", write_clean: str | os.PathLike[str] | None = None,
-             progress: bool = False) -> Report:
+             progress: bool = False, fix: bool = False) -> Report:
     """Check every row of `source`; returns the `Report` (never raises for bad rows).
+
+    With `fix`, the mechanical repairs of `validation.fix` are applied first and listed in
+    `report.fixes`; the checks (and `write_clean`) see the fixed rows.
 
     Raises:
         InputError: the source cannot be used at all (missing, unknown format, hub offline).
@@ -123,13 +127,17 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
     """
     rules = resolve_rules(template)
     with _progress_bar(source, progress) as advance:
-        fmt, records = open_source(source, format=format, column=column, split=split, progress=advance)
+        # --fix re-serialises changed rows: decode precisely so that no number changes on the way.
+        fmt, records = open_source(source, format=format, column=column, split=split, progress=advance, precise=fix)
         scanner = Scanner(fmt, rules=rules, max_length=max_length, tokenizer=load_tokenizer(tokenizer))
         report = Report(path=_name(source), format=fmt.name, template=rules.name if rules else None,
                         max_length=max_length, length_unit=None if max_length is None else
                         ("tokens" if tokenizer is not None else "characters"))
+        if fix:
+            report.fixes = []
+            records = fixed_records(records, fmt, rules, report.fixes)
         workers = default_workers()
-        if _is_path(source) and workers > 1 and kind_of(source) == "jsonl" and \
+        if not fix and _is_path(source) and workers > 1 and kind_of(source) == "jsonl" and \
                 (size_of(source) or 0) >= PARALLEL_MIN_BYTES:
             rows, issues, invalid = scan_parallel(Path(source), scanner, workers=workers, progress=advance)
             if write_clean is not None:
@@ -142,6 +150,22 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
     report.rows, report.invalid, report.issues = rows, len(invalid), issues
     report.valid = rows - report.invalid
     return report
+
+
+def fixed_records(records: Iterator[Record], fmt: Format, rules: TemplateRules | None,
+                  fixes: list[Fix]) -> Iterator[Record]:
+    """`records` with `--fix` applied; every change is appended to `fixes`. A changed row loses
+    its raw bytes, so it is written re-serialised; unchanged rows stay byte-identical."""
+    from validation.fix import Fixer
+
+    fixer = Fixer(fmt, rules)
+    for record in records:
+        if isinstance(record.data, dict):
+            data, changes = fixer.fix(record.data)
+            if changes:
+                fixes.extend(Fix(row=record.row, path=p, code=c, message=m) for p, c, m in changes)
+                record = Record(record.row, data)
+        yield record
 
 
 def _scan_sequential(scanner: Scanner, records: Iterator[Record],
@@ -181,10 +205,13 @@ class _CleanWriter:
     def add(self, record: Record) -> None:
         if self.path is None:
             return
-        if record.raw is not None and self.path.suffix.lower() in (".jsonl", ".ndjson"):
+        if self.path.suffix.lower() in (".jsonl", ".ndjson") and (record.raw is not None or
+                                                                 isinstance(record.data, dict)):
             if self._file is None:
                 self._file = self.path.open("wb")
-            self._file.write(record.raw if record.raw.endswith(b"\n") else record.raw + b"\n")
+            raw = record.raw if record.raw is not None else \
+                json.dumps(record.data, ensure_ascii=False).encode()  # as write_rows writes
+            self._file.write(raw if raw.endswith(b"\n") else raw + b"\n")
         elif isinstance(record.data, dict):
             self._rows.append(record.data)
 

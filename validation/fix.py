@@ -1,0 +1,153 @@
+"""`--fix`: mechanical repairs, each listed per row; nothing changes without the flag.
+
+- `role-mapped`: a role alias or wrong-case role becomes its role (`Human`, `gpt`, `bot`, `model`);
+- `system-folded`: for a template without a system role, the system prompt goes in front of the
+  first user turn (separated by a blank line);
+- `turns-merged`: consecutive user (or assistant) turns become one, joined by a blank line;
+- `whitespace-stripped`: edge whitespace is removed where the template trims content anyway, so
+  the data says what the model sees.
+
+Fixes apply to the row's own structure (`messages` and `sharegpt` message lists; plain text
+fields of `qa`, `alpaca`, `prompt-completion` and `text` for stripping); a fixed row keeps every
+other field.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from validation.formats import SHAREGPT_NAMES, SHAREGPT_ROLES, Format
+from validation.models import ROLES
+from validation.rules import TemplateRules
+
+ALIASES = {"human": "user", "gpt": "assistant", "bot": "assistant", "model": "assistant", "ai": "assistant",
+           "chatgpt": "assistant", "function": "tool", "observation": "tool", "ipython": "tool"}
+SEPARATOR = "\n\n"
+
+Fix = tuple[str, str, str]  # (path, code, message)
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Where a format keeps its message list and each message's role and content."""
+
+    column: str
+    role: str
+    content: str
+    sharegpt: bool = False
+
+
+def _keys(fmt: Format) -> Keys | None:
+    if fmt.name == "messages":
+        return Keys(fmt.column, "role", "content")
+    if fmt.name == "sharegpt":
+        return Keys("conversations", "from", "value", sharegpt=True)
+    return None
+
+
+class Fixer:
+    """Applies the fixes a format and template allow to one row at a time."""
+
+    def __init__(self, fmt: Format, rules: TemplateRules | None = None) -> None:
+        self.fmt = fmt
+        self.keys = _keys(fmt)
+        self.fold_system = rules is not None and "system" not in rules.roles
+        self.strip = rules is not None and rules.trims_content
+
+    def fix(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[Fix]]:
+        """(the fixed row, what changed); the row itself when nothing did."""
+        if self.keys is None:
+            return self._fix_fields(row)
+        messages = row.get(self.keys.column)
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            return row, []
+        turns = [(i, copy.copy(m)) for i, m in enumerate(messages)]
+        fixes = self._roles(turns)
+        if self.fold_system:
+            fixes += self._fold_system(turns)
+        fixes += self._merge(turns)
+        if self.strip:
+            fixes += self._strip(turns)
+        if not fixes:
+            return row, []
+        return {**row, self.keys.column: [m for _, m in turns]}, fixes
+
+    def _path(self, i: int, field: str) -> str:
+        return f"{self.keys.column}[{i}].{field}"  # type: ignore[union-attr]
+
+    def _role(self, message: dict[str, Any]) -> str | None:
+        value = message.get(self.keys.role)  # type: ignore[union-attr]
+        if not isinstance(value, str):
+            return None
+        if self.keys.sharegpt:  # type: ignore[union-attr]
+            return SHAREGPT_ROLES.get(value) or SHAREGPT_ROLES.get(value.lower()) or ALIASES.get(value.lower())
+        return value if value in ROLES else (value.lower() if value.lower() in ROLES else ALIASES.get(value.lower()))
+
+    def _written(self, role: str) -> str:
+        return SHAREGPT_NAMES[role] if self.keys.sharegpt else role  # type: ignore[union-attr]
+
+    def _roles(self, turns: list[tuple[int, dict[str, Any]]]) -> list[Fix]:
+        fixes = []
+        key = self.keys.role  # type: ignore[union-attr]
+        for i, message in turns:
+            old, role = message.get(key), self._role(message)
+            already = SHAREGPT_ROLES.get(old) == role if self.keys.sharegpt else old == role  # type: ignore[union-attr]
+            if role is not None and not already:
+                message[key] = self._written(role)
+                fixes.append((self._path(i, key), "role-mapped", f"{old!r} → {message[key]!r}"))
+        return fixes
+
+    def _fold_system(self, turns: list[tuple[int, dict[str, Any]]]) -> list[Fix]:
+        content = self.keys.content  # type: ignore[union-attr]
+        if not turns or self._role(turns[0][1]) != "system":
+            return []
+        first_user = next((t for t in turns[1:] if self._role(t[1]) == "user"), None)
+        system = turns[0][1].get(content)
+        if first_user is None or not isinstance(system, str) or not isinstance(first_user[1].get(content), str):
+            return []
+        first_user[1][content] = system + SEPARATOR + first_user[1][content]
+        del turns[0]
+        return [(self._path(0, content), "system-folded",
+                 f"the template has no system role: prepended to {self._path(first_user[0], content)}")]
+
+    def _merge(self, turns: list[tuple[int, dict[str, Any]]]) -> list[Fix]:
+        fixes = []
+        content = self.keys.content  # type: ignore[union-attr]
+        k = 1
+        while k < len(turns):
+            (i, a), (j, b) = turns[k - 1], turns[k]
+            role = self._role(a)
+            plain = all(set(m) <= {self.keys.role, content} for m in (a, b))  # type: ignore[union-attr]
+            if role in ("user", "assistant") and role == self._role(b) and plain and \
+                    isinstance(a.get(content), str) and isinstance(b.get(content), str):
+                a[content] = a[content] + SEPARATOR + b[content]
+                del turns[k]
+                fixes.append((self._path(j, content), "turns-merged", f"a second {role} turn in a row: appended to "
+                              f"{self._path(i, content)}"))
+            else:
+                k += 1
+        return fixes
+
+    def _strip(self, turns: list[tuple[int, dict[str, Any]]]) -> list[Fix]:
+        fixes = []
+        content = self.keys.content  # type: ignore[union-attr]
+        for i, message in turns:
+            text = message.get(content)
+            if isinstance(text, str) and text.strip() and text != text.strip():
+                message[content] = text.strip()
+                fixes.append((self._path(i, content), "whitespace-stripped",
+                              "edge whitespace removed (the template trims it)"))
+        return fixes
+
+    def _fix_fields(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[Fix]]:
+        if not self.strip:
+            return row, []
+        fixed, fixes = row, []
+        for name in sorted(self.fmt.keys | self.fmt.extra_keys):
+            text = row.get(name)
+            if isinstance(text, str) and text.strip() and text != text.strip():
+                fixed = {**fixed, name: text.strip()}
+                fixes.append((name, "whitespace-stripped", "edge whitespace removed (the template trims it)"))
+        return fixed, fixes
