@@ -147,3 +147,42 @@ def test_stats_reports_supervision_counts(smollm2_tokenizer):
 def test_the_audit_never_changes_rows_that_fit(smollm2_tokenizer, policy):
     result = Auditor(smollm2_tokenizer, get_template("smollm2"), 512, policy).audit([chat("Hi", "Hello!")["messages"]])
     assert (result[0].findings, result[0].dropped, len(result[0].messages)) == ([], False, 2)
+
+
+from hypothesis import assume, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tests.strategies import conversations  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(conversations(max_turns=5), st.integers(8, 80))
+def test_truncate_prompt_keeps_the_system_prompt_and_the_last_reply_and_fits_when_it_can(smollm2_tokenizer, messages,
+                                                                                       limit):
+    template = get_template("chatml")
+    result = Auditor(smollm2_tokenizer, template, limit, "truncate-prompt").audit([messages])[0]
+    kept = [m.to_dict() for m in result.messages]
+    assert kept[-1] == messages[-1]  # the last reply is never dropped
+    assert (kept[0] == messages[0]) if messages[0]["role"] == "system" else kept[0]["role"] == "user"
+    assert messages[len(messages) - len(kept) + (messages[0]["role"] == "system"):] == \
+        kept[messages[0]["role"] == "system":]  # a suffix of whole exchanges
+    last_exchange = messages[:1] * (messages[0]["role"] == "system") + messages[-2:]
+    fits = len(Auditor(smollm2_tokenizer, template).audit([last_exchange])[0].ids) <= limit
+    assert len(result.ids) <= limit or not fits or len(kept) == len(last_exchange)
+
+
+@settings(max_examples=60, deadline=None)
+@given(conversations())
+def test_supervised_tokens_decode_to_the_replies_and_their_end_of_turn(smollm2_tokenizer, messages):
+    """Exact when replies start with an ASCII character: a byte-level token may otherwise hold the
+    header's newline and the reply's first bytes together (then it is in the mask, as in HF's)."""
+    replies = [m["content"] for m in messages if m["role"] == "assistant"]
+    assume(all(r[0].isascii() for r in replies))
+    assume(all(smollm2_tokenizer.decode(smollm2_tokenizer.encode(r, add_special_tokens=False)) == r
+               for r in replies))  # characters the byte-level vocabulary cannot spell decode as U+FFFD
+    assume(not any(c in m["content"] for m in messages for c in ("<|im_start|>", "<|im_end|>", "<|endoftext|>")))
+    result = Auditor(smollm2_tokenizer, get_template("smollm2")).audit([messages])[0]
+    assert [f for f in result.findings if f[1] != "special-token-in-content"] == []
+    trained = smollm2_tokenizer.decode([t for t, m in zip(result.ids, result.mask) if m])
+    expected = "".join(m["content"] + "<|im_end|>\n" for m in messages if m["role"] == "assistant")
+    assert trained == expected
