@@ -83,12 +83,12 @@ class Auditor:
             if isinstance(r, str):
                 out.append(RowAudit([], [], messages, [("messages", "template-refused", r)], dropped=True))
                 continue
-            findings, dropped = [], False
+            findings, dropped, index = [], False, list(range(len(messages)))
             if self.max_length is not None and len(encoding.ids) > self.max_length:
-                findings, messages, r, encoding, dropped = self._over_length(messages, r, encoding)
+                findings, messages, r, encoding, dropped, index = self._over_length(messages, r, encoding)
             mask = mask_of(encoding, r)
-            findings = self._forged_tokens(messages) + self._bos(encoding.ids, r.text) + findings
-            findings += self._turns(messages, r, encoding, mask, truncated=not dropped)
+            findings = self._forged_tokens(messages, index) + self._bos(encoding.ids, r.text) + findings
+            findings += self._turns(messages, index, r, encoding, mask, truncated=not dropped)
             out.append(RowAudit(encoding.ids, mask, messages, findings, dropped))
         return out
 
@@ -103,41 +103,43 @@ class Auditor:
                                          add_special_tokens=False)
 
     def _over_length(self, messages: list[Any], rendered: Rendered, encoding: Any) -> tuple[Any, ...]:
-        """Apply the over-length policy to one conversation longer than max_length."""
-        length, limit = len(encoding.ids), self.max_length
+        """Apply the over-length policy to one conversation longer than max_length: (findings,
+        messages, rendered, encoding, dropped, index of each kept message in the original)."""
+        length, limit, index = len(encoding.ids), self.max_length, list(range(len(messages)))
         if self.over_length == "drop":
             return [("messages", "too-long", f"{length} tokens > max_length {limit}: left out of training "
-                     "(over_length: drop)")], messages, rendered, encoding, True
+                     "(over_length: drop)")], messages, rendered, encoding, True, index
         if self.over_length == "raise":
             return [("messages", "over-length", f"{length} tokens > max_length {limit} (over_length: raise)")], \
-                messages, rendered, encoding, True
+                messages, rendered, encoding, True, index
         if self.over_length == "truncate-prompt":
             return self._drop_oldest(messages, rendered, encoding)
-        return [], messages, rendered, encoding, False
+        return [], messages, rendered, encoding, False, index
 
     def _drop_oldest(self, messages: list[Any], rendered: Rendered, encoding: Any) -> tuple[Any, ...]:
         """Drop the oldest turns (after a system prompt) until the conversation fits; when even the
         last exchange does not fit, keep it: truncation cuts its end."""
         length, limit = len(encoding.ids), self.max_length
         start = 1 if messages[0].role == "system" else 0
-        original, removed = messages, 0
+        original, removed, index = messages, 0, list(range(len(messages)))
         for cut in (i for i in range(start + 1, len(original)) if original[i].role == "user"):
             fitted = original[:start] + original[cut:]
             r = self._render(fitted)
             if isinstance(r, str):
                 continue
             messages, rendered, encoding, removed = fitted, r, self._encode([r])[0], cut - start
+            index = list(range(start)) + list(range(cut, len(original)))
             if len(encoding.ids) <= limit:
                 break
         note = f"the {removed} oldest messages are dropped, now {len(encoding.ids)} tokens" if removed else \
             "no earlier turn to drop; truncation cuts the end"
         return [("messages", "too-long", f"{length} tokens > max_length {limit}: {note} (over_length: "
-                 "truncate-prompt)")], messages, rendered, encoding, False
+                 "truncate-prompt)")], messages, rendered, encoding, False, index
 
-    def _forged_tokens(self, messages: list[Any]) -> list[Finding]:
+    def _forged_tokens(self, messages: list[Any], index: list[int]) -> list[Finding]:
         if self._forged is None:
             return []
-        return [(f"messages[{i}].content", "special-token-in-content",
+        return [(f"messages[{index[i]}].content", "special-token-in-content",
                  f"{hit.group()!r} at offset {hit.start()} is a special token of the tokenizer: it is encoded "
                  f"as the real token and forges structure")
                 for i, m in enumerate(messages) if (hit := self._forged.search(m.content))]
@@ -152,9 +154,10 @@ class Auditor:
             return [("messages", "double-bos", f"the ids start with {self.bos!r} twice")]
         return []
 
-    def _turns(self, messages: list[Any], rendered: Rendered, encoding: Any, mask: list[int], *,
+    def _turns(self, messages: list[Any], index: list[int], rendered: Rendered, encoding: Any, mask: list[int], *,
                truncated: bool) -> list[Finding]:
-        turns = [i for i, m in enumerate(messages) if m.role == "assistant"]
+        """Per assistant turn (`index` maps it to its position in the original conversation)."""
+        turns = [index[i] for i, m in enumerate(messages) if m.role == "assistant"]
         spans = rendered.assistant_spans
         if not spans:
             return [(f"messages[{i}].content", "response-not-supervised",
