@@ -197,6 +197,9 @@ def sft_config(config: TrainConfig, out: Path, has_eval: bool) -> tuple[Any, str
         "save_total_limit": 2, "report_to": [], "bf16": bf16, "fp16": False, "use_cpu": not cuda,
         # On CPU, checkpointing only costs time: memory is not the limit.
         "gradient_checkpointing": cuda, "dataloader_num_workers": 0, "disable_tqdm": False,
+        # On CPU, no compute on padding: rows are concatenated with positions restarting per row,
+        # which keeps them apart under sdpa (tests/training/test_features.py); bench/train.py.
+        "padding_free": not cuda and not config.packing,
     }
     if has_eval:
         defaults.update(eval_strategy="steps", eval_steps=50, per_device_eval_batch_size=4)

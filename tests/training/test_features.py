@@ -101,3 +101,32 @@ def test_padding_free_batches_reach_the_model_with_use_cache_off(tiny_model, tin
     for use_cache, has_positions, has_mask, shape in seen:
         # one flattened row per batch, positions restarting per sequence, no attention mask, no cache
         assert (use_cache, has_positions, has_mask, shape[0]) == (False, True, False, 1)
+
+
+def test_padding_free_rows_see_only_themselves_under_sdpa():
+    """What makes padding-free the CPU default safe: with positions restarting per row and the KV
+    cache off, a packed row's logits equal the row's own logits (transformers splits the mask)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=100, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                         num_attention_heads=4, num_key_value_heads=2))
+    assert model.config._attn_implementation == "sdpa"
+    a, b = torch.randint(0, 100, (1, 7)), torch.randint(0, 100, (1, 5))
+    positions = torch.tensor([list(range(7)) + list(range(5))])
+    with torch.no_grad():
+        packed = model(torch.cat([a, b], 1), position_ids=positions, use_cache=False).logits[0]
+        assert torch.allclose(packed[:7], model(a).logits[0], atol=1e-5)
+        assert torch.allclose(packed[7:], model(b).logits[0], atol=1e-5)
+
+
+def test_cpu_training_defaults_to_padding_free_unless_packing(tmp_path):
+    from training.pipeline import sft_config
+
+    def args(**values):
+        return sft_config(load_config(dataset={"path": "d.jsonl"}, **values), tmp_path, has_eval=False)[0]
+
+    assert args().padding_free is True and args().max_length is None  # rows are truncated in prepare
+    assert args(packing=True).padding_free is False
+    assert args(sft={"padding_free": False}).padding_free is False

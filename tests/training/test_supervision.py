@@ -43,7 +43,7 @@ def no_eot_template():
 def train(tiny_model, dataset, out, template, **values):
     return run(load_config(model=str(tiny_model), dataset={"path": str(dataset)}, output_dir=str(out),
                            template=template, max_length=64, sample_prompts=PROMPTS, max_new_tokens=16,
-                           **values, sft={**SFT, "max_steps": 40}))
+                           **values, sft={**SFT, "max_steps": 120}))
 
 
 @pytest.fixture(scope="module")
