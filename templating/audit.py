@@ -186,7 +186,7 @@ class Auditor:
                 cut = "wholly" if tokens[0] >= limit else "partly"
                 findings.append((where, "response-truncated", f"{cut} cut by truncation at {limit} tokens "
                                  f"(the conversation has {len(encoding.ids)})"))
-            kept += sum(1 for t in tokens if limit is None or t < limit)
+            kept += len(tokens) if limit is None or tokens[-1] < limit else sum(1 for t in tokens if t < limit)
         if limit is not None and len(encoding.ids) > limit and kept == 0:
             findings.append(("messages", "truncated-to-nothing", f"truncation at {limit} tokens leaves no "
                                  "trained token"))

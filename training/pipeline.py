@@ -127,7 +127,9 @@ def supervise(config: TrainConfig, tokenizer: Any, template: Any, out: Path | No
         _print(console, f"[yellow]left out {len(audited) - len(keep)} rows (over_length: {config.over_length}, "
                         f"on_audit_error: {config.on_audit_error})[/]")
     if not keep:
-        raise InvalidDataset(report, stage="audit")
+        raise ConfigError(f"{report.path}: no row left to train on ({len(audited)} audited, all left out by "
+                          f"over_length: {config.over_length} / on_audit_error: {config.on_audit_error}); see "
+                          f"{'audit.json' if out is not None else 'instructkit audit'}")
     return keep, report
 
 

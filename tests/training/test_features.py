@@ -24,6 +24,9 @@ def test_eval_ratio_holds_out_rows_and_reports_eval_loss(tiny_model, tiny_datase
                               sft={**SFT, "max_steps": 4, "eval_steps": 2, "save_strategy": "no"}))
     assert (summary.train_rows, summary.eval_rows) == (6, 2)
     assert summary.eval_loss is not None and summary.eval_loss > 0
+    # "does it stop?" also runs on the held-out rows, before and after
+    rates = json.loads((tmp_path / "out" / "metrics.json").read_text())["stop_rates"]["held-out eval rows"]
+    assert rates["n"] == 2 and summary.stop_rate_before is not None and summary.stop_rate_after is not None
 
 
 def test_lora_trains_only_the_adapter_and_the_adapter_reloads(tiny_model, tiny_dataset, tmp_path):

@@ -132,3 +132,15 @@ def test_train_reports_eval_rows_that_repeat_training_rows(tiny_model, tmp_path)
                     output_dir=str(out), template="chatml", max_length=64, sft={**SFT, "max_steps": 1}), dry_run=True)
     assert json.loads((out / "stats.json").read_text())["leakage"] == \
         {"b_rows_in_a_exact": 2, "b_rows_in_a_normalised": 3}
+
+
+def test_over_length_drop_that_leaves_nothing_is_one_clear_line(cli, tiny_model, dataset, tmp_path):
+    from tests.training.conftest import write_config
+
+    config = write_config(tmp_path, model=str(tiny_model), dataset={"path": str(dataset)}, template="chatml",
+                          max_length=8, over_length="drop", output_dir=str(tmp_path / "out"),
+                          sft={**SFT, "max_steps": 1})
+    result = cli("train", config)
+    assert result.code == 2 and "no row left to train on (8 audited" in result.err
+    saved = json.loads((tmp_path / "out" / "audit.json").read_text())
+    assert saved["summary"]["rows_dropped"] == 8 and saved["counts"] == {"too-long": 8}
