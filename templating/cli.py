@@ -110,8 +110,19 @@ def run_render(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def load_tokenizer(name: str) -> object:
+    """A bare `tokenizer.json` file (tokenizers, no chat template), or a transformers tokenizer
+    for a folder, a .gguf file or a hub id (with its chat template)."""
+    from pathlib import Path
+
+    from templating.rules import tokenizer
+    from validation.rules import get_tokenizer
+
+    return get_tokenizer(name) if Path(name).suffix == ".json" and Path(name).is_file() else tokenizer(name)
+
+
 def run_audit(args: argparse.Namespace) -> int:
-    from templating.rules import rules_of, tokenizer as load_tokenizer
+    from templating.rules import rules_of
     from validation.audit import audit
 
     tokenizer = load_tokenizer(args.model or args.tokenizer)
@@ -171,7 +182,6 @@ def check_target(args: argparse.Namespace) -> tuple[object, object]:
     from templating import TemplateError, get_template, template_of_tokenizer
     from templating.environment import compile_template
     from templating.registry import ChatTemplate, TemplateSpec, resolve
-    from templating.rules import tokenizer as load_tokenizer
     from validation.io import InputError
 
     tokenizer = load_tokenizer(args.tokenizer) if args.tokenizer else None

@@ -192,3 +192,16 @@ def test_findings_after_truncate_prompt_point_at_the_original_messages(smollm2_t
     messages = chat("Q1", "A1", "Q2", "tail " * 60)["messages"]
     result = Auditor(smollm2_tokenizer, get_template("chatml"), 30, "truncate-prompt").audit([messages])[0]
     assert [f[:2] for f in result.findings] == [("messages", "too-long"), ("messages[3].content", "response-truncated")]
+
+
+def test_audit_cli_with_a_bare_tokenizer_json_needs_a_template(cli, tmp_path, smollm2_tokenizer):
+    smollm2_tokenizer.save_pretrained(tmp_path / "tok")
+    data = tmp_path / "rows.jsonl"
+    data.write_text(json.dumps(chat("Hi", "Hello!")) + "\n")
+    bare = tmp_path / "tok" / "tokenizer.json"
+    missing = cli("audit", data, "--tokenizer", bare)
+    assert missing.code == 2 and "has no chat template; name one with --template" in missing.err
+    result = cli("audit", data, "--tokenizer", bare, "--template", "chatml", "--json")
+    assert result.code == 0 and result.json()["summary"]["supervised_tokens"] == 4  # Hello, !, <|im_end|>, \n
+    folder = cli("audit", data, "--tokenizer", tmp_path / "tok", "--json")  # a folder: its own template
+    assert folder.code == 0 and folder.json()["template"] == "smollm2"
