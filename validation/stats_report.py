@@ -35,6 +35,11 @@ def _rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         lines.append((f"over max length {m['limit']} ({m['unit']})",
                       f"{m['over']:,}; losing assistant tokens {m['lose_assistant_tokens']:,}; "
                       f"losing all {m['lose_all_assistant_tokens']:,}"))
+    if summary.get("supervision"):
+        s = summary["supervision"]
+        found = ", ".join(f"{code} {n:,}" for code, n in s["rows_with"].items()) or "none"
+        lines.append(("supervision audit: rows with findings", f"{found}; supervising nothing "
+                                                                f"{s['rows_without_supervision']:,}"))
     return lines
 
 

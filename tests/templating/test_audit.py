@@ -205,3 +205,13 @@ def test_audit_cli_with_a_bare_tokenizer_json_needs_a_template(cli, tmp_path, sm
     assert result.code == 0 and result.json()["summary"]["supervised_tokens"] == 4  # Hello, !, <|im_end|>, \n
     folder = cli("audit", data, "--tokenizer", tmp_path / "tok", "--json")  # a folder: its own template
     assert folder.code == 0 and folder.json()["template"] == "smollm2"
+
+
+def test_stats_cli_shows_the_audit_counts(cli, tmp_path):
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows()))
+    result = cli("stats", data, "--tokenizer", "HuggingFaceTB/SmolLM2-135M-Instruct", "--template", "chatml",
+                 "--json", "-")
+    assert json.loads(result.out)["supervision"]["rows_with"] == {"special-token-in-content": 1}
+    assert "special-token-in-content 1" in cli("stats", data, "--tokenizer", "HuggingFaceTB/SmolLM2-135M-Instruct",
+                                               "--template", "chatml").out.replace("\n", " ")
