@@ -17,7 +17,7 @@ from typing import Any
 
 from templating.environment import TemplateError
 from templating.registry import ChatTemplate, Rendered
-from templating.tokens import _backend, mask_of, token_range
+from templating.tokens import _backend, _token_at, mask_of, token_range
 from validation.models import Conversation
 
 Finding = tuple[str, str, str]  # (path into canonical messages, code, message)
@@ -177,7 +177,9 @@ class Auditor:
                 findings.append((where, "response-not-supervised", "no token of this response is in the mask"))
                 continue
             eot_at = rendered.text.find(self.eot, start) if self.eot else -1
-            eot_token = encoding.char_to_token(eot_at) if eot_at >= 0 else None
+            # the token holding the marker's first character (or its next one: offsets can skip
+            # characters the vocabulary cannot spell)
+            eot_token = _token_at(encoding, eot_at, 1, eot_at + len(self.eot)) if eot_at >= 0 else None
             if eot_token is None or not mask[eot_token]:
                 what = "is not in the mask" if eot_token is not None else "does not follow the response"
                 findings.append((where, "end-of-turn-not-supervised", f"the end-of-turn {self.eot!r} {what}: the "
