@@ -8,8 +8,9 @@ import argparse
 def register(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser(
         "train", help="fine-tune a model on a validated dataset (TRL SFTTrainer)",
-        description="validate ► stats ► prepare ► train ► save. Exit 1 when the dataset has errors and "
-                    "on_invalid is stop (before any model is loaded); 2 for a bad config.")
+        description="validate ► audit ► stats ► prepare ► train ► save. Exit 1 when the dataset has errors and "
+                    "on_invalid is stop (before any model is loaded) or the supervision audit finds errors and "
+                    "on_audit_error is stop; 2 for a bad config.")
     train.add_argument("config", metavar="CONFIG.yaml", help="training config (see docs/training.md)")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config key, e.g. --set sft.learning_rate=1e-4 (repeatable)")

@@ -1,9 +1,11 @@
-"""The training pipeline: validate (gate) ► stats ► prepare ► train ► save.
+"""The training pipeline: validate (gate) ► audit (gate) ► stats ► prepare ► train ► save.
 
 An invalid dataset stops the run with its report before any model is loaded (unless the config
-says `on_invalid: drop`). The output folder holds the model, the tokenizer with the chat template
-used in training, the validation report, the stats, the resolved config, the metrics and the
-before/after samples.
+says `on_invalid: drop`); the supervision audit, with the model's tokenizer and the chosen
+template, stops it on rows that would train nothing or never learn to stop (unless
+`on_audit_error` says otherwise). The output folder holds the model, the tokenizer with the chat
+template used in training, its fingerprint, the validation and audit reports, the stats, the
+resolved config, the metrics and the before/after samples with stop rates.
 """
 
 from __future__ import annotations
