@@ -183,7 +183,8 @@ def main() -> None:
                                           "max_length": 512, "output_dir": str(tmp / "ours"),
                                           "sft": {k: v for k, v in common.items() if k != "max_length"}}))
         ours = run_ours(config, [])
-        for lever, override in (("allocator settings", "cpu_allocator=false"),):
+        for lever, override in (("allocator settings", "cpu_allocator=false"),
+                                ("padding-free batches", "sft.padding_free=false")):
             without = run_ours(config, [override])
             gain = (ours["tokens"] / ours["seconds"]) / (without["tokens"] / without["seconds"])
             print(f"lever: {lever} {gain:.2f}x ({without['tokens'] / without['seconds']:,.0f} -> "
@@ -211,6 +212,10 @@ def main() -> None:
         overhead = ours["seconds"] / direct["seconds"] - 1
         print(f"wrapper overhead against SFTTrainer with identical settings: {overhead:+.1%} of training time "
               f"({ours['seconds']:.1f} s vs {direct['seconds']:.1f} s; target <= 5%)")
+        import resource
+
+        print(f"peak RSS of the largest training process: "
+              f"{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20:.1f} GiB")
 
 
 if __name__ == "__main__":
