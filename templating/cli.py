@@ -130,7 +130,8 @@ def run_audit(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"template: {template.name}", file=sys.stderr)
     report = audit(args.path, tokenizer=tokenizer, template=rules_of(template), max_length=args.max_length,
-                   over_length=args.over_length, format=args.format, column=args.column, split=args.split)
+                   over_length=args.over_length, format=args.format, column=args.column, split=args.split,
+                   progress=not args.json)
     print_report(report, args)
     return 0 if report.ok else 1
 

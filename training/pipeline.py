@@ -115,7 +115,8 @@ def supervise(config: TrainConfig, tokenizer: Any, template: Any, out: Path | No
     report, audited = audit_rows(path or source.path, tokenizer=tokenizer, template=rules_of(template),
                                  max_length=None if config.packing else config.max_length,
                                  over_length=config.over_length, format=None if path else source.format,
-                                 column=None if path else source.column, split=split or source.split)
+                                 column=None if path else source.column, split=split or source.split,
+                                 progress=is_main_process())
     if out is not None:
         _write(out / "audit.json", json.dumps(report.to_json(), ensure_ascii=False, indent=1))
     errors = {i.row for i in report.issues if i.severity == "error" and i.code in SUPERVISION_CODES}

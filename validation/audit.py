@@ -18,7 +18,7 @@ from validation.io import InputError
 from validation.report import Issue, Report
 from validation.rules import TemplateRules
 from validation.scan import Scanner
-from validation.validate import Source, _name, conversation_of, open_source, resolve_rules
+from validation.validate import Source, _name, conversation_of, open_source, progress_bar, resolve_rules
 
 BATCH = 2048
 _PATH = re.compile(r"messages\[(\d+)\]\.(\w+)")
@@ -26,26 +26,32 @@ _PATH = re.compile(r"messages\[(\d+)\]\.(\w+)")
 
 def audit(source: Source, *, tokenizer: Any, template: str | TemplateRules, max_length: int | None = None,
           over_length: str = "truncate", format: str | None = None, column: str | None = None,
-          split: str = "train") -> Report:
+          split: str = "train", progress: bool = False) -> Report:
     """Audit what training on `source` supervises; returns the report (summary under `.summary`).
 
     Raises:
         InputError: the source cannot be read, or the template has no audit (no templating package).
     """
     return audit_rows(source, tokenizer=tokenizer, template=template, max_length=max_length,
-                      over_length=over_length, format=format, column=column, split=split)[0]
+                      over_length=over_length, format=format, column=column, split=split, progress=progress)[0]
 
 
 def audit_rows(source: Source, *, tokenizer: Any, template: str | TemplateRules, max_length: int | None = None,
                over_length: str = "truncate", format: str | None = None, column: str | None = None,
-               split: str = "train") -> tuple[Report, list[tuple[int, Any]]]:
+               split: str = "train", progress: bool = False) -> tuple[Report, list[tuple[int, Any]]]:
     """`audit`, plus each valid row's audit as (row, audit): its ids, mask and the messages
     training sees (what `training` prepares from, so the audit is of exactly what is trained)."""
     rules = resolve_rules(template)
     if rules is None or rules.audit is None:
         raise InputError(f"template {getattr(rules, 'name', template)}: no audit available (the templating "
                          "package provides it)")
-    fmt, records = open_source(source, format=format, column=column, split=split, precise=True)
+    with progress_bar(source, progress, "auditing") as advance:
+        return _audit(source, rules, tokenizer, max_length, over_length,
+                      *open_source(source, format=format, column=column, split=split, precise=True, progress=advance))
+
+
+def _audit(source: Source, rules: TemplateRules, tokenizer: Any, max_length: int | None, over_length: str,
+           fmt: Format, records: Any) -> tuple[Report, list[tuple[int, Any]]]:
     report = Report(path=_name(source), format=fmt.name, template=rules.name, max_length=max_length,
                     length_unit="tokens")
     issues: list[Issue] = []

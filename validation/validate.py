@@ -93,7 +93,8 @@ def load_tokenizer(tokenizer: Any) -> Any:
 
 
 @contextmanager
-def _progress_bar(source: Source, enabled: bool) -> Iterator[Any]:
+def progress_bar(source: Source, enabled: bool, what: str = "validating") -> Iterator[Any]:
+    """A rich progress bar over the bytes of `source` on stderr (a TTY only); yields `advance(n)` or None."""
     total = size_of(source) if _is_path(source) else None
     if not enabled or total is None or not sys.stderr.isatty():
         yield None
@@ -104,7 +105,7 @@ def _progress_bar(source: Source, enabled: bool) -> Iterator[Any]:
     with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
                   TransferSpeedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
                   transient=True) as bar:
-        task = bar.add_task(f"validating {Path(os.fspath(source)).name}", total=total)
+        task = bar.add_task(f"{what} {Path(os.fspath(source)).name}", total=total)
         yield lambda n: bar.advance(task, n)
 
 
@@ -126,7 +127,7 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
         (1, [(2, 'question', 'empty-content')])
     """
     rules = resolve_rules(template)
-    with _progress_bar(source, progress) as advance:
+    with progress_bar(source, progress) as advance:
         # --fix re-serialises changed rows: decode precisely so that no number changes on the way.
         fmt, records = open_source(source, format=format, column=column, split=split, progress=advance, precise=fix)
         scanner = Scanner(fmt, rules=rules, max_length=max_length, tokenizer=load_tokenizer(tokenizer))
