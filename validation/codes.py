@@ -139,6 +139,11 @@ def severity(code: str) -> Severity:
     return CATALOGUE[code].severity
 
 
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell: a `|` (as in `<|im_end|>`) would end the cell."""
+    return text.replace("|", "\\|")
+
+
 def markdown() -> str:
     """The catalogue as the Markdown page `docs/errors.md`."""
     lines = ["# Error codes", "",
@@ -151,11 +156,11 @@ def markdown() -> str:
         if code.group != group:
             group = code.group
             lines += ["", f"## {group}", "", "| code | severity | meaning | what to do |", "|---|---|---|---|"]
-        lines.append(f"| `{code.name}` | {code.severity} | {code.meaning} | {code.fix} |")
+        lines.append(f"| `{code.name}` | {code.severity} | {_cell(code.meaning)} | {_cell(code.fix)} |")
     lines += ["", "## fixes (`validate --fix`, `convert --fix`)", "",
               "Changes `--fix` makes, each listed per row under `fixes` in the report. Nothing changes without "
               "the flag.", "", "| code | what changes |", "|---|---|"]
-    lines += [f"| `{name}` | {meaning} |" for name, meaning in FIXES.items()]
+    lines += [f"| `{name}` | {_cell(meaning)} |" for name, meaning in FIXES.items()]
     return "\n".join(lines) + "\n"
 
 
