@@ -52,8 +52,11 @@ class Contract:
         except TemplateError:
             return None  # the template refuses this conversation: not a counter-example
 
-    def _content(self, text: str) -> str:
-        return text.strip() if self.spec.trims_content else text
+    def _find(self, text: str, content: str, start: int, end: int) -> int:
+        """Where `content` is in text[start:end]: as written, or trimmed (templates that trim it,
+        including user templates whose metadata does not say so); -1 when absent."""
+        at = -1 if self.spec.trims_content else text.find(content, start, end)
+        return at if at >= 0 else text.find(content.strip(), start, end)
 
     def violation(self, name: str, messages: list[dict[str, Any]]) -> str | None:
         """Why `messages` breaks property `name`, or None (also when the template refuses them)."""
@@ -74,7 +77,7 @@ class Contract:
         if len(r.assistant_spans) != len(replies):
             return f"{len(r.assistant_spans)} trained spans for {len(replies)} assistant turns"
         for i, ((start, end), reply) in enumerate(zip(r.assistant_spans, replies)):
-            if start >= end or self._content(reply["content"]) not in r.text[start:end]:
+            if start >= end or self._find(r.text, reply["content"], start, end) < 0:
                 return f"assistant turn {i + 1}: its content is not inside its trained span {r.text[start:end]!r}"
         return None
 
@@ -106,7 +109,7 @@ class Contract:
         replies = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
         for i, (start, end) in zip(replies, r.assistant_spans):
             prompt = self._render(messages[:i], prompt=True)
-            at = r.text.find(self._content(messages[i]["content"]), start, end)
+            at = self._find(r.text, messages[i]["content"], start, end)
             if prompt is None or at < 0:
                 continue  # a reply not inside its span is assistant-masked's failure
             before = r.text[:at]

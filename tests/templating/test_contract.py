@@ -84,3 +84,13 @@ def test_check_cli_passes_a_registry_template_and_explains_unusable_input(cli, t
     no_eot = cli("templates", "check", TEMPLATES / "double_bos.jinja")
     assert no_eot.code == 2 and "--end-of-turn" in no_eot.err
     assert json.loads(cli("templates", "--json").out)[0]["name"] == "alpaca"  # the list still works
+
+
+def test_a_trimming_template_as_a_plain_file_keeps_the_contract(cli):
+    """No metadata says llama3 trims content: the checks find a reply written or trimmed."""
+    from importlib.resources import files
+
+    path = files("templating").joinpath("templates", "llama3_training.jinja")
+    result = cli("templates", "check", str(path), "--end-of-turn", "<|eot_id|>", "--bos", "<|begin_of_text|>",
+                 "--examples", "30", "--json")
+    assert result.code == 0 and all(o["passed"] for o in result.json()["properties"])
