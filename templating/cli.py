@@ -60,6 +60,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     audit.add_argument("--over-length", default="truncate", choices=OVER_LENGTH,
                        help="what happens to rows over --max-length (default truncate, TRL's behaviour)")
     audit.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    audit.add_argument("--per-row", metavar="OUT.jsonl", help="write one line per audited row: row, tokens, "
+                       "supervised tokens (before and after truncation), codes")
     audit.add_argument("--show", type=int, default=5, metavar="K", help="rows shown per code (default 5)")
     audit.set_defaults(run=run_audit)
 
@@ -123,17 +125,29 @@ def load_tokenizer(name: str) -> object:
 
 def run_audit(args: argparse.Namespace) -> int:
     from templating.rules import rules_of
-    from validation.audit import audit
+    from validation.audit import audit_rows
 
     tokenizer = load_tokenizer(args.model or args.tokenizer)
     template = chosen_template(tokenizer, args.template, args.model or args.tokenizer)
     if not args.json:
         print(f"template: {template.name}", file=sys.stderr)
-    report = audit(args.path, tokenizer=tokenizer, template=rules_of(template), max_length=args.max_length,
-                   over_length=args.over_length, format=args.format, column=args.column, split=args.split,
-                   progress=not args.json)
+    report, audited = audit_rows(args.path, tokenizer=tokenizer, template=rules_of(template),
+                                 max_length=args.max_length, over_length=args.over_length, format=args.format,
+                                 column=args.column, split=args.split, progress=not args.json)
+    if args.per_row:
+        write_per_row(args.per_row, audited, args.max_length)
     print_report(report, args)
     return 0 if report.ok else 1
+
+
+def write_per_row(path: str, audited: list, max_length: int | None) -> None:
+    """One JSON line per audited row, in input order."""
+    cut = slice(None, max_length)
+    with open(path, "w", encoding="utf-8") as out:
+        for row, a in audited:
+            out.write(json.dumps({"row": row, "tokens": len(a.ids), "supervised_tokens": sum(a.mask),
+                                  "supervised_after_truncation": 0 if a.dropped else sum(a.mask[cut]),
+                                  "dropped": a.dropped, "codes": sorted({c for _, c, _ in a.findings})}) + "\n")
 
 
 def chosen_template(tokenizer: object, name: str | None, source: str) -> object:

@@ -131,6 +131,15 @@ def test_audit_cli(cli, tmp_path):
                                                                   (3, "response-truncated")]
     assert body["summary"]["rows_with"]["truncated-to-nothing"] == 1
     assert cli("audit", path, "--tokenizer", "HuggingFaceTB/SmolLM2-135M-Instruct").code == 1
+    per_row = tmp_path / "rows.audit.jsonl"
+    cli("audit", path, "--tokenizer", "HuggingFaceTB/SmolLM2-135M-Instruct", "--template", "chatml", "--max-length",
+        "40", "--per-row", per_row)
+    lines = [json.loads(line) for line in per_row.read_text().splitlines()]
+    assert [line["row"] for line in lines] == [1, 2, 3, 4, 5]
+    assert lines[0] == {"row": 1, "tokens": 14, "supervised_tokens": 4, "supervised_after_truncation": 4,
+                        "dropped": False, "codes": []}
+    assert lines[3]["supervised_after_truncation"] == 0 and lines[3]["codes"] == ["response-truncated",
+                                                                                  "truncated-to-nothing"]
     missing = cli("audit", tmp_path / "none.jsonl", "--tokenizer", "HuggingFaceTB/SmolLM2-135M-Instruct")
     assert missing.code == 2 and "none.jsonl" in missing.err
 
