@@ -170,23 +170,26 @@ def run_check(args: argparse.Namespace) -> int:
     from templating.contract import check
 
     template, tokenizer = check_target(args)
-    outcomes = check(template, tokenizer, examples=args.examples)
     if args.json:
+        outcomes = check(template, tokenizer, examples=args.examples)
         json.dump({"template": template.name, "token_level": tokenizer is not None,
                    "properties": [o.__dict__ for o in outcomes]}, sys.stdout, ensure_ascii=False, indent=1)
         print()
-    else:
-        from rich.console import Console
+        return 0 if all(o.passed for o in outcomes) else 1
+    from rich.console import Console
 
-        console = Console()
-        level = "text and tokens" if tokenizer is not None else "text"
-        console.print(f"[bold]{template.name}[/] ({level}):")
-        for o in outcomes:
-            mark = "[green]pass[/]" if o.passed else "[red]FAIL[/]"
-            console.print(f"  {mark} {o.name} ({o.tested} conversations){': ' + o.detail if o.detail else ''}")
-            if o.counterexample is not None:
-                console.print(f"       counter-example: {json.dumps(o.counterexample, ensure_ascii=False)}",
-                              markup=False, highlight=False)
+    console = Console()
+    level = "text and tokens" if tokenizer is not None else "text"
+    console.print(f"[bold]{template.name}[/] ({level}):")
+
+    def show(o: object) -> None:  # each property as soon as it is decided
+        mark = "[green]pass[/]" if o.passed else "[red]FAIL[/]"
+        console.print(f"  {mark} {o.name} ({o.tested} conversations){': ' + o.detail if o.detail else ''}")
+        if o.counterexample is not None:
+            console.print(f"       counter-example: {json.dumps(o.counterexample, ensure_ascii=False)}",
+                          markup=False, highlight=False)
+
+    outcomes = check(template, tokenizer, examples=args.examples, on_outcome=show)
     return 0 if all(o.passed for o in outcomes) else 1
 
 

@@ -11,6 +11,7 @@ properties training relies on, each searched for a counter-example with Hypothes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,8 +123,10 @@ class Contract:
 
 
 def check(template: ChatTemplate, tokenizer: Any = None, *, examples: int = 200,
-          properties: tuple[str, ...] = PROPERTIES) -> list[Outcome]:
-    """Search each property for a counter-example; the shrunk one is reported when found."""
+          properties: tuple[str, ...] = PROPERTIES,
+          on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """Search each property for a counter-example; the shrunk one is reported when found.
+    `on_outcome` sees each property's outcome as soon as it is known (the CLI prints it)."""
     from hypothesis import HealthCheck, find, settings
     from hypothesis.errors import NoSuchExample
 
@@ -146,7 +149,10 @@ def check(template: ChatTemplate, tokenizer: Any = None, *, examples: int = 200,
                                                              suppress_health_check=list(HealthCheck)))
         except NoSuchExample:
             detail = "" if tested[0] else "the template refused every generated conversation"
-            outcomes.append(Outcome(name, tested[0] > 0, tested[0], detail=detail))
-            continue
-        outcomes.append(Outcome(name, False, tested[0], found, contract.violation(name, found) or ""))
+            outcome = Outcome(name, tested[0] > 0, tested[0], detail=detail)
+        else:
+            outcome = Outcome(name, False, tested[0], found, contract.violation(name, found) or "")
+        outcomes.append(outcome)
+        if on_outcome is not None:
+            on_outcome(outcome)
     return outcomes
