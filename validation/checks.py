@@ -135,7 +135,7 @@ def _content_issues(messages: list[Message], row: int, path: PathFn, rules: Temp
 
 
 def _structure_issues(messages: list[Message], row: int, path: PathFn, root: str,
-                      rules: TemplateRules | None) -> list[Issue]:
+                      rules: TemplateRules | None, completion_only: bool = False) -> list[Issue]:
     issues = []
     roles = [m.role for m in messages]
     if "assistant" not in roles:
@@ -148,7 +148,7 @@ def _structure_issues(messages: list[Message], row: int, path: PathFn, root: str
                                  "the conversation ends with a user turn"))
     alternating = "error" if rules is not None and rules.alternating else "warning"
     turns = [(i, m) for i, m in enumerate(messages) if m.role in ("user", "assistant")]
-    if turns and turns[0][1].role == "assistant":
+    if turns and turns[0][1].role == "assistant" and not completion_only:
         issues.append(Issue.make(row, path(turns[0][0], "role"), "non-alternating",
                                  "the first turn is an assistant turn, not a user turn", severity_=alternating))
     for (_, a), (j, b) in zip(turns, turns[1:]):
@@ -175,9 +175,10 @@ def _tool_issues(messages: list[Message], row: int, path: PathFn) -> list[Issue]
     return issues
 
 
-def check_messages(raw_messages: list[Any], row: int, path: PathFn, root: str,
-                   rules: TemplateRules | None) -> tuple[list[Message] | None, list[Issue]]:
-    """Validate raw message dicts precisely: (the messages, or None when unusable; issues)."""
+def check_messages(raw_messages: list[Any], row: int, path: PathFn, root: str, rules: TemplateRules | None,
+                   completion_only: bool = False) -> tuple[list[Message] | None, list[Issue]]:
+    """Validate raw message dicts precisely: (the messages, or None when unusable; issues).
+    `completion_only`: the format's rows are one assistant message by design (no prompt)."""
     issues: list[Issue] = []
     if not raw_messages:
         return None, [Issue.make(row, root, "no-messages", "the conversation has no messages")]
@@ -185,5 +186,6 @@ def check_messages(raw_messages: list[Any], row: int, path: PathFn, root: str,
     if issues:
         return None, issues
     messages = [m for m in parsed if m is not None]
-    issues = _content_issues(messages, row, path, rules) + _structure_issues(messages, row, path, root, rules)
+    issues = _content_issues(messages, row, path, rules) + _structure_issues(messages, row, path, root, rules,
+                                                                             completion_only)
     return messages, issues

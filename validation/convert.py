@@ -59,7 +59,7 @@ def convert(source: Source, out: str | os.PathLike[str], *, to: str, format: str
                 issues.extend(Issue.make(record.row, p, code, m) for p, code, m in exc.problems)
                 continue
             messages, problems = check_messages(raw_messages, record.row, lambda i, f: fmt.path(data, i, f),
-                                                fmt.root, None)
+                                                fmt.root, None, fmt.completion_only)
             if messages is None:
                 issues.extend(problems)
                 continue

@@ -55,6 +55,8 @@ class Format:
     column: str = ""
     root: str = ""
     extra_keys: frozenset[str] = field(default_factory=frozenset)
+    # Rows are one assistant message by design (language-model style text): no prompt expected.
+    completion_only: bool = False
 
     def matches(self, row: Raw) -> bool:
         return self.keys <= row.keys()
@@ -266,7 +268,7 @@ def _text_format(column: str = "text") -> Format:
         return _merge(conv.metadata, {column: conv.messages[0].content})
 
     return Format("text", frozenset({column}), to_messages, from_conversation, lambda row, i, f: column,
-                  column=column)
+                  column=column, completion_only=True)
 
 
 def get_format(name: str, *, column: str | None = None) -> Format:

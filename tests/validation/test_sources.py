@@ -103,7 +103,7 @@ def test_the_stack_smol_content_column_is_text(tmp_path):
     path = tmp_path / "code.jsonl"
     path.write_text(json.dumps({"content": "def f():\n    return 1\n", "lang": "python"}) + "\n")
     report = validate(path)
-    assert (report.format, report.valid) == ("text", 1)
+    assert (report.format, report.valid, report.issues) == ("text", 1, [])  # no prompt is expected: no warning
     [conversation] = read(path)
     assert conversation.messages[0].role == "assistant" and conversation.metadata == {"lang": "python"}
 
