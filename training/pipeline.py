@@ -201,7 +201,7 @@ def sft_config(config: TrainConfig, out: Path, has_eval: bool) -> tuple[Any, str
         "num_train_epochs": 1, "logging_steps": 5, "save_strategy": "steps", "save_steps": 100,
         "save_total_limit": 2, "report_to": [], "bf16": bf16, "fp16": False, "use_cpu": not cuda,
         # On CPU, checkpointing only costs time: memory is not the limit.
-        "gradient_checkpointing": cuda, "dataloader_num_workers": 0, "disable_tqdm": False,
+        "activation_checkpointing": cuda, "dataloader_num_workers": 0, "disable_tqdm": False,
         # On CPU, no compute on padding: rows are concatenated with positions restarting per row,
         # which keeps them apart under sdpa (tests/training/test_features.py); bench/train.py.
         "padding_free": not cuda and not config.packing,
@@ -209,6 +209,8 @@ def sft_config(config: TrainConfig, out: Path, has_eval: bool) -> tuple[Any, str
     if has_eval:
         defaults.update(eval_strategy="steps", eval_steps=50, per_device_eval_batch_size=4)
     # push_to_hub is done by the pipeline after saving, so an unreachable hub is one clear message.
+    if "gradient_checkpointing" in config.sft:  # the older name (deprecated in transformers 5) wins when set
+        defaults.pop("activation_checkpointing")
     settings = {**defaults, **config.sft, "push_to_hub": False, "output_dir": str(out), "max_length": config.max_length,
                 "packing": config.packing, "seed": config.seed, "assistant_only_loss": False}
     if settings.get("padding_free") and not config.packing:

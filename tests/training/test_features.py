@@ -133,3 +133,5 @@ def test_cpu_training_defaults_to_padding_free_unless_packing(tmp_path):
     assert args().padding_free is True and args().max_length is None  # rows are truncated in prepare
     assert args(packing=True).padding_free is False
     assert args(sft={"padding_free": False}).padding_free is False
+    assert args().activation_checkpointing is False  # CPU: memory is not the limit, time is
+    assert args(sft={"gradient_checkpointing": True}).activation_checkpointing is True
