@@ -37,10 +37,6 @@ class RowAudit:
     findings: list[Finding] = field(default_factory=list)
     dropped: bool = False
 
-    @property
-    def length(self) -> int:
-        return len(self.ids)
-
 
 def special_tokens(tokenizer: Any, template: ChatTemplate) -> tuple[str, ...]:
     """The template's special tokens plus every special token the tokenizer knows."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from templating.environment import TemplateError
+from templating.parse import first_difference
 from templating.registry import ChatTemplate, Rendered
 
 PROPERTIES = ("assistant-masked", "end-of-turn-masked", "single-bos", "prefix-stable", "generation-prompt")
@@ -101,7 +102,7 @@ class Contract:
                 continue
             head = self._render(messages[:k])
             if head is not None and not r.text.startswith(head.text):
-                at = next(i for i, (a, b) in enumerate(zip(head.text, r.text + "\0")) if a != b)
+                at = first_difference(head.text, r.text)
                 return f"the first {k} messages render differently once more follow (character {at}: " \
                        f"{head.text[at:at + 20]!r} becomes {r.text[at:at + 20]!r}): history is rewritten"
         return None

@@ -104,6 +104,12 @@ def render_tokenizer_template(tokenizer: Any, messages: list[dict], add_generati
     return text
 
 
+def first_difference(a: str, b: str) -> int:
+    """The index of the first character where `a` and `b` differ (the shorter length when one is
+    a prefix of the other): where a render drifted, for messages that quote it."""
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+
+
 def compare(tokenizer: Any, template: str) -> str | None:
     """None when `template` renders like the tokenizer's own template on probe conversations,
     else a one-line warning naming the first difference (training and inference would differ)."""
@@ -119,7 +125,7 @@ def compare(tokenizer: Any, template: str) -> str | None:
                 return f"the tokenizer's own template refuses a probe conversation: {exc}"
             mine = ours.render(messages, add_generation_prompt=add_generation_prompt).text
             if theirs != mine:
-                at = next((i for i, (a, b) in enumerate(zip(theirs, mine)) if a != b), min(len(theirs), len(mine)))
+                at = first_difference(theirs, mine)
                 return (f"template {ours.name} differs from the tokenizer's own template at character {at}: "
                         f"{mine[at:at + 25]!r} vs {theirs[at:at + 25]!r}; the model would see at inference "
                         "something other than what it was trained on")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from templating import ChatTemplate
-from templating.parse import PROBE, PROBE_NO_SYSTEM
+from templating.parse import PROBE, PROBE_NO_SYSTEM, first_difference
 
 FILE = "template_fingerprint.json"
 
@@ -78,7 +78,7 @@ def verify(folder: str | Path) -> list[Check]:
         text = tokenizer.apply_chat_template(probe["messages"], tokenize=False)
     except Exception as exc:  # a swapped template may raise anything jinja or transformers raise
         text = f"(refused: {exc})"
-    at = next((i for i, (a, b) in enumerate(zip(text, probe["text"])) if a != b), min(len(text), len(probe["text"])))
+    at = first_difference(text, probe["text"])
     checks.append(Check("probe-render", text == probe["text"], "the probe conversation renders as in training"
                         if text == probe["text"] else f"the probe renders differently from character {at}: "
                         f"{text[at:at + 30]!r} instead of {probe['text'][at:at + 30]!r}"))

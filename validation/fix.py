@@ -27,6 +27,7 @@ ALIASES = {"human": "user", "gpt": "assistant", "bot": "assistant", "model": "as
 SEPARATOR = "\n\n"
 
 Fix = tuple[str, str, str]  # (path, code, message)
+STRIPPED = "edge whitespace removed (the template trims it)"
 
 
 @dataclass(frozen=True)
@@ -134,11 +135,9 @@ class Fixer:
         fixes = []
         content = self.keys.content  # type: ignore[union-attr]
         for i, message in turns:
-            text = message.get(content)
-            if isinstance(text, str) and text.strip() and text != text.strip():
-                message[content] = text.strip()
-                fixes.append((self._path(i, content), "whitespace-stripped",
-                              "edge whitespace removed (the template trims it)"))
+            if (stripped := _stripped(message.get(content))) is not None:
+                message[content] = stripped
+                fixes.append((self._path(i, content), "whitespace-stripped", STRIPPED))
         return fixes
 
     def _fix_fields(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[Fix]]:
@@ -146,8 +145,14 @@ class Fixer:
             return row, []
         fixed, fixes = row, []
         for name in sorted(self.fmt.keys | self.fmt.extra_keys):
-            text = row.get(name)
-            if isinstance(text, str) and text.strip() and text != text.strip():
-                fixed = {**fixed, name: text.strip()}
-                fixes.append((name, "whitespace-stripped", "edge whitespace removed (the template trims it)"))
+            if (stripped := _stripped(row.get(name))) is not None:
+                fixed = {**fixed, name: stripped}
+                fixes.append((name, "whitespace-stripped", STRIPPED))
         return fixed, fixes
+
+
+def _stripped(text: Any) -> str | None:
+    """`text` without edge whitespace, or None when that changes nothing (or would leave nothing)."""
+    if not isinstance(text, str) or not text.strip() or text == text.strip():
+        return None
+    return text.strip()
