@@ -269,7 +269,8 @@ def run(config: TrainConfig, *, dry_run: bool = False, console: Any = None) -> R
     template = choose_template(config, model, tokenizer, console)
     rows, audit_report = supervise(config, tokenizer, template, out, console)
     summary = dataset_stats([{"messages": [m.to_dict() for m in r.messages]} for r in rows],
-                            tokenizer=tokenizer, template=template.name, max_length=config.max_length).summary
+                            tokenizer=tokenizer, template=template.name, max_length=config.max_length,
+                            audits=rows).summary
     summary["supervision"] = audit_report.summary
     train_rows, eval_rows = _split(rows, config, tokenizer, template)
     if eval_rows:

@@ -219,8 +219,12 @@ def _template_audits(frame: pl.DataFrame, rules: TemplateRules, tokenizer: Any) 
 
 def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRules | None = None,
           max_length: int | None = None, format: str | None = None, column: str | None = None,
-          split: str = "train") -> Stats:
-    """Statistics of `source`; tokens when `tokenizer` is given, trainable tokens with `template` too."""
+          split: str = "train", audits: list[Any] | None = None) -> Stats:
+    """Statistics of `source`; tokens when `tokenizer` is given, trainable tokens with `template` too.
+
+    `audits`: the template's audit of these same rows, in order, when the caller already has it
+    (`train` does), so the rows are not rendered and tokenized a second time.
+    """
     frame, fmt_name, skipped = message_frame(source, format=format, column=column, split=split)
     tokenizer = load_tokenizer(tokenizer) if isinstance(tokenizer, (str, os.PathLike)) else tokenizer
     rules = resolve_rules(template)
@@ -229,7 +233,8 @@ def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRule
                                                     dtype=pl.UInt32))
     unit = "tokens" if tokenizer is not None else "chars"
     per_conversation = _conversations(frame, unit)
-    audits = _template_audits(frame, rules, tokenizer) if rules is not None and tokenizer is not None else None
+    if audits is None and rules is not None and tokenizer is not None:
+        audits = _template_audits(frame, rules, tokenizer)
     masks = [a.mask for a in audits] if audits is not None else None
     turns = per_conversation["messages"]
     histogram = turns.value_counts().sort("messages")

@@ -224,3 +224,12 @@ def test_stats_cli_shows_the_audit_counts(cli, tmp_path):
     assert json.loads(result.out)["supervision"]["rows_with"] == {"special-token-in-content": 1}
     assert "special-token-in-content 1" in cli("stats", data, "--tokenizer", "HuggingFaceTB/SmolLM2-135M-Instruct",
                                                "--template", "chatml").out.replace("\n", " ")
+
+
+def test_stats_reuses_a_given_audit_with_the_same_result(smollm2_tokenizer):
+    from validation import stats
+
+    audits = Auditor(smollm2_tokenizer, get_template("chatml")).audit([r["messages"] for r in rows()])
+    fresh = stats(rows(), tokenizer=smollm2_tokenizer, template="chatml", max_length=40).summary
+    reused = stats(rows(), tokenizer=smollm2_tokenizer, template="chatml", max_length=40, audits=audits).summary
+    assert reused == fresh
