@@ -23,7 +23,7 @@ from validation.rules import TemplateRules
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # The same class without SEP, for scanning joined texts (a SEP inside content is caught by count).
 _JOINED_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1e\x7f]"
-_ROLE_CODE = {"system": "s", "user": "u", "assistant": "a"}
+ROLE_CODE = {"system": "s", "user": "u", "assistant": "a"}  # the roles `fast_clean` clears
 _CLEAN_ORDER = re.compile(r"s?(?:ua)+")
 SEP = "\x1f"
 PathFn = Callable[[int, str], str]
@@ -43,7 +43,7 @@ def fast_clean(messages: Any, rules: TemplateRules | None) -> str | None:
     try:
         if type(messages) is not list or set(map(len, messages)) != {2}:
             return None
-        sig = "".join([_ROLE_CODE[m["role"]] for m in messages])
+        sig = "".join([ROLE_CODE[m["role"]] for m in messages])
         contents = [m["content"] for m in messages]
         text = SEP.join(contents)
     except (KeyError, TypeError):

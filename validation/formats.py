@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from validation.checks import ROLE_CODE
 from validation.decode import json_type
 from validation.models import Conversation, Message
 
@@ -44,6 +45,18 @@ Raw = dict[str, Any]
 
 
 @dataclass(frozen=True)
+class RawShape:
+    """Where a list-of-messages format keeps its turns, for the raw-line fast path
+    (`validation.rowscan`): the list field, the role and content fields of each turn, and the
+    source role names it may clear (-> "s", "u" or "a"); other roles are left to the checks."""
+
+    list_key: str
+    role_key: str
+    content_key: str
+    roles: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Format:
     """How one source format maps to and from canonical messages."""
 
@@ -57,6 +70,7 @@ class Format:
     extra_keys: frozenset[str] = field(default_factory=frozenset)
     # Rows are one assistant message by design (language-model style text): no prompt expected.
     completion_only: bool = False
+    raw: RawShape | None = None
 
     def matches(self, row: Raw) -> bool:
         return self.keys <= row.keys()
@@ -113,7 +127,8 @@ def _messages_format(column: str = "messages") -> Format:
         return _merge(conv.metadata, {column: _dicts(conv.messages)})
 
     return Format("messages", frozenset({column}), to_messages, from_conversation,
-                  lambda row, i, f: f"{column}[{i}].{f}" if f else f"{column}[{i}]", column=column, root=column)
+                  lambda row, i, f: f"{column}[{i}].{f}" if f else f"{column}[{i}]", column=column, root=column,
+                  raw=RawShape(column, "role", "content", ROLE_CODE))
 
 
 # --- sharegpt ------------------------------------------------------------------------------
@@ -284,7 +299,10 @@ def get_format(name: str, *, column: str | None = None) -> Format:
 
 _FIXED = {
     "sharegpt": Format("sharegpt", frozenset({"conversations"}), _sharegpt_to_messages, _sharegpt_from,
-                       _sharegpt_path, root="conversations"),
+                       _sharegpt_path, root="conversations",
+                       raw=RawShape("conversations", "from", "value", {
+                           name: ROLE_CODE[role] for name, role in SHAREGPT_ROLES.items()
+                           if role in ROLE_CODE and name != "function_call"})),
     "alpaca": Format("alpaca", frozenset({"instruction", "output"}), _alpaca_to_messages, _alpaca_from,
                      _alpaca_path, extra_keys=frozenset({"input", "system"})),
     "prompt-completion": Format("prompt-completion", frozenset({"prompt", "completion"}), _pc_to_messages,

@@ -1,9 +1,11 @@
-"""Check rows chunk by chunk: per-row checks in Python, content scans and hashing in Rust.
+"""Check rows chunk by chunk: raw lines proven clean in C, the rest in Python.
 
-Per row, `fast_clean` clears well-formed rows with C-speed builtins; once per chunk, Polars scans
-their texts for control characters and special tokens and hashes them for duplicate detection.
-Rows not cleared go through the precise `check_messages`. Duplicates are resolved at the end
-over all hashes at once, which is also what lets a large JSONL file be split across processes.
+Raw JSONL lines of list-of-messages formats first meet `rowscan.Prover`, which clears clean
+rows in one pass over their bytes and hashes them. Decoded rows meet `fast_clean`, which clears
+well-formed rows with C-speed builtins; once per chunk, Polars scans their texts for control
+characters and special tokens. Rows not cleared go through the precise `check_messages`.
+Duplicates are resolved at the end over all hashes at once, which is also what lets a large
+JSONL file be split across processes.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from typing import Any
 
 from validation.checks import check_messages, dup_text, fast_clean, suspects
 from validation.formats import Format, FormatError
-from validation.io import BOM, Record
 from validation.decode import decode_row
+from validation.io import BOM, Record
 from validation.report import Issue
+from validation.rowscan import Prover, fingerprints
 from validation.rules import TemplateRules
 
 CHUNK_ROWS = 8192
@@ -47,6 +50,10 @@ class Scanner:
         self.tokenizer = tokenizer
         self.duplicates = duplicates
         self.hashes: list[tuple[list[int], list[int], list[int]]] = []
+        # Raw lines can be cleared without decoding unless lengths need the messages themselves.
+        self.prover = None if fmt.raw is None or (max_length is not None and tokenizer is not None) else Prover(
+            fmt.raw, special_tokens=rules.special_tokens if rules else (),
+            allow_system=rules is None or "system" in rules.roles, other_keys=sorted(fmt.extra_keys))
 
     def scan(self, records: Iterable[Record]) -> Iterator[Outcome]:
         """Yield an `Outcome` per record, in input order (duplicates come from `duplicate_issues`)."""
@@ -79,6 +86,31 @@ class Scanner:
             return self._precise(record, raw_messages)
         return [], text, raw_messages
 
+    def check_lines(self, lines: list[tuple[int, bytes]]) -> tuple[list[Issue], list[int]]:
+        """(issues, rows with errors) of raw JSONL lines given as (row, bytes)."""
+        proven = self.prover.prove([line for _, line in lines]) if self.prover else [None] * len(lines)
+        rest, cleared, exact, folded, issues = [], [], [], [], []
+        for (row, line), result in zip(lines, proven):
+            if result is None:
+                rest.append(Record(row, decode_row(line, row), line))
+                continue
+            cleared.append(row)
+            exact.append(result[0])
+            folded.append(result[1])
+            if self.max_length is not None and result[2] > self.max_length:
+                issues.append(self._too_long(row, result[2], "characters"))
+        if cleared and self.duplicates:
+            self.hashes.append((cleared, exact, folded))
+        invalid = []
+        for outcome in self.check_chunk(rest) if rest else []:
+            issues += outcome.issues
+            if not outcome.valid:
+                invalid.append(outcome.record.row)
+        return issues, invalid
+
+    def _too_long(self, row: int, length: int, unit: str) -> Issue:
+        return Issue.make(row, self.fmt.root, "too-long", f"{length} {unit} > max length {self.max_length}")
+
     def check_chunk(self, chunk: list[Record]) -> list[Outcome]:
         """Outcomes of one chunk; records the chunk's hashes for `duplicate_issues`."""
         import polars as pl
@@ -94,7 +126,7 @@ class Scanner:
             texts = pl.Series([rows[k][1] for k in kept], dtype=pl.String)
         extra: dict[int, list[Issue]] = {}
         if kept and self.duplicates:
-            self.hashes.append(([chunk[k].row for k in kept], *fingerprints(texts)))
+            self.hashes.append(([chunk[k].row for k in kept], *fingerprints(texts.to_list())))
         if kept and self.max_length is not None:
             self._lengths(chunk, [(k, rows[k][2]) for k in kept], extra)
         return [Outcome(record, issues + extra.get(i, [])) for i, (record, (issues, _, _)) in
@@ -111,8 +143,7 @@ class Scanner:
             unit = "tokens"
         for (i, _), length in zip(kept, lengths):
             if length > (self.max_length or 0):
-                extra.setdefault(i, []).append(Issue.make(
-                    chunk[i].row, self.fmt.root, "too-long", f"{length} {unit} > max length {self.max_length}"))
+                extra.setdefault(i, []).append(self._too_long(chunk[i].row, length, unit))
 
     def duplicate_issues(self) -> list[Issue]:
         """`duplicate` / `near-duplicate` warnings for every row that repeats an earlier one."""
@@ -132,13 +163,6 @@ def fold(text: Any) -> Any:
         return pl.select(fold(pl.lit(text))).to_series()
     return (pl.when(text.str.contains(ODD_SPACE)).then(text.str.replace_all(ODD_SPACE, " "))
             .otherwise(text).str.strip_chars().str.to_lowercase())
-
-
-def fingerprints(texts: Any) -> tuple[list[int], list[int]]:
-    """(exact, folded) 64-bit hashes of joined conversation texts; each message is folded."""
-    exact = texts.hash(seed=0).to_list()
-    folded = fold(texts.str.replace_all(r"\s*\x1f\s*", "\x1f")).hash(seed=0).to_list()
-    return exact, folded
 
 
 def duplicate_issues(hashes: list[tuple[list[int], list[int], list[int]]], root: str) -> list[Issue]:
@@ -185,12 +209,10 @@ def _ranges(path: Path, parts: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
-def _scan_range(task: tuple[str, int, int]) -> tuple[int, int, list[Issue], list[int], list[tuple]]:
-    """In a worker: (lines, records, issues, invalid rows, hashes), rows relative to the range."""
-    path, start, end = task
-    scanner = _WORKER
-    assert scanner is not None
-    scanner.hashes = []
+def scan_lines(scanner: Scanner, path: str | Path, start: int, end: int,
+               progress: Callable[[int], None] | None = None) -> tuple[int, int, list[Issue], list[int]]:
+    """(lines, records, issues, invalid rows) of the JSONL lines in bytes [start, end) of `path`;
+    rows are counted from the range's first line. Blank lines are skipped; a BOM at byte 0 too."""
     lines = records = 0
     issues: list[Issue] = []
     invalid: list[int] = []
@@ -199,6 +221,7 @@ def _scan_range(task: tuple[str, int, int]) -> tuple[int, int, list[Issue], list
         position = start
         while position < end and (block := f.readlines(1 << 20)):
             chunk = []
+            before = position
             for line in block:
                 if position >= end:
                     break
@@ -207,13 +230,33 @@ def _scan_range(task: tuple[str, int, int]) -> tuple[int, int, list[Issue], list
                 if start == 0 and lines == 1 and line.startswith(BOM):
                     line = line[len(BOM):]
                 if not line.isspace():
-                    chunk.append(Record(lines, decode_row(line, lines), line))
+                    chunk.append((lines, line))
             records += len(chunk)
-            for outcome in scanner.check_chunk(chunk):
-                issues += outcome.issues
-                if not outcome.valid:
-                    invalid.append(outcome.record.row)
-    return lines, records, issues, invalid, scanner.hashes
+            part, bad = scanner.check_lines(chunk)
+            issues += part
+            invalid += bad
+            if progress is not None:
+                progress(position - before)
+    return lines, records, issues, invalid
+
+
+def _scan_range(task: tuple[str, int, int]) -> tuple[int, int, list[Issue], list[int], list[tuple]]:
+    """In a worker: (lines, records, issues, invalid rows, hashes), rows relative to the range."""
+    scanner = _WORKER
+    assert scanner is not None
+    scanner.hashes = []
+    return *scan_lines(scanner, *task), scanner.hashes
+
+
+def scan_jsonl(path: Path, scanner: Scanner, *, workers: int,
+               progress: Callable[[int], None] | None = None) -> tuple[int, list[Issue], set[int]]:
+    """(records, issues, invalid rows) of a JSONL file: in this process, or in `workers` forked
+    processes when the file is large enough to pay for them."""
+    size = path.stat().st_size
+    if workers > 1 and size >= PARALLEL_MIN_BYTES:
+        return scan_parallel(path, scanner, workers=workers, progress=progress)
+    _, records, issues, invalid = scan_lines(scanner, path, 0, size, progress)
+    return records, issues, set(invalid)
 
 
 def scan_parallel(path: Path, scanner: Scanner, *, workers: int,

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from validation.checks import with_call_content
-from validation.decode import json_type
+from validation.decode import decode_row, json_type
 from validation.formats import Format, detect, get_format
 from validation.io import BOM, InputError, Record, kind_of, read_records, size_of, write_rows
 from validation.models import Conversation, Message
 from validation.report import Fix, Issue, Report
 from validation.rules import TemplateRules, get_rules
-from validation.scan import PARALLEL_MIN_BYTES, Scanner, default_workers, scan_parallel
+from validation.scan import Scanner, default_workers, scan_jsonl
 
 Source = str | os.PathLike[str] | Iterable[dict[str, Any]]
 DETECT_SAMPLE = 200
@@ -127,9 +127,12 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
         (1, [(2, 'question', 'empty-content')])
     """
     rules = resolve_rules(template)
+    # JSONL is checked as raw lines (after the head is read for detection); --fix needs records.
+    lines = not fix and _is_path(source) and kind_of(source) == "jsonl"
     with progress_bar(source, progress) as advance:
         # --fix re-serialises changed rows: decode precisely so that no number changes on the way.
-        fmt, records = open_source(source, format=format, column=column, split=split, progress=advance, precise=fix)
+        fmt, records = open_source(source, format=format, column=column, split=split,
+                                   progress=None if lines else advance, precise=fix)
         scanner = Scanner(fmt, rules=rules, max_length=max_length, tokenizer=load_tokenizer(tokenizer))
         report = Report(path=_name(source), format=fmt.name, template=rules.name if rules else None,
                         max_length=max_length, length_unit=None if max_length is None else
@@ -137,10 +140,8 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
         if fix:
             report.fixes = []
             records = fixed_records(records, fmt, rules, report.fixes)
-        workers = default_workers()
-        if not fix and _is_path(source) and workers > 1 and kind_of(source) == "jsonl" and \
-                (size_of(source) or 0) >= PARALLEL_MIN_BYTES:
-            rows, issues, invalid = scan_parallel(Path(source), scanner, workers=workers, progress=advance)
+        if lines:
+            rows, issues, invalid = scan_jsonl(Path(source), scanner, workers=default_workers(), progress=advance)
             if write_clean is not None:
                 _write_clean_lines(Path(source), Path(write_clean), invalid)
         else:
@@ -183,13 +184,14 @@ def _scan_sequential(scanner: Scanner, records: Iterator[Record],
 
 
 def _write_clean_lines(source: Path, out: Path, invalid: set[int]) -> None:
-    """Copy every non-blank line whose row is not invalid, byte for byte, in order."""
-    with source.open("rb") as src, out.open("wb") as dst:
+    """Every non-blank line whose row is not invalid, in order: copied byte for byte into a
+    JSONL file, decoded precisely (no number changes) for the other kinds `write_rows` writes."""
+    with source.open("rb") as src, _CleanWriter(out) as clean:
         for row, line in enumerate(src, start=1):
             if row == 1:
                 line = line.removeprefix(BOM)
             if row not in invalid and not line.isspace():
-                dst.write(line if line.endswith(b"\n") else line + b"\n")
+                clean.add(Record(row, decode_row(line, row, precise=True) if clean.needs_data else {}, line))
 
 
 class _CleanWriter:
@@ -199,6 +201,8 @@ class _CleanWriter:
         self.path = Path(path) if path is not None else None
         self._file: Any = None
         self._rows: list[dict[str, Any]] = []
+        # Raw JSONL lines are copied as they are; other kinds are written from the row objects.
+        self.needs_data = self.path is not None and self.path.suffix.lower() not in (".jsonl", ".ndjson")
 
     def __enter__(self) -> _CleanWriter:
         return self

@@ -1,0 +1,198 @@
+"""The raw-line fast path (`validation._rowscan`) against the path it stands in for.
+
+The prover may refuse any row (it then goes through orjson and the precise checks), but a row it
+clears must be one those checks find clean, with the same duplicate hashes and length. The
+strongest form of that is checked directly: `check_lines` gives the same issues, invalid rows
+and hashes with and without the prover, on well-formed, wild and corrupted lines.
+"""
+
+from __future__ import annotations
+
+import json
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.strategies import conversations, metadata, wild_row
+from validation import get_format, validate
+from validation.rowscan import Prover, fingerprints, fold, folded_hash
+from validation.rules import CHATML, TemplateRules
+from validation.scan import Scanner
+
+FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+MESSAGES = get_format("messages")
+SHAREGPT = get_format("sharegpt")
+NO_SYSTEM = TemplateRules(name="no-system", special_tokens=("<s>", "[INST]"), roles=frozenset({"user", "assistant"}))
+
+
+def outcome(lines: list[bytes], *, fast: bool, fmt=MESSAGES, rules=None, max_length=None):
+    """(issues, invalid rows, hashes by row) of `check_lines`, with or without the prover."""
+    scanner = Scanner(fmt, rules=rules, max_length=max_length)
+    if not fast:
+        scanner.prover = None
+    issues, invalid = scanner.check_lines(list(enumerate(lines, start=1)))
+    hashes = {row: (e, f) for rows, exact, folded in scanner.hashes for row, e, f in zip(rows, exact, folded)}
+    return sorted((i.row, i.path, i.code, i.message) for i in issues), sorted(invalid), hashes
+
+
+def assert_same(lines: list[bytes], **options) -> None:
+    assert outcome(lines, fast=True, **options) == outcome(lines, fast=False, **options)
+
+
+def serialise(row: dict, style: int) -> bytes:
+    """Four spellings of one row: compact, spaced with tabs and CRLF, ASCII-escaped, raw UTF-8."""
+    if style == 0:
+        return json.dumps(row, separators=(",", ":"), ensure_ascii=False).encode()
+    if style == 1:
+        return json.dumps(row, separators=(" ,\t", " : "), ensure_ascii=False).encode() + b" \r\n"
+    if style == 2:
+        return json.dumps(row).encode() + b"\n"
+    return json.dumps(row, ensure_ascii=False).encode() + b"\n"
+
+
+def to_sharegpt(row: dict) -> dict:
+    names = {"user": "human", "assistant": "gpt"}
+    return {"conversations": [{"from": names.get(m["role"], m["role"]), "value": m["content"]}
+                              for m in row["messages"]]}
+
+
+rows = st.one_of(wild_row, st.builds(lambda ms, meta: {**meta, "messages": ms}, conversations(), metadata))
+
+
+@FAST
+@given(st.lists(st.tuples(rows, st.integers(0, 3)), min_size=1, max_size=5),
+       st.sampled_from([None, CHATML, NO_SYSTEM]), st.sampled_from([None, 40]))
+def test_prover_changes_nothing_on_any_row(examples, rules, max_length):
+    lines = [serialise(row, style) for row, style in examples]
+    assert_same(lines, rules=rules, max_length=max_length)
+
+
+@FAST
+@given(conversations(), st.integers(0, 3))
+def test_prover_changes_nothing_on_sharegpt_rows(messages, style):
+    assert_same([serialise(to_sharegpt({"messages": messages}), style)], fmt=SHAREGPT, rules=CHATML)
+
+
+@FAST
+@given(st.tuples(rows, st.integers(0, 3)), st.integers(0, 10_000), st.binary(min_size=0, max_size=3),
+       st.integers(0, 3))
+def test_prover_changes_nothing_on_corrupted_lines(example, at, insert, cut):
+    line = serialise(*example)
+    at %= len(line) + 1
+    assert_same([line[:at] + insert + line[at + cut:]], rules=CHATML)
+
+
+@FAST
+@given(st.binary(max_size=120))
+def test_prover_never_raises_on_arbitrary_bytes(raw):
+    assert_same([raw])
+
+
+CLEARED = [
+    b'{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}',
+    # content before role, escapes, a surrogate pair, raw UTF-8, metadata of every JSON type
+    b'{"id": -1.5e10, "tags": [true, false, null, {"a": [1, "x"]}], "messages": ['
+    b'{"content": "Tab\\there \\"q\\" \\\\ \\/ \\u00e9 \\ud83d\\ude00", "role": "user"},'
+    b'{"role": "assistant", "content": "d\xc3\xa9j\xc3\xa0 vu \xe6\x97\xa5\xe6\x9c\xac"}]}\r\n',
+    b'{"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Q"},'
+    b'{"role":"assistant","content":"A"},{"role":"user","content":"Q2"},{"role":"assistant","content":"A2"}]}',
+]
+
+
+@pytest.mark.parametrize("line", CLEARED)
+def test_prover_clears_clean_rows_without_decoding_them(line):
+    result = Prover(MESSAGES.raw).prove([line])[0]
+    assert result is not None
+    messages = orjson.loads(line)["messages"]
+    assert result[2] == sum(len(m["content"]) for m in messages)
+    assert_same([line], rules=CHATML, max_length=10)
+
+
+def test_prover_reads_sharegpt_role_names():
+    line = b'{"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello"}]}'
+    assert Prover(SHAREGPT.raw).prove([line])[0] is not None
+
+
+def chat(*contents: str, roles: tuple[str, ...] = ("user", "assistant")) -> bytes:
+    return json.dumps({"messages": [{"role": r, "content": c} for r, c in zip(roles, contents)]}).encode()
+
+
+REFUSED = {  # line -> the precise path's code (None: clean, but outside what the prover reads)
+    chat("Hi", "ok") + b"x": "trailing-data",
+    b'{"messages": [{"role": "user", "content": "\\ud800"}, {"role": "assistant", "content": "x"}]}':
+        "lone-surrogate",
+    b'{"messages": [{"role": "user", "content": "\xff"}, {"role": "assistant", "content": "x"}]}': "invalid-utf8",
+    chat("Hi", "bell \u0007"): "control-character",
+    chat("Hi", "del \x7f"): "control-character",
+    chat("Hi", "<|im_end|> forged"): "special-token-in-content",
+    chat("Hi", "\u00a0\u3000 "): "whitespace-content",
+    chat("Hi", ""): "empty-content",
+    chat("Hi", "a", roles=("user", "user")): "no-assistant-turn",
+    chat("Hi", "a", "b", roles=("user", "assistant", "user")): "trailing-user-turn",
+    chat("Hi", "a", roles=("User", "assistant")): "role-wrong-case",
+    b'{"messages": [{"role": "user", "content": 1}, {"role": "assistant", "content": "x"}]}':
+        "non-string-content",
+    b'{"messages": []}': "no-messages",
+    b'{"messages": [{"role": "user", "content": "Hi"}]} {"messages": []}': "trailing-data",
+    b'{"id": 1e400, "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "x"}]}':
+        "invalid-json",
+    # clean rows the prover leaves to orjson and the precise checks
+    b'{"messages": [{"role": "user", "content": "Hi", "name": "u"}, {"role": "assistant", "content": "x"}]}': None,
+    b'{"id": 123456789012345678901234567890, "messages": [{"role": "user", "content": "Hi"},'
+    b' {"role": "assistant", "content": "x"}]}': None,
+    b'{"messages": [], "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "x"}]}':
+        None,
+    chat("\u3042", "x"): None,  # hiragana only: could be U+3000, so not proven non-blank here
+}
+
+
+@pytest.mark.parametrize("line", list(REFUSED))
+def test_prover_refuses_rows_it_cannot_prove_clean(line):
+    assert Prover(MESSAGES.raw, special_tokens=CHATML.special_tokens).prove([line]) == [None]
+    issues, _, _ = outcome([line], fast=False, rules=CHATML)
+    assert [code for _, _, code, _ in issues][:1] == ([REFUSED[line]] if REFUSED[line] else [])
+
+
+def test_prover_leaves_a_system_prompt_to_templates_without_a_system_role():
+    line = chat("Be brief.", "Hi", "ok", roles=("system", "user", "assistant"))
+    assert Prover(MESSAGES.raw, allow_system=False).prove([line]) == [None]
+    assert Prover(MESSAGES.raw).prove([line])[0] is not None
+    issues, _, _ = outcome([line], fast=False, rules=NO_SYSTEM)
+    assert [(path, code) for _, path, code, _ in issues] == [("messages[0].role", "role-not-supported")]
+
+
+@FAST
+@given(st.text(alphabet=st.sampled_from("aZ \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\u00a0\u00c9\u0130\u03a3."), max_size=30))
+def test_the_c_fold_of_ascii_text_is_pythons_fold(text):
+    text = "ua\x1f" + text
+    exact, folded = fingerprints([text])
+    assert folded == [folded_hash(text)]
+    if text.isascii():
+        assert folded_hash(text) == folded_hash("ua\x1f" + "\x1f".join(map(fold, text[3:].split("\x1f"))))
+
+
+def test_duplicates_are_found_across_the_fast_and_the_precise_path(tmp_path):
+    same = [{"role": "user", "content": "What is 2+2?"}, {"role": "assistant", "content": "4"}]
+    named = [{**same[0], "name": "sam"}, same[1]]  # an extra field: the prover leaves it to Python
+    folded = [{"role": "user", "content": "what  is 2+2? "}, same[1]]
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(json.dumps({"messages": m}) + "\n" for m in (same, named, folded)))
+    assert Prover(MESSAGES.raw).prove(path.read_bytes().splitlines()) != [None] * 3
+    report = validate(path)
+    assert [(i.row, i.code, i.message) for i in report.issues] == [
+        (2, "duplicate", "same as row 1"),
+        (3, "near-duplicate", "same as row 1 after case and whitespace folding")]
+
+
+def test_write_clean_from_jsonl_to_parquet_keeps_every_value(tmp_path):
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(chat("Hi", "ok")[:-1] + b', "id": 12345678901234567}\n' + chat("Hi", "") + b"\n")
+    report = validate(path, write_clean=tmp_path / "clean.parquet")
+    assert (report.valid, report.invalid) == (1, 1)
+    assert pq.read_table(tmp_path / "clean.parquet").to_pylist() == [
+        {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "ok"}],
+         "id": 12345678901234567}]
