@@ -48,7 +48,8 @@ Raw = dict[str, Any]
 class RawShape:
     """Where a list-of-messages format keeps its turns, for the raw-line fast path
     (`validation.rowscan`): the list field, the role and content fields of each turn, and the
-    source role names it may clear (-> "s", "u" or "a"); other roles are left to the checks."""
+    source role names it reads, each to its canonical role (system, user or assistant); rows
+    with other roles are left to the checks."""
 
     list_key: str
     role_key: str
@@ -128,7 +129,7 @@ def _messages_format(column: str = "messages") -> Format:
 
     return Format("messages", frozenset({column}), to_messages, from_conversation,
                   lambda row, i, f: f"{column}[{i}].{f}" if f else f"{column}[{i}]", column=column, root=column,
-                  raw=RawShape(column, "role", "content", ROLE_CODE))
+                  raw=RawShape(column, "role", "content", {role: role for role in ROLE_CODE}))
 
 
 # --- sharegpt ------------------------------------------------------------------------------
@@ -301,7 +302,7 @@ _FIXED = {
     "sharegpt": Format("sharegpt", frozenset({"conversations"}), _sharegpt_to_messages, _sharegpt_from,
                        _sharegpt_path, root="conversations",
                        raw=RawShape("conversations", "from", "value", {
-                           name: ROLE_CODE[role] for name, role in SHAREGPT_ROLES.items()
+                           name: role for name, role in SHAREGPT_ROLES.items()
                            if role in ROLE_CODE and name != "function_call"})),
     "alpaca": Format("alpaca", frozenset({"instruction", "output"}), _alpaca_to_messages, _alpaca_from,
                      _alpaca_path, extra_keys=frozenset({"input", "system"})),

@@ -1,22 +1,24 @@
-"""Duplicate fingerprints and the raw-line fast path, over the C extension `validation._rowscan`.
+"""Duplicate hashes and the raw-line fast path, over the C extension `validation._rowscan`.
 
-`prove` clears raw JSONL lines that are certainly clean without decoding them into Python
-objects; every line it does not clear goes the usual way (orjson, `fast_clean`, the precise
-checks). `fingerprints` gives every other row the same two hashes, so a row cleared here and
-its copy checked precisely are still found to be duplicates.
+`Prover.prove` clears raw JSONL lines that are certainly clean without decoding them into
+Python objects; every line it does not clear goes the usual way (orjson, `fast_clean`, the
+precise checks). Every path hashes a conversation the same way (`hash_conversation`), so a row
+cleared here and its copy checked precisely are still found to be duplicates, and `stats`
+counts the duplicates `validate` reports.
 
-The fold for near-duplicates is, per message: `" ".join(text.split()).lower()`. The C code folds
-ASCII text itself; text with other characters is folded here, with Python's Unicode rules.
+The near-duplicate fold of one message is `fold`; the C code folds ASCII text itself and calls
+`fold` for text with other characters (Python's Unicode case rules).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from validation._rowscan import fingerprint, text_hash
-from validation._rowscan import prove as _prove
+from validation import _rowscan
 from validation.checks import SEP
 from validation.formats import RawShape
+
+ROLE_OF_CODE = {"s": "system", "u": "user", "a": "assistant", "t": "tool"}  # `checks.dup_text` letters
 
 
 def fold(text: str) -> str:
@@ -24,24 +26,27 @@ def fold(text: str) -> str:
     return " ".join(text.split()).lower()
 
 
-def folded_hash(text: str) -> int:
-    """The folded hash of a duplicate text (`checks.dup_text`): every SEP-separated part folded."""
-    return text_hash(SEP.join(map(fold, text.split(SEP))).encode())
+def hash_conversation(roles: list[str], contents: list[str]) -> tuple[int, int]:
+    """(exact, folded) 64-bit hashes of one conversation.
+
+    Example:
+        >>> a = hash_conversation(["user", "assistant"], ["Hi  there", "Hello"])
+        >>> b = hash_conversation(["user", "assistant"], ["hi there", "hello"])
+        >>> a[0] == b[0], a[1] == b[1]
+        (False, True)
+    """
+    return _rowscan.hash_conversation(roles, contents, fold)
 
 
 def fingerprints(texts: Sequence[str]) -> tuple[list[int], list[int]]:
-    """(exact, folded) 64-bit hashes of duplicate texts, equal to those `prove` gives.
-
-    Example:
-        >>> exact, folded = fingerprints(["ua\\x1fHi  there\\x1fHello", "ua\\x1fhi there\\x1fhello"])
-        >>> exact[0] == exact[1], folded[0] == folded[1]
-        (False, True)
-    """
+    """(exact, folded) hashes of duplicate texts (`checks.dup_text` of rows with no error, whose
+    contents therefore hold no SEP)."""
     exact, folded = [], []
     for text in texts:
-        plain, fast = fingerprint(text.encode())
+        sig, *contents = text.split(SEP)
+        plain, fast = hash_conversation([ROLE_OF_CODE[c] for c in sig], contents)
         exact.append(plain)
-        folded.append(fast if fast is not None else folded_hash(text))
+        folded.append(fast)
     return exact, folded
 
 
@@ -52,7 +57,7 @@ class Prover:
                  other_keys: Sequence[str] = ()) -> None:
         """`other_keys`: top-level fields that also feed the messages; a row holding one is left to Python."""
         self._args = (shape.list_key.encode(), shape.role_key.encode(), shape.content_key.encode(),
-                      {name.encode(): code.encode() for name, code in shape.roles.items()},
+                      {name.encode(): role.encode() for name, role in shape.roles.items()},
                       tuple(t.encode() for t in special_tokens if t), tuple(k.encode() for k in other_keys),
                       allow_system)
 
@@ -60,11 +65,11 @@ class Prover:
         """Per line: None when not certainly clean, else (exact hash, folded hash, characters).
 
         Example:
-            >>> prover = Prover(RawShape("messages", "role", "content", {"user": "u", "assistant": "a"}))
+            >>> prover = Prover(RawShape("messages", "role", "content", {"user": "user", "assistant": "assistant"}))
             >>> ok, bad = prover.prove([b'{"messages": [{"role": "user", "content": "Hi"},'
             ...                         b' {"role": "assistant", "content": "Hello"}]}', b'{"messages": []}'])
-            >>> ok[2], bad
-            (7, None)
+            >>> ok[2], bad, ok[:2] == hash_conversation(["user", "assistant"], ["Hi", "Hello"])
+            (7, None, True)
         """
-        return [r if r is None or type(r[1]) is int else (r[0], folded_hash(r[1]), r[2])
-                for r in _prove(lines, *self._args)]
+        return [r if r is None or type(r[1]) is int else (r[0], fingerprints([r[1]])[1][0], r[2])
+                for r in _rowscan.prove(lines, *self._args)]
