@@ -69,38 +69,68 @@ static void buf_free(Buf *b) {
 
 /* --- hashing ------------------------------------------------------------------------------- */
 
-#define K1 0x9e3779b97f4a7c15ULL
-#define K2 0xc2b2ae3d27d4eb4fULL
-#define K3 0x165667b19e3779f9ULL
+#define P1 0x9E3779B185EBCA87ULL
+#define P2 0xC2B2AE3D27D4EB4FULL
+#define P3 0x165667B19E3779F9ULL
+#define P4 0x85EBCA77C2B2AE63ULL
+#define P5 0x27D4EB2F165667C5ULL
 
 static inline uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
 
-static inline uint64_t fmix(uint64_t h) {
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    return h ^ (h >> 33);
+static inline uint64_t read64(const unsigned char *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
 }
 
-/* 64-bit hash of n bytes, eight at a time (a multiply-rotate chain with a final avalanche). */
-static uint64_t hash_bytes(const unsigned char *p, size_t n, uint64_t seed) {
-    uint64_t h = seed ^ (n * K3), w;
-    for (; n >= 8; p += 8, n -= 8) {
-        memcpy(&w, p, 8);
-        h = rotl(h ^ (w * K2), 31) * K1;
+static inline uint64_t xxh_round(uint64_t acc, uint64_t input) { return rotl(acc + input * P2, 31) * P1; }
+
+static inline uint64_t xxh_merge(uint64_t acc, uint64_t v) { return (acc ^ xxh_round(0, v)) * P1 + P4; }
+
+/* XXH64 of n bytes (seed 0): four independent lanes over 32-byte stripes. */
+static uint64_t hash_bytes(const unsigned char *p, size_t n) {
+    const unsigned char *end = p + n;
+    uint64_t h;
+    if (n >= 32) {
+        uint64_t v1 = P1 + P2, v2 = P2, v3 = 0, v4 = -P1;
+        do {
+            v1 = xxh_round(v1, read64(p));
+            v2 = xxh_round(v2, read64(p + 8));
+            v3 = xxh_round(v3, read64(p + 16));
+            v4 = xxh_round(v4, read64(p + 24));
+            p += 32;
+        } while (end - p >= 32);
+        h = rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18);
+        h = xxh_merge(h, v1);
+        h = xxh_merge(h, v2);
+        h = xxh_merge(h, v3);
+        h = xxh_merge(h, v4);
+    } else {
+        h = P5;
     }
-    if (n) {
-        w = 0;
-        memcpy(&w, p, n);
-        h = rotl(h ^ (w * K2), 31) * K1;
+    h += n;
+    for (; end - p >= 8; p += 8) h = rotl(h ^ xxh_round(0, read64(p)), 27) * P1 + P4;
+    if (end - p >= 4) {
+        uint32_t w;
+        memcpy(&w, p, 4);
+        h = rotl(h ^ ((uint64_t)w * P1), 23) * P2 + P3;
+        p += 4;
     }
-    return fmix(h);
+    for (; p < end; p++) h = rotl(h ^ (*p * P5), 11) * P1;
+    h ^= h >> 33;
+    h *= P2;
+    h ^= h >> 29;
+    h *= P3;
+    return h ^ (h >> 32);
 }
 
-/* One message into a conversation's chain. */
-static inline uint64_t chain(uint64_t h, const void *role, size_t role_len, const void *content, size_t content_len) {
-    return hash_bytes(content, content_len, hash_bytes(role, role_len, h));
+/* One message, given its role's and content's hashes, into a conversation's chain. */
+static inline uint64_t chain(uint64_t h, uint64_t role, uint64_t content) {
+    h = rotl(h ^ role, 29) * P1 ^ content;
+    h ^= h >> 33;
+    h *= P2;
+    h ^= h >> 29;
+    return h;
 }
 
 /* Python's str.split() whitespace among ASCII characters. */
@@ -108,21 +138,44 @@ static inline int fold_space(unsigned char c) {
     return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
 }
 
+static inline void fold_byte(unsigned char c, unsigned char **o, int *pending, int *started) {
+    if (fold_space(c)) {
+        *pending = *started;
+    } else {
+        if (*pending) *(*o)++ = ' ';
+        *(*o)++ = (c >= 'A' && c <= 'Z') ? c + 32 : c;
+        *pending = 0;
+        *started = 1;
+    }
+}
+
 /* " ".join(text.split()).lower() of ASCII bytes onto out (room for n bytes); the folded length. */
 static size_t fold_ascii(const unsigned char *p, size_t n, unsigned char *out) {
     unsigned char *o = out;
     int pending = 0, started = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = p[i];
-        if (fold_space(c)) {
-            pending = started;
-        } else {
+    size_t i = 0;
+#ifdef __SSE2__
+    /* sixteen bytes at a time where folding is only lower-casing (printable, lone spaces) */
+    const __m128i below = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f), space = _mm_set1_epi8(' ');
+    const __m128i before_a = _mm_set1_epi8('A' - 1), after_z = _mm_set1_epi8('Z' + 1), bit = _mm_set1_epi8(0x20);
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+        int printable = _mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(v, below), _mm_cmplt_epi8(v, del)));
+        unsigned spaces = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, space));
+        if (printable == 0xffff && !(spaces & (spaces >> 1)) && !(spaces & 0x8000) &&
+            !((spaces & 1) && (!started || pending))) {
             if (pending) *o++ = ' ';
-            *o++ = (c >= 'A' && c <= 'Z') ? c + 32 : c;
-            pending = 0;
+            __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, before_a), _mm_cmplt_epi8(v, after_z));
+            _mm_storeu_si128((__m128i *)o, _mm_add_epi8(v, _mm_and_si128(upper, bit)));
+            o += 16;
             started = 1;
+            pending = 0;
+        } else {
+            for (int j = 0; j < 16; j++) fold_byte(p[i + j], &o, &pending, &started);
         }
     }
+#endif
+    for (; i < n; i++) fold_byte(p[i], &o, &pending, &started);
     return o - out;
 }
 
@@ -132,33 +185,79 @@ static int is_ascii(const unsigned char *p, size_t n) {
     return 1;
 }
 
-/* The folded chain step for one message; non-ASCII content is folded by Python's `fold` (the
- * GIL must be held then). -1 with a Python error set on failure. */
-static int chain_folded(uint64_t *h, const char *role, size_t role_len, const char *content, size_t n,
-                        PyObject *fold, Buf *scratch) {
-    if (is_ascii((const unsigned char *)content, n)) {
-        scratch->len = 0;
-        if (buf_reserve(scratch, n + 1)) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        size_t m = fold_ascii((const unsigned char *)content, n, scratch->data);
-        *h = chain(*h, role, role_len, scratch->data, m);
+/* Valid ASCII text that folding leaves as it is: printable, no capital letter, no space at
+ * either end or next to another (the common case, tested before paying for a fold). */
+static int is_folded(const unsigned char *p, size_t n) {
+    if (n == 0) return 1;
+    if (p[0] == ' ' || p[n - 1] == ' ') return 0;
+    unsigned prev_space = 0;
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128i below = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f), space = _mm_set1_epi8(' ');
+    const __m128i before_a = _mm_set1_epi8('A' - 1), after_z = _mm_set1_epi8('Z' + 1);
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+        __m128i printable = _mm_and_si128(_mm_cmpgt_epi8(v, below), _mm_cmplt_epi8(v, del));
+        __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, before_a), _mm_cmplt_epi8(v, after_z));
+        unsigned spaces = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, space));
+        if (_mm_movemask_epi8(_mm_andnot_si128(upper, printable)) != 0xffff || (spaces & (spaces >> 1)) ||
+            (prev_space && (spaces & 1)))
+            return 0;
+        prev_space = spaces >> 15;
+    }
+#endif
+    for (; i < n; i++) {
+        unsigned char c = p[i];
+        if (c < 0x20 || c >= 0x7f || (c >= 'A' && c <= 'Z')) return 0;
+        if (c == ' ' && prev_space) return 0;
+        prev_space = c == ' ';
+    }
+    return 1;
+}
+
+/* The exact and folded hashes of one content's UTF-8 bytes. 1: the text is not ASCII and only
+ * the exact hash is set (the fold is Python's); -1: out of memory. */
+static int content_hashes(const unsigned char *p, size_t n, int ascii, uint64_t *exact, uint64_t *folded,
+                          Buf *scratch) {
+    *exact = hash_bytes(p, n);
+    if (!ascii) return 1;
+    if (is_folded(p, n)) {
+        *folded = *exact;
         return 0;
     }
-    PyObject *text = PyUnicode_DecodeUTF8(content, n, "strict");
-    PyObject *folded = text ? PyObject_CallOneArg(fold, text) : NULL;
+    scratch->len = 0;
+    if (buf_reserve(scratch, n + 1)) return -1;
+    *folded = hash_bytes(scratch->data, fold_ascii(p, n, scratch->data));
+    return 0;
+}
+
+/* The folded hash of text Python folds: fold(str) -> str. -1 with a Python error set. */
+static int python_folded(const char *p, size_t n, PyObject *fold, uint64_t *folded) {
+    PyObject *text = PyUnicode_DecodeUTF8(p, n, "strict");
+    PyObject *result = text ? PyObject_CallOneArg(fold, text) : NULL;
     Py_XDECREF(text);
-    if (!folded) return -1;
+    if (!result) return -1;
     Py_ssize_t m;
-    const char *bytes = PyUnicode_Check(folded) ? PyUnicode_AsUTF8AndSize(folded, &m) : NULL;
-    if (!bytes) {
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "fold must return str");
-        Py_DECREF(folded);
+    const char *bytes = PyUnicode_Check(result) ? PyUnicode_AsUTF8AndSize(result, &m) : NULL;
+    if (bytes) *folded = hash_bytes((const unsigned char *)bytes, m);
+    else if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "fold must return str");
+    Py_DECREF(result);
+    return bytes ? 0 : -1;
+}
+
+/* Both chain steps of one message, folding non-ASCII text with Python (GIL held). */
+static int chain_message(uint64_t *exact, uint64_t *folded, const char *role, size_t rn, const char *content,
+                         size_t cn, PyObject *fold, Buf *scratch) {
+    uint64_t rh = hash_bytes((const unsigned char *)role, rn), ch, fh;
+    int r = content_hashes((const unsigned char *)content, cn, is_ascii((const unsigned char *)content, cn), &ch,
+                           &fh, scratch);
+    if (r < 0) {
+        PyErr_NoMemory();
         return -1;
     }
-    *h = chain(*h, role, role_len, bytes, m);
-    Py_DECREF(folded);
+    if (r > 0 && python_folded(content, cn, fold, &fh)) return -1;
+    *exact = chain(*exact, rh, ch);
+    *folded = chain(*folded, rh, fh);
     return 0;
 }
 
@@ -237,11 +336,21 @@ static void put_utf8(Buf *out, unsigned cp) {
     }
 }
 
-/* A string at c->p ('"'): validated, and decoded onto `out` when out is not NULL. -1: refuse
- * (invalid JSON, or out of memory: then out->failed is set). */
-static int parse_string(Cursor *c, Buf *out) {
+/* What parse_string saw: the raw bytes between the quotes, whether they hold an escape (else
+ * they are the decoded text), whether the text is ASCII, and its code points. */
+typedef struct {
+    const unsigned char *raw;
+    size_t raw_len;
+    Py_ssize_t chars;
+    int escaped, ascii;
+} Str;
+
+/* A string at c->p ('"'): validated, and decoded onto `out` when out is not NULL; described in
+ * `info` when that is not NULL. -1: refuse (invalid JSON, or out of memory: out->failed). */
+static int parse_string(Cursor *c, Buf *out, Str *info) {
     if (c->p >= c->end || *c->p != '"') return -1;
     c->p++;
+    Str seen = {c->p, 0, 0, 0, 1};
     for (;;) {
         const unsigned char *run = c->p;
 #ifdef __SSE2__
@@ -260,6 +369,7 @@ static int parse_string(Cursor *c, Buf *out) {
         }
 #endif
         while (c->p < c->end && *c->p >= 0x20 && *c->p < 0x80 && *c->p != '"' && *c->p != '\\') c->p++;
+        seen.chars += c->p - run;
         if (out && c->p > run) {
             if (buf_reserve(out, c->p - run)) return -1;
             memcpy(out->data + out->len, run, c->p - run);
@@ -268,13 +378,17 @@ static int parse_string(Cursor *c, Buf *out) {
         if (c->p >= c->end) return -1;
         unsigned char ch = *c->p;
         if (ch == '"') {
+            seen.raw_len = c->p - seen.raw;
             c->p++;
+            if (info) *info = seen;
             return 0;
         }
         if (ch < 0x20) return -1;
+        seen.chars++;
         if (ch >= 0x80) {
             size_t n = utf8_len(c->p, c->end);
             if (!n) return -1;
+            seen.ascii = 0;
             if (out) {
                 if (buf_reserve(out, n)) return -1;
                 memcpy(out->data + out->len, c->p, n);
@@ -284,6 +398,7 @@ static int parse_string(Cursor *c, Buf *out) {
             continue;
         }
         /* a backslash escape */
+        seen.escaped = 1;
         if (c->end - c->p < 2) return -1;
         unsigned char e = c->p[1];
         unsigned cp;
@@ -309,6 +424,7 @@ static int parse_string(Cursor *c, Buf *out) {
                     c->p += 6;
                     cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
                 }
+                if (cp >= 0x80) seen.ascii = 0;
                 break;
             default: return -1;
         }
@@ -357,7 +473,7 @@ static int skip_container(Cursor *c, int depth, unsigned char close, int keyed) 
     }
     for (;;) {
         skip_ws(c);
-        if (keyed && (parse_string(c, NULL) || expect(c, ':'))) return -1;
+        if (keyed && (parse_string(c, NULL, NULL) || expect(c, ':'))) return -1;
         if (skip_value(c, depth + 1)) return -1;
         skip_ws(c);
         if (c->p >= c->end) return -1;
@@ -381,7 +497,7 @@ static int skip_value(Cursor *c, int depth) {
     skip_ws(c);
     if (c->p >= c->end) return -1;
     switch (*c->p) {
-        case '"': return parse_string(c, NULL);
+        case '"': return parse_string(c, NULL, NULL);
         case '{': return skip_container(c, depth, '}', 1);
         case '[': return skip_container(c, depth, ']', 0);
         case 't': return literal(c, "true", 4);
@@ -540,11 +656,11 @@ static int parse_message(Cursor *c, Row *row, const Spec *spec) {
     for (int field = 0; field < 2; field++) {
         skip_ws(c);
         row->key.len = 0;
-        if (parse_string(c, &row->key) || expect(c, ':')) return -1;
+        if (parse_string(c, &row->key, NULL) || expect(c, ':')) return -1;
         skip_ws(c);
         if (!role && key_is(&row->key, spec->role_key, spec->role_len)) {
             row->key.len = 0;
-            if (c->p >= c->end || *c->p != '"' || parse_string(c, &row->key)) return -1;
+            if (c->p >= c->end || *c->p != '"' || parse_string(c, &row->key, NULL)) return -1;
             if (!(role = lookup(&spec->roles, &row->key))) return -1;
         } else if (!have_content && key_is(&row->key, spec->content_key, spec->content_len)) {
             have_content = 1;
@@ -553,16 +669,20 @@ static int parse_message(Cursor *c, Row *row, const Spec *spec) {
                 row->text.data[row->text.len++] = SEP;
             }
             start = row->text.len;
-            if (c->p >= c->end || *c->p != '"' || parse_string(c, &row->text) || check_content(row, start, spec))
+            if (c->p >= c->end || *c->p != '"' || parse_string(c, &row->text, NULL) || check_content(row, start, spec))
                 return -1;
         } else return -1;
         if (field == 0 && expect(c, ',')) return -1;
     }
     if (expect(c, '}')) return -1;
     row->sig[row->n++] = role->role[0];
-    row->exact = chain(row->exact, role->role, role->role_len, row->text.data + start, row->text.len - start);
-    if (row->ascii) row->folded_hash = chain(row->folded_hash, role->role, role->role_len, row->folded.data,
-                                             row->folded.len);
+    const unsigned char *content = row->text.data + start;
+    size_t n = row->text.len - start;
+    uint64_t rh = hash_bytes((const unsigned char *)role->role, role->role_len), ch = hash_bytes(content, n);
+    row->exact = chain(row->exact, rh, ch);
+    if (row->ascii) /* check_content left the folded text in row->folded */
+        row->folded_hash = chain(row->folded_hash, rh, row->folded.len == n && !memcmp(row->folded.data, content, n)
+                                                           ? ch : hash_bytes(row->folded.data, row->folded.len));
     return 0;
 }
 
@@ -619,7 +739,7 @@ static int parse_row(const unsigned char *p, Py_ssize_t n, Row *row, const Spec 
     for (;;) {
         skip_ws(&c);
         row->key.len = 0;
-        if (parse_string(&c, &row->key) || expect(&c, ':')) return -1;
+        if (parse_string(&c, &row->key, NULL) || expect(&c, ':')) return -1;
         if (key_is(&row->key, spec->list_key, spec->list_len)) {
             if (found++ || parse_list(&c, row, spec)) return -1;
         } else if (forbidden_key(&row->key, spec) || skip_value(&c, 1)) {
@@ -730,8 +850,7 @@ static PyObject *hash_conversation(PyObject *self, PyObject *args) {
             buf_free(&scratch);
             return NULL;
         }
-        exact = chain(exact, role, rn, content, cn);
-        if (chain_folded(&folded, role, rn, content, cn, fold, &scratch)) {
+        if (chain_message(&exact, &folded, role, rn, content, cn, fold, &scratch)) {
             buf_free(&scratch);
             return NULL;
         }
@@ -742,48 +861,98 @@ static PyObject *hash_conversation(PyObject *self, PyObject *args) {
 
 /* --- stats' reader ------------------------------------------------------------------------------ */
 
+/* Per conversation, as numpy reads it (validation/stats.py: CONVERSATION_DTYPE). */
 typedef struct {
-    Buf conversation, turn, role_offsets, roles, content_offsets, contents, chars, deferred;
-    Buf key;
-    int64_t records, empty;
+    uint64_t exact, folded;
+    int64_t length, assistant_start, assistant_end; /* characters; start -1: no assistant turn */
+    uint32_t conversation, messages, folded_known, unused;
+} Conv;
+
+typedef struct {
+    Buf conversation, turn, roles, contents, chars; /* per message: u32, u16, view, view, u32 */
+    Buf decoded;                                    /* views' buffer 1: strings that held escapes */
+    Buf convs, deferred, key, scratch;
+    int64_t records, empty_rows, empty_messages, blank_messages;
 } Columns;
 
 static int put_u32(Buf *b, uint32_t v) { return buf_put(b, &v, 4); }
 static int put_i64(Buf *b, int64_t v) { return buf_put(b, &v, 8); }
 
-static Py_ssize_t code_points(const unsigned char *p, size_t n) {
-    Py_ssize_t continuation = 0;
-    for (size_t i = 0; i < n; i++) continuation += (p[i] & 0xc0) == 0x80;
-    return (Py_ssize_t)n - continuation;
+/* An Arrow string view: the length, then the text inline (up to 12 bytes) or its first four
+ * bytes, buffer index and offset. */
+static int put_view(Buf *views, const unsigned char *p, size_t n, uint32_t buffer, size_t offset) {
+    unsigned char v[16] = {0};
+    uint32_t len = (uint32_t)n, at = (uint32_t)offset;
+    memcpy(v, &len, 4);
+    if (n <= 12) {
+        memcpy(v + 4, p, n);
+    } else {
+        memcpy(v + 4, p, 4);
+        memcpy(v + 8, &buffer, 4);
+        memcpy(v + 12, &at, 4);
+    }
+    return buf_put(views, v, 16);
 }
 
-/* One message {role, content, ...} onto the columns; -1: not one this reader takes. */
-static int read_message(Cursor *c, Columns *out, const Spec *spec, int64_t record, uint32_t turn) {
-    if (expect(c, '{')) return -1;
+/* The code point at p (valid UTF-8), and its length in *n. */
+static unsigned code_point(const unsigned char *p, size_t *n) {
+    if (p[0] < 0x80) { *n = 1; return p[0]; }
+    if (p[0] < 0xe0) { *n = 2; return ((p[0] & 0x1f) << 6) | (p[1] & 0x3f); }
+    if (p[0] < 0xf0) { *n = 3; return ((p[0] & 0x0f) << 12) | ((p[1] & 0x3f) << 6) | (p[2] & 0x3f); }
+    *n = 4;
+    return ((p[0] & 0x07) << 18) | ((p[1] & 0x3f) << 12) | ((p[2] & 0x3f) << 6) | (p[3] & 0x3f);
+}
+
+/* Python's str.isspace() for every character of non-empty valid UTF-8 text. */
+static int all_space(const unsigned char *p, size_t n) {
+    for (size_t i = 0, k; i < n; i += k) {
+        unsigned cp = code_point(p + i, &k);
+        if (!(cp < 0x80 ? fold_space((unsigned char)cp) :
+              cp == 0x85 || cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 ||
+              cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000))
+            return 0;
+    }
+    return 1;
+}
+
+/* The text of a string parse_string described: its raw bytes (buffer 0) when it held no escape,
+ * else decoded onto out->decoded (buffer 1). */
+static int string_text(const Str *s, const unsigned char *base, const unsigned char *end, Columns *out,
+                       const unsigned char **text, size_t *n, uint32_t *buffer, size_t *offset) {
+    if (!s->escaped) {
+        *text = s->raw;
+        *n = s->raw_len;
+        *buffer = 0;
+        *offset = s->raw - base;
+        return 0;
+    }
+    Cursor again = {s->raw - 1, end};
+    size_t start = out->decoded.len;
+    if (parse_string(&again, &out->decoded, NULL)) return -1;
+    *text = out->decoded.data + start;
+    *n = out->decoded.len - start;
+    *buffer = 1;
+    *offset = start;
+    return 0;
+}
+
+/* One message {role: str, content: str, ...} onto the columns and `conv`; -1: not read here. */
+static int read_message(Cursor *c, const unsigned char *base, Columns *out, const Spec *spec, Conv *conv,
+                        int64_t *empty, int64_t *blank) {
+    Str role = {0}, content = {0};
     int have_role = 0, have_content = 0;
-    size_t content_start = 0;
+    if (expect(c, '{')) return -1;
     skip_ws(c);
     if (c->p < c->end && *c->p == '}') return -1;
     for (;;) {
         skip_ws(c);
         out->key.len = 0;
-        if (parse_string(c, &out->key) || expect(c, ':')) return -1;
+        if (parse_string(c, &out->key, NULL) || expect(c, ':')) return -1;
         skip_ws(c);
         if (key_is(&out->key, spec->role_key, spec->role_len)) {
-            if (have_role++ || c->p >= c->end || *c->p != '"') return -1;
-            if (spec->roles.any) {
-                if (parse_string(c, &out->roles)) return -1;
-            } else {
-                out->key.len = 0;
-                const RoleName *role;
-                if (parse_string(c, &out->key) || !(role = lookup(&spec->roles, &out->key)) ||
-                    buf_put(&out->roles, role->role, role->role_len))
-                    return -1;
-            }
+            if (have_role++ || c->p >= c->end || *c->p != '"' || parse_string(c, NULL, &role)) return -1;
         } else if (key_is(&out->key, spec->content_key, spec->content_len)) {
-            if (have_content++ || c->p >= c->end || *c->p != '"') return -1;
-            content_start = out->contents.len;
-            if (parse_string(c, &out->contents)) return -1;
+            if (have_content++ || c->p >= c->end || *c->p != '"' || parse_string(c, NULL, &content)) return -1;
         } else if (skip_value(c, 3)) {
             return -1;
         }
@@ -797,29 +966,59 @@ static int read_message(Cursor *c, Columns *out, const Spec *spec, int64_t recor
         c->p++;
     }
     if (!have_role || !have_content) return -1;
-    size_t n = out->contents.len - content_start;
-    return put_u32(&out->conversation, (uint32_t)record) || buf_put(&out->turn, &(uint16_t){(uint16_t)turn}, 2) ||
-           put_i64(&out->role_offsets, (int64_t)out->roles.len) ||
-           put_i64(&out->content_offsets, (int64_t)out->contents.len) ||
-           put_u32(&out->chars, (uint32_t)code_points(out->contents.data + content_start, n)) ? -1 : 0;
+    const unsigned char *rp, *cp;
+    size_t rn, cn, ro, co;
+    uint32_t rb, cb;
+    if (string_text(&role, base, c->end, out, &rp, &rn, &rb, &ro) ||
+        string_text(&content, base, c->end, out, &cp, &cn, &cb, &co))
+        return -1;
+    if (!spec->roles.any) { /* the source name -> its canonical role, stored inline */
+        Buf name = {(unsigned char *)rp, rn, rn, 0};
+        const RoleName *mapped = lookup(&spec->roles, &name);
+        if (!mapped || mapped->role_len > 12) return -1;
+        rp = (const unsigned char *)mapped->role;
+        rn = mapped->role_len;
+    }
+    if (put_u32(&out->conversation, conv->conversation) ||
+        buf_put(&out->turn, &(uint16_t){(uint16_t)conv->messages}, 2) || put_view(&out->roles, rp, rn, rb, ro) ||
+        put_view(&out->contents, cp, cn, cb, co) || put_u32(&out->chars, (uint32_t)content.chars))
+        return -1;
+    uint64_t rh = hash_bytes(rp, rn), ch, fh;
+    int folding = content_hashes(cp, cn, content.ascii, &ch, &fh, &out->scratch);
+    if (folding < 0) return -1;
+    conv->exact = chain(conv->exact, rh, ch);
+    if (folding > 0) conv->folded_known = 0; /* Python folds this conversation */
+    else conv->folded = chain(conv->folded, rh, fh);
+    int64_t start = conv->length;
+    conv->length += content.chars;
+    if (rn == 9 && memcmp(rp, "assistant", 9) == 0) {
+        if (conv->assistant_start < 0) conv->assistant_start = start;
+        conv->assistant_end = conv->length;
+    }
+    if (cn == 0) ++*empty;
+    else if (fold_space(cp[0]) || cp[0] >= 0x80) *blank += all_space(cp, cn);
+    conv->messages++;
+    return 0;
 }
 
-/* One line onto the columns: 1 taken, 0 taken with no message (an empty list), -1 not taken
- * (the columns are rolled back). */
-static int read_line(const unsigned char *p, const unsigned char *end, Columns *out, const Spec *spec,
-                     int64_t record) {
-    size_t marks[7] = {out->conversation.len, out->turn.len, out->role_offsets.len, out->roles.len,
-                       out->content_offsets.len, out->contents.len, out->chars.len};
+/* One line: 1 read, 0 read but holding no message (an empty list), -1 not read (the columns
+ * are rolled back). */
+static int read_line(const unsigned char *base, const unsigned char *p, const unsigned char *end, Columns *out,
+                     const Spec *spec, int64_t record) {
+    Buf *rolled[] = {&out->conversation, &out->turn, &out->roles, &out->contents, &out->chars, &out->decoded};
+    size_t marks[6];
+    for (int i = 0; i < 6; i++) marks[i] = rolled[i]->len;
+    Conv conv = {CHAIN_SEED, CHAIN_SEED, 0, -1, 0, (uint32_t)record, 0, 1, 0};
+    int64_t empty = 0, blank = 0;
     Cursor c = {p, end};
     int found = 0;
-    uint32_t turns = 0;
     if (expect(&c, '{')) goto refuse;
     skip_ws(&c);
     if (c.p < c.end && *c.p == '}') goto refuse;
     for (;;) {
         skip_ws(&c);
         out->key.len = 0;
-        if (parse_string(&c, &out->key) || expect(&c, ':')) goto refuse;
+        if (parse_string(&c, &out->key, NULL) || expect(&c, ':')) goto refuse;
         if (key_is(&out->key, spec->list_key, spec->list_len)) {
             if (found++ || expect(&c, '[')) goto refuse;
             skip_ws(&c);
@@ -827,7 +1026,8 @@ static int read_line(const unsigned char *p, const unsigned char *end, Columns *
                 c.p++;
             } else {
                 for (;;) {
-                    if (turns >= 65535 || read_message(&c, out, spec, record, turns++)) goto refuse;
+                    if (conv.messages >= 65535 || read_message(&c, base, out, spec, &conv, &empty, &blank))
+                        goto refuse;
                     skip_ws(&c);
                     if (c.p >= c.end) goto refuse;
                     if (*c.p == ']') {
@@ -852,34 +1052,32 @@ static int read_line(const unsigned char *p, const unsigned char *end, Columns *
     }
     skip_ws(&c);
     if (!found || c.p != c.end) goto refuse;
-    return turns > 0;
+    if (conv.messages == 0) return 0;
+    if (buf_put(&out->convs, &conv, sizeof conv)) goto refuse;
+    out->empty_messages += empty;
+    out->blank_messages += blank;
+    return 1;
 refuse:
-    out->conversation.len = marks[0];
-    out->turn.len = marks[1];
-    out->role_offsets.len = marks[2];
-    out->roles.len = marks[3];
-    out->content_offsets.len = marks[4];
-    out->contents.len = marks[5];
-    out->chars.len = marks[6];
+    for (int i = 0; i < 6; i++) rolled[i]->len = marks[i];
     return -1;
 }
 
-static int is_blank(const unsigned char *p, const unsigned char *end) {
+static int is_blank_line(const unsigned char *p, const unsigned char *end) {
     for (; p < end; p++)
         if (!(*p == ' ' || (*p >= '\t' && *p <= '\r'))) return 0;
     return 1;
 }
 
-static void read_span(const unsigned char *base, const unsigned char *p, const unsigned char *end, Columns *out,
+static void read_span(const unsigned char *base, const unsigned char *end, int file_start, Columns *out,
                       const Spec *spec) {
-    if (put_i64(&out->role_offsets, 0) || put_i64(&out->content_offsets, 0)) return;
-    if (p == base && end - p >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) p += 3;
+    const unsigned char *p = base;
+    if (file_start && end - p >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) p += 3;
     while (p < end) {
         const unsigned char *nl = memchr(p, '\n', end - p), *stop = nl ? nl : end;
-        if (!is_blank(p, stop)) {
+        if (!is_blank_line(p, stop)) {
             int64_t record = out->records++;
-            int taken = read_line(p, stop, out, spec, record);
-            if (taken == 0) out->empty++;
+            int taken = read_line(base, p, stop, out, spec, record);
+            if (taken == 0) out->empty_rows++;
             else if (taken < 0 && (put_i64(&out->deferred, record) || put_i64(&out->deferred, p - base) ||
                                    put_i64(&out->deferred, stop - p)))
                 return;
@@ -888,55 +1086,101 @@ static void read_span(const unsigned char *base, const unsigned char *p, const u
     }
 }
 
+/* A read-only buffer that owns a Buf's memory: handed to numpy and Arrow without a copy. */
+typedef struct {
+    PyObject_HEAD
+    Buf buf;
+    Py_ssize_t exports;
+} Block;
+
+static int block_getbuffer(PyObject *self, Py_buffer *view, int flags) {
+    Block *block = (Block *)self;
+    if (PyBuffer_FillInfo(view, self, block->buf.data ? block->buf.data : (void *)"", block->buf.len, 1, flags))
+        return -1;
+    block->exports++;
+    return 0;
+}
+
+static void block_releasebuffer(PyObject *self, Py_buffer *view) { ((Block *)self)->exports--; }
+
+static void block_dealloc(PyObject *self) {
+    buf_free(&((Block *)self)->buf);
+    Py_TYPE(self)->tp_free(self);
+}
+
+static Py_ssize_t block_len(PyObject *self) { return ((Block *)self)->buf.len; }
+
+static PyBufferProcs block_as_buffer = {block_getbuffer, block_releasebuffer};
+static PySequenceMethods block_as_sequence = {.sq_length = block_len};
+
+static PyTypeObject BlockType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "validation._rowscan.Block",
+    .tp_basicsize = sizeof(Block),
+    .tp_dealloc = block_dealloc,
+    .tp_as_buffer = &block_as_buffer,
+    .tp_as_sequence = &block_as_sequence,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Read-only bytes owned by the C reader (buffer protocol; len() is the byte count).",
+};
+
+/* The Buf's memory as a Block (the Buf is left empty). */
 static PyObject *take(Buf *b) {
-    PyObject *bytes = PyBytes_FromStringAndSize((const char *)b->data, b->len);
-    buf_free(b);
-    return bytes;
+    Block *block = PyObject_New(Block, &BlockType);
+    if (!block) {
+        buf_free(b);
+        return NULL;
+    }
+    block->buf = *b;
+    block->exports = 0;
+    *b = (Buf){0};
+    return (PyObject *)block;
 }
 
 PyDoc_STRVAR(read_messages_doc,
-"read_messages(data, start, end, list_key, role_key, content_key, roles) -> tuple\n\n"
-"The rows of data[start:end] (whole JSONL lines; a BOM skipped at 0) as column buffers:\n"
-"(records, empty, conversation u32, turn u16, role offsets i64, roles, content offsets i64,\n"
-"contents, chars u32, deferred i64 triples). Conversations count the span's non-blank lines\n"
-"from 0; offsets are Arrow's (one more than messages, from 0).\n"
-"Rows not read (anything but an object whose list holds {role: str, content: str, ...}\n"
-"objects; roles mapped by the table, or any string with None) are listed in deferred as\n"
-"(record, byte offset in data, length). Runs without the GIL.");
+"read_messages(data, list_key, role_key, content_key, roles, file_start) -> tuple\n\n"
+"The JSONL lines of data as stats' columns, without the GIL: (records, empty rows, empty\n"
+"messages, whitespace-only messages, conversation u32, turn u16, role views, content views,\n"
+"chars u32, decoded, conversations, deferred). Views are Arrow string views over buffer 0 =\n"
+"data and buffer 1 = decoded; conversations are `Conv` records (numpy: stats'\n"
+"CONVERSATION_DTYPE); conversation ids count data's non-blank lines from 0. Rows not read here\n"
+"(anything but an object whose list holds {role: str, content: str, ...} objects, roles\n"
+"mapped by the table or any string with None) are listed in deferred as i64 triples (record,\n"
+"byte offset, length). file_start: skip a BOM. data must be under 4 GiB.");
 
 static PyObject *read_messages(PyObject *self, PyObject *args) {
     Py_buffer view;
-    Py_ssize_t start, end;
     PyObject *roles;
+    int file_start;
     Spec spec = {0};
-    if (!PyArg_ParseTuple(args, "y*nny#y#y#O", &view, &start, &end, &spec.list_key, &spec.list_len,
-                          &spec.role_key, &spec.role_len, &spec.content_key, &spec.content_len, &roles))
+    if (!PyArg_ParseTuple(args, "y*y#y#y#Op", &view, &spec.list_key, &spec.list_len, &spec.role_key,
+                          &spec.role_len, &spec.content_key, &spec.content_len, &roles, &file_start))
         return NULL;
-    if (start < 0 || end > view.len || start > end || load_roles(roles, &spec.roles)) {
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "start and end must lie within data");
+    if (view.len >= (Py_ssize_t)UINT32_MAX || load_roles(roles, &spec.roles)) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "data must be under 4 GiB");
         PyBuffer_Release(&view);
         return NULL;
     }
     Columns out = {0};
     const unsigned char *base = view.buf;
     Py_BEGIN_ALLOW_THREADS
-    read_span(base, base + start, base + end, &out, &spec);
+    read_span(base, base + view.len, file_start, &out, &spec);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&view);
-    Buf *all[] = {&out.conversation, &out.turn, &out.role_offsets, &out.roles, &out.content_offsets,
-                  &out.contents, &out.chars, &out.deferred, &out.key};
+    Buf *all[] = {&out.conversation, &out.turn, &out.roles, &out.contents, &out.chars, &out.decoded,
+                  &out.convs, &out.deferred, &out.key, &out.scratch};
     int failed = 0;
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) failed |= all[i]->failed;
+    buf_free(&out.key);
+    buf_free(&out.scratch);
     if (failed) {
         for (size_t i = 0; i < sizeof all / sizeof *all; i++) buf_free(all[i]);
         return PyErr_NoMemory();
     }
-    buf_free(&out.key);
-    PyObject *result = Py_BuildValue("(LLNNNNNNNN)", (long long)out.records, (long long)out.empty,
-                                     take(&out.conversation), take(&out.turn), take(&out.role_offsets),
-                                     take(&out.roles), take(&out.content_offsets), take(&out.contents),
-                                     take(&out.chars), take(&out.deferred));
-    return result;
+    return Py_BuildValue("(LLLLNNNNNNNN)", (long long)out.records, (long long)out.empty_rows,
+                         (long long)out.empty_messages, (long long)out.blank_messages, take(&out.conversation),
+                         take(&out.turn), take(&out.roles), take(&out.contents), take(&out.chars),
+                         take(&out.decoded), take(&out.convs), take(&out.deferred));
 }
 
 PyDoc_STRVAR(conversation_hashes_doc,
@@ -963,8 +1207,7 @@ static PyObject *conversation_hashes(PyObject *self, PyObject *args) {
     for (Py_ssize_t i = 0; i < n; i++) {
         const char *role = role_data + role_at[i], *content = content_data + content_at[i];
         size_t rn = role_at[i + 1] - role_at[i], cn = content_at[i + 1] - content_at[i];
-        h = chain(h, role, rn, content, cn);
-        if (chain_folded(&f, role, rn, content, cn, fold, &scratch)) goto done;
+        if (chain_message(&h, &f, role, rn, content, cn, fold, &scratch)) goto done;
         if (i + 1 == n || ids[i + 1] != ids[i]) {
             if (buf_put(&exact, &h, 8) || buf_put(&folded, &f, 8)) {
                 PyErr_NoMemory();
@@ -996,4 +1239,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_rowscan", NULL, -1, methods};
 
-PyMODINIT_FUNC PyInit__rowscan(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__rowscan(void) {
+    if (PyType_Ready(&BlockType) < 0) return NULL;
+    return PyModule_Create(&module);
+}

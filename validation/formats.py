@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from validation.checks import ROLE_CODE
 from validation.decode import json_type
 from validation.models import Conversation, Message
 
@@ -46,15 +45,14 @@ Raw = dict[str, Any]
 
 @dataclass(frozen=True)
 class RawShape:
-    """Where a list-of-messages format keeps its turns, for the raw-line fast path
-    (`validation.rowscan`): the list field, the role and content fields of each turn, and the
-    source role names it reads, each to its canonical role (system, user or assistant); rows
-    with other roles are left to the checks."""
+    """Where a list-of-messages format keeps its turns, for the C readers (validate's fast path,
+    stats' reader): the list field, the role and content fields of each turn, and the source role
+    names they read, each to its canonical role; rows with other roles are left to Python."""
 
     list_key: str
     role_key: str
     content_key: str
-    roles: dict[str, str]
+    roles: dict[str, str] | None = None  # None: every role is spelled as it is
 
 
 @dataclass(frozen=True)
@@ -129,7 +127,7 @@ def _messages_format(column: str = "messages") -> Format:
 
     return Format("messages", frozenset({column}), to_messages, from_conversation,
                   lambda row, i, f: f"{column}[{i}].{f}" if f else f"{column}[{i}]", column=column, root=column,
-                  raw=RawShape(column, "role", "content", {role: role for role in ROLE_CODE}))
+                  raw=RawShape(column, "role", "content"))
 
 
 # --- sharegpt ------------------------------------------------------------------------------
@@ -302,8 +300,7 @@ _FIXED = {
     "sharegpt": Format("sharegpt", frozenset({"conversations"}), _sharegpt_to_messages, _sharegpt_from,
                        _sharegpt_path, root="conversations",
                        raw=RawShape("conversations", "from", "value", {
-                           name: role for name, role in SHAREGPT_ROLES.items()
-                           if role in ROLE_CODE and name != "function_call"})),
+                           name: role for name, role in SHAREGPT_ROLES.items() if name != "function_call"})),
     "alpaca": Format("alpaca", frozenset({"instruction", "output"}), _alpaca_to_messages, _alpaca_from,
                      _alpaca_path, extra_keys=frozenset({"input", "system"})),
     "prompt-completion": Format("prompt-completion", frozenset({"prompt", "completion"}), _pc_to_messages,

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from validation import _rowscan
-from validation.checks import SEP
+from validation.checks import ROLE_CODE, SEP
 from validation.formats import RawShape
 
 ROLE_OF_CODE = {"s": "system", "u": "user", "a": "assistant", "t": "tool"}  # `checks.dup_text` letters
@@ -56,8 +56,10 @@ class Prover:
     def __init__(self, shape: RawShape, *, special_tokens: Sequence[str] = (), allow_system: bool = True,
                  other_keys: Sequence[str] = ()) -> None:
         """`other_keys`: top-level fields that also feed the messages; a row holding one is left to Python."""
+        # Only the roles `fast_clean` clears: system, user, assistant.
+        roles = {name: role for name, role in (shape.roles or {r: r for r in ROLE_CODE}).items() if role in ROLE_CODE}
         self._args = (shape.list_key.encode(), shape.role_key.encode(), shape.content_key.encode(),
-                      {name.encode(): role.encode() for name, role in shape.roles.items()},
+                      {name.encode(): role.encode() for name, role in roles.items()},
                       tuple(t.encode() for t in special_tokens if t), tuple(k.encode() for k in other_keys),
                       allow_system)
 
@@ -65,7 +67,7 @@ class Prover:
         """Per line: None when not certainly clean, else (exact hash, folded hash, characters).
 
         Example:
-            >>> prover = Prover(RawShape("messages", "role", "content", {"user": "user", "assistant": "assistant"}))
+            >>> prover = Prover(RawShape("messages", "role", "content"))
             >>> ok, bad = prover.prove([b'{"messages": [{"role": "user", "content": "Hi"},'
             ...                         b' {"role": "assistant", "content": "Hello"}]}', b'{"messages": []}'])
             >>> ok[2], bad, ok[:2] == hash_conversation(["user", "assistant"], ["Hi", "Hello"])

@@ -150,21 +150,6 @@ class Scanner:
         return duplicate_issues(self.hashes, self.fmt.root)
 
 
-ODD_SPACE = r"\s{2,}|[^\S ]"  # whitespace that is not a single plain space
-
-
-def fold(text: Any) -> Any:
-    """The near-duplicate normal form of a Polars string expression or Series: whitespace runs
-    collapsed to one space, ends trimmed, lower-cased. Only texts holding odd whitespace pay
-    for the rewrite; the cheap `contains` scan finds them."""
-    import polars as pl
-
-    if isinstance(text, pl.Series):
-        return pl.select(fold(pl.lit(text))).to_series()
-    return (pl.when(text.str.contains(ODD_SPACE)).then(text.str.replace_all(ODD_SPACE, " "))
-            .otherwise(text).str.strip_chars().str.to_lowercase())
-
-
 def duplicate_issues(hashes: list[tuple[list[int], list[int], list[int]]], root: str) -> list[Issue]:
     """Resolve duplicates over all (rows, exact, folded) at once: each row against its first copy."""
     import polars as pl

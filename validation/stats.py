@@ -1,9 +1,9 @@
 """Dataset statistics: a Polars frame with one row per message, and the summary built from it.
 
-`stats(source)` reads JSONL and Parquet in the `messages`, `qa` and `text` formats straight into
-Polars (Rust, multithreaded, lazily); other sources go through the validation readers. Stats
-describe the rows as they are: rows that cannot be normalised are counted in `skipped_rows`,
-and `validate` is where problems are explained.
+`stats(source)` reads through `validation.stats_read` (a C reader for list-of-messages JSONL,
+Polars for other JSONL and Parquet, the validation readers for the rest). Stats describe the
+rows as they are: rows that cannot be normalised are counted in `skipped_rows`, and `validate`
+is where problems are explained.
 
 Example:
     >>> s = stats([{"question": "1+1?", "answer": "2"}, {"question": "2+2?", "answer": "4"}])
@@ -14,7 +14,6 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,16 +21,12 @@ from typing import Any
 import polars as pl
 
 from validation.audit import summarise
-from validation.formats import Format, FormatError
-from validation.io import InputError, kind_of
+from validation.io import InputError
 from validation.rules import TemplateRules
-from validation.scan import fold
-from validation.validate import Source, _is_path, _name, load_tokenizer, open_source, resolve_rules
+from validation.stats_read import conversation_frame, read_frames
+from validation.validate import Source, _name, load_tokenizer, resolve_rules
 
 QUANTILES = (0.5, 0.9, 0.99)
-SEP = "\x1f"
-# Rows are in conversation order, turns in order within each: every builder keeps that invariant.
-FRAME_SCHEMA = {"conversation": pl.UInt32, "turn": pl.UInt16, "role": pl.String, "content": pl.String}
 
 
 @dataclass
@@ -42,7 +37,8 @@ class Stats:
     format: str
     frame: pl.DataFrame
     summary: dict[str, Any]
-    conversations: pl.DataFrame = field(repr=False)  # per conversation: messages, length, exact, folded
+    # per conversation: messages, length, assistant_start, assistant_end, exact, folded (stats_read)
+    conversations: pl.DataFrame = field(repr=False)
 
     def plot(self, path: str | os.PathLike[str]) -> Path:
         """Write the length histograms as PNG (or self-contained HTML for a `.html` path)."""
@@ -50,87 +46,6 @@ class Stats:
 
         path = Path(path)
         return write_html(self, path) if path.suffix.lower() == ".html" else write_png(self, path)
-
-
-# --- building the frame ----------------------------------------------------------------------
-
-def _polars_source(source: Source, fmt: Format) -> pl.LazyFrame | None:
-    """A lazy frame of (conversation, turn, role, content) read by Polars, when it can read it."""
-    if not _is_path(source) or fmt.name not in ("messages", "qa", "text"):
-        return None
-    kind = kind_of(source)
-    path = os.fspath(source)
-    if fmt.name == "messages":
-        schema = {fmt.column: pl.List(pl.Struct({"role": pl.String, "content": pl.String}))}
-    elif fmt.name == "qa":
-        schema = {"question": pl.String, "answer": pl.String}
-    else:
-        schema = {fmt.column: pl.String}
-    if kind == "jsonl":
-        lazy = pl.scan_ndjson(path, schema=schema)
-    elif kind == "parquet":
-        lazy = pl.scan_parquet(path).select(list(schema))
-    else:
-        return None
-    lazy = lazy.with_row_index("conversation")
-    if fmt.name == "qa":
-        lazy = lazy.select("conversation", pl.concat_list(
-            pl.struct(role=pl.lit("user"), content=pl.col("question")),
-            pl.struct(role=pl.lit("assistant"), content=pl.col("answer"))).alias("messages"))
-    elif fmt.name == "text":
-        lazy = lazy.select("conversation", pl.concat_list(
-            pl.struct(role=pl.lit("assistant"), content=pl.col(fmt.column))).alias("messages"))
-    else:
-        lazy = lazy.select("conversation", pl.col(fmt.column).alias("messages"))
-    return lazy
-
-
-def _explode(rows: pl.DataFrame) -> tuple[pl.DataFrame, int]:
-    """(one row per message, rows holding no message) from (conversation, messages) rows."""
-    kept = rows.filter(pl.col("messages").list.len() > 0)
-    frame = (kept.explode("messages").unnest("messages")
-             .with_columns(turn=pl.int_range(pl.len()).over("conversation").cast(pl.UInt16))
-             .select(list(FRAME_SCHEMA)).cast(FRAME_SCHEMA))  # type: ignore[arg-type]
-    return frame, rows.height - kept.height
-
-
-def _python_frame(records: Iterable[Any], fmt: Format) -> tuple[pl.DataFrame, int]:
-    """The frame built row by row through the validation readers; rows that cannot be read are counted."""
-    columns: dict[str, list[Any]] = {name: [] for name in FRAME_SCHEMA}
-    skipped = 0
-    for conversation, record in enumerate(records):
-        data = record.data
-        try:
-            messages = fmt.to_messages(data) if isinstance(data, dict) else None
-        except FormatError:
-            messages = None
-        if not messages or not all(isinstance(m, dict) and isinstance(m.get("role"), str)
-                                   and isinstance(m.get("content"), str) for m in messages):
-            skipped += 1
-            continue
-        for turn, message in enumerate(messages):
-            columns["conversation"].append(conversation)
-            columns["turn"].append(turn)
-            columns["role"].append(message["role"])
-            columns["content"].append(message["content"])
-    return pl.DataFrame(columns, schema=FRAME_SCHEMA), skipped
-
-
-def message_frame(source: Source, *, format: str | None = None, column: str | None = None,
-                  split: str = "train") -> tuple[pl.DataFrame, str, int]:
-    """(frame, format name, skipped rows) with columns conversation, turn, role, content, chars."""
-    fmt, records = open_source(source, format=format, column=column, split=split)
-    frame, skipped = None, 0
-    lazy = _polars_source(source, fmt)
-    if lazy is not None:
-        try:
-            frame, skipped = _explode(lazy.collect())
-        except pl.exceptions.PolarsError:  # a malformed line: read row by row instead
-            frame = None
-    if frame is None:
-        fmt, records = open_source(source, format=fmt.name, column=column, split=split)
-        frame, skipped = _python_frame(records, fmt)
-    return frame.with_columns(chars=pl.col("content").str.len_chars()), fmt.name, skipped
 
 
 def count_tokens(texts: list[str], tokenizer: Any, batch: int = 65536) -> list[int]:
@@ -159,45 +74,26 @@ def _num(value: Any) -> Any:
     return round(value, 3) if isinstance(value, float) else value
 
 
-def _conversations(frame: pl.DataFrame, unit: str) -> pl.DataFrame:
-    """Per conversation: messages, length in `unit`, and exact and folded 64-bit hashes.
-
-    A conversation's hash is the hash of the ordered list of its messages' (role, content)
-    hashes; the folded one lower-cases, collapses whitespace runs and trims each message first
-    (only messages with a whitespace run or a non-space whitespace character need the rewrite).
-    """
-    folded = fold(pl.col("content"))
-    return (frame.lazy()
-            .select("conversation", unit, pl.struct("role", "content").hash(0).alias("exact"),
-                    pl.struct(pl.col("role"), folded.alias("content")).hash(0).alias("folded"))
-            .group_by("conversation")
-            .agg(pl.len().alias("messages"), pl.col(unit).sum().alias("length"), "exact", "folded")
-            .with_columns(pl.col("exact").hash(0), pl.col("folded").hash(0))
-            .sort("conversation").collect())
-
-
 def _duplicates(conversations: pl.DataFrame) -> dict[str, int]:
     """Rows that repeat an earlier row exactly, and after folding (exact repeats included)."""
     return {"exact": conversations.height - conversations["exact"].n_unique(),
             "normalised": conversations.height - conversations["folded"].n_unique()}
 
 
-def _truncation(frame: pl.DataFrame, unit: str, limit: int, masks: list[list[int]] | None) -> dict[str, Any]:
+def _truncation(conversations: pl.DataFrame, unit: str, limit: int, masks: list[list[int]] | None) -> dict[str, Any]:
     if masks is not None:
         lose = [sum(m[limit:]) > 0 for m in masks]
         lose_all = [sum(m) > 0 and sum(m[:limit]) == 0 for m in masks]
         over = [len(m) > limit for m in masks]
         return {"limit": limit, "unit": "tokens (rendered)", "over": sum(over),
                 "lose_assistant_tokens": sum(lose), "lose_all_assistant_tokens": sum(lose_all)}
-    ends = frame.with_columns(end=pl.col(unit).cum_sum().over("conversation"))  # frame is in turn order
-    ends = ends.with_columns(start=pl.col("end") - pl.col(unit))
-    per = ends.group_by("conversation").agg(
-        (pl.col("end").max() > limit).alias("over"),
-        ((pl.col("role") == "assistant") & (pl.col("end") > limit)).any().alias("lose"),
-        ((pl.col("role") == "assistant").any() &
-         ((pl.col("role") != "assistant") | (pl.col("start") >= limit)).all()).alias("lose_all"))
-    return {"limit": limit, "unit": unit, "over": int(per["over"].sum()),
-            "lose_assistant_tokens": int(per["lose"].sum()), "lose_all_assistant_tokens": int(per["lose_all"].sum())}
+    # The last assistant turn ends past the limit: some trained tokens are cut; the first one
+    # starts at or past it: all of them are.
+    counts = conversations.select((pl.col("length") > limit).sum().alias("over"),
+                                  (pl.col("assistant_end") > limit).sum().alias("lose"),
+                                  (pl.col("assistant_start") >= limit).sum().alias("lose_all")).row(0)
+    return {"limit": limit, "unit": unit, "over": int(counts[0]), "lose_assistant_tokens": int(counts[1]),
+            "lose_all_assistant_tokens": int(counts[2])}
 
 
 def _system_prompts(frame: pl.DataFrame, top: int = 5) -> dict[str, Any]:
@@ -225,21 +121,23 @@ def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRule
     `audits`: the template's audit of these same rows, in order, when the caller already has it
     (`train` does), so the rows are not rendered and tokenized a second time.
     """
-    frame, fmt_name, skipped = message_frame(source, format=format, column=column, split=split)
+    frames = read_frames(source, format=format, column=column, split=split)
+    frame, per_conversation = frames.messages, frames.conversations
     tokenizer = load_tokenizer(tokenizer) if isinstance(tokenizer, (str, os.PathLike)) else tokenizer
     rules = resolve_rules(template)
+    unit = "tokens" if tokenizer is not None else "chars"
     if tokenizer is not None:
         frame = frame.with_columns(tokens=pl.Series(count_tokens(frame["content"].to_list(), tokenizer),
                                                     dtype=pl.UInt32))
-    unit = "tokens" if tokenizer is not None else "chars"
-    per_conversation = _conversations(frame, unit)
+        lengths = conversation_frame(frame, unit).select("length", "assistant_start", "assistant_end")
+        per_conversation = per_conversation.with_columns(lengths)
     if audits is None and rules is not None and tokenizer is not None:
         audits = _template_audits(frame, rules, tokenizer)
     masks = [a.mask for a in audits] if audits is not None else None
     turns = per_conversation["messages"]
     histogram = turns.value_counts().sort("messages")
     summary: dict[str, Any] = {
-        "rows": per_conversation.height, "skipped_rows": skipped, "messages": frame.height,
+        "rows": per_conversation.height, "skipped_rows": frames.skipped, "messages": frame.height,
         "turns_per_conversation": {**{k: _num(v) for k, v in per_conversation.select(
             _distribution(pl.col("messages"))).row(0, named=True).items()},
             "min": int(turns.min()) if turns.len() else None,
@@ -248,16 +146,16 @@ def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRule
         "length_chars": _per_role(frame, "chars"),
         "length_tokens": _per_role(frame, "tokens") if tokenizer is not None else None,
         "tokens": _token_totals(frame, masks) if tokenizer is not None else None,
-        "max_length": _truncation(frame, unit, max_length, masks) if max_length is not None else None,
+        "max_length": _truncation(per_conversation, unit, max_length, masks) if max_length is not None else None,
         "duplicates": _duplicates(per_conversation),
-        "empty_messages": int((frame["content"] == "").sum()),
-        "whitespace_messages": int(frame["content"].str.contains(r"^\s+$").sum()),
+        "empty_messages": frames.empty,
+        "whitespace_messages": frames.whitespace,
         "system_prompts": _system_prompts(frame),
         "supervision": summarise(audits) if audits is not None else None,
     }
     if masks is not None:  # the rendered length, which is what max_length truncates
         per_conversation = per_conversation.with_columns(length=pl.Series([len(m) for m in masks], dtype=pl.UInt32))
-    return Stats(_name(source), fmt_name, frame, summary, per_conversation)
+    return Stats(_name(source), frames.format, frame, summary, per_conversation)
 
 
 def _token_totals(frame: pl.DataFrame, masks: list[list[int]] | None) -> dict[str, Any]:

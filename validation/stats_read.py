@@ -1,0 +1,264 @@
+"""Stats' frames: one row per message and one row per conversation, from any source.
+
+Three readers, fastest first, all giving the same frames (a test holds them to it):
+- list-of-messages JSONL (`messages`, `sharegpt`): the C reader `_rowscan.read_messages`, in
+  threads over line-aligned parts of the file. Strings stay in the file's bytes: the columns
+  are Arrow string views into them, so the text is neither copied nor turned into Python
+  objects. Rows it does not read (anything unusual) are decoded by Python, one by one.
+- JSONL and Parquet in the `messages`, `qa` and `text` formats: Polars.
+- everything else: the validation readers.
+Rows that cannot be normalised are counted in `skipped`; `validate` explains them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from validation import _rowscan
+from validation.formats import Format, FormatError
+from validation.io import Record, kind_of
+from validation.decode import decode_row
+from validation.rowscan import fold
+from validation.scan import _ranges, default_workers
+from validation.validate import Source, _is_path, open_source
+
+# Rows are in conversation order, turns in order within each: every reader keeps that invariant.
+FRAME_SCHEMA = {"conversation": pl.UInt32, "turn": pl.UInt16, "role": pl.String, "content": pl.String}
+# Per conversation, in characters; assistant_start is null without an assistant turn.
+CONVERSATION_SCHEMA = {"conversation": pl.UInt32, "messages": pl.UInt32, "length": pl.Int64,
+                       "assistant_start": pl.Int64, "assistant_end": pl.Int64, "exact": pl.UInt64,
+                       "folded": pl.UInt64}
+PART_BYTES = 256 << 20  # the C reader's parts: about this size at most, the same number per core
+WHITESPACE_ONLY = r"^[\s\x1c-\x1f]+$"  # Python's str.isspace(): Unicode White_Space and \x1c-\x1f
+
+
+@dataclass
+class Frames:
+    """What `stats` summarises: `messages` (FRAME_SCHEMA + chars), `conversations`
+    (CONVERSATION_SCHEMA), the format's name, rows skipped, and empty and whitespace-only messages."""
+
+    messages: pl.DataFrame
+    conversations: pl.DataFrame
+    format: str
+    skipped: int
+    empty: int
+    whitespace: int
+
+
+def read_frames(source: Source, *, format: str | None = None, column: str | None = None,
+                split: str = "train") -> Frames:
+    """The frames of `source`, by the fastest reader that can read it."""
+    fmt, records = open_source(source, format=format, column=column, split=split)
+    if _is_path(source) and fmt.raw is not None and kind_of(source) == "jsonl":
+        return _c_frames(Path(source), fmt)
+    messages, skipped = None, 0
+    lazy = _polars_source(source, fmt)
+    if lazy is not None:
+        try:
+            messages, skipped = _explode(lazy.collect())
+        except pl.exceptions.PolarsError:  # a malformed line: read row by row instead
+            messages = None
+    if messages is None:
+        fmt, records = open_source(source, format=fmt.name, column=column, split=split)
+        messages, skipped = _python_frame(enumerate(records), fmt)
+    messages = messages.with_columns(chars=pl.col("content").str.len_chars())
+    content = messages["content"]
+    return Frames(messages, conversation_frame(messages), fmt.name, skipped, int((content == "").sum()),
+                  int(content.str.contains(WHITESPACE_ONLY).sum()))
+
+
+def conversation_frame(messages: pl.DataFrame, unit: str = "chars") -> pl.DataFrame:
+    """Per conversation: messages, length in `unit`, where the assistant turns start and end, and
+    the duplicate hashes (`rowscan.hash_conversation`)."""
+    ends = pl.col(unit).cast(pl.Int64).cum_sum()
+    is_assistant = pl.col("role") == "assistant"
+    table = (messages.lazy().group_by("conversation", maintain_order=True)
+             .agg(pl.len().alias("messages"), pl.col(unit).cast(pl.Int64).sum().alias("length"),
+                  (ends - pl.col(unit)).filter(is_assistant).first().alias("assistant_start"),
+                  ends.filter(is_assistant).last().alias("assistant_end"))
+             .collect())
+    exact, folded = _hashes(messages)
+    return table.with_columns(exact=exact, folded=folded).cast(CONVERSATION_SCHEMA)  # type: ignore[arg-type]
+
+
+def _hashes(messages: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    import numpy as np
+    import pyarrow as pa
+
+    def offsets_and_data(name: str) -> tuple[Any, Any]:
+        array = messages[name].to_arrow().cast(pa.large_string())
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks()
+        _, offsets, data = array.buffers()
+        offsets = np.frombuffer(offsets, np.int64)[array.offset:array.offset + len(array) + 1]
+        return offsets - offsets[0], data.slice(int(offsets[0])) if data is not None else b""
+
+    ids = messages["conversation"].to_numpy().astype(np.uint32)
+    exact, folded = _rowscan.conversation_hashes(ids, *offsets_and_data("role"), *offsets_and_data("content"), fold)
+    return (pl.Series(np.frombuffer(exact, np.uint64), dtype=pl.UInt64),
+            pl.Series(np.frombuffer(folded, np.uint64), dtype=pl.UInt64))
+
+
+# --- the C reader ------------------------------------------------------------------------------
+
+CONVERSATION_DTYPE = [("exact", "<u8"), ("folded", "<u8"), ("length", "<i8"), ("assistant_start", "<i8"),
+                      ("assistant_end", "<i8"), ("conversation", "<u4"), ("messages", "<u4"),
+                      ("folded_known", "<u4"), ("unused", "<u4")]  # validation/_rowscan.c: Conv
+
+
+def _c_frames(path: Path, fmt: Format) -> Frames:
+    shape = fmt.raw
+    assert shape is not None
+    roles = None if shape.roles is None else {k.encode(): v.encode() for k, v in shape.roles.items()}
+    workers = default_workers()
+    rounds = -(-path.stat().st_size // (PART_BYTES * workers))  # every core gets the same number of parts
+    spans = _ranges(path, workers * max(rounds, 1))
+
+    def read(span: tuple[int, int]) -> tuple[bytes, tuple]:
+        with path.open("rb") as f:  # file reads and the C reader both let other threads run
+            f.seek(span[0])
+            data = f.read(span[1] - span[0])
+        return data, _rowscan.read_messages(data, shape.list_key.encode(), shape.role_key.encode(),
+                                            shape.content_key.encode(), roles, span[0] == 0)
+
+    with ThreadPoolExecutor(workers) as pool:
+        parts = list(pool.map(read, spans))
+    messages, conversations, deferred = [], [], []
+    offset = skipped = empty = whitespace = 0
+    for data, part in parts:
+        frame, table, counts, late = _part_frames(data, part, offset)
+        messages.append(frame)
+        conversations.append(table)
+        deferred += late
+        skipped += counts[0]
+        empty += counts[1]
+        whitespace += counts[2]
+        offset += part[0]
+    if deferred:  # rows the C reader left: decoded here, then put in their place
+        late_messages, late_skipped = _python_frame(deferred, fmt)
+        late_messages = late_messages.with_columns(chars=pl.col("content").str.len_chars())
+        skipped += late_skipped
+        empty += int((late_messages["content"] == "").sum())
+        whitespace += int(late_messages["content"].str.contains(WHITESPACE_ONLY).sum())
+        messages.append(late_messages)
+        conversations.append(conversation_frame(late_messages))
+    frame = pl.concat(messages, rechunk=False)
+    table = pl.concat(conversations, rechunk=False)
+    if deferred:
+        frame, table = frame.sort("conversation", "turn"), table.sort("conversation")
+    return Frames(frame, table, fmt.name, skipped, empty, whitespace)
+
+
+def _part_frames(data: bytes, part: tuple, offset: int) -> tuple[pl.DataFrame, pl.DataFrame, tuple[int, int, int],
+                                                                 list[tuple[int, Record]]]:
+    """One part's frames (conversation ids moved by `offset`), (empty rows, empty messages,
+    whitespace-only messages) and the records of the rows the C reader left."""
+    import numpy as np
+    import pyarrow as pa
+
+    (records, empty_rows, empty, whitespace, conversation, turn, roles, contents, chars, decoded, convs,
+     deferred) = part
+    n = len(chars) // 4
+    buffers = [pa.py_buffer(data), pa.py_buffer(decoded)]
+
+    def strings(views: bytes) -> pl.Series:
+        return pl.from_arrow(pa.Array.from_buffers(pa.string_view(), n, [None, pa.py_buffer(views), *buffers]))
+
+    frame = pl.DataFrame({
+        "conversation": pl.Series(np.frombuffer(conversation, np.uint32) + np.uint32(offset), dtype=pl.UInt32),
+        "turn": pl.Series(np.frombuffer(turn, np.uint16), dtype=pl.UInt16),
+        "role": strings(roles), "content": strings(contents),
+        "chars": pl.Series(np.frombuffer(chars, np.uint32), dtype=pl.UInt32)})
+    table = np.frombuffer(convs, np.dtype(CONVERSATION_DTYPE))
+    conversations = pl.DataFrame({
+        "conversation": table["conversation"] + np.uint32(offset), "messages": table["messages"],
+        "length": table["length"], "assistant_start": table["assistant_start"],
+        "assistant_end": table["assistant_end"], "exact": table["exact"], "folded": table["folded"]})
+    conversations = conversations.with_columns(
+        assistant_start=pl.when(pl.col("assistant_start") >= 0).then(pl.col("assistant_start")))
+    unknown = np.flatnonzero(table["folded_known"] == 0)
+    if len(unknown):  # non-ASCII text: folded with Python's Unicode rules
+        ids = pl.Series(table["conversation"][unknown] + np.uint32(offset), dtype=pl.UInt32)
+        _, folded = _hashes(frame.filter(pl.col("conversation").is_in(ids.implode())))
+        conversations = conversations.with_columns(folded=pl.Series(_replace(
+            table["folded"].copy(), unknown, folded.to_numpy()), dtype=pl.UInt64))
+    triples = np.frombuffer(deferred, np.int64).reshape(-1, 3)
+    late = [(offset + int(row), Record(int(row) + 1, decode_row(data[at:at + length], int(row) + 1)))
+            for row, at, length in triples]
+    return frame, conversations.cast(CONVERSATION_SCHEMA), (empty_rows, empty, whitespace), late  # type: ignore[arg-type]
+
+
+def _replace(values: Any, where: Any, new: Any) -> Any:
+    values[where] = new
+    return values
+
+
+# --- Polars and Python readers -----------------------------------------------------------------
+
+def _polars_source(source: Source, fmt: Format) -> pl.LazyFrame | None:
+    """A lazy frame of (conversation, messages) read by Polars, when it can read it."""
+    if not _is_path(source) or fmt.name not in ("messages", "qa", "text"):
+        return None
+    kind = kind_of(source)
+    path = os.fspath(source)
+    if fmt.name == "messages":
+        schema = {fmt.column: pl.List(pl.Struct({"role": pl.String, "content": pl.String}))}
+    elif fmt.name == "qa":
+        schema = {"question": pl.String, "answer": pl.String}
+    else:
+        schema = {fmt.column: pl.String}
+    if kind == "jsonl":
+        lazy = pl.scan_ndjson(path, schema=schema)
+    elif kind == "parquet":
+        lazy = pl.scan_parquet(path).select(list(schema))
+    else:
+        return None
+    lazy = lazy.with_row_index("conversation")
+    if fmt.name == "qa":
+        lazy = lazy.select("conversation", pl.concat_list(
+            pl.struct(role=pl.lit("user"), content=pl.col("question")),
+            pl.struct(role=pl.lit("assistant"), content=pl.col("answer"))).alias("messages"))
+    elif fmt.name == "text":
+        lazy = lazy.select("conversation", pl.concat_list(
+            pl.struct(role=pl.lit("assistant"), content=pl.col(fmt.column))).alias("messages"))
+    else:
+        lazy = lazy.select("conversation", pl.col(fmt.column).alias("messages"))
+    return lazy
+
+
+def _explode(rows: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """(one row per message, rows holding no message) from (conversation, messages) rows."""
+    kept = rows.filter(pl.col("messages").list.len() > 0)
+    frame = (kept.explode("messages").unnest("messages")
+             .with_columns(turn=pl.int_range(pl.len()).over("conversation").cast(pl.UInt16))
+             .select(list(FRAME_SCHEMA)).cast(FRAME_SCHEMA))  # type: ignore[arg-type]
+    return frame, rows.height - kept.height
+
+
+def _python_frame(records: Iterable[tuple[int, Record]], fmt: Format) -> tuple[pl.DataFrame, int]:
+    """The frame built row by row from (conversation id, record); rows that cannot be read are counted."""
+    columns: dict[str, list[Any]] = {name: [] for name in FRAME_SCHEMA}
+    skipped = 0
+    for conversation, record in records:
+        data = record.data
+        try:
+            messages = fmt.to_messages(data) if isinstance(data, dict) else None
+        except FormatError:
+            messages = None
+        if not messages or not all(isinstance(m, dict) and isinstance(m.get("role"), str)
+                                   and isinstance(m.get("content"), str) for m in messages):
+            skipped += 1
+            continue
+        for turn, message in enumerate(messages):
+            columns["conversation"].append(conversation)
+            columns["turn"].append(turn)
+            columns["role"].append(message["role"])
+            columns["content"].append(message["content"])
+    return pl.DataFrame(columns, schema=FRAME_SCHEMA), skipped
