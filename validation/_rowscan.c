@@ -15,10 +15,10 @@
  * content, characters) without the GIL, so threads read parts of one file side by side; the
  * rows it cannot read simply are listed for Python to decode.
  *
- * Duplicate hashes (`hash_conversation`, `conversation_hashes`, `prove`) chain each message:
- * h = hash(content, seed = hash(role, seed = h)), from a fixed seed, over UTF-8 bytes. The folded
- * hash does the same over each content folded as Python's `" ".join(text.split()).lower()`;
- * C folds ASCII text itself and hands other text to the Python `fold` it is given.
+ * Duplicate hashes (`hash_conversation`, `conversation_hashes`, `prove`, `read_messages`) chain
+ * each message: h = chain(h, XXH64(role), XXH64(content)) from a fixed seed, over UTF-8 bytes.
+ * The folded hash does the same over each content folded as Python's
+ * `" ".join(text.split()).lower()`; C folds ASCII text itself and leaves other text to Python.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

@@ -181,8 +181,9 @@ def _part_frames(data: bytes, part: tuple, offset: int) -> tuple[pl.DataFrame, p
         "conversation": table["conversation"] + np.uint32(offset), "messages": table["messages"],
         "length": table["length"], "assistant_start": table["assistant_start"],
         "assistant_end": table["assistant_end"], "exact": table["exact"], "folded": table["folded"]})
-    conversations = conversations.with_columns(
-        assistant_start=pl.when(pl.col("assistant_start") >= 0).then(pl.col("assistant_start")))
+    has_assistant = pl.col("assistant_start") >= 0  # the C reader's -1: no assistant turn (null here)
+    conversations = conversations.with_columns(assistant_start=pl.when(has_assistant).then("assistant_start"),
+                                               assistant_end=pl.when(has_assistant).then("assistant_end"))
     unknown = np.flatnonzero(table["folded_known"] == 0)
     if len(unknown):  # non-ASCII text: folded with Python's Unicode rules
         ids = pl.Series(table["conversation"][unknown] + np.uint32(offset), dtype=pl.UInt32)

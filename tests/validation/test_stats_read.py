@@ -1,0 +1,88 @@
+"""Stats' readers agree: the C reader of JSONL files gives the frames the Python reader gives."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.strategies import conversations, metadata, wild_row
+from validation import stats
+from validation.rowscan import hash_conversation
+from validation.stats_read import Frames, read_frames
+
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                        HealthCheck.function_scoped_fixture])
+unicode_text = st.text(alphabet=st.sampled_from("aZ É ß \t\n\u00a0\u0130\u03a3\u3000\U0001f600\"\\/\x1f"), max_size=12)
+rows = st.one_of(
+    wild_row,
+    st.builds(lambda ms, meta: {**meta, "messages": ms}, conversations(), metadata),
+    st.builds(lambda pairs: {"messages": [{"role": r, "content": c} for r, c in pairs]},
+              st.lists(st.tuples(st.sampled_from(["user", "assistant", "system", "tool", "Bob"]), unicode_text),
+                       max_size=4)))
+
+
+def assert_same(a: Frames, b: Frames) -> None:
+    assert a.messages.equals(b.messages)
+    assert a.conversations.equals(b.conversations)
+    assert (a.format, a.skipped, a.empty, a.whitespace) == (b.format, b.skipped, b.empty, b.whitespace)
+
+
+def write(path, rows_: list[dict], ascii_: bool) -> None:
+    path.write_text("".join(json.dumps(r, ensure_ascii=ascii_) + "\n" for r in rows_), encoding="utf-8")
+
+
+@FAST
+@given(st.lists(rows, min_size=1, max_size=6), st.booleans())
+def test_the_c_reader_reads_what_the_python_reader_reads(tmp_path, examples, ascii_):
+    path = tmp_path / "rows.jsonl"
+    write(path, examples, ascii_)
+    assert_same(read_frames(path, format="messages"), read_frames(examples, format="messages"))
+
+
+@FAST
+@given(conversations(), st.booleans())
+def test_the_c_reader_maps_sharegpt_roles(tmp_path, messages, ascii_):
+    names = {"user": "human", "assistant": "gpt", "system": "system"}
+    row = {"conversations": [{"from": names[m["role"]], "value": m["content"]} for m in messages]}
+    path = tmp_path / "rows.jsonl"
+    write(path, [row, {"conversations": [{"from": "function_call", "value": '{"name": "f"}'}]}], ascii_)
+    assert_same(read_frames(path), read_frames([row, json.loads(path.read_text().splitlines()[1])]))
+
+
+def test_lines_the_c_reader_leaves_keep_their_place(tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    good = {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(good).encode() + b"\n\n   \n"
+                     b'{"messages": [{"role": "user", "content": "x"}], "id": 1e400}\n'  # orjson refuses it
+                     b"not json\n"
+                     b'{"messages": [{"role": "user", "content": "Hi", "content": "twice"}]}\n'
+                     b'{"messages": []}\n' + json.dumps(good).encode())
+    frames = read_frames(path)
+    assert frames.messages["conversation"].to_list() == [0, 0, 3, 5, 5]
+    assert frames.messages["content"].to_list() == ["Hi", "Hello", "twice", "Hi", "Hello"]
+    assert (frames.skipped, frames.conversations["conversation"].to_list()) == (3, [0, 3, 5])
+    s = stats(path).summary
+    assert (s["rows"], s["skipped_rows"], s["duplicates"]) == (3, 3, {"exact": 1, "normalised": 1})
+
+
+def test_unicode_case_and_whitespace_fold_like_python(tmp_path):
+    rows_ = [{"messages": [{"role": "user", "content": c}, {"role": "assistant", "content": "Ok"}]}
+             for c in ("ÉTÉ\u3000à  Paris", "été à paris", "ete a paris")]
+    path = tmp_path / "u.jsonl"
+    write(path, rows_, ascii_=False)
+    table = read_frames(path).conversations
+    assert table["folded"].to_list()[0] == table["folded"].to_list()[1] != table["folded"].to_list()[2]
+    assert table["exact"].to_list()[0] == hash_conversation(["user", "assistant"], ["ÉTÉ\u3000à  Paris", "Ok"])[0]
+    assert stats(path).summary["duplicates"] == {"exact": 0, "normalised": 1}
+
+
+def test_text_stays_in_the_files_bytes(tmp_path):
+    long = "a reply long enough not to be stored inline " * 3
+    path = tmp_path / "v.jsonl"
+    write(path, [{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": long}]}], True)
+    frame = read_frames(path).messages
+    assert frame.schema["content"] == pl.String and frame["content"].to_list() == ["Hi", long]
+    assert frame["chars"].to_list() == [2, len(long)]
