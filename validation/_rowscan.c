@@ -149,31 +149,37 @@ static inline void fold_byte(unsigned char c, unsigned char **o, int *pending, i
     }
 }
 
+#ifdef __SSE2__
+/* Sixteen bytes whose fold only lower-cases them (printable ASCII, each space alone between other
+ * characters, none owed from before the block unless the block starts with a character): folded
+ * onto *o and 1. Else 0 and nothing written: the caller goes byte by byte. */
+static inline int fold_block(const unsigned char *p, unsigned char **o, int *pending, int *started) {
+    const __m128i v = _mm_loadu_si128((const __m128i *)p);
+    int printable = _mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1f)),
+                                                    _mm_cmplt_epi8(v, _mm_set1_epi8(0x7f))));
+    unsigned spaces = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')));
+    if (printable != 0xffff || (spaces & (spaces >> 1)) || (spaces & 0x8000) ||
+        ((spaces & 1) && (!*started || *pending)))
+        return 0;
+    if (*pending) *(*o)++ = ' ';
+    __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('A' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('Z' + 1)));
+    _mm_storeu_si128((__m128i *)*o, _mm_add_epi8(v, _mm_and_si128(upper, _mm_set1_epi8(0x20))));
+    *o += 16;
+    *started = 1;
+    *pending = 0;
+    return 1;
+}
+#endif
+
 /* " ".join(text.split()).lower() of ASCII bytes onto out (room for n bytes); the folded length. */
 static size_t fold_ascii(const unsigned char *p, size_t n, unsigned char *out) {
     unsigned char *o = out;
     int pending = 0, started = 0;
     size_t i = 0;
 #ifdef __SSE2__
-    /* sixteen bytes at a time where folding is only lower-casing (printable, lone spaces) */
-    const __m128i below = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f), space = _mm_set1_epi8(' ');
-    const __m128i before_a = _mm_set1_epi8('A' - 1), after_z = _mm_set1_epi8('Z' + 1), bit = _mm_set1_epi8(0x20);
-    for (; i + 16 <= n; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
-        int printable = _mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(v, below), _mm_cmplt_epi8(v, del)));
-        unsigned spaces = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, space));
-        if (printable == 0xffff && !(spaces & (spaces >> 1)) && !(spaces & 0x8000) &&
-            !((spaces & 1) && (!started || pending))) {
-            if (pending) *o++ = ' ';
-            __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, before_a), _mm_cmplt_epi8(v, after_z));
-            _mm_storeu_si128((__m128i *)o, _mm_add_epi8(v, _mm_and_si128(upper, bit)));
-            o += 16;
-            started = 1;
-            pending = 0;
-        } else {
+    for (; i + 16 <= n; i += 16)
+        if (!fold_block(p + i, &o, &pending, &started))
             for (int j = 0; j < 16; j++) fold_byte(p[i + j], &o, &pending, &started);
-        }
-    }
 #endif
     for (; i < n; i++) fold_byte(p[i], &o, &pending, &started);
     return o - out;
@@ -612,28 +618,10 @@ static int check_content(Row *row, size_t start, const Spec *spec) {
     int solid = 0, pending = 0;
     Py_ssize_t continuation = 0;
 #ifdef __SSE2__
-    /* Sixteen bytes at a time where folding is only lower-casing: printable ASCII whose spaces
-     * stand alone between other characters. Any other block goes byte by byte. */
-    const __m128i below = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f), space = _mm_set1_epi8(' ');
-    const __m128i before_a = _mm_set1_epi8('A' - 1), after_z = _mm_set1_epi8('Z' + 1), bit = _mm_set1_epi8(0x20);
-    while (end - q >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)q);
-        int printable = _mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(v, below), _mm_cmplt_epi8(v, del)));
-        unsigned spaces = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, space));
-        if (printable == 0xffff && !(spaces & (spaces >> 1)) && !(spaces & 0x8000) &&
-            !((spaces & 1) && (!solid || pending))) {
-            if (pending) *o++ = ' ';
-            __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, before_a), _mm_cmplt_epi8(v, after_z));
-            _mm_storeu_si128((__m128i *)o, _mm_add_epi8(v, _mm_and_si128(upper, bit)));
-            o += 16;
-            solid = 1;
-            pending = 0;
-        } else {
+    for (; end - q >= 16; q += 16)
+        if (!fold_block(q, &o, &pending, &solid))
             for (int i = 0; i < 16; i++)
                 if (content_byte(q[i], &o, &solid, &pending, row, &continuation)) return -1;
-        }
-        q += 16;
-    }
 #endif
     for (; q < end; q++)
         if (content_byte(*q, &o, &solid, &pending, row, &continuation)) return -1;

@@ -181,7 +181,7 @@ def _plain_text(messages: list[Any]) -> str:
 _WORKER: Scanner | None = None
 
 
-def _ranges(path: Path, parts: int) -> list[tuple[int, int]]:
+def line_ranges(path: Path, parts: int) -> list[tuple[int, int]]:
     """Byte ranges of `path`, each starting at the beginning of a line."""
     size = path.stat().st_size
     bounds = [0]
@@ -251,7 +251,7 @@ def scan_parallel(path: Path, scanner: Scanner, *, workers: int,
 
     global _WORKER
     _WORKER = scanner
-    tasks = [(str(path), a, b) for a, b in _ranges(path, workers * 8)]
+    tasks = [(str(path), a, b) for a, b in line_ranges(path, workers * 8)]
     offset = records = 0
     issues: list[Issue] = []
     invalid: set[int] = set()

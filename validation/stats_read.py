@@ -26,7 +26,7 @@ from validation.formats import Format, FormatError
 from validation.io import Record, kind_of
 from validation.decode import decode_row
 from validation.rowscan import fold
-from validation.scan import _ranges, default_workers
+from validation.scan import default_workers, line_ranges
 from validation.validate import Source, _is_path, open_source
 
 # Rows are in conversation order, turns in order within each: every reader keeps that invariant.
@@ -119,7 +119,7 @@ def _c_frames(path: Path, fmt: Format) -> Frames:
     roles = None if shape.roles is None else {k.encode(): v.encode() for k, v in shape.roles.items()}
     workers = default_workers()
     rounds = -(-path.stat().st_size // (PART_BYTES * workers))  # every core gets the same number of parts
-    spans = _ranges(path, workers * max(rounds, 1))
+    spans = line_ranges(path, workers * max(rounds, 1))
 
     def read(span: tuple[int, int]) -> tuple[bytes, tuple]:
         with path.open("rb") as f:  # file reads and the C reader both let other threads run
@@ -188,17 +188,13 @@ def _part_frames(data: bytes, part: tuple, offset: int) -> tuple[pl.DataFrame, p
     if len(unknown):  # non-ASCII text: folded with Python's Unicode rules
         ids = pl.Series(table["conversation"][unknown] + np.uint32(offset), dtype=pl.UInt32)
         _, folded = _hashes(frame.filter(pl.col("conversation").is_in(ids.implode())))
-        conversations = conversations.with_columns(folded=pl.Series(_replace(
-            table["folded"].copy(), unknown, folded.to_numpy()), dtype=pl.UInt64))
+        hashes = table["folded"].copy()
+        hashes[unknown] = folded.to_numpy()
+        conversations = conversations.with_columns(folded=pl.Series(hashes, dtype=pl.UInt64))
     triples = np.frombuffer(deferred, np.int64).reshape(-1, 3)
     late = [(offset + int(row), Record(int(row) + 1, decode_row(data[at:at + length], int(row) + 1)))
             for row, at, length in triples]
     return frame, conversations.cast(CONVERSATION_SCHEMA), (empty_rows, empty, whitespace), late  # type: ignore[arg-type]
-
-
-def _replace(values: Any, where: Any, new: Any) -> Any:
-    values[where] = new
-    return values
 
 
 # --- Polars and Python readers -----------------------------------------------------------------
