@@ -194,7 +194,8 @@ def _part_frames(data: bytes, part: tuple, offset: int) -> tuple[pl.DataFrame, p
     triples = np.frombuffer(deferred, np.int64).reshape(-1, 3)
     late = [(offset + int(row), Record(int(row) + 1, decode_row(data[at:at + length], int(row) + 1)))
             for row, at, length in triples]
-    return frame, conversations.cast(CONVERSATION_SCHEMA), (empty_rows, empty, whitespace), late  # type: ignore[arg-type]
+    conversations = conversations.cast(CONVERSATION_SCHEMA)  # type: ignore[arg-type]
+    return frame, conversations, (empty_rows, empty, whitespace), late
 
 
 # --- Polars and Python readers -----------------------------------------------------------------

@@ -15,7 +15,8 @@ from validation.stats_read import Frames, read_frames
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                         HealthCheck.function_scoped_fixture])
-unicode_text = st.text(alphabet=st.sampled_from("aZ É ß \t\n\u00a0\u0130\u03a3\u3000\U0001f600\"\\/\x1f"), max_size=12)
+unicode_text = st.text(alphabet=st.sampled_from("aZ É ß \t\n\u00a0\u0130\u03a3\u3000\U0001f600\"\\/\x1f"),
+                       max_size=12)
 rows = st.one_of(
     wild_row,
     st.builds(lambda ms, meta: {**meta, "messages": ms}, conversations(), metadata),
