@@ -9,9 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.strategies import conversations, metadata, wild_row
-from validation import stats
+from validation import get_format, stats
+from validation.io import read_records
 from validation.rowscan import hash_conversation
-from validation.stats_read import Frames, read_frames
+from validation.stats_read import Frames, _python_frame, read_frames
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                         HealthCheck.function_scoped_fixture])
@@ -87,3 +88,21 @@ def test_text_stays_in_the_files_bytes(tmp_path):
     frame = read_frames(path).messages
     assert frame.schema["content"] == pl.String and frame["content"].to_list() == ["Hi", long]
     assert frame["chars"].to_list() == [2, len(long)]
+
+
+@FAST
+@given(st.lists(st.tuples(rows, st.integers(0, 10_000), st.binary(max_size=3), st.integers(0, 3)), min_size=1,
+                max_size=4))
+def test_the_c_reader_reads_corrupted_lines_as_python_does(tmp_path, examples):
+    lines = []
+    for row, at, insert, cut in examples:
+        line = json.dumps(row).encode()
+        at %= len(line) + 1
+        lines.append((line[:at] + insert + line[at + cut:]).replace(b"\n", b" "))
+    path = tmp_path / "broken.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    fmt = get_format("messages")
+    messages, skipped = _python_frame(enumerate(read_records(path)), fmt)
+    frames = read_frames(path, format="messages")
+    assert frames.messages.drop("chars").equals(messages)
+    assert frames.skipped == skipped
