@@ -119,7 +119,7 @@ def _c_frames(path: Path, fmt: Format) -> Frames:
     roles = None if shape.roles is None else {k.encode(): v.encode() for k, v in shape.roles.items()}
     workers = default_workers()
     rounds = -(-path.stat().st_size // (PART_BYTES * workers))  # every core gets the same number of parts
-    spans = line_ranges(path, workers * max(rounds, 1))
+    spans = line_ranges(path, workers * max(rounds, 1)) or [(0, 0)]  # an empty file: one empty part
 
     def read(span: tuple[int, int]) -> tuple[bytes, tuple]:
         with path.open("rb") as f:  # file reads and the C reader both let other threads run

@@ -18,8 +18,9 @@ def _rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     turns = summary["turns_per_conversation"]
     lines = [("conversations", f"{summary['rows']:,}"), ("skipped rows", f"{summary['skipped_rows']:,}"),
              ("messages", f"{summary['messages']:,}"),
-             ("turns per conversation", f"min {turns['min']}, p50 {turns['p50']:g}, p90 {turns['p90']:g}, "
-                                        f"max {turns['max']}, mean {turns['mean']:g}"),
+             ("turns per conversation", "none (no conversation)" if turns["min"] is None else
+              f"min {turns['min']}, p50 {turns['p50']:g}, p90 {turns['p90']:g}, max {turns['max']}, "
+              f"mean {turns['mean']:g}"),
              ("roles", ", ".join(f"{r} {n:,}" for r, n in summary["roles"].items())),
              ("empty / whitespace-only messages", f"{summary['empty_messages']:,} / {summary['whitespace_messages']:,}"),
              ("duplicates: exact / normalised", f"{summary['duplicates']['exact']:,} / "

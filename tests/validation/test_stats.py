@@ -116,3 +116,13 @@ def test_cli_stats_json_and_compare(cli, tmp_path):
     result = cli("stats", train, "--compare", evaluation, "--json", "-")
     payload = json.loads(result.out)
     assert (payload["a"]["rows"], payload["b"]["rows"], payload["b_rows_in_a_exact"]) == (2, 3, 1)
+
+
+@pytest.mark.parametrize("text", ["", "\n  \n"])
+def test_cli_stats_of_a_file_with_no_rows(cli, tmp_path, text):
+    path = tmp_path / "none.jsonl"
+    path.write_text(text)
+    result = cli("stats", path, "--format", "messages")
+    assert result.code == 0 and "none (no conversation)" in result.out
+    summary = json.loads(cli("stats", path, "--format", "messages", "--json", "-").out)
+    assert (summary["rows"], summary["messages"], summary["turns_per_conversation"]["min"]) == (0, 0, None)
