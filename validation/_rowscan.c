@@ -567,7 +567,6 @@ typedef struct {
     RoleMap roles;         /* source name -> "system", "user" or "assistant" */
     PyObject *tokens;      /* tuple of bytes: special tokens that must not appear in content */
     PyObject *forbidden;   /* tuple of bytes: top-level keys the fast path does not handle */
-    int allow_system;
 } Spec;
 
 typedef struct {
@@ -674,13 +673,9 @@ static int parse_message(Cursor *c, Row *row, const Spec *spec) {
     return 0;
 }
 
-/* s?(ua)+ ; a system prompt only where the template takes one */
-static int clean_order(const Row *row, const Spec *spec) {
-    int i = 0;
-    if (row->n > 0 && row->sig[0] == 's') {
-        if (!spec->allow_system) return -1;
-        i = 1;
-    }
+/* s?(ua)+ (the role table holds only the roles the template takes) */
+static int clean_order(const Row *row) {
+    int i = row->n > 0 && row->sig[0] == 's';
     if (row->n - i < 2 || (row->n - i) % 2) return -1;
     for (; i < row->n; i += 2)
         if (row->sig[i] != 'u' || row->sig[i + 1] != 'a') return -1;
@@ -697,7 +692,7 @@ static int parse_list(Cursor *c, Row *row, const Spec *spec) {
         if (c->p >= c->end) return -1;
         if (*c->p == ']') {
             c->p++;
-            return clean_order(row, spec);
+            return clean_order(row);
         }
         if (*c->p != ',') return -1;
         c->p++;
@@ -762,7 +757,7 @@ static PyObject *row_result(const Row *row) {
 }
 
 PyDoc_STRVAR(prove_doc,
-"prove(lines, list_key, role_key, content_key, roles, tokens, forbidden, allow_system) -> list\n\n"
+"prove(lines, list_key, role_key, content_key, roles, tokens, forbidden) -> list\n\n"
 "Per raw JSONL line: None when the row is not certainly clean, else (exact_hash, folded, chars)\n"
 "where folded is the folded hash, or the row's duplicate text (str) when it holds non-ASCII\n"
 "text. roles maps source role names (bytes) to b'system', b'user' or b'assistant'; tokens and\n"
@@ -771,9 +766,9 @@ PyDoc_STRVAR(prove_doc,
 static PyObject *prove(PyObject *self, PyObject *args) {
     PyObject *lines, *roles;
     Spec spec;
-    if (!PyArg_ParseTuple(args, "O!y#y#y#OO!O!p", &PyList_Type, &lines, &spec.list_key, &spec.list_len,
+    if (!PyArg_ParseTuple(args, "O!y#y#y#OO!O!", &PyList_Type, &lines, &spec.list_key, &spec.list_len,
                           &spec.role_key, &spec.role_len, &spec.content_key, &spec.content_len, &roles,
-                          &PyTuple_Type, &spec.tokens, &PyTuple_Type, &spec.forbidden, &spec.allow_system))
+                          &PyTuple_Type, &spec.tokens, &PyTuple_Type, &spec.forbidden))
         return NULL;
     if (roles == Py_None || load_roles(roles, &spec.roles)) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "prove needs a roles table");

@@ -12,7 +12,7 @@ The near-duplicate fold of one message is `fold`; the C code folds ASCII text it
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from validation import _rowscan
 from validation.checks import ROLE_CODE, SEP
@@ -53,15 +53,16 @@ def fingerprints(texts: Sequence[str]) -> tuple[list[int], list[int]]:
 class Prover:
     """Clears raw lines of one format under one template's rules."""
 
-    def __init__(self, shape: RawShape, *, special_tokens: Sequence[str] = (), allow_system: bool = True,
-                 other_keys: Sequence[str] = ()) -> None:
-        """`other_keys`: top-level fields that also feed the messages; a row holding one is left to Python."""
-        # Only the roles `fast_clean` clears: system, user, assistant.
-        roles = {name: role for name, role in (shape.roles or {r: r for r in ROLE_CODE}).items() if role in ROLE_CODE}
+    def __init__(self, shape: RawShape, *, special_tokens: Sequence[str] = (),
+                 roles: Collection[str] = tuple(ROLE_CODE), other_keys: Sequence[str] = ()) -> None:
+        """`roles`: those the template takes (a row with another is left to Python);
+        `other_keys`: top-level fields that also feed the messages (a row holding one is left to Python)."""
+        # Only the roles `fast_clean` clears, and of those only the ones the template takes.
+        table = {name: role for name, role in (shape.roles or {r: r for r in ROLE_CODE}).items()
+                 if role in ROLE_CODE and role in roles}
         self._args = (shape.list_key.encode(), shape.role_key.encode(), shape.content_key.encode(),
-                      {name.encode(): role.encode() for name, role in roles.items()},
-                      tuple(t.encode() for t in special_tokens if t), tuple(k.encode() for k in other_keys),
-                      allow_system)
+                      {name.encode(): role.encode() for name, role in table.items()},
+                      tuple(t.encode() for t in special_tokens if t), tuple(k.encode() for k in other_keys))
 
     def prove(self, lines: list[bytes]) -> list[tuple[int, int, int] | None]:
         """Per line: None when not certainly clean, else (exact hash, folded hash, characters).

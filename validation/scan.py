@@ -20,6 +20,7 @@ from validation.checks import check_messages, dup_text, fast_clean, suspects
 from validation.formats import Format, FormatError
 from validation.decode import decode_row
 from validation.io import BOM, Record
+from validation.models import ROLES
 from validation.report import Issue
 from validation.rowscan import Prover, fingerprints
 from validation.rules import TemplateRules
@@ -53,7 +54,7 @@ class Scanner:
         # Raw lines can be cleared without decoding unless lengths need the messages themselves.
         self.prover = None if fmt.raw is None or (max_length is not None and tokenizer is not None) else Prover(
             fmt.raw, special_tokens=rules.special_tokens if rules else (),
-            allow_system=rules is None or "system" in rules.roles, other_keys=sorted(fmt.extra_keys))
+            roles=rules.roles if rules else ROLES, other_keys=sorted(fmt.extra_keys))
 
     def scan(self, records: Iterable[Record]) -> Iterator[Outcome]:
         """Yield an `Outcome` per record, in input order (duplicates come from `duplicate_issues`)."""

@@ -157,7 +157,7 @@ def test_prover_refuses_rows_it_cannot_prove_clean(line):
 
 def test_prover_leaves_a_system_prompt_to_templates_without_a_system_role():
     line = chat("Be brief.", "Hi", "ok", roles=("system", "user", "assistant"))
-    assert Prover(MESSAGES.raw, allow_system=False).prove([line]) == [None]
+    assert Prover(MESSAGES.raw, roles=NO_SYSTEM.roles).prove([line]) == [None]
     assert Prover(MESSAGES.raw).prove([line])[0] is not None
     issues, _, _ = outcome([line], fast=False, rules=NO_SYSTEM)
     assert [(path, code) for _, path, code, _ in issues] == [("messages[0].role", "role-not-supported")]
