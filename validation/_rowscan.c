@@ -441,6 +441,14 @@ static int parse_string(Cursor *c, Buf *out, Str *info) {
     }
 }
 
+/* After an item of an object or array: 1 past its `close` bracket, 0 past a comma (another item
+ * follows), -1 at anything else. */
+static int next_item(Cursor *c, unsigned char close) {
+    skip_ws(c);
+    if (c->p >= c->end || (*c->p != close && *c->p != ',')) return -1;
+    return *c->p++ == close;
+}
+
 static int skip_digits(Cursor *c) {
     const unsigned char *start = c->p;
     while (c->p < c->end && *c->p >= '0' && *c->p <= '9') c->p++;
@@ -481,14 +489,8 @@ static int skip_container(Cursor *c, int depth, unsigned char close, int keyed) 
         skip_ws(c);
         if (keyed && (parse_string(c, NULL, NULL) || expect(c, ':'))) return -1;
         if (skip_value(c, depth + 1)) return -1;
-        skip_ws(c);
-        if (c->p >= c->end) return -1;
-        if (*c->p == close) {
-            c->p++;
-            return 0;
-        }
-        if (*c->p != ',') return -1;
-        c->p++;
+        int last = next_item(c, close);
+        if (last) return last > 0 ? 0 : -1;
     }
 }
 
@@ -688,14 +690,8 @@ static int parse_list(Cursor *c, Row *row, const Spec *spec) {
     if (c->p < c->end && *c->p == ']') return -1; /* no messages: the precise path says so */
     for (;;) {
         if (row->n >= MAX_MESSAGES || parse_message(c, row, spec)) return -1;
-        skip_ws(c);
-        if (c->p >= c->end) return -1;
-        if (*c->p == ']') {
-            c->p++;
-            return clean_order(row);
-        }
-        if (*c->p != ',') return -1;
-        c->p++;
+        int last = next_item(c, ']');
+        if (last) return last > 0 ? clean_order(row) : -1;
     }
 }
 
@@ -728,14 +724,9 @@ static int parse_row(const unsigned char *p, Py_ssize_t n, Row *row, const Spec 
         } else if (forbidden_key(&row->key, spec) || skip_value(&c, 1)) {
             return -1;
         }
-        skip_ws(&c);
-        if (c.p >= c.end) return -1;
-        if (*c.p == '}') {
-            c.p++;
-            break;
-        }
-        if (*c.p != ',') return -1;
-        c.p++;
+        int last = next_item(&c, '}');
+        if (last < 0) return -1;
+        if (last) break;
     }
     skip_ws(&c);
     return found && c.p == c.end ? 0 : -1;
@@ -939,14 +930,9 @@ static int read_message(Cursor *c, const unsigned char *base, Columns *out, cons
         } else if (skip_value(c, 3)) {
             return -1;
         }
-        skip_ws(c);
-        if (c->p >= c->end) return -1;
-        if (*c->p == '}') {
-            c->p++;
-            break;
-        }
-        if (*c->p != ',') return -1;
-        c->p++;
+        int last = next_item(c, '}');
+        if (last < 0) return -1;
+        if (last) break;
     }
     if (!have_role || !have_content) return -1;
     const unsigned char *rp, *cp;
@@ -1011,27 +997,17 @@ static int read_line(const unsigned char *base, const unsigned char *p, const un
                 for (;;) {
                     if (conv.messages >= 65535 || read_message(&c, base, out, spec, &conv, &empty, &blank))
                         goto refuse;
-                    skip_ws(&c);
-                    if (c.p >= c.end) goto refuse;
-                    if (*c.p == ']') {
-                        c.p++;
-                        break;
-                    }
-                    if (*c.p != ',') goto refuse;
-                    c.p++;
+                    int last = next_item(&c, ']');
+                    if (last < 0) goto refuse;
+                    if (last) break;
                 }
             }
         } else if (skip_value(&c, 1)) {
             goto refuse;
         }
-        skip_ws(&c);
-        if (c.p >= c.end) goto refuse;
-        if (*c.p == '}') {
-            c.p++;
-            break;
-        }
-        if (*c.p != ',') goto refuse;
-        c.p++;
+        int last = next_item(&c, '}');
+        if (last < 0) goto refuse;
+        if (last) break;
     }
     skip_ws(&c);
     if (!found || c.p != c.end) goto refuse;
