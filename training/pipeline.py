@@ -176,13 +176,18 @@ def _split(rows: list[Any], config: TrainConfig, tokenizer: Any, template: Any) 
 
 
 def leakage(train: list[Any], held_out: list[Any]) -> dict[str, int]:
-    """Eval rows that repeat a training row, exactly and after case/whitespace folding."""
-    from validation.stats import compare, stats
+    """Eval rows that repeat a training row, exactly and after case/whitespace folding (the
+    conversation hashes `stats --compare` counts with)."""
+    from validation.rowscan import hash_conversation
 
-    def as_rows(rows: list[Any]) -> list[dict[str, Any]]:
-        return [{"messages": [m.to_dict() for m in r.messages]} for r in rows]
+    def hashes(rows: list[Any]) -> list[tuple[int, int]]:
+        return [hash_conversation([m.role for m in r.messages], [m.content for m in r.messages]) for r in rows]
 
-    return compare(stats(as_rows(train)), stats(as_rows(held_out)))
+    seen = hashes(train)
+    exact, folded = {e for e, _ in seen}, {f for _, f in seen}
+    pairs = hashes(held_out)
+    return {"b_rows_in_a_exact": sum(e in exact for e, _ in pairs),
+            "b_rows_in_a_normalised": sum(f in folded for _, f in pairs)}
 
 
 def sft_config(config: TrainConfig, out: Path, has_eval: bool) -> tuple[Any, str, str]:
