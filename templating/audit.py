@@ -80,12 +80,12 @@ class Auditor:
                 out.append(RowAudit([], [], messages, [("messages", "template-refused", r)], dropped=True))
                 continue
             findings, dropped, index = [], False, list(range(len(messages)))
-            if self.max_length is not None and len(encoding.ids) > self.max_length:
+            if self.max_length is not None and len(encoding) > self.max_length:
                 findings, messages, r, encoding, dropped, index = self._over_length(messages, r, encoding)
-            mask = mask_of(encoding, r)
-            findings = self._forged_tokens(messages, index) + self._bos(encoding.ids, r.text) + findings
+            ids, mask = encoding.ids, mask_of(encoding, r)  # .ids builds a new list on every call
+            findings = self._forged_tokens(messages, index) + self._bos(ids, r.text) + findings
             findings += self._turns(messages, index, r, encoding, mask, truncated=not dropped)
-            out.append(RowAudit(encoding.ids, mask, messages, findings, dropped))
+            out.append(RowAudit(ids, mask, messages, findings, dropped))
         return out
 
     def _render(self, messages: list[Any]) -> Rendered | str:
@@ -101,7 +101,7 @@ class Auditor:
     def _over_length(self, messages: list[Any], rendered: Rendered, encoding: Any) -> tuple[Any, ...]:
         """Apply the over-length policy to one conversation longer than max_length: (findings,
         messages, rendered, encoding, dropped, index of each kept message in the original)."""
-        length, limit, index = len(encoding.ids), self.max_length, list(range(len(messages)))
+        length, limit, index = len(encoding), self.max_length, list(range(len(messages)))
         if self.over_length == "drop":
             return [("messages", "too-long", f"{length} tokens > max_length {limit}: left out of training "
                      "(over_length: drop)")], messages, rendered, encoding, True, index
@@ -115,7 +115,7 @@ class Auditor:
     def _drop_oldest(self, messages: list[Any], rendered: Rendered, encoding: Any) -> tuple[Any, ...]:
         """Drop the oldest turns (after a system prompt) until the conversation fits; when even the
         last exchange does not fit, keep it: truncation cuts its end."""
-        length, limit = len(encoding.ids), self.max_length
+        length, limit = len(encoding), self.max_length
         start = 1 if messages[0].role == "system" else 0
         original, removed, index = messages, 0, list(range(len(messages)))
         for cut in (i for i in range(start + 1, len(original)) if original[i].role == "user"):
@@ -125,9 +125,9 @@ class Auditor:
                 continue
             messages, rendered, encoding, removed = fitted, r, self._encode([r])[0], cut - start
             index = list(range(start)) + list(range(cut, len(original)))
-            if len(encoding.ids) <= limit:
+            if len(encoding) <= limit:
                 break
-        note = f"the {removed} oldest messages are dropped, now {len(encoding.ids)} tokens" if removed else \
+        note = f"the {removed} oldest messages are dropped, now {len(encoding)} tokens" if removed else \
             "no earlier turn to drop; truncation cuts the end"
         return [("messages", "too-long", f"{length} tokens > max_length {limit}: {note} (over_length: "
                  "truncate-prompt)")], messages, rendered, encoding, False, index
@@ -183,9 +183,9 @@ class Auditor:
             if limit is not None and tokens[-1] >= limit:
                 cut = "wholly" if tokens[0] >= limit else "partly"
                 findings.append((where, "response-truncated", f"{cut} cut by truncation at {limit} tokens "
-                                 f"(the conversation has {len(encoding.ids)})"))
+                                 f"(the conversation has {len(encoding)})"))
             kept += len(tokens) if limit is None or tokens[-1] < limit else sum(1 for t in tokens if t < limit)
-        if limit is not None and len(encoding.ids) > limit and kept == 0:
+        if limit is not None and len(encoding) > limit and kept == 0:
             findings.append(("messages", "truncated-to-nothing", f"truncation at {limit} tokens leaves no "
                                  "trained token"))
         return findings

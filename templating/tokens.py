@@ -55,7 +55,7 @@ def token_range(encoding: Any, start: int, end: int, text_length: int) -> tuple[
 
 
 def mask_of(encoding: Any, rendered: Rendered) -> list[int]:
-    mask = [0] * len(encoding.ids)
+    mask = [0] * len(encoding)  # not len(encoding.ids): that builds the id list a second time
     for start, end in rendered.assistant_spans:
         span = token_range(encoding, start, end, len(rendered.text))
         if span is not None:

@@ -140,7 +140,7 @@ class Scanner:
         else:
             render = self.rules.render if self.rules is not None and self.rules.render else _plain_text
             encodings = self.tokenizer.encode_batch([render(msgs) for _, msgs in kept], add_special_tokens=False)
-            lengths = [len(e.ids) for e in encodings]
+            lengths = [len(e) for e in encodings]
             unit = "tokens"
         for (i, _), length in zip(kept, lengths):
             if length > (self.max_length or 0):

@@ -54,7 +54,7 @@ def count_tokens(texts: list[str], tokenizer: Any, batch: int = 65536) -> list[i
     encode = getattr(backend, "encode_batch_fast", None) or backend.encode_batch
     counts: list[int] = []
     for start in range(0, len(texts), batch):
-        counts += [len(e.ids) for e in encode(texts[start:start + batch], add_special_tokens=False)]
+        counts += [len(e) for e in encode(texts[start:start + batch], add_special_tokens=False)]
     return counts
 
 
