@@ -8,7 +8,7 @@ is where problems are explained.
 Example:
     >>> s = stats([{"question": "1+1?", "answer": "2"}, {"question": "2+2?", "answer": "4"}])
     >>> s.summary["rows"], s.summary["roles"]
-    (2, {'user': 2, 'assistant': 2})
+    (2, {'assistant': 2, 'user': 2})
 """
 
 from __future__ import annotations
@@ -142,7 +142,8 @@ def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRule
             _distribution(pl.col("messages"))).row(0, named=True).items()},
             "min": int(turns.min()) if turns.len() else None,
             "histogram": {str(k): int(v) for k, v in histogram.iter_rows()}},
-        "roles": {r: int(n) for r, n in frame.group_by("role").len().sort("len", descending=True).iter_rows()},
+        "roles": {r: int(n) for r, n in frame.group_by("role").len()
+                  .sort(["len", "role"], descending=[True, False]).iter_rows()},  # ties: by name
         "length_chars": _per_role(frame, "chars"),
         "length_tokens": _per_role(frame, "tokens") if tokenizer is not None else None,
         "tokens": _token_totals(frame, masks) if tokenizer is not None else None,
