@@ -16,8 +16,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                           "tokens inside content, roles it refuses)")
     validate.add_argument("--max-length", type=int, metavar="N", help="warn about conversations longer than N "
                           "(tokens with --tokenizer, else characters)")
-    validate.add_argument("--tokenizer", metavar="PATH", help="tokenizer.json (or a folder with one) to "
-                          "measure --max-length in tokens")
+    validate.add_argument("--tokenizer", metavar="PATH_OR_ID", help="measure --max-length in tokens: a "
+                          "tokenizer.json, a folder, a hub id, or HuggingFaceTB/SmolLM2-135M-Instruct (embedded)")
     validate.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     validate.add_argument("--write-clean", metavar="OUT", help="write exactly the valid rows, unchanged, in order")
     validate.add_argument("--fix", action="store_true", help="repair mechanical problems first (role aliases, "
@@ -107,11 +107,11 @@ def print_report(report, args: argparse.Namespace) -> None:  # noqa: ANN001 - Re
 def run_stats(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from validation.rules import get_tokenizer
     from validation.stats import compare, stats
     from validation.stats_report import render_compare, render_terminal
+    from validation.validate import load_tokenizer
 
-    tokenizer = get_tokenizer(args.tokenizer) if args.tokenizer else None
+    tokenizer = load_tokenizer(args.tokenizer)  # once for both sides of --compare
     options = {"tokenizer": tokenizer, "template": args.template, "max_length": args.max_length,
                "format": args.format, "column": args.column, "split": args.split}
     result = stats(args.path, **options)

@@ -74,6 +74,8 @@ def get_tokenizer(name_or_path: str) -> Any:
         from tokenizers import Tokenizer
 
         return Tokenizer.from_file(str(path if path.is_file() else path / "tokenizer.json"))
+    if not path.exists() and (path.suffix == ".json" or path.is_absolute() or name_or_path.startswith(".")):
+        raise KeyError(f"{name_or_path}: no such file or folder")  # a path, not a hub id
     for lookup in _providers():
         load = getattr(lookup, "tokenizer", None)
         if load is not None:

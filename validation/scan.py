@@ -48,7 +48,7 @@ class Scanner:
         self.fmt = fmt
         self.rules = rules
         self.max_length = max_length
-        self.tokenizer = tokenizer
+        self.tokenizer = getattr(tokenizer, "backend_tokenizer", tokenizer)  # a transformers tokenizer's Rust core
         self.duplicates = duplicates
         self.hashes: list[tuple[list[int], list[int], list[int]]] = []
         # Raw lines can be cleared without decoding unless lengths need the messages themselves.

@@ -123,7 +123,7 @@ def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRule
     """
     frames = read_frames(source, format=format, column=column, split=split)
     frame, per_conversation = frames.messages, frames.conversations
-    tokenizer = load_tokenizer(tokenizer) if isinstance(tokenizer, (str, os.PathLike)) else tokenizer
+    tokenizer = load_tokenizer(tokenizer)
     rules = resolve_rules(template)
     unit = "tokens" if tokenizer is not None else "chars"
     if tokenizer is not None:

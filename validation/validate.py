@@ -21,7 +21,7 @@ from validation.formats import Format, detect, get_format
 from validation.io import BOM, InputError, Record, kind_of, read_records, size_of, write_rows
 from validation.models import Conversation, Message
 from validation.report import Fix, Issue, Report
-from validation.rules import TemplateRules, get_rules
+from validation.rules import TemplateRules, get_rules, get_tokenizer
 from validation.scan import Scanner, default_workers, scan_jsonl
 
 Source = str | os.PathLike[str] | Iterable[dict[str, Any]]
@@ -79,17 +79,14 @@ def resolve_rules(template: str | TemplateRules | None) -> TemplateRules | None:
 
 
 def load_tokenizer(tokenizer: Any) -> Any:
-    """A `tokenizers.Tokenizer` from a tokenizer.json file or a folder holding one."""
+    """A tokenizer object as it is; a name as the CLI's `--tokenizer` reads it (`get_tokenizer`:
+    a tokenizer.json or a folder with one, else a hub id, a GGUF file or the embedded SmolLM2)."""
     if tokenizer is None or not isinstance(tokenizer, (str, os.PathLike)):
         return tokenizer
-    from tokenizers import Tokenizer
-
-    path = Path(tokenizer)
-    if path.is_dir():
-        path = path / "tokenizer.json"
-    if not path.is_file():
-        raise InputError(f"{tokenizer}: no tokenizer.json there")
-    return Tokenizer.from_file(str(path))
+    try:
+        return get_tokenizer(os.fspath(tokenizer))
+    except KeyError as exc:
+        raise InputError(exc.args[0]) from None
 
 
 @contextmanager

@@ -67,6 +67,39 @@ def test_too_long_counts_characters_without_a_tokenizer(cli):
     assert report["length_unit"] == "characters"
 
 
+def test_too_long_counts_tokens_of_the_template_render_whichever_way_the_tokenizer_is_given(
+        cli, smollm2_tokenizer, tmp_path):
+    import json
+
+    from validation import validate
+
+    source = BROKEN / "trailing-user-turn.jsonl"
+    rows = [json.loads(line)["messages"] for line in source.read_text().splitlines()]
+    official = [len(smollm2_tokenizer(smollm2_tokenizer.apply_chat_template(m, tokenize=False),
+                                      add_special_tokens=False)["input_ids"]) for m in rows]
+    expected = [(row, f"{n} tokens > max length 20") for row, n in enumerate(official, 1) if n > 20]
+    assert len(expected) == 3  # SmolLM2's default system prompt alone is longer than 20 tokens
+    smollm2_tokenizer.save_pretrained(tmp_path / "tok")
+
+    def too_long(issues: list[dict]) -> list[tuple[int, str]]:
+        return [(i["row"], i["message"]) for i in issues if i["code"] == "too-long"]
+
+    report = cli("validate", source, "--json", "--template", "smollm2", "--max-length", "20",
+                 "--tokenizer", "HuggingFaceTB/SmolLM2-135M-Instruct").json()
+    assert too_long(report["issues"]) == expected and report["length_unit"] == "tokens"
+    for tokenizer in (smollm2_tokenizer, tmp_path / "tok", str(tmp_path / "tok" / "tokenizer.json")):
+        found = validate(source, tokenizer=tokenizer, template="smollm2", max_length=20).to_json()
+        assert too_long(found["issues"]) == expected, tokenizer
+
+
+def test_a_tokenizer_path_that_does_not_exist_is_one_clear_line(cli, tmp_path):
+    missing = tmp_path / "no-tokenizer"
+    for command in ("validate", "stats"):
+        result = cli(command, BROKEN / "duplicate.jsonl", "--tokenizer", missing, "--max-length", "5")
+        assert result.code == 2 and f"{missing}: no such file or folder" in result.err
+        assert "Traceback" not in result.err and "internal error" not in result.err
+
+
 def test_write_clean_writes_exactly_the_valid_lines_unchanged(cli, tmp_path):
     source = BROKEN / "null-content.jsonl"
     out = tmp_path / "clean.jsonl"
