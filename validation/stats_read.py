@@ -5,8 +5,10 @@ Three readers, fastest first, all giving the same frames (a test holds them to i
   threads over line-aligned parts of the file. Strings stay in the file's bytes: the columns
   are Arrow string views into them, so the text is neither copied nor turned into Python
   objects. Rows it does not read (anything unusual) are decoded by Python, one by one.
-- JSONL and Parquet in the `messages`, `qa` and `text` formats: Polars.
-- everything else: the validation readers.
+- Parquet in the `messages`, `qa` and `text` formats, when its columns have the types the format
+  needs: Polars.
+- everything else (JSONL in the other formats too): the validation readers, row by row, as
+  strict as `validate`.
 Rows that cannot be normalised are counted in `skipped`; `validate` explains them.
 """
 
@@ -201,24 +203,26 @@ def _part_frames(data: bytes, part: tuple, offset: int) -> tuple[pl.DataFrame, p
 # --- Polars and Python readers -----------------------------------------------------------------
 
 def _polars_source(source: Source, fmt: Format) -> pl.LazyFrame | None:
-    """A lazy frame of (conversation, messages) read by Polars, when it can read it."""
-    if not _is_path(source) or fmt.name not in ("messages", "qa", "text"):
+    """A lazy frame of (conversation, messages) read by Polars, when it can read it exactly.
+
+    Parquet only, and only when its columns already have the types the format needs: Polars'
+    NDJSON reader turns a number into a string and a lone surrogate into NUL where a schema asks
+    for strings, and a cast would do the same to an integer column, where the other readers skip
+    the row as `validate` rejects it.
+    """
+    if not _is_path(source) or fmt.name not in ("messages", "qa", "text") or kind_of(source) != "parquet":
         return None
-    kind = kind_of(source)
-    path = os.fspath(source)
     if fmt.name == "messages":
         schema = {fmt.column: pl.List(pl.Struct({"role": pl.String, "content": pl.String}))}
     elif fmt.name == "qa":
         schema = {"question": pl.String, "answer": pl.String}
     else:
         schema = {fmt.column: pl.String}
-    if kind == "jsonl":
-        lazy = pl.scan_ndjson(path, schema=schema)
-    elif kind == "parquet":
-        lazy = pl.scan_parquet(path).select(list(schema))
-    else:
+    lazy = pl.scan_parquet(os.fspath(source))
+    found = lazy.collect_schema()
+    if not all(name in found and _holds(found[name], dtype) for name, dtype in schema.items()):
         return None
-    lazy = lazy.with_row_index("conversation")
+    lazy = lazy.select(list(schema)).with_row_index("conversation")
     if fmt.name == "qa":
         lazy = lazy.select("conversation", pl.concat_list(
             pl.struct(role=pl.lit("user"), content=pl.col("question")),
@@ -231,9 +235,22 @@ def _polars_source(source: Source, fmt: Format) -> pl.LazyFrame | None:
     return lazy
 
 
+def _holds(found: pl.DataType, wanted: pl.DataType) -> bool:
+    """`found` is `wanted`, or a list of structs with at least `wanted`'s fields, of the same types."""
+    if isinstance(wanted, pl.List) and isinstance(wanted.inner, pl.Struct):
+        if not (isinstance(found, pl.List) and isinstance(found.inner, pl.Struct)):
+            return False
+        fields = {f.name: f.dtype for f in found.inner.fields}
+        return all(fields.get(f.name) == f.dtype for f in wanted.inner.fields)
+    return found == wanted
+
+
 def _explode(rows: pl.DataFrame) -> tuple[pl.DataFrame, int]:
-    """(one row per message, rows holding no message) from (conversation, messages) rows."""
-    kept = rows.filter(pl.col("messages").list.len() > 0)
+    """(one row per message, rows skipped) from (conversation, messages) rows. A row is skipped
+    when it holds no message, or a message without a string role and content (a null here), as
+    the row-by-row reader skips it."""
+    complete = pl.element().struct.field("role").is_not_null() & pl.element().struct.field("content").is_not_null()
+    kept = rows.filter((pl.col("messages").list.len() > 0) & pl.col("messages").list.eval(complete).list.all())
     frame = (kept.explode("messages").unnest("messages")
              .with_columns(turn=pl.int_range(pl.len()).over("conversation").cast(pl.UInt16))
              .select(list(FRAME_SCHEMA)).cast(FRAME_SCHEMA))  # type: ignore[arg-type]

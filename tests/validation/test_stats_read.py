@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.strategies import conversations, metadata, wild_row
-from validation import get_format, stats
+from validation import get_format, stats, validate
 from validation.io import read_records
 from validation.rowscan import hash_conversation
 from validation.stats_read import Frames, _python_frame, read_frames
@@ -106,3 +106,46 @@ def test_the_c_reader_reads_corrupted_lines_as_python_does(tmp_path, examples):
     frames = read_frames(path, format="messages")
     assert frames.messages.drop("chars").equals(messages)
     assert frames.skipped == skipped
+
+
+maybe_text = st.one_of(st.none(), unicode_text)
+
+
+@FAST
+@given(st.lists(st.tuples(maybe_text, maybe_text), min_size=1, max_size=5),
+       st.lists(st.one_of(st.none(), st.lists(st.tuples(st.sampled_from(["user", "assistant", None]), maybe_text),
+                                              max_size=3)), min_size=1, max_size=5))
+def test_the_parquet_reader_reads_what_the_python_reader_reads(tmp_path, pairs, conversations_):
+    """Nulls included: a row with a null text is skipped by both, as validate rejects it."""
+    qa = pl.DataFrame({"question": [q for q, _ in pairs], "answer": [a for _, a in pairs]},
+                      schema={"question": pl.String, "answer": pl.String})
+    qa.write_parquet(tmp_path / "qa.parquet")
+    assert_same(read_frames(tmp_path / "qa.parquet", format="qa"), read_frames(qa.to_dicts(), format="qa"))
+    text = qa.select(text=pl.col("question"))
+    text.write_parquet(tmp_path / "text.parquet")
+    assert_same(read_frames(tmp_path / "text.parquet", format="text"), read_frames(text.to_dicts(), format="text"))
+    messages = pl.DataFrame(
+        {"messages": [None if c is None else [{"role": r, "content": t} for r, t in c] for c in conversations_]},
+        schema={"messages": pl.List(pl.Struct({"role": pl.String, "content": pl.String}))})
+    messages.write_parquet(tmp_path / "messages.parquet")
+    assert_same(read_frames(tmp_path / "messages.parquet", format="messages"),
+                read_frames(messages.to_dicts(), format="messages"))
+
+
+def test_values_that_are_not_strings_are_skipped_as_validate_rejects_them_never_converted(tmp_path):
+    path = tmp_path / "qa.jsonl"
+    path.write_text('{"question": "What is 2+2?", "answer": "4"}\n{"question": 7, "answer": "seven"}\n'
+                    '{"question": null, "answer": "x"}\n{"question": "\\ud800", "answer": "y"}\n'
+                    '{"question": "ok", "answer": "fine"}\n', encoding="utf-8")
+    frames = read_frames(path, format="qa")
+    assert frames.messages["content"].to_list() == ["What is 2+2?", "4", "ok", "fine"]
+    assert frames.skipped == 3 == validate(path, format="qa").invalid
+    numbers = tmp_path / "numbers.parquet"
+    pl.DataFrame({"question": ["a", "b"], "answer": [1, None]}).write_parquet(numbers)  # an integer column
+    frames = read_frames(numbers, format="qa")
+    assert (frames.messages.height, frames.skipped) == (0, 2)
+
+
+def test_stats_of_a_text_column_that_is_not_there_skips_every_row(cli, gsm8k):
+    result = cli("stats", gsm8k, "--format", "text", "--column", "nope", "--json", "-")
+    assert result.code == 0 and (result.json()["rows"], result.json()["skipped_rows"]) == (0, 1319)
