@@ -7,7 +7,7 @@ import json
 import sys
 
 from templating.audit import OVER_LENGTH
-from validation.cli import print_report, source_arguments
+from validation.cli import at_least, print_report, source_arguments
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -27,7 +27,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--end-of-turn", metavar="TEXT", help="a Jinja file's end-of-turn marker (default: the "
                        "tokenizer's EOS)")
     check.add_argument("--bos", metavar="TEXT", help="a Jinja file's BOS token (default: the tokenizer's)")
-    check.add_argument("--examples", type=int, default=200, metavar="N", help="conversations tried per "
+    check.add_argument("--examples", type=at_least(1), default=200, metavar="N", help="conversations tried per "
                        "property (default 200)")
     check.add_argument("--json", action="store_true", help="print the outcomes as JSON")
     check.set_defaults(run=run_check)
@@ -42,7 +42,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     render.add_argument("--add-generation-prompt", action="store_true", help="end with the assistant header")
     render.add_argument("--show-spans", action="store_true",
                         help="print one row in colour with the trained spans highlighted, instead of JSONL")
-    render.add_argument("--row", type=int, default=1, metavar="N", help="the row --show-spans shows (default 1)")
+    render.add_argument("--row", type=at_least(1), default=1, metavar="N", help="the row --show-spans shows (default 1)")
     render.set_defaults(run=run_render)
 
     audit = commands.add_parser(
@@ -56,13 +56,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     who.add_argument("--tokenizer", metavar="T", help="tokenizer folder, .gguf file or hub id")
     audit.add_argument("--template", metavar="NAME", help="registry template (default: the tokenizer's own, "
                        "matched to the registry when it is one of ours)")
-    audit.add_argument("--max-length", type=int, metavar="N", help="audit truncation at N tokens")
+    audit.add_argument("--max-length", type=at_least(1), metavar="N", help="audit truncation at N tokens")
     audit.add_argument("--over-length", default="truncate", choices=OVER_LENGTH,
                        help="what happens to rows over --max-length (default truncate, TRL's behaviour)")
     audit.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     audit.add_argument("--per-row", metavar="OUT.jsonl", help="write one line per audited row: row, tokens, "
                        "supervised tokens (before and after truncation), codes")
-    audit.add_argument("--show", type=int, default=5, metavar="K", help="rows shown per code (default 5)")
+    audit.add_argument("--show", type=at_least(0), default=5, metavar="K", help="rows shown per code (default 5)")
     audit.set_defaults(run=run_audit)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from validation.cli import at_least
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser(
@@ -23,7 +25,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                                                "chat template and decode greedily up to its stop tokens.")
     generate.add_argument("model", metavar="MODEL_DIR", help="a folder written by `instructkit train`")
     generate.add_argument("prompt", help="the user message")
-    generate.add_argument("--max-new-tokens", type=int, default=128)
+    generate.add_argument("--max-new-tokens", type=at_least(1), default=128)
     generate.set_defaults(run=run_generate)
 
     verify = commands.add_parser(

@@ -18,7 +18,8 @@ from validation.io import InputError
 from validation.report import Issue, Report
 from validation.rules import TemplateRules
 from validation.scan import Scanner
-from validation.validate import Source, _name, conversation_of, open_source, progress_bar, resolve_rules
+from validation.validate import (Source, _name, check_max_length, conversation_of, open_source, progress_bar,
+                                 resolve_rules)
 
 BATCH = 2048
 _PATH = re.compile(r"messages\[(\d+)\]\.(\w+)")
@@ -41,7 +42,7 @@ def audit_rows(source: Source, *, tokenizer: Any, template: str | TemplateRules,
                split: str = "train", progress: bool = False) -> tuple[Report, list[tuple[int, Any]]]:
     """`audit`, plus each valid row's audit as (row, audit): its ids, mask and the messages
     training sees (what `training` prepares from, so the audit is of exactly what is trained)."""
-    rules = resolve_rules(template)
+    rules, max_length = resolve_rules(template), check_max_length(max_length)
     if rules is None or rules.audit is None:
         raise InputError(f"template {getattr(rules, 'name', template)}: no audit available (the templating "
                          "package provides it)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -14,7 +15,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     source_arguments(validate)
     validate.add_argument("--template", metavar="NAME", help="add checks of this chat template (special "
                           "tokens inside content, roles it refuses)")
-    validate.add_argument("--max-length", type=int, metavar="N", help="warn about conversations longer than N "
+    validate.add_argument("--max-length", type=at_least(1), metavar="N", help="warn about conversations longer than N "
                           "(tokens with --tokenizer, else characters)")
     validate.add_argument("--tokenizer", metavar="PATH_OR_ID", help="measure --max-length in tokens: a "
                           "tokenizer.json, a folder, a hub id, or HuggingFaceTB/SmolLM2-135M-Instruct (embedded)")
@@ -22,7 +23,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     validate.add_argument("--write-clean", metavar="OUT", help="write exactly the valid rows, unchanged, in order")
     validate.add_argument("--fix", action="store_true", help="repair mechanical problems first (role aliases, "
                           "consecutive turns, system fold and edge whitespace for --template) and list every change")
-    validate.add_argument("--show", type=int, default=5, metavar="K", help="rows shown per code (default 5)")
+    validate.add_argument("--show", type=at_least(0), default=5, metavar="K", help="rows shown per code (default 5)")
     validate.set_defaults(run=run_validate)
 
     convert = commands.add_parser(
@@ -49,7 +50,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     stats.add_argument("--tokenizer", metavar="PATH_OR_ID", help="count tokens: a tokenizer.json, a folder, a "
                        "hub id, or HuggingFaceTB/SmolLM2-135M-Instruct (the embedded model)")
     stats.add_argument("--template", metavar="NAME", help="with --tokenizer: trainable tokens under this template")
-    stats.add_argument("--max-length", type=int, metavar="N", help="how many conversations exceed N and lose "
+    stats.add_argument("--max-length", type=at_least(1), metavar="N", help="how many conversations exceed N and lose "
                        "assistant tokens to truncation")
     stats.add_argument("--compare", metavar="OTHER", help="a second dataset (e.g. the eval split) side by side, "
                        "with rows of OTHER that repeat rows of PATH")
@@ -57,6 +58,21 @@ def register(commands: argparse._SubParsersAction) -> None:
     stats.add_argument("--plot", metavar="OUT.png", help="write length histograms as PNG")
     stats.add_argument("--html", metavar="OUT.html", help="write a self-contained HTML report")
     stats.set_defaults(run=run_stats)
+
+
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number >= `minimum` (argparse says which option is wrong)."""
+    def whole(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is less than {minimum}")
+        return value
+
+    whole.__name__ = f"whole number >= {minimum}"
+    return whole
 
 
 def source_arguments(parser: argparse.ArgumentParser, format_flag: str = "--format") -> None:

@@ -24,7 +24,7 @@ from validation.audit import summarise
 from validation.io import InputError
 from validation.rules import TemplateRules
 from validation.stats_read import conversation_frame, read_frames
-from validation.validate import Source, _name, load_tokenizer, resolve_rules
+from validation.validate import Source, _name, check_max_length, load_tokenizer, resolve_rules
 
 QUANTILES = (0.5, 0.9, 0.99)
 
@@ -121,6 +121,7 @@ def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRule
     `audits`: the template's audit of these same rows, in order, when the caller already has it
     (`train` does), so the rows are not rendered and tokenized a second time.
     """
+    max_length = check_max_length(max_length)
     frames = read_frames(source, format=format, column=column, split=split)
     frame, per_conversation = frames.messages, frames.conversations
     tokenizer = load_tokenizer(tokenizer)

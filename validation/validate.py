@@ -78,6 +78,13 @@ def resolve_rules(template: str | TemplateRules | None) -> TemplateRules | None:
         raise InputError(exc.args[0]) from None
 
 
+def check_max_length(max_length: int | None) -> int | None:
+    """`max_length` as given when it is None or a positive integer; InputError otherwise."""
+    if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1):
+        raise InputError(f"max_length must be a positive whole number, not {max_length!r}")
+    return max_length
+
+
 def load_tokenizer(tokenizer: Any) -> Any:
     """A tokenizer object as it is; a name as the CLI's `--tokenizer` reads it (`get_tokenizer`:
     a tokenizer.json or a folder with one, else a hub id, a GGUF file or the embedded SmolLM2)."""
@@ -123,7 +130,7 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
         >>> report.valid, [(i.row, i.path, i.code) for i in report.issues]
         (1, [(2, 'question', 'empty-content')])
     """
-    rules = resolve_rules(template)
+    rules, max_length = resolve_rules(template), check_max_length(max_length)
     # JSONL is checked as raw lines (after the head is read for detection); --fix needs records.
     lines = not fix and _is_path(source) and kind_of(source) == "jsonl"
     with progress_bar(source, progress) as advance:

@@ -112,3 +112,24 @@ def test_write_clean_keeps_rows_with_warnings_only(cli, tmp_path):
     out = tmp_path / "clean.jsonl"
     assert cli("validate", BROKEN / "duplicate.jsonl", "--json", "--write-clean", out).code == 0
     assert out.read_bytes() == (BROKEN / "duplicate.jsonl").read_bytes()
+
+
+@pytest.mark.parametrize("command", ["validate", "stats", "audit"])
+@pytest.mark.parametrize("value, says", [("0", "0 is less than 1"), ("-3", "-3 is less than 1"),
+                                         ("1e3", "'1e3' is not a whole number")])
+def test_a_max_length_that_is_not_a_positive_whole_number_is_refused(cli, command, value, says):
+    extra = ["--tokenizer", "HuggingFaceTB/SmolLM2-135M-Instruct"] if command == "audit" else []
+    result = cli(command, BROKEN / "duplicate.jsonl", "--max-length", value, *extra)
+    assert result.code == 2 and f"argument --max-length: {says}" in result.err
+
+
+def test_the_python_api_refuses_such_a_max_length_too(smollm2_tokenizer):
+    from functools import partial
+
+    from validation import audit, stats, validate
+    from validation.io import InputError
+
+    for function in (validate, stats, partial(audit, tokenizer=smollm2_tokenizer, template="smollm2")):
+        for value in (0, -3, 2.5, True):
+            with pytest.raises(InputError, match=f"max_length must be a positive whole number, not {value!r}"):
+                function(BROKEN / "duplicate.jsonl", max_length=value)
