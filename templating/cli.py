@@ -80,11 +80,12 @@ def run_templates(args: argparse.Namespace) -> int:
         return 0
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table("name", "aliases", "system", "end of turn", "special tokens")
-    for s in specs:
-        table.add_row(s.name, ", ".join(s.aliases), "yes" if s.supports_system else "no", s.end_of_turn,
-                      " ".join(s.special_tokens), end_section=False)
+    for s in specs:  # tokens such as [/INST] are text, not rich markup
+        table.add_row(s.name, ", ".join(s.aliases), "yes" if s.supports_system else "no", Text(s.end_of_turn),
+                      Text(" ".join(s.special_tokens)), end_section=False)
     Console().print(table)
     return 0
 
@@ -177,14 +178,16 @@ def run_check(args: argparse.Namespace) -> int:
         print()
         return 0 if all(o.passed for o in outcomes) else 1
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console()
     level = "text and tokens" if tokenizer is not None else "text"
-    console.print(f"[bold]{template.name}[/] ({level}):")
+    console.print(f"[bold]{escape(template.name)}[/] ({level}):")
 
     def show(o: object) -> None:  # each property as soon as it is decided
         mark = "[green]pass[/]" if o.passed else "[red]FAIL[/]"
-        console.print(f"  {mark} {o.name} ({o.tested} conversations){': ' + o.detail if o.detail else ''}")
+        detail = ": " + escape(o.detail) if o.detail else ""  # details quote template text such as [/INST]
+        console.print(f"  {mark} {o.name} ({o.tested} conversations){detail}")
         if o.counterexample is not None:
             console.print(f"       counter-example: {json.dumps(o.counterexample, ensure_ascii=False)}",
                           markup=False, highlight=False)

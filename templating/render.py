@@ -51,6 +51,7 @@ def show_spans(source: Source, *, template: str, row: int = 1, format: str | Non
                column: str | None = None, split: str = "train", add_generation_prompt: bool = False) -> int:
     """Print row `row` rendered, trained spans highlighted; 1 when that row cannot be rendered."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.text import Text
 
     chat = _template(template)
@@ -66,7 +67,7 @@ def show_spans(source: Source, *, template: str, row: int = 1, format: str | Non
         for start, end in rendered.assistant_spans:
             text.stylize("bold green", start, end)
         console = Console()
-        console.print(f"[bold]{_name(source)}[/] row {row} with {chat.name}: "
+        console.print(f"[bold]{escape(_name(source))}[/] row {row} with {escape(chat.name)}: "
                       f"[bold green]trained[/] / [dim]context[/]")
         console.print(text, markup=False, highlight=False)
         return 0

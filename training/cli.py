@@ -40,6 +40,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
 
     from training.config import ConfigError, load_config
     from training.pipeline import InvalidDataset, PushFailed, run
@@ -55,12 +56,12 @@ def run_train(args: argparse.Namespace) -> int:
         summary = run(config, dry_run=args.dry_run, console=console)
     except InvalidDataset as exc:
         render(exc.report, console)
-        console.print(f"[red]{exc}[/]")
+        console.print(f"[red]{escape(str(exc))}[/]")
         return 1
     except ConfigError as exc:
         raise InputError(str(exc)) from None
     except PushFailed as exc:
-        console.print(f"[red]{exc}[/]")
+        console.print(f"[red]{escape(str(exc))}[/]")
         return 1
     from training.pipeline import is_main_process
 
@@ -71,6 +72,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def _summary(summary, console) -> None:  # noqa: ANN001 - RunSummary, imported lazily
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title="training summary", title_justify="left", show_header=False)
     rows = [("model", summary.model), ("template", summary.template),
@@ -80,8 +82,8 @@ def _summary(summary, console) -> None:  # noqa: ANN001 - RunSummary, imported l
             ("loss", f"{summary.first_loss:.3f} → {summary.final_loss:.3f}" if summary.final_loss is not None else "-"),
             ("eval loss", str(summary.eval_loss)), ("device", f"{summary.device}, {summary.precision}"),
             ("stops", _rates(summary.stop_rate_before, summary.stop_rate_after)), ("saved", summary.output_dir)]
-    for key, value in rows:
-        table.add_row(key, value)
+    for key, value in rows:  # model ids and paths are text; only the stop-rate flag is markup
+        table.add_row(key, value if key == "stops" else Text(value))
     console.print(table)
 
 
@@ -130,8 +132,9 @@ def run_verify(args: argparse.Namespace) -> int:
         print()
     else:
         from rich.console import Console
+        from rich.markup import escape
 
         console = Console()
-        for c in checks:
-            console.print(f"{'[green]pass[/]' if c.passed else '[red]FAIL[/]'} {c.name}: {c.detail}")
+        for c in checks:  # details quote rendered text
+            console.print(f"{'[green]pass[/]' if c.passed else '[red]FAIL[/]'} {c.name}: {escape(c.detail)}")
     return 0 if all(c.passed for c in checks) else 1

@@ -79,9 +79,17 @@ def _write(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
 
 
-def _print(console: Any, message: str) -> None:
+def _print(console: Any, message: str, *, markup: bool = True) -> None:
+    """Print on the main process. Text from data, models or paths goes through `_text` first."""
     if console is not None and is_main_process():
-        console.print(message)
+        console.print(message, markup=markup, highlight=markup)
+
+
+def _text(value: Any) -> str:
+    """`value` as text that rich prints as it is ([/INST] is a token, not a closing tag)."""
+    from rich.markup import escape
+
+    return escape(str(value))
 
 
 def gate(config: TrainConfig, out: Path, console: Any = None) -> Any:
@@ -156,7 +164,7 @@ def choose_template(config: TrainConfig, model: Any, tokenizer: Any, console: An
         return get_template(name)
     warning = compare(tokenizer, config.template)
     if warning:
-        _print(console, f"[yellow]warning: {warning}[/]")
+        _print(console, f"[yellow]warning: {_text(warning)}[/]")
     return get_template(config.template)
 
 
@@ -270,7 +278,7 @@ def run(config: TrainConfig, *, dry_run: bool = False, console: Any = None) -> R
     _write(out / "config.yaml", yaml.safe_dump(config.model_dump(), sort_keys=False))
     validation_report = gate(config, out, console)
     model, tokenizer, provenance = load_model(config.model)
-    _print(console, f"model: {provenance}")
+    _print(console, f"model: {_text(provenance)}")
     template = choose_template(config, model, tokenizer, console)
     rows, audit_report = supervise(config, tokenizer, template, out, console)
     summary = dataset_stats([{"messages": [m.to_dict() for m in r.messages]} for r in rows],
@@ -344,7 +352,7 @@ def _train(config: TrainConfig, out: Path, model: Any, tokenizer: Any, template:
                                     "after": stop_rate(after_held)}}
     if (config.sample_prompts or held_out) and is_main_process():
         text = write_samples(out / "samples.md", config.sample_prompts, before, after, rates)
-        _print(console, text)
+        _print(console, text, markup=False)  # the model's replies, as they are
     rate_before, rate_after = stop_rate(before + before_held), stop_rate(after + after_held)
     if rate_before is not None and rate_after is not None and rate_after < rate_before:
         _print(console, f"[bold red]WARNING: the model stops less often after training ({rate_before:.0%} → "

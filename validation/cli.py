@@ -150,5 +150,5 @@ def run_stats(args: argparse.Namespace) -> int:
     for path in (args.plot, args.html):
         if path:
             result.plot(path)
-            console.print(f"wrote {path}")
+            console.print(f"wrote {path}", markup=False)
     return 0

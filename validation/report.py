@@ -71,10 +71,13 @@ class Report(BaseModel):
 
 def render(report: Report, console: Any, *, first: int = 5) -> None:
     """Print a human report with rich: a summary line, then one table per code."""
+    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
+    # Paths, messages and template names hold the user's text: never read as rich markup.
     style = "green" if report.ok else "red"
-    console.print(f"[bold]{report.path}[/] ({report.format}): {report.rows} rows, "
+    console.print(f"[bold]{escape(report.path)}[/] ({report.format}): {report.rows} rows, "
                   f"[{style}]{report.valid} valid, {report.invalid} invalid[/], {len(report.issues)} issues")
     if report.fixes is not None:
         rows = len({f.row for f in report.fixes})
@@ -89,7 +92,7 @@ def render(report: Report, console: Any, *, first: int = 5) -> None:
         s = report.summary
         share = s["supervised_tokens"] / s["tokens"] if s["tokens"] else 0.0
         console.print(f"supervised: {s['supervised_tokens']:,} of {s['tokens']:,} tokens ({share:.1%}) under "
-                      f"template {report.template}; {s['rows_without_supervision']} rows supervise nothing; "
+                      f"template {escape(str(report.template))}; {s['rows_without_supervision']} rows supervise nothing; "
                       f"{s['rows_dropped']} rows left out of training")
     by_code: dict[str, list[Issue]] = {}
     for issue in report.issues:
@@ -102,7 +105,7 @@ def render(report: Report, console: Any, *, first: int = 5) -> None:
         table.add_column("path")
         table.add_column("message", overflow="fold")
         for issue in issues[:first]:
-            table.add_row(str(issue.row), issue.path, issue.message)
+            table.add_row(str(issue.row), Text(issue.path), Text(issue.message))
         if len(issues) > first:
             table.add_row("…", "", f"{len(issues) - first} more")
         console.print(table)

@@ -46,12 +46,13 @@ def _rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
 
 def render_terminal(stats: Any, console: Any) -> None:
     from rich.table import Table
+    from rich.text import Text  # names, roles and prompts are the user's text, never rich markup
 
-    overview = Table(title=f"{stats.name} ({stats.format})", title_justify="left", show_header=False)
+    overview = Table(title=Text(f"{stats.name} ({stats.format})"), title_justify="left", show_header=False)
     overview.add_column(style="bold")
     overview.add_column()
     for label, value in _rows(stats.summary):
-        overview.add_row(label, value)
+        overview.add_row(label, Text(value))
     console.print(overview)
     for key, unit in (("length_chars", "characters"), ("length_tokens", "tokens")):
         if not stats.summary.get(key):
@@ -60,7 +61,7 @@ def render_terminal(stats: Any, console: Any) -> None:
         for column in ("role", "p50", "p90", "p99", "max", "mean"):
             table.add_column(column, justify="left" if column == "role" else "right")
         for role, values in stats.summary[key].items():
-            table.add_row(role, *(f"{values[k]:g}" for k in ("p50", "p90", "p99", "max", "mean")))
+            table.add_row(Text(role), *(f"{values[k]:g}" for k in ("p50", "p90", "p99", "max", "mean")))
         console.print(table)
     top = stats.summary["system_prompts"]["top"]
     if top:
@@ -68,19 +69,20 @@ def render_terminal(stats: Any, console: Any) -> None:
         table.add_column("count", justify="right")
         table.add_column("prompt", overflow="fold")
         for item in top:
-            table.add_row(f"{item['count']:,}", item["prompt"])
+            table.add_row(f"{item['count']:,}", Text(item["prompt"]))
         console.print(table)
 
 
 def render_compare(a: Any, b: Any, leakage: dict[str, int], console: Any) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title="comparison", title_justify="left")
     table.add_column("")
-    table.add_column(f"A: {a.name}")
-    table.add_column(f"B: {b.name}")
+    table.add_column(Text(f"A: {a.name}"))
+    table.add_column(Text(f"B: {b.name}"))
     for (label, left), (_, right) in zip(_rows(a.summary), _rows(b.summary)):
-        table.add_row(label, left, right)
+        table.add_row(label, Text(left), Text(right))
     table.add_row("B rows also in A: exact / normalised",
                   "", f"{leakage['b_rows_in_a_exact']:,} / {leakage['b_rows_in_a_normalised']:,}")
     console.print(table)
