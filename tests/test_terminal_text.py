@@ -15,15 +15,16 @@ ROW = {"messages": [{"role": "system", "content": "[/INST] be [bold]kind"},
 @pytest.fixture
 def bracketed(tmp_path, monkeypatch):
     monkeypatch.setenv("COLUMNS", "300")  # one table row per line
+    monkeypatch.chdir(tmp_path)  # a short name: a table's title wraps at the table's width
     path = tmp_path / "data[bold]v2.jsonl"
     path.write_text(json.dumps(ROW) + "\n" + json.dumps(ROW) + "\n", encoding="utf-8")
-    return path
+    return path.name
 
 
 def test_stats_prints_names_and_system_prompts_as_they_are(cli, bracketed):
     result = cli("stats", bracketed)
     assert result.code == 0
-    assert f"{bracketed}" in result.out and "[/INST] be [bold]kind" in result.out  # the title wraps
+    assert "data[bold]v2.jsonl (messages)" in result.out and "[/INST] be [bold]kind" in result.out
     compared = cli("stats", bracketed, "--compare", bracketed)
     assert compared.code == 0 and f"B: {bracketed}" in compared.out
 
