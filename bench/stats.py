@@ -89,7 +89,8 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=1_000_000)
     parser.add_argument("--token-sample", type=int, default=100_000)
     args = parser.parse_args()
-    from validation.stats import count_tokens, stats
+    from validation.stats import stats
+    from validation.tokens import count_tokens
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "chat.jsonl"

@@ -24,6 +24,7 @@ from validation.models import ROLES
 from validation.report import Issue
 from validation.rowscan import Prover, fingerprints
 from validation.rules import TemplateRules
+from validation.tokens import backend_of, count_tokens
 
 CHUNK_ROWS = 8192
 PARALLEL_MIN_BYTES = 32 << 20
@@ -48,7 +49,7 @@ class Scanner:
         self.fmt = fmt
         self.rules = rules
         self.max_length = max_length
-        self.tokenizer = getattr(tokenizer, "backend_tokenizer", tokenizer)  # a transformers tokenizer's Rust core
+        self.tokenizer = backend_of(tokenizer)
         self.duplicates = duplicates
         self.hashes: list[tuple[list[int], list[int], list[int]]] = []
         # Raw lines can be cleared without decoding unless lengths need the messages themselves.
@@ -139,8 +140,7 @@ class Scanner:
             unit = "characters"
         else:
             render = self.rules.render if self.rules is not None and self.rules.render else _plain_text
-            encodings = self.tokenizer.encode_batch([render(msgs) for _, msgs in kept], add_special_tokens=False)
-            lengths = [len(e) for e in encodings]
+            lengths = count_tokens([render(msgs) for _, msgs in kept], self.tokenizer)
             unit = "tokens"
         for (i, _), length in zip(kept, lengths):
             if length > (self.max_length or 0):

@@ -24,6 +24,7 @@ from validation.audit import summarise
 from validation.io import InputError
 from validation.rules import TemplateRules
 from validation.stats_read import conversation_frame, read_frames
+from validation.tokens import count_tokens
 from validation.validate import Source, _name, check_max_length, load_tokenizer, resolve_rules
 
 QUANTILES = (0.5, 0.9, 0.99)
@@ -46,16 +47,6 @@ class Stats:
 
         path = Path(path)
         return write_html(self, path) if path.suffix.lower() == ".html" else write_png(self, path)
-
-
-def count_tokens(texts: list[str], tokenizer: Any, batch: int = 65536) -> list[int]:
-    """Token counts of `texts` (no special tokens) in batched, multithreaded tokenizer calls."""
-    backend = getattr(tokenizer, "backend_tokenizer", tokenizer)
-    encode = getattr(backend, "encode_batch_fast", None) or backend.encode_batch
-    counts: list[int] = []
-    for start in range(0, len(texts), batch):
-        counts += [len(e) for e in encode(texts[start:start + batch], add_special_tokens=False)]
-    return counts
 
 
 # --- the summary -----------------------------------------------------------------------------

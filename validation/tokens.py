@@ -1,0 +1,28 @@
+"""Token counts for validation and statistics: the Rust tokenizer, batched, without offsets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def backend_of(tokenizer: Any) -> Any:
+    """The Rust `tokenizers.Tokenizer` of a transformers fast tokenizer, or `tokenizer` itself."""
+    return getattr(tokenizer, "backend_tokenizer", tokenizer)
+
+
+def count_tokens(texts: list[str], tokenizer: Any, batch: int = 65536) -> list[int]:
+    """Token counts of `texts` (no special tokens added) in batched, multithreaded tokenizer calls.
+
+    `encode_batch_fast` skips the character offsets nobody here needs (about 10 % of the time).
+
+    Example:
+        >>> from templating.embedded import load_tokenizer
+        >>> count_tokens(["Hello world", ""], load_tokenizer())
+        [2, 0]
+    """
+    backend = backend_of(tokenizer)
+    encode = getattr(backend, "encode_batch_fast", None) or backend.encode_batch
+    counts: list[int] = []
+    for start in range(0, len(texts), batch):
+        counts += [len(e) for e in encode(texts[start:start + batch], add_special_tokens=False)]
+    return counts
