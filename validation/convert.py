@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from validation.checks import check_messages
-from validation.formats import CannotConvert, FormatError, get_format
+from validation.formats import CannotConvert, Format, FormatError, get_format
 from validation.io import InputError, write_rows
 from validation.report import Fix, Issue, Report
-from validation.validate import Source, _name, conversation_of, fixed_records, open_source, resolve_rules
+from validation.validate import (Source, _is_path, _name, conversation_of, fixed_records, open_source,
+                                 resolve_rules)
 
 
 def convert(source: Source, out: str | os.PathLike[str], *, to: str, format: str | None = None,
@@ -39,6 +40,22 @@ def convert(source: Source, out: str | os.PathLike[str], *, to: str, format: str
         target = get_format(to, column=to_column)
     except KeyError as exc:
         raise InputError(exc.args[0]) from None
+    if target.uniform is not None and not _is_path(source) and not isinstance(source, (list, tuple)):
+        source = list(source)  # it may be read twice
+    try:
+        return _convert(source, out, target, uniform=False, format=format, column=column, split=split, fix=fix,
+                        template=template)
+    except _Relayout:  # a row needs the other layout after rows were written in the short one
+        return _convert(source, out, target, uniform=True, format=format, column=column, split=split, fix=fix,
+                        template=template)
+
+
+class _Relayout(Exception):
+    """Start again, every row in the target's uniform layout."""
+
+
+def _convert(source: Source, out: str | os.PathLike[str], target: Format, *, uniform: bool, format: str | None,
+             column: str | None, split: str, fix: bool, template: str | None) -> Report:
     fmt, records = open_source(source, format=format, column=column, split=split, precise=True)
     fixes: list[Fix] | None = [] if fix else None
     if fixes is not None:
@@ -47,6 +64,7 @@ def convert(source: Source, out: str | os.PathLike[str], *, to: str, format: str
     counts = {"rows": 0, "written": 0}
 
     def rows() -> Iterator[dict[str, Any]]:
+        nonlocal uniform
         for record in records:
             counts["rows"] += 1
             data = record.data
@@ -63,8 +81,13 @@ def convert(source: Source, out: str | os.PathLike[str], *, to: str, format: str
             if messages is None:
                 issues.extend(problems)
                 continue
+            conversation = conversation_of(fmt, data)
             try:
-                converted = target.from_conversation(conversation_of(fmt, data))
+                converted = target.from_conversation(conversation)
+                if target.uniform is not None and (uniform or converted == target.uniform(conversation)):
+                    if not uniform and counts["written"]:
+                        raise _Relayout
+                    uniform, converted = True, target.uniform(conversation)
             except CannotConvert as exc:
                 issues.append(Issue.make(record.row, fmt.root, "cannot-convert", str(exc)))
                 continue

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from validation.decode import json_type
@@ -70,6 +71,10 @@ class Format:
     # Rows are one assistant message by design (language-model style text): no prompt expected.
     completion_only: bool = False
     raw: RawShape | None = None
+    # A format whose fields take one of two layouts (prompt-completion: strings, or message lists
+    # for anything beyond one user turn and one reply): the layout every conversation fits. A
+    # written file takes it for every row once one row needs it: a column holds one type.
+    uniform: Callable[[Conversation], Raw] | None = None
 
     def matches(self, row: Raw) -> bool:
         return self.keys <= row.keys()
@@ -233,12 +238,13 @@ def _pc_to_messages(row: Raw) -> list[Any]:
     return [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}]
 
 
-def _pc_from(conv: Conversation) -> Raw:
+def _pc_from(conv: Conversation, *, lists: bool = False) -> Raw:
+    """Strings for one plain user turn and its reply (unless `lists`), else TRL's message lists."""
     roles = _roles(conv)
     if not roles or roles[-1] != "assistant":
         raise CannotConvert("prompt-completion needs the conversation to end with an assistant turn")
     plain = all(set(m.to_dict()) == {"role", "content"} for m in conv.messages)
-    if roles == ["user", "assistant"] and plain:
+    if roles == ["user", "assistant"] and plain and not lists:
         return _merge(conv.metadata, {"prompt": conv.messages[0].content, "completion": conv.messages[1].content})
     return _merge(conv.metadata, {"prompt": _dicts(conv.messages[:-1]), "completion": _dicts(conv.messages[-1:])})
 
@@ -304,7 +310,7 @@ _FIXED = {
     "alpaca": Format("alpaca", frozenset({"instruction", "output"}), _alpaca_to_messages, _alpaca_from,
                      _alpaca_path, extra_keys=frozenset({"input", "system"})),
     "prompt-completion": Format("prompt-completion", frozenset({"prompt", "completion"}), _pc_to_messages,
-                                _pc_from, _pc_path),
+                                _pc_from, _pc_path, uniform=partial(_pc_from, lists=True)),
     "qa": Format("qa", frozenset({"question", "answer"}), _qa_to_messages, _qa_from,
                  lambda row, i, f: ["question", "answer"][i]),
 }

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from validation.decode import decode_row
+from validation.decode import decode_row, json_type
 from validation.report import Issue
 
 BOM = b"\xef\xbb\xbf"
@@ -182,6 +182,23 @@ def load_hf_dataset(source: str, *, kind: str, split: str) -> Any:
     return loaded
 
 
+def _mixed_column(rows: list[dict[str, Any]], exc: Exception) -> str:
+    """Which column Arrow could not give one type, and the first row where it changes."""
+    import pyarrow as pa
+
+    for key in dict.fromkeys(key for item in rows for key in item):
+        values = [item.get(key) for item in rows]
+        try:
+            pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            kinds = [(i, json_type(v)) for i, v in enumerate(values, 1) if v is not None]
+            change = next(((i, kind) for i, kind in kinds if kind != kinds[0][1]), None)
+            if change is None:  # same JSON type, different insides (e.g. lists of numbers and of strings)
+                return f"column {key!r} holds values of one JSON type but different shapes ({exc})"
+            return f"column {key!r} is {kinds[0][1]} in written row {kinds[0][0]} and {change[1]} in written row {change[0]}"
+    return f"the rows do not fit one table ({exc})"
+
+
 def write_rows(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]]) -> int:
     """Write `rows` to `path` in the format its extension names; returns how many were written."""
     path = Path(path)
@@ -199,7 +216,12 @@ def write_rows(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]]) -> 
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        pq.write_table(pa.Table.from_pylist(rows), path)
+        try:
+            table = pa.Table.from_pylist(rows)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise InputError(f"{path}: {_mixed_column(rows, exc)}; Parquet holds one type per column: write "
+                             ".jsonl or .json instead") from None
+        pq.write_table(table, path)
         count = len(rows)
     elif suffix == ".csv":
         columns = list(dict.fromkeys(key for item in rows for key in item))

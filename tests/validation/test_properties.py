@@ -75,6 +75,25 @@ def test_convert_messages_to_format_and_back_is_identity(messages, meta, target)
     assert back == conversation
 
 
+@FAST
+@given(st.lists(st.tuples(conversations(), metadata), min_size=1, max_size=5), st.sampled_from(ROUND_TRIP),
+       st.sampled_from(["jsonl", "json"]))
+def test_a_converted_file_has_one_layout_per_column_and_reads_back_unchanged(tmp_path_factory, rows, target, kind):
+    """prompt-completion's strings or message lists: one for the whole file, as datasets and TRL need."""
+    from validation import convert, read
+
+    source = [get_format("messages").from_conversation(Conversation.of(m, **meta)) for m, meta in rows]
+    out = tmp_path_factory.mktemp("convert") / f"out.{kind}"
+    report = convert(source, out, to=target, format="messages")
+    written = [json.loads(line) for line in out.read_bytes().splitlines()] if kind == "jsonl" else \
+        json.loads(out.read_text())
+    assert report.valid == len(written) == len(rows)
+    for field in ("prompt", "completion") if target == "prompt-completion" else ():
+        assert len({type(row[field]) for row in written}) == 1
+    back = [c for c in read(out, format=target)]
+    assert back == [Conversation.of(m, **meta) for m, meta in rows]
+
+
 def test_alpaca_and_qa_refuse_what_they_cannot_hold():
     multi = Conversation.of([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
                              {"role": "user", "content": "c"}, {"role": "assistant", "content": "d"}])

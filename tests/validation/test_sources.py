@@ -148,3 +148,29 @@ def test_a_row_that_is_not_an_object_is_reported_not_raised():
     assert [(i.row, i.code, i.message) for i in report.issues] == [
         (2, "not-an-object", "expected a JSON object, got array"),
         (3, "not-an-object", "expected a JSON object, got null")]
+
+
+def test_prompt_completion_parquet_takes_message_lists_for_every_row_once_one_needs_them(cli, tmp_path):
+    import datasets
+
+    plain = {"messages": [{"role": "user", "content": "u"}, {"role": "assistant", "content": "a"}]}
+    system = {"messages": [{"role": "system", "content": "s"}, *plain["messages"]]}
+    as_lists = [{"prompt": [{"role": "user", "content": "u"}], "completion": [{"role": "assistant", "content": "a"}]},
+                {"prompt": [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}],
+                 "completion": [{"role": "assistant", "content": "a"}]}]
+    for rows, expected in (([plain, plain], [{"prompt": "u", "completion": "a"}] * 2),
+                           ([plain, system], as_lists), ([system, plain], as_lists[::-1])):
+        source = tmp_path / "in.jsonl"
+        source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        for out in (tmp_path / "out.parquet", tmp_path / "out.jsonl"):
+            assert cli("convert", source, "-o", out, "--to", "prompt-completion").code == 0
+            kind = "parquet" if out.suffix == ".parquet" else "json"
+            assert datasets.load_dataset(kind, data_files=str(out), split="train").to_list() == expected
+
+
+def test_parquet_output_names_the_column_whose_type_changes(cli, tmp_path):
+    source = tmp_path / "meta.jsonl"
+    source.write_text("".join(json.dumps({**GOOD[0], "id": value}) + "\n" for value in (1, 2, "x3")))
+    result = cli("convert", source, "-o", tmp_path / "out.parquet", "--to", "sharegpt")
+    assert result.code == 2 and "out.parquet: column 'id' is int in written row 1 and string in written row 3; " \
+        "Parquet holds one type per column: write .jsonl or .json instead" in result.err
