@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from validation.formats import Format
@@ -95,9 +96,36 @@ def source_path(fmt: Format, data: dict[str, Any], path: str) -> str:
 
 def summarise(audits: Sequence[Any]) -> dict[str, Any]:
     """Counts for reports and stats: tokens, supervised tokens, rows per finding code."""
-    rows_with = Counter(code for a in audits for code in {c for _, c, _ in a.findings})
-    return {"rows": len(audits), "tokens": sum(len(a.ids) for a in audits),
-            "supervised_tokens": sum(map(sum, (a.mask for a in audits))),
-            "rows_without_supervision": sum(1 for a in audits if not any(a.mask)),
-            "rows_dropped": sum(1 for a in audits if a.dropped),
-            "rows_with": dict(sorted(rows_with.items()))}
+    tally = Supervision()
+    tally.add(audits)
+    return tally.summary()
+
+
+@dataclass
+class Supervision:
+    """Per-conversation supervision numbers, gathered batch by batch so that the audits (ids,
+    masks, encodings) need not all be kept: rendered tokens, trained tokens, trained tokens
+    before `limit` (all of them without one), plus what `summarise` counts."""
+
+    limit: int | None = None
+    lengths: list[int] = field(default_factory=list)
+    trained: list[int] = field(default_factory=list)
+    trained_before_limit: list[int] = field(default_factory=list)
+    dropped: int = 0
+    rows_with: Counter = field(default_factory=Counter)
+
+    def add(self, audits: Sequence[Any]) -> None:
+        for a in audits:
+            trained = sum(a.mask)
+            self.lengths.append(len(a.mask))
+            self.trained.append(trained)
+            self.trained_before_limit.append(trained if self.limit is None else sum(a.mask[:self.limit]))
+            self.dropped += a.dropped
+            self.rows_with.update({code for _, code, _ in a.findings})
+
+    def summary(self) -> dict[str, Any]:
+        return {"rows": len(self.lengths), "tokens": sum(self.lengths), "supervised_tokens": sum(self.trained),
+                "rows_without_supervision": self.trained.count(0), "rows_dropped": self.dropped,
+                "rows_with": dict(sorted(self.rows_with.items()))}
+
+

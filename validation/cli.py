@@ -129,7 +129,8 @@ def run_stats(args: argparse.Namespace) -> int:
 
     tokenizer = load_tokenizer(args.tokenizer)  # once for both sides of --compare
     options = {"tokenizer": tokenizer, "template": args.template, "max_length": args.max_length,
-               "format": args.format, "column": args.column, "split": args.split}
+               "format": args.format, "column": args.column, "split": args.split,
+               "progress": True}  # on stderr, and only on a terminal
     result = stats(args.path, **options)
     console = Console(stderr=args.json == "-")
     payload = {"path": result.name, "format": result.format, **result.summary}

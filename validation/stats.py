@@ -20,12 +20,12 @@ from typing import Any
 
 import polars as pl
 
-from validation.audit import summarise
+from validation.audit import Supervision
 from validation.io import InputError
 from validation.rules import TemplateRules
 from validation.stats_read import conversation_frame, read_frames
 from validation.tokens import count_tokens
-from validation.validate import Source, _name, check_max_length, load_tokenizer, resolve_rules
+from validation.validate import Source, _name, check_max_length, count_bar, load_tokenizer, resolve_rules
 
 QUANTILES = (0.5, 0.9, 0.99)
 
@@ -71,13 +71,12 @@ def _duplicates(conversations: pl.DataFrame) -> dict[str, int]:
             "normalised": conversations.height - conversations["folded"].n_unique()}
 
 
-def _truncation(conversations: pl.DataFrame, unit: str, limit: int, masks: list[list[int]] | None) -> dict[str, Any]:
-    if masks is not None:
-        lose = [sum(m[limit:]) > 0 for m in masks]
-        lose_all = [sum(m) > 0 and sum(m[:limit]) == 0 for m in masks]
-        over = [len(m) > limit for m in masks]
-        return {"limit": limit, "unit": "tokens (rendered)", "over": sum(over),
-                "lose_assistant_tokens": sum(lose), "lose_all_assistant_tokens": sum(lose_all)}
+def _truncation(conversations: pl.DataFrame, unit: str, limit: int, supervision: Supervision | None) -> dict[str, Any]:
+    if supervision is not None:
+        lose = sum(t > kept for t, kept in zip(supervision.trained, supervision.trained_before_limit))
+        lose_all = sum(t > 0 and kept == 0 for t, kept in zip(supervision.trained, supervision.trained_before_limit))
+        return {"limit": limit, "unit": "tokens (rendered)", "over": sum(n > limit for n in supervision.lengths),
+                "lose_assistant_tokens": lose, "lose_all_assistant_tokens": lose_all}
     # The last assistant turn ends past the limit: some trained tokens are cut; the first one
     # starts at or past it: all of them are.
     counts = conversations.select((pl.col("length") > limit).sum().alias("over"),
@@ -95,22 +94,34 @@ def _system_prompts(frame: pl.DataFrame, top: int = 5) -> dict[str, Any]:
             "top": [{"prompt": p, "count": n} for p, n in counts.head(top).iter_rows()]}
 
 
-def _template_audits(frame: pl.DataFrame, rules: TemplateRules, tokenizer: Any) -> list[Any]:
-    """Each conversation's ids, assistant mask and supervision findings (the template's audit hook)."""
+AUDIT_BATCH = 4096  # conversations rendered and tokenized at a time: their audits are not kept
+
+
+def _supervision(frame: pl.DataFrame, messages_per_conversation: list[int], rules: TemplateRules, tokenizer: Any,
+                 limit: int | None, progress: bool) -> Supervision:
+    """Each conversation's supervision under the template (its audit hook), batch by batch."""
     if rules.audit is None:
         raise InputError(f"template {rules.name} cannot tokenize (no templating package installed)")
-    conversations = (frame.group_by("conversation", maintain_order=True)
-                     .agg(pl.struct("role", "content").alias("messages"))["messages"].to_list())
-    return rules.audit(conversations, tokenizer, None, "truncate")
+    tally, start = Supervision(limit), 0
+    with count_bar(progress, f"rendering and tokenizing with {rules.name}", len(messages_per_conversation)) as advance:
+        for first in range(0, len(messages_per_conversation), AUDIT_BATCH):
+            rows = sum(messages_per_conversation[first:first + AUDIT_BATCH])
+            conversations = (frame.slice(start, rows).group_by("conversation", maintain_order=True)
+                             .agg(pl.struct("role", "content").alias("messages"))["messages"].to_list())
+            tally.add(rules.audit(conversations, tokenizer, None, "truncate"))
+            start += rows
+            advance(len(conversations))
+    return tally
 
 
 def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRules | None = None,
           max_length: int | None = None, format: str | None = None, column: str | None = None,
-          split: str = "train", audits: list[Any] | None = None) -> Stats:
+          split: str = "train", audits: list[Any] | None = None, progress: bool = False) -> Stats:
     """Statistics of `source`; tokens when `tokenizer` is given, trainable tokens with `template` too.
 
     `audits`: the template's audit of these same rows, in order, when the caller already has it
-    (`train` does), so the rows are not rendered and tokenized a second time.
+    (`train` does), so the rows are not rendered and tokenized a second time. `progress`: bars
+    on stderr (a terminal only) while tokens are counted and conversations rendered.
     """
     max_length = check_max_length(max_length)
     frames = read_frames(source, format=format, column=column, split=split)
@@ -119,13 +130,18 @@ def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRule
     rules = resolve_rules(template)
     unit = "tokens" if tokenizer is not None else "chars"
     if tokenizer is not None:
-        frame = frame.with_columns(tokens=pl.Series(count_tokens(frame["content"].to_list(), tokenizer),
-                                                    dtype=pl.UInt32))
+        with count_bar(progress, "counting tokens", frame.height) as advance:
+            counts = count_tokens(frame["content"].to_list(), tokenizer, advance=advance)
+        frame = frame.with_columns(tokens=pl.Series(counts, dtype=pl.UInt32))
         lengths = conversation_frame(frame, unit).select("length", "assistant_start", "assistant_end")
         per_conversation = per_conversation.with_columns(lengths)
-    if audits is None and rules is not None and tokenizer is not None:
-        audits = _template_audits(frame, rules, tokenizer)
-    masks = [a.mask for a in audits] if audits is not None else None
+    supervision = None
+    if audits is not None:
+        supervision = Supervision(max_length)
+        supervision.add(audits)
+    elif rules is not None and tokenizer is not None:
+        supervision = _supervision(frame, per_conversation["messages"].to_list(), rules, tokenizer, max_length,
+                                   progress)
     turns = per_conversation["messages"]
     histogram = turns.value_counts().sort("messages")
     summary: dict[str, Any] = {
@@ -138,23 +154,23 @@ def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRule
                   .sort(["len", "role"], descending=[True, False]).iter_rows()},  # ties: by name
         "length_chars": _per_role(frame, "chars"),
         "length_tokens": _per_role(frame, "tokens") if tokenizer is not None else None,
-        "tokens": _token_totals(frame, masks) if tokenizer is not None else None,
-        "max_length": _truncation(per_conversation, unit, max_length, masks) if max_length is not None else None,
+        "tokens": _token_totals(frame, supervision) if tokenizer is not None else None,
+        "max_length": _truncation(per_conversation, unit, max_length, supervision) if max_length is not None else None,
         "duplicates": _duplicates(per_conversation),
         "empty_messages": frames.empty,
         "whitespace_messages": frames.whitespace,
         "system_prompts": _system_prompts(frame),
-        "supervision": summarise(audits) if audits is not None else None,
+        "supervision": supervision.summary() if supervision is not None else None,
     }
-    if masks is not None:  # the rendered length, which is what max_length truncates
-        per_conversation = per_conversation.with_columns(length=pl.Series([len(m) for m in masks], dtype=pl.UInt32))
+    if supervision is not None:  # the rendered length, which is what max_length truncates
+        per_conversation = per_conversation.with_columns(length=pl.Series(supervision.lengths, dtype=pl.UInt32))
     return Stats(_name(source), frames.format, frame, summary, per_conversation)
 
 
-def _token_totals(frame: pl.DataFrame, masks: list[list[int]] | None) -> dict[str, Any]:
+def _token_totals(frame: pl.DataFrame, supervision: Supervision | None) -> dict[str, Any]:
     by_role = {r: int(n) for r, n in frame.group_by("role").agg(pl.col("tokens").sum()).sort("role").iter_rows()}
-    if masks is not None:
-        total, trainable, method = sum(map(len, masks)), sum(map(sum, masks)), "template"
+    if supervision is not None:
+        total, trainable, method = sum(supervision.lengths), sum(supervision.trained), "template"
     else:
         total, trainable, method = sum(by_role.values()), by_role.get("assistant", 0), "roles"
     return {"total": total, "trainable": trainable, "trainable_share": round(trainable / total, 4) if total else 0.0,

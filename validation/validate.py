@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from itertools import chain, islice
 from pathlib import Path
@@ -100,16 +100,31 @@ def load_tokenizer(tokenizer: Any) -> Any:
 def progress_bar(source: Source, enabled: bool, what: str = "validating") -> Iterator[Any]:
     """A rich progress bar over the bytes of `source` on stderr (a TTY only); yields `advance(n)` or None."""
     total = size_of(source) if _is_path(source) else None
-    if not enabled or total is None or not sys.stderr.isatty():
+    with _bar(enabled and total is not None, f"{what} {Path(os.fspath(source)).name}" if total else what,
+              total, in_bytes=True) as advance:
+        yield advance
+
+
+@contextmanager
+def count_bar(enabled: bool, what: str, total: int) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar over `total` items on stderr (a TTY only); yields `advance(n)`, a no-op without a bar."""
+    with _bar(enabled, what, total, in_bytes=False) as advance:
+        yield advance or (lambda n: None)
+
+
+@contextmanager
+def _bar(enabled: bool, what: str, total: int | None, *, in_bytes: bool) -> Iterator[Any]:
+    if not enabled or not sys.stderr.isatty():
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+    from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TimeRemainingColumn,
+                               TransferSpeedColumn)
 
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                  TransferSpeedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
-                  transient=True) as bar:
-        task = bar.add_task(f"{what} {Path(os.fspath(source)).name}", total=total)
+    columns = (DownloadColumn(), TransferSpeedColumn()) if in_bytes else (MofNCompleteColumn(),)
+    with Progress("[progress.description]{task.description}", BarColumn(), *columns, TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(what, total=total)
         yield lambda n: bar.advance(task, n)
 
 

@@ -70,11 +70,14 @@ def test_gsm8k_character_numbers_match_an_independent_computation(gsm8k):
     assert s["duplicates"] == {"exact": 0, "normalised": 0}
 
 
-def test_gsm8k_trainable_tokens_match_transformers_rendering(gsm8k, smollm2_tokenizer):
+@pytest.mark.parametrize("batch", [4096, 100])  # one batch; 14 with a remainder
+def test_gsm8k_trainable_tokens_match_transformers_rendering(gsm8k, smollm2_tokenizer, monkeypatch, batch):
     import copy
+    import importlib
 
     from templating import get_template
 
+    monkeypatch.setattr(importlib.import_module("validation.stats"), "AUDIT_BATCH", batch)  # the module
     rows = [json.loads(line) for line in gsm8k.read_text(encoding="utf-8").splitlines()]
     s = stats(gsm8k, tokenizer=smollm2_tokenizer, template="smollm2", max_length=256).summary
     tokenizer = copy.copy(smollm2_tokenizer)
@@ -87,7 +90,28 @@ def test_gsm8k_trainable_tokens_match_transformers_rendering(gsm8k, smollm2_toke
     assert (s["tokens"]["total"], s["tokens"]["trainable"], s["tokens"]["method"]) == (total, trainable, "template")
     assert s["max_length"]["over"] == sum(len(e["input_ids"]) > 256 for e in encoded)
     assert s["max_length"]["lose_assistant_tokens"] == sum(sum(e["assistant_masks"][256:]) > 0 for e in encoded)
+    assert s["max_length"]["lose_all_assistant_tokens"] == sum(sum(e["assistant_masks"][:256]) == 0 for e in encoded)
+    assert s["supervision"]["supervised_tokens"] == trainable and s["supervision"]["rows"] == len(rows)
     assert (total, trainable, s["max_length"]["over"]) == (291591, 170244, 342)
+
+
+def test_long_work_shows_progress_on_a_terminal(gsm8k, monkeypatch):
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    stats(gsm8k, tokenizer="HuggingFaceTB/SmolLM2-135M-Instruct", template="smollm2", progress=True)
+    shown = terminal.getvalue()
+    assert "counting tokens" in shown and "2638/2638" in shown  # messages
+    assert "rendering and tokenizing with smollm2" in shown and "1319/1319" in shown  # conversations
+    monkeypatch.setattr(sys, "stderr", quiet := Terminal())
+    stats(gsm8k, tokenizer="HuggingFaceTB/SmolLM2-135M-Instruct", template="smollm2")
+    assert quiet.getvalue() == ""
 
 
 def test_png_and_html_are_written_and_hold_the_histograms(tmp_path, gsm8k):
