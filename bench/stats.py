@@ -117,7 +117,8 @@ def main() -> None:
         for role, values in loop["lengths"].items():
             assert [s["length_chars"][role][k] for k in ("p50", "p90", "p99", "max")] == values
         print(f"stats, {args.conversations:,} conversations ({mb:.0f} MB), no tokenizer: {ours_s:.2f} s "
-              f"(median of {', '.join(f'{r:.2f}' for r in runs)}; target <= 10 s); pure-Python loop: {loop_s:.2f} s; ratio {loop_s / ours_s:.1f}x (target >= 10)")
+              f"(median of {', '.join(f'{r:.2f}' for r in runs)}; target <= 10 s); pure-Python loop: {loop_s:.2f} s; "
+              f"ratio {loop_s / ours_s:.1f}x (target >= 10)")
 
         from templating.embedded import load_tokenizer
 

@@ -42,7 +42,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     render.add_argument("--add-generation-prompt", action="store_true", help="end with the assistant header")
     render.add_argument("--show-spans", action="store_true",
                         help="print one row in colour with the trained spans highlighted, instead of JSONL")
-    render.add_argument("--row", type=at_least(1), default=1, metavar="N", help="the row --show-spans shows (default 1)")
+    render.add_argument("--row", type=at_least(1), default=1, metavar="N",
+                        help="the row --show-spans shows (default 1)")
     render.set_defaults(run=run_render)
 
     audit = commands.add_parser(

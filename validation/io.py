@@ -195,7 +195,8 @@ def _mixed_column(rows: list[dict[str, Any]], exc: Exception) -> str:
             change = next(((i, kind) for i, kind in kinds if kind != kinds[0][1]), None)
             if change is None:  # same JSON type, different insides (e.g. lists of numbers and of strings)
                 return f"column {key!r} holds values of one JSON type but different shapes ({exc})"
-            return f"column {key!r} is {kinds[0][1]} in written row {kinds[0][0]} and {change[1]} in written row {change[0]}"
+            return (f"column {key!r} is {kinds[0][1]} in written row {kinds[0][0]} and {change[1]} in written "
+                    f"row {change[0]}")
     return f"the rows do not fit one table ({exc})"
 
 

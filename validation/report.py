@@ -92,8 +92,8 @@ def render(report: Report, console: Any, *, first: int = 5) -> None:
         s = report.summary
         share = s["supervised_tokens"] / s["tokens"] if s["tokens"] else 0.0
         console.print(f"supervised: {s['supervised_tokens']:,} of {s['tokens']:,} tokens ({share:.1%}) under "
-                      f"template {escape(str(report.template))}; {s['rows_without_supervision']} rows supervise nothing; "
-                      f"{s['rows_dropped']} rows left out of training")
+                      f"template {escape(str(report.template))}; {s['rows_without_supervision']} rows supervise "
+                      f"nothing; {s['rows_dropped']} rows left out of training")
     by_code: dict[str, list[Issue]] = {}
     for issue in report.issues:
         by_code.setdefault(issue.code, []).append(issue)
