@@ -51,3 +51,18 @@ def test_training_messages_escape_data_and_print_replies_as_they_are():
     _print(console, f"[yellow]warning: {_text('template [/INST] differs')}[/]")
     _print(console, "reply: [/INST] [bold]x", markup=False)
     assert console.export_text().splitlines() == ["warning: template [/INST] differs", "reply: [/INST] [bold]x"]
+
+
+def test_a_progress_bar_shows_a_bracketed_file_name_as_it_is(bracketed, monkeypatch):
+    import io
+    import sys
+
+    from validation import validate
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stderr", terminal := Terminal())
+    validate(bracketed, progress=True)
+    assert "validating data[bold]v2.jsonl" in terminal.getvalue()

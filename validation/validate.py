@@ -118,13 +118,14 @@ def _bar(enabled: bool, what: str, total: int | None, *, in_bytes: bool) -> Iter
         yield None
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TimeRemainingColumn,
                                TransferSpeedColumn)
 
     columns = (DownloadColumn(), TransferSpeedColumn()) if in_bytes else (MofNCompleteColumn(),)
     with Progress("[progress.description]{task.description}", BarColumn(), *columns, TimeRemainingColumn(),
                   console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(what, total=total)
+        task = bar.add_task(escape(what), total=total)  # a file name is text, not rich markup
         yield lambda n: bar.advance(task, n)
 
 
