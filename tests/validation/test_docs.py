@@ -24,3 +24,19 @@ def test_every_subcommand_has_a_docs_page_beyond_the_reference():
     pages = " ".join(p.read_text(encoding="utf-8") for p in (ROOT / "docs").glob("*.md") if p.name != "cli.md")
     missing = [name for name in commands.choices if f"## `instructkit {name}" not in pages]
     assert missing == []
+
+
+def test_the_stats_page_shows_the_real_report_and_json(cli, gsm8k, monkeypatch):
+    """docs/stats.md's example is the output of the command it names (run from the repository)."""
+    import json
+    import re
+
+    page = (ROOT / "docs" / "stats.md").read_text(encoding="utf-8")
+    report = re.search(r"A real report \(`\.\./shared/data/gsm8k/test\.jsonl`.*?```text\n(.*?)```", page, re.S).group(1)
+    beginning = re.search(r"The beginning of the JSON for the run above:\n\n```json\n(.*?)```", page, re.S).group(1)
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("COLUMNS", "93")
+    result = cli("stats", "../shared/data/gsm8k/test.jsonl", "--tokenizer", "HuggingFaceTB/SmolLM2-135M-Instruct",
+                 "--template", "smollm2", "--max-length", "256", "--json", "-")
+    assert result.err == report  # the terminal report goes to stderr when the JSON takes stdout
+    assert json.dumps(result.json(), ensure_ascii=False, indent=1).startswith(beginning.rstrip("\n"))
