@@ -67,9 +67,13 @@ def load_tokenizer(source: str | os.PathLike[str] | None = None) -> Any:
     The default SmolLM2 id resolves to the embedded GGUF's tokenizer (identical to the hub's)
     without touching the network.
     """
+    from validation.io import prepare_hub
+
+    embedded = source is None or str(source) == SMOLLM2_ID
+    note = None if embedded or Path(source).suffix == ".gguf" or Path(source).exists() else prepare_hub()
     from transformers import AutoTokenizer
 
-    if source is None or str(source) == SMOLLM2_ID:
+    if embedded:
         gguf = gguf_path()
 
         def build(folder: Path) -> None:
@@ -86,4 +90,4 @@ def load_tokenizer(source: str | os.PathLike[str] | None = None) -> Any:
         return AutoTokenizer.from_pretrained(str(source))
     except (OSError, ValueError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelNotFound(f"{source}: cannot load a tokenizer ({reason})") from None
+        raise ModelNotFound(f"{source}: cannot load a tokenizer ({reason})" + (f" ({note})" if note else "")) from None

@@ -14,6 +14,7 @@ from typing import Any
 
 from templating import get_template
 from templating.embedded import SMOLLM2_ID, ModelNotFound, cached, gguf_path, load_tokenizer
+from validation.io import prepare_hub
 
 log = logging.getLogger("instructkit")
 
@@ -53,16 +54,17 @@ def resolve_model(source: str) -> tuple[str, str]:
 
 def load_model(source: str) -> tuple[Any, Any, str]:
     """(model, tokenizer, provenance sentence); raises `ModelNotFound` with one clear line."""
+    where, provenance = resolve_model(source)
+    note = prepare_hub() if where == source and not Path(where).exists() else None  # a hub id
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    where, provenance = resolve_model(source)
     try:
         tokenizer = AutoTokenizer.from_pretrained(where)
         model = AutoModelForCausalLM.from_pretrained(where)
     except (OSError, ValueError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelNotFound(f"model {source!r}: cannot load ({reason}); offline, use a local folder, a .gguf "
-                            f"file or {SMOLLM2_ID}") from None
+        raise ModelNotFound(f"model {source!r}: cannot load ({reason}{'; ' + note if note else ''}); offline, use a "
+                            f"local folder, a .gguf file or {SMOLLM2_ID}") from None
     return model, tokenizer, provenance
 
 

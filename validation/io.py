@@ -11,9 +11,12 @@ from __future__ import annotations
 import csv
 import json
 import os
+import socket
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
+from urllib.parse import urlparse
 
 from validation.decode import decode_row, json_type
 from validation.report import Issue
@@ -162,8 +165,32 @@ def _read_datasets(source: str, *, kind: str, split: str) -> Iterator[Record]:
         yield Record(index, item)
 
 
+_hub_note: str | None = None
+
+
+def prepare_hub() -> str | None:
+    """Call before the hub client is first imported, for a name that only the hub can resolve.
+
+    When the hub's host name does not resolve (no network), the client is put in offline mode:
+    the local cache answers at once instead of after five retries (about 25 s). Returns that
+    reason, once known, for error messages; None when the hub may be reachable.
+    """
+    global _hub_note
+    if _hub_note is None:
+        _hub_note = ""
+        if not os.environ.get("HF_HUB_OFFLINE") and "huggingface_hub" not in sys.modules:
+            host = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co").hostname or "huggingface.co"
+            try:
+                socket.getaddrinfo(host, 443)
+            except OSError:
+                os.environ["HF_HUB_OFFLINE"] = "1"
+                _hub_note = f"{host} does not resolve, so only the local cache was tried"
+    return _hub_note or None
+
+
 def load_hf_dataset(source: str, *, kind: str, split: str) -> Any:
     """A `datasets.Dataset` from a `save_to_disk` folder or `load_dataset` (hub id / script)."""
+    note = prepare_hub() if kind == "hub" else None
     import datasets
 
     try:
@@ -174,7 +201,8 @@ def load_hf_dataset(source: str, *, kind: str, split: str) -> Any:
     except Exception as exc:  # the hub client raises many types; all mean "cannot load"
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         where = "the Hugging Face hub (offline?)" if kind == "hub" else "disk"
-        raise InputError(f"{source}: could not load dataset from {where}: {reason}") from None
+        raise InputError(f"{source}: could not load dataset from {where}: {reason}"
+                         + (f" ({note})" if note else "")) from None
     if isinstance(loaded, datasets.DatasetDict):
         if split not in loaded:
             raise InputError(f"{source}: no split {split!r}; splits are {', '.join(loaded)}")

@@ -69,6 +69,31 @@ def test_hub_id_offline_is_one_clear_input_error(monkeypatch):
         validate("HuggingFaceTB/smoltalk")
 
 
+@pytest.mark.parametrize("args, says", [
+    (["stats", "nobody/no-dataset"], "nobody/no-dataset: could not load dataset from the Hugging Face hub"),
+    (["validate", "{data}", "--max-length", "9", "--tokenizer", "nobody/no-model"],
+     "nobody/no-model: cannot load a tokenizer"),
+])
+def test_an_unreachable_hub_fails_at_once_instead_of_retrying(args, says, tmp_path):
+    """Without a network (the hub's name does not resolve) the hub clients go to the local cache
+    straight away: no 'Retrying in 8s' lines, one error that says why."""
+    import os
+    import subprocess
+    import sys
+
+    data = tmp_path / "data.jsonl"
+    data.write_text(json.dumps(GOOD[0]) + "\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE",
+                                                             "TRANSFORMERS_OFFLINE")}
+    env.update(HF_ENDPOINT="https://hub.invalid", HF_HOME=str(tmp_path / "hf"))  # .invalid never resolves
+    command = [sys.executable, "-c", "import sys, instructkit; sys.exit(instructkit.main(sys.argv[1:]))",
+               *(a.format(data=data) for a in args)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert says in result.stderr and "hub.invalid does not resolve, so only the local cache was tried" in result.stderr
+    assert "Retrying" not in result.stderr and "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["missing.jsonl"], "missing.jsonl: no such file or directory"),
     (["{tmp}"], "is a directory, not a dataset file or a `save_to_disk` folder"),
