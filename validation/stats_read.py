@@ -65,7 +65,7 @@ def read_frames(source: Source, *, format: str | None = None, column: str | None
     if lazy is not None:
         try:
             messages, skipped = _explode(lazy.collect())
-        except pl.exceptions.PolarsError:  # a malformed line: read row by row instead
+        except pl.exceptions.PolarsError:  # a file Polars cannot read: row by row instead
             messages = None
     if messages is None:
         fmt, records = open_source(source, format=fmt.name, column=column, split=split)
