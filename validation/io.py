@@ -171,8 +171,9 @@ _hub_note: str | None = None
 def prepare_hub() -> str | None:
     """Call before the hub client is first imported, for a name that only the hub can resolve.
 
-    When the hub's host name does not resolve (no network), the client is put in offline mode:
-    the local cache answers at once instead of after five retries (about 25 s). Returns that
+    When the hub's host name does not resolve (no network), the client is put in offline mode
+    for the rest of the process (`HF_HUB_OFFLINE=1`): the local cache answers at once instead of
+    after five retries (about 25 s). Returns that
     reason, once known, for error messages; None when the hub may be reachable.
     """
     global _hub_note
