@@ -142,6 +142,10 @@ def write_html(stats: Any, path: Path) -> Path:
                            for role, v in stats.summary[key].items())
             lengths += (f"<h2>length per message ({unit})</h2><table><tr><th>role</th><th>p50</th><th>p90</th>"
                         f"<th>p99</th><th>max</th><th>mean</th></tr>{body}</table>")
+    top = stats.summary["system_prompts"]["top"]
+    if top:
+        body = "".join(f"<tr><td>{item['count']:,}</td><td>{html.escape(item['prompt'])}</td></tr>" for item in top)
+        lengths += f"<h2>most common system prompts</h2><table><tr><th>count</th><th>prompt</th></tr>{body}</table>"
     title = html.escape(f"{stats.name} ({stats.format})")
     path.write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>{title}</title><style>
 body{{font-family:system-ui,sans-serif;margin:2em;max-width:70em}}table{{border-collapse:collapse;margin:1em 0}}

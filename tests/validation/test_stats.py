@@ -126,6 +126,14 @@ def test_png_and_html_are_written_and_hold_the_histograms(tmp_path, gsm8k):
     assert page.count('src="data:image/png;base64,') == 1 and "<th>conversations</th><td>1,319</td>" in page
 
 
+def test_html_lists_the_system_prompts_escaped(tmp_path):
+    rows = [{"messages": [{"role": "system", "content": prompt}, {"role": "user", "content": "u"},
+                          {"role": "assistant", "content": "a"}]} for prompt in ("<b>Be & brief</b>", "x", "x")]
+    page = stats(rows).plot(tmp_path / "report.html").read_text(encoding="utf-8")
+    assert ("<h2>most common system prompts</h2><table><tr><th>count</th><th>prompt</th></tr>"
+            "<tr><td>2</td><td>x</td></tr><tr><td>1</td><td>&lt;b&gt;Be &amp; brief&lt;/b&gt;</td></tr></table>") in page
+
+
 def test_compare_counts_rows_of_b_that_repeat_rows_of_a():
     a, b = stats(HAND[:2]), stats([HAND[2], HAND[3], HAND[4]])
     assert compare(a, b) == {"b_rows_in_a_exact": 1, "b_rows_in_a_normalised": 2}
