@@ -75,6 +75,8 @@ class Format:
     # for anything beyond one user turn and one reply): the layout every conversation fits. A
     # written file takes it for every row once one row needs it: a column holds one type.
     uniform: Callable[[Conversation], Raw] | None = None
+    # Fields that may hold a list of messages: a CSV cell keeps one as JSON text (decoded on reading).
+    list_fields: frozenset[str] = field(default_factory=frozenset)
 
     def matches(self, row: Raw) -> bool:
         return self.keys <= row.keys()
@@ -132,7 +134,7 @@ def _messages_format(column: str = "messages") -> Format:
 
     return Format("messages", frozenset({column}), to_messages, from_conversation,
                   lambda row, i, f: f"{column}[{i}].{f}" if f else f"{column}[{i}]", column=column, root=column,
-                  raw=RawShape(column, "role", "content"))
+                  raw=RawShape(column, "role", "content"), list_fields=frozenset({column}))
 
 
 # --- sharegpt ------------------------------------------------------------------------------
@@ -304,13 +306,14 @@ def get_format(name: str, *, column: str | None = None) -> Format:
 
 _FIXED = {
     "sharegpt": Format("sharegpt", frozenset({"conversations"}), _sharegpt_to_messages, _sharegpt_from,
-                       _sharegpt_path, root="conversations",
+                       _sharegpt_path, root="conversations", list_fields=frozenset({"conversations"}),
                        raw=RawShape("conversations", "from", "value", {
                            name: role for name, role in SHAREGPT_ROLES.items() if name != "function_call"})),
     "alpaca": Format("alpaca", frozenset({"instruction", "output"}), _alpaca_to_messages, _alpaca_from,
                      _alpaca_path, extra_keys=frozenset({"input", "system"})),
     "prompt-completion": Format("prompt-completion", frozenset({"prompt", "completion"}), _pc_to_messages,
-                                _pc_from, _pc_path, uniform=partial(_pc_from, lists=True)),
+                                _pc_from, _pc_path, uniform=partial(_pc_from, lists=True),
+                                list_fields=frozenset({"prompt", "completion"})),
     "qa": Format("qa", frozenset({"question", "answer"}), _qa_to_messages, _qa_from,
                  lambda row, i, f: ["question", "answer"][i]),
 }

@@ -140,22 +140,36 @@ def _read_parquet(path: Path) -> Iterator[Record]:
 
 
 def _read_csv(path: Path) -> Iterator[Record]:
-    """CSV cells are text; a cell that holds a JSON array or object (a `messages` column) is decoded."""
+    """CSV cells are text, as they are: which of them hold message lists as JSON only the format
+    knows (`decode_list_cells`), and a content such as "[1, 2]" must stay a string."""
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     with path.open(newline="", encoding="utf-8-sig", errors="strict") as f:
         try:
             for index, item in enumerate(csv.DictReader(f, delimiter=delimiter), start=1):
-                yield Record(index, {key: _cell(value) for key, value in item.items()})
+                yield Record(index, dict(item))
         except UnicodeDecodeError as exc:
             raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("[", "{"):
+def decode_list_cells(records: Iterable[Record], fields: frozenset[str]) -> Iterator[Record]:
+    """CSV records with the cells of `fields` (a format's message-list fields) decoded where they
+    hold a JSON array of objects, which is how `write_rows` stores a list of messages in CSV."""
+    for record in records:
+        data = record.data
+        if isinstance(data, dict) and fields & data.keys():
+            data = {key: _message_list(value) if key in fields else value for key, value in data.items()}
+            record = record._replace(data=data)
+        yield record
+
+
+def _message_list(value: Any) -> Any:
+    if isinstance(value, str) and value.lstrip()[:1] == "[":
         try:
-            return json.loads(value)
+            decoded = json.loads(value)
         except ValueError:
             return value
+        if isinstance(decoded, list) and all(isinstance(item, dict) for item in decoded):
+            return decoded
     return value
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from validation.checks import with_call_content
 from validation.decode import decode_row, json_type
 from validation.formats import Format, detect, get_format
-from validation.io import BOM, InputError, Record, kind_of, read_records, size_of, write_rows
+from validation.io import BOM, InputError, Record, decode_list_cells, kind_of, read_records, size_of, write_rows
 from validation.models import Conversation, Message
 from validation.report import Fix, Issue, Report
 from validation.rules import TemplateRules, get_rules, get_tokenizer
@@ -52,16 +52,20 @@ def open_source(source: Source, *, format: str | None = None, column: str | None
             i, "", "not-an-object", f"expected a JSON object, got {json_type(row)}")) for i, row in enumerate(source, 1))
     if format is not None:
         try:
-            return get_format(format, column=column), records
+            fmt = get_format(format, column=column)
         except KeyError as exc:
             raise InputError(exc.args[0]) from None
-    head = list(islice(records, DETECT_SAMPLE))
-    fmt = detect((r.data for r in head if isinstance(r.data, dict)), column=column)
-    if fmt is None:
-        keys = sorted({k for r in head if isinstance(r.data, dict) for k in r.data})
-        raise InputError(f"{_name(source)}: cannot tell the format from the first {len(head)} rows "
-                         f"(fields: {', '.join(keys) or 'none'}); name it with --format")
-    return fmt, chain(head, records)
+    else:
+        head = list(islice(records, DETECT_SAMPLE))
+        found = detect((r.data for r in head if isinstance(r.data, dict)), column=column)
+        if found is None:
+            keys = sorted({k for r in head if isinstance(r.data, dict) for k in r.data})
+            raise InputError(f"{_name(source)}: cannot tell the format from the first {len(head)} rows "
+                             f"(fields: {', '.join(keys) or 'none'}); name it with --format")
+        fmt, records = found, chain(head, records)
+    if _is_path(source) and kind_of(source) == "csv":  # message lists are JSON text there
+        records = decode_list_cells(records, fmt.list_fields)
+    return fmt, records
 
 
 def _name(source: Source) -> str:

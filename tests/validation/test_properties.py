@@ -94,6 +94,26 @@ def test_a_converted_file_has_one_layout_per_column_and_reads_back_unchanged(tmp
     assert back == [Conversation.of(m, **meta) for m, meta in rows]
 
 
+json_looking = st.sampled_from(["[1, 2]", '{"a": 1}', '[{"role": "user", "content": "x"}]', "[]", "{}", " [3]"])
+
+
+@FAST
+@given(st.lists(st.tuples(json_looking, json_looking), min_size=1, max_size=4),
+       st.sampled_from(["messages", "sharegpt", "qa", "alpaca"]))
+def test_csv_keeps_contents_that_look_like_json_as_strings(tmp_path_factory, pairs, target):
+    """A CSV cell is text: only the format's message-list column is decoded, so a question such
+    as "[1, 2]" comes back as the string it was."""
+    from validation import convert, read
+
+    conversations_ = [Conversation.of([{"role": "user", "content": q}, {"role": "assistant", "content": a}])
+                      for q, a in pairs]
+    out = tmp_path_factory.mktemp("csv") / "out.csv"
+    rows = [get_format("messages").from_conversation(c) for c in conversations_]
+    assert convert(rows, out, to=target, format="messages").valid == len(rows)
+    assert list(read(out, format=target)) == conversations_
+    assert validate(out, format=target).valid == len(rows)
+
+
 def test_alpaca_and_qa_refuse_what_they_cannot_hold():
     multi = Conversation.of([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
                              {"role": "user", "content": "c"}, {"role": "assistant", "content": "d"}])
