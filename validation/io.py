@@ -233,6 +233,11 @@ def _mixed_column(rows: list[dict[str, Any]], exc: Exception) -> str:
         values = [item.get(key) for item in rows]
         try:
             pa.array(values)
+        except OverflowError:
+            row = next((i for i, v in enumerate(values, 1) if _too_wide(v)), None)
+            if row is None:  # e.g. -1 and 2**63: each fits 64 bits, not both one type
+                return f"column {key!r} holds integers that no one 64-bit type holds"
+            return f"column {key!r} holds an integer wider than 64 bits in written row {row}"
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             kinds = [(i, json_type(v)) for i, v in enumerate(values, 1) if v is not None]
             change = next(((i, kind) for i, kind in kinds if kind != kinds[0][1]), None)
@@ -241,6 +246,15 @@ def _mixed_column(rows: list[dict[str, Any]], exc: Exception) -> str:
             return (f"column {key!r} is {kinds[0][1]} in written row {kinds[0][0]} and {change[1]} in written "
                     f"row {change[0]}")
     return f"the rows do not fit one table ({exc})"
+
+
+def _too_wide(value: Any) -> bool:
+    """An integer outside 64 bits, anywhere inside `value`."""
+    if isinstance(value, dict):
+        return any(_too_wide(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_too_wide(v) for v in value)
+    return isinstance(value, int) and not -(1 << 63) <= value < (1 << 64)
 
 
 def write_rows(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]]) -> int:
@@ -262,9 +276,9 @@ def write_rows(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]]) -> 
 
         try:
             table = pa.Table.from_pylist(rows)
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise InputError(f"{path}: {_mixed_column(rows, exc)}; Parquet holds one type per column: write "
-                             ".jsonl or .json instead") from None
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+            raise InputError(f"{path}: {_mixed_column(rows, exc)}; Parquet holds one type per column and "
+                             "integers of 64 bits: write .jsonl or .json instead") from None
         pq.write_table(table, path)
         count = len(rows)
     elif suffix == ".csv":

@@ -198,4 +198,15 @@ def test_parquet_output_names_the_column_whose_type_changes(cli, tmp_path):
     source.write_text("".join(json.dumps({**GOOD[0], "id": value}) + "\n" for value in (1, 2, "x3")))
     result = cli("convert", source, "-o", tmp_path / "out.parquet", "--to", "sharegpt")
     assert result.code == 2 and "out.parquet: column 'id' is int in written row 1 and string in written row 3; " \
-        "Parquet holds one type per column: write .jsonl or .json instead" in result.err
+        "Parquet holds one type per column and integers of 64 bits: write .jsonl or .json instead" in result.err
+
+
+def test_parquet_output_refuses_integers_wider_than_64_bits_with_the_column(cli, tmp_path):
+    source = tmp_path / "wide.json"
+    source.write_text('[{"question": "q", "answer": "a", "id": 123456789012345678901234567890},'
+                      ' {"question": "", "answer": "b"}]')
+    result = cli("validate", source, "--write-clean", tmp_path / "clean.parquet")
+    assert result.code == 2 and "clean.parquet: column 'id' holds an integer wider than 64 bits in written row 1" \
+        in result.err and "internal error" not in result.err
+    assert cli("validate", source, "--write-clean", tmp_path / "clean.json").code == 1  # JSON holds it
+    assert json.loads((tmp_path / "clean.json").read_text())[0]["id"] == 123456789012345678901234567890
