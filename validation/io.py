@@ -9,13 +9,15 @@ byte for byte) and None elsewhere. JSONL is streamed in bounded chunks: memory s
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import socket
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 from urllib.parse import urlparse
 
 from validation.decode import decode_row, json_type
@@ -36,8 +38,18 @@ class Record(NamedTuple):
     raw: bytes | None = None
 
 
+# Compressed files are read through the standard library's decompressors (JSONL, JSON, CSV).
+COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "lzma"}
+
+
+def compression_of(source: str | os.PathLike[str]) -> str | None:
+    """The decompressor a file needs (`gzip`, `bz2`, `lzma`), by its last suffix; None for a plain file."""
+    return COMPRESSIONS.get(Path(source).suffix.lower())
+
+
 def kind_of(source: str | os.PathLike[str]) -> str:
-    """Which reader handles `source`: jsonl, json, parquet, csv, disk or hub."""
+    """Which reader handles `source`: jsonl, json, parquet, csv, disk or hub (a compressed file:
+    the kind of what it holds, `data.jsonl.gz` is jsonl)."""
     path = Path(source)
     if path.is_dir():
         if any((path / marker).exists() for marker in ("dataset_info.json", "state.json", "dataset_dict.json")):
@@ -45,6 +57,11 @@ def kind_of(source: str | os.PathLike[str]) -> str:
         raise InputError(f"{path}: is a directory, not a dataset file or a `save_to_disk` folder")
     if path.exists():
         suffix = path.suffix.lower()
+        if suffix in COMPRESSIONS:
+            suffix = Path(path.stem).suffix.lower()
+            if suffix not in (".jsonl", ".ndjson", ".json", ".csv", ".tsv"):
+                raise InputError(f"{path}: unknown file type {(suffix or '(none)') + path.suffix!r}; a compressed "
+                                 "file must hold .jsonl, .json or .csv")
         if suffix in (".jsonl", ".ndjson"):
             return "jsonl"
         if suffix == ".json":
@@ -54,7 +71,8 @@ def kind_of(source: str | os.PathLike[str]) -> str:
         if suffix in (".csv", ".tsv"):
             return "csv"
         raise InputError(f"{path}: unknown file type {suffix or '(none)'!r}; "
-                         "expected .jsonl, .json, .parquet, .csv or a save_to_disk folder")
+                         "expected .jsonl, .json, .parquet, .csv (or one of those .gz, .bz2, .xz) or a save_to_disk "
+                         "folder")
     text = str(source)
     if text.count("/") == 1 and not text.startswith((".", "/")) and not Path(text).suffix:
         return "hub"
@@ -62,9 +80,37 @@ def kind_of(source: str | os.PathLike[str]) -> str:
 
 
 def _first_byte(path: Path) -> bytes:
-    with path.open("rb") as f:
+    with readable(path), open_bytes(path) as f:
         head = f.read(4096).removeprefix(BOM).lstrip()
     return head[:1]
+
+
+@contextmanager
+def readable(path: Path) -> Iterator[None]:
+    """A compressed file that cannot be decompressed (truncated, not that format): one InputError."""
+    import lzma
+
+    try:
+        yield
+    except (EOFError, OSError, lzma.LZMAError) as exc:
+        if compression_of(path) is None:
+            raise
+        raise InputError(f"{path}: cannot read it as {compression_of(path)} data ({exc})") from None
+
+
+def open_bytes(path: Path, raw: BinaryIO | None = None) -> BinaryIO:
+    """`path` opened for reading bytes, decompressed when its suffix says so (over `raw`, the
+    file itself, when the caller wants to follow its position)."""
+    raw = raw if raw is not None else path.open("rb")
+    compression = compression_of(path)
+    if compression is None:
+        return raw
+    import bz2
+    import gzip
+    import lzma
+
+    opener = {"gzip": gzip.GzipFile, "bz2": bz2.BZ2File, "lzma": lzma.LZMAFile}[compression]
+    return opener(fileobj=raw) if compression == "gzip" else opener(raw)  # type: ignore[return-value]
 
 
 def read_records(source: str | os.PathLike[str], *, split: str = "train", precise: bool = False,
@@ -94,8 +140,8 @@ def size_of(source: str | os.PathLike[str]) -> int | None:
 
 
 def _read_jsonl(path: Path, *, precise: bool, progress: Progress | None) -> Iterator[Record]:
-    row = 0
-    with path.open("rb") as f:
+    row, done = 0, 0
+    with readable(path), path.open("rb") as raw, open_bytes(path, raw) as f:
         while lines := f.readlines(CHUNK_BYTES):
             if row == 0 and lines[0].startswith(BOM):
                 lines[0] = lines[0][len(BOM):]
@@ -104,15 +150,17 @@ def _read_jsonl(path: Path, *, precise: bool, progress: Progress | None) -> Iter
                 if line.isspace():
                     continue
                 yield Record(row, decode_row(line, row, precise=precise), line)
-            if progress is not None:
-                progress(sum(map(len, lines)))
+            if progress is not None:  # bytes of the file itself, compressed or not
+                progress(raw.tell() - done)
+                done = raw.tell()
 
 
 def _read_json_array(path: Path) -> Iterator[Record]:
     from validation.decode import DecodeError, loads
 
     try:
-        value = loads(path.read_bytes().removeprefix(BOM), precise=True)
+        with readable(path), open_bytes(path) as f:
+            value = loads(f.read().removeprefix(BOM), precise=True)
     except DecodeError as exc:
         raise InputError(f"{path}: not a valid JSON array: {exc}") from None
     if not isinstance(value, list):
@@ -142,8 +190,8 @@ def _read_parquet(path: Path) -> Iterator[Record]:
 def _read_csv(path: Path) -> Iterator[Record]:
     """CSV cells are text, as they are: which of them hold message lists as JSON only the format
     knows (`decode_list_cells`), and a content such as "[1, 2]" must stay a string."""
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    with path.open(newline="", encoding="utf-8-sig", errors="strict") as f:
+    delimiter = "\t" if (path.stem if compression_of(path) else path.name).lower().endswith(".tsv") else ","
+    with readable(path), io.TextIOWrapper(open_bytes(path), newline="", encoding="utf-8-sig", errors="strict") as f:
         try:
             for index, item in enumerate(csv.DictReader(f, delimiter=delimiter), start=1):
                 yield Record(index, dict(item))

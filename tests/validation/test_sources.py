@@ -210,3 +210,69 @@ def test_parquet_output_refuses_integers_wider_than_64_bits_with_the_column(cli,
         in result.err and "internal error" not in result.err
     assert cli("validate", source, "--write-clean", tmp_path / "clean.json").code == 1  # JSON holds it
     assert json.loads((tmp_path / "clean.json").read_text())[0]["id"] == 123456789012345678901234567890
+
+
+def _compress(path, suffix):
+    import bz2
+    import gzip
+    import lzma
+
+    out = path.with_name(path.name + suffix)
+    out.write_bytes({".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}[suffix](path.read_bytes()))
+    return out
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz"])
+def test_compressed_gsm8k_validates_converts_and_counts_as_the_plain_file(gsm8k, tmp_path, suffix):
+    from validation import stats
+
+    plain = tmp_path / "test.jsonl"
+    plain.write_bytes(gsm8k.read_bytes())
+    packed = _compress(plain, suffix)
+    assert validate(packed).to_json() | {"path": ""} == validate(plain).to_json() | {"path": ""}
+    assert stats(packed).summary == stats(plain).summary
+    convert(packed, tmp_path / "a.jsonl", to="messages")
+    convert(plain, tmp_path / "b.jsonl", to="messages")
+    assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
+
+
+def test_compressed_broken_rows_report_the_same_rows_and_write_the_same_clean_lines(tmp_path):
+    from tests.validation.test_broken_rows import BROKEN
+
+    for path in sorted(BROKEN.glob("*.jsonl")):
+        plain = tmp_path / path.name
+        plain.write_bytes(path.read_bytes())
+        packed = _compress(plain, ".gz")
+        a = validate(packed, template="chatml", write_clean=tmp_path / "a.jsonl").to_json()
+        b = validate(plain, template="chatml", write_clean=tmp_path / "b.jsonl").to_json()
+        assert a["issues"] == b["issues"] and a["rows"] == b["rows"], path.name
+        assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes(), path.name
+
+
+@pytest.mark.parametrize("name", ["data.json", "data.csv"])
+def test_compressed_json_arrays_and_csv_read_the_same_conversations(tmp_path, name):
+    plain = tmp_path / name
+    write_rows(plain, GOOD)
+    assert list(read(_compress(plain, ".xz"))) == list(read(plain))
+
+
+@pytest.mark.parametrize("content, says", [
+    (None, "cannot read it as gzip data (Compressed file ended before the end-of-stream marker was reached)"),
+    (b"not gzip", "cannot read it as gzip data (Not a gzipped file"),
+])
+def test_a_damaged_compressed_file_is_one_clear_line(cli, gsm8k, tmp_path, content, says):
+    import gzip
+
+    path = tmp_path / "data.jsonl.gz"
+    path.write_bytes(content if content is not None else gzip.compress(gsm8k.read_bytes())[:20_000])
+    for command in ("validate", "stats"):
+        result = cli(command, path)
+        assert result.code == 2 and f"{path}: {says}" in result.err
+
+
+def test_a_compressed_file_must_hold_a_known_kind(cli, tmp_path):
+    path = tmp_path / "notes.txt.gz"
+    path.write_bytes(b"")
+    result = cli("validate", path)
+    assert result.code == 2 and "notes.txt.gz: unknown file type '.txt.gz'; a compressed file must hold .jsonl, " \
+        ".json or .csv" in result.err
