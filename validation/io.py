@@ -71,8 +71,8 @@ def kind_of(source: str | os.PathLike[str]) -> str:
         if suffix in (".csv", ".tsv"):
             return "csv"
         raise InputError(f"{path}: unknown file type {suffix or '(none)'!r}; "
-                         "expected .jsonl, .json, .parquet, .csv (or one of those .gz, .bz2, .xz) or a save_to_disk "
-                         "folder")
+                         "expected .jsonl, .json, .parquet, .csv (the text ones also as .gz, .bz2, .xz) or a "
+                         "save_to_disk folder")
     text = str(source)
     if text.count("/") == 1 and not text.startswith((".", "/")) and not Path(text).suffix:
         return "hub"
