@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from templating.audit import OVER_LENGTH
 from validation.cli import at_least, print_report, source_arguments
+from validation.io import open_for_writing
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -97,7 +99,7 @@ def run_render(args: argparse.Namespace) -> int:
     if args.show_spans:
         return show_spans(args.path, template=args.template, row=args.row, format=args.format,
                           column=args.column, split=args.split, add_generation_prompt=args.add_generation_prompt)
-    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    out = open_for_writing(Path(args.output), text=True) if args.output else sys.stdout  # .gz, .bz2, .xz too
     try:
         report = render_rows(args.path, out, template=args.template, format=args.format, column=args.column,
                              split=args.split, add_generation_prompt=args.add_generation_prompt)
@@ -117,8 +119,6 @@ def run_render(args: argparse.Namespace) -> int:
 def load_tokenizer(name: str) -> object:
     """A bare `tokenizer.json` file (tokenizers, no chat template), or a transformers tokenizer
     for a folder, a .gguf file or a hub id (with its chat template)."""
-    from pathlib import Path
-
     from templating.rules import tokenizer
     from validation.rules import get_tokenizer
 
@@ -145,7 +145,7 @@ def run_audit(args: argparse.Namespace) -> int:
 def write_per_row(path: str, audited: list, max_length: int | None) -> None:
     """One JSON line per audited row, in input order."""
     cut = slice(None, max_length)
-    with open(path, "w", encoding="utf-8") as out:
+    with open_for_writing(Path(path), text=True) as out:
         for row, a in audited:
             out.write(json.dumps({"row": row, "tokens": len(a.ids), "supervised_tokens": sum(a.mask),
                                   "supervised_after_truncation": 0 if a.dropped else sum(a.mask[cut]),
@@ -199,8 +199,6 @@ def run_check(args: argparse.Namespace) -> int:
 
 def check_target(args: argparse.Namespace) -> tuple[object, object]:
     """(template, tokenizer or None) for `templates check`: a registry name, a Jinja file, or a model."""
-    from pathlib import Path
-
     from templating import TemplateError, get_template, template_of_tokenizer
     from templating.environment import compile_template
     from templating.registry import ChatTemplate, TemplateSpec, resolve

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import IO, Any, BinaryIO, NamedTuple
 from urllib.parse import urlparse
 
 from validation.decode import decode_row, json_type
@@ -305,18 +305,41 @@ def _too_wide(value: Any) -> bool:
     return isinstance(value, int) and not -(1 << 63) <= value < (1 << 64)
 
 
+def held_suffix(path: Path) -> str:
+    """The suffix of what `path` holds: `.jsonl` for `data.jsonl` and for `data.jsonl.gz`."""
+    return Path(path.stem).suffix.lower() if compression_of(path) else path.suffix.lower()
+
+
+def open_for_writing(path: Path, *, text: bool) -> IO[Any]:
+    """`path` opened for writing (UTF-8 text or bytes), compressed when its suffix says so."""
+    compression = compression_of(path)
+    if compression is None:
+        return path.open("w", encoding="utf-8", newline="") if text else path.open("wb")
+    import bz2
+    import gzip
+    import lzma
+
+    opener = {"gzip": gzip.open, "bz2": bz2.open, "lzma": lzma.open}[compression]
+    return opener(path, "wt", encoding="utf-8", newline="") if text else opener(path, "wb")
+
+
 def write_rows(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]]) -> int:
-    """Write `rows` to `path` in the format its extension names; returns how many were written."""
+    """Write `rows` to `path` in the format its extension names (`.gz`, `.bz2`, `.xz` after
+    `.jsonl`, `.json` or `.csv` compress it); returns how many were written."""
     path = Path(path)
-    suffix = path.suffix.lower()
-    rows = list(rows) if suffix != ".jsonl" else rows
+    suffix = held_suffix(path)
+    if compression_of(path) and suffix not in (".jsonl", ".ndjson", ".json", ".csv"):
+        raise InputError(f"{path}: cannot write {suffix + path.suffix.lower()!r}; only .jsonl, .json and .csv "
+                         "can be compressed")
+    rows = list(rows) if suffix not in (".jsonl", ".ndjson") else rows
     count = 0
     if suffix in (".jsonl", ".ndjson"):
-        with path.open("w", encoding="utf-8") as f:
+        with open_for_writing(path, text=True) as f:
             for count, item in enumerate(rows, start=1):
                 f.write(json.dumps(item, ensure_ascii=False) + "\n")
     elif suffix == ".json":
-        path.write_text(json.dumps(rows, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        with open_for_writing(path, text=True) as f:
+            f.write(json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
         count = len(rows)
     elif suffix in (".parquet", ".pq"):
         import pyarrow as pa
@@ -331,7 +354,7 @@ def write_rows(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]]) -> 
         count = len(rows)
     elif suffix == ".csv":
         columns = list(dict.fromkeys(key for item in rows for key in item))
-        with path.open("w", newline="", encoding="utf-8") as f:
+        with open_for_writing(path, text=True) as f:
             writer = csv.DictWriter(f, fieldnames=columns)
             writer.writeheader()
             for item in rows:

@@ -18,8 +18,8 @@ from typing import Any
 from validation.checks import with_call_content
 from validation.decode import decode_row, json_type
 from validation.formats import Format, detect, get_format
-from validation.io import (BOM, InputError, Record, compression_of, decode_list_cells, kind_of, read_records, size_of,
-                           write_rows)
+from validation.io import (BOM, InputError, Record, compression_of, decode_list_cells, held_suffix, kind_of,
+                           open_for_writing, read_records, size_of, write_rows)
 from validation.models import Conversation, Message
 from validation.report import Fix, Issue, Report
 from validation.rules import TemplateRules, get_rules, get_tokenizer
@@ -227,7 +227,8 @@ class _CleanWriter:
         self._file: Any = None
         self._rows: list[dict[str, Any]] = []
         # Raw JSONL lines are copied as they are; other kinds are written from the row objects.
-        self.needs_data = self.path is not None and self.path.suffix.lower() not in (".jsonl", ".ndjson")
+        self.lines = self.path is not None and held_suffix(self.path) in (".jsonl", ".ndjson")
+        self.needs_data = self.path is not None and not self.lines
 
     def __enter__(self) -> _CleanWriter:
         return self
@@ -235,10 +236,9 @@ class _CleanWriter:
     def add(self, record: Record) -> None:
         if self.path is None:
             return
-        if self.path.suffix.lower() in (".jsonl", ".ndjson") and (record.raw is not None or
-                                                                 isinstance(record.data, dict)):
+        if self.lines and (record.raw is not None or isinstance(record.data, dict)):
             if self._file is None:
-                self._file = self.path.open("wb")
+                self._file = open_for_writing(self.path, text=False)
             raw = record.raw if record.raw is not None else \
                 json.dumps(record.data, ensure_ascii=False).encode()  # as write_rows writes
             self._file.write(raw if raw.endswith(b"\n") else raw + b"\n")

@@ -276,3 +276,36 @@ def test_a_compressed_file_must_hold_a_known_kind(cli, tmp_path):
     result = cli("validate", path)
     assert result.code == 2 and "notes.txt.gz: unknown file type '.txt.gz'; a compressed file must hold .jsonl, " \
         ".json or .csv" in result.err
+
+
+@pytest.mark.parametrize("name", ["out.jsonl.gz", "out.json.bz2", "out.csv.xz"])
+def test_outputs_are_compressed_when_their_name_says_so(cli, gsm8k, tmp_path, name):
+    from validation.io import open_bytes
+
+    out = tmp_path / name
+    assert cli("convert", gsm8k, "-o", out, "--to", "messages").code == 0
+    with open_bytes(out) as f:
+        assert f.read(1) in (b"{", b"[", b"m")  # the decompressed text: a JSON row, an array, the CSV header
+    plain = tmp_path / name.rsplit(".", 1)[0]
+    assert cli("convert", gsm8k, "-o", plain, "--to", "messages").code == 0
+    assert list(read(out)) == list(read(plain))
+
+
+def test_write_clean_and_render_compress_their_output_too(cli, tmp_path):
+    import gzip
+
+    from tests.validation.test_broken_rows import BROKEN
+
+    source = BROKEN / "null-content.jsonl"
+    assert cli("validate", source, "--write-clean", tmp_path / "clean.jsonl.gz").code == 1
+    lines = source.read_bytes().splitlines(keepends=True)
+    assert gzip.decompress((tmp_path / "clean.jsonl.gz").read_bytes()) == lines[0] + lines[2]
+    assert cli("render", BROKEN / "duplicate.jsonl", "--template", "chatml", "-o", tmp_path / "r.jsonl.gz").code == 0
+    rendered = [json.loads(line) for line in gzip.decompress((tmp_path / "r.jsonl.gz").read_bytes()).splitlines()]
+    assert len(rendered) == 4 and rendered[0]["text"].startswith("<|im_start|>user\n")
+
+
+def test_parquet_cannot_be_compressed_again(cli, gsm8k, tmp_path):
+    result = cli("convert", gsm8k, "-o", tmp_path / "out.parquet.gz", "--to", "messages")
+    assert result.code == 2 and "out.parquet.gz: cannot write '.parquet.gz'; only .jsonl, .json and .csv can be " \
+        "compressed" in result.err
