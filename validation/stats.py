@@ -121,10 +121,11 @@ def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRule
 
     `audits`: the template's audit of these same rows, in order, when the caller already has it
     (`train` does), so the rows are not rendered and tokenized a second time. `progress`: bars
-    on stderr (a terminal only) while tokens are counted and conversations rendered.
+    on stderr (a terminal only) while rows are read one by one, tokens counted and conversations
+    rendered.
     """
     max_length = check_max_length(max_length)
-    frames = read_frames(source, format=format, column=column, split=split)
+    frames = read_frames(source, format=format, column=column, split=split, progress=progress)
     frame, per_conversation = frames.messages, frames.conversations
     tokenizer = load_tokenizer(tokenizer)
     rules = resolve_rules(template)

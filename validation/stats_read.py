@@ -29,7 +29,7 @@ from validation.io import Record, compression_of, kind_of
 from validation.decode import decode_row
 from validation.rowscan import fold
 from validation.scan import default_workers, line_ranges
-from validation.validate import Source, _is_path, open_source
+from validation.validate import Source, _is_path, open_source, progress_bar
 
 # Rows are in conversation order, turns in order within each: every reader keeps that invariant.
 FRAME_SCHEMA = {"conversation": pl.UInt32, "turn": pl.UInt16, "role": pl.String, "content": pl.String}
@@ -55,21 +55,22 @@ class Frames:
 
 
 def read_frames(source: Source, *, format: str | None = None, column: str | None = None,
-                split: str = "train") -> Frames:
-    """The frames of `source`, by the fastest reader that can read it."""
-    fmt, records = open_source(source, format=format, column=column, split=split)
-    if _is_path(source) and fmt.raw is not None and kind_of(source) == "jsonl" and compression_of(source) is None:
-        return _c_frames(Path(source), fmt)
-    messages, skipped = None, 0
-    lazy = _polars_source(source, fmt)
-    if lazy is not None:
-        try:
-            messages, skipped = _explode(lazy.collect())
-        except pl.exceptions.PolarsError:  # a file Polars cannot read: row by row instead
-            messages = None
-    if messages is None:
-        fmt, records = open_source(source, format=fmt.name, column=column, split=split)
-        messages, skipped = _python_frame(enumerate(records), fmt)
+                split: str = "train", progress: bool = False) -> Frames:
+    """The frames of `source`, by the fastest reader that can read it; `progress`: a bar on
+    stderr (a terminal only) while rows are read one by one."""
+    with progress_bar(source, progress, "reading") as advance:
+        fmt, records = open_source(source, format=format, column=column, split=split, progress=advance)
+        if _is_path(source) and fmt.raw is not None and kind_of(source) == "jsonl" and compression_of(source) is None:
+            return _c_frames(Path(source), fmt)
+        messages, skipped = None, 0
+        lazy = _polars_source(source, fmt)
+        if lazy is not None:
+            try:
+                messages, skipped = _explode(lazy.collect())
+            except pl.exceptions.PolarsError:  # a file Polars cannot read: row by row instead
+                records = open_source(source, format=fmt.name, column=column, split=split, progress=advance)[1]
+        if messages is None:
+            messages, skipped = _python_frame(enumerate(records), fmt)
     messages = messages.with_columns(chars=pl.col("content").str.len_chars())
     content = messages["content"]
     return Frames(messages, conversation_frame(messages), fmt.name, skipped, int((content == "").sum()),

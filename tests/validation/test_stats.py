@@ -126,6 +126,29 @@ def test_png_and_html_are_written_and_hold_the_histograms(tmp_path, gsm8k):
     assert page.count('src="data:image/png;base64,') == 1 and "<th>conversations</th><td>1,319</td>" in page
 
 
+def test_rows_from_a_one_shot_iterator_are_all_counted():
+    """Format detection reads the first 200 rows; they are used, not read again (and lost)."""
+    rows = [{"question": f"q{i}", "answer": "a"} for i in range(250)]
+    s = stats(iter(rows)).summary
+    assert (s["rows"], s["messages"], s["duplicates"]["exact"]) == (250, 500, 0)
+
+
+def test_reading_row_by_row_shows_progress_on_a_terminal(gsm8k, tmp_path, monkeypatch):
+    import gzip
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    packed = tmp_path / "test.jsonl.gz"
+    packed.write_bytes(gzip.compress(gsm8k.read_bytes()))
+    monkeypatch.setattr(sys, "stderr", terminal := Terminal())
+    assert stats(packed, progress=True).summary["rows"] == 1319
+    assert "reading test.jsonl.gz" in terminal.getvalue()
+
+
 def test_html_lists_the_system_prompts_escaped(tmp_path):
     rows = [{"messages": [{"role": "system", "content": prompt}, {"role": "user", "content": "u"},
                           {"role": "assistant", "content": "a"}]} for prompt in ("<b>Be & brief</b>", "x", "x")]
