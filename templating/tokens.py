@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from templating.registry import ChatTemplate, Rendered, get_template
+from validation.tokens import backend_of
 
 
 @dataclass(frozen=True)
@@ -24,11 +25,10 @@ class Tokenized:
 
 
 def _backend(tokenizer: Any) -> Any:
-    """The Rust `tokenizers.Tokenizer` of a transformers fast tokenizer (or the tokenizer itself)."""
-    if hasattr(tokenizer, "encode_batch") and hasattr(tokenizer, "token_to_id"):
-        return tokenizer
-    backend = getattr(tokenizer, "backend_tokenizer", None) or getattr(tokenizer, "_tokenizer", None)
-    if backend is None:
+    """The Rust `tokenizers.Tokenizer` of a transformers fast tokenizer (or the tokenizer itself);
+    TypeError for a slow one, which has no offsets to build the mask from."""
+    backend = backend_of(tokenizer)
+    if not (hasattr(backend, "encode_batch") and hasattr(backend, "token_to_id")):
         raise TypeError(f"{type(tokenizer).__name__} is not a fast tokenizer: offsets are needed for the mask")
     return backend
 

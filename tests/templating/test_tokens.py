@@ -58,3 +58,14 @@ def test_batch_form_equals_one_by_one(smollm2_tokenizer):
     batch = [[{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"answer {i}"}] for i in range(5)]
     assert render_tokens_batch(batch, smollm2_tokenizer, "chatml") == \
         [render_tokens(c, smollm2_tokenizer, "chatml") for c in batch]
+
+
+def test_a_tokenizer_without_offsets_is_refused_by_name():
+    import pytest
+
+    class SlowTokenizer:  # a Python tokenizer: no Rust backend, so no character offsets
+        def __call__(self, text: str) -> list[int]:
+            return [len(text)]
+
+    with pytest.raises(TypeError, match=r"^SlowTokenizer is not a fast tokenizer: offsets are needed for the mask$"):
+        render_tokens([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}], SlowTokenizer())
