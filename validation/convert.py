@@ -83,11 +83,14 @@ def _convert(source: Source, out: str | os.PathLike[str], target: Format, *, uni
                 continue
             conversation = conversation_of(fmt, data)
             try:
-                converted = target.from_conversation(conversation)
-                if target.uniform is not None and (uniform or converted == target.uniform(conversation)):
-                    if not uniform and counts["written"]:
-                        raise _Relayout
-                    uniform, converted = True, target.uniform(conversation)
+                if uniform:
+                    converted = target.uniform(conversation)  # type: ignore[misc]
+                else:
+                    converted = target.from_conversation(conversation)
+                    if target.uniform is not None and converted == target.uniform(conversation):  # needs it
+                        if counts["written"]:
+                            raise _Relayout
+                        uniform = True
             except CannotConvert as exc:
                 issues.append(Issue.make(record.row, fmt.root, "cannot-convert", str(exc)))
                 continue

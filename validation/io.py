@@ -16,6 +16,8 @@ import socket
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from functools import partial
+from importlib import import_module
 from pathlib import Path
 from typing import IO, Any, BinaryIO, NamedTuple
 from urllib.parse import urlparse
@@ -56,9 +58,8 @@ def kind_of(source: str | os.PathLike[str]) -> str:
             return "disk"
         raise InputError(f"{path}: is a directory, not a dataset file or a `save_to_disk` folder")
     if path.exists():
-        suffix = path.suffix.lower()
-        if suffix in COMPRESSIONS:
-            suffix = Path(path.stem).suffix.lower()
+        suffix = held_suffix(path)
+        if compression_of(path):
             if suffix not in (".jsonl", ".ndjson", ".json", ".csv", ".tsv"):
                 raise InputError(f"{path}: unknown file type {(suffix or '(none)') + path.suffix!r}; a compressed "
                                  "file must hold .jsonl, .json or .csv")
@@ -103,14 +104,13 @@ def open_bytes(path: Path, raw: BinaryIO | None = None) -> BinaryIO:
     file itself, when the caller wants to follow its position)."""
     raw = raw if raw is not None else path.open("rb")
     compression = compression_of(path)
-    if compression is None:
-        return raw
-    import bz2
-    import gzip
-    import lzma
+    return raw if compression is None else import_module(compression).open(raw, "rb")
 
-    opener = {"gzip": gzip.GzipFile, "bz2": bz2.BZ2File, "lzma": lzma.LZMAFile}[compression]
-    return opener(fileobj=raw) if compression == "gzip" else opener(raw)  # type: ignore[return-value]
+
+def is_plain_jsonl(source: str | os.PathLike[str]) -> bool:
+    """A JSONL file that is not compressed: what the raw-line fast paths (validate's prover and
+    worker processes, stats' C reader) read by byte ranges."""
+    return kind_of(source) == "jsonl" and compression_of(source) is None
 
 
 def read_records(source: str | os.PathLike[str], *, split: str = "train", precise: bool = False,
@@ -190,7 +190,7 @@ def _read_parquet(path: Path) -> Iterator[Record]:
 def _read_csv(path: Path) -> Iterator[Record]:
     """CSV cells are text, as they are: which of them hold message lists as JSON only the format
     knows (`decode_list_cells`), and a content such as "[1, 2]" must stay a string."""
-    delimiter = "\t" if (path.stem if compression_of(path) else path.name).lower().endswith(".tsv") else ","
+    delimiter = "\t" if held_suffix(path) == ".tsv" else ","
     with readable(path), io.TextIOWrapper(open_bytes(path), newline="", encoding="utf-8-sig", errors="strict") as f:
         try:
             for index, item in enumerate(csv.DictReader(f, delimiter=delimiter), start=1):
@@ -313,14 +313,8 @@ def held_suffix(path: Path) -> str:
 def open_for_writing(path: Path, *, text: bool) -> IO[Any]:
     """`path` opened for writing (UTF-8 text or bytes), compressed when its suffix says so."""
     compression = compression_of(path)
-    if compression is None:
-        return path.open("w", encoding="utf-8", newline="") if text else path.open("wb")
-    import bz2
-    import gzip
-    import lzma
-
-    opener = {"gzip": gzip.open, "bz2": bz2.open, "lzma": lzma.open}[compression]
-    return opener(path, "wt", encoding="utf-8", newline="") if text else opener(path, "wb")
+    opener = path.open if compression is None else partial(import_module(compression).open, path)
+    return opener("wt", encoding="utf-8", newline="") if text else opener("wb")
 
 
 def write_rows(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]]) -> int:

@@ -1,7 +1,7 @@
 """Dataset statistics: a Polars frame with one row per message, and the summary built from it.
 
 `stats(source)` reads through `validation.stats_read` (a C reader for list-of-messages JSONL,
-Polars for other JSONL and Parquet, the validation readers for the rest). Stats describe the
+Polars for typed Parquet, the validation readers for the rest). Stats describe the
 rows as they are: rows that cannot be normalised are counted in `skipped_rows`, and `validate`
 is where problems are explained.
 

@@ -25,7 +25,7 @@ import polars as pl
 
 from validation import _rowscan
 from validation.formats import Format, FormatError
-from validation.io import Record, compression_of, kind_of
+from validation.io import Record, is_plain_jsonl, kind_of
 from validation.decode import decode_row
 from validation.rowscan import fold
 from validation.scan import default_workers, line_ranges
@@ -60,7 +60,7 @@ def read_frames(source: Source, *, format: str | None = None, column: str | None
     stderr (a terminal only) while rows are read one by one."""
     with progress_bar(source, progress, "reading") as advance:
         fmt, records = open_source(source, format=format, column=column, split=split, progress=advance)
-        if _is_path(source) and fmt.raw is not None and kind_of(source) == "jsonl" and compression_of(source) is None:
+        if _is_path(source) and fmt.raw is not None and is_plain_jsonl(source):
             return _c_frames(Path(source), fmt)
         messages, skipped = None, 0
         lazy = _polars_source(source, fmt)

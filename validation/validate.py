@@ -18,7 +18,7 @@ from typing import Any
 from validation.checks import with_call_content
 from validation.decode import decode_row, json_type
 from validation.formats import Format, detect, get_format
-from validation.io import (BOM, InputError, Record, compression_of, decode_list_cells, held_suffix, kind_of,
+from validation.io import (BOM, InputError, Record, decode_list_cells, held_suffix, is_plain_jsonl, kind_of,
                            open_for_writing, read_records, size_of, write_rows)
 from validation.models import Conversation, Message
 from validation.report import Fix, Issue, Report
@@ -153,7 +153,7 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
     """
     rules, max_length = resolve_rules(template), check_max_length(max_length)
     # JSONL is checked as raw lines (after the head is read for detection); --fix needs records.
-    lines = not fix and _is_path(source) and kind_of(source) == "jsonl" and compression_of(source) is None
+    lines = not fix and _is_path(source) and is_plain_jsonl(source)
     with progress_bar(source, progress) as advance:
         # --fix re-serialises changed rows: decode precisely so that no number changes on the way.
         fmt, records = open_source(source, format=format, column=column, split=split,
