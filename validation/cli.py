@@ -32,7 +32,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "target cannot hold are reported, never dropped silently (exit 1 when any).")
     source_arguments(convert, format_flag="--from")
     convert.add_argument("-o", "--output", required=True, metavar="OUT",
-                         help="output file (.jsonl, .json, .parquet or .csv)")
+                         help="output file (.jsonl, .json, .parquet or .csv; .gz, .bz2, .xz after the text "
+                         "kinds compress it)")
     convert.add_argument("--to", required=True, metavar="FORMAT", help="target format")
     convert.add_argument("--to-column", metavar="NAME", help="column name of the target messages/text format")
     convert.add_argument("--fix", action="store_true", help="repair mechanical problems first (see validate --fix) "
