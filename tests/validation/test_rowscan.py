@@ -144,7 +144,6 @@ REFUSED = {  # line -> the precise path's code (None: clean, but outside what th
     b' {"role": "assistant", "content": "x"}]}': None,
     b'{"messages": [], "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "x"}]}':
         None,
-    chat("\u3042", "x"): None,  # hiragana only: could be U+3000, so not proven non-blank here
 }
 
 
@@ -153,6 +152,15 @@ def test_prover_refuses_rows_it_cannot_prove_clean(line):
     assert Prover(MESSAGES.raw, special_tokens=CHATML.special_tokens).prove([line]) == [None]
     issues, _, _ = outcome([line], fast=False, rules=CHATML)
     assert [code for _, _, code, _ in issues][:1] == ([REFUSED[line]] if REFUSED[line] else [])
+
+
+@pytest.mark.parametrize("text", ["\u3042", "안녕하세요, 세계!", "مرحبا بالعالم", "Ωmega ΣΟΦΙΑ", "😀 👍🏽 🇰🇷",
+                                  "İstanbul\u3000ＡＢＣ", "\u00a0x\u2028"])
+def test_prover_clears_clean_rows_in_every_script_with_the_hashes_of_the_precise_path(text):
+    messages = {"messages": [{"role": "user", "content": text}, {"role": "assistant", "content": "ok"}]}
+    for line in (chat(text, "ok"), json.dumps(messages, ensure_ascii=False).encode()):  # \\uXXXX escapes, UTF-8
+        [proven] = Prover(MESSAGES.raw).prove([line])
+        assert proven == (*hash_conversation(["user", "assistant"], [text, "ok"]), len(text) + 2)
 
 
 def test_prover_leaves_a_system_prompt_to_templates_without_a_system_role():
