@@ -1,10 +1,13 @@
 """Statistics throughput against a pure-Python loop computing the same numbers, in one run.
 
-Usage: python bench/stats.py [--conversations 1000000] [--token-sample 100000]
+Usage: python bench/stats.py [--conversations 200000] [--lang all|en|ko|mixed|escaped|real]
+                             [--token-sample 100000]
+Per language (bench/corpus.py):
 1. `validation.stats(path)` (no tokenizer): wall time (median of three runs), and the ratio
-   against a straightforward loop (json.loads per line; lists, Counters and sorted percentiles)
-   giving the same summary, run once since it takes twenty-odd seconds.
-2. Token counting with the SmolLM2 tokenizer: `count_tokens` against the fast tokenizer's own
+   against the loop a user would write (json.loads per line; dicts, Counters and
+   `statistics.quantiles`) giving the same summary, run once.
+2. Peak RSS of a process computing the stats, per MB of the file.
+3. Token counting with the SmolLM2 tokenizer: `count_tokens` against the fast tokenizer's own
    batched call on the same message texts.
 """
 
@@ -13,36 +16,26 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-WORDS = ("the model reads every row and learns to answer with care while the user asks about "
-         "trains weather recipes code maths history music and small talk").split()
-SYSTEMS = ("You are a helpful assistant.", "Be brief.", "You are a pirate.", "Answer in French.")
+sys.path.insert(0, str(Path(__file__).parent))
+from corpus import add_lang_argument, chosen, write_jsonl  # noqa: E402
 
 
-def make_file(path: Path, n: int, seed: int = 0) -> None:
-    rng = random.Random(seed)
-    with path.open("w", encoding="utf-8") as f:
-        for _ in range(n):
-            messages = [{"role": "system", "content": rng.choice(SYSTEMS)}] if rng.random() < 0.3 else []
-            for _ in range(rng.randint(1, 3)):
-                messages.append({"role": "user", "content": " ".join(rng.choices(WORDS, k=rng.randint(3, 30)))})
-                messages.append({"role": "assistant", "content": " ".join(rng.choices(WORDS, k=rng.randint(5, 60)))})
-            f.write(json.dumps({"messages": messages}) + "\n")
+def make_file(path: Path, n: int, lang: str = "en", seed: int = 0) -> None:
+    write_jsonl(path, lang, n, seed=seed, exchanges=(1, 3), user_words=(3, 30), reply_words=(5, 60))
 
 
-def percentile(values: list[int], q: float) -> float:
-    """Linear interpolation between closest ranks (numpy's and Polars' 'linear')."""
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+def quartiles(values: list[int]) -> list[float]:
+    """p50, p90, p99 as the standard library gives them (linear, as numpy and Polars)."""
+    cuts = statistics.quantiles(values, n=100, method="inclusive") if len(values) > 1 else [values[0]] * 99
+    return [cuts[49], cuts[89], cuts[98]]
 
 
 def python_summary(path: Path, max_length: int) -> dict:
@@ -77,24 +70,30 @@ def python_summary(path: Path, max_length: int) -> dict:
             over += end > max_length
             lose += lost
             lose_all += has_assistant and not kept_assistant
-    return {"rows": len(turns), "turns": {q: percentile(turns, q) for q in (0.5, 0.9, 0.99)},
-            "roles": dict(roles), "lengths": {r: [percentile(v, q) for q in (0.5, 0.9, 0.99)] + [max(v)]
-                                              for r, v in lengths.items()},
+    return {"rows": len(turns), "turns": quartiles(turns),
+            "roles": dict(roles), "lengths": {r: quartiles(v) + [max(v)] for r, v in lengths.items()},
             "duplicates": (dup_exact, dup_folded), "empty": (empty, blank), "over": (over, lose, lose_all),
             "systems": (len(systems), systems.most_common(5)), "mean_turns": statistics.fmean(turns)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--conversations", type=int, default=1_000_000)
+    parser.add_argument("--conversations", type=int, default=200_000)
     parser.add_argument("--token-sample", type=int, default=100_000)
+    add_lang_argument(parser)
     args = parser.parse_args()
+    for lang in chosen(args.lang):
+        print(f"--- {lang}")
+        run(lang, args.conversations, args.token_sample)
+
+
+def run(lang: str, conversations: int, token_sample: int) -> None:
     from validation.stats import stats
     from validation.tokens import count_tokens
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "chat.jsonl"
-        make_file(path, args.conversations)
+        make_file(path, conversations, lang)
         mb = path.stat().st_size / 1e6
         os.sync()  # the file is on disk and in the page cache before either side is timed
         with path.open("rb") as f:
@@ -117,21 +116,32 @@ def main() -> None:
                 s["max_length"]["lose_all_assistant_tokens"]) == loop["over"]
         for role, values in loop["lengths"].items():
             assert [s["length_chars"][role][k] for k in ("p50", "p90", "p99", "max")] == values
-        print(f"stats, {args.conversations:,} conversations ({mb:.0f} MB), no tokenizer: {ours_s:.2f} s "
-              f"(median of {', '.join(f'{r:.2f}' for r in runs)}; target <= 10 s); pure-Python loop: {loop_s:.2f} s; "
-              f"ratio {loop_s / ours_s:.1f}x (target >= 10)")
+        print(f"stats, {conversations:,} conversations ({mb:.0f} MB), no tokenizer: {ours_s:.2f} s "
+              f"(median of {', '.join(f'{r:.2f}' for r in runs)}); pure-Python loop: {loop_s:.2f} s; "
+              f"ratio [{lang}] {loop_s / ours_s:.1f}x (target >= 10)")
+        rss = peak_rss_mb(path)
+        print(f"peak RSS of stats: {rss:.0f} MB for a {mb:.0f} MB file ({rss / mb:.2f} MB per MB)")
 
         from templating.embedded import load_tokenizer
 
         tokenizer = load_tokenizer()
-        texts = ours.frame["content"].head(args.token_sample).to_list()
+        texts = ours.frame["content"].head(token_sample).to_list()
         tokenizer(texts[:1000], add_special_tokens=False)
         best = {}
         for name, fn in (("ours", lambda: count_tokens(texts, tokenizer)),
                          ("tokenizer", lambda: tokenizer(texts, add_special_tokens=False))):
             best[name] = min(_timed(fn) for _ in range(3))
         print(f"token counting, {len(texts):,} messages: {len(texts) / best['ours']:,.0f}/s; tokenizer(texts): "
-              f"{len(texts) / best['tokenizer']:,.0f}/s; ratio {best['tokenizer'] / best['ours']:.2f}x (target >= 0.8)")
+              f"{len(texts) / best['tokenizer']:,.0f}/s; ratio [{lang}] {best['tokenizer'] / best['ours']:.2f}x "
+              f"(target >= 0.8)")
+
+
+def peak_rss_mb(path: Path) -> float:
+    """Peak resident memory (MB) of a fresh process computing `stats(path)`."""
+    code = ("import resource, sys; from validation.stats import stats; stats(sys.argv[1], max_length=600); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 def _timed(fn) -> float:

@@ -87,6 +87,64 @@ static const unsigned char fold_keeps_lead[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
+/* (lead, lo, hi): the characters of three or four bytes whose first byte is lead and second is
+ * in [lo, hi] fold to themselves (Hangul from U+AC00, kana, emoji, ...) */
+static const unsigned char fold_keep_pairs[18][3] = {
+    {0xe1, 0x80, 0x81},
+    {0xe1, 0x84, 0x8d},
+    {0xe1, 0x90, 0x99},
+    {0xe1, 0x9b, 0xb1},
+    {0xe1, 0xb3, 0xb7},
+    {0xe2, 0x82, 0x83},
+    {0xe2, 0x87, 0x91},
+    {0xe2, 0x94, 0xaf},
+    {0xe2, 0xb4, 0xbf},
+    {0xe3, 0x81, 0xbf},
+    {0xea, 0x80, 0x98},
+    {0xea, 0x9b, 0x9b},
+    {0xea, 0xa0, 0xbf},
+    {0xef, 0x80, 0xbb},
+    {0xef, 0xbd, 0xbf},
+    {0xf0, 0x92, 0x95},
+    {0xf0, 0x97, 0x9d},
+    {0xf0, 0x9f, 0xbf},
+};
+#ifdef __SSE2__
+/* FOLD_IN(v, lo, hi): the bytes of v in [lo, hi], 0x80 < lo <= hi < 0xff (signed comparisons);
+ * FOLD_UPTO(v, hi): the bytes in [0x80, hi]. */
+#define FOLD_IN(v, lo, hi) _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8((char)((lo) - 1))), FOLD_UPTO(v, hi))
+#define FOLD_UPTO(v, hi) _mm_cmplt_epi8(v, _mm_set1_epi8((char)((hi) + 1)))
+/* The bytes >= 0x80 of v that belong to characters folding to themselves, as far as v shows:
+ * continuation bytes, the leads of fold_keeps_lead, and the leads of fold_keep_pairs followed
+ * by a second byte in range. */
+static inline __m128i fold_kept_wide(__m128i v) {
+    __m128i k = FOLD_UPTO(v, 0xbf), lead;
+    k = _mm_or_si128(k, FOLD_IN(v, 0xca, 0xcc));
+    k = _mm_or_si128(k, FOLD_IN(v, 0xd6, 0xe0));
+    k = _mm_or_si128(k, FOLD_IN(v, 0xe4, 0xe9));
+    k = _mm_or_si128(k, FOLD_IN(v, 0xeb, 0xee));
+    k = _mm_or_si128(k, FOLD_IN(v, 0xf1, 0xf4));
+    lead = _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xe1));
+    if (_mm_movemask_epi8(lead))
+        k = _mm_or_si128(k, _mm_and_si128(lead, _mm_srli_si128(_mm_or_si128(_mm_or_si128(_mm_or_si128(_mm_or_si128(FOLD_UPTO(v, 0x81), FOLD_IN(v, 0x84, 0x8d)), FOLD_IN(v, 0x90, 0x99)), FOLD_IN(v, 0x9b, 0xb1)), FOLD_IN(v, 0xb3, 0xb7)), 1)));
+    lead = _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xe2));
+    if (_mm_movemask_epi8(lead))
+        k = _mm_or_si128(k, _mm_and_si128(lead, _mm_srli_si128(_mm_or_si128(_mm_or_si128(_mm_or_si128(FOLD_IN(v, 0x82, 0x83), FOLD_IN(v, 0x87, 0x91)), FOLD_IN(v, 0x94, 0xaf)), FOLD_IN(v, 0xb4, 0xbf)), 1)));
+    lead = _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xe3));
+    if (_mm_movemask_epi8(lead))
+        k = _mm_or_si128(k, _mm_and_si128(lead, _mm_srli_si128(FOLD_IN(v, 0x81, 0xbf), 1)));
+    lead = _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xea));
+    if (_mm_movemask_epi8(lead))
+        k = _mm_or_si128(k, _mm_and_si128(lead, _mm_srli_si128(_mm_or_si128(_mm_or_si128(FOLD_UPTO(v, 0x98), FOLD_IN(v, 0x9b, 0x9b)), FOLD_IN(v, 0xa0, 0xbf)), 1)));
+    lead = _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xef));
+    if (_mm_movemask_epi8(lead))
+        k = _mm_or_si128(k, _mm_and_si128(lead, _mm_srli_si128(_mm_or_si128(FOLD_UPTO(v, 0xbb), FOLD_IN(v, 0xbd, 0xbf)), 1)));
+    lead = _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xf0));
+    if (_mm_movemask_epi8(lead))
+        k = _mm_or_si128(k, _mm_and_si128(lead, _mm_srli_si128(_mm_or_si128(_mm_or_si128(FOLD_IN(v, 0x92, 0x95), FOLD_IN(v, 0x97, 0x9d)), FOLD_IN(v, 0x9f, 0xbf)), 1)));
+    return k;
+}
+#endif
 /* Whether a UTF-8 lead byte may start a whitespace character >= 0x80 (then ask fold_is_space) */
 static inline int fold_space_lead(unsigned char b) {
     return b == 0xc2 || b == 0xe1 || b == 0xe2 || b == 0xe3;

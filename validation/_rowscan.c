@@ -25,10 +25,10 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
-#include "_foldtable.h"
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#include "_foldtable.h"
 
 #define SEP 0x1f
 #define MAX_DEPTH 64
@@ -152,13 +152,23 @@ static inline void fold_byte(unsigned char c, unsigned char **o, int *pending, i
 }
 
 #ifdef __SSE2__
-/* Sixteen bytes whose fold only lower-cases them (printable ASCII, each space alone between other
- * characters, none owed from before the block unless the block starts with a character): folded
- * onto *o and 1. Else 0 and nothing written: the caller goes byte by byte. */
+/* The bytes of v that are printable ASCII, or (>= 0x80) part of a character that folds to
+ * itself (fold_kept_wide). */
+static inline __m128i plain_bytes(__m128i v) {
+    const __m128i zero = _mm_setzero_si128();
+    __m128i fine = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1f)), _mm_cmplt_epi8(v, _mm_set1_epi8(0x7f)));
+    __m128i wide = _mm_cmplt_epi8(v, zero); /* bytes >= 0x80 (signed) */
+    if (_mm_movemask_epi8(wide)) fine = _mm_or_si128(fine, _mm_and_si128(wide, fold_kept_wide(v)));
+    return fine;
+}
+
+/* Sixteen bytes whose fold only lower-cases their ASCII capitals (plain_bytes, each space alone
+ * between other characters, none owed from before the block unless the block starts with a
+ * character): folded onto *o and 1. Else 0 and nothing written: the caller goes character by
+ * character. A character cut by the block's end is finished as it is (plain_bytes kept it). */
 static inline int fold_block(const unsigned char *p, unsigned char **o, int *pending, int *started) {
     const __m128i v = _mm_loadu_si128((const __m128i *)p);
-    int printable = _mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1f)),
-                                                    _mm_cmplt_epi8(v, _mm_set1_epi8(0x7f))));
+    int printable = _mm_movemask_epi8(plain_bytes(v));
     unsigned spaces = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')));
     if (printable != 0xffff || (spaces & (spaces >> 1)) || (spaces & 0x8000) ||
         ((spaces & 1) && (!*started || *pending)))
@@ -256,34 +266,30 @@ static size_t fold_text(const unsigned char *p, size_t n, unsigned char *out) {
     int pending = 0, started = 0;
     size_t i = 0;
     while (i < n) {
-        if (p[i] >= 0x80) {
-            i += fold_wide(p + i, n - i, &o, &pending, &started);
-            continue;
-        }
+        size_t stop = n;
 #ifdef __SSE2__
-        /* sixteen bytes at once where the next eight are ASCII (not between the words of a script) */
-        if (n - i >= 16 && (read64(p + i) & 0x8080808080808080ULL) == 0 && fold_block(p + i, &o, &pending, &started)) {
-            i += 16;
-            continue;
+        if (n - i >= 16) {
+            if (fold_block(p + i, &o, &pending, &started)) {
+                i += 16;
+                continue;
+            }
+            stop = i + 16; /* character by character past this block, then blocks again */
         }
 #endif
-        fold_byte(p[i++], &o, &pending, &started);
+        while (i < stop) {
+            if (p[i] < 0x80) fold_byte(p[i++], &o, &pending, &started);
+            else if (p[i] < 0xc0) *o++ = p[i++]; /* the rest of a character a block began */
+            else i += fold_wide(p + i, n - i, &o, &pending, &started);
+        }
     }
     return o - out;
 }
 
-/* Bytes >= 0x80 that leave a text as its fold: continuation bytes and the leads of
- * fold_keeps_lead, as runs [lo, hi] (made once from the table). */
-static struct { unsigned char lo, hi; } keep_runs[64];
-static int n_keep_runs;
-
-static void init_keep_runs(void) {
-    for (int b = 0x80; b < 0x100; b++) {
-        int keeps = b < 0xc0 || fold_keeps_lead[b];
-        if (!keeps) continue;
-        if (n_keep_runs && keep_runs[n_keep_runs - 1].hi == b - 1) keep_runs[n_keep_runs - 1].hi = b;
-        else keep_runs[n_keep_runs].lo = keep_runs[n_keep_runs].hi = b, n_keep_runs++;
-    }
+static int keeps_pair(unsigned char lead, unsigned char second) {
+    for (size_t r = 0; r < sizeof fold_keep_pairs / sizeof *fold_keep_pairs; r++)
+        if (fold_keep_pairs[r][0] == lead && second >= fold_keep_pairs[r][1] && second <= fold_keep_pairs[r][2])
+            return 1;
+    return 0;
 }
 
 /* Valid UTF-8 text that folding leaves as it is, in the common case: printable ASCII without
@@ -295,21 +301,11 @@ static int keeps_fold(const unsigned char *p, size_t n) {
     unsigned prev_space = 0;
     size_t i = 0;
 #ifdef __SSE2__
-    const __m128i below = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f), space = _mm_set1_epi8(' ');
-    const __m128i before_a = _mm_set1_epi8('A' - 1), after_z = _mm_set1_epi8('Z' + 1), zero = _mm_setzero_si128();
+    const __m128i space = _mm_set1_epi8(' '), before_a = _mm_set1_epi8('A' - 1), after_z = _mm_set1_epi8('Z' + 1);
     for (; i + 16 <= n; i += 16) {
         __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
-        __m128i wide = _mm_cmplt_epi8(v, zero); /* bytes >= 0x80 (signed) */
-        __m128i printable = _mm_and_si128(_mm_cmpgt_epi8(v, below), _mm_cmplt_epi8(v, del)); /* ASCII only */
         __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, before_a), _mm_cmplt_epi8(v, after_z));
-        __m128i fine = _mm_andnot_si128(upper, printable);
-        if (_mm_movemask_epi8(wide)) {
-            __m128i kept = zero;
-            for (int r = 0; r < n_keep_runs; r++)
-                kept = _mm_or_si128(kept, _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8((char)(keep_runs[r].lo - 1))),
-                                                        _mm_cmplt_epi8(v, _mm_set1_epi8((char)(keep_runs[r].hi + 1)))));
-            fine = _mm_or_si128(fine, _mm_and_si128(wide, kept));
-        }
+        __m128i fine = _mm_andnot_si128(upper, plain_bytes(v));
         unsigned spaces = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, space));
         if (_mm_movemask_epi8(fine) != 0xffff || (spaces & (spaces >> 1)) || (prev_space && (spaces & 1))) return 0;
         prev_space = spaces >> 15;
@@ -318,7 +314,7 @@ static int keeps_fold(const unsigned char *p, size_t n) {
     for (; i < n; i++) {
         unsigned char c = p[i];
         if (c >= 0x80) {
-            if (c >= 0xc0 && !fold_keeps_lead[c]) return 0;
+            if (c >= 0xc0 && !fold_keeps_lead[c] && !(i + 1 < n && keeps_pair(c, p[i + 1]))) return 0;
             prev_space = 0;
             continue;
         }
@@ -1246,6 +1242,5 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_rowscan", NULL, -1,
 PyMODINIT_FUNC PyInit__rowscan(void) {
     if (PyType_Ready(&BlockType) < 0) return NULL;
     init_hex();
-    init_keep_runs();
     return PyModule_Create(&module);
 }

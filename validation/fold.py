@@ -54,6 +54,7 @@ def header_text() -> str:
             lead = chr(cp).encode()[0]
             changes[lead] = changes.get(lead, False) or cp in lower or chr(cp).isspace()
     keeps = {lead for lead, changed in changes.items() if not changed}
+    pairs = _keep_pairs(lower, keeps)
     blocks: list[tuple[int, ...]] = [(0,) * BLOCK]  # block 0: nothing changes
     stage1 = []
     for start in range(0, MAX_CODE_POINT, BLOCK):
@@ -83,6 +84,24 @@ def header_text() -> str:
         "static const unsigned char fold_keeps_lead[256] = {",
         *_rows([int(b in keeps) for b in range(256)], 32),
         "};",
+        "/* (lead, lo, hi): the characters of three or four bytes whose first byte is lead and second is",
+        " * in [lo, hi] fold to themselves (Hangul from U+AC00, kana, emoji, ...) */",
+        f"static const unsigned char fold_keep_pairs[{len(pairs)}][3] = {{",
+        *("    {" + ", ".join(f"0x{b:x}" for b in pair) + "}," for pair in pairs),
+        "};",
+        "#ifdef __SSE2__",
+        "/* FOLD_IN(v, lo, hi): the bytes of v in [lo, hi], 0x80 < lo <= hi < 0xff (signed comparisons);",
+        " * FOLD_UPTO(v, hi): the bytes in [0x80, hi]. */",
+        "#define FOLD_IN(v, lo, hi) _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8((char)((lo) - 1))), FOLD_UPTO(v, hi))",
+        "#define FOLD_UPTO(v, hi) _mm_cmplt_epi8(v, _mm_set1_epi8((char)((hi) + 1)))",
+        "/* The bytes >= 0x80 of v that belong to characters folding to themselves, as far as v shows:",
+        " * continuation bytes, the leads of fold_keeps_lead, and the leads of fold_keep_pairs followed",
+        " * by a second byte in range. */",
+        "static inline __m128i fold_kept_wide(__m128i v) {",
+        *_kept_wide_body(keeps, pairs),
+        "    return k;",
+        "}",
+        "#endif",
         "/* Whether a UTF-8 lead byte may start a whitespace character >= 0x80 (then ask fold_is_space) */",
         "static inline int fold_space_lead(unsigned char b) {",
         "    return " + " || ".join(f"b == 0x{b:x}" for b in sorted({chr(cp).encode()[0] for cp in spaces})) + ";",
@@ -93,6 +112,53 @@ def header_text() -> str:
         "}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _c_in(lo: int, hi: int) -> str:
+    assert 0x80 <= lo <= hi < 0xFF
+    return f"FOLD_UPTO(v, 0x{hi:x})" if lo == 0x80 else f"FOLD_IN(v, 0x{lo:x}, 0x{hi:x})"
+
+
+def _kept_wide_body(keeps: set[int], pairs: list[tuple[int, int, int]]) -> list[str]:
+    runs: list[list[int]] = []
+    for b in range(0x80, 0x100):
+        if b < 0xC0 or b in keeps:
+            if runs and runs[-1][1] == b - 1:
+                runs[-1][1] = b
+            else:
+                runs.append([b, b])
+    lines = [f"    __m128i k = {_c_in(*runs[0])}, lead;"]
+    lines += [f"    k = _mm_or_si128(k, {_c_in(a, b)});" for a, b in runs[1:]]
+    for lead in sorted({p[0] for p in pairs}):
+        seconds = [_c_in(lo, hi) for first, lo, hi in pairs if first == lead]
+        second = seconds[0]
+        for more in seconds[1:]:
+            second = f"_mm_or_si128({second}, {more})"
+        lines += [f"    lead = _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0x{lead:x}));",
+                  f"    if (_mm_movemask_epi8(lead))",
+                  f"        k = _mm_or_si128(k, _mm_and_si128(lead, _mm_srli_si128({second}, 1)));"]
+    return lines
+
+
+def _keep_pairs(lower: dict[int, str], keeps: set[int]) -> list[tuple[int, int, int]]:
+    """Runs of second bytes, under each lead of three or four bytes not in `keeps`, whose
+    characters all fold to themselves."""
+    second: dict[tuple[int, int], bool] = {}
+    for cp in range(0x800, MAX_CODE_POINT):
+        if not 0xD800 <= cp < 0xE000:
+            b = chr(cp).encode()
+            if b[0] not in keeps:
+                key = (b[0], b[1])
+                second[key] = second.get(key, True) and cp not in lower and not chr(cp).isspace()
+    pairs: list[list[int]] = []
+    for (lead, byte), kept in sorted(second.items()):
+        if not kept:
+            continue
+        if pairs and pairs[-1][0] == lead and pairs[-1][2] == byte - 1:
+            pairs[-1][2] = byte
+        else:
+            pairs.append([lead, byte, byte])
+    return [(a, b, c) for a, b, c in pairs]
 
 
 def _entry(cp: int, low: str | None, expansions: list[str]) -> int:
