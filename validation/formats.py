@@ -320,28 +320,45 @@ _FIXED = {
 FORMAT_NAMES = ("messages", "sharegpt", "alpaca", "prompt-completion", "qa", "text")
 
 
-def detect(rows: Iterable[Raw], *, column: str | None = None) -> Format | None:
-    """The one format every sampled row matches; None when none or several fit.
+def rank_formats(rows: Iterable[Raw], *, column: str | None = None) -> list[tuple[Format, int]]:
+    """Every format that fits at least one row, with how many rows it fits, most first (ties by name).
 
-    A row matches a format when it has that format's keys; `text` matches a string `text`
-    column (or `column`), or the-stack-smol's `content`. Every sampled row must agree, so a
-    mixed file is reported instead of guessed from its first row.
-
-    Example:
-        >>> detect([{"question": "1+1?", "answer": "2"}]).name
-        'qa'
+    A row fits a format when it has that format's keys; `text` fits a string `text` column (or
+    `column`), or the-stack-smol's `content`, when no other format fits the row.
     """
-    candidates: set[tuple[str, str | None]] | None = None
+    counts: dict[tuple[str, str | None], int] = {}
     for row in rows:
         fits = {(name, column) for name in FORMAT_NAMES
                 if name != "text" and get_format(name, column=column).matches(row)}
         if not fits:
             fits = {("text", c) for c in ((column,) if column else ("text", "content"))
                     if isinstance(row.get(c), str)}
-        candidates = fits if candidates is None else candidates & fits
-        if not candidates:
-            return None
-    if candidates and len(candidates) == 1:
-        name, col = candidates.pop()
-        return get_format(name, column=col)
-    return None
+        for key in fits:
+            counts[key] = counts.get(key, 0) + 1
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], FORMAT_NAMES.index(item[0][0]), item[0][1] or ""))
+    return [(get_format(name, column=col), n) for (name, col), n in ranked]
+
+
+def clear_winner(ranked: list[tuple[Format, int]], sampled: int) -> Format | None:
+    """The format of a sample, by majority: the one that fits the most rows wins when it fits more
+    than half of the `sampled` rows and at least twice as many as the next one; else None.
+    Rows it does not fit are then reported at their row (`missing-field` and the like)."""
+    if not ranked or 2 * ranked[0][1] <= sampled or (len(ranked) > 1 and ranked[0][1] < 2 * ranked[1][1]):
+        return None
+    return ranked[0][0]
+
+
+def detect(rows: Iterable[Raw], *, column: str | None = None) -> Format | None:
+    """The format of a sample of rows, chosen by a clear majority (`clear_winner`); None when no
+    format fits most rows clearly, so a mixed file is reported instead of guessed from its first row.
+
+    Example:
+        >>> detect([{"question": "1+1?", "answer": "2"}]).name
+        'qa'
+        >>> detect([{"question": "q", "answer": "a"}] * 9 + [{"question": "q"}]).name  # one bad row
+        'qa'
+        >>> detect([{"question": "q", "answer": "a"}, {"instruction": "i", "output": "o"}]) is None
+        True
+    """
+    rows = list(rows)
+    return clear_winner(rank_formats(rows, column=column), len(rows))

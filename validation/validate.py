@@ -17,7 +17,7 @@ from typing import Any
 
 from validation.checks import with_call_content
 from validation.decode import decode_row, json_type
-from validation.formats import Format, detect, get_format
+from validation.formats import Format, clear_winner, get_format, rank_formats
 from validation.io import (BOM, InputError, Record, decode_list_cells, held_suffix, is_plain_jsonl, kind_of,
                            open_for_writing, read_records, size_of, write_rows)
 from validation.models import Conversation, Message
@@ -58,15 +58,24 @@ def open_source(source: Source, *, format: str | None = None, column: str | None
             raise InputError(exc.args[0]) from None
     else:
         head = list(islice(records, DETECT_SAMPLE))
-        found = detect((r.data for r in head if isinstance(r.data, dict)), column=column)
+        objects = [r.data for r in head if isinstance(r.data, dict)]
+        ranked = rank_formats(objects, column=column)
+        found = clear_winner(ranked, len(objects))
         if found is None:
-            keys = sorted({k for r in head if isinstance(r.data, dict) for k in r.data})
             raise InputError(f"{_name(source)}: cannot tell the format from the first {len(head)} rows "
-                             f"(fields: {', '.join(keys) or 'none'}); name it with --format")
+                             f"({_candidates(ranked, objects)}); name it with --format")
         fmt, records = found, chain(head, records)
     if _is_path(source) and kind_of(source) == "csv":  # message lists are JSON text there
         records = decode_list_cells(records, fmt.list_fields)
     return fmt, records
+
+
+def _candidates(ranked: list[tuple[Format, int]], objects: list[dict[str, Any]]) -> str:
+    """What detection saw: the formats that fit some rows and how many, else the fields."""
+    if ranked:
+        return ", ".join(f"{fmt.name} fits {n} of {len(objects)}" for fmt, n in ranked)
+    keys = sorted({k for row in objects for k in row})
+    return f"fields: {', '.join(keys) or 'none'}"
 
 
 def _name(source: Source) -> str:

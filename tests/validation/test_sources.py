@@ -309,3 +309,40 @@ def test_parquet_cannot_be_compressed_again(cli, gsm8k, tmp_path):
     result = cli("convert", gsm8k, "-o", tmp_path / "out.parquet.gz", "--to", "messages")
     assert result.code == 2 and "out.parquet.gz: cannot write '.parquet.gz'; only .jsonl, .json and .csv can be " \
         "compressed" in result.err
+
+
+def _rows_with_one_off(n: int, good, bad_row: int, bad: dict) -> str:
+    return "".join(json.dumps(bad if i == bad_row else good(i)) + "\n" for i in range(1, n + 1))
+
+
+@pytest.mark.parametrize(("n", "good", "bad", "expected"), [
+    (300, lambda i: {"instruction": f"Say {i}", "output": str(i)}, {"instruction": "Say 6"},
+     ("alpaca", 6, "output", "missing-field")),
+    (300, lambda i: {"messages": [{"role": "user", "content": f"Hi {i}"}, {"role": "assistant", "content": "Hello"}]},
+     {"msgs": []}, ("messages", 6, "messages", "missing-field")),
+    (3, lambda i: {"question": f"q{i}", "answer": "a"}, {"question": "q3"}, ("qa", 3, "answer", "missing-field")),
+    (50_000, lambda i: {"messages": [{"role": "user", "content": f"Hi {i}"}, {"role": "assistant", "content": "Yo"}]},
+     {"msgs": []}, ("messages", 6, "messages", "missing-field")),
+])
+def test_format_detection_survives_a_bad_row_by_majority(cli, tmp_path, n, good, bad, expected):
+    name, row, path, code = expected
+    source = tmp_path / "data.jsonl"
+    text = _rows_with_one_off(n, good, row, bad)
+    source.write_text(text)
+    result = cli("validate", str(source), "--json", "--write-clean", str(tmp_path / "clean.jsonl"))
+    assert result.code == 1
+    report = result.json()
+    assert (report["format"], report["rows"], report["valid"], report["invalid"]) == (name, n, n - 1, 1)
+    assert [(i["row"], i["path"], i["code"]) for i in report["issues"]] == [(row, path, code)]
+    lines = text.splitlines(keepends=True)
+    assert (tmp_path / "clean.jsonl").read_text() == "".join(lines[:row - 1] + lines[row:])
+
+
+def test_a_near_tie_between_formats_exits_2_naming_each_with_its_row_count(cli, tmp_path):
+    source = tmp_path / "tie.jsonl"
+    source.write_text("".join(json.dumps({"question": f"q{i}", "answer": "a"}) + "\n" for i in range(10))
+                      + "".join(json.dumps({"instruction": f"i{i}", "output": "o"}) + "\n" for i in range(8)))
+    result = cli("validate", str(source))
+    assert result.code == 2
+    assert result.err == (f"instructkit validate: error: {source}: cannot tell the format from the first 18 rows "
+                          "(qa fits 10 of 18, alpaca fits 8 of 18); name it with --format\n")
