@@ -1,6 +1,8 @@
 """Rendering and tokenize-with-mask throughput against transformers, measured in one run.
 
-Usage: python bench/render.py [--conversations 20000]
+Usage: python bench/render.py [--conversations 20000] [--lang all|en|ko|mixed|escaped|real]
+Per language (bench/corpus.py; `escaped` renders the same text as `ko`, since escapes are a
+JSONL matter):
 1. `get_template("smollm2").render` (text + spans) against transformers
    `apply_chat_template(tokenize=False)` per conversation, with SmolLM2's own template.
 2. `tokenize_rendered` (ids + assistant mask) against the fast tokenizer's own batched call
@@ -13,24 +15,18 @@ from __future__ import annotations
 
 import argparse
 import copy
-import random
+import sys
 import time
 import warnings
+from pathlib import Path
 
-WORDS = ("the model reads every row and learns to answer with care while the user asks about "
-         "trains weather recipes code maths history music and small talk").split()
+sys.path.insert(0, str(Path(__file__).parent))
+from corpus import add_lang_argument, chosen  # noqa: E402
+from corpus import conversations as corpus_conversations  # noqa: E402
 
 
-def conversations(n: int, seed: int = 0) -> list[list[dict]]:
-    rng = random.Random(seed)
-    out = []
-    for _ in range(n):
-        messages = [{"role": "system", "content": "You are a helpful assistant."}] if rng.random() < 0.3 else []
-        for _ in range(rng.randint(1, 4)):
-            messages.append({"role": "user", "content": " ".join(rng.choices(WORDS, k=rng.randint(5, 60)))})
-            messages.append({"role": "assistant", "content": " ".join(rng.choices(WORDS, k=rng.randint(10, 150)))})
-        out.append(messages)
-    return out
+def conversations(n: int, lang: str = "en", seed: int = 0) -> list[list[dict]]:
+    return list(corpus_conversations(lang, n, seed=seed))
 
 
 def timed(fn, repeat: int = 3) -> float:
@@ -50,14 +46,21 @@ def timed(fn, repeat: int = 3) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--conversations", type=int, default=20_000)
+    add_lang_argument(parser)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    from templating import get_template
     from templating.embedded import load_tokenizer
-    from templating.tokens import render_tokens_batch, tokenize_rendered
 
     tokenizer = load_tokenizer()
-    data = conversations(args.conversations)
+    for lang in chosen(args.lang):
+        print(f"--- {lang}")
+        run(tokenizer, conversations(args.conversations, lang))
+
+
+def run(tokenizer, data: list[list[dict]]) -> None:  # noqa: ANN001 - a transformers tokenizer
+    from templating import get_template
+    from templating.tokens import render_tokens_batch, tokenize_rendered
+
     template = get_template("smollm2")
     n = len(data)
 
