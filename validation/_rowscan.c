@@ -416,6 +416,34 @@ static void put_utf8(Buf *out, unsigned cp) {
     out->len = d - out->data;
 }
 
+#ifdef __SSE2__
+static inline unsigned bytes_in(__m128i v, unsigned char lo, unsigned char hi) { /* 0x80 <= lo <= hi < 0xff */
+    return (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8((char)(lo - 1))),
+                                                     _mm_cmplt_epi8(v, _mm_set1_epi8((char)(hi + 1)))));
+}
+
+/* Sixteen bytes (starting at a character, no quote, backslash or control byte; `wide`: the mask
+ * of bytes >= 0x80) of valid characters of one to three bytes: how many bytes to take (16, or
+ * up to a character the block's end cuts), their characters in *chars; -1 for anything else (a
+ * four-byte character, invalid UTF-8), left to the byte-by-byte path. The rules of utf8_len:
+ * continuation bytes exactly after their lead, no overlong forms (C0, C1, E0 80-9F) and no
+ * surrogates (ED A0-BF). */
+static inline int utf8_block(__m128i v, unsigned wide, Py_ssize_t *chars) {
+    unsigned cont = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(v, _mm_set1_epi8((char)0xc0))) & wide;
+    unsigned lead2 = bytes_in(v, 0xc2, 0xdf), lead3 = bytes_in(v, 0xe0, 0xef);
+    unsigned e0 = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xe0)));
+    unsigned ed = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xed)));
+    unsigned high = bytes_in(v, 0xa0, 0xbf); /* E0 needs a second byte from A0, ED one below it */
+    unsigned cut = (lead2 & 0x8000) | (lead3 & 0xc000); /* a character that goes on past the block */
+    if ((cont | lead2 | lead3) != wide || (e0 & ~(high >> 1) & ~cut) || (ed & (high >> 1)))
+        return -1;
+    if (cont != (((lead2 | lead3) << 1 | lead3 << 2) & 0xffff)) return -1;
+    int n = cut ? __builtin_ctz(cut) : 16;
+    *chars += n - __builtin_popcount(cont & ((1u << n) - 1));
+    return n;
+}
+#endif
+
 /* What parse_string saw: the raw bytes between the quotes, whether they hold an escape (else
  * they are the decoded text), whether the text is ASCII, and its code points. */
 typedef struct {
@@ -435,22 +463,33 @@ static int parse_string(Cursor *c, Buf *out, Str *info) {
         /* a run of characters that stand for themselves, copied onto out in one piece */
         const unsigned char *run = c->p;
         for (;;) {
-            const unsigned char *ascii = c->p;
 #ifdef __SSE2__
-            /* sixteen bytes at a time up to the first quote, backslash, control or non-ASCII byte */
-            const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+            /* sixteen bytes at a time up to the first quote, backslash or control byte, through
+             * text of one- to three-byte characters (utf8_block) */
+            const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\'), below = _mm_set1_epi8(0x1f);
             while (c->end - c->p >= 16) {
                 __m128i v = _mm_loadu_si128((const __m128i *)c->p);
                 __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, slash)),
-                                            _mm_cmplt_epi8(v, space)); /* signed: bytes >= 0x80 too */
-                int mask = _mm_movemask_epi8(stop);
-                if (mask) {
-                    c->p += __builtin_ctz(mask);
-                    break;
+                                            _mm_cmpeq_epi8(_mm_min_epu8(v, below), v)); /* v <= 0x1f, unsigned */
+                unsigned stops = (unsigned)_mm_movemask_epi8(stop), wide = (unsigned)_mm_movemask_epi8(v);
+                if (!(stops | wide)) {
+                    c->p += 16;
+                    seen.chars += 16;
+                    continue;
                 }
-                c->p += 16;
+                int taken = stops ? -1 : utf8_block(v, wide, &seen.chars);
+                if (taken > 0) {
+                    c->p += taken;
+                    seen.ascii = 0;
+                    continue;
+                }
+                int plain = __builtin_ctz(stops | wide); /* ASCII up to there; the rest byte by byte */
+                c->p += plain;
+                seen.chars += plain;
+                break;
             }
 #endif
+            const unsigned char *ascii = c->p;
             while (c->p < c->end && *c->p >= 0x20 && *c->p < 0x80 && *c->p != '"' && *c->p != '\\') c->p++;
             seen.chars += c->p - ascii;
             if (c->p >= c->end || *c->p < 0x80) break;

@@ -202,3 +202,28 @@ def test_write_clean_from_jsonl_to_parquet_keeps_every_value(tmp_path):
     assert pq.read_table(tmp_path / "clean.parquet").to_pylist() == [
         {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "ok"}],
          "id": 12345678901234567}]
+
+
+VALID_SEQUENCES = ["\u0080", "\u07ff", "\u0800", "\ud7ff", "\ue000", "\uffff", "한", "\U00010000", "\U0010ffff"]
+INVALID_SEQUENCES = [b"\xc0\x80", b"\xc1\xbf", b"\xe0\x80\x80", b"\xe0\x9f\xbf", b"\xed\xa0\x80", b"\xed\xbf\xbf",
+                     b"\x80", b"\xbf", b"\xe3\x81", b"\xe3\x81A", b"\xc2", b"\xf5\x80\x80\x80", b"\xf0\x80\x80\x80",
+                     b"\xf4\x90\x80\x80", b"\xff", b"\xe3\xe3\x81\x81"]
+
+
+@pytest.mark.parametrize("at", range(0, 34, 3))
+def test_prover_reads_utf8_at_every_offset_of_its_16_byte_blocks(at):
+    base = "가나다라마바사 아자차카타파하 " * 3  # long enough for the 16-byte blocks
+    for seq in VALID_SEQUENCES:
+        text = base[:at] + seq + base[at:]
+        line = json.dumps({"messages": [{"role": "user", "content": text}, {"role": "assistant", "content": "ok"}]},
+                          ensure_ascii=False).encode()
+        assert Prover(MESSAGES.raw).prove([line]) == [(*hash_conversation(["user", "assistant"], [text, "ok"]),
+                                                       len(text) + 2)], seq
+    for seq in INVALID_SEQUENCES:
+        raw = base.encode()
+        cut = len(base[:at].encode())
+        line = (b'{"messages": [{"role": "user", "content": "' + raw[:cut] + seq + raw[cut:]
+                + b'"}, {"role": "assistant", "content": "ok"}]}')
+        assert Prover(MESSAGES.raw).prove([line]) == [None], seq
+        issues, _, _ = outcome([line], fast=False)
+        assert [code for _, _, code, _ in issues] == ["invalid-utf8"], seq
