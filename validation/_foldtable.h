@@ -117,13 +117,14 @@ static const unsigned char fold_keep_pairs[18][3] = {
 /* The bytes >= 0x80 of v that belong to characters folding to themselves, as far as v shows:
  * continuation bytes, the leads of fold_keeps_lead, and the leads of fold_keep_pairs followed
  * by a second byte in range. */
-static inline __m128i fold_kept_wide(__m128i v) {
+static inline __attribute__((always_inline)) __m128i fold_kept_wide(__m128i v) {
     __m128i k = FOLD_UPTO(v, 0xbf), lead;
     k = _mm_or_si128(k, FOLD_IN(v, 0xca, 0xcc));
     k = _mm_or_si128(k, FOLD_IN(v, 0xd6, 0xe0));
     k = _mm_or_si128(k, FOLD_IN(v, 0xe4, 0xe9));
     k = _mm_or_si128(k, FOLD_IN(v, 0xeb, 0xee));
     k = _mm_or_si128(k, FOLD_IN(v, 0xf1, 0xf4));
+    if (!(_mm_movemask_epi8(_mm_andnot_si128(k, v)) & 0xffff)) return k; /* every byte >= 0x80 known */
     lead = _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xe1));
     if (_mm_movemask_epi8(lead))
         k = _mm_or_si128(k, _mm_and_si128(lead, _mm_srli_si128(_mm_or_si128(_mm_or_si128(_mm_or_si128(_mm_or_si128(FOLD_UPTO(v, 0x81), FOLD_IN(v, 0x84, 0x8d)), FOLD_IN(v, 0x90, 0x99)), FOLD_IN(v, 0x9b, 0xb1)), FOLD_IN(v, 0xb3, 0xb7)), 1)));

@@ -164,21 +164,21 @@ static inline __m128i plain_bytes(__m128i v) {
 
 /* Sixteen bytes whose fold only lower-cases their ASCII capitals (plain_bytes, each space alone
  * between other characters, none owed from before the block unless the block starts with a
- * character): folded onto *o and 1. Else 0 and nothing written: the caller goes character by
+ * character; a last space is owed to what follows): folded onto *o and 1. Else 0 and nothing written: the caller goes character by
  * character. A character cut by the block's end is finished as it is (plain_bytes kept it). */
 static inline int fold_block(const unsigned char *p, unsigned char **o, int *pending, int *started) {
     const __m128i v = _mm_loadu_si128((const __m128i *)p);
     int printable = _mm_movemask_epi8(plain_bytes(v));
     unsigned spaces = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')));
-    if (printable != 0xffff || (spaces & (spaces >> 1)) || (spaces & 0x8000) ||
-        ((spaces & 1) && (!*started || *pending)))
+    if (printable != 0xffff || (spaces & (spaces >> 1)) || ((spaces & 1) && (!*started || *pending)))
         return 0;
     if (*pending) *(*o)++ = ' ';
     __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('A' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('Z' + 1)));
     _mm_storeu_si128((__m128i *)*o, _mm_add_epi8(v, _mm_and_si128(upper, _mm_set1_epi8(0x20))));
-    *o += 16;
+    /* a space at the block's end is owed to the next character, if one comes */
+    *pending = (spaces >> 15) & 1;
+    *o += 16 - *pending;
     *started = 1;
-    *pending = 0;
     return 1;
 }
 #endif
@@ -416,6 +416,14 @@ static void put_utf8(Buf *out, unsigned cp) {
     out->len = d - out->data;
 }
 
+/* Set bits of a 16-bit mask, without the library call __builtin_popcount makes on x86-64's baseline. */
+static inline int popcount16(unsigned x) {
+    x = x - ((x >> 1) & 0x5555);
+    x = (x & 0x3333) + ((x >> 2) & 0x3333);
+    x = (x + (x >> 4)) & 0x0f0f;
+    return (x + (x >> 8)) & 0x1f;
+}
+
 #ifdef __SSE2__
 static inline unsigned bytes_in(__m128i v, unsigned char lo, unsigned char hi) { /* 0x80 <= lo <= hi < 0xff */
     return (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8((char)(lo - 1))),
@@ -439,7 +447,7 @@ static inline int utf8_block(__m128i v, unsigned wide, Py_ssize_t *chars) {
         return -1;
     if (cont != (((lead2 | lead3) << 1 | lead3 << 2) & 0xffff)) return -1;
     int n = cut ? __builtin_ctz(cut) : 16;
-    *chars += n - __builtin_popcount(cont & ((1u << n) - 1));
+    *chars += n - popcount16(cont & ((1u << n) - 1));
     return n;
 }
 #endif

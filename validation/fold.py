@@ -97,7 +97,7 @@ def header_text() -> str:
         "/* The bytes >= 0x80 of v that belong to characters folding to themselves, as far as v shows:",
         " * continuation bytes, the leads of fold_keeps_lead, and the leads of fold_keep_pairs followed",
         " * by a second byte in range. */",
-        "static inline __m128i fold_kept_wide(__m128i v) {",
+        "static inline __attribute__((always_inline)) __m128i fold_kept_wide(__m128i v) {",
         *_kept_wide_body(keeps, pairs),
         "    return k;",
         "}",
@@ -129,6 +129,7 @@ def _kept_wide_body(keeps: set[int], pairs: list[tuple[int, int, int]]) -> list[
                 runs.append([b, b])
     lines = [f"    __m128i k = {_c_in(*runs[0])}, lead;"]
     lines += [f"    k = _mm_or_si128(k, {_c_in(a, b)});" for a, b in runs[1:]]
+    lines += ["    if (!(_mm_movemask_epi8(_mm_andnot_si128(k, v)) & 0xffff)) return k; /* every byte >= 0x80 known */"]
     for lead in sorted({p[0] for p in pairs}):
         seconds = [_c_in(lo, hi) for first, lo, hi in pairs if first == lead]
         second = seconds[0]
