@@ -452,6 +452,23 @@ static inline int utf8_block(__m128i v, unsigned wide, Py_ssize_t *chars) {
 }
 #endif
 
+/* The \uXXXX escape at c->p (a surrogate pair as one code point) into *cp; -1: invalid, or a
+ * lone surrogate. */
+static inline int u_escape(Cursor *c, unsigned *cp) {
+    if (c->end - c->p < 6 || hex4(c->p + 2, cp)) return -1;
+    c->p += 6;
+    if (*cp >= 0xdc00 && *cp <= 0xdfff) return -1;
+    if (*cp >= 0xd800 && *cp <= 0xdbff) {
+        unsigned low;
+        if (c->end - c->p < 6 || c->p[0] != '\\' || c->p[1] != 'u' || hex4(c->p + 2, &low) || low < 0xdc00 ||
+            low > 0xdfff)
+            return -1;
+        c->p += 6;
+        *cp = 0x10000 + ((*cp - 0xd800) << 10) + (low - 0xdc00);
+    }
+    return 0;
+}
+
 /* What parse_string saw: the raw bytes between the quotes, whether they hold an escape (else
  * they are the decoded text), whether the text is ASCII, and its code points. */
 typedef struct {
@@ -540,19 +557,19 @@ static int parse_string(Cursor *c, Buf *out, Str *info) {
             case 'r': cp = '\r'; break;
             case 't': cp = '\t'; break;
             case 'u':
-                if (c->end - c->p < 4 || hex4(c->p, &cp)) return -1;
-                c->p += 4;
-                if (cp >= 0xdc00 && cp <= 0xdfff) return -1;
-                if (cp >= 0xd800 && cp <= 0xdbff) {
-                    unsigned low;
-                    if (c->end - c->p < 6 || c->p[0] != '\\' || c->p[1] != 'u' || hex4(c->p + 2, &low) ||
-                        low < 0xdc00 || low > 0xdfff)
-                        return -1;
-                    c->p += 6;
-                    cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
-                }
-                if (cp >= 0x80) seen.ascii = 0;
-                break;
+                c->p -= 2;
+                /* a run of \uXXXX escapes (json.dumps writes all non-ASCII text so), decoded in one loop */
+                do {
+                    if (u_escape(c, &cp)) return -1;
+                    if (cp >= 0x80) seen.ascii = 0;
+                    if (out) {
+                        if (buf_reserve(out, 4)) return -1;
+                        put_utf8(out, cp);
+                    }
+                    seen.chars++;
+                } while (c->end - c->p >= 6 && c->p[0] == '\\' && c->p[1] == 'u');
+                seen.chars--; /* counted once above for the first */
+                continue;
             default: return -1;
         }
         if (out) {
