@@ -26,7 +26,7 @@ def fold(text: str) -> str:
     character lower-cased (`validation.fold.reference_fold`, in C).
 
     Example:
-        >>> fold("  Ich  GRÜẞE\u3000Σας ")
+        >>> fold("  Ich  GRÜẞE\u3000ΣΑΣ ")  # a final capital sigma folds to σ like any other
         'ich grüße σασ'
     """
     return _rowscan.fold(text)
