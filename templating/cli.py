@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 from templating.audit import OVER_LENGTH
@@ -99,13 +100,10 @@ def run_render(args: argparse.Namespace) -> int:
     if args.show_spans:
         return show_spans(args.path, template=args.template, row=args.row, format=args.format,
                           column=args.column, split=args.split, add_generation_prompt=args.add_generation_prompt)
-    out = open_for_writing(Path(args.output), text=True) if args.output else sys.stdout  # .gz, .bz2, .xz too
-    try:
+    # a file (.gz, .bz2, .xz too) appears only when complete
+    with open_for_writing(Path(args.output), text=True) if args.output else nullcontext(sys.stdout) as out:
         report = render_rows(args.path, out, template=args.template, format=args.format, column=args.column,
                              split=args.split, add_generation_prompt=args.add_generation_prompt)
-    finally:
-        if out is not sys.stdout:
-            out.close()
     print(f"rendered {report.valid} of {report.rows} rows with {args.template}", file=sys.stderr)
     if not report.ok:
         from rich.console import Console

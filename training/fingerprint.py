@@ -17,6 +17,7 @@ from typing import Any
 
 from templating import ChatTemplate
 from templating.parse import PROBE, PROBE_NO_SYSTEM, first_difference
+from validation.io import write_file
 
 FILE = "template_fingerprint.json"
 
@@ -55,7 +56,7 @@ def fingerprint(tokenizer: Any, template: ChatTemplate, stop_ids: list[int]) -> 
 
 
 def write(folder: Path, data: dict[str, Any]) -> None:
-    (folder / FILE).write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    write_file(folder / FILE, json.dumps(data, ensure_ascii=False, indent=1))
 
 
 def verify(folder: str | Path) -> list[Check]:

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from training.config import ConfigError, TrainConfig
+from validation.io import write_file
 
 log = logging.getLogger("instructkit")
 # Audit codes that concern what training learns; the validation codes are the gate's.
@@ -76,7 +77,7 @@ def is_main_process() -> bool:
 def _write(path: Path, text: str) -> None:
     """Reports are written once, by the main process, even when several processes train."""
     if is_main_process():
-        path.write_text(text, encoding="utf-8")
+        write_file(path, text)
 
 
 def _print(console: Any, message: str, *, markup: bool = True) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from templating import ChatTemplate
+from validation.io import write_file
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def write_samples(path: Path, prompts: list[str], before: list[Reply], after: li
     for prompt, old, new in zip(prompts, before, after):
         parts += [f"## {prompt}", "", "**before**", "", _quote(old), "", "**after**", "", _quote(new), ""]
     text = "\n".join(parts)
-    path.write_text(text, encoding="utf-8")
+    write_file(path, text)
     return text
 
 

@@ -147,8 +147,9 @@ def run_stats(args: argparse.Namespace) -> int:
         if args.json == "-":
             print(text)
         else:
-            with open(args.json, "w", encoding="utf-8") as f:
-                f.write(text + "\n")
+            from validation.io import write_file
+
+            write_file(args.json, text + "\n")
     for path in (args.plot, args.html):
         if path:
             result.plot(path)

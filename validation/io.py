@@ -310,11 +310,61 @@ def held_suffix(path: Path) -> str:
     return Path(path.stem).suffix.lower() if compression_of(path) else path.suffix.lower()
 
 
-def open_for_writing(path: Path, *, text: bool) -> IO[Any]:
-    """`path` opened for writing (UTF-8 text or bytes), compressed when its suffix says so."""
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A new temporary path beside `path` to write to, renamed onto `path` when the block ends
+    without an error. On any failure (a full disk, a size limit, Ctrl-C, an exception) the
+    temporary file is removed and a file already at `path` is left as it was; a failed write is
+    `InputError("cannot write PATH: REASON")`.
+
+    Example:
+        >>> import tempfile
+        >>> target = Path(tempfile.mkdtemp()) / "out.txt"
+        >>> with atomic_path(target) as tmp:
+        ...     _ = tmp.write_text("done")
+        >>> target.read_text(), [p.name for p in target.parent.iterdir()]
+        ('done', ['out.txt'])
+    """
+    path = Path(path)
+    try:  # created with the usual permissions (the umask applies), never over another file
+        tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {_reason(exc)}") from None
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"cannot write {path}: {_reason(exc)}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_file(path: str | os.PathLike[str], data: str | bytes) -> None:
+    """`data` (UTF-8 text or bytes) written to `path` atomically (`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        if isinstance(data, str):
+            tmp.write_text(data, encoding="utf-8")
+        else:
+            tmp.write_bytes(data)
+
+
+def _reason(exc: OSError) -> str:
+    reason = (exc.strerror or str(exc)).lower()
+    return "it is a directory" if isinstance(exc, IsADirectoryError) else reason
+
+
+@contextmanager
+def open_for_writing(path: Path, *, text: bool) -> Iterator[IO[Any]]:
+    """`path` opened for writing (UTF-8 text or bytes), compressed when its suffix says so, and
+    written atomically (`atomic_path`): it appears, complete, only when the block ends."""
     compression = compression_of(path)
-    opener = path.open if compression is None else partial(import_module(compression).open, path)
-    return opener("wt", encoding="utf-8", newline="") if text else opener("wb")
+    with atomic_path(path) as tmp:
+        opener = tmp.open if compression is None else partial(import_module(compression).open, tmp)
+        with opener("wt", encoding="utf-8", newline="") if text else opener("wb") as f:
+            yield f
 
 
 def write_rows(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]]) -> int:
@@ -344,7 +394,8 @@ def write_rows(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]]) -> 
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
             raise InputError(f"{path}: {_mixed_column(rows, exc)}; Parquet holds one type per column and "
                              "integers of 64 bits: write .jsonl or .json instead") from None
-        pq.write_table(table, path)
+        with atomic_path(path) as tmp:
+            pq.write_table(table, tmp)
         count = len(rows)
     elif suffix == ".csv":
         columns = list(dict.fromkeys(key for item in rows for key in item))

@@ -10,7 +10,7 @@ from typing import Any
 
 import polars as pl
 
-from validation.io import InputError
+from validation.io import InputError, write_file
 
 
 def _rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
@@ -126,7 +126,7 @@ def _png_bytes(stats: Any) -> bytes:
 
 
 def write_png(stats: Any, path: Path) -> Path:
-    path.write_bytes(_png_bytes(stats))
+    write_file(path, _png_bytes(stats))
     return path
 
 
@@ -147,10 +147,10 @@ def write_html(stats: Any, path: Path) -> Path:
         body = "".join(f"<tr><td>{item['count']:,}</td><td>{html.escape(item['prompt'])}</td></tr>" for item in top)
         lengths += f"<h2>most common system prompts</h2><table><tr><th>count</th><th>prompt</th></tr>{body}</table>"
     title = html.escape(f"{stats.name} ({stats.format})")
-    path.write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>{title}</title><style>
+    write_file(path, f"""<!doctype html><html><head><meta charset="utf-8"><title>{title}</title><style>
 body{{font-family:system-ui,sans-serif;margin:2em;max-width:70em}}table{{border-collapse:collapse;margin:1em 0}}
 th,td{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}img{{max-width:100%}}</style></head><body>
 <h1>{title}</h1><table>{rows}</table>{lengths}<img alt="length histograms" src="data:image/png;base64,{image}">
 </body></html>
-""", encoding="utf-8")
+""")
     return path

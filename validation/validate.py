@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from itertools import chain, islice
 from pathlib import Path
 from typing import Any
@@ -234,6 +234,7 @@ class _CleanWriter:
     def __init__(self, path: str | os.PathLike[str] | None) -> None:
         self.path = Path(path) if path is not None else None
         self._file: Any = None
+        self._open = ExitStack()  # the output file, kept open across `add` calls
         self._rows: list[dict[str, Any]] = []
         # Raw JSONL lines are copied as they are; other kinds are written from the row objects.
         self.lines = self.path is not None and held_suffix(self.path) in (".jsonl", ".ndjson")
@@ -247,17 +248,17 @@ class _CleanWriter:
             return
         if self.lines and (record.raw is not None or isinstance(record.data, dict)):
             if self._file is None:
-                self._file = open_for_writing(self.path, text=False)
+                self._file = self._open.enter_context(open_for_writing(self.path, text=False))
             raw = record.raw if record.raw is not None else \
                 json.dumps(record.data, ensure_ascii=False).encode()  # as write_rows writes
             self._file.write(raw if raw.endswith(b"\n") else raw + b"\n")
         elif isinstance(record.data, dict):
             self._rows.append(record.data)
 
-    def __exit__(self, *exc: object) -> None:
-        if self._file is not None:
-            self._file.close()
-        elif self.path is not None:
+    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
+        if self._file is not None:  # kept only when no error ended the block (atomic_path)
+            self._open.__exit__(kind, error, trace)
+        elif self.path is not None and kind is None:
             write_rows(self.path, self._rows)
 
 
