@@ -57,6 +57,8 @@ def kind_of(source: str | os.PathLike[str]) -> str:
         if any((path / marker).exists() for marker in ("dataset_info.json", "state.json", "dataset_dict.json")):
             return "disk"
         raise InputError(f"{path}: is a directory, not a dataset file or a `save_to_disk` folder")
+    if path.exists() and not path.is_file():  # reading would wait on a writer (FIFO) or never end (/dev/zero)
+        raise InputError(f"{path}: not a regular file (a FIFO, socket or device); save the data to a file first")
     if path.exists():
         suffix = held_suffix(path)
         if compression_of(path):

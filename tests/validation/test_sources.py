@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -346,3 +348,13 @@ def test_a_near_tie_between_formats_exits_2_naming_each_with_its_row_count(cli, 
     assert result.code == 2
     assert result.err == (f"instructkit validate: error: {source}: cannot tell the format from the first 18 rows "
                           "(qa fits 10 of 18, alpaca fits 8 of 18); name it with --format\n")
+
+
+def test_a_fifo_or_a_device_is_refused_at_once_instead_of_read_forever(cli, tmp_path):
+    fifo = tmp_path / "data.jsonl"
+    os.mkfifo(fifo)  # nobody writes to it: opening it would wait for ever
+    for path in (fifo, Path("/dev/zero")):
+        result = cli("validate", str(path))
+        assert result.code == 2
+        assert result.err == (f"instructkit validate: error: {path}: not a regular file (a FIFO, socket or device); "
+                              "save the data to a file first\n")
