@@ -164,8 +164,9 @@ static inline __m128i plain_bytes(__m128i v) {
 
 /* Sixteen bytes whose fold only lower-cases their ASCII capitals (plain_bytes, each space alone
  * between other characters, none owed from before the block unless the block starts with a
- * character; a last space is owed to what follows): folded onto *o and 1. Else 0 and nothing written: the caller goes character by
- * character. A character cut by the block's end is finished as it is (plain_bytes kept it). */
+ * character; a last space is owed to what follows): folded onto *o and 1. Else 0 and nothing
+ * written: the caller goes character by character. A character cut by the block's end is
+ * finished as it is (plain_bytes kept it). */
 static inline int fold_block(const unsigned char *p, unsigned char **o, int *pending, int *started) {
     const __m128i v = _mm_loadu_si128((const __m128i *)p);
     int printable = _mm_movemask_epi8(plain_bytes(v));
