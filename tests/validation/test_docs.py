@@ -1,6 +1,7 @@
 """Generated docs (error catalogue, CLI reference) must match the code; every command has a page."""
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
@@ -40,3 +41,18 @@ def test_the_stats_page_shows_the_real_report_and_json(cli, gsm8k, monkeypatch):
                  "--template", "smollm2", "--max-length", "256", "--json", "-")
     assert result.err == report  # the terminal report goes to stderr when the JSON takes stdout
     assert json.dumps(result.json(), ensure_ascii=False, indent=1).startswith(beginning.rstrip("\n"))
+
+
+def test_the_command_table_names_the_module_that_registers_each_subcommand():
+    registered = {}
+    for module in instructkit.COMMAND_MODULES:
+        commands = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(module).register(commands)
+        registered.update(dict.fromkeys(commands.choices, module))
+    assert instructkit.COMMANDS == registered
+
+
+def test_a_command_builds_only_its_own_part_of_the_parser():
+    parser = instructkit.build_parser("validate")
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert sorted(commands.choices) == ["convert", "stats", "validate"]
