@@ -31,6 +31,12 @@ def _chat_file(path: Path, rows: int) -> Path:
     return path
 
 
+def _source_and_empty_folder(tmp_path: Path, rows: int) -> tuple[Path, Path]:
+    out = tmp_path / "out"
+    out.mkdir()
+    return _chat_file(tmp_path / "big.jsonl", rows), out
+
+
 def _left_in(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
 
@@ -40,9 +46,7 @@ def _limit_file_size(limit: int):  # noqa: ANN202 - a preexec_fn
 
 
 def test_a_write_over_the_file_size_limit_leaves_nothing_and_says_why(tmp_path):
-    source = _chat_file(tmp_path / "big.jsonl", 3000)
-    out = tmp_path / "out"
-    out.mkdir()
+    source, out = _source_and_empty_folder(tmp_path, 3000)
     target = out / "converted.jsonl"
     done = subprocess.run([*CLI, "convert", str(source), "-o", str(target), "--to", "sharegpt"],
                           capture_output=True, text=True, preexec_fn=_limit_file_size(200_000))
@@ -52,9 +56,7 @@ def test_a_write_over_the_file_size_limit_leaves_nothing_and_says_why(tmp_path):
 
 
 def test_a_failed_write_leaves_the_file_that_was_there(tmp_path):
-    source = _chat_file(tmp_path / "big.jsonl", 3000)
-    out = tmp_path / "out"
-    out.mkdir()
+    source, out = _source_and_empty_folder(tmp_path, 3000)
     target = out / "clean.jsonl"
     target.write_text("an earlier result\n")
     done = subprocess.run([*CLI, "validate", str(source), "--write-clean", str(target)],
@@ -66,9 +68,7 @@ def test_a_failed_write_leaves_the_file_that_was_there(tmp_path):
 
 
 def test_ctrl_c_in_the_middle_of_a_convert_leaves_no_output(tmp_path):
-    source = _chat_file(tmp_path / "big.jsonl", 60_000)
-    out = tmp_path / "out"
-    out.mkdir()
+    source, out = _source_and_empty_folder(tmp_path, 60_000)
     target = out / "converted.jsonl"
     process = subprocess.Popen([*CLI, "convert", str(source), "-o", str(target), "--to", "sharegpt"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
