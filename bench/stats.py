@@ -32,7 +32,7 @@ def make_file(path: Path, n: int, lang: str = "en", seed: int = 0) -> None:
     write_jsonl(path, lang, n, seed=seed, exchanges=(1, 3), user_words=(3, 30), reply_words=(5, 60))
 
 
-def quartiles(values: list[int]) -> list[float]:
+def percentiles(values: list[int]) -> list[float]:
     """p50, p90, p99 as the standard library gives them (linear, as numpy and Polars)."""
     cuts = statistics.quantiles(values, n=100, method="inclusive") if len(values) > 1 else [values[0]] * 99
     return [cuts[49], cuts[89], cuts[98]]
@@ -70,8 +70,8 @@ def python_summary(path: Path, max_length: int) -> dict:
             over += end > max_length
             lose += lost
             lose_all += has_assistant and not kept_assistant
-    return {"rows": len(turns), "turns": quartiles(turns),
-            "roles": dict(roles), "lengths": {r: quartiles(v) + [max(v)] for r, v in lengths.items()},
+    return {"rows": len(turns), "turns": percentiles(turns),
+            "roles": dict(roles), "lengths": {r: percentiles(v) + [max(v)] for r, v in lengths.items()},
             "duplicates": (dup_exact, dup_folded), "empty": (empty, blank), "over": (over, lose, lose_all),
             "systems": (len(systems), systems.most_common(5)), "mean_turns": statistics.fmean(turns)}
 

@@ -411,12 +411,6 @@ static size_t utf8_len(const unsigned char *p, const unsigned char *end) {
     return n;
 }
 
-static void put_utf8(Buf *out, unsigned cp) {
-    unsigned char *d = out->data + out->len;
-    put_code_point(&d, cp);
-    out->len = d - out->data;
-}
-
 /* Set bits of a 16-bit mask, without the library call __builtin_popcount makes on x86-64's baseline. */
 static inline int popcount16(unsigned x) {
     x = x - ((x >> 1) & 0x5555);
@@ -471,12 +465,12 @@ static inline int u_escape(Cursor *c, unsigned *cp) {
 }
 
 /* What parse_string saw: the raw bytes between the quotes, whether they hold an escape (else
- * they are the decoded text), whether the text is ASCII, and its code points. */
+ * they are the decoded text), and its code points. */
 typedef struct {
     const unsigned char *raw;
     size_t raw_len;
     Py_ssize_t chars;
-    int escaped, ascii;
+    int escaped;
 } Str;
 
 /* A string at c->p ('"'): validated, and decoded onto `out` when out is not NULL; described in
@@ -484,7 +478,7 @@ typedef struct {
 static int parse_string(Cursor *c, Buf *out, Str *info) {
     if (c->p >= c->end || *c->p != '"') return -1;
     c->p++;
-    Str seen = {c->p, 0, 0, 0, 1};
+    Str seen = {c->p, 0, 0, 0};
     for (;;) {
         /* a run of characters that stand for themselves, copied onto out in one piece */
         const unsigned char *run = c->p;
@@ -506,7 +500,6 @@ static int parse_string(Cursor *c, Buf *out, Str *info) {
                 int taken = stops ? -1 : utf8_block(v, wide, &seen.chars);
                 if (taken > 0) {
                     c->p += taken;
-                    seen.ascii = 0;
                     continue;
                 }
                 int plain = __builtin_ctz(stops | wide); /* ASCII up to there; the rest byte by byte */
@@ -525,7 +518,6 @@ static int parse_string(Cursor *c, Buf *out, Str *info) {
                 c->p += n;
                 seen.chars++;
             } while (c->p < c->end && *c->p >= 0x80);
-            seen.ascii = 0;
         }
         if (out && c->p > run) {
             size_t n = c->p - run;
@@ -567,23 +559,20 @@ static int parse_string(Cursor *c, Buf *out, Str *info) {
                 c->p -= 2;
                 if (out && buf_reserve(out, c->end - c->p)) return -1;
                 unsigned char *d = out ? out->data + out->len : NULL;
-                unsigned wide = 0;
                 do {
                     if (u_escape(c, &cp)) return -1;
-                    wide |= cp;
                     if (d) put_code_point(&d, cp);
                     seen.chars++;
                 } while (c->end - c->p >= 6 && c->p[0] == '\\' && c->p[1] == 'u');
                 if (out) out->len = d - out->data;
-                if (wide >= 0x80) seen.ascii = 0;
                 seen.chars--; /* the first was counted above */
                 continue;
             }
             default: return -1;
         }
-        if (out) {
-            if (buf_reserve(out, 4)) return -1;
-            put_utf8(out, cp);
+        if (out) { /* the other escapes stand for ASCII characters */
+            if (buf_reserve(out, 1)) return -1;
+            out->data[out->len++] = (unsigned char)cp;
         }
     }
 }
