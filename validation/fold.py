@@ -192,5 +192,7 @@ def _ranges(points: list[int]) -> list[str]:
 
 
 if __name__ == "__main__":
-    HEADER.write_text(header_text(), encoding="utf-8")
+    from validation.io import write_file
+
+    write_file(HEADER, header_text())
     print(f"wrote {HEADER}")
