@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from templating.strategies import content, conversations, jinja_like, message, padded_text, text, visible_text
 
-__all__ = ["any_order", "content", "conversations", "jinja_like", "message", "metadata", "padded_text", "text",
+__all__ = ["any_order", "content", "conversations", "hash_rows", "jinja_like", "message", "metadata", "padded_text", "text",
            "visible_text", "wild_message", "wild_row"]
 
 metadata = st.dictionaries(st.sampled_from(["id", "source", "score", "tags"]),
@@ -29,3 +29,13 @@ wild_row = st.one_of(
 # Any order of plain roles, for comparing what two renderers accept and refuse.
 any_order = st.lists(st.builds(lambda r, c: {"role": r, "content": c},
                                st.sampled_from(["system", "user", "assistant"]), content), min_size=1, max_size=6)
+
+
+# Row hashes for duplicate detection: few distinct values so that repeats are common, and a
+# folded hash that every copy of an exact hash shares (as the fold of equal texts is equal).
+def _hash_rows(exact: list[int], fold_of: dict[int, int]) -> list[tuple[int, int]]:
+    return [(e, fold_of[e]) for e in exact]
+
+
+hash_rows = st.builds(_hash_rows, st.lists(st.integers(0, 12), max_size=60),
+                      st.fixed_dictionaries({e: st.integers(0, 5) for e in range(13)}))

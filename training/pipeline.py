@@ -10,6 +10,7 @@ resolved config, the metrics and the before/after samples with stop rates.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -42,7 +43,7 @@ class InvalidDataset(RuntimeError):
         what, key = ("invalid rows", "on_invalid: drop") if stage == "validation" else \
             ("rows with supervision errors", "on_audit_error: drop or warn")
         codes = ", ".join(f"{c} {n}" for c, n in report.counts().items()
-                          if any(i.code == c and i.severity == "error" for i in report.issues))
+                          if any(i.code == c and i.severity == "error" for i in report.issues))  # listed: 1 or more
         super().__init__(f"{report.path}: {report.invalid} {what} of {report.rows} ({codes}); training stopped "
                          f"(fix them, or set {key})")
         self.report = report
@@ -96,11 +97,12 @@ def _text(value: Any) -> str:
 def gate(config: TrainConfig, out: Path, console: Any = None) -> Any:
     """Validate the dataset before any model is loaded; the report. Raises `InvalidDataset`."""
     from validation import validate
+    from validation.report import MAX_ISSUES
 
     template = None if config.template == "auto" else config.template
     source = config.dataset
     report = validate(source.path, format=source.format, column=source.column, split=source.split,
-                      template=template, max_length=None)
+                      template=template, max_length=None, max_issues=MAX_ISSUES)
     _write(out / "validation.json", json.dumps(report.to_json(), ensure_ascii=False, indent=1))
     _print(console, f"validate: {report.rows} rows, {report.valid} valid, {report.invalid} invalid")
     if report.invalid and config.on_invalid == "stop":
@@ -269,13 +271,29 @@ def preview(example: dict[str, Any], tokenizer: Any, console: Any) -> None:
 
 
 def run(config: TrainConfig, *, dry_run: bool = False, console: Any = None) -> RunSummary | None:
-    """Run the pipeline; returns the summary (None for a dry run)."""
+    """Run the pipeline in `config.output_dir` (claimed and locked: training/rundir.py); returns
+    the summary (None for a dry run)."""
+
+    from training.rundir import claim, locked
+
+    out = Path(config.output_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output_dir {out} is a file, not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        if is_main_process():  # one process owns the folder; the others write through the trainer
+            stack.enter_context(locked(out))
+            note = claim(out, overwrite=config.overwrite, resume=config.resume)
+            if note:
+                _print(console, _text(note))
+        return _run(config, out, dry_run, console)
+
+
+def _run(config: TrainConfig, out: Path, dry_run: bool, console: Any) -> RunSummary | None:
     from validation import stats as dataset_stats
     from training.models import load_model
     from training.prepare import check_against_trl, tokenized_dataset
 
-    out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     _write(out / "config.yaml", yaml.safe_dump(config.model_dump(), sort_keys=False))
     validation_report = gate(config, out, console)
     model, tokenizer, provenance = load_model(config.model)
@@ -315,10 +333,10 @@ def run(config: TrainConfig, *, dry_run: bool = False, console: Any = None) -> R
 
 def _train(config: TrainConfig, out: Path, model: Any, tokenizer: Any, template: Any, train_set: Any,
            eval_set: Any, eval_rows: list[Any], dropped: int, provenance: str, console: Any) -> RunSummary:
-    from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTTrainer
 
     from training import fingerprint
+    from training.rundir import last_checkpoint, mark
     from training.samples import generate, prompts_of, stop_ids, stop_rate, write_samples
 
     held_out = prompts_of([r.messages for r in eval_rows[:config.stop_check_rows]])
@@ -334,7 +352,10 @@ def _train(config: TrainConfig, out: Path, model: Any, tokenizer: Any, template:
     model.generation_config.eos_token_id = stops  # generation stops at the end-of-turn token
     trainer = SFTTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,
                          processing_class=tokenizer, peft_config=_lora(config))
-    resume = get_last_checkpoint(str(out)) if config.resume and out.is_dir() else None
+    resume = last_checkpoint(out) if config.resume else None
+    if config.resume:
+        _print(console, f"resume: from {_text(resume)}" if resume else "resume: no complete checkpoint yet; "
+                                                                       "starting from step 0")
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume)
     seconds = time.perf_counter() - started
@@ -365,6 +386,8 @@ def _train(config: TrainConfig, out: Path, model: Any, tokenizer: Any, template:
                          device, precision, rate_before, rate_after)
     _write(out / "metrics.json", json.dumps({"summary": asdict(summary), "stop_rates": rates,
                                              "log_history": history}, indent=1))
+    if is_main_process():
+        mark(out, finished=True)  # verify and generate accept the folder from now on
     if config.sft.get("push_to_hub") and is_main_process():
         _push(trainer, config, out)
     return summary

@@ -23,6 +23,7 @@ from validation.rules import TemplateRules
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # The same class without SEP, for scanning joined texts (a SEP inside content is caught by count).
 _JOINED_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1e\x7f]"
+_CONTROL_RE = re.compile(_JOINED_CONTROL)
 ROLE_CODE = {"system": "s", "user": "u", "assistant": "a"}  # the roles `fast_clean` clears
 _CLEAN_ORDER = re.compile(r"s?(?:ua)+")
 SEP = "\x1f"
@@ -55,13 +56,19 @@ def fast_clean(messages: Any, rules: TemplateRules | None) -> str | None:
     return sig + SEP + text
 
 
-def suspects(texts: Any, rules: TemplateRules | None) -> list[bool]:
-    """Per text of a Polars Series: may it hold a control character or a special token?"""
+def suspects(texts: list[str], rules: TemplateRules | None, *, polars: bool = True) -> list[bool]:
+    """Per text: may it hold a control character or a special token? Polars scans the whole
+    list in Rust threads (two to three times as fast); without `polars`, Python's `re` does."""
+    tokens = list(rules.special_tokens) if rules is not None else []
+    if not polars:
+        control = _CONTROL_RE.search
+        return [control(text) is not None or any(token in text for token in tokens) for text in texts]
     import polars as pl
 
-    flags = texts.str.contains(_JOINED_CONTROL)
-    if rules is not None and rules.special_tokens:
-        flags = flags | texts.str.contains_any(list(rules.special_tokens))
+    series = pl.Series(texts, dtype=pl.String)
+    flags = series.str.contains(_JOINED_CONTROL)
+    if tokens:
+        flags = flags | series.str.contains_any(tokens)
     return pl.Series(flags).to_list()
 
 

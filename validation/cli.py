@@ -7,6 +7,8 @@ import json
 import sys
 from collections.abc import Callable
 
+from validation.report import MAX_ISSUES
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     validate = commands.add_parser(
@@ -24,6 +26,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     validate.add_argument("--fix", action="store_true", help="repair mechanical problems first (role aliases, "
                           "consecutive turns, system fold and edge whitespace for --template) and list every change")
     validate.add_argument("--show", type=at_least(0), default=5, metavar="K", help="rows shown per code (default 5)")
+    validate.add_argument("--max-issues", type=at_least(0), default=MAX_ISSUES, metavar="N",
+                          help=f"keep the first N issues of each code in the report; counts stay exact (default "
+                          f"{MAX_ISSUES:,})")
+    validate.add_argument("--issues-jsonl", metavar="OUT", help="write every issue to OUT as it is found, one JSON "
+                          "object a line")
     validate.set_defaults(run=run_validate)
 
     convert = commands.add_parser(
@@ -92,7 +99,8 @@ def run_validate(args: argparse.Namespace) -> int:
 
     report = validate(args.path, format=args.format, column=args.column, template=args.template,
                       max_length=args.max_length, tokenizer=args.tokenizer, split=args.split,
-                      write_clean=args.write_clean, progress=not args.json, fix=args.fix)
+                      write_clean=args.write_clean, progress=not args.json, fix=args.fix,
+                      max_issues=args.max_issues, issues_jsonl=args.issues_jsonl)
     print_report(report, args)
     return 0 if report.ok else 1
 

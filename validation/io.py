@@ -40,8 +40,11 @@ class Record(NamedTuple):
     raw: bytes | None = None
 
 
-# Compressed files are read through the standard library's decompressors (JSONL, JSON, CSV).
+# Compressed files (JSONL, JSON, CSV) are written with the standard library's compressors and
+# read with its decompressors, except gzip: ISA-L's (`isal.igzip`, the same API) reads it about
+# four times as fast as zlib, which is what keeps a .jsonl.gz near the plain file's speed.
 COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "lzma"}
+DECOMPRESSORS = {"gzip": "isal.igzip", "bz2": "bz2", "lzma": "lzma"}
 
 
 def compression_of(source: str | os.PathLike[str]) -> str | None:
@@ -106,13 +109,7 @@ def open_bytes(path: Path, raw: BinaryIO | None = None) -> BinaryIO:
     file itself, when the caller wants to follow its position)."""
     raw = raw if raw is not None else path.open("rb")
     compression = compression_of(path)
-    return raw if compression is None else import_module(compression).open(raw, "rb")
-
-
-def is_plain_jsonl(source: str | os.PathLike[str]) -> bool:
-    """A JSONL file that is not compressed: what the raw-line fast paths (validate's prover and
-    worker processes, stats' C reader) read by byte ranges."""
-    return kind_of(source) == "jsonl" and compression_of(source) is None
+    return raw if compression is None else import_module(DECOMPRESSORS[compression]).open(raw, "rb")
 
 
 def read_records(source: str | os.PathLike[str], *, split: str = "train", precise: bool = False,

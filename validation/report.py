@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections import Counter
-from typing import Any
+from collections.abc import Iterable
+from typing import IO, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from validation.codes import CATALOGUE, Severity, severity
 
@@ -25,6 +28,64 @@ class Issue(BaseModel):
     def make(cls, row: int, path: str, code: str, message: str, *, severity_: Severity | None = None) -> Issue:
         """An issue with the catalogue's severity for `code` unless one is given."""
         return cls(row=row, path=path, code=code, severity=severity_ or severity(code), message=message)
+
+
+MAX_ISSUES = 1000  # issues of each code a command's report lists by default; the rest are counted
+
+
+class Findings:
+    """Issues as a check finds them: exact counts per code, the first `keep` issues of each code
+    in memory (all of them with None), and with `stream` every issue written at once as one JSON
+    line. Memory stays bounded however many rows repeat the same problem."""
+
+    def __init__(self, keep: int | None = None, stream: IO[bytes] | None = None) -> None:
+        self.keep = keep
+        self.stream = stream
+        self.counts: Counter[str] = Counter()
+        self.kept: list[Issue] = []
+
+    def room(self, code: str) -> int | None:
+        """How many more issues of `code` are wanted as objects (None: all of them)."""
+        return None if self.keep is None or self.stream is not None else max(0, self.keep - self.counts[code])
+
+    def add(self, issues: Iterable[Issue]) -> None:
+        for issue in issues:
+            if self.keep is None or self.counts[issue.code] < self.keep:
+                self.kept.append(issue)
+            self.counts[issue.code] += 1
+            if self.stream is not None:
+                self.stream.write(json.dumps(issue.model_dump(), ensure_ascii=False).encode() + b"\n")
+
+    def add_counted(self, code: str, total: int, first: list[Issue]) -> None:
+        """`total` issues of `code`, of which `first` holds the first `room(code)` or more."""
+        if total:
+            before = self.counts[code]
+            self.add(first)
+            self.counts[code] = before + total
+
+    def merge(self, other: Findings, offset: int) -> None:
+        """Add the findings of a later part of the same file whose rows count from `offset` + 1."""
+        for code, total in other.counts.items():
+            room = self.room(code)
+            first = [i for i in other.kept if i.code == code][:room]
+            self.add_counted(code, total, [i.model_copy(update={"row": i.row + offset}) for i in first])
+
+    def replay(self, path: str, offset: int) -> None:
+        """Add every finding spooled as JSON lines to `path` (rows counted from `offset` + 1); removes the file."""
+        try:
+            with open(path, "rb") as spooled:
+                for line in spooled:
+                    issue = Issue.model_validate_json(line)
+                    self.add([issue.model_copy(update={"row": issue.row + offset})])
+        finally:
+            os.unlink(path)
+
+    def report(self, report: Report) -> None:
+        """Put the kept issues (in row order), the counts and how many were left out in `report`."""
+        self.kept.sort(key=lambda issue: issue.row)
+        report.issues = self.kept
+        report.issues_left_out = sum(self.counts.values()) - len(self.kept)
+        report._counts = dict(self.counts.most_common())
 
 
 class Fix(BaseModel):
@@ -54,6 +115,8 @@ class Report(BaseModel):
     length_unit: str | None = None
     summary: dict[str, Any] | None = None  # counts of `audit` (supervised tokens, rows per code)
     fixes: list[Fix] | None = None  # with --fix: every change, per row
+    issues_left_out: int = 0  # issues counted but not listed (--max-issues)
+    _counts: dict[str, int] | None = PrivateAttr(default=None)  # exact counts when issues were left out
 
     @property
     def ok(self) -> bool:
@@ -61,8 +124,8 @@ class Report(BaseModel):
         return self.invalid == 0
 
     def counts(self) -> dict[str, int]:
-        """Number of issues per code, most frequent first."""
-        return dict(Counter(i.code for i in self.issues).most_common())
+        """Number of issues per code, most frequent first (counting those left out)."""
+        return self._counts if self._counts is not None else dict(Counter(i.code for i in self.issues).most_common())
 
     def to_json(self) -> dict[str, Any]:
         """The contract's JSON object, plus per-code counts under `counts`."""
@@ -78,7 +141,11 @@ def render(report: Report, console: Any, *, first: int = 5) -> None:
     # Paths, messages and template names hold the user's text: never read as rich markup.
     style = "green" if report.ok else "red"
     console.print(f"[bold]{escape(report.path)}[/] ({report.format}): {report.rows} rows, "
-                  f"[{style}]{report.valid} valid, {report.invalid} invalid[/], {len(report.issues)} issues")
+                  f"[{style}]{report.valid} valid, {report.invalid} invalid[/], "
+                  f"{len(report.issues) + report.issues_left_out} issues")
+    if report.issues_left_out:
+        console.print(f"{report.issues_left_out} issues counted but not listed (--max-issues keeps the first of "
+                      "each code; --issues-jsonl writes them all)")
     if report.fixes is not None:
         rows = len({f.row for f in report.fixes})
         counts = Counter(f.code for f in report.fixes)
@@ -94,18 +161,21 @@ def render(report: Report, console: Any, *, first: int = 5) -> None:
         console.print(f"supervised: {s['supervised_tokens']:,} of {s['tokens']:,} tokens ({share:.1%}) under "
                       f"template {escape(str(report.template))}; {s['rows_without_supervision']} rows supervise "
                       f"nothing; {s['rows_dropped']} rows left out of training")
-    by_code: dict[str, list[Issue]] = {}
+    counts = report.counts()
+    by_code: dict[str, list[Issue]] = {code: [] for code in counts}
     for issue in report.issues:
         by_code.setdefault(issue.code, []).append(issue)
-    for code, issues in sorted(by_code.items(), key=lambda kv: (kv[1][0].severity != "error", -len(kv[1]))):
-        colour = "red" if issues[0].severity == "error" else "yellow"
-        table = Table(title=f"[{colour}]{code}[/] ({issues[0].severity}, {len(issues)}): "
+    level = {code: issues[0].severity if issues else severity(code) for code, issues in by_code.items()}
+    for code, issues in sorted(by_code.items(), key=lambda kv: (level[kv[0]] != "error", -counts.get(kv[0], 0))):
+        total = counts.get(code, len(issues))
+        colour = "red" if level[code] == "error" else "yellow"
+        table = Table(title=f"[{colour}]{code}[/] ({level[code]}, {total}): "
                             f"{CATALOGUE[code].meaning}", title_justify="left", show_edge=False)
         table.add_column("row", justify="right")
         table.add_column("path")
         table.add_column("message", overflow="fold")
         for issue in issues[:first]:
             table.add_row(str(issue.row), Text(issue.path), Text(issue.message))
-        if len(issues) > first:
-            table.add_row("…", "", f"{len(issues) - first} more")
+        if total > min(first, len(issues)):
+            table.add_row("…", "", f"{total - min(first, len(issues))} more")
         console.print(table)

@@ -1,8 +1,9 @@
 """Stats' frames: one row per message and one row per conversation, from any source.
 
 Three readers, fastest first, all giving the same frames (a test holds them to it):
-- list-of-messages JSONL (`messages`, `sharegpt`): the C reader `_rowscan.read_messages`, in
-  threads over line-aligned parts of the file. Strings stay in the file's bytes: the columns
+- list-of-messages JSONL (`messages`, `sharegpt`), plain or compressed: the C reader
+  `_rowscan.read_messages`, in threads over line-aligned parts of the file (of what it
+  decompresses to). Strings stay in the file's bytes: the columns
   are Arrow string views into them, so the text is neither copied nor turned into Python
   objects. Rows it does not read (anything unusual) are decoded by Python, one by one.
 - Parquet in the `messages`, `qa` and `text` formats, when its columns have the types the format
@@ -25,9 +26,9 @@ import polars as pl
 
 from validation import _rowscan
 from validation.formats import Format, FormatError
-from validation.io import Record, is_plain_jsonl, kind_of
+from validation.io import Record, compression_of, kind_of, open_bytes, readable
 from validation.decode import decode_row
-from validation.scan import default_workers, line_ranges
+from validation.jsonl_scan import blocks, default_workers, line_ranges
 from validation.validate import Source, _is_path, open_source, progress_bar
 
 # Rows are in conversation order, turns in order within each: every reader keeps that invariant.
@@ -37,6 +38,7 @@ CONVERSATION_SCHEMA = {"conversation": pl.UInt32, "messages": pl.UInt32, "length
                        "assistant_start": pl.Int64, "assistant_end": pl.Int64, "exact": pl.UInt64,
                        "folded": pl.UInt64}
 PART_BYTES = 256 << 20  # the C reader's parts: about this size at most, the same number per core
+COMPRESSED_PART = 32 << 20  # parts of a compressed file, decompressed one after the other
 WHITESPACE_ONLY = r"^[\s\x1c-\x1f]+$"  # Python's str.isspace(): Unicode White_Space and \x1c-\x1f
 
 
@@ -59,7 +61,8 @@ def read_frames(source: Source, *, format: str | None = None, column: str | None
     stderr (a terminal only) while rows are read one by one."""
     with progress_bar(source, progress, "reading") as advance:
         fmt, records = open_source(source, format=format, column=column, split=split, progress=advance)
-        if _is_path(source) and fmt.raw is not None and is_plain_jsonl(source):
+        if _is_path(source) and fmt.raw is not None and kind_of(source) == "jsonl":
+            records = None  # the rows read for detection: not kept while the C reader reads them all
             return _c_frames(Path(source), fmt)
         messages, skipped = None, 0
         lazy = _polars_source(source, fmt)
@@ -119,18 +122,26 @@ def _c_frames(path: Path, fmt: Format) -> Frames:
     assert shape is not None
     roles = None if shape.roles is None else {k.encode(): v.encode() for k, v in shape.roles.items()}
     workers = default_workers()
-    rounds = -(-path.stat().st_size // (PART_BYTES * workers))  # every core gets the same number of parts
-    spans = line_ranges(path, workers * max(rounds, 1)) or [(0, 0)]  # an empty file: one empty part
+
+    def parse(data: bytes, first: bool) -> tuple[bytes, tuple]:
+        return data, _rowscan.read_messages(data, shape.list_key.encode(), shape.role_key.encode(),
+                                            shape.content_key.encode(), roles, first)
 
     def read(span: tuple[int, int]) -> tuple[bytes, tuple]:
         with path.open("rb") as f:  # file reads and the C reader both let other threads run
             f.seek(span[0])
-            data = f.read(span[1] - span[0])
-        return data, _rowscan.read_messages(data, shape.list_key.encode(), shape.role_key.encode(),
-                                            shape.content_key.encode(), roles, span[0] == 0)
+            return parse(f.read(span[1] - span[0]), span[0] == 0)
 
     with ThreadPoolExecutor(workers) as pool:
-        parts = list(pool.map(read, spans))
+        if compression_of(path) is None:
+            rounds = -(-path.stat().st_size // (PART_BYTES * workers))  # every core gets the same number of parts
+            spans = line_ranges(path, workers * max(rounds, 1)) or [(0, 0)]  # an empty file: one empty part
+            parts = list(pool.map(read, spans))
+        else:  # decompressed here, part by part, while the threads read the parts before
+            with readable(path), open_bytes(path) as f:
+                futures = [pool.submit(parse, b"".join(lines), n == 0)
+                           for n, lines in enumerate(blocks(f, part=COMPRESSED_PART))]
+            parts = [future.result() for future in futures] or [parse(b"", True)]
     messages, conversations, deferred = [], [], []
     offset = skipped = empty = whitespace = 0
     for data, part in parts:

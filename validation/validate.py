@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from itertools import chain, islice
 from pathlib import Path
@@ -18,12 +18,13 @@ from typing import Any
 from validation.checks import with_call_content
 from validation.decode import decode_row, json_type
 from validation.formats import Format, clear_winner, get_format, rank_formats
-from validation.io import (BOM, InputError, Record, decode_list_cells, held_suffix, is_plain_jsonl, kind_of,
-                           open_for_writing, read_records, size_of, write_rows)
+from validation.io import (BOM, InputError, Record, decode_list_cells, held_suffix, kind_of, open_bytes,
+                           open_for_writing, read_records, readable, size_of, write_rows)
 from validation.models import Conversation, Message
-from validation.report import Fix, Issue, Report
+from validation.report import Findings, Fix, Issue, Report
 from validation.rules import TemplateRules, get_rules, get_tokenizer
-from validation.scan import Scanner, default_workers, scan_jsonl
+from validation.jsonl_scan import default_workers, scan_jsonl
+from validation.scan import Scanner
 
 Source = str | os.PathLike[str] | Iterable[dict[str, Any]]
 DETECT_SAMPLE = 200
@@ -146,11 +147,15 @@ def _bar(enabled: bool, what: str, total: int | None, *, in_bytes: bool) -> Iter
 def validate(source: Source, *, format: str | None = None, column: str | None = None,
              template: str | TemplateRules | None = None, max_length: int | None = None,
              tokenizer: Any = None, split: str = "train", write_clean: str | os.PathLike[str] | None = None,
-             progress: bool = False, fix: bool = False) -> Report:
+             progress: bool = False, fix: bool = False, max_issues: int | None = None,
+             issues_jsonl: str | os.PathLike[str] | None = None) -> Report:
     """Check every row of `source`; returns the `Report` (never raises for bad rows).
 
     With `fix`, the mechanical repairs of `validation.fix` are applied first and listed in
-    `report.fixes`; the checks (and `write_clean`) see the fixed rows.
+    `report.fixes`; the checks (and `write_clean`) see the fixed rows. `max_issues` keeps only
+    the first that many issues of each code in the report (the counts stay exact and
+    `issues_left_out` says how many were not listed); `issues_jsonl` writes every issue to that
+    file, one JSON object a line, as it is found.
 
     Raises:
         InputError: the source cannot be used at all (missing, unknown format, hub offline).
@@ -161,12 +166,18 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
         (1, [(2, 'question', 'empty-content')])
     """
     rules, max_length = resolve_rules(template), check_max_length(max_length)
-    # JSONL is checked as raw lines (after the head is read for detection); --fix needs records.
-    lines = not fix and _is_path(source) and is_plain_jsonl(source)
-    with progress_bar(source, progress) as advance:
+    if max_issues is not None and (isinstance(max_issues, bool) or not isinstance(max_issues, int) or max_issues < 0):
+        raise InputError(f"max_issues must be a whole number >= 0, not {max_issues!r}")
+    # JSONL, compressed or not, is checked as raw lines (after the head is read for detection);
+    # --fix needs records.
+    lines = not fix and _is_path(source) and kind_of(source) == "jsonl"
+    with ExitStack() as stack:
+        advance = stack.enter_context(progress_bar(source, progress))
         # --fix re-serialises changed rows: decode precisely so that no number changes on the way.
         fmt, records = open_source(source, format=format, column=column, split=split,
                                    progress=None if lines else advance, precise=fix)
+        stream = None if issues_jsonl is None else stack.enter_context(open_for_writing(issues_jsonl, text=False))
+        findings = Findings(max_issues, stream)
         scanner = Scanner(fmt, rules=rules, max_length=max_length, tokenizer=load_tokenizer(tokenizer))
         report = Report(path=_name(source), format=fmt.name, template=rules.name if rules else None,
                         max_length=max_length, length_unit=None if max_length is None else
@@ -175,16 +186,16 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
             report.fixes = []
             records = fixed_records(records, fmt, rules, report.fixes)
         if lines:
-            rows, issues, invalid = scan_jsonl(Path(source), scanner, workers=default_workers(), progress=advance)
+            records = None  # the rows read for detection: not kept while the raw lines are checked
+            rows, invalid = scan_jsonl(Path(source), scanner, findings, workers=default_workers(), progress=advance)
             if write_clean is not None:
                 _write_clean_lines(Path(source), Path(write_clean), invalid)
+            report.invalid = len(invalid)
         else:
-            rows, issues = _scan_sequential(scanner, records, write_clean)
-            invalid = {i.row for i in issues if i.severity == "error"}
-    issues += scanner.duplicate_issues()
-    issues.sort(key=lambda issue: issue.row)
-    report.rows, report.invalid, report.issues = rows, len(invalid), issues
-    report.valid = rows - report.invalid
+            rows, report.invalid = _scan_sequential(scanner, records, findings, write_clean)
+        scanner.finish(findings)
+    findings.report(report)
+    report.rows, report.valid = rows, rows - report.invalid
     return report
 
 
@@ -204,27 +215,34 @@ def fixed_records(records: Iterator[Record], fmt: Format, rules: TemplateRules |
         yield record
 
 
-def _scan_sequential(scanner: Scanner, records: Iterator[Record],
-                     write_clean: str | os.PathLike[str] | None) -> tuple[int, list[Issue]]:
-    issues: list[Issue] = []
-    rows = 0
+def _scan_sequential(scanner: Scanner, records: Iterator[Record], findings: Findings,
+                     write_clean: str | os.PathLike[str] | None) -> tuple[int, int]:
+    """(rows, invalid rows) of `records`; their issues go into `findings`."""
+    rows = invalid = 0
     with _CleanWriter(write_clean) as clean:
-        for outcome in scanner.scan(records):
+        for outcome in scanner.scan(records, findings):
             rows += 1
-            issues += outcome.issues
+            findings.add(outcome.issues)
             if outcome.valid:
                 clean.add(outcome.record)
-    return rows, issues
+            else:
+                invalid += 1
+    return rows, invalid
 
 
-def _write_clean_lines(source: Path, out: Path, invalid: set[int]) -> None:
-    """Every non-blank line whose row is not invalid, in order: copied byte for byte into a
-    JSONL file, decoded precisely (no number changes) for the other kinds `write_rows` writes."""
-    with source.open("rb") as src, _CleanWriter(out) as clean:
+def _write_clean_lines(source: Path, out: Path, invalid: Sequence[int]) -> None:
+    """Every non-blank line whose row is not in `invalid` (rows in order), in order: copied byte
+    for byte into a JSONL file, decoded precisely (no number changes) for the other kinds
+    `write_rows` writes."""
+    bad = iter(invalid)
+    next_bad = next(bad, None)
+    with readable(source), open_bytes(source) as src, _CleanWriter(out) as clean:
         for row, line in enumerate(src, start=1):
             if row == 1:
                 line = line.removeprefix(BOM)
-            if row not in invalid and not line.isspace():
+            if row == next_bad:
+                next_bad = next(bad, None)
+            elif not line.isspace():
                 clean.add(Record(row, decode_row(line, row, precise=True) if clean.needs_data else {}, line))
 
 

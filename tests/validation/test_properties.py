@@ -124,3 +124,12 @@ def test_alpaca_and_qa_refuse_what_they_cannot_hold():
             assert str(exc)
         else:
             raise AssertionError(f"{target} accepted a multi-turn conversation")
+
+
+@given(st.lists(st.text(st.characters(codec="utf-8"), max_size=30) | st.sampled_from(["a<|im_end|>b", "x\x07"])))
+def test_suspects_flags_the_same_texts_with_polars_and_with_python(texts):
+    from validation.checks import suspects
+    from validation.rules import get_rules
+
+    for rules in (None, get_rules("chatml")):
+        assert suspects(texts, rules) == suspects(texts, rules, polars=False)

@@ -33,7 +33,7 @@ def outcome(lines: list[bytes], *, fast: bool, fmt=MESSAGES, rules=None, max_len
     if not fast:
         scanner.prover = None
     issues, invalid = scanner.check_lines(list(enumerate(lines, start=1)))
-    hashes = {row: (e, f) for rows, exact, folded in scanner.hashes for row, e, f in zip(rows, exact, folded)}
+    hashes = {row: (e, f) for row, e, f in zip(*scanner.duplicates.take())}
     return sorted((i.row, i.path, i.code, i.message) for i in issues), sorted(invalid), hashes
 
 

@@ -260,7 +260,7 @@ def test_compressed_json_arrays_and_csv_read_the_same_conversations(tmp_path, na
 
 @pytest.mark.parametrize("content, says", [
     (None, "cannot read it as gzip data (Compressed file ended before the end-of-stream marker was reached)"),
-    (b"not gzip", "cannot read it as gzip data (Not a gzipped file"),
+    (b"this is not gzip data", "cannot read it as gzip data (Not a gzipped file"),
 ])
 def test_a_damaged_compressed_file_is_one_clear_line(cli, gsm8k, tmp_path, content, says):
     import gzip

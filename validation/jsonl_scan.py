@@ -1,0 +1,192 @@
+"""Validate a JSONL file as raw lines, in line-aligned blocks, in this process or several.
+
+A plain file is cut into byte ranges that worker processes read themselves; a compressed one
+(`.gz`, `.bz2`, `.xz`) is decompressed here, in blocks, and the blocks are checked by the
+workers (or here, for a small file). Either way every line meets `Scanner.check_lines` (the C
+prover first), results come back in file order, and at most a few blocks are in flight, so
+memory does not grow with the file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from array import array
+from collections import deque
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from validation.io import BOM, compression_of, open_bytes, readable
+from validation.report import Findings
+from validation.scan import Scanner
+
+BLOCK_BYTES = 4 << 20  # lines are read and checked about this many bytes at a time
+PARALLEL_MIN_BYTES = 32 << 20  # a plain file this large is shared between processes
+PARALLEL_MIN_COMPRESSED = 4 << 20  # and a compressed one this large
+
+
+def line_ranges(path: Path, parts: int) -> list[tuple[int, int]]:
+    """Byte ranges of `path`, each starting at the beginning of a line."""
+    size = path.stat().st_size
+    bounds = [0]
+    with path.open("rb") as f:
+        for k in range(1, parts):
+            f.seek(max(size * k // parts, bounds[-1]))
+            f.readline()
+            bounds.append(min(f.tell(), size))
+    bounds.append(size)
+    return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
+def blocks(f: BinaryIO, size: int | None = None, *, part: int = BLOCK_BYTES) -> Iterator[list[bytes]]:
+    """Blocks of whole lines, about `part` bytes each, from `f`: `size` bytes (a range that ends
+    at a line's end) or everything left. A line longer than a block is one block, read once."""
+    left = size
+    while left is None or left > 0:
+        lines = f.readlines(part if left is None else min(part, left))
+        if not lines:
+            return
+        if left is not None:
+            left -= sum(map(len, lines))
+        yield lines
+
+
+def check_block(scanner: Scanner, findings: Findings, lines: list[bytes], before: int,
+                first: bool) -> tuple[int, list[int]]:
+    """(records, invalid rows) of one block whose first line is row `before` + 1; issues go into
+    `findings`. Blank lines are skipped, and a BOM on the file's `first` line."""
+    if first and lines and lines[0].startswith(BOM):
+        lines[0] = lines[0][len(BOM):]
+    chunk = [(before + n, line) for n, line in enumerate(lines, start=1) if not line.isspace()]
+    part, invalid = scanner.check_lines(chunk)
+    findings.add(part)
+    return len(chunk), invalid
+
+
+def scan_blocks(scanner: Scanner, findings: Findings, parts: Iterator[list[bytes]],
+                progress: Callable[[int], None] | None = None, *, first: bool = True,
+                settle: bool = True) -> tuple[int, int, array]:
+    """(lines, records, invalid rows in order) of consecutive blocks, the first of them at the
+    file's start when `first`; duplicates are resolved as they gather when `settle`."""
+    lines = records = 0
+    invalid = array("q")
+    for block in parts:
+        kept, bad = check_block(scanner, findings, block, lines, first=first and lines == 0)
+        lines += len(block)
+        records += kept
+        invalid.extend(bad)
+        if settle and scanner.duplicates is not None:
+            scanner.duplicates.settle(findings)
+        if progress is not None:
+            progress(sum(map(len, block)))
+    return lines, records, invalid
+
+
+def scan_jsonl(path: Path, scanner: Scanner, findings: Findings, *, workers: int,
+               progress: Callable[[int], None] | None = None) -> tuple[int, array]:
+    """(records, invalid rows in order) of a JSONL file, plain or compressed, its issues put in
+    `findings`: checked in this process, or in `workers` forked ones when the file is large
+    enough to pay for them. `progress` counts bytes of the file itself."""
+    size = path.stat().st_size
+    compressed = compression_of(path) is not None
+    parallel = workers > 1 and size >= (PARALLEL_MIN_COMPRESSED if compressed else PARALLEL_MIN_BYTES)
+    with readable(path), path.open("rb") as raw, open_bytes(path, raw) as f:
+        parts: Iterator[Any]
+        if compressed:
+            parts, progress = _read(blocks(f), raw, progress), None  # counted as the file is read
+        else:
+            parts = iter(line_ranges(path, workers * 8)) if parallel else blocks(f)
+        if parallel:
+            return _scan_parallel(path, parts, scanner, findings, workers, progress)
+        _, records, invalid = scan_blocks(scanner, findings, parts, progress)
+    return records, invalid
+
+
+def _read(parts: Iterator[list[bytes]], raw: BinaryIO,
+          progress: Callable[[int], None] | None) -> Iterator[list[bytes]]:
+    """`parts`, reporting to `progress` how far into the (compressed) file `raw` they reach."""
+    done = 0
+    for block in parts:
+        yield block
+        if progress is not None:
+            progress(raw.tell() - done)
+            done = raw.tell()
+
+
+# --- several processes ---------------------------------------------------------------------------
+
+_WORKER: Scanner | None = None
+
+
+def _scan_part(task: tuple[Any, bool, int | None, bool]) -> tuple[int, int, Findings, str | None, array,
+                                                                    tuple[array, array, array] | None]:
+    """In a worker: (lines, records, findings, the file spooling every finding or None, invalid
+    rows, hashes) of a byte range (path, start, end) or a block of lines (`first`: the file's
+    first block), rows relative to it."""
+    scanner = _WORKER
+    assert scanner is not None
+    scanner.forked = True  # no Polars in a forked process
+    part, first, keep, spool = task
+    with tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False) if spool else open(os.devnull, "wb") as out:
+        findings = Findings(keep, out if spool else None)
+        if isinstance(part, list):
+            lines, records, invalid = scan_blocks(scanner, findings, iter([part]), first=first, settle=False)
+        else:
+            path, start, end = part
+            with open(path, "rb") as f:
+                f.seek(start)
+                lines, records, invalid = scan_blocks(scanner, findings, blocks(f, end - start), first=start == 0,
+                                                      settle=False)
+    findings.stream = None  # written and closed: the file's name goes back instead
+    hashes = scanner.duplicates.take() if scanner.duplicates is not None else None
+    return lines, records, findings, out.name if spool else None, invalid, hashes
+
+
+def _scan_parallel(path: Path, parts: Iterator[Any], scanner: Scanner, findings: Findings, workers: int,
+                   progress: Callable[[int], None] | None) -> tuple[int, array]:
+    """(records, invalid rows in order) of the parts (byte ranges of `path`, or blocks of lines),
+    checked by `workers` forked processes, at most two parts per worker in flight."""
+    import multiprocessing
+
+    global _WORKER
+    _WORKER = scanner
+    spool = findings.stream is not None  # every finding is wanted: workers write theirs to a file
+    offset = records = 0
+    invalid = array("q")
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            pending: deque[Any] = deque()
+            for n, part in enumerate(parts):
+                if isinstance(part, tuple):  # a byte range: the worker reads it itself
+                    part = (str(path), *part)
+                pending.append((pool.apply_async(_scan_part, ((part, n == 0, findings.keep, spool),)), part))
+                while len(pending) > 2 * workers or (pending and pending[0][0].ready()):
+                    offset, records = _collect(*pending.popleft(), scanner, findings, invalid, offset, records, progress)
+            while pending:
+                offset, records = _collect(*pending.popleft(), scanner, findings, invalid, offset, records, progress)
+    finally:
+        _WORKER = None
+    return records, invalid
+
+
+def _collect(result: Any, part: Any, scanner: Scanner, findings: Findings, invalid: array, offset: int, records: int,
+             progress: Callable[[int], None] | None) -> tuple[int, int]:
+    """Take one part's result, its rows moved by `offset`; the new (offset, records)."""
+    lines, count, found, spooled, bad, hashes = result.get()
+    if spooled is not None:
+        findings.replay(spooled, offset)
+    else:
+        findings.merge(found, offset)
+    invalid.extend(r + offset for r in bad)
+    if hashes is not None and scanner.duplicates is not None:
+        scanner.duplicates.add([r + offset for r in hashes[0]], hashes[1], hashes[2])
+        scanner.duplicates.settle(findings)
+    if progress is not None and isinstance(part, tuple):
+        progress(part[2] - part[1])
+    return offset + lines, records + count
+
+
+def default_workers() -> int:
+    """Processes for a large file: the CPUs this process may use, at most 8."""
+    return min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
