@@ -18,6 +18,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help="override a config key, e.g. --set sft.learning_rate=1e-4 (repeatable)")
     train.add_argument("--dry-run", action="store_true",
                        help="stop before training and show one prepared example with its trained tokens")
+    train.add_argument("--resume", action="store_true", help="continue the run in output_dir from its last "
+                       "complete checkpoint (the config's resume: true)")
+    train.add_argument("--overwrite", action="store_true", help="write into an output_dir that holds files of no "
+                       "earlier run (same-named files are replaced, none is deleted)")
     train.set_defaults(run=run_train)
 
     generate = commands.add_parser("generate", help="greedy reply of a trained model to one prompt",
@@ -50,6 +54,8 @@ def run_train(args: argparse.Namespace) -> int:
     console = Console()
     try:
         config = load_config(args.config, overrides=args.set)
+        config = config.model_copy(update={"resume": config.resume or args.resume,
+                                           "overwrite": config.overwrite or args.overwrite})
     except ConfigError as exc:
         raise InputError(str(exc)) from None
     try:
@@ -94,6 +100,17 @@ def _rates(before: float | None, after: float | None) -> str:
     return f"{before:.0%} → {after:.0%} of replies end with a stop token{flag}"
 
 
+def finished(model_dir: str) -> None:
+    """InputError (one line, exit 2) when `model_dir` holds a training run that did not finish."""
+    from training.rundir import UnfinishedRun, require_finished
+    from validation.io import InputError
+
+    try:
+        require_finished(model_dir)
+    except UnfinishedRun as exc:
+        raise InputError(str(exc)) from None
+
+
 def run_generate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -104,6 +121,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
     if not Path(args.model).is_dir():
         raise InputError(f"{args.model}: no such model folder")
+    finished(args.model)
     model, tokenizer, _ = load_model(args.model)
     name = detect(tokenizer)
     if name is None:
@@ -122,6 +140,7 @@ def run_verify(args: argparse.Namespace) -> int:
 
     if not Path(args.model).is_dir():
         raise InputError(f"{args.model}: no such model folder")
+    finished(args.model)
     try:
         checks = verify(args.model)
     except NoFingerprint as exc:

@@ -80,6 +80,7 @@ class TrainConfig(Strict):
     output_dir: str = "out/train"
     seed: int = 42
     resume: bool = False
+    overwrite: bool = False  # write into an output_dir that holds files of no earlier run (training/rundir.py)
     cpu_allocator: bool = True  # keep freed memory in the heap when training on CPU (training/allocator.py)
     sft: dict[str, Any] = Field(default_factory=dict)
 

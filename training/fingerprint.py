@@ -60,10 +60,14 @@ def write(folder: Path, data: dict[str, Any]) -> None:
 
 
 def verify(folder: str | Path) -> list[Check]:
-    """Check a trained model folder against its fingerprint; every check, passed or not."""
+    """Check a trained model folder against its fingerprint; every check, passed or not.
+    Raises `rundir.UnfinishedRun` for the folder of a run that did not finish."""
     from transformers import AutoTokenizer, GenerationConfig
 
+    from training.rundir import require_finished
+
     folder = Path(folder)
+    require_finished(folder)
     if not (folder / FILE).is_file():
         raise NoFingerprint(f"{folder}: no {FILE}; only folders written by `instructkit train` can be verified")
     saved = json.loads((folder / FILE).read_text(encoding="utf-8"))
