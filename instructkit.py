@@ -50,9 +50,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _is_user_error(exc: Exception) -> bool:
+    from templating.environment import TemplateLimit
     from validation.io import InputError
 
-    return isinstance(exc, (InputError, FileNotFoundError, PermissionError, IsADirectoryError))
+    # TemplateLimit: a user template that loops without end or writes without end
+    return isinstance(exc, (InputError, TemplateLimit, FileNotFoundError, PermissionError, IsADirectoryError))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from templating.environment import TemplateError
+from templating.environment import TemplateError, TemplateLimit
 from templating.registry import ChatTemplate, Rendered
 from templating.tokens import _backend, _token_at, mask_of, token_range
 from validation.models import Conversation
@@ -91,6 +91,8 @@ class Auditor:
     def _render(self, messages: list[Any]) -> Rendered | str:
         try:
             return self.template.render(messages)
+        except TemplateLimit:
+            raise  # the template is broken for every row, not refusing this one
         except TemplateError as exc:
             return str(exc)
 

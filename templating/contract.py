@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from templating.environment import TemplateError
+from templating.environment import TemplateError, TemplateLimit
 from templating.parse import first_difference
 from templating.registry import ChatTemplate, Rendered
 
@@ -47,10 +47,16 @@ class Contract:
             from templating.audit import Auditor
 
             self.auditor = Auditor(tokenizer, template)
+        self.broken: TemplateLimit | None = None  # set when a render passed a limit
 
     def _render(self, messages: list[dict[str, Any]], prompt: bool = False) -> Rendered | None:
+        if self.broken is not None:
+            return None
         try:
             return self.template.render(messages, add_generation_prompt=prompt)
+        except TemplateLimit as exc:
+            self.broken = exc  # broken for every conversation: `check` stops with this message
+            return None
         except TemplateError:
             return None  # the template refuses this conversation: not a counter-example
 
@@ -149,6 +155,8 @@ def check(template: ChatTemplate, tokenizer: Any = None, *, examples: int = 200,
             found = find(strategy, breaks, settings=settings(max_examples=examples, database=None, deadline=None,
                                                              suppress_health_check=list(HealthCheck)))
         except NoSuchExample:
+            if contract.broken is not None:
+                raise contract.broken
             detail = "" if tested[0] else "the template refused every generated conversation"
             outcome = Outcome(name, tested[0] > 0, tested[0], detail=detail)
         else:

@@ -4,11 +4,18 @@ Same settings as transformers' `apply_chat_template` (immutable sandbox, `trim_b
 `lstrip_blocks`, `raise_exception`, a `tojson` that does not HTML-escape, `loopcontrols`), plus a
 `{% generation %}` tag that records the character span of what it renders, as HF's
 `AssistantTracker` does, so our spans and `return_assistant_tokens_mask` agree.
+
+User templates are untrusted: besides the sandbox, one render may take at most RENDER_SECONDS
+and write at most MAX_CHARS characters (`'x' * 10**9`, loops nested to billions of rounds and
+huge powers are refused as they start), and fails with one `TemplateError` line otherwise.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
+import time
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -16,11 +23,20 @@ from typing import Any
 import jinja2
 import jinja2.ext
 import jinja2.nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError, safe_range
+
+RENDER_SECONDS = 10.0  # one conversation; the largest official template renders a long one in milliseconds
+MAX_CHARS = 8_000_000  # one rendered conversation: four times the text of a 500,000-token context
+_deadline: contextvars.ContextVar[float] = contextvars.ContextVar("deadline", default=float("inf"))
 
 
 class TemplateError(ValueError):
     """A template refused a conversation (its `raise_exception`) or failed to render."""
+
+
+class TemplateLimit(TemplateError):
+    """A render went past a limit (time, size, recursion): the template is broken, whatever the
+    conversation, so checks stop at once instead of counting it as a refusal."""
 
 
 class _Generation(jinja2.ext.Extension):
@@ -53,10 +69,56 @@ def _tojson(value: Any, ensure_ascii: bool = False, indent: int | None = None, s
     return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
 
 
+def _check_time() -> None:
+    if time.monotonic() > _deadline.get():
+        raise _Limit(f"the template rendered for more than {RENDER_SECONDS:g} s (an endless loop?)")
+
+
+class _Limit(SecurityError):
+    """Inside Jinja: a limit was passed (turned into `TemplateLimit` when the render ends)."""
+
+
+class _Range(Sequence[int]):
+    """`range` as the sandbox allows it, looking at the clock while it is iterated."""
+
+    def __init__(self, *args: int) -> None:
+        self._items = safe_range(*args)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._items[index]
+
+    def __iter__(self) -> Iterator[int]:
+        for n, item in enumerate(self._items):
+            if n % 1024 == 0:
+                _check_time()
+            yield item
+
+
+class _Environment(ImmutableSandboxedEnvironment):
+    """The sandbox, with `*` and `**` refused where their result would be huge."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*" and isinstance(right, (str, list, tuple)):
+            left, right = right, left
+        if operator == "*" and isinstance(left, (str, list, tuple)) and isinstance(right, int) \
+                and len(left) * right > MAX_CHARS:
+            raise _Limit(f"the template repeats a value {right:,} times ({len(left) * right:,} items, "
+                                f"more than {MAX_CHARS:,})")
+        if operator == "**" and isinstance(left, int) and isinstance(right, int) and abs(left) > 1 \
+                and right > 4096:
+            raise _Limit(f"the template raises {left} to the power {right:,}")
+        return super().call_binop(context, operator, left, right)
+
+
 @lru_cache(maxsize=1)
 def environment() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-                                        extensions=[_Generation, jinja2.ext.loopcontrols])
+    env = _Environment(trim_blocks=True, lstrip_blocks=True, extensions=[_Generation, jinja2.ext.loopcontrols])
+    env.globals["range"] = _Range
     env.filters["tojson"] = _tojson
     env.globals["raise_exception"] = _raise_exception
     env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
@@ -76,11 +138,23 @@ def render_with_spans(template: jinja2.Template, **variables: Any) -> tuple[str,
     """Render; return the text and the spans `{% generation %}` blocks produced (adjacent ones merged)."""
     blocks: list[str] = []
     spans: list[tuple[int, int]] = []
+    size = 0
+    token = _deadline.set(time.monotonic() + RENDER_SECONDS)
     try:
         for block in template.generate(__spans__=(blocks, spans), **variables):
             blocks.append(block)
+            size += len(block)
+            if size > MAX_CHARS:
+                raise _Limit(f"the template wrote more than {MAX_CHARS:,} characters for one conversation")
+            _check_time()
+    except _Limit as exc:
+        raise TemplateLimit(str(exc)) from None
     except jinja2.TemplateError as exc:
         raise TemplateError(str(exc)) from None
+    except RecursionError:
+        raise TemplateLimit("the template calls itself without end (a recursive macro)") from None
+    finally:
+        _deadline.reset(token)
     merged: list[tuple[int, int]] = []
     for start, end in spans:
         if end == start:

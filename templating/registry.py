@@ -16,7 +16,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from templating.environment import TemplateError, compile_template, render_with_spans
+from templating.environment import TemplateError, TemplateLimit, compile_template, render_with_spans
 from templating.fast import FORMATS, plain_turns, render_turns
 from validation.models import Conversation, Message
 
@@ -107,8 +107,11 @@ class ChatTemplate:
 
     def render_jinja(self, messages: Any, *, add_generation_prompt: bool = False) -> Rendered:
         """Render with the Jinja training template (the reference the fast path is tested against)."""
-        text, spans = render_with_spans(compile_template(self.jinja),
-                                        **self._variables(messages, add_generation_prompt))
+        try:
+            text, spans = render_with_spans(compile_template(self.jinja),
+                                            **self._variables(messages, add_generation_prompt))
+        except TemplateLimit as exc:
+            raise TemplateLimit(f"template {self.name}: {exc}") from None
         return Rendered(text, spans)
 
     def render_official(self, messages: Any, *, add_generation_prompt: bool = False) -> str:

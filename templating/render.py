@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import IO, Any
 
-from templating.environment import TemplateError
+from templating.environment import TemplateError, TemplateLimit
 from templating.registry import get_template
 from validation.io import InputError
 from validation.report import Issue, Report
@@ -36,6 +36,8 @@ def render_rows(source: Source, out: IO[str], *, template: str, format: str | No
         try:
             rendered = chat.render(conversation_of(fmt, outcome.record.data).messages,  # type: ignore[arg-type]
                                    add_generation_prompt=add_generation_prompt)
+        except TemplateLimit:
+            raise  # broken for every row: one line, not a finding per row
         except TemplateError as exc:
             issues.append(Issue.make(outcome.record.row, fmt.root, "template-refused",
                                      f"template {chat.name} refuses this conversation: {exc}"))

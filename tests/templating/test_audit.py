@@ -184,9 +184,10 @@ def test_truncate_prompt_keeps_the_system_prompt_and_the_last_reply_and_fits_whe
 @given(conversations())
 def test_supervised_tokens_decode_to_the_replies_and_their_end_of_turn(smollm2_tokenizer, messages):
     """Exact when replies start with a visible ASCII character: a token may otherwise hold the
-    header's newline and the reply's first bytes together (then it is in the mask, as in HF's)."""
+    header's newline and the reply's first bytes together (then it is in the mask, as in HF's):
+    each reply gets one in front, rather than most examples being filtered out."""
+    messages = [{**m, "content": "A" + m["content"]} if m["role"] == "assistant" else m for m in messages]
     replies = [m["content"] for m in messages if m["role"] == "assistant"]
-    assume(all(r[0].isascii() and not r[0].isspace() for r in replies))
     assume(all(smollm2_tokenizer.decode(smollm2_tokenizer.encode(r, add_special_tokens=False)) == r
                for r in replies))  # characters the byte-level vocabulary cannot spell decode as U+FFFD
     assume(not any(c in m["content"] for m in messages for c in ("<|im_start|>", "<|im_end|>", "<|endoftext|>")))
