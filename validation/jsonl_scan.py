@@ -9,6 +9,8 @@ memory does not grow with the file.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import tempfile
 from array import array
@@ -39,17 +41,29 @@ def line_ranges(path: Path, parts: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
-def blocks(f: BinaryIO, size: int | None = None, *, part: int = BLOCK_BYTES) -> Iterator[list[bytes]]:
+def blocks(f: BinaryIO, size: int | None = None, *, part: int | None = None) -> Iterator[list[bytes]]:
     """Blocks of whole lines, about `part` bytes each, from `f`: `size` bytes (a range that ends
     at a line's end) or everything left. A line longer than a block is one block, read once."""
-    left = size
+    left, part = size, part or BLOCK_BYTES
     while left is None or left > 0:
         lines = f.readlines(part if left is None else min(part, left))
         if not lines:
             return
-        if left is not None:
-            left -= sum(map(len, lines))
+        if left is not None:  # readlines stops only once past its hint: drop the range's next line(s)
+            size = sum(map(len, lines))
+            while size > left:
+                size -= len(lines.pop())
+            left -= size
         yield lines
+
+
+def raw_blocks(f: BinaryIO, part: int | None = None) -> Iterator[bytes]:
+    """Blocks of whole lines, about `part` bytes each, as one bytes object each (what is sent to
+    a worker process: one object pickles much faster than a list of lines)."""
+    while data := f.read(part or BLOCK_BYTES):
+        if not data.endswith(b"\n"):
+            data += f.readline()
+        yield data
 
 
 def check_block(scanner: Scanner, findings: Findings, lines: list[bytes], before: int,
@@ -93,8 +107,10 @@ def scan_jsonl(path: Path, scanner: Scanner, findings: Findings, *, workers: int
     parallel = workers > 1 and size >= (PARALLEL_MIN_COMPRESSED if compressed else PARALLEL_MIN_BYTES)
     with readable(path), path.open("rb") as raw, open_bytes(path, raw) as f:
         parts: Iterator[Any]
-        if compressed:
-            parts, progress = _read(blocks(f), raw, progress), None  # counted as the file is read
+        if compressed and parallel:  # decompressed here, by a thread, while the workers check
+            parts, progress = _ahead(_read(raw_blocks(f), raw, progress)), None
+        elif compressed:  # progress: counted as the file is read
+            parts, progress = _read(blocks(f), raw, progress), None
         else:
             parts = iter(line_ranges(path, workers * 8)) if parallel else blocks(f)
         if parallel:
@@ -103,8 +119,7 @@ def scan_jsonl(path: Path, scanner: Scanner, findings: Findings, *, workers: int
     return records, invalid
 
 
-def _read(parts: Iterator[list[bytes]], raw: BinaryIO,
-          progress: Callable[[int], None] | None) -> Iterator[list[bytes]]:
+def _read(parts: Iterator[Any], raw: BinaryIO, progress: Callable[[int], None] | None) -> Iterator[Any]:
     """`parts`, reporting to `progress` how far into the (compressed) file `raw` they reach."""
     done = 0
     for block in parts:
@@ -112,6 +127,41 @@ def _read(parts: Iterator[list[bytes]], raw: BinaryIO,
         if progress is not None:
             progress(raw.tell() - done)
             done = raw.tell()
+
+
+def _ahead(parts: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
+    """`parts`, produced by a thread up to `depth` ahead: ISA-L and the other decompressors let
+    other threads run, so decompressing overlaps with handing blocks to the workers."""
+    import queue
+    import threading
+
+    done = object()
+    ready: queue.Queue[Any] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for part in parts:
+                if stop.is_set():
+                    return
+                ready.put(part)
+            ready.put(done)
+        except BaseException as exc:  # re-raised in the consuming thread (a damaged file)
+            ready.put(exc)
+
+    thread = threading.Thread(target=produce, daemon=True)
+    thread.start()
+    try:
+        while (item := ready.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                ready.get(timeout=0.01)
+        thread.join()
 
 
 # --- several processes ---------------------------------------------------------------------------
@@ -130,8 +180,9 @@ def _scan_part(task: tuple[Any, bool, int | None, bool]) -> tuple[int, int, Find
     part, first, keep, spool = task
     with tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False) if spool else open(os.devnull, "wb") as out:
         findings = Findings(keep, out if spool else None)
-        if isinstance(part, list):
-            lines, records, invalid = scan_blocks(scanner, findings, iter([part]), first=first, settle=False)
+        if isinstance(part, bytes):
+            block = io.BytesIO(part).readlines()
+            lines, records, invalid = scan_blocks(scanner, findings, iter([block]), first=first, settle=False)
         else:
             path, start, end = part
             with open(path, "rb") as f:
