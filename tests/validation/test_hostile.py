@@ -40,3 +40,15 @@ def test_json_nested_100000_deep_is_an_error_on_its_row(cli, tmp_path):
     result = cli("validate", str(path), "--json")
     assert result.code == 1
     assert [(i["row"], i["code"]) for i in result.json()["issues"]] == [(2, "too-deeply-nested"), (3, "duplicate")]
+
+
+def test_nul_bytes_raw_escaped_or_as_padding_are_errors_on_their_rows(cli, tmp_path):
+    good = json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]})
+    escaped = json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "y\x00o"}]})
+    path = tmp_path / "nul.jsonl"
+    path.write_bytes(b"\n".join([good.encode(), escaped.replace("\\u0000", "\x00").encode(), escaped.encode(),
+                                 b"\x00" * 4096, b""]))  # the last: what a crash leaves where data was not written
+    result = cli("validate", str(path), "--json")
+    assert result.code == 1
+    assert [(i["row"], i["path"], i["code"]) for i in result.json()["issues"]] == [
+        (2, "", "invalid-json"), (3, "messages[1].content", "control-character"), (4, "", "invalid-json")]
