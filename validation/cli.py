@@ -62,7 +62,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                        "assistant tokens to truncation")
     stats.add_argument("--compare", metavar="OTHER", help="a second dataset (e.g. the eval split) side by side, "
                        "with rows of OTHER that repeat rows of PATH")
-    stats.add_argument("--json", metavar="OUT", help="write the summary as JSON ('-' for stdout)")
+    stats.add_argument("--json", nargs="?", const="-", metavar="OUT", help="print the summary as one JSON object "
+                       "on stdout, as every command does (the terminal report goes to stderr); `--json OUT` "
+                       "still writes a file but is deprecated: use --json-out")
+    stats.add_argument("--json-out", metavar="OUT", help="write the summary as JSON to OUT")
     stats.add_argument("--plot", metavar="OUT.png", help="write length histograms as PNG")
     stats.add_argument("--html", metavar="OUT.html", help="write a self-contained HTML report")
     stats.set_defaults(run=run_stats)
@@ -150,14 +153,16 @@ def run_stats(args: argparse.Namespace) -> int:
         render_compare(result, other, leakage, console)
     else:
         render_terminal(result, console)
-    if args.json:
-        text = json.dumps(payload, ensure_ascii=False, indent=1)
-        if args.json == "-":
-            print(text)
-        else:
-            from validation.io import write_file
+    text = json.dumps(payload, ensure_ascii=False, indent=1)
+    if args.json == "-":
+        print(text)
+    if args.json not in (None, "-"):
+        print(f"note: `stats --json OUT` is deprecated; use `--json-out {args.json}` (--json alone prints to "
+              "stdout)", file=sys.stderr)
+    for out in {args.json_out, None if args.json == "-" else args.json} - {None}:
+        from validation.io import write_file
 
-            write_file(args.json, text + "\n")
+        write_file(out, text + "\n")
     for path in (args.plot, args.html):
         if path:
             result.plot(path)

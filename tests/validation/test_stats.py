@@ -173,6 +173,20 @@ def test_cli_stats_json_and_compare(cli, tmp_path):
     assert (payload["a"]["rows"], payload["b"]["rows"], payload["b_rows_in_a_exact"]) == (2, 3, 1)
 
 
+def test_cli_stats_json_prints_to_stdout_like_every_command_and_json_out_writes_a_file(cli, tmp_path):
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in HAND[:2]))
+    printed = cli("stats", data, "--json")
+    assert printed.code == 0 and json.loads(printed.out)["rows"] == 2 and "conversations" in printed.err
+    assert printed.out == cli("stats", data, "--json", "-").out
+    written = cli("stats", data, "--json-out", tmp_path / "a.json")
+    assert written.code == 0 and "conversations" in written.out and "deprecated" not in written.err
+    old = cli("stats", data, "--json", tmp_path / "b.json")  # the old form: still works, with a note
+    assert old.err == (f"note: `stats --json OUT` is deprecated; use `--json-out {tmp_path / 'b.json'}` "
+                       "(--json alone prints to stdout)\n")
+    assert (tmp_path / "a.json").read_text() == (tmp_path / "b.json").read_text() == printed.out
+
+
 @pytest.mark.parametrize("text", ["", "\n  \n"])
 def test_cli_stats_of_a_file_with_no_rows(cli, tmp_path, text):
     path = tmp_path / "none.jsonl"
