@@ -50,11 +50,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _is_user_error(exc: Exception) -> bool:
-    from templating.environment import TemplateLimit
-    from validation.io import InputError
+    from validation.errors import InstructkitError  # the one tree (validation/errors.py)
 
-    # TemplateLimit: a user template that loops without end or writes without end
-    return isinstance(exc, (InputError, TemplateLimit, FileNotFoundError, PermissionError, IsADirectoryError))
+    return isinstance(exc, (InstructkitError, FileNotFoundError, PermissionError, IsADirectoryError))
 
 
 if __name__ == "__main__":

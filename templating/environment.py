@@ -25,18 +25,11 @@ import jinja2.ext
 import jinja2.nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError, safe_range
 
+from validation.errors import TemplateError, TemplateLimit  # re-exported: this module's name for it
+
 RENDER_SECONDS = 10.0  # one conversation; the largest official template renders a long one in milliseconds
 MAX_CHARS = 8_000_000  # one rendered conversation: four times the text of a 500,000-token context
 _deadline: contextvars.ContextVar[float] = contextvars.ContextVar("deadline", default=float("inf"))
-
-
-class TemplateError(ValueError):
-    """A template refused a conversation (its `raise_exception`) or failed to render."""
-
-
-class TemplateLimit(TemplateError):
-    """A render went past a limit (time, size, recursion): the template is broken, whatever the
-    conversation, so checks stop at once instead of counting it as a refusal."""
 
 
 class _Generation(jinja2.ext.Extension):

@@ -16,6 +16,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from validation.errors import UnknownName
 from templating.environment import TemplateError, TemplateLimit, compile_template, render_with_spans
 from templating.fast import FORMATS, plain_turns, render_turns
 from validation.models import Conversation, Message
@@ -168,7 +169,7 @@ def resolve(name: str) -> str:
     known = sorted([*_TEMPLATES, *_ALIASES])
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else f"; known templates: {', '.join(sorted(_TEMPLATES))}"
-    raise KeyError(f"unknown template {name!r}{hint}")
+    raise UnknownName(f"unknown template {name!r}{hint}")
 
 
 def get_template(name: str) -> ChatTemplate:
@@ -184,7 +185,7 @@ def template_of_tokenizer(tokenizer: Any, name: str = "own") -> ChatTemplate:
     with the tokenizer's BOS/EOS; spans only where it carries `{% generation %}` markers."""
     text = getattr(tokenizer, "chat_template", None)
     if not isinstance(text, str) or not text:
-        raise KeyError(f"{name}: the tokenizer has no chat template; name one with --template")
+        raise UnknownName(f"{name}: the tokenizer has no chat template; name one with --template")
     compile_template(text)
     eos = getattr(tokenizer, "eos_token", None) or ""
     specials = tuple(t for t in getattr(tokenizer, "all_special_tokens", ()) if t)

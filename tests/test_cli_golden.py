@@ -41,6 +41,13 @@ def record(cli, tmp: str) -> dict[str, dict[str, object]]:
 
 
 def test_every_command_prints_what_was_recorded(cli, monkeypatch, tmp_path):
+    from templating import registry
+    from templating.builtins import BUILTINS
+
+    # the built-in templates only: other tests in this process may have registered their own
+    monkeypatch.setattr(registry, "_TEMPLATES", {spec.name: spec for spec in BUILTINS})
+    monkeypatch.setattr(registry, "_ALIASES", {alias: spec.name for spec in BUILTINS for alias in spec.aliases})
+    monkeypatch.setattr(registry, "_COMPILED", {})
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("COLUMNS", "100")
     out = ROOT / "out" / f"golden-{os.getpid()}"  # a relative path, so that it reads the same on every machine

@@ -18,12 +18,9 @@ from typing import Any
 from templating import ChatTemplate
 from templating.parse import PROBE, PROBE_NO_SYSTEM, first_difference
 from validation.io import write_file
+from validation.errors import NoFingerprint  # re-exported: this module's name for it
 
 FILE = "template_fingerprint.json"
-
-
-class NoFingerprint(FileNotFoundError):
-    """The folder was not written by `instructkit train` (or the fingerprint was removed)."""
 
 
 @dataclass(frozen=True)

@@ -23,30 +23,13 @@ from typing import Any
 import yaml
 
 from training.config import ConfigError, TrainConfig
+from validation.errors import InvalidDataset, PushFailed  # re-exported here
 from validation.io import write_file
 
 log = logging.getLogger("instructkit")
 # Audit codes that concern what training learns; the validation codes are the gate's.
 SUPERVISION_CODES = frozenset({"response-not-supervised", "end-of-turn-not-supervised", "truncated-to-nothing",
                                "over-length", "double-bos", "special-token-in-content", "template-refused"})
-
-
-class PushFailed(RuntimeError):
-    """The model is saved locally but could not be pushed to the hub; the message says why."""
-
-
-class InvalidDataset(RuntimeError):
-    """The gate found errors (validation: `on_invalid: stop`; supervision audit: `on_audit_error:
-    stop`); `report` is the validation or audit report."""
-
-    def __init__(self, report: Any, stage: str = "validation") -> None:
-        what, key = ("invalid rows", "on_invalid: drop") if stage == "validation" else \
-            ("rows with supervision errors", "on_audit_error: drop or warn")
-        codes = ", ".join(f"{c} {n}" for c, n in report.counts().items()
-                          if any(i.code == c and i.severity == "error" for i in report.issues))  # listed: 1 or more
-        super().__init__(f"{report.path}: {report.invalid} {what} of {report.rows} ({codes}); training stopped "
-                         f"(fix them, or set {key})")
-        self.report = report
 
 
 @dataclass

@@ -10,10 +10,7 @@ from typing import Any
 
 from templating import ChatTemplate
 from templating.audit import RowAudit
-
-
-class MaskMismatch(RuntimeError):
-    """Our masks and TRL's disagree on a sample: training would not learn what we report."""
+from validation.errors import MaskMismatch  # re-exported: this module's name for it
 
 
 def tokenized_dataset(rows: Sequence[RowAudit], *, assistant_only_loss: bool, max_length: int | None = None) -> Any:

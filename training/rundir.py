@@ -20,15 +20,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from training.config import ConfigError
+from validation.errors import ConfigError, UnfinishedRun
 from validation.io import write_file
 
 MARKER = ".instructkit-run.json"
 LOCK = ".instructkit-run.lock"
-
-
-class UnfinishedRun(ConfigError):
-    """The folder holds a run that did not finish (killed, failed, or still running)."""
 
 
 def read_marker(out: Path) -> dict[str, Any] | None:

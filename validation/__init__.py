@@ -9,6 +9,7 @@ Example:
 
 from validation.audit import audit
 from validation.codes import CATALOGUE
+from validation.errors import InstructkitError, UnknownName
 from validation.convert import convert
 from validation.formats import FORMAT_NAMES, CannotConvert, detect, get_format
 from validation.io import InputError, read_records, write_rows
@@ -19,7 +20,8 @@ from validation.stats import Stats, stats
 from validation.validate import InvalidRow, read, to_dataset, validate
 
 __all__ = [
-    "CATALOGUE", "audit", "FORMAT_NAMES", "CannotConvert", "Conversation", "FunctionCall", "InputError", "InvalidRow",
+    "CATALOGUE", "audit", "FORMAT_NAMES", "CannotConvert", "Conversation", "FunctionCall", "InputError",
+    "InstructkitError", "InvalidRow", "UnknownName",
     "Issue", "Message", "Report", "Role", "Stats", "TemplateRules", "ToolCall", "convert", "detect", "get_format",
     "get_rules", "read", "read_records", "stats", "to_dataset", "validate", "write_rows",
 ]

@@ -13,7 +13,7 @@ from typing import Any
 
 from validation.checks import check_messages
 from validation.formats import CannotConvert, Format, FormatError, get_format
-from validation.io import InputError, write_rows
+from validation.io import write_rows
 from validation.report import Fix, Issue, Report
 from validation.validate import (Source, _is_path, _name, conversation_of, fixed_records, open_source,
                                  resolve_rules)
@@ -36,10 +36,7 @@ def convert(source: Source, out: str | os.PathLike[str], *, to: str, format: str
         >>> json.loads(out.read_text())["conversations"][1]
         {'from': 'gpt', 'value': '2'}
     """
-    try:
-        target = get_format(to, column=to_column)
-    except KeyError as exc:
-        raise InputError(exc.args[0]) from None
+    target = get_format(to, column=to_column)
     if target.uniform is not None and not _is_path(source) and not isinstance(source, (list, tuple)):
         source = list(source)  # it may be read twice
     try:

@@ -23,6 +23,7 @@ from typing import Any
 
 from validation.decode import json_type
 from validation.models import Conversation, Message
+from validation.errors import CannotConvert, UnknownName  # re-exported: this module's name for it
 
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
                   "system": "system", "tool": "tool", "observation": "tool", "function_call": "assistant"}
@@ -35,10 +36,6 @@ class FormatError(Exception):
     def __init__(self, problems: list[tuple[str, str, str]]) -> None:
         super().__init__("; ".join(f"{p}: {m}" for p, _, m in problems))
         self.problems = problems
-
-
-class CannotConvert(Exception):
-    """The target format cannot hold this conversation; the message says what is in the way."""
 
 
 Raw = dict[str, Any]
@@ -97,7 +94,6 @@ def _require(row: Raw, name: str, kind: type | tuple[type, ...] = str) -> Any:
         expected = "a string" if kind is str else "a list"
         raise FormatError([(name, code, f"expected {expected}, got {json_type(value)}")])
     return value
-
 
 
 def _merge(metadata: dict[str, Any], fields: Raw) -> Raw:
@@ -301,7 +297,7 @@ def get_format(name: str, *, column: str | None = None) -> Format:
         return _text_format(column or "text")
     if name in _FIXED:
         return _FIXED[name]
-    raise KeyError(f"unknown format {name!r}; expected one of {', '.join(FORMAT_NAMES)}")
+    raise UnknownName(f"unknown format {name!r}; expected one of {', '.join(FORMAT_NAMES)}")
 
 
 _FIXED = {

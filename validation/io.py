@@ -24,14 +24,12 @@ from urllib.parse import urlparse
 
 from validation.decode import decode_row, json_type
 from validation.report import Issue
+from validation.errors import InputError  # re-exported: validation.io.InputError
+
 
 BOM = b"\xef\xbb\xbf"
 CHUNK_BYTES = 1 << 20
 Progress = Callable[[int], None]
-
-
-class InputError(Exception):
-    """The input cannot be used at all (missing, a plain directory, unknown kind, hub offline)."""
 
 
 class Record(NamedTuple):

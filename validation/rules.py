@@ -14,6 +14,7 @@ from functools import cache
 from importlib.metadata import entry_points
 from typing import Any
 
+from validation.errors import UnknownName
 from validation.models import ROLES
 
 GROUP = "instructkit.template_rules"
@@ -61,7 +62,7 @@ def get_rules(name: str) -> TemplateRules:
     if name == CHATML.name:
         return CHATML
     known = sorted({CHATML.name, *(n for lookup in _providers() for n in getattr(lookup, "names", list)())})
-    raise KeyError(f"unknown template {name!r}; known templates: {', '.join(known)}")
+    raise UnknownName(f"unknown template {name!r}; known templates: {', '.join(known)}")
 
 
 def get_tokenizer(name_or_path: str) -> Any:
@@ -75,9 +76,9 @@ def get_tokenizer(name_or_path: str) -> Any:
 
         return Tokenizer.from_file(str(path if path.is_file() else path / "tokenizer.json"))
     if not path.exists() and (path.suffix == ".json" or path.is_absolute() or name_or_path.startswith(".")):
-        raise KeyError(f"{name_or_path}: no such file or folder")  # a path, not a hub id
+        raise UnknownName(f"{name_or_path}: no such file or folder")  # a path, not a hub id
     for lookup in _providers():
         load = getattr(lookup, "tokenizer", None)
         if load is not None:
             return load(name_or_path)
-    raise KeyError(f"{name_or_path}: not a tokenizer.json or a folder with one, and no provider loads tokenizers")
+    raise UnknownName(f"{name_or_path}: not a tokenizer.json or a folder with one, and no provider loads tokenizers")

@@ -17,6 +17,7 @@ from typing import Any
 
 from validation.checks import with_call_content
 from validation.decode import decode_row, json_type
+from validation.errors import InvalidRow
 from validation.formats import Format, clear_winner, get_format, rank_formats
 from validation.io import (BOM, InputError, Record, decode_list_cells, held_suffix, kind_of, open_bytes,
                            open_for_writing, read_records, readable, size_of, write_rows)
@@ -28,15 +29,6 @@ from validation.scan import Scanner
 
 Source = str | os.PathLike[str] | Iterable[dict[str, Any]]
 DETECT_SAMPLE = 200
-
-
-class InvalidRow(ValueError):
-    """`read` met a row with errors; `issues` says which and where."""
-
-    def __init__(self, issues: list[Issue]) -> None:
-        first = issues[0]
-        super().__init__(f"row {first.row}, {first.path or '(row)'}: {first.code}: {first.message}")
-        self.issues = issues
 
 
 def _is_path(source: Source) -> bool:
@@ -53,10 +45,7 @@ def open_source(source: Source, *, format: str | None = None, column: str | None
         records = (Record(i, row if isinstance(row, dict) else Issue.make(
             i, "", "not-an-object", f"expected a JSON object, got {json_type(row)}")) for i, row in enumerate(source, 1))
     if format is not None:
-        try:
-            fmt = get_format(format, column=column)
-        except KeyError as exc:
-            raise InputError(exc.args[0]) from None
+        fmt = get_format(format, column=column)  # UnknownName (an InputError) for an unknown name
     else:
         head = list(islice(records, DETECT_SAMPLE))
         objects = [r.data for r in head if isinstance(r.data, dict)]
@@ -87,10 +76,7 @@ def resolve_rules(template: str | TemplateRules | None) -> TemplateRules | None:
     """Template rules by name (registry or built-in ChatML); InputError for unknown names."""
     if template is None or isinstance(template, TemplateRules):
         return template
-    try:
-        return get_rules(template)
-    except KeyError as exc:
-        raise InputError(exc.args[0]) from None
+    return get_rules(template)
 
 
 def check_max_length(max_length: int | None) -> int | None:
@@ -105,10 +91,7 @@ def load_tokenizer(tokenizer: Any) -> Any:
     a tokenizer.json or a folder with one, else a hub id, a GGUF file or the embedded SmolLM2)."""
     if tokenizer is None or not isinstance(tokenizer, (str, os.PathLike)):
         return tokenizer
-    try:
-        return get_tokenizer(os.fspath(tokenizer))
-    except KeyError as exc:
-        raise InputError(exc.args[0]) from None
+    return get_tokenizer(os.fspath(tokenizer))
 
 
 @contextmanager

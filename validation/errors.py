@@ -1,0 +1,102 @@
+"""instructkit's exceptions, in one tree. The CLI prints any of them as one line (exit 2, or 1
+where a command says so) and anything else as an internal error.
+
+    InstructkitError
+    ├── InputError               the input cannot be used at all: a missing or unreadable file, an
+    │   │                        unknown kind, the hub offline, a bad argument (CLI exit 2)
+    │   ├── UnknownName          (also a KeyError) no format, template or tokenizer of that name
+    │   ├── ConfigError          (also a ValueError) a training config that cannot be used
+    │   │   └── UnfinishedRun    a run folder whose run did not finish (verify, generate)
+    │   ├── ModelNotFound        (also a FileNotFoundError) a model or tokenizer that cannot be loaded
+    │   └── NoFingerprint        (also a FileNotFoundError) a folder `train` did not write
+    ├── TemplateError            (also a ValueError) a template refused a conversation or failed
+    │   └── TemplateLimit        a render past its time or size limit: the template is broken
+    ├── InvalidRow               (also a ValueError) `read` met a row with errors; `.issues`
+    ├── CannotConvert            the target format cannot hold a conversation
+    ├── InvalidDataset           (also a RuntimeError) the training gate found errors; `.report`
+    ├── MaskMismatch             (also a RuntimeError) our masks and TRL's disagree on a sample
+    └── PushFailed               (also a RuntimeError) saved, but not pushed to the hub
+
+Each is importable from the module that raises it as before (`validation.io.InputError`,
+`training.config.ConfigError`, `templating.TemplateError`, ...): those names are this tree's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class InstructkitError(Exception):
+    """Every error instructkit raises on purpose; its message says what, where and what to do."""
+
+
+class InputError(InstructkitError):
+    """The input cannot be used at all (missing, a plain directory, unknown kind, hub offline)."""
+
+
+class UnknownName(InputError, KeyError):
+    """No format, template or tokenizer of that name. A KeyError too, for lookups that expect one;
+    its text is the message itself (a KeyError's would be quoted)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ConfigError(InputError, ValueError):
+    """A configuration that cannot be used; the message names the key and what to do."""
+
+
+class UnfinishedRun(ConfigError):
+    """The folder holds a run that did not finish (killed, failed, or still running)."""
+
+
+class ModelNotFound(InputError, FileNotFoundError):
+    """A model or tokenizer source that cannot be loaded; the message says what to do."""
+
+
+class NoFingerprint(InputError, FileNotFoundError):
+    """The folder was not written by `instructkit train` (or the fingerprint was removed)."""
+
+
+class TemplateError(InstructkitError, ValueError):
+    """A template refused a conversation (its `raise_exception`) or failed to render."""
+
+
+class TemplateLimit(TemplateError):
+    """A render went past a limit (time, size, recursion): the template is broken, whatever the
+    conversation, so checks stop at once instead of counting it as a refusal."""
+
+
+class InvalidRow(InstructkitError, ValueError):
+    """`read` met a row with errors; `issues` says which and where."""
+
+    def __init__(self, issues: list[Any]) -> None:
+        first = issues[0]
+        super().__init__(f"row {first.row}, {first.path or '(row)'}: {first.code}: {first.message}")
+        self.issues = issues
+
+
+class CannotConvert(InstructkitError):
+    """The target format cannot hold this conversation; the message says what is in the way."""
+
+
+class InvalidDataset(InstructkitError, RuntimeError):
+    """The gate found errors (validation: `on_invalid: stop`; supervision audit: `on_audit_error:
+    stop`); `report` is the validation or audit report."""
+
+    def __init__(self, report: Any, stage: str = "validation") -> None:
+        what, key = ("invalid rows", "on_invalid: drop") if stage == "validation" else \
+            ("rows with supervision errors", "on_audit_error: drop or warn")
+        codes = ", ".join(f"{c} {n}" for c, n in report.counts().items()
+                          if any(i.code == c and i.severity == "error" for i in report.issues))  # listed: 1 or more
+        super().__init__(f"{report.path}: {report.invalid} {what} of {report.rows} ({codes}); training stopped "
+                         f"(fix them, or set {key})")
+        self.report = report
+
+
+class MaskMismatch(InstructkitError, RuntimeError):
+    """Our masks and TRL's disagree on a sample: training would not learn what we report."""
+
+
+class PushFailed(InstructkitError, RuntimeError):
+    """The model is saved locally but could not be pushed to the hub; the message says why."""
