@@ -48,13 +48,9 @@ def names() -> list[str]:
 
 def tokenizer(name_or_path: str) -> Any:
     """A transformers tokenizer for a hub id, a folder or a GGUF file; SmolLM2's id is the embedded one."""
-    from templating.embedded import ModelNotFound, load_tokenizer
-    from validation.io import InputError
+    from templating.embedded import load_tokenizer
 
-    try:
-        return load_tokenizer(name_or_path)
-    except ModelNotFound as exc:
-        raise InputError(str(exc)) from None
+    return load_tokenizer(name_or_path)  # ModelNotFound, an InputError, when it cannot be loaded
 
 
 lookup.names = names  # type: ignore[attr-defined]
