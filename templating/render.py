@@ -10,7 +10,8 @@ from templating.registry import get_template
 from validation.io import InputError
 from validation.report import Issue, Report
 from validation.scan import Scanner
-from validation.validate import Source, _name, conversation_of, open_source, resolve_rules
+from validation.source import Source, source_name
+from validation.validate import conversation_of, open_source, resolve_rules
 
 
 def _template(name: str) -> Any:
@@ -42,7 +43,7 @@ def render_rows(source: Source, out: IO[str], *, template: str, format: str | No
         out.write(json.dumps({"text": rendered.text, "assistant_spans": rendered.assistant_spans},
                              ensure_ascii=False) + "\n")
         written += 1
-    return Report(path=_name(source), format=fmt.name, rows=rows, valid=written, invalid=rows - written,
+    return Report(path=source_name(source), format=fmt.name, rows=rows, valid=written, invalid=rows - written,
                   issues=issues, template=chat.name)
 
 
@@ -66,8 +67,8 @@ def show_spans(source: Source, *, template: str, row: int = 1, format: str | Non
         for start, end in rendered.assistant_spans:
             text.stylize("bold green", start, end)
         console = Console()
-        console.print(f"[bold]{escape(_name(source))}[/] row {row} with {escape(chat.name)}: "
+        console.print(f"[bold]{escape(source_name(source))}[/] row {row} with {escape(chat.name)}: "
                       f"[bold green]trained[/] / [dim]context[/]")
         console.print(text, markup=False, highlight=False)
         return 0
-    raise InputError(f"no row {row} in {_name(source)}")
+    raise InputError(f"no row {row} in {source_name(source)}")

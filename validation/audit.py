@@ -19,7 +19,8 @@ from validation.io import InputError
 from validation.report import Issue, Report
 from validation.rules import TemplateRules
 from validation.scan import Scanner
-from validation.validate import (Source, _name, check_max_length, conversation_of, open_source, progress_bar,
+from validation.source import Source, source_name
+from validation.validate import (check_max_length, conversation_of, open_source, progress_bar,
                                  resolve_rules)
 
 BATCH = 2048
@@ -54,7 +55,7 @@ def audit_rows(source: Source, *, tokenizer: Any, template: str | TemplateRules,
 
 def _audit(source: Source, rules: TemplateRules, tokenizer: Any, max_length: int | None, over_length: str,
            fmt: Format, records: Any) -> tuple[Report, list[tuple[int, Any]]]:
-    report = Report(path=_name(source), format=fmt.name, template=rules.name, max_length=max_length,
+    report = Report(path=source_name(source), format=fmt.name, template=rules.name, max_length=max_length,
                     length_unit="tokens")
     issues: list[Issue] = []
     audits: list[tuple[int, Any]] = []

@@ -15,7 +15,8 @@ from validation.checks import check_messages
 from validation.formats import CannotConvert, Format, FormatError, get_format
 from validation.io import write_rows
 from validation.report import Fix, Issue, Report
-from validation.validate import (Source, _is_path, _name, conversation_of, fixed_records, open_source,
+from validation.source import Source, is_path, source_name
+from validation.validate import (conversation_of, fixed_records, open_source,
                                  resolve_rules)
 
 
@@ -37,7 +38,7 @@ def convert(source: Source, out: str | os.PathLike[str], *, to: str, format: str
         {'from': 'gpt', 'value': '2'}
     """
     target = get_format(to, column=to_column)
-    if target.uniform is not None and not _is_path(source) and not isinstance(source, (list, tuple)):
+    if target.uniform is not None and not is_path(source) and not isinstance(source, (list, tuple)):
         source = list(source)  # it may be read twice
     try:
         return _convert(source, out, target, uniform=False, format=format, column=column, split=split, fix=fix,
@@ -95,5 +96,5 @@ def _convert(source: Source, out: str | os.PathLike[str], target: Format, *, uni
             yield converted
 
     write_rows(out, rows())
-    return Report(path=_name(source), format=fmt.name, rows=counts["rows"], valid=counts["written"],
+    return Report(path=source_name(source), format=fmt.name, rows=counts["rows"], valid=counts["written"],
                   invalid=counts["rows"] - counts["written"], issues=issues, fixes=fixes)

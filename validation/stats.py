@@ -25,7 +25,8 @@ from validation.io import InputError
 from validation.rules import TemplateRules
 from validation.stats_read import conversation_frame, read_frames
 from validation.tokens import count_tokens
-from validation.validate import Source, _name, check_max_length, count_bar, load_tokenizer, resolve_rules
+from validation.source import Source, source_name
+from validation.validate import check_max_length, count_bar, load_tokenizer, resolve_rules
 
 QUANTILES = (0.5, 0.9, 0.99)
 
@@ -165,7 +166,7 @@ def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRule
     }
     if supervision is not None:  # the rendered length, which is what max_length truncates
         per_conversation = per_conversation.with_columns(length=pl.Series(supervision.lengths, dtype=pl.UInt32))
-    return Stats(_name(source), frames.format, frame, summary, per_conversation)
+    return Stats(source_name(source), frames.format, frame, summary, per_conversation)
 
 
 def _token_totals(frame: pl.DataFrame, supervision: Supervision | None) -> dict[str, Any]:

@@ -29,7 +29,8 @@ from validation.formats import Format, FormatError
 from validation.io import Record, compression_of, kind_of, open_bytes, readable
 from validation.decode import decode_row
 from validation.jsonl_scan import blocks, default_workers, line_ranges
-from validation.validate import Source, _is_path, open_source, progress_bar
+from validation.source import Source, is_path
+from validation.validate import open_source, progress_bar
 
 # Rows are in conversation order, turns in order within each: every reader keeps that invariant.
 FRAME_SCHEMA = {"conversation": pl.UInt32, "turn": pl.UInt16, "role": pl.String, "content": pl.String}
@@ -61,7 +62,7 @@ def read_frames(source: Source, *, format: str | None = None, column: str | None
     stderr (a terminal only) while rows are read one by one."""
     with progress_bar(source, progress, "reading") as advance:
         fmt, records = open_source(source, format=format, column=column, split=split, progress=advance)
-        if _is_path(source) and fmt.raw is not None and kind_of(source) == "jsonl":
+        if is_path(source) and fmt.raw is not None and kind_of(source) == "jsonl":
             records = None  # the rows read for detection: not kept while the C reader reads them all
             return _c_frames(Path(source), fmt)
         messages, skipped = None, 0
@@ -213,7 +214,7 @@ def _polars_source(source: Source, fmt: Format) -> pl.LazyFrame | None:
     for strings, and a cast would do the same to an integer column, where the other readers skip
     the row as `validate` rejects it.
     """
-    if not _is_path(source) or fmt.name not in ("messages", "qa", "text") or kind_of(source) != "parquet":
+    if not is_path(source) or fmt.name not in ("messages", "qa", "text") or kind_of(source) != "parquet":
         return None
     if fmt.name == "messages":
         schema = {fmt.column: pl.List(pl.Struct({"role": pl.String, "content": pl.String}))}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from itertools import chain, islice
 from pathlib import Path
@@ -26,20 +26,18 @@ from validation.report import Findings, Fix, Issue, Report
 from validation.rules import TemplateRules, get_rules, get_tokenizer
 from validation.jsonl_scan import default_workers, scan_jsonl
 from validation.scan import Scanner
+from validation.source import Source, is_path, source_name
 
-Source = str | os.PathLike[str] | Iterable[dict[str, Any]]
+_is_path, _name = is_path, source_name  # the names other modules imported before validation.source
+
 DETECT_SAMPLE = 200
-
-
-def _is_path(source: Source) -> bool:
-    return isinstance(source, (str, os.PathLike))
 
 
 def open_source(source: Source, *, format: str | None = None, column: str | None = None,
                 split: str = "train", precise: bool = False,
                 progress: Any = None) -> tuple[Format, Iterator[Record]]:
     """The source's format (named or detected over a sample of rows) and its records."""
-    if _is_path(source):
+    if is_path(source):
         records: Iterator[Record] = read_records(source, split=split, precise=precise, progress=progress)
     else:
         records = (Record(i, row if isinstance(row, dict) else Issue.make(
@@ -52,10 +50,10 @@ def open_source(source: Source, *, format: str | None = None, column: str | None
         ranked = rank_formats(objects, column=column)
         found = clear_winner(ranked, len(objects))
         if found is None:
-            raise InputError(f"{_name(source)}: cannot tell the format from the first {len(head)} rows "
+            raise InputError(f"{source_name(source)}: cannot tell the format from the first {len(head)} rows "
                              f"({_candidates(ranked, objects)}); name it with --format")
         fmt, records = found, chain(head, records)
-    if _is_path(source) and kind_of(source) == "csv":  # message lists are JSON text there
+    if is_path(source) and kind_of(source) == "csv":  # message lists are JSON text there
         records = decode_list_cells(records, fmt.list_fields)
     return fmt, records
 
@@ -66,10 +64,6 @@ def _candidates(ranked: list[tuple[Format, int]], objects: list[dict[str, Any]])
         return ", ".join(f"{fmt.name} fits {n} of {len(objects)}" for fmt, n in ranked)
     keys = sorted({k for row in objects for k in row})
     return f"fields: {', '.join(keys) or 'none'}"
-
-
-def _name(source: Source) -> str:
-    return os.fspath(source) if _is_path(source) else "<rows>"
 
 
 def resolve_rules(template: str | TemplateRules | None) -> TemplateRules | None:
@@ -97,7 +91,7 @@ def load_tokenizer(tokenizer: Any) -> Any:
 @contextmanager
 def progress_bar(source: Source, enabled: bool, what: str = "validating") -> Iterator[Any]:
     """A rich progress bar over the bytes of `source` on stderr (a TTY only); yields `advance(n)` or None."""
-    total = size_of(source) if _is_path(source) else None
+    total = size_of(source) if is_path(source) else None
     with _bar(enabled and total is not None, f"{what} {Path(os.fspath(source)).name}" if total else what,
               total, in_bytes=True) as advance:
         yield advance
@@ -153,7 +147,7 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
         raise InputError(f"max_issues must be a whole number >= 0, not {max_issues!r}")
     # JSONL, compressed or not, is checked as raw lines (after the head is read for detection);
     # --fix needs records.
-    lines = not fix and _is_path(source) and kind_of(source) == "jsonl"
+    lines = not fix and is_path(source) and kind_of(source) == "jsonl"
     with ExitStack() as stack:
         advance = stack.enter_context(progress_bar(source, progress))
         # --fix re-serialises changed rows: decode precisely so that no number changes on the way.
@@ -162,7 +156,7 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
         stream = None if issues_jsonl is None else stack.enter_context(open_for_writing(issues_jsonl, text=False))
         findings = Findings(max_issues, stream)
         scanner = Scanner(fmt, rules=rules, max_length=max_length, tokenizer=load_tokenizer(tokenizer))
-        report = Report(path=_name(source), format=fmt.name, template=rules.name if rules else None,
+        report = Report(path=source_name(source), format=fmt.name, template=rules.name if rules else None,
                         max_length=max_length, length_unit=None if max_length is None else
                         ("tokens" if tokenizer is not None else "characters"))
         if fix:
