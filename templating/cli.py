@@ -1,4 +1,4 @@
-"""`instructkit templates` and `instructkit render`: parse arguments, call the registry, print."""
+"""`instructkit templates` (and `templates check`), `render` and `audit`: parse arguments, call the library, print."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`instructkit train` and `instructkit generate`: parse arguments, call the library, summarise."""
+"""`instructkit train`, `generate` and `verify`: parse arguments, call the library, summarise."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`instructkit validate` and `instructkit convert`: parse arguments, call the library, report."""
+"""`instructkit validate`, `convert` and `stats`: parse arguments, call the library, report."""
 
 from __future__ import annotations
 
