@@ -101,7 +101,7 @@ class _Environment(ImmutableSandboxedEnvironment):
         if operator == "*" and isinstance(left, (str, list, tuple)) and isinstance(right, int) \
                 and len(left) * right > MAX_CHARS:
             raise _Limit(f"the template repeats a value {right:,} times ({len(left) * right:,} items, "
-                                f"more than {MAX_CHARS:,})")
+                         f"more than {MAX_CHARS:,})")
         if operator == "**" and isinstance(left, int) and isinstance(right, int) and abs(left) > 1 \
                 and right > 4096:
             raise _Limit(f"the template raises {left} to the power {right:,}")

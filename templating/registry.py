@@ -16,9 +16,9 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from validation.errors import UnknownName
 from templating.environment import TemplateError, TemplateLimit, compile_template, render_with_spans
 from templating.fast import FORMATS, plain_turns, render_turns
+from validation.errors import UnknownName
 from validation.models import Conversation, Message
 
 

@@ -46,26 +46,21 @@ def run_train(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markup import escape
 
-    from training.config import ConfigError, load_config
+    from training.config import load_config
     from training.pipeline import InvalidDataset, PushFailed, run
-    from validation.io import InputError
     from validation.report import render
 
     console = Console()
-    try:
-        config = load_config(args.config, overrides=args.set)
-        config = config.model_copy(update={"resume": config.resume or args.resume,
-                                           "overwrite": config.overwrite or args.overwrite})
-    except ConfigError as exc:
-        raise InputError(str(exc)) from None
+    # a ConfigError (an InputError) from here on is one line, exit 2, at the CLI boundary
+    config = load_config(args.config, overrides=args.set)
+    config = config.model_copy(update={"resume": config.resume or args.resume,
+                                       "overwrite": config.overwrite or args.overwrite})
     try:
         summary = run(config, dry_run=args.dry_run, console=console)
     except InvalidDataset as exc:
         render(exc.report, console)
         console.print(f"[red]{escape(str(exc))}[/]")
         return 1
-    except ConfigError as exc:
-        raise InputError(str(exc)) from None
     except PushFailed as exc:
         console.print(f"[red]{escape(str(exc))}[/]")
         return 1
@@ -100,28 +95,18 @@ def _rates(before: float | None, after: float | None) -> str:
     return f"{before:.0%} → {after:.0%} of replies end with a stop token{flag}"
 
 
-def finished(model_dir: str) -> None:
-    """InputError (one line, exit 2) when `model_dir` holds a training run that did not finish."""
-    from training.rundir import UnfinishedRun, require_finished
-    from validation.io import InputError
-
-    try:
-        require_finished(model_dir)
-    except UnfinishedRun as exc:
-        raise InputError(str(exc)) from None
-
-
 def run_generate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from templating import detect, get_template
     from training.models import load_model
+    from training.rundir import require_finished
     from training.samples import generate
     from validation.io import InputError
 
     if not Path(args.model).is_dir():
         raise InputError(f"{args.model}: no such model folder")
-    finished(args.model)
+    require_finished(args.model)  # UnfinishedRun: one line, exit 2
     model, tokenizer, _ = load_model(args.model)
     name = detect(tokenizer)
     if name is None:
@@ -135,16 +120,12 @@ def run_verify(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from training.fingerprint import NoFingerprint, verify
+    from training.fingerprint import verify
     from validation.io import InputError
 
     if not Path(args.model).is_dir():
         raise InputError(f"{args.model}: no such model folder")
-    finished(args.model)
-    try:
-        checks = verify(args.model)
-    except NoFingerprint as exc:
-        raise InputError(str(exc)) from None
+    checks = verify(args.model)  # UnfinishedRun or NoFingerprint (InputErrors): one line, exit 2
     if args.json:
         json.dump({"model": args.model, "ok": all(c.passed for c in checks),
                    "checks": [c.__dict__ for c in checks]}, sys.stdout, ensure_ascii=False, indent=1)

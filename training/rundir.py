@@ -37,13 +37,11 @@ def read_marker(out: Path) -> dict[str, Any] | None:
 
 
 def claim(out: Path, *, overwrite: bool, resume: bool) -> str | None:
-    """Check that this run may write `out` and mark it as this run's; a line saying what the run
-    replaces or resumes (None for a new or empty folder). Raises ConfigError for a folder of
-    someone else's files (without `overwrite`)."""
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"output_dir {out} is a file, not a folder")
+    """Check that this run may write the folder `out` (made, and locked, by the caller) and mark it
+    as this run's; a line saying what the run replaces or resumes (None for a new or empty
+    folder). Raises ConfigError for a folder of someone else's files (without `overwrite`)."""
     earlier = read_marker(out)
-    theirs = sorted(p.name for p in out.iterdir() if p.name not in (MARKER, LOCK)) if out.is_dir() else []
+    theirs = sorted(p.name for p in out.iterdir() if p.name not in (MARKER, LOCK))
     note = None
     if earlier is not None:
         state = "finished" if earlier.get("finished") else "did not finish"
@@ -57,7 +55,6 @@ def claim(out: Path, *, overwrite: bool, resume: bool) -> str | None:
                           "of the same name as the run's are replaced, nothing is deleted)")
     elif theirs:
         note = f"output_dir: --overwrite: writing into {out}, which holds other files ({len(theirs)}); none is deleted"
-    out.mkdir(parents=True, exist_ok=True)
     mark(out, finished=False)
     return note
 

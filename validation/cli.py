@@ -153,15 +153,16 @@ def run_stats(args: argparse.Namespace) -> int:
         render_compare(result, other, leakage, console)
     else:
         render_terminal(result, console)
+    old_form = args.json not in (None, "-")  # `--json OUT`: a file, as before --json-out
+    if old_form:
+        print(f"note: `stats --json OUT` is deprecated; use `--json-out {args.json}` (--json alone prints to "
+              "stdout)", file=sys.stderr)
     text = json.dumps(payload, ensure_ascii=False, indent=1)
     if args.json == "-":
         print(text)
-    if args.json not in (None, "-"):
-        print(f"note: `stats --json OUT` is deprecated; use `--json-out {args.json}` (--json alone prints to "
-              "stdout)", file=sys.stderr)
-    for out in {args.json_out, None if args.json == "-" else args.json} - {None}:
-        from validation.io import write_file
+    from validation.io import write_file
 
+    for out in dict.fromkeys(path for path in (args.json_out, args.json if old_form else None) if path):
         write_file(out, text + "\n")
     for path in (args.plot, args.html):
         if path:

@@ -22,8 +22,8 @@ from functools import partial
 from typing import Any
 
 from validation.decode import json_type
+from validation.errors import CannotConvert, UnknownName  # CannotConvert: re-exported, its old home
 from validation.models import Conversation, Message
-from validation.errors import CannotConvert, UnknownName  # re-exported: this module's name for it
 
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
                   "system": "system", "tool": "tool", "observation": "tool", "function_call": "assistant"}

@@ -23,9 +23,8 @@ from typing import IO, Any, BinaryIO, NamedTuple
 from urllib.parse import urlparse
 
 from validation.decode import decode_row, json_type
-from validation.report import Issue
 from validation.errors import InputError  # re-exported: validation.io.InputError
-
+from validation.report import Issue
 
 BOM = b"\xef\xbb\xbf"
 CHUNK_BYTES = 1 << 20

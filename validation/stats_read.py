@@ -28,7 +28,7 @@ from validation import _rowscan
 from validation.formats import Format, FormatError
 from validation.io import Record, compression_of, kind_of, open_bytes, readable
 from validation.decode import decode_row
-from validation.jsonl_scan import blocks, default_workers, line_ranges
+from validation.jsonl_scan import default_workers, line_ranges, raw_blocks
 from validation.source import Source, is_path
 from validation.validate import open_source, progress_bar
 
@@ -140,8 +140,8 @@ def _c_frames(path: Path, fmt: Format) -> Frames:
             parts = list(pool.map(read, spans))
         else:  # decompressed here, part by part, while the threads read the parts before
             with readable(path), open_bytes(path) as f:
-                futures = [pool.submit(parse, b"".join(lines), n == 0)
-                           for n, lines in enumerate(blocks(f, part=COMPRESSED_PART))]
+                futures = [pool.submit(parse, data, n == 0)
+                           for n, data in enumerate(raw_blocks(f, part=COMPRESSED_PART))]
             parts = [future.result() for future in futures] or [parse(b"", True)]
     messages, conversations, deferred = [], [], []
     offset = skipped = empty = whitespace = 0

@@ -28,8 +28,6 @@ from validation.jsonl_scan import default_workers, scan_jsonl
 from validation.scan import Scanner
 from validation.source import Source, is_path, source_name
 
-_is_path, _name = is_path, source_name  # the names other modules imported before validation.source
-
 DETECT_SAMPLE = 200
 
 
