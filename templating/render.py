@@ -10,8 +10,8 @@ from templating.registry import get_template
 from validation.io import InputError
 from validation.report import Issue, Report
 from validation.scan import Scanner
-from validation.source import Source, source_name
-from validation.validate import conversation_of, open_source, resolve_rules
+from validation.source import Dataset, Source, dataset_of, source_name
+from validation.validate import conversation_of, resolve_rules
 
 
 def _template(name: str) -> Any:
@@ -22,7 +22,12 @@ def render_rows(source: Source, out: IO[str], *, template: str, format: str | No
                 column: str | None = None, split: str = "train", add_generation_prompt: bool = False) -> Report:
     """Write one JSON line per valid row; rows with errors or that the template refuses are reported."""
     chat = _template(template)
-    fmt, records = open_source(source, format=format, column=column, split=split, precise=True)
+    with dataset_of(source, format=format, column=column, split=split) as data:
+        return _render_rows(data, out, chat, add_generation_prompt)
+
+
+def _render_rows(data: Dataset, out: IO[str], chat: Any, add_generation_prompt: bool) -> Report:
+    fmt, records = data.format, data.records(precise=True)
     issues: list[Issue] = []
     rows = written = 0
     # The template's rules make content with its special tokens an error: never render forged turns.
@@ -43,7 +48,7 @@ def render_rows(source: Source, out: IO[str], *, template: str, format: str | No
         out.write(json.dumps({"text": rendered.text, "assistant_spans": rendered.assistant_spans},
                              ensure_ascii=False) + "\n")
         written += 1
-    return Report(path=source_name(source), format=fmt.name, rows=rows, valid=written, invalid=rows - written,
+    return Report(path=data.name, format=fmt.name, rows=rows, valid=written, invalid=rows - written,
                   issues=issues, template=chat.name)
 
 
@@ -55,20 +60,28 @@ def show_spans(source: Source, *, template: str, row: int = 1, format: str | Non
     from rich.text import Text
 
     chat = _template(template)
-    fmt, records = open_source(source, format=format, column=column, split=split, precise=True)
-    for outcome in Scanner(fmt, rules=resolve_rules(chat.name), duplicates=False).scan(records):
+    with dataset_of(source, format=format, column=column, split=split) as data:
+        found = _row(data, chat, row)
+    if found is None:
+        raise InputError(f"no row {row} in {source_name(source)}")
+    rendered = chat.render(conversation_of(data.format, found).messages, add_generation_prompt=add_generation_prompt)
+    text = Text(rendered.text, style="dim")
+    for start, end in rendered.assistant_spans:
+        text.stylize("bold green", start, end)
+    console = Console()
+    console.print(f"[bold]{escape(source_name(source))}[/] row {row} with {escape(chat.name)}: "
+                  f"[bold green]trained[/] / [dim]context[/]")
+    console.print(text, markup=False, highlight=False)
+    return 0
+
+
+def _row(data: Dataset, chat: Any, row: int) -> dict[str, Any] | None:
+    """Row `row` of `data` when it passes validation with the template's rules; None when there is no such row."""
+    scanner = Scanner(data.format, rules=resolve_rules(chat.name), duplicates=False)
+    for outcome in scanner.scan(data.records(precise=True)):
         if outcome.record.row != row:
             continue
         if not outcome.valid:
             raise InputError(f"row {row} has errors; run `instructkit validate` to see them")
-        rendered = chat.render(conversation_of(fmt, outcome.record.data).messages,  # type: ignore[arg-type]
-                               add_generation_prompt=add_generation_prompt)
-        text = Text(rendered.text, style="dim")
-        for start, end in rendered.assistant_spans:
-            text.stylize("bold green", start, end)
-        console = Console()
-        console.print(f"[bold]{escape(source_name(source))}[/] row {row} with {escape(chat.name)}: "
-                      f"[bold green]trained[/] / [dim]context[/]")
-        console.print(text, markup=False, highlight=False)
-        return 0
-    raise InputError(f"no row {row} in {source_name(source)}")
+        return outcome.record.data  # type: ignore[return-value]
+    return None

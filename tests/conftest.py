@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -52,3 +55,36 @@ def smollm2_tokenizer():
     from templating.embedded import load_tokenizer
 
     return load_tokenizer()
+
+
+# --- counting opens of a file (tests/validation/test_source.py, tests/training/test_run.py) ---------
+
+_WATCHED: dict[str, int] = {}  # path -> the descriptor each open of it is tallied on (one byte an open)
+
+
+def _hook(event: str, args: tuple) -> None:
+    if event == "open" and _WATCHED and isinstance(args[0], (str, bytes, os.PathLike)):
+        fd = _WATCHED.get(os.path.realpath(os.fsdecode(args[0])))
+        if fd is not None:
+            os.write(fd, b"o")
+
+
+sys.addaudithook(_hook)
+
+
+@pytest.fixture
+def opens():
+    """`opens(path)` starts counting opens of `path` (in this process and forked children);
+    calling the result gives the count so far."""
+    tallies = []
+
+    def watch(path):
+        tally = tempfile.TemporaryFile()
+        tallies.append(tally)
+        _WATCHED[os.path.realpath(path)] = tally.fileno()
+        return lambda: os.fstat(tally.fileno()).st_size
+
+    yield watch
+    _WATCHED.clear()
+    for tally in tallies:
+        tally.close()

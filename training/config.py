@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator
 
 from validation.errors import ConfigError  # re-exported: this module's name for it
+from validation.source import Dataset
 
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
@@ -57,11 +58,14 @@ class LoraConfig(Strict):
 
 
 class TrainConfig(Strict):
-    """What `instructkit train` runs; see docs/training.md for every key."""
+    """What `instructkit train` runs; see docs/training.md for every key. In a script, `dataset`
+    may also be an open `validation.Dataset` (`open_dataset`): training reads it as it is."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
     model: str = DEFAULT_MODEL
     template: str = "auto"
-    dataset: DatasetConfig
+    dataset: DatasetConfig | Dataset
     eval: EvalConfig | None = None
     max_length: int = Field(default=1024, gt=0)
     packing: bool = False
@@ -81,6 +85,14 @@ class TrainConfig(Strict):
     overwrite: bool = False  # write into an output_dir that holds files of no earlier run (training/rundir.py)
     cpu_allocator: bool = True  # keep freed memory in the heap when training on CPU (training/allocator.py)
     sft: dict[str, Any] = Field(default_factory=dict)
+
+    @field_serializer("dataset")
+    def _dataset_as_keys(self, value: DatasetConfig | Dataset) -> dict[str, Any]:
+        """config.yaml records an open `Dataset` by the keys that would open it again."""
+        if isinstance(value, Dataset):
+            return {"path": value.name, "split": value.split, "format": value.format.name,
+                    "column": value.format.column or None}
+        return value.model_dump()
 
     @field_validator("sft")
     @classmethod

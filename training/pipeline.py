@@ -18,6 +18,7 @@ import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -77,15 +78,29 @@ def _text(value: Any) -> str:
     return escape(str(value))
 
 
-def gate(config: TrainConfig, out: Path, console: Any = None) -> Any:
-    """Validate the dataset before any model is loaded; the report. Raises `InvalidDataset`."""
+@contextlib.contextmanager
+def training_data(config: TrainConfig) -> Iterator[Any]:
+    """The training `Dataset` for a block: the one the config holds (left open), or the config's
+    file opened once and closed when the block ends (the gate and the audit read through it)."""
+    from validation.source import Dataset, dataset_of
+
+    source = config.dataset
+    if isinstance(source, Dataset):
+        yield source
+        return
+    with dataset_of(source.path, format=source.format, column=source.column, split=source.split) as data:
+        yield data
+
+
+def gate(config: TrainConfig, out: Path, console: Any = None, data: Any = None) -> Any:
+    """Validate the dataset (`data`, else the config's) before any model is loaded; the report.
+    Raises `InvalidDataset`."""
     from validation import validate
     from validation.report import MAX_ISSUES
 
     template = None if config.template == "auto" else config.template
-    source = config.dataset
-    report = validate(source.path, format=source.format, column=source.column, split=source.split,
-                      template=template, max_length=None, max_issues=MAX_ISSUES)
+    with contextlib.nullcontext(data) if data is not None else training_data(config) as data:
+        report = validate(data, template=template, max_length=None, max_issues=MAX_ISSUES)
     _write(out / "validation.json", json.dumps(report.to_json(), ensure_ascii=False, indent=1))
     _print(console, f"validate: {report.rows} rows, {report.valid} valid, {report.invalid} invalid")
     if report.invalid and config.on_invalid == "stop":
@@ -96,8 +111,9 @@ def gate(config: TrainConfig, out: Path, console: Any = None) -> Any:
 
 
 def supervise(config: TrainConfig, tokenizer: Any, template: Any, out: Path | None, console: Any = None,
-              path: str | None = None, split: str | None = None) -> tuple[list[Any], Any]:
-    """The supervision audit with the real tokenizer and template: (rows to train on, report).
+              path: str | None = None, split: str | None = None, data: Any = None) -> tuple[list[Any], Any]:
+    """The supervision audit with the real tokenizer and template: (rows to train on, report) of
+    `data` (an open `Dataset`), of the file at `path` (the eval set), else of the config's dataset.
 
     Rows left out: over max_length under `over_length: drop`, and rows with audit errors under
     `on_audit_error: drop`; with `stop` such errors raise `InvalidDataset`.
@@ -105,12 +121,14 @@ def supervise(config: TrainConfig, tokenizer: Any, template: Any, out: Path | No
     from templating.rules import rules_of
     from validation.audit import audit_rows
 
-    source = config.dataset
-    report, audited = audit_rows(path or source.path, tokenizer=tokenizer, template=rules_of(template),
-                                 max_length=None if config.packing else config.max_length,
-                                 over_length=config.over_length, format=None if path else source.format,
-                                 column=None if path else source.column, split=split or source.split,
-                                 progress=is_main_process())
+    with contextlib.ExitStack() as stack:
+        if data is None and path is None:
+            data = stack.enter_context(training_data(config))
+        report, audited = audit_rows(data if data is not None else path, tokenizer=tokenizer,
+                                     template=rules_of(template),
+                                     max_length=None if config.packing else config.max_length,
+                                     over_length=config.over_length, progress=is_main_process(),
+                                     **({} if data is not None else {"split": split or "train"}))
     if out is not None:
         _write(out / "audit.json", json.dumps(report.to_json(), ensure_ascii=False, indent=1))
     errors = {i.row for i in report.issues if i.severity == "error" and i.code in SUPERVISION_CODES}
@@ -277,14 +295,18 @@ def _run(config: TrainConfig, out: Path, dry_run: bool, console: Any) -> RunSumm
     from training.models import load_model
     from training.prepare import check_against_trl, tokenized_dataset
 
-    _write(out / "config.yaml", yaml.safe_dump(config.model_dump(), sort_keys=False))
-    validation_report = gate(config, out, console)
-    model, tokenizer, provenance = load_model(config.model)
-    _print(console, f"model: {_text(provenance)}")
-    template = choose_template(config, model, tokenizer, console)
-    rows, audit_report = supervise(config, tokenizer, template, out, console)
-    summary = dataset_stats([{"messages": [m.to_dict() for m in r.messages]} for r in rows],
-                            tokenizer=tokenizer, template=template.name, max_length=config.max_length,
+    from templating.rules import rules_of
+    from validation.source import open_dataset
+
+    _write(out / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    with training_data(config) as data:  # opened once: the gate and the audit read it
+        validation_report = gate(config, out, console, data)
+        model, tokenizer, provenance = load_model(config.model)
+        _print(console, f"model: {_text(provenance)}")
+        template = choose_template(config, model, tokenizer, console)
+        rows, audit_report = supervise(config, tokenizer, template, out, console, data=data)
+    audited = open_dataset([{"messages": [m.to_dict() for m in r.messages]} for r in rows], format="messages")
+    summary = dataset_stats(audited, tokenizer=tokenizer, template=rules_of(template), max_length=config.max_length,
                             audits=rows).summary
     summary["supervision"] = audit_report.summary
     train_rows, eval_rows = _split(rows, config, tokenizer, template)

@@ -16,12 +16,13 @@ from validation.io import InputError, read_records, write_rows
 from validation.models import Conversation, FunctionCall, Message, Role, ToolCall
 from validation.report import Issue, Report
 from validation.rules import TemplateRules, get_rules
+from validation.source import Dataset, open_dataset
 from validation.stats import Stats, stats
 from validation.validate import InvalidRow, read, to_dataset, validate
 
 __all__ = [
-    "CATALOGUE", "audit", "FORMAT_NAMES", "CannotConvert", "Conversation", "FunctionCall", "InputError",
+    "CATALOGUE", "audit", "FORMAT_NAMES", "CannotConvert", "Conversation", "Dataset", "FunctionCall", "InputError",
     "InstructkitError", "InvalidRow", "UnknownName",
     "Issue", "Message", "Report", "Role", "Stats", "TemplateRules", "ToolCall", "convert", "detect", "get_format",
-    "get_rules", "read", "read_records", "stats", "to_dataset", "validate", "write_rows",
+    "get_rules", "open_dataset", "read", "read_records", "stats", "to_dataset", "validate", "write_rows",
 ]

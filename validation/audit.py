@@ -19,9 +19,8 @@ from validation.io import InputError
 from validation.report import Issue, Report
 from validation.rules import TemplateRules
 from validation.scan import Scanner
-from validation.source import Source, source_name
-from validation.validate import (check_max_length, conversation_of, open_source, progress_bar,
-                                 resolve_rules)
+from validation.source import Dataset, Source, dataset_of
+from validation.validate import check_max_length, conversation_of, progress_bar, resolve_rules
 
 BATCH = 2048
 _PATH = re.compile(r"messages\[(\d+)\]\.(\w+)")
@@ -48,14 +47,15 @@ def audit_rows(source: Source, *, tokenizer: Any, template: str | TemplateRules,
     if rules is None or rules.audit is None:
         raise InputError(f"template {getattr(rules, 'name', template)}: no audit available (the templating "
                          "package provides it)")
-    with progress_bar(source, progress, "auditing") as advance:
-        return _audit(source, rules, tokenizer, max_length, over_length,
-                      *open_source(source, format=format, column=column, split=split, precise=True, progress=advance))
+    with dataset_of(source, format=format, column=column, split=split) as data, \
+            progress_bar(data, progress, "auditing") as advance:
+        return _audit(data, rules, tokenizer, max_length, over_length, data.records(precise=True, progress=advance))
 
 
-def _audit(source: Source, rules: TemplateRules, tokenizer: Any, max_length: int | None, over_length: str,
-           fmt: Format, records: Any) -> tuple[Report, list[tuple[int, Any]]]:
-    report = Report(path=source_name(source), format=fmt.name, template=rules.name, max_length=max_length,
+def _audit(data: Dataset, rules: TemplateRules, tokenizer: Any, max_length: int | None, over_length: str,
+           records: Any) -> tuple[Report, list[tuple[int, Any]]]:
+    fmt = data.format
+    report = Report(path=data.name, format=fmt.name, template=rules.name, max_length=max_length,
                     length_unit="tokens")
     issues: list[Issue] = []
     audits: list[tuple[int, Any]] = []

@@ -15,9 +15,8 @@ from validation.checks import check_messages
 from validation.formats import CannotConvert, Format, FormatError, get_format
 from validation.io import write_rows
 from validation.report import Fix, Issue, Report
-from validation.source import Source, is_path, source_name
-from validation.validate import (conversation_of, fixed_records, open_source,
-                                 resolve_rules)
+from validation.source import Dataset, Source, dataset_of, is_path
+from validation.validate import conversation_of, fixed_records, resolve_rules
 
 
 def convert(source: Source, out: str | os.PathLike[str], *, to: str, format: str | None = None,
@@ -38,23 +37,22 @@ def convert(source: Source, out: str | os.PathLike[str], *, to: str, format: str
         {'from': 'gpt', 'value': '2'}
     """
     target = get_format(to, column=to_column)
-    if target.uniform is not None and not is_path(source) and not isinstance(source, (list, tuple)):
+    if target.uniform is not None and not is_path(source) and not isinstance(source, (list, tuple, Dataset)):
         source = list(source)  # it may be read twice
-    try:
-        return _convert(source, out, target, uniform=False, format=format, column=column, split=split, fix=fix,
-                        template=template)
-    except _Relayout:  # a row needs the other layout after rows were written in the short one
-        return _convert(source, out, target, uniform=True, format=format, column=column, split=split, fix=fix,
-                        template=template)
+    with dataset_of(source, format=format, column=column, split=split) as data:
+        try:
+            return _convert(data, out, target, uniform=False, fix=fix, template=template)
+        except _Relayout:  # a row needs the other layout after rows were written in the short one
+            return _convert(data, out, target, uniform=True, fix=fix, template=template)
 
 
 class _Relayout(Exception):
     """Start again, every row in the target's uniform layout."""
 
 
-def _convert(source: Source, out: str | os.PathLike[str], target: Format, *, uniform: bool, format: str | None,
-             column: str | None, split: str, fix: bool, template: str | None) -> Report:
-    fmt, records = open_source(source, format=format, column=column, split=split, precise=True)
+def _convert(data: Dataset, out: str | os.PathLike[str], target: Format, *, uniform: bool, fix: bool,
+             template: str | None) -> Report:
+    fmt, records = data.format, data.records(precise=True)
     fixes: list[Fix] | None = [] if fix else None
     if fixes is not None:
         records = fixed_records(records, fmt, resolve_rules(template), fixes)
@@ -96,5 +94,5 @@ def _convert(source: Source, out: str | os.PathLike[str], target: Format, *, uni
             yield converted
 
     write_rows(out, rows())
-    return Report(path=source_name(source), format=fmt.name, rows=counts["rows"], valid=counts["written"],
+    return Report(path=data.name, format=fmt.name, rows=counts["rows"], valid=counts["written"],
                   invalid=counts["rows"] - counts["written"], issues=issues, fixes=fixes)

@@ -49,9 +49,10 @@ def compression_of(source: str | os.PathLike[str]) -> str | None:
     return COMPRESSIONS.get(Path(source).suffix.lower())
 
 
-def kind_of(source: str | os.PathLike[str]) -> str:
+def kind_of(source: str | os.PathLike[str], first: Callable[[], bytes] | None = None) -> str:
     """Which reader handles `source`: jsonl, json, parquet, csv, disk or hub (a compressed file:
-    the kind of what it holds, `data.jsonl.gz` is jsonl)."""
+    the kind of what it holds, `data.jsonl.gz` is jsonl). `first` gives the file's first bytes
+    (decompressed) when the caller has it open: a `.json` file is an array or JSON lines."""
     path = Path(source)
     if path.is_dir():
         if any((path / marker).exists() for marker in ("dataset_info.json", "state.json", "dataset_dict.json")):
@@ -68,7 +69,7 @@ def kind_of(source: str | os.PathLike[str]) -> str:
         if suffix in (".jsonl", ".ndjson"):
             return "jsonl"
         if suffix == ".json":
-            return "json" if _first_byte(path) == b"[" else "jsonl"
+            return "json" if _first_byte(path, first) == b"[" else "jsonl"
         if suffix in (".parquet", ".pq"):
             return "parquet"
         if suffix in (".csv", ".tsv"):
@@ -82,10 +83,14 @@ def kind_of(source: str | os.PathLike[str]) -> str:
     raise InputError(f"{path}: no such file or directory")
 
 
-def _first_byte(path: Path) -> bytes:
-    with readable(path), open_bytes(path) as f:
-        head = f.read(4096).removeprefix(BOM).lstrip()
-    return head[:1]
+def _first_byte(path: Path, first: Callable[[], bytes] | None) -> bytes:
+    with readable(path):
+        if first is not None:
+            head = first()
+        else:
+            with open_bytes(path) as f:
+                head = f.read(4096)
+    return head.removeprefix(BOM).lstrip()[:1]
 
 
 @contextmanager
@@ -111,7 +116,8 @@ def open_bytes(path: Path, raw: BinaryIO | None = None) -> BinaryIO:
 
 def read_records(source: str | os.PathLike[str], *, split: str = "train", precise: bool = False,
                  progress: Progress | None = None) -> Iterator[Record]:
-    """Yield every row of `source` as a `Record`, in order.
+    """Yield every row of `source` as a `Record`, in order (one open of the file; a
+    `validation.source.Dataset` reads through one open for many passes).
 
     Example:
         >>> import tempfile, pathlib
@@ -121,12 +127,26 @@ def read_records(source: str | os.PathLike[str], *, split: str = "train", precis
         [(1, 'dict'), (3, 'Issue')]
     """
     kind = kind_of(source)
+    if kind in FILE_KINDS:
+        return _read_file(Path(source), kind, precise=precise, progress=progress)
+    return _read_datasets(load_hf_dataset(str(source), kind=kind, split=split))
+
+
+def _read_file(path: Path, kind: str, *, precise: bool, progress: Progress | None) -> Iterator[Record]:
+    with path.open("rb") as raw:
+        yield from read_file(path, kind, raw, precise=precise, progress=progress)
+
+
+FILE_KINDS = ("jsonl", "json", "parquet", "csv")
+
+
+def read_file(path: Path, kind: str, raw: BinaryIO, *, precise: bool = False,
+              progress: Progress | None = None) -> Iterator[Record]:
+    """The records of file `path` of `kind` (one of FILE_KINDS), read from `raw`, its bytes as
+    stored, from the start; `path` names it in messages and says how it is compressed."""
     if kind == "jsonl":
-        return _read_jsonl(Path(source), precise=precise, progress=progress)
-    readers = {"json": _read_json_array, "parquet": _read_parquet, "csv": _read_csv}
-    if kind in readers:
-        return readers[kind](Path(source))
-    return _read_datasets(str(source), kind=kind, split=split)
+        return _read_jsonl(path, raw, precise=precise, progress=progress)
+    return {"json": _read_json_array, "parquet": _read_parquet, "csv": _read_csv}[kind](path, raw)
 
 
 def size_of(source: str | os.PathLike[str]) -> int | None:
@@ -135,9 +155,9 @@ def size_of(source: str | os.PathLike[str]) -> int | None:
     return path.stat().st_size if path.is_file() else None
 
 
-def _read_jsonl(path: Path, *, precise: bool, progress: Progress | None) -> Iterator[Record]:
+def _read_jsonl(path: Path, raw: BinaryIO, *, precise: bool, progress: Progress | None) -> Iterator[Record]:
     row, done = 0, 0
-    with readable(path), path.open("rb") as raw, open_bytes(path, raw) as f:
+    with readable(path), open_bytes(path, raw) as f:
         while lines := f.readlines(CHUNK_BYTES):
             if row == 0 and lines[0].startswith(BOM):
                 lines[0] = lines[0][len(BOM):]
@@ -151,11 +171,11 @@ def _read_jsonl(path: Path, *, precise: bool, progress: Progress | None) -> Iter
                 done = raw.tell()
 
 
-def _read_json_array(path: Path) -> Iterator[Record]:
+def _read_json_array(path: Path, raw: BinaryIO) -> Iterator[Record]:
     from validation.decode import DecodeError, loads
 
     try:
-        with readable(path), open_bytes(path) as f:
+        with readable(path), open_bytes(path, raw) as f:
             value = loads(f.read().removeprefix(BOM), precise=True)
     except DecodeError as exc:
         raise InputError(f"{path}: not a valid JSON array: {exc}") from None
@@ -169,11 +189,11 @@ def _read_json_array(path: Path) -> Iterator[Record]:
                                            f"expected a JSON object, got {type(item).__name__}"))
 
 
-def _read_parquet(path: Path) -> Iterator[Record]:
+def _read_parquet(path: Path, raw: BinaryIO) -> Iterator[Record]:
     import pyarrow.parquet as pq
 
     try:
-        parquet = pq.ParquetFile(path)
+        parquet = pq.ParquetFile(raw)
     except Exception as exc:  # pyarrow raises several unrelated types for a bad file
         raise InputError(f"{path}: not a readable Parquet file: {exc}") from None
     row = 0
@@ -183,11 +203,11 @@ def _read_parquet(path: Path) -> Iterator[Record]:
             yield Record(row, item)
 
 
-def _read_csv(path: Path) -> Iterator[Record]:
+def _read_csv(path: Path, raw: BinaryIO) -> Iterator[Record]:
     """CSV cells are text, as they are: which of them hold message lists as JSON only the format
     knows (`decode_list_cells`), and a content such as "[1, 2]" must stay a string."""
     delimiter = "\t" if held_suffix(path) == ".tsv" else ","
-    with readable(path), io.TextIOWrapper(open_bytes(path), newline="", encoding="utf-8-sig", errors="strict") as f:
+    with readable(path), io.TextIOWrapper(open_bytes(path, raw), newline="", encoding="utf-8-sig", errors="strict") as f:
         try:
             for index, item in enumerate(csv.DictReader(f, delimiter=delimiter), start=1):
                 yield Record(index, dict(item))
@@ -217,8 +237,8 @@ def _message_list(value: Any) -> Any:
     return value
 
 
-def _read_datasets(source: str, *, kind: str, split: str) -> Iterator[Record]:
-    dataset = load_hf_dataset(source, kind=kind, split=split)
+def _read_datasets(dataset: Any) -> Iterator[Record]:
+    """The records of a loaded `datasets.Dataset` (`load_hf_dataset`)."""
     for index, item in enumerate(dataset, start=1):
         yield Record(index, item)
 

@@ -1,6 +1,7 @@
 """Validate a JSONL file as raw lines, in line-aligned blocks, in this process or several.
 
-A plain file is cut into byte ranges that worker processes read themselves; a compressed one
+A plain file is cut into byte ranges that forked worker processes read themselves, through the
+descriptor of the one open they inherit (`source.Window`); a compressed one
 (`.gz`, `.bz2`, `.xz`) is decompressed here, in blocks, and the blocks are checked by the
 workers (or here, for a small file). Either way every line meets `Scanner.check_lines` (the C
 prover first), results come back in file order, and at most a few blocks are in flight, so
@@ -16,23 +17,23 @@ import tempfile
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, BinaryIO
 
-from validation.io import BOM, compression_of, open_bytes, readable
+from validation.io import BOM, open_bytes, readable
 from validation.report import Findings
 from validation.scan import Scanner
+from validation.source import Dataset, Window
 
 BLOCK_BYTES = 4 << 20  # lines are read and checked about this many bytes at a time
 PARALLEL_MIN_BYTES = 32 << 20  # a plain file this large is shared between processes
 PARALLEL_MIN_COMPRESSED = 4 << 20  # and a compressed one this large
 
 
-def line_ranges(path: Path, parts: int) -> list[tuple[int, int]]:
-    """Byte ranges of `path`, each starting at the beginning of a line."""
-    size = path.stat().st_size
+def line_ranges(data: Dataset, parts: int) -> list[tuple[int, int]]:
+    """Byte ranges of the (plain) file of `data`, each starting at the beginning of a line."""
+    size = data.size or 0
     bounds = [0]
-    with path.open("rb") as f:
+    with data.window() as f:
         for k in range(1, parts):
             f.seek(max(size * k // parts, bounds[-1]))
             f.readline()
@@ -97,24 +98,25 @@ def scan_blocks(scanner: Scanner, findings: Findings, parts: Iterator[list[bytes
     return lines, records, invalid
 
 
-def scan_jsonl(path: Path, scanner: Scanner, findings: Findings, *, workers: int,
+def scan_jsonl(data: Dataset, scanner: Scanner, findings: Findings, *, workers: int,
                progress: Callable[[int], None] | None = None) -> tuple[int, array]:
-    """(records, invalid rows in order) of a JSONL file, plain or compressed, its issues put in
-    `findings`: checked in this process, or in `workers` forked ones when the file is large
+    """(records, invalid rows in order) of a JSONL dataset, plain or compressed, its issues put
+    in `findings`: checked in this process, or in `workers` forked ones when the file is large
     enough to pay for them. `progress` counts bytes of the file itself."""
-    size = path.stat().st_size
-    compressed = compression_of(path) is not None
+    size = data.size or 0
+    compressed = data.compression is not None
     parallel = workers > 1 and size >= (PARALLEL_MIN_COMPRESSED if compressed else PARALLEL_MIN_BYTES)
-    with readable(path), path.open("rb") as raw, open_bytes(path, raw) as f:
+    assert data.path is not None
+    with readable(data.path), data.window() as raw, open_bytes(data.path, raw) as f:
         parts: Iterator[Any]
         if compressed and parallel:  # decompressed here, by a thread, while the workers check
             parts, progress = _ahead(_read(raw_blocks(f), raw, progress)), None
         elif compressed:  # progress: counted as the file is read
             parts, progress = _read(blocks(f), raw, progress), None
         else:
-            parts = iter(line_ranges(path, workers * 8)) if parallel else blocks(f)
+            parts = iter(line_ranges(data, workers * 8)) if parallel else blocks(f)
         if parallel:
-            return _scan_parallel(path, parts, scanner, findings, workers, progress)
+            return _scan_parallel(data.fd(), parts, scanner, findings, workers, progress)
         _, records, invalid = scan_blocks(scanner, findings, parts, progress)
     return records, invalid
 
@@ -172,8 +174,8 @@ _WORKER: Scanner | None = None
 def _scan_part(task: tuple[Any, bool, int | None, bool]) -> tuple[int, int, Findings, str | None, array,
                                                                     tuple[array, array, array] | None]:
     """In a worker: (lines, records, findings, the file spooling every finding or None, invalid
-    rows, hashes) of a byte range (path, start, end) or a block of lines (`first`: the file's
-    first block), rows relative to it."""
+    rows, hashes) of a byte range (file descriptor, start, end) or a block of lines (`first`:
+    the file's first block), rows relative to it."""
     scanner = _WORKER
     assert scanner is not None
     scanner.forked = True  # no Polars in a forked process
@@ -184,9 +186,8 @@ def _scan_part(task: tuple[Any, bool, int | None, bool]) -> tuple[int, int, Find
             block = io.BytesIO(part).readlines()
             lines, records, invalid = scan_blocks(scanner, findings, iter([block]), first=first, settle=False)
         else:
-            path, start, end = part
-            with open(path, "rb") as f:
-                f.seek(start)
+            fd, start, end = part
+            with io.BufferedReader(Window(fd, start, end), BLOCK_BYTES) as f:
                 lines, records, invalid = scan_blocks(scanner, findings, blocks(f, end - start), first=start == 0,
                                                       settle=False)
     findings.stream = None  # written and closed: the file's name goes back instead
@@ -194,9 +195,9 @@ def _scan_part(task: tuple[Any, bool, int | None, bool]) -> tuple[int, int, Find
     return lines, records, findings, out.name if spool else None, invalid, hashes
 
 
-def _scan_parallel(path: Path, parts: Iterator[Any], scanner: Scanner, findings: Findings, workers: int,
+def _scan_parallel(fd: int, parts: Iterator[Any], scanner: Scanner, findings: Findings, workers: int,
                    progress: Callable[[int], None] | None) -> tuple[int, array]:
-    """(records, invalid rows in order) of the parts (byte ranges of `path`, or blocks of lines),
+    """(records, invalid rows in order) of the parts (byte ranges of open file `fd`, or blocks of lines),
     checked by `workers` forked processes, at most two parts per worker in flight."""
     import multiprocessing
 
@@ -210,7 +211,7 @@ def _scan_parallel(path: Path, parts: Iterator[Any], scanner: Scanner, findings:
             pending: deque[Any] = deque()
             for n, part in enumerate(parts):
                 if isinstance(part, tuple):  # a byte range: the worker reads it itself
-                    part = (str(path), *part)
+                    part = (fd, *part)
                 pending.append((pool.apply_async(_scan_part, ((part, n == 0, findings.keep, spool),)), part))
                 while len(pending) > 2 * workers or (pending and pending[0][0].ready()):
                     offset, records = _collect(*pending.popleft(), scanner, findings, invalid, offset, records, progress)

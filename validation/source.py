@@ -1,23 +1,270 @@
-"""What a dataset source is, and its name in messages: the first piece of the dataset handle.
+"""The dataset handle: a source opened once, its format known, read by every pass through it.
 
-A source is a path (JSONL, JSON array, Parquet, CSV, `save_to_disk` folder), a hub id, or an
-iterable of row dicts. (The `Dataset` handle that opens a source once per pass lands here next.)
+A source is a path (JSONL, JSON array, Parquet, CSV, `save_to_disk` folder), a hub id, an
+iterable of row dicts, or a `Dataset` already opened. `open_dataset` opens a file once (a hub
+or disk dataset is loaded once), detects the format from the first rows, and hands out
+`records()` as often as a pass needs them. The fast paths read the same open file by byte
+ranges (`window`): threads and forked worker processes each read their own range of it with
+`pread`, so nothing opens the file again.
+
+Example:
+    >>> with open_dataset([{"question": "1+1?", "answer": "2"}]) as data:
+    ...     data.name, data.kind, data.format.name, [r.row for r in data.records()]
+    ('<rows>', 'rows', 'qa', [1])
 """
 
 from __future__ import annotations
 
+import io
 import os
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from itertools import chain, islice
+from pathlib import Path
+from typing import Any, BinaryIO
 
-Source = str | os.PathLike[str] | Iterable[dict[str, Any]]
+from validation.decode import json_type
+from validation.errors import InputError
+from validation.formats import Format, clear_winner, get_format, rank_formats
+from validation.io import (FILE_KINDS, Record, _read_datasets, compression_of, decode_list_cells, kind_of,
+                           load_hf_dataset, open_bytes, read_file)
+from validation.report import Issue
+
+DETECT_SAMPLE = 200  # rows the format is detected from
+WINDOW_BUFFER = 1 << 20
 
 
-def is_path(source: Source) -> bool:
-    """A path or hub id (text), rather than rows in memory."""
+def is_path(source: Any) -> bool:
+    """A path or hub id (text), rather than rows in memory or a `Dataset`."""
     return isinstance(source, (str, os.PathLike))
 
 
-def source_name(source: Source) -> str:
+def source_name(source: Any) -> str:
     """How messages and reports name `source`: the path as given, or `<rows>`."""
+    if isinstance(source, Dataset):
+        return source.name
     return os.fspath(source) if is_path(source) else "<rows>"
+
+
+class Window(io.RawIOBase):
+    """Bytes `start`..`end` of an open file descriptor, read with `pread`: any number of windows
+    (threads, forked worker processes) read one open file, each at its own position."""
+
+    def __init__(self, fd: int, start: int = 0, end: int | None = None) -> None:
+        super().__init__()
+        self.fd, self.start = fd, start
+        self.end = os.fstat(fd).st_size if end is None else end
+        self.position = start
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        wanted = min(len(buffer), self.end - self.position)
+        if wanted <= 0:
+            return 0
+        view = memoryview(buffer).cast("B")[:wanted]
+        n = os.preadv(self.fd, [view], self.position)
+        self.position += n
+        return n
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: self.start, io.SEEK_CUR: self.position, io.SEEK_END: self.end}[whence]
+        self.position = max(self.start, base + offset)
+        return self.position - self.start
+
+    def tell(self) -> int:
+        return self.position - self.start
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A source opened once: its `name` in messages, `kind` (jsonl, json, parquet, csv, disk,
+    hub or rows), `format`, `split`, and its records from the start on every `records()` call.
+    A file stays open until `close()` (or the `with` block) ends; then nothing reads it."""
+
+    name: str
+    kind: str
+    format: Format
+    split: str = "train"
+    path: Path | None = None  # the file or folder, for file and disk kinds
+    _file: BinaryIO | None = field(default=None, repr=False)  # the one open of a file
+    _rows: Any = field(default=None, repr=False)  # rows in memory, or the loaded `datasets.Dataset`
+    _once: list[Iterator[Record]] = field(default_factory=list, repr=False)  # rows given as an iterator
+
+    @property
+    def compression(self) -> str | None:
+        """How the file is compressed (`gzip`, `bz2`, `lzma`), None for a plain file or no file."""
+        return compression_of(self.path) if self._file is not None and self.path is not None else None
+
+    @property
+    def size(self) -> int | None:
+        """Bytes of the file as stored (compressed or not); None when the source is no file."""
+        return os.fstat(self._fd()).st_size if self._file is not None else None
+
+    def window(self, start: int = 0, end: int | None = None) -> BinaryIO:
+        """Bytes `start`..`end` of the file as stored, buffered, at its own position."""
+        return io.BufferedReader(Window(self._fd(), start, end), WINDOW_BUFFER)  # type: ignore[return-value]
+
+    def stream(self) -> BinaryIO:
+        """The file's content from the start, decompressed when it is compressed."""
+        assert self.path is not None
+        return open_bytes(self.path, self.window())
+
+    def fd(self) -> int:
+        """The open file's descriptor (forked workers inherit it and read with `Window`)."""
+        return self._fd()
+
+    def records(self, *, precise: bool = False, progress: Callable[[int], None] | None = None) -> Iterator[Record]:
+        """Every row from the first, as `Record`s; `precise` keeps every number exact (what is
+        written back); `progress(n)` is told the bytes of the file read."""
+        if self._file is not None:
+            assert self.path is not None
+            records = read_file(self.path, self.kind, self.window(), precise=precise, progress=progress)
+        elif self.kind in ("disk", "hub"):
+            records = _read_datasets(self._rows)
+        elif self._once:
+            records = self._once.pop()
+        elif self._rows is None:
+            raise InputError(f"{self.name}: rows given as an iterator are read once; pass a list to read them again")
+        else:
+            records = _row_records(self._rows)
+        if self.kind == "csv" and self.format is not _UNKNOWN:  # message lists are JSON text there
+            records = decode_list_cells(records, self.format.list_fields)
+        return records
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def __enter__(self) -> Dataset:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _fd(self) -> int:
+        if self._file is None:
+            raise InputError(f"{self.name}: not a file")
+        if self._file.closed:
+            raise InputError(f"{self.name}: the dataset was closed")
+        return self._file.fileno()
+
+
+def _row_records(rows: Iterable[Any]) -> Iterator[Record]:
+    for i, row in enumerate(rows, 1):
+        yield Record(i, row if isinstance(row, dict) else Issue.make(
+            i, "", "not-an-object", f"expected a JSON object, got {json_type(row)}"))
+
+
+def open_dataset(source: Source, *, format: str | None = None, column: str | None = None,
+                 split: str = "train") -> Dataset:
+    """`source` opened once, its format named or detected over the first DETECT_SAMPLE rows.
+
+    Raises:
+        InputError: the source cannot be used (missing, not a dataset, unknown or undetectable
+            format, hub offline); `UnknownName` for an unknown format name.
+    """
+    if isinstance(source, Dataset):
+        _same(source, format, column, split)
+        return source
+    name = source_name(source)
+    if is_path(source):
+        path = Path(source)
+        raw = _open_file(path)
+        try:
+            kind = kind_of(path, first=lambda: _peek(path, raw)) if raw is not None else kind_of(path)
+            rows = None if kind in FILE_KINDS else load_hf_dataset(str(source), kind=kind, split=split)
+            handle = Dataset(name, kind, _UNKNOWN, split, path, raw if kind in FILE_KINDS else None, rows)
+            return _with_format(handle, format, column)
+        except BaseException:
+            if raw is not None:
+                raw.close()
+            raise
+    once: list[Iterator[Record]] = []
+    rows = source if isinstance(source, Sequence) else None
+    if rows is None:  # an iterator: read once, its head kept for detection
+        once.append(_row_records(source))
+    return _with_format(Dataset(name, "rows", _UNKNOWN, split, None, None, rows, once), format, column)
+
+
+@contextmanager
+def dataset_of(source: Source, *, format: str | None = None, column: str | None = None,
+               split: str = "train") -> Iterator[Dataset]:
+    """`open_dataset` for one pass: a `Dataset` given is used as it is and left open, one opened
+    here is closed when the block ends."""
+    data = open_dataset(source, format=format, column=column, split=split)
+    try:
+        yield data
+    finally:
+        if data is not source:
+            data.close()
+
+
+def _open_file(path: Path) -> BinaryIO | None:
+    """The file opened for reading, None for a folder or a name that is not a file here (a hub id);
+    kind_of explains a path that cannot be used."""
+    if not path.is_file():
+        return None
+    try:
+        return path.open("rb", buffering=0)  # type: ignore[return-value]
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it: {(exc.strerror or str(exc)).lower()}") from None
+
+
+def _peek(path: Path, raw: BinaryIO) -> bytes:
+    with open_bytes(path, io.BufferedReader(Window(raw.fileno()), 4096)) as f:  # type: ignore[arg-type]
+        return f.read(4096)
+
+
+class _Unknown:
+    name = "?"
+
+
+_UNKNOWN: Any = _Unknown()
+
+
+def _with_format(data: Dataset, format: str | None, column: str | None) -> Dataset:
+    """`data` with its format: the one named, or the one the first rows show."""
+    if format is not None:
+        fmt = get_format(format, column=column)  # UnknownName (an InputError) for an unknown name
+        return _replace(data, fmt)
+    records = data.records()
+    head = list(islice(records, DETECT_SAMPLE))
+    objects = [r.data for r in head if isinstance(r.data, dict)]
+    ranked = rank_formats(objects, column=column)
+    found = clear_winner(ranked, len(objects))
+    if found is None:
+        raise InputError(f"{data.name}: cannot tell the format from the first {len(head)} rows "
+                         f"({_candidates(ranked, objects)}); name it with --format")
+    if data.kind == "rows" and data._rows is None:  # the iterator goes on after its head
+        data._once.append(chain(head, records))
+    return _replace(data, found)
+
+
+def _replace(data: Dataset, fmt: Format) -> Dataset:
+    return Dataset(data.name, data.kind, fmt, data.split, data.path, data._file, data._rows, data._once)
+
+
+def _candidates(ranked: list[tuple[Format, int]], objects: list[dict[str, Any]]) -> str:
+    """What detection saw: the formats that fit some rows and how many, else the fields."""
+    if ranked:
+        return ", ".join(f"{fmt.name} fits {n} of {len(objects)}" for fmt, n in ranked)
+    keys = sorted({k for row in objects for k in row})
+    return f"fields: {', '.join(keys) or 'none'}"
+
+
+def _same(data: Dataset, format: str | None, column: str | None, split: str) -> None:
+    """A `Dataset` is read as it was opened: options that would open it otherwise are refused."""
+    if format is not None and get_format(format, column=column).name != data.format.name:
+        raise InputError(f"{data.name}: opened as {data.format.name}, not {format}; name the format in "
+                         "open_dataset(..., format=)")
+    if split != "train" and split != data.split:
+        raise InputError(f"{data.name}: opened with split {data.split!r}, not {split!r}")
+
+
+Source = str | os.PathLike[str] | Iterable[dict[str, Any]] | Dataset

@@ -19,18 +19,17 @@ import os
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from validation import _rowscan
 from validation.formats import Format, FormatError
-from validation.io import Record, compression_of, kind_of, open_bytes, readable
+from validation.io import Record, readable
 from validation.decode import decode_row
 from validation.jsonl_scan import default_workers, line_ranges, raw_blocks
-from validation.source import Source, is_path
-from validation.validate import open_source, progress_bar
+from validation.source import Dataset, Source, dataset_of
+from validation.validate import progress_bar
 
 # Rows are in conversation order, turns in order within each: every reader keeps that invariant.
 FRAME_SCHEMA = {"conversation": pl.UInt32, "turn": pl.UInt16, "role": pl.String, "content": pl.String}
@@ -58,22 +57,22 @@ class Frames:
 
 def read_frames(source: Source, *, format: str | None = None, column: str | None = None,
                 split: str = "train", progress: bool = False) -> Frames:
-    """The frames of `source`, by the fastest reader that can read it; `progress`: a bar on
-    stderr (a terminal only) while rows are read one by one."""
-    with progress_bar(source, progress, "reading") as advance:
-        fmt, records = open_source(source, format=format, column=column, split=split, progress=advance)
-        if is_path(source) and fmt.raw is not None and kind_of(source) == "jsonl":
-            records = None  # the rows read for detection: not kept while the C reader reads them all
-            return _c_frames(Path(source), fmt)
+    """The frames of `source` (a path, rows or an open `Dataset`), by the fastest reader that can
+    read it; `progress`: a bar on stderr (a terminal only) while rows are read one by one."""
+    with dataset_of(source, format=format, column=column, split=split) as data, \
+            progress_bar(data, progress, "reading") as advance:
+        fmt = data.format
+        if fmt.raw is not None and data.kind == "jsonl":
+            return _c_frames(data, fmt)
         messages, skipped = None, 0
-        lazy = _polars_source(source, fmt)
+        lazy = _polars_source(data, fmt)
         if lazy is not None:
             try:
                 messages, skipped = _explode(lazy.collect())
             except pl.exceptions.PolarsError:  # a file Polars cannot read: row by row instead
-                records = open_source(source, format=fmt.name, column=column, split=split, progress=advance)[1]
+                pass
         if messages is None:
-            messages, skipped = _python_frame(enumerate(records), fmt)
+            messages, skipped = _python_frame(enumerate(data.records(progress=advance)), fmt)
     messages = messages.with_columns(chars=pl.col("content").str.len_chars())
     content = messages["content"]
     return Frames(messages, conversation_frame(messages), fmt.name, skipped, int((content == "").sum()),
@@ -118,7 +117,7 @@ CONVERSATION_DTYPE = [("exact", "<u8"), ("folded", "<u8"), ("length", "<i8"), ("
                       ("assistant_end", "<i8"), ("conversation", "<u4"), ("messages", "<u4")]  # _rowscan.c: Conv
 
 
-def _c_frames(path: Path, fmt: Format) -> Frames:
+def _c_frames(data: Dataset, fmt: Format) -> Frames:
     shape = fmt.raw
     assert shape is not None
     roles = None if shape.roles is None else {k.encode(): v.encode() for k, v in shape.roles.items()}
@@ -129,17 +128,17 @@ def _c_frames(path: Path, fmt: Format) -> Frames:
                                             shape.content_key.encode(), roles, first)
 
     def read(span: tuple[int, int]) -> tuple[bytes, tuple]:
-        with path.open("rb") as f:  # file reads and the C reader both let other threads run
-            f.seek(span[0])
-            return parse(f.read(span[1] - span[0]), span[0] == 0)
+        # pread (Window) and the C reader both let other threads run
+        return parse(os.pread(data.fd(), span[1] - span[0], span[0]), span[0] == 0)
 
     with ThreadPoolExecutor(workers) as pool:
-        if compression_of(path) is None:
-            rounds = -(-path.stat().st_size // (PART_BYTES * workers))  # every core gets the same number of parts
-            spans = line_ranges(path, workers * max(rounds, 1)) or [(0, 0)]  # an empty file: one empty part
+        if data.compression is None:
+            rounds = -(-(data.size or 0) // (PART_BYTES * workers))  # every core gets the same number of parts
+            spans = line_ranges(data, workers * max(rounds, 1)) or [(0, 0)]  # an empty file: one empty part
             parts = list(pool.map(read, spans))
         else:  # decompressed here, part by part, while the threads read the parts before
-            with readable(path), open_bytes(path) as f:
+            assert data.path is not None
+            with readable(data.path), data.stream() as f:
                 futures = [pool.submit(parse, data, n == 0)
                            for n, data in enumerate(raw_blocks(f, part=COMPRESSED_PART))]
             parts = [future.result() for future in futures] or [parse(b"", True)]
@@ -206,7 +205,7 @@ def _part_frames(data: bytes, part: tuple, offset: int) -> tuple[pl.DataFrame, p
 
 # --- Polars and Python readers -----------------------------------------------------------------
 
-def _polars_source(source: Source, fmt: Format) -> pl.LazyFrame | None:
+def _polars_source(data: Dataset, fmt: Format) -> pl.LazyFrame | None:
     """A lazy frame of (conversation, messages) read by Polars, when it can read it exactly.
 
     Parquet only, and only when its columns already have the types the format needs: Polars'
@@ -214,7 +213,7 @@ def _polars_source(source: Source, fmt: Format) -> pl.LazyFrame | None:
     for strings, and a cast would do the same to an integer column, where the other readers skip
     the row as `validate` rejects it.
     """
-    if not is_path(source) or fmt.name not in ("messages", "qa", "text") or kind_of(source) != "parquet":
+    if fmt.name not in ("messages", "qa", "text") or data.kind != "parquet":
         return None
     if fmt.name == "messages":
         schema = {fmt.column: pl.List(pl.Struct({"role": pl.String, "content": pl.String}))}
@@ -222,7 +221,7 @@ def _polars_source(source: Source, fmt: Format) -> pl.LazyFrame | None:
         schema = {"question": pl.String, "answer": pl.String}
     else:
         schema = {fmt.column: pl.String}
-    lazy = pl.scan_parquet(os.fspath(source))
+    lazy = pl.scan_parquet(data.window())  # the open file, not the path again
     found = lazy.collect_schema()
     if not all(name in found and _holds(found[name], dtype) for name, dtype in schema.items()):
         return None

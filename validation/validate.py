@@ -11,57 +11,36 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
 from validation.checks import with_call_content
-from validation.decode import decode_row, json_type
+from validation.decode import decode_row
 from validation.errors import InvalidRow
-from validation.formats import Format, clear_winner, get_format, rank_formats
-from validation.io import (BOM, InputError, Record, decode_list_cells, held_suffix, kind_of, open_bytes,
-                           open_for_writing, read_records, readable, size_of, write_rows)
+from validation.formats import Format
+from validation.io import BOM, InputError, Record, held_suffix, open_for_writing, readable, size_of, write_rows
 from validation.models import Conversation, Message
-from validation.report import Findings, Fix, Issue, Report
+from validation.report import Findings, Fix, Report
 from validation.rules import TemplateRules, get_rules, get_tokenizer
 from validation.jsonl_scan import default_workers, scan_jsonl
 from validation.scan import Scanner
-from validation.source import Source, is_path, source_name
-
-DETECT_SAMPLE = 200
-
+from validation.source import Dataset, Source, dataset_of, is_path, open_dataset, source_name
 
 def open_source(source: Source, *, format: str | None = None, column: str | None = None,
                 split: str = "train", precise: bool = False,
                 progress: Any = None) -> tuple[Format, Iterator[Record]]:
-    """The source's format (named or detected over a sample of rows) and its records."""
-    if is_path(source):
-        records: Iterator[Record] = read_records(source, split=split, precise=precise, progress=progress)
-    else:
-        records = (Record(i, row if isinstance(row, dict) else Issue.make(
-            i, "", "not-an-object", f"expected a JSON object, got {json_type(row)}")) for i, row in enumerate(source, 1))
-    if format is not None:
-        fmt = get_format(format, column=column)  # UnknownName (an InputError) for an unknown name
-    else:
-        head = list(islice(records, DETECT_SAMPLE))
-        objects = [r.data for r in head if isinstance(r.data, dict)]
-        ranked = rank_formats(objects, column=column)
-        found = clear_winner(ranked, len(objects))
-        if found is None:
-            raise InputError(f"{source_name(source)}: cannot tell the format from the first {len(head)} rows "
-                             f"({_candidates(ranked, objects)}); name it with --format")
-        fmt, records = found, chain(head, records)
-    if is_path(source) and kind_of(source) == "csv":  # message lists are JSON text there
-        records = decode_list_cells(records, fmt.list_fields)
-    return fmt, records
+    """The source's format (named or detected over a sample of rows) and its records: one
+    pass through `open_dataset` (kept for scripts that used it; the file closes with the pass)."""
+    data = open_dataset(source, format=format, column=column, split=split)
 
+    def records() -> Iterator[Record]:
+        try:
+            yield from data.records(precise=precise, progress=progress)
+        finally:
+            if data is not source:
+                data.close()
 
-def _candidates(ranked: list[tuple[Format, int]], objects: list[dict[str, Any]]) -> str:
-    """What detection saw: the formats that fit some rows and how many, else the fields."""
-    if ranked:
-        return ", ".join(f"{fmt.name} fits {n} of {len(objects)}" for fmt, n in ranked)
-    keys = sorted({k for row in objects for k in row})
-    return f"fields: {', '.join(keys) or 'none'}"
+    return data.format, records()
 
 
 def resolve_rules(template: str | TemplateRules | None) -> TemplateRules | None:
@@ -88,9 +67,10 @@ def load_tokenizer(tokenizer: Any) -> Any:
 
 @contextmanager
 def progress_bar(source: Source, enabled: bool, what: str = "validating") -> Iterator[Any]:
-    """A rich progress bar over the bytes of `source` on stderr (a TTY only); yields `advance(n)` or None."""
-    total = size_of(source) if is_path(source) else None
-    with _bar(enabled and total is not None, f"{what} {Path(os.fspath(source)).name}" if total else what,
+    """A rich progress bar over the bytes of `source` (a path or an open `Dataset`) on stderr (a
+    TTY only); yields `advance(n)` or None."""
+    total = source.size if isinstance(source, Dataset) else size_of(source) if is_path(source) else None
+    with _bar(enabled and total is not None, f"{what} {Path(source_name(source)).name}" if total else what,
               total, in_bytes=True) as advance:
         yield advance
 
@@ -143,30 +123,28 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
     rules, max_length = resolve_rules(template), check_max_length(max_length)
     if max_issues is not None and (isinstance(max_issues, bool) or not isinstance(max_issues, int) or max_issues < 0):
         raise InputError(f"max_issues must be a whole number >= 0, not {max_issues!r}")
-    # JSONL, compressed or not, is checked as raw lines (after the head is read for detection);
-    # --fix needs records.
-    lines = not fix and is_path(source) and kind_of(source) == "jsonl"
     with ExitStack() as stack:
-        advance = stack.enter_context(progress_bar(source, progress))
-        # --fix re-serialises changed rows: decode precisely so that no number changes on the way.
-        fmt, records = open_source(source, format=format, column=column, split=split,
-                                   progress=None if lines else advance, precise=fix)
+        data = stack.enter_context(dataset_of(source, format=format, column=column, split=split))
+        # JSONL, compressed or not, is checked as raw lines; --fix needs records.
+        lines = not fix and data.kind == "jsonl"
+        advance = stack.enter_context(progress_bar(data, progress))
         stream = None if issues_jsonl is None else stack.enter_context(open_for_writing(issues_jsonl, text=False))
         findings = Findings(max_issues, stream)
-        scanner = Scanner(fmt, rules=rules, max_length=max_length, tokenizer=load_tokenizer(tokenizer))
-        report = Report(path=source_name(source), format=fmt.name, template=rules.name if rules else None,
+        scanner = Scanner(data.format, rules=rules, max_length=max_length, tokenizer=load_tokenizer(tokenizer))
+        report = Report(path=data.name, format=data.format.name, template=rules.name if rules else None,
                         max_length=max_length, length_unit=None if max_length is None else
                         ("tokens" if tokenizer is not None else "characters"))
-        if fix:
-            report.fixes = []
-            records = fixed_records(records, fmt, rules, report.fixes)
         if lines:
-            records = None  # the rows read for detection: not kept while the raw lines are checked
-            rows, invalid = scan_jsonl(Path(source), scanner, findings, workers=default_workers(), progress=advance)
+            rows, invalid = scan_jsonl(data, scanner, findings, workers=default_workers(), progress=advance)
             if write_clean is not None:
-                _write_clean_lines(Path(source), Path(write_clean), invalid)
+                _write_clean_lines(data, Path(write_clean), invalid)
             report.invalid = len(invalid)
         else:
+            # --fix re-serialises changed rows: decode precisely so that no number changes on the way.
+            records = data.records(precise=fix, progress=advance)
+            if fix:
+                report.fixes = []
+                records = fixed_records(records, data.format, rules, report.fixes)
             rows, report.invalid = _scan_sequential(scanner, records, findings, write_clean)
         scanner.finish(findings)
     findings.report(report)
@@ -205,13 +183,13 @@ def _scan_sequential(scanner: Scanner, records: Iterator[Record], findings: Find
     return rows, invalid
 
 
-def _write_clean_lines(source: Path, out: Path, invalid: Sequence[int]) -> None:
+def _write_clean_lines(data: Dataset, out: Path, invalid: Sequence[int]) -> None:
     """Every non-blank line whose row is not in `invalid` (rows in order), in order: copied byte
     for byte into a JSONL file, decoded precisely (no number changes) for the other kinds
     `write_rows` writes."""
     bad = iter(invalid)
     next_bad = next(bad, None)
-    with readable(source), open_bytes(source) as src, _CleanWriter(out) as clean:
+    with readable(data.path), data.stream() as src, _CleanWriter(out) as clean:
         for row, line in enumerate(src, start=1):
             if row == 1:
                 line = line.removeprefix(BOM)
@@ -272,12 +250,12 @@ def read(source: Source, *, format: str | None = None, column: str | None = None
     """
     if errors not in ("raise", "skip"):
         raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
-    fmt, records = open_source(source, format=format, column=column, split=split, precise=True)
-    for outcome in Scanner(fmt, duplicates=False).scan(records):
-        if outcome.valid:
-            yield conversation_of(fmt, outcome.record.data)  # type: ignore[arg-type]
-        elif errors == "raise":
-            raise InvalidRow([i for i in outcome.issues if i.severity == "error"])
+    with dataset_of(source, format=format, column=column, split=split) as data:
+        for outcome in Scanner(data.format, duplicates=False).scan(data.records(precise=True)):
+            if outcome.valid:
+                yield conversation_of(data.format, outcome.record.data)  # type: ignore[arg-type]
+            elif errors == "raise":
+                raise InvalidRow([i for i in outcome.issues if i.severity == "error"])
 
 
 def to_dataset(source: Source, **options: Any) -> Any:

@@ -81,3 +81,30 @@ def test_setup_chat_format_on_a_template_less_tokenizer(tiny_model):
     assert "<|assistant|>" in tokenizer.get_vocab() and len(tokenizer) > before
     assert model.get_input_embeddings().weight.shape[0] == len(tokenizer)
     assert tokenizer.eos_token == "</s>" and tokenizer.chat_template == get_template("zephyr").jinja
+
+
+def test_train_opens_the_dataset_once_for_gate_audit_and_stats(tiny_model, tiny_dataset, tmp_path, opens):
+    """`opens`: tests/conftest.py."""
+    count = opens(tiny_dataset)
+    config = load_config(model=str(tiny_model), template="smollm2", dataset={"path": str(tiny_dataset)},
+                         output_dir=str(tmp_path / "out"), max_length=128)
+    assert run(config, dry_run=True) is None
+    assert count() == 1
+    stats = json.loads((tmp_path / "out" / "stats.json").read_text())
+    assert (stats["rows"], stats["supervision"]["rows"]) == (8, 8)
+
+
+def test_a_script_hands_an_open_dataset_to_training(tiny_model, tiny_dataset, tmp_path):
+    import yaml
+
+    from validation import open_dataset, validate
+
+    with open_dataset(tiny_dataset) as data:
+        assert validate(data, template="smollm2").ok
+        config = load_config(model=str(tiny_model), template="smollm2", dataset=data,
+                             output_dir=str(tmp_path / "out"), max_length=128)
+        assert run(config, dry_run=True) is None
+        assert validate(data).rows == 8  # training left it open
+    written = yaml.safe_load((tmp_path / "out" / "config.yaml").read_text())
+    assert written["dataset"] == {"path": str(tiny_dataset), "split": "train", "format": "messages",
+                                  "column": "messages"}
