@@ -4,8 +4,8 @@ real tokenizer and template — the failures that otherwise only show after trai
 Per conversation: supervised tokens per assistant turn (a response marker the template never
 marks trains nothing), the end-of-turn token inside the mask (else the model never learns to
 stop), what truncation at `max_length` cuts, a single leading BOS, and the tokenizer's special
-tokens forged from content. Findings are `(path, code, message)` with codes from
-`validation/codes.py`; `validation.audit` turns them into a report.
+tokens forged from content. Findings are `validation.rules.Finding`s (message index, field,
+code from `validation/codes.py`, text); `validation.audit` turns them into a report.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from templating.environment import TemplateError, TemplateLimit
 from templating.registry import ChatTemplate, Rendered
 from templating.tokens import _backend, _token_at, mask_of, token_range
 from validation.models import Conversation
+from validation.rules import Finding
 
-Finding = tuple[str, str, str]  # (path into canonical messages, code, message)
 # What happens to a conversation over max_length: cut its end (TRL's default), drop its oldest
 # turns first (keeping the system prompt and the last reply), leave it out, or stop with an error.
 OVER_LENGTH = ("truncate", "truncate-prompt", "drop", "raise")
@@ -77,7 +77,7 @@ class Auditor:
         out = []
         for messages, r, encoding in zip(messages_of, rendered, encodings):
             if isinstance(r, str):
-                out.append(RowAudit([], [], messages, [("messages", "template-refused", r)], dropped=True))
+                out.append(RowAudit([], [], messages, [Finding(None, None, "template-refused", r)], dropped=True))
                 continue
             findings, dropped, index = [], False, list(range(len(messages)))
             if self.max_length is not None and len(encoding) > self.max_length:
@@ -105,10 +105,10 @@ class Auditor:
         messages, rendered, encoding, dropped, index of each kept message in the original)."""
         length, limit, index = len(encoding), self.max_length, list(range(len(messages)))
         if self.over_length == "drop":
-            return [("messages", "too-long", f"{length} tokens > max_length {limit}: left out of training "
+            return [Finding(None, None, "too-long", f"{length} tokens > max_length {limit}: left out of training "
                      "(over_length: drop)")], messages, rendered, encoding, True, index
         if self.over_length == "raise":
-            return [("messages", "over-length", f"{length} tokens > max_length {limit} (over_length: raise)")], \
+            return [Finding(None, None, "over-length", f"{length} tokens > max_length {limit} (over_length: raise)")], \
                 messages, rendered, encoding, True, index
         if self.over_length == "truncate-prompt":
             return self._drop_oldest(messages, rendered, encoding)
@@ -131,13 +131,13 @@ class Auditor:
                 break
         note = f"the {removed} oldest messages are dropped, now {len(encoding)} tokens" if removed else \
             "no earlier turn to drop; truncation cuts the end"
-        return [("messages", "too-long", f"{length} tokens > max_length {limit}: {note} (over_length: "
+        return [Finding(None, None, "too-long", f"{length} tokens > max_length {limit}: {note} (over_length: "
                  "truncate-prompt)")], messages, rendered, encoding, False, index
 
     def _forged_tokens(self, messages: list[Any], index: list[int]) -> list[Finding]:
         if self._forged is None:
             return []
-        return [(f"messages[{index[i]}].content", "special-token-in-content",
+        return [Finding(index[i], "content", "special-token-in-content",
                  f"{hit.group()!r} at offset {hit.start()} is a special token of the tokenizer: it is encoded "
                  f"as the real token and forges structure")
                 for i, m in enumerate(messages) if (hit := self._forged.search(m.content))]
@@ -146,10 +146,10 @@ class Auditor:
         if not self.bos or not text.startswith(self.bos):
             return []
         if self.bos_id is None or not ids or ids[0] != self.bos_id:
-            return [("messages", "missing-bos", f"the template writes {self.bos!r} but the tokenizer has no such "
+            return [Finding(None, None, "missing-bos", f"the template writes {self.bos!r} but the tokenizer has no such "
                                                 "token: it is encoded as ordinary text")]
         if len(ids) > 1 and ids[1] == self.bos_id:
-            return [("messages", "double-bos", f"the ids start with {self.bos!r} twice")]
+            return [Finding(None, None, "double-bos", f"the ids start with {self.bos!r} twice")]
         return []
 
     def _turns(self, messages: list[Any], index: list[int], rendered: Rendered, encoding: Any, mask: list[int], *,
@@ -158,21 +158,20 @@ class Auditor:
         turns = [index[i] for i, m in enumerate(messages) if m.role == "assistant"]
         spans = rendered.assistant_spans
         if not spans:
-            return [(f"messages[{i}].content", "response-not-supervised",
+            return [Finding(i, "content", "response-not-supervised",
                      f"template {self.template.name} marks no trained tokens (no generation span): this turn "
                      "trains nothing") for i in turns]
         if len(spans) != len(turns):
-            return [("messages", "response-not-supervised", f"template {self.template.name} marks {len(spans)} "
+            return [Finding(None, None, "response-not-supervised", f"template {self.template.name} marks {len(spans)} "
                      f"trained spans for {len(turns)} assistant turns")]
         findings: list[Finding] = []
         limit = self.max_length if truncated else None
         kept = 0
         for turn, (start, end) in zip(turns, spans):
-            where = f"messages[{turn}].content"
             span = token_range(encoding, start, end, len(rendered.text))
             tokens = [t for t in range(span[0], span[1] + 1) if mask[t]] if span is not None else []
             if not tokens:
-                findings.append((where, "response-not-supervised", "no token of this response is in the mask"))
+                findings.append(Finding(turn, "content", "response-not-supervised", "no token of this response is in the mask"))
                 continue
             eot_at = rendered.text.find(self.eot, start) if self.eot else -1
             # the token holding the marker's first character (or its next one: offsets can skip
@@ -180,14 +179,14 @@ class Auditor:
             eot_token = _token_at(encoding, eot_at, 1, eot_at + len(self.eot)) if eot_at >= 0 else None
             if eot_token is None or not mask[eot_token]:
                 what = "is not in the mask" if eot_token is not None else "does not follow the response"
-                findings.append((where, "end-of-turn-not-supervised", f"the end-of-turn {self.eot!r} {what}: the "
+                findings.append(Finding(turn, "content", "end-of-turn-not-supervised", f"the end-of-turn {self.eot!r} {what}: the "
                                  "model never learns to stop after this turn"))
             if limit is not None and tokens[-1] >= limit:
                 cut = "wholly" if tokens[0] >= limit else "partly"
-                findings.append((where, "response-truncated", f"{cut} cut by truncation at {limit} tokens "
+                findings.append(Finding(turn, "content", "response-truncated", f"{cut} cut by truncation at {limit} tokens "
                                  f"(the conversation has {len(encoding)})"))
             kept += len(tokens) if limit is None or tokens[-1] < limit else sum(1 for t in tokens if t < limit)
         if limit is not None and len(encoding) > limit and kept == 0:
-            findings.append(("messages", "truncated-to-nothing", f"truncation at {limit} tokens leaves no "
+            findings.append(Finding(None, None, "truncated-to-nothing", f"truncation at {limit} tokens leaves no "
                                  "trained token"))
         return findings

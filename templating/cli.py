@@ -11,6 +11,7 @@ from pathlib import Path
 from templating.audit import OVER_LENGTH
 from validation.cli import at_least, print_report, source_arguments
 from validation.io import open_for_writing
+from validation.rules import get_tokenizer
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -114,20 +115,11 @@ def run_render(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def load_tokenizer(name: str) -> object:
-    """A bare `tokenizer.json` file (tokenizers, no chat template), or a transformers tokenizer
-    for a folder, a .gguf file or a hub id (with its chat template)."""
-    from templating.rules import tokenizer
-    from validation.rules import get_tokenizer
-
-    return get_tokenizer(name) if Path(name).suffix == ".json" and Path(name).is_file() else tokenizer(name)
-
-
 def run_audit(args: argparse.Namespace) -> int:
     from templating.rules import rules_of
     from validation.audit import audit_rows
 
-    tokenizer = load_tokenizer(args.model or args.tokenizer)
+    tokenizer = get_tokenizer(args.model or args.tokenizer, chat_template=True)
     template = chosen_template(tokenizer, args.template, args.model or args.tokenizer)
     if not args.json:
         print(f"template: {template.name}", file=sys.stderr)
@@ -147,7 +139,7 @@ def write_per_row(path: str, audited: list, max_length: int | None) -> None:
         for row, a in audited:
             out.write(json.dumps({"row": row, "tokens": len(a.ids), "supervised_tokens": sum(a.mask),
                                   "supervised_after_truncation": 0 if a.dropped else sum(a.mask[cut]),
-                                  "dropped": a.dropped, "codes": sorted({c for _, c, _ in a.findings})}) + "\n")
+                                  "dropped": a.dropped, "codes": sorted({f.code for f in a.findings})}) + "\n")
 
 
 def chosen_template(tokenizer: object, name: str | None, source: str) -> object:
@@ -198,7 +190,7 @@ def check_target(args: argparse.Namespace) -> tuple[object, object]:
     from templating.registry import ChatTemplate, TemplateSpec, resolve
     from validation.io import InputError
 
-    tokenizer = load_tokenizer(args.tokenizer) if args.tokenizer else None
+    tokenizer = get_tokenizer(args.tokenizer, chat_template=True) if args.tokenizer else None
     try:
         resolve(args.target)
     except KeyError:
@@ -220,7 +212,7 @@ def check_target(args: argparse.Namespace) -> tuple[object, object]:
         except TemplateError as exc:
             raise InputError(f"{path}: not a usable Jinja template ({exc})") from None
         return ChatTemplate(spec), tokenizer
-    model = load_tokenizer(args.target)
+    model = get_tokenizer(args.target, chat_template=True)
     try:
         return template_of_tokenizer(model, args.target), tokenizer or model
     except (KeyError, TemplateError) as exc:

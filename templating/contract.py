@@ -75,7 +75,7 @@ class Contract:
             return None
         if name in _AUDIT_CODES and self.auditor is not None:
             findings = self.auditor.audit([messages])[0].findings
-            hit = next((m for _, code, m in findings if code == _AUDIT_CODES[name]), None)
+            hit = next((f.text for f in findings if f.code == _AUDIT_CODES[name]), None)
             if hit is not None:
                 return hit
         return getattr(self, "_" + name.replace("-", "_"))(messages, rendered)

@@ -166,10 +166,10 @@ def resolve(name: str) -> str:
         return name
     if name in _ALIASES:
         return _ALIASES[name]
-    known = sorted([*_TEMPLATES, *_ALIASES])
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else f"; known templates: {', '.join(sorted(_TEMPLATES))}"
-    raise UnknownName(f"unknown template {name!r}{hint}")
+    close = difflib.get_close_matches(name, [*_TEMPLATES, *_ALIASES], n=1)
+    if close:
+        raise UnknownName(f"unknown template {name!r}; did you mean {close[0]!r}?")
+    raise UnknownName.among("template", name, _TEMPLATES)  # the names, not every alias
 
 
 def get_template(name: str) -> ChatTemplate:

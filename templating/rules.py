@@ -1,5 +1,6 @@
 """The registry's answer to validation's template-rules interface (entry point
-`instructkit.template_rules`): special tokens, roles, alternation, rendering and the audit."""
+`instructkit.template_rules` names `PROVIDER`, a `validation.rules.TemplateProvider`): special
+tokens, roles, alternation, rendering and the audit."""
 
 from __future__ import annotations
 
@@ -30,28 +31,30 @@ def rules_of(template: ChatTemplate) -> TemplateRules:
                          audit=audit)
 
 
-def lookup(name: str) -> TemplateRules | None:
-    """Rules for a registered template name or alias; None when the registry has no such name."""
-    from templating import get_template
+class RegistryProvider:
+    """The template registry as a `TemplateProvider`."""
 
-    try:
-        return rules_of(get_template(name))
-    except KeyError:
-        return None
+    def rules(self, name: str) -> TemplateRules | None:
+        """Rules for a registered template name or alias; None when the registry has no such name."""
+        from templating import get_template
+
+        try:
+            return rules_of(get_template(name))
+        except KeyError:
+            return None
+
+    def names(self) -> list[str]:
+        from templating import list_templates
+
+        return [spec.name for spec in list_templates()]
+
+    def tokenizer(self, name_or_path: str) -> Any:
+        """A transformers tokenizer for a hub id, a folder or a GGUF file; SmolLM2's id is the embedded one."""
+        from templating.embedded import load_tokenizer
+
+        return load_tokenizer(name_or_path)  # ModelNotFound, an InputError, when it cannot be loaded
 
 
-def names() -> list[str]:
-    from templating import list_templates
-
-    return [spec.name for spec in list_templates()]
-
-
-def tokenizer(name_or_path: str) -> Any:
-    """A transformers tokenizer for a hub id, a folder or a GGUF file; SmolLM2's id is the embedded one."""
-    from templating.embedded import load_tokenizer
-
-    return load_tokenizer(name_or_path)  # ModelNotFound, an InputError, when it cannot be loaded
-
-
-lookup.names = names  # type: ignore[attr-defined]
-lookup.tokenizer = tokenizer  # type: ignore[attr-defined]
+PROVIDER = RegistryProvider()
+lookup = PROVIDER.rules  # the entry point's older name
+tokenizer = PROVIDER.tokenizer  # its older attribute

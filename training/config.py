@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf, ValidationError, field_serializer, field_validator
 
 from validation.errors import ConfigError  # re-exported: this module's name for it
 from validation.source import Dataset
@@ -65,7 +65,7 @@ class TrainConfig(Strict):
 
     model: str = DEFAULT_MODEL
     template: str = "auto"
-    dataset: DatasetConfig | Dataset
+    dataset: DatasetConfig | InstanceOf[Dataset]
     eval: EvalConfig | None = None
     max_length: int = Field(default=1024, gt=0)
     packing: bool = False
@@ -136,6 +136,9 @@ def _fields_at(model: type[BaseModel], location: tuple[Any, ...]) -> list[str]:
 def _message(exc: ValidationError, source: str) -> str:
     lines = []
     for error in exc.errors(include_url=False):
+        if error["type"] == "is_instance_of":  # the `Dataset` a script may give instead of the keys
+            continue
+        error["loc"] = tuple(p for p in error["loc"] if p != "DatasetConfig")  # the union's member
         where = ".".join(str(p) for p in error["loc"])
         if error["type"] == "extra_forbidden":
             lines.append(f"{source}: unknown key {where!r}{_hint(str(error['loc'][-1]), _fields_at(TrainConfig, error['loc']))}")

@@ -8,7 +8,6 @@ go into `Report.summary`.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,13 +16,12 @@ from typing import Any
 from validation.formats import Format
 from validation.io import InputError
 from validation.report import Issue, Report
-from validation.rules import TemplateRules
+from validation.rules import Finding, RowAudit, TemplateRules
 from validation.scan import Scanner
 from validation.source import Dataset, Source, dataset_of
 from validation.validate import check_max_length, conversation_of, progress_bar, resolve_rules
 
 BATCH = 2048
-_PATH = re.compile(r"messages\[(\d+)\]\.(\w+)")
 
 
 def audit(source: Source, *, tokenizer: Any, template: str | TemplateRules, max_length: int | None = None,
@@ -40,7 +38,7 @@ def audit(source: Source, *, tokenizer: Any, template: str | TemplateRules, max_
 
 def audit_rows(source: Source, *, tokenizer: Any, template: str | TemplateRules, max_length: int | None = None,
                over_length: str = "truncate", format: str | None = None, column: str | None = None,
-               split: str = "train", progress: bool = False) -> tuple[Report, list[tuple[int, Any]]]:
+               split: str = "train", progress: bool = False) -> tuple[Report, list[tuple[int, RowAudit]]]:
     """`audit`, plus each valid row's audit as (row, audit): its ids, mask and the messages
     training sees (what `training` prepares from, so the audit is of exactly what is trained)."""
     rules, max_length = resolve_rules(template), check_max_length(max_length)
@@ -53,12 +51,12 @@ def audit_rows(source: Source, *, tokenizer: Any, template: str | TemplateRules,
 
 
 def _audit(data: Dataset, rules: TemplateRules, tokenizer: Any, max_length: int | None, over_length: str,
-           records: Any) -> tuple[Report, list[tuple[int, Any]]]:
+           records: Any) -> tuple[Report, list[tuple[int, RowAudit]]]:
     fmt = data.format
     report = Report(path=data.name, format=fmt.name, template=rules.name, max_length=max_length,
                     length_unit="tokens")
     issues: list[Issue] = []
-    audits: list[tuple[int, Any]] = []
+    audits: list[tuple[int, RowAudit]] = []
     pending: list[tuple[int, dict[str, Any]]] = []
     rows = 0
 
@@ -66,8 +64,8 @@ def _audit(data: Dataset, rules: TemplateRules, tokenizer: Any, max_length: int 
         results = rules.audit([conversation_of(fmt, data) for _, data in pending], tokenizer, max_length,
                               over_length)
         for (row, data), result in zip(pending, results):
-            issues.extend(Issue.make(row, source_path(fmt, data, path), code, message)
-                          for path, code, message in result.findings)
+            issues.extend(Issue.make(row, source_path(fmt, data, finding), finding.code, finding.text)
+                          for finding in result.findings)
         audits.extend((row, result) for (row, _), result in zip(pending, results))
         pending.clear()
 
@@ -87,15 +85,12 @@ def _audit(data: Dataset, rules: TemplateRules, tokenizer: Any, max_length: int 
     return report, audits
 
 
-def source_path(fmt: Format, data: dict[str, Any], path: str) -> str:
-    """`messages[i].field` of the canonical conversation as a path into the source row."""
-    match = _PATH.fullmatch(path)
-    if match is None:
-        return fmt.root if path == "messages" else path
-    return fmt.path(data, int(match.group(1)), match.group(2))
+def source_path(fmt: Format, data: dict[str, Any], finding: Finding) -> str:
+    """Where `finding` is in the source row: its message's field, or the row's messages."""
+    return fmt.root if finding.message is None else fmt.path(data, finding.message, finding.field or "")
 
 
-def summarise(audits: Sequence[Any]) -> dict[str, Any]:
+def summarise(audits: Sequence[RowAudit]) -> dict[str, Any]:
     """Counts for reports and stats: tokens, supervised tokens, rows per finding code."""
     tally = Supervision()
     tally.add(audits)
@@ -115,14 +110,14 @@ class Supervision:
     dropped: int = 0
     rows_with: Counter = field(default_factory=Counter)
 
-    def add(self, audits: Sequence[Any]) -> None:
+    def add(self, audits: Sequence[RowAudit]) -> None:
         for a in audits:
             trained = sum(a.mask)
             self.lengths.append(len(a.mask))
             self.trained.append(trained)
             self.trained_before_limit.append(trained if self.limit is None else sum(a.mask[:self.limit]))
             self.dropped += a.dropped
-            self.rows_with.update({code for _, code, _ in a.findings})
+            self.rows_with.update({f.code for f in a.findings})
 
     def summary(self) -> dict[str, Any]:
         return {"rows": len(self.lengths), "tokens": sum(self.lengths), "supervised_tokens": sum(self.trained),

@@ -23,6 +23,8 @@ Each is importable from the module that raises it as before (`validation.io.Inpu
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -40,6 +42,19 @@ class UnknownName(InputError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+    @classmethod
+    def among(cls, what: str, name: str, known: Iterable[str]) -> UnknownName:
+        """`unknown WHAT 'name'; did you mean 'closest'?`, or the known names when none is close.
+
+        Example:
+            >>> str(UnknownName.among("format", "mesages", ["messages", "sharegpt"]))
+            "unknown format 'mesages'; did you mean 'messages'?"
+        """
+        names = sorted(set(known))
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known {what}s: {', '.join(names)}"
+        return cls(f"unknown {what} {name!r}; {hint}")
 
 
 class ConfigError(InputError, ValueError):

@@ -297,7 +297,7 @@ def get_format(name: str, *, column: str | None = None) -> Format:
         return _text_format(column or "text")
     if name in _FIXED:
         return _FIXED[name]
-    raise UnknownName(f"unknown format {name!r}; expected one of {', '.join(FORMAT_NAMES)}")
+    raise UnknownName.among("format", name, FORMAT_NAMES)
 
 
 _FIXED = {

@@ -69,7 +69,7 @@ def test_over_length_policies(smollm2_tokenizer):
     fitted = Auditor(smollm2_tokenizer, get_template("chatml"), 40, "truncate-prompt").audit([data[0]["messages"]])[0]
     assert [m.content for m in fitted.messages] == ["Q3 " + "x " * 20, "A3"]
     assert len(fitted.ids) <= 40 and not fitted.dropped
-    assert fitted.findings[0][1] == "too-long" and "the 4 oldest messages are dropped" in fitted.findings[0][2]
+    assert fitted.findings[0].code == "too-long" and "the 4 oldest messages are dropped" in fitted.findings[0].text
 
 
 def test_truncate_prompt_keeps_the_system_prompt(smollm2_tokenizer):
@@ -192,7 +192,7 @@ def test_supervised_tokens_decode_to_the_replies_and_their_end_of_turn(smollm2_t
                for r in replies))  # characters the byte-level vocabulary cannot spell decode as U+FFFD
     assume(not any(c in m["content"] for m in messages for c in ("<|im_start|>", "<|im_end|>", "<|endoftext|>")))
     result = Auditor(smollm2_tokenizer, get_template("smollm2")).audit([messages])[0]
-    assert [f for f in result.findings if f[1] != "special-token-in-content"] == []
+    assert [f for f in result.findings if f.code != "special-token-in-content"] == []
     trained = smollm2_tokenizer.decode([t for t, m in zip(result.ids, result.mask) if m])
     expected = "".join(m["content"] + "<|im_end|>\n" for m in messages if m["role"] == "assistant")
     assert trained == expected
@@ -201,7 +201,7 @@ def test_supervised_tokens_decode_to_the_replies_and_their_end_of_turn(smollm2_t
 def test_findings_after_truncate_prompt_point_at_the_original_messages(smollm2_tokenizer):
     messages = chat("Q1", "A1", "Q2", "tail " * 60)["messages"]
     result = Auditor(smollm2_tokenizer, get_template("chatml"), 30, "truncate-prompt").audit([messages])[0]
-    assert [f[:2] for f in result.findings] == [("messages", "too-long"), ("messages[3].content", "response-truncated")]
+    assert [(f.path, f.code) for f in result.findings] == [("messages", "too-long"), ("messages[3].content", "response-truncated")]
 
 
 def test_audit_cli_with_a_bare_tokenizer_json_needs_a_template(cli, tmp_path, smollm2_tokenizer):
