@@ -9,7 +9,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from templating.audit import OVER_LENGTH
-from validation.cli import at_least, print_report, source_arguments
+from validation.arguments import at_least, print_report, source_arguments
 from validation.io import open_for_writing
 from validation.rules import get_tokenizer
 
@@ -109,15 +109,17 @@ def run_render(args: argparse.Namespace) -> int:
     if not report.ok:
         from rich.console import Console
 
-        from validation.report import render
+        from validation.report import render_report
 
-        render(report, Console(stderr=True))
+        render_report(report, Console(stderr=True))
     return 0 if report.ok else 1
 
 
 def run_audit(args: argparse.Namespace) -> int:
     from templating.rules import rules_of
     from validation.audit import audit_rows
+
+    from templating.parse import chosen_template
 
     tokenizer = get_tokenizer(args.model or args.tokenizer, chat_template=True)
     template = chosen_template(tokenizer, args.template, args.model or args.tokenizer)
@@ -127,37 +129,18 @@ def run_audit(args: argparse.Namespace) -> int:
                                  max_length=args.max_length, over_length=args.over_length, format=args.format,
                                  column=args.column, split=args.split, progress=not args.json)
     if args.per_row:
+        from validation.audit import write_per_row
+
         write_per_row(args.per_row, audited, args.max_length)
     print_report(report, args)
     return 0 if report.ok else 1
 
 
-def write_per_row(path: str, audited: list, max_length: int | None) -> None:
-    """One JSON line per audited row, in input order."""
-    cut = slice(None, max_length)
-    with open_for_writing(Path(path), text=True) as out:
-        for row, a in audited:
-            out.write(json.dumps({"row": row, "tokens": len(a.ids), "supervised_tokens": sum(a.mask),
-                                  "supervised_after_truncation": 0 if a.dropped else sum(a.mask[cut]),
-                                  "dropped": a.dropped, "codes": sorted({f.code for f in a.findings})}) + "\n")
-
-
-def chosen_template(tokenizer: object, name: str | None, source: str) -> object:
-    """`name` from the registry; else the tokenizer's own template — the registry's equal when it
-    renders like one of ours (so spans exist), the tokenizer's text itself otherwise."""
-    from templating import compare, detect, get_template, template_of_tokenizer
-
-    if name is not None:
-        return get_template(name)  # UnknownName (an InputError) for an unknown name
-    known = detect(tokenizer)
-    same = known is not None and compare(tokenizer, known) is None
-    return get_template(known) if same else template_of_tokenizer(tokenizer, f"{source} (own template)")
-
-
 def run_check(args: argparse.Namespace) -> int:
-    from templating.contract import check
+    from templating.contract import check, check_target
 
-    template, tokenizer = check_target(args)
+    template, tokenizer = check_target(args.target, tokenizer=args.tokenizer, end_of_turn=args.end_of_turn,
+                                       bos=args.bos)
     if args.json:
         outcomes = check(template, tokenizer, examples=args.examples)
         json.dump({"template": template.name, "token_level": tokenizer is not None,
@@ -181,39 +164,3 @@ def run_check(args: argparse.Namespace) -> int:
 
     outcomes = check(template, tokenizer, examples=args.examples, on_outcome=show)
     return 0 if all(o.passed for o in outcomes) else 1
-
-
-def check_target(args: argparse.Namespace) -> tuple[object, object]:
-    """(template, tokenizer or None) for `templates check`: a registry name, a Jinja file, or a model."""
-    from templating import TemplateError, get_template, template_of_tokenizer
-    from templating.environment import compile_template
-    from templating.registry import ChatTemplate, TemplateSpec, resolve
-    from validation.io import InputError
-
-    tokenizer = get_tokenizer(args.tokenizer, chat_template=True) if args.tokenizer else None
-    try:
-        resolve(args.target)
-    except KeyError:
-        pass
-    else:
-        return get_template(args.target), tokenizer
-    path = Path(args.target)
-    if path.is_file() and path.suffix != ".gguf":
-        text = path.read_text(encoding="utf-8")
-        eot = args.end_of_turn or getattr(tokenizer, "eos_token", None)
-        if not eot:
-            raise InputError(f"{path}: name its end-of-turn marker with --end-of-turn (or give --tokenizer)")
-        bos = args.bos if args.bos is not None else getattr(tokenizer, "bos_token", None) or ""
-        specials = tuple(getattr(tokenizer, "all_special_tokens", ())) or (eot,)
-        spec = TemplateSpec(name=str(path), special_tokens=specials, end_of_turn=eot, generation_prompt="",
-                            bos_token=bos, eos_token=eot, official=text, training=text)
-        try:
-            compile_template(text)
-        except TemplateError as exc:
-            raise InputError(f"{path}: not a usable Jinja template ({exc})") from None
-        return ChatTemplate(spec), tokenizer
-    model = get_tokenizer(args.target, chat_template=True)
-    try:
-        return template_of_tokenizer(model, args.target), tokenizer or model
-    except (KeyError, TemplateError) as exc:
-        raise InputError(f"{args.target}: {exc.args[0]}") from None

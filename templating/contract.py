@@ -26,7 +26,7 @@ _AUDIT_CODES = {"assistant-masked": "response-not-supervised", "end-of-turn-mask
 
 
 @dataclass(frozen=True)
-class Outcome:
+class PropertyOutcome:
     """One property: passed, failed with a (shrunk) counter-example, or not tested (`detail`)."""
 
     name: str
@@ -131,7 +131,7 @@ class Contract:
 
 def check(template: ChatTemplate, tokenizer: Any = None, *, examples: int = 200,
           properties: tuple[str, ...] = PROPERTIES,
-          on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+          on_outcome: Callable[[PropertyOutcome], None] | None = None) -> list[PropertyOutcome]:
     """Search each property for a counter-example; the shrunk one is reported when found.
     `on_outcome` sees each property's outcome as soon as it is known (the CLI prints it)."""
     from hypothesis import HealthCheck, find, settings
@@ -158,10 +158,54 @@ def check(template: ChatTemplate, tokenizer: Any = None, *, examples: int = 200,
             if contract.broken is not None:
                 raise contract.broken
             detail = "" if tested[0] else "the template refused every generated conversation"
-            outcome = Outcome(name, tested[0] > 0, tested[0], detail=detail)
+            outcome = PropertyOutcome(name, tested[0] > 0, tested[0], detail=detail)
         else:
-            outcome = Outcome(name, False, tested[0], found, contract.violation(name, found) or "")
+            outcome = PropertyOutcome(name, False, tested[0], found, contract.violation(name, found) or "")
         outcomes.append(outcome)
         if on_outcome is not None:
             on_outcome(outcome)
     return outcomes
+
+
+def check_target(target: str, *, tokenizer: str | None = None, end_of_turn: str | None = None,
+                 bos: str | None = None) -> tuple[ChatTemplate, Any]:
+    """(template, tokenizer or None) that `templates check` checks: `target` is a registry name,
+    a Jinja file (its end-of-turn marker and BOS from the arguments, else from `tokenizer`), or a
+    model or tokenizer (folder, .gguf, hub id) whose own chat template is checked."""
+    from pathlib import Path
+
+    from templating.environment import compile_template
+    from templating.registry import TemplateSpec, get_template, resolve, template_of_tokenizer
+    from validation.errors import InputError
+    from validation.rules import get_tokenizer
+
+    loaded = get_tokenizer(tokenizer, chat_template=True) if tokenizer else None
+    try:
+        resolve(target)
+    except KeyError:
+        pass
+    else:
+        return get_template(target), loaded
+    path = Path(target)
+    if path.is_file() and path.suffix != ".gguf":
+        text = path.read_text(encoding="utf-8")
+        eot = end_of_turn or getattr(loaded, "eos_token", None)
+        if not eot:
+            raise InputError(f"{path}: name its end-of-turn marker with --end-of-turn (or give --tokenizer)")
+        bos = bos if bos is not None else getattr(loaded, "bos_token", None) or ""
+        specials = tuple(getattr(loaded, "all_special_tokens", ())) or (eot,)
+        spec = TemplateSpec(name=str(path), special_tokens=specials, end_of_turn=eot, generation_prompt="",
+                            bos_token=bos, eos_token=eot, official=text, training=text)
+        try:
+            compile_template(text)
+        except TemplateError as exc:
+            raise InputError(f"{path}: not a usable Jinja template ({exc})") from None
+        return ChatTemplate(spec), loaded
+    model = get_tokenizer(target, chat_template=True)
+    try:
+        return template_of_tokenizer(model, target), loaded or model
+    except (KeyError, TemplateError) as exc:
+        raise InputError(f"{target}: {exc.args[0]}") from None
+
+
+Outcome = PropertyOutcome  # its older name

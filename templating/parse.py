@@ -65,7 +65,7 @@ def parse(text: str, template: str) -> list[Message]:
     return messages
 
 
-def detect(source: Any) -> str | None:
+def detect_template(source: Any) -> str | None:
     """The registry template a rendered text or a tokenizer's `chat_template` uses, or None."""
     if isinstance(source, str):
         return _detect_text(source)
@@ -110,7 +110,7 @@ def first_difference(a: str, b: str) -> int:
     return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 
 
-def compare(tokenizer: Any, template: str) -> str | None:
+def compare_template(tokenizer: Any, template: str) -> str | None:
     """None when `template` renders like the tokenizer's own template on probe conversations,
     else a one-line warning naming the first difference (training and inference would differ)."""
     ours = get_template(template)
@@ -130,3 +130,18 @@ def compare(tokenizer: Any, template: str) -> str | None:
                         f"{mine[at:at + 25]!r} vs {theirs[at:at + 25]!r}; the model would see at inference "
                         "something other than what it was trained on")
     return None
+
+
+def chosen_template(tokenizer: object, name: str | None, source: str) -> object:
+    """`name` from the registry; else the tokenizer's own template — the registry's equal when it
+    renders like one of ours (so spans exist), the tokenizer's text itself otherwise."""
+    from templating.registry import get_template, template_of_tokenizer
+
+    if name is not None:
+        return get_template(name)  # UnknownName (an InputError) for an unknown name
+    known = detect_template(tokenizer)
+    same = known is not None and compare_template(tokenizer, known) is None
+    return get_template(known) if same else template_of_tokenizer(tokenizer, f"{source} (own template)")
+
+
+detect, compare = detect_template, compare_template  # the older names (validation has its own `detect`)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from validation.cli import at_least
+from validation.arguments import at_least
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -48,7 +48,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     from training.config import load_config
     from training.pipeline import InvalidDataset, PushFailed, run
-    from validation.report import render
+    from validation.report import render_report
 
     console = Console()
     # a ConfigError (an InputError) from here on is one line, exit 2, at the CLI boundary
@@ -58,7 +58,7 @@ def run_train(args: argparse.Namespace) -> int:
     try:
         summary = run(config, dry_run=args.dry_run, console=console)
     except InvalidDataset as exc:
-        render(exc.report, console)
+        render_report(exc.report, console)
         console.print(f"[red]{escape(str(exc))}[/]")
         return 1
     except PushFailed as exc:
@@ -98,7 +98,7 @@ def _rates(before: float | None, after: float | None) -> str:
 def run_generate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from templating import detect, get_template
+    from templating import detect_template, get_template
     from training.models import load_model
     from training.rundir import require_finished
     from training.samples import generate
@@ -108,7 +108,7 @@ def run_generate(args: argparse.Namespace) -> int:
         raise InputError(f"{args.model}: no such model folder")
     require_finished(args.model)  # UnfinishedRun: one line, exit 2
     model, tokenizer, _ = load_model(args.model)
-    name = detect(tokenizer)
+    name = detect_template(tokenizer)
     if name is None:
         raise InputError(f"{args.model}: its chat template is not one the registry knows")
     print(generate(model, tokenizer, get_template(name), [args.prompt], max_new_tokens=args.max_new_tokens)[0].text)

@@ -150,7 +150,7 @@ def supervise(config: TrainConfig, tokenizer: Any, template: Any, out: Path | No
 
 def choose_template(config: TrainConfig, model: Any, tokenizer: Any, console: Any = None) -> Any:
     """The registry template to train with; a template-less tokenizer gets it installed."""
-    from templating import compare, detect, get_template
+    from templating import compare_template, detect_template, get_template
     from training.models import setup_chat_format
 
     if not getattr(tokenizer, "chat_template", None):
@@ -160,13 +160,13 @@ def choose_template(config: TrainConfig, model: Any, tokenizer: Any, console: An
                         f"resized to {len(tokenizer)})")
         return get_template(name)
     if config.template == "auto":
-        name = detect(tokenizer)
+        name = detect_template(tokenizer)
         if name is None:
             raise ConfigError("template: auto: the model's chat template is not one the registry knows; name "
                               "one with `template: NAME` (see `instructkit templates`)")
         _print(console, f"template: auto → {name} (the model's own)")
         return get_template(name)
-    warning = compare(tokenizer, config.template)
+    warning = compare_template(tokenizer, config.template)
     if warning:
         _print(console, f"[yellow]warning: {_text(warning)}[/]")
     return get_template(config.template)
@@ -188,18 +188,11 @@ def _split(rows: list[Any], config: TrainConfig, tokenizer: Any, template: Any) 
 
 
 def leakage(train: list[Any], held_out: list[Any]) -> dict[str, int]:
-    """Eval rows that repeat a training row, exactly and after case/whitespace folding (the
-    conversation hashes `stats --compare` counts with)."""
-    from validation.rowscan import hash_conversation
+    """Eval rows that repeat a training row, exactly and after case/whitespace folding (what
+    `stats --compare` counts)."""
+    from validation.stats import leakage_of_rows
 
-    def hashes(rows: list[Any]) -> list[tuple[int, int]]:
-        return [hash_conversation([m.role for m in r.messages], [m.content for m in r.messages]) for r in rows]
-
-    seen = hashes(train)
-    exact, folded = {e for e, _ in seen}, {f for _, f in seen}
-    pairs = hashes(held_out)
-    return {"b_rows_in_a_exact": sum(e in exact for e, _ in pairs),
-            "b_rows_in_a_normalised": sum(f in folded for _, f in pairs)}
+    return leakage_of_rows(train, held_out)
 
 
 def sft_config(config: TrainConfig, out: Path, has_eval: bool) -> tuple[Any, str, str]:

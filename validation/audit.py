@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+import json
+import os
+from pathlib import Path
 from typing import Any
 
 from validation.formats import Format
-from validation.io import InputError
+from validation.io import InputError, open_for_writing
 from validation.report import Issue, Report
 from validation.rules import Finding, RowAudit, TemplateRules
 from validation.scan import Scanner
@@ -125,3 +128,11 @@ class Supervision:
                 "rows_with": dict(sorted(self.rows_with.items()))}
 
 
+def write_per_row(path: str | os.PathLike[str], audited: Sequence[tuple[int, RowAudit]], max_length: int | None) -> None:
+    """One JSON line per audited row, in input order."""
+    cut = slice(None, max_length)
+    with open_for_writing(Path(path), text=True) as out:
+        for row, a in audited:
+            out.write(json.dumps({"row": row, "tokens": len(a.ids), "supervised_tokens": sum(a.mask),
+                                  "supervised_after_truncation": 0 if a.dropped else sum(a.mask[cut]),
+                                  "dropped": a.dropped, "codes": sorted({f.code for f in a.findings})}) + "\n")

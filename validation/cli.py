@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 
+from validation.arguments import at_least, print_report, source_arguments
 from validation.report import MAX_ISSUES
 
 
@@ -71,32 +71,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     stats.set_defaults(run=run_stats)
 
 
-def at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number >= `minimum` (argparse says which option is wrong)."""
-    def whole(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{value} is less than {minimum}")
-        return value
-
-    whole.__name__ = f"whole number >= {minimum}"
-    return whole
-
-
-def source_arguments(parser: argparse.ArgumentParser, format_flag: str = "--format") -> None:
-    """PATH, --format, --column and --split: how every command names a dataset (shared with render)."""
-    parser.add_argument("path", metavar="PATH", help="file, save_to_disk folder or hub dataset id")
-    parser.add_argument(format_flag, "--format" if format_flag != "--format" else "-f", dest="format",
-                        metavar="FORMAT", help="messages, sharegpt, alpaca, prompt-completion, qa or text "
-                        "(default: detected from the rows)")
-    parser.add_argument("--column", metavar="NAME", help="the messages or text column when not the default "
-                        "(e.g. content for the-stack-smol)")
-    parser.add_argument("--split", default="train", help="split of a hub dataset or DatasetDict (default train)")
-
-
 def run_validate(args: argparse.Namespace) -> int:
     from validation.validate import validate
 
@@ -119,23 +93,10 @@ def run_convert(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def print_report(report, args: argparse.Namespace) -> None:  # noqa: ANN001 - Report, imported lazily
-    """--json: the report as one JSON object on stdout; else the rich report."""
-    if args.json:
-        json.dump(report.to_json(), sys.stdout, ensure_ascii=False)
-        sys.stdout.write("\n")
-        return
-    from rich.console import Console
-
-    from validation.report import render
-
-    render(report, Console(), first=getattr(args, "show", 5))
-
-
 def run_stats(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from validation.stats import compare, stats
+    from validation.stats import leakage, stats
     from validation.stats_report import render_compare, render_terminal
     from validation.validate import load_tokenizer
 
@@ -148,9 +109,9 @@ def run_stats(args: argparse.Namespace) -> int:
     payload = {"path": result.name, "format": result.format, **result.summary}
     if args.compare:
         other = stats(args.compare, **options)
-        leakage = compare(result, other)
-        payload = {"a": payload, "b": {"path": other.name, "format": other.format, **other.summary}, **leakage}
-        render_compare(result, other, leakage, console)
+        leaked = leakage(result, other)
+        payload = {"a": payload, "b": {"path": other.name, "format": other.format, **other.summary}, **leaked}
+        render_compare(result, other, leaked, console)
     else:
         render_terminal(result, console)
     old_form = args.json not in (None, "-")  # `--json OUT`: a file, as before --json-out

@@ -15,7 +15,6 @@ other field.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from typing import Any
 
 from validation.formats import SHAREGPT_NAMES, SHAREGPT_ROLES, Format
@@ -26,26 +25,8 @@ ALIASES = {"human": "user", "gpt": "assistant", "bot": "assistant", "model": "as
            "chatgpt": "assistant", "function": "tool", "observation": "tool", "ipython": "tool"}
 SEPARATOR = "\n\n"
 
-Fix = tuple[str, str, str]  # (path, code, message)
+Change = tuple[str, str, str]  # (path, code, message): one repair, before it is a report's `Fix`
 STRIPPED = "edge whitespace removed (the template trims it)"
-
-
-@dataclass(frozen=True)
-class Keys:
-    """Where a format keeps its message list and each message's role and content."""
-
-    column: str
-    role: str
-    content: str
-    sharegpt: bool = False
-
-
-def _keys(fmt: Format) -> Keys | None:
-    if fmt.name == "messages":
-        return Keys(fmt.column, "role", "content")
-    if fmt.name == "sharegpt":
-        return Keys("conversations", "from", "value", sharegpt=True)
-    return None
 
 
 class Fixer:
@@ -53,15 +34,16 @@ class Fixer:
 
     def __init__(self, fmt: Format, rules: TemplateRules | None = None) -> None:
         self.fmt = fmt
-        self.keys = _keys(fmt)
+        self.keys = fmt.raw  # where a list-of-messages format keeps its turns; None for the others
+        self.sharegpt = fmt.name == "sharegpt"
         self.fold_system = rules is not None and "system" not in rules.roles
         self.strip = rules is not None and rules.trims_content
 
-    def fix(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[Fix]]:
+    def fix(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
         """(the fixed row, what changed); the row itself when nothing did."""
         if self.keys is None:
             return self._fix_fields(row)
-        messages = row.get(self.keys.column)
+        messages = row.get(self.keys.list_key)
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
             return row, []
         turns = [(i, copy.copy(m)) for i, m in enumerate(messages)]
@@ -73,35 +55,35 @@ class Fixer:
             fixes += self._strip(turns)
         if not fixes:
             return row, []
-        return {**row, self.keys.column: [m for _, m in turns]}, fixes
+        return {**row, self.keys.list_key: [m for _, m in turns]}, fixes
 
     def _path(self, i: int, field: str) -> str:
-        return f"{self.keys.column}[{i}].{field}"  # type: ignore[union-attr]
+        return f"{self.keys.list_key}[{i}].{field}"  # type: ignore[union-attr]
 
     def _role(self, message: dict[str, Any]) -> str | None:
-        value = message.get(self.keys.role)  # type: ignore[union-attr]
+        value = message.get(self.keys.role_key)  # type: ignore[union-attr]
         if not isinstance(value, str):
             return None
-        if self.keys.sharegpt:  # type: ignore[union-attr]
+        if self.sharegpt:  # type: ignore[union-attr]
             return SHAREGPT_ROLES.get(value) or SHAREGPT_ROLES.get(value.lower()) or ALIASES.get(value.lower())
         return value if value in ROLES else (value.lower() if value.lower() in ROLES else ALIASES.get(value.lower()))
 
     def _written(self, role: str) -> str:
-        return SHAREGPT_NAMES[role] if self.keys.sharegpt else role  # type: ignore[union-attr]
+        return SHAREGPT_NAMES[role] if self.sharegpt else role  # type: ignore[union-attr]
 
-    def _roles(self, turns: list[tuple[int, dict[str, Any]]]) -> list[Fix]:
+    def _roles(self, turns: list[tuple[int, dict[str, Any]]]) -> list[Change]:
         fixes = []
-        key = self.keys.role  # type: ignore[union-attr]
+        key = self.keys.role_key  # type: ignore[union-attr]
         for i, message in turns:
             old, role = message.get(key), self._role(message)
-            already = SHAREGPT_ROLES.get(old) == role if self.keys.sharegpt else old == role  # type: ignore[union-attr]
+            already = SHAREGPT_ROLES.get(old) == role if self.sharegpt else old == role  # type: ignore[union-attr]
             if role is not None and not already:
                 message[key] = self._written(role)
                 fixes.append((self._path(i, key), "role-mapped", f"{old!r} → {message[key]!r}"))
         return fixes
 
-    def _fold_system(self, turns: list[tuple[int, dict[str, Any]]]) -> list[Fix]:
-        content = self.keys.content  # type: ignore[union-attr]
+    def _fold_system(self, turns: list[tuple[int, dict[str, Any]]]) -> list[Change]:
+        content = self.keys.content_key  # type: ignore[union-attr]
         if not turns or self._role(turns[0][1]) != "system":
             return []
         first_user = next((t for t in turns[1:] if self._role(t[1]) == "user"), None)
@@ -113,14 +95,14 @@ class Fixer:
         return [(self._path(0, content), "system-folded",
                  f"the template has no system role: prepended to {self._path(first_user[0], content)}")]
 
-    def _merge(self, turns: list[tuple[int, dict[str, Any]]]) -> list[Fix]:
+    def _merge(self, turns: list[tuple[int, dict[str, Any]]]) -> list[Change]:
         fixes = []
-        content = self.keys.content  # type: ignore[union-attr]
+        content = self.keys.content_key  # type: ignore[union-attr]
         k = 1
         while k < len(turns):
             (i, a), (j, b) = turns[k - 1], turns[k]
             role = self._role(a)
-            plain = all(set(m) <= {self.keys.role, content} for m in (a, b))  # type: ignore[union-attr]
+            plain = all(set(m) <= {self.keys.role_key, content} for m in (a, b))  # type: ignore[union-attr]
             if role in ("user", "assistant") and role == self._role(b) and plain and \
                     isinstance(a.get(content), str) and isinstance(b.get(content), str):
                 a[content] = a[content] + SEPARATOR + b[content]
@@ -131,16 +113,16 @@ class Fixer:
                 k += 1
         return fixes
 
-    def _strip(self, turns: list[tuple[int, dict[str, Any]]]) -> list[Fix]:
+    def _strip(self, turns: list[tuple[int, dict[str, Any]]]) -> list[Change]:
         fixes = []
-        content = self.keys.content  # type: ignore[union-attr]
+        content = self.keys.content_key  # type: ignore[union-attr]
         for i, message in turns:
             if (stripped := _stripped(message.get(content))) is not None:
                 message[content] = stripped
                 fixes.append((self._path(i, content), "whitespace-stripped", STRIPPED))
         return fixes
 
-    def _fix_fields(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[Fix]]:
+    def _fix_fields(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
         if not self.strip:
             return row, []
         fixed, fixes = row, []

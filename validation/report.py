@@ -132,7 +132,7 @@ class Report(BaseModel):
         return {**self.model_dump(), "counts": self.counts()}
 
 
-def render(report: Report, console: Any, *, first: int = 5) -> None:
+def render_report(report: Report, console: Any, *, first: int = 5) -> None:
     """Print a human report with rich: a summary line, then one table per code."""
     from rich.markup import escape
     from rich.table import Table
@@ -179,3 +179,6 @@ def render(report: Report, console: Any, *, first: int = 5) -> None:
         if total > min(first, len(issues)):
             table.add_row("…", "", f"{total - min(first, len(issues))} more")
         console.print(table)
+
+
+render = render_report  # its older name

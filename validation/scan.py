@@ -29,7 +29,7 @@ from validation.tokens import backend_of, count_tokens
 CHUNK_ROWS = 8192
 
 
-class Outcome:
+class RowOutcome:
     """One row's result: its record, its issues, and whether it has no error."""
 
     __slots__ = ("record", "issues", "valid")
@@ -58,8 +58,8 @@ class Scanner:
             fmt.raw, special_tokens=rules.special_tokens if rules else (),
             roles=rules.roles if rules else ROLES, other_keys=sorted(fmt.extra_keys))
 
-    def scan(self, records: Iterable[Record], findings: Findings | None = None) -> Iterator[Outcome]:
-        """Yield an `Outcome` per record, in input order; duplicates go into `findings` as they
+    def scan(self, records: Iterable[Record], findings: Findings | None = None) -> Iterator[RowOutcome]:
+        """Yield a `RowOutcome` per record, in input order; duplicates go into `findings` as they
         are resolved (the last of them at `finish`)."""
         chunk: list[Record] = []
         for record in records:
@@ -122,7 +122,7 @@ class Scanner:
     def _too_long(self, row: int, length: int, unit: str) -> Issue:
         return Issue.make(row, self.fmt.root, "too-long", f"{length} {unit} > max length {self.max_length}")
 
-    def check_chunk(self, chunk: list[Record]) -> list[Outcome]:
+    def check_chunk(self, chunk: list[Record]) -> list[RowOutcome]:
         """Outcomes of one chunk; hands the chunk's hashes to `duplicates`."""
         rows = [self._row(record) for record in chunk]
         kept = [i for i, (_, text, _) in enumerate(rows) if text is not None]
@@ -136,7 +136,7 @@ class Scanner:
             self.duplicates.add([chunk[k].row for k in kept], *fingerprints([rows[k][1] for k in kept]))
         if kept and self.max_length is not None:
             self._lengths(chunk, [(k, rows[k][2]) for k in kept], extra)
-        return [Outcome(record, issues + extra.get(i, [])) for i, (record, (issues, _, _)) in
+        return [RowOutcome(record, issues + extra.get(i, [])) for i, (record, (issues, _, _)) in
                 enumerate(zip(chunk, rows))]
 
     def _lengths(self, chunk: list[Record], kept: list[tuple[int, Any]], extra: dict[int, list[Issue]]) -> None:
@@ -154,3 +154,6 @@ class Scanner:
 
 def _plain_text(messages: list[Any]) -> str:
     return "\n".join(m.get("content") or "" for m in messages)
+
+
+Outcome = RowOutcome  # its older name

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -179,8 +180,26 @@ def _token_totals(frame: pl.DataFrame, supervision: Supervision | None) -> dict[
             "by_role": by_role, "method": method}
 
 
-def compare(a: Stats, b: Stats) -> dict[str, Any]:
+def leakage(a: Stats, b: Stats) -> dict[str, int]:
     """Rows of `b` that repeat a row of `a` (train/eval leakage), exactly and after folding."""
-    left, right = a.conversations, b.conversations
-    return {"b_rows_in_a_exact": int(right["exact"].is_in(left["exact"].implode()).sum()),
-            "b_rows_in_a_normalised": int(right["folded"].is_in(left["folded"].implode()).sum())}
+    return _repeats(a.conversations, b.conversations)
+
+
+def leakage_of_rows(a: Sequence[Any], b: Sequence[Any]) -> dict[str, int]:
+    """`leakage` of conversations in memory (anything with `.messages` of `.role`/`.content`:
+    train's audited rows), hashed as the stats readers hash them (`rowscan.hash_conversation`)."""
+    from validation.rowscan import hash_conversation
+
+    def hashes(rows: Sequence[Any]) -> pl.DataFrame:
+        pairs = [hash_conversation([m.role for m in r.messages], [m.content for m in r.messages]) for r in rows]
+        return pl.DataFrame(pairs, schema={"exact": pl.UInt64, "folded": pl.UInt64}, orient="row")
+
+    return _repeats(hashes(a), hashes(b))
+
+
+def _repeats(a: pl.DataFrame, b: pl.DataFrame) -> dict[str, int]:
+    return {"b_rows_in_a_exact": int(b["exact"].is_in(a["exact"].implode()).sum()),
+            "b_rows_in_a_normalised": int(b["folded"].is_in(a["folded"].implode()).sum())}
+
+
+compare = leakage  # its older name

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from templating import TemplateError, compare, detect, get_template, parse
+from templating import TemplateError, compare_template, detect_template, get_template, parse
+from templating import compare, detect
 from templating.fast import FORMATS
 from tests.strategies import conversations
 
@@ -48,7 +49,7 @@ def test_parse_of_render_gives_the_messages_back(name, data, add_generation_prom
 @given(data=st.data())
 def test_detect_names_the_template_of_a_rendered_text(name, data):
     messages = draw_safe(name, data, system=False)
-    assert detect(get_template(name).render(messages).text) == name
+    assert detect_template(get_template(name).render(messages).text) == name
 
 
 def test_parse_reports_where_the_text_leaves_the_format():
@@ -59,14 +60,18 @@ def test_parse_reports_where_the_text_leaves_the_format():
 
 
 def test_detect_and_compare_on_the_real_smollm2_tokenizer(smollm2_tokenizer):
-    assert detect(smollm2_tokenizer) == "smollm2"
-    assert compare(smollm2_tokenizer, "smollm2") is None
-    warning = compare(smollm2_tokenizer, "chatml")
+    assert detect_template(smollm2_tokenizer) == "smollm2"
+    assert compare_template(smollm2_tokenizer, "smollm2") is None
+    warning = compare_template(smollm2_tokenizer, "chatml")
     assert warning is not None and warning.startswith("template chatml differs from the tokenizer's own template")
 
 
 def test_compare_catches_a_tokenizer_whose_template_was_swapped(smollm2_tokenizer):
     swapped = copy.copy(smollm2_tokenizer)
     swapped.chat_template = get_template("zephyr").official_jinja
-    assert detect(swapped) == "zephyr"
-    assert compare(swapped, "smollm2").startswith("template smollm2 differs")
+    assert detect_template(swapped) == "zephyr"
+    assert compare_template(swapped, "smollm2").startswith("template smollm2 differs")
+
+
+def test_the_older_names_are_aliases():
+    assert (detect, compare) == (detect_template, compare_template)

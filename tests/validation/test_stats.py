@@ -8,7 +8,7 @@ import statistics
 import pytest
 
 from validation import stats
-from validation.stats import compare
+from validation.stats import compare, leakage
 
 U, A, S = "user", "assistant", "system"
 
@@ -159,7 +159,7 @@ def test_html_lists_the_system_prompts_escaped(tmp_path):
 
 def test_compare_counts_rows_of_b_that_repeat_rows_of_a():
     a, b = stats(HAND[:2]), stats([HAND[2], HAND[3], HAND[4]])
-    assert compare(a, b) == {"b_rows_in_a_exact": 1, "b_rows_in_a_normalised": 2}
+    assert leakage(a, b) == {"b_rows_in_a_exact": 1, "b_rows_in_a_normalised": 2} and compare is leakage
 
 
 def test_cli_stats_json_and_compare(cli, tmp_path):

@@ -1,0 +1,49 @@
+"""The argparse helpers every package's `cli.py` shares: how a dataset is named on the command
+line, whole-number options, and printing a report (JSON or rich). Argument handling only; the
+commands' logic lives in library functions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+
+
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number >= `minimum` (argparse says which option is wrong)."""
+    def whole(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is less than {minimum}")
+        return value
+
+    whole.__name__ = f"whole number >= {minimum}"
+    return whole
+
+
+def source_arguments(parser: argparse.ArgumentParser, format_flag: str = "--format") -> None:
+    """PATH, --format, --column and --split: how every command names a dataset (shared with render)."""
+    parser.add_argument("path", metavar="PATH", help="file, save_to_disk folder or hub dataset id")
+    parser.add_argument(format_flag, "--format" if format_flag != "--format" else "-f", dest="format",
+                        metavar="FORMAT", help="messages, sharegpt, alpaca, prompt-completion, qa or text "
+                        "(default: detected from the rows)")
+    parser.add_argument("--column", metavar="NAME", help="the messages or text column when not the default "
+                        "(e.g. content for the-stack-smol)")
+    parser.add_argument("--split", default="train", help="split of a hub dataset or DatasetDict (default train)")
+
+
+def print_report(report, args: argparse.Namespace) -> None:  # noqa: ANN001 - Report, imported lazily
+    """--json: the report as one JSON object on stdout; else the rich report."""
+    if args.json:
+        json.dump(report.to_json(), sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return
+    from rich.console import Console
+
+    from validation.report import render_report
+
+    render_report(report, Console(), first=getattr(args, "show", 5))
