@@ -133,8 +133,8 @@ def supervise(config: TrainConfig, tokenizer: Any, template: Any, out: Path | No
         _write(out / "audit.json", json.dumps(report.to_json(), ensure_ascii=False, indent=1))
     errors = {i.row for i in report.issues if i.severity == "error" and i.code in SUPERVISION_CODES}
     s = report.summary
-    _print(console, f"audit: {s['supervised_tokens']:,} of {s['tokens']:,} tokens supervised; "
-                    + (", ".join(f"{c} in {n} rows" for c, n in s["rows_with"].items()) or "no findings"))
+    _print(console, f"audit: {s.supervised_tokens:,} of {s.tokens:,} tokens supervised; "
+                    + (", ".join(f"{c} in {n} rows" for c, n in s.rows_with.items()) or "no findings"))
     if errors and config.on_audit_error == "stop":
         raise InvalidDataset(report, stage="audit")
     keep = [a for row, a in audited if not a.dropped and (row not in errors or config.on_audit_error == "warn")]
@@ -301,18 +301,20 @@ def _run(config: TrainConfig, out: Path, dry_run: bool, console: Any) -> RunSumm
     audited = open_dataset([{"messages": [m.to_dict() for m in r.messages]} for r in rows], format="messages")
     summary = dataset_stats(audited, tokenizer=tokenizer, template=rules_of(template), max_length=config.max_length,
                             audits=rows).summary
-    summary["supervision"] = audit_report.summary
+    summary = summary.model_copy(update={"supervision": audit_report.summary})
     train_rows, eval_rows = _split(rows, config, tokenizer, template)
     if eval_rows:
-        summary["leakage"] = leaked = leakage(train_rows, eval_rows)
+        leaked = leakage(train_rows, eval_rows)
+        summary = summary.model_copy(update={"leakage": leaked})
         if leaked["b_rows_in_a_normalised"]:
             _print(console, f"[bold yellow]warning: {leaked['b_rows_in_a_normalised']} eval rows repeat training "
                             f"rows ({leaked['b_rows_in_a_exact']} exactly): eval loss will look better than it is[/]")
-    _write(out / "stats.json", json.dumps(summary, ensure_ascii=False, indent=1))
-    trunc = summary["max_length"]
-    _print(console, f"stats: {summary['rows']} conversations, {summary['tokens']['total']:,} tokens, "
-                    f"{summary['tokens']['trainable_share']:.0%} trainable; {trunc['over']} over max_length "
-                    f"{config.max_length} ({trunc['lose_assistant_tokens']} lose assistant tokens)")
+    _write(out / "stats.json", json.dumps(summary.to_json(), ensure_ascii=False, indent=1))
+    trunc, tokens = summary.max_length, summary.tokens
+    assert trunc is not None and tokens is not None  # a tokenizer and max_length were given
+    _print(console, f"stats: {summary.rows} conversations, {tokens.total:,} tokens, "
+                    f"{tokens.trainable_share:.0%} trainable; {trunc.over} over max_length "
+                    f"{config.max_length} ({trunc.lose_assistant_tokens} lose assistant tokens)")
     truncate = None if config.packing else config.max_length  # packing chunks to max_length itself
     train_set = tokenized_dataset(train_rows, assistant_only_loss=config.assistant_only_loss, max_length=truncate)
     eval_set = tokenized_dataset(eval_rows, assistant_only_loss=config.assistant_only_loss,

@@ -22,6 +22,7 @@ from validation.report import Issue, Report
 from validation.rules import Finding, RowAudit, TemplateRules
 from validation.scan import Scanner
 from validation.source import Dataset, Source, dataset_of
+from validation.summaries import SupervisionSummary
 from validation.validate import check_max_length, conversation_of, progress_bar, resolve_rules
 
 BATCH = 2048
@@ -93,7 +94,7 @@ def source_path(fmt: Format, data: dict[str, Any], finding: Finding) -> str:
     return fmt.root if finding.message is None else fmt.path(data, finding.message, finding.field or "")
 
 
-def summarise(audits: Sequence[RowAudit]) -> dict[str, Any]:
+def summarise(audits: Sequence[RowAudit]) -> SupervisionSummary:
     """Counts for reports and stats: tokens, supervised tokens, rows per finding code."""
     tally = Supervision()
     tally.add(audits)
@@ -122,10 +123,10 @@ class Supervision:
             self.dropped += a.dropped
             self.rows_with.update({f.code for f in a.findings})
 
-    def summary(self) -> dict[str, Any]:
-        return {"rows": len(self.lengths), "tokens": sum(self.lengths), "supervised_tokens": sum(self.trained),
-                "rows_without_supervision": self.trained.count(0), "rows_dropped": self.dropped,
-                "rows_with": dict(sorted(self.rows_with.items()))}
+    def summary(self) -> SupervisionSummary:
+        return SupervisionSummary(rows=len(self.lengths), tokens=sum(self.lengths), supervised_tokens=sum(self.trained),
+                                  rows_without_supervision=self.trained.count(0), rows_dropped=self.dropped,
+                                  rows_with=dict(sorted(self.rows_with.items())))
 
 
 def write_per_row(path: str | os.PathLike[str], audited: Sequence[tuple[int, RowAudit]], max_length: int | None) -> None:

@@ -106,11 +106,12 @@ def run_stats(args: argparse.Namespace) -> int:
                "progress": True}  # on stderr, and only on a terminal
     result = stats(args.path, **options)
     console = Console(stderr=args.json == "-")
-    payload = {"path": result.name, "format": result.format, **result.summary}
+    payload = {"path": result.name, "format": result.format, **result.summary.to_json()}
     if args.compare:
         other = stats(args.compare, **options)
         leaked = leakage(result, other)
-        payload = {"a": payload, "b": {"path": other.name, "format": other.format, **other.summary}, **leaked}
+        payload = {"a": payload, "b": {"path": other.name, "format": other.format, **other.summary.to_json()},
+                   **leaked}
         render_compare(result, other, leaked, console)
     else:
         render_terminal(result, console)

@@ -11,6 +11,7 @@ from typing import IO, Any
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from validation.codes import CATALOGUE, Severity, severity
+from validation.summaries import SupervisionSummary, ValidationSummary
 
 
 class Issue(BaseModel):
@@ -113,7 +114,7 @@ class Report(BaseModel):
     template: str | None = None
     max_length: int | None = None
     length_unit: str | None = None
-    summary: dict[str, Any] | None = None  # counts of `audit` (supervised tokens, rows per code)
+    summary: SupervisionSummary | None = None  # counts of `audit` (supervised tokens, rows per code)
     fixes: list[Fix] | None = None  # with --fix: every change, per row
     issues_left_out: int = 0  # issues counted but not listed (--max-issues)
     _counts: dict[str, int] | None = PrivateAttr(default=None)  # exact counts when issues were left out
@@ -126,6 +127,12 @@ class Report(BaseModel):
     def counts(self) -> dict[str, int]:
         """Number of issues per code, most frequent first (counting those left out)."""
         return self._counts if self._counts is not None else dict(Counter(i.code for i in self.issues).most_common())
+
+    def totals(self) -> ValidationSummary:
+        """The counts, typed: rows, valid, invalid, issues (listed and left out), per code."""
+        return ValidationSummary(path=self.path, format=self.format, rows=self.rows, valid=self.valid,
+                                 invalid=self.invalid, issues=len(self.issues) + self.issues_left_out,
+                                 issues_left_out=self.issues_left_out, counts=self.counts())
 
     def to_json(self) -> dict[str, Any]:
         """The contract's JSON object, plus per-code counts under `counts`."""
@@ -140,9 +147,9 @@ def render_report(report: Report, console: Any, *, first: int = 5) -> None:
 
     # Paths, messages and template names hold the user's text: never read as rich markup.
     style = "green" if report.ok else "red"
-    console.print(f"[bold]{escape(report.path)}[/] ({report.format}): {report.rows} rows, "
-                  f"[{style}]{report.valid} valid, {report.invalid} invalid[/], "
-                  f"{len(report.issues) + report.issues_left_out} issues")
+    totals = report.totals()
+    console.print(f"[bold]{escape(totals.path)}[/] ({totals.format}): {totals.rows} rows, "
+                  f"[{style}]{totals.valid} valid, {totals.invalid} invalid[/], {totals.issues} issues")
     if report.issues_left_out:
         console.print(f"{report.issues_left_out} issues counted but not listed (--max-issues keeps the first of "
                       "each code; --issues-jsonl writes them all)")
@@ -157,10 +164,10 @@ def render_report(report: Report, console: Any, *, first: int = 5) -> None:
             console.print(f"  … {len(report.fixes) - first} more (--json lists them all)")
     if report.summary is not None:
         s = report.summary
-        share = s["supervised_tokens"] / s["tokens"] if s["tokens"] else 0.0
-        console.print(f"supervised: {s['supervised_tokens']:,} of {s['tokens']:,} tokens ({share:.1%}) under "
-                      f"template {escape(str(report.template))}; {s['rows_without_supervision']} rows supervise "
-                      f"nothing; {s['rows_dropped']} rows left out of training")
+        share = s.supervised_tokens / s.tokens if s.tokens else 0.0
+        console.print(f"supervised: {s.supervised_tokens:,} of {s.tokens:,} tokens ({share:.1%}) under "
+                      f"template {escape(str(report.template))}; {s.rows_without_supervision} rows supervise "
+                      f"nothing; {s.rows_dropped} rows left out of training")
     counts = report.counts()
     by_code: dict[str, list[Issue]] = {code: [] for code in counts}
     for issue in report.issues:

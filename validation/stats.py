@@ -7,7 +7,7 @@ is where problems are explained.
 
 Example:
     >>> s = stats([{"question": "1+1?", "answer": "2"}, {"question": "2+2?", "answer": "4"}])
-    >>> s.summary["rows"], s.summary["roles"]
+    >>> s.summary.rows, s.summary.roles
     (2, {'assistant': 2, 'user': 2})
 """
 
@@ -27,6 +27,7 @@ from validation.rules import TemplateRules
 from validation.stats_read import conversation_frame, read_frames
 from validation.tokens import count_tokens
 from validation.source import Source, source_name
+from validation.summaries import StatsSummary
 from validation.validate import check_max_length, count_bar, load_tokenizer, resolve_rules
 
 QUANTILES = (0.5, 0.9, 0.99)
@@ -39,7 +40,7 @@ class Stats:
     name: str
     format: str
     frame: pl.DataFrame
-    summary: dict[str, Any]
+    summary: StatsSummary
     # per conversation: messages, length, assistant_start, assistant_end, exact, folded (stats_read)
     conversations: pl.DataFrame = field(repr=False)
 
@@ -147,7 +148,7 @@ def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRule
                                    progress)
     turns = per_conversation["messages"]
     histogram = turns.value_counts().sort("messages")
-    summary: dict[str, Any] = {
+    summary = StatsSummary.model_validate({
         "rows": per_conversation.height, "skipped_rows": frames.skipped, "messages": frame.height,
         "turns_per_conversation": {**{k: _num(v) for k, v in per_conversation.select(
             _distribution(pl.col("messages"))).row(0, named=True).items()},
@@ -164,7 +165,7 @@ def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRule
         "whitespace_messages": frames.whitespace,
         "system_prompts": _system_prompts(frame),
         "supervision": supervision.summary() if supervision is not None else None,
-    }
+    })
     if supervision is not None:  # the rendered length, which is what max_length truncates
         per_conversation = per_conversation.with_columns(length=pl.Series(supervision.lengths, dtype=pl.UInt32))
     return Stats(source_name(source), frames.format, frame, summary, per_conversation)

@@ -11,36 +11,35 @@ from typing import Any
 import polars as pl
 
 from validation.io import InputError, write_file
+from validation.summaries import StatsSummary
 
 
-def _rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+def _rows(summary: StatsSummary) -> list[tuple[str, str]]:
     """(label, value) lines of the overview, shared by the terminal, compare and HTML views."""
-    turns = summary["turns_per_conversation"]
-    lines = [("conversations", f"{summary['rows']:,}"), ("skipped rows", f"{summary['skipped_rows']:,}"),
-             ("messages", f"{summary['messages']:,}"),
+    turns, duplicates, system = summary.turns_per_conversation, summary.duplicates, summary.system_prompts
+    lines = [("conversations", f"{summary.rows:,}"), ("skipped rows", f"{summary.skipped_rows:,}"),
+             ("messages", f"{summary.messages:,}"),
              ("turns per conversation", "none (no conversation)" if turns["min"] is None else
               f"min {turns['min']}, p50 {turns['p50']:g}, p90 {turns['p90']:g}, max {turns['max']}, "
               f"mean {turns['mean']:g}"),
-             ("roles", ", ".join(f"{r} {n:,}" for r, n in summary["roles"].items())),
-             ("empty / whitespace-only messages", f"{summary['empty_messages']:,} / {summary['whitespace_messages']:,}"),
-             ("duplicates: exact / normalised", f"{summary['duplicates']['exact']:,} / "
-                                                f"{summary['duplicates']['normalised']:,}"),
-             ("system prompts: distinct (conversations)", f"{summary['system_prompts']['distinct']:,} "
-                                                          f"({summary['system_prompts']['conversations_with_system']:,})")]
-    if summary["tokens"]:
-        t = summary["tokens"]
-        lines.append(("tokens: total / trainable", f"{t['total']:,} / {t['trainable']:,} "
-                                                   f"({t['trainable_share']:.1%}, by {t['method']})"))
-    if summary["max_length"]:
-        m = summary["max_length"]
-        lines.append((f"over max length {m['limit']} ({m['unit']})",
-                      f"{m['over']:,}; losing assistant tokens {m['lose_assistant_tokens']:,}; "
-                      f"losing all {m['lose_all_assistant_tokens']:,}"))
-    if summary.get("supervision"):
-        s = summary["supervision"]
-        found = ", ".join(f"{code} {n:,}" for code, n in s["rows_with"].items()) or "none"
+             ("roles", ", ".join(f"{r} {n:,}" for r, n in summary.roles.items())),
+             ("empty / whitespace-only messages", f"{summary.empty_messages:,} / {summary.whitespace_messages:,}"),
+             ("duplicates: exact / normalised", f"{duplicates.exact:,} / {duplicates.normalised:,}"),
+             ("system prompts: distinct (conversations)", f"{system.distinct:,} ({system.conversations_with_system:,})")]
+    if summary.tokens:
+        t = summary.tokens
+        lines.append(("tokens: total / trainable", f"{t.total:,} / {t.trainable:,} "
+                                                   f"({t.trainable_share:.1%}, by {t.method})"))
+    if summary.max_length:
+        m = summary.max_length
+        lines.append((f"over max length {m.limit} ({m.unit})",
+                      f"{m.over:,}; losing assistant tokens {m.lose_assistant_tokens:,}; "
+                      f"losing all {m.lose_all_assistant_tokens:,}"))
+    if summary.supervision:
+        s = summary.supervision
+        found = ", ".join(f"{code} {n:,}" for code, n in s.rows_with.items()) or "none"
         lines.append(("supervision audit: rows with findings", f"{found}; supervising nothing "
-                                                                f"{s['rows_without_supervision']:,}"))
+                                                                f"{s.rows_without_supervision:,}"))
     return lines
 
 
@@ -63,7 +62,7 @@ def render_terminal(stats: Any, console: Any) -> None:
         for role, values in stats.summary[key].items():
             table.add_row(Text(role), *(f"{values[k]:g}" for k in ("p50", "p90", "p99", "max", "mean")))
         console.print(table)
-    top = stats.summary["system_prompts"]["top"]
+    top = stats.summary.system_prompts.top
     if top:
         table = Table(title="most common system prompts", title_justify="left")
         table.add_column("count", justify="right")
@@ -101,7 +100,7 @@ def _figure(stats: Any) -> Any:
     per_conversation = stats.conversations["length"].to_list()
     per_turn = stats.frame.filter(pl.col("role") == "assistant")[column].to_list()
     figure, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
-    limit = (stats.summary.get("max_length") or {}).get("limit")
+    limit = stats.summary.max_length.limit if stats.summary.max_length else None
     for axis, values, title in ((axes[0], per_conversation, f"{unit} per conversation"),
                                 (axes[1], per_turn, f"{unit} per assistant turn")):
         axis.hist(values, bins=60, color="#4C72B0")
@@ -111,7 +110,7 @@ def _figure(stats: Any) -> Any:
         if limit is not None and axis is axes[0]:
             axis.axvline(limit, color="#C44E52", linestyle="--", label=f"max length {limit}")
             axis.legend()
-    figure.suptitle(f"{stats.name}: {stats.summary['rows']:,} conversations")
+    figure.suptitle(f"{stats.name}: {stats.summary.rows:,} conversations")
     return figure
 
 
@@ -142,7 +141,7 @@ def write_html(stats: Any, path: Path) -> Path:
                            for role, v in stats.summary[key].items())
             lengths += (f"<h2>length per message ({unit})</h2><table><tr><th>role</th><th>p50</th><th>p90</th>"
                         f"<th>p99</th><th>max</th><th>mean</th></tr>{body}</table>")
-    top = stats.summary["system_prompts"]["top"]
+    top = stats.summary.system_prompts.top
     if top:
         body = "".join(f"<tr><td>{item['count']:,}</td><td>{html.escape(item['prompt'])}</td></tr>" for item in top)
         lengths += f"<h2>most common system prompts</h2><table><tr><th>count</th><th>prompt</th></tr>{body}</table>"

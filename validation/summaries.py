@@ -1,0 +1,119 @@
+"""The summaries commands hand on: frozen, typed, and dumped as the JSON documented in
+docs/stats.md, docs/audit.md and docs/validation.md (`to_json()`, key for key what the dicts
+were). They still read as mappings (`summary["rows"]`), for code written against the dicts.
+
+Example:
+    >>> s = DuplicateCounts(exact=1, normalised=2)
+    >>> s.exact, s["normalised"], s.to_json()
+    (1, 2, {'exact': 1, 'normalised': 2})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Summary(BaseModel):
+    """A frozen summary that also reads as a mapping of its JSON keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in type(self).model_fields:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key) if key in type(self).model_fields else default
+
+    def keys(self) -> Iterator[str]:
+        return iter(self.to_json())
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented JSON object."""
+        return self.model_dump(mode="json")
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to another summary of the same values, or to its JSON object (a dict)."""
+        if isinstance(other, dict):
+            return self.to_json() == other
+        return super().__eq__(other)
+
+    __hash__ = BaseModel.__hash__
+
+
+class SupervisionSummary(Summary):
+    """What the supervision audit counts (`audit`, `stats` with a template, train's audit.json)."""
+
+    rows: int
+    tokens: int
+    supervised_tokens: int
+    rows_without_supervision: int
+    rows_dropped: int
+    rows_with: dict[str, int]  # rows per finding code
+
+
+class ValidationSummary(Summary):
+    """The counts of a validation report, as its header line says them."""
+
+    path: str
+    format: str
+    rows: int
+    valid: int
+    invalid: int
+    issues: int  # listed and left out
+    issues_left_out: int
+    counts: dict[str, int]  # per code, most frequent first
+
+
+class TokenTotals(Summary):
+    total: int
+    trainable: int
+    trainable_share: float
+    by_role: dict[str, int]
+    method: str  # "template": rendered and masked; "roles": assistant content tokens
+
+
+class Truncation(Summary):
+    limit: int
+    unit: str
+    over: int
+    lose_assistant_tokens: int
+    lose_all_assistant_tokens: int
+
+
+class DuplicateCounts(Summary):
+    exact: int
+    normalised: int
+
+
+class SystemPrompts(Summary):
+    conversations_with_system: int
+    distinct: int
+    top: list[dict[str, Any]]  # {"prompt", "count"}, most frequent first
+
+
+class StatsSummary(Summary):
+    """`stats`' summary (docs/stats.md); `leakage` only in train's stats.json with an eval split."""
+
+    rows: int
+    skipped_rows: int
+    messages: int
+    turns_per_conversation: dict[str, Any]  # p50, p90, p99, max, mean, min, histogram
+    roles: dict[str, int]
+    length_chars: dict[str, dict[str, Any]]  # per role: p50, p90, p99, max, mean
+    length_tokens: dict[str, dict[str, Any]] | None
+    tokens: TokenTotals | None
+    max_length: Truncation | None
+    duplicates: DuplicateCounts
+    empty_messages: int
+    whitespace_messages: int
+    system_prompts: SystemPrompts
+    supervision: SupervisionSummary | None
+    leakage: dict[str, int] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude=None if self.leakage is not None else {"leakage"})
