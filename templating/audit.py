@@ -146,8 +146,8 @@ class Auditor:
         if not self.bos or not text.startswith(self.bos):
             return []
         if self.bos_id is None or not ids or ids[0] != self.bos_id:
-            return [Finding(None, None, "missing-bos", f"the template writes {self.bos!r} but the tokenizer has no such "
-                                                "token: it is encoded as ordinary text")]
+            return [Finding(None, None, "missing-bos", f"the template writes {self.bos!r} but the tokenizer has no "
+                            "such token: it is encoded as ordinary text")]
         if len(ids) > 1 and ids[1] == self.bos_id:
             return [Finding(None, None, "double-bos", f"the ids start with {self.bos!r} twice")]
         return []
@@ -171,7 +171,8 @@ class Auditor:
             span = token_range(encoding, start, end, len(rendered.text))
             tokens = [t for t in range(span[0], span[1] + 1) if mask[t]] if span is not None else []
             if not tokens:
-                findings.append(Finding(turn, "content", "response-not-supervised", "no token of this response is in the mask"))
+                findings.append(Finding(turn, "content", "response-not-supervised",
+                                        "no token of this response is in the mask"))
                 continue
             eot_at = rendered.text.find(self.eot, start) if self.eot else -1
             # the token holding the marker's first character (or its next one: offsets can skip
@@ -179,12 +180,14 @@ class Auditor:
             eot_token = _token_at(encoding, eot_at, 1, eot_at + len(self.eot)) if eot_at >= 0 else None
             if eot_token is None or not mask[eot_token]:
                 what = "is not in the mask" if eot_token is not None else "does not follow the response"
-                findings.append(Finding(turn, "content", "end-of-turn-not-supervised", f"the end-of-turn {self.eot!r} {what}: the "
-                                 "model never learns to stop after this turn"))
+                findings.append(Finding(turn, "content", "end-of-turn-not-supervised",
+                                        f"the end-of-turn {self.eot!r} {what}: the model never learns to stop after "
+                                        "this turn"))
             if limit is not None and tokens[-1] >= limit:
                 cut = "wholly" if tokens[0] >= limit else "partly"
-                findings.append(Finding(turn, "content", "response-truncated", f"{cut} cut by truncation at {limit} tokens "
-                                 f"(the conversation has {len(encoding)})"))
+                findings.append(Finding(turn, "content", "response-truncated",
+                                        f"{cut} cut by truncation at {limit} tokens (the conversation has "
+                                        f"{len(encoding)})"))
             kept += len(tokens) if limit is None or tokens[-1] < limit else sum(1 for t in tokens if t < limit)
         if limit is not None and len(encoding) > limit and kept == 0:
             findings.append(Finding(None, None, "truncated-to-nothing", f"truncation at {limit} tokens leaves no "

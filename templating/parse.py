@@ -1,7 +1,7 @@
 """Read rendered text back into messages, and tell which template a text or tokenizer uses.
 
-`parse` reads the turn formats of `templating.fast` (ChatML family, llama3, gemma, phi3,
-zephyr), so rendering and parsing share one description of each format. Templates that trim
+`parse` reads the turn layouts of the built-ins (`TemplateSpec.turns`: ChatML family, llama3,
+gemma, phi3, zephyr), so rendering and parsing share one description of each format. Templates that trim
 content (llama3, gemma) give back the trimmed text; templates with a default system prompt
 give it back as the first message.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from templating.environment import TemplateError, compile_template, render_with_spans
-from templating.fast import FORMATS, TurnFormat
-from templating.registry import get_template, list_templates
+from templating.fast import TurnFormat
+from templating.registry import TemplateSpec, get_template, list_templates
 from validation.models import Message
 
 PROBE = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Hi there"},
@@ -29,6 +29,11 @@ def _headers(fmt: TurnFormat) -> list[tuple[str, str, str]]:
             ("user", *fmt.user), ("system", *fmt.system)]
 
 
+def _parsable() -> list[TemplateSpec]:
+    """The registered templates with a turn layout."""
+    return [spec for spec in list_templates() if spec.turns is not None]
+
+
 def parse(text: str, template: str) -> list[Message]:
     """The messages a text rendered with `template` holds; a trailing generation prompt is ignored.
 
@@ -40,16 +45,18 @@ def parse(text: str, template: str) -> list[Message]:
         >>> parse("<|im_start|>user\\nHi<|im_end|>\\n<|im_start|>assistant\\nHello<|im_end|>\\n", "chatml")[1].content
         'Hello'
     """
-    name = get_template(template).name
-    fmt = FORMATS.get(name)
+    spec = get_template(template).spec
+    name, fmt = spec.name, spec.turns
     if fmt is None:
-        raise TemplateError(f"cannot parse {name}: parsing is defined for {', '.join(sorted(FORMATS))}")
-    position = len(fmt.bos) if text.startswith(fmt.bos) else 0
+        names = ", ".join(sorted(s.name for s in _parsable()))
+        raise TemplateError(f"cannot parse {name}: parsing is defined for {names}")
+    bos = spec.bos_token if fmt.writes_bos else ""
+    position = len(bos) if text.startswith(bos) else 0
     end = len(text)
     if fmt.final_eos and text.endswith(fmt.final_eos):
         end -= len(fmt.final_eos)
-    if text.endswith(fmt.generation_prompt) and fmt.generation_prompt:
-        end = min(end, len(text) - len(fmt.generation_prompt))
+    if text.endswith(spec.generation_prompt) and spec.generation_prompt:
+        end = min(end, len(text) - len(spec.generation_prompt))
     messages = []
     while position < end:
         for role, header, footer in _headers(fmt):
@@ -89,10 +96,10 @@ def _detect_text(text: str) -> str | None:
     if not fits:
         return None
     for name in fits:
-        default = FORMATS[name].default_system
+        default = get_template(name).spec.default_system
         if default is not None and default in text:
             return name
-    return next((name for name in fits if FORMATS[name].default_system is None), fits[0])
+    return next((name for name in fits if get_template(name).spec.default_system is None), fits[0])
 
 
 def render_tokenizer_template(tokenizer: Any, messages: list[dict], add_generation_prompt: bool = False) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from templating.environment import TemplateError, TemplateLimit, compile_template, render_with_spans
-from templating.fast import FORMATS, plain_turns, render_turns
+from templating.fast import TurnFormat, plain_turns, render_turns
 from validation.errors import UnknownName
 from validation.models import Conversation, Message
 
@@ -49,6 +49,7 @@ class TemplateSpec:
     stop_strings: tuple[str, ...] = ()
     official: str | None = field(default=None, repr=False)
     training: str | None = field(default=None, repr=False)
+    turns: TurnFormat | None = field(default=None, repr=False)  # the layout `fast` renders and `parse` reads
 
     @property
     def stops(self) -> tuple[str, ...]:
@@ -65,7 +66,7 @@ class ChatTemplate:
     def __init__(self, spec: TemplateSpec) -> None:
         self.spec = spec
         # Built-ins with a plain turn structure render without Jinja (same text and spans).
-        self._fast = FORMATS.get(spec.name) if spec.official is None else None
+        self._fast = spec.turns is not None and spec.official is None
 
     @property
     def name(self) -> str:
@@ -100,10 +101,10 @@ class ChatTemplate:
         """
         if not messages:
             raise TemplateError(f"template {self.name}: nothing to render (no messages)")
-        if self._fast is not None:
+        if self._fast:
             turns = plain_turns(messages.messages if isinstance(messages, Conversation) else messages)
             if turns is not None:
-                return Rendered(*render_turns(self._fast, turns, add_generation_prompt))
+                return Rendered(*render_turns(self.spec, turns, add_generation_prompt))
         return self.render_jinja(messages, add_generation_prompt=add_generation_prompt)
 
     def render_jinja(self, messages: Any, *, add_generation_prompt: bool = False) -> Rendered:

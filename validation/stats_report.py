@@ -25,7 +25,8 @@ def _rows(summary: StatsSummary) -> list[tuple[str, str]]:
              ("roles", ", ".join(f"{r} {n:,}" for r, n in summary.roles.items())),
              ("empty / whitespace-only messages", f"{summary.empty_messages:,} / {summary.whitespace_messages:,}"),
              ("duplicates: exact / normalised", f"{duplicates.exact:,} / {duplicates.normalised:,}"),
-             ("system prompts: distinct (conversations)", f"{system.distinct:,} ({system.conversations_with_system:,})")]
+             ("system prompts: distinct (conversations)",
+              f"{system.distinct:,} ({system.conversations_with_system:,})")]
     if summary.tokens:
         t = summary.tokens
         lines.append(("tokens: total / trainable", f"{t.total:,} / {t.trainable:,} "

@@ -7,7 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from templating import TemplateError, get_template
-from templating.fast import FORMATS
+from templating.builtins import BUILTINS
+
+FORMATS = {spec.name: spec for spec in BUILTINS if spec.turns is not None}  # the built-ins with a turn layout
 from tests.strategies import any_order
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

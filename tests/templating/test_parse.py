@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 
 from templating import TemplateError, compare_template, detect_template, get_template, parse
 from templating import compare, detect
-from templating.fast import FORMATS
+from templating.builtins import BUILTINS
+
+FORMATS = {spec.name: spec for spec in BUILTINS if spec.turns is not None}  # the built-ins with a turn layout
 from tests.strategies import conversations
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -29,7 +31,7 @@ def expected_messages(name, messages):
     out = [dict(m) for m in messages]
     if fmt.default_system is not None and out[0]["role"] != "system":
         out.insert(0, {"role": "system", "content": fmt.default_system})
-    if fmt.trim:
+    if fmt.trims_content:
         out = [{**m, "content": m["content"].strip()} for m in out]
     return out
 
@@ -38,7 +40,7 @@ def expected_messages(name, messages):
 @SETTINGS
 @given(data=st.data(), add_generation_prompt=st.booleans())
 def test_parse_of_render_gives_the_messages_back(name, data, add_generation_prompt):
-    messages = draw_safe(name, data, system=None if not FORMATS[name].refuse_leading_system else False)
+    messages = draw_safe(name, data, system=None if not FORMATS[name].turns.refuse_leading_system else False)
     text = get_template(name).render(messages, add_generation_prompt=add_generation_prompt).text
     parsed = [m.to_dict() for m in parse(text, name)]
     assert parsed == expected_messages(name, messages)
