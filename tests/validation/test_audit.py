@@ -1,0 +1,119 @@
+"""validation/audit.py: the audit as a report of a dataset: findings at the source row's own
+paths, the summary, the CLI, and stats reusing the audit."""
+
+from __future__ import annotations
+
+import json
+
+from templating import get_template
+from templating.audit import Auditor
+from validation import audit
+
+
+def chat(*turns: str, system: str | None = None) -> dict:
+    roles = ["user", "assistant"] * len(turns)
+    messages = [{"role": "system", "content": system}] if system else []
+    return {"messages": messages + [{"role": r, "content": c} for r, c in zip(roles, turns)]}
+
+
+LONG = "word " * 60  # about 60 tokens
+
+
+def rows() -> list[dict]:
+    return [chat("Hi", "Hello!"),                                      # 1 clean
+            chat("Say it", "The end is <|endoftext|> here"),           # 2 a tokenizer special token in content
+            chat("Q1", "A1", "Q2", LONG),                              # 3 the last reply partly cut at 40
+            chat(LONG, "short"),                                       # 4 nothing trained survives truncation
+            chat("Q1", "A1", LONG, "wholly gone")]                     # 5 the last reply wholly cut
+
+
+def issues(report) -> list[tuple[int, str, str]]:
+    return [(i.row, i.path, i.code) for i in report.issues]
+
+
+def test_audit_reports_each_defect_on_its_row_and_path(smollm2_tokenizer):
+    report = audit(rows(), tokenizer=smollm2_tokenizer, template="chatml", max_length=40)
+    assert issues(report) == [
+        (2, "messages[1].content", "special-token-in-content"),
+        (3, "messages[3].content", "response-truncated"),
+        (4, "messages[1].content", "response-truncated"),
+        (4, "messages", "truncated-to-nothing"),
+        (5, "messages[3].content", "response-truncated"),
+    ]
+    messages = {i.row: i.message for i in report.issues if i.code == "response-truncated"}
+    assert messages[3].startswith("partly cut") and messages[5].startswith("wholly cut")
+    assert (report.rows, report.valid, report.invalid) == (5, 3, 2)
+    assert report.summary["rows_with"] == {"response-truncated": 3, "special-token-in-content": 1,
+                                           "truncated-to-nothing": 1}
+
+
+def test_paths_are_the_source_format_s_own(gsm8k, smollm2_tokenizer):
+    report = audit(gsm8k, tokenizer=smollm2_tokenizer, template="smollm2", max_length=256)
+    assert report.rows == 1319 and report.ok
+    assert {i.path for i in report.issues} == {"answer"}
+    assert report.counts() == {"response-truncated": 342}
+    assert report.summary["supervised_tokens"] == 170244
+
+
+def test_audit_cli(cli, tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows()))
+    result = cli("audit", path, "--tokenizer", "HuggingFaceTB/SmolLM2-135M-Instruct", "--template", "chatml",
+                 "--max-length", "40", "--json")
+    assert result.code == 1
+    body = result.json()
+    assert [(i["row"], i["code"]) for i in body["issues"]][:2] == [(2, "special-token-in-content"),
+                                                                  (3, "response-truncated")]
+    assert body["summary"]["rows_with"]["truncated-to-nothing"] == 1
+    assert cli("audit", path, "--tokenizer", "HuggingFaceTB/SmolLM2-135M-Instruct").code == 1
+    per_row = tmp_path / "rows.audit.jsonl"
+    cli("audit", path, "--tokenizer", "HuggingFaceTB/SmolLM2-135M-Instruct", "--template", "chatml", "--max-length",
+        "40", "--per-row", per_row)
+    lines = [json.loads(line) for line in per_row.read_text().splitlines()]
+    assert [line["row"] for line in lines] == [1, 2, 3, 4, 5]
+    assert lines[0] == {"row": 1, "tokens": 14, "supervised_tokens": 4, "supervised_after_truncation": 4,
+                        "dropped": False, "codes": []}
+    assert lines[3]["supervised_after_truncation"] == 0 and lines[3]["codes"] == ["response-truncated",
+                                                                                  "truncated-to-nothing"]
+    missing = cli("audit", tmp_path / "none.jsonl", "--tokenizer", "HuggingFaceTB/SmolLM2-135M-Instruct")
+    assert missing.code == 2 and "none.jsonl" in missing.err
+
+
+def test_stats_reports_supervision_counts(smollm2_tokenizer):
+    from validation import stats
+
+    summary = stats(rows(), tokenizer=smollm2_tokenizer, template="chatml").summary
+    assert summary["supervision"]["rows_with"] == {"special-token-in-content": 1}
+    assert summary["supervision"]["supervised_tokens"] == summary["tokens"]["trainable"]
+
+
+def test_audit_cli_with_a_bare_tokenizer_json_needs_a_template(cli, tmp_path, smollm2_tokenizer):
+    smollm2_tokenizer.save_pretrained(tmp_path / "tok")
+    data = tmp_path / "rows.jsonl"
+    data.write_text(json.dumps(chat("Hi", "Hello!")) + "\n")
+    bare = tmp_path / "tok" / "tokenizer.json"
+    missing = cli("audit", data, "--tokenizer", bare)
+    assert missing.code == 2 and "has no chat template; name one with --template" in missing.err
+    result = cli("audit", data, "--tokenizer", bare, "--template", "chatml", "--json")
+    assert result.code == 0 and result.json()["summary"]["supervised_tokens"] == 4  # Hello, !, <|im_end|>, \n
+    folder = cli("audit", data, "--tokenizer", tmp_path / "tok", "--json")  # a folder: its own template
+    assert folder.code == 0 and folder.json()["template"] == "smollm2"
+
+
+def test_stats_cli_shows_the_audit_counts(cli, tmp_path):
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows()))
+    result = cli("stats", data, "--tokenizer", "HuggingFaceTB/SmolLM2-135M-Instruct", "--template", "chatml",
+                 "--json", "-")
+    assert json.loads(result.out)["supervision"]["rows_with"] == {"special-token-in-content": 1}
+    assert "special-token-in-content 1" in cli("stats", data, "--tokenizer", "HuggingFaceTB/SmolLM2-135M-Instruct",
+                                               "--template", "chatml").out.replace("\n", " ")
+
+
+def test_stats_reuses_a_given_audit_with_the_same_result(smollm2_tokenizer):
+    from validation import stats
+
+    audits = Auditor(smollm2_tokenizer, get_template("chatml")).audit([r["messages"] for r in rows()])
+    fresh = stats(rows(), tokenizer=smollm2_tokenizer, template="chatml", max_length=40).summary
+    reused = stats(rows(), tokenizer=smollm2_tokenizer, template="chatml", max_length=40, audits=audits).summary
+    assert reused == fresh
