@@ -11,10 +11,10 @@ from templating import builtins as _builtins  # noqa: F401  (registers the built
 from templating.environment import TemplateError
 from templating.parse import compare, compare_template, detect, detect_template, parse
 from templating.registry import ChatTemplate, Rendered, TemplateSpec, get_template, list_templates, register_template, \
-    template_of_tokenizer
+    template_of_tokenizer, unregister_template
 from templating.tokens import Tokenized, render_tokens, render_tokens_batch, tokenize_rendered
 
 __all__ = ["ChatTemplate", "Rendered", "TemplateError", "TemplateSpec", "Tokenized", "compare", "compare_template",
            "detect", "detect_template",
            "get_template", "list_templates", "parse", "register_template", "render_tokens", "render_tokens_batch",
-           "template_of_tokenizer", "tokenize_rendered"]
+           "template_of_tokenizer", "tokenize_rendered", "unregister_template"]

@@ -161,6 +161,25 @@ def register_template(name: str, jinja: str | Path, *, special_tokens: Sequence[
     return get_template(name)
 
 
+def unregister_template(name: str) -> TemplateSpec:
+    """Remove a registered template (and its aliases); returns its spec. Built-ins stay.
+
+    Raises:
+        UnknownName: no template of that name.
+        ValueError: `name` is a built-in.
+    """
+    from templating.builtins import BUILTINS
+
+    canonical = resolve(name)
+    if any(spec.name == canonical for spec in BUILTINS) and _TEMPLATES[canonical] in BUILTINS:
+        raise ValueError(f"template {canonical!r} is built in; it cannot be unregistered")
+    spec = _TEMPLATES.pop(canonical)
+    for alias in [a for a, target in _ALIASES.items() if target == canonical]:
+        del _ALIASES[alias]
+    _COMPILED.pop(canonical, None)
+    return spec
+
+
 def resolve(name: str) -> str:
     """The canonical name for `name` or an alias; KeyError with suggestions otherwise."""
     if name in _TEMPLATES:

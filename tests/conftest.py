@@ -88,3 +88,19 @@ def opens():
     _WATCHED.clear()
     for tally in tallies:
         tally.close()
+
+
+@pytest.fixture(autouse=True)
+def registry_restored():
+    """Whatever a test registers in the template registry is unregistered after it (and a
+    template it replaced comes back), so no test sees another's templates."""
+    from templating import registry
+
+    before = dict(registry._TEMPLATES)
+    yield
+    for name, spec in list(registry._TEMPLATES.items()):
+        if name not in before:
+            registry.unregister_template(name)
+        elif spec is not before[name]:
+            registry.unregister_template(name)
+            registry._add(before[name])

@@ -16,3 +16,36 @@ GOLDEN = json.loads((DATA / "golden_renders.json").read_text(encoding="utf-8"))
 def test_render_matches_the_published_expected_output(case):
     messages = GOLDEN["messages"] if case["system"] else GOLDEN["messages"][1:]
     assert get_template(case["template"]).render(messages, add_generation_prompt=True).text == case["expected"]
+
+
+BUILTIN = json.loads((DATA / "golden_builtins.json").read_text(encoding="utf-8"))
+
+
+def _covered(spans, length):
+    """Which characters the spans mark: compared as a mask, not as a list, so that nothing here
+    repeats the registry's own way of merging spans."""
+    mask = bytearray(length)
+    for start, end in spans:
+        mask[start:end] = b"\x01" * (end - start)
+    return bytes(mask)
+
+
+@pytest.mark.parametrize("case", BUILTIN["cases"], ids=[f"{c['template']}-{c['conversation']}-"
+                                                        f"{'prompt' if c['add_generation_prompt'] else 'end'}"
+                                                        for c in BUILTIN["cases"]])
+def test_every_builtin_renders_its_recorded_text_and_trained_characters(case):
+    """tests/data/golden_builtins.json, recorded by make_golden_builtins.py with transformers."""
+    template = get_template(case["template"])
+    messages = BUILTIN["conversations"][case["conversation"]]
+    if not template.spec.supports_system:
+        messages = [m for m in messages if m["role"] != "system"]
+    rendered = template.render(messages, add_generation_prompt=case["add_generation_prompt"])
+    assert rendered.text == case["text"]
+    assert template.render_official(messages, add_generation_prompt=case["add_generation_prompt"]) == case["text"]
+    assert _covered(rendered.assistant_spans, len(rendered.text)) == _covered(case["trained"], len(case["text"]))
+
+
+def test_the_recording_covers_every_builtin():
+    from templating.builtins import BUILTINS
+
+    assert sorted({c["template"] for c in BUILTIN["cases"]}) == sorted(spec.name for spec in BUILTINS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from templating import TemplateError, get_template, register_template
+from templating import TemplateError, get_template, list_templates, register_template, unregister_template
 from validation import validate
 
 USER = "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}</turn>{% endfor %}"
@@ -14,16 +14,21 @@ USER_TRAINING = ("{% for m in messages %}<{{ m['role'] }}>{% if m['role'] == 'as
 CHAT = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
 
 
-@pytest.fixture(autouse=True)
-def restore_registry():
-    """User templates registered here must not leak into other tests of the same process."""
-    from templating import registry
+def test_every_test_starts_with_the_builtins_only():
+    """tests/conftest.py unregisters what each test registers (other tests here register several)."""
+    from templating.builtins import BUILTINS
 
-    saved = (dict(registry._TEMPLATES), dict(registry._ALIASES), dict(registry._COMPILED))
-    yield
-    for table, copy in zip((registry._TEMPLATES, registry._ALIASES, registry._COMPILED), saved):
-        table.clear()
-        table.update(copy)
+    assert [spec.name for spec in list_templates()] == sorted(spec.name for spec in BUILTINS)
+
+
+def test_unregistering_removes_a_user_template_and_its_aliases_but_never_a_builtin():
+    register_template("test-gone", USER, special_tokens=[], end_of_turn="", generation_prompt="",
+                      aliases=("test-gone-alias",))
+    assert unregister_template("test-gone-alias").name == "test-gone"
+    with pytest.raises(KeyError, match="unknown template 'test-gone'"):
+        get_template("test-gone")
+    with pytest.raises(ValueError, match="^template 'chatml' is built in; it cannot be unregistered$"):
+        unregister_template("chatml")
 
 
 @pytest.fixture

@@ -1,0 +1,71 @@
+"""Record tests/data/golden_builtins.json: every built-in template's render of a few fixed
+conversations (English, Korean, mixed scripts; with and without a system prompt and a generation
+prompt), rendered by transformers' own `render_jinja_template` from the template's official
+text, and the characters its training variant marks (`{% generation %}`), as runs.
+
+Run it only when a built-in is added or deliberately changed:
+    .venv/bin/python tests/data/make_golden_builtins.py
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import transformers
+from transformers.utils.chat_template_utils import render_jinja_template
+
+from templating import get_template
+from templating.builtins import BUILTINS
+
+OUT = Path(__file__).with_name("golden_builtins.json")
+CONVERSATIONS = [
+    [{"role": "system", "content": "You are a helpful assistant"}, {"role": "user", "content": "Hello"},
+     {"role": "assistant", "content": "Hi there"}, {"role": "user", "content": "Who are you"},
+     {"role": "assistant", "content": "   I am an assistant   "}, {"role": "user", "content": "Another question"}],
+    [{"role": "user", "content": "안녕하세요! 오늘 날씨 어때요?"},
+     {"role": "assistant", "content": "서울은 맑고 기온은 18도입니다.\n우산은 필요 없어요."}],
+    [{"role": "system", "content": "Réponds en une ligne."}, {"role": "user", "content": "مرحبا 👋 你好 — naïve?"},
+     {"role": "assistant", "content": "  Ça va 😊 世界 ١٢٣  "}, {"role": "user", "content": "Ende\t\n"},
+     {"role": "assistant", "content": "Tschüß!"}],
+]
+
+
+def runs(indices: list[tuple[int, int]], length: int) -> list[list[int]]:
+    """The marked characters as maximal runs [start, end)."""
+    mask = [False] * length
+    for start, end in indices:
+        mask[start:end] = [True] * (end - start)
+    out: list[list[int]] = []
+    for i, marked in enumerate(mask):
+        if marked and (not out or out[-1][1] != i):
+            out.append([i, i + 1])
+        elif marked:
+            out[-1][1] = i + 1
+    return out
+
+
+def main() -> None:
+    cases = []
+    for spec in BUILTINS:
+        template = get_template(spec.name)
+        for number, conversation in enumerate(CONVERSATIONS):
+            messages = conversation if spec.supports_system else [m for m in conversation if m["role"] != "system"]
+            for prompt in (False, True):
+                options = {"add_generation_prompt": prompt, "bos_token": spec.bos_token, "eos_token": spec.eos_token}
+                text = render_jinja_template(conversations=[messages], chat_template=template.official_jinja,
+                                             **options)[0][0]
+                training, indices = render_jinja_template(conversations=[messages], chat_template=template.jinja,
+                                                          return_assistant_tokens_mask=True, **options)
+                assert training[0] == text, spec.name
+                cases.append({"template": spec.name, "conversation": number, "add_generation_prompt": prompt,
+                              "text": text, "trained": runs(indices[0], len(text))})
+    OUT.write_text(json.dumps({"source": f"transformers {transformers.__version__} render_jinja_template of each "
+                                         "built-in's official text (and its training variant's generation marks)",
+                               "conversations": CONVERSATIONS, "cases": cases}, ensure_ascii=False, indent=1) + "\n",
+                   encoding="utf-8")
+    print(f"wrote {len(cases)} cases to {OUT}")
+
+
+if __name__ == "__main__":
+    main()
