@@ -52,15 +52,17 @@ def resolve_model(source: str) -> tuple[str, str]:
     return source, f"{source}: from the Hugging Face hub"
 
 
-def load_model(source: str) -> tuple[Any, Any, str]:
-    """(model, tokenizer, provenance sentence); raises `ModelNotFound` with one clear line."""
+def load_model(source: str, attn_implementation: str | None = None) -> tuple[Any, Any, str]:
+    """(model, tokenizer, provenance sentence); raises `ModelNotFound` with one clear line.
+    `attn_implementation`: as transformers takes it (training/device.py chooses; None: its default)."""
     where, provenance = resolve_model(source)
     note = prepare_hub() if where == source and not Path(where).exists() else None  # a hub id
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(where)
-        model = AutoModelForCausalLM.from_pretrained(where)
+        model = AutoModelForCausalLM.from_pretrained(
+            where, **({"attn_implementation": attn_implementation} if attn_implementation else {}))
     except (OSError, ValueError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelNotFound(f"model {source!r}: cannot load ({reason}{'; ' + note if note else ''}); offline, use a "

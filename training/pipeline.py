@@ -195,29 +195,19 @@ def leakage(train: list[Any], held_out: list[Any]) -> dict[str, int]:
     return leakage_of_rows(train, held_out)
 
 
-def sft_config(config: TrainConfig, out: Path, has_eval: bool) -> tuple[Any, str, str]:
-    """TRL `SFTConfig` with device-appropriate defaults; (config, device, precision)."""
-    import torch
+def sft_config(config: TrainConfig, out: Path, has_eval: bool, device: Any = None) -> tuple[Any, str, str]:
+    """TRL `SFTConfig` with the defaults of `device` (detected when not given: training/device.py);
+    (config, device kind, precision)."""
     from trl import SFTConfig
 
-    cuda = torch.cuda.is_available()
-    bf16 = torch.cuda.is_bf16_supported() if cuda else cpu_has_native_bf16()
-    if not cuda and config.cpu_allocator:
+    from training.device import detect, sft_defaults
+
+    device = device or detect()
+    if device.kind == "cpu" and config.cpu_allocator:
         from training.allocator import keep_freed_memory
 
         keep_freed_memory()
-    defaults: dict[str, Any] = {
-        "per_device_train_batch_size": 4, "gradient_accumulation_steps": 1, "learning_rate": 5e-5,
-        "num_train_epochs": 1, "logging_steps": 5, "save_strategy": "steps", "save_steps": 100,
-        "save_total_limit": 2, "report_to": [], "bf16": bf16, "fp16": False, "use_cpu": not cuda,
-        # On CPU, checkpointing only costs time: memory is not the limit.
-        "activation_checkpointing": cuda, "dataloader_num_workers": 0, "disable_tqdm": False,
-        # On CPU, no compute on padding: rows are concatenated with positions restarting per row,
-        # which keeps them apart under sdpa (tests/training/test_features.py); bench/train.py.
-        "padding_free": not cuda and not config.packing,
-    }
-    if has_eval:
-        defaults.update(eval_strategy="steps", eval_steps=50, per_device_eval_batch_size=4)
+    defaults = sft_defaults(device, packing=config.packing, has_eval=has_eval)
     # push_to_hub is done by the pipeline after saving, so an unreachable hub is one clear message.
     if "gradient_checkpointing" in config.sft:  # the older name (deprecated in transformers 5) wins when set
         defaults.pop("activation_checkpointing")
@@ -226,19 +216,16 @@ def sft_config(config: TrainConfig, out: Path, has_eval: bool) -> tuple[Any, str
     if settings.get("padding_free") and not config.packing:
         settings["max_length"] = None  # TRL refuses to truncate padding-free rows: prepare already did
     try:
-        return SFTConfig(**settings), "cuda" if cuda else "cpu", "bf16" if settings["bf16"] else "fp32"
+        return SFTConfig(**settings), device.kind, "bf16" if settings["bf16"] else "fp32"
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"sft: {exc}") from None
 
 
 def cpu_has_native_bf16() -> bool:
-    """AMX-BF16 or AVX512-BF16: bf16 matmuls beat fp32 on such a CPU (bench/train.py); emulated
-    bf16 (oneDNN on older CPUs) does not, so the CPU flags decide where they can be read."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
+    """Kept for scripts that imported it from here: training.device.cpu_has_native_bf16."""
+    from training.device import cpu_has_native_bf16 as native
+
+    return native()
 
 
 def _lora(config: TrainConfig) -> Any:
@@ -294,7 +281,9 @@ def _run(config: TrainConfig, out: Path, dry_run: bool, console: Any) -> RunSumm
     _write(out / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
     with training_data(config) as data:  # opened once: the gate and the audit read it
         validation_report = gate(config, out, console, data)
-        model, tokenizer, provenance = load_model(config.model)
+        from training.device import attention, detect
+
+        model, tokenizer, provenance = load_model(config.model, attention(detect()))
         _print(console, f"model: {_text(provenance)}")
         template = choose_template(config, model, tokenizer, console)
         rows, audit_report = supervise(config, tokenizer, template, out, console, data=data)
