@@ -84,6 +84,8 @@ class TrainConfig(Strict):
     resume: bool = False
     overwrite: bool = False  # write into an output_dir that holds files of no earlier run (training/rundir.py)
     cpu_allocator: bool = True  # keep freed memory in the heap when training on CPU (training/allocator.py)
+    # auto: flash_attention_2 on CUDA when installed, varlen_sdpa for padding-free rows, else sdpa (training/device.py)
+    attention: Literal["auto", "sdpa", "eager", "varlen_sdpa", "flash_attention_2"] = "auto"
     sft: dict[str, Any] = Field(default_factory=dict)
 
     @field_serializer("dataset")

@@ -10,7 +10,7 @@ choices are tested on a CPU-only machine (tests/training/test_device.py):
 |---|---|---|
 | precision | bf16 only where native, else fp32 | bf16 where supported, else fp32 (fp16 is not chosen) |
 | padding-free rows | yes (no compute on padding; sdpa keeps rows apart) | yes, with FlashAttention varlen kernels when installed, else sdpa |
-| attention | sdpa | `flash_attention_2` when `flash_attn` is installed, else sdpa |
+| attention | `varlen_sdpa` for padding-free rows (training/varlen.py), else sdpa | `flash_attention_2` when `flash_attn` is installed, else as on CPU |
 | Liger kernels | no (Triton needs a GPU) | when `liger_kernel` is installed |
 | activation checkpointing | off (memory is not the limit; it costs time) | on |
 """
@@ -72,9 +72,22 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def attention(device: Device) -> str | None:
-    """The attention implementation to load the model with; None keeps transformers' default (sdpa)."""
-    return "flash_attention_2" if device.kind == "cuda" and device.flash_attention else None
+def attention(device: Device, *, padding_free: bool, choice: str = "auto") -> str | None:
+    """The attention implementation to load the model with (`choice` unless "auto"); None keeps
+    transformers' default (sdpa). Padding-free rows without FlashAttention get `varlen_sdpa`."""
+    if choice != "auto":
+        name = choice
+    elif device.kind == "cuda" and device.flash_attention:
+        name = "flash_attention_2"
+    elif padding_free:
+        name = "varlen_sdpa"
+    else:
+        return None
+    if name == "varlen_sdpa":
+        from training.varlen import register
+
+        register()
+    return name
 
 
 def sft_defaults(device: Device, *, packing: bool, has_eval: bool) -> dict[str, Any]:

@@ -283,7 +283,9 @@ def _run(config: TrainConfig, out: Path, dry_run: bool, console: Any) -> RunSumm
         validation_report = gate(config, out, console, data)
         from training.device import attention, detect
 
-        model, tokenizer, provenance = load_model(config.model, attention(detect()))
+        padding_free = config.sft.get("padding_free", not config.packing)
+        model, tokenizer, provenance = load_model(config.model, attention(detect(), padding_free=padding_free,
+                                                                          choice=config.attention))
         _print(console, f"model: {_text(provenance)}")
         template = choose_template(config, model, tokenizer, console)
         rows, audit_report = supervise(config, tokenizer, template, out, console, data=data)

@@ -33,7 +33,9 @@ def test_defaults_follow_the_device(device, bf16, liger, checkpointing, use_cpu,
     assert (defaults["bf16"], defaults.get("use_liger_kernel", False), defaults["activation_checkpointing"],
             defaults["use_cpu"], defaults["fp16"], defaults["padding_free"]) == \
         (bf16, liger, checkpointing, use_cpu, False, True)
-    assert attention(device) == attn
+    assert attention(device, padding_free=False) == attn
+    assert attention(device, padding_free=True) == (attn or "varlen_sdpa")
+    assert attention(device, padding_free=True, choice="eager") == "eager"
 
 
 def test_packing_turns_padding_free_off_and_an_eval_split_adds_evaluation():
