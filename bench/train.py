@@ -72,8 +72,12 @@ model_dir, data, out, settings = sys.argv[1], sys.argv[2], sys.argv[3], json.loa
 if settings.pop("_allocator", False):
     from training.allocator import keep_freed_memory
     keep_freed_memory()
+attention = settings.pop("_attention", None)
+if attention == "varlen_sdpa":
+    from training.varlen import register
+    register()
 tokenizer = AutoTokenizer.from_pretrained(model_dir)
-model = AutoModelForCausalLM.from_pretrained(model_dir)
+model = AutoModelForCausalLM.from_pretrained(model_dir, **({"attn_implementation": attention} if attention else {}))
 dataset = load_from_disk(data) if settings.pop("_tokenized", False) else Dataset.from_json(data)
 trainer = SFTTrainer(model=model, args=SFTConfig(output_dir=out, report_to=[], disable_tqdm=True, **settings),
                      train_dataset=dataset, processing_class=tokenizer)
@@ -262,9 +266,13 @@ def _full(args: argparse.Namespace, tmp: Path, data: Path, folder: Path, common:
     from training.config import load_config
     from training.pipeline import sft_config
 
-    ours_args, _, _ = sft_config(load_config(config), tmp / "direct", has_eval=False)
+    from training.device import attention, detect
+
+    loaded = load_config(config)
+    ours_args, _, _ = sft_config(loaded, tmp / "direct", has_eval=False)
     identical = {k: getattr(ours_args, k) for k in ("bf16", "fp16", "use_cpu", "gradient_checkpointing",
                                                     "learning_rate", "seed", "padding_free", "max_length")}
+    identical["_attention"] = attention(detect(), padding_free=ours_args.padding_free, choice=loaded.attention)
     direct = min((run_trl(folder, tmp / "prepared", tmp / "direct", {**common, **identical, "_tokenized": True,
                                                                      "_allocator": True}) for _ in range(2)),
                  key=lambda r: r["seconds"])
