@@ -15,7 +15,6 @@ Rows that cannot be normalised are counted in `skipped`; `validate` explains the
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -128,8 +127,9 @@ def _c_frames(data: Dataset, fmt: Format) -> Frames:
                                             shape.content_key.encode(), roles, first)
 
     def read(span: tuple[int, int]) -> tuple[bytes, tuple]:
-        # pread (Window) and the C reader both let other threads run
-        return parse(os.pread(data.fd(), span[1] - span[0], span[0]), span[0] == 0)
+        # pread and the C reader both let other threads run
+        with data.window(*span) as f:
+            return parse(f.read(), span[0] == 0)
 
     with ThreadPoolExecutor(workers) as pool:
         if data.compression is None:
