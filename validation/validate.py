@@ -26,6 +26,7 @@ from validation.jsonl_scan import default_workers, scan_jsonl
 from validation.scan import Scanner
 from validation.source import Dataset, Source, dataset_of, is_path, open_dataset, source_name
 
+
 def open_source(source: Source, *, format: str | None = None, column: str | None = None,
                 split: str = "train", precise: bool = False,
                 progress: Any = None) -> tuple[Format, Iterator[Record]]:
