@@ -65,10 +65,10 @@ def _audit(data: Dataset, rules: TemplateRules, tokenizer: Any, max_length: int 
     rows = 0
 
     def flush() -> None:
-        results = rules.audit([conversation_of(fmt, data) for _, data in pending], tokenizer, max_length,
+        results = rules.audit([conversation_of(fmt, row_data) for _, row_data in pending], tokenizer, max_length,
                               over_length)
-        for (row, data), result in zip(pending, results):
-            issues.extend(Issue.make(row, source_path(fmt, data, finding), finding.code, finding.text)
+        for (row, row_data), result in zip(pending, results):
+            issues.extend(Issue.make(row, source_path(fmt, row_data, finding), finding.code, finding.text)
                           for finding in result.findings)
         audits.extend((row, result) for (row, _), result in zip(pending, results))
         pending.clear()
@@ -124,12 +124,13 @@ class Supervision:
             self.rows_with.update({f.code for f in a.findings})
 
     def summary(self) -> SupervisionSummary:
-        return SupervisionSummary(rows=len(self.lengths), tokens=sum(self.lengths), supervised_tokens=sum(self.trained),
-                                  rows_without_supervision=self.trained.count(0), rows_dropped=self.dropped,
-                                  rows_with=dict(sorted(self.rows_with.items())))
+        return SupervisionSummary(rows=len(self.lengths), tokens=sum(self.lengths),
+                                  supervised_tokens=sum(self.trained), rows_without_supervision=self.trained.count(0),
+                                  rows_dropped=self.dropped, rows_with=dict(sorted(self.rows_with.items())))
 
 
-def write_per_row(path: str | os.PathLike[str], audited: Sequence[tuple[int, RowAudit]], max_length: int | None) -> None:
+def write_per_row(path: str | os.PathLike[str], audited: Sequence[tuple[int, RowAudit]],
+                  max_length: int | None) -> None:
     """One JSON line per audited row, in input order."""
     cut = slice(None, max_length)
     with open_for_writing(Path(path), text=True) as out:
