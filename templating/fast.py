@@ -94,3 +94,12 @@ def render_turns(spec: Any, turns: list[tuple[str, str]], add_generation_prompt:
         if turns[-1][0] == "assistant":
             spans[-1] = (spans[-1][0], spans[-1][1] + len(fmt.final_eos))
     return "".join(parts), spans
+
+
+def __getattr__(name: str) -> Any:
+    """`FORMATS`, the older table of turn layouts by template name: now each built-in's `turns`."""
+    if name == "FORMATS":
+        from templating.builtins import BUILTINS
+
+        return {spec.name: spec.turns for spec in BUILTINS if spec.turns is not None}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

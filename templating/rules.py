@@ -57,4 +57,4 @@ class RegistryProvider:
 
 PROVIDER = RegistryProvider()
 lookup = PROVIDER.rules  # the entry point's older name
-tokenizer = PROVIDER.tokenizer  # its older attribute
+names, tokenizer = PROVIDER.names, PROVIDER.tokenizer  # its older attributes
