@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import subprocess
 import sys
@@ -150,13 +151,14 @@ def main() -> None:
 
     from training.device import detect
 
-    device = detect()
-    if args.device == "cuda" and device.kind != "cuda":
-        raise SystemExit("--device cuda: no CUDA device here")
     cpu = args.device == "cpu"
-    native_bf16 = device.native_bf16 and not args.fp32 if not cpu or device.kind == "cpu" else False
-    print(f"{device.describe() if (device.kind == 'cuda') == (not cpu) else 'cpu (a GPU is present but not used)'}"
-          f"; this run: {'fp32 on both sides' if args.fp32 else 'bf16' if native_bf16 else 'fp32'}; "
+    if cpu:  # every run here and in the subprocesses sees the CPU only, even where a GPU is present
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    device = detect()
+    if device.kind != args.device:
+        raise SystemExit(f"--device {args.device}: no CUDA device here")
+    native_bf16 = device.native_bf16 and not args.fp32
+    print(f"{device.describe()}; this run: {'fp32 on both sides' if args.fp32 else 'bf16' if native_bf16 else 'fp32'}; "
           f"data {args.data}, {args.model}")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,9 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+@cache
 def cpu_flags() -> str:
+    """/proc/cpuinfo (its flags and model name), read once; empty where there is none."""
     try:
         return Path("/proc/cpuinfo").read_text()
     except OSError:

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from training.config import ConfigError, TrainConfig
+from training.device import cpu_has_native_bf16  # noqa: F401  (re-exported: its older home)
 from validation.errors import InvalidDataset, PushFailed  # re-exported here
 from validation.io import write_file
 
@@ -219,13 +220,6 @@ def sft_config(config: TrainConfig, out: Path, has_eval: bool, device: Any = Non
         return SFTConfig(**settings), device.kind, "bf16" if settings["bf16"] else "fp32"
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"sft: {exc}") from None
-
-
-def cpu_has_native_bf16() -> bool:
-    """Kept for scripts that imported it from here: training.device.cpu_has_native_bf16."""
-    from training.device import cpu_has_native_bf16 as native
-
-    return native()
 
 
 def _lora(config: TrainConfig) -> Any:

@@ -129,7 +129,7 @@ def read_records(source: str | os.PathLike[str], *, split: str = "train", precis
     kind = kind_of(source)
     if kind in FILE_KINDS:
         return _read_file(Path(source), kind, precise=precise, progress=progress)
-    return _read_datasets(load_hf_dataset(str(source), kind=kind, split=split))
+    return dataset_records(load_hf_dataset(str(source), kind=kind, split=split))
 
 
 def _read_file(path: Path, kind: str, *, precise: bool, progress: Progress | None) -> Iterator[Record]:
@@ -237,7 +237,7 @@ def _message_list(value: Any) -> Any:
     return value
 
 
-def _read_datasets(dataset: Any) -> Iterator[Record]:
+def dataset_records(dataset: Any) -> Iterator[Record]:
     """The records of a loaded `datasets.Dataset` (`load_hf_dataset`)."""
     for index, item in enumerate(dataset, start=1):
         yield Record(index, item)

@@ -19,7 +19,7 @@ import io
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain, islice
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 from validation.decode import json_type
 from validation.errors import InputError
 from validation.formats import Format, clear_winner, get_format, rank_formats
-from validation.io import (FILE_KINDS, Record, _read_datasets, compression_of, decode_list_cells, kind_of,
+from validation.io import (FILE_KINDS, Record, compression_of, dataset_records, decode_list_cells, kind_of,
                            load_hf_dataset, open_bytes, read_file)
 from validation.report import Issue
 
@@ -104,20 +104,16 @@ class Dataset:
     @property
     def size(self) -> int | None:
         """Bytes of the file as stored (compressed or not); None when the source is no file."""
-        return os.fstat(self._fd()).st_size if self._file is not None else None
+        return os.fstat(self.fd()).st_size if self._file is not None else None
 
     def window(self, start: int = 0, end: int | None = None) -> BinaryIO:
         """Bytes `start`..`end` of the file as stored, buffered, at its own position."""
-        return io.BufferedReader(Window(self._fd(), start, end), WINDOW_BUFFER)  # type: ignore[return-value]
+        return io.BufferedReader(Window(self.fd(), start, end), WINDOW_BUFFER)  # type: ignore[return-value]
 
     def stream(self) -> BinaryIO:
         """The file's content from the start, decompressed when it is compressed."""
         assert self.path is not None
         return open_bytes(self.path, self.window())
-
-    def fd(self) -> int:
-        """The open file's descriptor (forked workers inherit it and read with `Window`)."""
-        return self._fd()
 
     def records(self, *, precise: bool = False, progress: Callable[[int], None] | None = None) -> Iterator[Record]:
         """Every row from the first, as `Record`s; `precise` keeps every number exact (what is
@@ -126,7 +122,7 @@ class Dataset:
             assert self.path is not None
             records = read_file(self.path, self.kind, self.window(), precise=precise, progress=progress)
         elif self.kind in ("disk", "hub"):
-            records = _read_datasets(self._rows)
+            records = dataset_records(self._rows)
         elif self._once:
             records = self._once.pop()
         elif self._rows is None:
@@ -147,7 +143,8 @@ class Dataset:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def _fd(self) -> int:
+    def fd(self) -> int:
+        """The open file's descriptor (forked workers inherit it and read with `Window`)."""
         if self._file is None:
             raise InputError(f"{self.name}: not a file")
         if self._file.closed:
@@ -232,7 +229,7 @@ def _with_format(data: Dataset, format: str | None, column: str | None) -> Datas
     """`data` with its format: the one named, or the one the first rows show."""
     if format is not None:
         fmt = get_format(format, column=column)  # UnknownName (an InputError) for an unknown name
-        return _replace(data, fmt)
+        return replace(data, format=fmt)
     records = data.records()
     head = list(islice(records, DETECT_SAMPLE))
     objects = [r.data for r in head if isinstance(r.data, dict)]
@@ -243,11 +240,7 @@ def _with_format(data: Dataset, format: str | None, column: str | None) -> Datas
                          f"({_candidates(ranked, objects)}); name it with --format")
     if data.kind == "rows" and data._rows is None:  # the iterator goes on after its head
         data._once.append(chain(head, records))
-    return _replace(data, found)
-
-
-def _replace(data: Dataset, fmt: Format) -> Dataset:
-    return Dataset(data.name, data.kind, fmt, data.split, data.path, data._file, data._rows, data._once)
+    return replace(data, format=found)
 
 
 def _candidates(ranked: list[tuple[Format, int]], objects: list[dict[str, Any]]) -> str:
