@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, InstanceOf, ValidationError, field_serializer, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, InstanceOf, ValidationError, field_serializer, field_validator,
+                      model_validator)
 
 from validation.errors import ConfigError  # re-exported: this module's name for it
 from validation.source import Dataset
@@ -69,6 +70,8 @@ class TrainConfig(Strict):
     eval: EvalConfig | None = None
     max_length: int = Field(default=1024, gt=0)
     packing: bool = False
+    # Micro-batches of this many tokens instead of sft.per_device_train_batch_size rows (training/batches.py).
+    token_budget: int | None = Field(default=None, gt=0)
     assistant_only_loss: bool = True
     lora: LoraConfig | None = None
     on_invalid: Literal["stop", "drop"] = "stop"
@@ -95,6 +98,13 @@ class TrainConfig(Strict):
             return {"path": value.name, "split": value.split, "format": value.format.name,
                     "column": value.format.column or None}
         return value.model_dump()
+
+    @model_validator(mode="after")
+    def _budget_needs_padding_free_rows(self) -> "TrainConfig":
+        if self.token_budget is not None and (self.packing or self.sft.get("padding_free") is False):
+            raise ValueError("token_budget counts the tokens of padding-free rows: it cannot be combined with "
+                             "packing: true or sft.padding_free: false")
+        return self
 
     @field_validator("sft")
     @classmethod
@@ -146,7 +156,7 @@ def _message(exc: ValidationError, source: str) -> str:
             lines.append(f"{source}: unknown key {where!r}{_hint(str(error['loc'][-1]), _fields_at(TrainConfig, error['loc']))}")
         else:
             message = error["msg"].removeprefix("Value error, ")
-            lines.append(f"{source}: {where}: {message}")
+            lines.append(f"{source}: {where}: {message}" if where else f"{source}: {message}")
     return "; ".join(lines)
 
 

@@ -321,6 +321,7 @@ def _train(config: TrainConfig, out: Path, model: Any, tokenizer: Any, template:
     from trl import SFTTrainer
 
     from training import fingerprint
+    from training.batches import TokenBudgetTrainer
     from training.rundir import last_checkpoint, mark
     from training.samples import generate, prompts_of, stop_ids, stop_rate, write_samples
 
@@ -335,8 +336,10 @@ def _train(config: TrainConfig, out: Path, model: Any, tokenizer: Any, template:
     tokenizer.chat_template = template.jinja  # the saved tokenizer carries the template trained with
     stops = stop_ids(tokenizer, template)
     model.generation_config.eos_token_id = stops  # generation stops at the end-of-turn token
-    trainer = SFTTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,
-                         processing_class=tokenizer, peft_config=_lora(config))
+    budget = {} if config.token_budget is None else {"token_budget": config.token_budget}
+    trainer = (TokenBudgetTrainer if budget else SFTTrainer)(model=model, args=args, train_dataset=train_set,
+                                                            eval_dataset=eval_set, processing_class=tokenizer,
+                                                            peft_config=_lora(config), **budget)
     resume = last_checkpoint(out) if config.resume else None
     if config.resume:
         _print(console, f"resume: from {_text(resume)}" if resume else "resume: no complete checkpoint yet; "
