@@ -18,6 +18,7 @@ from validation.decode import json_type
 from validation.models import ROLES, Message
 from validation.report import Issue
 from validation.rules import TemplateRules
+from validation.tools import call_issues
 
 # Control characters other than \t \n \r; DEL included.
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -142,7 +143,7 @@ def _content_issues(messages: list[Message], row: int, path: PathFn, rules: Temp
 
 
 def _structure_issues(messages: list[Message], row: int, path: PathFn, root: str,
-                      rules: TemplateRules | None, completion_only: bool = False) -> list[Issue]:
+                      rules: TemplateRules | None, completion_only: bool = False, tools: Any = None) -> list[Issue]:
     issues = []
     roles = [m.role for m in messages]
     if "assistant" not in roles:
@@ -162,30 +163,15 @@ def _structure_issues(messages: list[Message], row: int, path: PathFn, root: str
         if a.role == b.role and not a.tool_calls:
             issues.append(Issue.make(row, path(j, "role"), "non-alternating",
                                      f"two {b.role} turns in a row", severity_=alternating))
-    issues += _tool_issues(messages, row, path)
-    return issues
-
-
-def _tool_issues(messages: list[Message], row: int, path: PathFn) -> list[Issue]:
-    issues, calls, any_call = [], set(), False
-    for i, m in enumerate(messages):
-        if m.role == "assistant" and m.tool_calls:
-            any_call = True
-            calls |= {c.id for c in m.tool_calls if c.id is not None}
-        elif m.role == "tool":
-            if not any_call:
-                issues.append(Issue.make(row, path(i, "role"), "tool-without-call",
-                                         "tool message with no earlier assistant tool call"))
-            elif m.tool_call_id is not None and calls and m.tool_call_id not in calls:
-                issues.append(Issue.make(row, path(i, "tool_call_id"), "tool-without-call",
-                                         f"tool_call_id {m.tool_call_id!r} matches no earlier tool call"))
+    issues += [Issue.make(row, where, code, message) for where, code, message in call_issues(messages, tools, path, root)]
     return issues
 
 
 def check_messages(raw_messages: list[Any], row: int, path: PathFn, root: str, rules: TemplateRules | None,
-                   completion_only: bool = False) -> tuple[list[Message] | None, list[Issue]]:
+                   completion_only: bool = False, tools: Any = None) -> tuple[list[Message] | None, list[Issue]]:
     """Validate raw message dicts precisely: (the messages, or None when unusable; issues).
-    `completion_only`: the format's rows are one assistant message by design (no prompt)."""
+    `completion_only`: the format's rows are one assistant message by design (no prompt);
+    `tools`: the row's `tools` field, which its calls are checked against (validation/tools.py)."""
     issues: list[Issue] = []
     if not raw_messages:
         return None, [Issue.make(row, root, "no-messages", "the conversation has no messages")]
@@ -194,5 +180,5 @@ def check_messages(raw_messages: list[Any], row: int, path: PathFn, root: str, r
         return None, issues
     messages = [m for m in parsed if m is not None]
     issues = _content_issues(messages, row, path, rules) + _structure_issues(messages, row, path, root, rules,
-                                                                             completion_only)
+                                                                             completion_only, tools)
     return messages, issues

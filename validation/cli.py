@@ -31,6 +31,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                           f"{MAX_ISSUES:,})")
     validate.add_argument("--issues-jsonl", metavar="OUT", help="write every issue to OUT as it is found, one JSON "
                           "object a line")
+    validate.add_argument("--response-schema", metavar="SCHEMA.json", help="assistant replies must be JSON that "
+                          "validates against this JSON Schema (structured outputs)")
+    validate.add_argument("--response-scope", choices=("last", "all"), default="last",
+                          help="with --response-schema: check the last assistant reply of each row (default) or all")
     validate.set_defaults(run=run_validate)
 
     convert = commands.add_parser(
@@ -77,7 +81,8 @@ def run_validate(args: argparse.Namespace) -> int:
     report = validate(args.path, format=args.format, column=args.column, template=args.template,
                       max_length=args.max_length, tokenizer=args.tokenizer, split=args.split,
                       write_clean=args.write_clean, progress=not args.json, fix=args.fix,
-                      max_issues=args.max_issues, issues_jsonl=args.issues_jsonl)
+                      max_issues=args.max_issues, issues_jsonl=args.issues_jsonl,
+                      response_schema=args.response_schema, response_scope=args.response_scope)
     print_report(report, args)
     return 0 if report.ok else 1
 

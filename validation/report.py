@@ -179,7 +179,7 @@ def render_report(report: Report, console: Any, *, first: int = 5) -> None:
         table = Table(title=f"[{colour}]{code}[/] ({level[code]}, {total}): "
                             f"{CATALOGUE[code].meaning}", title_justify="left", show_edge=False)
         table.add_column("row", justify="right")
-        table.add_column("path")
+        table.add_column("path", overflow="fold")
         table.add_column("message", overflow="fold")
         for issue in issues[:first]:
             table.add_row(str(issue.row), Text(issue.path), Text(issue.message))

@@ -24,6 +24,7 @@ from validation.models import ROLES
 from validation.report import Findings, Issue
 from validation.rowscan import Prover, fingerprints
 from validation.rules import TemplateRules
+from validation.tools import ResponseSchema
 from validation.tokens import backend_of, count_tokens
 
 CHUNK_ROWS = 8192
@@ -44,8 +45,9 @@ class Scanner:
     """Checks rows; hands the row hashes to `duplicates`, which finds the repeats."""
 
     def __init__(self, fmt: Format, *, rules: TemplateRules | None = None, max_length: int | None = None,
-                 tokenizer: Any = None, duplicates: bool = True) -> None:
+                 tokenizer: Any = None, duplicates: bool = True, response: ResponseSchema | None = None) -> None:
         self.fmt = fmt
+        self.response = response
         self.rules = rules
         self.max_length = max_length
         self.tokenizer = backend_of(tokenizer)
@@ -53,10 +55,11 @@ class Scanner:
         # In a forked worker process Polars may deadlock (its thread pool does not survive a
         # fork of a process that used it), so the scanner there keeps to Python and C.
         self.forked = False
-        # Raw lines can be cleared without decoding unless lengths need the messages themselves.
-        self.prover = None if fmt.raw is None or (max_length is not None and tokenizer is not None) else Prover(
-            fmt.raw, special_tokens=rules.special_tokens if rules else (),
-            roles=rules.roles if rules else ROLES, other_keys=sorted(fmt.extra_keys))
+        # Raw lines can be cleared without decoding unless lengths or replies need the messages themselves;
+        # a row that declares tools is left to Python, which checks its calls against them.
+        self.prover = None if fmt.raw is None or (max_length is not None and tokenizer is not None) or response \
+            else Prover(fmt.raw, special_tokens=rules.special_tokens if rules else (),
+                        roles=rules.roles if rules else ROLES, other_keys=sorted(fmt.extra_keys | {"tools"}))
 
     def scan(self, records: Iterable[Record], findings: Findings | None = None) -> Iterator[RowOutcome]:
         """Yield a `RowOutcome` per record, in input order; duplicates go into `findings` as they
@@ -79,7 +82,8 @@ class Scanner:
 
     def _precise(self, record: Record, raw_messages: list[Any]) -> tuple[list[Issue], str | None, list[Any] | None]:
         messages, issues = check_messages(raw_messages, record.row, partial(self.fmt.path, record.data),
-                                          self.fmt.root, self.rules, self.fmt.completion_only)
+                                          self.fmt.root, self.rules, self.fmt.completion_only,
+                                          tools=record.data.get("tools"))
         if messages is None or any(i.severity == "error" for i in issues):
             return issues, None, None
         return issues, dup_text([m.role for m in messages], [m.content for m in messages]), raw_messages
@@ -92,10 +96,14 @@ class Scanner:
             raw_messages = self.fmt.to_messages(data)
         except FormatError as exc:
             return [Issue.make(record.row, p, code, m) for p, code, m in exc.problems], None, None
-        text = fast_clean(raw_messages, self.rules)
-        if text is None:
-            return self._precise(record, raw_messages)
-        return [], text, raw_messages
+        text = None if "tools" in data else fast_clean(raw_messages, self.rules)
+        issues, text, raw = self._precise(record, raw_messages) if text is None else ([], text, raw_messages)
+        if self.response is not None:  # checked even when other checks failed: every problem at once
+            replies = [Issue.make(record.row, where, code, message) for where, code, message in
+                       self.response.issues(raw_messages, partial(self.fmt.path, data))]
+            if replies:
+                return issues + replies, None, None
+        return issues, text, raw
 
     def check_lines(self, lines: list[tuple[int, bytes]]) -> tuple[list[Issue], list[int]]:
         """(issues, rows with errors) of raw JSONL lines given as (row, bytes)."""

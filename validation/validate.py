@@ -25,6 +25,7 @@ from validation.rules import TemplateRules, get_rules, get_tokenizer
 from validation.jsonl_scan import default_workers, scan_jsonl
 from validation.scan import Scanner
 from validation.source import Dataset, Source, dataset_of, is_path, open_dataset, source_name
+from validation.tools import ResponseSchema
 
 
 def open_source(source: Source, *, format: str | None = None, column: str | None = None,
@@ -104,14 +105,19 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
              template: str | TemplateRules | None = None, max_length: int | None = None,
              tokenizer: Any = None, split: str = "train", write_clean: str | os.PathLike[str] | None = None,
              progress: bool = False, fix: bool = False, max_issues: int | None = None,
-             issues_jsonl: str | os.PathLike[str] | None = None) -> Report:
+             issues_jsonl: str | os.PathLike[str] | None = None,
+             response_schema: str | os.PathLike[str] | dict[str, Any] | None = None,
+             response_scope: str = "last") -> Report:
     """Check every row of `source`; returns the `Report` (never raises for bad rows).
 
     With `fix`, the mechanical repairs of `validation.fix` are applied first and listed in
     `report.fixes`; the checks (and `write_clean`) see the fixed rows. `max_issues` keeps only
     the first that many issues of each code in the report (the counts stay exact and
     `issues_left_out` says how many were not listed); `issues_jsonl` writes every issue to that
-    file, one JSON object a line, as it is found.
+    file, one JSON object a line, as it is found. `response_schema` (a JSON Schema, or the path of
+    a file holding one): the last assistant reply of each row (`response_scope="all"`: every
+    reply) must be JSON that validates against it. Calls are checked against the row's `tools`
+    in any case (validation/tools.py).
 
     Raises:
         InputError: the source cannot be used at all (missing, unknown format, hub offline).
@@ -122,6 +128,7 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
         (1, [(2, 'question', 'empty-content')])
     """
     rules, max_length = resolve_rules(template), check_max_length(max_length)
+    response = response_schema_of(response_schema, response_scope)
     if max_issues is not None and (isinstance(max_issues, bool) or not isinstance(max_issues, int) or max_issues < 0):
         raise InputError(f"max_issues must be a whole number >= 0, not {max_issues!r}")
     with ExitStack() as stack:
@@ -131,7 +138,8 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
         advance = stack.enter_context(progress_bar(data, progress))
         stream = None if issues_jsonl is None else stack.enter_context(open_for_writing(issues_jsonl, text=False))
         findings = Findings(max_issues, stream)
-        scanner = Scanner(data.format, rules=rules, max_length=max_length, tokenizer=load_tokenizer(tokenizer))
+        scanner = Scanner(data.format, rules=rules, max_length=max_length, tokenizer=load_tokenizer(tokenizer),
+                          response=response)
         report = Report(path=data.name, format=data.format.name, template=rules.name if rules else None,
                         max_length=max_length, length_unit=None if max_length is None else
                         ("tokens" if tokenizer is not None else "characters"))
@@ -151,6 +159,18 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
     findings.report(report)
     report.rows, report.valid = rows, rows - report.invalid
     return report
+
+
+def response_schema_of(schema: str | os.PathLike[str] | dict[str, Any] | None,
+                       scope: str = "last") -> ResponseSchema | None:
+    """The `ResponseSchema` of a schema or a schema file (None for None); InputError when unusable."""
+    if scope not in ("last", "all"):
+        raise InputError(f"response_scope must be 'last' or 'all', not {scope!r}")
+    if schema is None:
+        return None
+    if isinstance(schema, (str, os.PathLike)):
+        return ResponseSchema.load(os.fspath(schema), scope)  # type: ignore[arg-type]
+    return ResponseSchema(schema, scope)  # type: ignore[arg-type]
 
 
 def fixed_records(records: Iterator[Record], fmt: Format, rules: TemplateRules | None,

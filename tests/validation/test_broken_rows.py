@@ -30,6 +30,23 @@ CASES = [
     ("non-alternating", [], [(2, "messages[1].role", "non-alternating", "warning")], 0),
     ("non-alternating", ["--template", "chatml"], [(2, "messages[1].role", "non-alternating", "warning")], 0),
     ("tool-without-call", [], [(2, "messages[1].role", "tool-without-call", "error")], 1),
+    ("invalid-tools", [], [(2, "tools", "invalid-tools", "error")], 1),
+    ("invalid-tool-schema", [], [(2, "tools[0].function.parameters", "invalid-tool-schema", "error")], 1),
+    ("duplicate-tool-name", [], [(2, "tools[1].function.name", "duplicate-tool-name", "error")], 1),
+    ("no-tools-declared", [], [(2, "messages", "no-tools-declared", "warning")], 0),
+    ("unknown-tool", [], [(2, "messages[1].tool_calls[0].function.name", "unknown-tool", "error")], 1),
+    ("invalid-arguments", [], [(2, "messages[1].tool_calls[0].function.arguments", "invalid-arguments", "error")], 1),
+    ("arguments-mismatch", [], [(2, "messages[1].tool_calls[0].function.arguments#/unit", "arguments-mismatch",
+                                 "error")], 1),
+    ("duplicate-call-id", [], [(2, "messages[1].tool_calls[1].id", "duplicate-call-id", "error")], 1),
+    ("call-answered-twice", [], [(2, "messages[3].tool_call_id", "call-answered-twice", "error")], 1),
+    ("tool-name-mismatch", [], [(2, "messages[2].name", "tool-name-mismatch", "error")], 1),
+    ("unanswered-call", [], [(2, "messages[2].role", "unanswered-call", "warning")], 0),
+    ("response-not-json", [], [], 0),
+    ("response-not-json", ["--response-schema", str(BROKEN / "product.schema.json")],
+     [(2, "messages[1].content", "response-not-json", "error")], 1),
+    ("response-schema-mismatch", ["--response-schema", str(BROKEN / "product.schema.json")],
+     [(2, "messages[1].content#/price", "response-schema-mismatch", "error")], 1),
     ("control-character", [], [(2, "messages[0].content", "control-character", "error")], 1),
     ("no-messages", [], [(2, "messages", "no-messages", "error")], 1),
     ("wrong-type", [], [(2, "messages", "wrong-type", "error")], 1),
@@ -43,7 +60,8 @@ CASES = [
 
 
 @pytest.mark.parametrize(("name", "args", "expected", "code"), CASES,
-                         ids=[f"{c[0]}{'-' + '-'.join(c[1]) if c[1] else ''}" for c in CASES])
+                         ids=[f"{c[0]}{'-' + '-'.join(a for a in c[1] if not a.startswith('/')) if c[1] else ''}"
+                              for c in CASES])
 def test_validate_reports_each_defect_on_its_row_with_path_and_code(cli, name, args, expected, code):
     result = cli("validate", BROKEN / f"{name}.jsonl", "--json", *args)
     report = result.json()

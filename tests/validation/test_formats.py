@@ -41,7 +41,8 @@ def test_the_stack_smol_content_column_is_text(tmp_path):
 def test_sharegpt_roles_map_per_the_table_and_unknown_ones_are_named(tmp_path):
     rows = [{"conversations": [{"from": "system", "value": "s"}, {"from": "human", "value": "q"},
                                {"from": "function_call", "value": '{"name": "f", "arguments": {"x": 1}}'},
-                               {"from": "observation", "value": "42"}, {"from": "gpt", "value": "a"}]},
+                               {"from": "observation", "value": "42"}, {"from": "gpt", "value": "a"}],
+             "tools": [{"name": "f", "parameters": {"type": "object"}}]},
             {"conversations": [{"from": "Human", "value": "q"}, {"from": "bard", "value": "a"}]}]
     report = validate(rows)
     assert [(i.row, i.path, i.code) for i in report.issues] == [

@@ -1,0 +1,111 @@
+"""Tool calls against declared tools, and replies against a response schema (validation/tools.py):
+the forms real datasets store them in, each finding at its row and path."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from validation import validate
+from validation.errors import InputError
+
+WEATHER = {"name": "get_weather", "description": "Current weather of a city",
+           "parameters": {"type": "object", "properties": {"city": {"type": "string"},
+                                                           "days": {"type": "integer", "minimum": 1}},
+                          "required": ["city"], "additionalProperties": False}}
+
+
+def conversation(arguments, *, call_id="call_1", result_id="call_1", name="get_weather"):
+    result = {"role": "tool", "content": "3°C", **({"tool_call_id": result_id} if result_id else {})}
+    return [{"role": "user", "content": "서울 날씨 어때?"},
+            {"role": "assistant", "content": None,
+             "tool_calls": [{"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}]},
+            result, {"role": "assistant", "content": "서울은 3°C예요."}]
+
+
+def found(rows, **kwargs):
+    report = validate(rows, **kwargs)
+    return [(i.row, i.path, i.code) for i in report.issues]
+
+
+@pytest.mark.parametrize("tools", [[{"type": "function", "function": WEATHER}], [WEATHER],
+                                   json.dumps([{"type": "function", "function": WEATHER}])],
+                         ids=["openai", "bare", "json-text"])
+@pytest.mark.parametrize("arguments", [{"city": "Seoul", "days": 2}, '{"city": "Seoul", "days": 2}'],
+                         ids=["object", "string"])
+def test_tools_and_arguments_in_every_stored_form_validate(tools, arguments):
+    assert found([{"messages": conversation(arguments), "tools": tools}]) == []
+
+
+def test_each_argument_problem_is_at_its_json_pointer():
+    rows = [{"messages": conversation({"days": 0, "city": 5, "extra": True}), "tools": [WEATHER]}]
+    base = "messages[1].tool_calls[0].function.arguments"
+    assert found(rows) == [(1, base, "arguments-mismatch"), (1, f"{base}#/city", "arguments-mismatch"),
+                           (1, f"{base}#/days", "arguments-mismatch")]
+    messages = {i.path: i.message for i in validate(rows).issues}
+    assert messages[f"{base}#/days"] == "call of 'get_weather': 0 is less than the minimum of 1"
+    assert "'extra' was unexpected" in messages[base]
+
+
+def test_results_without_ids_answer_the_calls_in_order_and_names_must_match():
+    messages = conversation({"city": "Seoul"}, result_id=None)
+    messages[2]["name"] = "get_weather"
+    assert found([{"messages": messages, "tools": [WEATHER]}]) == []
+    messages[2]["name"] = "get_time"
+    assert found([{"messages": messages, "tools": [WEATHER]}]) == [(1, "messages[2].name", "tool-name-mismatch")]
+
+
+def test_a_result_must_answer_a_call_of_its_own_turn():
+    messages = conversation({"city": "Seoul"})
+    late = messages + [{"role": "user", "content": "또?"}, {"role": "tool", "tool_call_id": "call_1", "content": "4°C"},
+                       {"role": "assistant", "content": "4°C."}]
+    report = validate([{"messages": late, "tools": [WEATHER]}])
+    assert [(i.path, i.code) for i in report.issues] == [("messages[5].tool_call_id", "call-answered-twice")]
+    other = conversation({"city": "Seoul"}, result_id="call_9")
+    assert found([{"messages": other, "tools": [WEATHER]}]) == [
+        (1, "messages[2].tool_call_id", "tool-without-call"), (1, "messages[3].role", "unanswered-call")]
+
+
+def test_a_conversation_may_end_on_a_call():
+    messages = conversation({"city": "Seoul"})[:2]
+    assert found([{"messages": messages, "tools": [WEATHER]}]) == []
+
+
+def test_sharegpt_function_call_rows_are_checked_against_their_tools():
+    row = {"conversations": [{"from": "human", "value": "서울 날씨?"},
+                             {"from": "function_call", "value": json.dumps({"name": "get_weather",
+                                                                             "arguments": {"city": 1}})},
+                             {"from": "observation", "value": "3°C"}, {"from": "gpt", "value": "3°C예요."}],
+           "tools": json.dumps([WEATHER])}
+    assert found([row]) == [(1, "conversations[1].tool_calls[0].function.arguments#/city", "arguments-mismatch")]
+
+
+def test_the_c_fast_path_leaves_rows_with_tools_to_the_tool_checks(tmp_path):
+    path = tmp_path / "tools.jsonl"
+    def clean(i):
+        return {"messages": [{"role": "user", "content": f"hi {i}"}, {"role": "assistant", "content": "hello"}]}
+
+    broken = [{"name": "x", "parameters": {"type": "objekt"}}]
+    rows = [clean(i) if i % 2 else {**clean(i), "tools": broken} for i in range(6000)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report = validate(path)
+    assert report.invalid == 3000 and {i.code for i in report.issues} == {"invalid-tool-schema"}
+
+
+SCHEMA = {"type": "object", "properties": {"price": {"type": "number"}}, "required": ["price"]}
+
+
+def test_response_schema_checks_the_last_reply_or_all_of_them():
+    rows = [{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "not json"},
+                          {"role": "user", "content": "b"}, {"role": "assistant", "content": '{"price": 3}'}]}]
+    assert found(rows, response_schema=SCHEMA) == []
+    assert found(rows, response_schema=SCHEMA, response_scope="all") == [(1, "messages[1].content",
+                                                                          "response-not-json")]
+
+
+def test_a_response_schema_that_is_not_one_is_refused(tmp_path):
+    with pytest.raises(InputError, match="not a valid JSON Schema"):
+        validate([], response_schema={"type": "objekt"})
+    with pytest.raises(InputError, match="no such file"):
+        validate([], response_schema=tmp_path / "missing.json")

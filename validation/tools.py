@@ -1,0 +1,239 @@
+"""Tool calls checked against the tools a row declares, and replies against a response schema.
+
+A row declares its tools in a top-level `tools` field (a list, or the JSON text of one, as
+`apply_chat_template(tools=...)` takes them and as datasets store them): each tool is
+`{"type": "function", "function": {"name", "description", "parameters"}}` or the bare
+`{"name", "description", "parameters"}`. JSON Schema is `jsonschema`'s (Draft 2020-12 unless a
+schema names its own `$schema`); a validator is built once per distinct schema, so a dataset whose
+rows repeat the same tools compiles them once.
+
+Findings come back as (path, code, message); the caller places them at its row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal
+
+from validation.decode import json_type
+from validation.errors import InputError
+
+Found = tuple[str, str, str]  # (path, code, message)
+PathFn = Callable[[int, str], str]
+
+
+@lru_cache(maxsize=4096)
+def _validator(schema_text: str) -> Any:
+    """A validator for the schema (JSON text with sorted keys), or the schema error as a string."""
+    from jsonschema import SchemaError, validators
+
+    schema = json.loads(schema_text)
+    cls = validators.validator_for(schema) if isinstance(schema, dict) else validators.Draft202012Validator
+    try:
+        cls.check_schema(schema)
+    except SchemaError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path)
+        return f"{exc.message}" + (f" (at /{where})" if where else "")
+    return cls(schema)
+
+
+def validator(schema: Any) -> Any:
+    """A (cached) validator for `schema`, or the reason it is not a valid JSON Schema (a str)."""
+    if not isinstance(schema, (dict, bool)):
+        return f"a JSON Schema is an object, not {json_type(schema)}"
+    return _validator(json.dumps(schema, sort_keys=True, ensure_ascii=False))
+
+
+def mismatches(check: Any, value: Any, base: str) -> list[tuple[str, str]]:
+    """(path, message) of each way `value` fails the validator, placed with a JSON pointer into
+    the value after `#` (`messages[1].tool_calls[0].function.arguments#/unit`)."""
+    out = []
+    for error in sorted(check.iter_errors(value), key=lambda e: list(map(str, e.absolute_path))):
+        pointer = "".join(f"/{str(p).replace('~', '~0').replace('/', '~1')}" for p in error.absolute_path)
+        out.append((f"{base}#{pointer}" if pointer else base, error.message))
+    return out
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    check: Any  # validator of its parameters (None: the tool takes no declared parameters)
+
+
+def declared_tools(value: Any, field: str = "tools") -> tuple[dict[str, Tool] | None, list[Found]]:
+    """The row's tools by name (None when the row declares none or none usable) and what is wrong
+    with them."""
+    if value is None:
+        return None, []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            return None, [(field, "invalid-tools", f"tools is text that is not JSON ({exc})")]
+    if not isinstance(value, list):
+        return None, [(field, "invalid-tools", f"tools must be a list of tool definitions, got {json_type(value)}")]
+    tools: dict[str, Tool] = {}
+    found: list[Found] = []
+    for i, entry in enumerate(value):
+        where = f"{field}[{i}]"
+        spec = entry.get("function") if isinstance(entry, dict) and "function" in entry else entry
+        if isinstance(entry, dict) and "function" in entry:
+            where += ".function"
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not spec["name"]:
+            found.append((where, "invalid-tool-schema", "a tool needs a non-empty string 'name'"))
+            continue
+        name = spec["name"]
+        check = None
+        if "parameters" in spec and spec["parameters"] is not None:
+            check = validator(spec["parameters"])
+            if isinstance(check, str):
+                found.append((f"{where}.parameters", "invalid-tool-schema",
+                              f"tool {name!r}: parameters is not a valid JSON Schema: {check}"))
+                check = None
+        if name in tools:
+            found.append((f"{where}.name", "duplicate-tool-name", f"tool {name!r} is declared twice"))
+        tools[name] = Tool(name, check)
+    return tools, found
+
+
+def arguments_of(value: Any) -> tuple[Any, str | None]:
+    """(the arguments as an object, None) or (None, why they are not one)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            return None, f"arguments are text that is not JSON ({exc})"
+        if not isinstance(value, dict):
+            return None, f"arguments must encode a JSON object, got {json_type(value)}"
+    if not isinstance(value, dict):
+        return None, f"arguments must be an object or the JSON text of one, got {json_type(value)}"
+    return value, None
+
+
+def call_issues(messages: Sequence[Any], tools_value: Any, path: PathFn, root: str) -> list[Found]:
+    """Tools, calls and results of one conversation (`messages`: validated `Message`s)."""
+    tools, found = declared_tools(tools_value)
+    ids: dict[str, str] = {}  # call id -> the function it calls
+    pending: list[tuple[str | None, str]] = []  # calls waiting for a result: (id, name)
+    answered: set[str] = set()
+    calls_seen = False
+    for i, m in enumerate(messages):
+        if m.role == "assistant" and m.tool_calls:
+            if pending:
+                found += _unanswered(pending, i, path)
+            pending = []
+            calls_seen = True
+            for j, call in enumerate(m.tool_calls):
+                where = f"tool_calls[{j}]"
+                name = call.function.name
+                if call.id is not None:
+                    if call.id in ids:
+                        found.append((path(i, f"{where}.id"), "duplicate-call-id",
+                                      f"call id {call.id!r} is used by an earlier call"))
+                    ids[call.id] = name
+                pending.append((call.id, name))
+                found += _call(call, tools, path(i, where))
+        elif m.role == "tool":
+            found += _result(m, i, path, ids, pending, answered, calls_seen)
+        elif pending:
+            found += _unanswered(pending, i, path)
+            pending = []
+    if calls_seen and tools_value is None:
+        found.append((root, "no-tools-declared",
+                      "the row calls tools but declares none in 'tools': the model never sees what it may call"))
+    return found
+
+
+def _call(call: Any, tools: dict[str, Tool] | None, where: str) -> list[Found]:
+    name = call.function.name
+    arguments, why = arguments_of(call.function.arguments)
+    if why:
+        return [(f"{where}.function.arguments", "invalid-arguments", f"call of {name!r}: {why}")]
+    if tools is None:  # none declared (a warning of its own) or the declaration is unusable (an error)
+        return []
+    tool = tools.get(name)
+    if tool is None:
+        known = ", ".join(sorted(tools)) or "none"
+        return [(f"{where}.function.name", "unknown-tool", f"{name!r} is not a declared tool (declared: {known})")]
+    if tool.check is None:
+        return []
+    return [(at, "arguments-mismatch", f"call of {name!r}: {message}")
+            for at, message in mismatches(tool.check, arguments, f"{where}.function.arguments")]
+
+
+def _result(m: Any, i: int, path: PathFn, ids: dict[str, str], pending: list[tuple[str | None, str]],
+            answered: set[str], calls_seen: bool) -> list[Found]:
+    if not calls_seen:
+        return [(path(i, "role"), "tool-without-call", "tool message with no earlier assistant tool call")]
+    if m.tool_call_id is not None:
+        if m.tool_call_id in answered:
+            return [(path(i, "tool_call_id"), "call-answered-twice",
+                     f"call {m.tool_call_id!r} already has a result")]
+        match = next((k for k, (call_id, _) in enumerate(pending) if call_id == m.tool_call_id), None)
+        if match is None:
+            why = "no earlier call with this id" if m.tool_call_id not in ids \
+                else "a call of an earlier turn: results follow their calls"
+            return [(path(i, "tool_call_id"), "tool-without-call", f"tool_call_id {m.tool_call_id!r} answers {why}")]
+    elif pending:
+        match = 0  # results without ids answer the calls in order
+    else:
+        return [(path(i, "role"), "tool-without-call", "tool message after every call already has its result")]
+    call_id, name = pending.pop(match)
+    if call_id is not None:
+        answered.add(call_id)
+    if m.name is not None and m.name != name:
+        return [(path(i, "name"), "tool-name-mismatch", f"tool message named {m.name!r} answers a call of {name!r}")]
+    return []
+
+
+def _unanswered(pending: Iterable[tuple[str | None, str]], i: int, path: PathFn) -> list[Found]:
+    names = ", ".join(f"{name!r}" + (f" ({call_id})" if call_id else "") for call_id, name in pending)
+    return [(path(i, "role"), "unanswered-call", f"the conversation moves on before the result of {names}")]
+
+
+Scope = Literal["last", "all"]
+
+
+@dataclass(frozen=True)
+class ResponseSchema:
+    """Assistant replies (the last one, or all) must be JSON that validates against `schema`."""
+
+    schema: Any
+    scope: Scope = "last"
+    name: str = "the response schema"
+
+    def __post_init__(self) -> None:
+        check = validator(self.schema)
+        if isinstance(check, str):
+            raise InputError(f"{self.name}: not a valid JSON Schema: {check}")
+
+    @classmethod
+    def load(cls, path: str, scope: Scope = "last") -> ResponseSchema:
+        """Read a schema file; InputError when it is missing or not a JSON Schema."""
+        try:
+            with open(path, encoding="utf-8") as handle:
+                schema = json.load(handle)
+        except FileNotFoundError:
+            raise InputError(f"{path}: no such file") from None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: not JSON ({exc})") from None
+        return cls(schema, scope, path)
+
+    def issues(self, messages: Sequence[dict[str, Any]], path: PathFn) -> list[Found]:
+        """What is wrong with the replies in scope of raw message dicts (tool calls are not replies)."""
+        replies = [i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "assistant"
+                   and not m.get("tool_calls") and isinstance(m.get("content"), str)]
+        found: list[Found] = []
+        check = validator(self.schema)
+        for i in replies[-1:] if self.scope == "last" else replies:
+            try:
+                value = json.loads(messages[i]["content"])
+            except ValueError as exc:
+                found.append((path(i, "content"), "response-not-json", f"the reply is not JSON ({exc})"))
+                continue
+            found += [(at, "response-schema-mismatch", message)
+                      for at, message in mismatches(check, value, path(i, "content"))]
+        return found
