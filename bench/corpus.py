@@ -70,16 +70,50 @@ def real_conversations(n: int) -> Iterator[list[dict]]:
         yield [{"role": "user", "content": row["question"] + copy}, {"role": "assistant", "content": row["answer"]}]
 
 
+TOOLS = [{"type": "function", "function": {
+    "name": "get_weather", "description": "Weather of a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["c", "f"]},
+                                                    "days": {"type": "integer", "minimum": 1, "maximum": 7}},
+                   "required": ["city"], "additionalProperties": False}}},
+    {"type": "function", "function": {
+        "name": "search_products", "description": "Search the catalog",
+        "parameters": {"type": "object", "properties": {"query": {"type": "string"},
+                                                        "max_price": {"type": "number", "minimum": 0}},
+                       "required": ["query"]}}}]
+
+
+def with_tool_calls(messages: list[dict], rng: random.Random, vocab: tuple[str, ...]) -> dict:
+    """A row with the two TOOLS declared and, after the first user turn, one or two calls (arguments
+    as an object or as JSON text, in the row's language) answered by tool messages."""
+    at = next(i for i, m in enumerate(messages) if m["role"] == "user") + 1
+    calls, results = [], []
+    for k in range(rng.randint(1, 2)):
+        if rng.random() < 0.5:
+            name, arguments = "get_weather", {"city": rng.choice(vocab), "unit": rng.choice("cf"), "days": rng.randint(1, 7)}
+        else:
+            name, arguments = "search_products", {"query": " ".join(rng.choices(vocab, k=3)), "max_price": rng.randint(1, 500)}
+        text = json.dumps(arguments, ensure_ascii=False) if rng.random() < 0.5 else arguments
+        calls.append({"id": f"call_{k}", "type": "function", "function": {"name": name, "arguments": text}})
+        results.append({"role": "tool", "tool_call_id": f"call_{k}", "name": name,
+                        "content": " ".join(rng.choices(vocab, k=rng.randint(5, 30)))})
+    return {"messages": messages[:at] + [{"role": "assistant", "content": "", "tool_calls": calls}] + results
+            + messages[at:], "tools": TOOLS}
+
+
 def dumps(row: dict, lang: str) -> str:
     """One JSONL line: UTF-8 text, or `\\uXXXX` escapes for `escaped` (json.dumps' default)."""
     return json.dumps(row, ensure_ascii=lang in ("en", "escaped"))
 
 
-def write_jsonl(path: Path, lang: str, n: int, *, seed: int = 0, with_id: bool = False, **shape: object) -> None:
-    """`n` rows `{"messages": [...]}` (with `"id"` first when `with_id`) in `lang` to `path`."""
+def write_jsonl(path: Path, lang: str, n: int, *, seed: int = 0, with_id: bool = False, tools: bool = False,
+                **shape: object) -> None:
+    """`n` rows `{"messages": [...]}` (with `"id"` first when `with_id`; tool-calling rows with
+    `tools`: `with_tool_calls`) in `lang` to `path`."""
+    rng, vocab = random.Random(seed + 1), words("en" if lang == "real" else lang)
     with path.open("w", encoding="utf-8") as f:
         for i, messages in enumerate(conversations(lang, n, seed=seed, **shape)):  # type: ignore[arg-type]
-            f.write(dumps({"id": i, "messages": messages} if with_id else {"messages": messages}, lang) + "\n")
+            row = with_tool_calls(messages, rng, vocab) if tools else {"messages": messages}
+            f.write(dumps({"id": i, **row} if with_id else row, lang) + "\n")
 
 
 def add_lang_argument(parser) -> None:  # noqa: ANN001 - argparse.ArgumentParser

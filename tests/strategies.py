@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from templating.strategies import content, conversations, jinja_like, message, padded_text, text, visible_text
 
 __all__ = ["any_order", "content", "conversations", "hash_rows", "jinja_like", "message", "metadata", "padded_text", "text",
-           "visible_text", "wild_message", "wild_row"]
+           "tool_conversations", "visible_text", "wild_message", "wild_row"]
 
 metadata = st.dictionaries(st.sampled_from(["id", "source", "score", "tags"]),
                            st.one_of(st.integers(-10**30, 10**30), st.text(max_size=5),
@@ -39,3 +39,58 @@ def _hash_rows(exact: list[int], fold_of: dict[int, int]) -> list[tuple[int, int
 
 hash_rows = st.builds(_hash_rows, st.lists(st.integers(0, 12), max_size=60),
                       st.fixed_dictionaries({e: st.integers(0, 5) for e in range(13)}))
+
+
+# Tool-calling conversations as datasets store them: the row's `tools`, assistant turns with one
+# to three calls (ids or none; arguments an object or its JSON text) answered in order by tool
+# messages, and a closing reply. Every row is valid against its own tools.
+WEATHER_TOOL = {"type": "function", "function": {
+    "name": "get_weather", "description": "Weather of a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"},
+                                                    "unit": {"type": "string", "enum": ["c", "f"]},
+                                                    "days": {"type": "integer", "minimum": 1, "maximum": 7}},
+                   "required": ["city"], "additionalProperties": False}}}
+SEARCH_TOOL = {"type": "function", "function": {
+    "name": "search_products", "description": "Search the catalog",
+    "parameters": {"type": "object", "properties": {"query": {"type": "string"},
+                                                    "max_price": {"type": "number", "minimum": 0},
+                                                    "tags": {"type": "array", "items": {"type": "string"}}},
+                   "required": ["query"]}}}
+
+_weather_args = st.fixed_dictionaries({"city": visible_text}, optional={
+    "unit": st.sampled_from(["c", "f"]), "days": st.integers(1, 7)})
+_search_args = st.fixed_dictionaries({"query": visible_text}, optional={
+    "max_price": st.one_of(st.integers(0, 10**6), st.floats(0, 1e6, allow_nan=False)),
+    "tags": st.lists(visible_text, max_size=3)})
+
+
+@st.composite
+def tool_conversations(draw) -> tuple[list[dict], list[dict]]:
+    """(messages, tools) of one valid tool-calling conversation."""
+    import json
+
+    tools = [WEATHER_TOOL, SEARCH_TOOL]
+    messages = [{"role": "user", "content": draw(visible_text)}]
+    with_ids = draw(st.booleans())
+    count = 0
+    for _ in range(draw(st.integers(1, 2))):
+        calls = []
+        for _ in range(draw(st.integers(1, 3))):
+            count += 1
+            name, args = draw(st.sampled_from([("get_weather", _weather_args), ("search_products", _search_args)]))
+            arguments = draw(args)
+            call = {"type": "function", "function": {
+                "name": name, "arguments": json.dumps(arguments, ensure_ascii=False) if draw(st.booleans())
+                else arguments}}
+            calls.append({"id": f"call_{count}", **call} if with_ids else call)
+        messages.append({"role": "assistant", "content": draw(st.sampled_from(["", draw(visible_text)])),
+                         "tool_calls": calls})
+        for call in calls:
+            result = {"role": "tool", "content": draw(visible_text)}
+            if with_ids:
+                result["tool_call_id"] = call["id"]
+            if draw(st.booleans()):
+                result["name"] = call["function"]["name"]
+            messages.append(result)
+    messages.append({"role": "assistant", "content": draw(visible_text)})
+    return messages, tools

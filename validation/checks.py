@@ -123,18 +123,19 @@ def _message(raw: Any, i: int, row: int, path: PathFn, issues: list[Issue]) -> M
 def _content_issues(messages: list[Message], row: int, path: PathFn, rules: TemplateRules | None) -> list[Issue]:
     issues = []
     for i, m in enumerate(messages):
-        where = path(i, "content")
+        # most messages have no issue: the path is built only for one that has
         if m.content == "":
             if not (m.role == "assistant" and m.tool_calls):
-                issues.append(Issue.make(row, where, "empty-content", f"{m.role} content is empty"))
+                issues.append(Issue.make(row, path(i, "content"), "empty-content", f"{m.role} content is empty"))
         elif not m.content.strip():
-            issues.append(Issue.make(row, where, "whitespace-content", f"{m.role} content is only whitespace"))
+            issues.append(Issue.make(row, path(i, "content"), "whitespace-content",
+                                     f"{m.role} content is only whitespace"))
         if bad := CONTROL.search(m.content):
-            issues.append(Issue.make(row, where, "control-character",
+            issues.append(Issue.make(row, path(i, "content"), "control-character",
                                      f"control character U+{ord(bad.group()):04X} at offset {bad.start()}"))
         if rules is not None:
             found = sorted((at, token) for token in rules.special_tokens if (at := m.content.find(token)) >= 0)
-            issues += [Issue.make(row, where, "special-token-in-content",
+            issues += [Issue.make(row, path(i, "content"), "special-token-in-content",
                                   f"{token!r} of template {rules.name} at offset {at}") for at, token in found]
             if m.role not in rules.roles:
                 issues.append(Issue.make(row, path(i, "role"), "role-not-supported",

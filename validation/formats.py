@@ -27,7 +27,7 @@ from validation.models import Conversation, Message
 
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
                   "system": "system", "tool": "tool", "observation": "tool", "function_call": "assistant"}
-SHAREGPT_NAMES = {"user": "human", "assistant": "gpt", "system": "system", "tool": "tool"}
+SHAREGPT_NAMES = {"user": "human", "assistant": "gpt", "system": "system", "tool": "observation"}  # LLaMA-Factory's
 
 
 class FormatError(Exception):
@@ -158,8 +158,9 @@ def _sharegpt_to_messages(row: Raw) -> list[Any]:
         message["role"] = role
         if "value" in turn:
             message["content"] = turn["value"]
-        if source == "function_call" and "tool_calls" not in message:
-            message["tool_calls"] = [_parse_function_call(turn.get("value"))]
+        if source == "function_call":  # its value is the calls (kept as they are under tool_calls when given)
+            if "tool_calls" not in message:
+                message["tool_calls"] = _parse_function_calls(turn.get("value"))
             message["content"] = ""
         out.append(message)
     if problems:
@@ -167,24 +168,44 @@ def _sharegpt_to_messages(row: Raw) -> list[Any]:
     return out
 
 
-def _parse_function_call(value: Any) -> Raw:
+def _parse_function_calls(value: Any) -> list[Raw]:
+    """The calls of a `function_call` turn: the JSON of one `{"name", "arguments"}` object, or of a
+    list of them (parallel calls, as LLaMA-Factory writes them)."""
     import json
 
     try:
-        call = json.loads(value) if isinstance(value, str) else value
+        calls = json.loads(value) if isinstance(value, str) else value
     except ValueError:
-        call = None
-    if not isinstance(call, dict) or not isinstance(call.get("name"), str):
-        raise FormatError([("value", "wrong-type", "a function_call turn must hold a JSON object with a 'name'")])
-    return {"type": "function", "function": {"name": call["name"], "arguments": call.get("arguments", {})}}
+        calls = None
+    calls = calls if isinstance(calls, list) else [calls]
+    if not calls or not all(isinstance(c, dict) and isinstance(c.get("name"), str) for c in calls):
+        raise FormatError([("value", "wrong-type", "a function_call turn must hold a JSON object with a 'name' "
+                                                   "(or a list of them)")])
+    return [{"type": "function", "function": {"name": c["name"], "arguments": c.get("arguments", {})}}
+            for c in calls]
+
+
+def _sharegpt_turn(m: Message) -> Raw:
+    """A message as a ShareGPT turn. Tool calls without text become a `function_call` turn (the
+    JSON of the call, or of the list of parallel calls) and tool results `observation` turns, as
+    LLaMA-Factory reads them; what that form cannot say (call ids, a result's name, extra fields)
+    stays on the turn, so reading it back gives the same messages."""
+    import json
+
+    fields = {k: v for k, v in m.to_dict().items() if k not in ("role", "content")}
+    if m.role == "assistant" and m.tool_calls and m.content == "":
+        plain = [{"type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments}}
+                 for c in m.tool_calls]
+        calls = [{"name": c.function.name, "arguments": c.function.arguments} for c in m.tool_calls]
+        if fields["tool_calls"] == plain:  # nothing beyond name and arguments: the value says it all
+            del fields["tool_calls"]
+        value = json.dumps(calls[0] if len(calls) == 1 else calls, ensure_ascii=False)
+        return {"from": "function_call", "value": value, **fields}
+    return {"from": SHAREGPT_NAMES[m.role], "value": m.content, **fields}
 
 
 def _sharegpt_from(conv: Conversation) -> Raw:
-    turns = []
-    for m in conv.messages:
-        turn = {k: v for k, v in m.to_dict().items() if k not in ("role", "content")}
-        turns.append({"from": SHAREGPT_NAMES[m.role], "value": m.content, **turn})
-    return _merge(conv.metadata, {"conversations": turns})
+    return _merge(conv.metadata, {"conversations": [_sharegpt_turn(m) for m in conv.messages]})
 
 
 def _sharegpt_path(row: Raw, i: int, f: str) -> str:

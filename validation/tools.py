@@ -3,7 +3,7 @@
 A row declares its tools in a top-level `tools` field (a list, or the JSON text of one, as
 `apply_chat_template(tools=...)` takes them and as datasets store them): each tool is
 `{"type": "function", "function": {"name", "description", "parameters"}}` or the bare
-`{"name", "description", "parameters"}`. JSON Schema is `jsonschema`'s (Draft 2020-12 unless a
+`{"name", "description", "parameters"}`. JSON Schema is `jsonschema-rs`'s (Draft 2020-12 unless a
 schema names its own `$schema`); a validator is built once per distinct schema, so a dataset whose
 rows repeat the same tools compiles them once.
 
@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
+import orjson
+
 from validation.decode import json_type
 from validation.errors import InputError
 
@@ -28,16 +30,16 @@ PathFn = Callable[[int, str], str]
 @lru_cache(maxsize=4096)
 def _validator(schema_text: str) -> Any:
     """A validator for the schema (JSON text with sorted keys), or the schema error as a string."""
-    from jsonschema import SchemaError, validators
+    import jsonschema_rs
 
     schema = json.loads(schema_text)
-    cls = validators.validator_for(schema) if isinstance(schema, dict) else validators.Draft202012Validator
     try:
-        cls.check_schema(schema)
-    except SchemaError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path)
-        return f"{exc.message}" + (f" (at /{where})" if where else "")
-    return cls(schema)
+        jsonschema_rs.meta.validate(schema)  # against its draft's meta-schema
+        return jsonschema_rs.validator_for(schema)  # resolves $ref: an unknown pointer is refused here
+    except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError, ValueError) as exc:
+        message = getattr(exc, "message", None) or str(exc).splitlines()[0]
+        where = "/".join(str(p) for p in getattr(exc, "instance_path", None) or ())
+        return message + (f" (at /{where})" if where else "")
 
 
 def validator(schema: Any) -> Any:
@@ -50,9 +52,11 @@ def validator(schema: Any) -> Any:
 def mismatches(check: Any, value: Any, base: str) -> list[tuple[str, str]]:
     """(path, message) of each way `value` fails the validator, placed with a JSON pointer into
     the value after `#` (`messages[1].tool_calls[0].function.arguments#/unit`)."""
+    if check.is_valid(value):
+        return []
     out = []
-    for error in sorted(check.iter_errors(value), key=lambda e: list(map(str, e.absolute_path))):
-        pointer = "".join(f"/{str(p).replace('~', '~0').replace('/', '~1')}" for p in error.absolute_path)
+    for error in sorted(check.iter_errors(value), key=lambda e: [str(p) for p in e.instance_path]):
+        pointer = "".join(f"/{str(p).replace('~', '~0').replace('/', '~1')}" for p in error.instance_path)
         out.append((f"{base}#{pointer}" if pointer else base, error.message))
     return out
 
@@ -65,9 +69,23 @@ class Tool:
 
 def declared_tools(value: Any, field: str = "tools") -> tuple[dict[str, Tool] | None, list[Found]]:
     """The row's tools by name (None when the row declares none or none usable) and what is wrong
-    with them."""
+    with them. Rows of a dataset mostly repeat the same tools: each distinct declaration is read
+    once (keyed by its canonical JSON)."""
     if value is None:
         return None, []
+    try:
+        key = value if isinstance(value, str) else orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # not JSON-able (a script's own objects): read it uncached
+        return _declared(value, field)
+    return _declared_text(key, isinstance(value, str), field)
+
+
+@lru_cache(maxsize=1024)
+def _declared_text(key: str, was_text: bool, field: str) -> tuple[dict[str, Tool] | None, list[Found]]:
+    return _declared(key if was_text else json.loads(key), field)
+
+
+def _declared(value: Any, field: str) -> tuple[dict[str, Tool] | None, list[Found]]:
     if isinstance(value, str):
         try:
             value = json.loads(value)
@@ -115,7 +133,8 @@ def arguments_of(value: Any) -> tuple[Any, str | None]:
 
 def call_issues(messages: Sequence[Any], tools_value: Any, path: PathFn, root: str) -> list[Found]:
     """Tools, calls and results of one conversation (`messages`: validated `Message`s)."""
-    tools, found = declared_tools(tools_value)
+    tools, declared = declared_tools(tools_value)
+    found = list(declared)  # the declaration's findings are cached: never added to in place
     ids: dict[str, str] = {}  # call id -> the function it calls
     pending: list[tuple[str | None, str]] = []  # calls waiting for a result: (id, name)
     answered: set[str] = set()
@@ -209,6 +228,7 @@ class ResponseSchema:
         check = validator(self.schema)
         if isinstance(check, str):
             raise InputError(f"{self.name}: not a valid JSON Schema: {check}")
+        object.__setattr__(self, "_check", check)  # built once, not per row
 
     @classmethod
     def load(cls, path: str, scope: Scope = "last") -> ResponseSchema:
@@ -227,7 +247,7 @@ class ResponseSchema:
         replies = [i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "assistant"
                    and not m.get("tool_calls") and isinstance(m.get("content"), str)]
         found: list[Found] = []
-        check = validator(self.schema)
+        check = self._check  # type: ignore[attr-defined]
         for i in replies[-1:] if self.scope == "last" else replies:
             try:
                 value = json.loads(messages[i]["content"])

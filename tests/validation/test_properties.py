@@ -7,7 +7,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.strategies import conversations, metadata, wild_row
+from tests.strategies import conversations, metadata, tool_conversations, wild_row
 from validation import CannotConvert, Conversation, get_format, validate
 from validation.checks import check_messages, fast_clean
 from validation.decode import decode_row
@@ -133,3 +133,43 @@ def test_suspects_flags_the_same_texts_with_polars_and_with_python(texts):
 
     for rules in (None, get_rules("chatml")):
         assert suspects(texts, rules) == suspects(texts, rules, polars=False)
+
+
+@FAST
+@given(tool_conversations(), st.sampled_from(ROUND_TRIP))
+def test_tool_conversations_convert_to_each_format_and_back_unchanged(case, target):
+    messages, tools = case
+    conversation = Conversation.of(messages, tools=tools, parallel_tool_calls=True)  # OpenAI's fine-tuning layout
+    fmt = get_format(target)
+    row = json.loads(json.dumps(fmt.from_conversation(conversation)))
+    raw, back_meta = fmt.split(row)
+    assert Conversation.of(raw, **back_meta) == conversation
+
+
+@FAST
+@given(tool_conversations())
+def test_sharegpt_writes_calls_and_results_as_function_call_and_observation_turns(case):
+    messages, tools = case
+    row = get_format("sharegpt").from_conversation(Conversation.of(messages, tools=tools))
+    sources = [turn["from"] for turn in row["conversations"]]
+    assert sources.count("observation") == sum(m["role"] == "tool" for m in messages)
+    assert sources.count("function_call") == sum(bool(m.get("tool_calls")) and m["content"] == "" for m in messages)
+
+
+@FAST
+@given(tool_conversations(), st.sampled_from(["messages", "sharegpt"]))
+def test_valid_tool_conversations_raise_no_issue_and_a_bad_argument_exactly_one(case, layout):
+    messages, tools = case
+    row = get_format(layout).from_conversation(Conversation.of(messages, tools=tools))
+    assert validate([row]).issues == []
+    broken = json.loads(json.dumps(messages))
+    at = next(i for i, m in enumerate(broken) if m.get("tool_calls"))
+    function = broken[at]["tool_calls"][0]["function"]
+    arguments = json.loads(function["arguments"]) if isinstance(function["arguments"], str) else function["arguments"]
+    function["arguments"] = {**arguments, "unexpected": 1} if function["name"] == "get_weather" else \
+        {k: v for k, v in arguments.items() if k != "query"}
+    row = get_format(layout).from_conversation(Conversation.of(broken, tools=tools))
+    issues = validate([row]).issues
+    root = "messages" if layout == "messages" else "conversations"
+    assert [(i.path, i.code) for i in issues] == [(f"{root}[{at}].tool_calls[0].function.arguments",
+                                                   "arguments-mismatch")]
