@@ -72,25 +72,30 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_templates(args: argparse.Namespace) -> int:
-    from templating import list_templates
+    from dataclasses import asdict
+
+    from templating import get_template, list_templates
+    from templating.capabilities import capabilities
 
     specs = list_templates()
+    tools = {s.name: capabilities(get_template(s.name)) for s in specs}  # probed from each template
     if args.json:
         json.dump([{"name": s.name, "aliases": list(s.aliases), "system": s.supports_system,
                     "special_tokens": list(s.special_tokens), "end_of_turn": s.end_of_turn,
                     "bos_token": s.bos_token, "eos_token": s.eos_token, "stop_strings": list(s.stops),
                     "generation_prompt": s.generation_prompt, "default_system": s.default_system,
-                    "source": s.source} for s in specs], sys.stdout, ensure_ascii=False, indent=1)
+                    "source": s.source, "tools": asdict(tools[s.name])} for s in specs], sys.stdout,
+                  ensure_ascii=False, indent=1)
         print()
         return 0
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    table = Table("name", "aliases", "system", "end of turn", "special tokens")
+    table = Table("name", "aliases", "system", "end of turn", "special tokens", "tools")
     for s in specs:  # tokens such as [/INST] are text, not rich markup
         table.add_row(s.name, ", ".join(s.aliases), "yes" if s.supports_system else "no", Text(s.end_of_turn),
-                      Text(" ".join(s.special_tokens)), end_section=False)
+                      Text(" ".join(s.special_tokens)), tools[s.name].describe(), end_section=False)
     Console().print(table)
     return 0
 

@@ -9,6 +9,7 @@ pass; property tests keep its text byte-identical to the official one.
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -56,6 +57,19 @@ class TemplateSpec:
         return self.stop_strings or (self.end_of_turn,)
 
 
+def tools_of(messages: Any, tools: Any = None) -> list[Any] | None:
+    """The tools to render: `tools` when given, else a `Conversation`'s own row `tools`; JSON
+    text (as datasets often store them) is decoded. None when there are none."""
+    if tools is None and isinstance(messages, Conversation):
+        tools = messages.metadata.get("tools")
+    if isinstance(tools, str):
+        try:
+            tools = json.loads(tools)
+        except ValueError:
+            raise TemplateError(f"tools is text that is not JSON: {tools[:60]!r}") from None
+    return tools or None
+
+
 def _resource(name: str) -> str:
     return files("templating").joinpath("templates", name).read_text(encoding="utf-8")
 
@@ -83,15 +97,17 @@ class ChatTemplate:
         return self.spec.training if self.spec.training is not None else \
             _resource(f"{self.spec.name}_training.jinja")
 
-    def _variables(self, messages: Any, add_generation_prompt: bool) -> dict[str, Any]:
+    def _variables(self, messages: Any, add_generation_prompt: bool, tools: Any = None) -> dict[str, Any]:
         conversation = Conversation.of(messages)
         return {"messages": [m.to_dict() for m in conversation.messages],
-                "add_generation_prompt": add_generation_prompt,
+                "add_generation_prompt": add_generation_prompt, "tools": tools_of(messages, tools),
                 "bos_token": self.spec.bos_token, "eos_token": self.spec.eos_token}
 
     def render(self, messages: Conversation | Sequence[Message] | Sequence[dict[str, Any]], *,
-               add_generation_prompt: bool = False) -> Rendered:
+               add_generation_prompt: bool = False, tools: Any = None) -> Rendered:
         """Render `messages`; raises `TemplateError` where the official template refuses.
+        `tools`: the tool definitions the template prints (as `apply_chat_template(tools=...)`
+        takes them); a `Conversation` brings its own row's `tools` when none are given.
 
         Example:
             >>> r = get_template("chatml").render([{"role": "user", "content": "Hi"},
@@ -101,25 +117,25 @@ class ChatTemplate:
         """
         if not messages:
             raise TemplateError(f"template {self.name}: nothing to render (no messages)")
-        if self._fast:
+        if self._fast and tools_of(messages, tools) is None:
             turns = plain_turns(messages.messages if isinstance(messages, Conversation) else messages)
             if turns is not None:
                 return Rendered(*render_turns(self.spec, turns, add_generation_prompt))
-        return self.render_jinja(messages, add_generation_prompt=add_generation_prompt)
+        return self.render_jinja(messages, add_generation_prompt=add_generation_prompt, tools=tools)
 
-    def render_jinja(self, messages: Any, *, add_generation_prompt: bool = False) -> Rendered:
+    def render_jinja(self, messages: Any, *, add_generation_prompt: bool = False, tools: Any = None) -> Rendered:
         """Render with the Jinja training template (the reference the fast path is tested against)."""
         try:
             text, spans = render_with_spans(compile_template(self.jinja),
-                                            **self._variables(messages, add_generation_prompt))
+                                            **self._variables(messages, add_generation_prompt, tools))
         except TemplateLimit as exc:
             raise TemplateLimit(f"template {self.name}: {exc}") from None
         return Rendered(text, spans)
 
-    def render_official(self, messages: Any, *, add_generation_prompt: bool = False) -> str:
+    def render_official(self, messages: Any, *, add_generation_prompt: bool = False, tools: Any = None) -> str:
         """Render with the official template text (no spans): the parity reference."""
         text, _ = render_with_spans(compile_template(self.official_jinja),
-                                    **self._variables(messages, add_generation_prompt))
+                                    **self._variables(messages, add_generation_prompt, tools))
         return text
 
     def __repr__(self) -> str:

@@ -36,6 +36,30 @@ def dup_text(roles: Sequence[str], contents: Sequence[str]) -> str:
     return "".join(r[0] for r in roles) + SEP + SEP.join(contents)
 
 
+def message_dup_text(messages: Sequence[Message]) -> str:
+    """`dup_text` of validated messages; an assistant turn's calls count as part of its text
+    (name and arguments, the same whether the arguments are an object or its JSON text), so two
+    rows that differ only in what they call are not duplicates."""
+    # U+001E cannot occur in a valid row's content (a control character), so the join is unambiguous
+    contents = [m.content if not m.tool_calls else m.content + "\x1e" + _calls_text(m.tool_calls) for m in messages]
+    return dup_text([m.role for m in messages], contents)
+
+
+def _calls_text(calls: Sequence[Any]) -> str:
+    import json
+
+    def arguments(value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+        return value
+
+    return json.dumps([[c.function.name, arguments(c.function.arguments)] for c in calls], sort_keys=True,
+                      ensure_ascii=False)
+
+
 def fast_clean(messages: Any, rules: TemplateRules | None) -> str | None:
     """`dup_text` of the row when its structure is certainly clean, else None (don't know).
 
@@ -164,7 +188,9 @@ def _structure_issues(messages: list[Message], row: int, path: PathFn, root: str
         if a.role == b.role and not a.tool_calls:
             issues.append(Issue.make(row, path(j, "role"), "non-alternating",
                                      f"two {b.role} turns in a row", severity_=alternating))
-    issues += [Issue.make(row, where, code, message) for where, code, message in call_issues(messages, tools, path, root)]
+    support, name = (rules.tools, rules.name) if rules is not None else (None, "")
+    issues += [Issue.make(row, where, code, message)
+               for where, code, message in call_issues(messages, tools, path, root, support, name)]
     return issues
 
 

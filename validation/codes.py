@@ -116,6 +116,17 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
          "Fix the reply at the pointer, or the schema if the reply is right."),
     Code("role-not-supported", "error", "template", "The chosen template refuses this role (e.g. system for gemma).",
          "Fold the system prompt into the first user turn, or choose another template."),
+    Code("tools-not-rendered", "error", "template",
+         "The chosen template does not print the row's tool list, or does not render its tool calls (probed from "
+         "the template: `instructkit templates`): training would see the conversation without them.",
+         "Choose a template that renders tools (e.g. qwen2.5), or drop the tools from these rows."),
+    Code("too-many-calls", "error", "template",
+         "An assistant turn makes more calls than the chosen template renders in one turn.",
+         "Split the calls over consecutive turns, or choose a template that takes parallel calls."),
+    Code("arguments-form", "error", "template",
+         "A call's arguments are in a form the chosen template garbles: a JSON string it double-encodes, or an "
+         "object it prints as a Python repr.",
+         "`validate --fix --template T` (or `convert --fix`) rewrites the arguments in the form the template takes."),
     Code("template-refused", "error", "template",
          "The template raised an error for this conversation (its own raise_exception).",
          "Read the template's message: usually a role or an order of turns it does not accept."),
@@ -171,6 +182,8 @@ FIXES: dict[str, str] = {
     "turns-merged": "Consecutive user (or assistant) turns become one, joined by a blank line.",
     "whitespace-stripped": "With a --template that trims content: edge whitespace is removed, so the data says what "
                            "the model sees.",
+    "arguments-converted": "With a --template that renders only one form of tool-call arguments: JSON text becomes "
+                           "the object it holds (or an object its JSON text), so the template prints JSON.",
 }
 
 

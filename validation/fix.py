@@ -5,7 +5,9 @@
   first user turn (separated by a blank line);
 - `turns-merged`: consecutive user (or assistant) turns become one, joined by a blank line;
 - `whitespace-stripped`: edge whitespace is removed where the template trims content anyway, so
-  the data says what the model sees.
+  the data says what the model sees;
+- `arguments-converted`: tool-call arguments are rewritten in the form the template renders as
+  JSON (an object from its JSON text, or the JSON text of an object).
 
 Fixes apply to the row's own structure (`messages` and `sharegpt` message lists; plain text
 fields of `qa`, `alpaca`, `prompt-completion` and `text` for stripping); a fixed row keeps every
@@ -15,6 +17,7 @@ other field.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from validation.formats import SHAREGPT_NAMES, SHAREGPT_ROLES, Format
@@ -38,6 +41,10 @@ class Fixer:
         self.sharegpt = fmt.name == "sharegpt"
         self.fold_system = rules is not None and "system" not in rules.roles
         self.strip = rules is not None and rules.trims_content
+        support = rules.tools if rules is not None else None
+        # the one form of arguments the template takes, when it takes only one
+        self.arguments = support.arguments[0] if support and support.tool_calls and len(support.arguments) == 1 \
+            else None
 
     def fix(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
         """(the fixed row, what changed); the row itself when nothing did."""
@@ -53,6 +60,8 @@ class Fixer:
         fixes += self._merge(turns)
         if self.strip:
             fixes += self._strip(turns)
+        if self.arguments:
+            fixes += self._arguments(turns)
         if not fixes:
             return row, []
         return {**row, self.keys.list_key: [m for _, m in turns]}, fixes
@@ -122,6 +131,24 @@ class Fixer:
                 fixes.append((self._path(i, content), "whitespace-stripped", STRIPPED))
         return fixes
 
+    def _arguments(self, turns: list[tuple[int, dict[str, Any]]]) -> list[Change]:
+        fixes = []
+        for i, message in turns:
+            calls = message.get("tool_calls")
+            if not isinstance(calls, list):
+                continue
+            for j, call in enumerate(calls):
+                function = call.get("function") if isinstance(call, dict) else None
+                if not isinstance(function, dict) or (converted := _converted(function.get("arguments"),
+                                                                              self.arguments)) is None:
+                    continue
+                calls = message["tool_calls"] = [*calls[:j], {**call, "function": {**function, "arguments": converted}},
+                                                 *calls[j + 1:]]
+                fixes.append((self._path(i, f"tool_calls[{j}].function.arguments"), "arguments-converted",
+                              "the JSON text became the object it holds" if self.arguments == "object" else
+                              "the object became its JSON text"))
+        return fixes
+
     def _fix_fields(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
         if not self.strip:
             return row, []
@@ -131,6 +158,19 @@ class Fixer:
                 fixed = {**fixed, name: stripped}
                 fixes.append((name, "whitespace-stripped", STRIPPED))
         return fixed, fixes
+
+
+def _converted(arguments: Any, form: str) -> Any:
+    """`arguments` in `form` ("object" or "string"), or None when they are in it already or cannot be."""
+    if form == "object" and isinstance(arguments, str):
+        try:
+            value = json.loads(arguments)
+        except ValueError:
+            return None  # invalid-arguments says so; nothing to convert
+        return value if isinstance(value, dict) else None
+    if form == "string" and isinstance(arguments, dict):
+        return json.dumps(arguments, ensure_ascii=False)
+    return None
 
 
 def _stripped(text: Any) -> str | None:

@@ -23,6 +23,31 @@ GROUP = "instructkit.template_rules"
 
 
 @dataclass(frozen=True)
+class ToolSupport:
+    """What a template renders of tool-calling conversations, probed from its text
+    (templating/capabilities.py): the tool list, calls, several calls in one turn, the forms of
+    `function.arguments` that come out as the JSON they hold ("object", "string"), and an
+    assistant call whose content is null (without printing "None")."""
+
+    tools: bool
+    tool_calls: bool
+    parallel_calls: bool
+    arguments: tuple[str, ...]
+    null_content: bool
+
+    def describe(self) -> str:
+        """One line for `instructkit templates`."""
+        if not (self.tools or self.tool_calls):
+            return "no tools"
+        parts = ["tools" if self.tools else "calls without tool list"]
+        if self.tool_calls:
+            parts.append("parallel calls" if self.parallel_calls else "one call per turn")
+            parts.append("arguments as " + (" or ".join(self.arguments) if self.arguments else "neither form"))
+            parts.append("null content" if self.null_content else "no null content")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
 class TemplateRules:
     """What a chat template refuses: its special tokens inside content, roles, non-alternation.
 
@@ -39,6 +64,7 @@ class TemplateRules:
     trims_content: bool = False  # the template strips edge whitespace of content (what --fix mirrors)
     render: Callable[[Sequence[Any]], str] | None = field(default=None, compare=False)
     audit: AuditHook | None = field(default=None, compare=False)
+    tools: ToolSupport | None = field(default=None, compare=False)  # None: not known (no check)
 
 
 class Finding(NamedTuple):

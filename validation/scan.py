@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from functools import partial
 from typing import Any
 
-from validation.checks import check_messages, dup_text, fast_clean, suspects
+from validation.checks import check_messages, fast_clean, message_dup_text, suspects
 from validation.formats import Format, FormatError
 from validation.decode import decode_row
 from validation.duplicates import Duplicates
@@ -86,7 +86,7 @@ class Scanner:
                                           tools=record.data.get("tools"))
         if messages is None or any(i.severity == "error" for i in issues):
             return issues, None, None
-        return issues, dup_text([m.role for m in messages], [m.content for m in messages]), raw_messages
+        return issues, message_dup_text(messages), raw_messages
 
     def _row(self, record: Record) -> tuple[list[Issue], str | None, list[Any] | None]:
         data = record.data

@@ -22,6 +22,7 @@ import orjson
 
 from validation.decode import json_type
 from validation.errors import InputError
+from validation.rules import ToolSupport
 
 Found = tuple[str, str, str]  # (path, code, message)
 PathFn = Callable[[int, str], str]
@@ -131,8 +132,10 @@ def arguments_of(value: Any) -> tuple[Any, str | None]:
     return value, None
 
 
-def call_issues(messages: Sequence[Any], tools_value: Any, path: PathFn, root: str) -> list[Found]:
-    """Tools, calls and results of one conversation (`messages`: validated `Message`s)."""
+def call_issues(messages: Sequence[Any], tools_value: Any, path: PathFn, root: str,
+                support: ToolSupport | None = None, template: str = "") -> list[Found]:
+    """Tools, calls and results of one conversation (`messages`: validated `Message`s); with the
+    `support` of a `template`, also what that template would not render as given."""
     tools, declared = declared_tools(tools_value)
     found = list(declared)  # the declaration's findings are cached: never added to in place
     ids: dict[str, str] = {}  # call id -> the function it calls
@@ -163,6 +166,36 @@ def call_issues(messages: Sequence[Any], tools_value: Any, path: PathFn, root: s
     if calls_seen and tools_value is None:
         found.append((root, "no-tools-declared",
                       "the row calls tools but declares none in 'tools': the model never sees what it may call"))
+    if support is not None:
+        found += _template_issues(messages, tools, path, support, template)
+    return found
+
+
+def _template_issues(messages: Sequence[Any], tools: dict[str, Tool] | None, path: PathFn, support: ToolSupport,
+                     template: str) -> list[Found]:
+    """What `template` would drop or garble: tools it does not print, calls it does not render,
+    more calls in a turn than it takes, arguments in a form it double-encodes or prints as a repr."""
+    found: list[Found] = []
+    if tools and not support.tools:
+        found.append(("tools", "tools-not-rendered", f"template {template} does not print the tool list: "
+                                                    "the model would be trained without seeing its tools"))
+    for i, m in enumerate(messages):
+        if m.role != "assistant" or not m.tool_calls:
+            continue
+        if not support.tool_calls:
+            found.append((path(i, "tool_calls"), "tools-not-rendered",
+                          f"template {template} does not render tool calls: this turn would train as plain text"))
+            continue
+        if len(m.tool_calls) > 1 and not support.parallel_calls:
+            found.append((path(i, "tool_calls"), "too-many-calls",
+                          f"{len(m.tool_calls)} calls in one turn; template {template} renders one per turn"))
+        for j, call in enumerate(m.tool_calls):
+            form = "string" if isinstance(call.function.arguments, str) else "object"
+            if form not in support.arguments and support.arguments:
+                garbled = "double-encoded" if form == "string" else "as a Python repr"
+                found.append((path(i, f"tool_calls[{j}].function.arguments"), "arguments-form",
+                              f"template {template} renders {form} arguments {garbled}; it takes "
+                              f"{' or '.join(support.arguments)} (--fix converts them)"))
     return found
 
 

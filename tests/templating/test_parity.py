@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from templating import TemplateError, get_template, list_templates
-from tests.strategies import conversations
+from templating.capabilities import capabilities
+from tests.strategies import conversations, tool_conversations
 
 render_jinja_template = pytest.importorskip("transformers.utils.chat_template_utils").render_jinja_template
 
@@ -16,10 +17,11 @@ SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 NAMES = [spec.name for spec in list_templates()]
 
 
-def oracle(template, messages, source: str, add_generation_prompt: bool):
+def oracle(template, messages, source: str, add_generation_prompt: bool, tools=None):
     rendered, indices = render_jinja_template(
         conversations=[messages], chat_template=source, add_generation_prompt=add_generation_prompt,
-        return_assistant_tokens_mask=True, bos_token=template.spec.bos_token, eos_token=template.spec.eos_token)
+        return_assistant_tokens_mask=True, bos_token=template.spec.bos_token, eos_token=template.spec.eos_token,
+        tools=tools)
     return rendered[0], indices[0]
 
 
@@ -90,6 +92,38 @@ def test_turns_before_an_assistant_turn_with_the_generation_prompt_are_a_prefix(
         prompt = template.render(messages[:k], add_generation_prompt=True).text
         assert full.text.startswith(prompt)
         assert prompt.endswith(template.spec.generation_prompt)
+
+
+TOOL_NAMES = [name for name in NAMES if capabilities(get_template(name)).tool_calls]
+
+
+def test_the_tool_capable_built_ins_are_found_by_probing():
+    assert TOOL_NAMES == ["qwen2.5"]
+
+
+@pytest.mark.parametrize("name", TOOL_NAMES)
+@SETTINGS
+@given(case=tool_conversations(), add_generation_prompt=st.booleans())
+def test_tool_conversations_render_byte_identical_with_calls_trained_and_results_not(name, case,
+                                                                                   add_generation_prompt):
+    messages, tools = case
+    template = get_template(name)
+    expected, _ = oracle(template, messages, template.official_jinja, add_generation_prompt, tools)
+    assert template.render(messages, tools=tools, add_generation_prompt=add_generation_prompt).text == expected
+    text, indices = oracle(template, messages, template.jinja, False, tools)
+    rendered = template.render(messages, tools=tools)
+    assert rendered.text == text and covered(rendered.assistant_spans, len(text)) == covered(indices, len(text))
+    trained = "".join(text[a:b] for a, b in rendered.assistant_spans)
+    for m in messages:
+        for call in m.get("tool_calls", ()):
+            assert f'"name": "{call["function"]["name"]}"' in trained  # each call is supervised
+    untrained = covered(rendered.assistant_spans, len(text))
+    position = 0
+    for m in messages:
+        if m["role"] == "tool":  # each result is context, never a target
+            at = text.index("<tool_response>\n" + m["content"], position)
+            assert set(untrained[at:at + len(m["content"]) + 16]) == {0}
+            position = at + 1
 
 
 def test_gemma_refuses_a_system_message_as_the_official_template_does():

@@ -42,6 +42,14 @@ CASES = [
     ("call-answered-twice", [], [(2, "messages[3].tool_call_id", "call-answered-twice", "error")], 1),
     ("tool-name-mismatch", [], [(2, "messages[2].name", "tool-name-mismatch", "error")], 1),
     ("unanswered-call", [], [(2, "messages[2].role", "unanswered-call", "warning")], 0),
+    ("tools-not-rendered", [], [], 0),
+    ("tools-not-rendered", ["--template", "chatml"], [(2, "tools", "tools-not-rendered", "error"),
+                                                      (2, "messages[1].tool_calls", "tools-not-rendered", "error")], 1),
+    ("too-many-calls", ["--template", "qwen2.5"], [], 0),  # parallel calls: one call per turn is tested with a
+    # template registered for it (tests/validation/test_tools.py)
+    ("arguments-form", [], [], 0),
+    ("arguments-form", ["--template", "qwen2.5"],
+     [(2, "messages[1].tool_calls[0].function.arguments", "arguments-form", "error")], 1),
     ("response-not-json", [], [], 0),
     ("response-not-json", ["--response-schema", str(BROKEN / "product.schema.json")],
      [(2, "messages[1].content", "response-not-json", "error")], 1),

@@ -109,3 +109,41 @@ def test_a_response_schema_that_is_not_one_is_refused(tmp_path):
         validate([], response_schema={"type": "objekt"})
     with pytest.raises(InputError, match="no such file"):
         validate([], response_schema=tmp_path / "missing.json")
+
+
+def test_too_many_calls_for_a_template_that_renders_one_per_turn():
+    from templating import register_template
+    from tests.templating.test_capabilities import ONE_CALL
+    from tests.validation.test_broken_rows import BROKEN
+
+    register_template("one-call", ONE_CALL, special_tokens=["<call>"], end_of_turn="</assistant>",
+                      generation_prompt="<assistant>")
+    codes = found(BROKEN / "too-many-calls.jsonl", template="one-call")
+    assert (2, "messages[1].tool_calls", "too-many-calls") in codes
+    assert {c for _, _, c in codes} == {"too-many-calls", "tools-not-rendered", "arguments-form"}  # no tool list;
+    # object arguments print as a repr there
+
+
+def test_fix_rewrites_arguments_in_the_form_the_template_takes(tmp_path):
+    from tests.validation.test_broken_rows import BROKEN
+
+    clean = tmp_path / "clean.jsonl"
+    report = validate(BROKEN / "arguments-form.jsonl", template="qwen2.5", fix=True, write_clean=clean)
+    assert [(f.row, f.path, f.code) for f in report.fixes] == [
+        (2, "messages[1].tool_calls[0].function.arguments", "arguments-converted")]
+    assert report.issues == [] and report.valid == 3
+    row = json.loads(clean.read_text(encoding="utf-8").splitlines()[1])
+    assert row["messages"][1]["tool_calls"][0]["function"]["arguments"] == {"city": "Seoul", "unit": "c"}
+    from templating import get_template
+    from validation import read
+
+    rendered = get_template("qwen2.5").render(list(read(clean))[1]).text
+    assert '"arguments": {"city": "Seoul", "unit": "c"}' in rendered  # JSON, not a JSON string in JSON
+
+
+def test_rows_that_differ_only_in_their_calls_are_not_duplicates():
+    seoul = {"messages": conversation({"city": "Seoul"}), "tools": [WEATHER]}
+    busan = {"messages": conversation({"city": "Busan"}), "tools": [WEATHER]}
+    as_text = {"messages": conversation('{"city": "Seoul"}'), "tools": [WEATHER]}
+    assert found([seoul, busan]) == []
+    assert found([seoul, busan, as_text]) == [(3, "messages", "duplicate")]  # the same call, written as text

@@ -1,0 +1,82 @@
+"""What a template can render of tool-calling conversations, probed from the template itself.
+
+Each capability is found by rendering a small probe conversation with the template's official
+text (what inference uses) and reading the result: nothing is declared by hand, so a template a
+user registers is probed the same way as the built-ins.
+
+- `tools`: the declared tools reach the text (their JSON schema is printed);
+- `tool_calls`: an assistant call's name and arguments reach the text;
+- `parallel_calls`: two calls in one turn render (some templates raise for more than one);
+- `arguments`: which forms of `function.arguments` render as the JSON object they hold — an
+  object may come out as a Python repr, and a JSON string double-encoded (`"{\\"city\\"...`);
+- `null_content`: an assistant call with `content: null` renders without the text "None".
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+
+from templating.environment import compile_template, render_with_spans
+from templating.registry import ChatTemplate
+from validation.errors import TemplateError
+from validation.rules import ToolSupport
+
+_NAME, _ARG, _VALUE = "probe_lookup", "probe_key", "probe-value-7"
+_TOOL = {"type": "function", "function": {"name": _NAME, "description": "probe",
+                                          "parameters": {"type": "object", "properties": {_ARG: {"type": "string"}}}}}
+
+
+Capabilities = ToolSupport  # the contract validation checks rows against (validation/rules.py)
+
+
+def _call(name: str, arguments: Any) -> dict[str, Any]:
+    return {"id": "call_1", "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def _render(template: ChatTemplate, messages: list[dict[str, Any]], tools: Any = None) -> str | None:
+    spec = template.spec
+    try:
+        text, _ = render_with_spans(compile_template(template.official_jinja), messages=messages,
+                                    add_generation_prompt=False, bos_token=spec.bos_token, eos_token=spec.eos_token,
+                                    tools=tools)
+    except (TemplateError, jinja2.TemplateError, TypeError, ValueError, KeyError, AttributeError):
+        return None  # the template refuses (raise_exception) or breaks on this shape
+    return text
+
+
+def _asking(*calls: dict[str, Any], content: Any = "") -> list[dict[str, Any]]:
+    return [{"role": "user", "content": "probe question"}, {"role": "assistant", "content": content,
+                                                             "tool_calls": list(calls)},
+            {"role": "tool", "tool_call_id": "call_1", "name": _NAME, "content": "probe result"},
+            {"role": "assistant", "content": "probe answer"}]
+
+
+def _holds_object(text: str | None) -> bool:
+    """Does the text hold the probe arguments as JSON (not a repr, not double-encoded)?"""
+    return text is not None and any(f'"{_ARG}"{sep}"{_VALUE}"' in text for sep in (": ", ":"))
+
+
+@lru_cache(maxsize=64)
+def _probe(template: ChatTemplate) -> Capabilities:
+    plain = _render(template, [{"role": "user", "content": "probe question"}], tools=[_TOOL])
+    tools = plain is not None and _NAME in plain  # only the printed tool list names it
+    as_object = _render(template, _asking(_call(_NAME, {_ARG: _VALUE})), tools=[_TOOL])
+    as_string = _render(template, _asking(_call(_NAME, json.dumps({_ARG: _VALUE}))), tools=[_TOOL])
+    calls = any(t is not None and _NAME in t and _VALUE in t for t in (as_object, as_string))
+    arguments = tuple(form for form, text in (("object", as_object), ("string", as_string)) if _holds_object(text))
+    second = {**_call("probe_other", {_ARG: _VALUE}), "id": "call_2"}
+    parallel = _render(template, _asking(_call(_NAME, {_ARG: _VALUE}), second), tools=[_TOOL])
+    null = _render(template, _asking(_call(_NAME, {_ARG: _VALUE}), content=None), tools=[_TOOL])
+    return Capabilities(tools=tools, tool_calls=calls,
+                        parallel_calls=calls and parallel is not None and "probe_other" in parallel,
+                        arguments=arguments if calls else (),
+                        null_content=calls and null is not None and "None" not in null)
+
+
+def capabilities(template: ChatTemplate) -> Capabilities:
+    """The template's `Capabilities` (probed once per template)."""
+    return _probe(template)
