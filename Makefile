@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # validate's raw-line fast path is a C extension: rebuilt in place whenever its source changes.
 EXT := $(VENV)/.rowscan-built
 
-.PHONY: install test demo bench docs clean
+.PHONY: install test demo demo-tools bench docs clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -29,6 +29,9 @@ test: $(EXT)
 
 demo: $(EXT)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 bash examples/demo.sh
+
+demo-tools: $(EXT)
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 bash examples/demo_tools.sh
 
 bench: $(EXT)
 	$(BIN)/python bench/validate.py

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from templating.environment import TemplateError, TemplateLimit
-from templating.registry import ChatTemplate, Rendered
+from templating.registry import ChatTemplate, Rendered, tools_of
 from templating.tokens import _backend, _token_at, mask_of, token_range
 from validation.models import Conversation
 from validation.rules import Finding
@@ -36,6 +36,7 @@ class RowAudit:
     messages: list[Any]
     findings: list[Finding] = field(default_factory=list)
     dropped: bool = False
+    tools: list[Any] | None = None  # the row's tools, rendered with it (templating.registry.tools_of)
 
 
 def special_tokens(tokenizer: Any, template: ChatTemplate) -> tuple[str, ...]:
@@ -71,26 +72,29 @@ class Auditor:
 
     def audit(self, conversations: Sequence[Any]) -> list[RowAudit]:
         """One `RowAudit` per conversation (messages as `Conversation`, `Message`s or dicts)."""
-        messages_of = [Conversation.of(c).messages for c in conversations]
-        rendered = [self._render(m) for m in messages_of]
+        rows = [Conversation.of(c) for c in conversations]
+        tools_of_rows = [tools_of(row) for row in rows]
+        rendered = [self._render(row.messages, tools) for row, tools in zip(rows, tools_of_rows)]
         encodings = self._encode(rendered)
         out = []
-        for messages, r, encoding in zip(messages_of, rendered, encodings):
+        for row, tools, r, encoding in zip(rows, tools_of_rows, rendered, encodings):
+            messages = row.messages
             if isinstance(r, str):
-                out.append(RowAudit([], [], messages, [Finding(None, None, "template-refused", r)], dropped=True))
+                out.append(RowAudit([], [], messages, [Finding(None, None, "template-refused", r)], dropped=True,
+                                    tools=tools))
                 continue
             findings, dropped, index = [], False, list(range(len(messages)))
             if self.max_length is not None and len(encoding) > self.max_length:
-                findings, messages, r, encoding, dropped, index = self._over_length(messages, r, encoding)
+                findings, messages, r, encoding, dropped, index = self._over_length(messages, r, encoding, tools)
             ids, mask = encoding.ids, mask_of(encoding, r)  # .ids builds a new list on every call
             findings = self._forged_tokens(messages, index) + self._bos(ids, r.text) + findings
             findings += self._turns(messages, index, r, encoding, mask, truncated=not dropped)
-            out.append(RowAudit(ids, mask, messages, findings, dropped))
+            out.append(RowAudit(ids, mask, messages, findings, dropped, tools))
         return out
 
-    def _render(self, messages: list[Any]) -> Rendered | str:
+    def _render(self, messages: list[Any], tools: list[Any] | None = None) -> Rendered | str:
         try:
-            return self.template.render(messages)
+            return self.template.render(messages, tools=tools)
         except TemplateLimit:
             raise  # the template is broken for every row, not refusing this one
         except TemplateError as exc:
@@ -100,7 +104,8 @@ class Auditor:
         return self.backend.encode_batch([r.text if isinstance(r, Rendered) else "" for r in rendered],
                                          add_special_tokens=False)
 
-    def _over_length(self, messages: list[Any], rendered: Rendered, encoding: Any) -> tuple[Any, ...]:
+    def _over_length(self, messages: list[Any], rendered: Rendered, encoding: Any,
+                     tools: list[Any] | None = None) -> tuple[Any, ...]:
         """Apply the over-length policy to one conversation longer than max_length: (findings,
         messages, rendered, encoding, dropped, index of each kept message in the original)."""
         length, limit, index = len(encoding), self.max_length, list(range(len(messages)))
@@ -111,10 +116,11 @@ class Auditor:
             return [Finding(None, None, "over-length", f"{length} tokens > max_length {limit} (over_length: raise)")], \
                 messages, rendered, encoding, True, index
         if self.over_length == "truncate-prompt":
-            return self._drop_oldest(messages, rendered, encoding)
+            return self._drop_oldest(messages, rendered, encoding, tools)
         return [], messages, rendered, encoding, False, index
 
-    def _drop_oldest(self, messages: list[Any], rendered: Rendered, encoding: Any) -> tuple[Any, ...]:
+    def _drop_oldest(self, messages: list[Any], rendered: Rendered, encoding: Any,
+                     tools: list[Any] | None = None) -> tuple[Any, ...]:
         """Drop the oldest turns (after a system prompt) until the conversation fits; when even the
         last exchange does not fit, keep it: truncation cuts its end."""
         length, limit = len(encoding), self.max_length
@@ -122,7 +128,7 @@ class Auditor:
         original, removed, index = messages, 0, list(range(len(messages)))
         for cut in (i for i in range(start + 1, len(original)) if original[i].role == "user"):
             fitted = original[:start] + original[cut:]
-            r = self._render(fitted)
+            r = self._render(fitted, tools)
             if isinstance(r, str):
                 continue
             messages, rendered, encoding, removed = fitted, r, self._encode([r])[0], cut - start

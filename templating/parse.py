@@ -79,8 +79,9 @@ def detect_template(source: Any) -> str | None:
     template = getattr(source, "chat_template", None)
     if not template:
         return None
-    for spec in list_templates():
-        if get_template(spec.name).official_jinja.strip() == template.strip():
+    for spec in list_templates():  # its official text, or the training variant `train` saves with a model
+        chat = get_template(spec.name)
+        if template.strip() in (chat.official_jinja.strip(), chat.jinja.strip()):
             return spec.name
     return _detect_text(render_tokenizer_template(source, PROBE))
 

@@ -37,8 +37,8 @@ def _render_rows(data: Dataset, out: IO[str], chat: Any, add_generation_prompt: 
             issues += [i for i in outcome.issues if i.severity == "error"]
             continue
         try:
-            rendered = chat.render(conversation_of(fmt, outcome.record.data).messages,  # type: ignore[arg-type]
-                                   add_generation_prompt=add_generation_prompt)
+            rendered = chat.render(conversation_of(fmt, outcome.record.data),  # type: ignore[arg-type]
+                                   add_generation_prompt=add_generation_prompt)  # with the row's tools
         except TemplateLimit:
             raise  # broken for every row: one line, not a finding per row
         except TemplateError as exc:
@@ -64,7 +64,7 @@ def show_spans(source: Source, *, template: str, row: int = 1, format: str | Non
         found = _row(data, chat, row)
     if found is None:
         raise InputError(f"no row {row} in {source_name(source)}")
-    rendered = chat.render(conversation_of(data.format, found).messages, add_generation_prompt=add_generation_prompt)
+    rendered = chat.render(conversation_of(data.format, found), add_generation_prompt=add_generation_prompt)
     text = Text(rendered.text, style="dim")
     for start, end in rendered.assistant_spans:
         text.stylize("bold green", start, end)

@@ -30,6 +30,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     generate.add_argument("model", metavar="MODEL_DIR", help="a folder written by `instructkit train`")
     generate.add_argument("prompt", help="the user message")
     generate.add_argument("--max-new-tokens", type=at_least(1), default=128)
+    generate.add_argument("--tools", metavar="TOOLS.json", help="tool definitions (a JSON list) the prompt is asked "
+                          "with, rendered as in training")
     generate.set_defaults(run=run_generate)
 
     verify = commands.add_parser(
@@ -111,7 +113,11 @@ def run_generate(args: argparse.Namespace) -> int:
     name = detect_template(tokenizer)
     if name is None:
         raise InputError(f"{args.model}: its chat template is not one the registry knows")
-    print(generate(model, tokenizer, get_template(name), [args.prompt], max_new_tokens=args.max_new_tokens)[0].text)
+    from training.config import read_tools
+
+    tools = read_tools(args.tools, "--tools") if args.tools else None
+    print(generate(model, tokenizer, get_template(name), [args.prompt], max_new_tokens=args.max_new_tokens,
+                   tools=tools)[0].text)
     return 0
 
 

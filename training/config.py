@@ -80,6 +80,8 @@ class TrainConfig(Strict):
     # Rows the supervision audit finds errors in (nothing trained, end-of-turn unsupervised, ...).
     on_audit_error: Literal["stop", "drop", "warn"] = "stop"
     sample_prompts: list[str] = Field(default_factory=list)
+    # Tools the sample prompts are asked with (a list, or the path of a JSON file holding one).
+    sample_tools: list[dict[str, Any]] | str | None = None
     max_new_tokens: int = Field(default=64, gt=0)
     stop_check_rows: int = Field(default=8, ge=0)  # eval rows whose replies "does it stop?" measures
     output_dir: str = "out/train"
@@ -99,6 +101,11 @@ class TrainConfig(Strict):
                     "column": value.format.column or None}
         return value.model_dump()
 
+    def tools_for_samples(self) -> list[dict[str, Any]] | None:
+        """`sample_tools` as a list (read from its file when it names one); ConfigError when unusable."""
+        return read_tools(self.sample_tools, "sample_tools") if isinstance(self.sample_tools, str) \
+            else self.sample_tools
+
     @model_validator(mode="after")
     def _budget_needs_padding_free_rows(self) -> "TrainConfig":
         if self.token_budget is not None and (self.packing or self.sft.get("padding_free") is False):
@@ -116,6 +123,21 @@ class TrainConfig(Strict):
             if key in OWNED:
                 raise ValueError(f"set {key!r} at the top level ({OWNED[key]}), not under sft")
         return value
+
+
+def read_tools(path: str, what: str = "tools") -> list[dict[str, Any]]:
+    """Tool definitions from a JSON file holding a list of them; ConfigError (one line) otherwise."""
+    import json
+
+    try:
+        tools = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{what}: {path}: no such file") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what}: {path}: not JSON ({exc})") from None
+    if not isinstance(tools, list):
+        raise ConfigError(f"{what}: {path}: expected a JSON list of tool definitions")
+    return tools
 
 
 # SFTConfig fields the top level owns, so that one value has one place.

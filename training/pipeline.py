@@ -325,10 +325,13 @@ def _train(config: TrainConfig, out: Path, model: Any, tokenizer: Any, template:
     from training.rundir import last_checkpoint, mark
     from training.samples import generate, prompts_of, stop_ids, stop_rate, write_samples
 
-    held_out = prompts_of([r.messages for r in eval_rows[:config.stop_check_rows]])
+    checked = eval_rows[:config.stop_check_rows]
+    held_out = prompts_of([r.messages for r in checked], [r.tools for r in checked])
+    sample_tools = config.tools_for_samples()
 
     def replies(m: Any) -> tuple[list[Any], list[Any]]:
-        return (generate(m, tokenizer, template, config.sample_prompts, max_new_tokens=config.max_new_tokens),
+        return (generate(m, tokenizer, template, config.sample_prompts, max_new_tokens=config.max_new_tokens,
+                         tools=sample_tools),
                 generate(m, tokenizer, template, held_out, max_new_tokens=config.max_new_tokens))
 
     before, before_held = replies(model)

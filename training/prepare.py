@@ -32,7 +32,7 @@ def check_against_trl(rows: Sequence[RowAudit], tokenizer: Any, template: ChatTe
     with_template.chat_template = template.jinja
     checked = 0
     for row, prepared_row in zip(rows[:sample], prepared):
-        trl = with_template.apply_chat_template([m.to_dict() for m in row.messages], tokenize=True,
+        trl = with_template.apply_chat_template([m.to_dict() for m in row.messages], tools=row.tools, tokenize=True,
                                                 return_dict=True, return_assistant_tokens_mask=True)
         cut = slice(None, max_length)
         if trl["input_ids"][cut] != prepared_row["input_ids"] or ("assistant_masks" in prepared_row and

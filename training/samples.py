@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from templating import ChatTemplate
+from validation.models import Conversation
 from validation.io import write_file
 
 
@@ -27,19 +28,23 @@ def stop_ids(tokenizer: Any, template: ChatTemplate) -> list[int]:
     return sorted(i for i in ids if i is not None)
 
 
-def prompts_of(conversations: list[Any]) -> list[list[dict[str, Any]]]:
-    """Each conversation up to (not including) its last assistant turn: a held-out prompt."""
+def prompts_of(conversations: list[Any], tools: list[Any] | None = None) -> list[Any]:
+    """Each conversation up to (not including) its last assistant turn: a held-out prompt, with
+    the row's tools (`tools[i]`, when given) so that the model sees what it saw in training."""
     out = []
-    for messages in conversations:
+    for k, messages in enumerate(conversations):
         last = max((i for i, m in enumerate(messages) if m.role == "assistant"), default=0)
+        row_tools = tools[k] if tools else None
         if last:
-            out.append([m.to_dict() for m in messages[:last]])
+            prompt = [m.to_dict() for m in messages[:last]]
+            out.append(Conversation.of(prompt, tools=row_tools) if row_tools else prompt)
     return out
 
 
-def generate(model: Any, tokenizer: Any, template: ChatTemplate, prompts: list[str] | list[list[dict[str, Any]]],
-             *, max_new_tokens: int = 64) -> list[Reply]:
-    """The model's greedy reply to each prompt (a user message, or messages), with the training template."""
+def generate(model: Any, tokenizer: Any, template: ChatTemplate, prompts: list[Any], *, max_new_tokens: int = 64,
+             tools: list[Any] | None = None) -> list[Reply]:
+    """The model's greedy reply to each prompt (a user message, messages, or a `Conversation`
+    with its tools), with the training template; `tools` go with the user-message prompts."""
     import torch
 
     from templating.tokens import render_tokens
@@ -49,6 +54,8 @@ def generate(model: Any, tokenizer: Any, template: ChatTemplate, prompts: list[s
     stops = stop_ids(tokenizer, template)
     for prompt in prompts:
         messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
+        if tools and isinstance(prompt, str):
+            messages = Conversation.of(messages, tools=tools)
         ids = render_tokens(messages, tokenizer, template, add_generation_prompt=True).input_ids
         with torch.no_grad():
             output = model.generate(torch.tensor([ids], device=model.device), max_new_tokens=max_new_tokens,

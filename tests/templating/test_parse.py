@@ -77,3 +77,14 @@ def test_compare_catches_a_tokenizer_whose_template_was_swapped(smollm2_tokenize
 
 def test_the_older_names_are_aliases():
     assert (detect, compare) == (detect_template, compare_template)
+
+
+@pytest.mark.parametrize("name", [spec.name for spec in BUILTINS])
+def test_a_tokenizer_saved_by_train_is_detected_as_its_template(name):
+    """`train` saves the training variant as the tokenizer's template; `generate` must find the
+    template by it (qwen2.5's was taken for chatml, losing its system prompt and tools)."""
+    from types import SimpleNamespace
+
+    template = get_template(name)
+    assert detect_template(SimpleNamespace(chat_template=template.jinja)) == name
+    assert detect_template(SimpleNamespace(chat_template=template.official_jinja)) == name

@@ -1,0 +1,39 @@
+"""Training on tool-calling rows (examples/tool_calls.jsonl) with a tool-capable template: the row's
+tools reach the tokens, calls are trained and results are not, and the prepared rows agree with
+TRL's own tokenization of the same rows with their tools."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from training import load_config, run
+
+pytest.importorskip("trl")
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tool_calls.jsonl"
+
+
+def test_the_tool_example_trains_with_calls_in_the_mask_and_results_out(tiny_model, tmp_path):
+    from transformers import AutoTokenizer
+
+    from validation.audit import audit_rows
+
+    out = tmp_path / "out"
+    summary = run(load_config(model=str(tiny_model), dataset={"path": str(EXAMPLE)}, template="qwen2.5",
+                              max_length=1024, output_dir=str(out),
+                              sft={"max_steps": 2, "per_device_train_batch_size": 2, "save_strategy": "no", "logging_steps": 1,
+                                   "disable_tqdm": True}))
+    assert summary.train_rows == 41 and summary.final_loss is not None  # check_against_trl passed with tools
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    _, audited = audit_rows(EXAMPLE, tokenizer=tokenizer, template="qwen2.5", max_length=1024)
+    _, first = audited[0]
+    text = tokenizer.decode(first.ids)
+    trained = tokenizer.decode([t for t, m in zip(first.ids, first.mask) if m])
+    assert "<tools>" in text and '"name": "convert_currency"' in text  # the tool list is rendered
+    assert '"name": "get_weather", "arguments": {"city": "Seoul", "unit": "celsius"}' in trained
+    assert "3°C, clear" in text and "3°C, clear" not in trained  # the result is context only
+    assert "<tools>" not in trained
+    config = json.loads(json.dumps(load_config(out / "config.yaml").model_dump(mode="json")))
+    assert config["template"] == "qwen2.5"
