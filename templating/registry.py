@@ -51,6 +51,8 @@ class TemplateSpec:
     official: str | None = field(default=None, repr=False)
     training: str | None = field(default=None, repr=False)
     turns: TurnFormat | None = field(default=None, repr=False)  # the layout `fast` renders and `parse` reads
+    # Variables every render passes (Llama 3.x's `date_string`, pinned so that renders do not change by the day).
+    variables: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def stops(self) -> tuple[str, ...]:
@@ -99,7 +101,7 @@ class ChatTemplate:
 
     def _variables(self, messages: Any, add_generation_prompt: bool, tools: Any = None) -> dict[str, Any]:
         conversation = Conversation.of(messages)
-        return {"messages": [m.to_dict() for m in conversation.messages],
+        return {**self.spec.variables, "messages": [m.to_dict() for m in conversation.messages],
                 "add_generation_prompt": add_generation_prompt, "tools": tools_of(messages, tools),
                 "bos_token": self.spec.bos_token, "eos_token": self.spec.eos_token}
 

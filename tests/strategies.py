@@ -65,8 +65,8 @@ _search_args = st.fixed_dictionaries({"query": visible_text}, optional={
 
 
 @st.composite
-def tool_conversations(draw) -> tuple[list[dict], list[dict]]:
-    """(messages, tools) of one valid tool-calling conversation."""
+def tool_conversations(draw, max_calls: int = 3) -> tuple[list[dict], list[dict]]:
+    """(messages, tools) of one valid tool-calling conversation, up to `max_calls` calls a turn."""
     import json
 
     tools = [WEATHER_TOOL, SEARCH_TOOL]
@@ -75,7 +75,7 @@ def tool_conversations(draw) -> tuple[list[dict], list[dict]]:
     count = 0
     for _ in range(draw(st.integers(1, 2))):
         calls = []
-        for _ in range(draw(st.integers(1, 3))):
+        for _ in range(draw(st.integers(1, max_calls))):
             count += 1
             name, args = draw(st.sampled_from([("get_weather", _weather_args), ("search_products", _search_args)]))
             arguments = draw(args)

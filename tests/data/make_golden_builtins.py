@@ -52,7 +52,8 @@ def main() -> None:
         for number, conversation in enumerate(CONVERSATIONS):
             messages = conversation if spec.supports_system else [m for m in conversation if m["role"] != "system"]
             for prompt in (False, True):
-                options = {"add_generation_prompt": prompt, "bos_token": spec.bos_token, "eos_token": spec.eos_token}
+                options = {"add_generation_prompt": prompt, "bos_token": spec.bos_token, "eos_token": spec.eos_token,
+                           **spec.variables}
                 text = render_jinja_template(conversations=[messages], chat_template=template.official_jinja,
                                              **options)[0][0]
                 training, indices = render_jinja_template(conversations=[messages], chat_template=template.jinja,

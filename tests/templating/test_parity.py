@@ -21,7 +21,7 @@ def oracle(template, messages, source: str, add_generation_prompt: bool, tools=N
     rendered, indices = render_jinja_template(
         conversations=[messages], chat_template=source, add_generation_prompt=add_generation_prompt,
         return_assistant_tokens_mask=True, bos_token=template.spec.bos_token, eos_token=template.spec.eos_token,
-        tools=tools)
+        tools=tools, **template.spec.variables)
     return rendered[0], indices[0]
 
 
@@ -98,32 +98,31 @@ TOOL_NAMES = [name for name in NAMES if capabilities(get_template(name)).tool_ca
 
 
 def test_the_tool_capable_built_ins_are_found_by_probing():
-    assert TOOL_NAMES == ["qwen2.5"]
+    assert TOOL_NAMES == ["llama3.1", "llama3.2", "qwen2.5"]
 
 
 @pytest.mark.parametrize("name", TOOL_NAMES)
 @SETTINGS
-@given(case=tool_conversations(), add_generation_prompt=st.booleans())
-def test_tool_conversations_render_byte_identical_with_calls_trained_and_results_not(name, case,
+@given(data=st.data(), add_generation_prompt=st.booleans())
+def test_tool_conversations_render_byte_identical_with_calls_trained_and_results_not(name, data,
                                                                                    add_generation_prompt):
-    messages, tools = case
     template = get_template(name)
+    support = capabilities(template)
+    messages, tools = data.draw(tool_conversations(max_calls=3 if support.parallel_calls else 1))
+    for k, m in enumerate(m for m in messages if m["role"] == "tool"):
+        m["content"] = f"RESULT-{k}-{m['content']}"  # findable wherever the template puts it
     expected, _ = oracle(template, messages, template.official_jinja, add_generation_prompt, tools)
     assert template.render(messages, tools=tools, add_generation_prompt=add_generation_prompt).text == expected
     text, indices = oracle(template, messages, template.jinja, False, tools)
     rendered = template.render(messages, tools=tools)
     assert rendered.text == text and covered(rendered.assistant_spans, len(text)) == covered(indices, len(text))
+    assistants = [m for m in messages if m["role"] == "assistant"]
+    assert len(rendered.assistant_spans) == len(assistants)
+    for (start, end), m in zip(rendered.assistant_spans, assistants):
+        for call in m.get("tool_calls", ()):  # each call is supervised, in its own turn's span
+            assert f'"name": "{call["function"]["name"]}"' in text[start:end]
     trained = "".join(text[a:b] for a, b in rendered.assistant_spans)
-    for m in messages:
-        for call in m.get("tool_calls", ()):
-            assert f'"name": "{call["function"]["name"]}"' in trained  # each call is supervised
-    untrained = covered(rendered.assistant_spans, len(text))
-    position = 0
-    for m in messages:
-        if m["role"] == "tool":  # each result is context, never a target
-            at = text.index("<tool_response>\n" + m["content"], position)
-            assert set(untrained[at:at + len(m["content"]) + 16]) == {0}
-            position = at + 1
+    assert "RESULT-" in text and "RESULT-" not in trained  # each result is context, never a target
 
 
 def test_gemma_refuses_a_system_message_as_the_official_template_does():
@@ -135,7 +134,7 @@ def test_gemma_refuses_a_system_message_as_the_official_template_does():
 
 
 def test_unknown_template_suggests_the_closest_name():
-    with pytest.raises(KeyError, match="unknown template 'llama-3.1'; did you mean 'llama-3'"):
-        get_template("llama-3.1")
+    with pytest.raises(KeyError, match="unknown template 'llama-3.0'; did you mean 'llama-3"):
+        get_template("llama-3.0")
     assert get_template("qwen2_5") is get_template("qwen2.5")
     assert get_template("smollm") is get_template("smollm2")

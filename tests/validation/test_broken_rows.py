@@ -45,8 +45,8 @@ CASES = [
     ("tools-not-rendered", [], [], 0),
     ("tools-not-rendered", ["--template", "chatml"], [(2, "tools", "tools-not-rendered", "error"),
                                                       (2, "messages[1].tool_calls", "tools-not-rendered", "error")], 1),
-    ("too-many-calls", ["--template", "qwen2.5"], [], 0),  # parallel calls: one call per turn is tested with a
-    # template registered for it (tests/validation/test_tools.py)
+    ("too-many-calls", ["--template", "qwen2.5"], [], 0),  # qwen2.5 renders parallel calls
+    ("too-many-calls", ["--template", "llama3.1"], [(2, "messages[1].tool_calls", "too-many-calls", "error")], 1),
     ("arguments-form", [], [], 0),
     ("arguments-form", ["--template", "qwen2.5"],
      [(2, "messages[1].tool_calls[0].function.arguments", "arguments-form", "error")], 1),
