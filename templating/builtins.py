@@ -22,7 +22,7 @@ BUILTINS = [
     TemplateSpec("qwen2.5", (*IM, "<|endoftext|>"), "<|im_end|>", "<|im_start|>assistant\n",
                  eos_token="<|im_end|>", aliases=("qwen2_5", "qwen2", "qwen"),
                  default_system="You are Qwen, created by Alibaba Cloud. You are a helpful assistant.",
-                 stop_strings=("<|im_end|>", "<|endoftext|>"), source=TRL + " (qwen2_5.jinja)",
+                 stop_strings=("<|im_end|>", "<|endoftext|>"), source=TRL + " (qwen2_5.jinja)", call_syntax="qwen",
                  turns=TurnFormat(CHATML_TURNS.user, ("<|im_start|>assistant", "<|im_end|>\n"), CHATML_TURNS.system,
                                   span_prefix="\n")),
     TemplateSpec("llama3", ("<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>",
@@ -39,7 +39,8 @@ BUILTINS = [
                    eos_token="<|eot_id|>", trims_content=True, aliases=(name.replace(".", "_"), f"llama-{name[5:]}"),
                    stop_strings=("<|eot_id|>", "<|eom_id|>", "<|end_of_text|>"),
                    source=TRL + f" ({name.replace('.', '_')}.jinja); training variant: instructkit's",
-                   variables={"date_string": "26 Jul 2024"}) for name in ("llama3.1", "llama3.2")),
+                   variables={"date_string": "26 Jul 2024"}, call_syntax="llama-json")
+      for name in ("llama3.1", "llama3.2")),
     TemplateSpec("gemma", ("<bos>", "<start_of_turn>", "<end_of_turn>", "<eos>"), "<end_of_turn>",
                  "<start_of_turn>model\n", bos_token="<bos>", eos_token="<eos>", supports_system=False,
                  alternating=True, trims_content=True, aliases=("gemma2",),

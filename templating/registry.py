@@ -53,6 +53,7 @@ class TemplateSpec:
     turns: TurnFormat | None = field(default=None, repr=False)  # the layout `fast` renders and `parse` reads
     # Variables every render passes (Llama 3.x's `date_string`, pinned so that renders do not change by the day).
     variables: dict[str, Any] = field(default_factory=dict, repr=False)
+    call_syntax: str | None = None  # how its replies write tool calls, for reading them back (templating/toolcalls.py)
 
     @property
     def stops(self) -> tuple[str, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from validation.arguments import at_least
 
@@ -116,8 +117,21 @@ def run_generate(args: argparse.Namespace) -> int:
     from training.config import read_tools
 
     tools = read_tools(args.tools, "--tools") if args.tools else None
-    print(generate(model, tokenizer, get_template(name), [args.prompt], max_new_tokens=args.max_new_tokens,
-                   tools=tools)[0].text)
+    template = get_template(name)
+    reply = generate(model, tokenizer, template, [args.prompt], max_new_tokens=args.max_new_tokens, tools=tools)[0]
+    print(reply.text)
+    if template.spec.call_syntax:  # a call the model made, read back as the data it would be
+        from templating.environment import TemplateError
+        from templating.toolcalls import parse_tool_calls
+
+        try:
+            calls = parse_tool_calls(reply.text, name)[1]
+        except TemplateError as exc:
+            print(f"(a malformed tool call: {exc})")
+            return 0
+        for call in calls:
+            arguments = json.dumps(call["function"]["arguments"], ensure_ascii=False)
+            print(f"call: {call['function']['name']}({arguments})")
     return 0
 
 

@@ -1,9 +1,18 @@
-"""Tool capabilities probed from the template text itself (templating/capabilities.py)."""
+"""Tool capabilities probed from the template text itself (templating/capabilities.py), and calls
+read back out of replies (templating/toolcalls.py)."""
 
 from __future__ import annotations
 
-from templating import get_template, register_template
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from templating import TemplateError, get_template, register_template
 from templating.capabilities import Capabilities, capabilities
+from templating.toolcalls import parse_tool_calls
+from tests.strategies import tool_conversations
 
 # One call per turn (raises for more), arguments printed as they are (an object comes out as a
 # Python repr), content printed as it is (null becomes "None"); no tool list.
@@ -40,3 +49,37 @@ def test_templates_json_lists_the_capabilities(cli):
     assert listed["qwen2.5"] == {"tools": True, "tool_calls": True, "parallel_calls": True,
                                  "arguments": ["object"], "null_content": True}
     assert listed["smollm2"]["tool_calls"] is False
+
+
+@pytest.mark.parametrize("name", ["qwen2.5", "llama3.1", "llama3.2"])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_calls_read_back_from_each_rendered_assistant_turn(name, data):
+    """parse(render(m)) == m for the calls: every assistant span of a render gives back its turn's
+    content and calls (arguments as the objects they hold)."""
+    template = get_template(name)
+    support = capabilities(template)
+    messages, tools = data.draw(tool_conversations(max_calls=3 if support.parallel_calls else 1))
+    rendered = template.render(messages, tools=tools)
+    assistants = [m for m in messages if m["role"] == "assistant"]
+    for (start, end), m in zip(rendered.assistant_spans, assistants):
+        reply = rendered.text[start:end].removesuffix(template.spec.end_of_turn + "\n").removesuffix(
+            template.spec.end_of_turn)
+        content, calls = parse_tool_calls(reply, name)
+        expected = [{"type": "function", "function": {"name": c["function"]["name"], "arguments": (
+            json.loads(c["function"]["arguments"]) if isinstance(c["function"]["arguments"], str)
+            else c["function"]["arguments"])}} for c in m.get("tool_calls", ())]
+        assert calls == expected  # double-encoded text arguments read back as the object inside too
+        if not m.get("tool_calls"):
+            assert content.strip() == m["content"].strip()
+        elif support.parallel_calls:  # qwen keeps the text before the calls
+            assert content == m["content"]
+
+
+def test_a_plain_reply_has_no_calls_and_a_broken_call_is_named():
+    assert parse_tool_calls("Sunny, 3°C.", "qwen2.5") == ("Sunny, 3°C.", [])
+    assert parse_tool_calls('{"answer": 3}', "llama3.1") == ('{"answer": 3}', [])
+    with pytest.raises(TemplateError, match="<tool_call> 1: not JSON"):
+        parse_tool_calls("<tool_call>\n{name: f}\n</tool_call>", "qwen2.5")
+    with pytest.raises(TemplateError, match="chatml has no tool-call syntax"):
+        parse_tool_calls("hi", "chatml")

@@ -37,3 +37,24 @@ def test_the_tool_example_trains_with_calls_in_the_mask_and_results_out(tiny_mod
     assert "<tools>" not in trained
     config = json.loads(json.dumps(load_config(out / "config.yaml").model_dump(mode="json")))
     assert config["template"] == "qwen2.5"
+
+
+def test_generate_prints_the_call_a_model_makes(cli, tiny_model, tmp_path, monkeypatch):
+    from training import samples
+
+    out = tmp_path / "out"
+    run(load_config(model=str(tiny_model), dataset={"path": str(EXAMPLE)}, template="qwen2.5", max_length=1024,
+                    output_dir=str(out), sft={"max_steps": 1, "save_strategy": "no", "disable_tqdm": True}))
+    seen = {}
+
+    def reply(model, tokenizer, template, prompts, *, max_new_tokens, tools=None):
+        seen["template"], seen["tools"] = template.name, tools
+        return [samples.Reply('<tool_call>\n{"name": "get_weather", "arguments": {"city": "대구"}}\n</tool_call>',
+                              True)]
+
+    monkeypatch.setattr(samples, "generate", reply)
+    tools = EXAMPLE.with_name("tools.json")
+    result = cli("generate", out, "대구 날씨 어때?", "--tools", tools)
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[-1] == 'call: get_weather({"city": "대구"})'
+    assert seen == {"template": "qwen2.5", "tools": json.loads(tools.read_text(encoding="utf-8"))}
