@@ -71,6 +71,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                        "still writes a file but is deprecated: use --json-out")
     stats.add_argument("--json-out", metavar="OUT", help="write the summary as JSON to OUT")
     stats.add_argument("--plot", metavar="OUT.png", help="write length histograms as PNG")
+    stats.add_argument("--response-schema", metavar="SCHEMA.json", help="count the assistant replies that are JSON "
+                       "valid against this JSON Schema")
+    stats.add_argument("--response-scope", choices=("last", "all"), default="last",
+                       help="with --response-schema: the last reply of each row (default) or all")
     stats.add_argument("--html", metavar="OUT.html", help="write a self-contained HTML report")
     stats.set_defaults(run=run_stats)
 
@@ -109,7 +113,7 @@ def run_stats(args: argparse.Namespace) -> int:
     options = {"tokenizer": tokenizer, "template": args.template, "max_length": args.max_length,
                "format": args.format, "column": args.column, "split": args.split,
                "progress": True}  # on stderr, and only on a terminal
-    result = stats(args.path, **options)
+    result = stats(args.path, **options, response_schema=args.response_schema, response_scope=args.response_scope)
     console = Console(stderr=args.json == "-")
     payload = {"path": result.name, "format": result.format, **result.summary.to_json()}
     if args.compare:

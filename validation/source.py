@@ -115,6 +115,11 @@ class Dataset:
         assert self.path is not None
         return open_bytes(self.path, self.window())
 
+    @property
+    def rereadable(self) -> bool:
+        """Can `records()` be read once more? (Not for rows given as an iterator, once read.)"""
+        return self._file is not None or self.kind in ("disk", "hub") or bool(self._once) or self._rows is not None
+
     def records(self, *, precise: bool = False, progress: Callable[[int], None] | None = None) -> Iterator[Record]:
         """Every row from the first, as `Record`s; `precise` keeps every number exact (what is
         written back); `progress(n)` is told the bytes of the file read."""

@@ -26,9 +26,10 @@ from validation.io import InputError
 from validation.rules import TemplateRules
 from validation.stats_read import conversation_frame, read_frames
 from validation.tokens import count_tokens
-from validation.source import Source, source_name
+from validation.source import Source, dataset_of, source_name
 from validation.summaries import StatsSummary
-from validation.validate import check_max_length, count_bar, load_tokenizer, resolve_rules
+from validation.tools import tool_counts
+from validation.validate import check_max_length, count_bar, load_tokenizer, resolve_rules, response_schema_of
 
 QUANTILES = (0.5, 0.9, 0.99)
 
@@ -119,8 +120,11 @@ def _supervision(frame: pl.DataFrame, messages_per_conversation: list[int], rule
 
 def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRules | None = None,
           max_length: int | None = None, format: str | None = None, column: str | None = None,
-          split: str = "train", audits: list[Any] | None = None, progress: bool = False) -> Stats:
+          split: str = "train", audits: list[Any] | None = None, progress: bool = False,
+          response_schema: Any = None, response_scope: str = "last") -> Stats:
     """Statistics of `source`; tokens when `tokenizer` is given, trainable tokens with `template` too.
+    Rows that declare tools or make calls add tool counts (`summary.tools`); `response_schema`
+    (a JSON Schema or its file) counts the replies that validate (`summary.responses`).
 
     `audits`: the template's audit of these same rows, in order, when the caller already has it
     (`train` does), so the rows are not rendered and tokenized a second time. `progress`: bars
@@ -128,7 +132,10 @@ def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRule
     rendered.
     """
     max_length = check_max_length(max_length)
-    frames = read_frames(source, format=format, column=column, split=split, progress=progress)
+    response = response_schema_of(response_schema, response_scope)
+    with dataset_of(source, format=format, column=column, split=split) as data:
+        frames = read_frames(data, progress=progress)
+        tool_summary, responses = tool_counts(data, response)
     frame, per_conversation = frames.messages, frames.conversations
     tokenizer = load_tokenizer(tokenizer)
     rules = resolve_rules(template)
@@ -165,6 +172,7 @@ def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRule
         "whitespace_messages": frames.whitespace,
         "system_prompts": _system_prompts(frame),
         "supervision": supervision.summary() if supervision is not None else None,
+        "tools": tool_summary, "responses": responses,
     })
     if supervision is not None:  # the rendered length, which is what max_length truncates
         per_conversation = per_conversation.with_columns(length=pl.Series(supervision.lengths, dtype=pl.UInt32))

@@ -41,6 +41,20 @@ def _rows(summary: StatsSummary) -> list[tuple[str, str]]:
         found = ", ".join(f"{code} {n:,}" for code, n in s.rows_with.items()) or "none"
         lines.append(("supervision audit: rows with findings", f"{found}; supervising nothing "
                                                                 f"{s.rows_without_supervision:,}"))
+    if summary.tools:
+        t = summary.tools
+        share = f" ({t.arguments_valid / t.arguments_checked:.1%})" if t.arguments_checked else ""
+        lines += [("tools: rows declaring / calling", f"{t.rows_with_tools:,} / {t.rows_with_calls:,}; "
+                                                      f"tools per row mean {t.tools_per_row['mean']:g}, max "
+                                                      f"{t.tools_per_row['max']:g}"),
+                  ("tool calls", f"{t.calls:,}; per calling conversation mean {t.calls_per_conversation['mean']:g}, "
+                                 f"max {t.calls_per_conversation['max']:g}; turns with parallel calls "
+                                 f"{t.parallel_turns:,}; results {t.tool_results:,}"),
+                  ("call arguments valid", f"{t.arguments_valid:,} of {t.arguments_checked:,}{share}")]
+    if summary.responses:
+        r = summary.responses
+        share = f" ({r.share_valid:.1%})" if r.share_valid is not None else ""
+        lines.append((f"replies valid against {r.schema_file}", f"{r.valid:,} of {r.replies:,}{share}"))
     return lines
 
 

@@ -96,6 +96,29 @@ class SystemPrompts(Summary):
     top: list[dict[str, Any]]  # {"prompt", "count"}, most frequent first
 
 
+class ToolCounts(Summary):
+    """Tool use of a dataset (`stats` on rows that declare tools or make calls)."""
+
+    rows_with_tools: int
+    rows_with_calls: int
+    tools_per_row: dict[str, int | float]  # mean, max over rows that declare tools
+    calls: int
+    calls_per_conversation: dict[str, int | float]  # mean, max over rows with calls
+    parallel_turns: int  # assistant turns with more than one call
+    tool_results: int
+    arguments_checked: int  # calls of a declared tool with parameters
+    arguments_valid: int  # of those, arguments that validate against the parameters
+
+
+class ResponseCounts(Summary):
+    """Replies checked against `stats --response-schema`."""
+
+    schema_file: str
+    replies: int
+    valid: int
+    share_valid: float | None
+
+
 class StatsSummary(Summary):
     """`stats`' summary (docs/stats.md); `leakage` only in train's stats.json with an eval split."""
 
@@ -114,6 +137,10 @@ class StatsSummary(Summary):
     system_prompts: SystemPrompts
     supervision: SupervisionSummary | None
     leakage: dict[str, int] | None = None
+    tools: ToolCounts | None = None  # rows that declare tools or make calls only
+    responses: ResponseCounts | None = None  # with a response schema only
 
     def to_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude=None if self.leakage is not None else {"leakage"})
+        """The documented JSON: the optional sections only when they hold something."""
+        absent = {k for k in ("leakage", "tools", "responses") if getattr(self, k) is None}
+        return self.model_dump(mode="json", exclude=absent or None)

@@ -290,3 +290,96 @@ class ResponseSchema:
             found += [(at, "response-schema-mismatch", message)
                       for at, message in mismatches(check, value, path(i, "content"))]
         return found
+
+
+def has_tools(data: Any, sample: int = 200) -> bool:
+    """Does the dataset declare tools or make calls? An uncompressed JSONL file is searched
+    whole (a byte search, GB/s); other sources by their first `sample` rows."""
+    if data.kind == "jsonl" and data.compression is None and data.path is not None and data.size:
+        import mmap
+
+        with mmap.mmap(data.fd(), 0, access=mmap.ACCESS_READ) as view:
+            return view.find(b'"tool_calls"') >= 0 or view.find(b'"tools"') >= 0 or \
+                view.find(b'"function_call"') >= 0
+    for k, record in enumerate(data.records()):
+        if k >= sample:
+            return False
+        if isinstance(record.data, dict) and ("tools" in record.data or "tool_calls" in json.dumps(
+                record.data, ensure_ascii=False) or "function_call" in json.dumps(record.data, ensure_ascii=False)):
+            return True
+    return False
+
+
+def tool_counts(data: Any, response: ResponseSchema | None = None) -> tuple[Any, Any]:
+    """(ToolCounts or None, ResponseCounts or None) of a dataset, in one pass over its rows; tool
+    counts only when `has_tools` says there is something to count (and rows given as an iterator,
+    which the other statistics have read, are not counted)."""
+    from validation.formats import FormatError
+    from validation.summaries import ResponseCounts, ToolCounts
+
+    if not data.rereadable:  # rows given as an iterator, already read for the other statistics
+        if response is not None:
+            raise InputError(f"{data.name}: --response-schema needs rows it can read again (a file or a list), "
+                             "not an iterator")
+        return None, None
+    counting = has_tools(data)
+    if not counting and response is None:
+        return None, None
+    fmt = data.format
+    with_tools = with_calls = calls = parallel = results = checked = valid = 0
+    tools_per_row: list[int] = []
+    calls_per_row: list[int] = []
+    replies = replies_valid = 0
+    for record in data.records():
+        row = record.data
+        if not isinstance(row, dict):
+            continue
+        try:
+            messages = fmt.to_messages(row)
+        except FormatError:
+            continue
+        messages = [m for m in messages if isinstance(m, dict)]
+        if response is not None:
+            scope = [m for m in messages if m.get("role") == "assistant" and not m.get("tool_calls")
+                     and isinstance(m.get("content"), str)]
+            for m in scope[-1:] if response.scope == "last" else scope:
+                replies += 1
+                replies_valid += not response.issues([m], lambda i, f: f)
+        if not counting:
+            continue
+        declared, _ = declared_tools(row.get("tools"))
+        if declared:
+            with_tools += 1
+            tools_per_row.append(len(declared))
+        row_calls = 0
+        for m in messages:
+            found = m.get("tool_calls") if m.get("role") == "assistant" else None
+            if m.get("role") == "tool":
+                results += 1
+            if not isinstance(found, list) or not found:
+                continue
+            row_calls += len(found)
+            parallel += len(found) > 1
+            for call in found:
+                function = call.get("function") if isinstance(call, dict) else None
+                tool = declared.get(function.get("name")) if declared and isinstance(function, dict) else None
+                if tool is None or tool.check is None:
+                    continue
+                arguments, why = arguments_of(function.get("arguments"))
+                checked += 1
+                valid += why is None and tool.check.is_valid(arguments)
+        if row_calls:
+            with_calls += 1
+            calls += row_calls
+            calls_per_row.append(row_calls)
+
+    def spread(values: list[int]) -> dict[str, int | float]:
+        return {"mean": round(sum(values) / len(values), 3) if values else 0.0, "max": max(values, default=0)}
+
+    tools = ToolCounts(rows_with_tools=with_tools, rows_with_calls=with_calls, tools_per_row=spread(tools_per_row),
+                       calls=calls, calls_per_conversation=spread(calls_per_row), parallel_turns=parallel,
+                       tool_results=results, arguments_checked=checked, arguments_valid=valid) if counting else None
+    replies_counted = ResponseCounts(schema_file=response.name, replies=replies, valid=replies_valid,
+                                     share_valid=round(replies_valid / replies, 4) if replies else None) \
+        if response is not None else None
+    return tools, replies_counted

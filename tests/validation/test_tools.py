@@ -147,3 +147,32 @@ def test_rows_that_differ_only_in_their_calls_are_not_duplicates():
     as_text = {"messages": conversation('{"city": "Seoul"}'), "tools": [WEATHER]}
     assert found([seoul, busan]) == []
     assert found([seoul, busan, as_text]) == [(3, "messages", "duplicate")]  # the same call, written as text
+
+
+def test_stats_counts_tools_calls_and_valid_arguments():
+    from pathlib import Path
+
+    from tests.validation.test_broken_rows import BROKEN
+    from validation import stats
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "tool_calls.jsonl"
+    assert stats(example).summary.tools.to_json() == {
+        "rows_with_tools": 41, "rows_with_calls": 37, "tools_per_row": {"mean": 3.0, "max": 3},
+        "calls": 44, "calls_per_conversation": {"mean": 1.189, "max": 2}, "parallel_turns": 7,
+        "tool_results": 44, "arguments_checked": 44, "arguments_valid": 44}
+    broken = stats(BROKEN / "arguments-mismatch.jsonl").summary.tools
+    assert (broken.arguments_checked, broken.arguments_valid) == (3, 2)
+    assert "tools" not in stats(BROKEN / "trailing-user-turn.jsonl").summary.to_json()  # nothing to count
+
+
+def test_stats_finds_tools_in_any_kind_of_file_and_counts_valid_replies(tmp_path):
+    from tests.validation.test_broken_rows import BROKEN
+    from validation import stats
+
+    rows = [{"messages": conversation({"city": "Seoul"}), "tools": [WEATHER]}]
+    path = tmp_path / "rows.json"
+    path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")  # a JSON array: sampled, not searched
+    assert stats(path).summary.tools.calls == 1
+    replies = stats(BROKEN / "response-schema-mismatch.jsonl",
+                    response_schema=BROKEN / "product.schema.json").summary.responses
+    assert (replies.replies, replies.valid, replies.share_valid) == (3, 2, 0.6667)
