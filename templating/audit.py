@@ -89,6 +89,7 @@ class Auditor:
             ids, mask = encoding.ids, mask_of(encoding, r)  # .ids builds a new list on every call
             findings = self._forged_tokens(messages, index) + self._bos(ids, r.text) + findings
             findings += self._turns(messages, index, r, encoding, mask, truncated=not dropped)
+            findings += self._tool_turns(messages, index, tools)
             out.append(RowAudit(ids, mask, messages, findings, dropped, tools))
         return out
 
@@ -198,4 +199,41 @@ class Auditor:
         if limit is not None and len(encoding) > limit and kept == 0:
             findings.append(Finding(None, None, "truncated-to-nothing", f"truncation at {limit} tokens leaves no "
                                  "trained token"))
+        return findings
+
+    def _tool_turns(self, messages: list[Any], index: list[int], tools: list[Any] | None) -> list[Finding]:
+        """Each call inside its turn's trained span, each tool result outside every span: found by
+        rendering the conversation once more with each call's name and each result's text replaced
+        by a marker no text holds, wherever the template puts them."""
+        if not any(m.role == "tool" or m.tool_calls for m in messages):
+            return []
+        marked = []
+        for i, m in enumerate(messages):
+            if m.role == "tool":
+                m = m.model_copy(update={"content": f"\ue000R{i}\ue001"})
+            elif m.tool_calls:
+                calls = [c.model_copy(update={"function": c.function.model_copy(
+                    update={"name": f"\ue000C{i}.{j}\ue001"})}) for j, c in enumerate(m.tool_calls)]
+                m = m.model_copy(update={"tool_calls": calls})
+            marked.append(m)
+        rendered = self._render(marked, tools)
+        if isinstance(rendered, str):
+            return []  # the template refuses the markers; the real render was audited above
+        text, spans = rendered.text, rendered.assistant_spans
+
+        def trained(marker: str) -> bool | None:
+            at = text.find(marker)
+            return None if at < 0 else any(a <= at < b for a, b in spans)
+
+        findings: list[Finding] = []
+        for i, m in enumerate(messages):
+            if m.role == "tool" and trained(f"\ue000R{i}\ue001"):
+                findings.append(Finding(index[i], "content", "tool-result-supervised",
+                                        "this tool result is inside a trained span: the model would learn to "
+                                        "write the tool's output itself"))
+            for j, call in enumerate(m.tool_calls or ()):
+                if trained(f"\ue000C{i}.{j}\ue001") is False:
+                    findings.append(Finding(index[i], f"tool_calls[{j}]", "call-not-supervised",
+                                            f"the call of {call.function.name!r} is not in this turn's trained span: "
+                                            "the model never learns to make it"))
         return findings

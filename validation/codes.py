@@ -154,6 +154,13 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
     Code("over-length", "error", "supervision",
          "The conversation is longer than max_length and the over-length policy is `raise`.",
          "Shorten or drop the row, or choose over_length: truncate / truncate-prompt / drop."),
+    Code("call-not-supervised", "error", "supervision",
+         "A tool call of an assistant turn is not inside that turn's trained span: the model never learns to make it.",
+         "Use a template whose training variant puts the calls inside {% generation %} (qwen2.5, llama3.1, "
+         "llama3.2 do)."),
+    Code("tool-result-supervised", "error", "supervision",
+         "A tool result is inside a trained span: the model would learn to write the tool's output itself.",
+         "Use a template whose training variant keeps tool turns outside {% generation %}."),
     Code("double-bos", "error", "supervision",
          "The token ids start with two BOS tokens (the template writes one and something adds another).",
          "Let only the template write the BOS; tokenize rendered text with add_special_tokens=False."),

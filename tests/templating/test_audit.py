@@ -133,3 +133,53 @@ def test_findings_after_truncate_prompt_point_at_the_original_messages(smollm2_t
     messages = chat("Q1", "A1", "Q2", "tail " * 60)["messages"]
     result = Auditor(smollm2_tokenizer, get_template("chatml"), 30, "truncate-prompt").audit([messages])[0]
     assert [(f.path, f.code) for f in result.findings] == [("messages", "too-long"), ("messages[3].content", "response-truncated")]
+
+
+TOOL_ROW = {"messages": [
+    {"role": "user", "content": "Weather in Seoul?"},
+    {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {
+        "name": "get_weather", "arguments": {"city": "Seoul"}}}]},
+    {"role": "tool", "content": "3°C, clear"},
+    {"role": "assistant", "content": "It is 3°C."}]}
+# The call is written before the trained span.
+CALL_OUTSIDE = """{%- for m in messages -%}
+{%- if m.role == 'assistant' -%}<|im_start|>assistant
+{% if m.tool_calls %}<call>{{ m.tool_calls[0].function.name }}</call>{% endif %}{% generation %}{{ m.content }}<|im_end|>
+{% endgeneration %}
+{%- else -%}<|im_start|>{{ m.role }}
+{{ m.content }}<|im_end|>
+{% endif -%}
+{%- endfor -%}"""
+# The tool result is written inside a trained block right after the call's.
+RESULT_INSIDE = """{%- for m in messages -%}
+{%- if m.role == 'assistant' -%}<|im_start|>assistant
+{% generation %}{% if m.tool_calls %}<call>{{ m.tool_calls[0].function.name }}</call>{% endif %}{{ m.content }}<|im_end|>
+{% endgeneration %}
+{%- elif m.role == 'tool' -%}{% generation %}<result>{{ m.content }}</result>
+{% endgeneration %}
+{%- else -%}<|im_start|>{{ m.role }}
+{{ m.content }}<|im_end|>
+{% endif -%}
+{%- endfor -%}"""
+
+
+@pytest.mark.parametrize(("jinja", "expected"), [
+    (CALL_OUTSIDE, [(1, "tool_calls[0]", "call-not-supervised")]),
+    (RESULT_INSIDE, [(2, "content", "tool-result-supervised")]),
+])
+def test_the_audit_finds_calls_not_trained_and_results_trained(smollm2_tokenizer, jinja, expected):
+    from validation.models import Conversation
+
+    template = register_template("tool-probe", jinja, special_tokens=["<|im_start|>", "<|im_end|>"],
+                                 end_of_turn="<|im_end|>", generation_prompt="<|im_start|>assistant\n",
+                                 training_jinja=jinja)
+    [result] = Auditor(smollm2_tokenizer, template).audit([Conversation.of(TOOL_ROW["messages"])])
+    assert [(f.message, f.field, f.code) for f in result.findings] == expected
+
+
+@pytest.mark.parametrize("name", ["qwen2.5", "llama3.2"])
+def test_the_tool_templates_train_calls_and_not_results(smollm2_tokenizer, name):
+    from validation.models import Conversation
+
+    [result] = Auditor(smollm2_tokenizer, get_template(name)).audit([Conversation.of(TOOL_ROW["messages"])])
+    assert [f.code for f in result.findings if f.code in ("call-not-supervised", "tool-result-supervised")] == []
