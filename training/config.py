@@ -79,6 +79,9 @@ class TrainConfig(Strict):
     over_length: Literal["truncate", "truncate-prompt", "drop", "raise"] = "truncate"
     # Rows the supervision audit finds errors in (nothing trained, end-of-turn unsupervised, ...).
     on_audit_error: Literal["stop", "drop", "warn"] = "stop"
+    # Structured outputs: replies (the last of each row, or all) must be JSON valid against this JSON Schema file.
+    response_schema: str | None = None
+    response_scope: Literal["last", "all"] = "last"
     sample_prompts: list[str] = Field(default_factory=list)
     # Tools the sample prompts are asked with (a list, or the path of a JSON file holding one).
     sample_tools: list[dict[str, Any]] | str | None = None

@@ -102,7 +102,8 @@ def gate(config: TrainConfig, out: Path, console: Any = None, data: Any = None) 
 
     template = None if config.template == "auto" else config.template
     with contextlib.nullcontext(data) if data is not None else training_data(config) as data:
-        report = validate(data, template=template, max_length=None, max_issues=MAX_ISSUES)
+        report = validate(data, template=template, max_length=None, max_issues=MAX_ISSUES,
+                          response_schema=config.response_schema, response_scope=config.response_scope)
     _write(out / "validation.json", json.dumps(report.to_json(), ensure_ascii=False, indent=1))
     _print(console, f"validate: {report.rows} rows, {report.valid} valid, {report.invalid} invalid")
     if report.invalid and config.on_invalid == "stop":
@@ -130,6 +131,7 @@ def supervise(config: TrainConfig, tokenizer: Any, template: Any, out: Path | No
                                      template=rules_of(template),
                                      max_length=None if config.packing else config.max_length,
                                      over_length=config.over_length, progress=is_main_process(),
+                                     response_schema=config.response_schema, response_scope=config.response_scope,
                                      **({} if data is not None else {"split": split or "train"}))
     if out is not None:
         _write(out / "audit.json", json.dumps(report.to_json(), ensure_ascii=False, indent=1))

@@ -23,7 +23,7 @@ from validation.rules import Finding, RowAudit, TemplateRules
 from validation.scan import Scanner
 from validation.source import Dataset, Source, dataset_of
 from validation.summaries import SupervisionSummary
-from validation.validate import check_max_length, conversation_of, progress_bar, resolve_rules
+from validation.validate import check_max_length, conversation_of, progress_bar, resolve_rules, response_schema_of
 
 BATCH = 2048
 
@@ -42,20 +42,24 @@ def audit(source: Source, *, tokenizer: Any, template: str | TemplateRules, max_
 
 def audit_rows(source: Source, *, tokenizer: Any, template: str | TemplateRules, max_length: int | None = None,
                over_length: str = "truncate", format: str | None = None, column: str | None = None,
-               split: str = "train", progress: bool = False) -> tuple[Report, list[tuple[int, RowAudit]]]:
+               split: str = "train", progress: bool = False, response_schema: Any = None,
+               response_scope: str = "last") -> tuple[Report, list[tuple[int, RowAudit]]]:
     """`audit`, plus each valid row's audit as (row, audit): its ids, mask and the messages
-    training sees (what `training` prepares from, so the audit is of exactly what is trained)."""
+    training sees (what `training` prepares from, so the audit is of exactly what is trained).
+    `response_schema`: rows whose replies fail it are invalid here too (as in `validate`)."""
     rules, max_length = resolve_rules(template), check_max_length(max_length)
+    response = response_schema_of(response_schema, response_scope)
     if rules is None or rules.audit is None:
         raise InputError(f"template {getattr(rules, 'name', template)}: no audit available (the templating "
                          "package provides it)")
     with dataset_of(source, format=format, column=column, split=split) as data, \
             progress_bar(data, progress, "auditing") as advance:
-        return _audit(data, rules, tokenizer, max_length, over_length, data.records(precise=True, progress=advance))
+        return _audit(data, rules, tokenizer, max_length, over_length, data.records(precise=True, progress=advance),
+                      response)
 
 
 def _audit(data: Dataset, rules: TemplateRules, tokenizer: Any, max_length: int | None, over_length: str,
-           records: Any) -> tuple[Report, list[tuple[int, RowAudit]]]:
+           records: Any, response: Any = None) -> tuple[Report, list[tuple[int, RowAudit]]]:
     fmt = data.format
     report = Report(path=data.name, format=fmt.name, template=rules.name, max_length=max_length,
                     length_unit="tokens")
@@ -73,7 +77,7 @@ def _audit(data: Dataset, rules: TemplateRules, tokenizer: Any, max_length: int 
         audits.extend((row, result) for (row, _), result in zip(pending, results))
         pending.clear()
 
-    for outcome in Scanner(fmt, rules=rules, duplicates=False).scan(records):
+    for outcome in Scanner(fmt, rules=rules, duplicates=False, response=response).scan(records):
         rows += 1
         issues += outcome.issues
         if outcome.valid:

@@ -58,3 +58,18 @@ def test_generate_prints_the_call_a_model_makes(cli, tiny_model, tmp_path, monke
     assert result.code == 0, result.err
     assert result.out.splitlines()[-1] == 'call: get_weather({"city": "대구"})'
     assert seen == {"template": "qwen2.5", "tools": json.loads(tools.read_text(encoding="utf-8"))}
+
+
+def test_a_response_schema_gates_training_like_any_other_check(tiny_model, tmp_path):
+    from tests.validation.test_broken_rows import BROKEN
+    from validation.errors import InvalidDataset
+
+    common = {"model": str(tiny_model), "dataset": {"path": str(BROKEN / "response-schema-mismatch.jsonl")},
+              "template": "smollm2", "max_length": 128, "response_schema": str(BROKEN / "product.schema.json"),
+              "sft": {"max_steps": 1, "save_strategy": "no", "disable_tqdm": True}}
+    with pytest.raises(InvalidDataset) as stopped:
+        run(load_config(output_dir=str(tmp_path / "stop"), **common))
+    assert [(i.row, i.path, i.code) for i in stopped.value.report.issues] == [
+        (2, "messages[1].content#/price", "response-schema-mismatch")]
+    summary = run(load_config(output_dir=str(tmp_path / "drop"), on_invalid="drop", **common))
+    assert (summary.train_rows, summary.dropped_rows) == (2, 1)  # the audit leaves out the same row
