@@ -8,6 +8,7 @@ in agreement: a row `fast_clean` accepts has no issue in the precise path.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -46,8 +47,6 @@ def message_dup_text(messages: Sequence[Message]) -> str:
 
 
 def _calls_text(calls: Sequence[Any]) -> str:
-    import json
-
     def arguments(value: Any) -> Any:
         if isinstance(value, str):
             try:

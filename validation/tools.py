@@ -304,9 +304,10 @@ def has_tools(data: Any, sample: int = 200) -> bool:
     for k, record in enumerate(data.records()):
         if k >= sample:
             return False
-        if isinstance(record.data, dict) and ("tools" in record.data or "tool_calls" in json.dumps(
-                record.data, ensure_ascii=False) or "function_call" in json.dumps(record.data, ensure_ascii=False)):
-            return True
+        if isinstance(record.data, dict):
+            text = json.dumps(record.data, ensure_ascii=False)
+            if '"tools"' in text or '"tool_calls"' in text or '"function_call"' in text:
+                return True
     return False
 
 
