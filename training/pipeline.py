@@ -276,6 +276,7 @@ def _run(config: TrainConfig, out: Path, dry_run: bool, console: Any) -> RunSumm
     from validation.source import open_dataset
 
     _write(out / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    config.tools_for_samples()  # a missing sample_tools file stops the run now, not after training
     with training_data(config) as data:  # opened once: the gate and the audit read it
         validation_report = gate(config, out, console, data)
         from training.device import attention, detect

@@ -73,3 +73,13 @@ def test_a_response_schema_gates_training_like_any_other_check(tiny_model, tmp_p
         (2, "messages[1].content#/price", "response-schema-mismatch")]
     summary = run(load_config(output_dir=str(tmp_path / "drop"), on_invalid="drop", **common))
     assert (summary.train_rows, summary.dropped_rows) == (2, 1)  # the audit leaves out the same row
+
+
+def test_a_missing_sample_tools_file_stops_the_run_before_any_model_is_loaded(tmp_path, monkeypatch):
+    from training import models
+    from training.config import ConfigError
+
+    monkeypatch.setattr(models, "load_model", lambda *a, **k: pytest.fail("the model was loaded"))
+    with pytest.raises(ConfigError, match="sample_tools: .*missing.json: no such file"):
+        run(load_config(dataset={"path": str(EXAMPLE)}, output_dir=str(tmp_path / "out"),
+                        sample_tools=str(tmp_path / "missing.json")))
