@@ -40,7 +40,7 @@ def _call(name: str, arguments: Any) -> dict[str, Any]:
 def _render(template: ChatTemplate, messages: list[dict[str, Any]], tools: Any = None) -> str | None:
     spec = template.spec
     try:
-        text, _ = render_with_spans(compile_template(template.official_jinja), messages=messages,
+        text, _ = render_with_spans(compile_template(template.official_jinja), **spec.variables, messages=messages,
                                     add_generation_prompt=False, bos_token=spec.bos_token, eos_token=spec.eos_token,
                                     tools=tools)
     except (TemplateError, jinja2.TemplateError, TypeError, ValueError, KeyError, AttributeError):
