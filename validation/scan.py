@@ -15,12 +15,12 @@ from collections.abc import Iterable, Iterator
 from functools import partial
 from typing import Any
 
-from validation.checks import check_messages, fast_clean, message_dup_text, suspects
+from validation.checks import check_messages, fast_clean, message_dup_text, suspects, with_call_content
 from validation.formats import Format, FormatError
 from validation.decode import decode_row
 from validation.duplicates import Duplicates
 from validation.io import Record
-from validation.models import ROLES
+from validation.models import ROLES, Conversation
 from validation.report import Findings, Issue
 from validation.rowscan import Prover, fingerprints
 from validation.rules import TemplateRules
@@ -153,14 +153,24 @@ class Scanner:
             unit = "characters"
         else:
             render = self.rules.render if self.rules is not None and self.rules.render else _plain_text
-            lengths = count_tokens([render(msgs) for _, msgs in kept], self.tokenizer)
+            lengths = count_tokens([render(_renderable(msgs, chunk[i].data)) for i, msgs in kept], self.tokenizer)
             unit = "tokens"
         for (i, _), length in zip(kept, lengths):
             if length > (self.max_length or 0):
                 extra.setdefault(i, []).append(self._too_long(chunk[i].row, length, unit))
 
 
-def _plain_text(messages: list[Any]) -> str:
+def _renderable(messages: list[Any], row: Any) -> Any:
+    """What a template renders of a valid row: its messages (a call's null content as ""), as a
+    `Conversation` with the row's tools when it declares some, so that they count too."""
+    messages = [with_call_content(m) for m in messages]
+    tools = row.get("tools") if isinstance(row, dict) else None
+    return Conversation.of(messages, tools=tools) if tools else messages
+
+
+def _plain_text(messages: Any) -> str:
+    if isinstance(messages, Conversation):
+        return "\n".join(m.content for m in messages.messages)
     return "\n".join(m.get("content") or "" for m in messages)
 
 

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from validation import validate
+from templating import get_template
 from validation.errors import InputError
 
 WEATHER = {"name": "get_weather", "description": "Current weather of a city",
@@ -176,3 +177,18 @@ def test_stats_finds_tools_in_any_kind_of_file_and_counts_valid_replies(tmp_path
     replies = stats(BROKEN / "response-schema-mismatch.jsonl",
                     response_schema=BROKEN / "product.schema.json").summary.responses
     assert (replies.replies, replies.valid, replies.share_valid) == (3, 2, 0.6667)
+
+
+def test_max_length_in_tokens_counts_the_tool_list_and_takes_null_call_content(smollm2_tokenizer):
+    messages = conversation({"city": "Seoul"})  # the call's content is null
+
+    def length(row):
+        [issue] = [i for i in validate([row], template="qwen2.5", max_length=1,
+                                       tokenizer=smollm2_tokenizer).issues if i.code == "too-long"]
+        return int(issue.message.split()[0])
+
+    expected = len(smollm2_tokenizer(get_template("qwen2.5").render(
+        [{**m, "content": m["content"] or ""} for m in messages], tools=[WEATHER]).text,
+        add_special_tokens=False)["input_ids"])
+    assert length({"messages": messages, "tools": [WEATHER]}) == expected
+    assert length({"messages": messages}) < expected
