@@ -167,7 +167,8 @@ def _content_issues(messages: list[Message], row: int, path: PathFn, rules: Temp
 
 
 def _structure_issues(messages: list[Message], row: int, path: PathFn, root: str,
-                      rules: TemplateRules | None, completion_only: bool = False, tools: Any = None) -> list[Issue]:
+                      rules: TemplateRules | None, completion_only: bool = False,
+                      fields: dict[str, Any] | None = None) -> list[Issue]:
     issues = []
     roles = [m.role for m in messages]
     if "assistant" not in roles:
@@ -188,16 +189,20 @@ def _structure_issues(messages: list[Message], row: int, path: PathFn, root: str
             issues.append(Issue.make(row, path(j, "role"), "non-alternating",
                                      f"two {b.role} turns in a row", severity_=alternating))
     support, name = (rules.tools, rules.name) if rules is not None else (None, "")
+    fields = fields or {}
     issues += [Issue.make(row, where, code, message)
-               for where, code, message in call_issues(messages, tools, path, root, support, name)]
+               for where, code, message in call_issues(messages, fields.get("tools"), path, root, support, name,
+                                                       parallel=fields.get("parallel_tool_calls"))]
     return issues
 
 
 def check_messages(raw_messages: list[Any], row: int, path: PathFn, root: str, rules: TemplateRules | None,
-                   completion_only: bool = False, tools: Any = None) -> tuple[list[Message] | None, list[Issue]]:
+                   completion_only: bool = False,
+                   fields: dict[str, Any] | None = None) -> tuple[list[Message] | None, list[Issue]]:
     """Validate raw message dicts precisely: (the messages, or None when unusable; issues).
     `completion_only`: the format's rows are one assistant message by design (no prompt);
-    `tools`: the row's `tools` field, which its calls are checked against (validation/tools.py)."""
+    `fields`: the row's other fields: its calls are checked against its `tools` and
+    `parallel_tool_calls` (validation/tools.py)."""
     issues: list[Issue] = []
     if not raw_messages:
         return None, [Issue.make(row, root, "no-messages", "the conversation has no messages")]
@@ -206,5 +211,5 @@ def check_messages(raw_messages: list[Any], row: int, path: PathFn, root: str, r
         return None, issues
     messages = [m for m in parsed if m is not None]
     issues = _content_issues(messages, row, path, rules) + _structure_issues(messages, row, path, root, rules,
-                                                                             completion_only, tools)
+                                                                             completion_only, fields)
     return messages, issues

@@ -103,6 +103,10 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
     Code("tool-name-mismatch", "error", "tools",
          "A tool message's `name` differs from the function of the call it answers.",
          "Name the result after the function called, or fix its tool_call_id."),
+    Code("parallel-calls-disallowed", "error", "tools",
+         "An assistant turn makes several calls in a row that sets `parallel_tool_calls: false` (OpenAI's "
+         "fine-tuning layout): the data contradicts itself.",
+         "Split the calls over turns, or set parallel_tool_calls to true."),
     Code("unanswered-call", "warning", "tools",
          "The conversation moves on (a user or assistant turn) before a tool call gets its result.",
          "Add the tool message with the result; a conversation may end right after a call."),

@@ -83,7 +83,7 @@ class Scanner:
     def _precise(self, record: Record, raw_messages: list[Any]) -> tuple[list[Issue], str | None, list[Any] | None]:
         messages, issues = check_messages(raw_messages, record.row, partial(self.fmt.path, record.data),
                                           self.fmt.root, self.rules, self.fmt.completion_only,
-                                          tools=record.data.get("tools"))
+                                          fields=record.data)
         if messages is None or any(i.severity == "error" for i in issues):
             return issues, None, None
         return issues, message_dup_text(messages), raw_messages

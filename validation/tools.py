@@ -133,9 +133,10 @@ def arguments_of(value: Any) -> tuple[Any, str | None]:
 
 
 def call_issues(messages: Sequence[Any], tools_value: Any, path: PathFn, root: str,
-                support: ToolSupport | None = None, template: str = "") -> list[Found]:
+                support: ToolSupport | None = None, template: str = "", *, parallel: Any = None) -> list[Found]:
     """Tools, calls and results of one conversation (`messages`: validated `Message`s); with the
-    `support` of a `template`, also what that template would not render as given."""
+    `support` of a `template`, also what that template would not render as given; `parallel`:
+    the row's `parallel_tool_calls` (False: one call a turn)."""
     tools, declared = declared_tools(tools_value)
     found = list(declared)  # the declaration's findings are cached: never added to in place
     ids: dict[str, str] = {}  # call id -> the function it calls
@@ -148,6 +149,9 @@ def call_issues(messages: Sequence[Any], tools_value: Any, path: PathFn, root: s
                 found += _unanswered(pending, i, path)
             pending = []
             calls_seen = True
+            if parallel is False and len(m.tool_calls) > 1:
+                found.append((path(i, "tool_calls"), "parallel-calls-disallowed",
+                              f"{len(m.tool_calls)} calls in one turn, but the row sets parallel_tool_calls: false"))
             for j, call in enumerate(m.tool_calls):
                 where = f"tool_calls[{j}]"
                 name = call.function.name

@@ -42,6 +42,7 @@ CASES = [
     ("call-answered-twice", [], [(2, "messages[3].tool_call_id", "call-answered-twice", "error")], 1),
     ("tool-name-mismatch", [], [(2, "messages[2].name", "tool-name-mismatch", "error")], 1),
     ("unanswered-call", [], [(2, "messages[2].role", "unanswered-call", "warning")], 0),
+    ("parallel-calls-disallowed", [], [(2, "messages[1].tool_calls", "parallel-calls-disallowed", "error")], 1),
     ("tools-not-rendered", [], [], 0),
     ("tools-not-rendered", ["--template", "chatml"], [(2, "tools", "tools-not-rendered", "error"),
                                                       (2, "messages[1].tool_calls", "tools-not-rendered", "error")], 1),
