@@ -18,16 +18,14 @@ from typing import Any
 
 from templating.environment import TemplateError
 from templating.registry import get_template
+from validation.tools import arguments_of
 
 _QWEN = re.compile(r"\n?<tool_call>\n(.*?)\n</tool_call>", re.DOTALL)
 
 
 def _call(name: Any, arguments: Any, where: str) -> dict[str, Any]:
-    if isinstance(arguments, str):  # double-encoded (a template given arguments as text): the object inside
-        try:
-            arguments = json.loads(arguments)
-        except ValueError:
-            pass
+    # double-encoded (a template given arguments as text) reads as the object inside
+    arguments = arguments_of(arguments)[0] if isinstance(arguments, str) else arguments
     if not isinstance(name, str) or not isinstance(arguments, dict):
         raise TemplateError(f"{where}: a call needs a string name and an object of arguments")
     return {"type": "function", "function": {"name": name, "arguments": arguments}}

@@ -19,7 +19,7 @@ from validation.decode import json_type
 from validation.models import ROLES, Message
 from validation.report import Issue
 from validation.rules import TemplateRules
-from validation.tools import call_issues
+from validation.tools import arguments_of, call_issues
 
 # Control characters other than \t \n \r; DEL included.
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -47,13 +47,9 @@ def message_dup_text(messages: Sequence[Message]) -> str:
 
 
 def _calls_text(calls: Sequence[Any]) -> str:
-    def arguments(value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                return json.loads(value)
-            except ValueError:
-                return value
-        return value
+    def arguments(value: Any) -> Any:  # the object either form holds (a hashed row's arguments are valid)
+        parsed, _ = arguments_of(value)
+        return value if parsed is None else parsed
 
     return json.dumps([[c.function.name, arguments(c.function.arguments)] for c in calls], sort_keys=True,
                       ensure_ascii=False)

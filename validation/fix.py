@@ -23,6 +23,7 @@ from typing import Any
 from validation.formats import SHAREGPT_NAMES, SHAREGPT_ROLES, Format
 from validation.models import ROLES
 from validation.rules import TemplateRules
+from validation.tools import arguments_of
 
 ALIASES = {"human": "user", "gpt": "assistant", "bot": "assistant", "model": "assistant", "ai": "assistant",
            "chatgpt": "assistant", "function": "tool", "observation": "tool", "ipython": "tool"}
@@ -163,11 +164,7 @@ class Fixer:
 def _converted(arguments: Any, form: str) -> Any:
     """`arguments` in `form` ("object" or "string"), or None when they are in it already or cannot be."""
     if form == "object" and isinstance(arguments, str):
-        try:
-            value = json.loads(arguments)
-        except ValueError:
-            return None  # invalid-arguments says so; nothing to convert
-        return value if isinstance(value, dict) else None
+        return arguments_of(arguments)[0]  # None when the text holds no object: invalid-arguments says so
     if form == "string" and isinstance(arguments, dict):
         return json.dumps(arguments, ensure_ascii=False)
     return None

@@ -97,10 +97,8 @@ def _declared(value: Any, field: str) -> tuple[dict[str, Tool] | None, list[Foun
     tools: dict[str, Tool] = {}
     found: list[Found] = []
     for i, entry in enumerate(value):
-        where = f"{field}[{i}]"
-        spec = entry.get("function") if isinstance(entry, dict) and "function" in entry else entry
-        if isinstance(entry, dict) and "function" in entry:
-            where += ".function"
+        wrapped = isinstance(entry, dict) and "function" in entry  # OpenAI's shape, else the bare one
+        spec, where = (entry["function"], f"{field}[{i}].function") if wrapped else (entry, f"{field}[{i}]")
         if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not spec["name"]:
             found.append((where, "invalid-tool-schema", "a tool needs a non-empty string 'name'"))
             continue
@@ -279,21 +277,28 @@ class ResponseSchema:
             raise InputError(f"{path}: not JSON ({exc})") from None
         return cls(schema, scope, path)
 
-    def issues(self, messages: Sequence[dict[str, Any]], path: PathFn) -> list[Found]:
-        """What is wrong with the replies in scope of raw message dicts (tool calls are not replies)."""
+    def in_scope(self, messages: Sequence[Any]) -> list[int]:
+        """The positions of the replies checked among raw message dicts (tool calls are not replies)."""
         replies = [i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "assistant"
                    and not m.get("tool_calls") and isinstance(m.get("content"), str)]
-        found: list[Found] = []
-        check = self._check  # type: ignore[attr-defined]
-        for i in replies[-1:] if self.scope == "last" else replies:
-            try:
-                value = json.loads(messages[i]["content"])
-            except ValueError as exc:
-                found.append((path(i, "content"), "response-not-json", f"the reply is not JSON ({exc})"))
-                continue
-            found += [(at, "response-schema-mismatch", message)
-                      for at, message in mismatches(check, value, path(i, "content"))]
-        return found
+        return replies[-1:] if self.scope == "last" else replies
+
+    def reply_issues(self, reply: str, where: str) -> list[Found]:
+        """What is wrong with one reply's text, placed at `where`."""
+        try:
+            value = json.loads(reply)
+        except ValueError as exc:
+            return [(where, "response-not-json", f"the reply is not JSON ({exc})")]
+        return [(at, "response-schema-mismatch", message)
+                for at, message in mismatches(self._check, value, where)]  # type: ignore[attr-defined]
+
+    def issues(self, messages: Sequence[dict[str, Any]], path: PathFn) -> list[Found]:
+        """What is wrong with the replies in scope of raw message dicts."""
+        return [found for i in self.in_scope(messages)
+                for found in self.reply_issues(messages[i]["content"], path(i, "content"))]
+
+
+TOOL_KEYS = ('"tools"', '"tool_calls"', '"function_call"')  # as JSON writes the keys of tool rows
 
 
 def has_tools(data: Any, sample: int = 200) -> bool:
@@ -303,14 +308,13 @@ def has_tools(data: Any, sample: int = 200) -> bool:
         import mmap
 
         with mmap.mmap(data.fd(), 0, access=mmap.ACCESS_READ) as view:
-            return view.find(b'"tool_calls"') >= 0 or view.find(b'"tools"') >= 0 or \
-                view.find(b'"function_call"') >= 0
+            return any(view.find(key.encode()) >= 0 for key in TOOL_KEYS)
     for k, record in enumerate(data.records()):
         if k >= sample:
             return False
         if isinstance(record.data, dict):
             text = json.dumps(record.data, ensure_ascii=False)
-            if '"tools"' in text or '"tool_calls"' in text or '"function_call"' in text:
+            if any(key in text for key in TOOL_KEYS):
                 return True
     return False
 
@@ -345,11 +349,9 @@ def tool_counts(data: Any, response: ResponseSchema | None = None) -> tuple[Any,
             continue
         messages = [m for m in messages if isinstance(m, dict)]
         if response is not None:
-            scope = [m for m in messages if m.get("role") == "assistant" and not m.get("tool_calls")
-                     and isinstance(m.get("content"), str)]
-            for m in scope[-1:] if response.scope == "last" else scope:
+            for i in response.in_scope(messages):
                 replies += 1
-                replies_valid += not response.issues([m], lambda i, f: f)
+                replies_valid += not response.reply_issues(messages[i]["content"], "")
         if not counting:
             continue
         declared, _ = declared_tools(row.get("tools"))
