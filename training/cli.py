@@ -110,13 +110,13 @@ def run_generate(args: argparse.Namespace) -> int:
     if not Path(args.model).is_dir():
         raise InputError(f"{args.model}: no such model folder")
     require_finished(args.model)  # UnfinishedRun: one line, exit 2
+    from training.config import read_tools
+
+    tools = read_tools(args.tools, "--tools") if args.tools else None  # before the model: a bad file is quick
     model, tokenizer, _ = load_model(args.model)
     name = detect_template(tokenizer)
     if name is None:
         raise InputError(f"{args.model}: its chat template is not one the registry knows")
-    from training.config import read_tools
-
-    tools = read_tools(args.tools, "--tools") if args.tools else None
     template = get_template(name)
     reply = generate(model, tokenizer, template, [args.prompt], max_new_tokens=args.max_new_tokens, tools=tools)[0]
     print(reply.text)

@@ -130,14 +130,9 @@ class TrainConfig(Strict):
 
 def read_tools(path: str, what: str = "tools") -> list[dict[str, Any]]:
     """Tool definitions from a JSON file holding a list of them; ConfigError (one line) otherwise."""
-    import json
+    from validation.io import read_json
 
-    try:
-        tools = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{what}: {path}: no such file") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{what}: {path}: not JSON ({exc})") from None
+    tools = read_json(path, what, ConfigError)
     if not isinstance(tools, list):
         raise ConfigError(f"{what}: {path}: expected a JSON list of tool definitions")
     return tools

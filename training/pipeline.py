@@ -276,7 +276,7 @@ def _run(config: TrainConfig, out: Path, dry_run: bool, console: Any) -> RunSumm
     from validation.source import open_dataset
 
     _write(out / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-    config.tools_for_samples()  # a missing sample_tools file stops the run now, not after training
+    sample_tools = config.tools_for_samples()  # read now: a missing file stops the run before training
     with training_data(config) as data:  # opened once: the gate and the audit read it
         validation_report = gate(config, out, console, data)
         from training.device import attention, detect
@@ -317,11 +317,12 @@ def _run(config: TrainConfig, out: Path, dry_run: bool, console: Any) -> RunSumm
         return None
     dropped = validation_report.rows - len(rows)
     return _train(config, out, model, tokenizer, template, train_set, eval_set, eval_rows, dropped, provenance,
-                  console)
+                  console, sample_tools)
 
 
 def _train(config: TrainConfig, out: Path, model: Any, tokenizer: Any, template: Any, train_set: Any,
-           eval_set: Any, eval_rows: list[Any], dropped: int, provenance: str, console: Any) -> RunSummary:
+           eval_set: Any, eval_rows: list[Any], dropped: int, provenance: str, console: Any,
+           sample_tools: list[Any] | None) -> RunSummary:
     from trl import SFTTrainer
 
     from training import fingerprint
@@ -331,7 +332,6 @@ def _train(config: TrainConfig, out: Path, model: Any, tokenizer: Any, template:
 
     checked = eval_rows[:config.stop_check_rows]
     held_out = prompts_of([r.messages for r in checked], [r.tools for r in checked])
-    sample_tools = config.tools_for_samples()
 
     def replies(m: Any) -> tuple[list[Any], list[Any]]:
         return (generate(m, tokenizer, template, config.sample_prompts, max_new_tokens=config.max_new_tokens,

@@ -367,6 +367,19 @@ def write_file(path: str | os.PathLike[str], data: str | bytes) -> None:
             tmp.write_bytes(data)
 
 
+def read_json(path: str | os.PathLike[str], what: str = "", error: type[InputError] = InputError) -> Any:
+    """The JSON a small file holds (a schema, a tool list); `error`, one line naming `what` and the
+    path, when the file cannot be read or holds no JSON."""
+    prefix = f"{what}: " if what else ""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except OSError as exc:
+        raise error(f"{prefix}{path}: {_reason(exc)}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise error(f"{prefix}{path}: not JSON ({exc})") from None
+
+
 def _reason(exc: OSError) -> str:
     reason = (exc.strerror or str(exc)).lower()
     return "it is a directory" if isinstance(exc, IsADirectoryError) else reason

@@ -267,15 +267,10 @@ class ResponseSchema:
 
     @classmethod
     def load(cls, path: str, scope: Scope = "last") -> ResponseSchema:
-        """Read a schema file; InputError when it is missing or not a JSON Schema."""
-        try:
-            with open(path, encoding="utf-8") as handle:
-                schema = json.load(handle)
-        except FileNotFoundError:
-            raise InputError(f"{path}: no such file") from None
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: not JSON ({exc})") from None
-        return cls(schema, scope, path)
+        """Read a schema file; InputError when it is unreadable or not a JSON Schema."""
+        from validation.io import read_json
+
+        return cls(read_json(path), scope, path)
 
     def in_scope(self, messages: Sequence[Any]) -> list[int]:
         """The positions of the replies checked among raw message dicts (tool calls are not replies)."""

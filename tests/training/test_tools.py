@@ -83,3 +83,14 @@ def test_a_missing_sample_tools_file_stops_the_run_before_any_model_is_loaded(tm
     with pytest.raises(ConfigError, match="sample_tools: .*missing.json: no such file"):
         run(load_config(dataset={"path": str(EXAMPLE)}, output_dir=str(tmp_path / "out"),
                         sample_tools=str(tmp_path / "missing.json")))
+
+
+def test_generate_refuses_an_unreadable_tools_file_in_one_line_before_loading_the_model(cli, tmp_path, monkeypatch):
+    from training import models, rundir
+
+    monkeypatch.setattr(rundir, "require_finished", lambda folder: None)
+    monkeypatch.setattr(models, "load_model", lambda *a, **k: pytest.fail("the model was loaded"))
+    for tools, reason in ((tmp_path / "missing.json", "no such file"), (tmp_path, "it is a directory")):
+        result = cli("generate", tmp_path, "hi", "--tools", tools)
+        assert result.code == 2 and result.err.strip() == f"instructkit generate: error: --tools: {tools}: {reason}" \
+            + (" or directory" if reason == "no such file" else "")
