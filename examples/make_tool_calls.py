@@ -91,23 +91,17 @@ def one(question: str, name: str, arguments: dict, result: str, answer: str) -> 
 
 def rows() -> list[dict]:
     out = []
-    for city, unit, result, answer in WEATHER:
-        out.append(one(f"What's the weather like in {city}?", "get_weather", {"city": city, "unit": unit}, result,
-                       answer))
-    for city, unit, result, answer in WEATHER_KO:
-        out.append(one(f"{city} 날씨 어때?", "get_weather", {"city": city, "unit": unit}, result, answer))
-    for amount, a, b, result, answer in MONEY:
-        out.append(one(f"How much is {amount:,} {a} in {b}?", "convert_currency",
-                       {"amount": amount, "from_currency": a, "to_currency": b}, result, answer))
-    for amount, a, b, result, answer in MONEY_KO:
-        out.append(one(f"{amount:,} {a}를 {b}로 바꾸면 얼마야?", "convert_currency",
-                       {"amount": amount, "from_currency": a, "to_currency": b}, result, answer))
-    for query, category, price, result, answer in SHOP:
-        out.append(one(f"Do you have {query} under ${price}?", "search_products",
-                       {"query": query, "category": category, "max_price": price}, result, answer))
-    for query, category, price, result, answer in SHOP_KO:
-        out.append(one(f"{price}달러 이하 {query} 있어?", "search_products",
-                       {"query": query, "category": category, "max_price": price}, result, answer))
+    for table, ask in ((WEATHER, "What's the weather like in {0}?"), (WEATHER_KO, "{0} 날씨 어때?")):
+        for city, unit, result, answer in table:
+            out.append(one(ask.format(city), "get_weather", {"city": city, "unit": unit}, result, answer))
+    for table, ask in ((MONEY, "How much is {0:,} {1} in {2}?"), (MONEY_KO, "{0:,} {1}를 {2}로 바꾸면 얼마야?")):
+        for amount, a, b, result, answer in table:
+            out.append(one(ask.format(amount, a, b), "convert_currency",
+                           {"amount": amount, "from_currency": a, "to_currency": b}, result, answer))
+    for table, ask in ((SHOP, "Do you have {0} under ${1}?"), (SHOP_KO, "{1}달러 이하 {0} 있어?")):
+        for query, category, price, result, answer in table:
+            out.append(one(ask.format(query, price), "search_products",
+                           {"query": query, "category": category, "max_price": price}, result, answer))
     for (a, ua, ra, _), (b, ub, rb, _) in zip(WEATHER, WEATHER[1:] + WEATHER[:1]):  # two calls at once
         out.append({"messages": [
             {"role": "user", "content": f"Compare the weather in {a} and {b}."},
