@@ -967,7 +967,7 @@ typedef struct {
     Buf conversation, turn, roles, contents, chars; /* per message: u32, u16, view, view, u32 */
     Buf decoded;                                    /* views' buffer 1: strings that held escapes */
     Buf convs, deferred, key, scratch;
-    int64_t records, empty_rows, empty_messages, blank_messages;
+    int64_t records, empty_rows, empty_messages, blank_messages, tool_rows;
 } Columns;
 
 static int put_u32(Buf *b, uint32_t v) { return buf_put(b, &v, 4); }
@@ -1018,7 +1018,7 @@ static inline const unsigned char *text_of(const Text *t, const unsigned char *b
 
 /* One message {role: str, content: str, ...} onto the columns and `conv`; -1: not read here. */
 static int read_message(Cursor *c, const unsigned char *base, Columns *out, const Spec *spec, Conv *conv,
-                        int64_t *empty, int64_t *blank) {
+                        int64_t *empty, int64_t *blank, int *tools) {
     Text role = {0}, content = {0};
     int have_role = 0, have_content = 0;
     if (expect(c, '{')) return -1;
@@ -1033,8 +1033,9 @@ static int read_message(Cursor *c, const unsigned char *base, Columns *out, cons
             if (have_role++ || c->p >= c->end || *c->p != '"' || read_text(c, base, out, &role)) return -1;
         } else if (key_is(&out->key, spec->content_key, spec->content_len)) {
             if (have_content++ || c->p >= c->end || *c->p != '"' || read_text(c, base, out, &content)) return -1;
-        } else if (skip_value(c, 3)) {
-            return -1;
+        } else {
+            if (key_is(&out->key, "tool_calls", 10)) *tools = 1;
+            if (skip_value(c, 3)) return -1;
         }
         int last = next_item(c, '}');
         if (last < 0) return -1;
@@ -1083,7 +1084,7 @@ static int read_line(const unsigned char *base, const unsigned char *p, const un
     Conv conv = {CHAIN_SEED, CHAIN_SEED, 0, -1, 0, (uint32_t)record, 0};
     int64_t empty = 0, blank = 0;
     Cursor c = {p, end};
-    int found = 0;
+    int found = 0, tools = 0; /* tools: the row declares tools or makes calls (stats counts them) */
     if (expect(&c, '{')) goto refuse;
     skip_ws(&c);
     if (c.p < c.end && *c.p == '}') goto refuse;
@@ -1098,15 +1099,16 @@ static int read_line(const unsigned char *base, const unsigned char *p, const un
                 c.p++;
             } else {
                 for (;;) {
-                    if (conv.messages >= 65535 || read_message(&c, base, out, spec, &conv, &empty, &blank))
+                    if (conv.messages >= 65535 || read_message(&c, base, out, spec, &conv, &empty, &blank, &tools))
                         goto refuse;
                     int last = next_item(&c, ']');
                     if (last < 0) goto refuse;
                     if (last) break;
                 }
             }
-        } else if (skip_value(&c, 1)) {
-            goto refuse;
+        } else {
+            if (key_is(&out->key, "tools", 5)) tools = 1;
+            if (skip_value(&c, 1)) goto refuse;
         }
         int last = next_item(&c, '}');
         if (last < 0) goto refuse;
@@ -1114,6 +1116,7 @@ static int read_line(const unsigned char *base, const unsigned char *p, const un
     }
     skip_ws(&c);
     if (!found || c.p != c.end) goto refuse;
+    out->tool_rows += tools;
     if (conv.messages == 0) return 0;
     if (buf_put(&out->convs, &conv, sizeof conv)) goto refuse;
     out->empty_messages += empty;
@@ -1202,7 +1205,8 @@ static PyObject *take(Buf *b) {
 PyDoc_STRVAR(read_messages_doc,
 "read_messages(data, list_key, role_key, content_key, roles, file_start) -> tuple\n\n"
 "The JSONL lines of data as stats' columns, without the GIL: (records, empty rows, empty\n"
-"messages, whitespace-only messages, conversation u32, turn u16, role views, content views,\n"
+"messages, whitespace-only messages, rows read here with a top-level `tools` or a message's\n"
+"`tool_calls`, conversation u32, turn u16, role views, content views,\n"
 "chars u32, decoded, conversations, deferred). Views are Arrow string views over buffer 0 =\n"
 "data and buffer 1 = decoded; conversations are `Conv` records (numpy: stats'\n"
 "CONVERSATION_DTYPE); conversation ids count data's non-blank lines from 0. Rows not read here\n"
@@ -1239,8 +1243,9 @@ static PyObject *read_messages(PyObject *self, PyObject *args) {
         for (size_t i = 0; i < sizeof all / sizeof *all; i++) buf_free(all[i]);
         return PyErr_NoMemory();
     }
-    return Py_BuildValue("(LLLLNNNNNNNN)", (long long)out.records, (long long)out.empty_rows,
-                         (long long)out.empty_messages, (long long)out.blank_messages, take(&out.conversation),
+    return Py_BuildValue("(LLLLLNNNNNNNN)", (long long)out.records, (long long)out.empty_rows,
+                         (long long)out.empty_messages, (long long)out.blank_messages, (long long)out.tool_rows,
+                         take(&out.conversation),
                          take(&out.turn), take(&out.roles), take(&out.contents), take(&out.chars),
                          take(&out.decoded), take(&out.convs), take(&out.deferred));
 }

@@ -135,7 +135,7 @@ def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRule
     response = response_schema_of(response_schema, response_scope)
     with dataset_of(source, format=format, column=column, split=split) as data:
         frames = read_frames(data, progress=progress)
-        tool_summary, responses = tool_counts(data, response)
+        tool_summary, responses = tool_counts(data, response, found=frames.tools)
     frame, per_conversation = frames.messages, frames.conversations
     tokenizer = load_tokenizer(tokenizer)
     rules = resolve_rules(template)

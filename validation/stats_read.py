@@ -23,11 +23,13 @@ from typing import Any
 import polars as pl
 
 from validation import _rowscan
+from validation.checks import with_call_content
 from validation.formats import Format, FormatError
 from validation.io import Record, readable
 from validation.decode import decode_row
 from validation.jsonl_scan import default_workers, line_ranges, raw_blocks
 from validation.source import Dataset, Source, dataset_of
+from validation.tools import has_tool_fields
 from validation.validate import progress_bar
 
 # Rows are in conversation order, turns in order within each: every reader keeps that invariant.
@@ -52,6 +54,7 @@ class Frames:
     skipped: int
     empty: int
     whitespace: int
+    tools: bool | None = None  # some row declares tools or makes calls (None: this reader cannot tell)
 
 
 def read_frames(source: Source, *, format: str | None = None, column: str | None = None,
@@ -143,7 +146,7 @@ def _c_frames(data: Dataset, fmt: Format) -> Frames:
                            for n, data in enumerate(raw_blocks(f, part=COMPRESSED_PART))]
             parts = [future.result() for future in futures] or [parse(b"", True)]
     messages, conversations, deferred = [], [], []
-    offset = skipped = empty = whitespace = 0
+    offset = skipped = empty = whitespace = tool_rows = 0
     for data, part in parts:
         frame, table, counts, late = _part_frames(data, part, offset)
         messages.append(frame)
@@ -152,7 +155,9 @@ def _c_frames(data: Dataset, fmt: Format) -> Frames:
         skipped += counts[0]
         empty += counts[1]
         whitespace += counts[2]
+        tool_rows += counts[3]
         offset += part[0]
+    tools = tool_rows > 0 or any(isinstance(r.data, dict) and has_tool_fields(r.data) for _, r in deferred)
     if deferred:  # rows the C reader left: decoded here, then put in their place
         late_messages, late_skipped = _python_frame(deferred, fmt)
         late_messages = late_messages.with_columns(chars=pl.col("content").str.len_chars())
@@ -165,17 +170,17 @@ def _c_frames(data: Dataset, fmt: Format) -> Frames:
     table = pl.concat(conversations, rechunk=False)
     if deferred:
         frame, table = frame.sort("conversation", "turn"), table.sort("conversation")
-    return Frames(frame, table, fmt.name, skipped, empty, whitespace)
+    return Frames(frame, table, fmt.name, skipped, empty, whitespace, tools)
 
 
 def _part_frames(data: bytes, part: tuple, offset: int) -> tuple[pl.DataFrame, pl.DataFrame, tuple[int, int, int],
                                                                  list[tuple[int, Record]]]:
     """One part's frames (conversation ids moved by `offset`), (empty rows, empty messages,
-    whitespace-only messages) and the records of the rows the C reader left."""
+    whitespace-only messages, rows with tools or calls) and the records of the rows the C reader left."""
     import numpy as np
     import pyarrow as pa
 
-    (records, empty_rows, empty, whitespace, conversation, turn, roles, contents, chars, decoded, convs,
+    (records, empty_rows, empty, whitespace, tool_rows, conversation, turn, roles, contents, chars, decoded, convs,
      deferred) = part
     n = len(chars) // 4
     buffers = [pa.py_buffer(data), pa.py_buffer(decoded)]
@@ -200,7 +205,7 @@ def _part_frames(data: bytes, part: tuple, offset: int) -> tuple[pl.DataFrame, p
     late = [(offset + int(row), Record(int(row) + 1, decode_row(data[at:at + length], int(row) + 1)))
             for row, at, length in triples]
     conversations = conversations.cast(CONVERSATION_SCHEMA)  # type: ignore[arg-type]
-    return frame, conversations, (empty_rows, empty, whitespace), late
+    return frame, conversations, (empty_rows, empty, whitespace, tool_rows), late
 
 
 # --- Polars and Python readers -----------------------------------------------------------------
@@ -270,6 +275,7 @@ def _python_frame(records: Iterable[tuple[int, Record]], fmt: Format) -> tuple[p
             messages = fmt.to_messages(data) if isinstance(data, dict) else None
         except FormatError:
             messages = None
+        messages = [with_call_content(m) if isinstance(m, dict) else m for m in messages or ()]  # as validate
         if not messages or not all(isinstance(m, dict) and isinstance(m.get("role"), str)
                                    and isinstance(m.get("content"), str) for m in messages):
             skipped += 1

@@ -296,28 +296,27 @@ class ResponseSchema:
 TOOL_KEYS = ('"tools"', '"tool_calls"', '"function_call"')  # as JSON writes the keys of tool rows
 
 
-def has_tools(data: Any, sample: int = 200) -> bool:
-    """Does the dataset declare tools or make calls? An uncompressed JSONL file is searched
-    whole (a byte search, GB/s); other sources by their first `sample` rows."""
-    if data.kind == "jsonl" and data.compression is None and data.path is not None and data.size:
-        import mmap
+def has_tool_fields(row: dict[str, Any]) -> bool:
+    """Does the row declare tools or make calls (in any format)?"""
+    text = json.dumps(row, ensure_ascii=False)
+    return any(key in text for key in TOOL_KEYS)
 
-        with mmap.mmap(data.fd(), 0, access=mmap.ACCESS_READ) as view:
-            return any(view.find(key.encode()) >= 0 for key in TOOL_KEYS)
+
+def has_tools(data: Any, sample: int = 200) -> bool:
+    """Does the dataset declare tools or make calls, by its first `sample` rows? (stats' C reader
+    tells it for every row of a JSONL file as it reads them: `Frames.tools`.)"""
     for k, record in enumerate(data.records()):
         if k >= sample:
             return False
-        if isinstance(record.data, dict):
-            text = json.dumps(record.data, ensure_ascii=False)
-            if any(key in text for key in TOOL_KEYS):
-                return True
+        if isinstance(record.data, dict) and has_tool_fields(record.data):
+            return True
     return False
 
 
-def tool_counts(data: Any, response: ResponseSchema | None = None) -> tuple[Any, Any]:
+def tool_counts(data: Any, response: ResponseSchema | None = None, *, found: bool | None = None) -> tuple[Any, Any]:
     """(ToolCounts or None, ResponseCounts or None) of a dataset, in one pass over its rows; tool
-    counts only when `has_tools` says there is something to count (and rows given as an iterator,
-    which the other statistics have read, are not counted)."""
+    counts only when there is something to count: `found` (what the reader saw), else `has_tools`
+    (rows given as an iterator, which the other statistics have read, are not counted)."""
     from validation.formats import FormatError
     from validation.summaries import ResponseCounts, ToolCounts
 
@@ -326,7 +325,7 @@ def tool_counts(data: Any, response: ResponseSchema | None = None) -> tuple[Any,
             raise InputError(f"{data.name}: --response-schema needs rows it can read again (a file or a list), "
                              "not an iterator")
         return None, None
-    counting = has_tools(data)
+    counting = has_tools(data) if found is None else found
     if not counting and response is None:
         return None, None
     fmt = data.format

@@ -84,7 +84,7 @@ def test_every_c_path_hashes_any_text_as_hash_conversation_does(pairs, ensure_as
     assert Prover(MESSAGES).prove([line]) == [(*expected, sum(map(len, contents)))]
     # stats' reader
     part = _rowscan.read_messages(line, b"messages", b"role", b"content", None, True)
-    conv = np.frombuffer(part[10], np.dtype(CONVERSATION_DTYPE))
+    conv = np.frombuffer(part[11], np.dtype(CONVERSATION_DTYPE))
     assert (int(conv["exact"][0]), int(conv["folded"][0])) == expected
     assert int(conv["length"][0]) == sum(map(len, contents))
     assert part[3] == 0  # no whitespace-only message

@@ -192,3 +192,19 @@ def test_max_length_in_tokens_counts_the_tool_list_and_takes_null_call_content(s
         add_special_tokens=False)["input_ids"])
     assert length({"messages": messages, "tools": [WEATHER]}) == expected
     assert length({"messages": messages}) < expected
+
+
+def test_the_stats_reader_notes_tool_rows_as_it_reads_them():
+    from validation import _rowscan
+
+    def tool_rows(*rows):
+        data = "".join(json.dumps(r) + "\n" for r in rows).encode()
+        return _rowscan.read_messages(data, b"messages", b"role", b"content", None, True)[4]
+
+    plain = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+    declared = {**plain, "tools": [WEATHER]}
+    calling = {"messages": [{"role": "user", "content": "hi"},
+                            {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "f"}}]}]}
+    talking = {"messages": [{"role": "user", "content": 'what are "tools" and tool_calls?'},
+                            {"role": "assistant", "content": "words"}]}
+    assert (tool_rows(plain, talking), tool_rows(plain, declared, calling)) == (0, 2)
