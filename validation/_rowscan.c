@@ -923,6 +923,72 @@ static PyObject *fold(PyObject *self, PyObject *arg) {
     return result;
 }
 
+PyDoc_STRVAR(has_control_char_doc,
+"has_control_char(text: str) -> bool\n\n"
+"Does text hold a control character (U+0000-U+001F but tab, newline and carriage return, and DEL)?\n"
+"The test `checks.CONTROL` makes, read from the string's own storage (no copy, any script).");
+
+/* has_control over the code units of a 2- or 4-byte str (UCS-2 / UCS-4 storage). */
+static int has_control_ucs2(const Py_UCS2 *p, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+#ifdef __SSE2__
+    /* unsigned "v < 0x20" as a signed compare of v ^ 0x8000 against 0x8020 ^ 0x8000 */
+    const __m128i flip = _mm_set1_epi16((short)0x8000), limit = _mm_set1_epi16((short)(0x20 ^ 0x8000));
+    const __m128i del = _mm_set1_epi16(0x7f), tab = _mm_set1_epi16('\t'), newline = _mm_set1_epi16('\n'),
+                  cr = _mm_set1_epi16('\r');
+    for (; i + 8 <= n; i += 8) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+        __m128i low = _mm_cmplt_epi16(_mm_xor_si128(v, flip), limit);
+        __m128i allowed = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi16(v, tab), _mm_cmpeq_epi16(v, newline)),
+                                       _mm_cmpeq_epi16(v, cr));
+        if (_mm_movemask_epi8(_mm_or_si128(_mm_andnot_si128(allowed, low), _mm_cmpeq_epi16(v, del)))) return 1;
+    }
+#endif
+    for (; i < n; i++)
+        if ((p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r') || p[i] == 0x7f) return 1;
+    return 0;
+}
+
+static int has_control_ucs4(const Py_UCS4 *p, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+#ifdef __SSE2__
+    /* code points stay below 0x110000: a signed compare is an unsigned one */
+    const __m128i limit = _mm_set1_epi32(0x20), del = _mm_set1_epi32(0x7f), tab = _mm_set1_epi32('\t'),
+                  newline = _mm_set1_epi32('\n'), cr = _mm_set1_epi32('\r');
+    for (; i + 4 <= n; i += 4) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+        __m128i low = _mm_cmplt_epi32(v, limit);
+        __m128i allowed = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi32(v, tab), _mm_cmpeq_epi32(v, newline)),
+                                       _mm_cmpeq_epi32(v, cr));
+        if (_mm_movemask_epi8(_mm_or_si128(_mm_andnot_si128(allowed, low), _mm_cmpeq_epi32(v, del)))) return 1;
+    }
+#endif
+    for (; i < n; i++)
+        if ((p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r') || p[i] == 0x7f) return 1;
+    return 0;
+}
+
+static PyObject *has_control_char(PyObject *self, PyObject *arg) {
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "has_control_char takes a str");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
+    const void *data = PyUnicode_DATA(arg);
+    int found = 0;
+    switch (PyUnicode_KIND(arg)) {
+    case PyUnicode_1BYTE_KIND: /* Latin-1 storage: C1 controls (0x80-0x9F) are not what CONTROL finds */
+        found = has_control((const unsigned char *)data, (size_t)n);
+        break;
+    case PyUnicode_2BYTE_KIND:
+        found = has_control_ucs2((const Py_UCS2 *)data, n);
+        break;
+    default:
+        found = has_control_ucs4((const Py_UCS4 *)data, n);
+    }
+    return PyBool_FromLong(found);
+}
+
 PyDoc_STRVAR(hash_conversation_doc,
 "hash_conversation(roles: list[str], contents: list[str]) -> (exact_hash, folded_hash)\n\n"
 "The duplicate hashes of one conversation, as `prove` and `conversation_hashes` give them.");
@@ -1298,6 +1364,7 @@ done:
 static PyMethodDef methods[] = {
     {"prove", prove, METH_VARARGS, prove_doc},
     {"fold", fold, METH_O, fold_doc},
+    {"has_control_char", has_control_char, METH_O, has_control_char_doc},
     {"hash_conversation", hash_conversation, METH_VARARGS, hash_conversation_doc},
     {"read_messages", read_messages, METH_VARARGS, read_messages_doc},
     {"conversation_hashes", conversation_hashes, METH_VARARGS, conversation_hashes_doc},

@@ -13,13 +13,15 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
+from validation._rowscan import has_control_char
 from validation.decode import json_type
 from validation.models import ROLES, Message
 from validation.report import Issue
 from validation.rules import TemplateRules
-from validation.tools import arguments_of, call_issues
+from validation.tools import arguments_of, call_issues, declared_tools
 
 # Control characters other than \t \n \r; DEL included.
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -41,18 +43,23 @@ def message_dup_text(messages: Sequence[Message]) -> str:
     """`dup_text` of validated messages; an assistant turn's calls count as part of its text
     (name and arguments, the same whether the arguments are an object or its JSON text), so two
     rows that differ only in what they call are not duplicates."""
-    # U+001E cannot occur in a valid row's content (a control character), so the join is unambiguous
-    contents = [m.content if not m.tool_calls else m.content + "\x1e" + _calls_text(m.tool_calls) for m in messages]
-    return dup_text([m.role for m in messages], contents)
-
-
-def _calls_text(calls: Sequence[Any]) -> str:
     def arguments(value: Any) -> Any:  # the object either form holds (a hashed row's arguments are valid)
         parsed, _ = arguments_of(value)
         return value if parsed is None else parsed
 
-    return json.dumps([[c.function.name, arguments(c.function.arguments)] for c in calls], sort_keys=True,
-                      ensure_ascii=False)
+    contents = [m.content if not m.tool_calls else
+                _with_calls(m.content, [[c.function.name, arguments(c.function.arguments)] for c in m.tool_calls])
+                for m in messages]
+    return dup_text([m.role for m in messages], contents)
+
+
+def _with_calls(content: str, calls: list[list[Any]]) -> str:
+    """A call turn's text for `dup_text`: its content, then its [name, arguments] pairs as JSON.
+    U+001E cannot occur in a valid row's content (a control character), so the join is unambiguous."""
+    try:
+        return content + "\x1e" + orjson.dumps(calls, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # beyond what orjson writes (an integer over 64 bits): the same text, whichever path
+        return content + "\x1e" + json.dumps(calls, sort_keys=True, ensure_ascii=False)
 
 
 def fast_clean(messages: Any, rules: TemplateRules | None) -> str | None:
@@ -74,6 +81,102 @@ def fast_clean(messages: Any, rules: TemplateRules | None) -> str | None:
     if rules is not None and sig[0] == "s" and "system" not in rules.roles:
         return None
     return sig + SEP + text
+
+
+_CALL_ROW_CODE = {"system": "s", "user": "u", "assistant": "a", "tool": "t"}  # "c": an assistant turn that calls
+_CLEAN_CALL_ORDER = re.compile(r"s?(?:u(?:ct+)*a)+")
+
+
+def fast_clean_tools(messages: Any, fields: dict[str, Any], rules: TemplateRules | None) -> str | None:
+    """`fast_clean` of a row that declares tools (`fields`: the row): its `dup_text` when the row is
+    certainly clean, content scans included, else None (don't know).
+
+    Clears turns in the shape `[system] (user (call results...)* answer)+` whose every call names a
+    declared tool with arguments valid against its schema, in a form `rules` render, and whose results
+    answer the calls in order (by id, or without one); anything else goes to the precise path.
+    """
+    tools_value = fields.get("tools")
+    if type(messages) is not list or not messages or tools_value is None:
+        return None
+    tools, declared = declared_tools(tools_value)
+    support = rules.tools if rules is not None else None
+    if declared or not tools or (support is not None and not support.tools):
+        return None
+    one_call = fields.get("parallel_tool_calls") is False or (support is not None and not support.parallel_calls)
+    sig: list[str] = []
+    roles: list[str] = []
+    texts: list[str] = []  # what the content scans read
+    contents: list[str] = []  # what duplicates compare
+    pending: list[tuple[Any, str]] = []
+    ids: set[str] = set()
+    try:
+        for m in messages:
+            code = _CALL_ROW_CODE[m["role"]]
+            content, calls, name, answers = m.get("content"), m.get("tool_calls"), m.get("name"), m.get("tool_call_id")
+            if (name is not None and type(name) is not str) or (answers is not None and type(answers) is not str):
+                return None
+            if calls is not None:
+                if code != "a" or pending or type(calls) is not list or not calls or (one_call and len(calls) > 1) \
+                        or (support is not None and not support.tool_calls):
+                    return None
+                if content is None:
+                    content = ""
+                elif type(content) is not str or (content and not content.strip()):
+                    return None
+                pairs = []
+                for call in calls:
+                    if not (called := _clean_call(call, tools, ids, support)):
+                        return None
+                    pending.append(called[0])
+                    pairs.append(called[1])
+                code = "c"
+                contents.append(_with_calls(content, pairs))
+            else:
+                if type(content) is not str or not content.strip():
+                    return None
+                if code == "t":
+                    if not pending:
+                        return None
+                    call_id, called_name = pending.pop(0)
+                    if (answers is not None and answers != call_id) or (name is not None and name != called_name):
+                        return None
+                elif pending:
+                    return None
+                contents.append(content)
+            sig.append(code)
+            roles.append(m["role"])
+            texts.append(content)
+    except (KeyError, TypeError, AttributeError):  # not a dict, a missing key, an unhashable role
+        return None
+    if not _CLEAN_CALL_ORDER.fullmatch("".join(sig)) or any(map(has_control_char, texts)):
+        return None
+    if rules is not None and (not set(roles) <= set(rules.roles) or
+                              any(t in text for text in texts for t in rules.special_tokens)):
+        return None
+    return dup_text(roles, contents)
+
+
+def _clean_call(call: Any, tools: dict[str, Any], ids: set[str],
+                support: Any) -> tuple[tuple[Any, str], list[Any]] | None:
+    """((id, name), [name, arguments]) of a call `fast_clean_tools` clears, else None; notes its id."""
+    function = call["function"]
+    call_id = call.get("id")
+    if type(function) is not dict or call.get("type", "function") != "function" or type(function["name"]) is not str:
+        return None
+    if call_id is not None and (type(call_id) is not str or call_id in ids):
+        return None
+    raw = function.get("arguments", {})
+    if type(raw) is dict and not all(type(key) is str for key in raw):
+        return None
+    if support is not None and support.arguments and ("string" if type(raw) is str else "object") not in support.arguments:
+        return None
+    arguments, why = arguments_of(raw) if type(raw) in (str, dict) else (None, "wrong type")
+    tool = tools.get(function["name"])
+    if why or tool is None or (tool.check is not None and not tool.check.is_valid(arguments)):
+        return None
+    if call_id is not None:
+        ids.add(call_id)
+    return (call_id, function["name"]), [function["name"], arguments]
 
 
 def suspects(texts: list[str], rules: TemplateRules | None, *, polars: bool = True) -> list[bool]:
@@ -149,7 +252,7 @@ def _content_issues(messages: list[Message], row: int, path: PathFn, rules: Temp
         elif not m.content.strip():
             issues.append(Issue.make(row, path(i, "content"), "whitespace-content",
                                      f"{m.role} content is only whitespace"))
-        if bad := CONTROL.search(m.content):
+        if has_control_char(m.content) and (bad := CONTROL.search(m.content)):
             issues.append(Issue.make(row, path(i, "content"), "control-character",
                                      f"control character U+{ord(bad.group()):04X} at offset {bad.start()}"))
         if rules is not None:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from functools import partial
 from typing import Any
 
-from validation.checks import check_messages, fast_clean, message_dup_text, suspects, with_call_content
+from validation.checks import check_messages, fast_clean, fast_clean_tools, message_dup_text, suspects, with_call_content
 from validation.formats import Format, FormatError
 from validation.decode import decode_row
 from validation.duplicates import Duplicates
@@ -88,22 +88,27 @@ class Scanner:
             return issues, None, None
         return issues, message_dup_text(messages), raw_messages
 
-    def _row(self, record: Record) -> tuple[list[Issue], str | None, list[Any] | None]:
+    def _row(self, record: Record) -> tuple[list[Issue], str | None, list[Any] | None, bool]:
+        """(issues, duplicate text, raw messages, whether `fast_clean` cleared it unscanned)."""
         data = record.data
         if isinstance(data, Issue):
-            return [data], None, None
+            return [data], None, None, False
         try:
             raw_messages = self.fmt.to_messages(data)
         except FormatError as exc:
-            return [Issue.make(record.row, p, code, m) for p, code, m in exc.problems], None, None
-        text = None if "tools" in data else fast_clean(raw_messages, self.rules)
+            return [Issue.make(record.row, p, code, m) for p, code, m in exc.problems], None, None, False
+        if "tools" in data:  # cleared with its content scanned, or checked precisely
+            text, fast = fast_clean_tools(raw_messages, data, self.rules), False
+        else:  # cleared now and scanned with its chunk, or checked precisely
+            text = fast_clean(raw_messages, self.rules)
+            fast = text is not None
         issues, text, raw = self._precise(record, raw_messages) if text is None else ([], text, raw_messages)
         if self.response is not None:  # checked even when other checks failed: every problem at once
             replies = [Issue.make(record.row, where, code, message) for where, code, message in
                        self.response.issues(raw_messages, partial(self.fmt.path, data))]
             if replies:
-                return issues + replies, None, None
-        return issues, text, raw
+                return issues + replies, None, None, False
+        return issues, text, raw, fast
 
     def check_lines(self, lines: list[tuple[int, bytes]]) -> tuple[list[Issue], list[int]]:
         """(issues, rows with errors) of raw JSONL lines given as (row, bytes)."""
@@ -132,13 +137,16 @@ class Scanner:
 
     def check_chunk(self, chunk: list[Record]) -> list[RowOutcome]:
         """Outcomes of one chunk; hands the chunk's hashes to `duplicates`."""
-        rows = [self._row(record) for record in chunk]
-        kept = [i for i, (_, text, _) in enumerate(rows) if text is not None]
-        for k, suspect in zip(list(kept), suspects([rows[i][1] for i in kept], self.rules,  # type: ignore[misc]
-                                                   polars=not self.forked)):
-            if suspect and not rows[k][0]:  # cleared by fast_clean: re-check precisely
+        checked = [self._row(record) for record in chunk]
+        rows = [outcome[:3] for outcome in checked]
+        # rows cleared by fast_clean have had no content scan yet: one scan of all their texts;
+        # a suspect one is checked precisely (the precise path scanned the others itself)
+        fast = [i for i, outcome in enumerate(checked) if outcome[3]]
+        for k, suspect in zip(fast, suspects([rows[i][1] for i in fast], self.rules,  # type: ignore[misc]
+                                             polars=not self.forked)):
+            if suspect:
                 rows[k] = self._precise(chunk[k], rows[k][2])  # type: ignore[arg-type]
-        kept = [k for k in kept if rows[k][1] is not None]
+        kept = [k for k, (_, text, _) in enumerate(rows) if text is not None]
         extra: dict[int, list[Issue]] = {}
         if kept and self.duplicates is not None:
             self.duplicates.add([chunk[k].row for k in kept], *fingerprints([rows[k][1] for k in kept]))

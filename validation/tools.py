@@ -120,9 +120,12 @@ def arguments_of(value: Any) -> tuple[Any, str | None]:
     """(the arguments as an object, None) or (None, why they are not one)."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
-        except ValueError as exc:
-            return None, f"arguments are text that is not JSON ({exc})"
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:  # or JSON beyond orjson (NaN, huge numbers): the stdlib reads it, or says why not
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                return None, f"arguments are text that is not JSON ({exc})"
         if not isinstance(value, dict):
             return None, f"arguments must encode a JSON object, got {json_type(value)}"
     if not isinstance(value, dict):

@@ -173,3 +173,63 @@ def test_valid_tool_conversations_raise_no_issue_and_a_bad_argument_exactly_one(
     root = "messages" if layout == "messages" else "conversations"
     assert [(i.path, i.code) for i in issues] == [(f"{root}[{at}].tool_calls[0].function.arguments",
                                                    "arguments-mismatch")]
+
+
+# Ways a valid tool-calling row goes wrong, for the fast path of rows that declare tools.
+def _break_tool_row(row: dict, how: str, at: int, value: str) -> dict:
+    messages = row["messages"]
+    m = messages[at % len(messages)]
+    calls = [c for x in messages for c in x.get("tool_calls") or []]
+    call = calls[at % len(calls)]
+    results = [x for x in messages if x["role"] == "tool"]
+    if how == "drop":
+        messages.pop(at % len(messages))
+    elif how == "drop-result":
+        messages.remove(results[at % len(results)])
+    elif how == "control":
+        m["content"] = f"a{chr(at % 32)}b\x7f"
+    elif how == "content":
+        m["content"] = value
+    elif how == "role":
+        m["role"] = value
+    elif how == "call-name":
+        call["function"]["name"] = "get_time"
+    elif how == "arguments":
+        call["function"]["arguments"] = [{"city": 3}, {"query": "q", "x": 1}, "{", [], None, {}][at % 6]
+    elif how == "call-id":
+        for c in calls:
+            c["id"] = "call_1"
+    elif how == "answer-id":
+        results[at % len(results)]["tool_call_id"] = "call_9"
+    elif how == "answer-name":
+        result = results[at % len(results)]
+        result["name"] = "search_products" if result.get("name") == "get_weather" else "get_weather"
+    elif how == "tools":
+        row["tools"] = [[], "[", [{"name": ""}], row["tools"][:1], None][at % 5]
+    elif how == "parallel":
+        row["parallel_tool_calls"] = False
+    elif how == "swap":
+        messages[at % len(messages)], messages[-1] = messages[-1], messages[at % len(messages)]
+    return row
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tool_conversations(), st.sampled_from(["none", "drop", "drop-result", "control", "content", "role", "call-name", "arguments", "call-id",
+                                               "answer-id", "answer-name", "tools", "parallel", "swap"]),
+       st.integers(0, 20), st.sampled_from(["", " ", "x\x07y", "<|im_start|>", "user", "tool", "system", "System"]),
+       st.sampled_from([None, "chatml", "qwen2.5", "llama3.1"]))
+def test_fast_path_for_tool_rows_clears_only_rows_the_precise_path_finds_clean(conversation, how, at, value,
+                                                                               template):
+    from templating.rules import PROVIDER
+    from validation.checks import fast_clean_tools, message_dup_text
+
+    messages, tools = conversation
+    row = _break_tool_row({"messages": messages, "tools": tools}, how, at, value)
+    rules = PROVIDER.rules(template) if template else None
+    text = fast_clean_tools(row["messages"], row, rules)
+    checked, issues = check_messages(row["messages"], 1, lambda i, f: f"messages[{i}].{f}", "messages", rules,
+                                     fields=row)
+    if text is not None:
+        assert issues == [] and message_dup_text(checked) == text  # clean, and hashed as the precise path hashes it
+    if how == "none":  # an unbroken row the precise path finds clean is cleared fast
+        assert (text is None) == (issues != []), issues

@@ -227,3 +227,29 @@ def test_prover_reads_utf8_at_every_offset_of_its_16_byte_blocks(at):
         assert Prover(MESSAGES.raw).prove([line]) == [None], seq
         issues, _, _ = outcome([line], fast=False)
         assert [code for _, _, code, _ in issues] == ["invalid-utf8"], seq
+
+
+# A text of each storage width CPython picks (Latin-1, UCS-2, UCS-4), long enough for the SIMD blocks.
+WIDTHS = {"latin-1": "naïve café \x80\x9f ", "ucs-2": "가나다 \u8000\u801f\uffff ", "ucs-4": "hi 😀 \U0010ffff "}
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("at", range(0, 40, 3))
+@pytest.mark.parametrize("char", [chr(c) for c in [*range(0x20), 0x7f]] + ["\x80", "\x9f", " ", "\u2028"])
+def test_has_control_char_finds_what_the_regex_finds_at_every_offset(width, at, char):
+    from validation._rowscan import has_control_char
+    from validation.checks import CONTROL
+
+    base = WIDTHS[width] * 3
+    text = base[:at] + char + base[at:]
+    assert has_control_char(text) is (CONTROL.search(text) is not None)
+    assert has_control_char(base) is False
+
+
+@FAST
+@given(st.text())
+def test_has_control_char_agrees_with_the_regex_on_any_text(text):
+    from validation._rowscan import has_control_char
+    from validation.checks import CONTROL
+
+    assert has_control_char(text) is (CONTROL.search(text) is not None)
