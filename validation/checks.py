@@ -111,10 +111,15 @@ def fast_clean_tools(messages: Any, fields: dict[str, Any], rules: TemplateRules
     ids: set[str] = set()
     try:
         for m in messages:
-            code = _CALL_ROW_CODE[m["role"]]
-            content, calls, name, answers = m.get("content"), m.get("tool_calls"), m.get("name"), m.get("tool_call_id")
-            if (name is not None and type(name) is not str) or (answers is not None and type(answers) is not str):
-                return None
+            role = m["role"]
+            code = _CALL_ROW_CODE[role]
+            if len(m) == 2:  # role and content only, as most turns are
+                content, calls, name, answers = m["content"], None, None, None
+            else:
+                content, calls, name, answers = m.get("content"), m.get("tool_calls"), m.get("name"), \
+                    m.get("tool_call_id")
+                if (name is not None and type(name) is not str) or (answers is not None and type(answers) is not str):
+                    return None
             if calls is not None:
                 if code != "a" or pending or type(calls) is not list or not calls or (one_call and len(calls) > 1) \
                         or (support is not None and not support.tool_calls):
@@ -144,7 +149,7 @@ def fast_clean_tools(messages: Any, fields: dict[str, Any], rules: TemplateRules
                     return None
                 contents.append(content)
             sig.append(code)
-            roles.append(m["role"])
+            roles.append(role)
             texts.append(content)
     except (KeyError, TypeError, AttributeError):  # not a dict, a missing key, an unhashable role
         return None
