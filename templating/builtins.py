@@ -11,6 +11,10 @@ IM = ("<|im_start|>", "<|im_end|>")
 CHATML_TURNS = TurnFormat(("<|im_start|>user\n", "<|im_end|>\n"), ("<|im_start|>assistant\n", "<|im_end|>\n"),
                           ("<|im_start|>system\n", "<|im_end|>\n"))
 TRL = "trl/chat_templates (TRL 1.16, Apache-2.0), copied verbatim"
+HISTORY_THINKING = ("the official text renders a think block only in assistant turns after the last user turn "
+                    "(reasoning of earlier turns is dropped, and a turn without reasoning gets an empty block only "
+                    "when it is the last); the training variant (TRL's) renders `<think>\\n…\\n</think>\\n\\n` in "
+                    "every assistant turn, so a conversation trains as one prefix-preserving text")
 
 BUILTINS = [
     TemplateSpec("chatml", IM, "<|im_end|>", "<|im_start|>assistant\n", eos_token="<|im_end|>",
@@ -25,6 +29,25 @@ BUILTINS = [
                  stop_strings=("<|im_end|>", "<|endoftext|>"), source=TRL + " (qwen2_5.jinja)", call_syntax="qwen",
                  turns=TurnFormat(CHATML_TURNS.user, ("<|im_start|>assistant", "<|im_end|>\n"), CHATML_TURNS.system,
                                   span_prefix="\n")),
+    TemplateSpec("qwen3", (*IM, "<|endoftext|>"), "<|im_end|>", "<|im_start|>assistant\n", eos_token="<|im_end|>",
+                 aliases=("qwen-3", "qwen3-thinking"), stop_strings=("<|im_end|>", "<|endoftext|>"),
+                 source=TRL + " (qwen3.jinja, qwen3_training.jinja)", call_syntax="qwen",
+                 training_differs=HISTORY_THINKING),
+    TemplateSpec("qwen3-nothink", (*IM, "<|endoftext|>"), "<|im_end|>", "<|im_start|>assistant\n<think>\n\n</think>\n\n",
+                 eos_token="<|im_end|>", aliases=("qwen3_nothink",), stop_strings=("<|im_end|>", "<|endoftext|>"),
+                 source=TRL + " (qwen3.jinja, qwen3_training.jinja) with enable_thinking=False", call_syntax="qwen",
+                 variables={"enable_thinking": False}, training_differs=HISTORY_THINKING, jinja_name="qwen3"),
+    TemplateSpec("deepseek-r1-distill", ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜User｜>", "<｜Assistant｜>"),
+                 "<｜end▁of▁sentence｜>", "<｜Assistant｜><think>\n", bos_token="<｜begin▁of▁sentence｜>",
+                 eos_token="<｜end▁of▁sentence｜>", aliases=("deepseek-r1", "deepseek_r1_distill", "r1-distill"),
+                 stop_strings=("<｜end▁of▁sentence｜>",),
+                 source=TRL + " (deepseek_r1_distill.jinja, deepseek_r1_distill_training.jinja)",
+                 training_differs="the official text drops everything up to `</think>` from every assistant turn; "
+                                  "the training variant keeps the reasoning (TRL's)"),
+    TemplateSpec("gemma3", ("<bos>", "<start_of_turn>", "<end_of_turn>", "<eos>", "<start_of_image>"), "<end_of_turn>",
+                 "<start_of_turn>model\n", bos_token="<bos>", eos_token="<eos>", alternating=True, trims_content=True,
+                 aliases=("gemma-3",), stop_strings=("<end_of_turn>", "<eos>"),
+                 source=TRL + " (gemma3.jinja, gemma3_training.jinja)"),
     TemplateSpec("llama3", ("<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>",
                             "<|end_of_text|>"), "<|eot_id|>", "<|start_header_id|>assistant<|end_header_id|>\n\n",
                  bos_token="<|begin_of_text|>", eos_token="<|eot_id|>", trims_content=True,

@@ -84,7 +84,8 @@ def run_templates(args: argparse.Namespace) -> int:
                     "special_tokens": list(s.special_tokens), "end_of_turn": s.end_of_turn,
                     "bos_token": s.bos_token, "eos_token": s.eos_token, "stop_strings": list(s.stops),
                     "generation_prompt": s.generation_prompt, "default_system": s.default_system,
-                    "source": s.source, "tools": asdict(tools[s.name])} for s in specs], sys.stdout,
+                    "source": s.source, "training_differs": s.training_differs or None,
+                    "tools": asdict(tools[s.name])} for s in specs], sys.stdout,
                   ensure_ascii=False, indent=1)
         print()
         return 0

@@ -54,6 +54,9 @@ class TemplateSpec:
     # Variables every render passes (Llama 3.x's `date_string`, pinned so that renders do not change by the day).
     variables: dict[str, Any] = field(default_factory=dict, repr=False)
     call_syntax: str | None = None  # how its replies write tool calls, for reading them back (templating/toolcalls.py)
+    # Where the training variant renders other text than the official one (empty: nowhere), in words for the docs.
+    training_differs: str = ""
+    jinja_name: str | None = None  # the resources' name when another template's files serve (qwen3-nothink: qwen3's)
 
     @property
     def stops(self) -> tuple[str, ...]:
@@ -89,16 +92,20 @@ class ChatTemplate:
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def _files(self) -> str:
+        return self.spec.jinja_name or self.spec.name
+
     @cached_property
     def official_jinja(self) -> str:
         """The model's own template text (what inference uses)."""
-        return self.spec.official if self.spec.official is not None else _resource(f"{self.spec.name}.jinja")
+        return self.spec.official if self.spec.official is not None else _resource(f"{self._files}.jinja")
 
     @cached_property
     def jinja(self) -> str:
         """The template with `{% generation %}` markers: `tokenizer.chat_template = t.jinja`."""
         return self.spec.training if self.spec.training is not None else \
-            _resource(f"{self.spec.name}_training.jinja")
+            _resource(f"{self._files}_training.jinja")
 
     def _variables(self, messages: Any, add_generation_prompt: bool, tools: Any = None) -> dict[str, Any]:
         conversation = Conversation.of(messages)

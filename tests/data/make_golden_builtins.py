@@ -1,7 +1,8 @@
 """Record tests/data/golden_builtins.json: every built-in template's render of a few fixed
 conversations (English, Korean, mixed scripts; with and without a system prompt and a generation
 prompt), rendered by transformers' own `render_jinja_template` from the template's official
-text, and the characters its training variant marks (`{% generation %}`), as runs.
+text, and the characters its training variant marks (`{% generation %}`), as runs; where the
+training variant renders other text (`TemplateSpec.training_differs`), that text too.
 
 Run it only when a built-in is added or deliberately changed:
     .venv/bin/python tests/data/make_golden_builtins.py
@@ -58,9 +59,12 @@ def main() -> None:
                                              **options)[0][0]
                 training, indices = render_jinja_template(conversations=[messages], chat_template=template.jinja,
                                                           return_assistant_tokens_mask=True, **options)
-                assert training[0] == text, spec.name
-                cases.append({"template": spec.name, "conversation": number, "add_generation_prompt": prompt,
-                              "text": text, "trained": runs(indices[0], len(text))})
+                case = {"template": spec.name, "conversation": number, "add_generation_prompt": prompt,
+                        "text": text, "trained": runs(indices[0], len(training[0]))}
+                if training[0] != text:  # only where the spec says how (qwen3's think blocks)
+                    assert spec.training_differs, spec.name
+                    case["training_text"] = training[0]
+                cases.append(case)
     OUT.write_text(json.dumps({"source": f"transformers {transformers.__version__} render_jinja_template of each "
                                          "built-in's official text (and its training variant's generation marks)",
                                "conversations": CONVERSATIONS, "cases": cases}, ensure_ascii=False, indent=1) + "\n",

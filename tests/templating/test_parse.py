@@ -86,5 +86,6 @@ def test_a_tokenizer_saved_by_train_is_detected_as_its_template(name):
     from types import SimpleNamespace
 
     template = get_template(name)
-    assert detect_template(SimpleNamespace(chat_template=template.jinja)) == name
-    assert detect_template(SimpleNamespace(chat_template=template.official_jinja)) == name
+    expected = template.spec.jinja_name or name  # a variant of another template's text is found as that one
+    assert detect_template(SimpleNamespace(chat_template=template.jinja)) == expected
+    assert detect_template(SimpleNamespace(chat_template=template.official_jinja)) == expected
