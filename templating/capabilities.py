@@ -1,4 +1,5 @@
-"""What a template can render of tool-calling conversations, probed from the template itself.
+"""What a template can render of tool-calling conversations and of reasoning, probed from the
+template itself.
 
 Each capability is found by rendering a small probe conversation with the template's official
 text (what inference uses) and reading the result: nothing is declared by hand, so a template a
@@ -23,6 +24,7 @@ import jinja2
 from templating.environment import compile_template, render_with_spans
 from templating.registry import ChatTemplate
 from validation.errors import TemplateError
+from validation.reasoning import CLOSE, OPEN, REASONING_FIELDS, ReasoningSupport
 from validation.rules import ToolSupport
 
 _NAME, _ARG, _VALUE = "probe_lookup", "probe_key", "probe-value-7"
@@ -80,3 +82,40 @@ def _probe(template: ChatTemplate) -> Capabilities:
 def capabilities(template: ChatTemplate) -> Capabilities:
     """The template's `Capabilities` (probed once per template)."""
     return _probe(template)
+
+
+_THOUGHT = "probe-thought-7"
+
+
+@lru_cache(maxsize=64)
+def reasoning_support(template: ChatTemplate) -> ReasoningSupport:
+    """What the template trains of reasoning (validation/reasoning.py), probed from its training
+    variant's text and spans: which message field it prints, whether it trains an empty think
+    block in a reply without reasoning, and for which replies its span starts inside the
+    generation prompt, holding one of its think tags."""
+    question = {"role": "user", "content": "probe question"}
+
+    def trained(reply: dict[str, Any]) -> tuple[str, str, int] | None:  # (text, trained text, span start)
+        try:
+            rendered = template.render([question, reply])
+        except (TemplateError, jinja2.TemplateError, TypeError, ValueError):
+            return None
+        spans = rendered.assistant_spans
+        return (rendered.text, "".join(rendered.text[a:b] for a, b in spans), spans[0][0]) if spans else None
+
+    field = next((name for name in REASONING_FIELDS
+                  if (got := trained({"role": "assistant", "content": "probe answer", name: _THOUGHT}))
+                  and _THOUGHT in got[1]), None)
+    plain = trained({"role": "assistant", "content": "probe answer"})
+    try:
+        prompt = template.render([question], add_generation_prompt=True).text
+    except (TemplateError, jinja2.TemplateError, TypeError, ValueError):
+        prompt = ""
+    kinds = []
+    for kind, content in (("reasoning", f"{OPEN}\n{_THOUGHT}\n{CLOSE}\n\nprobe answer"), ("plain", "probe answer")):
+        got = trained({"role": "assistant", "content": content})
+        # a think tag of the prompt in the span (qwen2.5's span holds the prompt's last newline: not counted)
+        if got and prompt and got[0].startswith(prompt) and OPEN in prompt[got[2]:]:
+            kinds.append(kind)
+    return ReasoningSupport(field=field, empty_block=plain is not None and OPEN in plain[1] and CLOSE in plain[1],
+                            prompt_trained=tuple(kinds))

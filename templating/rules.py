@@ -26,11 +26,11 @@ def rules_of(template: ChatTemplate) -> TemplateRules:
 
         return Auditor(tokenizer, template, max_length, over_length).audit(conversations)
 
-    from templating.capabilities import capabilities
+    from templating.capabilities import capabilities, reasoning_support
 
     return TemplateRules(spec.name, spec.special_tokens, roles=roles, alternating=spec.alternating,
                          trims_content=spec.trims_content, render=render,
-                         audit=audit, tools=capabilities(template))
+                         audit=audit, tools=capabilities(template), reasoning=reasoning_support(template))
 
 
 class RegistryProvider:

@@ -19,6 +19,8 @@ from pydantic import ValidationError
 from validation._rowscan import has_control_char
 from validation.decode import json_type
 from validation.models import ROLES, Message
+from validation.reasoning import (CLOSE, OPEN, REASONING_ERRORS, reasoning_issues, reasoning_of,
+                                  template_reasoning_issues)
 from validation.report import Issue
 from validation.rules import TemplateRules
 from validation.tools import arguments_of, call_issues, declared_tools
@@ -50,6 +52,9 @@ def message_dup_text(messages: Sequence[Message]) -> str:
     contents = [m.content if not m.tool_calls else
                 _with_calls(m.content, [[c.function.name, arguments(c.function.arguments)] for c in m.tool_calls])
                 for m in messages]
+    for k, m in enumerate(messages):  # reasoning in a field counts too (U+001D: a control character)
+        if m.role == "assistant" and (found := reasoning_of(m.to_dict())).source not in (None, "inline"):
+            contents[k] = f"{found.text}\x1d{contents[k]}"
     return dup_text([m.role for m in messages], contents)
 
 
@@ -78,7 +83,7 @@ def fast_clean(messages: Any, rules: TemplateRules | None) -> str | None:
         return None
     if not _CLEAN_ORDER.fullmatch(sig) or not all(map(str.strip, contents)) or text.count(SEP) != len(sig) - 1:
         return None
-    if rules is not None and sig[0] == "s" and "system" not in rules.roles:
+    if rules is not None and ((sig[0] == "s" and "system" not in rules.roles) or rules.flags_plain_rows):
         return None
     return sig + SEP + text
 
@@ -155,8 +160,10 @@ def fast_clean_tools(messages: Any, fields: dict[str, Any], rules: TemplateRules
         return None
     if not _CLEAN_CALL_ORDER.fullmatch("".join(sig)) or any(map(has_control_char, texts)):
         return None
-    if rules is not None and (not set(roles) <= set(rules.roles) or
-                              any(t in text for text in texts for t in rules.special_tokens)):
+    tokens = [*(rules.special_tokens if rules is not None else ()), OPEN, CLOSE]  # think tags: checked precisely
+    if (rules is not None and not set(roles) <= set(rules.roles)) or any(t in text for text in texts for t in tokens):
+        return None
+    if rules is not None and rules.flags_plain_rows:
         return None
     return dup_text(roles, contents)
 
@@ -187,7 +194,7 @@ def _clean_call(call: Any, tools: dict[str, Any], ids: set[str],
 def suspects(texts: list[str], rules: TemplateRules | None, *, polars: bool = True) -> list[bool]:
     """Per text: may it hold a control character or a special token? Polars scans the whole
     list in Rust threads (two to three times as fast); without `polars`, Python's `re` does."""
-    tokens = list(rules.special_tokens) if rules is not None else []
+    tokens = [*(rules.special_tokens if rules is not None else ()), OPEN, CLOSE]  # think tags: checked precisely
     if not polars:
         control = _CONTROL_RE.search
         return [control(text) is not None or any(token in text for token in tokens) for text in texts]
@@ -316,4 +323,7 @@ def check_messages(raw_messages: list[Any], row: int, path: PathFn, root: str, r
     messages = [m for m in parsed if m is not None]
     issues = _content_issues(messages, row, path, rules) + _structure_issues(messages, row, path, root, rules,
                                                                              completion_only, fields)
-    return messages, issues
+    found = reasoning_issues(raw_messages, path)
+    if rules is not None and rules.reasoning is not None and not any(f[1] in REASONING_ERRORS for f in found):
+        found += template_reasoning_issues(raw_messages, rules.reasoning, rules.name, root)
+    return messages, issues + [Issue.make(row, where, code, message) for where, code, message in found]

@@ -110,6 +110,35 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
     Code("unanswered-call", "warning", "tools",
          "The conversation moves on (a user or assistant turn) before a tool call gets its result.",
          "Add the tool message with the result; a conversation may end right after a call."),
+    # reasoning traces (validation/reasoning.py)
+    Code("unclosed-think", "error", "reasoning",
+         "An assistant reply opens a `<think>` block that never closes (often a trace cut by a length limit).",
+         "Close the block before the answer, or drop the row: it would train as reasoning with no answer."),
+    Code("unbalanced-think", "error", "reasoning",
+         "An assistant reply holds more than one `<think>` or `</think>`, or `</think>` before `<think>`.",
+         "Keep one think block at the start of the reply; templates split the reply at the first `</think>`."),
+    Code("text-before-think", "warning", "reasoning",
+         "Text comes before the think block of a reply: templates that split the reply at the block drop it.",
+         "Move the text after the block, into the answer."),
+    Code("reasoning-twice", "error", "reasoning",
+         "A reply holds its reasoning twice: in two of `reasoning_content` / `reasoning` / `thinking`, or in one of "
+         "them and as a think block in its content.",
+         "Keep one: the template renders one and trains the other as answer text."),
+    Code("reasoning-dropped", "warning", "template",
+         "With --template: the row's reasoning is in a field the template does not print (e.g. reasoning_content "
+         "for deepseek-r1-distill or chatml); the message says how many characters would not be trained.",
+         "`--fix` moves the reasoning into the content as a think block, which every template trains."),
+    Code("empty-think-supervised", "warning", "template",
+         "With --template: the template puts an empty `<think></think>` block in the trained span of replies "
+         "without reasoning (qwen3's training variant): the model learns to skip thinking.",
+         "Add reasoning to those replies, train them with a template that does not insert the block, or mark "
+         "them `train: false`."),
+    Code("generation-prompt-trained", "warning", "template",
+         "With --template: the trained span of these replies begins inside the generation prompt, holding a think "
+         "tag inference writes itself (deepseek-r1-distill's `<｜Assistant｜><think>\\n`, qwen3-nothink's empty "
+         "block).",
+         "Usually harmless (the model learns text it is always given); choose the template that matches the data "
+         "(thinking replies with qwen3, not qwen3-nothink)."),
     # structured outputs (validate --response-schema)
     Code("response-not-json", "error", "structured output",
          "With --response-schema: an assistant reply in scope is not JSON.",
@@ -195,6 +224,8 @@ FIXES: dict[str, str] = {
                            "the model sees.",
     "arguments-converted": "With a --template that renders only one form of tool-call arguments: JSON text becomes "
                            "the object it holds (or an object its JSON text), so the template prints JSON.",
+    "reasoning-inlined": "With a --template that does not print the row's reasoning field (reasoning_content for "
+                         "deepseek-r1-distill or chatml): the reasoning moves into the content as a `<think>` block.",
 }
 
 

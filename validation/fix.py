@@ -7,7 +7,9 @@
 - `whitespace-stripped`: edge whitespace is removed where the template trims content anyway, so
   the data says what the model sees;
 - `arguments-converted`: tool-call arguments are rewritten in the form the template renders as
-  JSON (an object from its JSON text, or the JSON text of an object).
+  JSON (an object from its JSON text, or the JSON text of an object);
+- `reasoning-inlined`: reasoning kept in a field the template does not print (`reasoning_content`
+  for deepseek-r1-distill or chatml) moves into the content as a `<think>` block, which it trains.
 
 Fixes apply to the row's own structure (`messages` and `sharegpt` message lists; plain text
 fields of `qa`, `alpaca`, `prompt-completion` and `text` for stripping); a fixed row keeps every
@@ -22,6 +24,7 @@ from typing import Any
 
 from validation.formats import SHAREGPT_NAMES, SHAREGPT_ROLES, Format
 from validation.models import ROLES
+from validation.reasoning import CLOSE, inline, reasoning_of
 from validation.rules import TemplateRules
 from validation.tools import arguments_of
 
@@ -46,6 +49,7 @@ class Fixer:
         # the one form of arguments the template takes, when it takes only one
         self.arguments = support.arguments[0] if support and support.tool_calls and len(support.arguments) == 1 \
             else None
+        self.reasoning = rules.reasoning if rules is not None else None
 
     def fix(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
         """(the fixed row, what changed); the row itself when nothing did."""
@@ -63,6 +67,8 @@ class Fixer:
             fixes += self._strip(turns)
         if self.arguments:
             fixes += self._arguments(turns)
+        if self.reasoning is not None:
+            fixes += self._inline_reasoning(turns)
         if not fixes:
             return row, []
         return {**row, self.keys.list_key: [m for _, m in turns]}, fixes
@@ -148,6 +154,17 @@ class Fixer:
                 fixes.append((self._path(i, f"tool_calls[{j}].function.arguments"), "arguments-converted",
                               "the JSON text became the object it holds" if self.arguments == "object" else
                               "the object became its JSON text"))
+        return fixes
+
+    def _inline_reasoning(self, turns: list[tuple[int, dict[str, Any]]]) -> list[Change]:
+        fixes = []
+        for k, (i, message) in enumerate(turns):
+            found = reasoning_of(message)
+            if found.source in (None, "inline", self.reasoning.field) or CLOSE in found.answer:  # type: ignore[union-attr]
+                continue  # none, printed already, or held twice (reasoning-twice: the user decides)
+            turns[k] = (i, inline(message))
+            fixes.append((self._path(i, "content"), "reasoning-inlined",
+                          f"{found.source} moved into the content as a think block (the template does not print it)"))
         return fixes
 
     def _fix_fields(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from validation.errors import UnknownName
 from validation.models import ROLES
+from validation.reasoning import ReasoningSupport
 
 GROUP = "instructkit.template_rules"
 
@@ -65,6 +66,13 @@ class TemplateRules:
     render: Callable[[Sequence[Any]], str] | None = field(default=None, compare=False)
     audit: AuditHook | None = field(default=None, compare=False)
     tools: ToolSupport | None = field(default=None, compare=False)  # None: not known (no check)
+    reasoning: ReasoningSupport | None = field(default=None, compare=False)  # None: not known (no check)
+
+    @property
+    def flags_plain_rows(self) -> bool:
+        """Does the template's reasoning support warn about rows without any reasoning (so that no
+        fast path may clear a row unseen)?"""
+        return self.reasoning is not None and (self.reasoning.empty_block or "plain" in self.reasoning.prompt_trained)
 
 
 class Finding(NamedTuple):

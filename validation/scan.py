@@ -25,6 +25,7 @@ from validation.io import Record
 from validation.models import ROLES, Conversation
 from validation.report import Findings, Issue
 from validation.rowscan import Prover, fingerprints
+from validation.reasoning import THINK_TAGS
 from validation.rules import TemplateRules
 from validation.tools import ResponseSchema
 from validation.tokens import backend_of, count_tokens
@@ -60,7 +61,8 @@ class Scanner:
         # Raw lines can be cleared without decoding unless lengths or replies need the messages themselves;
         # a row that declares tools is left to Python, which checks its calls against them.
         self.prover = None if fmt.raw is None or (max_length is not None and tokenizer is not None) or response \
-            else Prover(fmt.raw, special_tokens=rules.special_tokens if rules else (),
+            or (rules is not None and rules.flags_plain_rows) \
+            else Prover(fmt.raw, special_tokens=(*(rules.special_tokens if rules else ()), *THINK_TAGS),
                         roles=rules.roles if rules else ROLES, other_keys=sorted(fmt.extra_keys | {"tools"}))
 
     def scan(self, records: Iterable[Record], findings: Findings | None = None) -> Iterator[RowOutcome]:

@@ -86,7 +86,10 @@ def test_every_registry_template_supervises_every_reply_and_its_end_of_turn(smol
     data = [chat("Hi", "Hello!", "Bye", "Ciao")]
     for spec in BUILTINS:
         codes = {i.code for i in audit(data, tokenizer=smollm2_tokenizer, template=spec.name).issues}
-        assert codes <= {"missing-bos"}, spec.name  # other families' BOS is not a SmolLM2 token
+        # other families' BOS is not a SmolLM2 token; qwen3's empty think blocks in replies without reasoning
+        expected = {"missing-bos"} | ({"empty-think-supervised"} if spec.name == "qwen3" else set()) \
+            | ({"generation-prompt-trained"} if spec.name == "qwen3-nothink" else set())
+        assert codes <= expected, spec.name
 
 
 @pytest.mark.parametrize("policy", ["truncate", "truncate-prompt", "drop", "raise"])

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from templating import TemplateError, get_template, list_templates
 from templating.builtins import HISTORY_THINKING
 from templating.capabilities import capabilities
-from tests.strategies import conversations, tool_conversations
+from tests.strategies import conversations, tool_conversations, visible_text
 
 render_jinja_template = pytest.importorskip("transformers.utils.chat_template_utils").render_jinja_template
 
@@ -169,3 +169,42 @@ def test_unknown_template_suggests_the_closest_name():
         get_template("llama-3.0")
     assert get_template("qwen2_5") is get_template("qwen2.5")
     assert get_template("smollm") is get_template("smollm2")
+
+
+def _reads_reasoning(name):
+    from templating.capabilities import reasoning_support
+
+    support = reasoning_support(get_template(name))
+    return support.field is not None or support.prompt_trained
+
+
+REASONING_NAMES = [name for name in NAMES if _reads_reasoning(name)]
+
+
+def test_the_reasoning_templates_are_found_by_probing():
+    assert REASONING_NAMES == ["deepseek-r1-distill", "qwen3", "qwen3-nothink"]
+
+
+@pytest.mark.parametrize("name", REASONING_NAMES)
+@SETTINGS
+@given(data=st.data(), thought=visible_text.filter(lambda t: "<" not in t),
+       answer=visible_text.filter(lambda t: "<" not in t), as_field=st.booleans())
+def test_a_reasoning_reply_renders_as_the_official_template_and_its_reasoning_is_trained(name, data, thought, answer,
+                                                                                          as_field):
+    from templating.capabilities import reasoning_support
+
+    template = get_template(name)
+    as_field = as_field and reasoning_support(template).field is not None
+    reply = {"role": "assistant", "content": answer, "reasoning_content": thought} if as_field else \
+        {"role": "assistant", "content": f"<think>\n{thought}\n</think>\n\n{answer}"}
+    messages = [*data.draw(st.sampled_from([[], [{"role": "system", "content": "Think first."}]])),
+                {"role": "user", "content": data.draw(visible_text)}, reply]
+    rendered = template.render(messages)
+    official, _ = oracle(template, messages, template.official_jinja, False)
+    # deepseek-r1-distill's official text drops the think block from the reply (training_differs)
+    assert official == (rendered.text.replace(f"<think>\n{thought}\n</think>", "") if name == "deepseek-r1-distill"
+                        else rendered.text)
+    text, indices = oracle(template, messages, template.jinja, False)
+    assert rendered.text == text and covered(rendered.assistant_spans, len(text)) == covered(indices, len(text))
+    (start, end), = rendered.assistant_spans
+    assert f"<think>\n{thought}\n</think>\n\n{answer}" in text[start:end]  # reasoning and answer both trained

@@ -65,6 +65,19 @@ CASES = [
       (2, "messages[0].content", "special-token-in-content", "error")], 1),
     ("duplicate", [], [(3, "messages", "duplicate", "warning"), (4, "messages", "near-duplicate", "warning")], 0),
     ("bom-blank-crlf", [], [], 0),
+    ("unclosed-think", [], [(2, "messages[1].content", "unclosed-think", "error")], 1),
+    ("unbalanced-think", [], [(2, "messages[1].content", "unbalanced-think", "error")], 1),
+    ("text-before-think", [], [(2, "messages[1].content", "text-before-think", "warning")], 0),
+    ("reasoning-twice", [], [(2, "messages[1].reasoning_content", "reasoning-twice", "error")], 1),
+    ("reasoning-dropped", [], [], 0),
+    ("reasoning-dropped", ["--template", "chatml"], [(2, "messages", "reasoning-dropped", "warning")], 0),
+    ("reasoning-dropped", ["--template", "qwen3"], [], 0),  # qwen3 prints reasoning_content
+    ("empty-think-supervised", [], [], 0),
+    ("empty-think-supervised", ["--template", "qwen3"], [(2, "messages", "empty-think-supervised", "warning")], 0),
+    ("empty-think-supervised", ["--template", "qwen2.5"], [], 0),
+    ("generation-prompt-trained", [], [], 0),
+    ("generation-prompt-trained", ["--template", "deepseek-r1-distill"],
+     [(2, "messages", "generation-prompt-trained", "warning")], 0),
 ]
 
 
