@@ -24,6 +24,27 @@ from validation.rules import Finding
 # What happens to a conversation over max_length: cut its end (TRL's default), drop its oldest
 # turns first (keeping the system prompt and the last reply), leave it out, or stop with an error.
 OVER_LENGTH = ("truncate", "truncate-prompt", "drop", "raise")
+# Which assistant turns train: all of them, or the last one only; a message's own `train: true|false`
+# decides for that turn either way.
+TRAIN_ON = ("all", "last")
+
+
+def trained_turns(messages: Sequence[Any], train_on: str = "all") -> list[bool]:
+    """Per assistant turn of `messages` (`Message`s or dicts): is it trained?
+
+    Example:
+        >>> turns = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "train": False},
+        ...          {"role": "user", "content": "c"}, {"role": "assistant", "content": "d"}]
+        >>> trained_turns(turns), trained_turns(turns[:3] + [{**turns[3], "train": False}], "last")
+        ([False, True], [False, False])
+    """
+    replies = [m if isinstance(m, dict) else {"role": m.role, **(m.model_extra or {})} for m in messages]
+    replies = [m for m in replies if m.get("role") == "assistant"]
+    out = []
+    for k, m in enumerate(replies):
+        own = m.get("train")
+        out.append(own if isinstance(own, bool) else train_on == "all" or k == len(replies) - 1)
+    return out
 
 
 @dataclass(frozen=True)
@@ -37,6 +58,7 @@ class RowAudit:
     findings: list[Finding] = field(default_factory=list)
     dropped: bool = False
     tools: list[Any] | None = None  # the row's tools, rendered with it (templating.registry.tools_of)
+    untrained: int = 0  # assistant turns left out of the mask (`train: false`, `train_on: last`)
 
 
 def special_tokens(tokenizer: Any, template: ChatTemplate) -> tuple[str, ...]:
@@ -57,9 +79,12 @@ class Auditor:
     """Audits conversations for one (tokenizer, template, max_length); reusable across batches."""
 
     def __init__(self, tokenizer: Any, template: ChatTemplate, max_length: int | None = None,
-                 over_length: str = "truncate") -> None:
+                 over_length: str = "truncate", train_on: str = "all") -> None:
         if over_length not in OVER_LENGTH:
             raise ValueError(f"over_length must be one of {', '.join(OVER_LENGTH)}, got {over_length!r}")
+        if train_on not in TRAIN_ON:
+            raise ValueError(f"train_on must be one of {', '.join(TRAIN_ON)}, got {train_on!r}")
+        self.train_on = train_on
         self.backend = _backend(tokenizer)
         self.template = template
         self.max_length = max_length
@@ -86,11 +111,17 @@ class Auditor:
             findings, dropped, index = [], False, list(range(len(messages)))
             if self.max_length is not None and len(encoding) > self.max_length:
                 findings, messages, r, encoding, dropped, index = self._over_length(messages, r, encoding, tools)
-            ids, mask = encoding.ids, mask_of(encoding, r)  # .ids builds a new list on every call
+            trains = trained_turns(messages, self.train_on)
+            spans = r.assistant_spans if len(r.assistant_spans) != len(trains) else \
+                [span for span, trained in zip(r.assistant_spans, trains) if trained]
+            ids, mask = encoding.ids, mask_of(encoding, Rendered(r.text, spans))  # .ids: a new list each call
             findings = self._forged_tokens(messages, index) + self._bos(ids, r.text) + findings
-            findings += self._turns(messages, index, r, encoding, mask, truncated=not dropped)
-            findings += self._tool_turns(messages, index, tools)
-            out.append(RowAudit(ids, mask, messages, findings, dropped, tools))
+            findings += self._turns(messages, index, r, encoding, mask, truncated=not dropped, trains=trains)
+            findings += self._tool_turns(messages, index, tools, trains)
+            if trains and not any(trains):
+                findings.append(Finding(None, None, "no-trained-turn", "every assistant turn is marked train: false: "
+                                        "the row trains nothing"))
+            out.append(RowAudit(ids, mask, messages, findings, dropped, tools, untrained=trains.count(False)))
         return out
 
     def _render(self, messages: list[Any], tools: list[Any] | None = None) -> Rendered | str:
@@ -160,8 +191,8 @@ class Auditor:
         return []
 
     def _turns(self, messages: list[Any], index: list[int], rendered: Rendered, encoding: Any, mask: list[int], *,
-               truncated: bool) -> list[Finding]:
-        """Per assistant turn (`index` maps it to its position in the original conversation)."""
+               truncated: bool, trains: list[bool]) -> list[Finding]:
+        """Per assistant turn that trains (`index` maps it to its position in the original conversation)."""
         turns = [index[i] for i, m in enumerate(messages) if m.role == "assistant"]
         spans = rendered.assistant_spans
         if not spans:
@@ -174,7 +205,9 @@ class Auditor:
         findings: list[Finding] = []
         limit = self.max_length if truncated else None
         kept = 0
-        for turn, (start, end) in zip(turns, spans):
+        for turn, (start, end), trained in zip(turns, spans, trains):
+            if not trained:  # left out on purpose: nothing to check
+                continue
             span = token_range(encoding, start, end, len(rendered.text))
             tokens = [t for t in range(span[0], span[1] + 1) if mask[t]] if span is not None else []
             if not tokens:
@@ -201,7 +234,8 @@ class Auditor:
                                  "trained token"))
         return findings
 
-    def _tool_turns(self, messages: list[Any], index: list[int], tools: list[Any] | None) -> list[Finding]:
+    def _tool_turns(self, messages: list[Any], index: list[int], tools: list[Any] | None,
+                    trains: list[bool]) -> list[Finding]:
         """Each call inside its turn's trained span, each tool result outside every span: found by
         rendering the conversation once more with each call's name and each result's text replaced
         by a marker no text holds, wherever the template puts them."""
@@ -226,7 +260,10 @@ class Auditor:
             return None if at < 0 else any(a <= at < b for a, b in spans)
 
         findings: list[Finding] = []
+        left_out = {i for i, t in zip([i for i, m in enumerate(messages) if m.role == "assistant"], trains) if not t}
         for i, m in enumerate(messages):
+            if i in left_out:
+                continue
             if m.role == "tool" and trained(f"\ue000R{i}\ue001"):
                 findings.append(Finding(index[i], "content", "tool-result-supervised",
                                         "this tool result is inside a trained span: the model would learn to "

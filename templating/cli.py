@@ -8,7 +8,7 @@ import sys
 from contextlib import nullcontext
 from pathlib import Path
 
-from templating.audit import OVER_LENGTH
+from templating.audit import OVER_LENGTH, TRAIN_ON
 from validation.arguments import at_least, print_report, source_arguments
 from validation.io import open_for_writing
 from validation.rules import get_tokenizer
@@ -64,6 +64,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     audit.add_argument("--max-length", type=at_least(1), metavar="N", help="audit truncation at N tokens")
     audit.add_argument("--over-length", default="truncate", choices=OVER_LENGTH,
                        help="what happens to rows over --max-length (default truncate, TRL's behaviour)")
+    audit.add_argument("--train-on", default="all", choices=TRAIN_ON,
+                       help="assistant turns trained: all (default) or the last one; a message's own "
+                            "\"train\": true|false decides for its turn either way")
     audit.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     audit.add_argument("--per-row", metavar="OUT.jsonl", help="write one line per audited row: row, tokens, "
                        "supervised tokens (before and after truncation), codes")
@@ -133,7 +136,7 @@ def run_audit(args: argparse.Namespace) -> int:
         print(f"template: {template.name}", file=sys.stderr)
     report, audited = audit_rows(args.path, tokenizer=tokenizer, template=rules_of(template),
                                  max_length=args.max_length, over_length=args.over_length, format=args.format,
-                                 column=args.column, split=args.split, progress=not args.json)
+                                 column=args.column, split=args.split, progress=not args.json, train_on=args.train_on)
     if args.per_row:
         from validation.audit import write_per_row
 

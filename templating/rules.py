@@ -21,10 +21,10 @@ def rules_of(template: ChatTemplate) -> TemplateRules:
         return template.render(messages).text
 
     def audit(conversations: Sequence[Any], tokenizer: Any, max_length: int | None = None,
-              over_length: str = "truncate") -> list[Any]:
+              over_length: str = "truncate", train_on: str = "all") -> list[Any]:
         from templating.audit import Auditor
 
-        return Auditor(tokenizer, template, max_length, over_length).audit(conversations)
+        return Auditor(tokenizer, template, max_length, over_length, train_on).audit(conversations)
 
     from templating.capabilities import capabilities, reasoning_support
 

@@ -77,6 +77,7 @@ class TrainConfig(Strict):
     on_invalid: Literal["stop", "drop"] = "stop"
     # Rows over max_length: cut the end (TRL's way), drop the oldest turns first, leave out, or stop.
     over_length: Literal["truncate", "truncate-prompt", "drop", "raise"] = "truncate"
+    train_on: Literal["all", "last"] = "all"  # assistant turns trained; a message's `train: true|false` decides its own
     # Rows the supervision audit finds errors in (nothing trained, end-of-turn unsupervised, ...).
     on_audit_error: Literal["stop", "drop", "warn"] = "stop"
     # Structured outputs: replies (the last of each row, or all) must be JSON valid against this JSON Schema file.

@@ -132,6 +132,7 @@ def supervise(config: TrainConfig, tokenizer: Any, template: Any, out: Path | No
                                      max_length=None if config.packing else config.max_length,
                                      over_length=config.over_length, progress=is_main_process(),
                                      response_schema=config.response_schema, response_scope=config.response_scope,
+                                     train_on=config.train_on,
                                      **({} if data is not None else {"split": split or "train"}))
     if out is not None:
         _write(out / "audit.json", json.dumps(report.to_json(), ensure_ascii=False, indent=1))

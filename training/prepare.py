@@ -35,9 +35,11 @@ def check_against_trl(rows: Sequence[RowAudit], tokenizer: Any, template: ChatTe
         trl = with_template.apply_chat_template([m.to_dict() for m in row.messages], tools=row.tools, tokenize=True,
                                                 return_dict=True, return_assistant_tokens_mask=True)
         cut = slice(None, max_length)
-        if trl["input_ids"][cut] != prepared_row["input_ids"] or ("assistant_masks" in prepared_row and
-                                                                  trl["assistant_masks"][cut] !=
-                                                                  prepared_row["assistant_masks"]):
+        ours, theirs = prepared_row.get("assistant_masks"), trl["assistant_masks"][cut]
+        # turns left out on purpose (train: false, train_on: last) are in TRL's mask, not ours
+        same_mask = ours is None or (ours == theirs if not row.untrained else
+                                     all(t or not o for t, o in zip(theirs, ours)) and len(ours) == len(theirs))
+        if trl["input_ids"][cut] != prepared_row["input_ids"] or not same_mask:
             raise MaskMismatch(f"conversation {checked + 1}: our tokens or assistant mask differ from TRL's "
                                f"tokenization with template {template.name}")
         checked += 1

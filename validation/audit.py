@@ -30,23 +30,26 @@ BATCH = 2048
 
 def audit(source: Source, *, tokenizer: Any, template: str | TemplateRules, max_length: int | None = None,
           over_length: str = "truncate", format: str | None = None, column: str | None = None,
-          split: str = "train", progress: bool = False) -> Report:
+          split: str = "train", progress: bool = False, train_on: str = "all") -> Report:
     """Audit what training on `source` supervises; returns the report (summary under `.summary`).
 
     Raises:
         InputError: the source cannot be read, or the template has no audit (no templating package).
     """
     return audit_rows(source, tokenizer=tokenizer, template=template, max_length=max_length,
-                      over_length=over_length, format=format, column=column, split=split, progress=progress)[0]
+                      over_length=over_length, format=format, column=column, split=split, progress=progress,
+                      train_on=train_on)[0]
 
 
 def audit_rows(source: Source, *, tokenizer: Any, template: str | TemplateRules, max_length: int | None = None,
                over_length: str = "truncate", format: str | None = None, column: str | None = None,
                split: str = "train", progress: bool = False, response_schema: Any = None,
-               response_scope: str = "last") -> tuple[Report, list[tuple[int, RowAudit]]]:
+               response_scope: str = "last", train_on: str = "all") -> tuple[Report, list[tuple[int, RowAudit]]]:
     """`audit`, plus each valid row's audit as (row, audit): its ids, mask and the messages
     training sees (what `training` prepares from, so the audit is of exactly what is trained).
-    `response_schema`: rows whose replies fail it are invalid here too (as in `validate`)."""
+    `response_schema`: rows whose replies fail it are invalid here too (as in `validate`);
+    `train_on`: "all" assistant turns train, or the "last" one only (a message's `train: true|false`
+    decides for its turn either way)."""
     rules, max_length = resolve_rules(template), check_max_length(max_length)
     response = response_schema_of(response_schema, response_scope)
     if rules is None or rules.audit is None:
@@ -55,11 +58,11 @@ def audit_rows(source: Source, *, tokenizer: Any, template: str | TemplateRules,
     with dataset_of(source, format=format, column=column, split=split) as data, \
             progress_bar(data, progress, "auditing") as advance:
         return _audit(data, rules, tokenizer, max_length, over_length, data.records(precise=True, progress=advance),
-                      response)
+                      response, train_on)
 
 
 def _audit(data: Dataset, rules: TemplateRules, tokenizer: Any, max_length: int | None, over_length: str,
-           records: Any, response: Any = None) -> tuple[Report, list[tuple[int, RowAudit]]]:
+           records: Any, response: Any = None, train_on: str = "all") -> tuple[Report, list[tuple[int, RowAudit]]]:
     fmt = data.format
     report = Report(path=data.name, format=fmt.name, template=rules.name, max_length=max_length,
                     length_unit="tokens")
@@ -70,7 +73,7 @@ def _audit(data: Dataset, rules: TemplateRules, tokenizer: Any, max_length: int 
 
     def flush() -> None:
         results = rules.audit([conversation_of(fmt, row_data) for _, row_data in pending], tokenizer, max_length,
-                              over_length)
+                              over_length, train_on)
         for (row, row_data), result in zip(pending, results):
             issues.extend(Issue.make(row, source_path(fmt, row_data, finding), finding.code, finding.text)
                           for finding in result.findings)

@@ -323,7 +323,9 @@ def check_messages(raw_messages: list[Any], row: int, path: PathFn, root: str, r
     messages = [m for m in parsed if m is not None]
     issues = _content_issues(messages, row, path, rules) + _structure_issues(messages, row, path, root, rules,
                                                                              completion_only, fields)
-    found = reasoning_issues(raw_messages, path)
+    found = reasoning_issues(raw_messages, path) + [
+        (path(i, "train"), "wrong-type", f"train must be true or false, got {json_type(m['train'])}")
+        for i, m in enumerate(raw_messages) if "train" in m and not isinstance(m["train"], bool)]
     if rules is not None and rules.reasoning is not None and not any(f[1] in REASONING_ERRORS for f in found):
         found += template_reasoning_issues(raw_messages, rules.reasoning, rules.name, root)
     return messages, issues + [Issue.make(row, where, code, message) for where, code, message in found]

@@ -102,7 +102,7 @@ class RowAudit(Protocol):
 
 class AuditHook(Protocol):
     def __call__(self, conversations: Sequence[Any], tokenizer: Any, max_length: int | None = None,
-                 over_length: str = "truncate", /) -> Sequence[RowAudit]: ...
+                 over_length: str = "truncate", train_on: str = "all", /) -> Sequence[RowAudit]: ...
 
 
 @runtime_checkable

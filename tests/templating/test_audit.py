@@ -186,3 +186,42 @@ def test_the_tool_templates_train_calls_and_not_results(smollm2_tokenizer, name)
 
     [result] = Auditor(smollm2_tokenizer, get_template(name)).audit([Conversation.of(TOOL_ROW["messages"])])
     assert [f.code for f in result.findings if f.code in ("call-not-supervised", "tool-result-supervised")] == []
+
+
+def test_train_false_and_train_on_last_leave_exactly_those_turns_out_of_the_mask(smollm2_tokenizer):
+    from templating.tokens import mask_of
+
+    template = get_template("smollm2")
+    messages = chat("Hi", "Hello!", "Bye", "Ciao")["messages"]
+    every = Auditor(smollm2_tokenizer, template).audit([messages])[0]
+    rendered = template.render(messages)
+    encoding = smollm2_tokenizer.backend_tokenizer.encode(rendered.text, add_special_tokens=False)
+    first, second = rendered.assistant_spans
+    only_first = mask_of(encoding, type(rendered)(rendered.text, [first]))
+    only_second = mask_of(encoding, type(rendered)(rendered.text, [second]))
+    assert every.mask == [a | b for a, b in zip(only_first, only_second)] and any(only_first) and any(only_second)
+
+    last = Auditor(smollm2_tokenizer, template, train_on="last").audit([messages])[0]
+    assert (last.mask, last.untrained, last.findings) == (only_second, 1, [])
+    marked = [dict(m) for m in messages]
+    marked[1]["train"], marked[3]["train"] = True, False  # a message's own flag wins over train_on
+    flagged = Auditor(smollm2_tokenizer, template, train_on="last").audit([marked])[0]
+    assert (flagged.mask, flagged.untrained, flagged.findings) == (only_first, 1, [])
+    marked[1]["train"] = False
+    none = Auditor(smollm2_tokenizer, template).audit([marked])[0]
+    assert not any(none.mask) and [f.code for f in none.findings] == ["no-trained-turn"]
+
+
+def test_check_against_trl_accepts_turns_left_out_on_purpose_and_nothing_else(smollm2_tokenizer):
+    import datasets
+
+    from training.prepare import MaskMismatch, check_against_trl, tokenized_dataset
+
+    template = get_template("smollm2")
+    rows = Auditor(smollm2_tokenizer, template, train_on="last").audit([chat("Hi", "Hello!", "Bye", "Ciao")["messages"]])
+    prepared = tokenized_dataset(rows, assistant_only_loss=True)
+    assert check_against_trl(rows, smollm2_tokenizer, template, prepared) == 1
+    wrong = datasets.Dataset.from_dict({"input_ids": prepared["input_ids"],
+                                        "assistant_masks": [[1] * len(prepared["input_ids"][0])]})
+    with pytest.raises(MaskMismatch):
+        check_against_trl(rows, smollm2_tokenizer, template, wrong)  # a mask over the prompt is still caught

@@ -17,6 +17,7 @@ from tests.training.conftest import write_config
     ({"dataset": {"path": "d.jsonl"}, "sft": {"max_length": 64}},
      "sft: set 'max_length' at the top level (max_length), not under sft"),
     ({}, "dataset: Field required"),
+    ({"dataset": {"path": "d.jsonl"}, "train_on": "first"}, "train_on: Input should be 'all' or 'last'"),
 ])
 def test_bad_config_is_one_clear_line(tmp_path, values, message):
     with pytest.raises(ConfigError) as caught:
@@ -40,3 +41,9 @@ def test_scientific_notation_without_a_dot_is_a_number(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("dataset: {path: d.jsonl}\nsft:\n  learning_rate: 2e-4\n  weight_decay: 1.0e-2\n")
     assert load_config(path).sft == {"learning_rate": 2e-4, "weight_decay": 1e-2}
+
+
+def test_train_on_defaults_to_every_turn_and_takes_last(tmp_path):
+    assert load_config(write_config(tmp_path, dataset={"path": "d.jsonl"})).train_on == "all"
+    assert load_config(write_config(tmp_path, dataset={"path": "d.jsonl"}), overrides=["train_on=last"]).train_on \
+        == "last"
