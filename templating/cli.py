@@ -78,17 +78,19 @@ def run_templates(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from templating import get_template, list_templates
-    from templating.capabilities import capabilities
+    from templating.capabilities import capabilities, reasoning_support
 
     specs = list_templates()
     tools = {s.name: capabilities(get_template(s.name)) for s in specs}  # probed from each template
+    reasoning = {s.name: reasoning_support(get_template(s.name)) for s in specs}
     if args.json:
         json.dump([{"name": s.name, "aliases": list(s.aliases), "system": s.supports_system,
                     "special_tokens": list(s.special_tokens), "end_of_turn": s.end_of_turn,
                     "bos_token": s.bos_token, "eos_token": s.eos_token, "stop_strings": list(s.stops),
                     "generation_prompt": s.generation_prompt, "default_system": s.default_system,
                     "source": s.source, "training_differs": s.training_differs or None,
-                    "tools": asdict(tools[s.name])} for s in specs], sys.stdout,
+                    "tools": asdict(tools[s.name]), "reasoning": asdict(reasoning[s.name])} for s in specs],
+                  sys.stdout,
                   ensure_ascii=False, indent=1)
         print()
         return 0
@@ -96,10 +98,11 @@ def run_templates(args: argparse.Namespace) -> int:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table("name", "aliases", "system", "end of turn", "special tokens", "tools")
+    table = Table("name", "aliases", "system", "end of turn", "special tokens", "tools", "reasoning")
     for s in specs:  # tokens such as [/INST] are text, not rich markup
         table.add_row(s.name, ", ".join(s.aliases), "yes" if s.supports_system else "no", Text(s.end_of_turn),
-                      Text(" ".join(s.special_tokens)), tools[s.name].describe(), end_section=False)
+                      Text(" ".join(s.special_tokens)), tools[s.name].describe(), reasoning[s.name].describe(),
+                      end_section=False)
     Console().print(table)
     return 0
 

@@ -92,6 +92,10 @@ def test_each_template_is_probed_for_what_it_trains_of_reasoning():
     assert found["deepseek-r1-distill"] == ReasoningSupport(None, False, ("reasoning",))
     others = {name for name, support in found.items() if support != ReasoningSupport(None, False, ())}
     assert others == {"qwen3", "qwen3-nothink", "deepseek-r1-distill"}
+    assert [found[n].describe() for n in ("qwen3", "qwen3-nothink", "deepseek-r1-distill", "chatml")] == [
+        "reads reasoning_content, trains an empty think block",
+        "reads reasoning_content, trains an empty think block, trains its generation prompt",
+        "reasoning inline only, trains its generation prompt", "reasoning inline only"]
 
 
 def test_fix_moves_field_reasoning_into_the_content_for_a_template_that_drops_it(cli, tmp_path):
