@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from validation._rowscan import has_control_char
 from validation.decode import json_type
 from validation.models import ROLES, Message
-from validation.reasoning import (CLOSE, OPEN, REASONING_ERRORS, reasoning_issues, reasoning_of,
+from validation.reasoning import (CLOSE, OPEN, REASONING_ERRORS, REASONING_FIELDS, reasoning_issues, reasoning_of,
                                   template_reasoning_issues)
 from validation.report import Issue
 from validation.rules import TemplateRules
@@ -90,6 +90,7 @@ def fast_clean(messages: Any, rules: TemplateRules | None) -> str | None:
 
 _CALL_ROW_CODE = {"system": "s", "user": "u", "assistant": "a", "tool": "t"}  # "c": an assistant turn that calls
 _CLEAN_CALL_ORDER = re.compile(r"s?(?:u(?:ct+)*a)+")
+_PRECISE_KEYS = (*REASONING_FIELDS, "train")  # message fields only the precise path checks
 
 
 def fast_clean_tools(messages: Any, fields: dict[str, Any], rules: TemplateRules | None) -> str | None:
@@ -120,6 +121,8 @@ def fast_clean_tools(messages: Any, fields: dict[str, Any], rules: TemplateRules
             code = _CALL_ROW_CODE[role]
             if len(m) == 2:  # role and content only, as most turns are
                 content, calls, name, answers = m["content"], None, None, None
+            elif any(key in m for key in _PRECISE_KEYS):
+                return None
             else:
                 content, calls, name, answers = m.get("content"), m.get("tool_calls"), m.get("name"), \
                     m.get("tool_call_id")
@@ -180,7 +183,8 @@ def _clean_call(call: Any, tools: dict[str, Any], ids: set[str],
     raw = function.get("arguments", {})
     if type(raw) is dict and not all(type(key) is str for key in raw):
         return None
-    if support is not None and support.arguments and ("string" if type(raw) is str else "object") not in support.arguments:
+    form = "string" if type(raw) is str else "object"
+    if support is not None and support.arguments and form not in support.arguments:
         return None
     arguments, why = arguments_of(raw) if type(raw) in (str, dict) else (None, "wrong type")
     tool = tools.get(function["name"])

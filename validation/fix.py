@@ -160,8 +160,10 @@ class Fixer:
         fixes = []
         for k, (i, message) in enumerate(turns):
             found = reasoning_of(message)
-            if found.source in (None, "inline", self.reasoning.field) or CLOSE in found.answer:  # type: ignore[union-attr]
-                continue  # none, printed already, or held twice (reasoning-twice: the user decides)
+            # none, printed already, or held twice (reasoning-twice: the user decides)
+            printed = self.reasoning.field  # type: ignore[union-attr]
+            if found.source in (None, "inline", printed) or CLOSE in found.answer:
+                continue
             turns[k] = (i, inline(message))
             fixes.append((self._path(i, "content"), "reasoning-inlined",
                           f"{found.source} moved into the content as a think block (the template does not print it)"))

@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
-from validation.checks import check_messages, fast_clean, fast_clean_tools, message_dup_text, suspects, with_call_content
+from validation.checks import (check_messages, fast_clean, fast_clean_tools, message_dup_text, suspects,
+                               with_call_content)
 from validation.formats import Format, FormatError
 from validation.decode import decode_row
 from validation.duplicates import Duplicates

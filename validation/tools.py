@@ -121,7 +121,7 @@ def arguments_of(value: Any) -> tuple[Any, str | None]:
     if isinstance(value, str):
         try:
             value = orjson.loads(value)
-        except orjson.JSONDecodeError:  # or JSON beyond orjson (NaN, huge numbers): the stdlib reads it, or says why not
+        except orjson.JSONDecodeError:  # or beyond orjson (NaN, huge numbers): the stdlib reads it, or says why not
             try:
                 value = json.loads(value)
             except ValueError as exc:

@@ -208,6 +208,10 @@ def _break_tool_row(row: dict, how: str, at: int, value: str) -> dict:
         row["tools"] = [[], "[", [{"name": ""}], row["tools"][:1], None][at % 5]
     elif how == "parallel":
         row["parallel_tool_calls"] = False
+    elif how == "reasoning":  # a field the precise path reads (and hashes)
+        messages[-1]["reasoning_content"] = value or "because"
+    elif how == "train":
+        messages[-1]["train"] = value
     elif how == "swap":
         messages[at % len(messages)], messages[-1] = messages[-1], messages[at % len(messages)]
     return row
@@ -215,7 +219,8 @@ def _break_tool_row(row: dict, how: str, at: int, value: str) -> dict:
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tool_conversations(), st.sampled_from(["none", "drop", "drop-result", "control", "content", "role", "call-name", "arguments", "call-id",
-                                               "answer-id", "answer-name", "tools", "parallel", "swap"]),
+                                               "answer-id", "answer-name", "tools", "parallel", "swap", "reasoning",
+                                               "train"]),
        st.integers(0, 20), st.sampled_from(["", " ", "x\x07y", "<|im_start|>", "user", "tool", "system", "System"]),
        st.sampled_from([None, "chatml", "qwen2.5", "llama3.1"]))
 def test_fast_path_for_tool_rows_clears_only_rows_the_precise_path_finds_clean(conversation, how, at, value,
