@@ -107,15 +107,13 @@ def reasoning_support(template: ChatTemplate) -> ReasoningSupport:
                   if (got := trained({"role": "assistant", "content": "probe answer", name: _THOUGHT}))
                   and _THOUGHT in got[1]), None)
     plain = trained({"role": "assistant", "content": "probe answer"})
+    opened = trained({"role": "assistant", "content": f"{OPEN}\n{_THOUGHT}\n{CLOSE}\n\nprobe answer"})
     try:
         prompt = template.render([question], add_generation_prompt=True).text
     except (TemplateError, jinja2.TemplateError, TypeError, ValueError):
         prompt = ""
-    kinds = []
-    for kind, content in (("reasoning", f"{OPEN}\n{_THOUGHT}\n{CLOSE}\n\nprobe answer"), ("plain", "probe answer")):
-        got = trained({"role": "assistant", "content": content})
-        # a think tag of the prompt in the span (qwen2.5's span holds the prompt's last newline: not counted)
-        if got and prompt and got[0].startswith(prompt) and OPEN in prompt[got[2]:]:
-            kinds.append(kind)
+    # a think tag of the prompt in the span (qwen2.5's span holds the prompt's last newline: not counted)
+    kinds = tuple(kind for kind, got in (("reasoning", opened), ("plain", plain))
+                  if got and prompt and got[0].startswith(prompt) and OPEN in prompt[got[2]:])
     return ReasoningSupport(field=field, empty_block=plain is not None and OPEN in plain[1] and CLOSE in plain[1],
-                            prompt_trained=tuple(kinds))
+                            prompt_trained=kinds)

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from validation._rowscan import has_control_char
 from validation.decode import json_type
 from validation.models import ROLES, Message
-from validation.reasoning import (CLOSE, OPEN, REASONING_ERRORS, REASONING_FIELDS, reasoning_issues, reasoning_of,
+from validation.reasoning import (REASONING_ERRORS, REASONING_FIELDS, THINK_TAGS, reasoning_issues, reasoning_of,
                                   template_reasoning_issues)
 from validation.report import Issue
 from validation.rules import TemplateRules
@@ -53,7 +53,9 @@ def message_dup_text(messages: Sequence[Message]) -> str:
                 _with_calls(m.content, [[c.function.name, arguments(c.function.arguments)] for c in m.tool_calls])
                 for m in messages]
     for k, m in enumerate(messages):  # reasoning in a field counts too (U+001D: a control character)
-        if m.role == "assistant" and (found := reasoning_of(m.to_dict())).source not in (None, "inline"):
+        extra = m.model_extra
+        if extra and m.role == "assistant" and any(name in extra for name in REASONING_FIELDS) \
+                and (found := reasoning_of({"role": m.role, **extra})).source is not None:
             contents[k] = f"{found.text}\x1d{contents[k]}"
     return dup_text([m.role for m in messages], contents)
 
@@ -65,6 +67,12 @@ def _with_calls(content: str, calls: list[list[Any]]) -> str:
         return content + "\x1e" + orjson.dumps(calls, option=orjson.OPT_SORT_KEYS).decode()
     except TypeError:  # beyond what orjson writes (an integer over 64 bits): the same text, whichever path
         return content + "\x1e" + json.dumps(calls, sort_keys=True, ensure_ascii=False)
+
+
+def suspect_tokens(rules: TemplateRules | None) -> tuple[str, ...]:
+    """Strings that send a row past every fast path to the precise checks: the template's special
+    tokens (reported there) and the think tags (whose reasoning checks only run there)."""
+    return (*(rules.special_tokens if rules is not None else ()), *THINK_TAGS)
 
 
 def fast_clean(messages: Any, rules: TemplateRules | None) -> str | None:
@@ -163,7 +171,7 @@ def fast_clean_tools(messages: Any, fields: dict[str, Any], rules: TemplateRules
         return None
     if not _CLEAN_CALL_ORDER.fullmatch("".join(sig)) or any(map(has_control_char, texts)):
         return None
-    tokens = [*(rules.special_tokens if rules is not None else ()), OPEN, CLOSE]  # think tags: checked precisely
+    tokens = suspect_tokens(rules)
     if (rules is not None and not set(roles) <= set(rules.roles)) or any(t in text for text in texts for t in tokens):
         return None
     if rules is not None and rules.flags_plain_rows:
@@ -198,7 +206,7 @@ def _clean_call(call: Any, tools: dict[str, Any], ids: set[str],
 def suspects(texts: list[str], rules: TemplateRules | None, *, polars: bool = True) -> list[bool]:
     """Per text: may it hold a control character or a special token? Polars scans the whole
     list in Rust threads (two to three times as fast); without `polars`, Python's `re` does."""
-    tokens = [*(rules.special_tokens if rules is not None else ()), OPEN, CLOSE]  # think tags: checked precisely
+    tokens = list(suspect_tokens(rules))
     if not polars:
         control = _CONTROL_RE.search
         return [control(text) is not None or any(token in text for token in tokens) for text in texts]

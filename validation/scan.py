@@ -18,7 +18,7 @@ from functools import partial
 from typing import Any
 
 from validation.checks import (check_messages, fast_clean, fast_clean_tools, message_dup_text, suspects,
-                               with_call_content)
+                               suspect_tokens, with_call_content)
 from validation.formats import Format, FormatError
 from validation.decode import decode_row
 from validation.duplicates import Duplicates
@@ -26,7 +26,6 @@ from validation.io import Record
 from validation.models import ROLES, Conversation
 from validation.report import Findings, Issue
 from validation.rowscan import Prover, fingerprints
-from validation.reasoning import THINK_TAGS
 from validation.rules import TemplateRules
 from validation.tools import ResponseSchema
 from validation.tokens import backend_of, count_tokens
@@ -63,7 +62,7 @@ class Scanner:
         # a row that declares tools is left to Python, which checks its calls against them.
         self.prover = None if fmt.raw is None or (max_length is not None and tokenizer is not None) or response \
             or (rules is not None and rules.flags_plain_rows) \
-            else Prover(fmt.raw, special_tokens=(*(rules.special_tokens if rules else ()), *THINK_TAGS),
+            else Prover(fmt.raw, special_tokens=suspect_tokens(rules),
                         roles=rules.roles if rules else ROLES, other_keys=sorted(fmt.extra_keys | {"tools"}))
 
     def scan(self, records: Iterable[Record], findings: Findings | None = None) -> Iterator[RowOutcome]:
