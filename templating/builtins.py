@@ -4,12 +4,15 @@ package resources in `templates/`; the layout (`turns`) is what the fast rendere
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from templating.fast import TurnFormat
 from templating.registry import TemplateSpec, _add
 
 IM = ("<|im_start|>", "<|im_end|>")
 CHATML_TURNS = TurnFormat(("<|im_start|>user\n", "<|im_end|>\n"), ("<|im_start|>assistant\n", "<|im_end|>\n"),
                           ("<|im_start|>system\n", "<|im_end|>\n"))
+QWEN3_TURNS = replace(CHATML_TURNS, think=("<think>\n", "\n</think>\n\n"))  # the training variant's
 TRL = "trl/chat_templates (TRL 1.16, Apache-2.0), copied verbatim"
 HISTORY_THINKING = ("the official text renders a think block only in assistant turns after the last user turn "
                     "(reasoning of earlier turns is dropped, and a turn without reasoning gets an empty block only "
@@ -32,12 +35,13 @@ BUILTINS = [
     TemplateSpec("qwen3", (*IM, "<|endoftext|>"), "<|im_end|>", "<|im_start|>assistant\n", eos_token="<|im_end|>",
                  aliases=("qwen-3", "qwen3-thinking"), stop_strings=("<|im_end|>", "<|endoftext|>"),
                  source=TRL + " (qwen3.jinja, qwen3_training.jinja)", call_syntax="qwen",
-                 training_differs=HISTORY_THINKING),
+                 training_differs=HISTORY_THINKING, turns=QWEN3_TURNS),
     TemplateSpec("qwen3-nothink", (*IM, "<|endoftext|>"), "<|im_end|>",
                  "<|im_start|>assistant\n<think>\n\n</think>\n\n", eos_token="<|im_end|>", aliases=("qwen3_nothink",),
                  stop_strings=("<|im_end|>", "<|endoftext|>"),
                  source=TRL + " (qwen3.jinja, qwen3_training.jinja) with enable_thinking=False", call_syntax="qwen",
-                 variables={"enable_thinking": False}, training_differs=HISTORY_THINKING, jinja_name="qwen3"),
+                 variables={"enable_thinking": False}, training_differs=HISTORY_THINKING, jinja_name="qwen3",
+                 turns=QWEN3_TURNS),
     TemplateSpec("deepseek-r1-distill",
                  ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜User｜>", "<｜Assistant｜>"),
                  "<｜end▁of▁sentence｜>", "<｜Assistant｜><think>\n", bos_token="<｜begin▁of▁sentence｜>",

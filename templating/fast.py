@@ -22,7 +22,9 @@ class TurnFormat:
     """How a template lays out turns: each role's header and footer. `span_prefix` opens the
     trained span (qwen2.5's '\\n'); `writes_bos`: the text starts with the spec's BOS token;
     `final_eos` ends a conversation without a generation prompt (phi3); `refuse_leading_system`:
-    a system message first raises, later ones render (gemma). The rest (generation prompt, BOS,
+    a system message first raises, later ones render (gemma); `think`: (open, close) of the
+    think block every assistant turn begins with (qwen3's training variant: empty without
+    reasoning; the reply is written without its leading newlines). The rest (generation prompt, BOS,
     default system prompt, trimming, alternation) is the `TemplateSpec`'s: one table, builtins.py."""
 
     user: tuple[str, str]
@@ -32,6 +34,7 @@ class TurnFormat:
     writes_bos: bool = False
     final_eos: str = ""
     refuse_leading_system: bool = False
+    think: tuple[str, str] | None = None
 
 
 _PLAIN_KEYS = frozenset({"role", "content"})
@@ -57,10 +60,14 @@ def plain_turns(messages: Sequence[Any]) -> list[tuple[str, str]] | None:
 
 
 def render_turns(spec: Any, turns: list[tuple[str, str]], add_generation_prompt: bool
-                 ) -> tuple[str, list[tuple[int, int]]]:
+                 ) -> tuple[str, list[tuple[int, int]]] | None:
     """Text and spans for plain turns under `spec` (a `TemplateSpec` with `turns`); raises
-    `TemplateError` where the official template refuses."""
+    `TemplateError` where the official template refuses; None where a reply holds a think block
+    the template splits (the Jinja path reads it)."""
     fmt: TurnFormat = spec.turns
+    think = fmt.think
+    if think is not None and any(role == "assistant" and think[1].strip() in text for role, text in turns):
+        return None
     if fmt.refuse_leading_system and turns[0][0] == "system":
         raise TemplateError("System role not supported")
     bos = spec.bos_token if fmt.writes_bos else ""
@@ -79,6 +86,8 @@ def render_turns(spec: Any, turns: list[tuple[str, str]], add_generation_prompt:
         header, footer = fmt.assistant if role == "assistant" else fmt.user if role == "user" else fmt.system
         if role == "assistant":
             start = size + len(header)
+            if think is not None:
+                content = think[0] + think[1] + content.lstrip("\n")
             body = fmt.span_prefix + content + footer
             parts += (header, body)
             size = start + len(body)

@@ -1,9 +1,10 @@
 """Read rendered text back into messages, and tell which template a text or tokenizer uses.
 
-`parse` reads the turn layouts of the built-ins (`TemplateSpec.turns`: ChatML family, llama3,
-gemma, phi3, zephyr), so rendering and parsing share one description of each format. Templates that trim
-content (llama3, gemma) give back the trimmed text; templates with a default system prompt
-give it back as the first message.
+`parse` reads the turn layouts of the built-ins (`TemplateSpec.turns`: ChatML family, qwen3,
+llama3, gemma, phi3, zephyr), so rendering and parsing share one description of each format. Templates
+that trim content (llama3, gemma) give back the trimmed text; templates with a default system prompt
+give it back as the first message; qwen3's think blocks come back as `reasoning_content` (the text
+its training variant renders: every assistant turn opens with one).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ PROBE = [{"role": "system", "content": "You are terse."}, {"role": "user", "cont
          {"role": "assistant", "content": "Goodbye."}]
 PROBE_NO_SYSTEM = PROBE[1:]
 # When several formats parse a text, the one whose default system prompt it holds wins; then this order.
-PRIORITY = ("smollm2", "qwen2.5", "chatml", "llama3", "gemma", "phi3", "zephyr")
+PRIORITY = ("smollm2", "qwen2.5", "qwen3", "chatml", "llama3", "gemma", "phi3", "zephyr")
 
 
 def _headers(fmt: TurnFormat) -> list[tuple[str, str, str]]:
@@ -64,12 +65,30 @@ def parse(text: str, template: str) -> list[Message]:
                 close = text.find(footer, position + len(header))
                 if close < 0 or close + len(footer) > end:
                     raise TemplateError(f"{name}: no {footer!r} closes the {role} turn at offset {position}")
-                messages.append(Message(role=role, content=text[position + len(header):close]))  # type: ignore[arg-type]
+                content = text[position + len(header):close]
+                if role == "assistant" and fmt.think is not None:
+                    messages.append(_with_reasoning(name, fmt.think, content, position))
+                else:
+                    messages.append(Message(role=role, content=content))  # type: ignore[arg-type]
                 position = close + len(footer)
                 break
         else:
             raise TemplateError(f"{name}: no turn header at offset {position} ({text[position:position + 30]!r})")
     return messages
+
+
+def _with_reasoning(name: str, think: tuple[str, str], content: str, position: int) -> Message:
+    """The assistant message of a turn that opens with a think block: its text becomes
+    `reasoning_content` (the field the template reads), absent when the block is empty."""
+    opening, closing = think
+    end = content.find(closing, len(opening))
+    if not content.startswith(opening) or end < 0:
+        raise TemplateError(f"{name}: the assistant turn at offset {position} does not open with a think block "
+                            f"({content[:30]!r})")
+    reasoning, answer = content[len(opening):end], content[end + len(closing):]
+    if not reasoning:
+        return Message(role="assistant", content=answer)
+    return Message(role="assistant", content=answer, reasoning_content=reasoning)  # type: ignore[call-arg]
 
 
 def detect_template(source: Any) -> str | None:

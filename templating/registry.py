@@ -129,8 +129,9 @@ class ChatTemplate:
             raise TemplateError(f"template {self.name}: nothing to render (no messages)")
         if self._fast and tools_of(messages, tools) is None:
             turns = plain_turns(messages.messages if isinstance(messages, Conversation) else messages)
-            if turns is not None:
-                return Rendered(*render_turns(self.spec, turns, add_generation_prompt))
+            fast = render_turns(self.spec, turns, add_generation_prompt) if turns is not None else None
+            if fast is not None:
+                return Rendered(*fast)
         return self.render_jinja(messages, add_generation_prompt=add_generation_prompt, tools=tools)
 
     def render_jinja(self, messages: Any, *, add_generation_prompt: bool = False, tools: Any = None) -> Rendered:

@@ -13,7 +13,7 @@ from templating import compare, detect
 from templating.builtins import BUILTINS
 
 FORMATS = {spec.name: spec for spec in BUILTINS if spec.turns is not None}  # the built-ins with a turn layout
-from tests.strategies import conversations
+from tests.strategies import content, conversations
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -33,7 +33,23 @@ def expected_messages(name, messages):
         out.insert(0, {"role": "system", "content": fmt.default_system})
     if fmt.trims_content:
         out = [{**m, "content": m["content"].strip()} for m in out]
+    if fmt.turns.think:  # the reply loses its leading newlines, the reasoning its edge newlines
+        out = [_thought(m) if m["role"] == "assistant" else m for m in out]
     return out
+
+
+def _thought(message):
+    reasoning = message.pop("reasoning_content", "").strip("\n")
+    return {**message, "content": message["content"].lstrip("\n"), **({"reasoning_content": reasoning} if reasoning else {})}
+
+
+def with_reasoning(name, data, messages):
+    """Where the template keeps reasoning (a think block in every turn), some replies carry it."""
+    if not FORMATS[name].turns.think:
+        return messages
+    thoughts = st.one_of(st.none(), content.filter(lambda t: "<think>" not in t and "</think>" not in t))
+    return [{**m, "reasoning_content": thought} if m["role"] == "assistant" and (thought := data.draw(thoughts))
+            is not None else m for m in messages]
 
 
 @pytest.mark.parametrize("name", sorted(FORMATS))
@@ -41,9 +57,21 @@ def expected_messages(name, messages):
 @given(data=st.data(), add_generation_prompt=st.booleans())
 def test_parse_of_render_gives_the_messages_back(name, data, add_generation_prompt):
     messages = draw_safe(name, data, system=None if not FORMATS[name].turns.refuse_leading_system else False)
+    messages = with_reasoning(name, data, messages)
     text = get_template(name).render(messages, add_generation_prompt=add_generation_prompt).text
     parsed = [m.to_dict() for m in parse(text, name)]
     assert parsed == expected_messages(name, messages)
+
+
+def test_parse_gives_a_qwen3_think_block_back_as_reasoning_content():
+    text = ("<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n<think>\nAdd them.\n</think>\n\n4<|im_end|>\n"
+            "<|im_start|>user\nThanks<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\nAny time.<|im_end|>\n")
+    assert [m.to_dict() for m in parse(text, "qwen3")] == [
+        {"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4", "reasoning_content": "Add them."},
+        {"role": "user", "content": "Thanks"}, {"role": "assistant", "content": "Any time."}]
+    assert detect_template(text) == "qwen3"
+    with pytest.raises(TemplateError, match=r"^qwen3: the assistant turn at offset 0 does not open with a think block"):
+        parse("<|im_start|>assistant\n4<|im_end|>\n", "qwen3")  # the official text drops earlier turns' blocks
 
 
 @pytest.mark.parametrize("name", sorted(FORMATS))
@@ -51,7 +79,8 @@ def test_parse_of_render_gives_the_messages_back(name, data, add_generation_prom
 @given(data=st.data())
 def test_detect_names_the_template_of_a_rendered_text(name, data):
     messages = draw_safe(name, data, system=False)
-    assert detect_template(get_template(name).render(messages).text) == name
+    expected = FORMATS[name].jinja_name or name  # qwen3-nothink renders a conversation as qwen3 does
+    assert detect_template(get_template(name).render(messages).text) == expected
 
 
 def test_parse_reports_where_the_text_leaves_the_format():
