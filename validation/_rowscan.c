@@ -1031,6 +1031,7 @@ typedef struct {
 
 typedef struct {
     Buf conversation, turn, roles, contents, chars; /* per message: u32, u16, view, view, u32 */
+    Buf reasonings, sources;                        /* per message: view, u8 (REASONING_FIELDS index + 1, 0: none) */
     Buf decoded;                                    /* views' buffer 1: strings that held escapes */
     Buf convs, deferred, key, scratch;
     int64_t records, empty_rows, empty_messages, blank_messages, tool_rows;
@@ -1082,11 +1083,24 @@ static inline const unsigned char *text_of(const Text *t, const unsigned char *b
     return (t->buffer ? out->decoded.data : base) + t->start;
 }
 
-/* One message {role: str, content: str, ...} onto the columns and `conv`; -1: not read here. */
+/* validation/reasoning.py: REASONING_FIELDS, in its order */
+static const char *const REASONING_FIELDS[] = {"reasoning_content", "reasoning", "thinking"};
+
+/* 1 + the index of the reasoning field `key` names, else 0. */
+static int reasoning_field(const Buf *key) {
+    for (int i = 0; i < 3; i++)
+        if (key_is(key, REASONING_FIELDS[i], (Py_ssize_t)strlen(REASONING_FIELDS[i]))) return i + 1;
+    return 0;
+}
+
+/* One message {role: str, content: str, ...} onto the columns and `conv`; -1: not read here.
+ * A reasoning field (a string, or null: none) is read too; a second one, or one of another
+ * type, leaves the row to Python. */
 static int read_message(Cursor *c, const unsigned char *base, Columns *out, const Spec *spec, Conv *conv,
                         int64_t *empty, int64_t *blank, int *tools) {
-    Text role = {0}, content = {0};
-    int have_role = 0, have_content = 0;
+    Text role = {0}, content = {0}, reasoning = {0};
+    int have_role = 0, have_content = 0, field;
+    uint8_t source = 0;
     if (expect(c, '{')) return -1;
     skip_ws(c);
     if (c->p < c->end && *c->p == '}') return -1;
@@ -1099,6 +1113,14 @@ static int read_message(Cursor *c, const unsigned char *base, Columns *out, cons
             if (have_role++ || c->p >= c->end || *c->p != '"' || read_text(c, base, out, &role)) return -1;
         } else if (key_is(&out->key, spec->content_key, spec->content_len)) {
             if (have_content++ || c->p >= c->end || *c->p != '"' || read_text(c, base, out, &content)) return -1;
+        } else if ((field = reasoning_field(&out->key)) != 0) {
+            if (c->p < c->end && *c->p == 'n') {
+                if (skip_value(c, 3)) return -1; /* null: no reasoning */
+            } else if (source || c->p >= c->end || *c->p != '"' || read_text(c, base, out, &reasoning)) {
+                return -1;
+            } else {
+                source = (uint8_t)field;
+            }
         } else {
             if (key_is(&out->key, "tool_calls", 10)) *tools = 1;
             if (skip_value(c, 3)) return -1;
@@ -1108,8 +1130,9 @@ static int read_message(Cursor *c, const unsigned char *base, Columns *out, cons
         if (last) break;
     }
     if (!have_role || !have_content) return -1;
-    /* both read, so the decoded buffer no longer moves */
+    /* all read, so the decoded buffer no longer moves */
     const unsigned char *rp = text_of(&role, base, out), *cp = text_of(&content, base, out);
+    const unsigned char *tp = source ? text_of(&reasoning, base, out) : (const unsigned char *)"";
     size_t rn = role.n, cn = content.n, ro = role.start, co = content.start;
     uint32_t rb = role.buffer, cb = content.buffer;
     if (!spec->roles.any) { /* the source name -> its canonical role, stored inline */
@@ -1121,7 +1144,9 @@ static int read_message(Cursor *c, const unsigned char *base, Columns *out, cons
     }
     if (put_u32(&out->conversation, conv->conversation) ||
         buf_put(&out->turn, &(uint16_t){(uint16_t)conv->messages}, 2) || put_view(&out->roles, rp, rn, rb, ro) ||
-        put_view(&out->contents, cp, cn, cb, co) || put_u32(&out->chars, (uint32_t)content.info.chars))
+        put_view(&out->contents, cp, cn, cb, co) || put_u32(&out->chars, (uint32_t)content.info.chars) ||
+        put_view(&out->reasonings, tp, source ? reasoning.n : 0, reasoning.buffer, reasoning.start) ||
+        buf_put(&out->sources, &source, 1))
         return -1;
     uint64_t rh = hash_bytes(rp, rn), ch, fh;
     size_t kept;
@@ -1144,9 +1169,10 @@ static int read_message(Cursor *c, const unsigned char *base, Columns *out, cons
  * are rolled back). */
 static int read_line(const unsigned char *base, const unsigned char *p, const unsigned char *end, Columns *out,
                      const Spec *spec, int64_t record) {
-    Buf *rolled[] = {&out->conversation, &out->turn, &out->roles, &out->contents, &out->chars, &out->decoded};
-    size_t marks[6];
-    for (int i = 0; i < 6; i++) marks[i] = rolled[i]->len;
+    Buf *rolled[] = {&out->conversation, &out->turn, &out->roles, &out->contents, &out->chars, &out->decoded,
+                     &out->reasonings, &out->sources};
+    size_t marks[8];
+    for (int i = 0; i < 8; i++) marks[i] = rolled[i]->len;
     Conv conv = {CHAIN_SEED, CHAIN_SEED, 0, -1, 0, (uint32_t)record, 0};
     int64_t empty = 0, blank = 0;
     Cursor c = {p, end};
@@ -1189,7 +1215,7 @@ static int read_line(const unsigned char *base, const unsigned char *p, const un
     out->blank_messages += blank;
     return 1;
 refuse:
-    for (int i = 0; i < 6; i++) rolled[i]->len = marks[i];
+    for (int i = 0; i < 8; i++) rolled[i]->len = marks[i];
     return -1;
 }
 
@@ -1273,7 +1299,8 @@ PyDoc_STRVAR(read_messages_doc,
 "The JSONL lines of data as stats' columns, without the GIL: (records, empty rows, empty\n"
 "messages, whitespace-only messages, rows read here with a top-level `tools` or a message's\n"
 "`tool_calls`, conversation u32, turn u16, role views, content views,\n"
-"chars u32, decoded, conversations, deferred). Views are Arrow string views over buffer 0 =\n"
+"chars u32, decoded, conversations, deferred, reasoning views, reasoning sources u8). Views are\n"
+"Arrow string views over buffer 0 =\n"
 "data and buffer 1 = decoded; conversations are `Conv` records (numpy: stats'\n"
 "CONVERSATION_DTYPE); conversation ids count data's non-blank lines from 0. Rows not read here\n"
 "(anything but an object whose list holds {role: str, content: str, ...} objects, roles\n"
@@ -1300,7 +1327,7 @@ static PyObject *read_messages(PyObject *self, PyObject *args) {
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&view);
     Buf *all[] = {&out.conversation, &out.turn, &out.roles, &out.contents, &out.chars, &out.decoded,
-                  &out.convs, &out.deferred, &out.key, &out.scratch};
+                  &out.convs, &out.deferred, &out.key, &out.scratch, &out.reasonings, &out.sources};
     int failed = 0;
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) failed |= all[i]->failed;
     buf_free(&out.key);
@@ -1309,11 +1336,12 @@ static PyObject *read_messages(PyObject *self, PyObject *args) {
         for (size_t i = 0; i < sizeof all / sizeof *all; i++) buf_free(all[i]);
         return PyErr_NoMemory();
     }
-    return Py_BuildValue("(LLLLLNNNNNNNN)", (long long)out.records, (long long)out.empty_rows,
+    return Py_BuildValue("(LLLLLNNNNNNNNNN)", (long long)out.records, (long long)out.empty_rows,
                          (long long)out.empty_messages, (long long)out.blank_messages, (long long)out.tool_rows,
                          take(&out.conversation),
                          take(&out.turn), take(&out.roles), take(&out.contents), take(&out.chars),
-                         take(&out.decoded), take(&out.convs), take(&out.deferred));
+                         take(&out.decoded), take(&out.convs), take(&out.deferred), take(&out.reasonings),
+                         take(&out.sources));
 }
 
 PyDoc_STRVAR(conversation_hashes_doc,

@@ -24,7 +24,7 @@ import polars as pl
 from validation.audit import Supervision
 from validation.io import InputError
 from validation.rules import TemplateRules
-from validation.stats_read import conversation_frame, read_frames
+from validation.stats_read import conversation_frame, read_frames, reasoning_split
 from validation.tokens import count_tokens
 from validation.source import Source, dataset_of, source_name
 from validation.summaries import StatsSummary
@@ -110,12 +110,21 @@ def _supervision(frame: pl.DataFrame, messages_per_conversation: list[int], rule
     with count_bar(progress, f"rendering and tokenizing with {rules.name}", len(messages_per_conversation)) as advance:
         for first in range(0, len(messages_per_conversation), AUDIT_BATCH):
             rows = sum(messages_per_conversation[first:first + AUDIT_BATCH])
-            conversations = (frame.slice(start, rows).group_by("conversation", maintain_order=True)
-                             .agg(pl.struct("role", "content").alias("messages"))["messages"].to_list())
+            conversations = [[_message(m) for m in c] for c in frame.slice(start, rows).group_by(
+                "conversation", maintain_order=True).agg(pl.struct("role", "content", "reasoning", "reasoning_source")
+                                                         .alias("messages"))["messages"].to_list()]
             tally.add(rules.audit(conversations, tokenizer, None, "truncate"))
             start += rows
             advance(len(conversations))
     return tally
+
+
+def _message(m: dict[str, Any]) -> dict[str, Any]:
+    """A frame row as the message the template renders: its reasoning back in its own field."""
+    message = {"role": m["role"], "content": m["content"]}
+    if m["reasoning_source"] is not None:
+        message[m["reasoning_source"]] = m["reasoning"]
+    return message
 
 
 def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRules | None = None,
@@ -173,10 +182,52 @@ def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRule
         "system_prompts": _system_prompts(frame),
         "supervision": supervision.summary() if supervision is not None else None,
         "tools": tool_summary, "responses": responses,
+        "reasoning": _reasoning(frame, per_conversation.height, tokenizer, rules),
     })
     if supervision is not None:  # the rendered length, which is what max_length truncates
         per_conversation = per_conversation.with_columns(length=pl.Series(supervision.lengths, dtype=pl.UInt32))
     return Stats(source_name(source), frames.format, frame, summary, per_conversation)
+
+
+def _reasoning(frame: pl.DataFrame, rows: int, tokenizer: Any, rules: TemplateRules | None) -> dict[str, Any] | None:
+    """The reasoning section: replies with and without reasoning, reasoning vs answer in chars (and
+    tokens), per row and overall, and what the template leaves out. None when no reply reasons."""
+    replies = reasoning_split(frame)
+    has = pl.col("reasoning").is_not_null()
+    if not replies.select(has.any()).item():
+        return None
+    replies = replies.with_columns(reasoning_chars=pl.col("reasoning").str.len_chars().fill_null(0),
+                                   answer_chars=pl.col("answer").str.len_chars())
+    unit = "chars"
+    if tokenizer is not None:
+        reasoning = count_tokens(replies["reasoning"].fill_null("").to_list(), tokenizer)
+        answer = count_tokens(replies["answer"].to_list(), tokenizer)
+        replies = replies.with_columns(reasoning_tokens=pl.Series(reasoning, dtype=pl.Int64),
+                                       answer_tokens=pl.Series(answer, dtype=pl.Int64))
+        unit = "tokens"
+
+    def totals(kind: str) -> dict[str, int | float]:
+        r, a = int(replies[f"reasoning_{kind}"].sum()), int(replies[f"answer_{kind}"].sum())
+        return {"reasoning": r, "answer": a, "reasoning_share": round(r / (r + a), 4) if r + a else 0.0}
+
+    per_row = (replies.group_by("conversation").agg(pl.col(f"reasoning_{unit}").sum().alias("r"),
+                                                    pl.col(f"answer_{unit}").sum().alias("a"), has.any().alias("has"))
+               .filter("has").select(share=pl.col("r") / (pl.col("r") + pl.col("a")).clip(1)))
+    share = per_row["share"]
+    with_reasoning = replies.filter(has)
+    dropped = None
+    if rules is not None and rules.reasoning is not None:
+        lost = with_reasoning.filter((pl.col("source") != "inline") & (pl.col("source") != (rules.reasoning.field or "")))
+        dropped = {"template": rules.name, "replies": lost.height, "chars": int(lost["reasoning_chars"].sum())}
+    return {"unit": unit, "replies": replies.height, "replies_with_reasoning": with_reasoning.height,
+            "rows_with_reasoning": per_row.height, "rows_without_reasoning": rows - per_row.height,
+            "sources": {k: int(v) for k, v in with_reasoning.group_by("source").len().sort("source").iter_rows()},
+            "chars": totals("chars"), "tokens": totals("tokens") if tokenizer is not None else None,
+            "reasoning_share_per_row": {"p50": _num(share.quantile(0.5, "linear")),
+                                        "p90": _num(share.quantile(0.9, "linear")), "max": _num(share.max())},
+            "reasoning_per_reply": {k: _num(v) for k, v in with_reasoning.select(
+                _distribution(pl.col(f"reasoning_{unit}"))).row(0, named=True).items()},
+            "dropped_by_template": dropped}
 
 
 def _token_totals(frame: pl.DataFrame, supervision: Supervision | None) -> dict[str, Any]:

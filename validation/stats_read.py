@@ -27,13 +27,17 @@ from validation.checks import with_call_content
 from validation.formats import Format, FormatError
 from validation.io import Record, readable
 from validation.decode import decode_row
+from validation.reasoning import CLOSE, OPEN, REASONING_FIELDS
 from validation.jsonl_scan import default_workers, line_ranges, raw_blocks
 from validation.source import Dataset, Source, dataset_of
 from validation.tools import has_tool_fields
 from validation.validate import progress_bar
 
 # Rows are in conversation order, turns in order within each: every reader keeps that invariant.
-FRAME_SCHEMA = {"conversation": pl.UInt32, "turn": pl.UInt16, "role": pl.String, "content": pl.String}
+# `reasoning`: the message's reasoning field, as `reasoning_of` reads it (validation/reasoning.py),
+# `reasoning_source` its name; null without one. Think blocks in content are `reasoning_split`'s.
+FRAME_SCHEMA = {"conversation": pl.UInt32, "turn": pl.UInt16, "role": pl.String, "content": pl.String,
+                "reasoning": pl.String, "reasoning_source": pl.String}
 # Per conversation, in characters; assistant_start is null without an assistant turn.
 CONVERSATION_SCHEMA = {"conversation": pl.UInt32, "messages": pl.UInt32, "length": pl.Int64,
                        "assistant_start": pl.Int64, "assistant_end": pl.Int64, "exact": pl.UInt64,
@@ -79,6 +83,21 @@ def read_frames(source: Source, *, format: str | None = None, column: str | None
     content = messages["content"]
     return Frames(messages, conversation_frame(messages), fmt.name, skipped, int((content == "").sum()),
                   int(content.str.contains(WHITESPACE_ONLY).sum()))
+
+
+def reasoning_split(frame: pl.DataFrame) -> pl.DataFrame:
+    """Assistant messages as (conversation, reasoning, answer, source): a reasoning field, else a
+    think block in the content split as `split_inline` splits it (source "inline"), else no
+    reasoning (null) and the content as the answer."""
+    content = pl.col("content")
+    parts = content.str.split_exact(CLOSE, 1)
+    inline = pl.col("reasoning").is_null() & content.str.contains(CLOSE, literal=True)
+    before = parts.struct.field("field_0").str.strip_chars_end("\n").str.split(OPEN).list.last()
+    return frame.lazy().filter(pl.col("role") == "assistant").select(
+        "conversation",
+        reasoning=pl.when(inline).then(before.str.strip_chars_start("\n")).otherwise("reasoning"),
+        answer=pl.when(inline).then(parts.struct.field("field_1").str.strip_chars_start("\n")).otherwise(content),
+        source=pl.when(inline).then(pl.lit("inline")).otherwise("reasoning_source")).collect()
 
 
 def conversation_frame(messages: pl.DataFrame, unit: str = "chars") -> pl.DataFrame:
@@ -181,7 +200,7 @@ def _part_frames(data: bytes, part: tuple, offset: int) -> tuple[pl.DataFrame, p
     import pyarrow as pa
 
     (records, empty_rows, empty, whitespace, tool_rows, conversation, turn, roles, contents, chars, decoded, convs,
-     deferred) = part
+     deferred, reasonings, sources) = part
     n = len(chars) // 4
     buffers = [pa.py_buffer(data), pa.py_buffer(decoded)]
 
@@ -192,7 +211,15 @@ def _part_frames(data: bytes, part: tuple, offset: int) -> tuple[pl.DataFrame, p
         "conversation": pl.Series(np.frombuffer(conversation, np.uint32) + np.uint32(offset), dtype=pl.UInt32),
         "turn": pl.Series(np.frombuffer(turn, np.uint16), dtype=pl.UInt16),
         "role": strings(roles), "content": strings(contents),
+        "reasoning": strings(reasonings),
+        "reasoning_source": pl.Series(np.frombuffer(sources, np.uint8), dtype=pl.UInt8),
         "chars": pl.Series(np.frombuffer(chars, np.uint32), dtype=pl.UInt32)})
+    has_field = pl.col("reasoning_source") > 0
+    frame = frame.with_columns(  # the C reader's 0: no reasoning field (null here)
+        reasoning=pl.when(has_field).then("reasoning"),
+        reasoning_source=pl.when(has_field).then(
+            pl.col("reasoning_source").replace_strict(list(range(1, len(REASONING_FIELDS) + 1)), REASONING_FIELDS,
+                                                      default=None, return_dtype=pl.String)))
     table = np.frombuffer(convs, np.dtype(CONVERSATION_DTYPE))
     conversations = pl.DataFrame({
         "conversation": table["conversation"] + np.uint32(offset), "messages": table["messages"],
@@ -260,8 +287,13 @@ def _explode(rows: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     complete = pl.element().struct.field("role").is_not_null() & pl.element().struct.field("content").is_not_null()
     kept = rows.filter((pl.col("messages").list.len() > 0) & pl.col("messages").list.eval(complete).list.all())
     frame = (kept.explode("messages").unnest("messages")
-             .with_columns(turn=pl.int_range(pl.len()).over("conversation").cast(pl.UInt16))
-             .select(list(FRAME_SCHEMA)).cast(FRAME_SCHEMA))  # type: ignore[arg-type]
+             .with_columns(turn=pl.int_range(pl.len()).over("conversation").cast(pl.UInt16)))
+    fields = [name for name in REASONING_FIELDS if frame.schema.get(name) == pl.String]  # the first string one wins
+    frame = frame.with_columns(
+        reasoning=pl.coalesce(*fields) if fields else pl.lit(None, pl.String),
+        reasoning_source=pl.coalesce(*(pl.when(pl.col(n).is_not_null()).then(pl.lit(n)) for n in fields))
+        if fields else pl.lit(None, pl.String))
+    frame = frame.select(list(FRAME_SCHEMA)).cast(FRAME_SCHEMA)  # type: ignore[arg-type]
     return frame, rows.height - kept.height
 
 
@@ -281,8 +313,11 @@ def _python_frame(records: Iterable[tuple[int, Record]], fmt: Format) -> tuple[p
             skipped += 1
             continue
         for turn, message in enumerate(messages):
+            source = next((name for name in REASONING_FIELDS if isinstance(message.get(name), str)), None)
             columns["conversation"].append(conversation)
             columns["turn"].append(turn)
             columns["role"].append(message["role"])
             columns["content"].append(message["content"])
+            columns["reasoning"].append(message[source] if source else None)
+            columns["reasoning_source"].append(source)
     return pl.DataFrame(columns, schema=FRAME_SCHEMA), skipped

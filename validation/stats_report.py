@@ -51,6 +51,20 @@ def _rows(summary: StatsSummary) -> list[tuple[str, str]]:
                                  f"max {t.calls_per_conversation['max']:g}; turns with parallel calls "
                                  f"{t.parallel_turns:,}; results {t.tool_results:,}"),
                   ("call arguments valid", f"{t.arguments_valid:,} of {t.arguments_checked:,}{share}")]
+    if summary.reasoning:
+        r = summary.reasoning
+        split = r.tokens or r.chars
+        unit = "tokens" if r.tokens else "chars"
+        lines += [("reasoning: replies / rows with, rows without",
+                   f"{r.replies_with_reasoning:,} of {r.replies:,} replies; {r.rows_with_reasoning:,} / "
+                   f"{r.rows_without_reasoning:,} rows ({', '.join(f'{k} {n:,}' for k, n in r.sources.items())})"),
+                  (f"reasoning / answer ({unit})", f"{split['reasoning']:,} / {split['answer']:,} "
+                                                  f"({split['reasoning_share']:.1%} reasoning; per row p50 "
+                                                  f"{r.reasoning_share_per_row['p50']:.1%}, max "
+                                                  f"{r.reasoning_share_per_row['max']:.1%})")]
+        if r.dropped_by_template:
+            d = r.dropped_by_template
+            lines.append((f"reasoning {d['template']} drops (a field it does not print)", f"{d['replies']:,} replies, {d['chars']:,} chars"))
     if summary.responses:
         r = summary.responses
         share = f" ({r.share_valid:.1%})" if r.share_valid is not None else ""

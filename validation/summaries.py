@@ -119,6 +119,22 @@ class ResponseCounts(Summary):
     share_valid: float | None
 
 
+class ReasoningCounts(Summary):
+    """Reasoning traces of the assistant replies (`stats` on rows where some reply has one)."""
+
+    unit: str  # of the per-row and per-reply figures: tokens with a tokenizer, else chars
+    replies: int
+    replies_with_reasoning: int
+    rows_with_reasoning: int
+    rows_without_reasoning: int
+    sources: dict[str, int]  # replies per place the reasoning is kept: a field's name, or "inline"
+    chars: dict[str, int | float]  # reasoning, answer (totals over all replies), reasoning_share
+    tokens: dict[str, int | float] | None  # the same in tokens, with a tokenizer
+    reasoning_share_per_row: dict[str, float]  # p50, p90, max over rows with reasoning (tokens, else chars)
+    reasoning_per_reply: dict[str, float]  # p50, p90, p99, max, mean over replies with reasoning (same unit)
+    dropped_by_template: dict[str, Any] | None  # with a template: template, replies, chars it does not print
+
+
 class StatsSummary(Summary):
     """`stats`' summary (docs/stats.md); `leakage` only in train's stats.json with an eval split."""
 
@@ -139,8 +155,9 @@ class StatsSummary(Summary):
     leakage: dict[str, int] | None = None
     tools: ToolCounts | None = None  # rows that declare tools or make calls only
     responses: ResponseCounts | None = None  # with a response schema only
+    reasoning: ReasoningCounts | None = None  # rows with reasoning only
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON: the optional sections only when they hold something."""
-        absent = {k for k in ("leakage", "tools", "responses") if getattr(self, k) is None}
+        absent = {k for k in ("leakage", "tools", "responses", "reasoning") if getattr(self, k) is None}
         return self.model_dump(mode="json", exclude=absent or None)

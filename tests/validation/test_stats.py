@@ -195,3 +195,62 @@ def test_cli_stats_of_a_file_with_no_rows(cli, tmp_path, text):
     assert result.code == 0 and "none (no conversation)" in result.out
     summary = json.loads(cli("stats", path, "--format", "messages", "--json", "-").out)
     assert (summary["rows"], summary["messages"], summary["turns_per_conversation"]["min"]) == (0, 0, None)
+
+
+REASONING_ROWS = [
+    {"messages": [{"role": "user", "content": "2+3?"},
+                  {"role": "assistant", "content": "5", "reasoning_content": "Two plus three is five."}]},
+    {"messages": [{"role": "user", "content": "Capital of France?"},
+                  {"role": "assistant", "content": "<think>\nIt is Paris.\n</think>\n\nParis."}]},
+    {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]},
+    {"messages": [{"role": "user", "content": "7*6?"},
+                  {"role": "assistant", "content": "42", "thinking": "Seven sixes: 42."}]},
+]
+
+
+@pytest.mark.parametrize("as_file", [False, True])  # the Python reader and the C reader
+def test_reasoning_is_counted_apart_from_the_answer_wherever_the_row_keeps_it(tmp_path, as_file):
+    source = REASONING_ROWS
+    if as_file:
+        source = tmp_path / "reasoning.jsonl"
+        source.write_text("".join(json.dumps(r) + "\n" for r in REASONING_ROWS))
+    r = stats(source, template="chatml").summary.to_json()["reasoning"]
+    # reasoning 23 + 12 + 16 chars; answers 1 + 6 ("Paris.") + 6 ("Hello!") + 2
+    assert r == {"unit": "chars", "replies": 4, "replies_with_reasoning": 3, "rows_with_reasoning": 3,
+                 "rows_without_reasoning": 1, "sources": {"inline": 1, "reasoning_content": 1, "thinking": 1},
+                 "chars": {"reasoning": 51, "answer": 15, "reasoning_share": 0.7727}, "tokens": None,
+                 "reasoning_share_per_row": {"p50": round(16 / 18, 3), "p90": pytest.approx(0.944, abs=1e-3),
+                                             "max": round(23 / 24, 3)},
+                 "reasoning_per_reply": {"p50": 16.0, "p90": 21.6, "p99": 22.86, "max": 23.0, "mean": 17.0},
+                 # chatml prints no reasoning field: the two field traces are not trained (the inline one is)
+                 "dropped_by_template": {"template": "chatml", "replies": 2, "chars": 39}}
+    assert "reasoning" not in stats(REASONING_ROWS[2:3]).summary.to_json()  # no reasoning: no section
+
+
+def test_the_template_audit_in_stats_renders_the_reasoning_field(smollm2_tokenizer):
+    """qwen3 prints reasoning_content: its tokens are trained, so stats counts them as trainable."""
+    with_field = stats(REASONING_ROWS[:1], tokenizer=smollm2_tokenizer, template="qwen3").summary
+    without = stats([{"messages": [REASONING_ROWS[0]["messages"][0], {"role": "assistant", "content": "5"}]}],
+                    tokenizer=smollm2_tokenizer, template="qwen3").summary
+    thought = len(smollm2_tokenizer("\nTwo plus three is five.")["input_ids"])
+    assert with_field.tokens.trainable - without.tokens.trainable == thought - 1 == 6
+    assert with_field.reasoning.tokens == {"reasoning": 6, "answer": 1, "reasoning_share": round(6 / 7, 4)}
+    assert with_field.reasoning.dropped_by_template == {"template": "qwen3", "replies": 0, "chars": 0}
+
+
+def test_gsm8k_as_reasoning_rows_counts_match_an_independent_computation(gsm8k, tmp_path):
+    """gsm8k's answers are worked steps, then `#### result`: as think blocks, real reasoning rows."""
+    rows = [json.loads(line) for line in gsm8k.read_text(encoding="utf-8").splitlines()]
+    steps = [r["answer"].rsplit("####", 1) for r in rows]
+    path = tmp_path / "gsm8k-reasoning.jsonl"
+    path.write_text("".join(json.dumps({"messages": [
+        {"role": "user", "content": r["question"]},
+        {"role": "assistant", "content": f"<think>\n{work.strip()}\n</think>\n\n{result.strip()}"}]}) + "\n"
+        for r, (work, result) in zip(rows, steps)), encoding="utf-8")
+    r = stats(path).summary.reasoning
+    reasoning = sum(len(work.strip()) for work, _ in steps)
+    answer = sum(len(result.strip()) for _, result in steps)
+    assert (r.rows_with_reasoning, r.rows_without_reasoning, r.sources) == (1319, 0, {"inline": 1319})
+    assert r.chars == {"reasoning": reasoning, "answer": answer,
+                       "reasoning_share": round(reasoning / (reasoning + answer), 4)}
+    assert r.reasoning_per_reply["max"] == max(len(work.strip()) for work, _ in steps)

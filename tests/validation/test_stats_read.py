@@ -23,7 +23,13 @@ rows = st.one_of(
     st.builds(lambda ms, meta: {**meta, "messages": ms}, conversations(), metadata),
     st.builds(lambda pairs: {"messages": [{"role": r, "content": c} for r, c in pairs]},
               st.lists(st.tuples(st.sampled_from(["user", "assistant", "system", "tool", "Bob"]), unicode_text),
-                       max_size=4)))
+                       max_size=4)),
+    # reasoning fields: strings, nulls, other types, two in one message (the C reader leaves those)
+    st.builds(lambda turns: {"messages": [{"role": r, "content": c, **extra} for r, c, extra in turns]},
+              st.lists(st.tuples(st.sampled_from(["user", "assistant"]), unicode_text,
+                                 st.dictionaries(st.sampled_from(["reasoning_content", "reasoning", "thinking"]),
+                                                 st.one_of(unicode_text, st.none(), st.integers(0, 3)),
+                                                 max_size=2)), max_size=4)))
 
 
 def assert_same(a: Frames, b: Frames) -> None:
@@ -130,6 +136,13 @@ def test_the_parquet_reader_reads_what_the_python_reader_reads(tmp_path, pairs, 
     messages.write_parquet(tmp_path / "messages.parquet")
     assert_same(read_frames(tmp_path / "messages.parquet", format="messages"),
                 read_frames(messages.to_dicts(), format="messages"))
+    thinking = pl.DataFrame(  # a reasoning field in the struct: read as the other readers read it
+        {"messages": [None if c is None else [{"role": r, "content": t, "thinking": t and t[::-1]} for r, t in c]
+                      for c in conversations_]},
+        schema={"messages": pl.List(pl.Struct({"role": pl.String, "content": pl.String, "thinking": pl.String}))})
+    thinking.write_parquet(tmp_path / "thinking.parquet")
+    assert_same(read_frames(tmp_path / "thinking.parquet", format="messages"),
+                read_frames(thinking.to_dicts(), format="messages"))
 
 
 def test_values_that_are_not_strings_are_skipped_as_validate_rejects_them_never_converted(tmp_path):
