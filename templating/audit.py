@@ -19,6 +19,7 @@ from templating.environment import TemplateError, TemplateLimit
 from templating.registry import ChatTemplate, Rendered, tools_of
 from templating.tokens import _backend, _token_at, mask_of, token_range
 from validation.models import Conversation
+from validation.reasoning import CLOSE
 from validation.rules import Finding
 
 # What happens to a conversation over max_length: cut its end (TRL's default), drop its oldest
@@ -204,7 +205,7 @@ class Auditor:
                      f"trained spans for {len(turns)} assistant turns")]
         findings: list[Finding] = []
         limit = self.max_length if truncated else None
-        kept = 0
+        kept = supervised = 0
         for turn, (start, end), trained in zip(turns, spans, trains):
             if not trained:  # left out on purpose: nothing to check
                 continue
@@ -224,15 +225,30 @@ class Auditor:
                                         f"the end-of-turn {self.eot!r} {what}: the model never learns to stop after "
                                         "this turn"))
             if limit is not None and tokens[-1] >= limit:
-                cut = "wholly" if tokens[0] >= limit else "partly"
-                findings.append(Finding(turn, "content", "response-truncated",
-                                        f"{cut} cut by truncation at {limit} tokens (the conversation has "
-                                        f"{len(encoding)})"))
+                findings.append(self._cut(turn, rendered.text, start, end, encoding, tokens, limit))
+            supervised += len(tokens)
             kept += len(tokens) if limit is None or tokens[-1] < limit else sum(1 for t in tokens if t < limit)
-        if limit is not None and len(encoding) > limit and kept == 0:
+        if limit is not None and len(encoding) > limit and supervised and kept == 0:
             findings.append(Finding(None, None, "truncated-to-nothing", f"truncation at {limit} tokens leaves no "
                                  "trained token"))
         return findings
+
+    def _cut(self, turn: int, text: str, start: int, end: int, encoding: Any, tokens: list[int],
+             limit: int) -> Finding:
+        """The finding for a trained span truncation cuts: inside its think block (the trained part
+        ends in reasoning, with no `</think>`, no answer and no end of turn), or elsewhere."""
+        size = f"(the conversation has {len(encoding)})"
+        if tokens[0] < limit:
+            close = text.find(CLOSE, start, end)
+            cut_at = encoding.offsets[limit][0]  # the first character truncation drops
+            if close >= 0 and cut_at < close + len(CLOSE):
+                kept = cut_at - start
+                return Finding(turn, "content", "reasoning-truncated",
+                               f"truncation at {limit} tokens {size} cuts inside this turn's think block: the "
+                               f"{kept} characters trained end in reasoning, with no {CLOSE}, no answer and no "
+                               "end of turn")
+        cut = "wholly" if tokens[0] >= limit else "partly"
+        return Finding(turn, "content", "response-truncated", f"{cut} cut by truncation at {limit} tokens {size}")
 
     def _tool_turns(self, messages: list[Any], index: list[int], tools: list[Any] | None,
                     trains: list[bool]) -> list[Finding]:

@@ -181,6 +181,11 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
     Code("response-truncated", "warning", "supervision",
          "Truncation at max_length cuts this assistant turn, partly or wholly (the message says which).",
          "Raise max_length, split the conversation, or use over_length: truncate-prompt / drop."),
+    Code("reasoning-truncated", "warning", "supervision",
+         "Truncation at max_length cuts this assistant turn inside its think block: what is trained ends in "
+         "reasoning, with no </think>, no answer and no end of turn (the model learns to stop mid-thought).",
+         "Raise max_length, shorten the reasoning, or use over_length: drop (or truncate-prompt for "
+         "multi-turn rows)."),
     Code("no-trained-turn", "warning", "supervision",
          "Every assistant turn of the conversation is marked `train: false`: it trains nothing.",
          "Mark the turn(s) to learn `train: true` (or remove the flag), or leave the row out."),

@@ -135,7 +135,7 @@ def template_reasoning_issues(messages: Sequence[Any], support: ReasoningSupport
     """One warning per row and kind: reasoning the template leaves out of training, empty think
     blocks it trains, and generation-prompt text it trains (raw message dicts of a valid row)."""
     replies = [reasoning_of(m) for m in messages if isinstance(m, dict) and m.get("role") == "assistant"
-               and not m.get("tool_calls")]
+               and not m.get("tool_calls") and m.get("train") is not False]  # a turn left out trains nothing
     found: list[Found] = []
     dropped = [r for r in replies if r.source not in (None, "inline") and r.source != support.field]
     if dropped:

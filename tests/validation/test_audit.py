@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from templating import get_template
 from templating.audit import Auditor
 from validation import audit
@@ -117,3 +119,44 @@ def test_stats_reuses_a_given_audit_with_the_same_result(smollm2_tokenizer):
     fresh = stats(rows(), tokenizer=smollm2_tokenizer, template="chatml", max_length=40).summary
     reused = stats(rows(), tokenizer=smollm2_tokenizer, template="chatml", max_length=40, audits=audits).summary
     assert reused == fresh
+
+
+# The broken-rows corpus (tests/data/broken) for the codes only the audit finds: file, template,
+# max_length, expected (row, path, code, severity).
+AUDIT_CASES = [
+    ("reasoning-truncated", "qwen3", 40, [(2, "messages[1].content", "reasoning-truncated", "warning")]),
+    ("reasoning-truncated", "qwen3", 200, []),
+    ("no-trained-turn", "chatml", 40, [(2, "messages", "no-trained-turn", "warning")]),
+]
+
+
+@pytest.mark.parametrize(("name", "template", "max_length", "expected"), AUDIT_CASES)
+def test_audit_reports_each_corpus_defect_on_its_row(cli, name, template, max_length, expected):
+    from tests.conftest import DATA
+
+    result = cli("audit", DATA / "broken" / f"{name}.jsonl", "--tokenizer", "HuggingFaceTB/SmolLM2-135M-Instruct",
+                 "--template", template, "--max-length", str(max_length), "--json")
+    report = result.json()
+    assert [(i["row"], i["path"], i["code"], i["severity"]) for i in report["issues"]] == expected
+    assert report["rows"] == 3 and result.code == 0
+
+
+def test_a_cut_inside_the_think_block_says_how_much_is_trained_and_a_cut_after_it_is_a_response_cut(
+        smollm2_tokenizer):
+    thought = "Seven sixes are forty-two, as six sevens are. " * 3
+    row = {"messages": [{"role": "user", "content": "7*6?"},
+                        {"role": "assistant", "content": f"<think>\n{thought}\n</think>\n\n" + "The answer is 42. " * 8}]}
+    template = get_template("deepseek-r1-distill")
+    rendered = template.render(row["messages"])
+    encoding = smollm2_tokenizer(rendered.text, add_special_tokens=False, return_offsets_mapping=True)
+    close = rendered.text.index("</think>")
+    inside = next(i for i, (a, _) in enumerate(encoding["offset_mapping"]) if a >= close) - 1  # cuts before it
+    after = next(i for i, (a, _) in enumerate(encoding["offset_mapping"]) if a >= close + len("</think>\n\n"))
+    report = audit([row], tokenizer=smollm2_tokenizer, template="deepseek-r1-distill", max_length=inside)
+    cuts = ("reasoning-truncated", "response-truncated")  # (its BOS is not SmolLM2's: missing-bos too)
+    [issue] = [i for i in report.issues if i.code in cuts]
+    kept = encoding["offset_mapping"][inside][0] - rendered.assistant_spans[0][0]
+    assert (issue.code, issue.path) == ("reasoning-truncated", "messages[1].content")
+    assert f"the {kept} characters trained end in reasoning, with no </think>" in issue.message
+    report = audit([row], tokenizer=smollm2_tokenizer, template="deepseek-r1-distill", max_length=after + 2)
+    assert [i.code for i in report.issues if i.code in cuts] == ["response-truncated"]
