@@ -19,7 +19,7 @@ from templating.environment import TemplateError, TemplateLimit
 from templating.registry import ChatTemplate, Rendered, tools_of
 from templating.tokens import _backend, _token_at, mask_of, token_range
 from validation.models import Conversation
-from validation.reasoning import CLOSE
+from validation.reasoning import CLOSE, think_range
 from validation.rules import Finding
 
 # What happens to a conversation over max_length: cut its end (TRL's default), drop its oldest
@@ -239,9 +239,9 @@ class Auditor:
         ends in reasoning, with no `</think>`, no answer and no end of turn), or elsewhere."""
         size = f"(the conversation has {len(encoding)})"
         if tokens[0] < limit:
-            close = text.find(CLOSE, start, end)
+            block = think_range(text, start, end)
             cut_at = encoding.offsets[limit][0]  # the first character truncation drops
-            if close >= 0 and cut_at < close + len(CLOSE):
+            if block is not None and cut_at < block[1]:
                 kept = cut_at - start
                 return Finding(turn, "content", "reasoning-truncated",
                                f"truncation at {limit} tokens {size} cuts inside this turn's think block: the "

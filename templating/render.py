@@ -8,6 +8,7 @@ from typing import IO, Any
 from templating.environment import TemplateError, TemplateLimit
 from templating.registry import get_template
 from validation.io import InputError
+from validation.reasoning import think_range
 from validation.report import Issue, Report
 from validation.scan import Scanner
 from validation.source import Dataset, Source, dataset_of, source_name
@@ -65,12 +66,18 @@ def show_spans(source: Source, *, template: str, row: int = 1, format: str | Non
     if found is None:
         raise InputError(f"no row {row} in {source_name(source)}")
     rendered = chat.render(conversation_of(data.format, found), add_generation_prompt=add_generation_prompt)
-    text = Text(rendered.text, style="dim")
-    for start, end in rendered.assistant_spans:
+    text, spans = Text(rendered.text), rendered.assistant_spans
+    blocks = [block for start, end in spans if (block := think_range(rendered.text, start, end))]
+    for start, end in zip([0] + [end for _, end in spans], [start for start, _ in spans] + [len(rendered.text)]):
+        text.stylize("dim", start, end)  # the context: not trained
+    for start, end in spans:
         text.stylize("bold green", start, end)
-    console = Console()
+    for start, end in blocks:  # reasoning apart from the answer
+        text.stylize("bold magenta", start, end)
+    console = Console(highlight=False)
+    legend = "[bold green]trained[/]" + (" ([bold magenta]reasoning[/], [bold green]answer[/])" if blocks else "")
     console.print(f"[bold]{escape(source_name(source))}[/] row {row} with {escape(chat.name)}: "
-                  f"[bold green]trained[/] / [dim]context[/]")
+                  f"{legend} / [dim]context[/]")
     console.print(text, markup=False, highlight=False)
     return 0
 

@@ -67,6 +67,22 @@ def reasoning_of(message: Any) -> Reasoning:
     return Reasoning(None, content, None)
 
 
+def think_range(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """Where the think block of a rendered reply (`text[start:end]`) lies, tags included: from its
+    `<think>` (the span's start when the generation prompt opened it) to the end of its
+    `</think>`; None without a `</think>`.
+
+    Example:
+        >>> think_range("<|im_start|>assistant\n<think>\nhm\n</think>\n\n4<|im_end|>", 22, 52)
+        (22, 41)
+    """
+    close = text.find(CLOSE, start, end)
+    if close < 0:
+        return None
+    opened = text.rfind(OPEN, start, close)
+    return (opened if opened >= 0 else start), close + len(CLOSE)
+
+
 def has_think_tags(text: str) -> bool:
     return OPEN in text or CLOSE in text
 

@@ -48,6 +48,19 @@ def test_render_show_spans_prints_the_row(cli, tmp_path):
     assert "<|im_start|>assistant" in result.out and "row 1 with chatml" in result.out
 
 
+def test_render_show_spans_colours_reasoning_apart_from_the_answer(cli, monkeypatch):
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+    row = ROOT / "tests" / "data" / "broken" / "reasoning-truncated.jsonl"
+    out = cli("render", row, "--template", "qwen3", "--show-spans").out
+    dim, trained, reasoning = "\x1b[2m", "\x1b[1;32m", "\x1b[1;35m"
+    assert f"{dim}<|im_start|>assistant\x1b[0m\n{reasoning}<think>\x1b[0m\n{reasoning}Two and two make four.\x1b[0m\n" \
+           f"{reasoning}</think>\x1b[0m\n\n{trained}4<|im_end|>\x1b[0m" in out
+    assert "(\x1b[1;35mreasoning\x1b[0m, \x1b[1;32manswer\x1b[0m)" in out.splitlines()[0]
+    plain = cli("render", row, "--template", "chatml", "--show-spans").out  # chatml drops the field: no reasoning
+    assert reasoning not in plain and f"{trained}4<|im_end|>\x1b[0m" in plain
+
+
 def test_render_refuses_content_that_would_forge_turns(cli, monkeypatch):
     monkeypatch.setenv("COLUMNS", "300")
     result = cli("render", ROOT / "tests" / "data" / "broken" / "special-token-in-content.jsonl", "--template", "chatml")
