@@ -73,7 +73,7 @@ def think_range(text: str, start: int, end: int) -> tuple[int, int] | None:
     `</think>`; None without a `</think>`.
 
     Example:
-        >>> think_range("<|im_start|>assistant\n<think>\nhm\n</think>\n\n4<|im_end|>", 22, 52)
+        >>> think_range("<|im_start|>assistant\\n<think>\\nhm\\n</think>\\n\\n4<|im_end|>", 22, 52)
         (22, 41)
     """
     close = text.find(CLOSE, start, end)
