@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # validate's raw-line fast path is a C extension: rebuilt in place whenever its source changes.
 EXT := $(VENV)/.rowscan-built
 
-.PHONY: install test demo demo-tools bench docs clean
+.PHONY: install test demo demo-tools demo-reasoning bench docs clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -32,6 +32,9 @@ demo: $(EXT)
 
 demo-tools: $(EXT)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 bash examples/demo_tools.sh
+
+demo-reasoning: $(EXT)
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 bash examples/demo_reasoning.sh
 
 bench: $(EXT)
 	$(BIN)/python bench/validate.py

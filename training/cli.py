@@ -104,7 +104,7 @@ def run_generate(args: argparse.Namespace) -> int:
     from templating import detect_template, get_template
     from training.models import load_model
     from training.rundir import require_finished
-    from training.samples import generate
+    from training.samples import generate, show
     from validation.io import InputError
 
     if not Path(args.model).is_dir():
@@ -119,7 +119,7 @@ def run_generate(args: argparse.Namespace) -> int:
         raise InputError(f"{args.model}: its chat template is not one the registry knows")
     template = get_template(name)
     reply = generate(model, tokenizer, template, [args.prompt], max_new_tokens=args.max_new_tokens, tools=tools)[0]
-    print(reply.text)
+    print(show(reply))
     if template.spec.call_syntax:  # a call the model made, read back as the data it would be
         from templating.environment import TemplateError
         from templating.toolcalls import parse_tool_calls

@@ -9,6 +9,7 @@ from typing import Any
 
 from templating import ChatTemplate
 from validation.models import Conversation
+from validation.reasoning import CLOSE, OPEN, split_inline
 from validation.io import write_file
 
 
@@ -16,6 +17,24 @@ from validation.io import write_file
 class Reply:
     text: str
     stopped: bool  # ended with a stop token before max_new_tokens
+    opened: bool = False  # the generation prompt opened a think block (the reply starts inside it)
+
+    def parts(self) -> tuple[str | None, str | None]:
+        """(reasoning, answer): a think block apart from the answer; (None, text) without one;
+        (reasoning, None) when the block never closes (the model stopped, or was cut, mid-thought).
+
+        Example:
+            >>> Reply("<think>\\nSix sevens.\\n</think>\\n\\n42", True).parts()
+            ('Six sevens.', '42')
+            >>> Reply("Six sevens, so", False, opened=True).parts()
+            ('Six sevens, so', None)
+        """
+        reasoning, answer = split_inline(self.text)
+        if reasoning is not None:
+            return reasoning, answer
+        if self.opened or OPEN in self.text:
+            return self.text.split(OPEN)[-1].strip("\n"), None
+        return None, self.text
 
 
 def stop_ids(tokenizer: Any, template: ChatTemplate) -> list[int]:
@@ -52,6 +71,8 @@ def generate(model: Any, tokenizer: Any, template: ChatTemplate, prompts: list[A
     replies = []
     model.eval()
     stops = stop_ids(tokenizer, template)
+    prompt_text = template.spec.generation_prompt
+    opened = OPEN in prompt_text and prompt_text.rfind(OPEN) > prompt_text.rfind(CLOSE)  # deepseek-r1-distill's
     for prompt in prompts:
         messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
         if tools and isinstance(prompt, str):
@@ -62,7 +83,7 @@ def generate(model: Any, tokenizer: Any, template: ChatTemplate, prompts: list[A
                                     do_sample=False, eos_token_id=stops, pad_token_id=tokenizer.pad_token_id)
         new = output[0][len(ids):].tolist()
         stopped = bool(new) and new[-1] in stops
-        replies.append(Reply(tokenizer.decode(new, skip_special_tokens=True).strip(), stopped))
+        replies.append(Reply(tokenizer.decode(new, skip_special_tokens=True).strip(), stopped, opened))
     return replies
 
 
@@ -91,5 +112,22 @@ def _rate(value: float | None) -> str:
 
 
 def _quote(reply: Reply) -> str:
-    body = "\n".join(f"> {line}" for line in (reply.text or "(empty)").splitlines()) or "> (empty)"
+    reasoning, answer = reply.parts()
+    if reasoning is None:
+        body = _lines(reply.text)
+    else:  # reasoning apart from the answer
+        body = "> *reasoning*\n>\n" + _lines(reasoning) + "\n>\n> *answer*\n>\n" + \
+            (_lines(answer) if answer is not None else "> (none: the think block never closes)")
     return body if reply.stopped else body + "\n>\n> *(did not stop)*"
+
+
+def _lines(text: str) -> str:
+    return "\n".join(f"> {line}" for line in (text or "(empty)").splitlines()) or "> (empty)"
+
+
+def show(reply: Reply) -> str:
+    """A reply for the terminal: its reasoning and its answer apart when it has a think block."""
+    reasoning, answer = reply.parts()
+    if reasoning is None:
+        return reply.text
+    return f"reasoning:\n{reasoning}\n\nanswer:\n{answer if answer is not None else '(none: the think block never closes)'}"
