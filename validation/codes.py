@@ -139,6 +139,38 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
          "block).",
          "Usually harmless (the model learns text it is always given); choose the template that matches the data "
          "(thinking replies with qwen3, not qwen3-nothink)."),
+    # preference pairs (validation/preference.py: DPO and KTO data)
+    Code("completion-not-assistant", "error", "preference",
+         "A reply (chosen, rejected or completion) begins with a turn that is not the assistant's (a rejected "
+         "reply given role user is a known slip): DPO would compare something other than two replies.",
+         "Give every reply the assistant role."),
+    Code("empty-completion", "error", "preference",
+         "A reply holds no message (an empty list), or an implicit pair's conversation ends where the shared "
+         "prompt ends.",
+         "Give the pair two replies, or drop the row."),
+    Code("identical-pair", "error", "preference",
+         "Chosen and rejected are the same reply: the pair teaches nothing (DPO's loss has no gradient for it).",
+         "Drop the row, or give it a different rejected reply."),
+    Code("near-identical-pair", "warning", "preference",
+         "Chosen and rejected differ only in case or whitespace (compared after the fold duplicates use).",
+         "Check the pair: a preference about formatting the reader cannot see is rarely intended."),
+    Code("no-shared-prompt", "error", "preference",
+         "The two conversations of an implicit pair (or transcripts) start with different messages: there is "
+         "no prompt they share.",
+         "Make both conversations start with the same prompt turns, or use the explicit `prompt` field."),
+    Code("prompt-mismatch", "error", "preference",
+         "The two conversations of an implicit pair differ first in a user or system turn: the prompt is not the "
+         "same in both, so the replies do not answer the same thing.",
+         "Keep the prompt turns identical in both conversations; only the final replies may differ."),
+    Code("not-a-transcript", "error", "preference",
+         "An hh-text field is not a '\n\nHuman: … \n\nAssistant: …' transcript.",
+         "Start each transcript with '\n\nHuman: ' and mark every turn, or use the `preference` format."),
+    Code("reply-shares-start", "warning", "preference",
+         "The two final replies of a transcript pair begin with the same text: TRL's extract_prompt, which cuts "
+         "text pairs at their longest common prefix, would move that text into the prompt (instructkit cuts at "
+         "the last Assistant turn).",
+         "Nothing to fix in the data when instructkit prepares it; convert to `preference` before handing it to "
+         "other tools."),
     # structured outputs (validate --response-schema)
     Code("response-not-json", "error", "structured output",
          "With --response-schema: an assistant reply in scope is not JSON.",

@@ -46,6 +46,31 @@ def convert(source: Source, out: str | os.PathLike[str], *, to: str, format: str
             return _convert(data, out, target, uniform=True, fix=fix, template=template)
 
 
+def _pair_rows(fmt: Format, target: Format, data: dict[str, Any], row: int, issues: list[Issue]
+               ) -> list[dict[str, Any]] | None:
+    """A preference row in a preference format (an unpaired target takes a pair as two rows);
+    None, with the reason in `issues`, when it cannot be read or written there."""
+    from validation.preference import WRITERS, read_pair
+
+    if not fmt.preference:
+        issues.append(Issue.make(row, fmt.root, "cannot-convert", f"a conversation holds one reply: {target.name} "
+                                 "needs a preference (a chosen and a rejected reply, or a labelled one)"))
+        return None
+    value, problems = read_pair(fmt.name, data, row)
+    if value is None:
+        issues.extend(problems)
+        return None
+    if not target.preference:
+        issues.append(Issue.make(row, fmt.root, "cannot-convert", f"a preference row holds two replies (or a "
+                                 f"labelled one): {target.name} holds one conversation"))
+        return None
+    try:
+        return WRITERS[target.name](value)
+    except CannotConvert as exc:
+        issues.append(Issue.make(row, fmt.root, "cannot-convert", str(exc)))
+        return None
+
+
 class _Relayout(Exception):
     """Start again, every row in the target's uniform layout."""
 
@@ -66,6 +91,12 @@ def _convert(data: Dataset, out: str | os.PathLike[str], target: Format, *, unif
             data = record.data
             if isinstance(data, Issue):
                 issues.append(data)
+                continue
+            if fmt.preference or target.preference:
+                converted_rows = _pair_rows(fmt, target, data, record.row, issues)
+                if converted_rows is not None:
+                    counts["written"] += 1
+                    yield from converted_rows
                 continue
             try:
                 raw_messages, _ = fmt.split(data)

@@ -53,6 +53,8 @@ class Fixer:
 
     def fix(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
         """(the fixed row, what changed); the row itself when nothing did."""
+        if self.fmt.preference:  # no mechanical repair of pairs yet: a transcript's markers are not whitespace
+            return row, []
         if self.keys is None:
             return self._fix_fields(row)
         messages = row.get(self.keys.list_key)

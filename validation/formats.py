@@ -12,6 +12,7 @@ reported with paths into the *source* row) and back. What a target format cannot
 | prompt-completion | {"prompt", "completion"}: strings or message lists (TRL) |
 | qa | {"question", "answer"} (gsm8k) |
 | text | {"text": ...} (column configurable, e.g. the-stack-smol `content`) |
+| preference, preference-implicit, hh-text, unpaired | pairs and unpaired replies (validation/preference.py) |
 """
 
 from __future__ import annotations
@@ -74,9 +75,21 @@ class Format:
     uniform: Callable[[Conversation], Raw] | None = None
     # Fields that may hold a list of messages: a CSV cell keeps one as JSON text (decoded on reading).
     list_fields: frozenset[str] = field(default_factory=frozenset)
+    # Rows are preference pairs or unpaired replies (validation/preference.py), not one conversation:
+    # validate checks them as pairs, convert writes them to the other preference formats, and the
+    # commands that read conversations say so instead of reading one.
+    preference: bool = False
+    # Keys whose presence means another format (prompt-completion's rows have no `label`).
+    excludes: frozenset[str] = field(default_factory=frozenset)
 
     def matches(self, row: Raw) -> bool:
-        return self.keys <= row.keys()
+        if not self.keys <= row.keys() or self.excludes & row.keys():
+            return False
+        if self.preference:
+            from validation.preference import accepts
+
+            return accepts(self.name, row)
+        return True
 
     def split(self, row: Raw) -> tuple[list[Any], dict[str, Any]]:
         """(raw message dicts, metadata = every other field of the row)."""
@@ -318,7 +331,27 @@ def get_format(name: str, *, column: str | None = None) -> Format:
         return _text_format(column or "text")
     if name in _FIXED:
         return _FIXED[name]
+    if name in PREFERENCE_NAMES:
+        return _preference_format(name)
     raise UnknownName.among("format", name, FORMAT_NAMES)
+
+
+def _preference_format(name: str) -> Format:
+    from validation.errors import InputError
+    from validation.preference import KEYS
+
+    def to_messages(row: Raw) -> list[Any]:
+        raise InputError(f"these rows are preference data (format {name}): `validate`, `convert` and `train` with "
+                         "method: dpo or kto read them; this command reads conversations")
+
+    def from_conversation(conv: Conversation) -> Raw:
+        raise CannotConvert(f"a conversation holds one reply: {name} needs a preference (a chosen and a rejected "
+                            "reply, or a labelled one)")
+
+    lists = frozenset(k for k in KEYS[name] if k != "label")
+    return Format(name, frozenset(KEYS[name]), to_messages, from_conversation, lambda row, i, f: "", preference=True,
+                  list_fields=lists if name != "hh-text" else frozenset(),
+                  excludes=frozenset({"prompt"}) if name in ("preference-implicit", "hh-text") else frozenset())
 
 
 _FIXED = {
@@ -330,11 +363,12 @@ _FIXED = {
                      _alpaca_path, extra_keys=frozenset({"input", "system"})),
     "prompt-completion": Format("prompt-completion", frozenset({"prompt", "completion"}), _pc_to_messages,
                                 _pc_from, _pc_path, uniform=partial(_pc_from, lists=True),
-                                list_fields=frozenset({"prompt", "completion"})),
+                                list_fields=frozenset({"prompt", "completion"}), excludes=frozenset({"label"})),
     "qa": Format("qa", frozenset({"question", "answer"}), _qa_to_messages, _qa_from,
                  lambda row, i, f: ["question", "answer"][i]),
 }
-FORMAT_NAMES = ("messages", "sharegpt", "alpaca", "prompt-completion", "qa", "text")
+PREFERENCE_NAMES = ("preference", "preference-implicit", "hh-text", "unpaired")  # validation/preference.py
+FORMAT_NAMES = ("messages", "sharegpt", "alpaca", "prompt-completion", "qa", "text", *PREFERENCE_NAMES)
 
 
 def rank_formats(rows: Iterable[Raw], *, column: str | None = None) -> list[tuple[Format, int]]:

@@ -70,3 +70,25 @@ class Conversation(BaseModel):
             return messages
         return cls(messages=[m if isinstance(m, Message) else Message.model_validate(m) for m in messages],
                    metadata=metadata)
+
+
+class Preference(BaseModel):
+    """A preference pair: the prompt, then the reply to prefer and the one to avoid (DPO)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompt: list[Message]
+    chosen: list[Message]
+    rejected: list[Message]
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Unpaired(BaseModel):
+    """One reply to a prompt, marked desirable (`label` true) or not (KTO)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompt: list[Message]
+    completion: list[Message]
+    label: bool
+    metadata: dict[str, Any] = Field(default_factory=dict)

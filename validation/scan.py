@@ -24,6 +24,7 @@ from validation.decode import decode_row
 from validation.duplicates import Duplicates
 from validation.io import Record
 from validation.models import ROLES, Conversation
+from validation.preference import check_pair
 from validation.report import Findings, Issue
 from validation.rowscan import Prover, fingerprints
 from validation.rules import TemplateRules
@@ -97,6 +98,9 @@ class Scanner:
         data = record.data
         if isinstance(data, Issue):
             return [data], None, None, False
+        if self.fmt.preference:  # a pair, checked as a pair (validation/preference.py)
+            issues, text, _ = check_pair(self.fmt.name, data, record.row, self.rules)
+            return issues, text, None, False
         try:
             raw_messages = self.fmt.to_messages(data)
         except FormatError as exc:
@@ -162,7 +166,7 @@ class Scanner:
         extra: dict[int, list[Issue]] = {}
         if kept and self.duplicates is not None:
             self.duplicates.add([chunk[k].row for k in kept], *fingerprints([rows[k][1] for k in kept]))
-        if kept and self.max_length is not None:
+        if kept and self.max_length is not None and not self.fmt.preference:
             self._lengths(chunk, [(k, rows[k][2]) for k in kept], extra)
         return [RowOutcome(record, issues + extra.get(i, [])) for i, (record, (issues, _, _)) in
                 enumerate(zip(chunk, rows))]

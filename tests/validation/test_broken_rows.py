@@ -78,6 +78,15 @@ CASES = [
     ("generation-prompt-trained", [], [], 0),
     ("generation-prompt-trained", ["--template", "deepseek-r1-distill"],
      [(2, "messages", "generation-prompt-trained", "warning")], 0),
+    # preference pairs (formats detected: preference, preference-implicit, hh-text)
+    ("completion-not-assistant", [], [(2, "rejected[0].role", "completion-not-assistant", "error")], 1),
+    ("empty-completion", [], [(2, "rejected", "empty-completion", "error")], 1),
+    ("identical-pair", [], [(2, "rejected", "identical-pair", "error")], 1),
+    ("near-identical-pair", [], [(2, "rejected", "near-identical-pair", "warning")], 0),
+    ("no-shared-prompt", [], [(2, "rejected[0]", "no-shared-prompt", "error")], 1),
+    ("prompt-mismatch", [], [(2, "chosen[2].role", "prompt-mismatch", "error")], 1),
+    ("not-a-transcript", [], [(2, "chosen", "not-a-transcript", "error")], 1),
+    ("reply-shares-start", [], [(2, "rejected", "reply-shares-start", "warning")], 0),
 ]
 
 

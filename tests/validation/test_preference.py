@@ -1,0 +1,147 @@
+"""Preference data: the four formats detected and read into one model, written back losslessly
+between the paired ones (Hypothesis), pairs into unpaired rows, and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from tests.strategies import content, conversations
+from validation import convert, detect, get_format, validate
+from validation.models import Message, Preference, Unpaired
+from validation.preference import WRITERS, read_pair, transcript_messages
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PAIRED = ("preference", "preference-implicit", "hh-text")
+
+
+def u(text):
+    return {"role": "user", "content": text}
+
+
+def a(text):
+    return {"role": "assistant", "content": text}
+
+
+def value(name, row):
+    pair, issues = read_pair(name, row, 1)
+    assert [i.code for i in issues if i.severity == "error"] == []
+    return pair
+
+
+@pytest.mark.parametrize(("row", "name"), [
+    ({"prompt": "Hi", "chosen": "Hello!", "rejected": "Go away."}, "preference"),
+    ({"prompt": [u("Hi")], "chosen": [a("Hello!")], "rejected": [a("Go away.")]}, "preference"),
+    ({"chosen": [u("Hi"), a("Hello!")], "rejected": [u("Hi"), a("Go away.")]}, "preference-implicit"),
+    ({"chosen": "\n\nHuman: Hi\n\nAssistant: Hello!", "rejected": "\n\nHuman: Hi\n\nAssistant: Go away."}, "hh-text"),
+    ({"prompt": "Hi", "completion": "Hello!", "label": True}, "unpaired"),
+    ({"prompt": "Hi", "completion": "Hello!"}, "prompt-completion"),  # without a label: SFT data
+])
+def test_each_format_is_detected_and_read_into_the_same_pair(row, name):
+    assert detect([row]).name == name
+    if name == "prompt-completion":
+        return
+    pair = value(name, row)
+    if name == "unpaired":
+        assert pair == Unpaired(prompt=[Message(role="user", content="Hi")],
+                                completion=[Message(role="assistant", content="Hello!")], label=True)
+    else:
+        assert pair == Preference(prompt=[Message(role="user", content="Hi")],
+                                  chosen=[Message(role="assistant", content="Hello!")],
+                                  rejected=[Message(role="assistant", content="Go away.")])
+
+
+def test_an_implicit_pair_s_prompt_is_every_message_both_start_with():
+    row = {"chosen": [{"role": "system", "content": "Be brief."}, u("Hi"), a("Hello!"), u("2+2?"), a("4")],
+           "rejected": [{"role": "system", "content": "Be brief."}, u("Hi"), a("Hello!"), u("2+2?"), a("5")],
+           "source": "hand-written"}
+    pair = value("preference-implicit", row)
+    assert [m.content for m in pair.prompt] == ["Be brief.", "Hi", "Hello!", "2+2?"]
+    assert (pair.chosen[0].content, pair.rejected[0].content, pair.metadata) == ("4", "5", {"source": "hand-written"})
+    issues = validate([{**row, "rejected": row["rejected"][:-1] + [{"role": "assistant", "content": ""}]}],
+                      format="preference-implicit").issues
+    assert [(i.path, i.code) for i in issues] == [("rejected[4].content", "empty-content")]  # the source's own path
+
+
+def test_transcripts_read_turn_by_turn():
+    assert transcript_messages("\n\nHuman: Hi\n\nAssistant: Hello!\n\nHuman: Bye") == [u("Hi"), a("Hello!"), u("Bye")]
+    assert transcript_messages("Human: Hi") is None
+
+
+@st.composite
+def pairs(draw, plain: bool = False):
+    """Preference pairs: a prompt ending with a user turn, two different one-message replies."""
+    prompt = draw(conversations(min_turns=0, max_turns=2, system=False if plain else None))
+    prompt = prompt + [draw(st.builds(u, content))]
+    chosen, rejected = draw(content), draw(content)
+    assume(chosen != rejected)
+    metadata = draw(st.dictionaries(st.sampled_from(["id", "source"]), st.text(max_size=4), max_size=2))
+    return Preference(prompt=[Message(**m) for m in prompt], chosen=[Message(**a(chosen))],
+                      rejected=[Message(**a(rejected))], metadata=metadata)
+
+
+def _transcribable(pair):
+    texts = [m.content for m in pair.prompt + pair.chosen + pair.rejected]
+    return not any("\n\nHuman: " in t or "\n\nAssistant: " in t for t in texts)
+
+
+@SETTINGS
+@given(pair=pairs(), source=st.sampled_from(PAIRED), target=st.sampled_from(PAIRED))
+def test_paired_formats_convert_into_each_other_losslessly(pair, source, target):
+    if "hh-text" in (source, target):
+        assume(all(m.role in ("user", "assistant") for m in pair.prompt) and _transcribable(pair))
+    [row] = WRITERS[source](pair)
+    assert detect([row]).name == source
+    assert value(source, row) == pair
+    [out] = WRITERS[target](value(source, row))
+    assert value(target, out) == pair
+
+
+@SETTINGS
+@given(pair=pairs())
+def test_a_pair_becomes_two_unpaired_rows_labelled_by_preference(pair):
+    chosen, rejected = WRITERS["unpaired"](pair)
+    assert (value("unpaired", chosen), value("unpaired", rejected)) == (
+        Unpaired(prompt=pair.prompt, completion=pair.chosen, label=True, metadata=pair.metadata),
+        Unpaired(prompt=pair.prompt, completion=pair.rejected, label=False, metadata=pair.metadata))
+    assert WRITERS["unpaired"](value("unpaired", chosen)) == [chosen]
+
+
+def test_what_a_format_cannot_hold_is_refused_per_row(tmp_path):
+    rows = [{"prompt": "Hi", "chosen": "Hello!", "rejected": "Go away."},
+            {"prompt": [{"role": "system", "content": "Be kind."}, u("Hi")], "chosen": [a("Hello!")],
+             "rejected": [a("Go away.")]},                                             # hh-text has no system turn
+            {"prompt": "Hi", "chosen": "Hello!", "rejected": "Hello!"},                # identical: no prompt boundary
+            {"prompt": "Hi", "chosen": [a("Hello!")], "rejected": [a("Go away.")]}]   # mixed kinds: not read
+    report = convert(rows, tmp_path / "hh.jsonl", to="hh-text")
+    assert [(i.row, i.code) for i in report.issues] == [(2, "cannot-convert"), (3, "cannot-convert"),
+                                                        (4, "wrong-type")]
+    assert "hh-text holds user and assistant turns of plain text, not system" in report.issues[0].message
+    assert [json.loads(line) for line in (tmp_path / "hh.jsonl").read_text().splitlines()] == [
+        {"chosen": "\n\nHuman: Hi\n\nAssistant: Hello!", "rejected": "\n\nHuman: Hi\n\nAssistant: Go away."}]
+    to_messages = convert(rows[:1], tmp_path / "m.jsonl", to="messages")
+    assert [i.code for i in to_messages.issues] == ["cannot-convert"] and to_messages.valid == 0
+    from_messages = convert([{"messages": [u("Hi"), a("Hello!")]}], tmp_path / "p.jsonl", to="preference")
+    assert [i.code for i in from_messages.issues] == ["cannot-convert"]
+
+
+def test_commands_that_read_conversations_say_these_rows_are_pairs(cli, tmp_path):
+    path = tmp_path / "pairs.jsonl"
+    path.write_text(json.dumps({"prompt": "Hi", "chosen": "Hello!", "rejected": "Go away."}) + "\n")
+    result = cli("stats", path)
+    assert result.code == 2
+    assert "these rows are preference data (format preference)" in result.err and "Traceback" not in result.err
+
+
+def test_convert_cli_writes_unpaired_rows_for_kto(cli, tmp_path):
+    path = tmp_path / "pairs.jsonl"
+    path.write_text(json.dumps({"prompt": "Hi", "chosen": "Hello!", "rejected": "Go away.", "id": 7}) + "\n")
+    result = cli("convert", path, "-o", tmp_path / "kto.jsonl", "--to", "unpaired")
+    assert result.code == 0, result.err
+    rows = [json.loads(line) for line in (tmp_path / "kto.jsonl").read_text().splitlines()]
+    assert rows == [{"id": 7, "prompt": [u("Hi")], "completion": [a("Hello!")], "label": True},
+                    {"id": 7, "prompt": [u("Hi")], "completion": [a("Go away.")], "label": False}]
+    assert get_format("unpaired").preference and not get_format("messages").preference
