@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # validate's raw-line fast path is a C extension: rebuilt in place whenever its source changes.
 EXT := $(VENV)/.rowscan-built
 
-.PHONY: install test demo demo-tools demo-reasoning bench docs clean
+.PHONY: install test demo demo-tools demo-reasoning demo-dpo bench docs clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -35,6 +35,9 @@ demo-tools: $(EXT)
 
 demo-reasoning: $(EXT)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 bash examples/demo_reasoning.sh
+
+demo-dpo: $(EXT)
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 bash examples/demo_dpo.sh
 
 bench: $(EXT)
 	$(BIN)/python bench/validate.py

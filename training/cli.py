@@ -86,6 +86,12 @@ def _summary(summary, console) -> None:  # noqa: ANN001 - RunSummary, imported l
             ("loss", f"{summary.first_loss:.3f} → {summary.final_loss:.3f}" if summary.final_loss is not None else "-"),
             ("eval loss", str(summary.eval_loss)), ("device", f"{summary.device}, {summary.precision}"),
             ("stops", _rates(summary.stop_rate_before, summary.stop_rate_after)), ("saved", summary.output_dir)]
+    if summary.reward_margin_last is not None:  # dpo, kto: what the preference taught
+        rows[-1:-1] = [("reward margin", f"{summary.reward_margin_first:.3f} → {summary.reward_margin_last:.3f} "
+                                         "(chosen minus rejected)")]
+    if summary.reward_accuracy_last is not None:
+        rows[-1:-1] = [("reward accuracy", f"{summary.reward_accuracy_first:.0%} → {summary.reward_accuracy_last:.0%}"
+                                           " of pairs reward the chosen reply more")]
     for key, value in rows:  # model ids and paths are text; only the stop-rate flag is markup
         table.add_row(key, value if key == "stops" else Text(value))
     console.print(table)

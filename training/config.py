@@ -1,5 +1,6 @@
 """`TrainConfig`: the one place YAML goes through. Unknown keys are errors naming the closest
-valid key; the `sft:` block is checked against TRL's `SFTConfig` fields."""
+valid key; the trainer block of the method (`sft:`, `dpo:` or `kto:`) is checked against the
+fields of TRL's `SFTConfig`, `DPOConfig` or `KTOConfig`."""
 
 from __future__ import annotations
 
@@ -65,6 +66,9 @@ class TrainConfig(Strict):
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
     model: str = DEFAULT_MODEL
+    # sft: conversations (SFTTrainer); dpo: preference pairs (DPOTrainer); kto: labelled replies, or pairs
+    # (KTOTrainer). training/preference.py runs the last two.
+    method: Literal["sft", "dpo", "kto"] = "sft"
     template: str = "auto"
     dataset: DatasetConfig | InstanceOf[Dataset]
     eval: EvalConfig | None = None
@@ -96,6 +100,13 @@ class TrainConfig(Strict):
     # auto: flash_attention_2 on CUDA when installed, varlen_sdpa for padding-free rows, else sdpa (training/device.py)
     attention: Literal["auto", "sdpa", "eager", "varlen_sdpa", "flash_attention_2"] = "auto"
     sft: dict[str, Any] = Field(default_factory=dict)
+    dpo: dict[str, Any] = Field(default_factory=dict)  # DPOConfig fields (beta, learning_rate, ...)
+    kto: dict[str, Any] = Field(default_factory=dict)  # KTOConfig fields
+
+    @property
+    def trainer(self) -> dict[str, Any]:
+        """The trainer settings of the method: the `sft:`, `dpo:` or `kto:` block."""
+        return {"sft": self.sft, "dpo": self.dpo, "kto": self.kto}[self.method]
 
     @field_serializer("dataset")
     def _dataset_as_keys(self, value: DatasetConfig | Dataset) -> dict[str, Any]:
@@ -117,16 +128,27 @@ class TrainConfig(Strict):
                              "packing: true or sft.padding_free: false")
         return self
 
-    @field_validator("sft")
+    @field_validator("sft", "dpo", "kto")
     @classmethod
-    def _sft_keys_exist(cls, value: dict[str, Any]) -> dict[str, Any]:
-        known = sft_fields()
+    def _trainer_keys_exist(cls, value: dict[str, Any], info: Any) -> dict[str, Any]:
+        if not value:
+            return value
+        block = info.field_name
+        known = trainer_fields(block)
         for key in value:
             if key not in known:
-                raise ValueError(f"unknown SFTConfig field {key!r}{_hint(key, known)}")
+                raise ValueError(f"unknown {TRAINER_CONFIGS[block]} field {key!r}{_hint(key, known)}")
             if key in OWNED:
-                raise ValueError(f"set {key!r} at the top level ({OWNED[key]}), not under sft")
+                raise ValueError(f"set {key!r} at the top level ({OWNED[key]}), not under {block}")
         return value
+
+    @model_validator(mode="after")
+    def _one_trainer_block(self) -> "TrainConfig":
+        for block in ("sft", "dpo", "kto"):
+            if block != self.method and getattr(self, block):
+                raise ValueError(f"{block}: settings for method {block}, but method is {self.method}: put them "
+                                 f"under {self.method}:")
+        return self
 
 
 def read_tools(path: str, what: str = "tools") -> list[dict[str, Any]]:
@@ -144,10 +166,18 @@ OWNED = {"output_dir": "output_dir", "max_length": "max_length", "packing": "pac
          "assistant_only_loss": "assistant_only_loss"}
 
 
-def sft_fields() -> set[str]:
-    from trl import SFTConfig
+TRAINER_CONFIGS = {"sft": "SFTConfig", "dpo": "DPOConfig", "kto": "KTOConfig"}
 
-    return {f.name for f in dataclasses.fields(SFTConfig) if f.init}
+
+def trainer_fields(method: str) -> set[str]:
+    """The fields of the TRL config class of `method` (sft, dpo or kto)."""
+    import trl
+
+    return {f.name for f in dataclasses.fields(getattr(trl, TRAINER_CONFIGS[method])) if f.init}
+
+
+def sft_fields() -> set[str]:
+    return trainer_fields("sft")
 
 
 def _hint(key: str, known: set[str] | list[str]) -> str:

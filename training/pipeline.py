@@ -54,6 +54,12 @@ class RunSummary:
     precision: str
     stop_rate_before: float | None = None
     stop_rate_after: float | None = None
+    # dpo and kto: the mean reward margin (chosen minus rejected; KTO: desirable minus undesirable) and,
+    # for dpo, the share of pairs whose chosen reply the model rewards more, at the first and last logged step
+    reward_margin_first: float | None = None
+    reward_margin_last: float | None = None
+    reward_accuracy_first: float | None = None
+    reward_accuracy_last: float | None = None
 
 
 def is_main_process() -> bool:
@@ -201,10 +207,11 @@ def leakage(train: list[Any], held_out: list[Any]) -> dict[str, int]:
 
 
 def sft_config(config: TrainConfig, out: Path, has_eval: bool, device: Any = None) -> tuple[Any, str, str]:
-    """TRL `SFTConfig` with the defaults of `device` (detected when not given: training/device.py);
-    (config, device kind, precision)."""
-    from trl import SFTConfig
+    """TRL's config of the method (`SFTConfig`, `DPOConfig` or `KTOConfig`) with the defaults of
+    `device` (detected when not given: training/device.py); (config, device kind, precision)."""
+    import trl
 
+    from training.config import TRAINER_CONFIGS, trainer_fields
     from training.device import detect, sft_defaults
 
     device = device or detect()
@@ -214,16 +221,23 @@ def sft_config(config: TrainConfig, out: Path, has_eval: bool, device: Any = Non
         keep_freed_memory()
     defaults = sft_defaults(device, packing=config.packing, has_eval=has_eval)
     # push_to_hub is done by the pipeline after saving, so an unreachable hub is one clear message.
-    if "gradient_checkpointing" in config.sft:  # the older name (deprecated in transformers 5) wins when set
+    if "gradient_checkpointing" in config.trainer:  # the older name (deprecated in transformers 5) wins when set
         defaults.pop("activation_checkpointing")
-    settings = {**defaults, **config.sft, "push_to_hub": False, "output_dir": str(out), "max_length": config.max_length,
-                "packing": config.packing, "seed": config.seed, "assistant_only_loss": False}
-    if settings.get("padding_free") and not config.packing:
-        settings["max_length"] = None  # TRL refuses to truncate padding-free rows: prepare already did
+    settings = {**defaults, **config.trainer, "push_to_hub": False, "output_dir": str(out),
+                "max_length": config.max_length, "seed": config.seed}
+    if config.method == "sft":
+        settings.update(packing=config.packing, assistant_only_loss=False)
+        if settings.get("padding_free") and not config.packing:
+            settings["max_length"] = None  # TRL refuses to truncate padding-free rows: prepare already did
+    else:  # pairs are padded (padding-free pairs need FlashAttention in TRL)
+        settings["padding_free"] = config.trainer.get("padding_free", False)
+        known = trainer_fields(config.method)
+        settings = {k: v for k, v in settings.items() if k in known}
     try:
-        return SFTConfig(**settings), device.kind, "bf16" if settings["bf16"] else "fp32"
+        made = getattr(trl, TRAINER_CONFIGS[config.method])(**settings)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"sft: {exc}") from None
+        raise ConfigError(f"{config.method}: {exc}") from None
+    return made, device.kind, "bf16" if settings["bf16"] else "fp32"
 
 
 def _lora(config: TrainConfig) -> Any:
@@ -265,6 +279,10 @@ def run(config: TrainConfig, *, dry_run: bool = False, console: Any = None) -> R
             note = claim(out, overwrite=config.overwrite, resume=config.resume)
             if note:
                 _print(console, _text(note))
+        if config.method != "sft":
+            from training.preference import run_preference
+
+            return run_preference(config, out, dry_run, console)
         return _run(config, out, dry_run, console)
 
 
@@ -282,7 +300,7 @@ def _run(config: TrainConfig, out: Path, dry_run: bool, console: Any) -> RunSumm
         validation_report = gate(config, out, console, data)
         from training.device import attention, detect
 
-        padding_free = config.sft.get("padding_free", not config.packing)
+        padding_free = config.trainer.get("padding_free", not config.packing)
         model, tokenizer, provenance = load_model(config.model, attention(detect(), padding_free=padding_free,
                                                                           choice=config.attention))
         _print(console, f"model: {_text(provenance)}")
@@ -317,22 +335,33 @@ def _run(config: TrainConfig, out: Path, dry_run: bool, console: Any) -> RunSumm
             preview(train_set[0], tokenizer, console)
         return None
     dropped = validation_report.rows - len(rows)
-    return _train(config, out, model, tokenizer, template, train_set, eval_set, eval_rows, dropped, provenance,
-                  console, sample_tools)
-
-
-def _train(config: TrainConfig, out: Path, model: Any, tokenizer: Any, template: Any, train_set: Any,
-           eval_set: Any, eval_rows: list[Any], dropped: int, provenance: str, console: Any,
-           sample_tools: list[Any] | None) -> RunSummary:
-    from trl import SFTTrainer
-
-    from training import fingerprint
-    from training.batches import TokenBudgetTrainer
-    from training.rundir import last_checkpoint, mark
-    from training.samples import generate, prompts_of, stop_ids, stop_rate, write_samples
+    from training.samples import prompts_of
 
     checked = eval_rows[:config.stop_check_rows]
     held_out = prompts_of([r.messages for r in checked], [r.tools for r in checked])
+    return _train(config, out, model, tokenizer, template, train_set, eval_set, held_out, dropped, provenance,
+                  console, sample_tools)
+
+
+def _sft_trainer(config: TrainConfig, model: Any, args: Any, train_set: Any, eval_set: Any, tokenizer: Any) -> Any:
+    from trl import SFTTrainer
+
+    from training.batches import TokenBudgetTrainer
+
+    budget = {} if config.token_budget is None else {"token_budget": config.token_budget}
+    return (TokenBudgetTrainer if budget else SFTTrainer)(model=model, args=args, train_dataset=train_set,
+                                                         eval_dataset=eval_set, processing_class=tokenizer,
+                                                         peft_config=_lora(config), **budget)
+
+
+def _train(config: TrainConfig, out: Path, model: Any, tokenizer: Any, template: Any, train_set: Any,
+           eval_set: Any, held_out: list[Any], dropped: int, provenance: str, console: Any,
+           sample_tools: list[Any] | None) -> RunSummary:
+    """Train with the method's trainer (SFT here; DPO and KTO: training/preference.py), with the
+    samples before and after, and save the run."""
+    from training import fingerprint
+    from training.rundir import last_checkpoint, mark
+    from training.samples import generate, stop_ids, stop_rate, write_samples
 
     def replies(m: Any) -> tuple[list[Any], list[Any]]:
         return (generate(m, tokenizer, template, config.sample_prompts, max_new_tokens=config.max_new_tokens,
@@ -344,10 +373,12 @@ def _train(config: TrainConfig, out: Path, model: Any, tokenizer: Any, template:
     tokenizer.chat_template = template.jinja  # the saved tokenizer carries the template trained with
     stops = stop_ids(tokenizer, template)
     model.generation_config.eos_token_id = stops  # generation stops at the end-of-turn token
-    budget = {} if config.token_budget is None else {"token_budget": config.token_budget}
-    trainer = (TokenBudgetTrainer if budget else SFTTrainer)(model=model, args=args, train_dataset=train_set,
-                                                            eval_dataset=eval_set, processing_class=tokenizer,
-                                                            peft_config=_lora(config), **budget)
+    if config.method == "sft":
+        trainer = _sft_trainer(config, model, args, train_set, eval_set, tokenizer)
+    else:
+        from training.preference import preference_trainer
+
+        trainer = preference_trainer(config, model, args, train_set, eval_set, tokenizer, _lora(config))
     resume = last_checkpoint(out) if config.resume else None
     if config.resume:
         _print(console, f"resume: from {_text(resume)}" if resume else "resume: no complete checkpoint yet; "
@@ -376,21 +407,25 @@ def _train(config: TrainConfig, out: Path, model: Any, tokenizer: Any, template:
         _print(console, f"[bold red]WARNING: the model stops less often after training ({rate_before:.0%} → "
                         f"{rate_after:.0%} of replies end with a stop token): check that the end-of-turn token is "
                         "trained (`instructkit audit`)[/]")
+    margins = [h["rewards/margins"] for h in history if "rewards/margins" in h]
+    accuracies = [h["rewards/accuracies"] for h in history if "rewards/accuracies" in h]
     summary = RunSummary(str(out), provenance, template.name, len(train_set), len(eval_set or []), dropped,
                          result.global_step, round(seconds, 1), tokens, round(tokens / seconds, 1) if seconds else 0.0,
                          losses[0] if losses else None, losses[-1] if losses else None, evals[-1] if evals else None,
-                         device, precision, rate_before, rate_after)
+                         device, precision, rate_before, rate_after, margins[0] if margins else None,
+                         margins[-1] if margins else None, accuracies[0] if accuracies else None,
+                         accuracies[-1] if accuracies else None)
     _write(out / "metrics.json", json.dumps({"summary": asdict(summary), "stop_rates": rates,
                                              "log_history": history}, indent=1))
     if is_main_process():
         mark(out, finished=True)  # verify and generate accept the folder from now on
-    if config.sft.get("push_to_hub") and is_main_process():
+    if config.trainer.get("push_to_hub") and is_main_process():
         _push(trainer, config, out)
     return summary
 
 
 def _push(trainer: Any, config: TrainConfig, out: Path) -> None:
-    trainer.args.hub_model_id = config.sft.get("hub_model_id") or trainer.args.hub_model_id
+    trainer.args.hub_model_id = config.trainer.get("hub_model_id") or trainer.args.hub_model_id
     try:
         trainer.push_to_hub()
     except Exception as exc:  # the hub client raises many types; all mean "not pushed"

@@ -1,0 +1,225 @@
+"""Preference training (`method: dpo` or `kto`): validate (gate) ► read the pairs ► prepare ►
+TRL's DPOTrainer / KTOTrainer ► save, through the pipeline's own steps (training/pipeline.py).
+
+Preparation is ours, with the registry template: each prompt rendered with its generation prompt
+and each prompt + reply rendered whole, tokenized in batches, the reply starting where the two
+token sequences part (TRL's rule, so that a merge across the boundary is handled as TRL handles
+it); the result is checked against TRL's own tokenization of sampled rows and handed to the
+trainer as it is. The reference model is TRL's (a frozen copy, or the adapter disabled with LoRA).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from training.config import ConfigError, TrainConfig
+from validation.errors import MaskMismatch
+from validation.models import Preference, Unpaired
+
+
+def read_pairs(data: Any, rules: Any = None) -> list[Preference | Unpaired]:
+    """The valid rows of an open preference `Dataset` as pairs (or unpaired replies)."""
+    from validation.preference import check_pair
+
+    name = data.format.name
+    out = []
+    for record in data.records():
+        if isinstance(record.data, dict):
+            _, _, value = check_pair(name, record.data, record.row, rules)
+            if value is not None:
+                out.append(value)
+    return out
+
+
+def as_method(rows: list[Preference | Unpaired], method: str, where: str) -> list[Preference | Unpaired]:
+    """Rows in the shape the method trains: pairs for dpo; labelled replies for kto (a pair gives
+    two, as TRL's `unpair_preference_dataset`)."""
+    if method == "dpo":
+        if any(isinstance(r, Unpaired) for r in rows):
+            raise ConfigError(f"{where}: method dpo compares a chosen and a rejected reply; these rows are unpaired "
+                              "(prompt, completion, label): train them with method: kto")
+        return rows
+    out: list[Preference | Unpaired] = []
+    for r in rows:
+        if isinstance(r, Preference):
+            out += [Unpaired(prompt=r.prompt, completion=r.chosen, label=True, metadata=r.metadata),
+                    Unpaired(prompt=r.prompt, completion=r.rejected, label=False, metadata=r.metadata)]
+        else:
+            out.append(r)
+    labels = {r.label for r in out if isinstance(r, Unpaired)}
+    if len(labels) < 2:
+        kind = "desirable" if labels == {True} else "undesirable"
+        raise ConfigError(f"{where}: every row is {kind} (label {str(labels.pop()).lower() if labels else '-'}): KTO "
+                          "learns from both kinds; add rows of the other label")
+    return out
+
+
+def _dicts(messages: Sequence[Any]) -> list[dict[str, Any]]:
+    return [m.to_dict() for m in messages]
+
+
+def _common(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def prepare(rows: Sequence[Preference | Unpaired], tokenizer: Any, template: Any, max_length: int | None) -> Any:
+    """A `datasets.Dataset` of token ids as TRL's trainers take them once prepared: `prompt_ids`,
+    `chosen_ids`, `rejected_ids` (dpo) or `prompt_ids`, `completion_ids`, `label` (kto). Rows
+    whose prompt alone fills `max_length` are left out, as TRL leaves them out."""
+    import datasets
+
+    from templating.tokens import _backend
+
+    texts: list[str] = []
+    for r in rows:
+        texts.append(template.render(_dicts(r.prompt), add_generation_prompt=True).text)
+        replies = [r.chosen, r.rejected] if isinstance(r, Preference) else [r.completion]
+        texts += [template.render(_dicts(r.prompt + reply)).text for reply in replies]
+    encoded = [e.ids for e in _backend(tokenizer).encode_batch(texts, add_special_tokens=False)]
+    columns: dict[str, list[Any]] = {}
+    at = 0
+    for r in rows:
+        width = 3 if isinstance(r, Preference) else 2
+        prompt, *full = encoded[at:at + width]
+        at += width
+        start = min(_common(prompt, f) for f in full)
+        if max_length is not None and start >= max_length:
+            continue
+        names = ["chosen_ids", "rejected_ids"] if isinstance(r, Preference) else ["completion_ids"]
+        columns.setdefault("prompt_ids", []).append(prompt[:start])
+        for name, ids in zip(names, full):
+            columns.setdefault(name, []).append(ids[start:])
+        if isinstance(r, Unpaired):
+            columns.setdefault("label", []).append(r.label)
+    return datasets.Dataset.from_dict(columns)
+
+
+def check_against_trl(rows: Sequence[Preference | Unpaired], tokenizer: Any, template: Any, prepared: Any,
+                      sample: int = 8) -> int:
+    """Our prepared ids against TRL's own tokenization of the same rows (its `_tokenize` with the
+    template installed, its boundary rule); returns rows checked. Raises `MaskMismatch`."""
+    import copy
+
+    from trl.data_utils import _tokenize, common_prefix_length
+
+    with_template = copy.copy(tokenizer)
+    with_template.chat_template = template.jinja
+    checked = 0
+    for r, ours in zip(rows[:sample], prepared):
+        prompt = _tokenize(with_template, _dicts(r.prompt), add_generation_prompt=True)["input_ids"]
+        replies = {"chosen_ids": r.chosen, "rejected_ids": r.rejected} if isinstance(r, Preference) else \
+            {"completion_ids": r.completion}
+        full = {name: _tokenize(with_template, _dicts(r.prompt + reply))["input_ids"]
+                for name, reply in replies.items()}
+        start = min(common_prefix_length(prompt, ids) for ids in full.values())
+        theirs = {"prompt_ids": prompt[:start], **{name: ids[start:] for name, ids in full.items()}}
+        if any(ours[name] != ids for name, ids in theirs.items()):
+            raise MaskMismatch(f"row {checked + 1}: our prepared tokens differ from TRL's tokenization with template "
+                               f"{template.name}")
+        checked += 1
+    return checked
+
+
+def _prepared_trainer(base: type) -> type:
+    class Prepared(base):  # type: ignore[misc, valid-type]
+        """TRL's trainer, handed rows prepared here: its own preparation is skipped for them."""
+
+        def _prepare_dataset(self, dataset: Any, processing_class: Any, args: Any, dataset_name: str) -> Any:
+            if "prompt_ids" in getattr(dataset, "column_names", ()):
+                return dataset
+            return super()._prepare_dataset(dataset, processing_class, args, dataset_name)
+
+    Prepared.__name__ = Prepared.__qualname__ = f"Prepared{base.__name__}"
+    return Prepared
+
+
+def preference_trainer(config: TrainConfig, model: Any, args: Any, train_set: Any, eval_set: Any, tokenizer: Any,
+                       peft_config: Any) -> Any:
+    """TRL's DPOTrainer on prepared pairs, or its KTOTrainer on labelled replies (which it prepares
+    itself: its KL completions and label balance come with its preparation); the reference
+    model is TRL's choice."""
+    import trl
+
+    trainer = _prepared_trainer(trl.DPOTrainer) if config.method == "dpo" else trl.KTOTrainer
+    return trainer(model=model, args=args, train_dataset=train_set, eval_dataset=eval_set, processing_class=tokenizer,
+                   peft_config=peft_config)
+
+
+def conversational(rows: Sequence[Unpaired]) -> Any:
+    """Labelled replies as TRL's conversational unpaired rows (KTOTrainer renders them with the
+    tokenizer's template, the registry's training variant installed by the pipeline)."""
+    import datasets
+
+    return datasets.Dataset.from_list([{"prompt": _dicts(r.prompt), "completion": _dicts(r.completion),
+                                        "label": r.label} for r in rows])
+
+
+def _split(rows: list[Any], config: TrainConfig, rules: Any) -> tuple[list[Any], list[Any]]:
+    if config.eval is None:
+        return rows, []
+    if config.eval.path:
+        from validation.source import dataset_of
+
+        with dataset_of(config.eval.path, split=config.eval.split or "train") as data:
+            return rows, as_method(read_pairs(data, rules), config.method, config.eval.path)
+    if config.eval.ratio:
+        shuffled = rows[:]
+        random.Random(config.seed).shuffle(shuffled)
+        size = max(1, round(len(shuffled) * config.eval.ratio))
+        return shuffled[size:], shuffled[:size]
+    return rows, []
+
+
+def run_preference(config: TrainConfig, out: Path, dry_run: bool, console: Any) -> Any:
+    """The pipeline for `method: dpo` and `kto` in `out` (claimed by `pipeline.run`)."""
+    import yaml
+
+    from templating.rules import rules_of
+    from training.device import attention, detect
+    from training.models import load_model
+    from training.pipeline import _print, _text, _train, _write, choose_template, gate, training_data
+    from training.samples import prompts_of
+
+    _write(out / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    sample_tools = config.tools_for_samples()
+    with training_data(config) as data:
+        if not data.format.preference:
+            raise ConfigError(f"method {config.method} trains preference data; {data.name} is {data.format.name} "
+                              "(conversations): use method: sft, or give prompt/chosen/rejected rows "
+                              "(docs/validation.md#preference-data-dpo-kto)")
+        report = gate(config, out, console, data)
+        model, tokenizer, provenance = load_model(config.model, attention(detect(), padding_free=False,
+                                                                          choice=config.attention))
+        _print(console, f"model: {_text(provenance)}")
+        template = choose_template(config, model, tokenizer, console)
+        rows = as_method(read_pairs(data, rules_of(template)), config.method, data.name)
+    train_rows, eval_rows = _split(rows, config, rules_of(template))
+    if config.method == "dpo":
+        train_set = prepare(train_rows, tokenizer, template, config.max_length)
+        eval_set = prepare(eval_rows, tokenizer, template, config.max_length) if eval_rows else None
+        checked = check_against_trl(train_rows, tokenizer, template, train_set)
+        left_out = len(train_rows) - len(train_set)
+        _print(console, f"prepare: {len(train_set)} train / {len(eval_set or [])} eval pairs"
+                        + (f" ({left_out} left out: the prompt alone fills max_length {config.max_length})"
+                           if left_out else "") + f"; tokens agree with TRL's on {checked} sampled rows")
+    else:
+        train_set = conversational(train_rows)  # type: ignore[arg-type]
+        eval_set = conversational(eval_rows) if eval_rows else None  # type: ignore[arg-type]
+        labels = sum(r.label for r in train_rows)  # type: ignore[union-attr]
+        _print(console, f"prepare: {len(train_set)} train / {len(eval_set or [])} eval labelled replies "
+                        f"({labels} desirable, {len(train_set) - labels} undesirable)")
+    if dry_run:
+        return None
+    replies = [r.prompt + (r.chosen if isinstance(r, Preference) else r.completion)
+               for r in eval_rows[:config.stop_check_rows]]
+    held_out = prompts_of(replies)
+    return _train(config, out, model, tokenizer, template, train_set, eval_set, held_out, report.invalid,
+                  provenance, console, sample_tools)
