@@ -143,6 +143,10 @@ def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRule
     max_length = check_max_length(max_length)
     response = response_schema_of(response_schema, response_scope)
     with dataset_of(source, format=format, column=column, split=split) as data:
+        if data.format.preference:  # pairs: their own statistics (validation/pair_stats.py)
+            from validation.pair_stats import pair_stats
+
+            return pair_stats(data, tokenizer=load_tokenizer(tokenizer), progress=progress)  # type: ignore[return-value]
         frames = read_frames(data, progress=progress)
         tool_summary, responses = tool_counts(data, response, found=frames.tools)
     frame, per_conversation = frames.messages, frames.conversations

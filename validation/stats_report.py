@@ -72,9 +72,22 @@ def _rows(summary: StatsSummary) -> list[tuple[str, str]]:
     return lines
 
 
+def _lines(stats: Any) -> list[tuple[str, str]]:
+    """The overview lines of conversation stats or of preference stats (validation/pair_stats.py)."""
+    from validation.pair_stats import PairStats, pair_lines
+
+    return pair_lines(stats.summary) if isinstance(stats, PairStats) else _rows(stats.summary)
+
+
 def render_terminal(stats: Any, console: Any) -> None:
     from rich.table import Table
     from rich.text import Text  # names, roles and prompts are the user's text, never rich markup
+
+    from validation.pair_stats import PairStats, render_pairs
+
+    if isinstance(stats, PairStats):
+        render_pairs(stats, console)
+        return
 
     overview = Table(title=Text(f"{stats.name} ({stats.format})"), title_justify="left", show_header=False)
     overview.add_column(style="bold")
@@ -109,9 +122,12 @@ def render_compare(a: Any, b: Any, leakage: dict[str, int], console: Any) -> Non
     table.add_column("")
     table.add_column(Text(f"A: {a.name}"))
     table.add_column(Text(f"B: {b.name}"))
-    for (label, left), (_, right) in zip(_rows(a.summary), _rows(b.summary)):
+    for (label, left), (_, right) in zip(_lines(a), _lines(b)):
         table.add_row(label, Text(left), Text(right))
-    table.add_row("B rows also in A: exact / normalised",
+    from validation.pair_stats import PairStats
+
+    table.add_row("B prompts also in A: exact / normalised" if isinstance(b, PairStats) else
+                  "B rows also in A: exact / normalised",
                   "", f"{leakage['b_rows_in_a_exact']:,} / {leakage['b_rows_in_a_normalised']:,}")
     console.print(table)
 
@@ -124,6 +140,10 @@ def _figure(stats: Any) -> Any:
         import matplotlib.pyplot as plt
     except ImportError:
         raise InputError("plots need matplotlib: pip install 'instructkit[plot]'") from None
+    from validation.pair_stats import PairStats, pair_figure
+
+    if isinstance(stats, PairStats):
+        return pair_figure(stats, plt)
     unit = "tokens" if "tokens" in stats.frame.columns else "characters"
     column = "tokens" if unit == "tokens" else "chars"
     per_conversation = stats.conversations["length"].to_list()
@@ -161,16 +181,16 @@ def write_png(stats: Any, path: Path) -> Path:
 def write_html(stats: Any, path: Path) -> Path:
     """One file: the overview, per-role lengths and the histograms (PNG inlined as base64)."""
     image = base64.b64encode(_png_bytes(stats)).decode("ascii")
-    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in _rows(stats.summary))
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in _lines(stats))
     lengths = ""
-    for key, unit in (("length_chars", "characters"), ("length_tokens", "tokens")):
+    for key, unit in (("length_chars", "characters"), ("length_tokens", "tokens"), ("lengths", "per part")):
         if stats.summary.get(key):
             body = "".join(f"<tr><td>{html.escape(role)}</td>" + "".join(f"<td>{v[k]:g}</td>" for k in
                                                                         ("p50", "p90", "p99", "max", "mean")) + "</tr>"
                            for role, v in stats.summary[key].items())
             lengths += (f"<h2>length per message ({unit})</h2><table><tr><th>role</th><th>p50</th><th>p90</th>"
                         f"<th>p99</th><th>max</th><th>mean</th></tr>{body}</table>")
-    top = stats.summary.system_prompts.top
+    top = stats.summary.system_prompts.top if stats.summary.get("system_prompts") else None
     if top:
         body = "".join(f"<tr><td>{item['count']:,}</td><td>{html.escape(item['prompt'])}</td></tr>" for item in top)
         lengths += f"<h2>most common system prompts</h2><table><tr><th>count</th><th>prompt</th></tr>{body}</table>"

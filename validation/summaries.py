@@ -161,3 +161,24 @@ class StatsSummary(Summary):
         """The documented JSON: the optional sections only when they hold something."""
         absent = {k for k in ("leakage", "tools", "responses", "reasoning") if getattr(self, k) is None}
         return self.model_dump(mode="json", exclude=absent or None)
+
+
+class PairSummary(Summary):
+    """`stats` of preference data (docs/stats.md#preference-data): lengths of each part, the
+    length bias of chosen over rejected, ties, shared reply starts, labels and duplicates."""
+
+    rows: int
+    skipped_rows: int  # rows that cannot be read as pairs (see validate)
+    pairs: int
+    unpaired: int
+    labels: dict[str, int] | None  # unpaired rows: desirable, undesirable
+    unit: str  # tokens (of the message texts) with a tokenizer, else chars
+    lengths: dict[str, dict[str, float]]  # prompt, chosen, rejected, completion: p50, p90, p99, max, mean
+    length_bias: dict[str, float] | None  # pairs: chosen_longer, rejected_longer, same (shares), median_ratio
+    ties: dict[str, int] | None  # pairs whose replies are equal: exact, normalised (after the fold)
+    shared_start: dict[str, int | float] | None  # pairs whose replies begin alike: pairs, p50, max shared characters
+    duplicates: DuplicateCounts
+    leakage: dict[str, int] | None = None  # with --compare: prompts of B also in A
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"leakage"} if self.leakage is None else None)

@@ -131,9 +131,11 @@ def test_what_a_format_cannot_hold_is_refused_per_row(tmp_path):
 def test_commands_that_read_conversations_say_these_rows_are_pairs(cli, tmp_path):
     path = tmp_path / "pairs.jsonl"
     path.write_text(json.dumps({"prompt": "Hi", "chosen": "Hello!", "rejected": "Go away."}) + "\n")
-    result = cli("stats", path)
-    assert result.code == 2
-    assert "these rows are preference data (format preference)" in result.err and "Traceback" not in result.err
+    for command in (["render", path, "--template", "chatml"],
+                    ["audit", path, "--tokenizer", "HuggingFaceTB/SmolLM2-135M-Instruct", "--template", "chatml"]):
+        result = cli(*command)
+        assert result.code == 2, command
+        assert "these rows are preference data (format preference)" in result.err and "Traceback" not in result.err
 
 
 def test_convert_cli_writes_unpaired_rows_for_kto(cli, tmp_path):
@@ -145,3 +147,44 @@ def test_convert_cli_writes_unpaired_rows_for_kto(cli, tmp_path):
     assert rows == [{"id": 7, "prompt": [u("Hi")], "completion": [a("Hello!")], "label": True},
                     {"id": 7, "prompt": [u("Hi")], "completion": [a("Go away.")], "label": False}]
     assert get_format("unpaired").preference and not get_format("messages").preference
+
+
+def test_stats_of_pairs_match_an_independent_computation(tmp_path):
+    """Lengths, the length bias, ties and shared starts of the example pairs, counted here by hand."""
+    import os
+    import statistics
+
+    from tests.conftest import ROOT
+    from validation import stats
+
+    example = ROOT / "examples" / "preferences.jsonl"
+    rows = [json.loads(line) for line in example.read_text(encoding="utf-8").splitlines()]
+    chosen = [len(r["chosen"][0]["content"]) for r in rows]
+    rejected = [len(r["rejected"][0]["content"]) for r in rows]
+    result = stats(example)
+    s = result.summary
+    assert (s.rows, s.pairs, s.unpaired, s.labels, s.unit) == (20, 20, 0, None, "chars")
+    assert s.lengths["chosen"]["p50"] == statistics.median(chosen) and s.lengths["rejected"]["max"] == max(rejected)
+    longer = sum(c > r for c, r in zip(chosen, rejected))
+    assert s.length_bias == {"chosen_longer": longer / 20, "rejected_longer": (20 - longer) / 20, "same": 0.0,
+                             "median_ratio": round(statistics.median(c / r for c, r in zip(chosen, rejected)), 4)}
+    starts = [len(os.path.commonprefix([r["chosen"][0]["content"], r["rejected"][0]["content"]])) for r in rows]
+    assert s.shared_start["pairs"] == sum(n > 0 for n in starts) and s.ties == {"exact": 0, "normalised": 0}
+    assert s.duplicates.to_json() == {"exact": 0, "normalised": 0}
+    path = result.plot(tmp_path / "pairs.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_stats_of_labelled_replies_count_the_labels_and_compare_finds_leaked_prompts(cli, tmp_path):
+    kto = tmp_path / "kto.jsonl"
+    kto.write_text("".join(json.dumps({"prompt": f"Question {i}?", "completion": f"Answer {i}.", "label": i % 3 != 0})
+                           + "\n" for i in range(9)))
+    eval_pairs = tmp_path / "eval.jsonl"
+    eval_pairs.write_text(json.dumps({"prompt": "question 1?", "chosen": "Yes.", "rejected": "No."}) + "\n" +
+                          json.dumps({"prompt": "Something new?", "chosen": "Yes.", "rejected": "No."}) + "\n")
+    result = cli("stats", kto, "--json")
+    body = json.loads(result.out)
+    assert (body["unpaired"], body["labels"], body["length_bias"]) == (9, {"desirable": 6, "undesirable": 3}, None)
+    compared = json.loads(cli("stats", kto, "--compare", eval_pairs, "--json").out)
+    assert (compared["b_rows_in_a_exact"], compared["b_rows_in_a_normalised"]) == (0, 1)  # "question 1?" folds
+

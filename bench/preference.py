@@ -1,0 +1,129 @@
+"""Preference data: validate against the json.loads floor, and DPO preparation against TRL's own.
+
+Usage: python bench/preference.py [--rows 100000] [--pairs 2000] [--lang all|en|ko|mixed|escaped|real]
+Per language (bench/corpus.py): pairs made from the corpus conversations (the prompt: every turn
+before the last reply; chosen: that reply; rejected: the last reply of the next conversation).
+- `instructkit validate --json` on a JSONL of `--rows` pairs (a subprocess, every check on) next
+  to the floor (stdlib `json.loads` per line, measured in the same run); target >= 0.8x.
+- DPO preparation of `--pairs` pairs with the SmolLM2 tokenizer and the smollm2 template:
+  `training.preference.prepare` next to TRL's own `DPOTrainer._prepare_dataset` of the same pairs
+  (conversational rows, the same template installed; a tiny random model carries the trainer);
+  target >= 2x. The two must agree id for id (checked here on every pair).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from corpus import GSM8K, add_lang_argument, chosen, conversations, dumps  # noqa: E402
+
+
+def pairs(lang: str, n: int) -> list[dict]:
+    source = list(conversations(lang, n + 1, seed=1))
+    out = []
+    for k in range(n):
+        messages, other = source[k], source[k + 1]
+        out.append({"prompt": messages[:-1], "chosen": messages[-1:], "rejected": other[-1:]})
+    return out
+
+
+def floor(path: Path) -> float:
+    start = time.perf_counter()
+    with path.open("rb") as f:
+        for line in f:
+            json.loads(line)
+    return time.perf_counter() - start
+
+
+def validate_cli(path: Path) -> tuple[float, dict]:
+    cmd = [sys.executable, "-c", "import sys, instructkit; sys.exit(instructkit.main())",
+           "validate", str(path), "--json"]
+    start = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode not in (0, 1):
+        raise SystemExit(done.stderr)
+    return elapsed, json.loads(done.stdout)
+
+
+def bench_validate(lang: str, rows: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "pairs.jsonl"
+        path.write_text("".join(dumps(r, lang) + "\n" for r in pairs(lang, rows)), encoding="utf-8")
+        mb = path.stat().st_size / 1e6
+        floor(path)  # warm the page cache
+        base = min(floor(path) for _ in range(3))
+        ours, report = min((validate_cli(path) for _ in range(2)), key=lambda r: r[0])
+        print(f"file: {rows} pairs, {mb:.1f} MB; valid {report['valid']}, issues {len(report['issues'])}")
+        print(f"floor json.loads/line : {rows / base:>10,.0f} rows/s")
+        print(f"instructkit validate  : {rows / ours:>10,.0f} rows/s (whole CLI, start-up included)")
+        print(f"validate ratio vs floor [{lang}]: {base / ours:.2f}x (target >= 0.8)")
+
+
+def bench_prepare(lang: str, n: int) -> None:
+    import copy
+
+    import datasets
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+    from trl import DPOConfig, DPOTrainer
+
+    from templating import get_template
+    from templating.embedded import load_tokenizer
+    from training.preference import prepare
+    from validation.preference import read_pair
+
+    tokenizer, template = load_tokenizer(), get_template("smollm2")
+    rows = pairs(lang, n)
+    values = [read_pair("preference", r, k + 1)[0] for k, r in enumerate(rows)]
+    start = time.perf_counter()
+    ours = prepare(values, tokenizer, template, None)
+    mine = time.perf_counter() - start
+    with_template = copy.copy(tokenizer)
+    with_template.chat_template = template.jinja
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+                                         num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1))
+    with tempfile.TemporaryDirectory() as tmp:
+        args = DPOConfig(tmp, report_to=[], use_cpu=True, max_length=None)
+        trainer = DPOTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(rows[:2]),
+                             processing_class=with_template)
+        raw = datasets.Dataset.from_list(rows)
+        start = time.perf_counter()
+        theirs = trainer._prepare_dataset(raw, with_template, args, "train")
+        trl_time = time.perf_counter() - start
+    same = all(ours[c] == theirs[c] for c in ("prompt_ids", "chosen_ids", "rejected_ids"))
+    print(f"DPO preparation of {n} pairs: instructkit {n / mine:,.0f} pairs/s, TRL {n / trl_time:,.0f} pairs/s; "
+          f"identical ids: {same}")
+    print(f"prepare ratio vs TRL [{lang}]: {trl_time / mine:.2f}x (target >= 2)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--pairs", type=int, default=2000)
+    parser.add_argument("--skip-validate", action="store_true")
+    parser.add_argument("--skip-prepare", action="store_true")
+    add_lang_argument(parser)
+    args = parser.parse_args()
+    for lang in chosen(args.lang):
+        if lang == "real" and not GSM8K.exists():
+            print("--- real: skipped (../shared/data is absent)")
+            continue
+        print(f"--- {lang}")
+        if not args.skip_validate:
+            bench_validate(lang, args.rows)
+        if not args.skip_prepare:
+            bench_prepare(lang, args.pairs)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+"""Statistics of preference data: one row per pair (or unpaired reply) in a Polars frame, and the
+summary a DPO or KTO user looks at before training: how long each part is, whether chosen replies
+are simply longer than rejected ones (the length bias DPO learns all too well), ties, replies that
+begin alike, the label balance, duplicates, and a picture of both length distributions.
+
+Example:
+    >>> s = pair_stats([{"prompt": "2+2?", "chosen": "It is 4.", "rejected": "5"}]).summary
+    >>> s.pairs, s.length_bias["chosen_longer"], s.lengths["chosen"]["max"]
+    (1, 1.0, 8.0)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from validation.models import Preference, Unpaired
+from validation.source import Source, dataset_of, source_name
+from validation.summaries import PairSummary
+
+QUANTILES = (0.5, 0.9, 0.99)
+PARTS = ("prompt", "chosen", "rejected", "completion")
+
+
+@dataclass
+class PairStats:
+    """`frame`: one row per readable row (lengths of each part, label, hashes); `summary`: the report."""
+
+    name: str
+    format: str
+    frame: pl.DataFrame
+    summary: PairSummary
+    conversations: pl.DataFrame = field(repr=False)  # the prompt hashes `leakage` compares (exact, folded)
+
+    def plot(self, path: str | os.PathLike[str]) -> Path:
+        """Write the length histograms as PNG (or self-contained HTML for a `.html` path)."""
+        from validation.stats_report import write_html, write_png
+
+        path = Path(path)
+        return write_html(self, path) if path.suffix.lower() == ".html" else write_png(self, path)
+
+
+def _text(messages: list[Any]) -> str:
+    return "\n".join(m.content for m in messages)
+
+
+def pair_stats(source: Source, *, tokenizer: Any = None, format: str | None = None, column: str | None = None,
+               split: str = "train", progress: bool = False) -> PairStats:
+    """Statistics of a preference dataset; lengths in tokens of the message texts when `tokenizer`
+    is given (else characters)."""
+    from validation.checks import message_dup_text
+    from validation.preference import read_pair
+    from validation.rowscan import fingerprints, hash_conversation
+    from validation.tokens import count_tokens
+    from validation.validate import progress_bar
+
+    values: list[Preference | Unpaired] = []
+    dup_texts: list[str] = []
+    skipped = 0
+    with dataset_of(source, format=format, column=column, split=split) as data, \
+            progress_bar(data, progress, "reading") as advance:
+        fmt = data.format
+        for record in data.records(progress=advance):
+            value = read_pair(fmt.name, record.data, record.row)[0] if isinstance(record.data, dict) else None
+            if value is None:
+                skipped += 1
+                continue
+            values.append(value)
+            replies = value.chosen + value.rejected if isinstance(value, Preference) else value.completion
+            dup_texts.append(message_dup_text(value.prompt + replies))
+    columns: dict[str, list[Any]] = {part: [] for part in PARTS}
+    for v in values:
+        columns["prompt"].append(_text(v.prompt))
+        paired = isinstance(v, Preference)
+        columns["chosen"].append(_text(v.chosen) if paired else None)
+        columns["rejected"].append(_text(v.rejected) if paired else None)
+        columns["completion"].append(None if paired else _text(v.completion))
+    frame = pl.DataFrame(columns, schema={part: pl.String for part in PARTS}).with_columns(
+        label=pl.Series([None if isinstance(v, Preference) else v.label for v in values], dtype=pl.Boolean))
+    unit = "chars" if tokenizer is None else "tokens"
+    for part in PARTS:
+        if tokenizer is not None:
+            counts = pl.Series(count_tokens(frame[part].fill_null("").to_list(), tokenizer), dtype=pl.Int64)
+            length = pl.when(pl.col(part).is_not_null()).then(pl.lit(counts))
+        else:
+            length = pl.col(part).str.len_chars().cast(pl.Int64)
+        frame = frame.with_columns(length.alias(f"{part}_length"))
+    exact, folded = fingerprints(dup_texts) if dup_texts else ([], [])
+    prompts = [hash_conversation([m.role for m in v.prompt], [m.content for m in v.prompt]) for v in values]
+    hashes = pl.DataFrame(prompts, schema={"exact": pl.UInt64, "folded": pl.UInt64}, orient="row")
+    summary = PairSummary.model_validate({
+        "rows": len(values) + skipped, "skipped_rows": skipped,
+        "pairs": sum(isinstance(v, Preference) for v in values),
+        "unpaired": sum(isinstance(v, Unpaired) for v in values),
+        "labels": _labels(frame), "unit": unit, "lengths": _lengths(frame),
+        "length_bias": _bias(frame), "ties": _ties(values), "shared_start": _shared(values),
+        "duplicates": {"exact": len(exact) - len(set(exact)), "normalised": len(folded) - len(set(folded))}})
+    return PairStats(source_name(source), fmt.name, frame, summary, hashes)
+
+
+def _lengths(frame: pl.DataFrame) -> dict[str, dict[str, float]]:
+    out = {}
+    for part in PARTS:
+        values = frame[f"{part}_length"].drop_nulls()
+        if values.len():
+            out[part] = {**{f"p{int(q * 100)}": round(float(values.quantile(q, "linear")), 3) for q in QUANTILES},
+                         "max": float(values.max()), "mean": round(float(values.mean()), 3)}
+    return out
+
+
+def _labels(frame: pl.DataFrame) -> dict[str, int] | None:
+    labels = frame["label"].drop_nulls()
+    if not labels.len():
+        return None
+    desirable = int(labels.sum())
+    return {"desirable": desirable, "undesirable": labels.len() - desirable}
+
+
+def _bias(frame: pl.DataFrame) -> dict[str, float] | None:
+    """Shares of pairs whose chosen reply is longer, shorter or as long, and the median ratio."""
+    pairs = frame.filter(pl.col("chosen_length").is_not_null())
+    if not pairs.height:
+        return None
+    chosen, rejected = pairs["chosen_length"], pairs["rejected_length"]
+    ratio = (chosen / rejected.clip(1)).median()
+    return {"chosen_longer": round(float((chosen > rejected).mean()), 4),
+            "rejected_longer": round(float((chosen < rejected).mean()), 4),
+            "same": round(float((chosen == rejected).mean()), 4), "median_ratio": round(float(ratio), 4)}
+
+
+def _ties(values: list[Preference | Unpaired]) -> dict[str, int] | None:
+    from validation.rowscan import hash_conversation
+
+    pairs = [v for v in values if isinstance(v, Preference)]
+    if not pairs:
+        return None
+
+    def folded(messages: list[Any]) -> int:
+        return hash_conversation([m.role for m in messages], [m.content for m in messages])[1]
+
+    return {"exact": sum(p.chosen == p.rejected for p in pairs),
+            "normalised": sum(folded(p.chosen) == folded(p.rejected) for p in pairs)}
+
+
+def _shared(values: list[Preference | Unpaired]) -> dict[str, float] | None:
+    """Pairs whose two replies begin with the same text (characters of their first messages)."""
+    pairs = [v for v in values if isinstance(v, Preference)]
+    if not pairs:
+        return None
+    shared = pl.Series([len(os.path.commonprefix([p.chosen[0].content, p.rejected[0].content]))
+                        for p in pairs if p.chosen != p.rejected], dtype=pl.Int64)
+    starting = shared.filter(shared > 0)
+    return {"pairs": starting.len(), "p50": float(starting.median()) if starting.len() else 0.0,
+            "max": float(starting.max()) if starting.len() else 0.0}
+
+
+def pair_lines(summary: PairSummary) -> list[tuple[str, str]]:
+    """(label, value) lines of the overview, for the terminal, compare and HTML views."""
+    lines = [("rows", f"{summary.rows:,}"), ("skipped rows", f"{summary.skipped_rows:,}"),
+             ("pairs / unpaired replies", f"{summary.pairs:,} / {summary.unpaired:,}")]
+    if summary.labels:
+        labels = summary.labels
+        total = labels["desirable"] + labels["undesirable"]
+        lines.append(("labels: desirable / undesirable", f"{labels['desirable']:,} / {labels['undesirable']:,} "
+                                                         f"({labels['desirable'] / total:.0%} desirable)"))
+    if summary.length_bias:
+        b = summary.length_bias
+        lines.append((f"length bias ({summary.unit})", f"chosen longer in {b['chosen_longer']:.0%} of pairs, "
+                                                       f"rejected longer in {b['rejected_longer']:.0%}, same "
+                                                       f"{b['same']:.0%}; median chosen/rejected {b['median_ratio']:g}"))
+    if summary.ties:
+        lines.append(("ties: exact / normalised", f"{summary.ties['exact']:,} / {summary.ties['normalised']:,}"))
+    if summary.shared_start:
+        s = summary.shared_start
+        lines.append(("replies that begin alike", f"{int(s['pairs']):,} pairs; shared characters p50 {s['p50']:g}, "
+                                                  f"max {s['max']:g}"))
+    lines.append(("duplicates: exact / normalised",
+                  f"{summary.duplicates.exact:,} / {summary.duplicates.normalised:,}"))
+    return lines
+
+
+def render_pairs(stats: PairStats, console: Any) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    overview = Table(title=Text(f"{stats.name} ({stats.format})"), title_justify="left", show_header=False)
+    overview.add_column(style="bold")
+    overview.add_column()
+    for label, value in pair_lines(stats.summary):
+        overview.add_row(label, Text(value))
+    console.print(overview)
+    table = Table(title=f"length per part ({'tokens' if stats.summary.unit == 'tokens' else 'characters'})",
+                  title_justify="left")
+    for column in ("part", "p50", "p90", "p99", "max", "mean"):
+        table.add_column(column, justify="left" if column == "part" else "right")
+    for part, values in stats.summary.lengths.items():
+        table.add_row(part, *(f"{values[k]:g}" for k in ("p50", "p90", "p99", "max", "mean")))
+    console.print(table)
+
+
+def pair_figure(stats: PairStats, plt: Any) -> Any:
+    """Chosen and rejected lengths overlaid, and the chosen-minus-rejected difference per pair (the
+    length bias at a glance); completions by label for unpaired rows."""
+    unit = "tokens" if stats.summary.unit == "tokens" else "characters"
+    frame = stats.frame
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    pairs = frame.filter(pl.col("chosen_length").is_not_null())
+    if pairs.height:
+        chosen, rejected = pairs["chosen_length"].to_list(), pairs["rejected_length"].to_list()
+        axes[0].hist([chosen, rejected], bins=40, label=["chosen", "rejected"], color=["#4C72B0", "#C44E52"],
+                     alpha=0.8)
+        axes[0].set_title(f"{unit} per reply")
+        difference = (pairs["chosen_length"] - pairs["rejected_length"]).to_list()
+        axes[1].hist(difference, bins=40, color="#55A868")
+        axes[1].axvline(0, color="black", linewidth=1)
+        axes[1].set_title(f"chosen minus rejected, per pair ({unit})")
+    else:
+        replies = frame.filter(pl.col("completion_length").is_not_null())
+        good = replies.filter(pl.col("label"))["completion_length"].to_list()
+        bad = replies.filter(~pl.col("label"))["completion_length"].to_list()
+        axes[0].hist([good, bad], bins=40, label=["desirable", "undesirable"], color=["#4C72B0", "#C44E52"])
+        axes[0].set_title(f"{unit} per completion")
+        axes[1].hist(frame["prompt_length"].to_list(), bins=40, color="#8172B2")
+        axes[1].set_title(f"{unit} per prompt")
+    axes[0].legend()
+    for axis in axes:
+        axis.set_xlabel(unit)
+        axis.set_ylabel("count")
+    if pairs.height:
+        axes[1].set_xlabel(f"{unit} (right of 0: chosen longer)")
+    figure.suptitle(f"{stats.name}: {stats.summary.pairs:,} pairs, {stats.summary.unpaired:,} unpaired replies")
+    return figure
