@@ -90,9 +90,11 @@ def bench_prepare(lang: str, n: int) -> None:
     with_template = copy.copy(tokenizer)
     with_template.chat_template = template.jinja
     torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
-                                         num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1))
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp:  # saved: TRL loads its reference model by the model's path
+        LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+                                     num_hidden_layers=1, num_attention_heads=2,
+                                     num_key_value_heads=1)).save_pretrained(tmp)
+        model = LlamaForCausalLM.from_pretrained(tmp)
         args = DPOConfig(tmp, report_to=[], use_cpu=True, max_length=None)
         trainer = DPOTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(rows[:2]),
                              processing_class=with_template)

@@ -329,13 +329,47 @@ def check_pair(name: str, data: Raw, row: int, rules: Any = None
         issues += _sameness(value.chosen, value.rejected, row, "rejected")
     if value is None or any(i.severity == "error" for i in issues):
         return issues, None, None
-    # one text for duplicates: the pair as one conversation, a marker message (a control character,
-    # which no valid content holds) before the rejected reply, or holding an unpaired row's label
+    # one text for duplicates: the pair as one conversation, a system message (which no valid row has
+    # there) before the rejected reply, or holding an unpaired row's label
     if isinstance(value, Preference):
-        replies = value.chosen + [Message(role="system", content="\x1crejected")] + value.rejected
+        replies = value.chosen + [Message(role="system", content=REJECTED)] + value.rejected
     else:
-        replies = value.completion + [Message(role="system", content=f"\x1c{value.label}")]
+        replies = value.completion + [Message(role="system", content=f"label: {value.label}")]
     return issues, message_dup_text(value.prompt + replies), value
+
+
+REJECTED = "rejected:"  # the duplicate text's marker before the rejected reply (`fast_pair` writes it too)
+
+
+def fast_pair(data: Raw, rules: Any) -> str | None:
+    """The duplicate text of an explicit pair (`preference`) whose every part is certainly clean —
+    plain messages in a clean order (`checks.fast_clean`), two different replies — else None
+    (don't know: `check_pair` decides). Content scans are the caller's, once per chunk."""
+    from validation.checks import SEP, fast_clean
+    from validation.rowscan import hash_conversation
+
+    try:
+        prompt, chosen, rejected = data["prompt"], data["chosen"], data["rejected"]
+    except (KeyError, TypeError):
+        return None
+    if type(prompt) is str and type(chosen) is str and type(rejected) is str:
+        prompt, chosen, rejected = [{"role": "user", "content": prompt}], [{"role": "assistant", "content": chosen}], \
+            [{"role": "assistant", "content": rejected}]
+    elif not (type(prompt) is list and type(chosen) is list and type(rejected) is list) or len(chosen) != 1 \
+            or len(rejected) != 1:
+        return None
+    first = fast_clean(prompt + chosen, rules)
+    reply = rejected[0]
+    # the rejected reply in place of the chosen one: as clean (fast_clean's conditions, for one message)
+    if first is None or type(reply) is not dict or len(reply) != 2 or reply.get("role") != "assistant" \
+            or type(reply.get("content")) is not str or not reply["content"].strip() or SEP in reply["content"] \
+            or chosen == rejected:
+        return None
+    a, b = chosen[0]["content"], reply["content"]
+    if hash_conversation(["assistant"], [a])[1] == hash_conversation(["assistant"], [b])[1]:
+        return None  # near-identical: check_pair says so
+    sig, text = first.split(SEP, 1)
+    return f"{sig}sa{SEP}{text}{SEP}{REJECTED}{SEP}{b}"
 
 
 # what completion-not-assistant already says of a reply that is not the assistant's

@@ -24,7 +24,7 @@ from validation.decode import decode_row
 from validation.duplicates import Duplicates
 from validation.io import Record
 from validation.models import ROLES, Conversation
-from validation.preference import check_pair
+from validation.preference import check_pair, fast_pair
 from validation.report import Findings, Issue
 from validation.rowscan import Prover, fingerprints
 from validation.rules import TemplateRules
@@ -86,6 +86,9 @@ class Scanner:
             self.duplicates.resolve(findings)
 
     def _precise(self, record: Record, raw_messages: list[Any]) -> tuple[list[Issue], str | None, list[Any] | None]:
+        if self.fmt.preference:
+            issues, text, _ = check_pair(self.fmt.name, record.data, record.row, self.rules)  # type: ignore[arg-type]
+            return issues, text, None
         messages, issues = check_messages(raw_messages, record.row, partial(self.fmt.path, record.data),
                                           self.fmt.root, self.rules, self.fmt.completion_only,
                                           fields=record.data)
@@ -98,7 +101,10 @@ class Scanner:
         data = record.data
         if isinstance(data, Issue):
             return [data], None, None, False
-        if self.fmt.preference:  # a pair, checked as a pair (validation/preference.py)
+        if self.fmt.preference:  # a pair: cleared now and scanned with its chunk, or checked as a pair
+            text = fast_pair(data, self.rules) if self.fmt.name == "preference" else None
+            if text is not None:
+                return [], text, None, True
             issues, text, _ = check_pair(self.fmt.name, data, record.row, self.rules)
             return issues, text, None, False
         try:
