@@ -26,11 +26,17 @@ def rules_of(template: ChatTemplate) -> TemplateRules:
 
         return Auditor(tokenizer, template, max_length, over_length, train_on).audit(conversations)
 
+    def audit_pairs(rows: Sequence[Any], tokenizer: Any, max_length: int | None = None) -> list[Any]:
+        from templating.pair_audit import audit_pairs as audit_of
+
+        return audit_of(rows, tokenizer, template, max_length)
+
     from templating.capabilities import capabilities, reasoning_support
 
     return TemplateRules(spec.name, spec.special_tokens, roles=roles, alternating=spec.alternating,
                          trims_content=spec.trims_content, render=render,
-                         audit=audit, tools=capabilities(template), reasoning=reasoning_support(template))
+                         audit=audit, tools=capabilities(template), reasoning=reasoning_support(template),
+                         audit_pairs=audit_pairs)
 
 
 class RegistryProvider:

@@ -61,42 +61,23 @@ def _dicts(messages: Sequence[Any]) -> list[dict[str, Any]]:
     return [m.to_dict() for m in messages]
 
 
-def _common(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
 def prepare(rows: Sequence[Preference | Unpaired], tokenizer: Any, template: Any, max_length: int | None) -> Any:
     """A `datasets.Dataset` of token ids as TRL's trainers take them once prepared: `prompt_ids`,
-    `chosen_ids`, `rejected_ids` (dpo) or `prompt_ids`, `completion_ids`, `label` (kto). Rows
-    whose prompt alone fills `max_length` are left out, as TRL leaves them out."""
+    `chosen_ids`, `rejected_ids` (dpo) or `prompt_ids`, `completion_ids`, `label` (kto), from
+    `templating.pair_audit.pair_tokens` (what `audit` measures). Rows whose prompt alone fills
+    `max_length` are left out, as TRL leaves them out."""
     import datasets
 
-    from templating.tokens import _backend
+    from templating.pair_audit import pair_tokens
 
-    texts: list[str] = []
-    for r in rows:
-        texts.append(template.render(_dicts(r.prompt), add_generation_prompt=True).text)
-        replies = [r.chosen, r.rejected] if isinstance(r, Preference) else [r.completion]
-        texts += [template.render(_dicts(r.prompt + reply)).text for reply in replies]
-    encoded = [e.ids for e in _backend(tokenizer).encode_batch(texts, add_special_tokens=False)]
     columns: dict[str, list[Any]] = {}
-    at = 0
-    for r in rows:
-        width = 3 if isinstance(r, Preference) else 2
-        prompt, *full = encoded[at:at + width]
-        at += width
-        start = min(_common(prompt, f) for f in full)
-        if max_length is not None and start >= max_length:
+    for r, t in zip(rows, pair_tokens(rows, tokenizer, template)):
+        if max_length is not None and t.start >= max_length:
             continue
         names = ["chosen_ids", "rejected_ids"] if isinstance(r, Preference) else ["completion_ids"]
-        columns.setdefault("prompt_ids", []).append(prompt[:start])
-        for name, ids in zip(names, full):
-            columns.setdefault(name, []).append(ids[start:])
+        columns.setdefault("prompt_ids", []).append(t.prompt_ids)
+        for k, name in enumerate(names):
+            columns.setdefault(name, []).append(t.reply_ids(k))
         if isinstance(r, Unpaired):
             columns.setdefault("label", []).append(r.label)
     return datasets.Dataset.from_dict(columns)

@@ -72,8 +72,16 @@ def _audit(data: Dataset, rules: TemplateRules, tokenizer: Any, max_length: int 
     rows = 0
 
     def flush() -> None:
-        results = rules.audit([conversation_of(fmt, row_data) for _, row_data in pending], tokenizer, max_length,
-                              over_length, train_on)
+        if fmt.preference:  # pairs: what DPO / KTO compare (templating/pair_audit.py)
+            from validation.preference import check_pair
+
+            if rules.audit_pairs is None:
+                raise InputError(f"template {rules.name}: no audit of preference pairs available")
+            values = [check_pair(fmt.name, row_data, row, rules)[2] for row, row_data in pending]
+            results = rules.audit_pairs(values, tokenizer, max_length)
+        else:
+            results = rules.audit([conversation_of(fmt, row_data) for _, row_data in pending], tokenizer, max_length,
+                                  over_length, train_on)
         for (row, row_data), result in zip(pending, results):
             issues.extend(Issue.make(row, source_path(fmt, row_data, finding), finding.code, finding.text)
                           for finding in result.findings)
@@ -97,8 +105,11 @@ def _audit(data: Dataset, rules: TemplateRules, tokenizer: Any, max_length: int 
 
 
 def source_path(fmt: Format, data: dict[str, Any], finding: Finding) -> str:
-    """Where `finding` is in the source row: its message's field, or the row's messages."""
-    return fmt.root if finding.message is None else fmt.path(data, finding.message, finding.field or "")
+    """Where `finding` is in the source row: its message's field, or the row's messages (a
+    preference row's part: `chosen`, `rejected`, ...)."""
+    if finding.message is None:
+        return finding.field or fmt.root
+    return fmt.path(data, finding.message, finding.field or "")
 
 
 def summarise(audits: Sequence[RowAudit]) -> SupervisionSummary:

@@ -171,6 +171,21 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
          "the last Assistant turn).",
          "Nothing to fix in the data when instructkit prepares it; convert to `preference` before handing it to "
          "other tools."),
+    Code("boundary-merge", "warning", "preference",
+         "Audit: the prompt's last tokens merge with the reply's first (the tokenizer spells the joint differently "
+         "from the prompt alone): training sees the prompt end otherwise than inference sends it; TRL cuts the "
+         "prompt where the two part.",
+         "End prompts on a token boundary (the template's generation prompt usually does), or accept the small "
+         "mismatch the message shows."),
+    Code("prompt-fills-max-length", "error", "preference",
+         "Audit: the prompt alone is max_length tokens or more: no reply token is left, and TRL leaves the pair out.",
+         "Raise max_length, shorten the prompt, or drop the row."),
+    Code("reply-truncated", "warning", "preference",
+         "Audit: truncation at max_length cuts this reply: its end and end of turn are not compared.",
+         "Raise max_length or shorten the reply."),
+    Code("identical-after-truncation", "error", "preference",
+         "Audit: cut at max_length, chosen and rejected are the same tokens: the pair teaches nothing.",
+         "Raise max_length so that the replies differ within it, or drop the row."),
     # structured outputs (validate --response-schema)
     Code("response-not-json", "error", "structured output",
          "With --response-schema: an assistant reply in scope is not JSON.",

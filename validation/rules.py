@@ -67,6 +67,8 @@ class TemplateRules:
     audit: AuditHook | None = field(default=None, compare=False)
     tools: ToolSupport | None = field(default=None, compare=False)  # None: not known (no check)
     reasoning: ReasoningSupport | None = field(default=None, compare=False)  # None: not known (no check)
+    # preference rows (validation.models.Preference / Unpaired), tokenizer, max_length -> RowAudit per row
+    audit_pairs: Callable[..., Sequence[Any]] | None = field(default=None, compare=False)
 
     @property
     def flags_plain_rows(self) -> bool:

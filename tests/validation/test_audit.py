@@ -127,6 +127,16 @@ AUDIT_CASES = [
     ("reasoning-truncated", "qwen3", 40, [(2, "messages[1].content", "reasoning-truncated", "warning")]),
     ("reasoning-truncated", "qwen3", 200, []),
     ("no-trained-turn", "chatml", 40, [(2, "messages", "no-trained-turn", "warning")]),
+    # preference pairs: what DPO compares (templating/pair_audit.py)
+    ("prompt-fills-max-length", "chatml", 40, [(2, "prompt", "prompt-fills-max-length", "error")]),
+    ("reply-truncated", "chatml", 40, [(2, "chosen", "reply-truncated", "warning")]),
+    ("identical-after-truncation", "chatml", 25, [(2, "chosen", "reply-truncated", "warning"),
+                                                  (2, "rejected", "reply-truncated", "warning"),
+                                                  (2, "rejected", "identical-after-truncation", "error")]),
+    ("identical-after-truncation", "chatml", 200, []),
+    # llama3's generation prompt ends in "\n\n", which SmolLM2's tokenizer merges with the reply's first word
+    ("boundary-merge", "llama3", 200, [(row, "prompt", "boundary-merge", "warning") for row in (1, 2, 3)]),
+    ("boundary-merge", "chatml", 200, []),
 ]
 
 
@@ -138,7 +148,8 @@ def test_audit_reports_each_corpus_defect_on_its_row(cli, name, template, max_le
                  "--template", template, "--max-length", str(max_length), "--json")
     report = result.json()
     assert [(i["row"], i["path"], i["code"], i["severity"]) for i in report["issues"]] == expected
-    assert report["rows"] == 3 and result.code == 0
+    errors = any(severity == "error" for *_, severity in expected)
+    assert report["rows"] == 3 and result.code == (1 if errors else 0)
 
 
 def test_a_cut_inside_the_think_block_says_how_much_is_trained_and_a_cut_after_it_is_a_response_cut(
@@ -160,3 +171,21 @@ def test_a_cut_inside_the_think_block_says_how_much_is_trained_and_a_cut_after_i
     assert f"the {kept} characters trained end in reasoning, with no </think>" in issue.message
     report = audit([row], tokenizer=smollm2_tokenizer, template="deepseek-r1-distill", max_length=after + 2)
     assert [i.code for i in report.issues if i.code in cuts] == ["response-truncated"]
+
+
+def test_the_pair_audit_measures_what_dpo_is_handed(smollm2_tokenizer):
+    """Prompt and reply tokens of the audit are the ids the DPO preparation hands TRL; the merge
+    message names the prompt's tokens that training does not see."""
+    from templating.pair_audit import audit_pairs
+    from training.preference import prepare
+    from validation.models import Message, Preference
+
+    pair = Preference(prompt=[Message(role="user", content="Hi")], chosen=[Message(role="assistant", content="Hello!")],
+                      rejected=[Message(role="assistant", content="Go away.")])
+    template = get_template("llama3")
+    [row] = audit_pairs([pair], smollm2_tokenizer, template, 200)
+    [prepared] = prepare([pair], smollm2_tokenizer, template, 200)
+    assert row.ids == prepared["prompt_ids"] + prepared["chosen_ids"] + prepared["rejected_ids"]
+    assert sum(row.mask) == len(prepared["chosen_ids"]) + len(prepared["rejected_ids"])
+    [finding] = row.findings
+    assert finding.text.startswith("the prompt's last 1 token(s) ('\\n\\n') merge with the reply's first")

@@ -1,0 +1,117 @@
+"""What DPO and KTO compare, measured with the real tokenizer and template: each pair's prompt
+tokens and reply tokens as TRL cuts them, and what goes wrong on the way — tokens that merge
+across the prompt/reply boundary, a doubled BOS, a prompt that fills `max_length` alone, replies
+truncation cuts, and replies that truncation leaves identical.
+
+`pair_tokens` is also what `training.preference.prepare` hands the trainer, so what is audited is
+what is trained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from templating.registry import ChatTemplate
+from templating.tokens import _backend
+from validation.models import Preference, Unpaired
+from templating.audit import RowAudit
+from validation.rules import Finding
+
+
+@dataclass(frozen=True)
+class PairTokens:
+    """One row's tokens: the prompt alone (rendered with its generation prompt), each prompt +
+    reply rendered whole, and `start`, where the replies begin: the first token at which the
+    prompt and every prompt + reply part (TRL's rule, `common_prefix_length`)."""
+
+    prompt: list[int]
+    full: list[list[int]]
+    start: int
+
+    @property
+    def prompt_ids(self) -> list[int]:
+        return self.prompt[:self.start]
+
+    def reply_ids(self, k: int) -> list[int]:
+        return self.full[k][self.start:]
+
+
+def _common(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _dicts(messages: Sequence[Any]) -> list[dict[str, Any]]:
+    return [m.to_dict() for m in messages]
+
+
+def replies_of(row: Preference | Unpaired) -> list[list[Any]]:
+    return [row.chosen, row.rejected] if isinstance(row, Preference) else [row.completion]
+
+
+def pair_tokens(rows: Sequence[Preference | Unpaired], tokenizer: Any, template: ChatTemplate) -> list[PairTokens]:
+    """Each row rendered with `template` and tokenized in one batch (no special tokens added: the
+    template writes its own)."""
+    texts: list[str] = []
+    for r in rows:
+        texts.append(template.render(_dicts(r.prompt), add_generation_prompt=True).text)
+        texts += [template.render(_dicts(r.prompt + reply)).text for reply in replies_of(r)]
+    encoded = [e.ids for e in _backend(tokenizer).encode_batch(texts, add_special_tokens=False)]
+    out, at = [], 0
+    for r in rows:
+        width = 1 + len(replies_of(r))
+        prompt, full = encoded[at], encoded[at + 1:at + width]
+        at += width
+        out.append(PairTokens(prompt, full, min(_common(prompt, f) for f in full)))
+    return out
+
+
+def audit_pairs(rows: Sequence[Preference | Unpaired], tokenizer: Any, template: ChatTemplate,
+                max_length: int | None = None) -> list[RowAudit]:
+    """One `RowAudit` per row: `ids` the prompt then each reply, `mask` the reply tokens (what the
+    loss compares), findings at the part they concern (`Finding.field`: prompt, chosen, rejected
+    or completion); `dropped` when the prompt alone fills `max_length` (TRL leaves the row out)."""
+    backend = _backend(tokenizer)
+    bos = template.spec.bos_token
+    bos_id = backend.token_to_id(bos) if bos else None
+    out = []
+    for r, t in zip(rows, pair_tokens(rows, tokenizer, template)):
+        names = ["chosen", "rejected"] if isinstance(r, Preference) else ["completion"]
+        findings: list[Finding] = []
+        merged = len(t.prompt) - t.start
+        if merged:
+            findings.append(Finding(None, "prompt", "boundary-merge",
+                                    f"the prompt's last {merged} token(s) ({backend.decode(t.prompt[t.start:])!r}) "
+                                    "merge with the reply's first: training sees the prompt end differently from "
+                                    "the one inference sends"))
+        if bos_id is not None and t.full[0][:2] == [bos_id, bos_id]:
+            findings.append(Finding(None, "prompt", "double-bos", f"the ids start with {bos!r} twice"))
+        dropped = max_length is not None and t.start >= max_length
+        if dropped:
+            findings.append(Finding(None, "prompt", "prompt-fills-max-length",
+                                    f"the prompt alone is {t.start} tokens, max_length {max_length}: no reply token "
+                                    "is left, and TRL leaves the row out"))
+        elif max_length is not None:
+            room = max_length - t.start
+            kept = [t.reply_ids(k)[:room] for k in range(len(names))]
+            for k, name in enumerate(names):
+                whole = len(t.reply_ids(k))
+                if whole > room:
+                    findings.append(Finding(None, name, "reply-truncated",
+                                            f"truncation at {max_length} tokens keeps {room} of its {whole} tokens: "
+                                            "its end and end of turn are not compared"))
+            if len(kept) == 2 and kept[0] == kept[1]:
+                findings.append(Finding(None, "rejected", "identical-after-truncation",
+                                        f"cut at max_length {max_length}, chosen and rejected are the same tokens: the "
+                                        "pair teaches nothing"))
+        replies = [t.reply_ids(k) for k in range(len(names))]
+        ids = t.prompt_ids + [i for reply in replies for i in reply]
+        mask = [0] * t.start + [1] * (len(ids) - t.start)
+        out.append(RowAudit(ids, mask, list(r.prompt + replies_of(r)[0]), findings, dropped))
+    return out
