@@ -39,12 +39,43 @@ class PairTokens:
 
 
 def _common(a: list[int], b: list[int]) -> int:
+    if b[:len(a)] == a:  # the usual case, compared at C speed
+        return len(a)
     n = 0
     for x, y in zip(a, b):
         if x != y:
             break
         n += 1
     return n
+
+
+def cut_tokens(backend: Any) -> tuple[str, ...]:
+    """Special tokens after which a text can be cut and its two sides tokenized apart with the
+    same result: the tokenizer finds added tokens before anything else, and with no normalizer
+    and a byte-level pre-tokenizer that adds no prefix space, what follows one is tokenized on its
+    own. Empty for other tokenizers (SentencePiece's prefix space, normalizers): texts are then
+    tokenized whole."""
+    import json
+
+    setup = json.loads(backend.to_str())
+    pre = setup.get("pre_tokenizer") or {}
+    steps = pre.get("pretokenizers", [pre]) if pre.get("type") == "Sequence" else [pre]
+    if setup.get("normalizer") is not None or not steps or any(
+            step.get("type") not in ("ByteLevel", "Split", "Digits") or step.get("add_prefix_space") for step in steps):
+        return ()
+    return tuple(t.content for t in backend.get_added_tokens_decoder().values()
+                 if t.special and t.content and not (t.lstrip or t.rstrip or t.single_word or t.normalized))
+
+
+def _cut(texts: list[str], tokens: tuple[str, ...]) -> int:
+    """Where all `texts` (a prompt, then each prompt + reply) can be cut alike: just after the last
+    special token of the first text that they all share as a prefix; 0 when there is none."""
+    first = texts[0]
+    for at in sorted({first.rfind(t) + len(t) for t in tokens if t in first}, reverse=True):
+        head = first[:at]
+        if all(text.startswith(head) for text in texts[1:]):
+            return at
+    return 0
 
 
 def _dicts(messages: Sequence[Any]) -> list[dict[str, Any]]:
@@ -58,16 +89,21 @@ def replies_of(row: Preference | Unpaired) -> list[list[Any]]:
 def pair_tokens(rows: Sequence[Preference | Unpaired], tokenizer: Any, template: ChatTemplate) -> list[PairTokens]:
     """Each row rendered with `template` and tokenized in one batch (no special tokens added: the
     template writes its own)."""
-    texts: list[str] = []
+    backend = _backend(tokenizer)
+    tokens = cut_tokens(backend)
+    pieces: list[str] = []  # per row: the shared head (cut after a special token), then each text's tail
     for r in rows:
-        texts.append(template.render(_dicts(r.prompt), add_generation_prompt=True).text)
+        texts = [template.render(_dicts(r.prompt), add_generation_prompt=True).text]
         texts += [template.render(_dicts(r.prompt + reply)).text for reply in replies_of(r)]
-    encoded = [e.ids for e in _backend(tokenizer).encode_batch(texts, add_special_tokens=False)]
+        cut = _cut(texts, tokens) if tokens else 0
+        pieces += [texts[0][:cut], *(text[cut:] for text in texts)]  # the prompt is tokenized once
+    encoded = [e.ids for e in backend.encode_batch(pieces, add_special_tokens=False)]
     out, at = [], 0
     for r in rows:
-        width = 1 + len(replies_of(r))
-        prompt, full = encoded[at], encoded[at + 1:at + width]
+        width = 2 + len(replies_of(r))
+        head, prompt, *full = encoded[at:at + width]
         at += width
+        prompt, full = head + prompt, [head + f for f in full]
         out.append(PairTokens(prompt, full, min(_common(prompt, f) for f in full)))
     return out
 

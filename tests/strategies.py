@@ -3,12 +3,14 @@ package (templating/strategies.py) because `instructkit templates check` uses th
 
 from __future__ import annotations
 
+from hypothesis import assume
 from hypothesis import strategies as st
 
 from templating.strategies import content, conversations, jinja_like, message, padded_text, text, visible_text
+from validation.models import Message, Preference
 
-__all__ = ["any_order", "content", "conversations", "hash_rows", "jinja_like", "message", "metadata", "padded_text", "text",
-           "tool_conversations", "visible_text", "wild_message", "wild_row"]
+__all__ = ["any_order", "content", "conversations", "hash_rows", "jinja_like", "message", "metadata", "pairs",
+           "padded_text", "text", "tool_conversations", "visible_text", "wild_message", "wild_row"]
 
 metadata = st.dictionaries(st.sampled_from(["id", "source", "score", "tags"]),
                            st.one_of(st.integers(-10**30, 10**30), st.text(max_size=5),
@@ -94,3 +96,15 @@ def tool_conversations(draw, max_calls: int = 3) -> tuple[list[dict], list[dict]
             messages.append(result)
     messages.append({"role": "assistant", "content": draw(visible_text)})
     return messages, tools
+
+
+@st.composite
+def pairs(draw, plain: bool = False):
+    """Preference pairs: a prompt ending with a user turn, two different one-message replies."""
+    prompt = draw(conversations(min_turns=0, max_turns=2, system=False if plain else None))
+    prompt = prompt + [{"role": "user", "content": draw(content)}]
+    chosen, rejected = draw(content), draw(content)
+    assume(chosen != rejected)
+    metadata = draw(st.dictionaries(st.sampled_from(["id", "source"]), st.text(max_size=4), max_size=2))
+    return Preference(prompt=[Message(**m) for m in prompt], chosen=[Message(role="assistant", content=chosen)],
+                      rejected=[Message(role="assistant", content=rejected)], metadata=metadata)

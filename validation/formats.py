@@ -341,8 +341,8 @@ def _preference_format(name: str) -> Format:
     from validation.preference import KEYS
 
     def to_messages(row: Raw) -> list[Any]:
-        raise InputError(f"these rows are preference data (format {name}): `validate`, `convert`, `stats` and "
-                         "`train` (method: dpo or kto) read them; this command reads conversations")
+        raise InputError(f"these rows are preference data (format {name}): `validate`, `convert`, `stats`, `audit` "
+                         "and `train` (method: dpo or kto) read them; this command reads conversations")
 
     def from_conversation(conv: Conversation) -> Raw:
         raise CannotConvert(f"a conversation holds one reply: {name} needs a preference (a chosen and a rejected "
