@@ -14,8 +14,6 @@ before the last reply; chosen: that reply; rejected: the last reply of the next 
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1]))
 from corpus import GSM8K, add_lang_argument, chosen, conversations, dumps  # noqa: E402
+from validate import floor, validate_cli  # noqa: E402  (bench/validate.py: the same floor and CLI run)
 
 
 def pairs(lang: str, n: int) -> list[dict]:
@@ -33,25 +32,6 @@ def pairs(lang: str, n: int) -> list[dict]:
         messages, other = source[k], source[k + 1]
         out.append({"prompt": messages[:-1], "chosen": messages[-1:], "rejected": other[-1:]})
     return out
-
-
-def floor(path: Path) -> float:
-    start = time.perf_counter()
-    with path.open("rb") as f:
-        for line in f:
-            json.loads(line)
-    return time.perf_counter() - start
-
-
-def validate_cli(path: Path) -> tuple[float, dict]:
-    cmd = [sys.executable, "-c", "import sys, instructkit; sys.exit(instructkit.main())",
-           "validate", str(path), "--json"]
-    start = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if done.returncode not in (0, 1):
-        raise SystemExit(done.stderr)
-    return elapsed, json.loads(done.stdout)
 
 
 def bench_validate(lang: str, rows: int) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from templating.registry import ChatTemplate
 from templating.tokens import _backend
-from validation.models import Preference, Unpaired
+from validation.models import Preference, Unpaired, as_dicts
 from templating.audit import RowAudit
 from validation.rules import Finding
 
@@ -78,10 +78,6 @@ def _cut(texts: list[str], tokens: tuple[str, ...]) -> int:
     return 0
 
 
-def _dicts(messages: Sequence[Any]) -> list[dict[str, Any]]:
-    return [m.to_dict() for m in messages]
-
-
 def replies_of(row: Preference | Unpaired) -> list[list[Any]]:
     return [row.chosen, row.rejected] if isinstance(row, Preference) else [row.completion]
 
@@ -93,8 +89,8 @@ def pair_tokens(rows: Sequence[Preference | Unpaired], tokenizer: Any, template:
     tokens = cut_tokens(backend)
     pieces: list[str] = []  # per row: the shared head (cut after a special token), then each text's tail
     for r in rows:
-        texts = [template.render(_dicts(r.prompt), add_generation_prompt=True).text]
-        texts += [template.render(_dicts(r.prompt + reply)).text for reply in replies_of(r)]
+        texts = [template.render(as_dicts(r.prompt), add_generation_prompt=True).text]
+        texts += [template.render(as_dicts(r.prompt + reply)).text for reply in replies_of(r)]
         cut = _cut(texts, tokens) if tokens else 0
         pieces += [texts[0][:cut], *(text[cut:] for text in texts)]  # the prompt is tokenized once
     encoded = [e.ids for e in backend.encode_batch(pieces, add_special_tokens=False)]

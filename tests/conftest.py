@@ -49,6 +49,18 @@ def cli(capsys: pytest.CaptureFixture[str]):
     return run
 
 
+def written_by_generator(example: Path, generator: str) -> str:
+    """What `examples/<generator>` writes to `example` (its `rows()`, one JSON object a line): the
+    committed example must be exactly that."""
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location(generator.removesuffix(".py"), example.with_name(generator))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in module.rows())
+
+
 @pytest.fixture(scope="session")
 def smollm2_tokenizer():
     """The real SmolLM2-135M-Instruct tokenizer (from the embedded GGUF, cached after the first build)."""

@@ -183,13 +183,13 @@ def choose_template(config: TrainConfig, model: Any, tokenizer: Any, console: An
     return get_template(config.template)
 
 
-def _split(rows: list[Any], config: TrainConfig, tokenizer: Any, template: Any) -> tuple[list[Any], list[Any]]:
+def split_eval(rows: list[Any], config: TrainConfig, read: Any) -> tuple[list[Any], list[Any]]:
+    """(train rows, eval rows): the eval file's rows (`read(path, split)`), a seeded share of
+    `rows` held out (`eval.ratio`), or none."""
     if config.eval is None:
         return rows, []
     if config.eval.path:
-        held_out, _ = supervise(config, tokenizer, template, None, path=config.eval.path,
-                                split=config.eval.split or "train")
-        return rows, held_out
+        return rows, read(config.eval.path, config.eval.split or "train")
     if config.eval.ratio:
         shuffled = rows[:]
         random.Random(config.seed).shuffle(shuffled)
@@ -310,7 +310,8 @@ def _run(config: TrainConfig, out: Path, dry_run: bool, console: Any) -> RunSumm
     summary = dataset_stats(audited, tokenizer=tokenizer, template=rules_of(template), max_length=config.max_length,
                             audits=rows).summary
     summary = summary.model_copy(update={"supervision": audit_report.summary})
-    train_rows, eval_rows = _split(rows, config, tokenizer, template)
+    train_rows, eval_rows = split_eval(rows, config, lambda path, split: supervise(
+        config, tokenizer, template, None, path=path, split=split)[0])
     if eval_rows:
         leaked = leakage(train_rows, eval_rows)
         summary = summary.model_copy(update={"leakage": leaked})

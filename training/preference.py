@@ -10,14 +10,14 @@ trainer as it is. The reference model is TRL's (a frozen copy, or the adapter di
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from training.config import ConfigError, TrainConfig
 from validation.errors import MaskMismatch
-from validation.models import Preference, Unpaired
+from validation.models import Preference, Unpaired, as_dicts
 
 
 def read_pairs(data: Any, rules: Any = None) -> list[Preference | Unpaired]:
@@ -57,10 +57,6 @@ def as_method(rows: list[Preference | Unpaired], method: str, where: str) -> lis
     return out
 
 
-def _dicts(messages: Sequence[Any]) -> list[dict[str, Any]]:
-    return [m.to_dict() for m in messages]
-
-
 def prepare(rows: Sequence[Preference | Unpaired], tokenizer: Any, template: Any, max_length: int | None) -> Any:
     """A `datasets.Dataset` of token ids as TRL's trainers take them once prepared: `prompt_ids`,
     `chosen_ids`, `rejected_ids` (dpo) or `prompt_ids`, `completion_ids`, `label` (kto), from
@@ -95,10 +91,10 @@ def check_against_trl(rows: Sequence[Preference | Unpaired], tokenizer: Any, tem
     with_template.chat_template = template.jinja
     checked = 0
     for r, ours in zip(rows[:sample], prepared):
-        prompt = _tokenize(with_template, _dicts(r.prompt), add_generation_prompt=True)["input_ids"]
+        prompt = _tokenize(with_template, as_dicts(r.prompt), add_generation_prompt=True)["input_ids"]
         replies = {"chosen_ids": r.chosen, "rejected_ids": r.rejected} if isinstance(r, Preference) else \
             {"completion_ids": r.completion}
-        full = {name: _tokenize(with_template, _dicts(r.prompt + reply))["input_ids"]
+        full = {name: _tokenize(with_template, as_dicts(r.prompt + reply))["input_ids"]
                 for name, reply in replies.items()}
         start = min(common_prefix_length(prompt, ids) for ids in full.values())
         theirs = {"prompt_ids": prompt[:start], **{name: ids[start:] for name, ids in full.items()}}
@@ -139,24 +135,15 @@ def conversational(rows: Sequence[Unpaired]) -> Any:
     tokenizer's template, the registry's training variant installed by the pipeline)."""
     import datasets
 
-    return datasets.Dataset.from_list([{"prompt": _dicts(r.prompt), "completion": _dicts(r.completion),
+    return datasets.Dataset.from_list([{"prompt": as_dicts(r.prompt), "completion": as_dicts(r.completion),
                                         "label": r.label} for r in rows])
 
 
-def _split(rows: list[Any], config: TrainConfig, rules: Any) -> tuple[list[Any], list[Any]]:
-    if config.eval is None:
-        return rows, []
-    if config.eval.path:
-        from validation.source import dataset_of
+def _read_eval(config: TrainConfig, rules: Any, path: str, split: str) -> list[Preference | Unpaired]:
+    from validation.source import dataset_of
 
-        with dataset_of(config.eval.path, split=config.eval.split or "train") as data:
-            return rows, as_method(read_pairs(data, rules), config.method, config.eval.path)
-    if config.eval.ratio:
-        shuffled = rows[:]
-        random.Random(config.seed).shuffle(shuffled)
-        size = max(1, round(len(shuffled) * config.eval.ratio))
-        return shuffled[size:], shuffled[:size]
-    return rows, []
+    with dataset_of(path, split=split) as data:
+        return as_method(read_pairs(data, rules), config.method, path)
 
 
 def run_preference(config: TrainConfig, out: Path, dry_run: bool, console: Any) -> Any:
@@ -166,7 +153,7 @@ def run_preference(config: TrainConfig, out: Path, dry_run: bool, console: Any) 
     from templating.rules import rules_of
     from training.device import attention, detect
     from training.models import load_model
-    from training.pipeline import _print, _text, _train, _write, choose_template, gate, training_data
+    from training.pipeline import _print, _text, _train, _write, choose_template, gate, split_eval, training_data
     from training.samples import prompts_of
 
     _write(out / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
@@ -182,7 +169,7 @@ def run_preference(config: TrainConfig, out: Path, dry_run: bool, console: Any) 
         _print(console, f"model: {_text(provenance)}")
         template = choose_template(config, model, tokenizer, console)
         rows = as_method(read_pairs(data, rules_of(template)), config.method, data.name)
-    train_rows, eval_rows = _split(rows, config, rules_of(template))
+    train_rows, eval_rows = split_eval(rows, config, partial(_read_eval, config, rules_of(template)))
     if config.method == "dpo":
         train_set = prepare(train_rows, tokenizer, template, config.max_length)
         eval_set = prepare(eval_rows, tokenizer, template, config.max_length) if eval_rows else None

@@ -24,7 +24,7 @@ from typing import Any
 
 from validation.decode import json_type
 from validation.errors import CannotConvert, UnknownName  # CannotConvert: re-exported, its old home
-from validation.models import Conversation, Message
+from validation.models import Conversation, Message, as_dicts
 
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
                   "system": "system", "tool": "tool", "observation": "tool", "function_call": "assistant"}
@@ -116,10 +116,6 @@ def _merge(metadata: dict[str, Any], fields: Raw) -> Raw:
     return {**metadata, **fields}
 
 
-def _dicts(messages: Iterable[Message]) -> list[Raw]:
-    return [m.to_dict() for m in messages]
-
-
 def _roles(conv: Conversation) -> list[str]:
     return [m.role for m in conv.messages]
 
@@ -139,7 +135,7 @@ def _messages_format(column: str = "messages") -> Format:
         return _require(row, column, list)
 
     def from_conversation(conv: Conversation) -> Raw:
-        return _merge(conv.metadata, {column: _dicts(conv.messages)})
+        return _merge(conv.metadata, {column: as_dicts(conv.messages)})
 
     return Format("messages", frozenset({column}), to_messages, from_conversation,
                   lambda row, i, f: f"{column}[{i}].{f}" if f else f"{column}[{i}]", column=column, root=column,
@@ -278,7 +274,7 @@ def _pc_from(conv: Conversation, *, lists: bool = False) -> Raw:
     plain = all(set(m.to_dict()) == {"role", "content"} for m in conv.messages)
     if roles == ["user", "assistant"] and plain and not lists:
         return _merge(conv.metadata, {"prompt": conv.messages[0].content, "completion": conv.messages[1].content})
-    return _merge(conv.metadata, {"prompt": _dicts(conv.messages[:-1]), "completion": _dicts(conv.messages[-1:])})
+    return _merge(conv.metadata, {"prompt": as_dicts(conv.messages[:-1]), "completion": as_dicts(conv.messages[-1:])})
 
 
 def _pc_path(row: Raw, i: int, f: str) -> str:

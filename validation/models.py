@@ -50,6 +50,11 @@ class Message(BaseModel):
         return self.model_dump(exclude_none=True)
 
 
+def as_dicts(messages: list[Message]) -> list[dict[str, Any]]:
+    """Messages as plain dicts (`Message.to_dict` each), as templates and files take them."""
+    return [m.to_dict() for m in messages]
+
+
 class Conversation(BaseModel):
     """A list of messages plus the row's other fields, kept verbatim in `metadata`."""
 

@@ -169,9 +169,9 @@ def pair_lines(summary: PairSummary) -> list[tuple[str, str]]:
                                                          f"({labels['desirable'] / total:.0%} desirable)"))
     if summary.length_bias:
         b = summary.length_bias
-        lines.append((f"length bias ({summary.unit})", f"chosen longer in {b['chosen_longer']:.0%} of pairs, "
-                                                       f"rejected longer in {b['rejected_longer']:.0%}, same "
-                                                       f"{b['same']:.0%}; median chosen/rejected {b['median_ratio']:g}"))
+        lines.append((f"length bias ({summary.unit})",
+                      f"chosen longer in {b['chosen_longer']:.0%} of pairs, rejected longer in "
+                      f"{b['rejected_longer']:.0%}, same {b['same']:.0%}; median chosen/rejected {b['median_ratio']:g}"))
     if summary.ties:
         lines.append(("ties: exact / normalised", f"{summary.ties['exact']:,} / {summary.ties['normalised']:,}"))
     if summary.shared_start:

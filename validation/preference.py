@@ -22,7 +22,8 @@ from typing import Any
 
 from validation.decode import json_type
 from validation.errors import CannotConvert
-from validation.models import Message, Preference, Unpaired
+from validation.formats import _merge
+from validation.models import Message, Preference, Unpaired, as_dicts
 
 Raw = dict[str, Any]
 Where = Callable[[str, int, str], str]  # (part, index in that part, field) -> path in the source row
@@ -91,8 +92,8 @@ def _explicit_pair(row: Raw) -> RawPair:
 def _explicit_row(pair: Preference | Unpaired) -> list[Raw]:
     if not isinstance(pair, Preference):
         raise CannotConvert("an unpaired row holds one reply: a preference pair needs a chosen and a rejected one")
-    return [_merge(pair.metadata, {"prompt": _dicts(pair.prompt), "chosen": _dicts(pair.chosen),
-                                   "rejected": _dicts(pair.rejected)})]
+    return [_merge(pair.metadata, {"prompt": as_dicts(pair.prompt), "chosen": as_dicts(pair.chosen),
+                                   "rejected": as_dicts(pair.rejected)})]
 
 
 # --- preference-implicit (shared prefix) --------------------------------------------------------
@@ -142,8 +143,9 @@ def _implicit_row(pair: Preference | Unpaired) -> list[Raw]:
     if pair.chosen and pair.rejected and pair.chosen[0] == pair.rejected[0]:
         raise CannotConvert("both replies begin with the same message: written as two whole conversations, it "
                             "would be read back as part of the prompt")
-    prompt = _dicts(pair.prompt)
-    return [_merge(pair.metadata, {"chosen": prompt + _dicts(pair.chosen), "rejected": prompt + _dicts(pair.rejected)})]
+    prompt = as_dicts(pair.prompt)
+    return [_merge(pair.metadata, {"chosen": prompt + as_dicts(pair.chosen),
+                                   "rejected": prompt + as_dicts(pair.rejected)})]
 
 
 # --- hh-text (transcripts) -----------------------------------------------------------------------
@@ -215,24 +217,13 @@ def _unpaired_rows(pair: Preference | Unpaired) -> list[Raw]:
     """An unpaired row as it is; a pair as two rows (chosen: true, rejected: false), as TRL's
     `unpair_preference_dataset` does."""
     if isinstance(pair, Unpaired):
-        return [_merge(pair.metadata, {"prompt": _dicts(pair.prompt), "completion": _dicts(pair.completion),
+        return [_merge(pair.metadata, {"prompt": as_dicts(pair.prompt), "completion": as_dicts(pair.completion),
                                        "label": pair.label})]
-    return [_merge(pair.metadata, {"prompt": _dicts(pair.prompt), "completion": _dicts(reply), "label": label})
+    return [_merge(pair.metadata, {"prompt": as_dicts(pair.prompt), "completion": as_dicts(reply), "label": label})
             for reply, label in ((pair.chosen, True), (pair.rejected, False))]
 
 
 # --- reading and writing -------------------------------------------------------------------------
-
-def _dicts(messages: Sequence[Message]) -> list[Raw]:
-    return [m.to_dict() for m in messages]
-
-
-def _merge(metadata: dict[str, Any], fields: Raw) -> Raw:
-    clash = sorted(set(metadata) & set(fields))
-    if clash:
-        raise CannotConvert(f"metadata field(s) {', '.join(clash)} collide with the target format's fields")
-    return {**metadata, **fields}
-
 
 READERS: dict[str, Callable[[Raw], RawPair]] = {
     "preference": _explicit_pair, "preference-implicit": _implicit_pair, "hh-text": _hh_pair,

@@ -20,7 +20,8 @@ def whole(pair, tokenizer, template):
     """The reference: every text tokenized whole (what TRL does)."""
     backend = _backend(tokenizer)
     texts = [template.render([m.to_dict() for m in pair.prompt], add_generation_prompt=True).text]
-    texts += [template.render([m.to_dict() for m in pair.prompt + reply]).text for reply in (pair.chosen, pair.rejected)]
+    texts += [template.render([m.to_dict() for m in pair.prompt + reply]).text
+              for reply in (pair.chosen, pair.rejected)]
     prompt, *full = [e.ids for e in backend.encode_batch(texts, add_special_tokens=False)]
     start = min(next((i for i, (x, y) in enumerate(zip(prompt, f)) if x != y), min(len(prompt), len(f))) for f in full)
     return PairTokens(prompt, full, start)

@@ -24,13 +24,9 @@ def _config(tiny_model, tmp_path, method="dpo", path=EXAMPLE, **values):
 
 
 def test_the_example_is_what_its_generator_writes():
-    import importlib.util
+    from tests.conftest import written_by_generator
 
-    spec = importlib.util.spec_from_file_location("make_preferences", EXAMPLE.with_name("make_preferences.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert EXAMPLE.read_text(encoding="utf-8") == "".join(json.dumps(r, ensure_ascii=False) + "\n"
-                                                          for r in module.rows())
+    assert EXAMPLE.read_text(encoding="utf-8") == written_by_generator(EXAMPLE, "make_preferences.py")
 
 
 def test_dpo_trains_the_pairs_and_reports_rewards(tiny_model, tmp_path):

@@ -17,13 +17,9 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "reasoning.jsonl"
 
 
 def test_the_example_is_what_its_generator_writes():
-    import importlib.util
+    from tests.conftest import written_by_generator
 
-    spec = importlib.util.spec_from_file_location("make_reasoning", EXAMPLE.with_name("make_reasoning.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert EXAMPLE.read_text(encoding="utf-8") == "".join(json.dumps(r, ensure_ascii=False) + "\n"
-                                                          for r in module.rows())
+    assert EXAMPLE.read_text(encoding="utf-8") == written_by_generator(EXAMPLE, "make_reasoning.py")
 
 
 def test_the_reasoning_example_trains_the_reasoning_of_every_turn(tiny_model, tmp_path):

@@ -156,7 +156,8 @@ def test_a_cut_inside_the_think_block_says_how_much_is_trained_and_a_cut_after_i
         smollm2_tokenizer):
     thought = "Seven sixes are forty-two, as six sevens are. " * 3
     row = {"messages": [{"role": "user", "content": "7*6?"},
-                        {"role": "assistant", "content": f"<think>\n{thought}\n</think>\n\n" + "The answer is 42. " * 8}]}
+                        {"role": "assistant",
+                         "content": f"<think>\n{thought}\n</think>\n\n" + "The answer is 42. " * 8}]}
     template = get_template("deepseek-r1-distill")
     rendered = template.render(row["messages"])
     encoding = smollm2_tokenizer(rendered.text, add_special_tokens=False, return_offsets_mapping=True)
