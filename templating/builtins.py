@@ -48,6 +48,8 @@ BUILTINS = [
                  eos_token="<｜end▁of▁sentence｜>", aliases=("deepseek-r1", "deepseek_r1_distill", "r1-distill"),
                  stop_strings=("<｜end▁of▁sentence｜>",),
                  source=TRL + " (deepseek_r1_distill.jinja, deepseek_r1_distill_training.jinja)",
+                 turns=TurnFormat(("<｜User｜>", ""), ("<｜Assistant｜>", "<｜end▁of▁sentence｜>"), ("", ""),
+                                  writes_bos=True, fast=False),
                  training_differs="the official text drops everything up to `</think>` from every assistant turn; "
                                   "the training variant keeps the reasoning (TRL's)"),
     TemplateSpec("gemma3", ("<bos>", "<start_of_turn>", "<end_of_turn>", "<eos>", "<start_of_image>"), "<end_of_turn>",

@@ -22,7 +22,8 @@ class TurnFormat:
     """How a template lays out turns: each role's header and footer. `span_prefix` opens the
     trained span (qwen2.5's '\\n'); `writes_bos`: the text starts with the spec's BOS token;
     `final_eos` ends a conversation without a generation prompt (phi3); `refuse_leading_system`:
-    a system message first raises, later ones render (gemma); `think`: (open, close) of the
+    a system message first raises, later ones render (gemma); an empty footer: the turn runs to the
+    next header (deepseek-r1-distill's user turns, its system prompt); `think`: (open, close) of the
     think block every assistant turn begins with (qwen3's training variant: empty without
     reasoning; the reply is written without its leading newlines). The rest (generation prompt, BOS,
     default system prompt, trimming, alternation) is the `TemplateSpec`'s: one table, builtins.py."""
@@ -35,6 +36,9 @@ class TurnFormat:
     final_eos: str = ""
     refuse_leading_system: bool = False
     think: tuple[str, str] | None = None
+    # False: the layout is `parse`'s only (deepseek-r1-distill writes every system message at the
+    # start, which the fast renderer does not); its rows render with Jinja
+    fast: bool = True
 
 
 _PLAIN_KEYS = frozenset({"role", "content"})

@@ -1,7 +1,7 @@
 """Read rendered text back into messages, and tell which template a text or tokenizer uses.
 
 `parse` reads the turn layouts of the built-ins (`TemplateSpec.turns`: ChatML family, qwen3,
-llama3, gemma, phi3, zephyr), so rendering and parsing share one description of each format. Templates
+deepseek-r1-distill, llama3, gemma, phi3, zephyr), so rendering and parsing share one description of each format. Templates
 that trim content (llama3, gemma) give back the trimmed text; templates with a default system prompt
 give it back as the first message; qwen3's think blocks come back as `reasoning_content` (the text
 its training variant renders: every assistant turn opens with one).
@@ -21,7 +21,7 @@ PROBE = [{"role": "system", "content": "You are terse."}, {"role": "user", "cont
          {"role": "assistant", "content": "Goodbye."}]
 PROBE_NO_SYSTEM = PROBE[1:]
 # When several formats parse a text, the one whose default system prompt it holds wins; then this order.
-PRIORITY = ("smollm2", "qwen2.5", "qwen3", "chatml", "llama3", "gemma", "phi3", "zephyr")
+PRIORITY = ("smollm2", "qwen2.5", "qwen3", "chatml", "llama3", "gemma", "phi3", "zephyr", "deepseek-r1-distill")
 
 
 def _headers(fmt: TurnFormat) -> list[tuple[str, str, str]]:
@@ -59,10 +59,19 @@ def parse(text: str, template: str) -> list[Message]:
     if text.endswith(spec.generation_prompt) and spec.generation_prompt:
         end = min(end, len(text) - len(spec.generation_prompt))
     messages = []
+    headers = [h for _, h, _ in _headers(fmt) if h]
+    first = position
     while position < end:
         for role, header, footer in _headers(fmt):
+            if not header and position != first:
+                continue  # a turn without a header (deepseek-r1-distill's system prompt) only opens the text
             if text.startswith(header, position):
-                close = text.find(footer, position + len(header))
+                if not footer:  # the turn runs to the next header (deepseek-r1-distill's user turns)
+                    close = min([at for h in headers if (at := text.find(h, position + len(header))) >= 0] + [end])
+                    if not header and close == end:
+                        continue  # text and no turn at all
+                else:
+                    close = text.find(footer, position + len(header))
                 if close < 0 or close + len(footer) > end:
                     raise TemplateError(f"{name}: no {footer!r} closes the {role} turn at offset {position}")
                 content = text[position + len(header):close]

@@ -86,7 +86,7 @@ class ChatTemplate:
     def __init__(self, spec: TemplateSpec) -> None:
         self.spec = spec
         # Built-ins with a plain turn structure render without Jinja (same text and spans).
-        self._fast = spec.turns is not None and spec.official is None
+        self._fast = spec.turns is not None and spec.turns.fast and spec.official is None
 
     @property
     def name(self) -> str:

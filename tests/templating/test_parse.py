@@ -44,12 +44,17 @@ def _thought(message):
 
 
 def with_reasoning(name, data, messages):
-    """Where the template keeps reasoning (a think block in every turn), some replies carry it."""
-    if not FORMATS[name].turns.think:
-        return messages
+    """Where the template keeps reasoning, some replies carry it: in `reasoning_content` where every
+    turn opens with a think block (qwen3), inline in the content where the training variant keeps
+    the content as it is (deepseek-r1-distill)."""
     thoughts = st.one_of(st.none(), content.filter(lambda t: "<think>" not in t and "</think>" not in t))
-    return [{**m, "reasoning_content": thought} if m["role"] == "assistant" and (thought := data.draw(thoughts))
-            is not None else m for m in messages]
+    if FORMATS[name].turns.think:
+        return [{**m, "reasoning_content": thought} if m["role"] == "assistant" and (thought := data.draw(thoughts))
+                is not None else m for m in messages]
+    if name == "deepseek-r1-distill":
+        return [{**m, "content": f"<think>\n{thought}\n</think>\n\n{m['content']}"} if m["role"] == "assistant"
+                and (thought := data.draw(thoughts)) is not None else m for m in messages]
+    return messages
 
 
 @pytest.mark.parametrize("name", sorted(FORMATS))
@@ -61,6 +66,17 @@ def test_parse_of_render_gives_the_messages_back(name, data, add_generation_prom
     text = get_template(name).render(messages, add_generation_prompt=add_generation_prompt).text
     parsed = [m.to_dict() for m in parse(text, name)]
     assert parsed == expected_messages(name, messages)
+
+
+def test_parse_reads_deepseek_r1_distill_turns_that_have_no_footer():
+    messages = [{"role": "system", "content": "Think first."}, {"role": "user", "content": "2+2?"},
+                {"role": "assistant", "content": "<think>\nAdd.\n</think>\n\n4"}, {"role": "user", "content": "3+3?"}]
+    text = get_template("deepseek-r1-distill").render(messages, add_generation_prompt=True).text
+    assert text == ("<｜begin▁of▁sentence｜>Think first.<｜User｜>2+2?<｜Assistant｜><think>\nAdd.\n</think>\n\n4"
+                    "<｜end▁of▁sentence｜><｜User｜>3+3?<｜Assistant｜><think>\n")
+    assert [m.to_dict() for m in parse(text, "deepseek-r1-distill")] == messages  # the reasoning stays inline
+    with pytest.raises(TemplateError, match="no turn header at offset 0"):
+        parse("just some text", "deepseek-r1-distill")  # a headerless system turn needs turns after it
 
 
 def test_parse_gives_a_qwen3_think_block_back_as_reasoning_content():
