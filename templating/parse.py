@@ -1,10 +1,10 @@
 """Read rendered text back into messages, and tell which template a text or tokenizer uses.
 
 `parse` reads the turn layouts of the built-ins (`TemplateSpec.turns`: ChatML family, qwen3,
-deepseek-r1-distill, llama3, gemma, phi3, zephyr), so rendering and parsing share one description of each format. Templates
-that trim content (llama3, gemma) give back the trimmed text; templates with a default system prompt
-give it back as the first message; qwen3's think blocks come back as `reasoning_content` (the text
-its training variant renders: every assistant turn opens with one).
+deepseek-r1-distill, llama3, gemma, phi3, zephyr), so rendering and parsing share one description
+of each format. Templates that trim content (llama3, gemma) give back the trimmed text; templates
+with a default system prompt give it back as the first message; qwen3's think blocks come back as
+`reasoning_content` (the text its training variant renders: every assistant turn opens with one).
 """
 
 from __future__ import annotations

@@ -40,7 +40,8 @@ def expected_messages(name, messages):
 
 def _thought(message):
     reasoning = message.pop("reasoning_content", "").strip("\n")
-    return {**message, "content": message["content"].lstrip("\n"), **({"reasoning_content": reasoning} if reasoning else {})}
+    return {**message, "content": message["content"].lstrip("\n"),
+            **({"reasoning_content": reasoning} if reasoning else {})}
 
 
 def with_reasoning(name, data, messages):
