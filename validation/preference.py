@@ -110,6 +110,9 @@ def _split_conversations(chosen: list[Any], rejected: list[Any], where: Callable
     """The pair two whole conversations make: the messages they share, then where they differ.
     `where(part, i, field)` places message `i` of conversation `part` in the source row."""
     n = shared_prefix(chosen, rejected)
+    if chosen == rejected:
+        raise PairError([(where("rejected", 0, "").split("[")[0], "identical-pair",
+                          "rejected is the same conversation as chosen: the pair teaches nothing")])
     if n == 0:
         raise PairError([(where("rejected", 0, ""), "no-shared-prompt",
                           "chosen and rejected share no first message: an implicit pair's prompt is the messages "
@@ -123,6 +126,7 @@ def _split_conversations(chosen: list[Any], rejected: list[Any], where: Callable
             raise PairError([(where(part, n, "role"), "prompt-mismatch",
                               f"chosen and rejected differ at message {n}, a {first.get('role')!r} turn: the prompt "
                               "must be the same in both, and only the replies differ")])
+
     def placed(part: str, i: int, f: str) -> str:  # the prompt is reported in the chosen conversation
         return where("chosen", i, f) if part == "prompt" else where(part, n + i, f)
 

@@ -66,6 +66,14 @@ def test_an_implicit_pair_s_prompt_is_every_message_both_start_with():
     assert [(i.path, i.code) for i in issues] == [("rejected[4].content", "empty-content")]  # the source's own path
 
 
+def test_a_whole_conversation_pair_whose_two_sides_are_equal_is_an_identical_pair():
+    same = [u("Hi"), a("Hello!")]
+    for name, row in (("preference-implicit", {"chosen": same, "rejected": same}),
+                      ("hh-text", {"chosen": "\n\nHuman: Hi\n\nAssistant: Hello!",
+                                   "rejected": "\n\nHuman: Hi\n\nAssistant: Hello!"})):
+        assert [(i.path, i.code) for i in validate([row], format=name).issues] == [("rejected", "identical-pair")]
+
+
 def test_transcripts_read_turn_by_turn():
     assert transcript_messages("\n\nHuman: Hi\n\nAssistant: Hello!\n\nHuman: Bye") == [u("Hi"), a("Hello!"), u("Bye")]
     assert transcript_messages("Human: Hi") is None
