@@ -80,24 +80,30 @@ def prepare(rows: Sequence[Preference | Unpaired], tokenizer: Any, template: Any
 
 
 def check_against_trl(rows: Sequence[Preference | Unpaired], tokenizer: Any, template: Any, prepared: Any,
-                      sample: int = 8) -> int:
+                      sample: int = 8, max_length: int | None = None) -> int:
     """Our prepared ids against TRL's own tokenization of the same rows (its `_tokenize` with the
-    template installed, its boundary rule); returns rows checked. Raises `MaskMismatch`."""
+    template installed, its boundary rule); returns rows checked. Rows whose prompt fills
+    `max_length` are not in `prepared` (TRL leaves them out too). Raises `MaskMismatch`."""
     import copy
 
     from trl.data_utils import _tokenize, common_prefix_length
 
     with_template = copy.copy(tokenizer)
     with_template.chat_template = template.jinja
-    checked = 0
-    for r, ours in zip(rows[:sample], prepared):
+    checked = at = 0
+    for r in rows:
+        if checked == sample or at == len(prepared):
+            break
         prompt = _tokenize(with_template, as_dicts(r.prompt), add_generation_prompt=True)["input_ids"]
         replies = {"chosen_ids": r.chosen, "rejected_ids": r.rejected} if isinstance(r, Preference) else \
             {"completion_ids": r.completion}
         full = {name: _tokenize(with_template, as_dicts(r.prompt + reply))["input_ids"]
                 for name, reply in replies.items()}
         start = min(common_prefix_length(prompt, ids) for ids in full.values())
+        if max_length is not None and start >= max_length:
+            continue
         theirs = {"prompt_ids": prompt[:start], **{name: ids[start:] for name, ids in full.items()}}
+        ours, at = prepared[at], at + 1
         if any(ours[name] != ids for name, ids in theirs.items()):
             raise MaskMismatch(f"row {checked + 1}: our prepared tokens differ from TRL's tokenization with template "
                                f"{template.name}")
@@ -173,7 +179,7 @@ def run_preference(config: TrainConfig, out: Path, dry_run: bool, console: Any) 
     if config.method == "dpo":
         train_set = prepare(train_rows, tokenizer, template, config.max_length)
         eval_set = prepare(eval_rows, tokenizer, template, config.max_length) if eval_rows else None
-        checked = check_against_trl(train_rows, tokenizer, template, train_set)
+        checked = check_against_trl(train_rows, tokenizer, template, train_set, max_length=config.max_length)
         left_out = len(train_rows) - len(train_set)
         _print(console, f"prepare: {len(train_set)} train / {len(eval_set or [])} eval pairs"
                         + (f" ({left_out} left out: the prompt alone fills max_length {config.max_length})"

@@ -75,6 +75,9 @@ def test_prepared_pairs_equal_trl_s_own_preparation(tiny_model, smollm2_tokenize
                          train_dataset=rows, processing_class=tokenizer)
     for name in ("prompt_ids", "chosen_ids", "rejected_ids"):
         assert trainer.train_dataset[name] == ours[name]
+    short = prepare(pairs, smollm2_tokenizer, template, 50)  # the long prompts are left out, as TRL leaves them
+    assert 0 < len(short) < 20 and check_against_trl(pairs, smollm2_tokenizer, template, short, sample=20,
+                                                      max_length=50) == len(short)
     broken = ours.map(lambda row: {"chosen_ids": row["chosen_ids"][:-1]})
     with pytest.raises(MaskMismatch, match="row 1: our prepared tokens differ from TRL's"):
         check_against_trl(pairs, smollm2_tokenizer, template, broken)
