@@ -183,12 +183,15 @@ def write_html(stats: Any, path: Path) -> Path:
     image = base64.b64encode(_png_bytes(stats)).decode("ascii")
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in _lines(stats))
     lengths = ""
-    for key, unit in (("length_chars", "characters"), ("length_tokens", "tokens"), ("lengths", "per part")):
+    # conversations: per role, in characters and tokens; pairs: per part (prompt, chosen, ...), in their unit
+    for key, title, by in (("length_chars", "length per message (characters)", "role"),
+                           ("length_tokens", "length per message (tokens)", "role"),
+                           ("lengths", f"length per part ({stats.summary.get('unit')})", "part")):
         if stats.summary.get(key):
             body = "".join(f"<tr><td>{html.escape(role)}</td>" + "".join(f"<td>{v[k]:g}</td>" for k in
                                                                         ("p50", "p90", "p99", "max", "mean")) + "</tr>"
                            for role, v in stats.summary[key].items())
-            lengths += (f"<h2>length per message ({unit})</h2><table><tr><th>role</th><th>p50</th><th>p90</th>"
+            lengths += (f"<h2>{title}</h2><table><tr><th>{by}</th><th>p50</th><th>p90</th>"
                         f"<th>p99</th><th>max</th><th>mean</th></tr>{body}</table>")
     top = stats.summary.system_prompts.top if stats.summary.get("system_prompts") else None
     if top:

@@ -168,6 +168,8 @@ def test_stats_of_pairs_match_an_independent_computation(tmp_path):
     assert s.duplicates.to_json() == {"exact": 0, "normalised": 0}
     path = result.plot(tmp_path / "pairs.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = result.plot(tmp_path / "pairs.html").read_text(encoding="utf-8")
+    assert "<h2>length per part (chars)</h2>" in page and "<th>length bias (chars)</th>" in page
 
 
 def test_stats_of_labelled_replies_count_the_labels_and_compare_finds_leaked_prompts(cli, tmp_path):
