@@ -30,7 +30,8 @@ from validation.io import write_file
 
 log = logging.getLogger("instructkit")
 # Audit codes that concern what training learns; the validation codes are the gate's.
-SUPERVISION_CODES = frozenset({"response-not-supervised", "end-of-turn-not-supervised", "truncated-to-nothing",
+SUPERVISION_CODES = frozenset({"prompt-fills-max-length", "identical-after-truncation",  # pairs (pair_audit.py)
+                               "response-not-supervised", "end-of-turn-not-supervised", "truncated-to-nothing",
                                "over-length", "double-bos", "special-token-in-content", "template-refused",
                                "call-not-supervised", "tool-result-supervised"})
 

@@ -20,18 +20,50 @@ from validation.errors import MaskMismatch
 from validation.models import Preference, Unpaired, as_dicts
 
 
-def read_pairs(data: Any, rules: Any = None) -> list[Preference | Unpaired]:
-    """The valid rows of an open preference `Dataset` as pairs (or unpaired replies)."""
+def read_pairs(data: Any, rules: Any = None, skip: frozenset[int] = frozenset()) -> list[Preference | Unpaired]:
+    """The valid rows of an open preference `Dataset` as pairs (or unpaired replies), less the
+    rows in `skip`."""
     from validation.preference import check_pair
 
     name = data.format.name
     out = []
     for record in data.records():
-        if isinstance(record.data, dict):
+        if isinstance(record.data, dict) and record.row not in skip:
             _, _, value = check_pair(name, record.data, record.row, rules)
             if value is not None:
                 out.append(value)
     return out
+
+
+def audit_gate(config: TrainConfig, data: Any, tokenizer: Any, template: Any, out: Path,
+               console: Any) -> frozenset[int]:
+    """The pair audit (templating/pair_audit.py) of the training rows, written to audit.json, and
+    the statistics of the pairs to stats.json; the rows to leave out. Rows with audit errors
+    (a prompt that fills max_length, replies truncation leaves identical, a doubled BOS) stop the
+    run under `on_audit_error: stop`, are left out under `drop`, train anyway under `warn`."""
+    import json
+
+    from templating.rules import rules_of
+    from training.pipeline import SUPERVISION_CODES, _print, _write
+    from validation.audit import audit_rows
+    from validation.errors import InvalidDataset
+    from validation.pair_stats import pair_stats
+
+    report, _ = audit_rows(data, tokenizer=tokenizer, template=rules_of(template), max_length=config.max_length)
+    _write(out / "audit.json", json.dumps(report.to_json(), ensure_ascii=False, indent=1))
+    s = report.summary
+    _print(console, f"audit: {s.supervised_tokens:,} of {s.tokens:,} tokens are replies; "
+                    + (", ".join(f"{c} in {n} rows" for c, n in s.rows_with.items()) or "no findings"))
+    errors = frozenset(i.row for i in report.issues if i.severity == "error" and i.code in SUPERVISION_CODES)
+    if errors and config.on_audit_error == "stop":
+        raise InvalidDataset(report, stage="audit")
+    summary = pair_stats(data, tokenizer=tokenizer).summary
+    _write(out / "stats.json", json.dumps(summary.to_json(), ensure_ascii=False, indent=1))
+    if summary.length_bias:
+        b = summary.length_bias
+        _print(console, f"stats: {summary.pairs} pairs; chosen longer in {b['chosen_longer']:.0%} of them, rejected in "
+                        f"{b['rejected_longer']:.0%}")
+    return errors if config.on_audit_error == "drop" else frozenset()
 
 
 def as_method(rows: list[Preference | Unpaired], method: str, where: str) -> list[Preference | Unpaired]:
@@ -174,7 +206,8 @@ def run_preference(config: TrainConfig, out: Path, dry_run: bool, console: Any) 
                                                                           choice=config.attention))
         _print(console, f"model: {_text(provenance)}")
         template = choose_template(config, model, tokenizer, console)
-        rows = as_method(read_pairs(data, rules_of(template)), config.method, data.name)
+        audit_out = audit_gate(config, data, tokenizer, template, out, console)
+        rows = as_method(read_pairs(data, rules_of(template), audit_out), config.method, data.name)
     train_rows, eval_rows = split_eval(rows, config, partial(_read_eval, config, rules_of(template)))
     if config.method == "dpo":
         train_set = prepare(train_rows, tokenizer, template, config.max_length)
@@ -195,5 +228,5 @@ def run_preference(config: TrainConfig, out: Path, dry_run: bool, console: Any) 
     replies = [r.prompt + (r.chosen if isinstance(r, Preference) else r.completion)
                for r in eval_rows[:config.stop_check_rows]]
     held_out = prompts_of(replies)
-    return _train(config, out, model, tokenizer, template, train_set, eval_set, held_out, report.invalid,
-                  provenance, console, sample_tools)
+    return _train(config, out, model, tokenizer, template, train_set, eval_set, held_out,
+                  report.invalid + len(audit_out), provenance, console, sample_tools)

@@ -17,9 +17,9 @@ STEPS = {"max_steps": 3, "per_device_train_batch_size": 4, "logging_steps": 1, "
          "disable_tqdm": True}
 
 
-def _config(tiny_model, tmp_path, method="dpo", path=EXAMPLE, **values):
+def _config(tiny_model, tmp_path, method="dpo", path=EXAMPLE, max_length=256, **values):
     return load_config(model=str(tiny_model), method=method, dataset={"path": str(path)}, template="smollm2",
-                       max_length=256, output_dir=str(tmp_path / "out"), sample_prompts=["How do I boil an egg?"],
+                       max_length=max_length, output_dir=str(tmp_path / "out"), sample_prompts=["How do I boil an egg?"],
                        max_new_tokens=8, **{method: STEPS}, **values)
 
 
@@ -112,3 +112,19 @@ def test_a_trainer_block_of_another_method_is_refused():
         load_config(dataset={"path": "d.jsonl"}, method="dpo", sft={"learning_rate": 1e-5})
     with pytest.raises(ConfigError, match="unknown DPOConfig field 'bta'; did you mean 'beta'"):
         load_config(dataset={"path": "d.jsonl"}, method="dpo", dpo={"bta": 0.1})
+
+
+def test_the_pair_audit_gates_the_run(tiny_model, tmp_path):
+    """max_length 50 leaves 8 of the example's prompts no room (with smollm2's default system prompt):
+    `stop` stops with the audit's rows, `drop` trains the other 12 and writes audit.json and stats.json."""
+    from validation.errors import InvalidDataset
+
+    with pytest.raises(InvalidDataset) as stopped:
+        run(_config(tiny_model, tmp_path, max_length=50))
+    assert {i.code for i in stopped.value.report.issues if i.severity == "error"} == {"prompt-fills-max-length"}
+    summary = run(_config(tiny_model, tmp_path, max_length=50, on_audit_error="drop", overwrite=True))
+    assert (summary.train_rows, summary.dropped_rows) == (12, 8)
+    out = tmp_path / "out"
+    audit = json.loads((out / "audit.json").read_text())
+    assert audit["summary"]["rows_with"]["prompt-fills-max-length"] == 8
+    assert json.loads((out / "stats.json").read_text())["pairs"] == 20
