@@ -1,7 +1,7 @@
 """What DPO and KTO compare, measured with the real tokenizer and template: each pair's prompt
 tokens and reply tokens as TRL cuts them, and what goes wrong on the way — tokens that merge
-across the prompt/reply boundary, a doubled BOS, a prompt that fills `max_length` alone, replies
-truncation cuts, and replies that truncation leaves identical.
+across the prompt/reply boundary, a doubled BOS, a reply without its end-of-turn token, a prompt
+that fills `max_length` alone, replies truncation cuts, and replies that truncation leaves identical.
 
 `pair_tokens` is also what `training.preference.prepare` hands the trainer, so what is audited is
 what is trained.
@@ -112,6 +112,8 @@ def audit_pairs(rows: Sequence[Preference | Unpaired], tokenizer: Any, template:
     backend = _backend(tokenizer)
     bos = template.spec.bos_token
     bos_id = backend.token_to_id(bos) if bos else None
+    eot = template.spec.end_of_turn
+    eot_id = backend.token_to_id(eot) if eot else None  # None: not one token of this tokenizer (not checked)
     out = []
     for r, t in zip(rows, pair_tokens(rows, tokenizer, template)):
         names = ["chosen", "rejected"] if isinstance(r, Preference) else ["completion"]
@@ -124,6 +126,11 @@ def audit_pairs(rows: Sequence[Preference | Unpaired], tokenizer: Any, template:
                                     "the one inference sends"))
         if bos_id is not None and t.full[0][:2] == [bos_id, bos_id]:
             findings.append(Finding(None, "prompt", "double-bos", f"the ids start with {bos!r} twice"))
+        for k, name in enumerate(names):
+            if eot_id is not None and eot_id not in t.reply_ids(k):
+                findings.append(Finding(None, name, "end-of-turn-not-supervised",
+                                        f"the end-of-turn {eot!r} is not among this reply's tokens: the model is not "
+                                        "taught to prefer stopping there"))
         dropped = max_length is not None and t.start >= max_length
         if dropped:
             findings.append(Finding(None, "prompt", "prompt-fills-max-length",

@@ -190,3 +190,22 @@ def test_the_pair_audit_measures_what_dpo_is_handed(smollm2_tokenizer):
     assert sum(row.mask) == len(prepared["chosen_ids"]) + len(prepared["rejected_ids"])
     [finding] = row.findings
     assert finding.text.startswith("the prompt's last 1 token(s) ('\\n\\n') merge with the reply's first")
+
+
+def test_a_pair_whose_replies_lack_the_end_of_turn_is_an_error(smollm2_tokenizer):
+    """A template that writes no end-of-turn after the assistant's reply: DPO would not teach stopping."""
+    from templating.pair_audit import audit_pairs
+    from templating.registry import ChatTemplate, TemplateSpec
+    from validation.models import Message, Preference
+
+    text = ("{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}{% if m.role != 'assistant' %}"
+            "<|im_end|>\n{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    spec = TemplateSpec(name="no-eot", special_tokens=("<|im_start|>", "<|im_end|>"), end_of_turn="<|im_end|>",
+                        generation_prompt="<|im_start|>assistant\n", official=text, training=text)
+    pair = Preference(prompt=[Message(role="user", content="Hi")], chosen=[Message(role="assistant", content="Hello!")],
+                      rejected=[Message(role="assistant", content="Go away.")])
+    [row] = audit_pairs([pair], smollm2_tokenizer, ChatTemplate(spec))
+    assert [(f.field, f.code) for f in row.findings] == [("chosen", "end-of-turn-not-supervised"),
+                                                         ("rejected", "end-of-turn-not-supervised")]
+    [clean] = audit_pairs([pair], smollm2_tokenizer, get_template("chatml"))
+    assert clean.findings == []
