@@ -62,6 +62,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     audit.add_argument("--template", metavar="NAME", help="registry template (default: the tokenizer's own, "
                        "matched to the registry when it is one of ours)")
     audit.add_argument("--max-length", type=at_least(1), metavar="N", help="audit truncation at N tokens")
+    audit.add_argument("--max-prompt-length", type=at_least(1), metavar="N", help="preference rows: prompts keep "
+                       "their last N tokens (as train's max_prompt_length cuts them)")
     audit.add_argument("--over-length", default="truncate", choices=OVER_LENGTH,
                        help="what happens to rows over --max-length (default truncate, TRL's behaviour)")
     audit.add_argument("--train-on", default="all", choices=TRAIN_ON,
@@ -139,7 +141,8 @@ def run_audit(args: argparse.Namespace) -> int:
         print(f"template: {template.name}", file=sys.stderr)
     report, audited = audit_rows(args.path, tokenizer=tokenizer, template=rules_of(template),
                                  max_length=args.max_length, over_length=args.over_length, format=args.format,
-                                 column=args.column, split=args.split, progress=not args.json, train_on=args.train_on)
+                                 column=args.column, split=args.split, progress=not args.json, train_on=args.train_on,
+                                 max_prompt_length=args.max_prompt_length)
     if args.per_row:
         from validation.audit import write_per_row
 

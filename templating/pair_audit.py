@@ -37,6 +37,13 @@ class PairTokens:
     def reply_ids(self, k: int) -> list[int]:
         return self.full[k][self.start:]
 
+    def cut_prompt(self, keep: int) -> PairTokens:
+        """The same row with only the last `keep` tokens of its prompt (`max_prompt_length`)."""
+        if self.start <= keep:
+            return self
+        drop = self.start - keep
+        return PairTokens(self.prompt[drop:], [f[drop:] for f in self.full], keep)
+
 
 def _common(a: list[int], b: list[int]) -> int:
     if b[:len(a)] == a:  # the usual case, compared at C speed
@@ -105,10 +112,11 @@ def pair_tokens(rows: Sequence[Preference | Unpaired], tokenizer: Any, template:
 
 
 def audit_pairs(rows: Sequence[Preference | Unpaired], tokenizer: Any, template: ChatTemplate,
-                max_length: int | None = None) -> list[RowAudit]:
+                max_length: int | None = None, max_prompt_length: int | None = None) -> list[RowAudit]:
     """One `RowAudit` per row: `ids` the prompt then each reply, `mask` the reply tokens (what the
     loss compares), findings at the part they concern (`Finding.field`: prompt, chosen, rejected
-    or completion); `dropped` when the prompt alone fills `max_length` (TRL leaves the row out)."""
+    or completion); `dropped` when the prompt alone fills `max_length` (TRL leaves the row out).
+    A prompt over `max_prompt_length` keeps its last tokens (`PairTokens.cut_prompt`)."""
     backend = _backend(tokenizer)
     bos = template.spec.bos_token
     bos_id = backend.token_to_id(bos) if bos else None
@@ -118,6 +126,12 @@ def audit_pairs(rows: Sequence[Preference | Unpaired], tokenizer: Any, template:
     for r, t in zip(rows, pair_tokens(rows, tokenizer, template)):
         names = ["chosen", "rejected"] if isinstance(r, Preference) else ["completion"]
         findings: list[Finding] = []
+        if max_prompt_length is not None and t.start > max_prompt_length:
+            findings.append(Finding(None, "prompt", "prompt-too-long",
+                                    f"the prompt is {t.start} tokens, max_prompt_length {max_prompt_length}: training "
+                                    f"keeps its last {max_prompt_length} (the first {t.start - max_prompt_length} are "
+                                    "cut)"))
+            t = t.cut_prompt(max_prompt_length)
         merged = len(t.prompt) - t.start
         if merged:
             findings.append(Finding(None, "prompt", "boundary-merge",

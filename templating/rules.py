@@ -26,10 +26,11 @@ def rules_of(template: ChatTemplate) -> TemplateRules:
 
         return Auditor(tokenizer, template, max_length, over_length, train_on).audit(conversations)
 
-    def audit_pairs(rows: Sequence[Any], tokenizer: Any, max_length: int | None = None) -> list[Any]:
+    def audit_pairs(rows: Sequence[Any], tokenizer: Any, max_length: int | None = None,
+                    max_prompt_length: int | None = None) -> list[Any]:
         from templating.pair_audit import audit_pairs as audit_of
 
-        return audit_of(rows, tokenizer, template, max_length)
+        return audit_of(rows, tokenizer, template, max_length, max_prompt_length)
 
     from templating.capabilities import capabilities, reasoning_support
 

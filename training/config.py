@@ -73,6 +73,8 @@ class TrainConfig(Strict):
     dataset: DatasetConfig | InstanceOf[Dataset]
     eval: EvalConfig | None = None
     max_length: int = Field(default=1024, gt=0)
+    # dpo: prompts longer than this keep their last tokens (TRL 1.x has no prompt limit of its own)
+    max_prompt_length: int | None = Field(default=None, gt=0)
     packing: bool = False
     # Micro-batches of this many tokens instead of sft.per_device_train_batch_size rows (training/batches.py).
     token_budget: int | None = Field(default=None, gt=0)
@@ -141,6 +143,13 @@ class TrainConfig(Strict):
             if key in OWNED:
                 raise ValueError(f"set {key!r} at the top level ({OWNED[key]}), not under {block}")
         return value
+
+    @model_validator(mode="after")
+    def _prompt_limit_is_dpo_s(self) -> "TrainConfig":
+        if self.max_prompt_length is not None and self.method != "dpo":
+            raise ValueError(f"max_prompt_length cuts the prompts of method dpo's pairs; method {self.method} does "
+                             "not use it")
+        return self
 
     @model_validator(mode="after")
     def _one_trainer_block(self) -> "TrainConfig":

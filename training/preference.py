@@ -49,7 +49,8 @@ def audit_gate(config: TrainConfig, data: Any, tokenizer: Any, template: Any, ou
     from validation.errors import InvalidDataset
     from validation.pair_stats import pair_stats
 
-    report, _ = audit_rows(data, tokenizer=tokenizer, template=rules_of(template), max_length=config.max_length)
+    report, _ = audit_rows(data, tokenizer=tokenizer, template=rules_of(template), max_length=config.max_length,
+                           max_prompt_length=config.max_prompt_length)
     _write(out / "audit.json", json.dumps(report.to_json(), ensure_ascii=False, indent=1))
     s = report.summary
     _print(console, f"audit: {s.supervised_tokens:,} of {s.tokens:,} tokens are replies; "
@@ -89,17 +90,21 @@ def as_method(rows: list[Preference | Unpaired], method: str, where: str) -> lis
     return out
 
 
-def prepare(rows: Sequence[Preference | Unpaired], tokenizer: Any, template: Any, max_length: int | None) -> Any:
+def prepare(rows: Sequence[Preference | Unpaired], tokenizer: Any, template: Any, max_length: int | None,
+            max_prompt_length: int | None = None) -> Any:
     """A `datasets.Dataset` of token ids as TRL's trainers take them once prepared: `prompt_ids`,
     `chosen_ids`, `rejected_ids` (dpo) or `prompt_ids`, `completion_ids`, `label` (kto), from
     `templating.pair_audit.pair_tokens` (what `audit` measures). Rows whose prompt alone fills
-    `max_length` are left out, as TRL leaves them out."""
+    `max_length` are left out, as TRL leaves them out; prompts over `max_prompt_length` keep their
+    last tokens."""
     import datasets
 
     from templating.pair_audit import pair_tokens
 
     columns: dict[str, list[Any]] = {}
     for r, t in zip(rows, pair_tokens(rows, tokenizer, template)):
+        if max_prompt_length is not None:
+            t = t.cut_prompt(max_prompt_length)
         if max_length is not None and t.start >= max_length:
             continue
         names = ["chosen_ids", "rejected_ids"] if isinstance(r, Preference) else ["completion_ids"]
@@ -112,7 +117,7 @@ def prepare(rows: Sequence[Preference | Unpaired], tokenizer: Any, template: Any
 
 
 def check_against_trl(rows: Sequence[Preference | Unpaired], tokenizer: Any, template: Any, prepared: Any,
-                      sample: int = 8, max_length: int | None = None) -> int:
+                      sample: int = 8, max_length: int | None = None, max_prompt_length: int | None = None) -> int:
     """Our prepared ids against TRL's own tokenization of the same rows (its `_tokenize` with the
     template installed, its boundary rule); returns rows checked. Rows whose prompt fills
     `max_length` are not in `prepared` (TRL leaves them out too). Raises `MaskMismatch`."""
@@ -132,6 +137,9 @@ def check_against_trl(rows: Sequence[Preference | Unpaired], tokenizer: Any, tem
         full = {name: _tokenize(with_template, as_dicts(r.prompt + reply))["input_ids"]
                 for name, reply in replies.items()}
         start = min(common_prefix_length(prompt, ids) for ids in full.values())
+        if max_prompt_length is not None and start > max_prompt_length:  # its last tokens are kept
+            drop = start - max_prompt_length
+            prompt, full, start = prompt[drop:], {name: ids[drop:] for name, ids in full.items()}, max_prompt_length
         if max_length is not None and start >= max_length:
             continue
         theirs = {"prompt_ids": prompt[:start], **{name: ids[start:] for name, ids in full.items()}}
@@ -210,9 +218,10 @@ def run_preference(config: TrainConfig, out: Path, dry_run: bool, console: Any) 
         rows = as_method(read_pairs(data, rules_of(template), audit_out), config.method, data.name)
     train_rows, eval_rows = split_eval(rows, config, partial(_read_eval, config, rules_of(template)))
     if config.method == "dpo":
-        train_set = prepare(train_rows, tokenizer, template, config.max_length)
-        eval_set = prepare(eval_rows, tokenizer, template, config.max_length) if eval_rows else None
-        checked = check_against_trl(train_rows, tokenizer, template, train_set, max_length=config.max_length)
+        limits = {"max_length": config.max_length, "max_prompt_length": config.max_prompt_length}
+        train_set = prepare(train_rows, tokenizer, template, **limits)
+        eval_set = prepare(eval_rows, tokenizer, template, **limits) if eval_rows else None
+        checked = check_against_trl(train_rows, tokenizer, template, train_set, **limits)
         left_out = len(train_rows) - len(train_set)
         _print(console, f"prepare: {len(train_set)} train / {len(eval_set or [])} eval pairs"
                         + (f" ({left_out} left out: the prompt alone fills max_length {config.max_length})"

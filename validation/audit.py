@@ -30,7 +30,8 @@ BATCH = 2048
 
 def audit(source: Source, *, tokenizer: Any, template: str | TemplateRules, max_length: int | None = None,
           over_length: str = "truncate", format: str | None = None, column: str | None = None,
-          split: str = "train", progress: bool = False, train_on: str = "all") -> Report:
+          split: str = "train", progress: bool = False, train_on: str = "all",
+          max_prompt_length: int | None = None) -> Report:
     """Audit what training on `source` supervises; returns the report (summary under `.summary`).
 
     Raises:
@@ -38,18 +39,20 @@ def audit(source: Source, *, tokenizer: Any, template: str | TemplateRules, max_
     """
     return audit_rows(source, tokenizer=tokenizer, template=template, max_length=max_length,
                       over_length=over_length, format=format, column=column, split=split, progress=progress,
-                      train_on=train_on)[0]
+                      train_on=train_on, max_prompt_length=max_prompt_length)[0]
 
 
 def audit_rows(source: Source, *, tokenizer: Any, template: str | TemplateRules, max_length: int | None = None,
                over_length: str = "truncate", format: str | None = None, column: str | None = None,
                split: str = "train", progress: bool = False, response_schema: Any = None,
-               response_scope: str = "last", train_on: str = "all") -> tuple[Report, list[tuple[int, RowAudit]]]:
+               response_scope: str = "last", train_on: str = "all",
+               max_prompt_length: int | None = None) -> tuple[Report, list[tuple[int, RowAudit]]]:
     """`audit`, plus each valid row's audit as (row, audit): its ids, mask and the messages
     training sees (what `training` prepares from, so the audit is of exactly what is trained).
     `response_schema`: rows whose replies fail it are invalid here too (as in `validate`);
     `train_on`: "all" assistant turns train, or the "last" one only (a message's `train: true|false`
-    decides for its turn either way)."""
+    decides for its turn either way); `max_prompt_length`: preference rows' prompts keep their last
+    that many tokens (as `train` cuts them)."""
     rules, max_length = resolve_rules(template), check_max_length(max_length)
     response = response_schema_of(response_schema, response_scope)
     if rules is None or rules.audit is None:
@@ -58,11 +61,12 @@ def audit_rows(source: Source, *, tokenizer: Any, template: str | TemplateRules,
     with dataset_of(source, format=format, column=column, split=split) as data, \
             progress_bar(data, progress, "auditing") as advance:
         return _audit(data, rules, tokenizer, max_length, over_length, data.records(precise=True, progress=advance),
-                      response, train_on)
+                      response, train_on, max_prompt_length)
 
 
 def _audit(data: Dataset, rules: TemplateRules, tokenizer: Any, max_length: int | None, over_length: str,
-           records: Any, response: Any = None, train_on: str = "all") -> tuple[Report, list[tuple[int, RowAudit]]]:
+           records: Any, response: Any = None, train_on: str = "all",
+           max_prompt_length: int | None = None) -> tuple[Report, list[tuple[int, RowAudit]]]:
     fmt = data.format
     report = Report(path=data.name, format=fmt.name, template=rules.name, max_length=max_length,
                     length_unit="tokens")
@@ -78,7 +82,7 @@ def _audit(data: Dataset, rules: TemplateRules, tokenizer: Any, max_length: int 
             if rules.audit_pairs is None:
                 raise InputError(f"template {rules.name}: no audit of preference pairs available")
             values = [check_pair(fmt.name, row_data, row, rules)[2] for row, row_data in pending]
-            results = rules.audit_pairs(values, tokenizer, max_length)
+            results = rules.audit_pairs(values, tokenizer, max_length, max_prompt_length)
         else:
             results = rules.audit([conversation_of(fmt, row_data) for _, row_data in pending], tokenizer, max_length,
                                   over_length, train_on)

@@ -180,6 +180,10 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
     Code("prompt-fills-max-length", "error", "preference",
          "Audit: the prompt alone is max_length tokens or more: no reply token is left, and TRL leaves the pair out.",
          "Raise max_length, shorten the prompt, or drop the row."),
+    Code("prompt-too-long", "warning", "preference",
+         "Audit: the prompt is longer than max_prompt_length tokens: training keeps only its last tokens (its start, "
+         "often the system prompt, is cut).",
+         "Raise max_prompt_length, shorten the prompt, or drop the row."),
     Code("reply-truncated", "warning", "preference",
          "Audit: truncation at max_length cuts this reply: its end and end of turn are not compared.",
          "Raise max_length or shorten the reply."),

@@ -78,6 +78,9 @@ def test_prepared_pairs_equal_trl_s_own_preparation(tiny_model, smollm2_tokenize
     short = prepare(pairs, smollm2_tokenizer, template, 50)  # the long prompts are left out, as TRL leaves them
     assert 0 < len(short) < 20 and check_against_trl(pairs, smollm2_tokenizer, template, short, sample=20,
                                                       max_length=50) == len(short)
+    cut = prepare(pairs, smollm2_tokenizer, template, 256, max_prompt_length=30)  # prompts keep their last 30
+    assert max(len(ids) for ids in cut["prompt_ids"]) == 30 and cut["chosen_ids"] == ours["chosen_ids"]
+    assert check_against_trl(pairs, smollm2_tokenizer, template, cut, sample=20, max_prompt_length=30) == 20
     broken = ours.map(lambda row: {"chosen_ids": row["chosen_ids"][:-1]})
     with pytest.raises(MaskMismatch, match="row 1: our prepared tokens differ from TRL's"):
         check_against_trl(pairs, smollm2_tokenizer, template, broken)
@@ -105,6 +108,11 @@ def test_preference_methods_refuse_other_data_with_one_line(tiny_model, tmp_path
                         json.dumps({"prompt": "Q", "completion": "B", "label": False}) + "\n")
     with pytest.raises(ConfigError, match="method dpo compares a chosen and a rejected reply; these rows are unpaired"):
         run(_config(tiny_model, tmp_path, path=unpaired, overwrite=True))
+
+
+def test_max_prompt_length_is_dpo_s():
+    with pytest.raises(ConfigError, match="max_prompt_length cuts the prompts of method dpo's pairs; method kto"):
+        load_config(dataset={"path": "d.jsonl"}, method="kto", max_prompt_length=64)
 
 
 def test_a_trainer_block_of_another_method_is_refused():

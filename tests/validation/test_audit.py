@@ -209,3 +209,17 @@ def test_a_pair_whose_replies_lack_the_end_of_turn_is_an_error(smollm2_tokenizer
                                                          ("rejected", "end-of-turn-not-supervised")]
     [clean] = audit_pairs([pair], smollm2_tokenizer, get_template("chatml"))
     assert clean.findings == []
+
+
+def test_prompts_over_max_prompt_length_keep_their_end(cli):
+    """The corpus row whose prompt fills max_length 40 fits once its prompt keeps its last 20 tokens."""
+    from tests.conftest import DATA
+
+    result = cli("audit", DATA / "broken" / "prompt-too-long.jsonl", "--tokenizer",
+                 "HuggingFaceTB/SmolLM2-135M-Instruct", "--template", "chatml", "--max-length", "40",
+                 "--max-prompt-length", "20", "--json")
+    issues = result.json()["issues"]
+    assert [(i["row"], i["path"], i["code"], i["severity"]) for i in issues] == [
+        (2, "prompt", "prompt-too-long", "warning")]
+    assert issues[0]["message"].endswith("max_prompt_length 20: training keeps its last 20 (the first 63 are cut)")
+    assert result.code == 0
