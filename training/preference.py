@@ -1,11 +1,14 @@
-"""Preference training (`method: dpo` or `kto`): validate (gate) ► read the pairs ► prepare ►
-TRL's DPOTrainer / KTOTrainer ► save, through the pipeline's own steps (training/pipeline.py).
+"""Preference training (`method: dpo` or `kto`): validate (gate) ► audit the pairs (gate) ►
+stats ► read the pairs ► prepare ► TRL's DPOTrainer / KTOTrainer ► save, through the pipeline's
+own steps (training/pipeline.py).
 
-Preparation is ours, with the registry template: each prompt rendered with its generation prompt
-and each prompt + reply rendered whole, tokenized in batches, the reply starting where the two
-token sequences part (TRL's rule, so that a merge across the boundary is handled as TRL handles
-it); the result is checked against TRL's own tokenization of sampled rows and handed to the
-trainer as it is. The reference model is TRL's (a frozen copy, or the adapter disabled with LoRA).
+DPO's preparation is ours, with the registry template (`templating.pair_audit.pair_tokens`, what
+the audit measures): each prompt rendered with its generation prompt and each prompt + reply
+rendered whole, tokenized in one batch, the reply starting where the two token sequences part
+(TRL's rule, so that a merge across the boundary is handled as TRL handles it); the result is
+checked against TRL's own tokenization of sampled rows and handed to the trainer as it is. KTO's
+rows go to KTOTrainer as conversational rows. The reference model is TRL's (a frozen copy, or the
+adapter disabled with LoRA).
 """
 
 from __future__ import annotations
