@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1]))
 from corpus import GSM8K, add_lang_argument, chosen, conversations, dumps  # noqa: E402
-from validate import floor, validate_cli  # noqa: E402  (bench/validate.py: the same floor and CLI run)
+from validate import timed  # noqa: E402  (bench/validate.py: the same floor and CLI run)
 
 
 def pairs(lang: str, n: int) -> list[dict]:
@@ -39,9 +39,7 @@ def bench_validate(lang: str, rows: int) -> None:
         path = Path(tmp) / "pairs.jsonl"
         path.write_text("".join(dumps(r, lang) + "\n" for r in pairs(lang, rows)), encoding="utf-8")
         mb = path.stat().st_size / 1e6
-        floor(path)  # warm the page cache
-        base = min(floor(path) for _ in range(3))
-        ours, report = min((validate_cli(path) for _ in range(2)), key=lambda r: r[0])
+        base, ours, report = timed(path, runs=2)
         print(f"file: {rows} pairs, {mb:.1f} MB; valid {report['valid']}, issues {len(report['issues'])}")
         print(f"floor json.loads/line : {rows / base:>10,.0f} rows/s")
         print(f"instructkit validate  : {rows / ours:>10,.0f} rows/s (whole CLI, start-up included)")

@@ -717,8 +717,13 @@ typedef struct {
     uint64_t exact, folded_hash;
 } Row;
 
-/* 1 when the bytes hold a control character (U+0000-U+001F but tab, newline and carriage
- * return, and DEL), as `checks.CONTROL` finds them. */
+/* A control character as `checks.CONTROL` finds it: U+0000-U+001F but tab, newline and carriage
+ * return, and DEL. */
+static inline int is_control(Py_UCS4 c) {
+    return (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f;
+}
+
+/* 1 when the bytes hold a control character (`is_control`). */
 static int has_control(const unsigned char *p, size_t n) {
     size_t i = 0;
 #ifdef __SSE2__
@@ -732,10 +737,8 @@ static int has_control(const unsigned char *p, size_t n) {
         if (_mm_movemask_epi8(_mm_or_si128(_mm_andnot_si128(allowed, low), _mm_cmpeq_epi8(v, del)))) return 1;
     }
 #endif
-    for (; i < n; i++) {
-        unsigned char ch = p[i];
-        if ((ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') || ch == 0x7f) return 1;
-    }
+    for (; i < n; i++)
+        if (is_control(p[i])) return 1;
     return 0;
 }
 
@@ -945,7 +948,7 @@ static int has_control_ucs2(const Py_UCS2 *p, Py_ssize_t n) {
     }
 #endif
     for (; i < n; i++)
-        if ((p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r') || p[i] == 0x7f) return 1;
+        if (is_control(p[i])) return 1;
     return 0;
 }
 
@@ -964,7 +967,7 @@ static int has_control_ucs4(const Py_UCS4 *p, Py_ssize_t n) {
     }
 #endif
     for (; i < n; i++)
-        if ((p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r') || p[i] == 0x7f) return 1;
+        if (is_control(p[i])) return 1;
     return 0;
 }
 

@@ -77,11 +77,12 @@ def _audit(data: Dataset, rules: TemplateRules, tokenizer: Any, max_length: int 
 
     def flush() -> None:
         if fmt.preference:  # pairs: what DPO / KTO compare (templating/pair_audit.py)
-            from validation.preference import check_pair
+            from validation.preference import read_pair
 
             if rules.audit_pairs is None:
                 raise InputError(f"template {rules.name}: no audit of preference pairs available")
-            values = [check_pair(fmt.name, row_data, row, rules)[2] for row, row_data in pending]
+            # the scan found no error in these rows: their values, without checking them again
+            values = [read_pair(fmt.name, row_data, row, rules)[0] for row, row_data in pending]
             results = rules.audit_pairs(values, tokenizer, max_length, max_prompt_length)
         else:
             results = rules.audit([conversation_of(fmt, row_data) for _, row_data in pending], tokenizer, max_length,

@@ -133,17 +133,13 @@ def _bias(frame: pl.DataFrame) -> dict[str, float] | None:
 
 
 def _ties(values: list[Preference | Unpaired]) -> dict[str, int] | None:
-    from validation.rowscan import hash_conversation
+    from validation.preference import fold_alike
 
     pairs = [v for v in values if isinstance(v, Preference)]
     if not pairs:
         return None
-
-    def folded(messages: list[Any]) -> int:
-        return hash_conversation([m.role for m in messages], [m.content for m in messages])[1]
-
     return {"exact": sum(p.chosen == p.rejected for p in pairs),
-            "normalised": sum(folded(p.chosen) == folded(p.rejected) for p in pairs)}
+            "normalised": sum(fold_alike(p.chosen, p.rejected) for p in pairs)}
 
 
 def _shared(values: list[Preference | Unpaired]) -> dict[str, float] | None:

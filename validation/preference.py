@@ -388,17 +388,23 @@ def _shared_start(data: Raw, row: int) -> list[Any]:
                        "(instructkit cuts at the last Assistant turn)")]
 
 
+def fold_alike(chosen: list[Message], rejected: list[Message]) -> bool:
+    """Are the two replies equal after the fold duplicates use (case, whitespace)?"""
+    from validation.rowscan import hash_conversation
+
+    return hash_conversation([m.role for m in chosen], [m.content for m in chosen])[1] == \
+        hash_conversation([m.role for m in rejected], [m.content for m in rejected])[1]
+
+
 def _sameness(chosen: list[Message], rejected: list[Message], row: int, root: str) -> list[Any]:
     """Chosen and rejected the same reply: exactly (nothing to learn), or after folding case and
     whitespace (the preference is about nothing the model should learn)."""
     from validation.report import Issue
-    from validation.rowscan import hash_conversation
 
     if chosen == rejected:
         return [Issue.make(row, root, "identical-pair", "rejected is the same as chosen: the pair teaches nothing "
                                                        "(DPO's loss has no gradient for it)")]
-    fold = [hash_conversation([m.role for m in reply], [m.content for m in reply])[1] for reply in (chosen, rejected)]
-    if fold[0] == fold[1] and [m.model_dump(exclude={"content"}) for m in chosen] == \
+    if fold_alike(chosen, rejected) and [m.model_dump(exclude={"content"}) for m in chosen] == \
             [m.model_dump(exclude={"content"}) for m in rejected]:
         return [Issue.make(row, root, "near-identical-pair", "rejected differs from chosen only in case or "
                                                              "whitespace: the preference is about nothing a reader "
