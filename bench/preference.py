@@ -1,10 +1,12 @@
 """Preference data: validate against the json.loads floor, and DPO preparation against TRL's own.
 
 Usage: python bench/preference.py [--rows 100000] [--pairs 2000] [--lang all|en|ko|mixed|escaped|real]
+                                  [--form all|preference|preference-implicit|hh-text]
 Per language (bench/corpus.py): pairs made from the corpus conversations (the prompt: every turn
 before the last reply; chosen: that reply; rejected: the last reply of the next conversation).
 - `instructkit validate --json` on a JSONL of `--rows` pairs (a subprocess, every check on) next
-  to the floor (stdlib `json.loads` per line, measured in the same run); target >= 0.8x.
+  to the floor (stdlib `json.loads` per line, measured in the same run), in each paired format
+  (`--form`); target >= 0.8x.
 - DPO preparation of `--pairs` pairs with the SmolLM2 tokenizer and the smollm2 template:
   `training.preference.prepare` next to TRL's own `DPOTrainer._prepare_dataset` of the same pairs
   (conversational rows, the same template installed; a tiny random model carries the trainer);
@@ -34,16 +36,33 @@ def pairs(lang: str, n: int) -> list[dict]:
     return out
 
 
-def bench_validate(lang: str, rows: int) -> None:
+FORMS = ("preference", "preference-implicit", "hh-text")
+
+
+def in_form(pair: dict, form: str) -> dict:
+    """A pair as format `form` holds it: explicit, two whole conversations (with the score fields
+    UltraFeedback-style data carries), or HH-RLHF transcripts (which hold no system prompt)."""
+    if form == "preference":
+        return pair
+    chosen, rejected = pair["prompt"] + pair["chosen"], pair["prompt"] + pair["rejected"]
+    if form == "preference-implicit":
+        return {"chosen": chosen, "rejected": rejected, "score_chosen": 8.0, "score_rejected": 4.5}
+    marks = {"user": "\n\nHuman: ", "assistant": "\n\nAssistant: "}
+    return {k: "".join(marks[m["role"]] + m["content"] for m in messages if m["role"] != "system")
+            for k, messages in (("chosen", chosen), ("rejected", rejected))}
+
+
+def bench_validate(lang: str, rows: int, form: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "pairs.jsonl"
-        path.write_text("".join(dumps(r, lang) + "\n" for r in pairs(lang, rows)), encoding="utf-8")
+        path.write_text("".join(dumps(in_form(r, form), lang) + "\n" for r in pairs(lang, rows)), encoding="utf-8")
         mb = path.stat().st_size / 1e6
         base, ours, report = timed(path, runs=2)
-        print(f"file: {rows} pairs, {mb:.1f} MB; valid {report['valid']}, issues {len(report['issues'])}")
+        print(f"file: {rows} pairs ({report['format']}), {mb:.1f} MB; valid {report['valid']}, "
+              f"issues {sum(report['counts'].values()) if report['counts'] else len(report['issues'])}")
         print(f"floor json.loads/line : {rows / base:>10,.0f} rows/s")
         print(f"instructkit validate  : {rows / ours:>10,.0f} rows/s (whole CLI, start-up included)")
-        print(f"validate ratio vs floor [{lang}]: {base / ours:.2f}x (target >= 0.8)")
+        print(f"validate ratio vs floor [{lang}, {form}]: {base / ours:.2f}x (target >= 0.8)")
 
 
 def bench_prepare(lang: str, n: int) -> None:
@@ -92,6 +111,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=2000)
     parser.add_argument("--skip-validate", action="store_true")
     parser.add_argument("--skip-prepare", action="store_true")
+    parser.add_argument("--form", choices=(*FORMS, "all"), default="all", help="the pair format validate reads")
     add_lang_argument(parser)
     args = parser.parse_args()
     for lang in chosen(args.lang):
@@ -100,7 +120,8 @@ def main() -> None:
             continue
         print(f"--- {lang}")
         if not args.skip_validate:
-            bench_validate(lang, args.rows)
+            for form in FORMS if args.form == "all" else (args.form,):
+                bench_validate(lang, args.rows, form)
         if not args.skip_prepare:
             bench_prepare(lang, args.pairs)
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from templating.strategies import content, conversations, jinja_like, message, padded_text, text, visible_text
 from validation.models import Message, Preference
 
-__all__ = ["any_order", "content", "conversations", "hash_rows", "jinja_like", "message", "metadata", "pairs",
+__all__ = ["any_order", "content", "conversations", "hash_rows", "jinja_like", "message", "metadata", "pair_rows", "pairs",
            "padded_text", "text", "tool_conversations", "visible_text", "wild_message", "wild_row"]
 
 metadata = st.dictionaries(st.sampled_from(["id", "source", "score", "tags"]),
@@ -108,3 +108,40 @@ def pairs(draw, plain: bool = False):
     metadata = draw(st.dictionaries(st.sampled_from(["id", "source"]), st.text(max_size=4), max_size=2))
     return Preference(prompt=[Message(**m) for m in prompt], chosen=[Message(role="assistant", content=chosen)],
                       rejected=[Message(role="assistant", content=rejected)], metadata=metadata)
+
+
+@st.composite
+def pair_rows(draw):
+    """Rows of format `preference` as real data holds them: message lists, or strings when the
+    prompt is one user turn; broken (or not) the ways real data is: a reply's role, an empty or
+    whitespace reply, the same reply twice (exactly or in case), a control character, a think tag,
+    a field gone, replies that begin alike."""
+    pair = draw(pairs())
+    row = {"prompt": [m.to_dict() for m in pair.prompt], "chosen": [m.to_dict() for m in pair.chosen],
+           "rejected": [m.to_dict() for m in pair.rejected], **pair.metadata}
+    strings = len(pair.prompt) == 1 and pair.prompt[0].role == "user" and draw(st.booleans())
+    if strings:
+        row.update(prompt=pair.prompt[0].content, chosen=pair.chosen[0].content, rejected=pair.rejected[0].content)
+    kind = draw(st.sampled_from(["none", "role", "empty", "blank", "same", "case", "alike", "control", "think",
+                                 "missing"]))
+    side = draw(st.sampled_from(["chosen", "rejected"]))
+    text = row[side] if strings else row[side][0]["content"]
+    if kind == "role" and not strings:
+        row[side][0]["role"] = draw(st.sampled_from(["user", "system", "Assistant"]))
+    elif kind in ("empty", "blank", "control", "think"):
+        text = {"empty": "", "blank": " \n", "control": text + "\x07", "think": "<think>" + text}[kind]
+    elif kind == "same":
+        row["rejected"] = row["chosen"]
+    elif kind in ("case", "alike"):  # the rejected reply: the chosen one in capitals, or beginning like it
+        chosen = row["chosen"] if strings else row["chosen"][0]["content"]
+        rejected = row["rejected"] if strings else row["rejected"][0]["content"]
+        side = "rejected"
+        text = chosen.upper() + " " if kind == "case" else chosen[:draw(st.integers(1, 3))] + rejected
+    elif kind == "missing":
+        del row[draw(st.sampled_from(["prompt", "chosen", "rejected"]))]
+        return row
+    if strings:
+        row[side] = text
+    elif kind != "same":
+        row[side] = [{**row[side][0], "content": text}]
+    return row

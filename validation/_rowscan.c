@@ -707,15 +707,23 @@ typedef struct {
     PyObject *forbidden;   /* tuple of bytes: top-level keys the fast path does not handle */
 } Spec;
 
+/* One cleared message: its role's and content's hashes, and where its content lies in Row.text. */
+typedef struct {
+    uint64_t role, exact, folded;
+    size_t start, len;
+} Hashed;
+
 typedef struct {
     Buf text;    /* the row's contents joined by SEP */
     Buf folded;  /* scratch: the current content, folded */
     Buf key;     /* scratch for keys and roles */
+    Buf hashed;  /* per message: a Hashed, in the order read */
     char sig[MAX_MESSAGES + 1];
     int n;
     Py_ssize_t chars;
-    uint64_t exact, folded_hash;
 } Row;
+
+static inline const Hashed *hashed_at(const Row *row, int i) { return (const Hashed *)row->hashed.data + i; }
 
 /* A control character as `checks.CONTROL` finds it: U+0000-U+001F but tab, newline and carriage
  * return, and DEL. */
@@ -753,14 +761,22 @@ static int check_content(Row *row, size_t start, const Str *info, const RoleName
         PyObject *tok = PyTuple_GET_ITEM(spec->tokens, i);
         if (memmem(p, n, PyBytes_AS_STRING(tok), PyBytes_GET_SIZE(tok))) return -1;
     }
-    uint64_t ch, fh;
-    if (content_hashes(p, n, &ch, &fh, &kept, &row->folded)) return -1;
+    Hashed h = {hash_bytes((const unsigned char *)role->role, role->role_len), 0, 0, start, n};
+    if (content_hashes(p, n, &h.exact, &h.folded, &kept, &row->folded)) return -1;
     if (kept == 0) return -1; /* blank: the precise path says so */
-    uint64_t rh = hash_bytes((const unsigned char *)role->role, role->role_len);
-    row->exact = chain(row->exact, rh, ch);
-    row->folded_hash = chain(row->folded_hash, rh, fh);
     row->chars += info->chars;
-    return 0;
+    row->sig[row->n++] = role->role[0];
+    return buf_put(&row->hashed, &h, sizeof h);
+}
+
+/* The row's messages `order` (indices into its Hashed) chained into its (exact, folded) hashes. */
+static void chain_row(const Row *row, const int *order, int n, uint64_t *exact, uint64_t *folded) {
+    *exact = *folded = CHAIN_SEED;
+    for (int i = 0; i < n; i++) {
+        const Hashed *h = hashed_at(row, order ? order[i] : i);
+        *exact = chain(*exact, h->role, h->exact);
+        *folded = chain(*folded, h->role, h->folded);
+    }
 }
 
 static int parse_message(Cursor *c, Row *row, const Spec *spec) {
@@ -789,28 +805,27 @@ static int parse_message(Cursor *c, Row *row, const Spec *spec) {
         } else return -1;
         if (field == 0 && expect(c, ',')) return -1;
     }
-    if (expect(c, '}') || check_content(row, start, &content, role, spec)) return -1;
-    row->sig[row->n++] = role->role[0];
-    return 0;
+    return expect(c, '}') || check_content(row, start, &content, role, spec) ? -1 : 0;
 }
 
 /* s?(ua)+ (the role table holds only the roles the template takes) */
-static int clean_order(const Row *row) {
-    int i = row->n > 0 && row->sig[0] == 's';
-    if (row->n - i < 2 || (row->n - i) % 2) return -1;
-    for (; i < row->n; i += 2)
-        if (row->sig[i] != 'u' || row->sig[i + 1] != 'a') return -1;
+static int clean_order(const char *sig, int n) {
+    int i = n > 0 && sig[0] == 's';
+    if (n - i < 2 || (n - i) % 2) return -1;
+    for (; i < n; i += 2)
+        if (sig[i] != 'u' || sig[i + 1] != 'a') return -1;
     return 0;
 }
 
-static int parse_list(Cursor *c, Row *row, const Spec *spec) {
+/* A list of messages, each checked and hashed into the row (their order is the caller's to check). */
+static int parse_messages(Cursor *c, Row *row, const Spec *spec) {
     if (expect(c, '[')) return -1;
     skip_ws(c);
     if (c->p < c->end && *c->p == ']') return -1; /* no messages: the precise path says so */
     for (;;) {
         if (row->n >= MAX_MESSAGES || parse_message(c, row, spec)) return -1;
         int last = next_item(c, ']');
-        if (last) return last > 0 ? clean_order(row) : -1;
+        if (last) return last > 0 ? 0 : -1;
     }
 }
 
@@ -823,13 +838,17 @@ static int forbidden_key(const Buf *key, const Spec *spec) {
     return 0;
 }
 
-static int parse_row(const unsigned char *p, Py_ssize_t n, Row *row, const Spec *spec) {
+/* Reads one field's value when the key (in row->key) is one the format reads: 1 read, 0 not its key
+ * (the value is skipped, unless the key is forbidden), -1 not cleared. */
+typedef int (*FieldReader)(Cursor *c, Row *row, const Spec *spec, void *state);
+
+/* One row: a strict JSON object and nothing after it, its fields handed to `field`. */
+static int parse_object(const unsigned char *p, Py_ssize_t n, Row *row, const Spec *spec, FieldReader field,
+                        void *state) {
     Cursor c = {p, p + n};
-    int found = 0;
-    row->text.len = 0;
+    row->text.len = row->hashed.len = 0;
     row->n = 0;
     row->chars = 0;
-    row->exact = row->folded_hash = CHAIN_SEED;
     if (expect(&c, '{')) return -1;
     skip_ws(&c);
     if (c.p < c.end && *c.p == '}') return -1;
@@ -837,21 +856,254 @@ static int parse_row(const unsigned char *p, Py_ssize_t n, Row *row, const Spec 
         skip_ws(&c);
         row->key.len = 0;
         if (parse_string(&c, &row->key, NULL) || expect(&c, ':')) return -1;
-        if (key_is(&row->key, spec->list_key, spec->list_len)) {
-            if (found++ || parse_list(&c, row, spec)) return -1;
-        } else if (forbidden_key(&row->key, spec) || skip_value(&c, 1)) {
-            return -1;
-        }
+        int took = field(&c, row, spec, state);
+        if (took < 0 || (!took && (forbidden_key(&row->key, spec) || skip_value(&c, 1)))) return -1;
         int last = next_item(&c, '}');
         if (last < 0) return -1;
         if (last) break;
     }
     skip_ws(&c);
-    return found && c.p == c.end ? 0 : -1;
+    return c.p == c.end ? 0 : -1;
 }
 
-static PyObject *row_result(const Row *row) {
-    return Py_BuildValue("(KKn)", (unsigned long long)row->exact, (unsigned long long)row->folded_hash, row->chars);
+/* Chains messages [from, to) of the row into (exact, folded). */
+static void chain_range(const Row *row, int from, int to, uint64_t *exact, uint64_t *folded) {
+    for (int i = from; i < to; i++) {
+        const Hashed *h = hashed_at(row, i);
+        *exact = chain(*exact, h->role, h->exact);
+        *folded = chain(*folded, h->role, h->folded);
+    }
+}
+
+/* What a prover found of a row it cleared: its duplicate hashes, and (pairs) where the two replies
+ * begin alike, in Row.text (shared_len 0: they do not). */
+typedef struct {
+    uint64_t exact, folded;
+    size_t shared_at, shared_len;
+} Hashes;
+
+/* A conversation row: its list field, read once. */
+static int conversation_field(Cursor *c, Row *row, const Spec *spec, void *state) {
+    if (!key_is(&row->key, spec->list_key, spec->list_len)) return 0;
+    int *found = state;
+    return (*found)++ || parse_messages(c, row, spec) || clean_order(row->sig, row->n) ? -1 : 1;
+}
+
+static int parse_conversation(const unsigned char *p, Py_ssize_t n, Row *row, const Spec *spec, int layout,
+                              Hashes *out) {
+    int found = 0;
+    if (parse_object(p, n, row, spec, conversation_field, &found) || !found) return -1;
+    *out = (Hashes){CHAIN_SEED, CHAIN_SEED, 0, 0};
+    chain_range(row, 0, row->n, &out->exact, &out->folded);
+    return 0;
+}
+
+/* --- validate's prover of preference pairs ----------------------------------------------------- */
+
+/* What `validation.preference.fast_pair` clears, in each pair layout (the formats `preference`,
+ * `preference-implicit`, `hh-text`): a prompt, then the chosen reply in a clean order, the rejected
+ * reply one assistant message too, the two replies different even after folding.
+ * - PAIR_EXPLICIT: {prompt, chosen, rejected}, all three strings (a user turn, two assistant replies)
+ *   or all three message lists;
+ * - PAIR_IMPLICIT: {chosen, rejected}, two message lists, the prompt the messages both start with;
+ * - PAIR_TRANSCRIPT: {chosen, rejected}, two "\n\nHuman: ...\n\nAssistant: ..." transcripts, split
+ *   into turns, the prompt the turns both start with; replies that begin alike are left to Python,
+ *   which warns of them (reply-shares-start).
+ * A pair's duplicate hashes are those of its duplicate text: the prompt, the chosen reply, a system
+ * message REJECTED_MARK, the rejected reply. */
+#define REJECTED_MARK "rejected:" /* validation.preference.REJECTED */
+enum { PAIR_EXPLICIT, PAIR_IMPLICIT, PAIR_TRANSCRIPT };
+
+static const char *const PAIR_KEYS[] = {"prompt", "chosen", "rejected"};
+
+typedef struct {
+    int layout;
+    int read[3];  /* whether the part was read: 1 a string, 2 a message list */
+    int first[3]; /* index of its first message */
+    int count[3];
+} PairParts;
+
+/* The role table's entry of canonical `role` (NULL when the template does not take it). */
+static const RoleName *role_entry(const RoleMap *map, const char *role) {
+    size_t n = strlen(role);
+    for (Py_ssize_t i = 0; i < map->n; i++)
+        if ((size_t)map->items[i].role_len == n && memcmp(map->items[i].role, role, n) == 0) return &map->items[i];
+    return NULL;
+}
+
+/* One message of `role` whose content is bytes p[0:n] (valid UTF-8) into the row. */
+static int add_message(Row *row, const unsigned char *p, size_t n, const RoleName *role, const Spec *spec) {
+    if (!role || row->n >= MAX_MESSAGES || (row->n > 0 && buf_put(&row->text, "\x1f", 1))) return -1;
+    size_t start = row->text.len;
+    Str info = {p, n, 0, 0};
+    for (size_t i = 0; i < n; i++) info.chars += (p[i] & 0xc0) != 0x80;
+    return buf_put(&row->text, p, n) || check_content(row, start, &info, role, spec);
+}
+
+/* The turns of a transcript (decoded, in row->key) as messages; -1 when it is not one. */
+static int transcript_turns(Row *row, const Spec *spec) {
+    const unsigned char *p = row->key.data, *end = p + row->key.len;
+    const RoleName *user = role_entry(&spec->roles, "user"), *assistant = role_entry(&spec->roles, "assistant");
+    const RoleName *role = NULL;
+    const unsigned char *content = NULL;
+    for (const unsigned char *from = p;;) {
+        const unsigned char *at = from < end ? memmem(from, end - from, "\n\n", 2) : NULL;
+        const RoleName *next = NULL;
+        size_t mark = 0;
+        if (at && (size_t)(end - at) >= 9 && memcmp(at + 2, "Human: ", 7) == 0) next = user, mark = 9;
+        else if (at && (size_t)(end - at) >= 13 && memcmp(at + 2, "Assistant: ", 11) == 0) next = assistant, mark = 13;
+        if (at && !mark) {
+            from = at + 1;
+            continue;
+        }
+        if (!role && (!at || at != p)) return -1; /* it must start with a turn */
+        if (role && add_message(row, content, (at ? at : end) - content, role, spec)) return -1;
+        if (!at) return 0;
+        if (!next) return -1; /* the template does not take the role */
+        role = next;
+        from = content = at + mark;
+    }
+}
+
+static int pair_field(Cursor *c, Row *row, const Spec *spec, void *state) {
+    PairParts *parts = state;
+    int part = -1;
+    for (int k = 0; k < 3; k++)
+        if (key_is(&row->key, PAIR_KEYS[k], (Py_ssize_t)strlen(PAIR_KEYS[k]))) part = k;
+    if (part < 0) return 0;
+    if (parts->read[part] || (part == 0 && parts->layout != PAIR_EXPLICIT)) return -1; /* twice, or not this format */
+    skip_ws(c);
+    parts->first[part] = row->n;
+    int string = c->p < c->end && *c->p == '"';
+    if (string && parts->layout == PAIR_EXPLICIT) { /* the user's turn, or an assistant reply */
+        Str info;
+        const RoleName *role = role_entry(&spec->roles, part == 0 ? "user" : "assistant");
+        if (!role || row->n >= MAX_MESSAGES || (row->n > 0 && buf_put(&row->text, "\x1f", 1))) return -1;
+        size_t start = row->text.len;
+        if (parse_string(c, &row->text, &info) || check_content(row, start, &info, role, spec)) return -1;
+    } else if (string && parts->layout == PAIR_TRANSCRIPT) {
+        row->key.len = 0;
+        if (parse_string(c, &row->key, NULL) || transcript_turns(row, spec)) return -1;
+    } else if (string || parts->layout == PAIR_TRANSCRIPT || parse_messages(c, row, spec)) {
+        return -1;
+    }
+    parts->read[part] = string ? 1 : 2;
+    parts->count[part] = row->n - parts->first[part];
+    return 1;
+}
+
+static int same_content(const Row *row, const Hashed *a, const Hashed *b) {
+    return a->len == b->len && memcmp(row->text.data + a->start, row->text.data + b->start, a->len) == 0;
+}
+
+/* Bytes of the characters two texts begin with in common (TRL's extract_prompt would move them into the
+ * prompt of a text pair: `validation.preference.shared_start_issue`). */
+static size_t shared_start(const unsigned char *a, size_t an, const unsigned char *b, size_t bn) {
+    size_t n = 0, most = an < bn ? an : bn;
+    while (n < most && a[n] == b[n]) n++;
+    if (n < most)
+        while (n > 0 && (a[n] & 0xc0) == 0x80) n--; /* they differ inside a character: not shared */
+    return n;
+}
+
+static int parse_pair(const unsigned char *p, Py_ssize_t n, Row *row, const Spec *spec, int layout, Hashes *out) {
+    PairParts parts = {layout, {0}, {0}, {0}};
+    if (parse_object(p, n, row, spec, pair_field, &parts) || !parts.read[1] || !parts.read[2]) return -1;
+    int prompt = parts.first[0], prompt_len = parts.count[0], chosen = parts.first[1], rejected = parts.first[2];
+    if (layout == PAIR_EXPLICIT) {
+        if (parts.read[0] != parts.read[1] || parts.read[2] != parts.read[1]) return -1;
+        if (parts.count[1] != 1 || parts.count[2] != 1) return -1;
+    } else { /* two whole conversations: the prompt is the messages both start with */
+        int shared = 0;
+        while (shared < parts.count[1] && shared < parts.count[2] &&
+               row->sig[chosen + shared] == row->sig[rejected + shared] &&
+               same_content(row, hashed_at(row, chosen + shared), hashed_at(row, rejected + shared)))
+            shared++;
+        if (shared == 0 || parts.count[1] != shared + 1 || parts.count[2] != shared + 1) return -1;
+        prompt = chosen, prompt_len = shared, chosen += shared, rejected += shared;
+    }
+    const Hashed *c = hashed_at(row, chosen), *r = hashed_at(row, rejected);
+    char sig[MAX_MESSAGES + 1];
+    memcpy(sig, row->sig + prompt, prompt_len);
+    sig[prompt_len] = row->sig[chosen];
+    if (clean_order(sig, prompt_len + 1) || row->sig[rejected] != 'a') return -1;
+    if (c->folded == r->folded || same_content(row, c, r)) return -1; /* the same reply, or nearly */
+    *out = (Hashes){CHAIN_SEED, CHAIN_SEED, c->start, 0};
+    if (layout == PAIR_TRANSCRIPT) out->shared_len = shared_start(row->text.data + c->start, c->len,
+                                                                  row->text.data + r->start, r->len);
+    uint64_t mark = hash_bytes((const unsigned char *)REJECTED_MARK, strlen(REJECTED_MARK));
+    uint64_t system = hash_bytes((const unsigned char *)"system", 6);
+    chain_range(row, prompt, prompt + prompt_len, &out->exact, &out->folded);
+    chain_range(row, chosen, chosen + 1, &out->exact, &out->folded);
+    out->exact = chain(out->exact, system, mark);
+    out->folded = chain(out->folded, system, mark);
+    chain_range(row, rejected, rejected + 1, &out->exact, &out->folded);
+    return 0;
+}
+
+/* --- the provers' entry points ------------------------------------------------------------------ */
+
+typedef int (*RowParser)(const unsigned char *p, Py_ssize_t n, Row *row, const Spec *spec, int layout,
+                         Hashes *out);
+
+/* The spec's tables checked (GIL held); -1 with a Python error set. */
+static int check_spec(PyObject *roles, Spec *spec) {
+    if (roles == Py_None || load_roles(roles, &spec->roles)) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "prove needs a roles table");
+        return -1;
+    }
+    Py_ssize_t ntok = PyTuple_GET_SIZE(spec->tokens), nforb = PyTuple_GET_SIZE(spec->forbidden);
+    for (Py_ssize_t i = 0; i < ntok; i++)
+        if (!PyBytes_Check(PyTuple_GET_ITEM(spec->tokens, i)) || PyBytes_GET_SIZE(PyTuple_GET_ITEM(spec->tokens, i)) == 0) {
+            PyErr_SetString(PyExc_TypeError, "tokens must be non-empty bytes");
+            return -1;
+        }
+    for (Py_ssize_t i = 0; i < nforb; i++)
+        if (!PyBytes_Check(PyTuple_GET_ITEM(spec->forbidden, i))) {
+            PyErr_SetString(PyExc_TypeError, "forbidden keys must be bytes");
+            return -1;
+        }
+    return 0;
+}
+
+/* Per line: None, or (exact hash, folded hash, characters) when `parse` clears it. */
+static PyObject *prove_lines(PyObject *lines, const Spec *spec, RowParser parse, int layout) {
+    Py_ssize_t n = PyList_GET_SIZE(lines);
+    PyObject *out = PyList_New(n);
+    if (!out) return NULL;
+    Row row = {0};
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *line = PyList_GET_ITEM(lines, i), *result;
+        Hashes hashes;
+        if (!PyBytes_Check(line)) {
+            PyErr_SetString(PyExc_TypeError, "lines must be bytes");
+            Py_CLEAR(out);
+            break;
+        }
+        int cleared = parse((const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line), &row, spec,
+                            layout, &hashes) == 0;
+        if (cleared && parse == parse_pair) /* and the replies' shared start (None: none) */
+            result = Py_BuildValue("(KKnz#)", (unsigned long long)hashes.exact, (unsigned long long)hashes.folded,
+                                   row.chars, hashes.shared_len ? (const char *)row.text.data + hashes.shared_at : NULL,
+                                   (Py_ssize_t)hashes.shared_len);
+        else if (cleared)
+            result = Py_BuildValue("(KKn)", (unsigned long long)hashes.exact, (unsigned long long)hashes.folded,
+                                   row.chars);
+        else if (row.text.failed || row.folded.failed || row.key.failed || row.hashed.failed)
+            result = PyErr_NoMemory();
+        else
+            result = Py_NewRef(Py_None);
+        if (!result) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, i, result);
+    }
+    buf_free(&row.text);
+    buf_free(&row.folded);
+    buf_free(&row.key);
+    buf_free(&row.hashed);
+    return out;
 }
 
 PyDoc_STRVAR(prove_doc,
@@ -865,46 +1117,27 @@ static PyObject *prove(PyObject *self, PyObject *args) {
     Spec spec;
     if (!PyArg_ParseTuple(args, "O!y#y#y#OO!O!", &PyList_Type, &lines, &spec.list_key, &spec.list_len,
                           &spec.role_key, &spec.role_len, &spec.content_key, &spec.content_len, &roles,
-                          &PyTuple_Type, &spec.tokens, &PyTuple_Type, &spec.forbidden))
+                          &PyTuple_Type, &spec.tokens, &PyTuple_Type, &spec.forbidden) || check_spec(roles, &spec))
         return NULL;
-    if (roles == Py_None || load_roles(roles, &spec.roles)) {
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "prove needs a roles table");
+    return prove_lines(lines, &spec, parse_conversation, 0);
+}
+
+PyDoc_STRVAR(prove_pairs_doc,
+"prove_pairs(lines, layout, role_key, content_key, roles, tokens, forbidden) -> list\n\n"
+"`prove` for preference pairs; layout 0: {prompt, chosen, rejected} (all strings or all message\n"
+"lists), 1: {chosen, rejected} message lists, 2: {chosen, rejected} transcripts. The hashes are\n"
+"those of the pair's duplicate text (validation.preference.check_pair).");
+
+static PyObject *prove_pairs(PyObject *self, PyObject *args) {
+    PyObject *lines, *roles;
+    int layout;
+    Spec spec = {.list_key = "", .list_len = 0};
+    if (!PyArg_ParseTuple(args, "O!iy#y#OO!O!", &PyList_Type, &lines, &layout, &spec.role_key, &spec.role_len,
+                          &spec.content_key, &spec.content_len, &roles, &PyTuple_Type, &spec.tokens,
+                          &PyTuple_Type, &spec.forbidden) || check_spec(roles, &spec))
         return NULL;
-    }
-    Py_ssize_t ntok = PyTuple_GET_SIZE(spec.tokens), nforb = PyTuple_GET_SIZE(spec.forbidden);
-    for (Py_ssize_t i = 0; i < ntok; i++)
-        if (!PyBytes_Check(PyTuple_GET_ITEM(spec.tokens, i)) || PyBytes_GET_SIZE(PyTuple_GET_ITEM(spec.tokens, i)) == 0)
-            return PyErr_Format(PyExc_TypeError, "tokens must be non-empty bytes");
-    for (Py_ssize_t i = 0; i < nforb; i++)
-        if (!PyBytes_Check(PyTuple_GET_ITEM(spec.forbidden, i)))
-            return PyErr_Format(PyExc_TypeError, "forbidden keys must be bytes");
-    Py_ssize_t n = PyList_GET_SIZE(lines);
-    PyObject *out = PyList_New(n);
-    if (!out) return NULL;
-    Row row = {0};
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *line = PyList_GET_ITEM(lines, i), *result;
-        if (!PyBytes_Check(line)) {
-            PyErr_SetString(PyExc_TypeError, "lines must be bytes");
-            Py_CLEAR(out);
-            break;
-        }
-        if (parse_row((const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line), &row, &spec) == 0)
-            result = row_result(&row);
-        else if (row.text.failed || row.folded.failed || row.key.failed)
-            result = PyErr_NoMemory();
-        else
-            result = Py_NewRef(Py_None);
-        if (!result) {
-            Py_CLEAR(out);
-            break;
-        }
-        PyList_SET_ITEM(out, i, result);
-    }
-    buf_free(&row.text);
-    buf_free(&row.folded);
-    buf_free(&row.key);
-    return out;
+    if (layout < PAIR_EXPLICIT || layout > PAIR_TRANSCRIPT) return PyErr_Format(PyExc_ValueError, "no layout %d", layout);
+    return prove_lines(lines, &spec, parse_pair, layout);
 }
 
 PyDoc_STRVAR(fold_doc,
@@ -1394,6 +1627,7 @@ done:
 
 static PyMethodDef methods[] = {
     {"prove", prove, METH_VARARGS, prove_doc},
+    {"prove_pairs", prove_pairs, METH_VARARGS, prove_pairs_doc},
     {"fold", fold, METH_O, fold_doc},
     {"has_control_char", has_control_char, METH_O, has_control_char_doc},
     {"hash_conversation", hash_conversation, METH_VARARGS, hash_conversation_doc},

@@ -375,17 +375,22 @@ def _shared_start(data: Raw, row: int) -> list[Any]:
     """Transcripts whose final replies begin alike: TRL cuts text pairs at their common prefix."""
     import os
 
-    from validation.report import Issue
-
     chosen, rejected = data["chosen"], data["rejected"]
     common = os.path.commonprefix([chosen, rejected])
     reply_at = common.rfind(ASSISTANT)
     shared = common[reply_at + len(ASSISTANT):] if reply_at >= 0 else ""
     if not shared or _TURN.search(shared):
         return []
-    return [Issue.make(row, "rejected", "reply-shares-start",
-                       f"both replies begin with {shared[:40]!r}: TRL's extract_prompt would move it into the prompt "
-                       "(instructkit cuts at the last Assistant turn)")]
+    return [shared_start_issue(row, shared)]
+
+
+def shared_start_issue(row: int, shared: str) -> Any:
+    """The warning of a transcript pair whose replies both begin with `shared` (the C prover finds it too)."""
+    from validation.report import Issue
+
+    return Issue.make(row, "rejected", "reply-shares-start",
+                      f"both replies begin with {shared[:40]!r}: TRL's extract_prompt would move it into the prompt "
+                      "(instructkit cuts at the last Assistant turn)")
 
 
 def fold_alike(chosen: list[Message], rejected: list[Message]) -> bool:

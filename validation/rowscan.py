@@ -13,12 +13,14 @@ all of Unicode: no text goes back to Python to be folded.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import Any
 
 from validation import _rowscan
 from validation.checks import ROLE_CODE, SEP
 from validation.formats import RawShape
 
 ROLE_OF_CODE = {"s": "system", "u": "user", "a": "assistant", "t": "tool"}  # `checks.dup_text` letters
+PAIR_LAYOUTS = {"preference": 0, "preference-implicit": 1, "hh-text": 2}  # `prove_pairs`' layouts, by format
 
 
 def fold(text: str) -> str:
@@ -60,9 +62,13 @@ class Prover:
     """Clears raw lines of one format under one template's rules."""
 
     def __init__(self, shape: RawShape, *, special_tokens: Sequence[str] = (),
-                 roles: Collection[str] = tuple(ROLE_CODE), other_keys: Sequence[str] = ()) -> None:
+                 roles: Collection[str] = tuple(ROLE_CODE), other_keys: Sequence[str] = (),
+                 pairs: str | None = None) -> None:
         """`roles`: those the template takes (a row with another is left to Python);
-        `other_keys`: top-level fields that also feed the messages (a row holding one is left to Python)."""
+        `other_keys`: top-level fields that also feed the messages (a row holding one is left to Python);
+        `pairs`: the rows are preference pairs of this format (`preference`, `preference-implicit`, `hh-text`),
+        their messages under the shape's role and content keys: cleared when `preference.check_pair` finds them clean."""
+        self._layout = None if pairs is None else PAIR_LAYOUTS[pairs]
         # Only the roles `fast_clean` clears, and of those only the ones the template takes.
         table = {name: role for name, role in (shape.roles or {r: r for r in ROLE_CODE}).items()
                  if role in ROLE_CODE and role in roles}
@@ -70,8 +76,9 @@ class Prover:
                       {name.encode(): role.encode() for name, role in table.items()},
                       tuple(t.encode() for t in special_tokens if t), tuple(k.encode() for k in other_keys))
 
-    def prove(self, lines: list[bytes]) -> list[tuple[int, int, int] | None]:
-        """Per line: None when not certainly clean, else (exact hash, folded hash, characters).
+    def prove(self, lines: list[bytes]) -> list[tuple[Any, ...] | None]:
+        """Per line: None when not certainly clean, else (exact hash, folded hash, characters), and for
+        pairs the text both replies begin with (transcripts; else None): reply-shares-start warns of it.
 
         Example:
             >>> prover = Prover(RawShape("messages", "role", "content"))
@@ -80,4 +87,6 @@ class Prover:
             >>> ok[2], bad, ok[:2] == hash_conversation(["user", "assistant"], ["Hi", "Hello"])
             (7, None, True)
         """
+        if self._layout is not None:
+            return _rowscan.prove_pairs(lines, self._layout, *self._args[1:])
         return _rowscan.prove(lines, *self._args)

@@ -19,19 +19,20 @@ from typing import Any
 
 from validation.checks import (check_messages, fast_clean, fast_clean_tools, message_dup_text, suspects,
                                suspect_tokens, with_call_content)
-from validation.formats import Format, FormatError
+from validation.formats import Format, FormatError, RawShape
 from validation.decode import decode_row
 from validation.duplicates import Duplicates
 from validation.io import Record
 from validation.models import ROLES, Conversation
-from validation.preference import check_pair, fast_pair
+from validation.preference import check_pair, fast_pair, shared_start_issue
 from validation.report import Findings, Issue
-from validation.rowscan import Prover, fingerprints
+from validation.rowscan import PAIR_LAYOUTS, Prover, fingerprints
 from validation.rules import TemplateRules
 from validation.tools import ResponseSchema
 from validation.tokens import backend_of, count_tokens
 
 CHUNK_ROWS = 8192
+PAIR_SHAPE = RawShape("", "role", "content")  # a pair's messages (the list keys are prompt, chosen, rejected)
 
 
 class RowOutcome:
@@ -61,10 +62,12 @@ class Scanner:
         self.forked = False
         # Raw lines can be cleared without decoding unless lengths or replies need the messages themselves;
         # a row that declares tools is left to Python, which checks its calls against them.
-        self.prover = None if fmt.raw is None or (max_length is not None and tokenizer is not None) or response \
+        pairs = fmt.name if fmt.name in PAIR_LAYOUTS else None  # pairs `fast_pair` would clear, cleared in C
+        shape = PAIR_SHAPE if pairs else fmt.raw
+        self.prover = None if shape is None or (max_length is not None and tokenizer is not None) or response \
             or (rules is not None and rules.flags_plain_rows) \
-            else Prover(fmt.raw, special_tokens=suspect_tokens(rules),
-                        roles=rules.roles if rules else ROLES, other_keys=sorted(fmt.extra_keys | {"tools"}))
+            else Prover(shape, special_tokens=suspect_tokens(rules), roles=rules.roles if rules else ROLES,
+                        other_keys=sorted(fmt.extra_keys | {"tools"}), pairs=pairs)
 
     def scan(self, records: Iterable[Record], findings: Findings | None = None) -> Iterator[RowOutcome]:
         """Yield a `RowOutcome` per record, in input order; duplicates go into `findings` as they
@@ -139,7 +142,10 @@ class Scanner:
             cleared.append(row)
             exact.append(result[0])
             folded.append(result[1])
-            if self.max_length is not None and result[2] > self.max_length:
+            if self.fmt.preference:  # a pair's replies may begin alike (transcripts)
+                if result[3] is not None:
+                    issues.append(shared_start_issue(row, result[3]))
+            elif self.max_length is not None and result[2] > self.max_length:
                 issues.append(self._too_long(row, result[2], "characters"))
         if cleared and self.duplicates is not None:
             self.duplicates.add(cleared, exact, folded)

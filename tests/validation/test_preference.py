@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tests.strategies import pairs
+from tests.strategies import pair_rows, pairs
 from validation import convert, detect, get_format, validate
 from validation.models import Message, Preference, Unpaired
 from validation.preference import WRITERS, read_pair, transcript_messages
@@ -187,43 +187,14 @@ def test_stats_of_labelled_replies_count_the_labels_and_compare_finds_leaked_pro
 
 
 
-def _mutated(draw, row):
-    """A pair row broken (or not) the ways real data is: a reply's role, an empty or whitespace
-    reply, the same reply twice (exactly or in case), a control character, a think tag, a field gone."""
-    kind = draw(st.sampled_from(["none", "role", "empty", "blank", "same", "case", "control", "think", "missing"]))
-    row = json.loads(json.dumps(row))
-    reply = row[draw(st.sampled_from(["chosen", "rejected"]))][0]
-    if kind == "role":
-        reply["role"] = draw(st.sampled_from(["user", "system", "Assistant"]))
-    elif kind in ("empty", "blank"):
-        reply["content"] = "" if kind == "empty" else " \n"
-    elif kind == "same":
-        row["rejected"] = row["chosen"]
-    elif kind == "case":
-        row["rejected"] = [{**row["chosen"][0], "content": row["chosen"][0]["content"].upper() + " "}]
-    elif kind == "control":
-        reply["content"] += "\x07"
-    elif kind == "think":
-        reply["content"] = "<think>" + reply["content"]
-    elif kind == "missing":
-        del row[draw(st.sampled_from(["prompt", "chosen", "rejected"]))]
-    return row
-
-
 @SETTINGS
-@given(data=st.data(), pair=pairs())
-def test_the_fast_path_clears_only_pairs_the_precise_checks_clear(data, pair):
+@given(row=pair_rows())
+def test_the_fast_path_clears_only_pairs_the_precise_checks_clear(row):
     """A pair `fast_pair` clears has no issue and the same duplicate text under `check_pair`,
     unless its chunk's content scan sends it there anyway (control characters, think tags)."""
     from validation.checks import suspects
     from validation.preference import check_pair, fast_pair
 
-    [row] = WRITERS["preference"](pair)
-    if data.draw(st.booleans()) and all(m.role in ("user", "assistant") for m in pair.prompt[-1:]) and \
-            len(pair.prompt) == 1 and set(pair.prompt[0].to_dict()) == {"role", "content"}:
-        row = {"prompt": pair.prompt[0].content, "chosen": pair.chosen[0].content,
-               "rejected": pair.rejected[0].content}  # the string form
-    row = _mutated(data.draw, row) if "chosen" in row and isinstance(row["chosen"], list) else row
     text = fast_pair(row, None)
     if text is None or suspects([text], None)[0]:
         return

@@ -226,7 +226,7 @@ def _break_tool_row(row: dict, how: str, at: int, value: str) -> dict:
 def test_fast_path_for_tool_rows_clears_only_rows_the_precise_path_finds_clean(conversation, how, at, value,
                                                                                template):
     from templating.rules import PROVIDER
-    from validation.checks import fast_clean_tools, message_dup_text
+    from validation.checks import fast_clean_tools, message_dup_text, suspect_tokens
 
     messages, tools = conversation
     row = _break_tool_row({"messages": messages, "tools": tools}, how, at, value)
@@ -236,5 +236,6 @@ def test_fast_path_for_tool_rows_clears_only_rows_the_precise_path_finds_clean(c
                                      fields=row)
     if text is not None:
         assert issues == [] and message_dup_text(checked) == text  # clean, and hashed as the precise path hashes it
-    if how == "none":  # an unbroken row the precise path finds clean is cleared fast
-        assert (text is None) == (issues != []), issues
+    suspect = any(token in str(m.get("content")) for m in row["messages"] for token in suspect_tokens(rules))
+    if how == "none" and not suspect:  # an unbroken row the precise path finds clean is cleared fast (think
+        assert (text is None) == (issues != []), issues  # tags and special tokens go to the precise path by design)

@@ -15,15 +15,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.strategies import conversations, metadata, wild_row
+from tests.strategies import conversations, metadata, pair_rows, wild_row
 from validation import get_format, validate
 from validation.rowscan import Prover, fold, hash_conversation
 from validation.rules import CHATML, TemplateRules
-from validation.scan import Scanner
+from validation.scan import PAIR_SHAPE, Scanner
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MESSAGES = get_format("messages")
 SHAREGPT = get_format("sharegpt")
+PREFERENCE = get_format("preference")
 NO_SYSTEM = TemplateRules(name="no-system", special_tokens=("<s>", "[INST]"), roles=frozenset({"user", "assistant"}))
 
 
@@ -82,6 +83,85 @@ def test_prover_changes_nothing_on_corrupted_lines(example, at, insert, cut):
     line = serialise(*example)
     at %= len(line) + 1
     assert_same([line[:at] + insert + line[at + cut:]], rules=CHATML)
+
+
+def in_layout(row: dict, name: str) -> dict:
+    """A `preference` row written by hand as format `name` writes pairs, so that broken rows stay broken."""
+    if name == "preference" or not {"prompt", "chosen", "rejected"} <= row.keys():
+        return row
+    parts = {k: [{"role": "user" if k == "prompt" else "assistant", "content": row[k]}] if isinstance(row[k], str)
+             else row[k] for k in ("prompt", "chosen", "rejected")}
+    rest = {k: v for k, v in row.items() if k not in parts}
+    chosen, rejected = parts["prompt"] + parts["chosen"], parts["prompt"] + parts["rejected"]
+    if name == "preference-implicit":
+        return {**rest, "chosen": chosen, "rejected": rejected}
+    return {**rest, **{k: "".join(("\n\nHuman: " if m.get("role") == "user" else "\n\nAssistant: ") +
+                                  str(m.get("content")) for m in messages)
+                       for k, messages in (("chosen", chosen), ("rejected", rejected))}}
+
+
+@FAST
+@given(st.lists(st.tuples(pair_rows(), st.integers(0, 3)), min_size=1, max_size=4),
+       st.sampled_from(["preference", "preference-implicit", "hh-text"]),
+       st.sampled_from([None, CHATML, NO_SYSTEM]), st.integers(0, 10_000), st.binary(max_size=2))
+def test_prover_changes_nothing_on_preference_pairs(examples, name, rules, at, insert):
+    """Pairs in each paired layout (strings or message lists, key orders, broken the ways real data is,
+    replies that begin alike, one line corrupted) get the same issues, invalid rows and duplicate hashes
+    with the C prover as with `fast_pair` and `check_pair` alone."""
+    rows = [(in_layout(row, name), style) for row, style in examples]
+    lines = [serialise(dict(reversed(row.items())) if style == 1 else row, style) for row, style in rows]
+    at %= len(lines[0]) + 1
+    lines.append(lines[0][:at] + insert + lines[0][at:])
+    assert_same(lines, fmt=get_format(name), rules=rules, max_length=40)
+
+
+PAIRS_CLEARED = [  # (format, line, the text both replies begin with)
+    ("preference", b'{"prompt": "Hi", "chosen": "Hello!", "rejected": "Go away."}', None),
+    ("preference", b'{"rejected": [{"content": "No \\u00e9", "role": "assistant"}], "id": [1, {"a": null}], "chosen": '
+     b'[{"role": "assistant", "content": "Yes \xed\x95\x9c"}], "prompt": [{"role": "system", "content": "Be brief."}, '
+     b'{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}, {"role": "user", "content": "Q2"}]}',
+     None),
+    ("preference-implicit", b'{"score": 3, "chosen": [{"role": "user", "content": "Q"}, {"role": "assistant", '
+     b'"content": "Yes"}], "rejected": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "No"}]}',
+     None),
+    ("hh-text", b'{"chosen": "\\n\\nHuman: Q\\n\\n\\nAssistant: A\\n\\nHuman: ?\\n\\nAssistant: Sure.", '
+     b'"rejected": "\\n\\nHuman: Q\\n\\n\\nAssistant: A\\n\\nHuman: ?\\n\\nAssistant: No."}', None),
+    ("hh-text", b'{"chosen": "\\n\\nHuman: Q\\n\\nAssistant: \xed\x95\x9c\xea\xb8\x80 yes", '
+     b'"rejected": "\\n\\nHuman: Q\\n\\nAssistant: \xed\x95\x9c\xea\xb0\x80"}', "\ud55c"),  # 글 / 가: one byte alike
+]
+PAIRS_REFUSED = [
+    ("preference", b'{"prompt": "Hi", "chosen": "Hello!", "rejected": "hello! "}'),  # near-identical-pair
+    ("preference", b'{"prompt": "Hi", "chosen": "Hello!", "rejected": "Hello!"}'),  # identical-pair
+    ("preference", b'{"prompt": "Hi", "chosen": [{"role": "assistant", "content": "A"}], "rejected": '
+     b'[{"role": "assistant", "content": "B"}]}'),  # mixed forms (wrong-type)
+    ("preference", b'{"prompt": [{"role": "user", "content": "Q"}], "chosen": [{"role": "user", "content": "A"}], '
+     b'"rejected": [{"role": "assistant", "content": "B"}]}'),  # completion-not-assistant
+    ("preference", b'{"prompt": "Hi", "chosen": "Hello!", "rejected": "Go", "rejected": "Went"}'),  # a key twice
+    ("preference", b'{"prompt": "Hi", "chosen": "Hello!"}'),  # missing-field
+    ("preference-implicit", b'{"chosen": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}], '
+     b'"rejected": [{"role": "user", "content": "P"}, {"role": "assistant", "content": "B"}]}'),  # no-shared-prompt
+    ("preference-implicit", b'{"chosen": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}],'
+     b' "rejected": [{"role": "user", "content": "Q"}]}'),  # empty-completion
+    ("hh-text", b'{"chosen": "Human: Q\\n\\nAssistant: A", "rejected": "\\n\\nHuman: Q\\n\\nAssistant: B"}'),
+    ("hh-text", b'{"chosen": "\\n\\nHuman: Q\\n\\nAssistant: ", "rejected": "\\n\\nHuman: Q\\n\\nAssistant: B"}'),
+]
+
+
+@pytest.mark.parametrize("name", ["preference", "preference-implicit", "hh-text"])
+def test_the_pair_prover_clears_clean_pairs_with_the_hashes_of_their_duplicate_text(name):
+    from validation.preference import check_pair
+    from validation.rowscan import fingerprints
+
+    prover = Prover(PAIR_SHAPE, pairs=name)
+    cleared = [(line, shared) for fmt, line, shared in PAIRS_CLEARED if fmt == name]
+    refused = [line for fmt, line in PAIRS_REFUSED if fmt == name]
+    for line, shared in cleared:
+        exact, folded, _, found = prover.prove([line])[0]
+        issues, text, _ = check_pair(name, orjson.loads(line), 1)
+        assert [i.code for i in issues] == (["reply-shares-start"] if shared else [])
+        assert (fingerprints([text]), found) == (([exact], [folded]), shared)
+    assert prover.prove(refused) == [None] * len(refused)
+    assert_same([line for line, _ in cleared] + refused, fmt=get_format(name), rules=CHATML)
 
 
 @FAST
