@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from templating.strategies import content, conversations, jinja_like, message, padded_text, text, visible_text
 from validation.models import Message, Preference
 
-__all__ = ["any_order", "content", "conversations", "hash_rows", "jinja_like", "message", "metadata", "pair_rows", "pairs",
-           "padded_text", "text", "tool_conversations", "visible_text", "wild_message", "wild_row"]
+__all__ = ["any_order", "content", "conversations", "hash_rows", "jinja_like", "message", "metadata", "pair_rows",
+           "pairs", "padded_text", "text", "tool_conversations", "visible_text", "wild_message", "wild_row"]
 
 metadata = st.dictionaries(st.sampled_from(["id", "source", "score", "tags"]),
                            st.one_of(st.integers(-10**30, 10**30), st.text(max_size=5),

@@ -931,23 +931,28 @@ static const RoleName *role_entry(const RoleMap *map, const char *role) {
     return NULL;
 }
 
-/* One message of `role` whose content is bytes p[0:n] (valid UTF-8) into the row. */
+/* One message of `role` whose content is bytes p[0:n] (valid UTF-8) into the row; its characters are
+ * the caller's to count. */
 static int add_message(Row *row, const unsigned char *p, size_t n, const RoleName *role, const Spec *spec) {
     if (!role || row->n >= MAX_MESSAGES || (row->n > 0 && buf_put(&row->text, "\x1f", 1))) return -1;
     size_t start = row->text.len;
     Str info = {p, n, 0, 0};
-    for (size_t i = 0; i < n; i++) info.chars += (p[i] & 0xc0) != 0x80;
     return buf_put(&row->text, p, n) || check_content(row, start, &info, role, spec);
 }
 
-/* The turns of a transcript (decoded, in row->key) as messages; -1 when it is not one. */
-static int transcript_turns(Row *row, const Spec *spec) {
+/* The turns of a transcript (decoded, in row->key; `chars` its characters) as messages; -1 when it is
+ * not one. */
+static int transcript_turns(Row *row, const Spec *spec, Py_ssize_t chars) {
     const unsigned char *p = row->key.data, *end = p + row->key.len;
     const RoleName *user = role_entry(&spec->roles, "user"), *assistant = role_entry(&spec->roles, "assistant");
     const RoleName *role = NULL;
     const unsigned char *content = NULL;
     for (const unsigned char *from = p;;) {
-        const unsigned char *at = from < end ? memmem(from, end - from, "\n\n", 2) : NULL;
+        const unsigned char *at = from < end ? memchr(from, '\n', end - from) : NULL;
+        if (at && (end - at < 2 || at[1] != '\n')) {
+            from = at + 1;
+            continue;
+        }
         const RoleName *next = NULL;
         size_t mark = 0;
         if (at && (size_t)(end - at) >= 9 && memcmp(at + 2, "Human: ", 7) == 0) next = user, mark = 9;
@@ -958,10 +963,14 @@ static int transcript_turns(Row *row, const Spec *spec) {
         }
         if (!role && (!at || at != p)) return -1; /* it must start with a turn */
         if (role && add_message(row, content, (at ? at : end) - content, role, spec)) return -1;
-        if (!at) return 0;
+        if (!at) {
+            row->chars += chars;
+            return 0;
+        }
         if (!next) return -1; /* the template does not take the role */
         role = next;
         from = content = at + mark;
+        chars -= mark; /* the markers are ASCII */
     }
 }
 
@@ -982,8 +991,9 @@ static int pair_field(Cursor *c, Row *row, const Spec *spec, void *state) {
         size_t start = row->text.len;
         if (parse_string(c, &row->text, &info) || check_content(row, start, &info, role, spec)) return -1;
     } else if (string && parts->layout == PAIR_TRANSCRIPT) {
+        Str info;
         row->key.len = 0;
-        if (parse_string(c, &row->key, NULL) || transcript_turns(row, spec)) return -1;
+        if (parse_string(c, &row->key, &info) || transcript_turns(row, spec, info.chars)) return -1;
     } else if (string || parts->layout == PAIR_TRANSCRIPT || parse_messages(c, row, spec)) {
         return -1;
     }
@@ -1053,11 +1063,13 @@ static int check_spec(PyObject *roles, Spec *spec) {
         return -1;
     }
     Py_ssize_t ntok = PyTuple_GET_SIZE(spec->tokens), nforb = PyTuple_GET_SIZE(spec->forbidden);
-    for (Py_ssize_t i = 0; i < ntok; i++)
-        if (!PyBytes_Check(PyTuple_GET_ITEM(spec->tokens, i)) || PyBytes_GET_SIZE(PyTuple_GET_ITEM(spec->tokens, i)) == 0) {
+    for (Py_ssize_t i = 0; i < ntok; i++) {
+        PyObject *token = PyTuple_GET_ITEM(spec->tokens, i);
+        if (!PyBytes_Check(token) || PyBytes_GET_SIZE(token) == 0) {
             PyErr_SetString(PyExc_TypeError, "tokens must be non-empty bytes");
             return -1;
         }
+    }
     for (Py_ssize_t i = 0; i < nforb; i++)
         if (!PyBytes_Check(PyTuple_GET_ITEM(spec->forbidden, i))) {
             PyErr_SetString(PyExc_TypeError, "forbidden keys must be bytes");
@@ -1136,7 +1148,8 @@ static PyObject *prove_pairs(PyObject *self, PyObject *args) {
                           &spec.content_key, &spec.content_len, &roles, &PyTuple_Type, &spec.tokens,
                           &PyTuple_Type, &spec.forbidden) || check_spec(roles, &spec))
         return NULL;
-    if (layout < PAIR_EXPLICIT || layout > PAIR_TRANSCRIPT) return PyErr_Format(PyExc_ValueError, "no layout %d", layout);
+    if (layout < PAIR_EXPLICIT || layout > PAIR_TRANSCRIPT)
+        return PyErr_Format(PyExc_ValueError, "no pair layout %d", layout);
     return prove_lines(lines, &spec, parse_pair, layout);
 }
 

@@ -265,6 +265,15 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
     Code("near-duplicate", "warning", "dataset",
          "The conversation repeats an earlier row after case and whitespace folding.",
          "Drop the repeat unless the differences matter."),
+    Code("one-label", "warning", "dataset",
+         "Every valid unpaired row has the same label (row 0: the dataset as a whole): KTO learns from desirable "
+         "and undesirable replies both.",
+         "Add rows of the other label (a preference pair gives one of each: `convert --to unpaired`)."),
+    Code("label-imbalance", "warning", "dataset",
+         "Desirable and undesirable rows are out of the balance TRL's KTOTrainer recommends for equal weights "
+         "(desirable between 1 and 1.33 times undesirable; row 0: the dataset as a whole).",
+         "Set `kto.desirable_weight` or `kto.undesirable_weight` (not both) in the range the message gives, or "
+         "rebalance the rows."),
     # conversion
     Code("cannot-convert", "error", "conversion",
          "The target format cannot hold this conversation (e.g. multi-turn into alpaca).",

@@ -15,7 +15,7 @@ import io
 import os
 import tempfile
 from array import array
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
@@ -191,6 +191,7 @@ def _scan_part(task: tuple[Any, bool, int | None, bool]) -> tuple[int, int, Find
                 lines, records, invalid = scan_blocks(scanner, findings, blocks(f, end - start), first=start == 0,
                                                       settle=False)
     findings.stream = None  # written and closed: the file's name goes back instead
+    findings.labels, scanner.labels = scanner.labels, Counter()
     hashes = scanner.duplicates.take() if scanner.duplicates is not None else None
     return lines, records, findings, out.name if spool else None, invalid, hashes
 
@@ -228,6 +229,7 @@ def _collect(result: Any, part: Any, scanner: Scanner, findings: Findings, inval
     lines, count, found, spooled, bad, hashes = result.get()
     if spooled is not None:
         findings.replay(spooled, offset)
+        findings.labels.update(found.labels)
     else:
         findings.merge(found, offset)
     invalid.extend(r + offset for r in bad)

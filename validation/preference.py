@@ -393,6 +393,31 @@ def shared_start_issue(row: int, shared: str) -> Any:
                       "(instructkit cuts at the last Assistant turn)")
 
 
+def label_balance(labels: Any) -> list[Any]:
+    """KTO's balance of desirable (True) and undesirable (False) replies, a finding of the dataset as a
+    whole (row 0): one label only (train refuses it), or counts outside the range TRL's KTOTrainer
+    recommends for its default weights (desirable_weight x desirable / undesirable_weight x undesirable
+    in [1, 1.33], after the KTO paper's Eq. 8), with the weights TRL would suggest."""
+    from validation.report import Issue
+
+    good, bad = labels[True], labels[False]
+    if not good and not bad:
+        return []
+    if not good or not bad:
+        kind = "desirable (true)" if good else "undesirable (false)"
+        return [Issue.make(0, "label", "one-label", f"all {good + bad} valid rows are {kind}: KTO learns from both "
+                                                    "kinds, and instructkit train refuses one-label data")]
+    desirable = (round(bad / good, 2), round(bad / good * 1.33, 2))  # TRL's bounds, weights 1.0 each
+    undesirable = (round(good / bad / 1.33, 2), round(good / bad, 2))
+    if desirable[0] <= 1 <= desirable[1] or undesirable[0] <= 1 <= undesirable[1]:
+        return []
+    return [Issue.make(0, "label", "label-imbalance",
+                       f"{good} desirable and {bad} undesirable rows ({good / (good + bad):.0%} desirable): with equal "
+                       f"weights one kind outweighs the other; set kto.desirable_weight in [{desirable[0]}, "
+                       f"{desirable[1]}] or kto.undesirable_weight in [{undesirable[0]}, {undesirable[1]}] "
+                       "(not both), as TRL recommends")]
+
+
 def fold_alike(chosen: list[Message], rejected: list[Message]) -> bool:
     """Are the two replies equal after the fold duplicates use (case, whitespace)?"""
     from validation.rowscan import hash_conversation

@@ -15,7 +15,8 @@ from validation.summaries import SupervisionSummary, ValidationSummary
 
 
 class Issue(BaseModel):
-    """One problem: where it is (`row`, `path` into the row), what (`code`) and how bad."""
+    """One problem: where it is (`row`, `path` into the row; row 0: the dataset as a whole, as for
+    KTO's label balance), what (`code`) and how bad."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -44,6 +45,7 @@ class Findings:
         self.stream = stream
         self.counts: Counter[str] = Counter()
         self.kept: list[Issue] = []
+        self.labels: Counter[bool] = Counter()  # labels of valid unpaired rows: KTO's balance is the dataset's
 
     def room(self, code: str) -> int | None:
         """How many more issues of `code` are wanted as objects (None: all of them)."""
@@ -66,6 +68,7 @@ class Findings:
 
     def merge(self, other: Findings, offset: int) -> None:
         """Add the findings of a later part of the same file whose rows count from `offset` + 1."""
+        self.labels.update(other.labels)
         for code, total in other.counts.items():
             room = self.room(code)
             first = [i for i in other.kept if i.code == code][:room]
@@ -182,7 +185,7 @@ def render_report(report: Report, console: Any, *, first: int = 5) -> None:
         table.add_column("path", overflow="fold")
         table.add_column("message", overflow="fold")
         for issue in issues[:first]:
-            table.add_row(str(issue.row), Text(issue.path), Text(issue.message))
+            table.add_row(str(issue.row) if issue.row else "all", Text(issue.path), Text(issue.message))
         if total > min(first, len(issues)):
             table.add_row("…", "", f"{total - min(first, len(issues))} more")
         console.print(table)

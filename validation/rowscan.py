@@ -67,7 +67,8 @@ class Prover:
         """`roles`: those the template takes (a row with another is left to Python);
         `other_keys`: top-level fields that also feed the messages (a row holding one is left to Python);
         `pairs`: the rows are preference pairs of this format (`preference`, `preference-implicit`, `hh-text`),
-        their messages under the shape's role and content keys: cleared when `preference.check_pair` finds them clean."""
+        their messages under the shape's role and content keys: cleared when `preference.check_pair` finds
+        them clean."""
         self._layout = None if pairs is None else PAIR_LAYOUTS[pairs]
         # Only the roles `fast_clean` clears, and of those only the ones the template takes.
         table = {name: role for name, role in (shape.roles or {r: r for r in ROLE_CODE}).items()

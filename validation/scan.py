@@ -12,6 +12,7 @@ into a `Findings`, which keeps counts exact and examples bounded.
 from __future__ import annotations
 
 import gc
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -23,8 +24,8 @@ from validation.formats import Format, FormatError, RawShape
 from validation.decode import decode_row
 from validation.duplicates import Duplicates
 from validation.io import Record
-from validation.models import ROLES, Conversation
-from validation.preference import check_pair, fast_pair, shared_start_issue
+from validation.models import ROLES, Conversation, Unpaired
+from validation.preference import check_pair, fast_pair, label_balance, shared_start_issue
 from validation.report import Findings, Issue
 from validation.rowscan import PAIR_LAYOUTS, Prover, fingerprints
 from validation.rules import TemplateRules
@@ -57,6 +58,7 @@ class Scanner:
         self.max_length = max_length
         self.tokenizer = backend_of(tokenizer)
         self.duplicates = Duplicates(fmt.root) if duplicates else None
+        self.labels: Counter[bool] = Counter()  # of valid unpaired rows (`finish` judges their balance)
         # In a forked worker process Polars may deadlock (its thread pool does not survive a
         # fork of a process that used it), so the scanner there keeps to Python and C.
         self.forked = False
@@ -84,13 +86,18 @@ class Scanner:
             yield from self.check_chunk(chunk)
 
     def finish(self, findings: Findings) -> None:
-        """Resolve the duplicates not resolved yet into `findings`."""
+        """Resolve the duplicates not resolved yet into `findings`, and judge what only the whole
+        dataset shows (the balance of KTO's labels, over every part's rows)."""
         if self.duplicates is not None:
             self.duplicates.resolve(findings)
+        findings.labels.update(self.labels)
+        self.labels.clear()
+        if self.fmt.name == "unpaired":
+            findings.add(label_balance(findings.labels))
 
     def _precise(self, record: Record, raw_messages: list[Any]) -> tuple[list[Issue], str | None, list[Any] | None]:
         if self.fmt.preference:
-            issues, text, _ = check_pair(self.fmt.name, record.data, record.row, self.rules)  # type: ignore[arg-type]
+            issues, text = self._pair(record.data, record.row)  # type: ignore[arg-type]
             return issues, text, None
         messages, issues = check_messages(raw_messages, record.row, partial(self.fmt.path, record.data),
                                           self.fmt.root, self.rules, self.fmt.completion_only,
@@ -98,6 +105,13 @@ class Scanner:
         if messages is None or any(i.severity == "error" for i in issues):
             return issues, None, None
         return issues, message_dup_text(messages), raw_messages
+
+    def _pair(self, data: dict[str, Any], row: int) -> tuple[list[Issue], str | None]:
+        """`check_pair`'s issues and duplicate text; the label of a valid unpaired row is counted."""
+        issues, text, value = check_pair(self.fmt.name, data, row, self.rules)
+        if isinstance(value, Unpaired):
+            self.labels[value.label] += 1
+        return issues, text
 
     def _row(self, record: Record) -> tuple[list[Issue], str | None, list[Any] | None, bool]:
         """(issues, duplicate text, raw messages, whether `fast_clean` cleared it unscanned)."""
@@ -108,7 +122,7 @@ class Scanner:
             text = fast_pair(data, self.rules) if self.fmt.name == "preference" else None
             if text is not None:
                 return [], text, None, True
-            issues, text, _ = check_pair(self.fmt.name, data, record.row, self.rules)
+            issues, text = self._pair(data, record.row)
             return issues, text, None, False
         try:
             raw_messages = self.fmt.to_messages(data)

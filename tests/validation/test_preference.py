@@ -4,6 +4,7 @@ between the paired ones (Hypothesis), pairs into unpaired rows, and the CLI."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -200,3 +201,50 @@ def test_the_fast_path_clears_only_pairs_the_precise_checks_clear(row):
         return
     issues, precise, _ = check_pair("preference", row, 1)
     assert ([i.code for i in issues], precise) == ([], text)
+
+
+def _labelled(path, labels, broken=()):
+    """Unpaired rows with these labels; the rows numbered in `broken` have an empty completion (empty-content)."""
+    path.write_text("".join(json.dumps({"prompt": f"Question {i}?", "completion": "" if i in broken else f"Answer {i}.",
+                                        "label": label}) + "\n" for i, label in enumerate(labels, start=1)))
+    return path
+
+
+@pytest.mark.parametrize(("labels", "found"), [
+    ([True] * 4 + [False] * 4, []),
+    ([True] * 5 + [False] * 4, []),  # 1.25 desirable per undesirable: inside TRL's [1, 1.33]
+    ([True] * 3, [(0, "label", "one-label", "all 3 valid rows are desirable (true): KTO learns from both kinds, "
+                                             "and instructkit train refuses one-label data")]),
+    ([True] * 6 + [False] * 3, [(0, "label", "label-imbalance",
+                                 "6 desirable and 3 undesirable rows (67% desirable): with equal weights one kind "
+                                 "outweighs the other; set kto.desirable_weight in [0.5, 0.67] or "
+                                 "kto.undesirable_weight in [1.5, 2.0] (not both), as TRL recommends")]),
+    ([True] * 4 + [False] * 5, [(0, "label", "label-imbalance",
+                                 "4 desirable and 5 undesirable rows (44% desirable): with equal weights one kind "
+                                 "outweighs the other; set kto.desirable_weight in [1.25, 1.66] or "
+                                 "kto.undesirable_weight in [0.6, 0.8] (not both), as TRL recommends")]),
+])
+def test_kto_label_balance_is_judged_over_the_whole_dataset(tmp_path, labels, found):
+    report = validate(_labelled(tmp_path / "kto.jsonl", labels))
+    assert [(i.row, i.path, i.code, i.message) for i in report.issues] == found
+    assert report.ok and all(i.severity == "warning" for i in report.issues)
+
+
+def test_kto_label_balance_counts_only_valid_rows_in_every_part_of_a_large_file(tmp_path, monkeypatch):
+    from validation import jsonl_scan
+
+    monkeypatch.setattr(jsonl_scan, "PARALLEL_MIN_BYTES", 0)  # workers check parts; their labels are summed
+    monkeypatch.setattr(jsonl_scan, "BLOCK_BYTES", 1 << 10)
+    labels = [i % 2 == 0 for i in range(400)] + [False] * 50  # 200 true, 250 false, 30 of them broken
+    path = _labelled(tmp_path / "kto.jsonl", labels, broken=range(401, 431))
+    report = validate(path)
+    assert report.invalid == 30 and {i.code for i in report.issues} == {"empty-content", "label-imbalance"}
+    [balance] = [i for i in report.issues if i.row == 0]
+    assert balance.message.startswith("200 desirable and 220 undesirable rows (48% desirable)")
+    assert report.issues[0] == balance  # row 0 sorts first
+
+
+def test_the_report_shows_a_finding_of_the_whole_dataset_at_row_all(cli, tmp_path):
+    result = cli("validate", _labelled(tmp_path / "kto.jsonl", [True] * 3))
+    assert result.code == 0 and "one-label" in result.out
+    assert re.search(r"^\s*all[\s│]+label[\s│]+all 3 valid rows", result.out, re.M)
