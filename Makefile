@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 $(EXT): $(STAMP) validation/_rowscan.c validation/_foldtable.h
 	$(BIN)/pip install -q --no-deps -e .
+	# byte-compiled as a regular install is: with PYTHONDONTWRITEBYTECODE set, every command would
+	# compile its modules from source on each run (~0.1 s)
+	$(BIN)/python -m compileall -q validation templating training instructkit.py > /dev/null
 	touch $(EXT)
 
 install: $(EXT)

@@ -162,20 +162,24 @@ static inline __m128i plain_bytes(__m128i v) {
     return fine;
 }
 
-/* Sixteen bytes whose fold only lower-cases their ASCII capitals (plain_bytes, each space alone
- * between other characters, none owed from before the block unless the block starts with a
- * character; a last space is owed to what follows): folded onto *o and 1. Else 0 and nothing
- * written: the caller goes character by character. A character cut by the block's end is
- * finished as it is (plain_bytes kept it). */
+/* Sixteen bytes whose fold only lower-cases their ASCII capitals and makes each ASCII whitespace a
+ * space (plain_bytes or fold_space, each whitespace alone between other characters, none owed from
+ * before the block unless the block starts with a character; a last one is owed to what follows):
+ * folded onto *o and 1. Else 0 and nothing written: the caller goes character by character. A
+ * character cut by the block's end is finished as it is (plain_bytes kept it). */
 static inline int fold_block(const unsigned char *p, unsigned char **o, int *pending, int *started) {
-    const __m128i v = _mm_loadu_si128((const __m128i *)p);
-    int printable = _mm_movemask_epi8(plain_bytes(v));
-    unsigned spaces = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')));
+    const __m128i v = _mm_loadu_si128((const __m128i *)p), space = _mm_set1_epi8(' ');
+    const __m128i ws = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, space),  /* fold_space */
+        _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('\t' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('\r' + 1)))),
+        _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1b)), _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))));
+    int printable = _mm_movemask_epi8(_mm_or_si128(plain_bytes(v), ws));
+    unsigned spaces = (unsigned)_mm_movemask_epi8(ws);
     if (printable != 0xffff || (spaces & (spaces >> 1)) || ((spaces & 1) && (!*started || *pending)))
         return 0;
     if (*pending) *(*o)++ = ' ';
     __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('A' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('Z' + 1)));
-    _mm_storeu_si128((__m128i *)*o, _mm_add_epi8(v, _mm_and_si128(upper, _mm_set1_epi8(0x20))));
+    __m128i spaced = _mm_or_si128(_mm_andnot_si128(ws, v), _mm_and_si128(ws, space));
+    _mm_storeu_si128((__m128i *)*o, _mm_add_epi8(spaced, _mm_and_si128(upper, _mm_set1_epi8(0x20))));
     /* a space at the block's end is owed to the next character, if one comes */
     *pending = (spaces >> 15) & 1;
     *o += 16 - *pending;
@@ -721,6 +725,10 @@ typedef struct {
     char sig[MAX_MESSAGES + 1];
     int n;
     Py_ssize_t chars;
+    /* A pair's second whole conversation: its messages from index mirror_base on are checked against
+     * those of the first (mirror_count of them from mirror_first); one equal to its counterpart is the
+     * same message, its checks and hashes already done (the shared prompt is read twice, checked once). */
+    int mirror_first, mirror_count, mirror_base;
 } Row;
 
 static inline const Hashed *hashed_at(const Row *row, int i) { return (const Hashed *)row->hashed.data + i; }
@@ -755,6 +763,16 @@ static int has_control(const unsigned char *p, size_t n) {
 static int check_content(Row *row, size_t start, const Str *info, const RoleName *role, const Spec *spec) {
     const unsigned char *p = row->text.data + start;
     size_t n = row->text.len - start, kept;
+    int k = row->n - row->mirror_base;
+    if (k >= 0 && k < row->mirror_count) {
+        Hashed same = *hashed_at(row, row->mirror_first + k);
+        if (row->sig[row->mirror_first + k] == role->role[0] && same.len == n &&
+            memcmp(row->text.data + same.start, p, n) == 0) {
+            row->chars += info->chars;
+            row->sig[row->n++] = role->role[0];
+            return buf_put(&row->hashed, &same, sizeof same);
+        }
+    }
     if (has_control(p, n)) return -1;
     Py_ssize_t ntok = PyTuple_GET_SIZE(spec->tokens);
     for (Py_ssize_t i = 0; i < ntok; i++) {
@@ -849,6 +867,7 @@ static int parse_object(const unsigned char *p, Py_ssize_t n, Row *row, const Sp
     row->text.len = row->hashed.len = 0;
     row->n = 0;
     row->chars = 0;
+    row->mirror_count = 0;
     if (expect(&c, '{')) return -1;
     skip_ws(&c);
     if (c.p < c.end && *c.p == '}') return -1;
@@ -983,6 +1002,9 @@ static int pair_field(Cursor *c, Row *row, const Spec *spec, void *state) {
     if (parts->read[part] || (part == 0 && parts->layout != PAIR_EXPLICIT)) return -1; /* twice, or not this format */
     skip_ws(c);
     parts->first[part] = row->n;
+    int other = part ? 3 - part : 0; /* chosen <-> rejected */
+    if (parts->layout != PAIR_EXPLICIT && parts->read[other])
+        row->mirror_first = parts->first[other], row->mirror_count = parts->count[other], row->mirror_base = row->n;
     int string = c->p < c->end && *c->p == '"';
     if (string && parts->layout == PAIR_EXPLICIT) { /* the user's turn, or an assistant reply */
         Str info;
@@ -999,6 +1021,7 @@ static int pair_field(Cursor *c, Row *row, const Spec *spec, void *state) {
     }
     parts->read[part] = string ? 1 : 2;
     parts->count[part] = row->n - parts->first[part];
+    row->mirror_count = 0;
     return 1;
 }
 

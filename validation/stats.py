@@ -17,19 +17,25 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Sequence
-from typing import Any
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from validation.audit import Supervision
 from validation.io import InputError
+from validation.lazy import LazyModule
 from validation.rules import TemplateRules
-from validation.stats_read import conversation_frame, read_frames, reasoning_split
 from validation.tokens import count_tokens
 from validation.source import Source, dataset_of, source_name
 from validation.summaries import StatsSummary
 from validation.tools import tool_counts
 from validation.validate import check_max_length, count_bar, load_tokenizer, resolve_rules, response_schema_of
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from validation import stats_read
+else:
+    pl = LazyModule("polars")  # imported when stats runs, not by every command (validation.lazy)
+    stats_read = LazyModule("validation.stats_read")  # which imports Polars itself
 
 QUANTILES = (0.5, 0.9, 0.99)
 
@@ -147,7 +153,7 @@ def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRule
             from validation.pair_stats import pair_stats
 
             return pair_stats(data, tokenizer=load_tokenizer(tokenizer), progress=progress)  # type: ignore[return-value]
-        frames = read_frames(data, progress=progress)
+        frames = stats_read.read_frames(data, progress=progress)
         tool_summary, responses = tool_counts(data, response, found=frames.tools)
     frame, per_conversation = frames.messages, frames.conversations
     tokenizer = load_tokenizer(tokenizer)
@@ -157,7 +163,7 @@ def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRule
         with count_bar(progress, "counting tokens", frame.height) as advance:
             counts = count_tokens(frame["content"].to_list(), tokenizer, advance=advance)
         frame = frame.with_columns(tokens=pl.Series(counts, dtype=pl.UInt32))
-        lengths = conversation_frame(frame, unit).select("length", "assistant_start", "assistant_end")
+        lengths = stats_read.conversation_frame(frame, unit).select("length", "assistant_start", "assistant_end")
         per_conversation = per_conversation.with_columns(lengths)
     supervision = None
     if audits is not None:
@@ -196,7 +202,7 @@ def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRule
 def _reasoning(frame: pl.DataFrame, rows: int, tokenizer: Any, rules: TemplateRules | None) -> dict[str, Any] | None:
     """The reasoning section: replies with and without reasoning, reasoning vs answer in chars (and
     tokens), per row and overall, and what the template leaves out. None when no reply reasons."""
-    replies = reasoning_split(frame)
+    replies = stats_read.reasoning_split(frame)
     has = pl.col("reasoning").is_not_null()
     if not replies.select(has.any()).item():
         return None

@@ -52,6 +52,16 @@ def test_the_c_fold_equals_the_python_reference(text):
     assert fold(text) == reference_fold(text)
 
 
+@FAST
+@given(st.text(st.sampled_from(" \t\n\r\x0b\x0c\x1c\x1f"), max_size=2),
+       st.lists(st.tuples(st.text(st.sampled_from("aZq.é한’"), min_size=1, max_size=9),
+                          st.sampled_from(" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f")), max_size=14))
+def test_the_fold_of_words_between_single_whitespace_of_any_kind_is_the_python_reference(lead, words):
+    """Sixteen-byte blocks fold whole when each whitespace character stands alone: every kind, at every offset."""
+    text = lead + "".join(word + space for word, space in words)
+    assert fold(text) == reference_fold(text)
+
+
 def test_fold_examples():
     assert fold("  Ich  GRÜẞE\u3000ΣΟΦΙΑ\n") == "ich grüße σοφια"
     assert fold("İSTANBUL") == "i\u0307stanbul"
