@@ -563,11 +563,32 @@ static int parse_string(Cursor *c, Buf *out, Str *info) {
                 c->p -= 2;
                 if (out && buf_reserve(out, c->end - c->p)) return -1;
                 unsigned char *d = out ? out->data + out->len : NULL;
-                do {
-                    if (u_escape(c, &cp)) return -1;
-                    if (d) put_code_point(&d, cp);
+                for (;;) {
+                    const unsigned char *q = c->p;
+                    unsigned h;
+                    /* the common case first: a character of three UTF-8 bytes (most of the BMP,
+                     * Hangul and CJK among them) */
+                    if (c->end - q >= 6 && q[0] == '\\' && q[1] == 'u' && !hex4(q + 2, &h) && h >= 0x800 &&
+                        (h < 0xd800 || h > 0xdfff)) {
+                        if (d) {
+                            d[0] = (unsigned char)(0xe0 | h >> 12);
+                            d[1] = (unsigned char)(0x80 | ((h >> 6) & 0x3f));
+                            d[2] = (unsigned char)(0x80 | (h & 0x3f));
+                            d += 3;
+                        }
+                        c->p += 6;
+                    } else if (c->end - q >= 6 && q[0] == '\\' && q[1] == 'u') {
+                        if (u_escape(c, &cp)) return -1;
+                        if (d) put_code_point(&d, cp);
+                    } else if (c->end - q >= 3 && q[0] >= 0x20 && q[0] < 0x80 && q[0] != '"' && q[0] != '\\' &&
+                               q[1] == '\\' && q[2] == 'u') {
+                        if (d) *d++ = q[0]; /* one ASCII character between escaped words (a space) */
+                        c->p++;
+                    } else {
+                        break;
+                    }
                     seen.chars++;
-                } while (c->end - c->p >= 6 && c->p[0] == '\\' && c->p[1] == 'u');
+                }
                 if (out) out->len = d - out->data;
                 seen.chars--; /* the first was counted above */
                 continue;
@@ -1141,6 +1162,104 @@ static PyObject *prove_lines(PyObject *lines, const Spec *spec, RowParser parse,
     return out;
 }
 
+/* The lines of a block of JSONL, proved: (lines, records, cleared rows i64, exact hashes u64, folded
+ * hashes u64, characters i64, [(row, shared start)] of pairs, [(row, line)] of the records not cleared).
+ * Rows count from row0 + 1 over every line; blank lines (ASCII whitespace only) are not records; a
+ * BOM at the block's start is skipped when `bom`. */
+static PyObject *prove_span(const unsigned char *data, Py_ssize_t size, Py_ssize_t row0, int bom, const Spec *spec,
+                            RowParser parse, int layout) {
+    Buf rows = {0}, exact = {0}, folded = {0}, chars = {0};
+    Row row = {0};
+    PyObject *shared = PyList_New(0), *rest = PyList_New(0), *result = NULL;
+    Py_ssize_t lines = 0, records = 0;
+    const unsigned char *p = data, *end = data + size;
+    if (!shared || !rest) goto done;
+    if (bom && size >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) p += 3;
+    while (p < end) {
+        const unsigned char *nl = memchr(p, '\n', end - p), *line_end = nl ? nl + 1 : end;
+        int64_t at = row0 + ++lines;
+        const unsigned char *q = p;
+        while (q < line_end && (*q == ' ' || (*q >= '\t' && *q <= '\r'))) q++;
+        if (q == line_end) { /* blank */
+            p = line_end;
+            continue;
+        }
+        records++;
+        Hashes h;
+        if (parse(p, line_end - p, &row, spec, layout, &h) == 0) {
+            int64_t n = row.chars;
+            if (buf_put(&rows, &at, 8) || buf_put(&exact, &h.exact, 8) || buf_put(&folded, &h.folded, 8) ||
+                buf_put(&chars, &n, 8))
+                goto nomem;
+            if (h.shared_len) {
+                PyObject *item = Py_BuildValue("(Ls#)", (long long)at, (const char *)row.text.data + h.shared_at,
+                                               (Py_ssize_t)h.shared_len);
+                if (!item || PyList_Append(shared, item)) {
+                    Py_XDECREF(item);
+                    goto done;
+                }
+                Py_DECREF(item);
+            }
+        } else if (row.text.failed || row.folded.failed || row.key.failed || row.hashed.failed) {
+            goto nomem;
+        } else {
+            PyObject *item = Py_BuildValue("(Ly#)", (long long)at, (const char *)p, (Py_ssize_t)(line_end - p));
+            if (!item || PyList_Append(rest, item)) {
+                Py_XDECREF(item);
+                goto done;
+            }
+            Py_DECREF(item);
+        }
+        p = line_end;
+    }
+#define BYTES_OF(b) (const char *)((b).data ? (b).data : (unsigned char *)""), (Py_ssize_t)(b).len
+    result = Py_BuildValue("(nny#y#y#y#OO)", lines, records, BYTES_OF(rows), BYTES_OF(exact), BYTES_OF(folded),
+                           BYTES_OF(chars), shared, rest);
+#undef BYTES_OF
+    goto done;
+nomem:
+    PyErr_NoMemory();
+done:
+    Py_XDECREF(shared);
+    Py_XDECREF(rest);
+    buf_free(&rows);
+    buf_free(&exact);
+    buf_free(&folded);
+    buf_free(&chars);
+    buf_free(&row.text);
+    buf_free(&row.folded);
+    buf_free(&row.key);
+    buf_free(&row.hashed);
+    return result;
+}
+
+PyDoc_STRVAR(prove_block_doc,
+"prove_block(data, row0, bom, layout, list_key, role_key, content_key, roles, tokens, forbidden) -> tuple\n\n"
+"`prove` (layout -1) or `prove_pairs` (layout 0-2: list_key unused) over the lines of a block of JSONL:\n"
+"(lines, records, cleared rows, exact hashes, folded hashes, characters, [(row, shared start)],\n"
+"[(row, line)] not cleared); the four columns are bytes of 64-bit integers. Rows count from row0 + 1\n"
+"over every line; blank lines are not records; bom: skip a BOM at the start.");
+
+static PyObject *prove_block(PyObject *self, PyObject *args) {
+    PyObject *roles;
+    Py_buffer data;
+    Py_ssize_t row0;
+    int bom, layout;
+    Spec spec;
+    if (!PyArg_ParseTuple(args, "y*npiy#y#y#OO!O!", &data, &row0, &bom, &layout, &spec.list_key, &spec.list_len,
+                          &spec.role_key, &spec.role_len, &spec.content_key, &spec.content_len, &roles,
+                          &PyTuple_Type, &spec.tokens, &PyTuple_Type, &spec.forbidden))
+        return NULL;
+    PyObject *result = NULL;
+    if (layout < -1 || layout > PAIR_TRANSCRIPT)
+        PyErr_Format(PyExc_ValueError, "no layout %d", layout);
+    else if (!check_spec(roles, &spec))
+        result = prove_span(data.buf, data.len, row0, bom, &spec, layout < 0 ? parse_conversation : parse_pair,
+                            layout);
+    PyBuffer_Release(&data);
+    return result;
+}
+
 PyDoc_STRVAR(prove_doc,
 "prove(lines, list_key, role_key, content_key, roles, tokens, forbidden) -> list\n\n"
 "Per raw JSONL line: None when the row is not certainly clean, else (exact_hash, folded_hash,\n"
@@ -1664,6 +1783,7 @@ done:
 static PyMethodDef methods[] = {
     {"prove", prove, METH_VARARGS, prove_doc},
     {"prove_pairs", prove_pairs, METH_VARARGS, prove_pairs_doc},
+    {"prove_block", prove_block, METH_VARARGS, prove_block_doc},
     {"fold", fold, METH_O, fold_doc},
     {"has_control_char", has_control_char, METH_O, has_control_char_doc},
     {"hash_conversation", hash_conversation, METH_VARARGS, hash_conversation_doc},

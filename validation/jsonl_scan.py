@@ -19,7 +19,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
-from validation.io import BOM, open_bytes, readable
+from validation.io import open_bytes, readable
 from validation.report import Findings
 from validation.scan import Scanner
 from validation.source import Dataset, Window
@@ -42,59 +42,40 @@ def line_ranges(data: Dataset, parts: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
-def blocks(f: BinaryIO, size: int | None = None, *, part: int | None = None) -> Iterator[list[bytes]]:
-    """Blocks of whole lines, about `part` bytes each, from `f`: `size` bytes (a range that ends
-    at a line's end) or everything left. A line longer than a block is one block, read once."""
+def blocks(f: BinaryIO, size: int | None = None, *, part: int | None = None) -> Iterator[bytes]:
+    """Blocks of whole lines, about `part` bytes each, one bytes object each, from `f`: `size`
+    bytes (a range that ends at a line's end) or everything left. A line longer than a block is
+    one block, read once."""
     left, part = size, part or BLOCK_BYTES
     while left is None or left > 0:
-        lines = f.readlines(part if left is None else min(part, left))
-        if not lines:
+        data = f.read(part if left is None else min(part, left))
+        if not data:
             return
-        if left is not None:  # readlines stops only once past its hint: drop the range's next line(s)
-            size = sum(map(len, lines))
-            while size > left:
-                size -= len(lines.pop())
-            left -= size
-        yield lines
-
-
-def raw_blocks(f: BinaryIO, part: int | None = None) -> Iterator[bytes]:
-    """Blocks of whole lines, about `part` bytes each, as one bytes object each (what is sent to
-    a worker process: one object pickles much faster than a list of lines)."""
-    while data := f.read(part or BLOCK_BYTES):
-        if not data.endswith(b"\n"):
-            data += f.readline()
+        if not data.endswith(b"\n") and (left is None or len(data) < left):
+            data += f.readline()  # the line's end (inside the range: a range ends at a line's end)
+        if left is not None:
+            left -= len(data)
         yield data
 
 
-def check_block(scanner: Scanner, findings: Findings, lines: list[bytes], before: int,
-                first: bool) -> tuple[int, list[int]]:
-    """(records, invalid rows) of one block whose first line is row `before` + 1; issues go into
-    `findings`. Blank lines are skipped, and a BOM on the file's `first` line."""
-    if first and lines and lines[0].startswith(BOM):
-        lines[0] = lines[0][len(BOM):]
-    chunk = [(before + n, line) for n, line in enumerate(lines, start=1) if not line.isspace()]
-    part, invalid = scanner.check_lines(chunk)
-    findings.add(part)
-    return len(chunk), invalid
-
-
-def scan_blocks(scanner: Scanner, findings: Findings, parts: Iterator[list[bytes]],
+def scan_blocks(scanner: Scanner, findings: Findings, parts: Iterator[bytes],
                 progress: Callable[[int], None] | None = None, *, first: bool = True,
                 settle: bool = True) -> tuple[int, int, array]:
-    """(lines, records, invalid rows in order) of consecutive blocks, the first of them at the
-    file's start when `first`; duplicates are resolved as they gather when `settle`."""
+    """(lines, records, invalid rows in order) of consecutive blocks of whole lines, the first of
+    them at the file's start when `first` (a BOM there is skipped); issues go into `findings`,
+    duplicates are resolved as they gather when `settle`."""
     lines = records = 0
     invalid = array("q")
     for block in parts:
-        kept, bad = check_block(scanner, findings, block, lines, first=first and lines == 0)
-        lines += len(block)
+        count, kept, issues, bad = scanner.check_block(block, lines, first=first and lines == 0)
+        findings.add(issues)
+        lines += count
         records += kept
         invalid.extend(bad)
         if settle and scanner.duplicates is not None:
             scanner.duplicates.settle(findings)
         if progress is not None:
-            progress(sum(map(len, block)))
+            progress(len(block))
     return lines, records, invalid
 
 
@@ -110,7 +91,7 @@ def scan_jsonl(data: Dataset, scanner: Scanner, findings: Findings, *, workers: 
     with readable(data.path), data.window() as raw, open_bytes(data.path, raw) as f:
         parts: Iterator[Any]
         if compressed and parallel:  # decompressed here, by a thread, while the workers check
-            parts, progress = _ahead(_read(raw_blocks(f), raw, progress)), None
+            parts, progress = _ahead(_read(blocks(f), raw, progress)), None
         elif compressed:  # progress: counted as the file is read
             parts, progress = _read(blocks(f), raw, progress), None
         else:
@@ -183,8 +164,7 @@ def _scan_part(task: tuple[Any, bool, int | None, bool]) -> tuple[int, int, Find
     with tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False) if spool else open(os.devnull, "wb") as out:
         findings = Findings(keep, out if spool else None)
         if isinstance(part, bytes):
-            block = io.BytesIO(part).readlines()
-            lines, records, invalid = scan_blocks(scanner, findings, iter([block]), first=first, settle=False)
+            lines, records, invalid = scan_blocks(scanner, findings, iter([part]), first=first, settle=False)
         else:
             fd, start, end = part
             with io.BufferedReader(Window(fd, start, end), BLOCK_BYTES) as f:

@@ -12,6 +12,7 @@ all of Unicode: no text goes back to Python to be folded.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -91,3 +92,22 @@ class Prover:
         if self._layout is not None:
             return _rowscan.prove_pairs(lines, self._layout, *self._args[1:])
         return _rowscan.prove(lines, *self._args)
+
+    def prove_block(self, data: bytes, before: int, first: bool = False) -> tuple[Any, ...]:
+        r"""`prove` over the lines of a block of JSONL, split in C: (lines, records, cleared rows,
+        their exact hashes, folded hashes and characters (arrays), [(row, text both replies begin
+        with)], [(row, line) not cleared]). Rows count from `before` + 1 over every line; blank
+        lines are not records; `first`: a BOM opening the block is skipped.
+
+        Example:
+            >>> prover = Prover(RawShape("messages", "role", "content"))
+            >>> block = (b'{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", '
+            ...          b'"content": "Hello"}]}\n\n{"messages": []}\n')
+            >>> lines, records, rows, exact, folded, chars, shared, rest = prover.prove_block(block, 10)
+            >>> lines, records, list(rows), list(chars), rest
+            (3, 2, [11], [7], [(13, b'{"messages": []}\n')])
+        """
+        lines, records, rows, exact, folded, chars, shared, rest = _rowscan.prove_block(
+            data, before, first, -1 if self._layout is None else self._layout, *self._args)
+        return (lines, records, array("q", rows), array("Q", exact), array("Q", folded), array("q", chars),
+                shared, rest)

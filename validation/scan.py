@@ -12,8 +12,9 @@ into a `Findings`, which keeps counts exact and examples bounded.
 from __future__ import annotations
 
 import gc
+import io
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from typing import Any
@@ -23,7 +24,7 @@ from validation.checks import (check_messages, fast_clean, fast_clean_tools, mes
 from validation.formats import Format, FormatError, RawShape
 from validation.decode import decode_row
 from validation.duplicates import Duplicates
-from validation.io import Record
+from validation.io import BOM, Record
 from validation.models import ROLES, Conversation, Unpaired
 from validation.preference import check_pair, fast_pair, label_balance, shared_start_issue
 from validation.report import Findings, Issue
@@ -141,6 +142,20 @@ class Scanner:
                 return issues + replies, None, None, False
         return issues, text, raw, fast
 
+    def check_block(self, data: bytes, before: int, first: bool = False) -> tuple[int, int, list[Issue], list[int]]:
+        """(lines, records, issues, rows with errors) of a block of whole JSONL lines, the first of them
+        row `before` + 1; blank lines are not records, and a BOM opening the file (`first`) is skipped.
+        The C prover splits and reads the block itself; what it does not clear goes the usual way."""
+        with paused_gc():
+            if self.prover is None:
+                lines = io.BytesIO(data).readlines()
+                if first and lines and lines[0].startswith(BOM):
+                    lines[0] = lines[0][len(BOM):]
+                chunk = [(before + n, line) for n, line in enumerate(lines, start=1) if not line.isspace()]
+                return (len(lines), len(chunk), *self._check_lines(chunk))
+            lines, records, *proven = self.prover.prove_block(data, before, first)
+            return (lines, records, *self._settle(*proven))  # type: ignore[arg-type]
+
     def check_lines(self, lines: list[tuple[int, bytes]]) -> tuple[list[Issue], list[int]]:
         """(issues, rows with errors) of raw JSONL lines given as (row, bytes)."""
         with paused_gc():
@@ -148,23 +163,31 @@ class Scanner:
 
     def _check_lines(self, lines: list[tuple[int, bytes]]) -> tuple[list[Issue], list[int]]:
         proven = self.prover.prove([line for _, line in lines]) if self.prover else [None] * len(lines)
-        rest, cleared, exact, folded, issues = [], [], [], [], []
+        cleared, exact, folded, chars, shared, rest = [], [], [], [], [], []
         for (row, line), result in zip(lines, proven):
             if result is None:
-                rest.append(Record(row, decode_row(line, row), line))
+                rest.append((row, line))
                 continue
             cleared.append(row)
             exact.append(result[0])
             folded.append(result[1])
-            if self.fmt.preference:  # a pair's replies may begin alike (transcripts)
-                if result[3] is not None:
-                    issues.append(shared_start_issue(row, result[3]))
-            elif self.max_length is not None and result[2] > self.max_length:
-                issues.append(self._too_long(row, result[2], "characters"))
+            chars.append(result[2])
+            if len(result) > 3 and result[3] is not None:
+                shared.append((row, result[3]))
+        return self._settle(cleared, exact, folded, chars, shared, rest)
+
+    def _settle(self, cleared: Sequence[int], exact: Sequence[int], folded: Sequence[int], chars: Sequence[int],
+                shared: list[tuple[int, str]], rest: list[tuple[int, bytes]]) -> tuple[list[Issue], list[int]]:
+        """(issues, rows with errors) of lines the prover read: those it cleared (their rows, hashes,
+        characters, and the start the replies of a transcript pair share), and the `rest`, checked here."""
+        issues = [shared_start_issue(row, text) for row, text in shared]  # replies that begin alike
+        if self.max_length is not None and not self.fmt.preference:
+            issues += [self._too_long(row, n, "characters") for row, n in zip(cleared, chars) if n > self.max_length]
         if cleared and self.duplicates is not None:
             self.duplicates.add(cleared, exact, folded)
         invalid = []
-        for outcome in self._check_chunk(rest) if rest else []:
+        records = [Record(row, decode_row(line, row), line) for row, line in rest]
+        for outcome in self._check_chunk(records) if records else []:
             issues += outcome.issues
             if not outcome.valid:
                 invalid.append(outcome.record.row)

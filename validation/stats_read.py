@@ -28,7 +28,7 @@ from validation.formats import Format, FormatError
 from validation.io import Record, readable
 from validation.decode import decode_row
 from validation.reasoning import CLOSE, OPEN, REASONING_FIELDS
-from validation.jsonl_scan import default_workers, line_ranges, raw_blocks
+from validation.jsonl_scan import blocks, default_workers, line_ranges
 from validation.source import Dataset, Source, dataset_of
 from validation.tools import has_tool_fields
 from validation.validate import progress_bar
@@ -162,7 +162,7 @@ def _c_frames(data: Dataset, fmt: Format) -> Frames:
             assert data.path is not None
             with readable(data.path), data.stream() as f:
                 futures = [pool.submit(parse, data, n == 0)
-                           for n, data in enumerate(raw_blocks(f, part=COMPRESSED_PART))]
+                           for n, data in enumerate(blocks(f, part=COMPRESSED_PART))]
             parts = [future.result() for future in futures] or [parse(b"", True)]
     messages, conversations, deferred = [], [], []
     offset = skipped = empty = whitespace = tool_rows = 0

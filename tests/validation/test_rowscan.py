@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.strategies import conversations, metadata, pair_rows, wild_row
-from validation import get_format, validate
+from validation import _rowscan, get_format, validate
 from validation.rowscan import Prover, fold, hash_conversation
 from validation.rules import CHATML, TemplateRules
 from validation.scan import PAIR_SHAPE, Scanner
+from validation.stats_read import CONVERSATION_DTYPE
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MESSAGES = get_format("messages")
@@ -165,6 +167,36 @@ def test_the_pair_prover_clears_clean_pairs_with_the_hashes_of_their_duplicate_t
 
 
 @FAST
+@given(st.lists(st.tuples(st.one_of(rows, pair_rows().map(lambda row: in_layout(row, "hh-text"))), st.integers(0, 3),
+                          st.sampled_from([b"", b"\n", b"  \t\r\n"])), min_size=1, max_size=6),
+       st.booleans(), st.booleans(), st.sampled_from([None, 40]), st.sampled_from(["messages", "hh-text"]))
+def test_a_block_is_checked_as_its_lines(examples, bom, trailing_newline, max_length, name):
+    """`check_block` (the C prover splitting a block) finds what `check_lines` finds line by line:
+    blank lines are not records but count as rows, a BOM opens only the first line, CRLF ends,
+    a last line without a newline."""
+    raw = []
+    for row, style, blank in examples:
+        line = serialise(row, style)
+        raw += [line if line.endswith(b"\n") else line + b"\n"] + ([blank] if blank else [])
+    raw[-1] = raw[-1] if trailing_newline else raw[-1][:-1]
+    raw = [line for line in raw if line]
+    block = (b"\xef\xbb\xbf" if bom else b"") + b"".join(raw)
+    records = [(n, line) for n, line in enumerate(raw, start=101) if line and not line.isspace()]
+    for fast in (True, False):
+        expected = Scanner(get_format(name), rules=CHATML, max_length=max_length)
+        if not fast:
+            expected.prover = None
+        issues, invalid = expected.check_lines(records)
+        scanner = Scanner(get_format(name), rules=CHATML, max_length=max_length)
+        if not fast:
+            scanner.prover = None
+        lines, count, found, bad = scanner.check_block(block, 100, first=True)
+        assert (lines, count) == (len(raw), len(records))
+        assert sorted(i.model_dump_json() for i in found) == sorted(i.model_dump_json() for i in issues)
+        assert bad == invalid and scanner.duplicates.take() == expected.duplicates.take()
+
+
+@FAST
 @given(st.binary(max_size=120))
 def test_prover_never_raises_on_arbitrary_bytes(raw):
     assert_same([raw])
@@ -188,6 +220,32 @@ def test_prover_clears_clean_rows_without_decoding_them(line):
     messages = orjson.loads(line)["messages"]
     assert result[2] == sum(len(m["content"]) for m in messages)
     assert_same([line], rules=CHATML, max_length=10)
+
+
+ESCAPED = [  # \uXXXX escapes as json.dumps writes them: runs of them, ASCII between, every UTF-8 length
+    r"\uc548\ub155 \ud558\uc138\uc694, \uc138\uacc4!", r"a\u00e9b\u00E9", r"\u4e2d,\u6587.\u0800\u07ff\uffff",
+    r"x \ud83d\ude00 \ud83d\ude00y", r"\u0041\u0042 \u0020\u0031", r"\ue000\ud7ff\u00a0z", r"\uAC00\\\uac00",
+    r"\uac00\"\uac00\n\uac00\t", r"\uac00\u",
+]
+BAD_ESCAPES = [r"\uac0g", r"\ud800 x", r"\udc00\uac00", r"\uac0", r"\ud83d\u0041", r"\uac00\uD83D"]
+
+
+@pytest.mark.parametrize("text", ESCAPED + BAD_ESCAPES)
+def test_escaped_text_is_decoded_as_json_decodes_it_on_every_c_path(text):
+    line = b'{"messages": [{"role": "user", "content": "' + text.encode() + b'"}, {"role": "assistant", ' \
+           b'"content": "ok"}]}'
+    proven = Prover(MESSAGES.raw).prove([line])[0]
+    read = _rowscan.read_messages(line, b"messages", b"role", b"content", None, True)
+    try:
+        content = json.loads(line)["messages"][0]["content"]
+        content.encode()
+    except (ValueError, UnicodeEncodeError):  # invalid JSON, or a lone surrogate: the precise path says so
+        assert proven is None and len(read[12]) == 24  # one row deferred to Python: (record, offset, length)
+        return
+    expected = hash_conversation(["user", "assistant"], [content, "ok"])
+    assert proven == (*expected, len(content) + 2)
+    conversation = np.frombuffer(read[11], np.dtype(CONVERSATION_DTYPE))
+    assert (int(conversation["exact"][0]), int(conversation["folded"][0])) == expected
 
 
 def test_prover_reads_sharegpt_role_names():
