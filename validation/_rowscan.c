@@ -2,9 +2,11 @@
  *
  * `prove` answers, per line, "certainly clean" (with the row's duplicate hashes and length) or
  * "don't know" (None): validate sends every row it does not clear through orjson and the precise
- * checks, which name each problem. So the parser here may refuse anything it finds unusual (deep
- * nesting, long numbers, a message with extra fields); it must never clear a row that the precise
- * path would flag. tests/validation/test_rowscan.py holds it to that.
+ * checks, which name each problem. `prove_pairs` does the same for preference pairs (three
+ * layouts: explicit prompt, two whole conversations, HH transcripts), and `prove_block` either of
+ * them over a block of lines it splits itself, returning columns. So the parser here may refuse
+ * anything it finds unusual (deep nesting, long numbers, a message with extra fields); it must
+ * never clear a row that the precise path would flag. tests/validation/test_rowscan.py holds it to that.
  *
  * A row is cleared when it is one strict JSON object (RFC 8259, valid UTF-8, no lone surrogate,
  * no duplicate list key) whose list field holds only {role, content} objects with known roles

@@ -3,9 +3,9 @@
 A plain file is cut into byte ranges that forked worker processes read themselves, through the
 descriptor of the one open they inherit (`source.Window`); a compressed one
 (`.gz`, `.bz2`, `.xz`) is decompressed here, in blocks, and the blocks are checked by the
-workers (or here, for a small file). Either way every line meets `Scanner.check_lines` (the C
-prover first), results come back in file order, and at most a few blocks are in flight, so
-memory does not grow with the file.
+workers (or here, for a small file). Either way every block of lines meets `Scanner.check_block`
+(the C prover splits and reads it first), results come back in file order, and at most a few
+blocks are in flight, so memory does not grow with the file.
 """
 
 from __future__ import annotations
