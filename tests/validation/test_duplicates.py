@@ -27,9 +27,10 @@ def reference(hashes: list[tuple[int, int]]) -> list[tuple[int, str, str]]:
     return found
 
 
-@given(hash_rows, st.integers(1, 8), st.integers(1, 7))
-def test_resolving_in_batches_finds_what_resolving_all_at_once_finds(hashes, batch, chunk):
-    seen, findings = Duplicates("messages", batch=batch), Findings()
+@given(hash_rows, st.integers(1, 8), st.integers(1, 7), st.sampled_from([0, 3, 10**6]))
+def test_resolving_in_batches_finds_what_resolving_all_at_once_finds(hashes, batch, chunk, small):
+    """In batches or at once, with Polars, or in Python for a small first batch (then Polars)."""
+    seen, findings = Duplicates("messages", batch=batch, small=small), Findings()
     for start in range(0, len(hashes), chunk):
         part = hashes[start:start + chunk]
         seen.add(range(start + 1, start + len(part) + 1), [h[0] for h in part], [h[1] for h in part])
