@@ -381,18 +381,32 @@ static inline int expect(Cursor *c, unsigned char ch) {
 }
 
 /* Hex digit values, 0x10 for anything else. */
-static unsigned char hex_value[256];
+/* The value of two hex digits, indexed by the two bytes as a native uint16_t; 0x100: not two hex
+ * digits. (128 KiB, of which escaped text touches a few lines: the first two digits of Hangul or CJK
+ * take a few dozen values.) */
+static uint16_t hex_pair[1 << 16];
 
 static void init_hex(void) {
-    memset(hex_value, 0x10, sizeof hex_value);
-    for (int i = 0; i < 10; i++) hex_value['0' + i] = i;
-    for (int i = 0; i < 6; i++) hex_value['a' + i] = hex_value['A' + i] = 10 + i;
+    unsigned char value[256];
+    memset(value, 0xff, sizeof value);
+    for (int i = 0; i < 10; i++) value['0' + i] = i;
+    for (int i = 0; i < 6; i++) value['a' + i] = value['A' + i] = 10 + i;
+    for (unsigned a = 0; a < 256; a++)
+        for (unsigned b = 0; b < 256; b++) {
+            unsigned char two[2] = {(unsigned char)a, (unsigned char)b};
+            uint16_t at;
+            memcpy(&at, two, 2);
+            hex_pair[at] = value[a] == 0xff || value[b] == 0xff ? 0x100 : (uint16_t)(value[a] << 4 | value[b]);
+        }
 }
 
 static inline int hex4(const unsigned char *p, unsigned *out) {
-    unsigned a = hex_value[p[0]], b = hex_value[p[1]], c = hex_value[p[2]], d = hex_value[p[3]];
-    if ((a | b | c | d) & 0x10) return -1;
-    *out = a << 12 | b << 8 | c << 4 | d;
+    uint16_t high, low;
+    memcpy(&high, p, 2);
+    memcpy(&low, p + 2, 2);
+    unsigned a = hex_pair[high], b = hex_pair[low];
+    if ((a | b) & 0x100) return -1;
+    *out = a << 8 | b;
     return 0;
 }
 
