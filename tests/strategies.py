@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 from templating.strategies import content, conversations, jinja_like, message, padded_text, text, visible_text
 from validation.models import Message, Preference
 
-__all__ = ["any_order", "content", "conversations", "hash_rows", "jinja_like", "message", "metadata", "pair_rows",
-           "pairs", "padded_text", "text", "tool_conversations", "visible_text", "wild_message", "wild_row"]
+__all__ = ["any_order", "content", "conversations", "hash_rows", "in_layout", "jinja_like", "message", "metadata",
+           "pair_rows", "pairs", "padded_text", "text", "tool_conversations", "visible_text", "wild_message",
+           "wild_row"]
 
 metadata = st.dictionaries(st.sampled_from(["id", "source", "score", "tags"]),
                            st.one_of(st.integers(-10**30, 10**30), st.text(max_size=5),
@@ -145,3 +146,18 @@ def pair_rows(draw):
     elif kind != "same":
         row[side] = [{**row[side][0], "content": text}]
     return row
+
+
+def in_layout(row: dict, name: str) -> dict:
+    """A `preference` row written by hand as format `name` writes pairs, so that broken rows stay broken."""
+    if name == "preference" or not {"prompt", "chosen", "rejected"} <= row.keys():
+        return row
+    parts = {k: [{"role": "user" if k == "prompt" else "assistant", "content": row[k]}] if isinstance(row[k], str)
+             else row[k] for k in ("prompt", "chosen", "rejected")}
+    rest = {k: v for k, v in row.items() if k not in parts}
+    chosen, rejected = parts["prompt"] + parts["chosen"], parts["prompt"] + parts["rejected"]
+    if name == "preference-implicit":
+        return {**rest, "chosen": chosen, "rejected": rejected}
+    return {**rest, **{k: "".join(("\n\nHuman: " if m.get("role") == "user" else "\n\nAssistant: ") +
+                                  str(m.get("content")) for m in messages)
+                       for k, messages in (("chosen", chosen), ("rejected", rejected))}}

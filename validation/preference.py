@@ -336,15 +336,28 @@ def check_pair(name: str, data: Raw, row: int, rules: Any = None
 REJECTED = "rejected:"  # the duplicate text's marker before the rejected reply (`fast_pair` writes it too)
 
 
-def fast_pair(data: Raw, rules: Any) -> str | None:
-    """The duplicate text of an explicit pair (`preference`) whose every part is certainly clean —
-    plain messages in a clean order (`checks.fast_clean`), two different replies — else None
-    (don't know: `check_pair` decides). Content scans are the caller's, once per chunk."""
+FAST_PAIRS = ("preference", "preference-implicit")  # the formats `fast_pair` reads
+
+
+def fast_pair(data: Raw, rules: Any, name: str = "preference") -> str | None:
+    """The duplicate text of a pair of format `name` (explicit, or two whole conversations) whose
+    every part is certainly clean — plain messages in a clean order (`checks.fast_clean`), two
+    different replies — else None (don't know: `check_pair` decides). Content scans are the
+    caller's, once per chunk. (JSONL rows meet the C prover first, which clears the same rows.)"""
     from validation.checks import SEP, fast_clean
     from validation.rowscan import hash_conversation
 
     try:
-        prompt, chosen, rejected = data["prompt"], data["chosen"], data["rejected"]
+        if name == "preference-implicit":  # the prompt: the messages both conversations start with
+            chosen, rejected = data["chosen"], data["rejected"]
+            if type(chosen) is not list or type(rejected) is not list or "prompt" in data:
+                return None
+            shared = shared_prefix(chosen, rejected)
+            if not shared or len(chosen) != shared + 1 or len(rejected) != shared + 1:
+                return None
+            prompt, chosen, rejected = chosen[:shared], chosen[shared:], rejected[shared:]
+        else:
+            prompt, chosen, rejected = data["prompt"], data["chosen"], data["rejected"]
     except (KeyError, TypeError):
         return None
     if type(prompt) is str and type(chosen) is str and type(rejected) is str:

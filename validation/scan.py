@@ -26,7 +26,7 @@ from validation.decode import decode_row
 from validation.duplicates import Duplicates
 from validation.io import BOM, Record
 from validation.models import ROLES, Conversation, Unpaired
-from validation.preference import check_pair, fast_pair, label_balance, shared_start_issue
+from validation.preference import FAST_PAIRS, check_pair, fast_pair, label_balance, shared_start_issue
 from validation.report import Findings, Issue
 from validation.rowscan import PAIR_LAYOUTS, Prover, fingerprints
 from validation.rules import TemplateRules
@@ -120,7 +120,7 @@ class Scanner:
         if isinstance(data, Issue):
             return [data], None, None, False
         if self.fmt.preference:  # a pair: cleared now and scanned with its chunk, or checked as a pair
-            text = fast_pair(data, self.rules) if self.fmt.name == "preference" else None
+            text = fast_pair(data, self.rules, self.fmt.name) if self.fmt.name in FAST_PAIRS else None
             if text is not None:
                 return [], text, None, True
             issues, text = self._pair(data, record.row)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tests.strategies import pair_rows, pairs
+from tests.strategies import in_layout, pair_rows, pairs
 from validation import convert, detect, get_format, validate
 from validation.models import Message, Preference, Unpaired
 from validation.preference import WRITERS, read_pair, transcript_messages
@@ -189,17 +189,18 @@ def test_stats_of_labelled_replies_count_the_labels_and_compare_finds_leaked_pro
 
 
 @SETTINGS
-@given(row=pair_rows())
-def test_the_fast_path_clears_only_pairs_the_precise_checks_clear(row):
+@given(row=pair_rows(), name=st.sampled_from(["preference", "preference-implicit"]))
+def test_the_fast_path_clears_only_pairs_the_precise_checks_clear(row, name):
     """A pair `fast_pair` clears has no issue and the same duplicate text under `check_pair`,
     unless its chunk's content scan sends it there anyway (control characters, think tags)."""
     from validation.checks import suspects
     from validation.preference import check_pair, fast_pair
 
-    text = fast_pair(row, None)
+    row = in_layout(row, name)
+    text = fast_pair(row, None, name)
     if text is None or suspects([text], None)[0]:
         return
-    issues, precise, _ = check_pair("preference", row, 1)
+    issues, precise, _ = check_pair(name, row, 1)
     assert ([i.code for i in issues], precise) == ([], text)
 
 
@@ -248,3 +249,18 @@ def test_the_report_shows_a_finding_of_the_whole_dataset_at_row_all(cli, tmp_pat
     result = cli("validate", _labelled(tmp_path / "kto.jsonl", [True] * 3))
     assert result.code == 0 and "one-label" in result.out
     assert re.search(r"^\s*all[\s│]+label[\s│]+all 3 valid rows", result.out, re.M)
+
+
+@pytest.mark.parametrize(("name", "row", "cleared"), [
+    ("preference-implicit", {"chosen": [u("Q"), a("A"), u("Q2"), a("Yes")],
+                             "rejected": [u("Q"), a("A"), u("Q2"), a("No")], "score_chosen": 8.0}, True),
+    ("preference-implicit", {"chosen": [u("Q"), a("Yes")], "rejected": [u("P"), a("No")]}, False),  # no-shared-prompt
+    ("preference-implicit", {"chosen": [u("Q"), a("Yes")], "rejected": [u("Q"), a("yes ")]}, False),  # near-identical
+    ("preference-implicit", {"chosen": [u("Q"), a("Yes"), a("More")], "rejected": [u("Q"), a("No")]}, False),
+    ("preference", {"prompt": "Q", "chosen": "Yes", "rejected": "No"}, True),
+])
+def test_the_fast_path_clears_clean_pairs_of_both_json_layouts(name, row, cleared):
+    """Rows not read as raw JSONL lines (Parquet, a hub dataset) meet `fast_pair` before `check_pair`."""
+    from validation.preference import fast_pair
+
+    assert (fast_pair(row, None, name) is not None) == cleared

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.strategies import conversations, metadata, pair_rows, wild_row
+from tests.strategies import conversations, in_layout, metadata, pair_rows, wild_row
 from validation import _rowscan, get_format, validate
 from validation.rowscan import Prover, fold, hash_conversation
 from validation.rules import CHATML, TemplateRules
@@ -85,21 +85,6 @@ def test_prover_changes_nothing_on_corrupted_lines(example, at, insert, cut):
     line = serialise(*example)
     at %= len(line) + 1
     assert_same([line[:at] + insert + line[at + cut:]], rules=CHATML)
-
-
-def in_layout(row: dict, name: str) -> dict:
-    """A `preference` row written by hand as format `name` writes pairs, so that broken rows stay broken."""
-    if name == "preference" or not {"prompt", "chosen", "rejected"} <= row.keys():
-        return row
-    parts = {k: [{"role": "user" if k == "prompt" else "assistant", "content": row[k]}] if isinstance(row[k], str)
-             else row[k] for k in ("prompt", "chosen", "rejected")}
-    rest = {k: v for k, v in row.items() if k not in parts}
-    chosen, rejected = parts["prompt"] + parts["chosen"], parts["prompt"] + parts["rejected"]
-    if name == "preference-implicit":
-        return {**rest, "chosen": chosen, "rejected": rejected}
-    return {**rest, **{k: "".join(("\n\nHuman: " if m.get("role") == "user" else "\n\nAssistant: ") +
-                                  str(m.get("content")) for m in messages)
-                       for k, messages in (("chosen", chosen), ("rejected", rejected))}}
 
 
 @FAST
