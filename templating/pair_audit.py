@@ -166,5 +166,5 @@ def audit_pairs(rows: Sequence[Preference | Unpaired], tokenizer: Any, template:
         replies = [t.reply_ids(k) for k in range(len(names))]
         ids = t.prompt_ids + [i for reply in replies for i in reply]
         mask = [0] * t.start + [1] * (len(ids) - t.start)
-        out.append(RowAudit(ids, mask, list(r.prompt + replies_of(r)[0]), findings, dropped))
+        out.append(RowAudit(ids, mask, list(r.prompt + replies_of(r)[0]), findings, dropped, pair=(r, t)))
     return out

@@ -1,10 +1,11 @@
 """Preference training (`method: dpo` or `kto`): validate (gate) ► audit the pairs (gate) ►
-stats ► read the pairs ► prepare ► TRL's DPOTrainer / KTOTrainer ► save, through the pipeline's
-own steps (training/pipeline.py).
+stats ► prepare ► TRL's DPOTrainer / KTOTrainer ► save, through the pipeline's own steps
+(training/pipeline.py).
 
-DPO's preparation is ours, with the registry template (`templating.pair_audit.pair_tokens`, what
-the audit measures): each prompt rendered with its generation prompt and each prompt + reply
-rendered whole, tokenized in one batch, the reply starting where the two token sequences part
+DPO's preparation is ours, with the registry template (`templating.pair_audit.pair_tokens`): the
+very tokens the audit measured (each training pair is tokenized once, by the audit), each prompt
+rendered with its generation prompt and each prompt + reply rendered whole, tokenized in one
+batch, the reply starting where the two token sequences part
 (TRL's rule, so that a merge across the boundary is handled as TRL handles it); the result is
 checked against TRL's own tokenization of sampled rows and handed to the trainer as it is. KTO's
 rows go to KTOTrainer as conversational rows. The reference model is TRL's (a frozen copy, or the
@@ -13,7 +14,7 @@ adapter disabled with LoRA).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -39,11 +40,12 @@ def read_pairs(data: Any, rules: Any = None, skip: frozenset[int] = frozenset())
 
 
 def audit_gate(config: TrainConfig, data: Any, tokenizer: Any, template: Any, out: Path,
-               console: Any) -> frozenset[int]:
+               console: Any) -> tuple[list[tuple[Preference | Unpaired, Any]], int]:
     """The pair audit (templating/pair_audit.py) of the training rows, written to audit.json, and
-    the statistics of the pairs to stats.json; the rows to leave out. Rows with audit errors
-    (a prompt that fills max_length, replies truncation leaves identical, a doubled BOS) stop the
-    run under `on_audit_error: stop`, are left out under `drop`, train anyway under `warn`."""
+    the statistics of the pairs to stats.json: (the rows to train, each with its tokens as audited,
+    how many rows were left out). Rows with audit errors (a prompt that fills max_length, replies
+    truncation leaves identical, a doubled BOS) stop the run under `on_audit_error: stop`, are left
+    out under `drop`, train anyway under `warn`."""
     import json
 
     from templating.rules import rules_of
@@ -52,8 +54,8 @@ def audit_gate(config: TrainConfig, data: Any, tokenizer: Any, template: Any, ou
     from validation.errors import InvalidDataset
     from validation.pair_stats import pair_stats
 
-    report, _ = audit_rows(data, tokenizer=tokenizer, template=rules_of(template), max_length=config.max_length,
-                           max_prompt_length=config.max_prompt_length)
+    report, audits = audit_rows(data, tokenizer=tokenizer, template=rules_of(template),
+                                max_length=config.max_length, max_prompt_length=config.max_prompt_length)
     _write(out / "audit.json", json.dumps(report.to_json(), ensure_ascii=False, indent=1))
     s = report.summary
     _print(console, f"audit: {s.supervised_tokens:,} of {s.tokens:,} tokens are replies; "
@@ -67,7 +69,8 @@ def audit_gate(config: TrainConfig, data: Any, tokenizer: Any, template: Any, ou
         b = summary.length_bias
         _print(console, f"stats: {summary.pairs} pairs; chosen longer in {b['chosen_longer']:.0%} of them, rejected in "
                         f"{b['rejected_longer']:.0%}")
-    return errors if config.on_audit_error == "drop" else frozenset()
+    skip = errors if config.on_audit_error == "drop" else frozenset()
+    return [audit.pair for row, audit in audits if row not in skip], len(skip)
 
 
 def as_method(rows: list[Preference | Unpaired], method: str, where: str) -> list[Preference | Unpaired]:
@@ -94,18 +97,23 @@ def as_method(rows: list[Preference | Unpaired], method: str, where: str) -> lis
 
 
 def prepare(rows: Sequence[Preference | Unpaired], tokenizer: Any, template: Any, max_length: int | None,
-            max_prompt_length: int | None = None) -> Any:
+            max_prompt_length: int | None = None, audited: Mapping[int, Any] | None = None) -> Any:
     """A `datasets.Dataset` of token ids as TRL's trainers take them once prepared: `prompt_ids`,
     `chosen_ids`, `rejected_ids` (dpo) or `prompt_ids`, `completion_ids`, `label` (kto), from
-    `templating.pair_audit.pair_tokens` (what `audit` measures). Rows whose prompt alone fills
+    `templating.pair_audit.pair_tokens` (what `audit` measures): those the audit already made
+    (`audited`: by `id` of the row object), the others here. Rows whose prompt alone fills
     `max_length` are left out, as TRL leaves them out; prompts over `max_prompt_length` keep their
     last tokens."""
     import datasets
 
     from templating.pair_audit import pair_tokens
 
+    known = audited or {}
+    missing = [r for r in rows if id(r) not in known]
+    made = dict(zip(map(id, missing), pair_tokens(missing, tokenizer, template))) if missing else {}
     columns: dict[str, list[Any]] = {}
-    for r, t in zip(rows, pair_tokens(rows, tokenizer, template)):
+    for r in rows:
+        t = known[id(r)] if id(r) in known else made[id(r)]
         if max_prompt_length is not None:
             t = t.cut_prompt(max_prompt_length)
         if max_length is not None and t.start >= max_length:
@@ -217,13 +225,14 @@ def run_preference(config: TrainConfig, out: Path, dry_run: bool, console: Any) 
                                                                           choice=config.attention))
         _print(console, f"model: {_text(provenance)}")
         template = choose_template(config, model, tokenizer, console)
-        audit_out = audit_gate(config, data, tokenizer, template, out, console)
-        rows = as_method(read_pairs(data, rules_of(template), audit_out), config.method, data.name)
+        audited, dropped = audit_gate(config, data, tokenizer, template, out, console)
+    tokens = {id(value): t for value, t in audited}  # the audit's tokens: each pair is tokenized once
+    rows = as_method([value for value, _ in audited], config.method, data.name)
     train_rows, eval_rows = split_eval(rows, config, partial(_read_eval, config, rules_of(template)))
     if config.method == "dpo":
         limits = {"max_length": config.max_length, "max_prompt_length": config.max_prompt_length}
-        train_set = prepare(train_rows, tokenizer, template, **limits)
-        eval_set = prepare(eval_rows, tokenizer, template, **limits) if eval_rows else None
+        train_set = prepare(train_rows, tokenizer, template, **limits, audited=tokens)
+        eval_set = prepare(eval_rows, tokenizer, template, **limits, audited=tokens) if eval_rows else None
         checked = check_against_trl(train_rows, tokenizer, template, train_set, **limits)
         left_out = len(train_rows) - len(train_set)
         _print(console, f"prepare: {len(train_set)} train / {len(eval_set or [])} eval pairs"
@@ -241,4 +250,4 @@ def run_preference(config: TrainConfig, out: Path, dry_run: bool, console: Any) 
                for r in eval_rows[:config.stop_check_rows]]
     held_out = prompts_of(replies)
     return _train(config, out, model, tokenizer, template, train_set, eval_set, held_out,
-                  report.invalid + len(audit_out), provenance, console, sample_tools)
+                  report.invalid + dropped, provenance, console, sample_tools)

@@ -136,3 +136,20 @@ def test_the_pair_audit_gates_the_run(tiny_model, tmp_path):
     audit = json.loads((out / "audit.json").read_text())
     assert audit["summary"]["rows_with"]["prompt-fills-max-length"] == 8
     assert json.loads((out / "stats.json").read_text())["pairs"] == 20
+
+
+def test_the_run_tokenizes_each_training_pair_once(tiny_model, tmp_path, monkeypatch):
+    """The audit's tokens are what DPO trains on: `pair_tokens` meets each training row once (the
+    audit), and `prepare` takes the audited tokens instead of tokenizing again."""
+    from templating import pair_audit
+
+    seen: list[int] = []
+    tokens = pair_audit.pair_tokens
+
+    def counted(rows, tokenizer, template):
+        seen.append(len(rows))
+        return tokens(rows, tokenizer, template)
+
+    monkeypatch.setattr(pair_audit, "pair_tokens", counted)
+    run(_config(tiny_model, tmp_path), dry_run=True)
+    assert seen == [20]
