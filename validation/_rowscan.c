@@ -380,7 +380,6 @@ static inline int expect(Cursor *c, unsigned char ch) {
     return 0;
 }
 
-/* Hex digit values, 0x10 for anything else. */
 /* The value of two hex digits, indexed by the two bytes as a native uint16_t; 0x100: not two hex
  * digits. (128 KiB, of which escaped text touches a few lines: the first two digits of Hangul or CJK
  * take a few dozen values.) */
@@ -770,6 +769,27 @@ typedef struct {
 
 static inline const Hashed *hashed_at(const Row *row, int i) { return (const Hashed *)row->hashed.data + i; }
 
+/* Where the next message's content starts in row->text: after a SEP when a message came before. -1: out of
+ * memory. */
+static inline int begin_content(Row *row, size_t *start) {
+    static const unsigned char sep = SEP;
+    if (row->n > 0 && buf_put(&row->text, &sep, 1)) return -1;
+    *start = row->text.len;
+    return 0;
+}
+
+/* 1 when the row's buffers ran out of memory. */
+static inline int row_failed(const Row *row) {
+    return row->text.failed || row->folded.failed || row->key.failed || row->hashed.failed;
+}
+
+static void row_free(Row *row) {
+    buf_free(&row->text);
+    buf_free(&row->folded);
+    buf_free(&row->key);
+    buf_free(&row->hashed);
+}
+
 /* A control character as `checks.CONTROL` finds it: U+0000-U+001F but tab, newline and carriage
  * return, and DEL. */
 static inline int is_control(Py_UCS4 c) {
@@ -824,16 +844,6 @@ static int check_content(Row *row, size_t start, const Str *info, const RoleName
     return buf_put(&row->hashed, &h, sizeof h);
 }
 
-/* The row's messages `order` (indices into its Hashed) chained into its (exact, folded) hashes. */
-static void chain_row(const Row *row, const int *order, int n, uint64_t *exact, uint64_t *folded) {
-    *exact = *folded = CHAIN_SEED;
-    for (int i = 0; i < n; i++) {
-        const Hashed *h = hashed_at(row, order ? order[i] : i);
-        *exact = chain(*exact, h->role, h->exact);
-        *folded = chain(*folded, h->role, h->folded);
-    }
-}
-
 static int parse_message(Cursor *c, Row *row, const Spec *spec) {
     if (expect(c, '{')) return -1;
     const RoleName *role = NULL;
@@ -851,11 +861,7 @@ static int parse_message(Cursor *c, Row *row, const Spec *spec) {
             if (!(role = lookup(&spec->roles, &row->key))) return -1;
         } else if (!have_content && key_is(&row->key, spec->content_key, spec->content_len)) {
             have_content = 1;
-            if (row->n > 0) {
-                if (buf_reserve(&row->text, 1)) return -1;
-                row->text.data[row->text.len++] = SEP;
-            }
-            start = row->text.len;
+            if (begin_content(row, &start)) return -1;
             if (c->p >= c->end || *c->p != '"' || parse_string(c, &row->text, &content)) return -1;
         } else return -1;
         if (field == 0 && expect(c, ',')) return -1;
@@ -963,14 +969,15 @@ static int parse_conversation(const unsigned char *p, Py_ssize_t n, Row *row, co
  *   or all three message lists;
  * - PAIR_IMPLICIT: {chosen, rejected}, two message lists, the prompt the messages both start with;
  * - PAIR_TRANSCRIPT: {chosen, rejected}, two "\n\nHuman: ...\n\nAssistant: ..." transcripts, split
- *   into turns, the prompt the turns both start with; replies that begin alike are left to Python,
- *   which warns of them (reply-shares-start).
+ *   into turns, the prompt the turns both start with; replies that begin alike are cleared with the
+ *   text they share, which `reply-shares-start` warns of.
  * A pair's duplicate hashes are those of its duplicate text: the prompt, the chosen reply, a system
  * message REJECTED_MARK, the rejected reply. */
 #define REJECTED_MARK "rejected:" /* validation.preference.REJECTED */
 enum { PAIR_EXPLICIT, PAIR_IMPLICIT, PAIR_TRANSCRIPT };
 
 static const char *const PAIR_KEYS[] = {"prompt", "chosen", "rejected"};
+static uint64_t system_hash, rejected_mark_hash; /* of "system" and REJECTED_MARK: set when the module loads */
 
 typedef struct {
     int layout;
@@ -990,8 +997,8 @@ static const RoleName *role_entry(const RoleMap *map, const char *role) {
 /* One message of `role` whose content is bytes p[0:n] (valid UTF-8) into the row; its characters are
  * the caller's to count. */
 static int add_message(Row *row, const unsigned char *p, size_t n, const RoleName *role, const Spec *spec) {
-    if (!role || row->n >= MAX_MESSAGES || (row->n > 0 && buf_put(&row->text, "\x1f", 1))) return -1;
-    size_t start = row->text.len;
+    size_t start;
+    if (!role || row->n >= MAX_MESSAGES || begin_content(row, &start)) return -1;
     Str info = {p, n, 0, 0};
     return buf_put(&row->text, p, n) || check_content(row, start, &info, role, spec);
 }
@@ -1046,8 +1053,8 @@ static int pair_field(Cursor *c, Row *row, const Spec *spec, void *state) {
     if (string && parts->layout == PAIR_EXPLICIT) { /* the user's turn, or an assistant reply */
         Str info;
         const RoleName *role = role_entry(&spec->roles, part == 0 ? "user" : "assistant");
-        if (!role || row->n >= MAX_MESSAGES || (row->n > 0 && buf_put(&row->text, "\x1f", 1))) return -1;
-        size_t start = row->text.len;
+        size_t start;
+        if (!role || row->n >= MAX_MESSAGES || begin_content(row, &start)) return -1;
         if (parse_string(c, &row->text, &info) || check_content(row, start, &info, role, spec)) return -1;
     } else if (string && parts->layout == PAIR_TRANSCRIPT) {
         Str info;
@@ -1101,12 +1108,10 @@ static int parse_pair(const unsigned char *p, Py_ssize_t n, Row *row, const Spec
     *out = (Hashes){CHAIN_SEED, CHAIN_SEED, c->start, 0};
     if (layout == PAIR_TRANSCRIPT) out->shared_len = shared_start(row->text.data + c->start, c->len,
                                                                   row->text.data + r->start, r->len);
-    uint64_t mark = hash_bytes((const unsigned char *)REJECTED_MARK, strlen(REJECTED_MARK));
-    uint64_t system = hash_bytes((const unsigned char *)"system", 6);
     chain_range(row, prompt, prompt + prompt_len, &out->exact, &out->folded);
     chain_range(row, chosen, chosen + 1, &out->exact, &out->folded);
-    out->exact = chain(out->exact, system, mark);
-    out->folded = chain(out->folded, system, mark);
+    out->exact = chain(out->exact, system_hash, rejected_mark_hash);
+    out->folded = chain(out->folded, system_hash, rejected_mark_hash);
     chain_range(row, rejected, rejected + 1, &out->exact, &out->folded);
     return 0;
 }
@@ -1161,7 +1166,7 @@ static PyObject *prove_lines(PyObject *lines, const Spec *spec, RowParser parse,
         else if (cleared)
             result = Py_BuildValue("(KKn)", (unsigned long long)hashes.exact, (unsigned long long)hashes.folded,
                                    row.chars);
-        else if (row.text.failed || row.folded.failed || row.key.failed || row.hashed.failed)
+        else if (row_failed(&row))
             result = PyErr_NoMemory();
         else
             result = Py_NewRef(Py_None);
@@ -1171,10 +1176,7 @@ static PyObject *prove_lines(PyObject *lines, const Spec *spec, RowParser parse,
         }
         PyList_SET_ITEM(out, i, result);
     }
-    buf_free(&row.text);
-    buf_free(&row.folded);
-    buf_free(&row.key);
-    buf_free(&row.hashed);
+    row_free(&row);
     return out;
 }
 
@@ -1216,7 +1218,7 @@ static PyObject *prove_span(const unsigned char *data, Py_ssize_t size, Py_ssize
                 }
                 Py_DECREF(item);
             }
-        } else if (row.text.failed || row.folded.failed || row.key.failed || row.hashed.failed) {
+        } else if (row_failed(&row)) {
             goto nomem;
         } else {
             PyObject *item = Py_BuildValue("(Ly#)", (long long)at, (const char *)p, (Py_ssize_t)(line_end - p));
@@ -1242,10 +1244,7 @@ done:
     buf_free(&exact);
     buf_free(&folded);
     buf_free(&chars);
-    buf_free(&row.text);
-    buf_free(&row.folded);
-    buf_free(&row.key);
-    buf_free(&row.hashed);
+    row_free(&row);
     return result;
 }
 
@@ -1813,5 +1812,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_rowscan", NULL, -1,
 PyMODINIT_FUNC PyInit__rowscan(void) {
     if (PyType_Ready(&BlockType) < 0) return NULL;
     init_hex();
+    system_hash = hash_bytes((const unsigned char *)"system", 6);
+    rejected_mark_hash = hash_bytes((const unsigned char *)REJECTED_MARK, strlen(REJECTED_MARK));
     return PyModule_Create(&module);
 }
