@@ -576,6 +576,7 @@ static int parse_string(Cursor *c, Buf *out, Str *info) {
                 /* a run of \uXXXX escapes (json.dumps writes all non-ASCII text so), decoded in one
                  * loop; it takes no more bytes decoded than escaped (6 -> 3, 12 -> 4) */
                 c->p -= 2;
+                const unsigned char *run_start = c->p;
                 if (out && buf_reserve(out, c->end - c->p)) return -1;
                 unsigned char *d = out ? out->data + out->len : NULL;
                 for (;;) {
@@ -604,6 +605,7 @@ static int parse_string(Cursor *c, Buf *out, Str *info) {
                     }
                     seen.chars++;
                 }
+                if (c->p == run_start) return -1; /* the first escape cut short (fewer than six bytes left) */
                 if (out) out->len = d - out->data;
                 seen.chars--; /* the first was counted above */
                 continue;

@@ -33,6 +33,10 @@ def _classify(exc: Exception, raw: bytes) -> DecodeError:
     except UnicodeDecodeError as bad:
         return DecodeError("invalid-utf8", f"invalid UTF-8 byte 0x{raw[bad.start]:02x} at byte {bad.start}")
     if "surrogate" in text:
+        try:  # stdlib json lets lone surrogates through: does the row hold more than that wrong (a cut row)?
+            json.loads(raw.rstrip(b"\r\n"))
+        except (ValueError, RecursionError) as other:
+            return _classify(other, raw)
         return DecodeError("lone-surrogate", f"unpaired UTF-16 surrogate escape ({text})")
     if "depth limit" in text or isinstance(exc, RecursionError):
         return DecodeError("too-deeply-nested", f"nesting deeper than {MAX_DEPTH} levels")

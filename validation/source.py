@@ -72,6 +72,18 @@ class Window(io.RawIOBase):
         self.position += n
         return n
 
+    def readall(self) -> bytes:
+        """The rest of the window in one `pread` (the GIL let go): `RawIOBase.readall` would read it
+        8 KiB at a time through Python and join the pieces (a 164 MB part: 0.5 s instead of 0.15 s)."""
+        parts = []
+        while self.position < self.end:
+            data = os.pread(self.fd, self.end - self.position, self.position)
+            if not data:  # the file shrank under us: what was there
+                break
+            parts.append(data)
+            self.position += len(data)
+        return parts[0] if len(parts) == 1 else b"".join(parts)  # none: b""
+
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         base = {io.SEEK_SET: self.start, io.SEEK_CUR: self.position, io.SEEK_END: self.end}[whence]
         self.position = max(self.start, base + offset)

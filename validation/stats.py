@@ -202,6 +202,10 @@ def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRule
 def _reasoning(frame: pl.DataFrame, rows: int, tokenizer: Any, rules: TemplateRules | None) -> dict[str, Any] | None:
     """The reasoning section: replies with and without reasoning, reasoning vs answer in chars (and
     tokens), per row and overall, and what the template leaves out. None when no reply reasons."""
+    maybe = (pl.col("role") == "assistant") & (pl.col("reasoning").is_not_null() |
+                                               pl.col("content").str.contains(stats_read.CLOSE, literal=True))
+    if not frame.select(maybe.any()).item():  # (not a filter: that copies the text of a string-view column)
+        return None  # no reply reasons: the replies are not split (a copy of every reply's text)
     replies = stats_read.reasoning_split(frame)
     has = pl.col("reasoning").is_not_null()
     if not replies.select(has.any()).item():

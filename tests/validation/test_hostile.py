@@ -52,3 +52,36 @@ def test_nul_bytes_raw_escaped_or_as_padding_are_errors_on_their_rows(cli, tmp_p
     assert result.code == 1
     assert [(i["row"], i["path"], i["code"]) for i in result.json()["issues"]] == [
         (2, "", "invalid-json"), (3, "messages[1].content", "control-character"), (4, "", "invalid-json")]
+
+
+def test_a_row_cut_inside_an_escape_is_an_error_on_its_row_at_every_cut(tmp_path):
+    """An interrupted write that stops inside a `\\uXXXX` escape, as the last line or with rows after
+    it: validate reports `invalid-json` on that row, stats skips it, at every byte of the cut.
+    (The C readers once spun forever on fewer than six bytes of escape left.) In a child process
+    with a time limit, so that a reader that spins fails this test instead of hanging the suite."""
+    good = json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]})
+    cut = json.dumps({"messages": [{"role": "user", "content": "안녕 😀 세계"}, {"role": "assistant", "content": "x"}]})
+    start = cut.index("\\u")
+    code = """if True:
+        import io, json, sys, contextlib, instructkit
+        good, cut, start, folder = json.loads(sys.argv[1])
+        found = []
+        for end in range(start, cut.index('"}') + 1):
+            for after in ("", "\\n" + good.replace("yo", "yo2")):
+                path = f"{folder}/cut.jsonl"
+                open(path, "w").write(good + "\\n" + cut[:end] + after + "\\n")
+                for command in ("validate", "stats"):
+                    out = io.StringIO()
+                    with contextlib.redirect_stdout(out):
+                        exit_code = instructkit.main([command, path, "--json"] + (["-"] if command == "stats" else []))
+                    report = json.loads(out.getvalue())
+                    found.append([exit_code, [(i["row"], i["code"]) for i in report["issues"]]] if command == "validate"
+                                 else [exit_code, report["rows"], report["skipped_rows"]])
+        print(json.dumps(found))
+    """
+    done = subprocess.run([sys.executable, "-c", code, json.dumps([good, cut, start, str(tmp_path)])],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    cuts = len(range(start, cut.index('"}') + 1))
+    assert found == [[1, [[2, "invalid-json"]]], [0, 1, 1], [1, [[2, "invalid-json"]]], [0, 2, 1]] * cuts

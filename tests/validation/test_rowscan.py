@@ -9,6 +9,8 @@ and hashes with and without the prover, on well-formed, wild and corrupted lines
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import orjson
@@ -376,3 +378,44 @@ def test_has_control_char_agrees_with_the_regex_on_any_text(text):
     from validation.checks import CONTROL
 
     assert has_control_char(text) is (CONTROL.search(text) is not None)
+
+
+CUT_LINES = [  # every C reader, on every prefix of rows whose text is escaped (a write cut short)
+    ("messages", chat("안녕 😀 é", "세계")),
+    ("preference", json.dumps({"prompt": [{"role": "user", "content": "안녕"}],
+                               "chosen": [{"role": "assistant", "content": "😀 세계"}],
+                               "rejected": [{"role": "assistant", "content": "é"}]}).encode()),
+    ("hh-text", json.dumps({"chosen": "\n\nHuman: 안녕\n\nAssistant: 😀", "rejected": "\n\nHuman: 안녕\n\nAssistant: é"}
+                           ).encode()),
+]
+
+
+def test_every_c_reader_refuses_a_row_cut_anywhere_and_returns():
+    """A row cut at any byte (inside a `\\uXXXX` escape too) is refused by the provers and left to
+    Python by the stats reader, alone or with a newline after it; the whole row is cleared. In a
+    child process with a time limit: these readers once spun forever on a cut escape."""
+    code = """if True:
+        import json, sys
+        from validation import _rowscan, get_format
+        from validation.rowscan import Prover
+        from validation.scan import PAIR_SHAPE, Scanner
+        for name, line in json.loads(sys.argv[1]):
+            line = line.encode()
+            fmt = get_format(name)
+            prover = Prover(PAIR_SHAPE, pairs=name) if fmt.preference else Prover(fmt.raw)
+            for end in range(len(line) + 1):
+                for tail in (b"", b"\\n"):
+                    cut = line[:end] + tail
+                    whole = end == len(line)
+                    assert (prover.prove([cut])[0] is not None) == whole, (name, cut)
+                    if cut.strip():
+                        _, count, issues, invalid = Scanner(fmt).check_block(cut, 0, first=True)
+                        assert (count, bool(invalid)) == (1, not whole), (name, cut)
+                    if name == "messages":
+                        deferred = _rowscan.read_messages(cut, b"messages", b"role", b"content", None, True)[12]
+                        assert len(deferred) == (0 if whole or not cut.strip() else 24), cut
+        print("ok")
+    """
+    lines = json.dumps([(name, line.decode()) for name, line in CUT_LINES])
+    done = subprocess.run([sys.executable, "-c", code, lines], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr
