@@ -574,40 +574,50 @@ static int parse_string(Cursor *c, Buf *out, Str *info) {
             case 't': cp = '\t'; break;
             case 'u': {
                 /* a run of \uXXXX escapes (json.dumps writes all non-ASCII text so), decoded in one
-                 * loop; it takes no more bytes decoded than escaped (6 -> 3, 12 -> 4) */
-                c->p -= 2;
-                const unsigned char *run_start = c->p;
-                if (out && buf_reserve(out, c->end - c->p)) return -1;
+                 * loop on local pointers (a store through `d` would otherwise make the compiler
+                 * reload the cursor); it takes no more bytes decoded than escaped (6 -> 3, 12 -> 4),
+                 * plus one: a three-byte character is stored as four bytes */
+                const unsigned char *q = c->p - 2, *end = c->end, *first = q;
+                if (out && buf_reserve(out, (size_t)(end - q) + 1)) return -1;
                 unsigned char *d = out ? out->data + out->len : NULL;
-                for (;;) {
-                    const unsigned char *q = c->p;
+                Py_ssize_t decoded = 0;
+                for (;; decoded++) {
                     unsigned h;
-                    /* the common case first: a character of three UTF-8 bytes (most of the BMP,
-                     * Hangul and CJK among them) */
-                    if (c->end - q >= 6 && q[0] == '\\' && q[1] == 'u' && !hex4(q + 2, &h) && h >= 0x800 &&
-                        (h < 0xd800 || h > 0xdfff)) {
-                        if (d) {
-                            d[0] = (unsigned char)(0xe0 | h >> 12);
-                            d[1] = (unsigned char)(0x80 | ((h >> 6) & 0x3f));
-                            d[2] = (unsigned char)(0x80 | (h & 0x3f));
-                            d += 3;
+                    if (end - q >= 6 && q[0] == '\\' && q[1] == 'u') {
+                        if (hex4(q + 2, &h)) return -1;
+                        if (h >= 0x800 && (h & 0xf800) != 0xd800) {
+                            /* the common case: a character of three UTF-8 bytes (most of the BMP,
+                             * Hangul and CJK among them) */
+                            if (d) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                                uint32_t bytes = 0x8080e0u | h >> 12 | (h >> 6 & 0x3f) << 8 | (h & 0x3f) << 16;
+                                memcpy(d, &bytes, 4);
+#else
+                                d[0] = (unsigned char)(0xe0 | h >> 12);
+                                d[1] = (unsigned char)(0x80 | ((h >> 6) & 0x3f));
+                                d[2] = (unsigned char)(0x80 | (h & 0x3f));
+#endif
+                                d += 3;
+                            }
+                            q += 6;
+                        } else { /* ASCII, two bytes, or a surrogate pair */
+                            c->p = q;
+                            if (u_escape(c, &cp)) return -1;
+                            q = c->p;
+                            if (d) put_code_point(&d, cp);
                         }
-                        c->p += 6;
-                    } else if (c->end - q >= 6 && q[0] == '\\' && q[1] == 'u') {
-                        if (u_escape(c, &cp)) return -1;
-                        if (d) put_code_point(&d, cp);
-                    } else if (c->end - q >= 3 && q[0] >= 0x20 && q[0] < 0x80 && q[0] != '"' && q[0] != '\\' &&
+                    } else if (end - q >= 3 && q[0] >= 0x20 && q[0] < 0x80 && q[0] != '"' && q[0] != '\\' &&
                                q[1] == '\\' && q[2] == 'u') {
                         if (d) *d++ = q[0]; /* one ASCII character between escaped words (a space) */
-                        c->p++;
+                        q++;
                     } else {
                         break;
                     }
-                    seen.chars++;
                 }
-                if (c->p == run_start) return -1; /* the first escape cut short (fewer than six bytes left) */
+                if (q == first) return -1; /* the first escape cut short (fewer than six bytes left) */
+                c->p = q;
+                seen.chars += decoded - 1; /* the first was counted above */
                 if (out) out->len = d - out->data;
-                seen.chars--; /* the first was counted above */
                 continue;
             }
             default: return -1;

@@ -157,25 +157,29 @@ def _c_frames(data: Dataset, fmt: Format) -> Frames:
         if data.compression is None:
             rounds = -(-(data.size or 0) // (PART_BYTES * workers))  # every core gets the same number of parts
             spans = line_ranges(data, workers * max(rounds, 1)) or [(0, 0)]  # an empty file: one empty part
-            parts = list(pool.map(read, spans))
+            futures = [pool.submit(read, span) for span in spans]
         else:  # decompressed here, part by part, while the threads read the parts before
             assert data.path is not None
             with readable(data.path), data.stream() as f:
-                futures = [pool.submit(parse, data, n == 0)
-                           for n, data in enumerate(blocks(f, part=COMPRESSED_PART))]
-            parts = [future.result() for future in futures] or [parse(b"", True)]
-    messages, conversations, deferred = [], [], []
-    offset = skipped = empty = whitespace = tool_rows = 0
-    for data, part in parts:
-        frame, table, counts, late = _part_frames(data, part, offset)
-        messages.append(frame)
-        conversations.append(table)
-        deferred += late
-        skipped += counts[0]
-        empty += counts[1]
-        whitespace += counts[2]
-        tool_rows += counts[3]
-        offset += part[0]
+                futures = [pool.submit(parse, block, n == 0)
+                           for n, block in enumerate(blocks(f, part=COMPRESSED_PART))]
+            if not futures:
+                futures = [pool.submit(parse, b"", True)]
+        import numpy  # noqa: F401  (the frames need them: imported while the threads read, ~0.15 s)
+        import pyarrow  # noqa: F401
+        messages, conversations, deferred = [], [], []
+        offset = skipped = empty = whitespace = tool_rows = 0
+        for future in futures:  # a part's frames built while the threads read the parts after it
+            raw, part = future.result()
+            frame, table, counts, late = _part_frames(raw, part, offset)
+            messages.append(frame)
+            conversations.append(table)
+            deferred += late
+            skipped += counts[0]
+            empty += counts[1]
+            whitespace += counts[2]
+            tool_rows += counts[3]
+            offset += part[0]
     tools = tool_rows > 0 or any(isinstance(r.data, dict) and has_tool_fields(r.data) for _, r in deferred)
     if deferred:  # rows the C reader left: decoded here, then put in their place
         late_messages, late_skipped = _python_frame(deferred, fmt)
