@@ -154,39 +154,42 @@ static inline void fold_byte(unsigned char c, unsigned char **o, int *pending, i
 }
 
 #ifdef __SSE2__
-/* The bytes of v that are printable ASCII, or (>= 0x80) part of a character that folds to
- * itself (fold_kept_wide). */
-static inline __m128i plain_bytes(__m128i v) {
-    const __m128i zero = _mm_setzero_si128();
-    __m128i fine = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1f)), _mm_cmplt_epi8(v, _mm_set1_epi8(0x7f)));
-    __m128i wide = _mm_cmplt_epi8(v, zero); /* bytes >= 0x80 (signed) */
-    if (_mm_movemask_epi8(wide)) fine = _mm_or_si128(fine, _mm_and_si128(wide, fold_kept_wide(v)));
-    return fine;
+/* The mask of the bytes of v that are printable ASCII, or (>= 0x80) part of a character that folds
+ * to itself (fold_kept_wide). */
+static inline unsigned plain_bytes(__m128i v) {
+    unsigned fine = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1f)),
+                                                              _mm_cmplt_epi8(v, _mm_set1_epi8(0x7f))));
+    unsigned wide = (unsigned)_mm_movemask_epi8(v); /* bytes >= 0x80 */
+    return wide ? fine | fold_kept_wide(v, wide) : fine;
 }
 
 /* Sixteen bytes whose fold only lower-cases their ASCII capitals and makes each ASCII whitespace a
  * space (plain_bytes or fold_space, each whitespace alone between other characters, none owed from
  * before the block unless the block starts with a character; a last one is owed to what follows):
- * folded onto *o and 1. Else 0 and nothing written: the caller goes character by character. A
- * character cut by the block's end is finished as it is (plain_bytes kept it). */
-static inline int fold_block(const unsigned char *p, unsigned char **o, int *pending, int *started) {
+ * folded onto *o; 16. A character cut by the block's end is finished as it is (plain_bytes kept
+ * it). Else the bytes before the first that is none of that (a character to fold, a second
+ * whitespace in a row) are folded so, and their number returned (0: none): the caller folds what
+ * follows character by character. They end where a character begins: a byte plain_bytes does not
+ * keep is a lead or ASCII. */
+static inline size_t fold_block(const unsigned char *p, unsigned char **o, int *pending, int *started) {
     const __m128i v = _mm_loadu_si128((const __m128i *)p), space = _mm_set1_epi8(' ');
     const __m128i ws = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, space),  /* fold_space */
         _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('\t' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('\r' + 1)))),
         _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1b)), _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))));
-    int printable = _mm_movemask_epi8(_mm_or_si128(plain_bytes(v), ws));
     unsigned spaces = (unsigned)_mm_movemask_epi8(ws);
-    if (printable != 0xffff || (spaces & (spaces >> 1)) || ((spaces & 1) && (!*started || *pending)))
-        return 0;
+    unsigned bad = (~(plain_bytes(v) | spaces) & 0xffff) | (spaces & (spaces >> 1)) |
+                   ((spaces & 1) && (!*started || *pending));
+    size_t n = bad ? (size_t)__builtin_ctz(bad) : 16;
+    if (n == 0) return 0;
     if (*pending) *(*o)++ = ' ';
     __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('A' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('Z' + 1)));
     __m128i spaced = _mm_or_si128(_mm_andnot_si128(ws, v), _mm_and_si128(ws, space));
     _mm_storeu_si128((__m128i *)*o, _mm_add_epi8(spaced, _mm_and_si128(upper, _mm_set1_epi8(0x20))));
-    /* a space at the block's end is owed to the next character, if one comes */
-    *pending = (spaces >> 15) & 1;
-    *o += 16 - *pending;
+    /* a space at the end is owed to the next character, if one comes */
+    *pending = (spaces >> (n - 1)) & 1;
+    *o += n - *pending;
     *started = 1;
-    return 1;
+    return n;
 }
 #endif
 
@@ -235,6 +238,24 @@ static inline void copy_char(const unsigned char *p, size_t k, unsigned char **o
 /* The fold of the character of at least two bytes at p (at most `left`); its length. */
 static inline size_t fold_wide(const unsigned char *p, size_t left, unsigned char **o, int *pending, int *started) {
     size_t k;
+    if (p[0] < 0xe0 && left >= 2) { /* two bytes (Latin, Greek, Cyrillic...): their fold from one table */
+        uint32_t entry = fold_two[(((p[0] & 0x1f) << 6) | (p[1] & 0x3f)) - 0x80];
+        size_t m = entry >> 24;
+        if (m == 0) { /* whitespace */
+            *pending = *started;
+            return 2;
+        }
+        if (*pending) *(*o)++ = ' ';
+        *pending = 0;
+        *started = 1;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        memcpy(*o, &entry, 4); /* the fold in the low bytes; out has room (fold_text) */
+#else
+        for (size_t j = 0; j < m; j++) (*o)[j] = (unsigned char)(entry >> (8 * j));
+#endif
+        *o += m;
+        return 2;
+    }
     if (fold_keeps_lead[p[0]]) { /* CJK, Hangul, Arabic, Hebrew, Indic...: no decoding needed */
         k = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : 2;
         if (k > left) k = left;
@@ -276,11 +297,13 @@ static size_t fold_text(const unsigned char *p, size_t n, unsigned char *out) {
         size_t stop = n;
 #ifdef __SSE2__
         if (n - i >= 16) {
-            if (fold_block(p + i, &o, &pending, &started)) {
+            size_t folded = fold_block(p + i, &o, &pending, &started);
+            if (folded == 16) {
                 i += 16;
                 continue;
             }
             stop = i + 16; /* character by character past this block, then blocks again */
+            i += folded;
         }
 #endif
         while (i < stop) {
@@ -292,11 +315,8 @@ static size_t fold_text(const unsigned char *p, size_t n, unsigned char *out) {
     return o - out;
 }
 
-static int keeps_pair(unsigned char lead, unsigned char second) {
-    for (size_t r = 0; r < sizeof fold_keep_pairs / sizeof *fold_keep_pairs; r++)
-        if (fold_keep_pairs[r][0] == lead && second >= fold_keep_pairs[r][1] && second <= fold_keep_pairs[r][2])
-            return 1;
-    return 0;
+static inline int keeps_pair(unsigned char lead, unsigned char second) {
+    return (second & 0xc0) == 0x80 && fold_second_kept[fold_pair_row[lead]][second & 0x3f];
 }
 
 /* Valid UTF-8 text that folding leaves as it is, in the common case: printable ASCII without
@@ -312,9 +332,9 @@ static int keeps_fold(const unsigned char *p, size_t n) {
     for (; i + 16 <= n; i += 16) {
         __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
         __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, before_a), _mm_cmplt_epi8(v, after_z));
-        __m128i fine = _mm_andnot_si128(upper, plain_bytes(v));
+        unsigned fine = plain_bytes(v) & ~(unsigned)_mm_movemask_epi8(upper);
         unsigned spaces = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, space));
-        if (_mm_movemask_epi8(fine) != 0xffff || (spaces & (spaces >> 1)) || (prev_space && (spaces & 1))) return 0;
+        if (fine != 0xffff || (spaces & (spaces >> 1)) || (prev_space && (spaces & 1))) return 0;
         prev_space = spaces >> 15;
     }
 #endif

@@ -54,6 +54,7 @@ def header_text() -> str:
             changes[lead] = changes.get(lead, False) or not _folds_to_itself(cp, lower)
     keeps = {lead for lead, changed in changes.items() if not changed}
     pairs = _keep_pairs(lower, keeps)
+    pair_leads = sorted({lead for lead, _, _ in pairs})
     blocks: list[tuple[int, ...]] = [(0,) * BLOCK]  # block 0: nothing changes
     stage1 = []
     for start in range(0, MAX_CODE_POINT, BLOCK):
@@ -82,22 +83,31 @@ def header_text() -> str:
         "static const unsigned char fold_keeps_lead[256] = {",
         *_rows([int(b in keeps) for b in range(256)], 32),
         "};",
-        "/* (lead, lo, hi): the characters of three or four bytes whose first byte is lead and second is",
-        " * in [lo, hi] fold to themselves (Hangul from U+AC00, kana, emoji, ...) */",
-        f"static const unsigned char fold_keep_pairs[{len(pairs)}][3] = {{",
-        *("    {" + ", ".join(f"0x{b:x}" for b in pair) + "}," for pair in pairs),
+        "/* The fold of each two-byte character U+0080-U+07FF (index cp - 0x80): its UTF-8 in the low",
+        " * bytes, their number (1-3) in the top byte; 0 for whitespace (the fold's separator) */",
+        "static const uint32_t fold_two[0x780] = {",
+        *_rows([f"0x{_two_byte_entry(cp, lower):08x}" for cp in range(0x80, 0x800)], 8),
+        "};",
+        "/* Leads of three or four bytes not in fold_keeps_lead under which some second bytes start only",
+        " * characters that fold to themselves (Hangul from U+AC00, kana, emoji...):",
+        " * fold_second_kept[fold_pair_row[lead]][second & 0x3f] is 1 for those (row 0: not such a lead) */",
+        "static const unsigned char fold_pair_row[256] = {",
+        *_rows([pair_leads.index(b) + 1 if b in pair_leads else 0 for b in range(256)], 32),
+        "};",
+        f"static const unsigned char fold_second_kept[{len(pair_leads) + 1}][64] = {{",
+        *("    {" + ", ".join(map(str, row)) + "}," for row in _second_rows(pairs, pair_leads)),
         "};",
         "#ifdef __SSE2__",
         "/* FOLD_IN(v, lo, hi): the bytes of v in [lo, hi], 0x80 < lo <= hi < 0xff (signed comparisons);",
         " * FOLD_UPTO(v, hi): the bytes in [0x80, hi]. */",
         "#define FOLD_IN(v, lo, hi) _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8((char)((lo) - 1))), FOLD_UPTO(v, hi))",
         "#define FOLD_UPTO(v, hi) _mm_cmplt_epi8(v, _mm_set1_epi8((char)((hi) + 1)))",
-        "/* The bytes >= 0x80 of v that belong to characters folding to themselves, as far as v shows:",
-        " * continuation bytes, the leads of fold_keeps_lead, and the leads of fold_keep_pairs followed",
-        " * by a second byte in range. */",
-        "static inline __attribute__((always_inline)) __m128i fold_kept_wide(__m128i v) {",
-        *_kept_wide_body(keeps, pairs),
-        "    return k;",
+        "/* Of the bytes >= 0x80 of v (the mask `wide`), those that belong to characters folding to",
+        " * themselves, as far as v shows, as a mask: continuation bytes and the leads of fold_keeps_lead",
+        " * in one pass; a lead of fold_pair_row followed in v by a continuation byte its row keeps, one",
+        " * by one (a block holds one or two). */",
+        "static inline __attribute__((always_inline)) unsigned fold_kept_wide(__m128i v, unsigned wide) {",
+        *_kept_wide_body(keeps, pair_leads),
         "}",
         "#endif",
         "/* Whether a UTF-8 lead byte may start a whitespace character >= 0x80 (then ask fold_is_space) */",
@@ -117,7 +127,7 @@ def _c_in(lo: int, hi: int) -> str:
     return f"FOLD_UPTO(v, 0x{hi:x})" if lo == 0x80 else f"FOLD_IN(v, 0x{lo:x}, 0x{hi:x})"
 
 
-def _kept_wide_body(keeps: set[int], pairs: list[tuple[int, int, int]]) -> list[str]:
+def _kept_wide_body(keeps: set[int], leads: list[int]) -> list[str]:
     runs: list[list[int]] = []
     for b in range(0x80, 0x100):
         if b < 0xC0 or b in keeps:
@@ -125,18 +135,39 @@ def _kept_wide_body(keeps: set[int], pairs: list[tuple[int, int, int]]) -> list[
                 runs[-1][1] = b
             else:
                 runs.append([b, b])
-    lines = [f"    __m128i k = {_c_in(*runs[0])}, lead;"]
+    lines = [f"    __m128i k = {_c_in(*runs[0])};"]
     lines += [f"    k = _mm_or_si128(k, {_c_in(a, b)});" for a, b in runs[1:]]
-    lines += ["    if (!(_mm_movemask_epi8(_mm_andnot_si128(k, v)) & 0xffff)) return k; /* every byte >= 0x80 known */"]
-    for lead in sorted({p[0] for p in pairs}):
-        seconds = [_c_in(lo, hi) for first, lo, hi in pairs if first == lead]
-        second = seconds[0]
-        for more in seconds[1:]:
-            second = f"_mm_or_si128({second}, {more})"
-        lines += [f"    lead = _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0x{lead:x}));",
-                  f"    if (_mm_movemask_epi8(lead))",
-                  f"        k = _mm_or_si128(k, _mm_and_si128(lead, _mm_srli_si128({second}, 1)));"]
-    return lines
+    return lines + [
+        "    unsigned kept = (unsigned)_mm_movemask_epi8(k) & wide;",
+        "    /* the leads of pairs lie in [0x%x, 0x%x]; one in the last byte: its second byte is not in v */"
+        % (min(leads), max(leads)),
+        f"    unsigned unknown = wide & ~kept & 0x7fff & (unsigned)_mm_movemask_epi8({_c_in(min(leads), max(leads))});",
+        "    if (!unknown) return kept;",
+        "    unsigned char b[16];",
+        "    _mm_storeu_si128((__m128i *)b, v);",
+        "    for (; unknown; unknown &= unknown - 1) {",
+        "        int i = __builtin_ctz(unknown);",
+        "        if ((b[i + 1] & 0xc0) == 0x80) kept |= (unsigned)fold_second_kept[fold_pair_row[b[i]]][b[i + 1] & 0x3f] << i;",
+        "    }",
+        "    return kept;",
+    ]
+
+
+def _second_rows(pairs: list[tuple[int, int, int]], leads: list[int]) -> list[list[int]]:
+    """Row 0 (nothing kept), then one row per lead: 1 at each second byte (- 0x80) of its pairs."""
+    rows = [[0] * 64 for _ in range(len(leads) + 1)]
+    for lead, lo, hi in pairs:
+        for second in range(lo, hi + 1):
+            rows[leads.index(lead) + 1][second - 0x80] = 1
+    return rows
+
+
+def _two_byte_entry(cp: int, lower: dict[int, str]) -> int:
+    if chr(cp).isspace():
+        return 0
+    folded = lower.get(cp, chr(cp)).encode()
+    assert 1 <= len(folded) <= 3, (hex(cp), folded)
+    return len(folded) << 24 | int.from_bytes(folded, "little")
 
 
 def _folds_to_itself(cp: int, lower: dict[int, str]) -> bool:
@@ -173,7 +204,7 @@ def _entry(cp: int, low: str | None, expansions: list[str]) -> int:
     return FOLD_EXPANDED_BASE - expansions.index(low)
 
 
-def _rows(values: list[int], width: int) -> list[str]:
+def _rows(values: list[int] | list[str], width: int) -> list[str]:
     return ["    " + ", ".join(map(str, values[i:i + width])) + "," for i in range(0, len(values), width)]
 
 
