@@ -288,10 +288,10 @@ static inline size_t fold_wide(const unsigned char *p, size_t left, unsigned cha
 }
 
 /* The near-duplicate fold (validation/fold.py) of UTF-8 text onto out, which has room for 2n
- * bytes (a lower case is at most 1.5 times as long); the folded length. */
-static size_t fold_text(const unsigned char *p, size_t n, unsigned char *out) {
+ * bytes (a lower case is at most 1.5 times as long); the folded length. `started`: text came
+ * before (folded already), `pending`: a space is owed to it if a character follows. */
+static size_t fold_from(const unsigned char *p, size_t n, unsigned char *out, int pending, int started) {
     unsigned char *o = out;
-    int pending = 0, started = 0;
     size_t i = 0;
     while (i < n) {
         size_t stop = n;
@@ -315,14 +315,21 @@ static size_t fold_text(const unsigned char *p, size_t n, unsigned char *out) {
     return o - out;
 }
 
+static inline size_t fold_text(const unsigned char *p, size_t n, unsigned char *out) {
+    return fold_from(p, n, out, 0, 0);
+}
+
 static inline int keeps_pair(unsigned char lead, unsigned char second) {
     return (second & 0xc0) == 0x80 && fold_second_kept[fold_pair_row[lead]][second & 0x3f];
 }
 
 /* Valid UTF-8 text that folding leaves as it is, in the common case: printable ASCII without
  * capitals, no space at either end or next to another, and characters of scripts without case
- * (fold_keeps_lead). 0 may also mean "fold it to see" (a Latin capital, Greek, a no-break space). */
-static int keeps_fold(const unsigned char *p, size_t n) {
+ * (fold_keeps_lead). 0 may also mean "fold it to see" (a Latin capital, Greek, a no-break space);
+ * then the first *clean bytes (whole blocks of sixteen) are such text, save that the last may be a
+ * space, and may end inside a character. */
+static int keeps_fold(const unsigned char *p, size_t n, size_t *clean) {
+    *clean = 0;
     if (n == 0) return 1;
     if (p[0] == ' ' || p[n - 1] == ' ') return 0;
     unsigned prev_space = 0;
@@ -336,6 +343,7 @@ static int keeps_fold(const unsigned char *p, size_t n) {
         unsigned spaces = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, space));
         if (fine != 0xffff || (spaces & (spaces >> 1)) || (prev_space && (spaces & 1))) return 0;
         prev_space = spaces >> 15;
+        *clean = i + 16;
     }
 #endif
     for (; i < n; i++) {
@@ -357,14 +365,19 @@ static int keeps_fold(const unsigned char *p, size_t n) {
 static int content_hashes(const unsigned char *p, size_t n, uint64_t *exact, uint64_t *folded, size_t *kept,
                           Buf *scratch) {
     *exact = hash_bytes(p, n);
-    if (keeps_fold(p, n)) {
+    size_t clean, head;
+    if (keeps_fold(p, n, &clean)) {
         *folded = *exact;
         *kept = n;
         return 0;
     }
     scratch->len = 0;
     if (buf_reserve(scratch, 2 * n + 1)) return -1;
-    *kept = fold_text(p, n, scratch->data);
+    /* the clean head is its own fold (a space at its end owed to what follows): copied, the rest folded */
+    int owed = clean && p[clean - 1] == ' ';
+    head = clean - owed;
+    memcpy(scratch->data, p, head);
+    *kept = head + fold_from(p + clean, n - clean, scratch->data + head, owed, clean > 0);
     *folded = *kept == n && memcmp(scratch->data, p, n) == 0 ? *exact : hash_bytes(scratch->data, *kept);
     return 0;
 }

@@ -76,6 +76,18 @@ def test_the_folded_hash_skips_folding_only_text_that_folds_to_itself(text, time
     assert hash_conversation(["user"], [text])[1] == hash_conversation(["user"], [reference_fold(text)])[0]
 
 
+@FAST
+@given(st.lists(st.text(st.sampled_from("ab.가힣かの中😀é"), min_size=1, max_size=8), min_size=2, max_size=9),
+       st.booleans(), TEXTS)
+def test_the_folded_hash_of_a_head_that_folds_to_itself_and_any_tail_is_that_of_the_python_fold(words, space, tail):
+    """The C hash copies the blocks of sixteen bytes that fold to themselves and folds from the
+    first that does not (a space at the head's end owed, a character cut by a block's end)."""
+    head = " ".join(words)
+    head += "a" * (-(len(head.encode()) + space) % 16) + " " * space  # the head ends at a block's end
+    text = head + tail
+    assert hash_conversation(["user"], [text])[1] == hash_conversation(["user"], [reference_fold(text)])[0]
+
+
 def _line(roles: list[str], contents: list[str], ensure_ascii: bool) -> bytes:
     return json.dumps({"messages": [{"role": r, "content": c} for r, c in zip(roles, contents)]},
                       ensure_ascii=ensure_ascii).encode()
