@@ -1,11 +1,12 @@
 """Statistics throughput against a pure-Python loop computing the same numbers, in one run.
 
 Usage: python bench/stats.py [--conversations 200000] [--lang all|en|ko|mixed|escaped|real]
-                             [--token-sample 100000]
+                             [--token-sample 100000] [--runs 3]
 Per language (bench/corpus.py):
-1. `validation.stats(path)` (no tokenizer): wall time (median of three runs), and the ratio
-   against the loop a user would write (json.loads per line; dicts, Counters and
-   `statistics.quantiles`) giving the same summary, run once.
+1. `validation.stats(path)` (no tokenizer): wall time, and the ratio against the loop a user
+   would write (json.loads per line; dicts, Counters and `statistics.quantiles`) giving the same
+   summary. Each side runs `--runs` times (default 3), the two taking turns so that a busy spell
+   of the VM falls on both; the ratio is of the medians.
 2. Peak RSS of a process computing the stats, per MB of the file.
 3. Token counting with the SmolLM2 tokenizer: `count_tokens` against the fast tokenizer's own
    batched call on the same message texts.
@@ -80,14 +81,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--conversations", type=int, default=200_000)
     parser.add_argument("--token-sample", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3, help="runs of each side (the medians are compared)")
     add_lang_argument(parser)
     args = parser.parse_args()
     for lang in chosen(args.lang):
         print(f"--- {lang}")
-        run(lang, args.conversations, args.token_sample)
+        run(lang, args.conversations, args.token_sample, args.runs)
 
 
-def run(lang: str, conversations: int, token_sample: int) -> None:
+def run(lang: str, conversations: int, token_sample: int, repeats: int) -> None:
     from validation.stats import stats
     from validation.tokens import count_tokens
 
@@ -99,16 +101,17 @@ def run(lang: str, conversations: int, token_sample: int) -> None:
         with path.open("rb") as f:
             while f.read(1 << 24):
                 pass
-        runs, ours = [], None
-        for _ in range(3):  # the median of three: one slow run on a busy VM does not decide it
-            ours = None  # the previous run's frames (the file's bytes) are let go before, not during, a run
+        runs, loops, ours, loop = [], [], None, None
+        for _ in range(repeats):  # medians: one slow run on a busy VM does not decide it
+            ours = loop = None  # the previous run's results (the file's bytes) are let go before, not during, a run
             start = time.perf_counter()
             ours = stats(path, max_length=600)
             runs.append(time.perf_counter() - start)
-        ours_s = statistics.median(runs)
-        start = time.perf_counter()
-        loop = python_summary(path, 600)
-        loop_s = time.perf_counter() - start
+            start = time.perf_counter()
+            loop = python_summary(path, 600)
+            loops.append(time.perf_counter() - start)
+        ours_s, loop_s = statistics.median(runs), statistics.median(loops)
+        assert ours is not None and loop is not None
         s = ours.summary
         assert s["rows"] == loop["rows"] and s["roles"] == loop["roles"]
         assert (s["duplicates"]["exact"], s["duplicates"]["normalised"]) == loop["duplicates"]
@@ -117,11 +120,14 @@ def run(lang: str, conversations: int, token_sample: int) -> None:
         for role, values in loop["lengths"].items():
             assert [s["length_chars"][role][k] for k in ("p50", "p90", "p99", "max")] == values
         print(f"stats, {conversations:,} conversations ({mb:.0f} MB), no tokenizer: {ours_s:.2f} s "
-              f"(median of {', '.join(f'{r:.2f}' for r in runs)}); pure-Python loop: {loop_s:.2f} s; "
+              f"(median of {', '.join(f'{r:.2f}' for r in runs)}); pure-Python loop: {loop_s:.2f} s "
+              f"(median of {', '.join(f'{r:.2f}' for r in loops)}); "
               f"ratio [{lang}] {loop_s / ours_s:.1f}x (target >= 10)")
         rss = peak_rss_mb(path)
         print(f"peak RSS of stats: {rss:.0f} MB for a {mb:.0f} MB file ({rss / mb:.2f} MB per MB)")
 
+        if token_sample <= 0:  # --token-sample 0: no token counting
+            return
         from templating.embedded import load_tokenizer
 
         tokenizer = load_tokenizer()
