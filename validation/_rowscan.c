@@ -1480,12 +1480,14 @@ typedef struct {
     uint32_t conversation, messages;
 } Conv;
 
+#define THINK_CLOSE "</think>" /* validation.reasoning.CLOSE */
+
 typedef struct {
     Buf conversation, turn, roles, contents, chars; /* per message: u32, u16, view, view, u32 */
     Buf reasonings, sources;                        /* per message: view, u8 (REASONING_FIELDS index + 1, 0: none) */
     Buf decoded;                                    /* views' buffer 1: strings that held escapes */
     Buf convs, deferred, key, scratch;
-    int64_t records, empty_rows, empty_messages, blank_messages, tool_rows;
+    int64_t records, empty_rows, empty_messages, blank_messages, tool_rows, reasoning_replies;
 } Columns;
 
 static int put_u32(Buf *b, uint32_t v) { return buf_put(b, &v, 4); }
@@ -1548,7 +1550,7 @@ static int reasoning_field(const Buf *key) {
  * A reasoning field (a string, or null: none) is read too; a second one, or one of another
  * type, leaves the row to Python. */
 static int read_message(Cursor *c, const unsigned char *base, Columns *out, const Spec *spec, Conv *conv,
-                        int64_t *empty, int64_t *blank, int *tools) {
+                        int64_t *empty, int64_t *blank, int64_t *think, int *tools) {
     Text role = {0}, content = {0}, reasoning = {0};
     int have_role = 0, have_content = 0, field;
     uint8_t source = 0;
@@ -1609,6 +1611,8 @@ static int read_message(Cursor *c, const unsigned char *base, Columns *out, cons
     if (rn == 9 && memcmp(rp, "assistant", 9) == 0) {
         if (conv->assistant_start < 0) conv->assistant_start = start;
         conv->assistant_end = conv->length;
+        /* a reply that reasons, in its own field or in a think block (stats_read.reasoning_split) */
+        if (source || (memchr(cp, '<', cn) && memmem(cp, cn, THINK_CLOSE, strlen(THINK_CLOSE)))) ++*think;
     }
     if (cn == 0) ++*empty;
     else if (kept == 0) ++*blank; /* whitespace only */
@@ -1625,7 +1629,7 @@ static int read_line(const unsigned char *base, const unsigned char *p, const un
     size_t marks[8];
     for (int i = 0; i < 8; i++) marks[i] = rolled[i]->len;
     Conv conv = {CHAIN_SEED, CHAIN_SEED, 0, -1, 0, (uint32_t)record, 0};
-    int64_t empty = 0, blank = 0;
+    int64_t empty = 0, blank = 0, think = 0;
     Cursor c = {p, end};
     int found = 0, tools = 0; /* tools: the row declares tools or makes calls (stats counts them) */
     if (expect(&c, '{')) goto refuse;
@@ -1642,7 +1646,7 @@ static int read_line(const unsigned char *base, const unsigned char *p, const un
                 c.p++;
             } else {
                 for (;;) {
-                    if (conv.messages >= 65535 || read_message(&c, base, out, spec, &conv, &empty, &blank, &tools))
+                    if (conv.messages >= 65535 || read_message(&c, base, out, spec, &conv, &empty, &blank, &think, &tools))
                         goto refuse;
                     int last = next_item(&c, ']');
                     if (last < 0) goto refuse;
@@ -1664,6 +1668,7 @@ static int read_line(const unsigned char *base, const unsigned char *p, const un
     if (buf_put(&out->convs, &conv, sizeof conv)) goto refuse;
     out->empty_messages += empty;
     out->blank_messages += blank;
+    out->reasoning_replies += think;
     return 1;
 refuse:
     for (int i = 0; i < 8; i++) rolled[i]->len = marks[i];
@@ -1750,7 +1755,8 @@ PyDoc_STRVAR(read_messages_doc,
 "The JSONL lines of data as stats' columns, without the GIL: (records, empty rows, empty\n"
 "messages, whitespace-only messages, rows read here with a top-level `tools` or a message's\n"
 "`tool_calls`, conversation u32, turn u16, role views, content views,\n"
-"chars u32, decoded, conversations, deferred, reasoning views, reasoning sources u8). Views are\n"
+"chars u32, decoded, conversations, deferred, reasoning views, reasoning sources u8, replies that\n"
+"reason: in a reasoning field or with `</think>` in the content). Views are\n"
 "Arrow string views over buffer 0 =\n"
 "data and buffer 1 = decoded; conversations are `Conv` records (numpy: stats'\n"
 "CONVERSATION_DTYPE); conversation ids count data's non-blank lines from 0. Rows not read here\n"
@@ -1787,12 +1793,12 @@ static PyObject *read_messages(PyObject *self, PyObject *args) {
         for (size_t i = 0; i < sizeof all / sizeof *all; i++) buf_free(all[i]);
         return PyErr_NoMemory();
     }
-    return Py_BuildValue("(LLLLLNNNNNNNNNN)", (long long)out.records, (long long)out.empty_rows,
+    return Py_BuildValue("(LLLLLNNNNNNNNNNL)", (long long)out.records, (long long)out.empty_rows,
                          (long long)out.empty_messages, (long long)out.blank_messages, (long long)out.tool_rows,
                          take(&out.conversation),
                          take(&out.turn), take(&out.roles), take(&out.contents), take(&out.chars),
                          take(&out.decoded), take(&out.convs), take(&out.deferred), take(&out.reasonings),
-                         take(&out.sources));
+                         take(&out.sources), (long long)out.reasoning_replies);
 }
 
 PyDoc_STRVAR(conversation_hashes_doc,

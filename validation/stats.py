@@ -192,19 +192,19 @@ def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRule
         "system_prompts": _system_prompts(frame),
         "supervision": supervision.summary() if supervision is not None else None,
         "tools": tool_summary, "responses": responses,
-        "reasoning": _reasoning(frame, per_conversation.height, tokenizer, rules),
+        "reasoning": _reasoning(frame, per_conversation.height, tokenizer, rules, frames.reasoning),
     })
     if supervision is not None:  # the rendered length, which is what max_length truncates
         per_conversation = per_conversation.with_columns(length=pl.Series(supervision.lengths, dtype=pl.UInt32))
     return Stats(source_name(source), frames.format, frame, summary, per_conversation)
 
 
-def _reasoning(frame: pl.DataFrame, rows: int, tokenizer: Any, rules: TemplateRules | None) -> dict[str, Any] | None:
+def _reasoning(frame: pl.DataFrame, rows: int, tokenizer: Any, rules: TemplateRules | None,
+               known: bool | None = None) -> dict[str, Any] | None:
     """The reasoning section: replies with and without reasoning, reasoning vs answer in chars (and
-    tokens), per row and overall, and what the template leaves out. None when no reply reasons."""
-    maybe = (pl.col("role") == "assistant") & (pl.col("reasoning").is_not_null() |
-                                               pl.col("content").str.contains(stats_read.CLOSE, literal=True))
-    if not frame.select(maybe.any()).item():  # (not a filter: that copies the text of a string-view column)
+    tokens), per row and overall, and what the template leaves out. None when no reply reasons
+    (`known`: whether one does, when the reader could tell)."""
+    if not (known if known is not None else stats_read.reasoning_replies(frame)):
         return None  # no reply reasons: the replies are not split (a copy of every reply's text)
     replies = stats_read.reasoning_split(frame)
     has = pl.col("reasoning").is_not_null()

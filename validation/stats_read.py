@@ -59,6 +59,7 @@ class Frames:
     empty: int
     whitespace: int
     tools: bool | None = None  # some row declares tools or makes calls (None: this reader cannot tell)
+    reasoning: bool | None = None  # some reply reasons, in a field or a think block (None: this reader cannot tell)
 
 
 def read_frames(source: Source, *, format: str | None = None, column: str | None = None,
@@ -83,6 +84,14 @@ def read_frames(source: Source, *, format: str | None = None, column: str | None
     content = messages["content"]
     return Frames(messages, conversation_frame(messages), fmt.name, skipped, int((content == "").sum()),
                   int(content.str.contains(WHITESPACE_ONLY).sum()))
+
+
+def reasoning_replies(frame: pl.DataFrame) -> int:
+    """Replies that reason: a reasoning field, or a think block's end in the content (what the C
+    reader counts)."""
+    reasons = (pl.col("role") == "assistant") & (pl.col("reasoning").is_not_null() |
+                                                 pl.col("content").str.contains(CLOSE, literal=True))
+    return int(frame.select(reasons.sum()).item())  # (not a filter: that copies a string-view column's text)
 
 
 def reasoning_split(frame: pl.DataFrame) -> pl.DataFrame:
@@ -168,7 +177,7 @@ def _c_frames(data: Dataset, fmt: Format) -> Frames:
         import numpy  # noqa: F401  (the frames need them: imported while the threads read, ~0.15 s)
         import pyarrow  # noqa: F401
         messages, conversations, deferred = [], [], []
-        offset = skipped = empty = whitespace = tool_rows = 0
+        offset = skipped = empty = whitespace = tool_rows = reasoning = 0
         for future in futures:  # a part's frames built while the threads read the parts after it
             raw, part = future.result()
             frame, table, counts, late = _part_frames(raw, part, offset)
@@ -179,6 +188,7 @@ def _c_frames(data: Dataset, fmt: Format) -> Frames:
             empty += counts[1]
             whitespace += counts[2]
             tool_rows += counts[3]
+            reasoning += counts[4]
             offset += part[0]
     tools = tool_rows > 0 or any(isinstance(r.data, dict) and has_tool_fields(r.data) for _, r in deferred)
     if deferred:  # rows the C reader left: decoded here, then put in their place
@@ -187,24 +197,27 @@ def _c_frames(data: Dataset, fmt: Format) -> Frames:
         skipped += late_skipped
         empty += int((late_messages["content"] == "").sum())
         whitespace += int(late_messages["content"].str.contains(WHITESPACE_ONLY).sum())
+        reasoning += reasoning_replies(late_messages)
         messages.append(late_messages)
         conversations.append(conversation_frame(late_messages))
     frame = pl.concat(messages, rechunk=False)
     table = pl.concat(conversations, rechunk=False)
     if deferred:
         frame, table = frame.sort("conversation", "turn"), table.sort("conversation")
-    return Frames(frame, table, fmt.name, skipped, empty, whitespace, tools)
+    return Frames(frame, table, fmt.name, skipped, empty, whitespace, tools, reasoning > 0)
 
 
-def _part_frames(data: bytes, part: tuple, offset: int) -> tuple[pl.DataFrame, pl.DataFrame, tuple[int, int, int],
+def _part_frames(data: bytes, part: tuple, offset: int) -> tuple[pl.DataFrame, pl.DataFrame,
+                                                                 tuple[int, int, int, int, int],
                                                                  list[tuple[int, Record]]]:
     """One part's frames (conversation ids moved by `offset`), (empty rows, empty messages,
-    whitespace-only messages, rows with tools or calls) and the records of the rows the C reader left."""
+    whitespace-only messages, rows with tools or calls, replies that reason) and the records of
+    the rows the C reader left."""
     import numpy as np
     import pyarrow as pa
 
     (records, empty_rows, empty, whitespace, tool_rows, conversation, turn, roles, contents, chars, decoded, convs,
-     deferred, reasonings, sources) = part
+     deferred, reasonings, sources, reasoning) = part
     n = len(chars) // 4
     buffers = [pa.py_buffer(data), pa.py_buffer(decoded)]
 
@@ -236,7 +249,7 @@ def _part_frames(data: bytes, part: tuple, offset: int) -> tuple[pl.DataFrame, p
     late = [(offset + int(row), Record(int(row) + 1, decode_row(data[at:at + length], int(row) + 1)))
             for row, at, length in triples]
     conversations = conversations.cast(CONVERSATION_SCHEMA)  # type: ignore[arg-type]
-    return frame, conversations, (empty_rows, empty, whitespace, tool_rows), late
+    return frame, conversations, (empty_rows, empty, whitespace, tool_rows, reasoning), late
 
 
 # --- Polars and Python readers -----------------------------------------------------------------

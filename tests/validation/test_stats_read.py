@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -12,12 +13,14 @@ from tests.strategies import conversations, metadata, wild_row
 from validation import get_format, stats, validate
 from validation.io import read_records
 from validation.rowscan import hash_conversation
-from validation.stats_read import Frames, _python_frame, read_frames
+from validation import _rowscan
+from validation.stats_read import Frames, _python_frame, read_frames, reasoning_replies
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                         HealthCheck.function_scoped_fixture])
-unicode_text = st.text(alphabet=st.sampled_from("aZ É ß \t\n\u00a0\u0130\u03a3\u3000\U0001f600\"\\/\x1f"),
-                       max_size=12)
+unicode_text = st.one_of(st.text(alphabet=st.sampled_from("aZ É ß \t\n\u00a0\u0130\u03a3\u3000\U0001f600\"\\/\x1f"),
+                                 max_size=12),
+                         st.sampled_from(["<think>a</think>b", "a </think>", "</think", "<", "<think>x"]))
 rows = st.one_of(
     wild_row,
     st.builds(lambda ms, meta: {**meta, "messages": ms}, conversations(), metadata),
@@ -47,7 +50,23 @@ def write(path, rows_: list[dict], ascii_: bool) -> None:
 def test_the_c_reader_reads_what_the_python_reader_reads(tmp_path, examples, ascii_):
     path = tmp_path / "rows.jsonl"
     write(path, examples, ascii_)
-    assert_same(read_frames(path, format="messages"), read_frames(examples, format="messages"))
+    read, expected = read_frames(path, format="messages"), read_frames(examples, format="messages")
+    assert_same(read, expected)
+    assert expected.reasoning is None and read.reasoning == (reasoning_replies(expected.messages) > 0)
+
+
+@pytest.mark.parametrize(("content", "reasoning", "role", "counted"), [
+    ("<think>a</think>b", None, "assistant", 1), ("<\\/think>", None, "assistant", 1),
+    ("\\u003c/think\\u003e", None, "assistant", 1), ("</think>", None, "user", 0), ("<think>", None, "assistant", 0),
+    ("ok", "why", "assistant", 1), ("ok", None, "assistant", 0), ("</thin", None, "assistant", 0)])
+def test_the_c_reader_counts_the_replies_that_reason_as_polars_does(content, reasoning, role, counted):
+    """Stats skips the reasoning section on the C reader's count: a reasoning field, or `</think>`
+    in a reply however JSON spells it."""
+    extra = "" if reasoning is None else f', "reasoning_content": "{reasoning}"'
+    line = (f'{{"messages": [{{"role": "user", "content": "q"}}, {{"role": "{role}", "content": "{content}"{extra}}}]}}'
+            .encode())
+    assert _rowscan.read_messages(line, b"messages", b"role", b"content", None, True)[15] == counted
+    assert reasoning_replies(read_frames([json.loads(line)], format="messages").messages) == counted
 
 
 @FAST
