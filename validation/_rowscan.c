@@ -256,7 +256,7 @@ static inline size_t fold_wide(const unsigned char *p, size_t left, unsigned cha
         *o += m;
         return 2;
     }
-    if (fold_keeps_lead[p[0]]) { /* CJK, Hangul, Arabic, Hebrew, Indic...: no decoding needed */
+    if (fold_keeps_lead[p[0]]) { /* CJK, Hangul, Indic...: no decoding needed (two bytes: only cut short) */
         k = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : 2;
         if (k > left) k = left;
         if (*pending) *(*o)++ = ' ';

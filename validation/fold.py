@@ -53,8 +53,8 @@ def header_text() -> str:
             lead = chr(cp).encode()[0]
             changes[lead] = changes.get(lead, False) or not _folds_to_itself(cp, lower)
     keeps = {lead for lead, changed in changes.items() if not changed}
-    pairs = _keep_pairs(lower, keeps)
-    pair_leads = sorted({lead for lead, _, _ in pairs})
+    kept_seconds = _kept_seconds(lower, keeps)
+    pair_leads = sorted(kept_seconds)
     blocks: list[tuple[int, ...]] = [(0,) * BLOCK]  # block 0: nothing changes
     stage1 = []
     for start in range(0, MAX_CODE_POINT, BLOCK):
@@ -95,7 +95,7 @@ def header_text() -> str:
         *_rows([pair_leads.index(b) + 1 if b in pair_leads else 0 for b in range(256)], 32),
         "};",
         f"static const unsigned char fold_second_kept[{len(pair_leads) + 1}][64] = {{",
-        *("    {" + ", ".join(map(str, row)) + "}," for row in _second_rows(pairs, pair_leads)),
+        *("    {" + ", ".join(map(str, row)) + "}," for row in _second_rows(kept_seconds, pair_leads)),
         "};",
         "#ifdef __SSE2__",
         "/* FOLD_IN(v, lo, hi): the bytes of v in [lo, hi], 0x80 < lo <= hi < 0xff (signed comparisons);",
@@ -153,13 +153,9 @@ def _kept_wide_body(keeps: set[int], leads: list[int]) -> list[str]:
     ]
 
 
-def _second_rows(pairs: list[tuple[int, int, int]], leads: list[int]) -> list[list[int]]:
-    """Row 0 (nothing kept), then one row per lead: 1 at each second byte (- 0x80) of its pairs."""
-    rows = [[0] * 64 for _ in range(len(leads) + 1)]
-    for lead, lo, hi in pairs:
-        for second in range(lo, hi + 1):
-            rows[leads.index(lead) + 1][second - 0x80] = 1
-    return rows
+def _second_rows(kept: dict[int, set[int]], leads: list[int]) -> list[list[int]]:
+    """Row 0 (nothing kept), then one row per lead: 1 at each kept second byte (- 0x80)."""
+    return [[0] * 64] + [[int(0x80 + i in kept[lead]) for i in range(64)] for lead in leads]
 
 
 def _two_byte_entry(cp: int, lower: dict[int, str]) -> int:
@@ -175,9 +171,9 @@ def _folds_to_itself(cp: int, lower: dict[int, str]) -> bool:
     return cp not in lower and not chr(cp).isspace()
 
 
-def _keep_pairs(lower: dict[int, str], keeps: set[int]) -> list[tuple[int, int, int]]:
-    """Runs of second bytes, under each lead of three or four bytes not in `keeps`, whose
-    characters all fold to themselves."""
+def _kept_seconds(lower: dict[int, str], keeps: set[int]) -> dict[int, set[int]]:
+    """Under each lead of three or four bytes not in `keeps`, the second bytes whose characters
+    all fold to themselves (leads without one left out)."""
     second: dict[tuple[int, int], bool] = {}
     for cp in range(0x800, MAX_CODE_POINT):
         if not 0xD800 <= cp < 0xE000:
@@ -185,15 +181,11 @@ def _keep_pairs(lower: dict[int, str], keeps: set[int]) -> list[tuple[int, int, 
             if b[0] not in keeps:
                 key = (b[0], b[1])
                 second[key] = second.get(key, True) and _folds_to_itself(cp, lower)
-    pairs: list[list[int]] = []
-    for (lead, byte), kept in sorted(second.items()):
-        if not kept:
-            continue
-        if pairs and pairs[-1][0] == lead and pairs[-1][2] == byte - 1:
-            pairs[-1][2] = byte
-        else:
-            pairs.append([lead, byte, byte])
-    return [(a, b, c) for a, b, c in pairs]
+    kept: dict[int, set[int]] = {}
+    for (lead, byte), folds_to_itself in second.items():
+        if folds_to_itself:
+            kept.setdefault(lead, set()).add(byte)
+    return kept
 
 
 def _entry(cp: int, low: str | None, expansions: list[str]) -> int:

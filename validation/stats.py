@@ -206,10 +206,8 @@ def _reasoning(frame: pl.DataFrame, rows: int, tokenizer: Any, rules: TemplateRu
     (`known`: whether one does, when the reader could tell)."""
     if not (known if known is not None else stats_read.reasoning_replies(frame)):
         return None  # no reply reasons: the replies are not split (a copy of every reply's text)
-    replies = stats_read.reasoning_split(frame)
+    replies = stats_read.reasoning_split(frame)  # a reply that reasons has a reasoning here
     has = pl.col("reasoning").is_not_null()
-    if not replies.select(has.any()).item():
-        return None
     replies = replies.with_columns(reasoning_chars=pl.col("reasoning").str.len_chars().fill_null(0),
                                    answer_chars=pl.col("answer").str.len_chars())
     unit = "chars"
