@@ -25,6 +25,8 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #ifdef __SSE2__
@@ -153,46 +155,6 @@ static inline void fold_byte(unsigned char c, unsigned char **o, int *pending, i
     }
 }
 
-#ifdef __SSE2__
-/* The mask of the bytes of v that are printable ASCII, or (>= 0x80) part of a character that folds
- * to itself (fold_kept_wide). */
-static inline unsigned plain_bytes(__m128i v) {
-    unsigned fine = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1f)),
-                                                              _mm_cmplt_epi8(v, _mm_set1_epi8(0x7f))));
-    unsigned wide = (unsigned)_mm_movemask_epi8(v); /* bytes >= 0x80 */
-    return wide ? fine | fold_kept_wide(v, wide) : fine;
-}
-
-/* Sixteen bytes whose fold only lower-cases their ASCII capitals and makes each ASCII whitespace a
- * space (plain_bytes or fold_space, each whitespace alone between other characters, none owed from
- * before the block unless the block starts with a character; a last one is owed to what follows):
- * folded onto *o; 16. A character cut by the block's end is finished as it is (plain_bytes kept
- * it). Else the bytes before the first that is none of that (a character to fold, a second
- * whitespace in a row) are folded so, and their number returned (0: none): the caller folds what
- * follows character by character. They end where a character begins: a byte plain_bytes does not
- * keep is a lead or ASCII. */
-static inline size_t fold_block(const unsigned char *p, unsigned char **o, int *pending, int *started) {
-    const __m128i v = _mm_loadu_si128((const __m128i *)p), space = _mm_set1_epi8(' ');
-    const __m128i ws = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, space),  /* fold_space */
-        _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('\t' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('\r' + 1)))),
-        _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1b)), _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))));
-    unsigned spaces = (unsigned)_mm_movemask_epi8(ws);
-    unsigned bad = (~(plain_bytes(v) | spaces) & 0xffff) | (spaces & (spaces >> 1)) |
-                   ((spaces & 1) && (!*started || *pending));
-    size_t n = bad ? (size_t)__builtin_ctz(bad) : 16;
-    if (n == 0) return 0;
-    if (*pending) *(*o)++ = ' ';
-    __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('A' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('Z' + 1)));
-    __m128i spaced = _mm_or_si128(_mm_andnot_si128(ws, v), _mm_and_si128(ws, space));
-    _mm_storeu_si128((__m128i *)*o, _mm_add_epi8(spaced, _mm_and_si128(upper, _mm_set1_epi8(0x20))));
-    /* a space at the end is owed to the next character, if one comes */
-    *pending = (spaces >> (n - 1)) & 1;
-    *o += n - *pending;
-    *started = 1;
-    return n;
-}
-#endif
-
 /* The code point at p (valid UTF-8, at most `left` bytes), and its length in *n. */
 static inline unsigned code_point(const unsigned char *p, size_t left, size_t *n) {
     if (p[0] < 0x80) { *n = 1; return p[0]; }
@@ -234,6 +196,98 @@ static inline void copy_char(const unsigned char *p, size_t k, unsigned char **o
     if (k > 3) d[3] = p[3];
     *o += k;
 }
+
+static inline int keeps_pair(unsigned char lead, unsigned char second) {
+    return (second & 0xc0) == 0x80 && fold_second_kept[fold_pair_row[lead]][second & 0x3f];
+}
+
+#ifdef __SSE2__
+/* The mask of the bytes of v that are printable ASCII, or (>= 0x80) part of a character that folds
+ * to itself (fold_kept_wide). */
+static inline unsigned plain_bytes(__m128i v) {
+    unsigned fine = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1f)),
+                                                              _mm_cmplt_epi8(v, _mm_set1_epi8(0x7f))));
+    unsigned wide = (unsigned)_mm_movemask_epi8(v); /* bytes >= 0x80 */
+    return wide ? fine | fold_kept_wide(v, wide) : fine;
+}
+
+/* The fold of the character of k bytes at p (its lead p[0] >= 0xc2, valid UTF-8) written over the
+ * copy of it at d, when that fold is k bytes long too: 1. Else 0, d left alone: a whitespace, a
+ * fold of another length (İ to i̇). Capitals of Latin, Greek, Cyrillic, full-width forms... */
+static inline int fold_in_place(const unsigned char *p, size_t k, unsigned char *d) {
+    if (k == 2) {
+        uint32_t entry = fold_two[(((p[0] & 0x1f) << 6) | (p[1] & 0x3f)) - 0x80];
+        if (entry >> 24 != 2) return 0;
+        d[0] = (unsigned char)entry;
+        d[1] = (unsigned char)(entry >> 8);
+        return 1;
+    }
+    size_t m;
+    unsigned cp = code_point(p, k, &m);
+    if (fold_space_lead(p[0]) && fold_is_space(cp)) return 0;
+    int32_t entry = fold_stage2[fold_stage1[cp / FOLD_BLOCK]][cp % FOLD_BLOCK];
+    if (entry == 0) return 1; /* folds to itself */
+    if (entry < FOLD_EXPANDED) return 0;
+    unsigned low = cp + entry;
+    if ((low < 0x800 ? 2u : low < 0x10000 ? 3u : 4u) != k) return 0;
+    put_code_point(&d, low);
+    return 1;
+}
+
+/* Sixteen bytes whose fold lower-cases their ASCII capitals, makes each ASCII whitespace a space
+ * (each alone between other characters, none owed from before the block unless the block starts
+ * with a character; a last one is owed to what follows) and folds each other character to one as
+ * long as itself (fold_in_place): folded onto *o; 16. A character cut by the block's end whose lead
+ * fold_keeps_lead keeps is finished as it is. Else the bytes before the first that is none of that
+ * (a character whose fold is longer or shorter, or cut by the block's end, a control character, a
+ * second whitespace in a row) are folded so, and their number returned (0: none): the caller
+ * folds what follows character by character. They end where a character begins. */
+static inline size_t fold_block(const unsigned char *p, unsigned char **o, int *pending, int *started) {
+    const __m128i v = _mm_loadu_si128((const __m128i *)p), space = _mm_set1_epi8(' ');
+    const __m128i ws = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, space),  /* fold_space */
+        _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('\t' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('\r' + 1)))),
+        _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1b)), _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))));
+    unsigned spaces = (unsigned)_mm_movemask_epi8(ws);
+    unsigned wide = (unsigned)_mm_movemask_epi8(v); /* bytes >= 0x80 */
+    unsigned printable = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1f)),
+                                                                    _mm_cmplt_epi8(v, _mm_set1_epi8(0x7f))));
+    /* leads: bytes >= 0xc0 */
+    unsigned leads = wide & (unsigned)_mm_movemask_epi8(_mm_cmpgt_epi8(v, _mm_set1_epi8((char)0xbf)));
+    unsigned bad = (~(printable | spaces | wide) & 0xffff) | (spaces & (spaces >> 1)) |
+                   ((spaces & 1) && (!*started || *pending));
+    if (bad & 1) return 0;
+    unsigned char *d = *o + (*pending ? 1 : 0);
+    __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('A' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('Z' + 1)));
+    __m128i spaced = _mm_or_si128(_mm_andnot_si128(ws, v), _mm_and_si128(ws, space));
+    _mm_storeu_si128((__m128i *)d, _mm_add_epi8(spaced, _mm_and_si128(upper, _mm_set1_epi8(0x20))));
+    unsigned limit = bad ? (unsigned)__builtin_ctz(bad) : 16;
+    if (leads) { /* a character the block's end cuts: left as it is if its lead keeps, else the block ends before it */
+        unsigned last = 31 - (unsigned)__builtin_clz(leads), k = p[last] >= 0xf0 ? 4 : p[last] >= 0xe0 ? 3 : 2;
+        if (last + k > 16) {
+            leads &= ~(1u << last);
+            if (!fold_keeps_lead[p[last]] && last < limit) limit = last;
+        }
+        leads &= (1u << limit) - 1;
+    }
+    for (; leads; leads &= leads - 1) {
+        unsigned j = (unsigned)__builtin_ctz(leads);
+        const unsigned char *c = p + j;
+        if (fold_keeps_lead[c[0]]) continue;
+        unsigned k = c[0] >= 0xf0 ? 4 : c[0] >= 0xe0 ? 3 : 2;
+        if ((k > 2 && keeps_pair(c[0], c[1])) || fold_in_place(c, k, d + j)) continue;
+        limit = j;
+        break;
+    }
+    size_t n = limit;
+    if (n == 0) return 0;
+    if (*pending) **o = ' ';
+    /* a space at the end is owed to the next character, if one comes */
+    *pending = (spaces >> (n - 1)) & 1;
+    *o = d + n - *pending;
+    *started = 1;
+    return n;
+}
+#endif
 
 /* The fold of the character of at least two bytes at p (at most `left`); its length. */
 static inline size_t fold_wide(const unsigned char *p, size_t left, unsigned char **o, int *pending, int *started) {
@@ -317,10 +371,6 @@ static size_t fold_from(const unsigned char *p, size_t n, unsigned char *out, in
 
 static inline size_t fold_text(const unsigned char *p, size_t n, unsigned char *out) {
     return fold_from(p, n, out, 0, 0);
-}
-
-static inline int keeps_pair(unsigned char lead, unsigned char second) {
-    return (second & 0xc0) == 0x80 && fold_second_kept[fold_pair_row[lead]][second & 0x3f];
 }
 
 /* Valid UTF-8 text that folding leaves as it is, in the common case: printable ASCII without
@@ -1764,6 +1814,31 @@ PyDoc_STRVAR(read_messages_doc,
 "mapped by the table or any string with None) are listed in deferred as i64 triples (record,\n"
 "byte offset, length). file_start: skip a BOM. data must be under 4 GiB.");
 
+/* stats reads a file through a memory map. Another program that truncates the file meanwhile
+ * takes the pages past its new end away, and the next read of one raises SIGBUS. While
+ * read_messages reads, that returns to it (the thread's `bus_jump`), and it raises OSError;
+ * a SIGBUS anywhere else goes to the handling there was before (the fault repeats on return). */
+#ifdef SA_SIGINFO
+static _Thread_local sigjmp_buf *bus_jump;
+static struct sigaction bus_before;
+static int bus_guarded;
+
+static void on_bus(int sig, siginfo_t *info, void *context) {
+    if (bus_jump) siglongjmp(*bus_jump, 1);
+    sigaction(SIGBUS, &bus_before, NULL);
+}
+
+static void guard_bus(void) { /* with the GIL */
+    if (bus_guarded) return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_bus;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    bus_guarded = sigaction(SIGBUS, &sa, &bus_before) == 0;
+}
+#endif
+
 static PyObject *read_messages(PyObject *self, PyObject *args) {
     Py_buffer view;
     PyObject *roles;
@@ -1777,28 +1852,56 @@ static PyObject *read_messages(PyObject *self, PyObject *args) {
         PyBuffer_Release(&view);
         return NULL;
     }
-    Columns out = {0};
-    const unsigned char *base = view.buf;
-    Py_BEGIN_ALLOW_THREADS
-    read_span(base, base + view.len, file_start, &out, &spec);
-    Py_END_ALLOW_THREADS
-    PyBuffer_Release(&view);
-    Buf *all[] = {&out.conversation, &out.turn, &out.roles, &out.contents, &out.chars, &out.decoded,
-                  &out.convs, &out.deferred, &out.key, &out.scratch, &out.reasonings, &out.sources};
-    int failed = 0;
-    for (size_t i = 0; i < sizeof all / sizeof *all; i++) failed |= all[i]->failed;
-    buf_free(&out.key);
-    buf_free(&out.scratch);
-    if (failed) {
-        for (size_t i = 0; i < sizeof all / sizeof *all; i++) buf_free(all[i]);
+    Columns *out = PyMem_RawCalloc(1, sizeof *out); /* not a local: read_span's writes survive a jump back */
+    if (!out) {
+        PyBuffer_Release(&view);
         return PyErr_NoMemory();
     }
-    return Py_BuildValue("(LLLLLNNNNNNNNNNL)", (long long)out.records, (long long)out.empty_rows,
-                         (long long)out.empty_messages, (long long)out.blank_messages, (long long)out.tool_rows,
-                         take(&out.conversation),
-                         take(&out.turn), take(&out.roles), take(&out.contents), take(&out.chars),
-                         take(&out.decoded), take(&out.convs), take(&out.deferred), take(&out.reasonings),
-                         take(&out.sources), (long long)out.reasoning_replies);
+    const unsigned char *base = view.buf;
+    volatile int shrank = 0;
+#ifdef SA_SIGINFO
+    guard_bus();
+    sigjmp_buf jump;
+#endif
+    Py_BEGIN_ALLOW_THREADS
+#ifdef SA_SIGINFO
+    if (sigsetjmp(jump, 1) == 0) {
+        bus_jump = &jump;
+        read_span(base, base + view.len, file_start, out, &spec);
+    } else {
+        shrank = 1;
+    }
+    bus_jump = NULL;
+#else
+    read_span(base, base + view.len, file_start, out, &spec);
+#endif
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    Buf *all[] = {&out->conversation, &out->turn, &out->roles, &out->contents, &out->chars, &out->decoded,
+                  &out->convs, &out->deferred, &out->key, &out->scratch, &out->reasonings, &out->sources};
+    int failed = 0;
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) failed |= all[i]->failed;
+    buf_free(&out->key);
+    buf_free(&out->scratch);
+    PyObject *result = NULL;
+    if (shrank || failed) {
+        for (size_t i = 0; i < sizeof all / sizeof *all; i++) buf_free(all[i]);
+        if (shrank)
+            PyErr_SetString(PyExc_OSError, /* stats_read.SHRANK */
+                            "the file changed while it was read (it is shorter now); "
+                            "read it again once nothing writes to it");
+        else
+            PyErr_NoMemory();
+    } else {
+        result = Py_BuildValue("(LLLLLNNNNNNNNNNL)", (long long)out->records, (long long)out->empty_rows,
+                               (long long)out->empty_messages, (long long)out->blank_messages,
+                               (long long)out->tool_rows, take(&out->conversation), take(&out->turn),
+                               take(&out->roles), take(&out->contents), take(&out->chars), take(&out->decoded),
+                               take(&out->convs), take(&out->deferred), take(&out->reasonings),
+                               take(&out->sources), (long long)out->reasoning_replies);
+    }
+    PyMem_RawFree(out);
+    return result;
 }
 
 PyDoc_STRVAR(conversation_hashes_doc,

@@ -5,7 +5,7 @@ iterable of row dicts, or a `Dataset` already opened. `open_dataset` opens a fil
 or disk dataset is loaded once), detects the format from the first rows, and hands out
 `records()` as often as a pass needs them. The fast paths read the same open file by byte
 ranges (`window`): threads and forked worker processes each read their own range of it with
-`pread`, so nothing opens the file again.
+`pread` (stats' reader maps its ranges instead: `mapped`), so nothing opens the file again.
 
 Example:
     >>> with open_dataset([{"question": "1+1?", "answer": "2"}]) as data:
@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import io
+import mmap
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ from validation.report import Issue
 
 DETECT_SAMPLE = 200  # rows the format is detected from
 WINDOW_BUFFER = 1 << 20
+MAP_POPULATE = getattr(mmap, "MAP_POPULATE", 0)  # Linux: the pages mapped at once, not one fault each
 
 
 def is_path(source: Any) -> bool:
@@ -121,6 +123,26 @@ class Dataset:
     def window(self, start: int = 0, end: int | None = None) -> BinaryIO:
         """Bytes `start`..`end` of the file as stored, buffered, at its own position."""
         return io.BufferedReader(Window(self.fd(), start, end), WINDOW_BUFFER)  # type: ignore[return-value]
+
+    def mapped(self, start: int = 0, end: int | None = None) -> bytes | memoryview:
+        """Bytes `start`..`end` of the file as stored, through a read-only memory map: no copy (a
+        `pread` of a part copies it into fresh memory first, 0.06 s per 100 MB on a 2-core VM).
+        The view keeps the map open. Read by a window instead where the file cannot be mapped.
+
+        A program that truncates the file while it is mapped takes the pages past its new end
+        away; reading one raises SIGBUS (`_rowscan.read_messages` turns it into OSError)."""
+        end = self.size if end is None else end
+        assert end is not None
+        if end <= start:
+            return b""
+        aligned = start - start % mmap.ALLOCATIONGRANULARITY
+        try:
+            view = mmap.mmap(self.fd(), end - aligned, offset=aligned, flags=mmap.MAP_SHARED | MAP_POPULATE,
+                             prot=mmap.PROT_READ)
+        except (OSError, ValueError, AttributeError):  # not mappable here (or no longer that long)
+            with self.window(start, end) as f:
+                return f.read()
+        return memoryview(view)[start - aligned:]
 
     def stream(self) -> BinaryIO:
         """The file's content from the start, decompressed when it is compressed."""

@@ -27,6 +27,7 @@ from validation.checks import with_call_content
 from validation.formats import Format, FormatError
 from validation.io import Record, readable
 from validation.decode import decode_row
+from validation.errors import InputError
 from validation.reasoning import CLOSE, OPEN, REASONING_FIELDS
 from validation.jsonl_scan import blocks, default_workers, line_ranges
 from validation.source import Dataset, Source, dataset_of
@@ -143,6 +144,7 @@ def _hashes(messages: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
 
 # --- the C reader ------------------------------------------------------------------------------
 
+SHRANK = "the file changed while it was read (it is shorter now); read it again once nothing writes to it"  # _rowscan.c
 CONVERSATION_DTYPE = [("exact", "<u8"), ("folded", "<u8"), ("length", "<i8"), ("assistant_start", "<i8"),
                       ("assistant_end", "<i8"), ("conversation", "<u4"), ("messages", "<u4")]  # _rowscan.c: Conv
 
@@ -153,14 +155,15 @@ def _c_frames(data: Dataset, fmt: Format) -> Frames:
     roles = None if shape.roles is None else {k.encode(): v.encode() for k, v in shape.roles.items()}
     workers = default_workers()
 
-    def parse(data: bytes, first: bool) -> tuple[bytes, tuple]:
+    def parse(data: bytes | memoryview, first: bool) -> tuple[bytes | memoryview, tuple]:
         return data, _rowscan.read_messages(data, shape.list_key.encode(), shape.role_key.encode(),
                                             shape.content_key.encode(), roles, first)
 
-    def read(span: tuple[int, int]) -> tuple[bytes, tuple]:
-        # pread and the C reader both let other threads run
-        with data.window(*span) as f:
-            return parse(f.read(), span[0] == 0)
+    def read(span: tuple[int, int]) -> tuple[bytes | memoryview, tuple]:
+        try:  # the part mapped, not copied; the C reader lets other threads run
+            return parse(data.mapped(*span), span[0] == 0)
+        except OSError as error:  # the file shrank while the C reader read it (SHRANK), or cannot be read
+            raise InputError(f"{data.name}: {error}") from None
 
     with ThreadPoolExecutor(workers) as pool:
         if data.compression is None:
@@ -190,6 +193,8 @@ def _c_frames(data: Dataset, fmt: Format) -> Frames:
             tool_rows += counts[3]
             reasoning += counts[4]
             offset += part[0]
+        if data.compression is None and (data.size or 0) < spans[-1][1]:  # before Polars reads the maps
+            raise InputError(f"{data.name}: {SHRANK}")
     tools = tool_rows > 0 or any(isinstance(r.data, dict) and has_tool_fields(r.data) for _, r in deferred)
     if deferred:  # rows the C reader left: decoded here, then put in their place
         late_messages, late_skipped = _python_frame(deferred, fmt)
@@ -207,7 +212,7 @@ def _c_frames(data: Dataset, fmt: Format) -> Frames:
     return Frames(frame, table, fmt.name, skipped, empty, whitespace, tools, reasoning > 0)
 
 
-def _part_frames(data: bytes, part: tuple, offset: int) -> tuple[pl.DataFrame, pl.DataFrame,
+def _part_frames(data: bytes | memoryview, part: tuple, offset: int) -> tuple[pl.DataFrame, pl.DataFrame,
                                                                  tuple[int, int, int, int, int],
                                                                  list[tuple[int, Record]]]:
     """One part's frames (conversation ids moved by `offset`), (empty rows, empty messages,
@@ -246,7 +251,7 @@ def _part_frames(data: bytes, part: tuple, offset: int) -> tuple[pl.DataFrame, p
     conversations = conversations.with_columns(assistant_start=pl.when(has_assistant).then("assistant_start"),
                                                assistant_end=pl.when(has_assistant).then("assistant_end"))
     triples = np.frombuffer(deferred, np.int64).reshape(-1, 3)
-    late = [(offset + int(row), Record(int(row) + 1, decode_row(data[at:at + length], int(row) + 1)))
+    late = [(offset + int(row), Record(int(row) + 1, decode_row(bytes(data[at:at + length]), int(row) + 1)))
             for row, at, length in triples]
     conversations = conversations.cast(CONVERSATION_SCHEMA)  # type: ignore[arg-type]
     return frame, conversations, (empty_rows, empty, whitespace, tool_rows, reasoning), late

@@ -62,6 +62,17 @@ def test_the_fold_of_words_between_single_whitespace_of_any_kind_is_the_python_r
     assert fold(text) == reference_fold(text)
 
 
+@FAST
+@given(st.lists(st.text(st.sampled_from("aZ.ÉéΣδДжĀǅＡａꙀ𐐀中가😀İȺΩKẞ\u00a0"), min_size=1, max_size=9), max_size=14),
+       st.integers(0, 15))
+def test_blocks_fold_capitals_of_every_script_in_place_at_every_offset(words, shift):
+    """A block of sixteen bytes folds its characters in place when each fold is as long as the
+    character (É, Σ, Д, Ā, ǅ, Ａ, Ꙁ, 𐐀) and ends before one whose fold is not (İ, Ⱥ: longer; Ω,
+    K, ẞ: shorter; a no-break space), or one the block's end cuts: at every offset."""
+    text = "x" * shift + " ".join(words)
+    assert fold(text) == reference_fold(text)
+
+
 def test_fold_examples():
     assert fold("  Ich  GRÜẞE\u3000ΣΟΦΙΑ\n") == "ich grüße σοφια"
     assert fold("İSTANBUL") == "i\u0307stanbul"

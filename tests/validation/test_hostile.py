@@ -85,3 +85,40 @@ def test_a_row_cut_inside_an_escape_is_an_error_on_its_row_at_every_cut(tmp_path
     found = json.loads(done.stdout)
     cuts = len(range(start, cut.index('"}') + 1))
     assert found == [[1, [[2, "invalid-json"]]], [0, 1, 1], [1, [[2, "invalid-json"]]], [0, 2, 1]] * cuts
+
+
+def test_a_file_truncated_while_stats_reads_it_is_one_clear_line(tmp_path):
+    """stats maps the file: another program that truncates it meanwhile takes pages away, and a
+    read of one raises SIGBUS. Truncated while the C reader reads, or after it and before the
+    summary: exit 2 and one line naming the file, not a crash. In a child process, so that a
+    SIGBUS that got through fails this test instead of ending the suite."""
+    path = tmp_path / "rows.jsonl"
+    row = '{"messages": [{"role": "system", "content": "be %d"}, {"role": "user", "content": "hello %d"}, ' \
+          '{"role": "assistant", "content": "hi"}]}\n'
+    code = """if True:
+        import io, os, sys, contextlib, instructkit
+        from validation import source, stats_read
+        path, when = sys.argv[1:]
+        mapped, part_frames = source.Dataset.mapped, stats_read._part_frames
+        def truncating_mapped(self, start=0, end=None):
+            view = mapped(self, start, end)
+            if when == "reading":
+                os.truncate(path, 4096)  # the pages the C reader is about to read are gone
+            return view
+        def truncating_part_frames(*args):
+            if when == "summary":
+                os.truncate(path, os.path.getsize(path) - 10)
+            return part_frames(*args)
+        source.Dataset.mapped, stats_read._part_frames = truncating_mapped, truncating_part_frames
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            code = instructkit.main(["stats", path])
+        print(code, err.getvalue().strip())
+    """
+    for when in ("reading", "summary"):
+        path.write_text("".join(row % (i % 7, i) for i in range(100_000)))
+        done = subprocess.run([sys.executable, "-c", code, str(path), when], capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, (when, done.returncode, done.stderr)
+        assert done.stdout.strip() == (f"2 instructkit stats: error: {path}: the file changed while it was read "
+                                       "(it is shorter now); read it again once nothing writes to it"), when

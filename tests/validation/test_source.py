@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import mmap
 import os
 
 import pytest
@@ -134,3 +135,22 @@ def test_the_open_count_sees_every_open_and_forked_ones(tmp_path, opens):
         os._exit(0)
     os.waitpid(pid, 0)
     assert count() == 3
+
+
+def test_mapped_gives_the_bytes_of_any_range_and_reads_where_it_cannot_map(tmp_path, monkeypatch):
+    path = tmp_path / "rows.jsonl"
+    data = b"".join(b'{"question": "q%d", "answer": "a"}\n' % i for i in range(5000))  # past one map granule
+    path.write_bytes(data)
+    granule = mmap.ALLOCATIONGRANULARITY
+    ranges = [(0, None), (1, 10), (granule - 3, granule + 5), (granule, 2 * granule + 1), (len(data) - 1, len(data)),
+              (7, 7)]
+    with open_dataset(path) as dataset:
+        for start, end in ranges:
+            assert bytes(dataset.mapped(start, end)) == data[start:end]
+
+        def cannot_map(*args, **kwargs):
+            raise OSError(19, "No such device")  # what a file system without mmap answers
+
+        monkeypatch.setattr(mmap, "mmap", cannot_map)
+        for start, end in ranges:
+            assert dataset.mapped(start, end) == data[start:end]
