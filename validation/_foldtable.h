@@ -358,18 +358,22 @@ static const unsigned char fold_second_kept[7][64] = {
  * FOLD_UPTO(v, hi): the bytes in [0x80, hi]. */
 #define FOLD_IN(v, lo, hi) _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8((char)((lo) - 1))), FOLD_UPTO(v, hi))
 #define FOLD_UPTO(v, hi) _mm_cmplt_epi8(v, _mm_set1_epi8((char)((hi) + 1)))
-/* Of the bytes >= 0x80 of v (the mask `wide`), those that belong to characters folding to
- * themselves, as far as v shows, as a mask: continuation bytes and the leads of fold_keeps_lead
- * in one pass; a lead of fold_pair_row followed in v by a continuation byte its row keeps, one
- * by one (a block holds one or two). */
-static inline __attribute__((always_inline)) unsigned fold_kept_wide(__m128i v, unsigned wide) {
+/* The bytes of v that are continuation bytes or leads fold_keeps_lead keeps, as a mask (and
+ * any ASCII byte: mask it with the bytes >= 0x80). */
+static inline __attribute__((always_inline)) unsigned fold_kept_bytes(__m128i v) {
     __m128i k = FOLD_UPTO(v, 0xbf);
     k = _mm_or_si128(k, FOLD_IN(v, 0xca, 0xcc));
     k = _mm_or_si128(k, FOLD_IN(v, 0xd6, 0xe0));
     k = _mm_or_si128(k, FOLD_IN(v, 0xe4, 0xe9));
     k = _mm_or_si128(k, FOLD_IN(v, 0xeb, 0xee));
     k = _mm_or_si128(k, FOLD_IN(v, 0xf1, 0xf4));
-    unsigned kept = (unsigned)_mm_movemask_epi8(k) & wide;
+    return (unsigned)_mm_movemask_epi8(k);
+}
+/* Of the bytes >= 0x80 of v (the mask `wide`), those that belong to characters folding to
+ * themselves, as far as v shows, as a mask: fold_kept_bytes, then a lead of fold_pair_row
+ * followed in v by a continuation byte its row keeps, one by one (a block holds one or two). */
+static inline __attribute__((always_inline)) unsigned fold_kept_wide(__m128i v, unsigned wide) {
+    unsigned kept = fold_kept_bytes(v) & wide;
     /* the leads of pairs lie in [0xe1, 0xf0]; one in the last byte: its second byte is not in v */
     unsigned unknown = wide & ~kept & 0x7fff & (unsigned)_mm_movemask_epi8(FOLD_IN(v, 0xe1, 0xf0));
     if (!unknown) return kept;

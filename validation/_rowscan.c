@@ -251,8 +251,8 @@ static inline size_t fold_block(const unsigned char *p, unsigned char **o, int *
     unsigned wide = (unsigned)_mm_movemask_epi8(v); /* bytes >= 0x80 */
     unsigned printable = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1f)),
                                                                     _mm_cmplt_epi8(v, _mm_set1_epi8(0x7f))));
-    /* leads: bytes >= 0xc0 */
-    unsigned leads = wide & (unsigned)_mm_movemask_epi8(_mm_cmpgt_epi8(v, _mm_set1_epi8((char)0xbf)));
+    /* leads (bytes >= 0xc0) that fold_keeps_lead does not keep */
+    unsigned leads = wide & ~fold_kept_bytes(v);
     unsigned bad = (~(printable | spaces | wide) & 0xffff) | (spaces & (spaces >> 1)) |
                    ((spaces & 1) && (!*started || *pending));
     if (bad & 1) return 0;
@@ -261,18 +261,14 @@ static inline size_t fold_block(const unsigned char *p, unsigned char **o, int *
     __m128i spaced = _mm_or_si128(_mm_andnot_si128(ws, v), _mm_and_si128(ws, space));
     _mm_storeu_si128((__m128i *)d, _mm_add_epi8(spaced, _mm_and_si128(upper, _mm_set1_epi8(0x20))));
     unsigned limit = bad ? (unsigned)__builtin_ctz(bad) : 16;
-    if (leads) { /* a character the block's end cuts: left as it is if its lead keeps, else the block ends before it */
+    if (leads) { /* a character the block's end cuts (kept as it is when its lead keeps): the block ends before it */
         unsigned last = 31 - (unsigned)__builtin_clz(leads), k = p[last] >= 0xf0 ? 4 : p[last] >= 0xe0 ? 3 : 2;
-        if (last + k > 16) {
-            leads &= ~(1u << last);
-            if (!fold_keeps_lead[p[last]] && last < limit) limit = last;
-        }
+        if (last + k > 16 && last < limit) limit = last;
         leads &= (1u << limit) - 1;
     }
     for (; leads; leads &= leads - 1) {
         unsigned j = (unsigned)__builtin_ctz(leads);
         const unsigned char *c = p + j;
-        if (fold_keeps_lead[c[0]]) continue;
         unsigned k = c[0] >= 0xf0 ? 4 : c[0] >= 0xe0 ? 3 : 2;
         if ((k > 2 && keeps_pair(c[0], c[1])) || fold_in_place(c, k, d + j)) continue;
         limit = j;

@@ -102,12 +102,16 @@ def header_text() -> str:
         " * FOLD_UPTO(v, hi): the bytes in [0x80, hi]. */",
         "#define FOLD_IN(v, lo, hi) _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8((char)((lo) - 1))), FOLD_UPTO(v, hi))",
         "#define FOLD_UPTO(v, hi) _mm_cmplt_epi8(v, _mm_set1_epi8((char)((hi) + 1)))",
+        "/* The bytes of v that are continuation bytes or leads fold_keeps_lead keeps, as a mask (and",
+        " * any ASCII byte: mask it with the bytes >= 0x80). */",
+        "static inline __attribute__((always_inline)) unsigned fold_kept_bytes(__m128i v) {",
+        *_kept_bytes_body(keeps),
+        "}",
         "/* Of the bytes >= 0x80 of v (the mask `wide`), those that belong to characters folding to",
-        " * themselves, as far as v shows, as a mask: continuation bytes and the leads of fold_keeps_lead",
-        " * in one pass; a lead of fold_pair_row followed in v by a continuation byte its row keeps, one",
-        " * by one (a block holds one or two). */",
+        " * themselves, as far as v shows, as a mask: fold_kept_bytes, then a lead of fold_pair_row",
+        " * followed in v by a continuation byte its row keeps, one by one (a block holds one or two). */",
         "static inline __attribute__((always_inline)) unsigned fold_kept_wide(__m128i v, unsigned wide) {",
-        *_kept_wide_body(keeps, pair_leads),
+        *_kept_wide_body(pair_leads),
         "}",
         "#endif",
         "/* Whether a UTF-8 lead byte may start a whitespace character >= 0x80 (then ask fold_is_space) */",
@@ -127,7 +131,7 @@ def _c_in(lo: int, hi: int) -> str:
     return f"FOLD_UPTO(v, 0x{hi:x})" if lo == 0x80 else f"FOLD_IN(v, 0x{lo:x}, 0x{hi:x})"
 
 
-def _kept_wide_body(keeps: set[int], leads: list[int]) -> list[str]:
+def _kept_bytes_body(keeps: set[int]) -> list[str]:
     runs: list[list[int]] = []
     for b in range(0x80, 0x100):
         if b < 0xC0 or b in keeps:
@@ -137,8 +141,12 @@ def _kept_wide_body(keeps: set[int], leads: list[int]) -> list[str]:
                 runs.append([b, b])
     lines = [f"    __m128i k = {_c_in(*runs[0])};"]
     lines += [f"    k = _mm_or_si128(k, {_c_in(a, b)});" for a, b in runs[1:]]
-    return lines + [
-        "    unsigned kept = (unsigned)_mm_movemask_epi8(k) & wide;",
+    return lines + ["    return (unsigned)_mm_movemask_epi8(k);"]
+
+
+def _kept_wide_body(leads: list[int]) -> list[str]:
+    return [
+        "    unsigned kept = fold_kept_bytes(v) & wide;",
         "    /* the leads of pairs lie in [0x%x, 0x%x]; one in the last byte: its second byte is not in v */"
         % (min(leads), max(leads)),
         f"    unsigned unknown = wide & ~kept & 0x7fff & (unsigned)_mm_movemask_epi8({_c_in(min(leads), max(leads))});",
