@@ -38,6 +38,7 @@
 #define MAX_DEPTH 64
 #define MAX_MESSAGES 4096
 #define CHAIN_SEED 0x243f6a8885a308d3ULL
+#define VALID_CHUNK (64 << 10) /* stats' reader checks UTF-8 this many bytes of lines at a time */
 
 /* --- growable byte buffer (no GIL needed) ---------------------------------------------------- */
 
@@ -446,6 +447,7 @@ static int chain_message(uint64_t *exact, uint64_t *folded, const char *role, si
 
 typedef struct {
     const unsigned char *p, *end;
+    int valid; /* the bytes are known to be valid UTF-8 (utf8_valid): strings count characters unchecked */
 } Cursor;
 
 static inline void skip_ws(Cursor *c) {
@@ -507,6 +509,84 @@ static size_t utf8_len(const unsigned char *p, const unsigned char *end) {
     for (size_t i = 2; i < n; i++)
         if (p[i] < 0x80 || p[i] > 0xbf) return 0;
     return n;
+}
+
+/* Whole spans of UTF-8 checked at once, with the lookup tables of Keiser and Lemire ("Validating
+ * UTF-8 in less than one instruction per byte", 2021; simdjson's lookup4): three pshufb lookups on
+ * each byte and the one before it flag every error of utf8_len's rules (a missing or extra
+ * continuation byte, overlong forms, surrogates, past U+10FFFF), two saturating subtractions the
+ * third and fourth bytes. SSSE3 only, chosen at run time (use_ssse3); without it the strings are
+ * checked one by one as before. */
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <tmmintrin.h>
+#define UTF8_SPANS 1
+static int ssse3_on; /* the CPU has SSSE3 (and use_ssse3 did not turn it off) */
+
+enum { TOO_SHORT = 1, TOO_LONG = 2, OVERLONG_3 = 4, TOO_LARGE = 8, SURROGATE = 16, OVERLONG_2 = 32,
+       TOO_LARGE_1000 = 64, OVERLONG_4 = 64, TWO_CONTS = 128, CARRY = TOO_SHORT | TOO_LONG | TWO_CONTS };
+
+__attribute__((target("ssse3"))) static int utf8_valid_ssse3(const unsigned char *p, size_t n) {
+    const __m128i first_high = _mm_setr_epi8(  /* by the high nibble of the byte before */
+        TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG,
+        (char)TWO_CONTS, (char)TWO_CONTS, (char)TWO_CONTS, (char)TWO_CONTS, TOO_SHORT | OVERLONG_2, TOO_SHORT,
+        TOO_SHORT | OVERLONG_3 | SURROGATE, TOO_SHORT | TOO_LARGE | TOO_LARGE_1000 | OVERLONG_4);
+    const __m128i first_low = _mm_setr_epi8(  /* by its low nibble */
+        (char)(CARRY | OVERLONG_3 | OVERLONG_2 | OVERLONG_4), (char)(CARRY | OVERLONG_2), (char)CARRY, (char)CARRY,
+        (char)(CARRY | TOO_LARGE), (char)(CARRY | TOO_LARGE | TOO_LARGE_1000),
+        (char)(CARRY | TOO_LARGE | TOO_LARGE_1000), (char)(CARRY | TOO_LARGE | TOO_LARGE_1000),
+        (char)(CARRY | TOO_LARGE | TOO_LARGE_1000), (char)(CARRY | TOO_LARGE | TOO_LARGE_1000),
+        (char)(CARRY | TOO_LARGE | TOO_LARGE_1000), (char)(CARRY | TOO_LARGE | TOO_LARGE_1000),
+        (char)(CARRY | TOO_LARGE | TOO_LARGE_1000), (char)(CARRY | TOO_LARGE | TOO_LARGE_1000 | SURROGATE),
+        (char)(CARRY | TOO_LARGE | TOO_LARGE_1000), (char)(CARRY | TOO_LARGE | TOO_LARGE_1000));
+    const __m128i second_high = _mm_setr_epi8(  /* by the high nibble of the byte itself */
+        TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT,
+        (char)(TOO_LONG | OVERLONG_2 | TWO_CONTS | OVERLONG_3 | TOO_LARGE_1000 | OVERLONG_4),
+        (char)(TOO_LONG | OVERLONG_2 | TWO_CONTS | OVERLONG_3 | TOO_LARGE),
+        (char)(TOO_LONG | OVERLONG_2 | TWO_CONTS | SURROGATE | TOO_LARGE),
+        (char)(TOO_LONG | OVERLONG_2 | TWO_CONTS | SURROGATE | TOO_LARGE), TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT);
+    /* a lead in the last three bytes whose character needs more bytes than are left */
+    const __m128i last_room = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, (char)(0xf0 - 1),
+                                            (char)(0xe0 - 1), (char)(0xc0 - 1));
+    const __m128i nibble = _mm_set1_epi8(0x0f), zero = _mm_setzero_si128();
+    __m128i prev = zero, error = zero, incomplete = zero;
+    for (size_t i = 0; i < n; i += 16) {
+        __m128i in;
+        if (n - i >= 16) {
+            in = _mm_loadu_si128((const __m128i *)(p + i));
+        } else { /* the last bytes, then zeros (ASCII: a character cut by the end is an error) */
+            unsigned char tail[16] = {0};
+            memcpy(tail, p + i, n - i);
+            in = _mm_loadu_si128((const __m128i *)tail);
+        }
+        if (!_mm_movemask_epi8(in)) { /* ASCII: an error only if the block before left a character open */
+            error = _mm_or_si128(error, incomplete);
+            incomplete = zero;
+        } else {
+            __m128i prev1 = _mm_alignr_epi8(in, prev, 15);
+            __m128i flags = _mm_and_si128(
+                _mm_and_si128(_mm_shuffle_epi8(first_high, _mm_and_si128(_mm_srli_epi16(prev1, 4), nibble)),
+                              _mm_shuffle_epi8(first_low, _mm_and_si128(prev1, nibble))),
+                _mm_shuffle_epi8(second_high, _mm_and_si128(_mm_srli_epi16(in, 4), nibble)));
+            /* the third and fourth bytes of a character must be continuation bytes (bit 7) */
+            __m128i third = _mm_subs_epu8(_mm_alignr_epi8(in, prev, 14), _mm_set1_epi8((char)(0xe0 - 0x80)));
+            __m128i fourth = _mm_subs_epu8(_mm_alignr_epi8(in, prev, 13), _mm_set1_epi8((char)(0xf0 - 0x80)));
+            __m128i must = _mm_and_si128(_mm_or_si128(third, fourth), _mm_set1_epi8((char)0x80));
+            error = _mm_or_si128(error, _mm_xor_si128(must, flags));
+            incomplete = _mm_subs_epu8(in, last_room);
+        }
+        prev = in;
+    }
+    error = _mm_or_si128(error, incomplete);
+    return _mm_movemask_epi8(_mm_cmpeq_epi8(error, zero)) == 0xffff;
+}
+#endif
+
+/* 1: p[0..n) is valid UTF-8 (as utf8_len has it). 0: it is not, or this CPU cannot tell fast. */
+static int utf8_valid(const unsigned char *p, size_t n) {
+#ifdef UTF8_SPANS
+    if (ssse3_on) return utf8_valid_ssse3(p, n);
+#endif
+    return 0;
 }
 
 /* Set bits of a 16-bit mask, without the library call __builtin_popcount makes on x86-64's baseline. */
@@ -595,6 +675,14 @@ static int parse_string(Cursor *c, Buf *out, Str *info) {
                     seen.chars += 16;
                     continue;
                 }
+                if (c->valid) { /* valid UTF-8: characters are the bytes that are not continuation bytes */
+                    int n = stops ? __builtin_ctz(stops) : 16;
+                    unsigned cont = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(v, _mm_set1_epi8((char)0xc0))) & wide;
+                    c->p += n;
+                    seen.chars += n - popcount16(cont & ((1u << n) - 1));
+                    if (stops) break; /* at the quote, backslash or control byte */
+                    continue;
+                }
                 int taken = stops ? -1 : utf8_block(v, wide, &seen.chars);
                 if (taken > 0) {
                     c->p += taken;
@@ -610,6 +698,13 @@ static int parse_string(Cursor *c, Buf *out, Str *info) {
             while (c->p < c->end && *c->p >= 0x20 && *c->p < 0x80 && *c->p != '"' && *c->p != '\\') c->p++;
             seen.chars += c->p - ascii;
             if (c->p >= c->end || *c->p < 0x80) break;
+            if (c->valid) { /* valid UTF-8 (maybe from inside a character): the bytes that begin one */
+                do {
+                    seen.chars += (*c->p & 0xc0) != 0x80;
+                    c->p++;
+                } while (c->p < c->end && *c->p >= 0x80);
+                continue;
+            }
             do { /* multi-byte characters, checked one by one */
                 size_t n = utf8_len(c->p, c->end);
                 if (!n) return -1;
@@ -1669,14 +1764,14 @@ static int read_message(Cursor *c, const unsigned char *base, Columns *out, cons
 /* One line: 1 read, 0 read but holding no message (an empty list), -1 not read (the columns
  * are rolled back). */
 static int read_line(const unsigned char *base, const unsigned char *p, const unsigned char *end, Columns *out,
-                     const Spec *spec, int64_t record) {
+                     const Spec *spec, int64_t record, int valid) {
     Buf *rolled[] = {&out->conversation, &out->turn, &out->roles, &out->contents, &out->chars, &out->decoded,
                      &out->reasonings, &out->sources};
     size_t marks[8];
     for (int i = 0; i < 8; i++) marks[i] = rolled[i]->len;
     Conv conv = {CHAIN_SEED, CHAIN_SEED, 0, -1, 0, (uint32_t)record, 0};
     int64_t empty = 0, blank = 0, think = 0;
-    Cursor c = {p, end};
+    Cursor c = {p, end, valid};
     int found = 0, tools = 0; /* tools: the row declares tools or makes calls (stats counts them) */
     if (expect(&c, '{')) goto refuse;
     skip_ws(&c);
@@ -1729,13 +1824,20 @@ static int is_blank_line(const unsigned char *p, const unsigned char *end) {
 
 static void read_span(const unsigned char *base, const unsigned char *end, int file_start, Columns *out,
                       const Spec *spec) {
-    const unsigned char *p = base;
+    const unsigned char *p = base, *checked = base;
+    int valid = 0; /* the lines up to `checked` are valid UTF-8 */
     if (file_start && end - p >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) p += 3;
     while (p < end) {
         const unsigned char *nl = memchr(p, '\n', end - p), *stop = nl ? nl : end;
+        if (p >= checked) { /* the next VALID_CHUNK bytes of whole lines checked at once, then read from the cache */
+            const unsigned char *last = end - p > VALID_CHUNK ? memchr(p + VALID_CHUNK, '\n', end - p - VALID_CHUNK)
+                                                               : NULL;
+            checked = last ? last + 1 : end;
+            valid = utf8_valid(p, checked - p);
+        }
         if (!is_blank_line(p, stop)) {
             int64_t record = out->records++;
-            int taken = read_line(base, p, stop, out, spec, record);
+            int taken = read_line(base, p, stop, out, spec, record, valid);
             if (taken == 0) out->empty_rows++;
             else if (taken < 0 && (put_i64(&out->deferred, record) || put_i64(&out->deferred, p - base) ||
                                    put_i64(&out->deferred, stop - p)))
@@ -1945,7 +2047,41 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(use_ssse3_doc,
+"use_ssse3(on) -> bool\n\n"
+"Check UTF-8 a span at a time with SSSE3 (read_messages) when on and the CPU has it, else\n"
+"string by string; whether it now does (tests run both ways).");
+
+static PyObject *use_ssse3(PyObject *self, PyObject *arg) {
+    int on = PyObject_IsTrue(arg);
+    if (on < 0) return NULL;
+#ifdef UTF8_SPANS
+    ssse3_on = on && __builtin_cpu_supports("ssse3");
+    return PyBool_FromLong(ssse3_on);
+#else
+    return PyBool_FromLong(0);
+#endif
+}
+
+PyDoc_STRVAR(utf8_valid_doc,
+"utf8_valid(data) -> bool | None\n\n"
+"Whether data is valid UTF-8, by the span check read_messages uses; None without SSSE3.");
+
+static PyObject *utf8_valid_py(PyObject *self, PyObject *arg) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE)) return NULL;
+    PyObject *result = Py_None;
+#ifdef UTF8_SPANS
+    if (ssse3_on) result = utf8_valid_ssse3(view.buf, (size_t)view.len) ? Py_True : Py_False;
+#endif
+    PyBuffer_Release(&view);
+    Py_INCREF(result);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"use_ssse3", use_ssse3, METH_O, use_ssse3_doc},
+    {"utf8_valid", utf8_valid_py, METH_O, utf8_valid_doc},
     {"prove", prove, METH_VARARGS, prove_doc},
     {"prove_pairs", prove_pairs, METH_VARARGS, prove_pairs_doc},
     {"prove_block", prove_block, METH_VARARGS, prove_block_doc},
@@ -1962,6 +2098,9 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_rowscan", NULL, -1,
 PyMODINIT_FUNC PyInit__rowscan(void) {
     if (PyType_Ready(&BlockType) < 0) return NULL;
     init_hex();
+#ifdef UTF8_SPANS
+    ssse3_on = __builtin_cpu_supports("ssse3");
+#endif
     system_hash = hash_bytes((const unsigned char *)"system", 6);
     rejected_mark_hash = hash_bytes((const unsigned char *)REJECTED_MARK, strlen(REJECTED_MARK));
     return PyModule_Create(&module);

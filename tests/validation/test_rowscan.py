@@ -354,6 +354,40 @@ def test_prover_reads_utf8_at_every_offset_of_its_16_byte_blocks(at):
         assert [code for _, _, code, _ in issues] == ["invalid-utf8"], seq
 
 
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")  # strict: no surrogates, no overlong forms, nothing past U+10FFFF
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+needs_span_check = pytest.mark.skipif(_rowscan.utf8_valid(b"") is None, reason="this CPU has no SSSE3")
+
+
+@needs_span_check
+@pytest.mark.parametrize("at", range(0, 50))
+def test_the_span_check_of_utf8_flags_every_bad_sequence_at_every_offset(at):
+    """read_messages checks UTF-8 64 KiB of lines at a time: every sequence utf8_len refuses, at
+    every offset of the 16-byte blocks and their carries, and every cut of a valid text."""
+    base = ("가나다라 abc 😀 ü " * 4).encode()
+    for seq in INVALID_SEQUENCES:
+        data = base[:at] + seq + base[at:]
+        assert _rowscan.utf8_valid(data) is _is_utf8(data), (at, seq)
+    for seq in VALID_SEQUENCES:
+        data = base[:at] + seq.encode() + base[at:]
+        assert _rowscan.utf8_valid(data) is _is_utf8(data), (at, seq)
+    assert _rowscan.utf8_valid(base[:at]) is _is_utf8(base[:at])
+
+
+@needs_span_check
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.one_of(st.text().map(lambda t: t.encode("utf-8", "surrogatepass")), st.binary(max_size=4),
+                          st.sampled_from(INVALID_SEQUENCES)), max_size=12).map(b"".join))
+def test_the_span_check_of_utf8_agrees_with_python_on_any_bytes(data):
+    assert _rowscan.utf8_valid(data) is _is_utf8(data)
+
+
 # A text of each storage width CPython picks (Latin-1, UCS-2, UCS-4), long enough for the SIMD blocks.
 WIDTHS = {"latin-1": "naïve café \x80\x9f ", "ucs-2": "가나다 \u8000\u801f\uffff ", "ucs-4": "hi 😀 \U0010ffff "}
 

@@ -35,6 +35,17 @@ rows = st.one_of(
                                                  max_size=2)), max_size=4)))
 
 
+@pytest.fixture(params=[True, False], ids=["spans-checked", "strings-checked"])
+def span_check(request):
+    """The C reader both ways: UTF-8 checked 64 KiB at a time (SSSE3, where the CPU has it) and
+    string by string."""
+    if request.param and not _rowscan.use_ssse3(True):
+        pytest.skip("this CPU has no SSSE3")
+    _rowscan.use_ssse3(request.param)
+    yield request.param
+    _rowscan.use_ssse3(True)
+
+
 def assert_same(a: Frames, b: Frames) -> None:
     assert a.messages.equals(b.messages)
     assert a.conversations.equals(b.conversations)
@@ -47,7 +58,7 @@ def write(path, rows_: list[dict], ascii_: bool) -> None:
 
 @FAST
 @given(st.lists(rows, min_size=1, max_size=6), st.booleans())
-def test_the_c_reader_reads_what_the_python_reader_reads(tmp_path, examples, ascii_):
+def test_the_c_reader_reads_what_the_python_reader_reads(tmp_path, span_check, examples, ascii_):
     path = tmp_path / "rows.jsonl"
     write(path, examples, ascii_)
     read, expected = read_frames(path, format="messages"), read_frames(examples, format="messages")
@@ -118,7 +129,7 @@ def test_text_stays_in_the_files_bytes(tmp_path):
 @FAST
 @given(st.lists(st.tuples(rows, st.integers(0, 10_000), st.binary(max_size=3), st.integers(0, 3)), min_size=1,
                 max_size=4))
-def test_the_c_reader_reads_corrupted_lines_as_python_does(tmp_path, examples):
+def test_the_c_reader_reads_corrupted_lines_as_python_does(tmp_path, span_check, examples):
     lines = []
     for row, at, insert, cut in examples:
         line = json.dumps(row).encode()
