@@ -38,7 +38,7 @@
 #define MAX_DEPTH 64
 #define MAX_MESSAGES 4096
 #define CHAIN_SEED 0x243f6a8885a308d3ULL
-#define VALID_CHUNK (64 << 10) /* stats' reader checks UTF-8 this many bytes of lines at a time */
+#define VALID_CHUNK (64 << 10) /* stats' reader checks the UTF-8 of this many bytes of lines at a time */
 
 /* --- growable byte buffer (no GIL needed) ---------------------------------------------------- */
 
@@ -445,9 +445,15 @@ static int chain_message(uint64_t *exact, uint64_t *folded, const char *role, si
 
 /* --- strict JSON ----------------------------------------------------------------------------- */
 
+/* Lines whose UTF-8 is checked at once (utf8_valid) when a string first holds a byte >= 0x80. */
+typedef struct {
+    const unsigned char *start, *end;
+    int valid; /* -1: not checked yet */
+} Span;
+
 typedef struct {
     const unsigned char *p, *end;
-    int valid; /* the bytes are known to be valid UTF-8 (utf8_valid): strings count characters unchecked */
+    Span *span; /* the lines the cursor is in, or NULL: strings check their UTF-8 themselves */
 } Cursor;
 
 static inline void skip_ws(Cursor *c) {
@@ -589,6 +595,13 @@ static int utf8_valid(const unsigned char *p, size_t n) {
     return 0;
 }
 
+/* Whether the cursor's span is valid UTF-8 (then its strings only count their characters). */
+static inline int span_valid(const Cursor *c) {
+    if (!c->span) return 0;
+    if (c->span->valid < 0) c->span->valid = utf8_valid(c->span->start, (size_t)(c->span->end - c->span->start));
+    return c->span->valid;
+}
+
 /* Set bits of a 16-bit mask, without the library call __builtin_popcount makes on x86-64's baseline. */
 static inline int popcount16(unsigned x) {
     x = x - ((x >> 1) & 0x5555);
@@ -675,7 +688,7 @@ static int parse_string(Cursor *c, Buf *out, Str *info) {
                     seen.chars += 16;
                     continue;
                 }
-                if (c->valid) { /* valid UTF-8: characters are the bytes that are not continuation bytes */
+                if (span_valid(c)) { /* valid UTF-8: characters are the bytes that are not continuation bytes */
                     int n = stops ? __builtin_ctz(stops) : 16;
                     unsigned cont = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(v, _mm_set1_epi8((char)0xc0))) & wide;
                     c->p += n;
@@ -698,7 +711,7 @@ static int parse_string(Cursor *c, Buf *out, Str *info) {
             while (c->p < c->end && *c->p >= 0x20 && *c->p < 0x80 && *c->p != '"' && *c->p != '\\') c->p++;
             seen.chars += c->p - ascii;
             if (c->p >= c->end || *c->p < 0x80) break;
-            if (c->valid) { /* valid UTF-8 (maybe from inside a character): the bytes that begin one */
+            if (span_valid(c)) { /* valid UTF-8 (maybe from inside a character): the bytes that begin one */
                 do {
                     seen.chars += (*c->p & 0xc0) != 0x80;
                     c->p++;
@@ -1764,14 +1777,14 @@ static int read_message(Cursor *c, const unsigned char *base, Columns *out, cons
 /* One line: 1 read, 0 read but holding no message (an empty list), -1 not read (the columns
  * are rolled back). */
 static int read_line(const unsigned char *base, const unsigned char *p, const unsigned char *end, Columns *out,
-                     const Spec *spec, int64_t record, int valid) {
+                     const Spec *spec, int64_t record, Span *span) {
     Buf *rolled[] = {&out->conversation, &out->turn, &out->roles, &out->contents, &out->chars, &out->decoded,
                      &out->reasonings, &out->sources};
     size_t marks[8];
     for (int i = 0; i < 8; i++) marks[i] = rolled[i]->len;
     Conv conv = {CHAIN_SEED, CHAIN_SEED, 0, -1, 0, (uint32_t)record, 0};
     int64_t empty = 0, blank = 0, think = 0;
-    Cursor c = {p, end, valid};
+    Cursor c = {p, end, span};
     int found = 0, tools = 0; /* tools: the row declares tools or makes calls (stats counts them) */
     if (expect(&c, '{')) goto refuse;
     skip_ws(&c);
@@ -1824,20 +1837,19 @@ static int is_blank_line(const unsigned char *p, const unsigned char *end) {
 
 static void read_span(const unsigned char *base, const unsigned char *end, int file_start, Columns *out,
                       const Spec *spec) {
-    const unsigned char *p = base, *checked = base;
-    int valid = 0; /* the lines up to `checked` are valid UTF-8 */
+    const unsigned char *p = base;
+    Span span = {base, base, 0};
     if (file_start && end - p >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) p += 3;
     while (p < end) {
         const unsigned char *nl = memchr(p, '\n', end - p), *stop = nl ? nl : end;
-        if (p >= checked) { /* the next VALID_CHUNK bytes of whole lines checked at once, then read from the cache */
+        if (p >= span.end) { /* the next VALID_CHUNK bytes of whole lines: checked at once if need be */
             const unsigned char *last = end - p > VALID_CHUNK ? memchr(p + VALID_CHUNK, '\n', end - p - VALID_CHUNK)
                                                                : NULL;
-            checked = last ? last + 1 : end;
-            valid = utf8_valid(p, checked - p);
+            span = (Span){p, last ? last + 1 : end, -1};
         }
         if (!is_blank_line(p, stop)) {
             int64_t record = out->records++;
-            int taken = read_line(base, p, stop, out, spec, record, valid);
+            int taken = read_line(base, p, stop, out, spec, record, &span);
             if (taken == 0) out->empty_rows++;
             else if (taken < 0 && (put_i64(&out->deferred, record) || put_i64(&out->deferred, p - base) ||
                                    put_i64(&out->deferred, stop - p)))
