@@ -688,7 +688,7 @@ static int parse_string(Cursor *c, Buf *out, Str *info) {
                     seen.chars += 16;
                     continue;
                 }
-                if (span_valid(c)) { /* valid UTF-8: characters are the bytes that are not continuation bytes */
+                if (wide && span_valid(c)) { /* valid UTF-8: characters are the bytes that are not continuation bytes */
                     int n = stops ? __builtin_ctz(stops) : 16;
                     unsigned cont = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(v, _mm_set1_epi8((char)0xc0))) & wide;
                     c->p += n;
