@@ -486,6 +486,14 @@ static void init_hex(void) {
         }
 }
 
+/* The two bytes `\u` read as one uint16_t. */
+static const uint16_t BACKSLASH_U =
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    '\\' << 8 | 'u';
+#else
+    'u' << 8 | '\\';
+#endif
+
 static inline int hex4(const unsigned char *p, unsigned *out) {
     uint16_t high, low;
     memcpy(&high, p, 2);
@@ -770,7 +778,8 @@ static int parse_string(Cursor *c, Buf *out, Str *info) {
                 Py_ssize_t decoded = 0;
                 for (;; decoded++) {
                     unsigned h;
-                    if (end - q >= 6 && q[0] == '\\' && q[1] == 'u') {
+                    uint16_t two;
+                    if (end - q >= 6 && (memcpy(&two, q, 2), two == BACKSLASH_U)) {
                         if (hex4(q + 2, &h)) return -1;
                         if (h >= 0x800 && (h & 0xf800) != 0xd800) {
                             /* the common case: a character of three UTF-8 bytes (most of the BMP,
@@ -794,7 +803,7 @@ static int parse_string(Cursor *c, Buf *out, Str *info) {
                             if (d) put_code_point(&d, cp);
                         }
                     } else if (end - q >= 3 && q[0] >= 0x20 && q[0] < 0x80 && q[0] != '"' && q[0] != '\\' &&
-                               q[1] == '\\' && q[2] == 'u') {
+                               (memcpy(&two, q + 1, 2), two == BACKSLASH_U)) {
                         if (d) *d++ = q[0]; /* one ASCII character between escaped words (a space) */
                         q++;
                     } else {
