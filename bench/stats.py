@@ -1,11 +1,11 @@
 """Statistics throughput against a pure-Python loop computing the same numbers, in one run.
 
 Usage: python bench/stats.py [--conversations 200000] [--lang all|en|ko|mixed|escaped|real]
-                             [--token-sample 100000] [--runs 3]
+                             [--token-sample 100000] [--runs 5]
 Per language (bench/corpus.py):
 1. `validation.stats(path)` (no tokenizer): wall time, and the ratio against the loop a user
    would write (json.loads per line; dicts, Counters and `statistics.quantiles`) giving the same
-   summary. Each side runs `--runs` times (default 3), the two taking turns so that a busy spell
+   summary. Each side runs `--runs` times (default 5), the two taking turns so that a busy spell
    of the VM falls on both; the ratio is of the medians.
 2. Peak RSS of a process computing the stats, per MB of the file.
 3. Token counting with the SmolLM2 tokenizer: `count_tokens` against the fast tokenizer's own
@@ -81,7 +81,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--conversations", type=int, default=200_000)
     parser.add_argument("--token-sample", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=3, help="runs of each side (the medians are compared)")
+    parser.add_argument("--runs", type=int, default=5, help="runs of each side (the medians are compared)")
     add_lang_argument(parser)
     args = parser.parse_args()
     for lang in chosen(args.lang):
