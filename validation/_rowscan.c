@@ -2006,7 +2006,7 @@ static PyObject *read_messages(PyObject *self, PyObject *args) {
     if (shrank || failed) {
         for (size_t i = 0; i < sizeof all / sizeof *all; i++) buf_free(all[i]);
         if (shrank)
-            PyErr_SetString(PyExc_OSError, /* stats_read.SHRANK */
+            PyErr_SetString(PyExc_OSError, /* stats_parts.SHRANK */
                             "the file changed while it was read (it is shorter now); "
                             "read it again once nothing writes to it");
         else

@@ -103,10 +103,7 @@ def run_convert(args: argparse.Namespace) -> int:
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from validation.stats import leakage, stats
-    from validation.stats_report import render_compare, render_terminal
     from validation.validate import load_tokenizer
 
     tokenizer = load_tokenizer(args.tokenizer)  # once for both sides of --compare
@@ -114,6 +111,10 @@ def run_stats(args: argparse.Namespace) -> int:
                "format": args.format, "column": args.column, "split": args.split,
                "progress": True}  # on stderr, and only on a terminal
     result = stats(args.path, **options, response_schema=args.response_schema, response_scope=args.response_scope)
+    from rich.console import Console  # (these import Polars: after stats, which reads while it imports it)
+
+    from validation.stats_report import render_compare, render_terminal
+
     console = Console(stderr=args.json == "-")
     payload = {"path": result.name, "format": result.format, **result.summary.to_json()}
     if args.compare:

@@ -3,7 +3,7 @@
 Three readers, fastest first, all giving the same frames (a test holds them to it):
 - list-of-messages JSONL (`messages`, `sharegpt`), plain or compressed: the C reader
   `_rowscan.read_messages`, in threads over line-aligned parts of the file (of what it
-  decompresses to). Strings stay in the file's bytes: the columns
+  decompresses to; `validation.stats_parts`). Strings stay in the file's bytes: the columns
   are Arrow string views into them, so the text is neither copied nor turned into Python
   objects. Rows it does not read (anything unusual) are decoded by Python, one by one.
 - Parquet in the `messages`, `qa` and `text` formats, when its columns have the types the format
@@ -16,7 +16,6 @@ Rows that cannot be normalised are counted in `skipped`; `validate` explains the
 from __future__ import annotations
 
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +24,10 @@ import polars as pl
 from validation import _rowscan
 from validation.checks import with_call_content
 from validation.formats import Format, FormatError
-from validation.io import Record, readable
+from validation.io import Record
 from validation.decode import decode_row
-from validation.errors import InputError
 from validation.reasoning import CLOSE, OPEN, REASONING_FIELDS
-from validation.jsonl_scan import blocks, default_workers, line_ranges
+from validation.stats_parts import Parts, c_readable
 from validation.source import Dataset, Source, dataset_of
 from validation.tools import has_tool_fields
 from validation.validate import progress_bar
@@ -43,8 +41,6 @@ FRAME_SCHEMA = {"conversation": pl.UInt32, "turn": pl.UInt16, "role": pl.String,
 CONVERSATION_SCHEMA = {"conversation": pl.UInt32, "messages": pl.UInt32, "length": pl.Int64,
                        "assistant_start": pl.Int64, "assistant_end": pl.Int64, "exact": pl.UInt64,
                        "folded": pl.UInt64}
-PART_BYTES = 256 << 20  # the C reader's parts: about this size at most, the same number per core
-COMPRESSED_PART = 32 << 20  # parts of a compressed file, decompressed one after the other
 WHITESPACE_ONLY = r"^[\s\x1c-\x1f]+$"  # Python's str.isspace(): Unicode White_Space and \x1c-\x1f
 
 
@@ -64,14 +60,15 @@ class Frames:
 
 
 def read_frames(source: Source, *, format: str | None = None, column: str | None = None,
-                split: str = "train", progress: bool = False) -> Frames:
+                split: str = "train", progress: bool = False, parts: Parts | None = None) -> Frames:
     """The frames of `source` (a path, rows or an open `Dataset`), by the fastest reader that can
-    read it; `progress`: a bar on stderr (a terminal only) while rows are read one by one."""
+    read it; `progress`: a bar on stderr (a terminal only) while rows are read one by one.
+    `parts`: the C reader's parts of the dataset, when the caller started them."""
     with dataset_of(source, format=format, column=column, split=split) as data, \
             progress_bar(data, progress, "reading") as advance:
         fmt = data.format
-        if fmt.raw is not None and data.kind == "jsonl":
-            return _c_frames(data, fmt)
+        if c_readable(data):
+            return _c_frames(data, fmt, parts)
         messages, skipped = None, 0
         lazy = _polars_source(data, fmt)
         if lazy is not None:
@@ -144,45 +141,18 @@ def _hashes(messages: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
 
 # --- the C reader ------------------------------------------------------------------------------
 
-SHRANK = "the file changed while it was read (it is shorter now); read it again once nothing writes to it"  # _rowscan.c
 CONVERSATION_DTYPE = [("exact", "<u8"), ("folded", "<u8"), ("length", "<i8"), ("assistant_start", "<i8"),
                       ("assistant_end", "<i8"), ("conversation", "<u4"), ("messages", "<u4")]  # _rowscan.c: Conv
 
 
-def _c_frames(data: Dataset, fmt: Format) -> Frames:
-    shape = fmt.raw
-    assert shape is not None
-    roles = None if shape.roles is None else {k.encode(): v.encode() for k, v in shape.roles.items()}
-    workers = default_workers()
-
-    def parse(data: bytes | memoryview, first: bool) -> tuple[bytes | memoryview, tuple]:
-        return data, _rowscan.read_messages(data, shape.list_key.encode(), shape.role_key.encode(),
-                                            shape.content_key.encode(), roles, first)
-
-    def read(span: tuple[int, int]) -> tuple[bytes | memoryview, tuple]:
-        try:  # the part mapped, not copied; the C reader lets other threads run
-            return parse(data.mapped(*span), span[0] == 0)
-        except OSError as error:  # the file shrank while the C reader read it (SHRANK), or cannot be read
-            raise InputError(f"{data.name}: {error}") from None
-
-    with ThreadPoolExecutor(workers) as pool:
-        if data.compression is None:
-            rounds = -(-(data.size or 0) // (PART_BYTES * workers))  # every core gets the same number of parts
-            spans = line_ranges(data, workers * max(rounds, 1)) or [(0, 0)]  # an empty file: one empty part
-            futures = [pool.submit(read, span) for span in spans]
-        else:  # decompressed here, part by part, while the threads read the parts before
-            assert data.path is not None
-            with readable(data.path), data.stream() as f:
-                futures = [pool.submit(parse, block, n == 0)
-                           for n, block in enumerate(blocks(f, part=COMPRESSED_PART))]
-            if not futures:
-                futures = [pool.submit(parse, b"", True)]
+def _c_frames(data: Dataset, fmt: Format, parts: Parts | None = None) -> Frames:
+    """The frames of the C reader's `parts` of `data` (started here unless `stats` started them)."""
+    with parts or Parts(data) as parts:
         import numpy  # noqa: F401  (the frames need them: imported while the threads read, ~0.15 s)
         import pyarrow  # noqa: F401
         messages, conversations, deferred = [], [], []
         offset = skipped = empty = whitespace = tool_rows = reasoning = 0
-        for future in futures:  # a part's frames built while the threads read the parts after it
-            raw, part = future.result()
+        for raw, part in parts.results():  # a part's frames built while the threads read the parts after it
             frame, table, counts, late = _part_frames(raw, part, offset)
             messages.append(frame)
             conversations.append(table)
@@ -193,8 +163,6 @@ def _c_frames(data: Dataset, fmt: Format) -> Frames:
             tool_rows += counts[3]
             reasoning += counts[4]
             offset += part[0]
-        if data.compression is None and (data.size or 0) < spans[-1][1]:  # before Polars reads the maps
-            raise InputError(f"{data.name}: {SHRANK}")
     tools = tool_rows > 0 or any(isinstance(r.data, dict) and has_tool_fields(r.data) for _, r in deferred)
     if deferred:  # rows the C reader left: decoded here, then put in their place
         late_messages, late_skipped = _python_frame(deferred, fmt)
