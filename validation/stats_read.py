@@ -180,9 +180,8 @@ def _c_frames(data: Dataset, fmt: Format, parts: Parts | None = None) -> Frames:
     return Frames(frame, table, fmt.name, skipped, empty, whitespace, tools, reasoning > 0)
 
 
-def _part_frames(data: bytes | memoryview, part: tuple, offset: int) -> tuple[pl.DataFrame, pl.DataFrame,
-                                                                 tuple[int, int, int, int, int],
-                                                                 list[tuple[int, Record]]]:
+def _part_frames(data: bytes | memoryview, part: tuple, offset: int) -> tuple[
+        pl.DataFrame, pl.DataFrame, tuple[int, int, int, int, int], list[tuple[int, Record]]]:
     """One part's frames (conversation ids moved by `offset`), (empty rows, empty messages,
     whitespace-only messages, rows with tools or calls, replies that reason) and the records of
     the rows the C reader left."""
