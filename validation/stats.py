@@ -147,6 +147,11 @@ def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRule
     (`train` does), so the rows are not rendered and tokenized a second time. `progress`: bars
     on stderr (a terminal only) while rows are read one by one, tokens counted and conversations
     rendered.
+
+    For a list-of-messages JSONL file, the strings of `frame` are views into a memory map of the
+    file: rewrite that file in place (truncating it) only once you are done with the result, or
+    write a new file and rename it over the old one, as instructkit's own writers do; a read of
+    a string whose page the truncation took away ends the process with SIGBUS.
     """
     max_length = check_max_length(max_length)
     response = response_schema_of(response_schema, response_scope)
