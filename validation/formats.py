@@ -374,9 +374,9 @@ def rank_formats(rows: Iterable[Raw], *, column: str | None = None) -> list[tupl
     `column`), or the-stack-smol's `content`, when no other format fits the row.
     """
     counts: dict[tuple[str, str | None], int] = {}
+    candidates = [get_format(name, column=column) for name in FORMAT_NAMES if name != "text"]  # made once
     for row in rows:
-        fits = {(name, column) for name in FORMAT_NAMES
-                if name != "text" and get_format(name, column=column).matches(row)}
+        fits = {(fmt.name, column) for fmt in candidates if fmt.matches(row)}
         if not fits:
             fits = {("text", c) for c in ((column,) if column else ("text", "content"))
                     if isinstance(row.get(c), str)}
