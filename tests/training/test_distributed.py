@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,14 @@ from tests.training.conftest import write_config
 pytest.importorskip("accelerate")
 
 
+def free_port() -> int:
+    """A port nothing listens on now: each launch its own, so two launches at once (the test
+    workers run side by side) never meet in one rendezvous."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def launch(tmp_path, tiny_model, tiny_dataset, **values) -> list[dict]:
     """`instructkit train` on two CPU processes; the logged training steps."""
     out = tmp_path / "out"
@@ -24,7 +33,7 @@ def launch(tmp_path, tiny_model, tiny_dataset, **values) -> list[dict]:
     accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent))
     env = {**os.environ, "ACCELERATE_USE_CPU": "1", "TOKENIZERS_PARALLELISM": "false"}
     done = subprocess.run([accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-                           "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29531",
+                           "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
                            "-m", "instructkit", "train", config], env=env, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
