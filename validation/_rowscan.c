@@ -198,6 +198,18 @@ static inline void copy_char(const unsigned char *p, size_t k, unsigned char **o
     *o += k;
 }
 
+/* The fold_two entry of the two-byte character at p: its fold's length << 24 | the fold's bytes
+ * (length 0: a whitespace). */
+static inline uint32_t two_byte_fold(const unsigned char *p) {
+    return fold_two[(((p[0] & 0x1f) << 6) | (p[1] & 0x3f)) - 0x80];
+}
+
+/* The lower-case table's entry of code point cp (< 0x110000): 0 (folds to itself), what to add to
+ * cp, or below FOLD_EXPANDED a fold_expand string. */
+static inline int32_t fold_entry(unsigned cp) {
+    return fold_stage2[fold_stage1[cp / FOLD_BLOCK]][cp % FOLD_BLOCK];
+}
+
 static inline int keeps_pair(unsigned char lead, unsigned char second) {
     return (second & 0xc0) == 0x80 && fold_second_kept[fold_pair_row[lead]][second & 0x3f];
 }
@@ -217,7 +229,7 @@ static inline unsigned plain_bytes(__m128i v) {
  * fold of another length (İ to i̇). Capitals of Latin, Greek, Cyrillic, full-width forms... */
 static inline int fold_in_place(const unsigned char *p, size_t k, unsigned char *d) {
     if (k == 2) {
-        uint32_t entry = fold_two[(((p[0] & 0x1f) << 6) | (p[1] & 0x3f)) - 0x80];
+        uint32_t entry = two_byte_fold(p);
         if (entry >> 24 != 2) return 0;
         d[0] = (unsigned char)entry;
         d[1] = (unsigned char)(entry >> 8);
@@ -226,7 +238,7 @@ static inline int fold_in_place(const unsigned char *p, size_t k, unsigned char 
     size_t m;
     unsigned cp = code_point(p, k, &m);
     if (fold_space_lead(p[0]) && fold_is_space(cp)) return 0;
-    int32_t entry = fold_stage2[fold_stage1[cp / FOLD_BLOCK]][cp % FOLD_BLOCK];
+    int32_t entry = fold_entry(cp);
     if (entry == 0) return 1; /* folds to itself */
     if (entry < FOLD_EXPANDED) return 0;
     unsigned low = cp + entry;
@@ -290,7 +302,7 @@ static inline size_t fold_block(const unsigned char *p, unsigned char **o, int *
 static inline size_t fold_wide(const unsigned char *p, size_t left, unsigned char **o, int *pending, int *started) {
     size_t k;
     if (p[0] < 0xe0 && left >= 2) { /* two bytes (Latin, Greek, Cyrillic...): their fold from one table */
-        uint32_t entry = fold_two[(((p[0] & 0x1f) << 6) | (p[1] & 0x3f)) - 0x80];
+        uint32_t entry = two_byte_fold(p);
         size_t m = entry >> 24;
         if (m == 0) { /* whitespace */
             *pending = *started;
@@ -324,7 +336,7 @@ static inline size_t fold_wide(const unsigned char *p, size_t left, unsigned cha
     if (*pending) *(*o)++ = ' ';
     *pending = 0;
     *started = 1;
-    int32_t entry = cp < 0x110000 ? fold_stage2[fold_stage1[cp / FOLD_BLOCK]][cp % FOLD_BLOCK] : 0;
+    int32_t entry = cp < 0x110000 ? fold_entry(cp) : 0;
     if (entry == 0) {
         copy_char(p, k, o);
     } else if (entry < FOLD_EXPANDED) {
@@ -684,7 +696,8 @@ static int parse_string(Cursor *c, Buf *out, Str *info) {
         for (;;) {
 #ifdef __SSE2__
             /* sixteen bytes at a time up to the first quote, backslash or control byte, through
-             * text of one- to three-byte characters (utf8_block) */
+             * text of one- to three-byte characters (utf8_block), or any text of a span whose
+             * UTF-8 is known valid (span_valid) */
             const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\'), below = _mm_set1_epi8(0x1f);
             while (c->end - c->p >= 16) {
                 __m128i v = _mm_loadu_si128((const __m128i *)c->p);
