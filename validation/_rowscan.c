@@ -484,6 +484,12 @@ static inline int expect(Cursor *c, unsigned char ch) {
  * take a few dozen values.) */
 static uint16_t hex_pair[1 << 16];
 
+/* The three UTF-8 bytes of `\uXXXX` in two lookups: utf8_high[XX] | utf8_low[YY], each indexed as
+ * hex_pair, is the character's bytes in memory order, then a fourth byte that is not 0 where the
+ * digits are not hex or the character is not one of three bytes (below U+0800, or a surrogate):
+ * those take u_escape. Built byte by byte, so the same on either byte order. */
+static uint32_t utf8_high[1 << 16], utf8_low[1 << 16];
+
 static void init_hex(void) {
     unsigned char value[256];
     memset(value, 0xff, sizeof value);
@@ -494,9 +500,25 @@ static void init_hex(void) {
             unsigned char two[2] = {(unsigned char)a, (unsigned char)b};
             uint16_t at;
             memcpy(&at, two, 2);
-            hex_pair[at] = value[a] == 0xff || value[b] == 0xff ? 0x100 : (uint16_t)(value[a] << 4 | value[b]);
+            int bad = value[a] == 0xff || value[b] == 0xff;
+            unsigned x = bad ? 0 : (unsigned)(value[a] << 4 | value[b]);
+            hex_pair[at] = bad ? 0x100 : (uint16_t)x;
+            unsigned char high[4] = {(unsigned char)(0xe0 | x >> 4), (unsigned char)(0x80 | (x & 0xf) << 2), 0,
+                                     (unsigned char)(bad || x < 0x08 || (x >= 0xd8 && x <= 0xdf))};
+            unsigned char low[4] = {0, (unsigned char)(x >> 6), (unsigned char)(0x80 | (x & 0x3f)), (unsigned char)bad};
+            memcpy(&utf8_high[at], high, 4);
+            memcpy(&utf8_low[at], low, 4);
         }
 }
+
+/* The fourth byte of a utf8_high | utf8_low entry read as one uint32_t: set when the escape is not
+ * a three-byte character in hex digits. */
+static const uint32_t UTF8_OTHER =
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    0xffu;
+#else
+    0xffu << 24;
+#endif
 
 /* The two bytes `\u` read as one uint16_t. */
 static const uint16_t BACKSLASH_U =
@@ -790,26 +812,21 @@ static int parse_string(Cursor *c, Buf *out, Str *info) {
                 unsigned char *d = out ? out->data + out->len : NULL;
                 Py_ssize_t decoded = 0;
                 for (;; decoded++) {
-                    unsigned h;
                     uint16_t two;
                     if (end - q >= 6 && (memcpy(&two, q, 2), two == BACKSLASH_U)) {
-                        if (hex4(q + 2, &h)) return -1;
-                        if (h >= 0x800 && (h & 0xf800) != 0xd800) {
+                        uint16_t high, low;
+                        memcpy(&high, q + 2, 2);
+                        memcpy(&low, q + 4, 2);
+                        uint32_t bytes = utf8_high[high] | utf8_low[low];
+                        if (!(bytes & UTF8_OTHER)) {
                             /* the common case: a character of three UTF-8 bytes (most of the BMP,
                              * Hangul and CJK among them) */
                             if (d) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-                                uint32_t bytes = 0x8080e0u | h >> 12 | (h >> 6 & 0x3f) << 8 | (h & 0x3f) << 16;
                                 memcpy(d, &bytes, 4);
-#else
-                                d[0] = (unsigned char)(0xe0 | h >> 12);
-                                d[1] = (unsigned char)(0x80 | ((h >> 6) & 0x3f));
-                                d[2] = (unsigned char)(0x80 | (h & 0x3f));
-#endif
                                 d += 3;
                             }
                             q += 6;
-                        } else { /* ASCII, two bytes, or a surrogate pair */
+                        } else { /* ASCII, two bytes, a surrogate pair, or not hex digits (refused there) */
                             c->p = q;
                             if (u_escape(c, &cp)) return -1;
                             q = c->p;

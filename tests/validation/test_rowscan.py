@@ -214,7 +214,7 @@ ESCAPED = [  # \uXXXX escapes as json.dumps writes them: runs of them, ASCII bet
     r"x \ud83d\ude00 \ud83d\ude00y", r"\u0041\u0042 \u0020\u0031", r"\ue000\ud7ff\u00a0z", r"\uAC00\\\uac00",
     r"\uac00\"\uac00\n\uac00\t", r"\uac00\u",
 ]
-BAD_ESCAPES = [r"\uac0g", r"\ud800 x", r"\udc00\uac00", r"\uac0", r"\ud83d\u0041", r"\uac00\uD83D"]
+BAD_ESCAPES = [r"\uac0g", r"\ud800 x", r"\udc00\uac00", r"x \udfff", r"\uac0", r"\ud83d\u0041", r"\uac00\uD83D"]
 
 
 @pytest.mark.parametrize("text", ESCAPED + BAD_ESCAPES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import polars as pl
 import pytest
@@ -115,6 +116,30 @@ def test_unicode_case_and_whitespace_fold_like_python(tmp_path):
     assert table["folded"].to_list()[0] == table["folded"].to_list()[1] != table["folded"].to_list()[2]
     assert table["exact"].to_list()[0] == hash_conversation(["user", "assistant"], ["ÉTÉ\u3000à  Paris", "Ok"])[0]
     assert stats(path).summary["duplicates"] == {"exact": 0, "normalised": 1}
+
+
+@pytest.mark.parametrize("case", [str.lower, str.upper], ids=["lower-hex", "upper-hex"])
+def test_every_escaped_character_of_the_bmp_is_decoded_as_json_decodes_it(tmp_path, case):
+    """Every code point U+0000-U+FFFF but the surrogates, and every astral plane's first and last,
+    written as `\\uXXXX` (json.dumps' default; hex digits in either case) in runs of 1-7, after a
+    letter or not, spaced or not: the C reader's content and lengths are json's."""
+    points = [chr(p) for p in range(0x10000) if not 0xD800 <= p <= 0xDFFF]
+    points += [chr(p) for plane in range(1, 17) for p in (plane << 16, plane << 16 | 0xFFFF)]
+    texts, at = [], 0
+    while at < len(points):
+        run = 1 + len(texts) % 7
+        texts.append(("" if len(texts) % 3 else "x") + ("", " ")[len(texts) % 2].join(points[at:at + run]))
+        at += run
+    lines = []
+    for start in range(0, len(texts), 64):
+        row = {"messages": [{"role": "user" if n % 2 == 0 else "assistant", "content": t}
+                            for n, t in enumerate(texts[start:start + 64])]}
+        lines.append(re.sub(r"\\u[0-9a-f]{4}", lambda m: case(m.group()[2:]).join(["\\u", ""]), json.dumps(row)))
+    path = tmp_path / "bmp.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="ascii")
+    frame = read_frames(path).messages
+    assert frame["content"].to_list() == texts
+    assert frame["chars"].to_list() == [len(t) for t in texts]
 
 
 def test_text_stays_in_the_files_bytes(tmp_path):
