@@ -247,6 +247,37 @@ static inline int fold_in_place(const unsigned char *p, size_t k, unsigned char 
     return 1;
 }
 
+/* A character's first two bytes (lead >= 0xc0, then its second), indexed as one native uint16_t:
+ * the first two bytes of its fold, where that takes no more than them: a two-byte character
+ * whose fold is two bytes (fold_two), or a longer one its first two bytes say folds to itself
+ * (keeps_pair). Else LEAD_OTHER is set: fold_in_place decides. */
+static uint16_t lead_fold[1 << 16];
+
+/* The flag of lead_fold, read as one uint16_t: bit 6 of the second byte, which a continuation
+ * byte never has. */
+static const uint16_t LEAD_OTHER =
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    0x40;
+#else
+    0x40 << 8;
+#endif
+
+static void init_lead_fold(void) {
+    for (unsigned lead = 0; lead < 256; lead++)
+        for (unsigned second = 0; second < 256; second++) {
+            unsigned char two[2] = {(unsigned char)lead, (unsigned char)second}, fold[2] = {0, 0x40};
+            if ((second & 0xc0) == 0x80 && lead >= 0xc2 && lead <= 0xdf) {
+                uint32_t entry = two_byte_fold(two);
+                if (entry >> 24 == 2) fold[0] = (unsigned char)entry, fold[1] = (unsigned char)(entry >> 8);
+            } else if (lead >= 0xe0 && lead <= 0xf4 && (fold_keeps_lead[lead] || keeps_pair(two[0], two[1]))) {
+                fold[0] = two[0], fold[1] = two[1];
+            }
+            uint16_t at;
+            memcpy(&at, two, 2);
+            memcpy(&lead_fold[at], fold, 2);
+        }
+}
+
 /* Sixteen bytes whose fold lower-cases their ASCII capitals, makes each ASCII whitespace a space
  * (each alone between other characters, none owed from before the block unless the block starts
  * with a character; a last one is owed to what follows) and folds each other character to one as
@@ -257,21 +288,28 @@ static inline int fold_in_place(const unsigned char *p, size_t k, unsigned char 
  * folds what follows character by character. They end where a character begins. */
 static inline size_t fold_block(const unsigned char *p, unsigned char **o, int *pending, int *started) {
     const __m128i v = _mm_loadu_si128((const __m128i *)p), space = _mm_set1_epi8(' ');
-    const __m128i ws = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, space),  /* fold_space */
-        _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('\t' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('\r' + 1)))),
-        _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1b)), _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))));
-    unsigned spaces = (unsigned)_mm_movemask_epi8(ws);
     unsigned wide = (unsigned)_mm_movemask_epi8(v); /* bytes >= 0x80 */
-    unsigned printable = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1f)),
-                                                                    _mm_cmplt_epi8(v, _mm_set1_epi8(0x7f))));
+    unsigned spaces = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, space));
+    /* ASCII control bytes and DEL (a signed comparison: the bytes >= 0x80 are below 0x20 too) */
+    unsigned odd = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                                                            _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)))) & ~wide;
+    __m128i spaced = v;
+    unsigned bad = 0;
+    if (odd) { /* the other whitespace of fold_space becomes a space; any other control byte or DEL: bad */
+        __m128i ws = _mm_or_si128(
+            _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('\t' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('\r' + 1))),
+            _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1b)), _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))));
+        unsigned other = (unsigned)_mm_movemask_epi8(ws);
+        bad = odd & ~other;
+        spaces |= other;
+        spaced = _mm_or_si128(_mm_andnot_si128(ws, v), _mm_and_si128(ws, space));
+    }
     /* leads (bytes >= 0xc0) that fold_keeps_lead does not keep */
     unsigned leads = wide & ~fold_kept_bytes(v);
-    unsigned bad = (~(printable | spaces | wide) & 0xffff) | (spaces & (spaces >> 1)) |
-                   ((spaces & 1) && (!*started || *pending));
+    bad |= (spaces & (spaces >> 1)) | ((spaces & 1) && (!*started || *pending));
     if (bad & 1) return 0;
     unsigned char *d = *o + (*pending ? 1 : 0);
     __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('A' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('Z' + 1)));
-    __m128i spaced = _mm_or_si128(_mm_andnot_si128(ws, v), _mm_and_si128(ws, space));
     _mm_storeu_si128((__m128i *)d, _mm_add_epi8(spaced, _mm_and_si128(upper, _mm_set1_epi8(0x20))));
     unsigned limit = bad ? (unsigned)__builtin_ctz(bad) : 16;
     if (leads) { /* a character the block's end cuts (kept as it is when its lead keeps): the block ends before it */
@@ -282,6 +320,13 @@ static inline size_t fold_block(const unsigned char *p, unsigned char **o, int *
     for (; leads; leads &= leads - 1) {
         unsigned j = (unsigned)__builtin_ctz(leads);
         const unsigned char *c = p + j;
+        uint16_t at, fold;
+        memcpy(&at, c, 2); /* the character ends before the block does */
+        fold = lead_fold[at];
+        if (!(fold & LEAD_OTHER)) {
+            memcpy(d + j, &fold, 2);
+            continue;
+        }
         unsigned k = c[0] >= 0xf0 ? 4 : c[0] >= 0xe0 ? 3 : 2;
         if ((k > 2 && keeps_pair(c[0], c[1])) || fold_in_place(c, k, d + j)) continue;
         limit = j;
@@ -2149,6 +2194,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_rowscan", NULL, -1,
 PyMODINIT_FUNC PyInit__rowscan(void) {
     if (PyType_Ready(&BlockType) < 0) return NULL;
     init_hex();
+    init_lead_fold();
 #ifdef UTF8_SPANS
     ssse3_on = __builtin_cpu_supports("ssse3");
 #endif
