@@ -410,6 +410,11 @@ static size_t fold_from(const unsigned char *p, size_t n, unsigned char *out, in
                 i += 16;
                 continue;
             }
+            unsigned char next = p[i + folded];
+            if (folded && next >= 0xc0 && folded + (next >= 0xf0 ? 4 : next >= 0xe0 ? 3 : 2) > 16) {
+                i += folded; /* the block ended before a character its end cut: the next block holds it */
+                continue;
+            }
             stop = i + 16; /* character by character past this block, then blocks again */
             i += folded;
         }
