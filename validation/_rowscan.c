@@ -48,8 +48,8 @@ typedef struct {
     int failed; /* out of memory */
 } Buf;
 
-static int buf_reserve(Buf *b, size_t extra) {
-    if (b->len + extra <= b->cap) return 0;
+/* Room for `extra` more bytes (the doubling, out of line: the common case is one comparison). */
+static int buf_grow(Buf *b, size_t extra) {
     size_t cap = b->cap ? b->cap : 4096;
     while (cap < b->len + extra) cap *= 2;
     unsigned char *data = PyMem_RawRealloc(b->data, cap);
@@ -62,7 +62,12 @@ static int buf_reserve(Buf *b, size_t extra) {
     return 0;
 }
 
-static int buf_put(Buf *b, const void *p, size_t n) {
+static inline int buf_reserve(Buf *b, size_t extra) {
+    return b->len + extra <= b->cap ? 0 : buf_grow(b, extra);
+}
+
+/* Inline, so that a constant n (a view, a number) is copied without a call. */
+static inline int buf_put(Buf *b, const void *p, size_t n) {
     if (buf_reserve(b, n)) return -1;
     memcpy(b->data + b->len, p, n);
     b->len += n;
@@ -432,27 +437,51 @@ static inline size_t fold_text(const unsigned char *p, size_t n, unsigned char *
     return fold_from(p, n, out, 0, 0);
 }
 
-/* Valid UTF-8 text that folding leaves as it is, in the common case: printable ASCII without
- * capitals, no space at either end or next to another, and characters of scripts without case
- * (fold_keeps_lead). 0 may also mean "fold it to see" (a Latin capital, Greek, a no-break space);
- * then the first *clean bytes (whole blocks of sixteen) are such text, save that the last may be a
- * space, and may end inside a character. */
-static int keeps_fold(const unsigned char *p, size_t n, size_t *clean) {
-    *clean = 0;
+/* The fold of valid UTF-8 text that folding maps byte for byte, in the common case: ASCII capitals
+ * lowered, each ASCII whitespace a space (none at either end, none next to another), every other
+ * character one that folds to itself (fold_kept_wide, keeps_pair): written onto out (n bytes), and
+ * 1; *changed: whether a byte changed. Else 0 (a capital of another script, a no-break space, two
+ * spaces in a row...): the first *done bytes (whole blocks of sixteen) are such text, folded onto
+ * out, save that the last may be a whitespace (written as a space, owed to what follows), and they
+ * may end inside a character. */
+static int fold_simple(const unsigned char *p, size_t n, unsigned char *out, size_t *done, int *changed) {
+    *done = 0;
+    *changed = 0;
     if (n == 0) return 1;
-    if (p[0] == ' ' || p[n - 1] == ' ') return 0;
-    unsigned prev_space = 0;
+    if (fold_space(p[0]) || fold_space(p[n - 1])) return 0;
+    unsigned prev_space = 0, change = 0;
     size_t i = 0;
 #ifdef __SSE2__
-    const __m128i space = _mm_set1_epi8(' '), before_a = _mm_set1_epi8('A' - 1), after_z = _mm_set1_epi8('Z' + 1);
+    const __m128i space = _mm_set1_epi8(' ');
     for (; i + 16 <= n; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
-        __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, before_a), _mm_cmplt_epi8(v, after_z));
-        unsigned fine = plain_bytes(v) & ~(unsigned)_mm_movemask_epi8(upper);
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + i)), spaced = v;
+        unsigned wide = (unsigned)_mm_movemask_epi8(v); /* bytes >= 0x80 */
         unsigned spaces = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, space));
-        if (fine != 0xffff || (spaces & (spaces >> 1)) || (prev_space && (spaces & 1))) return 0;
+        /* ASCII control bytes and DEL (a signed comparison: the bytes >= 0x80 are below 0x20 too) */
+        unsigned odd = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                                                                _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)))) & ~wide;
+        if (odd) { /* the other whitespace of fold_space becomes a space; any other control byte or DEL: no */
+            __m128i ws = _mm_or_si128(
+                _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('\t' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('\r' + 1))),
+                _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1b)), _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))));
+            unsigned other = (unsigned)_mm_movemask_epi8(ws);
+            if (odd & ~other) return 0;
+            spaces |= other;
+            spaced = _mm_or_si128(_mm_andnot_si128(ws, v), _mm_and_si128(ws, space));
+            change = 1;
+        }
+        if ((spaces & (spaces >> 1)) || (prev_space && (spaces & 1))) return 0;
+        if (wide) {
+            unsigned other = wide & ~fold_kept_wide(v, wide);
+            /* a lead in the last byte: its second byte, in the next block, says */
+            if (other == 0x8000 && i + 16 < n && keeps_pair(p[i + 15], p[i + 16])) other = 0;
+            if (other) return 0;
+        }
+        __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('A' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('Z' + 1)));
+        change |= (unsigned)_mm_movemask_epi8(upper);
+        _mm_storeu_si128((__m128i *)(out + i), _mm_add_epi8(spaced, _mm_and_si128(upper, _mm_set1_epi8(0x20))));
         prev_space = spaces >> 15;
-        *clean = i + 16;
+        *done = i + 16;
     }
 #endif
     for (; i < n; i++) {
@@ -460,12 +489,22 @@ static int keeps_fold(const unsigned char *p, size_t n, size_t *clean) {
         if (c >= 0x80) {
             if (c >= 0xc0 && !fold_keeps_lead[c] && !(i + 1 < n && keeps_pair(c, p[i + 1]))) return 0;
             prev_space = 0;
-            continue;
+        } else if (fold_space(c)) {
+            if (prev_space) return 0;
+            prev_space = 1;
+            change |= c != ' ';
+            c = ' ';
+        } else {
+            if (c < 0x20 || c == 0x7f) return 0;
+            prev_space = 0;
+            if (c >= 'A' && c <= 'Z') {
+                c += 32;
+                change = 1;
+            }
         }
-        if (c < 0x20 || c == 0x7f || (c >= 'A' && c <= 'Z')) return 0;
-        if (c == ' ' && prev_space) return 0;
-        prev_space = c == ' ';
+        out[i] = c;
     }
+    *changed = change != 0;
     return 1;
 }
 
@@ -474,19 +513,19 @@ static int keeps_fold(const unsigned char *p, size_t n, size_t *clean) {
 static int content_hashes(const unsigned char *p, size_t n, uint64_t *exact, uint64_t *folded, size_t *kept,
                           Buf *scratch) {
     *exact = hash_bytes(p, n);
-    size_t clean, head;
-    if (keeps_fold(p, n, &clean)) {
-        *folded = *exact;
-        *kept = n;
-        return 0;
-    }
     scratch->len = 0;
     if (buf_reserve(scratch, 2 * n + 1)) return -1;
-    /* the clean head is its own fold (a space at its end owed to what follows): copied, the rest folded */
-    int owed = clean && p[clean - 1] == ' ';
-    head = clean - owed;
-    memcpy(scratch->data, p, head);
-    *kept = head + fold_from(p + clean, n - clean, scratch->data + head, owed, clean > 0);
+    size_t done;
+    int changed;
+    if (fold_simple(p, n, scratch->data, &done, &changed)) {
+        *kept = n;
+        *folded = changed ? hash_bytes(scratch->data, n) : *exact;
+        return 0;
+    }
+    /* the head folded byte for byte (a whitespace at its end owed to what follows), the rest folded */
+    int owed = done && fold_space(p[done - 1]);
+    size_t head = done - owed;
+    *kept = head + fold_from(p + done, n - done, scratch->data + head, owed, done > 0);
     *folded = *kept == n && memcmp(scratch->data, p, n) == 0 ? *exact : hash_bytes(scratch->data, *kept);
     return 0;
 }
@@ -1739,17 +1778,24 @@ static int put_i64(Buf *b, int64_t v) { return buf_put(b, &v, 8); }
 /* An Arrow string view: the length, then the text inline (up to 12 bytes) or its first four
  * bytes, buffer index and offset. */
 static int put_view(Buf *views, const unsigned char *p, size_t n, uint32_t buffer, size_t offset) {
-    unsigned char v[16] = {0};
+    if (buf_reserve(views, 16)) return -1;
+    unsigned char *v = views->data + views->len;
     uint32_t len = (uint32_t)n, at = (uint32_t)offset;
+    memset(v, 0, 16);
     memcpy(v, &len, 4);
-    if (n <= 12) {
-        memcpy(v + 4, p, n);
-    } else {
+    if (n > 12) {
         memcpy(v + 4, p, 4);
         memcpy(v + 8, &buffer, 4);
         memcpy(v + 12, &at, 4);
+    } else if (n >= 4) { /* the first and the last bytes, overlapping: no call for a length not known here */
+        if (n >= 8) memcpy(v + 4, p, 8);
+        else memcpy(v + 4, p, 4);
+        memcpy(v + n, p + n - 4, 4);
+    } else {
+        for (size_t i = 0; i < n; i++) v[4 + i] = p[i];
     }
-    return buf_put(views, v, 16);
+    views->len += 16;
+    return 0;
 }
 
 /* A string's text, read in one pass: its raw bytes (buffer 0) when it holds no escape, else
