@@ -99,6 +99,19 @@ def test_the_folded_hash_of_a_head_that_folds_to_itself_and_any_tail_is_that_of_
     assert hash_conversation(["user"], [text])[1] == hash_conversation(["user"], [reference_fold(text)])[0]
 
 
+@FAST
+@given(st.lists(st.tuples(st.text(st.sampled_from("aZ.é가깋ｆＡ😀𐐀ệỆ中ÉΣ"), min_size=1, max_size=6),
+                          st.sampled_from([" ", " ", "\t", "\n", "\x1f", "  "])), min_size=1, max_size=12),
+       st.integers(0, 15))
+def test_the_folded_hash_of_text_folded_byte_for_byte_is_that_of_the_python_fold(words, shift):
+    """Text whose fold only lowers ASCII capitals and makes single ASCII whitespace spaces is
+    folded in the one pass that checks it; anything else (two whitespace in a row, a capital of
+    another script, a character whose first bytes a block's end cuts) hands over to the full
+    fold: every kind at every offset."""
+    text = "x" * shift + "".join(word + space for word, space in words).rstrip()
+    assert hash_conversation(["user"], [text])[1] == hash_conversation(["user"], [reference_fold(text)])[0]
+
+
 def _line(roles: list[str], contents: list[str], ensure_ascii: bool) -> bytes:
     return json.dumps({"messages": [{"role": r, "content": c} for r, c in zip(roles, contents)]},
                       ensure_ascii=ensure_ascii).encode()
