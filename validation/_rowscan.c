@@ -579,11 +579,15 @@ static uint16_t hex_pair[1 << 16];
  * those take u_escape. Built byte by byte, so the same on either byte order. */
 static uint32_t utf8_high[1 << 16], utf8_low[1 << 16];
 
+/* 1 for the ASCII bytes a JSON string holds as they are: not a control byte, quote or backslash. */
+static unsigned char json_plain[256];
+
 static void init_hex(void) {
     unsigned char value[256];
     memset(value, 0xff, sizeof value);
     for (int i = 0; i < 10; i++) value['0' + i] = i;
     for (int i = 0; i < 6; i++) value['a' + i] = value['A' + i] = 10 + i;
+    for (int b = 0x20; b < 0x80; b++) json_plain[b] = b != '"' && b != '\\';
     for (unsigned a = 0; a < 256; a++)
         for (unsigned b = 0; b < 256; b++) {
             unsigned char two[2] = {(unsigned char)a, (unsigned char)b};
@@ -921,8 +925,7 @@ static int parse_string(Cursor *c, Buf *out, Str *info) {
                             q = c->p;
                             if (d) put_code_point(&d, cp);
                         }
-                    } else if (end - q >= 3 && q[0] >= 0x20 && q[0] < 0x80 && q[0] != '"' && q[0] != '\\' &&
-                               (memcpy(&two, q + 1, 2), two == BACKSLASH_U)) {
+                    } else if (end - q >= 3 && json_plain[q[0]] && (memcpy(&two, q + 1, 2), two == BACKSLASH_U)) {
                         if (d) *d++ = q[0]; /* one ASCII character between escaped words (a space) */
                         q++;
                     } else {
