@@ -1067,6 +1067,13 @@ static inline int key_is(const Buf *key, const char *name, Py_ssize_t n) {
     return (Py_ssize_t)key->len == n && memcmp(key->data, name, n) == 0;
 }
 
+/* Past `"name"` when the cursor is at it, written without escapes: 1. Else 0, the cursor left. */
+static inline int take_key(Cursor *c, const char *name, Py_ssize_t n) {
+    if (c->end - c->p < n + 2 || c->p[0] != '"' || c->p[n + 1] != '"' || memcmp(c->p + 1, name, (size_t)n)) return 0;
+    c->p += n + 2;
+    return 1;
+}
+
 /* --- validate's prover --------------------------------------------------------------------------- */
 
 typedef struct {
@@ -1174,6 +1181,21 @@ static int check_content(Row *row, size_t start, const Str *info, const RoleName
     return buf_put(&row->hashed, &h, sizeof h);
 }
 
+/* A message's next key and the colon after it: 1 the role key, 2 the content key, 0 another (in
+ * `key`), -1 not a key. The two as a file most often spells them are compared in place. */
+static inline __attribute__((always_inline)) int message_key(Cursor *c, Buf *key, const Spec *spec) {
+    skip_ws(c);
+    int which = take_key(c, spec->role_key, spec->role_len) ? 1 : take_key(c, spec->content_key, spec->content_len) ? 2 : 0;
+    if (!which) {
+        key->len = 0;
+        if (parse_string(c, key, NULL)) return -1;
+        which = key_is(key, spec->role_key, spec->role_len) ? 1 : key_is(key, spec->content_key, spec->content_len) ? 2 : 0;
+    }
+    if (expect(c, ':')) return -1;
+    skip_ws(c);
+    return which;
+}
+
 static int parse_message(Cursor *c, Row *row, const Spec *spec) {
     if (expect(c, '{')) return -1;
     const RoleName *role = NULL;
@@ -1181,15 +1203,13 @@ static int parse_message(Cursor *c, Row *row, const Spec *spec) {
     size_t start = 0;
     Str content;
     for (int field = 0; field < 2; field++) {
-        skip_ws(c);
-        row->key.len = 0;
-        if (parse_string(c, &row->key, NULL) || expect(c, ':')) return -1;
-        skip_ws(c);
-        if (!role && key_is(&row->key, spec->role_key, spec->role_len)) {
+        int key = message_key(c, &row->key, spec);
+        if (key < 0) return -1;
+        if (!role && key == 1) {
             row->key.len = 0;
             if (c->p >= c->end || *c->p != '"' || parse_string(c, &row->key, NULL)) return -1;
             if (!(role = lookup(&spec->roles, &row->key))) return -1;
-        } else if (!have_content && key_is(&row->key, spec->content_key, spec->content_len)) {
+        } else if (!have_content && key == 2) {
             have_content = 1;
             if (begin_content(row, &start)) return -1;
             if (c->p >= c->end || *c->p != '"' || parse_string(c, &row->text, &content)) return -1;
@@ -1850,13 +1870,11 @@ static int read_message(Cursor *c, const unsigned char *base, Columns *out, cons
     skip_ws(c);
     if (c->p < c->end && *c->p == '}') return -1;
     for (;;) {
-        skip_ws(c);
-        out->key.len = 0;
-        if (parse_string(c, &out->key, NULL) || expect(c, ':')) return -1;
-        skip_ws(c);
-        if (key_is(&out->key, spec->role_key, spec->role_len)) {
+        int key = message_key(c, &out->key, spec);
+        if (key < 0) return -1;
+        if (key == 1) {
             if (have_role++ || c->p >= c->end || *c->p != '"' || read_text(c, base, out, &role)) return -1;
-        } else if (key_is(&out->key, spec->content_key, spec->content_len)) {
+        } else if (key == 2) {
             if (have_content++ || c->p >= c->end || *c->p != '"' || read_text(c, base, out, &content)) return -1;
         } else if ((field = reasoning_field(&out->key)) != 0) {
             if (c->p < c->end && *c->p == 'n') {
