@@ -235,6 +235,23 @@ def test_escaped_text_is_decoded_as_json_decodes_it_on_every_c_path(text):
     assert (int(conversation["exact"][0]), int(conversation["folded"][0])) == expected
 
 
+KEY_SPELLINGS = [  # the keys escaped (json reads them as role and content), and keys that only begin alike
+    b'{"messages": [{"r\\u006fle": "user", "c\\u006fntent": "Hi"}, {"role": "assistant", "content": "ok"}]}',
+    b'{"messages": [{"content": "Hi", "\\u0072ole": "user"}, {"role": "assistant", "conten\\u0074": "ok"}]}',
+    b'{"messages": [{"roles": "user", "role": "user", "content": "Hi"}, {"role": "assistant", "content": "ok"}]}',
+    b'{"messages": [{"role": "user", "content": "Hi", "contents": 1}, {"role": "assistant", "content": "ok"}]}',
+    b'{"messages": [{"role": "user", "cont": "Hi"}, {"role": "assistant", "content": "ok"}]}',
+]
+
+
+@pytest.mark.parametrize("line", KEY_SPELLINGS)
+def test_keys_are_read_however_json_spells_them(line):
+    assert_same([line], rules=CHATML)
+    assert_same([line])
+    if b"\\u" in line:  # the escaped keys are the keys: the prover clears the row itself
+        assert Prover(MESSAGES.raw).prove([line])[0] is not None
+
+
 def test_prover_reads_sharegpt_role_names():
     line = b'{"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello"}]}'
     assert Prover(SHAREGPT.raw).prove([line])[0] is not None

@@ -142,6 +142,19 @@ def test_every_escaped_character_of_the_bmp_is_decoded_as_json_decodes_it(tmp_pa
     assert frame["chars"].to_list() == [len(t) for t in texts]
 
 
+def test_keys_are_the_keys_they_spell(tmp_path):
+    """Keys escaped are the keys they spell; keys that only begin like them are other keys."""
+    lines = [b'{"messages": [{"r\\u006fle": "user", "c\\u006fntent": "Hi"}, {"content": "ok", "\\u0072ole": "assistant"}]}',
+             b'{"messages": [{"roles": "x", "role": "user", "content": "Hi"}, {"contents": 1, "role": "assistant", '
+             b'"conte": 2, "content": "ok"}]}']
+    path = tmp_path / "keys.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    assert_same(read_frames(path, format="messages"), read_frames([json.loads(x) for x in lines], format="messages"))
+    assert read_frames(path, format="messages").messages["content"].to_list() == ["Hi", "ok", "Hi", "ok"]
+    for line in lines:  # read in C, none left to Python
+        assert len(_rowscan.read_messages(line, b"messages", b"role", b"content", None, True)[12]) == 0
+
+
 def test_text_stays_in_the_files_bytes(tmp_path):
     long = "a reply long enough not to be stored inline " * 3
     path = tmp_path / "v.jsonl"
