@@ -437,6 +437,14 @@ static inline size_t fold_text(const unsigned char *p, size_t n, unsigned char *
     return fold_from(p, n, out, 0, 0);
 }
 
+/* Whether the character at p (a lead >= 0xc0, at most `left` bytes) folds to itself. */
+static inline int folds_to_itself(const unsigned char *p, size_t left) {
+    size_t k;
+    unsigned cp = code_point(p, left, &k);
+    if (cp >= 0x110000 || (fold_space_lead(p[0]) && fold_is_space(cp))) return 0; /* cut short, a space */
+    return fold_entry(cp) == 0;
+}
+
 /* The fold of valid UTF-8 text that folding maps byte for byte, in the common case: ASCII capitals
  * lowered, each ASCII whitespace a space (none at either end, none next to another), every other
  * character one that folds to itself (fold_kept_wide, keeps_pair): written onto out (n bytes), and
@@ -471,12 +479,9 @@ static int fold_simple(const unsigned char *p, size_t n, unsigned char *out, siz
             change = 1;
         }
         if ((spaces & (spaces >> 1)) || (prev_space && (spaces & 1))) return 0;
-        if (wide) {
-            unsigned other = wide & ~fold_kept_wide(v, wide);
-            /* a lead in the last byte: its second byte, in the next block, says */
-            if (other == 0x8000 && i + 16 < n && keeps_pair(p[i + 15], p[i + 16])) other = 0;
-            if (other) return 0;
-        }
+        if (wide) /* leads the tables cannot tell by their first bytes (，ế, a lead in the last byte): their code points */
+            for (unsigned other = wide & ~fold_kept_wide(v, wide); other; other &= other - 1)
+                if (!folds_to_itself(p + i + __builtin_ctz(other), n - i - __builtin_ctz(other))) return 0;
         __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('A' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('Z' + 1)));
         change |= (unsigned)_mm_movemask_epi8(upper);
         _mm_storeu_si128((__m128i *)(out + i), _mm_add_epi8(spaced, _mm_and_si128(upper, _mm_set1_epi8(0x20))));
@@ -487,7 +492,8 @@ static int fold_simple(const unsigned char *p, size_t n, unsigned char *out, siz
     for (; i < n; i++) {
         unsigned char c = p[i];
         if (c >= 0x80) {
-            if (c >= 0xc0 && !fold_keeps_lead[c] && !(i + 1 < n && keeps_pair(c, p[i + 1]))) return 0;
+            if (c >= 0xc0 && !fold_keeps_lead[c] && !(i + 1 < n && keeps_pair(c, p[i + 1])) && !folds_to_itself(p + i, n - i))
+                return 0;
             prev_space = 0;
         } else if (fold_space(c)) {
             if (prev_space) return 0;
