@@ -49,7 +49,8 @@ def plain_turns(messages: Sequence[Any]) -> list[tuple[str, str]] | None:
     turns = []
     for m in messages:
         if isinstance(m, dict):
-            if m.keys() - _PLAIN_KEYS and any(m.get(k) is not None for k in m.keys() - _PLAIN_KEYS):
+            # other keys only when present: {role, content} itself is the common case, set arithmetic the rare one
+            if len(m) > ("role" in m) + ("content" in m) and any(m.get(k) is not None for k in m.keys() - _PLAIN_KEYS):
                 return None
             role, content = m.get("role"), m.get("content")
         else:
@@ -88,18 +89,17 @@ def render_turns(spec: Any, turns: list[tuple[str, str]], add_generation_prompt:
         if spec.trims_content:
             content = content.strip()
         header, footer = fmt.assistant if role == "assistant" else fmt.user if role == "user" else fmt.system
+        # the pieces joined once at the end: a turn's text is not copied into a string of its own
         if role == "assistant":
             start = size + len(header)
             if think is not None:
                 content = think[0] + think[1] + content.lstrip("\n")
-            body = fmt.span_prefix + content + footer
-            parts += (header, body)
-            size = start + len(body)
+            parts += (header, fmt.span_prefix, content, footer)
+            size = start + len(fmt.span_prefix) + len(content) + len(footer)
             spans.append((start, size))
         else:
-            text = header + content + footer
-            parts.append(text)
-            size += len(text)
+            parts += (header, content, footer)
+            size += len(header) + len(content) + len(footer)
     if add_generation_prompt:
         parts.append(spec.generation_prompt)
     elif fmt.final_eos:
