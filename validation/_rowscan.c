@@ -220,15 +220,6 @@ static inline int keeps_pair(unsigned char lead, unsigned char second) {
 }
 
 #ifdef __SSE2__
-/* The mask of the bytes of v that are printable ASCII, or (>= 0x80) part of a character that folds
- * to itself (fold_kept_wide). */
-static inline unsigned plain_bytes(__m128i v) {
-    unsigned fine = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1f)),
-                                                              _mm_cmplt_epi8(v, _mm_set1_epi8(0x7f))));
-    unsigned wide = (unsigned)_mm_movemask_epi8(v); /* bytes >= 0x80 */
-    return wide ? fine | fold_kept_wide(v, wide) : fine;
-}
-
 /* The fold of the character of k bytes at p (its lead p[0] >= 0xc2, valid UTF-8) written over the
  * copy of it at d, when that fold is k bytes long too: 1. Else 0, d left alone: a whitespace, a
  * fold of another length (İ to i̇). Capitals of Latin, Greek, Cyrillic, full-width forms... */
@@ -2272,7 +2263,9 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_rowscan", NULL, -1,
 PyMODINIT_FUNC PyInit__rowscan(void) {
     if (PyType_Ready(&BlockType) < 0) return NULL;
     init_hex();
-    init_lead_fold();
+#ifdef __SSE2__
+    init_lead_fold(); /* fold_block's */
+#endif
 #ifdef UTF8_SPANS
     ssse3_on = __builtin_cpu_supports("ssse3");
 #endif

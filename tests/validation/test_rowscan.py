@@ -8,9 +8,14 @@ and hashes with and without the prover, on well-formed, wild and corrupted lines
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import platform
+import shutil
 import subprocess
 import sys
+import sysconfig
+from pathlib import Path
 
 import numpy as np
 import orjson
@@ -470,3 +475,30 @@ def test_every_c_reader_refuses_a_row_cut_anywhere_and_returns():
     lines = json.dumps([(name, line.decode()) for name, line in CUT_LINES])
     done = subprocess.run([sys.executable, "-c", code, lines], capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="this machine's own build has no SSE2")
+def test_the_c_module_without_sse2_reads_and_folds_as_the_build_does(tmp_path):
+    """Machines without SSE2 (ARM) compile only the byte-by-byte paths: built so here, the module
+    folds, hashes and reads the same."""
+    compiler = shutil.which(sysconfig.get_config_var("CC").split()[0] if sysconfig.get_config_var("CC") else "cc") \
+        or shutil.which("cc")
+    if compiler is None:
+        pytest.skip("no C compiler")
+    source = Path(_rowscan.__file__).parent / "_rowscan.c"
+    if not source.exists():
+        pytest.skip("the C source is not beside the module (an installed wheel)")
+    built = tmp_path / ("_rowscan" + sysconfig.get_config_var("EXT_SUFFIX"))
+    subprocess.run([compiler, "-O2", "-shared", "-fPIC", "-mno-sse2", "-Werror=implicit-function-declaration",
+                    f"-I{sysconfig.get_paths()['include']}", f"-I{source.parent}", str(source), "-o", str(built)],
+                   check=True, capture_output=True)
+    spec = importlib.util.spec_from_file_location("_rowscan", built)
+    plain = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plain)
+    texts = ["Ich  GRÜẞE\u3000ΣΟΦΙΑ\n", "안녕하세요 GPU 세계, " * 5, "ＡＢＣ，ế İstanbul 😀 " * 4, "plain text " * 6]
+    assert [plain.fold(t) for t in texts] == [fold(t) for t in texts]
+    lines = b"\n".join(json.dumps({"messages": [{"role": "user", "content": t}, {"role": "assistant", "content": t}]},
+                                  ensure_ascii=ascii_).encode() for t in texts for ascii_ in (True, False))
+    ours, theirs = (m.read_messages(lines, b"messages", b"role", b"content", None, True) for m in (_rowscan, plain))
+    assert [bytes(x) if not isinstance(x, int) else x for x in ours] == \
+        [bytes(x) if not isinstance(x, int) else x for x in theirs]
