@@ -470,10 +470,12 @@ static int fold_simple(const unsigned char *p, size_t n, unsigned char *out, siz
             change = 1;
         }
         if ((spaces & (spaces >> 1)) || (prev_space && (spaces & 1))) return 0;
-        if (wide) /* leads the tables cannot tell by their first bytes (，ế, a lead in the last byte): their code points */
+        /* leads the tables cannot tell by their first bytes (，ế, a lead in the last byte): their code points */
+        if (wide)
             for (unsigned other = wide & ~fold_kept_wide(v, wide); other; other &= other - 1)
                 if (!folds_to_itself(p + i + __builtin_ctz(other), n - i - __builtin_ctz(other))) return 0;
-        __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('A' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('Z' + 1)));
+        __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('A' - 1)),
+                                      _mm_cmplt_epi8(v, _mm_set1_epi8('Z' + 1)));
         change |= (unsigned)_mm_movemask_epi8(upper);
         _mm_storeu_si128((__m128i *)(out + i), _mm_add_epi8(spaced, _mm_and_si128(upper, _mm_set1_epi8(0x20))));
         prev_space = spaces >> 15;
@@ -483,7 +485,8 @@ static int fold_simple(const unsigned char *p, size_t n, unsigned char *out, siz
     for (; i < n; i++) {
         unsigned char c = p[i];
         if (c >= 0x80) {
-            if (c >= 0xc0 && !fold_keeps_lead[c] && !(i + 1 < n && keeps_pair(c, p[i + 1])) && !folds_to_itself(p + i, n - i))
+            if (c >= 0xc0 && !fold_keeps_lead[c] && !(i + 1 < n && keeps_pair(c, p[i + 1])) &&
+                !folds_to_itself(p + i, n - i))
                 return 0;
             prev_space = 0;
         } else if (fold_space(c)) {
@@ -1182,11 +1185,13 @@ static int check_content(Row *row, size_t start, const Str *info, const RoleName
  * `key`), -1 not a key. The two as a file most often spells them are compared in place. */
 static inline __attribute__((always_inline)) int message_key(Cursor *c, Buf *key, const Spec *spec) {
     skip_ws(c);
-    int which = take_key(c, spec->role_key, spec->role_len) ? 1 : take_key(c, spec->content_key, spec->content_len) ? 2 : 0;
+    int which = take_key(c, spec->role_key, spec->role_len) ? 1
+              : take_key(c, spec->content_key, spec->content_len) ? 2 : 0;
     if (!which) {
         key->len = 0;
         if (parse_string(c, key, NULL)) return -1;
-        which = key_is(key, spec->role_key, spec->role_len) ? 1 : key_is(key, spec->content_key, spec->content_len) ? 2 : 0;
+        which = key_is(key, spec->role_key, spec->role_len) ? 1
+              : key_is(key, spec->content_key, spec->content_len) ? 2 : 0;
     }
     if (expect(c, ':')) return -1;
     skip_ws(c);

@@ -144,7 +144,8 @@ def test_every_escaped_character_of_the_bmp_is_decoded_as_json_decodes_it(tmp_pa
 
 def test_keys_are_the_keys_they_spell(tmp_path):
     """Keys escaped are the keys they spell; keys that only begin like them are other keys."""
-    lines = [b'{"messages": [{"r\\u006fle": "user", "c\\u006fntent": "Hi"}, {"content": "ok", "\\u0072ole": "assistant"}]}',
+    lines = [b'{"messages": [{"r\\u006fle": "user", "c\\u006fntent": "Hi"}, '
+             b'{"content": "ok", "\\u0072ole": "assistant"}]}',
              b'{"messages": [{"roles": "x", "role": "user", "content": "Hi"}, {"contents": 1, "role": "assistant", '
              b'"conte": 2, "content": "ok"}]}']
     path = tmp_path / "keys.jsonl"
