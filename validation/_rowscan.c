@@ -174,6 +174,11 @@ static inline unsigned code_point(const unsigned char *p, size_t left, size_t *n
     return 0x110000;
 }
 
+/* The length of the character a lead byte (>= 0xc0) begins. */
+static inline unsigned lead_bytes(unsigned char lead) {
+    return lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+}
+
 static inline void put_code_point(unsigned char **o, unsigned cp) {
     unsigned char *d = *o;
     if (cp < 0x80) {
@@ -274,6 +279,25 @@ static void init_lead_fold(void) {
         }
 }
 
+/* The ASCII whitespace of v (fold_space) as a mask; *spaced: v with each of them made a space;
+ * *odd: its ASCII control bytes and DEL, whitespace or not (bytes >= 0x80, `wide`, are none). */
+static inline unsigned block_spaces(__m128i v, unsigned wide, unsigned *odd, __m128i *spaced) {
+    const __m128i space = _mm_set1_epi8(' ');
+    unsigned spaces = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, space));
+    /* a signed comparison: the bytes >= 0x80 are below 0x20 too */
+    *odd = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                                                    _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)))) & ~wide;
+    *spaced = v;
+    if (*odd) { /* the rest of fold_space: \t-\r and \x1c-\x1f */
+        __m128i ws = _mm_or_si128(
+            _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('\t' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('\r' + 1))),
+            _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1b)), _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))));
+        spaces |= (unsigned)_mm_movemask_epi8(ws);
+        *spaced = _mm_or_si128(_mm_andnot_si128(ws, v), _mm_and_si128(ws, space));
+    }
+    return spaces;
+}
+
 /* Sixteen bytes whose fold lower-cases their ASCII capitals, makes each ASCII whitespace a space
  * (each alone between other characters, none owed from before the block unless the block starts
  * with a character; a last one is owed to what follows) and folds each other character to one as
@@ -283,33 +307,21 @@ static void init_lead_fold(void) {
  * second whitespace in a row) are folded so, and their number returned (0: none): the caller
  * folds what follows character by character. They end where a character begins. */
 static inline size_t fold_block(const unsigned char *p, unsigned char **o, int *pending, int *started) {
-    const __m128i v = _mm_loadu_si128((const __m128i *)p), space = _mm_set1_epi8(' ');
+    const __m128i v = _mm_loadu_si128((const __m128i *)p);
     unsigned wide = (unsigned)_mm_movemask_epi8(v); /* bytes >= 0x80 */
-    unsigned spaces = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, space));
-    /* ASCII control bytes and DEL (a signed comparison: the bytes >= 0x80 are below 0x20 too) */
-    unsigned odd = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
-                                                            _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)))) & ~wide;
-    __m128i spaced = v;
-    unsigned bad = 0;
-    if (odd) { /* the other whitespace of fold_space becomes a space; any other control byte or DEL: bad */
-        __m128i ws = _mm_or_si128(
-            _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('\t' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('\r' + 1))),
-            _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1b)), _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))));
-        unsigned other = (unsigned)_mm_movemask_epi8(ws);
-        bad = odd & ~other;
-        spaces |= other;
-        spaced = _mm_or_si128(_mm_andnot_si128(ws, v), _mm_and_si128(ws, space));
-    }
+    unsigned odd;
+    __m128i spaced;
+    unsigned spaces = block_spaces(v, wide, &odd, &spaced);
     /* leads (bytes >= 0xc0) that fold_keeps_lead does not keep */
     unsigned leads = wide & ~fold_kept_bytes(v);
-    bad |= (spaces & (spaces >> 1)) | ((spaces & 1) && (!*started || *pending));
+    unsigned bad = (odd & ~spaces) | (spaces & (spaces >> 1)) | ((spaces & 1) && (!*started || *pending));
     if (bad & 1) return 0;
     unsigned char *d = *o + (*pending ? 1 : 0);
     __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('A' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('Z' + 1)));
     _mm_storeu_si128((__m128i *)d, _mm_add_epi8(spaced, _mm_and_si128(upper, _mm_set1_epi8(0x20))));
     unsigned limit = bad ? (unsigned)__builtin_ctz(bad) : 16;
     if (leads) { /* a character the block's end cuts (kept as it is when its lead keeps): the block ends before it */
-        unsigned last = 31 - (unsigned)__builtin_clz(leads), k = p[last] >= 0xf0 ? 4 : p[last] >= 0xe0 ? 3 : 2;
+        unsigned last = 31 - (unsigned)__builtin_clz(leads), k = lead_bytes(p[last]);
         if (last + k > 16 && last < limit) limit = last;
         leads &= (1u << limit) - 1;
     }
@@ -323,8 +335,7 @@ static inline size_t fold_block(const unsigned char *p, unsigned char **o, int *
             memcpy(d + j, &fold, 2);
             continue;
         }
-        unsigned k = c[0] >= 0xf0 ? 4 : c[0] >= 0xe0 ? 3 : 2;
-        if ((k > 2 && keeps_pair(c[0], c[1])) || fold_in_place(c, k, d + j)) continue;
+        if (fold_in_place(c, lead_bytes(c[0]), d + j)) continue;
         limit = j;
         break;
     }
@@ -361,7 +372,7 @@ static inline size_t fold_wide(const unsigned char *p, size_t left, unsigned cha
         return 2;
     }
     if (fold_keeps_lead[p[0]]) { /* CJK, Hangul, Indic...: no decoding needed (two bytes: only cut short) */
-        k = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : 2;
+        k = lead_bytes(p[0]);
         if (k > left) k = left;
         if (*pending) *(*o)++ = ' ';
         *pending = 0;
@@ -407,7 +418,7 @@ static size_t fold_from(const unsigned char *p, size_t n, unsigned char *out, in
                 continue;
             }
             unsigned char next = p[i + folded];
-            if (folded && next >= 0xc0 && folded + (next >= 0xf0 ? 4 : next >= 0xe0 ? 3 : 2) > 16) {
+            if (folded && next >= 0xc0 && folded + lead_bytes(next) > 16) {
                 i += folded; /* the block ended before a character its end cut: the next block holds it */
                 continue;
             }
@@ -451,25 +462,12 @@ static int fold_simple(const unsigned char *p, size_t n, unsigned char *out, siz
     unsigned prev_space = 0, change = 0;
     size_t i = 0;
 #ifdef __SSE2__
-    const __m128i space = _mm_set1_epi8(' ');
     for (; i + 16 <= n; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(p + i)), spaced = v;
-        unsigned wide = (unsigned)_mm_movemask_epi8(v); /* bytes >= 0x80 */
-        unsigned spaces = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, space));
-        /* ASCII control bytes and DEL (a signed comparison: the bytes >= 0x80 are below 0x20 too) */
-        unsigned odd = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
-                                                                _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)))) & ~wide;
-        if (odd) { /* the other whitespace of fold_space becomes a space; any other control byte or DEL: no */
-            __m128i ws = _mm_or_si128(
-                _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('\t' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('\r' + 1))),
-                _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1b)), _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))));
-            unsigned other = (unsigned)_mm_movemask_epi8(ws);
-            if (odd & ~other) return 0;
-            spaces |= other;
-            spaced = _mm_or_si128(_mm_andnot_si128(ws, v), _mm_and_si128(ws, space));
-            change = 1;
-        }
-        if ((spaces & (spaces >> 1)) || (prev_space && (spaces & 1))) return 0;
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + i)), spaced;
+        unsigned wide = (unsigned)_mm_movemask_epi8(v), odd; /* bytes >= 0x80 */
+        unsigned spaces = block_spaces(v, wide, &odd, &spaced);
+        if ((odd & ~spaces) || (spaces & (spaces >> 1)) || (prev_space && (spaces & 1))) return 0;
+        change |= odd; /* whitespace other than the space, made one */
         /* leads the tables cannot tell by their first bytes (，ế, a lead in the last byte): their code points */
         if (wide)
             for (unsigned other = wide & ~fold_kept_wide(v, wide); other; other &= other - 1)
@@ -485,6 +483,7 @@ static int fold_simple(const unsigned char *p, size_t n, unsigned char *out, siz
     for (; i < n; i++) {
         unsigned char c = p[i];
         if (c >= 0x80) {
+            /* the tables first: decoding every lead of the last bytes costs more than the tables */
             if (c >= 0xc0 && !fold_keeps_lead[c] && !(i + 1 < n && keeps_pair(c, p[i + 1])) &&
                 !folds_to_itself(p + i, n - i))
                 return 0;
