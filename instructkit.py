@@ -7,9 +7,13 @@ Library errors become one line on stderr and an exit code; no traceback reaches 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 
 COMMAND_MODULES = ("validation.cli", "templating.cli", "training.cli")
 # The module that registers each subcommand (a test keeps this in step with the modules): a
@@ -30,17 +34,54 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP (what `timeout`, `docker stop`, Slurm and a closed terminal send): unwinds
+    the command as Ctrl-C does, so that an output being written is removed, not left half-made."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def terminated_cleanly() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise `Terminated` in this process for the block (the handlers before are
+    put back after it); a forked worker that gets one dies of it, as it would without us."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    me = os.getpid()
+
+    def on_signal(signum: int, frame: object) -> None:
+        if os.getpid() != me:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise Terminated(signum)
+
+    before = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv[0] if argv else None).parse_args(argv)
     try:
-        return int(args.run(args) or 0)
+        with terminated_cleanly():
+            return int(args.run(args) or 0)
     except BrokenPipeError:  # e.g. `instructkit render ... | head`: the reader left, nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
         print("instructkit: interrupted", file=sys.stderr)
         return 130
+    except Terminated as stop:
+        print(f"instructkit: terminated ({signal.Signals(stop.signum).name})", file=sys.stderr)
+        return 128 + stop.signum
     except Exception as exc:  # the one place that turns any failure into a clean message
         if os.environ.get("INSTRUCTKIT_DEBUG"):
             raise

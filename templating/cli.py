@@ -6,11 +6,10 @@ import argparse
 import json
 import sys
 from contextlib import nullcontext
-from pathlib import Path
 
 from templating.audit import OVER_LENGTH, TRAIN_ON
-from validation.arguments import at_least, print_report, source_arguments
-from validation.io import open_for_writing
+from validation.arguments import at_least, check_outputs, print_report, source_arguments
+from validation.outputs import open_for_writing
 from validation.rules import get_tokenizer
 
 
@@ -116,7 +115,7 @@ def run_render(args: argparse.Namespace) -> int:
         return show_spans(args.path, template=args.template, row=args.row, format=args.format,
                           column=args.column, split=args.split, add_generation_prompt=args.add_generation_prompt)
     # a file (.gz, .bz2, .xz too) appears only when complete
-    with open_for_writing(Path(args.output), text=True) if args.output else nullcontext(sys.stdout) as out:
+    with open_for_writing(args.output, text=True, inputs=[args.path]) if args.output else nullcontext(sys.stdout) as out:
         report = render_rows(args.path, out, template=args.template, format=args.format, column=args.column,
                              split=args.split, add_generation_prompt=args.add_generation_prompt)
     print(f"rendered {report.valid} of {report.rows} rows with {args.template}", file=sys.stderr)
@@ -135,6 +134,7 @@ def run_audit(args: argparse.Namespace) -> int:
 
     from templating.parse import chosen_template
 
+    check_outputs(args, "per_row")
     tokenizer = get_tokenizer(args.model or args.tokenizer, chat_template=True)
     template = chosen_template(tokenizer, args.template, args.model or args.tokenizer)
     if not args.json:
@@ -146,7 +146,7 @@ def run_audit(args: argparse.Namespace) -> int:
     if args.per_row:
         from validation.audit import write_per_row
 
-        write_per_row(args.per_row, audited, args.max_length)
+        write_per_row(args.per_row, audited, args.max_length, inputs=[args.path])
     print_report(report, args)
     return 0 if report.ok else 1
 

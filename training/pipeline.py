@@ -26,7 +26,7 @@ import yaml
 from training.config import ConfigError, TrainConfig
 from training.device import cpu_has_native_bf16  # noqa: F401  (re-exported: its older home)
 from validation.errors import InvalidDataset, PushFailed  # re-exported here
-from validation.io import write_file
+from validation.outputs import write_file
 
 log = logging.getLogger("instructkit")
 # Audit codes that concern what training learns; the validation codes are the gate's.

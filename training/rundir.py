@@ -11,7 +11,6 @@ taken over. `verify` and `generate` refuse a folder whose run did not finish.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import socket
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from validation.errors import ConfigError, UnfinishedRun
-from validation.io import write_file
+from validation.outputs import pid_alive, write_file
 
 MARKER = ".instructkit-run.json"
 LOCK = ".instructkit-run.lock"
@@ -116,11 +115,7 @@ def _holder(path: Path) -> int | None:
         return None
     if host and host != socket.gethostname():
         return pid  # another machine's process: cannot tell, so it holds
-    try:
-        os.kill(pid, 0)
-    except OSError as exc:
-        return pid if exc.errno == errno.EPERM else None
-    return pid
+    return pid if pid_alive(pid) else None
 
 
 def last_checkpoint(out: Path) -> str | None:

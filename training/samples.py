@@ -10,7 +10,7 @@ from typing import Any
 from templating import ChatTemplate
 from validation.models import Conversation
 from validation.reasoning import CLOSE, OPEN, split_inline
-from validation.io import write_file
+from validation.outputs import write_file
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from validation.codes import CATALOGUE
 from validation.errors import InstructkitError, UnknownName
 from validation.convert import convert
 from validation.formats import FORMAT_NAMES, CannotConvert, detect, get_format
-from validation.io import InputError, read_records, write_rows
+from validation.io import InputError, read_records
+from validation.outputs import write_rows
 from validation.models import Conversation, FunctionCall, Message, Role, ToolCall
 from validation.report import Issue, Report
 from validation.rules import TemplateRules, get_rules

@@ -36,6 +36,20 @@ def source_arguments(parser: argparse.ArgumentParser, format_flag: str = "--form
     parser.add_argument("--split", default="train", help="split of a hub dataset or DatasetDict (default train)")
 
 
+def check_outputs(args: argparse.Namespace, *options: str, inputs: tuple[str, ...] = ("path",)) -> None:
+    """Before any work: refuse an output option that names one of the command's input files
+    (`validation.outputs.refuse_inputs`), the option named in the message."""
+    from validation.errors import InputError
+    from validation.outputs import refuse_inputs
+
+    sources = [getattr(args, name, None) for name in inputs]
+    for option in options:
+        try:
+            refuse_inputs(getattr(args, option), sources)
+        except InputError as exc:
+            raise InputError(f"--{option.replace('_', '-')}: {exc}") from None
+
+
 def print_report(report, args: argparse.Namespace) -> None:  # noqa: ANN001 - Report, imported lazily
     """--json: the report as one JSON object on stdout; else the rich report."""
     if args.json:

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 from validation.formats import Format
-from validation.io import InputError, open_for_writing
+from validation.io import InputError
+from validation.outputs import Paths, open_for_writing
 from validation.report import Issue, Report
 from validation.rules import Finding, RowAudit, TemplateRules
 from validation.scan import Scanner
@@ -153,10 +153,10 @@ class Supervision:
 
 
 def write_per_row(path: str | os.PathLike[str], audited: Sequence[tuple[int, RowAudit]],
-                  max_length: int | None) -> None:
-    """One JSON line per audited row, in input order."""
+                  max_length: int | None, *, inputs: Paths = ()) -> None:
+    """One JSON line per audited row, in input order (never over one of `inputs`)."""
     cut = slice(None, max_length)
-    with open_for_writing(Path(path), text=True) as out:
+    with open_for_writing(path, text=True, inputs=inputs) as out:
         for row, a in audited:
             out.write(json.dumps({"row": row, "tokens": len(a.ids), "supervised_tokens": sum(a.mask),
                                   "supervised_after_truncation": 0 if a.dropped else sum(a.mask[cut]),

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from validation.arguments import at_least, print_report, source_arguments
+from validation.arguments import at_least, check_outputs, print_report, source_arguments
 from validation.report import MAX_ISSUES
 
 
@@ -82,6 +82,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run_validate(args: argparse.Namespace) -> int:
     from validation.validate import validate
 
+    check_outputs(args, "issues_jsonl", inputs=("path", "response_schema"))  # --write-clean may replace PATH
     report = validate(args.path, format=args.format, column=args.column, template=args.template,
                       max_length=args.max_length, tokenizer=args.tokenizer, split=args.split,
                       write_clean=args.write_clean, progress=not args.json, fix=args.fix,
@@ -105,6 +106,9 @@ def run_convert(args: argparse.Namespace) -> int:
 def run_stats(args: argparse.Namespace) -> int:
     from validation.stats import leakage, stats
     from validation.validate import load_tokenizer
+
+    inputs = ("path", "compare", "response_schema")
+    check_outputs(args, "json_out", "plot", "html", *(("json",) if args.json != "-" else ()), inputs=inputs)
 
     tokenizer = load_tokenizer(args.tokenizer)  # once for both sides of --compare
     options = {"tokenizer": tokenizer, "template": args.template, "max_length": args.max_length,
@@ -132,12 +136,13 @@ def run_stats(args: argparse.Namespace) -> int:
     text = json.dumps(payload, ensure_ascii=False, indent=1)
     if args.json == "-":
         print(text)
-    from validation.io import write_file
+    from validation.outputs import write_file
 
+    sources = [getattr(args, name) for name in inputs]
     for out in dict.fromkeys(path for path in (args.json_out, args.json if old_form else None) if path):
-        write_file(out, text + "\n")
+        write_file(out, text + "\n", inputs=sources)
     for path in (args.plot, args.html):
         if path:
-            result.plot(path)
+            result.plot(path, inputs=sources)
             console.print(f"wrote {path}", markup=False)
     return 0

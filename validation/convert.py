@@ -13,7 +13,7 @@ from typing import Any
 
 from validation.checks import check_messages
 from validation.formats import CannotConvert, Format, FormatError, get_format
-from validation.io import write_rows
+from validation.outputs import write_rows
 from validation.report import Fix, Issue, Report
 from validation.source import Dataset, Source, dataset_of, is_path
 from validation.validate import conversation_of, fixed_records, resolve_rules

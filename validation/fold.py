@@ -223,7 +223,7 @@ def _ranges(points: list[int]) -> list[str]:
 
 
 if __name__ == "__main__":
-    from validation.io import write_file
+    from validation.outputs import write_file
 
     write_file(HEADER, header_text())
     print(f"wrote {HEADER}")

@@ -1,4 +1,4 @@
-"""Read rows from files, `save_to_disk` folders and hub datasets; write rows back out.
+"""Read rows from files, `save_to_disk` folders and hub datasets (`validation.outputs` writes them).
 
 Every reader yields `Record(row, data, raw)`: `row` is the 1-based line number for JSONL and
 the 1-based record number elsewhere; `data` is the decoded object or the `Issue` explaining why
@@ -16,13 +16,12 @@ import socket
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from functools import partial
 from importlib import import_module
 from pathlib import Path
-from typing import IO, Any, BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 from urllib.parse import urlparse
 
-from validation.decode import decode_row, json_type
+from validation.decode import decode_row
 from validation.errors import InputError  # re-exported: validation.io.InputError
 from validation.report import Issue
 
@@ -278,9 +277,9 @@ def load_hf_dataset(source: str, *, kind: str, split: str) -> Any:
         else:
             loaded = datasets.load_dataset(source, split=split)
     except Exception as exc:  # the hub client raises many types; all mean "cannot load"
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         where = "the Hugging Face hub (offline?)" if kind == "hub" else "disk"
-        raise InputError(f"{source}: could not load dataset from {where}: {reason}"
+        raise InputError(f"{source}: could not load dataset from {where}: {why}"
                          + (f" ({note})" if note else "")) from None
     if isinstance(loaded, datasets.DatasetDict):
         if split not in loaded:
@@ -289,82 +288,9 @@ def load_hf_dataset(source: str, *, kind: str, split: str) -> Any:
     return loaded
 
 
-def _mixed_column(rows: list[dict[str, Any]], exc: Exception) -> str:
-    """Which column Arrow could not give one type, and the first row where it changes."""
-    import pyarrow as pa
-
-    for key in dict.fromkeys(key for item in rows for key in item):
-        values = [item.get(key) for item in rows]
-        try:
-            pa.array(values)
-        except OverflowError:
-            row = next((i for i, v in enumerate(values, 1) if _too_wide(v)), None)
-            if row is None:  # e.g. -1 and 2**63: each fits 64 bits, not both one type
-                return f"column {key!r} holds integers that no one 64-bit type holds"
-            return f"column {key!r} holds an integer wider than 64 bits in written row {row}"
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            kinds = [(i, json_type(v)) for i, v in enumerate(values, 1) if v is not None]
-            change = next(((i, kind) for i, kind in kinds if kind != kinds[0][1]), None)
-            if change is None:  # same JSON type, different insides (e.g. lists of numbers and of strings)
-                return f"column {key!r} holds values of one JSON type but different shapes ({exc})"
-            return (f"column {key!r} is {kinds[0][1]} in written row {kinds[0][0]} and {change[1]} in written "
-                    f"row {change[0]}")
-    return f"the rows do not fit one table ({exc})"
-
-
-def _too_wide(value: Any) -> bool:
-    """An integer outside 64 bits, anywhere inside `value`."""
-    if isinstance(value, dict):
-        return any(_too_wide(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_too_wide(v) for v in value)
-    return isinstance(value, int) and not -(1 << 63) <= value < (1 << 64)
-
-
 def held_suffix(path: Path) -> str:
     """The suffix of what `path` holds: `.jsonl` for `data.jsonl` and for `data.jsonl.gz`."""
     return Path(path.stem).suffix.lower() if compression_of(path) else path.suffix.lower()
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """A new temporary path beside `path` to write to, renamed onto `path` when the block ends
-    without an error. On any failure (a full disk, a size limit, Ctrl-C, an exception) the
-    temporary file is removed and a file already at `path` is left as it was; a failed write is
-    `InputError("cannot write PATH: REASON")`.
-
-    Example:
-        >>> import tempfile
-        >>> target = Path(tempfile.mkdtemp()) / "out.txt"
-        >>> with atomic_path(target) as tmp:
-        ...     _ = tmp.write_text("done")
-        >>> target.read_text(), [p.name for p in target.parent.iterdir()]
-        ('done', ['out.txt'])
-    """
-    path = Path(path)
-    try:  # created with the usual permissions (the umask applies), never over another file
-        tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {_reason(exc)}") from None
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise InputError(f"cannot write {path}: {_reason(exc)}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def write_file(path: str | os.PathLike[str], data: str | bytes) -> None:
-    """`data` (UTF-8 text or bytes) written to `path` atomically (`atomic_path`)."""
-    with atomic_path(path) as tmp:
-        if isinstance(data, str):
-            tmp.write_text(data, encoding="utf-8")
-        else:
-            tmp.write_bytes(data)
 
 
 def read_json(path: str | os.PathLike[str], what: str = "", error: type[InputError] = InputError) -> Any:
@@ -375,66 +301,12 @@ def read_json(path: str | os.PathLike[str], what: str = "", error: type[InputErr
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
     except OSError as exc:
-        raise error(f"{prefix}{path}: {_reason(exc)}") from None
+        raise error(f"{prefix}{path}: {reason(exc)}") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise error(f"{prefix}{path}: not JSON ({exc})") from None
 
 
-def _reason(exc: OSError) -> str:
-    reason = (exc.strerror or str(exc)).lower()
-    return "it is a directory" if isinstance(exc, IsADirectoryError) else reason
-
-
-@contextmanager
-def open_for_writing(path: Path, *, text: bool) -> Iterator[IO[Any]]:
-    """`path` opened for writing (UTF-8 text or bytes), compressed when its suffix says so, and
-    written atomically (`atomic_path`): it appears, complete, only when the block ends."""
-    compression = compression_of(path)
-    with atomic_path(path) as tmp:
-        opener = tmp.open if compression is None else partial(import_module(compression).open, tmp)
-        with opener("wt", encoding="utf-8", newline="") if text else opener("wb") as f:
-            yield f
-
-
-def write_rows(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]]) -> int:
-    """Write `rows` to `path` in the format its extension names (`.gz`, `.bz2`, `.xz` after
-    `.jsonl`, `.json` or `.csv` compress it); returns how many were written."""
-    path = Path(path)
-    suffix = held_suffix(path)
-    if compression_of(path) and suffix not in (".jsonl", ".ndjson", ".json", ".csv"):
-        raise InputError(f"{path}: cannot write {suffix + path.suffix.lower()!r}; only .jsonl, .json and .csv "
-                         "can be compressed")
-    rows = list(rows) if suffix not in (".jsonl", ".ndjson") else rows
-    count = 0
-    if suffix in (".jsonl", ".ndjson"):
-        with open_for_writing(path, text=True) as f:
-            for count, item in enumerate(rows, start=1):
-                f.write(json.dumps(item, ensure_ascii=False) + "\n")
-    elif suffix == ".json":
-        with open_for_writing(path, text=True) as f:
-            f.write(json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
-        count = len(rows)
-    elif suffix in (".parquet", ".pq"):
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        try:
-            table = pa.Table.from_pylist(rows)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
-            raise InputError(f"{path}: {_mixed_column(rows, exc)}; Parquet holds one type per column and "
-                             "integers of 64 bits: write .jsonl or .json instead") from None
-        with atomic_path(path) as tmp:
-            pq.write_table(table, tmp)
-        count = len(rows)
-    elif suffix == ".csv":
-        columns = list(dict.fromkeys(key for item in rows for key in item))
-        with open_for_writing(path, text=True) as f:
-            writer = csv.DictWriter(f, fieldnames=columns)
-            writer.writeheader()
-            for item in rows:
-                writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v
-                                 for k, v in item.items()})
-        count = len(rows)
-    else:
-        raise InputError(f"{path}: cannot write {suffix or '(no extension)'!r}; use .jsonl, .json, .parquet or .csv")
-    return count
+def reason(exc: OSError) -> str:
+    """An OSError's reason as a message ends it: `no such file or directory`."""
+    text = (exc.strerror or str(exc)).lower()
+    return "it is a directory" if isinstance(exc, IsADirectoryError) else text

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from validation.audit import Supervision
 from validation.io import InputError
+from validation.outputs import Paths
 from validation.lazy import LazyModule
 from validation.rules import TemplateRules
 from validation.tokens import count_tokens
@@ -53,12 +54,13 @@ class Stats:
     # per conversation: messages, length, assistant_start, assistant_end, exact, folded (stats_read)
     conversations: pl.DataFrame = field(repr=False)
 
-    def plot(self, path: str | os.PathLike[str]) -> Path:
-        """Write the length histograms as PNG (or self-contained HTML for a `.html` path)."""
+    def plot(self, path: str | os.PathLike[str], *, inputs: Paths = ()) -> Path:
+        """Write the length histograms as PNG (or self-contained HTML for a `.html` path); never
+        over the dataset described, nor over one of `inputs` (`validation.outputs`)."""
         from validation.stats_report import write_html, write_png
 
-        path = Path(path)
-        return write_html(self, path) if path.suffix.lower() == ".html" else write_png(self, path)
+        path, inputs = Path(path), (self.name, *inputs)
+        return write_html(self, path, inputs) if path.suffix.lower() == ".html" else write_png(self, path, inputs)
 
 
 # --- the summary -----------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from typing import Any
 
 import polars as pl
 
-from validation.io import InputError, write_file
+from validation.io import InputError
+from validation.outputs import Paths, write_file
 from validation.summaries import StatsSummary
 
 
@@ -173,12 +174,12 @@ def _png_bytes(stats: Any) -> bytes:
     return buffer.getvalue()
 
 
-def write_png(stats: Any, path: Path) -> Path:
-    write_file(path, _png_bytes(stats))
+def write_png(stats: Any, path: Path, inputs: Paths = ()) -> Path:
+    write_file(path, _png_bytes(stats), inputs=inputs)
     return path
 
 
-def write_html(stats: Any, path: Path) -> Path:
+def write_html(stats: Any, path: Path, inputs: Paths = ()) -> Path:
     """One file: the overview, per-role lengths and the histograms (PNG inlined as base64)."""
     image = base64.b64encode(_png_bytes(stats)).decode("ascii")
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in _lines(stats))
@@ -203,5 +204,5 @@ body{{font-family:system-ui,sans-serif;margin:2em;max-width:70em}}table{{border-
 th,td{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}img{{max-width:100%}}</style></head><body>
 <h1>{title}</h1><table>{rows}</table>{lengths}<img alt="length histograms" src="data:image/png;base64,{image}">
 </body></html>
-""")
+""", inputs=inputs)
     return path

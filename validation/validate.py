@@ -18,7 +18,8 @@ from validation.checks import with_call_content
 from validation.decode import decode_row
 from validation.errors import InvalidRow
 from validation.formats import Format
-from validation.io import BOM, InputError, Record, held_suffix, open_for_writing, readable, size_of, write_rows
+from validation.io import BOM, InputError, Record, held_suffix, readable, size_of
+from validation.outputs import open_for_writing, write_rows
 from validation.models import Conversation, Message
 from validation.report import Findings, Fix, Report
 from validation.rules import TemplateRules, get_rules, get_tokenizer
@@ -136,7 +137,8 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
         # JSONL, compressed or not, is checked as raw lines; --fix needs records.
         lines = not fix and data.kind == "jsonl"
         advance = stack.enter_context(progress_bar(data, progress))
-        stream = None if issues_jsonl is None else stack.enter_context(open_for_writing(issues_jsonl, text=False))
+        stream = None if issues_jsonl is None else \
+            stack.enter_context(open_for_writing(issues_jsonl, text=False, inputs=[data.path, response_schema]))
         findings = Findings(max_issues, stream)
         scanner = Scanner(data.format, rules=rules, max_length=max_length, tokenizer=load_tokenizer(tokenizer),
                           response=response)

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from validation.io import InputError, atomic_path, write_rows
+from validation.io import InputError
+from validation.outputs import atomic_path, write_rows
 
 CLI = [sys.executable, "-c", "import sys, instructkit; sys.exit(instructkit.main())"]
 

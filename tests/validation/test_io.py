@@ -12,7 +12,7 @@ import pytest
 
 from validation import Conversation, InputError, convert, read, validate
 
-from validation.io import write_rows
+from validation.outputs import write_rows
 
 
 GOOD = [{"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}],
