@@ -114,6 +114,7 @@ def run_render(args: argparse.Namespace) -> int:
     if args.show_spans:
         return show_spans(args.path, template=args.template, row=args.row, format=args.format,
                           column=args.column, split=args.split, add_generation_prompt=args.add_generation_prompt)
+    check_outputs(args, "output")
     # a file (.gz, .bz2, .xz too) appears only when complete
     with open_for_writing(args.output, text=True, inputs=[args.path]) if args.output else nullcontext(sys.stdout) as out:
         report = render_rows(args.path, out, template=args.template, format=args.format, column=args.column,

@@ -50,8 +50,17 @@ def check_outputs(args: argparse.Namespace, *options: str, inputs: tuple[str, ..
             raise InputError(f"--{option.replace('_', '-')}: {exc}") from None
 
 
+OUTPUT_OPTIONS = ("write_clean", "issues_jsonl", "output", "per_row", "json_out", "plot", "html")
+
+
+def stdout_taken(args: argparse.Namespace) -> bool:
+    """Whether an output option is `-` (stdout): the human report then goes to stderr."""
+    return any(getattr(args, option, None) == "-" for option in OUTPUT_OPTIONS)
+
+
 def print_report(report, args: argparse.Namespace) -> None:  # noqa: ANN001 - Report, imported lazily
-    """--json: the report as one JSON object on stdout; else the rich report."""
+    """--json: the report as one JSON object on stdout; else the rich report (on stderr when an
+    output is written to stdout)."""
     if args.json:
         json.dump(report.to_json(), sys.stdout, ensure_ascii=False)
         sys.stdout.write("\n")
@@ -60,4 +69,4 @@ def print_report(report, args: argparse.Namespace) -> None:  # noqa: ANN001 - Re
 
     from validation.report import render_report
 
-    render_report(report, Console(), first=getattr(args, "show", 5))
+    render_report(report, Console(stderr=stdout_taken(args)), first=getattr(args, "show", 5))

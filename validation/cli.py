@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from validation.arguments import at_least, check_outputs, print_report, source_arguments
+from validation.arguments import at_least, check_outputs, print_report, source_arguments, stdout_taken
 from validation.report import MAX_ISSUES
 
 
@@ -119,7 +119,7 @@ def run_stats(args: argparse.Namespace) -> int:
 
     from validation.stats_report import render_compare, render_terminal
 
-    console = Console(stderr=args.json == "-")
+    console = Console(stderr=args.json == "-" or stdout_taken(args))
     payload = {"path": result.name, "format": result.format, **result.summary.to_json()}
     if args.compare:
         other = stats(args.compare, **options)
@@ -141,8 +141,8 @@ def run_stats(args: argparse.Namespace) -> int:
     sources = [getattr(args, name) for name in inputs]
     for out in dict.fromkeys(path for path in (args.json_out, args.json if old_form else None) if path):
         write_file(out, text + "\n", inputs=sources)
-    for path in (args.plot, args.html):
+    for path, html in ((args.plot, False), (args.html, True)):
         if path:
-            result.plot(path, inputs=sources)
+            result.plot(path, html=html, inputs=sources)
             console.print(f"wrote {path}", markup=False)
     return 0

@@ -54,13 +54,15 @@ class Stats:
     # per conversation: messages, length, assistant_start, assistant_end, exact, folded (stats_read)
     conversations: pl.DataFrame = field(repr=False)
 
-    def plot(self, path: str | os.PathLike[str], *, inputs: Paths = ()) -> Path:
-        """Write the length histograms as PNG (or self-contained HTML for a `.html` path); never
-        over the dataset described, nor over one of `inputs` (`validation.outputs`)."""
+    def plot(self, path: str | os.PathLike[str], *, html: bool | None = None, inputs: Paths = ()) -> Path:
+        """Write the length histograms as PNG, or a self-contained HTML report (`html`; by default
+        for a `.html` path); never over the dataset described, nor over one of `inputs`
+        (`validation.outputs`: `-` is stdout)."""
         from validation.stats_report import write_html, write_png
 
         path, inputs = Path(path), (self.name, *inputs)
-        return write_html(self, path, inputs) if path.suffix.lower() == ".html" else write_png(self, path, inputs)
+        html = path.suffix.lower() == ".html" if html is None else html
+        return write_html(self, path, inputs) if html else write_png(self, path, inputs)
 
 
 # --- the summary -----------------------------------------------------------------------------
