@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 COMMAND_MODULES = ("validation.cli", "templating.cli", "training.cli")
 # The module that registers each subcommand (a test keeps this in step with the modules): a
@@ -43,28 +44,36 @@ class Terminated(BaseException):
         self.signum = signum
 
 
+_BEFORE: dict[int, Any] = {}  # the handlers `terminated_cleanly` replaced, while it holds
+
+
 @contextlib.contextmanager
 def terminated_cleanly() -> Iterator[None]:
     """SIGTERM and SIGHUP raise `Terminated` in this process for the block (the handlers before are
-    put back after it); a forked worker that gets one dies of it, as it would without us."""
-    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+    put back after it). A forked worker starts with the handlers before: a Python handler there
+    could miss a signal that comes just as the worker goes to wait for work, and never end."""
+    if threading.current_thread() is not threading.main_thread() or _BEFORE:  # main thread only; once
         yield
         return
-    me = os.getpid()
 
     def on_signal(signum: int, frame: object) -> None:
-        if os.getpid() != me:
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
-            return
         raise Terminated(signum)
 
-    before = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    _BEFORE.update({signum: signal.signal(signum, on_signal) for signum in (signal.SIGTERM, signal.SIGHUP)})
     try:
         yield
     finally:
-        for signum, handler in before.items():
+        _restore_handlers()
+
+
+def _restore_handlers() -> None:
+    with contextlib.suppress(ValueError):  # (a fork from another thread: no handler to set there)
+        for signum, handler in _BEFORE.items():
             signal.signal(signum, handler)
+    _BEFORE.clear()
+
+
+os.register_at_fork(after_in_child=_restore_handlers)
 
 
 def main(argv: list[str] | None = None) -> int:

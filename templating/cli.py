@@ -8,7 +8,7 @@ import sys
 from contextlib import nullcontext
 
 from templating.audit import OVER_LENGTH, TRAIN_ON
-from validation.arguments import at_least, check_outputs, print_report, source_arguments
+from validation.arguments import at_least, check_outputs, opened, print_report, source_arguments
 from validation.outputs import open_for_writing
 from validation.rules import get_tokenizer
 
@@ -112,12 +112,14 @@ def run_render(args: argparse.Namespace) -> int:
     from templating.render import render_rows, show_spans
 
     if args.show_spans:
-        return show_spans(args.path, template=args.template, row=args.row, format=args.format,
-                          column=args.column, split=args.split, add_generation_prompt=args.add_generation_prompt)
+        with opened(args) as data:
+            return show_spans(data, template=args.template, row=args.row, format=args.format,
+                              column=args.column, split=args.split, add_generation_prompt=args.add_generation_prompt)
     check_outputs(args, "output")
     # a file (.gz, .bz2, .xz too) appears only when complete
-    with open_for_writing(args.output, text=True, inputs=[args.path]) if args.output else nullcontext(sys.stdout) as out:
-        report = render_rows(args.path, out, template=args.template, format=args.format, column=args.column,
+    writing = open_for_writing(args.output, text=True, inputs=[args.path]) if args.output else nullcontext(sys.stdout)
+    with opened(args) as data, writing as out:
+        report = render_rows(data, out, template=args.template, format=args.format, column=args.column,
                              split=args.split, add_generation_prompt=args.add_generation_prompt)
     print(f"rendered {report.valid} of {report.rows} rows with {args.template}", file=sys.stderr)
     if not report.ok:
@@ -140,10 +142,11 @@ def run_audit(args: argparse.Namespace) -> int:
     template = chosen_template(tokenizer, args.template, args.model or args.tokenizer)
     if not args.json:
         print(f"template: {template.name}", file=sys.stderr)
-    report, audited = audit_rows(args.path, tokenizer=tokenizer, template=rules_of(template),
-                                 max_length=args.max_length, over_length=args.over_length, format=args.format,
-                                 column=args.column, split=args.split, progress=not args.json, train_on=args.train_on,
-                                 max_prompt_length=args.max_prompt_length)
+    with opened(args) as data:
+        report, audited = audit_rows(data, tokenizer=tokenizer, template=rules_of(template),
+                                     max_length=args.max_length, over_length=args.over_length, format=args.format,
+                                     column=args.column, split=args.split, progress=not args.json,
+                                     train_on=args.train_on, max_prompt_length=args.max_prompt_length)
     if args.per_row:
         from validation.audit import write_per_row
 

@@ -1081,6 +1081,7 @@ typedef struct {
     RoleMap roles;         /* source name -> "system", "user" or "assistant" */
     PyObject *tokens;      /* tuple of bytes: special tokens that must not appear in content */
     PyObject *forbidden;   /* tuple of bytes: top-level keys the fast path does not handle */
+    Py_ssize_t max_line;   /* read_messages: a longer line is deferred unread (stats: row-too-large) */
 } Spec;
 
 /* One cleared message: its role's and content's hashes, and where its content lies in Row.text. */
@@ -2006,7 +2007,7 @@ static void read_span(const unsigned char *base, const unsigned char *end, int f
         }
         if (!is_blank_line(p, stop)) {
             int64_t record = out->records++;
-            int taken = read_line(base, p, stop, out, spec, record, &span);
+            int taken = stop - p > spec->max_line ? -1 : read_line(base, p, stop, out, spec, record, &span);
             if (taken == 0) out->empty_rows++;
             else if (taken < 0 && (put_i64(&out->deferred, record) || put_i64(&out->deferred, p - base) ||
                                    put_i64(&out->deferred, stop - p)))
@@ -2068,7 +2069,7 @@ static PyObject *take(Buf *b) {
 }
 
 PyDoc_STRVAR(read_messages_doc,
-"read_messages(data, list_key, role_key, content_key, roles, file_start) -> tuple\n\n"
+"read_messages(data, list_key, role_key, content_key, roles, file_start, max_line=None) -> tuple\n\n"
 "The JSONL lines of data as stats' columns, without the GIL: (records, empty rows, empty\n"
 "messages, whitespace-only messages, rows read here with a top-level `tools` or a message's\n"
 "`tool_calls`, conversation u32, turn u16, role views, content views,\n"
@@ -2078,8 +2079,9 @@ PyDoc_STRVAR(read_messages_doc,
 "data and buffer 1 = decoded; conversations are `Conv` records (numpy: stats'\n"
 "CONVERSATION_DTYPE); conversation ids count data's non-blank lines from 0. Rows not read here\n"
 "(anything but an object whose list holds {role: str, content: str, ...} objects, roles\n"
-"mapped by the table or any string with None) are listed in deferred as i64 triples (record,\n"
-"byte offset, length). file_start: skip a BOM. data must be under 4 GiB.");
+"mapped by the table or any string with None), and lines longer than max_line bytes (unread), are\n"
+"listed in deferred as i64 triples (record, byte offset, length). file_start: skip a BOM. data must\n"
+"be under 4 GiB.");
 
 /* stats reads a file through a memory map. Another program that truncates the file meanwhile
  * takes the pages past its new end away, and the next read of one raises SIGBUS. While
@@ -2111,8 +2113,10 @@ static PyObject *read_messages(PyObject *self, PyObject *args) {
     PyObject *roles;
     int file_start;
     Spec spec = {0};
-    if (!PyArg_ParseTuple(args, "y*y#y#y#Op", &view, &spec.list_key, &spec.list_len, &spec.role_key,
-                          &spec.role_len, &spec.content_key, &spec.content_len, &roles, &file_start))
+    spec.max_line = PY_SSIZE_T_MAX;
+    if (!PyArg_ParseTuple(args, "y*y#y#y#Op|n", &view, &spec.list_key, &spec.list_len, &spec.role_key,
+                          &spec.role_len, &spec.content_key, &spec.content_len, &roles, &file_start,
+                          &spec.max_line))
         return NULL;
     if (view.len >= (Py_ssize_t)UINT32_MAX || load_roles(roles, &spec.roles)) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "data must be under 4 GiB");

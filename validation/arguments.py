@@ -8,6 +8,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from typing import Any, ContextManager
 
 
 def at_least(minimum: int) -> Callable[[str], int]:
@@ -34,6 +35,18 @@ def source_arguments(parser: argparse.ArgumentParser, format_flag: str = "--form
     parser.add_argument("--column", metavar="NAME", help="the messages or text column when not the default "
                         "(e.g. content for the-stack-smol)")
     parser.add_argument("--split", default="train", help="split of a hub dataset or DatasetDict (default train)")
+    parser.add_argument("--max-row-bytes", type=at_least(1), metavar="N", help="a JSONL row longer than N bytes is "
+                        "an error (row-too-large), skipped without being read into memory (default 268435456, "
+                        "256 MiB)")
+
+
+def opened(args: argparse.Namespace, path: str | None = None) -> ContextManager[Any]:
+    """The dataset the command names (PATH, or `path`), opened once with its --format, --column,
+    --split and --max-row-bytes; closed when the block ends."""
+    from validation.source import dataset_of
+
+    return dataset_of(path or args.path, format=args.format, column=args.column, split=args.split,
+                      max_row_bytes=args.max_row_bytes)
 
 
 def check_outputs(args: argparse.Namespace, *options: str, inputs: tuple[str, ...] = ("path",)) -> None:

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from validation.arguments import at_least, check_outputs, print_report, source_arguments, stdout_taken
+from validation.arguments import at_least, check_outputs, opened, print_report, source_arguments, stdout_taken
 from validation.report import MAX_ISSUES
 
 
@@ -83,11 +83,12 @@ def run_validate(args: argparse.Namespace) -> int:
     from validation.validate import validate
 
     check_outputs(args, "issues_jsonl", inputs=("path", "response_schema"))  # --write-clean may replace PATH
-    report = validate(args.path, format=args.format, column=args.column, template=args.template,
-                      max_length=args.max_length, tokenizer=args.tokenizer, split=args.split,
-                      write_clean=args.write_clean, progress=not args.json, fix=args.fix,
-                      max_issues=args.max_issues, issues_jsonl=args.issues_jsonl,
-                      response_schema=args.response_schema, response_scope=args.response_scope)
+    with opened(args) as data:
+        report = validate(data, format=args.format, column=args.column, template=args.template,
+                          max_length=args.max_length, tokenizer=args.tokenizer, split=args.split,
+                          write_clean=args.write_clean, progress=not args.json, fix=args.fix,
+                          max_issues=args.max_issues, issues_jsonl=args.issues_jsonl,
+                          response_schema=args.response_schema, response_scope=args.response_scope)
     print_report(report, args)
     return 0 if report.ok else 1
 
@@ -95,8 +96,9 @@ def run_validate(args: argparse.Namespace) -> int:
 def run_convert(args: argparse.Namespace) -> int:
     from validation.convert import convert
 
-    report = convert(args.path, args.output, to=args.to, format=args.format, column=args.column,
-                     to_column=args.to_column, split=args.split, fix=args.fix, template=args.template)
+    with opened(args) as data:
+        report = convert(data, args.output, to=args.to, format=args.format, column=args.column,
+                         to_column=args.to_column, split=args.split, fix=args.fix, template=args.template)
     if not args.json:
         print(f"wrote {report.valid} of {report.rows} rows to {args.output} ({args.to})", file=sys.stderr)
     print_report(report, args)
@@ -114,7 +116,8 @@ def run_stats(args: argparse.Namespace) -> int:
     options = {"tokenizer": tokenizer, "template": args.template, "max_length": args.max_length,
                "format": args.format, "column": args.column, "split": args.split,
                "progress": True}  # on stderr, and only on a terminal
-    result = stats(args.path, **options, response_schema=args.response_schema, response_scope=args.response_scope)
+    with opened(args) as data:
+        result = stats(data, **options, response_schema=args.response_schema, response_scope=args.response_scope)
     from rich.console import Console  # (these import Polars: after stats, which reads while it imports it)
 
     from validation.stats_report import render_compare, render_terminal
@@ -122,7 +125,8 @@ def run_stats(args: argparse.Namespace) -> int:
     console = Console(stderr=args.json == "-" or stdout_taken(args))
     payload = {"path": result.name, "format": result.format, **result.summary.to_json()}
     if args.compare:
-        other = stats(args.compare, **options)
+        with opened(args, args.compare) as data:
+            other = stats(data, **options)
         leaked = leakage(result, other)
         payload = {"a": payload, "b": {"path": other.name, "format": other.format, **other.summary.to_json()},
                    **leaked}

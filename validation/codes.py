@@ -34,6 +34,9 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
          "Put one JSON object per line; remove what follows it."),
     Code("too-deeply-nested", "error", "decoding", "The row nests arrays/objects deeper than 1024 levels.",
          "No chat row needs this depth; the row is almost certainly corrupt."),
+    Code("row-too-large", "error", "decoding", "The row is longer than the row limit (256 MiB unless "
+         "--max-row-bytes says otherwise); it is skipped unread, so that one line cannot exhaust memory.",
+         "Split the row, or raise --max-row-bytes if such rows are real data (memory grows with it)."),
     Code("not-an-object", "error", "decoding", "The row is valid JSON but not an object.",
          "Each row must be a JSON object such as {\"messages\": [...]}."),
     # schema: the row does not have the shape of its format

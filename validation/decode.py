@@ -9,6 +9,7 @@ with the same strictness added).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -16,6 +17,19 @@ import orjson
 from validation.report import Issue
 
 MAX_DEPTH = 1024
+MAX_ROW_BYTES = 256 << 20  # a longer line is a `row-too-large` error, skipped unread (--max-row-bytes)
+# What the line readers (`validation.io.line_blocks`) put in the place of a line longer than the
+# limit: this mark, its size and the limit. A NUL byte cannot begin a JSON row, so no real row reads
+# as this one, and every reader of lines (the C prover and stats' reader too) passes it on as not JSON.
+OVERSIZED = b"\x00instructkit:row-too-large:"
+
+
+_OVERSIZED_LINE = re.compile(re.escape(OVERSIZED) + rb"(\d+):(\d+)\n")
+
+
+def oversized(size: int, limit: int) -> bytes:
+    """The line that stands for a row of `size` bytes over `limit`."""
+    return OVERSIZED + b"%d:%d\n" % (size, limit)
 
 
 class DecodeError(ValueError):
@@ -95,6 +109,9 @@ def json_type(value: Any) -> str:
 
 def decode_row(raw: bytes, row: int, *, precise: bool = False) -> dict[str, Any] | Issue:
     """The row's object, or the `Issue` that explains why there is none."""
+    if raw.startswith(OVERSIZED) and (mark := _OVERSIZED_LINE.fullmatch(raw)):
+        return Issue.make(row, "", "row-too-large", f"the row is {int(mark[1]):,} bytes, over the limit of "
+                          f"{int(mark[2]):,} (--max-row-bytes); it was skipped without being read into memory")
     try:
         value = loads(raw, precise=precise)
     except DecodeError as exc:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 from urllib.parse import urlparse
 
-from validation.decode import decode_row
+from validation.decode import MAX_ROW_BYTES, decode_row, oversized
 from validation.errors import InputError  # re-exported: validation.io.InputError
 from validation.report import Issue
 
@@ -140,11 +140,12 @@ FILE_KINDS = ("jsonl", "json", "parquet", "csv")
 
 
 def read_file(path: Path, kind: str, raw: BinaryIO, *, precise: bool = False,
-              progress: Progress | None = None) -> Iterator[Record]:
+              progress: Progress | None = None, limit: int = MAX_ROW_BYTES) -> Iterator[Record]:
     """The records of file `path` of `kind` (one of FILE_KINDS), read from `raw`, its bytes as
-    stored, from the start; `path` names it in messages and says how it is compressed."""
+    stored, from the start; `path` names it in messages and says how it is compressed. A JSONL
+    line longer than `limit` bytes is a `row-too-large` issue, never read into memory."""
     if kind == "jsonl":
-        return _read_jsonl(path, raw, precise=precise, progress=progress)
+        return _read_jsonl(path, raw, precise=precise, progress=progress, limit=limit)
     return {"json": _read_json_array, "parquet": _read_parquet, "csv": _read_csv}[kind](path, raw)
 
 
@@ -154,10 +155,12 @@ def size_of(source: str | os.PathLike[str]) -> int | None:
     return path.stat().st_size if path.is_file() else None
 
 
-def _read_jsonl(path: Path, raw: BinaryIO, *, precise: bool, progress: Progress | None) -> Iterator[Record]:
+def _read_jsonl(path: Path, raw: BinaryIO, *, precise: bool, progress: Progress | None,
+                limit: int = MAX_ROW_BYTES) -> Iterator[Record]:
     row, done = 0, 0
     with readable(path), open_bytes(path, raw) as f:
-        while lines := f.readlines(CHUNK_BYTES):
+        for block in line_blocks(f, part=CHUNK_BYTES, limit=limit):
+            lines = io.BytesIO(block).readlines()  # split at b"\n" only, as a file's lines are
             if row == 0 and lines[0].startswith(BOM):
                 lines[0] = lines[0][len(BOM):]
             for line in lines:
@@ -168,6 +171,57 @@ def _read_jsonl(path: Path, raw: BinaryIO, *, precise: bool, progress: Progress 
             if progress is not None:  # bytes of the file itself, compressed or not
                 progress(raw.tell() - done)
                 done = raw.tell()
+
+
+def line_blocks(f: BinaryIO, size: int | None = None, *, part: int, limit: int = MAX_ROW_BYTES) -> Iterator[bytes]:
+    """Blocks of whole lines, about `part` bytes each, one bytes object each, from `f`: `size`
+    bytes (a range that ends at a line's end) or everything left. A line longer than `limit` bytes
+    is read past, never held, and stands in its block as one `decode.oversized` line (so it
+    is a `row-too-large` error on its row); a line longer than a block, within the limit, is one
+    block. Memory stays bounded by `part` and `limit` whatever the input (a compression bomb of one
+    line included)."""
+    left, part = size, max(1, min(part, limit))  # a line inside one block is within the limit
+    while left is None or left > 0:
+        data = f.read(part if left is None else min(part, left))
+        if not data:
+            return
+        taken = len(data)
+        if not data.endswith(b"\n") and (left is None or taken < left):
+            start = data.rfind(b"\n") + 1  # where the cut line starts
+            rest, read, size = _rest_of_line(f, limit - (taken - start))
+            taken += read
+            data = data + rest if rest is not None else data[:start] + oversized(taken - start - size, limit)
+        if left is not None:
+            left -= taken
+        yield data
+
+
+def _rest_of_line(f: BinaryIO, room: int) -> tuple[bytes | None, int, int]:
+    """(the rest of the current line, up to and including its newline, bytes read, 0) when it holds
+    at most `room` bytes before its newline; else (None, bytes read to its end, none of them kept,
+    the length of its newline: 1, or 0 at the end of the file)."""
+    rest = f.readline(room + 1)
+    if rest.endswith(b"\n") or len(rest) <= room:  # the line ends, or the file does, within the room
+        return rest, len(rest), 0
+    read = len(rest)
+    while chunk := f.readline(CHUNK_BYTES):
+        read += len(chunk)
+        if chunk.endswith(b"\n"):
+            return None, read, 1
+    return None, read, 0
+
+
+def lines_of(f: BinaryIO, limit: int = MAX_ROW_BYTES) -> Iterator[bytes]:
+    """The lines of `f`, a line over `limit` bytes as the short line that stands for it
+    (`line_blocks`)."""
+    for block in line_blocks(f, part=CHUNK_BYTES, limit=limit):
+        yield from io.BytesIO(block).readlines()
+
+
+def skip_line(f: BinaryIO) -> None:
+    """Read past the rest of the current line, holding at most a chunk of it."""
+    while (chunk := f.readline(CHUNK_BYTES)) and not chunk.endswith(b"\n"):
+        pass
 
 
 def _read_json_array(path: Path, raw: BinaryIO) -> Iterator[Record]:

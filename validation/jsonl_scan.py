@@ -19,7 +19,8 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
-from validation.io import open_bytes, readable
+from validation.decode import MAX_ROW_BYTES
+from validation.io import line_blocks, open_bytes, readable, skip_line
 from validation.report import Findings
 from validation.scan import Scanner
 from validation.source import Dataset, Window
@@ -36,26 +37,17 @@ def line_ranges(data: Dataset, parts: int) -> list[tuple[int, int]]:
     with data.window() as f:
         for k in range(1, parts):
             f.seek(max(size * k // parts, bounds[-1]))
-            f.readline()
+            skip_line(f)  # to the next line's start, however long this one is
             bounds.append(min(f.tell(), size))
     bounds.append(size)
     return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
-def blocks(f: BinaryIO, size: int | None = None, *, part: int | None = None) -> Iterator[bytes]:
-    """Blocks of whole lines, about `part` bytes each, one bytes object each, from `f`: `size`
-    bytes (a range that ends at a line's end) or everything left. A line longer than a block is
-    one block, read once."""
-    left, part = size, part or BLOCK_BYTES
-    while left is None or left > 0:
-        data = f.read(part if left is None else min(part, left))
-        if not data:
-            return
-        if not data.endswith(b"\n") and (left is None or len(data) < left):
-            data += f.readline()  # the line's end (inside the range: a range ends at a line's end)
-        if left is not None:
-            left -= len(data)
-        yield data
+def blocks(f: BinaryIO, size: int | None = None, *, part: int | None = None,
+           limit: int = MAX_ROW_BYTES) -> Iterator[bytes]:
+    """`io.line_blocks` of about BLOCK_BYTES (or `part`) bytes each: `size` bytes of `f` (a range
+    that ends at a line's end) or everything left, lines over `limit` bytes skipped unread."""
+    return line_blocks(f, size, part=part or BLOCK_BYTES, limit=limit)
 
 
 def scan_blocks(scanner: Scanner, findings: Findings, parts: Iterator[bytes],
@@ -87,17 +79,18 @@ def scan_jsonl(data: Dataset, scanner: Scanner, findings: Findings, *, workers: 
     size = data.size or 0
     compressed = data.compression is not None
     parallel = workers > 1 and size >= (PARALLEL_MIN_COMPRESSED if compressed else PARALLEL_MIN_BYTES)
+    limit = data.max_row_bytes
     assert data.path is not None
     with readable(data.path), data.window() as raw, open_bytes(data.path, raw) as f:
         parts: Iterator[Any]
         if compressed and parallel:  # decompressed here, by a thread, while the workers check
-            parts, progress = _ahead(_read(blocks(f), raw, progress)), None
+            parts, progress = _ahead(_read(blocks(f, limit=limit), raw, progress)), None
         elif compressed:  # progress: counted as the file is read
-            parts, progress = _read(blocks(f), raw, progress), None
+            parts, progress = _read(blocks(f, limit=limit), raw, progress), None
         else:
-            parts = iter(line_ranges(data, workers * 8)) if parallel else blocks(f)
+            parts = iter(line_ranges(data, workers * 8)) if parallel else blocks(f, limit=limit)
         if parallel:
-            return _scan_parallel(data.fd(), parts, scanner, findings, workers, progress)
+            return _scan_parallel(data.fd(), parts, scanner, findings, workers, progress, limit)
         _, records, invalid = scan_blocks(scanner, findings, parts, progress)
     return records, invalid
 
@@ -152,7 +145,7 @@ def _ahead(parts: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
 _WORKER: Scanner | None = None
 
 
-def _scan_part(task: tuple[Any, bool, int | None, bool]) -> tuple[int, int, Findings, str | None, array,
+def _scan_part(task: tuple[Any, bool, int | None, bool, int]) -> tuple[int, int, Findings, str | None, array,
                                                                     tuple[array, array, array] | None]:
     """In a worker: (lines, records, findings, the file spooling every finding or None, invalid
     rows, hashes) of a byte range (file descriptor, start, end) or a block of lines (`first`:
@@ -160,7 +153,7 @@ def _scan_part(task: tuple[Any, bool, int | None, bool]) -> tuple[int, int, Find
     scanner = _WORKER
     assert scanner is not None
     scanner.forked = True  # no Polars in a forked process
-    part, first, keep, spool = task
+    part, first, keep, spool, limit = task
     with tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False) if spool else open(os.devnull, "wb") as out:
         findings = Findings(keep, out if spool else None)
         if isinstance(part, bytes):
@@ -168,7 +161,7 @@ def _scan_part(task: tuple[Any, bool, int | None, bool]) -> tuple[int, int, Find
         else:
             fd, start, end = part
             with io.BufferedReader(Window(fd, start, end), BLOCK_BYTES) as f:
-                lines, records, invalid = scan_blocks(scanner, findings, blocks(f, end - start), first=start == 0,
+                lines, records, invalid = scan_blocks(scanner, findings, blocks(f, end - start, limit=limit), first=start == 0,
                                                       settle=False)
     findings.stream = None  # written and closed: the file's name goes back instead
     findings.labels, scanner.labels = scanner.labels, Counter()
@@ -177,9 +170,10 @@ def _scan_part(task: tuple[Any, bool, int | None, bool]) -> tuple[int, int, Find
 
 
 def _scan_parallel(fd: int, parts: Iterator[Any], scanner: Scanner, findings: Findings, workers: int,
-                   progress: Callable[[int], None] | None) -> tuple[int, array]:
+                   progress: Callable[[int], None] | None, limit: int) -> tuple[int, array]:
     """(records, invalid rows in order) of the parts (byte ranges of open file `fd`, or blocks of lines),
-    checked by `workers` forked processes, at most two parts per worker in flight."""
+    checked by `workers` forked processes, at most two parts per worker in flight; a worker reading a
+    range skips its lines over `limit` bytes."""
     import multiprocessing
 
     global _WORKER
@@ -193,7 +187,7 @@ def _scan_parallel(fd: int, parts: Iterator[Any], scanner: Scanner, findings: Fi
             for n, part in enumerate(parts):
                 if isinstance(part, tuple):  # a byte range: the worker reads it itself
                     part = (fd, *part)
-                pending.append((pool.apply_async(_scan_part, ((part, n == 0, findings.keep, spool),)), part))
+                pending.append((pool.apply_async(_scan_part, ((part, n == 0, findings.keep, spool, limit),)), part))
                 while len(pending) > 2 * workers or (pending and pending[0][0].ready()):
                     offset, records = _collect(*pending.popleft(), scanner, findings, invalid, offset, records, progress)
             while pending:

@@ -25,7 +25,7 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from validation.decode import json_type
+from validation.decode import MAX_ROW_BYTES, json_type
 from validation.errors import InputError
 from validation.formats import Format, clear_winner, get_format, rank_formats
 from validation.io import (FILE_KINDS, Record, compression_of, dataset_records, decode_list_cells, kind_of,
@@ -109,6 +109,7 @@ class Dataset:
     _file: BinaryIO | None = field(default=None, repr=False)  # the one open of a file
     _rows: Any = field(default=None, repr=False)  # rows in memory, or the loaded `datasets.Dataset`
     _once: list[Iterator[Record]] = field(default_factory=list, repr=False)  # rows given as an iterator
+    max_row_bytes: int = MAX_ROW_BYTES  # a JSONL line longer than this is an error, skipped unread
 
     @property
     def compression(self) -> str | None:
@@ -159,7 +160,8 @@ class Dataset:
         written back); `progress(n)` is told the bytes of the file read."""
         if self._file is not None:
             assert self.path is not None
-            records = read_file(self.path, self.kind, self.window(), precise=precise, progress=progress)
+            records = read_file(self.path, self.kind, self.window(), precise=precise, progress=progress,
+                                limit=self.max_row_bytes)
         elif self.kind in ("disk", "hub"):
             records = dataset_records(self._rows)
         elif self._once:
@@ -198,8 +200,10 @@ def _row_records(rows: Iterable[Any]) -> Iterator[Record]:
 
 
 def open_dataset(source: Source, *, format: str | None = None, column: str | None = None,
-                 split: str = "train") -> Dataset:
-    """`source` opened once, its format named or detected over the first DETECT_SAMPLE rows.
+                 split: str = "train", max_row_bytes: int | None = None) -> Dataset:
+    """`source` opened once, its format named or detected over the first DETECT_SAMPLE rows. A
+    JSONL line longer than `max_row_bytes` (default `MAX_ROW_BYTES`, 256 MiB) is a `row-too-large`
+    error on its row, read past without being held.
 
     Raises:
         InputError: the source cannot be used (missing, not a dataset, unknown or undetectable
@@ -208,6 +212,10 @@ def open_dataset(source: Source, *, format: str | None = None, column: str | Non
     if isinstance(source, Dataset):
         _same(source, format, column, split)
         return source
+    if max_row_bytes is None:
+        max_row_bytes = MAX_ROW_BYTES
+    elif isinstance(max_row_bytes, bool) or not isinstance(max_row_bytes, int) or max_row_bytes < 1:
+        raise InputError(f"max_row_bytes must be a whole number >= 1, not {max_row_bytes!r}")
     name = source_name(source)
     if is_path(source):
         path = Path(source)
@@ -215,7 +223,8 @@ def open_dataset(source: Source, *, format: str | None = None, column: str | Non
         try:
             kind = kind_of(path, first=lambda: _peek(path, raw)) if raw is not None else kind_of(path)
             rows = None if kind in FILE_KINDS else load_hf_dataset(str(source), kind=kind, split=split)
-            handle = Dataset(name, kind, _UNKNOWN, split, path, raw if kind in FILE_KINDS else None, rows)
+            handle = Dataset(name, kind, _UNKNOWN, split, path, raw if kind in FILE_KINDS else None, rows,
+                             max_row_bytes=max_row_bytes)
             return _with_format(handle, format, column)
         except BaseException:
             if raw is not None:
@@ -225,15 +234,16 @@ def open_dataset(source: Source, *, format: str | None = None, column: str | Non
     rows = source if isinstance(source, Sequence) else None
     if rows is None:  # an iterator: read once, its head kept for detection
         once.append(_row_records(source))
-    return _with_format(Dataset(name, "rows", _UNKNOWN, split, None, None, rows, once), format, column)
+    return _with_format(Dataset(name, "rows", _UNKNOWN, split, None, None, rows, once, max_row_bytes), format,
+                        column)
 
 
 @contextmanager
 def dataset_of(source: Source, *, format: str | None = None, column: str | None = None,
-               split: str = "train") -> Iterator[Dataset]:
+               split: str = "train", max_row_bytes: int | None = None) -> Iterator[Dataset]:
     """`open_dataset` for one pass: a `Dataset` given is used as it is and left open, one opened
     here is closed when the block ends."""
-    data = open_dataset(source, format=format, column=column, split=split)
+    data = open_dataset(source, format=format, column=column, split=split, max_row_bytes=max_row_bytes)
     try:
         yield data
     finally:

@@ -53,7 +53,7 @@ class Parts:
                 None if shape.roles is None else {k.encode(): v.encode() for k, v in shape.roles.items()})
 
         def parse(chunk: bytes | memoryview, first: bool) -> Part:
-            return chunk, _rowscan.read_messages(chunk, *keys, first)
+            return chunk, _rowscan.read_messages(chunk, *keys, first, data.max_row_bytes)
 
         def read(span: tuple[int, int]) -> Part:
             try:  # the part mapped, not copied; the C reader lets other threads run
@@ -73,7 +73,7 @@ class Parts:
             else:  # decompressed here, part by part, while the threads read the parts before
                 with readable(data.path), data.stream() as f:
                     self._futures = [self._pool.submit(parse, block, n == 0)
-                                     for n, block in enumerate(blocks(f, part=COMPRESSED_PART))]
+                                     for n, block in enumerate(blocks(f, part=COMPRESSED_PART, limit=data.max_row_bytes))]
                 if not self._futures:
                     self._futures = [self._pool.submit(parse, b"", True)]
         except BaseException:

@@ -25,7 +25,7 @@ from validation import _rowscan
 from validation.checks import with_call_content
 from validation.formats import Format, FormatError
 from validation.io import Record
-from validation.decode import decode_row
+from validation.decode import decode_row, oversized
 from validation.reasoning import CLOSE, OPEN, REASONING_FIELDS
 from validation.stats_parts import Parts, c_readable
 from validation.source import Dataset, Source, dataset_of
@@ -153,7 +153,7 @@ def _c_frames(data: Dataset, fmt: Format, parts: Parts | None = None) -> Frames:
         messages, conversations, deferred = [], [], []
         offset = skipped = empty = whitespace = tool_rows = reasoning = 0
         for raw, part in parts.results():  # a part's frames built while the threads read the parts after it
-            frame, table, counts, late = _part_frames(raw, part, offset)
+            frame, table, counts, late = _part_frames(raw, part, offset, data.max_row_bytes)
             messages.append(frame)
             conversations.append(table)
             deferred += late
@@ -180,11 +180,11 @@ def _c_frames(data: Dataset, fmt: Format, parts: Parts | None = None) -> Frames:
     return Frames(frame, table, fmt.name, skipped, empty, whitespace, tools, reasoning > 0)
 
 
-def _part_frames(data: bytes | memoryview, part: tuple, offset: int) -> tuple[
+def _part_frames(data: bytes | memoryview, part: tuple, offset: int, limit: int) -> tuple[
         pl.DataFrame, pl.DataFrame, tuple[int, int, int, int, int], list[tuple[int, Record]]]:
     """One part's frames (conversation ids moved by `offset`), (empty rows, empty messages,
     whitespace-only messages, rows with tools or calls, replies that reason) and the records of
-    the rows the C reader left."""
+    the rows the C reader left (a row over `limit` bytes, left unread, is a `row-too-large` issue)."""
     import numpy as np
     import pyarrow as pa
 
@@ -218,8 +218,9 @@ def _part_frames(data: bytes | memoryview, part: tuple, offset: int) -> tuple[
     conversations = conversations.with_columns(assistant_start=pl.when(has_assistant).then("assistant_start"),
                                                assistant_end=pl.when(has_assistant).then("assistant_end"))
     triples = np.frombuffer(deferred, np.int64).reshape(-1, 3)
-    late = [(offset + int(row), Record(int(row) + 1, decode_row(bytes(data[at:at + length]), int(row) + 1)))
-            for row, at, length in triples]
+    late = [(offset + int(row), Record(int(row) + 1, decode_row(
+        bytes(data[at:at + length]) if length <= limit else oversized(int(length), limit), int(row) + 1)))
+        for row, at, length in triples]
     conversations = conversations.cast(CONVERSATION_SCHEMA)  # type: ignore[arg-type]
     return frame, conversations, (empty_rows, empty, whitespace, tool_rows, reasoning), late
 

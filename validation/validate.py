@@ -18,7 +18,7 @@ from validation.checks import with_call_content
 from validation.decode import decode_row
 from validation.errors import InvalidRow
 from validation.formats import Format
-from validation.io import BOM, InputError, Record, held_suffix, readable, size_of
+from validation.io import BOM, InputError, Record, held_suffix, lines_of, readable, size_of
 from validation.outputs import open_for_writing, write_rows
 from validation.models import Conversation, Message
 from validation.report import Findings, Fix, Report
@@ -213,7 +213,7 @@ def _write_clean_lines(data: Dataset, out: Path, invalid: Sequence[int]) -> None
     bad = iter(invalid)
     next_bad = next(bad, None)
     with readable(data.path), data.stream() as src, _CleanWriter(out) as clean:
-        for row, line in enumerate(src, start=1):
+        for row, line in enumerate(lines_of(src, data.max_row_bytes), start=1):
             if row == 1:
                 line = line.removeprefix(BOM)
             if row == next_bad:

@@ -6,15 +6,19 @@ import json
 import subprocess
 import sys
 
+import pytest
+
+from validation.source import open_dataset
+
 LINE_MB = 64
 
 
-def peak_mb(*args: str) -> tuple[float, str]:
-    """(peak RSS in MB, stdout) of `instructkit ARGS` in a fresh process."""
+def peak_mb(*args: str, codes: tuple[int, ...] = (0,)) -> tuple[float, str]:
+    """(peak RSS in MB, stdout) of `instructkit ARGS` in a fresh process that exits with one of `codes`."""
     code = ("import resource, sys, instructkit; code = instructkit.main(sys.argv[1:]); "
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr); sys.exit(code)")
     done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode in codes, done.stderr
     return float(done.stderr.strip().splitlines()[-1]), done.stdout
 
 
@@ -122,3 +126,86 @@ def test_a_file_truncated_while_stats_reads_it_is_one_clear_line(tmp_path):
         assert done.returncode == 0, (when, done.returncode, done.stderr)
         assert done.stdout.strip() == (f"2 instructkit stats: error: {path}: the file changed while it was read "
                                        "(it is shorter now); read it again once nothing writes to it"), when
+
+
+# --- rows over the row limit (--max-row-bytes) -----------------------------------------------------
+
+GOOD = {"messages": [{"role": "user", "content": "안녕"}, {"role": "assistant", "content": "yo"}]}
+LAST = {"messages": [{"role": "user", "content": "مرحبا 👋"}, {"role": "assistant", "content": "hé"}]}
+
+
+def _with_long_row(path, size: int):
+    """GOOD, a row of about `size` bytes, LAST (compressed by the suffix)."""
+    import gzip
+
+    long_row = json.dumps({"messages": [{"role": "user", "content": "가" * (size // 3)},
+                                        {"role": "assistant", "content": "x"}]}, ensure_ascii=False)
+    data = "\n".join([json.dumps(GOOD, ensure_ascii=False), long_row, json.dumps(LAST, ensure_ascii=False)]) + "\n"
+    raw = data.encode()
+    path.write_bytes(gzip.compress(raw) if path.suffix == ".gz" else raw)
+    return len(long_row.encode())
+
+
+@pytest.mark.parametrize("name", ["d.jsonl", "d.jsonl.gz"])
+@pytest.mark.parametrize("extra", [[], ["--format", "messages"], ["--fix"]])
+def test_a_row_over_the_limit_is_an_error_on_its_row_and_the_rest_is_checked(cli, tmp_path, name, extra):
+    path = tmp_path / name
+    size = _with_long_row(path, 30_000)
+    result = cli("validate", path, "--max-row-bytes", "10000", "--json", "--write-clean", tmp_path / "clean.jsonl",
+                 *extra)
+    assert result.code == 1
+    found = result.json()
+    assert (found["rows"], found["valid"]) == (3, 2)
+    assert [(i["row"], i["path"], i["code"], i["message"]) for i in found["issues"]] == [
+        (2, "", "row-too-large", f"the row is {size:,} bytes, over the limit of 10,000 (--max-row-bytes); it was "
+         "skipped without being read into memory")]
+    assert [json.loads(line) for line in (tmp_path / "clean.jsonl").read_text().splitlines()] == [GOOD, LAST]
+
+
+def test_workers_reading_ranges_skip_a_row_over_the_limit(monkeypatch, tmp_path):
+    from validation import jsonl_scan, validate
+
+    path = tmp_path / "d.jsonl"
+    _with_long_row(path, 30_000)
+    monkeypatch.setattr(jsonl_scan, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(sys.modules["validation.validate"], "default_workers", lambda: 3)
+    report = validate(open_dataset(path, max_row_bytes=10_000))
+    assert [(i.row, i.code) for i in report.issues] == [(2, "row-too-large")]
+
+
+@pytest.mark.parametrize("name", ["d.jsonl", "d.jsonl.gz"])
+def test_stats_and_convert_skip_a_row_over_the_limit(cli, tmp_path, name):
+    path = tmp_path / name
+    _with_long_row(path, 30_000)
+    found = cli("stats", path, "--max-row-bytes", "10000", "--json").json()
+    assert (found["rows"], found["skipped_rows"]) == (2, 1)
+    result = cli("convert", path, "--max-row-bytes", "10000", "-o", tmp_path / "out.jsonl", "--to", "sharegpt",
+                 "--json")
+    assert result.code == 1 and [i["code"] for i in result.json()["issues"]] == ["row-too-large"]
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 2
+
+
+def test_a_line_as_long_as_the_limit_is_read(cli, tmp_path):
+    path = tmp_path / "d.jsonl"
+    size = _with_long_row(path, 30_000)
+    assert cli("validate", path, "--max-row-bytes", str(size), "--json").json()["valid"] == 3
+    assert cli("validate", path, "--max-row-bytes", str(size - 1), "--json").json()["valid"] == 2
+
+
+def test_a_compression_bomb_of_one_line_is_read_in_memory_bounded_by_the_limit(tmp_path):
+    import gzip
+
+    path = tmp_path / "bomb.jsonl.gz"
+    with gzip.open(path, "wb", compresslevel=1) as f:  # 2 KB of gzip per MB of line
+        f.write(json.dumps(GOOD).encode() + b"\n" + b'{"messages": [{"role": "user", "content": "')
+        for _ in range(LINE_MB * 4):
+            f.write(b"a" * (1 << 20))
+        f.write(b'"}]}\n' + json.dumps(GOOD).encode() + b"\n")
+    small = tmp_path / "small.jsonl"
+    small.write_text(json.dumps(GOOD) + "\n")
+    for command in ("validate", "stats"):
+        base, _ = peak_mb(command, str(small), "--json")
+        peak, out = peak_mb(command, str(path), "--json", "--max-row-bytes", str(1 << 20), codes=(0, 1))
+        found = json.loads(out)
+        assert found["rows"] == (3 if command == "validate" else 2)
+        assert peak - base < 64, (command, peak, base)  # a line of 256 MB, a limit of 1 MB: ~20 MB, was 560
