@@ -9,7 +9,6 @@ pass; property tests keep its text byte-identical to the official one.
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,6 +18,7 @@ from typing import Any
 
 from templating.environment import TemplateError, TemplateLimit, compile_template, render_with_spans
 from templating.fast import TurnFormat, plain_turns, render_turns
+from validation.decode import loads_text
 from validation.errors import UnknownName
 from validation.models import Conversation, Message
 
@@ -70,7 +70,7 @@ def tools_of(messages: Any, tools: Any = None) -> list[Any] | None:
         tools = messages.metadata.get("tools")
     if isinstance(tools, str):
         try:
-            tools = json.loads(tools)
+            tools = loads_text(tools)
         except ValueError:
             raise TemplateError(f"tools is text that is not JSON: {tools[:60]!r}") from None
     return tools or None

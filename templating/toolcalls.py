@@ -12,12 +12,12 @@ generates, or an assistant span of a render): the inverse of how the template wr
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from templating.environment import TemplateError
 from templating.registry import get_template
+from validation.decode import loads_text
 from validation.tools import arguments_of
 
 _QWEN = re.compile(r"\n?<tool_call>\n(.*?)\n</tool_call>", re.DOTALL)
@@ -33,7 +33,7 @@ def _call(name: Any, arguments: Any, where: str) -> dict[str, Any]:
 
 def _json(text: str, where: str) -> Any:
     try:
-        return json.loads(text)
+        return loads_text(text)
     except ValueError as exc:
         raise TemplateError(f"{where}: not JSON ({exc})") from None
 

@@ -37,6 +37,9 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
     Code("row-too-large", "error", "decoding", "The row is longer than the row limit (256 MiB unless "
          "--max-row-bytes says otherwise); it is skipped unread, so that one line cannot exhaust memory.",
          "Split the row, or raise --max-row-bytes if such rows are real data (memory grows with it)."),
+    Code("csv-extra-cells", "error", "decoding", "A CSV row has more cells than the header has columns: "
+         "which column each cell belongs to is unknown.",
+         "Quote cells that hold the delimiter (or a line break), or add the missing column names to the header."),
     Code("not-an-object", "error", "decoding", "The row is valid JSON but not an object.",
          "Each row must be a JSON object such as {\"messages\": [...]}."),
     # schema: the row does not have the shape of its format

@@ -101,6 +101,27 @@ def loads(raw: bytes, *, precise: bool = False) -> Any:
     return value
 
 
+def loads_text(text: str | bytes) -> Any:
+    """JSON text held inside a row (call arguments, a tool list, a reply, a CSV cell), read as the
+    standard library reads it (NaN and integers of any width too), orjson first; ValueError when it
+    is not JSON, nesting past the interpreter's depth included (a `DecodeError`, never a
+    RecursionError that would end the whole command).
+
+    Example:
+        >>> loads_text('{"city": "서울"}'), loads_text("[" * 5000 + "]" * 5000)
+        Traceback (most recent call last):
+        validation.decode.DecodeError: nesting deeper than 1024 levels
+    """
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise DecodeError("too-deeply-nested", f"nesting deeper than {MAX_DEPTH} levels") from None
+
+
 def json_type(value: Any) -> str:
     """The JSON name of a decoded value's type, for messages (`got null`, `got array`)."""
     return "null" if value is None else {dict: "object", list: "array", str: "string",

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from validation.decode import json_type
+from validation.decode import json_type, loads_text
 from validation.errors import CannotConvert, UnknownName  # CannotConvert: re-exported, its old home
 from validation.models import Conversation, Message, as_dicts
 
@@ -180,10 +180,8 @@ def _sharegpt_to_messages(row: Raw) -> list[Any]:
 def _parse_function_calls(value: Any) -> list[Raw]:
     """The calls of a `function_call` turn: the JSON of one `{"name", "arguments"}` object, or of a
     list of them (parallel calls, as LLaMA-Factory writes them)."""
-    import json
-
     try:
-        calls = json.loads(value) if isinstance(value, str) else value
+        calls = loads_text(value) if isinstance(value, str) else value
     except ValueError:
         calls = None
     calls = calls if isinstance(calls, list) else [calls]

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 from urllib.parse import urlparse
 
-from validation.decode import MAX_ROW_BYTES, decode_row, oversized
+from validation.decode import MAX_ROW_BYTES, decode_row, loads_text, oversized
 from validation.errors import InputError  # re-exported: validation.io.InputError
 from validation.report import Issue
 
@@ -262,8 +262,16 @@ def _read_csv(path: Path, raw: BinaryIO) -> Iterator[Record]:
     delimiter = "\t" if held_suffix(path) == ".tsv" else ","
     with readable(path), io.TextIOWrapper(open_bytes(path, raw), newline="", encoding="utf-8-sig", errors="strict") as f:
         try:
-            for index, item in enumerate(csv.DictReader(f, delimiter=delimiter), start=1):
-                yield Record(index, dict(item))
+            reader = csv.DictReader(f, delimiter=delimiter)
+            for index, item in enumerate(reader, start=1):
+                extra = item.pop(None, None)  # cells past the header's columns (DictReader's restkey)
+                if extra is None:
+                    yield Record(index, dict(item))
+                else:
+                    header = len(reader.fieldnames or ())
+                    yield Record(index, Issue.make(index, "", "csv-extra-cells", f"the row has {header + len(extra)} "
+                                                   f"cells, the header {header}: quote a cell that holds the "
+                                                   f"delimiter {delimiter!r}, or name every column in the header"))
         except UnicodeDecodeError as exc:
             raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
@@ -282,7 +290,7 @@ def decode_list_cells(records: Iterable[Record], fields: frozenset[str]) -> Iter
 def _message_list(value: Any) -> Any:
     if isinstance(value, str) and value.lstrip()[:1] == "[":
         try:
-            decoded = json.loads(value)
+            decoded = loads_text(value)
         except ValueError:
             return value
         if isinstance(decoded, list) and all(isinstance(item, dict) for item in decoded):

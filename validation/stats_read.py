@@ -35,7 +35,9 @@ from validation.validate import progress_bar
 # Rows are in conversation order, turns in order within each: every reader keeps that invariant.
 # `reasoning`: the message's reasoning field, as `reasoning_of` reads it (validation/reasoning.py),
 # `reasoning_source` its name; null without one. Think blocks in content are `reasoning_split`'s.
-FRAME_SCHEMA = {"conversation": pl.UInt32, "turn": pl.UInt16, "role": pl.String, "content": pl.String,
+# `turn` is UInt32 here; the C reader's parts hold UInt16 (it leaves a row of 65,535 messages or more
+# to Python), widened only when both meet.
+FRAME_SCHEMA = {"conversation": pl.UInt32, "turn": pl.UInt32, "role": pl.String, "content": pl.String,
                 "reasoning": pl.String, "reasoning_source": pl.String}
 # Per conversation, in characters; assistant_start is null without an assistant turn.
 CONVERSATION_SCHEMA = {"conversation": pl.UInt32, "messages": pl.UInt32, "length": pl.Int64,
@@ -173,7 +175,7 @@ def _c_frames(data: Dataset, fmt: Format, parts: Parts | None = None) -> Frames:
         reasoning += reasoning_replies(late_messages)
         messages.append(late_messages)
         conversations.append(conversation_frame(late_messages))
-    frame = pl.concat(messages, rechunk=False)
+    frame = pl.concat(messages, rechunk=False, how="vertical_relaxed")  # turn: UInt16 parts, a UInt32 late one
     table = pl.concat(conversations, rechunk=False)
     if deferred:
         frame, table = frame.sort("conversation", "turn"), table.sort("conversation")
@@ -277,7 +279,7 @@ def _explode(rows: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     complete = pl.element().struct.field("role").is_not_null() & pl.element().struct.field("content").is_not_null()
     kept = rows.filter((pl.col("messages").list.len() > 0) & pl.col("messages").list.eval(complete).list.all())
     frame = (kept.explode("messages").unnest("messages")
-             .with_columns(turn=pl.int_range(pl.len()).over("conversation").cast(pl.UInt16)))
+             .with_columns(turn=pl.int_range(pl.len()).over("conversation").cast(pl.UInt32)))
     fields = [name for name in REASONING_FIELDS if frame.schema.get(name) == pl.String]  # the first string one wins
     frame = frame.with_columns(
         reasoning=pl.coalesce(*fields) if fields else pl.lit(None, pl.String),

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import orjson
 
-from validation.decode import json_type
+from validation.decode import json_type, loads_text
 from validation.errors import InputError
 from validation.rules import ToolSupport
 
@@ -83,13 +83,13 @@ def declared_tools(value: Any, field: str = "tools") -> tuple[dict[str, Tool] | 
 
 @lru_cache(maxsize=1024)
 def _declared_text(key: str, was_text: bool, field: str) -> tuple[dict[str, Tool] | None, list[Found]]:
-    return _declared(key if was_text else json.loads(key), field)
+    return _declared(key if was_text else loads_text(key), field)
 
 
 def _declared(value: Any, field: str) -> tuple[dict[str, Tool] | None, list[Found]]:
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = loads_text(value)
         except ValueError as exc:
             return None, [(field, "invalid-tools", f"tools is text that is not JSON ({exc})")]
     if not isinstance(value, list):
@@ -120,12 +120,9 @@ def arguments_of(value: Any) -> tuple[Any, str | None]:
     """(the arguments as an object, None) or (None, why they are not one)."""
     if isinstance(value, str):
         try:
-            value = orjson.loads(value)
-        except orjson.JSONDecodeError:  # or beyond orjson (NaN, huge numbers): the stdlib reads it, or says why not
-            try:
-                value = json.loads(value)
-            except ValueError as exc:
-                return None, f"arguments are text that is not JSON ({exc})"
+            value = loads_text(value)
+        except ValueError as exc:
+            return None, f"arguments are text that is not JSON ({exc})"
         if not isinstance(value, dict):
             return None, f"arguments must encode a JSON object, got {json_type(value)}"
     if not isinstance(value, dict):
@@ -284,7 +281,7 @@ class ResponseSchema:
     def reply_issues(self, reply: str, where: str) -> list[Found]:
         """What is wrong with one reply's text, placed at `where`."""
         try:
-            value = json.loads(reply)
+            value = loads_text(reply)
         except ValueError as exc:
             return [(where, "response-not-json", f"the reply is not JSON ({exc})")]
         return [(at, "response-schema-mismatch", message)

@@ -209,3 +209,62 @@ def test_a_compression_bomb_of_one_line_is_read_in_memory_bounded_by_the_limit(t
         found = json.loads(out)
         assert found["rows"] == (3 if command == "validate" else 2)
         assert peak - base < 64, (command, peak, base)  # a line of 256 MB, a limit of 1 MB: ~20 MB, was 560
+
+
+# --- one row never takes a whole command down --------------------------------------------------
+
+def _deep_arguments_row(depth: int) -> dict:
+    return {"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+            "messages": [{"role": "user", "content": "hi"},
+                         {"role": "assistant", "content": None, "tool_calls": [
+                             {"type": "function", "function": {"name": "f", "arguments": "[" * depth + "]" * depth}}]},
+                         {"role": "tool", "content": "ok"}, {"role": "assistant", "content": "done"}]}
+
+
+@pytest.mark.parametrize("depth", [1500, 100_000])
+def test_call_arguments_nested_past_the_limit_as_json_text_are_an_error_on_their_row(cli, tmp_path, depth):
+    path = tmp_path / "deep.jsonl"
+    path.write_text(json.dumps(_deep_arguments_row(depth)) + "\n" + json.dumps(GOOD) + "\n")
+    found = cli("validate", path, "--json").json()
+    assert (found["rows"], found["valid"]) == (2, 1)
+    assert [(i["row"], i["path"], i["code"], i["message"]) for i in found["issues"]] == [
+        (1, "messages[1].tool_calls[0].function.arguments", "invalid-arguments",
+         "call of 'f': arguments are text that is not JSON (nesting deeper than 1024 levels)")]
+    assert cli("stats", path, "--json").json()["rows"] == 2
+    assert cli("convert", path, "-o", tmp_path / "out.jsonl", "--to", "sharegpt").code == 0
+
+
+def test_stats_reads_a_conversation_of_more_than_65535_messages(cli, tmp_path):
+    path = tmp_path / "long.jsonl"
+    messages = [{"role": ("user", "assistant")[i % 2], "content": "x"} for i in range(70_000)]
+    path.write_text(json.dumps({"messages": messages}) + "\n" + json.dumps(GOOD) + "\n")
+    found = cli("stats", path, "--json").json()
+    assert found["rows"] == 2 and found["turns_per_conversation"]["max"] == 70_000
+
+
+CSV_EXTRA = "question,answer\nq1,a1\nq2,a2,extra\n\"q3, with a comma\",a3\n"
+
+
+@pytest.mark.parametrize("command", ["validate", "convert", "stats"])
+def test_a_csv_row_with_more_cells_than_the_header_is_an_error_on_its_row(cli, tmp_path, command):
+    path = tmp_path / "d.csv"
+    path.write_text(CSV_EXTRA)
+    out = tmp_path / "out.jsonl"
+    args = {"validate": ["--write-clean", out], "convert": ["-o", out, "--to", "messages"], "stats": []}[command]
+    result = cli(command, path, *args, "--json")
+    if command == "stats":
+        assert (result.json()["rows"], result.json()["skipped_rows"]) == (2, 1)
+        return
+    assert result.code == 1
+    assert [(i["row"], i["code"], i["message"]) for i in result.json()["issues"]] == [
+        (2, "csv-extra-cells", "the row has 3 cells, the header 2: quote a cell that holds the delimiter ',', or "
+         "name every column in the header")]
+    assert len(out.read_text().splitlines()) == 2
+
+
+def test_a_file_that_is_not_csv_named_csv_is_one_line(cli, tmp_path):
+    path = tmp_path / "passwd.csv"
+    path.write_text("root:x:0:0:root,,,:/root:/bin/bash\ndaemon:x:1:1:daemon,x:/usr/sbin:/usr/sbin/nologin\n")
+    result = cli("validate", path)
+    assert result.code == 2
+    assert result.err.startswith(f"instructkit validate: error: {path}: cannot tell the format")
