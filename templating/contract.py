@@ -48,6 +48,7 @@ class Contract:
 
             self.auditor = Auditor(tokenizer, template)
         self.broken: TemplateLimit | None = None  # set when a render passed a limit
+        self.refusal: str | None = None  # why the template last refused a conversation
 
     def _render(self, messages: list[dict[str, Any]], prompt: bool = False) -> Rendered | None:
         if self.broken is not None:
@@ -57,7 +58,8 @@ class Contract:
         except TemplateLimit as exc:
             self.broken = exc  # broken for every conversation: `check` stops with this message
             return None
-        except TemplateError:
+        except TemplateError as exc:
+            self.refusal = str(exc)
             return None  # the template refuses this conversation: not a counter-example
 
     def _find(self, text: str, content: str, start: int, end: int) -> int:
@@ -157,7 +159,8 @@ def check(template: ChatTemplate, tokenizer: Any = None, *, examples: int = 200,
         except NoSuchExample:
             if contract.broken is not None:
                 raise contract.broken
-            detail = "" if tested[0] else "the template refused every generated conversation"
+            detail = "" if tested[0] else \
+                f"the template refused every generated conversation (the last with: {contract.refusal})"
             outcome = PropertyOutcome(name, tested[0] > 0, tested[0], detail=detail)
         else:
             outcome = PropertyOutcome(name, False, tested[0], found, contract.violation(name, found) or "")

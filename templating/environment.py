@@ -118,13 +118,24 @@ def environment() -> ImmutableSandboxedEnvironment:
     return env
 
 
+# Tags that load another template: a chat template is one text (transformers has no loader either).
+_LOADS = {jinja2.nodes.Include: "include", jinja2.nodes.Import: "import", jinja2.nodes.FromImport: "from ... import",
+          jinja2.nodes.Extends: "extends"}
+
+
 @lru_cache(maxsize=256)
 def compile_template(source: str) -> jinja2.Template:
-    """Compile once per distinct source text."""
+    """Compile once per distinct source text; TemplateError for a syntax error or a tag that
+    loads another template."""
+    env = environment()
     try:
-        return environment().from_string(source)
+        tree = env.parse(source)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"template syntax error at line {exc.lineno}: {exc.message}") from None
+    for node in tree.find_all(tuple(_LOADS)):
+        raise TemplateError(f"template line {node.lineno}: {{% {_LOADS[type(node)]} %}} loads another template; a "
+                            "chat template must be one self-contained text (copy the macro or text in)")
+    return env.from_string(tree)
 
 
 def render_with_spans(template: jinja2.Template, **variables: Any) -> tuple[str, list[tuple[int, int]]]:
@@ -146,6 +157,11 @@ def render_with_spans(template: jinja2.Template, **variables: Any) -> tuple[str,
         raise TemplateError(str(exc)) from None
     except RecursionError:
         raise TemplateLimit("the template calls itself without end (a recursive macro)") from None
+    except TemplateError:  # raise_exception: the template's own refusal, as it says it
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, ArithmeticError) as exc:
+        # what Python raises inside a template that meets a value it cannot handle (None + "text")
+        raise TemplateError(f"the template failed: {type(exc).__name__}: {exc}") from None
     finally:
         _deadline.reset(token)
     merged: list[tuple[int, int]] = []

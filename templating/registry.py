@@ -16,6 +16,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from templating.environment import TemplateError, TemplateLimit, compile_template, render_with_spans
 from templating.fast import TurnFormat, plain_turns, render_turns
 from validation.decode import loads_text
@@ -108,7 +110,12 @@ class ChatTemplate:
             _resource(f"{self._files}_training.jinja")
 
     def _variables(self, messages: Any, add_generation_prompt: bool, tools: Any = None) -> dict[str, Any]:
-        conversation = Conversation.of(messages)
+        try:
+            conversation = Conversation.of(messages)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]).lstrip(".")
+            raise TemplateError(f"template {self.name}: {where}: {first['msg']} (got {first['input']!r:.80})") from None
         return {**self.spec.variables, "messages": [m.to_dict() for m in conversation.messages],
                 "add_generation_prompt": add_generation_prompt, "tools": tools_of(messages, tools),
                 "bos_token": self.spec.bos_token, "eos_token": self.spec.eos_token}
@@ -136,18 +143,34 @@ class ChatTemplate:
 
     def render_jinja(self, messages: Any, *, add_generation_prompt: bool = False, tools: Any = None) -> Rendered:
         """Render with the Jinja training template (the reference the fast path is tested against)."""
+        variables = self._variables(messages, add_generation_prompt, tools)
         try:
-            text, spans = render_with_spans(compile_template(self.jinja),
-                                            **self._variables(messages, add_generation_prompt, tools))
+            text, spans = render_with_spans(compile_template(self.jinja), **variables)
         except TemplateLimit as exc:
             raise TemplateLimit(f"template {self.name}: {exc}") from None
+        except TemplateError as exc:
+            raise self._null_content(exc, variables["messages"]) from None
         return Rendered(text, spans)
 
     def render_official(self, messages: Any, *, add_generation_prompt: bool = False, tools: Any = None) -> str:
         """Render with the official template text (no spans): the parity reference."""
-        text, _ = render_with_spans(compile_template(self.official_jinja),
-                                    **self._variables(messages, add_generation_prompt, tools))
+        variables = self._variables(messages, add_generation_prompt, tools)
+        try:
+            text, _ = render_with_spans(compile_template(self.official_jinja), **variables)
+        except TemplateLimit:
+            raise
+        except TemplateError as exc:
+            raise self._null_content(exc, variables["messages"]) from None
         return text
+
+    def _null_content(self, error: TemplateError, messages: list[dict[str, Any]]) -> TemplateError:
+        """`error`, saying so when the render met a null content beside tool calls (which many
+        official templates cannot render either: they refuse, and so do we)."""
+        found = next((i for i, m in enumerate(messages) if m.get("content") is None), None)
+        if found is None or isinstance(error, TemplateLimit):
+            return error
+        return TemplateError(f"template {self.name}: messages[{found}].content is null beside tool_calls, which this "
+                             f"template cannot render (the official one fails too: {error}); give it \"\" as content")
 
     def __repr__(self) -> str:
         return f"ChatTemplate({self.name!r})"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -137,12 +138,14 @@ class TrainConfig(Strict):
             return value
         block = info.field_name
         known = trainer_fields(block)
-        for key in value:
+        checked = dict(value)
+        for key, item in value.items():
             if key not in known:
                 raise ValueError(f"unknown {TRAINER_CONFIGS[block]} field {key!r}{_hint(key, known)}")
             if key in OWNED:
                 raise ValueError(f"set {key!r} at the top level ({OWNED[key]}), not under {block}")
-        return value
+            checked[key] = trainer_value(block, key, item)
+        return checked
 
     @model_validator(mode="after")
     def _prompt_limit_is_dpo_s(self) -> "TrainConfig":
@@ -183,6 +186,43 @@ def trainer_fields(method: str) -> set[str]:
     import trl
 
     return {f.name for f in dataclasses.fields(getattr(trl, TRAINER_CONFIGS[method])) if f.init}
+
+
+@functools.lru_cache(maxsize=None)
+def _field_types(method: str) -> dict[str, Any]:
+    """Pydantic checkers of the TRL config fields of `method`, by name (a type pydantic cannot check
+    is left out)."""
+    import typing
+
+    import trl
+    from pydantic import TypeAdapter
+
+    hints = typing.get_type_hints(getattr(trl, TRAINER_CONFIGS[method]))
+    checkers = {}
+    for name, hint in hints.items():
+        try:
+            checkers[name] = (TypeAdapter(hint), hint)
+        except Exception:  # noqa: BLE001 - pydantic raises several kinds for a type it cannot build
+            continue
+    return checkers
+
+
+def trainer_value(method: str, key: str, value: Any) -> Any:
+    """`value` of TRL config field `key`, checked against the field's type before any model loads:
+    ValueError naming the field, the type and the value when it does not fit. A number written as
+    text ("10", "1e-4") is read as the number; any other value is kept as written."""
+    from pydantic import ValidationError
+
+    checker = _field_types(method).get(key)
+    if checker is None:
+        return value
+    adapter, hint = checker
+    try:
+        read = adapter.validate_python(value)
+    except ValidationError as exc:
+        wanted = getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+        raise ValueError(f"{key}: {value!r} does not fit its type, {wanted} ({exc.errors()[0]['msg']})") from None
+    return read if isinstance(value, str) and type(read) in (int, float, bool) else value
 
 
 def sft_fields() -> set[str]:

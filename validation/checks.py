@@ -271,7 +271,7 @@ def _content_issues(messages: list[Message], row: int, path: PathFn, rules: Temp
     for i, m in enumerate(messages):
         # most messages have no issue: the path is built only for one that has
         if m.content == "":
-            if not (m.role == "assistant" and m.tool_calls):
+            if not (m.role == "assistant" and (m.tool_calls or _trains_reasoning_field(m, rules))):
                 issues.append(Issue.make(row, path(i, "content"), "empty-content", f"{m.role} content is empty"))
         elif not m.content.strip():
             issues.append(Issue.make(row, path(i, "content"), "whitespace-content",
@@ -287,6 +287,16 @@ def _content_issues(messages: list[Message], row: int, path: PathFn, rules: Temp
                 issues.append(Issue.make(row, path(i, "role"), "role-not-supported",
                                          f"template {rules.name} does not accept role {m.role!r}"))
     return issues
+
+
+def _trains_reasoning_field(message: Message, rules: TemplateRules | None) -> bool:
+    """Whether the template of `rules` prints (so trains) the reasoning field this reply holds, so
+    that a reply with an empty answer still has its reasoning to learn."""
+    support = rules.reasoning if rules is not None else None
+    if support is None or support.field is None:
+        return False
+    found = reasoning_of({"role": message.role, **(message.model_extra or {})})
+    return found.source == support.field and bool(found.text and found.text.strip())
 
 
 def _structure_issues(messages: list[Message], row: int, path: PathFn, root: str,

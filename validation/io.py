@@ -9,6 +9,7 @@ byte for byte) and None elsewhere. JSONL is streamed in bounded chunks: memory s
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
@@ -79,6 +80,13 @@ def kind_of(source: str | os.PathLike[str], first: Callable[[], bytes] | None = 
     text = str(source)
     if text.count("/") == 1 and not text.startswith((".", "/")) and not Path(text).suffix:
         return "hub"
+    if path.is_symlink():
+        try:
+            path.stat()
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise InputError(f"{path}: a symlink loop (its links point back to each other)") from None
+        raise InputError(f"{path}: a symlink to {os.readlink(path)}, which does not exist")
     raise InputError(f"{path}: no such file or directory")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
 Role = Literal["system", "user", "assistant", "tool"]
 ROLES: tuple[str, ...] = ("system", "user", "assistant", "tool")
@@ -35,19 +35,27 @@ class ToolCall(BaseModel):
 
 
 class Message(BaseModel):
-    """One turn. Unknown per-message keys (e.g. `weight`) are kept as extras."""
+    """One turn. Unknown per-message keys (e.g. `weight`) are kept as extras. `content` is None
+    only beside `tool_calls` (OpenAI's layout for a turn that only calls tools)."""
 
     model_config = ConfigDict(extra="allow", frozen=True, strict=True)
 
     role: Role
-    content: StrictStr
+    content: StrictStr | None
     name: StrictStr | None = None
     tool_calls: list[ToolCall] | None = None
     tool_call_id: StrictStr | None = None
 
+    @model_validator(mode="after")
+    def _content_only_missing_beside_calls(self) -> Message:
+        if self.content is None and not self.tool_calls:
+            raise ValueError("content is null: only a turn with tool_calls may have no text")
+        return self
+
     def to_dict(self) -> dict[str, Any]:
-        """The message as a plain dict, without the optional fields that are unset."""
-        return self.model_dump(exclude_none=True)
+        """The message as a plain dict, without the optional fields that are unset (a null
+        content beside tool calls is kept: templates render it as they render None)."""
+        return {k: v for k, v in self.model_dump().items() if v is not None or k == "content"}
 
 
 def as_dicts(messages: list[Message]) -> list[dict[str, Any]]:
@@ -73,8 +81,7 @@ class Conversation(BaseModel):
         """
         if isinstance(messages, Conversation):
             return messages
-        return cls(messages=[m if isinstance(m, Message) else Message.model_validate(m) for m in messages],
-                   metadata=metadata)
+        return cls.model_validate({"messages": list(messages), "metadata": metadata})  # errors at messages.N.field
 
 
 class Preference(BaseModel):

@@ -44,6 +44,19 @@ class PairStats:
         return write_html(self, path) if path.suffix.lower() == ".html" else write_png(self, path)
 
 
+
+def percent(share: float) -> str:
+    """A share as a whole percentage, with one decimal where whole would read as none or all
+    (0.5 % is "0.5%", not "0%").
+
+    Example:
+        >>> percent(0.005), percent(0.42), percent(0.9996), percent(0.0)
+        ('0.5%', '42%', '99.96%', '0%')
+    """
+    if 0 < share < 0.01 or 0.99 < share < 1:
+        return f"{share * 100:.2f}".rstrip("0").rstrip(".") + "%"
+    return f"{share:.0%}"
+
 def _text(messages: list[Any]) -> str:
     return "\n".join(m.content for m in messages)
 
@@ -162,12 +175,13 @@ def pair_lines(summary: PairSummary) -> list[tuple[str, str]]:
         labels = summary.labels
         total = labels["desirable"] + labels["undesirable"]
         lines.append(("labels: desirable / undesirable", f"{labels['desirable']:,} / {labels['undesirable']:,} "
-                                                         f"({labels['desirable'] / total:.0%} desirable)"))
+                                                         f"({percent(labels['desirable'] / total)} desirable)"))
     if summary.length_bias:
         b = summary.length_bias
         lines.append((f"length bias ({summary.unit})",
-                      f"chosen longer in {b['chosen_longer']:.0%} of pairs, rejected longer in "
-                      f"{b['rejected_longer']:.0%}, same {b['same']:.0%}; median chosen/rejected {b['median_ratio']:g}"))
+                      f"chosen longer in {percent(b['chosen_longer'])} of pairs, rejected longer in "
+                      f"{percent(b['rejected_longer'])}, same {percent(b['same'])}; median chosen/rejected "
+                      f"{b['median_ratio']:g}"))
     if summary.ties:
         lines.append(("ties: exact / normalised", f"{summary.ties['exact']:,} / {summary.ties['normalised']:,}"))
     if summary.shared_start:

@@ -113,10 +113,13 @@ def _split_conversations(chosen: list[Any], rejected: list[Any], where: Callable
     if chosen == rejected:
         raise PairError([(where("rejected", 0, "").split("[")[0], "identical-pair",
                           "rejected is the same conversation as chosen: the pair teaches nothing")])
-    if n == 0:
-        raise PairError([(where("rejected", 0, ""), "no-shared-prompt",
-                          "chosen and rejected share no first message: an implicit pair's prompt is the messages "
-                          "both conversations start with")])
+    if n == 0:  # (the cause, when the two differ only in case or whitespace, first)
+        alike = [(where("rejected", 0, "").split("[")[0], "near-identical-pair", "rejected differs from chosen only "
+                  "in case or whitespace: the preference is about nothing a reader would see")] \
+            if _raw_fold_alike(chosen, rejected) else []
+        raise PairError([*alike, (where("rejected", 0, ""), "no-shared-prompt",
+                                  "chosen and rejected share no first message: an implicit pair's prompt is the "
+                                  "messages both conversations start with")])
     for part, messages in (("chosen", chosen), ("rejected", rejected)):
         if n == len(messages):
             raise PairError([(where(part, n - 1, ""), "empty-completion",
@@ -437,6 +440,21 @@ def fold_alike(chosen: list[Message], rejected: list[Message]) -> bool:
 
     return hash_conversation([m.role for m in chosen], [m.content for m in chosen])[1] == \
         hash_conversation([m.role for m in rejected], [m.content for m in rejected])[1]
+
+
+def _raw_fold_alike(chosen: list[Any], rejected: list[Any]) -> bool:
+    """`fold_alike` of two conversations as message dicts: the same roles and other fields, contents
+    equal after the fold (case, whitespace)."""
+    from validation.rowscan import hash_conversation
+
+    if len(chosen) != len(rejected) or not all(isinstance(m, dict) and isinstance(m.get("role"), str) and
+                                               isinstance(m.get("content"), str) for m in (*chosen, *rejected)):
+        return False
+    if any({k: v for k, v in a.items() if k != "content"} != {k: v for k, v in b.items() if k != "content"}
+           for a, b in zip(chosen, rejected)):
+        return False
+    return hash_conversation([m["role"] for m in chosen], [m["content"] for m in chosen])[1] == \
+        hash_conversation([m["role"] for m in rejected], [m["content"] for m in rejected])[1]
 
 
 def _sameness(chosen: list[Message], rejected: list[Message], row: int, root: str) -> list[Any]:

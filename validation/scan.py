@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import io
+import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from typing import Any
 from validation.checks import (check_messages, fast_clean, fast_clean_tools, message_dup_text, suspects,
                                suspect_tokens, with_call_content)
 from validation.formats import Format, FormatError, RawShape
-from validation.decode import decode_row
+from validation.decode import decode_row, loads_text
 from validation.duplicates import Duplicates
 from validation.io import BOM, Record
 from validation.models import ROLES, Conversation, Unpaired
@@ -214,7 +215,8 @@ class Scanner:
         kept = [k for k, (_, text, _) in enumerate(rows) if text is not None]
         extra: dict[int, list[Issue]] = {}
         if kept and self.duplicates is not None:
-            self.duplicates.add([chunk[k].row for k in kept], *fingerprints([rows[k][1] for k in kept]))
+            self.duplicates.add([chunk[k].row for k in kept],
+                                *fingerprints([_with_tools(rows[k][1], chunk[k].data) for k in kept]))
         if kept and self.max_length is not None and not self.fmt.preference:
             self._lengths(chunk, [(k, rows[k][2]) for k in kept], extra)
         return [RowOutcome(record, issues + extra.get(i, [])) for i, (record, (issues, _, _)) in
@@ -253,6 +255,19 @@ def _renderable(messages: list[Any], row: Any) -> Any:
     messages = [with_call_content(m) for m in messages]
     tools = row.get("tools") if isinstance(row, dict) else None
     return Conversation.of(messages, tools=tools) if tools else messages
+
+
+def _with_tools(text: str, row: Any) -> str:
+    """A row's duplicate text with the tools it declares: the same messages with other tools render
+    another prompt, so they are not duplicates. (U+001C cannot occur in a valid row's content.)"""
+    tools = row.get("tools") if isinstance(row, dict) else None
+    if not tools:
+        return text
+    try:
+        tools = loads_text(tools) if isinstance(tools, str) else tools
+    except ValueError:
+        pass
+    return text + "\x1c" + json.dumps(tools, ensure_ascii=False, sort_keys=True)
 
 
 def _plain_text(messages: Any) -> str:

@@ -28,7 +28,7 @@ from typing import Any, BinaryIO
 from validation.decode import MAX_ROW_BYTES, json_type
 from validation.errors import InputError
 from validation.formats import Format, clear_winner, get_format, rank_formats
-from validation.io import (FILE_KINDS, Record, compression_of, dataset_records, decode_list_cells, kind_of,
+from validation.io import (BOM, FILE_KINDS, Record, compression_of, dataset_records, decode_list_cells, kind_of,
                            load_hf_dataset, open_bytes, read_file)
 from validation.report import Issue
 
@@ -285,11 +285,31 @@ def _with_format(data: Dataset, format: str | None, column: str | None) -> Datas
     ranked = rank_formats(objects, column=column)
     found = clear_winner(ranked, len(objects))
     if found is None:
-        raise InputError(f"{data.name}: cannot tell the format from the first {len(head)} rows "
+        raise InputError(_what_it_is(data) or f"{data.name}: cannot tell the format from the first {len(head)} rows "
                          f"({_candidates(ranked, objects)}); name it with --format")
     if data.kind == "rows" and data._rows is None:  # the iterator goes on after its head
         data._once.append(chain(head, records))
     return replace(data, format=found)
+
+
+def _what_it_is(data: Dataset) -> str | None:
+    """What a JSONL file that no format fits holds instead, when its first bytes tell: nothing, text in
+    UTF-16 or UTF-32, or one JSON array; None otherwise."""
+    if data.kind != "jsonl" or data.path is None:
+        return None
+    head = _peek(data.path, data._file) if data._file is not None else b""
+    name = data.name
+    if not head.strip():
+        return f"{name}: the file is empty (no rows)"
+    encoding = "UTF-32" if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")) else \
+        "UTF-16" if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[:64].count(0) > 8 else None
+    if encoding is not None:  # (without a BOM: many NUL bytes, the zero halves of ASCII characters)
+        return (f"{name}: the text is {encoding}, not UTF-8; convert it first, e.g. "
+                f"`iconv -f {encoding} -t UTF-8 {name} > {Path(name).with_suffix('.utf8.jsonl')}`")
+    if head.removeprefix(BOM).lstrip()[:1] == b"[":
+        return (f"{name}: holds one JSON array, not one JSON object a line; name it .json (it is read as an array "
+                f"then), or convert it: `instructkit convert {Path(name).with_suffix('.json')} -o {name} --to messages`")
+    return None
 
 
 def _candidates(ranked: list[tuple[Format, int]], objects: list[dict[str, Any]]) -> str:

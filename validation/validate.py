@@ -121,7 +121,7 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
     in any case (validation/tools.py).
 
     Raises:
-        InputError: the source cannot be used at all (missing, unknown format, hub offline).
+        InputError: the source cannot be used at all (missing, empty, unknown format, hub offline).
 
     Example:
         >>> report = validate([{"question": "1+1?", "answer": "2"}, {"question": "", "answer": "0"}])
@@ -147,6 +147,7 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
                         ("tokens" if tokenizer is not None else "characters"))
         if lines:
             rows, invalid = scan_jsonl(data, scanner, findings, workers=default_workers(), progress=advance)
+            _refuse_empty(rows, data)
             if write_clean is not None:
                 _write_clean_lines(data, Path(write_clean), invalid)
             report.invalid = len(invalid)
@@ -156,7 +157,7 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
             if fix:
                 report.fixes = []
                 records = fixed_records(records, data.format, rules, report.fixes)
-            rows, report.invalid = _scan_sequential(scanner, records, findings, write_clean)
+            rows, report.invalid = _scan_sequential(scanner, records, findings, write_clean, data)
         scanner.finish(findings)
     findings.report(report)
     report.rows, report.valid = rows, rows - report.invalid
@@ -192,7 +193,7 @@ def fixed_records(records: Iterator[Record], fmt: Format, rules: TemplateRules |
 
 
 def _scan_sequential(scanner: Scanner, records: Iterator[Record], findings: Findings,
-                     write_clean: str | os.PathLike[str] | None) -> tuple[int, int]:
+                     write_clean: str | os.PathLike[str] | None, data: Dataset) -> tuple[int, int]:
     """(rows, invalid rows) of `records`; their issues go into `findings`."""
     rows = invalid = 0
     with _CleanWriter(write_clean) as clean:
@@ -203,7 +204,14 @@ def _scan_sequential(scanner: Scanner, records: Iterator[Record], findings: Find
                 clean.add(outcome.record)
             else:
                 invalid += 1
+        _refuse_empty(rows, data)  # (inside the block: no clean file is written)
     return rows, invalid
+
+
+def _refuse_empty(rows: int, data: Dataset) -> None:
+    """An empty dataset passes every check: InputError instead, so that no training gate passes it."""
+    if rows == 0:
+        raise InputError(f"{data.name}: no rows to check (the dataset is empty)")
 
 
 def _write_clean_lines(data: Dataset, out: Path, invalid: Sequence[int]) -> None:

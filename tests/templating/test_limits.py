@@ -48,3 +48,32 @@ def test_templates_check_stops_at_the_first_render_past_a_limit(cli, monkeypatch
     assert result.code == 2 and time.monotonic() - started < 30
     assert result.err == (f"instructkit templates: error: template {path}: the template rendered for more than "
                           "0.5 s (an endless loop?)\n")
+
+
+@pytest.mark.parametrize(("source", "tag"), [
+    ('{% include "other.jinja" %}', "include"), ('{% import "macros.jinja" as m %}', "import"),
+    ('{% from "macros.jinja" import turn %}', "from ... import"), ('{% extends "base.jinja" %}', "extends"),
+])
+def test_a_tag_that_loads_another_template_is_one_line_naming_it(source, tag):
+    from templating.environment import TemplateError
+
+    with pytest.raises(TemplateError) as caught:
+        compile_template("{% for m in messages %}{{ m.content }}{% endfor %}\n" + source)
+    assert str(caught.value) == (f"template line 2: {{% {tag} %}} loads another template; a chat template must be one "
+                                 "self-contained text (copy the macro or text in)")
+
+
+def test_templates_check_says_why_the_template_refused_every_conversation(cli, tmp_path):
+    path = tmp_path / "refuses.jinja"
+    path.write_text('{% for m in messages %}{{ raise_exception("only one role, please") }}{% endfor %}')
+    result = cli("templates", "check", path, "--end-of-turn", "<|im_end|>")
+    assert result.code == 1
+    assert "the template refused every generated conversation (the last with: only one role, please)" in \
+        " ".join(result.out.split())
+
+
+def test_a_python_error_inside_a_template_is_a_template_error():
+    from templating.environment import TemplateError
+
+    with pytest.raises(TemplateError, match=r"^the template failed: TypeError: unsupported operand"):
+        render_with_spans(compile_template("{{ x + 'text' }}"), x=None)

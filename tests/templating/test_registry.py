@@ -76,3 +76,49 @@ def test_template_syntax_errors_name_the_line():
     with pytest.raises(TemplateError, match="^template syntax error at line 1: "):
         register_template("test-broken", "{% for m in messages %}", special_tokens=[], end_of_turn="",
                           generation_prompt="", replace=True)
+
+
+CALL_WITHOUT_TEXT = [
+    {"role": "user", "content": "서울 날씨?"},
+    {"role": "assistant", "content": None,
+     "tool_calls": [{"type": "function", "function": {"name": "weather", "arguments": {"city": "Seoul"}}}]},
+    {"role": "tool", "content": "맑음"},
+    {"role": "assistant", "content": "맑아요."},
+]
+
+
+@pytest.mark.parametrize("name", [spec.name for spec in list_templates()])
+def test_a_call_turn_with_null_content_renders_as_the_official_template_renders_none(name):
+    """OpenAI's layout (`"content": null` beside `tool_calls`): the text the official template
+    gives for None, or a TemplateError where it fails on None (it differs from "" in some)."""
+    template = get_template(name)
+    try:
+        official = template.render_official(CALL_WITHOUT_TEXT)
+    except TemplateError as exc:
+        assert "messages[1].content is null beside tool_calls" in str(exc)
+        with pytest.raises(TemplateError, match=r"messages\[1\]\.content is null beside tool_calls, which this "
+                                                r"template cannot render"):
+            template.render(CALL_WITHOUT_TEXT)
+        return
+    if template.spec.training_differs:
+        pytest.skip(f"{name}: its training variant renders other text by design")
+    assert template.render(CALL_WITHOUT_TEXT).text == official
+
+
+def test_llama3_renders_a_null_content_as_its_official_template_does_not_as_empty_text():
+    template = get_template("llama3")
+    as_empty = [dict(m, content="") if m["content"] is None else m for m in CALL_WITHOUT_TEXT]
+    assert template.render(CALL_WITHOUT_TEXT).text == template.render_official(CALL_WITHOUT_TEXT)
+    assert template.render(CALL_WITHOUT_TEXT).text != template.render(as_empty).text
+
+
+@pytest.mark.parametrize(("messages", "message"), [
+    ([{"role": "user", "content": None}], "template chatml: messages[0]: Value error, content is null: only a turn "
+                                          "with tool_calls may have no text (got {'role': 'user', 'content': None})"),
+    ([{"role": "user", "content": "hi"}, {"role": "bot", "content": "yo"}],
+     "template chatml: messages[1].role: Input should be 'system', 'user', 'assistant' or 'tool' (got 'bot')"),
+])
+def test_a_message_the_model_refuses_is_a_template_error_with_its_path(messages, message):
+    with pytest.raises(TemplateError) as caught:
+        get_template("chatml").render(messages)
+    assert str(caught.value) == message

@@ -47,3 +47,23 @@ def test_train_on_defaults_to_every_turn_and_takes_last(tmp_path):
     assert load_config(write_config(tmp_path, dataset={"path": "d.jsonl"})).train_on == "all"
     assert load_config(write_config(tmp_path, dataset={"path": "d.jsonl"}), overrides=["train_on=last"]).train_on \
         == "last"
+
+
+@pytest.mark.parametrize(("sft", "message"), [
+    ({"max_steps": "ten"}, "sft: max_steps: 'ten' does not fit its type, int (Input should be a valid integer, "
+                           "unable to parse string as an integer)"),
+    ({"learning_rate": [1]}, "sft: learning_rate: [1] does not fit its type, float (Input should be a valid number)"),
+    ({"bf16": "maybe"}, "sft: bf16: 'maybe' does not fit its type, bool"),
+])
+def test_a_trainer_value_of_the_wrong_type_is_refused_before_any_model_loads(cli, tmp_path, sft, message):
+    with pytest.raises(ConfigError) as caught:
+        load_config(write_config(tmp_path, dataset={"path": "d.jsonl"}, sft=sft))
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+    result = cli("train", write_config(tmp_path, dataset={"path": "d.jsonl"}, sft=sft), "--dry-run")
+    assert result.code == 2 and message in result.err
+
+
+def test_a_number_written_as_text_is_read_as_the_number(tmp_path):
+    config = load_config(write_config(tmp_path, dataset={"path": "d.jsonl"},
+                                      sft={"max_steps": "10", "learning_rate": "1e-4", "lr_scheduler_type": "cosine"}))
+    assert config.sft == {"max_steps": 10, "learning_rate": 1e-4, "lr_scheduler_type": "cosine"}

@@ -268,3 +268,92 @@ def test_a_file_that_is_not_csv_named_csv_is_one_line(cli, tmp_path):
     result = cli("validate", path)
     assert result.code == 2
     assert result.err.startswith(f"instructkit validate: error: {path}: cannot tell the format")
+
+
+# --- messages that say what the input is ----------------------------------------------------------
+
+ROW_TEXT = json.dumps(GOOD, ensure_ascii=False) + "\n"
+
+
+@pytest.mark.parametrize(("name", "content", "says"), [
+    ("u16.jsonl", ROW_TEXT.encode("utf-16"), "the text is UTF-16, not UTF-8; convert it first, e.g. "
+                                             "`iconv -f UTF-16 -t UTF-8 {path} > {folder}/u16.utf8.jsonl`"),
+    ("u16le.jsonl", ROW_TEXT.encode("utf-16-le"), "the text is UTF-16, not UTF-8"),
+    ("u32.jsonl", ROW_TEXT.encode("utf-32"), "the text is UTF-32, not UTF-8"),
+    ("array.jsonl", json.dumps([GOOD, LAST], indent=1).encode(), "holds one JSON array, not one JSON object a line; "
+     "name it .json (it is read as an array then), or convert it: `instructkit convert {folder}/array.json -o "
+     "{path} --to messages`"),
+    ("empty.jsonl", b"", "the file is empty (no rows)"),
+    ("blank.jsonl", b"\n \n", "the file is empty (no rows)"),
+])
+def test_a_file_no_format_fits_is_named_for_what_it_is(cli, tmp_path, name, content, says):
+    path = tmp_path / name
+    path.write_bytes(content)
+    result = cli("validate", path)
+    assert result.code == 2
+    assert result.err.startswith(f"instructkit validate: error: {path}: {says.format(path=path, folder=tmp_path)}")
+
+
+@pytest.mark.parametrize("extra", [["--format", "messages"], ["--format", "messages", "--fix"]])
+def test_an_empty_file_with_a_named_format_is_refused_and_writes_nothing(cli, tmp_path, extra):
+    path = tmp_path / "empty.jsonl"
+    path.write_text("\n")
+    result = cli("validate", path, *extra, "--write-clean", tmp_path / "clean.jsonl")
+    assert result.code == 2
+    assert result.err == f"instructkit validate: error: {path}: no rows to check (the dataset is empty)\n"
+    assert not (tmp_path / "clean.jsonl").exists()
+
+
+def test_a_symlink_loop_and_a_dangling_link_are_named_as_such(cli, tmp_path):
+    (tmp_path / "a.jsonl").symlink_to(tmp_path / "b.jsonl")
+    (tmp_path / "b.jsonl").symlink_to(tmp_path / "a.jsonl")
+    (tmp_path / "gone.jsonl").symlink_to("nowhere.jsonl")
+    assert cli("validate", tmp_path / "a.jsonl").err == \
+        f"instructkit validate: error: {tmp_path / 'a.jsonl'}: a symlink loop (its links point back to each other)\n"
+    assert cli("validate", tmp_path / "gone.jsonl").err == \
+        f"instructkit validate: error: {tmp_path / 'gone.jsonl'}: a symlink to nowhere.jsonl, which does not exist\n"
+
+
+# --- correctness details ------------------------------------------------------------------------
+
+def test_the_same_messages_with_other_tools_are_not_duplicates(cli, tmp_path):
+    tool = {"type": "function", "function": {"name": "a", "parameters": {"type": "object"}}}
+    other = {"type": "function", "function": {"name": "b", "parameters": {"type": "object"}}}
+    rows = [{"tools": [tool], **GOOD}, {"tools": [other], **GOOD}, {"tools": json.dumps([tool]), **GOOD}, GOOD]
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    found = cli("validate", path, "--json").json()
+    assert [(i["row"], i["code"], i["message"]) for i in found["issues"]] == [(3, "duplicate", "same as row 1")]
+
+
+REASONING_ONLY = {"messages": [{"role": "user", "content": "2+2?"},
+                               {"role": "assistant", "content": "", "reasoning_content": "2+2 is 4."}]}
+
+
+@pytest.mark.parametrize(("template", "codes"), [
+    (None, ["empty-content"]),  # no template: nothing says the reasoning is trained
+    ("qwen3", []),  # prints reasoning_content: the reply trains its reasoning
+    ("smollm2", ["empty-content", "reasoning-dropped"]),  # drops it: the reply trains nothing
+])
+def test_an_empty_answer_with_reasoning_follows_what_the_template_trains(cli, tmp_path, template, codes):
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps(REASONING_ONLY) + "\n")
+    found = cli("validate", path, "--json", *(["--template", template] if template else [])).json()
+    assert [i["code"] for i in found["issues"]] == codes
+
+
+def test_a_pair_that_differs_only_in_case_and_spacing_is_called_near_identical(cli, tmp_path):
+    chosen = [{"role": "user", "content": "What is 2+2?"}, {"role": "assistant", "content": "Four."}]
+    rejected = [{"role": "user", "content": "what is  2+2?"}, {"role": "assistant", "content": "four."}]
+    path = tmp_path / "pairs.jsonl"
+    path.write_text(json.dumps({"chosen": chosen, "rejected": rejected}) + "\n")
+    found = cli("validate", path, "--json").json()
+    assert [(i["path"], i["code"]) for i in found["issues"]] == [("rejected", "near-identical-pair"),
+                                                                ("rejected[0]", "no-shared-prompt")]
+
+
+def test_a_share_that_rounds_to_none_or_all_keeps_a_decimal():
+    from validation.pair_stats import percent
+
+    assert [percent(x) for x in (0.0, 0.005, 0.0001, 0.42, 0.995, 0.9996, 1.0)] == \
+        ["0%", "0.5%", "0.01%", "42%", "99.5%", "99.96%", "100%"]
