@@ -1152,8 +1152,22 @@ static int has_control(const unsigned char *p, size_t n) {
     return 0;
 }
 
+/* 1 when UTF-8 bytes hold a bidirectional embedding, override or isolate (U+202A-U+202E,
+ * U+2066-U+2069, as `checks.BIDI` finds them): they reorder what a reviewer sees, so the row goes
+ * to the precise path, which warns. Every one is E2 80 AA-AE or E2 81 A6-A9. */
+static int has_bidi(const unsigned char *p, size_t n) {
+    const unsigned char *end = p + n;
+    while ((p = memchr(p, 0xe2, end - p)) != NULL && end - p >= 3) {
+        if ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) || (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9))
+            return 1;
+        p++;
+    }
+    return 0;
+}
+
 /* Checks of one decoded content (text->data[start:], `info` from parse_string): not blank, no
- * control character, no special token; then its hashes go into the row's chains. */
+ * control character or bidirectional control, no special token; then its hashes go into the row's
+ * chains. */
 static int check_content(Row *row, size_t start, const Str *info, const RoleName *role, const Spec *spec) {
     const unsigned char *p = row->text.data + start;
     size_t n = row->text.len - start, kept;
@@ -1167,7 +1181,7 @@ static int check_content(Row *row, size_t start, const Str *info, const RoleName
             return buf_put(&row->hashed, &same, sizeof same);
         }
     }
-    if (has_control(p, n)) return -1;
+    if (has_control(p, n) || has_bidi(p, n)) return -1;
     Py_ssize_t ntok = PyTuple_GET_SIZE(spec->tokens);
     for (Py_ssize_t i = 0; i < ntok; i++) {
         PyObject *tok = PyTuple_GET_ITEM(spec->tokens, i);

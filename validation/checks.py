@@ -27,8 +27,12 @@ from validation.tools import arguments_of, call_issues, declared_tools
 
 # Control characters other than \t \n \r; DEL included.
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# The same class without SEP, for scanning joined texts (a SEP inside content is caught by count).
-_JOINED_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1e\x7f]"
+# Bidirectional embeddings, overrides and isolates: they reorder how text is displayed, hiding from
+# a reviewer what the model trains on ("Trojan Source"). Marks (U+200E, U+200F) are not among them.
+BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# What the fast paths leave to the precise one (which reports each): the control class without SEP
+# (a SEP inside content is caught by count), and the bidirectional controls.
+_JOINED_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1e\x7f" + "\u202a-\u202e\u2066-\u2069]"
 _CONTROL_RE = re.compile(_JOINED_CONTROL)
 ROLE_CODE = {"system": "s", "user": "u", "assistant": "a"}  # the roles `fast_clean` clears
 _CLEAN_ORDER = re.compile(r"s?(?:ua)+")
@@ -169,7 +173,8 @@ def fast_clean_tools(messages: Any, fields: dict[str, Any], rules: TemplateRules
             texts.append(content)
     except (KeyError, TypeError, AttributeError):  # not a dict, a missing key, an unhashable role
         return None
-    if not _CLEAN_CALL_ORDER.fullmatch("".join(sig)) or any(map(has_control_char, texts)):
+    if not _CLEAN_CALL_ORDER.fullmatch("".join(sig)) or any(map(has_control_char, texts)) \
+            or any(map(BIDI.search, texts)):
         return None
     tokens = suspect_tokens(rules)
     if (rules is not None and not set(roles) <= set(rules.roles)) or any(t in text for text in texts for t in tokens):
@@ -279,6 +284,10 @@ def _content_issues(messages: list[Message], row: int, path: PathFn, rules: Temp
         if has_control_char(m.content) and (bad := CONTROL.search(m.content)):
             issues.append(Issue.make(row, path(i, "content"), "control-character",
                                      f"control character U+{ord(bad.group()):04X} at offset {bad.start()}"))
+        if bidi := BIDI.search(m.content):
+            issues.append(Issue.make(row, path(i, "content"), "bidi-control",
+                                     f"bidirectional control U+{ord(bidi.group()):04X} at offset {bidi.start()}: it "
+                                     "reorders how the text is displayed"))
         if rules is not None:
             found = sorted((at, token) for token in rules.special_tokens if (at := m.content.find(token)) >= 0)
             issues += [Issue.make(row, path(i, "content"), "special-token-in-content",

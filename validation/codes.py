@@ -66,6 +66,11 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
     Code("control-character", "error", "content",
          "Content holds a NUL or another control character (other than tab, newline, carriage return).",
          "Strip the control characters; they are usually an encoding accident."),
+    Code("bidi-control", "warning", "content",
+         "Content holds a bidirectional embedding, override or isolate (U+202A-U+202E, U+2066-U+2069): it "
+         "reorders how the text is displayed, so a reviewer may not see what the model trains on.",
+         "Remove it unless the text needs it (right-to-left text rarely does; the marks U+200E and U+200F are "
+         "not flagged)."),
     # structure of the conversation
     Code("no-assistant-turn", "error", "structure", "The conversation has no assistant message: nothing to train on.",
          "Add the assistant reply or drop the row."),

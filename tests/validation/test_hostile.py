@@ -357,3 +357,41 @@ def test_a_share_that_rounds_to_none_or_all_keeps_a_decimal():
 
     assert [percent(x) for x in (0.0, 0.005, 0.0001, 0.42, 0.995, 0.9996, 1.0)] == \
         ["0%", "0.5%", "0.01%", "42%", "99.5%", "99.96%", "100%"]
+
+
+HIDDEN = "call \u202egnp.exe"  # a right-to-left override: shows as "call exe.png"
+
+
+@pytest.mark.parametrize("extra", [[], ["--format", "messages"], ["--fix"], ["--template", "chatml"]])
+def test_a_bidirectional_override_is_a_warning_on_its_message_in_every_path(cli, monkeypatch, tmp_path, extra):
+    rows = [GOOD, {"messages": [{"role": "user", "content": HIDDEN}, {"role": "assistant", "content": "ok"}]},
+            {"messages": [{"role": "user", "content": "마크 \u200f 괜찮아요 — “fine”"},
+                          {"role": "assistant", "content": "isolate \u2066x\u2069"}]}]
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    found = cli("validate", path, "--json", *extra).json()
+    assert found["valid"] == 3
+    assert [(i["row"], i["path"], i["code"], i["severity"], i["message"]) for i in found["issues"]] == [
+        (2, "messages[0].content", "bidi-control", "warning",
+         "bidirectional control U+202E at offset 5: it reorders how the text is displayed"),
+        (3, "messages[1].content", "bidi-control", "warning",
+         "bidirectional control U+2066 at offset 8: it reorders how the text is displayed")]
+
+
+def test_a_bidirectional_override_is_found_by_workers_in_tool_rows_and_in_pairs(monkeypatch, tmp_path):
+    from validation import jsonl_scan, validate
+
+    tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+    calls = {"tools": [tool], "messages": [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": None, "tool_calls": [{"type": "function", "function": {"name": "f",
+                                                                                               "arguments": {}}}]},
+        {"role": "tool", "content": HIDDEN}, {"role": "assistant", "content": "done"}]}
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps(GOOD) + "\n" + json.dumps(calls) + "\n")
+    monkeypatch.setattr(jsonl_scan, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(sys.modules["validation.validate"], "default_workers", lambda: 2)
+    assert [(i.row, i.path, i.code) for i in validate(path).issues] == [(2, "messages[2].content", "bidi-control")]
+    pair = {"prompt": [{"role": "user", "content": "hi"}], "chosen": [{"role": "assistant", "content": HIDDEN}],
+            "rejected": [{"role": "assistant", "content": "no"}]}
+    assert [i.code for i in validate([pair]).issues] == ["bidi-control"]
