@@ -273,39 +273,18 @@ def run(config: TrainConfig, *, dry_run: bool = False, console: Any = None) -> R
     out = Path(config.output_dir)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output_dir {out} is a file, not a folder")
-    made = not out.exists()
-    empty = made or not any(out.iterdir())
     out.mkdir(parents=True, exist_ok=True)
-    try:
-        with contextlib.ExitStack() as stack:
-            if is_main_process():  # one process owns the folder; the others write through the trainer
-                stack.enter_context(locked(out))
-                note = claim(out, overwrite=config.overwrite, resume=config.resume)
-                if note:
-                    _print(console, _text(note))
-            if config.method != "sft":
-                from training.preference import run_preference
+    with contextlib.ExitStack() as stack:
+        if is_main_process():  # one process owns the folder; the others write through the trainer
+            stack.enter_context(locked(out))
+            note = claim(out, overwrite=config.overwrite, resume=config.resume)
+            if note:
+                _print(console, _text(note))
+        if config.method != "sft":
+            from training.preference import run_preference
 
-                return run_preference(config, out, dry_run, console)
-            return _run(config, out, dry_run, console)
-    except InvalidDataset:  # stopped before training: a folder this run made holds nothing worth keeping
-        if empty and is_main_process():
-            _remove_contents(out, folder_too=made)
-        raise
-
-
-def _remove_contents(out: Path, *, folder_too: bool) -> None:
-    """Remove what a run that stopped at its gate wrote into `out` (which held nothing before it)."""
-    import shutil
-
-    for path in out.iterdir():
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-    if folder_too:
-        with contextlib.suppress(OSError):
-            out.rmdir()
+            return run_preference(config, out, dry_run, console)
+        return _run(config, out, dry_run, console)
 
 
 def _run(config: TrainConfig, out: Path, dry_run: bool, console: Any) -> RunSummary | None:

@@ -55,7 +55,10 @@ class Message(BaseModel):
     def to_dict(self) -> dict[str, Any]:
         """The message as a plain dict, without the optional fields that are unset (a null
         content beside tool calls is kept: templates render it as they render None)."""
-        return {k: v for k, v in self.model_dump().items() if v is not None or k == "content"}
+        data = self.model_dump(exclude_none=True)
+        if self.content is None:  # (in its place, after the role)
+            data = {"role": data.pop("role"), "content": None, **data}
+        return data
 
 
 def as_dicts(messages: list[Message]) -> list[dict[str, Any]]:

@@ -104,28 +104,3 @@ def test_a_killed_run_resumes_with_the_losses_of_an_uninterrupted_run(cli, tiny_
     assert losses(out) == losses(whole) and sorted(losses(out)) == [step + 1, step + 2, step + 3]
     assert cli("verify", str(out)).code == 0
 
-
-@pytest.mark.parametrize("existed", [False, True])
-def test_a_run_stopped_by_its_gate_leaves_no_half_made_folder(cli, tmp_path, existed):
-    data = tmp_path / "bad.jsonl"
-    data.write_text(json.dumps({"messages": [{"role": "user", "content": ""},
-                                             {"role": "assistant", "content": "yo"}]}) + "\n")
-    out = tmp_path / "run"
-    if existed:
-        out.mkdir()
-    result = cli("train", write_config(tmp_path, model="nowhere", dataset={"path": str(data)}, output_dir=str(out)))
-    assert result.code == 1 and "invalid rows of 1 (empty-content 1); training stopped" in " ".join(result.out.split())
-    assert (sorted(p.name for p in out.iterdir()) == []) if existed else not out.exists()
-
-
-def test_a_run_stopped_by_its_gate_keeps_a_folder_that_held_an_earlier_run(cli, tiny_dataset, tmp_path):
-    out = tmp_path / "run"
-    out.mkdir()
-    (out / MARKER).write_text(json.dumps({"tool": "instructkit", "started": "then", "finished": True}))
-    (out / "model.safetensors").write_text("weights")
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps({"messages": [{"role": "user", "content": ""},
-                                            {"role": "assistant", "content": "yo"}]}) + "\n")
-    result = cli("train", write_config(tmp_path, model="nowhere", dataset={"path": str(bad)}, output_dir=str(out)))
-    assert result.code == 1
-    assert (out / "model.safetensors").read_text() == "weights"

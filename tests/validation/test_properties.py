@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -11,6 +12,7 @@ from tests.strategies import conversations, metadata, tool_conversations, wild_r
 from validation import CannotConvert, Conversation, get_format, validate
 from validation.checks import check_messages, fast_clean
 from validation.decode import decode_row
+from validation.errors import InputError
 from validation.report import Issue
 from validation.rules import CHATML
 
@@ -29,6 +31,10 @@ def test_decode_row_never_raises_on_arbitrary_bytes(raw):
 def test_validate_never_raises_on_arbitrary_bytes(tmp_path_factory, lines):
     path = tmp_path_factory.mktemp("bytes") / "data.jsonl"
     path.write_bytes(b"\n".join(line.replace(b"\n", b" ") for line in lines))
+    if all(not line.replace(b"\n", b" ").strip() for line in lines):  # no row at all: refused, one line
+        with pytest.raises(InputError, match=r": no rows to check \(the dataset is empty\)$"):
+            validate(path, format="messages", template="chatml", max_length=10)
+        return
     report = validate(path, format="messages", template="chatml", max_length=10)
     assert report.rows == report.valid + report.invalid
     assert all(1 <= issue.row <= max(len(lines), 1) for issue in report.issues)
@@ -37,6 +43,10 @@ def test_validate_never_raises_on_arbitrary_bytes(tmp_path_factory, lines):
 @FAST
 @given(st.lists(wild_row, max_size=6))
 def test_validate_is_total_on_arbitrary_rows(rows):
+    if not rows:  # an empty dataset is refused (a training gate must not pass it)
+        with pytest.raises(InputError, match=r"^<rows>: no rows to check \(the dataset is empty\)$"):
+            validate(rows, format="messages", template="chatml", max_length=20)
+        return
     report = validate(rows, format="messages", template="chatml", max_length=20)
     assert report.rows == len(rows) == report.valid + report.invalid
     invalid_rows = {i.row for i in report.issues if i.severity == "error"}
