@@ -23,7 +23,7 @@ from validation.outputs import atomic_path, write_rows
 CLI = [sys.executable, "-c", "import sys, instructkit; sys.exit(instructkit.main())"]
 
 
-def _chat_file(path: Path, rows: int) -> Path:
+def chat_file(path: Path, rows: int) -> Path:
     with path.open("w", encoding="utf-8") as f:
         for i in range(rows):
             f.write(json.dumps({"messages": [{"role": "user", "content": f"질문 {i} " * 20},
@@ -35,7 +35,7 @@ def _chat_file(path: Path, rows: int) -> Path:
 def _source_and_empty_folder(tmp_path: Path, rows: int) -> tuple[Path, Path]:
     out = tmp_path / "out"
     out.mkdir()
-    return _chat_file(tmp_path / "big.jsonl", rows), out
+    return chat_file(tmp_path / "big.jsonl", rows), out
 
 
 def _left_in(folder: Path) -> list[str]:
@@ -85,7 +85,7 @@ def test_ctrl_c_in_the_middle_of_a_convert_leaves_no_output(tmp_path):
 
 
 def test_a_missing_output_folder_is_one_line(cli, tmp_path):
-    source = _chat_file(tmp_path / "d.jsonl", 3)
+    source = chat_file(tmp_path / "d.jsonl", 3)
     target = tmp_path / "no" / "such" / "out.jsonl"
     result = cli("convert", str(source), "-o", str(target), "--to", "sharegpt")
     assert result.code == 2
@@ -93,7 +93,7 @@ def test_a_missing_output_folder_is_one_line(cli, tmp_path):
 
 
 def test_converting_a_file_onto_itself_gives_the_converted_rows(cli, tmp_path):
-    source = _chat_file(tmp_path / "d.jsonl", 50)
+    source = chat_file(tmp_path / "d.jsonl", 50)
     elsewhere = tmp_path / "copy.jsonl"
     assert cli("convert", str(source), "-o", str(elsewhere), "--to", "sharegpt").code == 0
     assert cli("convert", str(source), "-o", str(source), "--to", "sharegpt").code == 0

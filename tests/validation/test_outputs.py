@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.validation.test_atomic import chat_file
 from validation.errors import InputError
 from validation.outputs import open_for_writing, sweep_stale, target_of, write_rows
 
@@ -251,15 +252,6 @@ def test_private_data_is_never_in_a_readable_temporary_file(tmp_path):
 
 # --- temporary files of killed writers ------------------------------------------------------------
 
-def _big(path: Path, rows: int) -> Path:
-    with path.open("w", encoding="utf-8") as f:
-        for i in range(rows):
-            f.write(json.dumps({"messages": [{"role": "user", "content": f"질문 {i} " * 20},
-                                             {"role": "assistant", "content": f"answer {i} " * 40}]},
-                               ensure_ascii=False) + "\n")
-    return path
-
-
 def _started_convert(source: Path, target: Path) -> subprocess.Popen:
     process = subprocess.Popen([*CLI, "convert", str(source), "-o", str(target), "--to", "sharegpt"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -272,7 +264,7 @@ def _started_convert(source: Path, target: Path) -> subprocess.Popen:
 
 @pytest.mark.parametrize(("signum", "name"), [(signal.SIGTERM, "SIGTERM"), (signal.SIGHUP, "SIGHUP")])
 def test_sigterm_and_sighup_leave_no_temporary_file(tmp_path, signum, name):
-    source, out = _big(tmp_path / "big.jsonl", 60_000), tmp_path / "out"
+    source, out = chat_file(tmp_path / "big.jsonl", 60_000), tmp_path / "out"
     out.mkdir()
     process = _started_convert(source, out / "converted.jsonl")
     process.send_signal(signum)
@@ -283,7 +275,7 @@ def test_sigterm_and_sighup_leave_no_temporary_file(tmp_path, signum, name):
 
 
 def test_the_temporary_file_of_a_killed_writer_is_swept_by_the_next_write(tmp_path):
-    source, out = _big(tmp_path / "big.jsonl", 60_000), tmp_path / "out"
+    source, out = chat_file(tmp_path / "big.jsonl", 60_000), tmp_path / "out"
     out.mkdir()
     target = out / "converted.jsonl"
     process = _started_convert(source, target)
