@@ -1265,6 +1265,8 @@ static int forbidden_key(const Buf *key, const Spec *spec) {
     return 0;
 }
 
+#define MAX_ROW_KEYS 32 /* a row with more top-level keys is left to the precise path */
+
 /* Reads one field's value when the key (in row->key) is one the format reads: 1 read, 0 not its key
  * (the value is skipped, unless the key is forbidden), -1 not cleared. */
 typedef int (*FieldReader)(Cursor *c, Row *row, const Spec *spec, void *state);
@@ -1280,10 +1282,21 @@ static int parse_object(const unsigned char *p, Py_ssize_t n, Row *row, const Sp
     if (expect(&c, '{')) return -1;
     skip_ws(&c);
     if (c.p < c.end && *c.p == '}') return -1;
+    /* the row's keys as written: one written twice leaves the row to the precise path, which warns */
+    const unsigned char *keys[MAX_ROW_KEYS];
+    size_t lens[MAX_ROW_KEYS];
+    int nkeys = 0;
     for (;;) {
         skip_ws(&c);
         row->key.len = 0;
+        const unsigned char *written = c.p;
         if (parse_string(&c, &row->key, NULL) || expect(&c, ':')) return -1;
+        size_t len = (size_t)(c.p - written);
+        if (nkeys == MAX_ROW_KEYS) return -1;
+        for (int k = 0; k < nkeys; k++)
+            if (lens[k] == len && memcmp(keys[k], written, len) == 0) return -1;
+        keys[nkeys] = written;
+        lens[nkeys++] = len;
         int took = field(&c, row, spec, state);
         if (took < 0 || (!took && (forbidden_key(&row->key, spec) || skip_value(&c, 1)))) return -1;
         int last = next_item(&c, '}');
@@ -1692,6 +1705,79 @@ static PyObject *fold(PyObject *self, PyObject *arg) {
     size_t m = fold_text((const unsigned char *)text, n, out.data);
     PyObject *result = PyUnicode_DecodeUTF8((const char *)out.data, m, "strict");
     buf_free(&out);
+    return result;
+}
+
+PyDoc_STRVAR(duplicate_key_doc,
+"duplicate_key(line: bytes) -> bytes | None\n\n"
+"The first key that one object of a JSON line holds twice, as written (escapes included), or None.\n"
+"JSON readers keep the last value of such a key without a word; the line must be JSON (it is\n"
+"scanned, not checked). Keys are compared as written: \"a\" and \"\\u0061\" are not the same here.");
+
+static PyObject *duplicate_key(PyObject *self, PyObject *arg) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE)) return NULL;
+    const unsigned char *base = view.buf, *p = base, *end = base + view.len;
+    enum { KEY_DEPTH = 1100 }; /* deeper than decode.MAX_DEPTH (1024): such a row is an error anyway */
+    char *kind = PyMem_Malloc(KEY_DEPTH);
+    Py_ssize_t *first = PyMem_Malloc(KEY_DEPTH * sizeof *first);
+    Buf spans = {0}; /* (start, length) of the keys of the open objects, innermost last */
+    PyObject *result = NULL;
+    int depth = 0, at_key = 0;
+    if (!kind || !first) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    while (p < end) {
+        unsigned char c = *p;
+        if (c == '"') {
+            const unsigned char *s = p + 1;
+            for (;;) { /* the closing quote: one not escaped by an odd run of backslashes */
+                s = memchr(s, '"', end - s);
+                if (!s) goto none;
+                const unsigned char *b = s;
+                while (b > p + 1 && b[-1] == '\\') b--;
+                if ((s - b) % 2 == 0) break;
+                s++;
+            }
+            if (at_key) {
+                Py_ssize_t start = p + 1 - base, len = s - p - 1, n = (Py_ssize_t)(spans.len / sizeof(Py_ssize_t));
+                const Py_ssize_t *seen = (const Py_ssize_t *)spans.data;
+                for (Py_ssize_t k = first[depth - 1]; k + 1 < n; k += 2)
+                    if (seen[k + 1] == len && memcmp(base + seen[k], p + 1, (size_t)len) == 0) {
+                        result = PyBytes_FromStringAndSize((const char *)p + 1, len);
+                        goto done;
+                    }
+                if (buf_put(&spans, &start, sizeof start) || buf_put(&spans, &len, sizeof len)) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                at_key = 0;
+            }
+            p = s + 1;
+            continue;
+        }
+        if (c == '{' || c == '[') {
+            if (depth == KEY_DEPTH) goto none;
+            kind[depth] = (char)c;
+            first[depth++] = (Py_ssize_t)(spans.len / sizeof(Py_ssize_t));
+            at_key = c == '{';
+        } else if (c == '}' || c == ']') {
+            if (depth == 0) goto none;
+            spans.len = (size_t)first[--depth] * sizeof(Py_ssize_t);
+            at_key = 0;
+        } else if (c == ',') {
+            at_key = depth > 0 && kind[depth - 1] == '{';
+        }
+        p++;
+    }
+none:
+    result = Py_NewRef(Py_None);
+done:
+    PyMem_Free(kind);
+    PyMem_Free(first);
+    buf_free(&spans);
+    PyBuffer_Release(&view);
     return result;
 }
 
@@ -2274,6 +2360,7 @@ static PyMethodDef methods[] = {
     {"prove_block", prove_block, METH_VARARGS, prove_block_doc},
     {"fold", fold, METH_O, fold_doc},
     {"has_control_char", has_control_char, METH_O, has_control_char_doc},
+    {"duplicate_key", duplicate_key, METH_O, duplicate_key_doc},
     {"hash_conversation", hash_conversation, METH_VARARGS, hash_conversation_doc},
     {"read_messages", read_messages, METH_VARARGS, read_messages_doc},
     {"conversation_hashes", conversation_hashes, METH_VARARGS, conversation_hashes_doc},

@@ -37,6 +37,9 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
     Code("row-too-large", "error", "decoding", "The row is longer than the row limit (256 MiB unless "
          "--max-row-bytes says otherwise); it is skipped unread, so that one line cannot exhaust memory.",
          "Split the row, or raise --max-row-bytes if such rows are real data (memory grows with it)."),
+    Code("duplicate-key", "warning", "decoding", "One object of the row holds a key twice (as written); JSON "
+         "readers keep the last value without a word, so the first is lost on any rewrite.",
+         "Keep one of the two: decide which value is meant."),
     Code("csv-extra-cells", "error", "decoding", "A CSV row has more cells than the header has columns: "
          "which column each cell belongs to is unknown.",
          "Quote cells that hold the delimiter (or a line break), or add the missing column names to the header."),

@@ -29,6 +29,7 @@ from validation.io import BOM, Record
 from validation.models import ROLES, Conversation, Unpaired
 from validation.preference import FAST_PAIRS, check_pair, fast_pair, label_balance, shared_start_issue
 from validation.report import Findings, Issue
+from validation._rowscan import duplicate_key
 from validation.rowscan import PAIR_LAYOUTS, Prover, fingerprints
 from validation.rules import TemplateRules
 from validation.tools import ResponseSchema
@@ -214,6 +215,10 @@ class Scanner:
                 rows[k] = self._precise(chunk[k], rows[k][2])  # type: ignore[arg-type]
         kept = [k for k, (_, text, _) in enumerate(rows) if text is not None]
         extra: dict[int, list[Issue]] = {}
+        for k, record in enumerate(chunk):  # (the C prover clears no row whose keys repeat)
+            if record.raw is not None and isinstance(record.data, dict) and (key := duplicate_key(record.raw)):
+                extra[k] = [Issue.make(record.row, "", "duplicate-key", f"key {key.decode(errors='replace')!r} is "
+                                       "written twice in one object: JSON readers keep the last value, silently")]
         if kept and self.duplicates is not None:
             self.duplicates.add([chunk[k].row for k in kept],
                                 *fingerprints([_with_tools(rows[k][1], chunk[k].data) for k in kept]))

@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from validation.source import open_dataset
 
@@ -395,3 +397,47 @@ def test_a_bidirectional_override_is_found_by_workers_in_tool_rows_and_in_pairs(
     pair = {"prompt": [{"role": "user", "content": "hi"}], "chosen": [{"role": "assistant", "content": HIDDEN}],
             "rejected": [{"role": "assistant", "content": "no"}]}
     assert [i.code for i in validate([pair]).issues] == ["bidi-control"]
+
+
+DUPLICATED = [
+    ('{"messages":[{"role":"user","content":"hi","content":"bye"},{"role":"assistant","content":"yo"}]}', "content"),
+    ('{"id":1,"id":2,"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"yo"}]}', "id"),
+    ('{"messages":[{"role":"user","content":"a \\" \\\\","x":{"k":1,"j":[{"k":2}]}},'
+     '{"role":"assistant","content":"yo"}]}', None),  # escapes in strings, one key at two depths: no repeat
+]
+
+
+@pytest.mark.parametrize("extra", [[], ["--format", "messages"], ["--fix"]])
+def test_a_key_written_twice_in_one_object_is_a_warning_on_its_row(cli, tmp_path, extra):
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(line + "\n" for line, _ in DUPLICATED))
+    found = cli("validate", path, "--json", *extra).json()
+    assert found["valid"] == 3
+    assert [(i["row"], i["code"], i["severity"], i["message"]) for i in found["issues"]] == [
+        (row, "duplicate-key", "warning", f"key {key!r} is written twice in one object: JSON readers keep the last "
+         "value, silently") for row, (_, key) in enumerate(DUPLICATED, start=1) if key]
+
+
+def test_workers_find_a_key_written_twice(monkeypatch, tmp_path):
+    from validation import jsonl_scan, validate
+
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps(GOOD) + "\n" + DUPLICATED[1][0] + "\n")
+    monkeypatch.setattr(jsonl_scan, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(sys.modules["validation.validate"], "default_workers", lambda: 2)
+    assert [(i.row, i.code) for i in validate(path).issues] == [(2, "duplicate-key")]
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(st.sampled_from('a"\\\\é가😀{}[],:')),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner,
+                                                                               max_size=3), max_leaves=12),
+       st.booleans())
+def test_duplicate_key_finds_a_repeat_exactly_where_one_object_has_one(value, ensure_ascii):
+    from validation._rowscan import duplicate_key
+
+    line = json.dumps({"v": value}, ensure_ascii=ensure_ascii).encode()
+    assert duplicate_key(line) is None  # json.dumps never repeats a key
+    if isinstance(value, dict) and value:
+        key = json.dumps(next(iter(value)), ensure_ascii=ensure_ascii)
+        repeated = line[:-2] + b", " + key.encode() + b": 0}}"  # the same key again in the inner object
+        assert duplicate_key(repeated) == key.encode()[1:-1]

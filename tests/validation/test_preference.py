@@ -88,6 +88,8 @@ def _transcribable(pair):
 @SETTINGS
 @given(pair=pairs(), source=st.sampled_from(PAIRED), target=st.sampled_from(PAIRED))
 def test_paired_formats_convert_into_each_other_losslessly(pair, source, target):
+    # a reply with an unclosed think tag is an error of the data (unclosed-think), not a layout to convert
+    assume(not any(tag in m.content for m in pair.chosen + pair.rejected for tag in ("<think>", "</think>")))
     if "hh-text" in (source, target):
         assume(all(m.role in ("user", "assistant") for m in pair.prompt) and _transcribable(pair))
     [row] = WRITERS[source](pair)

@@ -290,7 +290,9 @@ REFUSED = {  # line -> the precise path's code (None: clean, but outside what th
     b'{"id": 123456789012345678901234567890, "messages": [{"role": "user", "content": "Hi"},'
     b' {"role": "assistant", "content": "x"}]}': None,
     b'{"messages": [], "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "x"}]}':
-        None,
+        "duplicate-key",
+    b'{"id": 1, "id": 2, "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "x"}]}':
+        "duplicate-key",
 }
 
 
