@@ -116,6 +116,10 @@ class ChatTemplate:
             first = exc.errors()[0]
             where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]).lstrip(".")
             raise TemplateError(f"template {self.name}: {where}: {first['msg']} (got {first['input']!r:.80})") from None
+        bare = next((i for i, m in enumerate(conversation.messages) if m.content is None and not m.tool_calls), None)
+        if bare is not None:
+            raise TemplateError(f"template {self.name}: messages[{bare}].content: null, and the turn calls no tool: "
+                                "only a turn with tool_calls may have no text")
         return {**self.spec.variables, "messages": [m.to_dict() for m in conversation.messages],
                 "add_generation_prompt": add_generation_prompt, "tools": tools_of(messages, tools),
                 "bos_token": self.spec.bos_token, "eos_token": self.spec.eos_token}

@@ -1783,8 +1783,12 @@ done:
 
 PyDoc_STRVAR(has_control_char_doc,
 "has_control_char(text: str) -> bool\n\n"
-"Does text hold a control character (U+0000-U+001F but tab, newline and carriage return, and DEL)?\n"
-"The test `checks.CONTROL` makes, read from the string's own storage (no copy, any script).");
+"Does text hold a control character (U+0000-U+001F but tab, newline and carriage return, and DEL)\n"
+"or a bidirectional control (U+202A-U+202E, U+2066-U+2069)? The tests `checks.CONTROL` and\n"
+"`checks.BIDI` make, read from the string's own storage (no copy, any script).");
+
+/* A bidirectional embedding, override or isolate (`checks.BIDI`); none fits Latin-1 storage. */
+static inline int is_bidi(Py_UCS4 c) { return (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069); }
 
 /* has_control over the code units of a 2- or 4-byte str (UCS-2 / UCS-4 storage). */
 static int has_control_ucs2(const Py_UCS2 *p, Py_ssize_t n) {
@@ -1794,16 +1798,23 @@ static int has_control_ucs2(const Py_UCS2 *p, Py_ssize_t n) {
     const __m128i flip = _mm_set1_epi16((short)0x8000), limit = _mm_set1_epi16((short)(0x20 ^ 0x8000));
     const __m128i del = _mm_set1_epi16(0x7f), tab = _mm_set1_epi16('\t'), newline = _mm_set1_epi16('\n'),
                   cr = _mm_set1_epi16('\r');
+    const __m128i bidi1 = _mm_set1_epi16(0x202a), bidi1n = _mm_set1_epi16((short)(5 ^ 0x8000)),
+                  bidi2 = _mm_set1_epi16(0x2066), bidi2n = _mm_set1_epi16((short)(4 ^ 0x8000));
     for (; i + 8 <= n; i += 8) {
         __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
         __m128i low = _mm_cmplt_epi16(_mm_xor_si128(v, flip), limit);
         __m128i allowed = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi16(v, tab), _mm_cmpeq_epi16(v, newline)),
                                        _mm_cmpeq_epi16(v, cr));
-        if (_mm_movemask_epi8(_mm_or_si128(_mm_andnot_si128(allowed, low), _mm_cmpeq_epi16(v, del)))) return 1;
+        /* bidi: unsigned "v - base < count" for both ranges, as signed compares of flipped values */
+        __m128i bidi = _mm_or_si128(_mm_cmplt_epi16(_mm_xor_si128(_mm_sub_epi16(v, bidi1), flip), bidi1n),
+                                    _mm_cmplt_epi16(_mm_xor_si128(_mm_sub_epi16(v, bidi2), flip), bidi2n));
+        if (_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(_mm_andnot_si128(allowed, low), _mm_cmpeq_epi16(v, del)),
+                                           bidi)))
+            return 1;
     }
 #endif
     for (; i < n; i++)
-        if (is_control(p[i])) return 1;
+        if (is_control(p[i]) || is_bidi(p[i])) return 1;
     return 0;
 }
 
@@ -1813,16 +1824,23 @@ static int has_control_ucs4(const Py_UCS4 *p, Py_ssize_t n) {
     /* code points stay below 0x110000: a signed compare is an unsigned one */
     const __m128i limit = _mm_set1_epi32(0x20), del = _mm_set1_epi32(0x7f), tab = _mm_set1_epi32('\t'),
                   newline = _mm_set1_epi32('\n'), cr = _mm_set1_epi32('\r');
+    const __m128i flip = _mm_set1_epi32((int)0x80000000u), bidi1 = _mm_set1_epi32(0x202a),
+                  bidi1n = _mm_set1_epi32((int)(5 ^ 0x80000000u)), bidi2 = _mm_set1_epi32(0x2066),
+                  bidi2n = _mm_set1_epi32((int)(4 ^ 0x80000000u));
     for (; i + 4 <= n; i += 4) {
         __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
         __m128i low = _mm_cmplt_epi32(v, limit);
         __m128i allowed = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi32(v, tab), _mm_cmpeq_epi32(v, newline)),
                                        _mm_cmpeq_epi32(v, cr));
-        if (_mm_movemask_epi8(_mm_or_si128(_mm_andnot_si128(allowed, low), _mm_cmpeq_epi32(v, del)))) return 1;
+        __m128i bidi = _mm_or_si128(_mm_cmplt_epi32(_mm_xor_si128(_mm_sub_epi32(v, bidi1), flip), bidi1n),
+                                    _mm_cmplt_epi32(_mm_xor_si128(_mm_sub_epi32(v, bidi2), flip), bidi2n));
+        if (_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(_mm_andnot_si128(allowed, low), _mm_cmpeq_epi32(v, del)),
+                                           bidi)))
+            return 1;
     }
 #endif
     for (; i < n; i++)
-        if (is_control(p[i])) return 1;
+        if (is_control(p[i]) || is_bidi(p[i])) return 1;
     return 0;
 }
 

@@ -173,8 +173,7 @@ def fast_clean_tools(messages: Any, fields: dict[str, Any], rules: TemplateRules
             texts.append(content)
     except (KeyError, TypeError, AttributeError):  # not a dict, a missing key, an unhashable role
         return None
-    if not _CLEAN_CALL_ORDER.fullmatch("".join(sig)) or any(map(has_control_char, texts)) \
-            or any(map(BIDI.search, texts)):
+    if not _CLEAN_CALL_ORDER.fullmatch("".join(sig)) or any(map(has_control_char, texts)):  # (bidi controls too)
         return None
     tokens = suspect_tokens(rules)
     if (rules is not None and not set(roles) <= set(rules.roles)) or any(t in text for text in texts for t in tokens):
@@ -281,13 +280,14 @@ def _content_issues(messages: list[Message], row: int, path: PathFn, rules: Temp
         elif not m.content.strip():
             issues.append(Issue.make(row, path(i, "content"), "whitespace-content",
                                      f"{m.role} content is only whitespace"))
-        if has_control_char(m.content) and (bad := CONTROL.search(m.content)):
-            issues.append(Issue.make(row, path(i, "content"), "control-character",
-                                     f"control character U+{ord(bad.group()):04X} at offset {bad.start()}"))
-        if bidi := BIDI.search(m.content):
-            issues.append(Issue.make(row, path(i, "content"), "bidi-control",
-                                     f"bidirectional control U+{ord(bidi.group()):04X} at offset {bidi.start()}: it "
-                                     "reorders how the text is displayed"))
+        if has_control_char(m.content):  # a control character or a bidirectional control: which?
+            if bad := CONTROL.search(m.content):
+                issues.append(Issue.make(row, path(i, "content"), "control-character",
+                                         f"control character U+{ord(bad.group()):04X} at offset {bad.start()}"))
+            if bidi := BIDI.search(m.content):
+                issues.append(Issue.make(row, path(i, "content"), "bidi-control",
+                                         f"bidirectional control U+{ord(bidi.group()):04X} at offset {bidi.start()}: "
+                                         "it reorders how the text is displayed"))
         if rules is not None:
             found = sorted((at, token) for token in rules.special_tokens if (at := m.content.find(token)) >= 0)
             issues += [Issue.make(row, path(i, "content"), "special-token-in-content",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 Role = Literal["system", "user", "assistant", "tool"]
 ROLES: tuple[str, ...] = ("system", "user", "assistant", "tool")
@@ -35,8 +35,10 @@ class ToolCall(BaseModel):
 
 
 class Message(BaseModel):
-    """One turn. Unknown per-message keys (e.g. `weight`) are kept as extras. `content` is None
-    only beside `tool_calls` (OpenAI's layout for a turn that only calls tools)."""
+    """One turn. Unknown per-message keys (e.g. `weight`) are kept as extras. `content` may be None
+    beside `tool_calls` (OpenAI's layout for a turn that only calls tools); validation reports a
+    null content anywhere else (`null-content`) and rendering refuses it. (No model validator:
+    one in Python would run for every message built, on the hot paths too.)"""
 
     model_config = ConfigDict(extra="allow", frozen=True, strict=True)
 
@@ -45,12 +47,6 @@ class Message(BaseModel):
     name: StrictStr | None = None
     tool_calls: list[ToolCall] | None = None
     tool_call_id: StrictStr | None = None
-
-    @model_validator(mode="after")
-    def _content_only_missing_beside_calls(self) -> Message:
-        if self.content is None and not self.tool_calls:
-            raise ValueError("content is null: only a turn with tool_calls may have no text")
-        return self
 
     def to_dict(self) -> dict[str, Any]:
         """The message as a plain dict, without the optional fields that are unset (a null

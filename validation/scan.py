@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import gc
 import io
-import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from typing import Any
+
+import orjson
 
 from validation.checks import (check_messages, fast_clean, fast_clean_tools, message_dup_text, suspects,
                                suspect_tokens, with_call_content)
@@ -268,11 +269,11 @@ def _with_tools(text: str, row: Any) -> str:
     tools = row.get("tools") if isinstance(row, dict) else None
     if not tools:
         return text
-    try:
+    try:  # the canonical JSON `declared_tools` keys declarations by (orjson: ~1 us a row)
         tools = loads_text(tools) if isinstance(tools, str) else tools
-    except ValueError:
-        pass
-    return text + "\x1c" + json.dumps(tools, ensure_ascii=False, sort_keys=True)
+        return text + "\x1c" + orjson.dumps(tools, option=orjson.OPT_SORT_KEYS).decode()
+    except (ValueError, TypeError):  # text that is not JSON, or objects of a script's own
+        return text + "\x1c" + repr(tools)
 
 
 def _plain_text(messages: Any) -> str:

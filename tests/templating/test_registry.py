@@ -114,8 +114,8 @@ def test_llama3_renders_a_null_content_as_its_official_template_does_not_as_empt
 
 
 @pytest.mark.parametrize(("messages", "message"), [
-    ([{"role": "user", "content": None}], "template chatml: messages[0]: Value error, content is null: only a turn "
-                                          "with tool_calls may have no text (got {'role': 'user', 'content': None})"),
+    ([{"role": "user", "content": None}], "template chatml: messages[0].content: null, and the turn calls no tool: "
+                                          "only a turn with tool_calls may have no text"),
     ([{"role": "user", "content": "hi"}, {"role": "bot", "content": "yo"}],
      "template chatml: messages[1].role: Input should be 'system', 'user', 'assistant' or 'tool' (got 'bot')"),
 ])

@@ -441,3 +441,13 @@ def test_duplicate_key_finds_a_repeat_exactly_where_one_object_has_one(value, en
         key = json.dumps(next(iter(value)), ensure_ascii=ensure_ascii)
         repeated = line[:-2] + b", " + key.encode() + b": 0}}"  # the same key again in the inner object
         assert duplicate_key(repeated) == key.encode()[1:-1]
+
+
+@given(st.text(st.sampled_from("a\t\n\r\x00\x07\x1f\x7fé\x85가\u2029\u202a\u202b\u202e\u202f\u2065\u2066\u2069\u206a😀"),
+               max_size=40), st.sampled_from(["", "é", "가", "😀"]))
+def test_the_c_scan_finds_control_and_bidi_characters_as_the_patterns_do(text, storage):
+    from validation._rowscan import has_control_char
+    from validation.checks import BIDI, CONTROL
+
+    text += storage  # Latin-1, UCS-2 and UCS-4 storage, the SIMD blocks and their tails
+    assert has_control_char(text) == bool(CONTROL.search(text) or BIDI.search(text))
