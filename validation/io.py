@@ -211,12 +211,8 @@ def _rest_of_line(f: BinaryIO, room: int) -> tuple[bytes | None, int, int]:
     rest = f.readline(room + 1)
     if rest.endswith(b"\n") or len(rest) <= room:  # the line ends, or the file does, within the room
         return rest, len(rest), 0
-    read = len(rest)
-    while chunk := f.readline(CHUNK_BYTES):
-        read += len(chunk)
-        if chunk.endswith(b"\n"):
-            return None, read, 1
-    return None, read, 0
+    read, newline = skip_line(f)
+    return None, len(rest) + read, newline
 
 
 def lines_of(f: BinaryIO, limit: int = MAX_ROW_BYTES) -> Iterator[bytes]:
@@ -226,10 +222,15 @@ def lines_of(f: BinaryIO, limit: int = MAX_ROW_BYTES) -> Iterator[bytes]:
         yield from io.BytesIO(block).readlines()
 
 
-def skip_line(f: BinaryIO) -> None:
-    """Read past the rest of the current line, holding at most a chunk of it."""
-    while (chunk := f.readline(CHUNK_BYTES)) and not chunk.endswith(b"\n"):
-        pass
+def skip_line(f: BinaryIO) -> tuple[int, int]:
+    """Read past the rest of the current line, holding at most a chunk of it: (bytes read, the
+    length of its newline: 1, or 0 at the end of the file)."""
+    read = 0
+    while chunk := f.readline(CHUNK_BYTES):
+        read += len(chunk)
+        if chunk.endswith(b"\n"):
+            return read, 1
+    return read, 0
 
 
 def _read_json_array(path: Path, raw: BinaryIO) -> Iterator[Record]:
