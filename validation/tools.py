@@ -68,6 +68,12 @@ class Tool:
     check: Any  # validator of its parameters (None: the tool takes no declared parameters)
 
 
+def canonical_json(value: Any) -> str:
+    """`value` as JSON text with sorted keys: equal for equal values (TypeError for a value that
+    is not JSON, such as a script's own objects)."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
 def declared_tools(value: Any, field: str = "tools") -> tuple[dict[str, Tool] | None, list[Found]]:
     """The row's tools by name (None when the row declares none or none usable) and what is wrong
     with them. Rows of a dataset mostly repeat the same tools: each distinct declaration is read
@@ -75,7 +81,7 @@ def declared_tools(value: Any, field: str = "tools") -> tuple[dict[str, Tool] | 
     if value is None:
         return None, []
     try:
-        key = value if isinstance(value, str) else orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+        key = value if isinstance(value, str) else canonical_json(value)
     except TypeError:  # not JSON-able (a script's own objects): read it uncached
         return _declared(value, field)
     return _declared_text(key, isinstance(value, str), field)
