@@ -1267,6 +1267,8 @@ static int forbidden_key(const Buf *key, const Spec *spec) {
 
 #define MAX_ROW_KEYS 32 /* a row with more top-level keys is left to the precise path */
 
+static int first_duplicate(const unsigned char *base, const unsigned char *end, Py_ssize_t *at, Py_ssize_t *len);
+
 /* Reads one field's value when the key (in row->key) is one the format reads: 1 read, 0 not its key
  * (the value is skipped, unless the key is forbidden), -1 not cleared. */
 typedef int (*FieldReader)(Cursor *c, Row *row, const Spec *spec, void *state);
@@ -1297,8 +1299,13 @@ static int parse_object(const unsigned char *p, Py_ssize_t n, Row *row, const Sp
             if (lens[k] == len && memcmp(keys[k], written, len) == 0) return -1;
         keys[nkeys] = written;
         lens[nkeys++] = len;
+        const unsigned char *value = (skip_ws(&c), c.p);
         int took = field(&c, row, spec, state);
         if (took < 0 || (!took && (forbidden_key(&row->key, spec) || skip_value(&c, 1)))) return -1;
+        Py_ssize_t dup_at, dup_len;
+        if (!took && value < c.end && (*value == '{' || *value == '[') &&
+            first_duplicate(value, c.p, &dup_at, &dup_len))
+            return -1; /* a key written twice inside a field it skips (or no memory): the precise path says so */
         int last = next_item(&c, '}');
         if (last < 0) return -1;
         if (last) break;
@@ -1714,42 +1721,39 @@ PyDoc_STRVAR(duplicate_key_doc,
 "JSON readers keep the last value of such a key without a word; the line must be JSON (it is\n"
 "scanned, not checked). Keys are compared as written: \"a\" and \"\\u0061\" are not the same here.");
 
-static PyObject *duplicate_key(PyObject *self, PyObject *arg) {
-    Py_buffer view;
-    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE)) return NULL;
-    const unsigned char *base = view.buf, *p = base, *end = base + view.len;
+/* The first key that one object of the JSON text [base, end) holds twice, as written: 1 and its
+ * (start, length) from base, 0 when none (or the text is not JSON), -1 out of memory. Needs no GIL. */
+static int first_duplicate(const unsigned char *base, const unsigned char *end, Py_ssize_t *at, Py_ssize_t *len) {
     enum { KEY_DEPTH = 1100 }; /* deeper than decode.MAX_DEPTH (1024): such a row is an error anyway */
-    char *kind = PyMem_Malloc(KEY_DEPTH);
-    Py_ssize_t *first = PyMem_Malloc(KEY_DEPTH * sizeof *first);
+    char kind[KEY_DEPTH];
+    Py_ssize_t first[KEY_DEPTH];
     Buf spans = {0}; /* (start, length) of the keys of the open objects, innermost last */
-    PyObject *result = NULL;
-    int depth = 0, at_key = 0;
-    if (!kind || !first) {
-        PyErr_NoMemory();
-        goto done;
-    }
+    const unsigned char *p = base;
+    int depth = 0, at_key = 0, found = 0;
     while (p < end) {
         unsigned char c = *p;
         if (c == '"') {
             const unsigned char *s = p + 1;
             for (;;) { /* the closing quote: one not escaped by an odd run of backslashes */
                 s = memchr(s, '"', end - s);
-                if (!s) goto none;
+                if (!s) goto done;
                 const unsigned char *b = s;
                 while (b > p + 1 && b[-1] == '\\') b--;
                 if ((s - b) % 2 == 0) break;
                 s++;
             }
             if (at_key) {
-                Py_ssize_t start = p + 1 - base, len = s - p - 1, n = (Py_ssize_t)(spans.len / sizeof(Py_ssize_t));
+                Py_ssize_t start = p + 1 - base, n = s - p - 1, count = (Py_ssize_t)(spans.len / sizeof(Py_ssize_t));
                 const Py_ssize_t *seen = (const Py_ssize_t *)spans.data;
-                for (Py_ssize_t k = first[depth - 1]; k + 1 < n; k += 2)
-                    if (seen[k + 1] == len && memcmp(base + seen[k], p + 1, (size_t)len) == 0) {
-                        result = PyBytes_FromStringAndSize((const char *)p + 1, len);
+                for (Py_ssize_t k = first[depth - 1]; k + 1 < count; k += 2)
+                    if (seen[k + 1] == n && memcmp(base + seen[k], p + 1, (size_t)n) == 0) {
+                        *at = start;
+                        *len = n;
+                        found = 1;
                         goto done;
                     }
-                if (buf_put(&spans, &start, sizeof start) || buf_put(&spans, &len, sizeof len)) {
-                    PyErr_NoMemory();
+                if (buf_put(&spans, &start, sizeof start) || buf_put(&spans, &n, sizeof n)) {
+                    found = -1;
                     goto done;
                 }
                 at_key = 0;
@@ -1758,12 +1762,12 @@ static PyObject *duplicate_key(PyObject *self, PyObject *arg) {
             continue;
         }
         if (c == '{' || c == '[') {
-            if (depth == KEY_DEPTH) goto none;
+            if (depth == KEY_DEPTH) goto done;
             kind[depth] = (char)c;
             first[depth++] = (Py_ssize_t)(spans.len / sizeof(Py_ssize_t));
             at_key = c == '{';
         } else if (c == '}' || c == ']') {
-            if (depth == 0) goto none;
+            if (depth == 0) goto done;
             spans.len = (size_t)first[--depth] * sizeof(Py_ssize_t);
             at_key = 0;
         } else if (c == ',') {
@@ -1771,12 +1775,18 @@ static PyObject *duplicate_key(PyObject *self, PyObject *arg) {
         }
         p++;
     }
-none:
-    result = Py_NewRef(Py_None);
 done:
-    PyMem_Free(kind);
-    PyMem_Free(first);
     buf_free(&spans);
+    return found;
+}
+
+static PyObject *duplicate_key(PyObject *self, PyObject *arg) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE)) return NULL;
+    Py_ssize_t at = 0, len = 0;
+    int found = first_duplicate(view.buf, (const unsigned char *)view.buf + view.len, &at, &len);
+    PyObject *result = found < 0 ? PyErr_NoMemory()
+                     : found ? PyBytes_FromStringAndSize((const char *)view.buf + at, len) : Py_NewRef(Py_None);
     PyBuffer_Release(&view);
     return result;
 }

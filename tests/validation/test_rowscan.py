@@ -293,6 +293,8 @@ REFUSED = {  # line -> the precise path's code (None: clean, but outside what th
         "duplicate-key",
     b'{"id": 1, "id": 2, "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "x"}]}':
         "duplicate-key",
+    b'{"meta": [{"a": 1, "a": 2}], "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", '
+    b'"content": "x"}]}': "duplicate-key",
 }
 
 
