@@ -7,11 +7,11 @@ Example:
     '<|im_start|>user\\nHi<|im_end|>\\n<|im_start|>assistant\\n'
 """
 
-from templating import builtins as _builtins  # noqa: F401  (registers the built-in templates)
 from templating.environment import TemplateError
 from templating.parse import compare, compare_template, detect, detect_template, parse
-from templating.registry import ChatTemplate, Rendered, TemplateSpec, get_template, list_templates, register_template, \
-    template_of_tokenizer, unregister_template
+from templating.registry import ChatTemplate, get_template, list_templates, register_template, template_of_tokenizer, \
+    unregister_template
+from templating.spec import Rendered, TemplateSpec
 from templating.tokens import Tokenized, render_tokens, render_tokens_batch, tokenize_rendered
 
 __all__ = ["ChatTemplate", "Rendered", "TemplateError", "TemplateSpec", "Tokenized", "compare", "compare_template",

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from templating.environment import TemplateError, TemplateLimit
-from templating.registry import ChatTemplate, Rendered, tools_of
-from templating.tokens import _backend, _token_at, mask_of, token_range
+from templating.registry import ChatTemplate, tools_of
+from templating.spec import Rendered
+from templating.tokens import fast_backend, token_at, mask_of, token_range
 from validation.models import Conversation
 from validation.reasoning import CLOSE, think_range
 from validation.rules import Finding
@@ -67,7 +68,7 @@ class RowAudit:
 
 def special_tokens(tokenizer: Any, template: ChatTemplate) -> tuple[str, ...]:
     """The template's special tokens plus every special token the tokenizer knows."""
-    backend = _backend(tokenizer)
+    backend = fast_backend(tokenizer)
     known = set(template.spec.special_tokens)
     decoder = getattr(backend, "get_added_tokens_decoder", None)
     if decoder is not None:
@@ -89,7 +90,7 @@ class Auditor:
         if train_on not in TRAIN_ON:
             raise ValueError(f"train_on must be one of {', '.join(TRAIN_ON)}, got {train_on!r}")
         self.train_on = train_on
-        self.backend = _backend(tokenizer)
+        self.backend = fast_backend(tokenizer)
         self.template = template
         self.max_length = max_length
         self.over_length = over_length
@@ -221,7 +222,7 @@ class Auditor:
             eot_at = rendered.text.find(self.eot, start) if self.eot else -1
             # the token holding the marker's first character (or its next one: offsets can skip
             # characters the vocabulary cannot spell)
-            eot_token = _token_at(encoding, eot_at, 1, eot_at + len(self.eot)) if eot_at >= 0 else None
+            eot_token = token_at(encoding, eot_at, 1, eot_at + len(self.eot)) if eot_at >= 0 else None
             if eot_token is None or not mask[eot_token]:
                 what = "is not in the mask" if eot_token is not None else "does not follow the response"
                 findings.append(Finding(turn, "content", "end-of-turn-not-supervised",

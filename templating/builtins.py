@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from templating.fast import TurnFormat
-from templating.registry import TemplateSpec, _add
+from templating.spec import TemplateSpec, TurnFormat
 
 IM = ("<|im_start|>", "<|im_end|>")
 CHATML_TURNS = TurnFormat(("<|im_start|>user\n", "<|im_end|>\n"), ("<|im_start|>assistant\n", "<|im_end|>\n"),
@@ -105,6 +104,3 @@ BUILTINS = [
                  source="instructkit's own, after Stanford Alpaca's prompt_no_input (tatsu-lab/stanford_alpaca "
                         "train.py); no model ships an official alpaca chat template"),
 ]
-
-for _spec in BUILTINS:
-    _add(_spec)

@@ -17,7 +17,8 @@ from typing import Any
 
 from templating.environment import TemplateError, TemplateLimit
 from templating.parse import first_difference
-from templating.registry import ChatTemplate, Rendered
+from templating.registry import ChatTemplate
+from templating.spec import Rendered
 
 PROPERTIES = ("assistant-masked", "end-of-turn-masked", "single-bos", "prefix-stable", "generation-prompt")
 # What the tokenizer-level audit reports for each property.
@@ -178,7 +179,8 @@ def check_target(target: str, *, tokenizer: str | None = None, end_of_turn: str 
     from pathlib import Path
 
     from templating.environment import compile_template
-    from templating.registry import TemplateSpec, get_template, resolve, template_of_tokenizer
+    from templating.registry import get_template, resolve, template_of_tokenizer
+    from templating.spec import TemplateSpec
     from validation.errors import InputError
     from validation.rules import get_tokenizer
 

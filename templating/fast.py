@@ -9,36 +9,12 @@ message fields, a tool role) returns None and the caller renders with Jinja.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from templating.environment import TemplateError
+from templating.spec import TemplateSpec
 
 ALTERNATE = "Conversation roles must alternate user/assistant/user/assistant/..."
-
-
-@dataclass(frozen=True)
-class TurnFormat:
-    """How a template lays out turns: each role's header and footer. `span_prefix` opens the
-    trained span (qwen2.5's '\\n'); `writes_bos`: the text starts with the spec's BOS token;
-    `final_eos` ends a conversation without a generation prompt (phi3); `refuse_leading_system`:
-    a system message first raises, later ones render (gemma); an empty footer: the turn runs to the
-    next header (deepseek-r1-distill's user turns, its system prompt); `think`: (open, close) of the
-    think block every assistant turn begins with (qwen3's training variant: empty without
-    reasoning; the reply is written without its leading newlines). The rest (generation prompt, BOS,
-    default system prompt, trimming, alternation) is the `TemplateSpec`'s: one table, builtins.py."""
-
-    user: tuple[str, str]
-    assistant: tuple[str, str]
-    system: tuple[str, str]
-    span_prefix: str = ""
-    writes_bos: bool = False
-    final_eos: str = ""
-    refuse_leading_system: bool = False
-    think: tuple[str, str] | None = None
-    # False: the layout is `parse`'s only (deepseek-r1-distill writes every system message at the
-    # start, which the fast renderer does not); its rows render with Jinja
-    fast: bool = True
 
 
 _PLAIN_KEYS = frozenset({"role", "content"})
@@ -64,12 +40,14 @@ def plain_turns(messages: Sequence[Any]) -> list[tuple[str, str]] | None:
     return turns or None
 
 
-def render_turns(spec: Any, turns: list[tuple[str, str]], add_generation_prompt: bool
+def render_turns(spec: TemplateSpec, turns: list[tuple[str, str]], add_generation_prompt: bool
                  ) -> tuple[str, list[tuple[int, int]]] | None:
     """Text and spans for plain turns under `spec` (a `TemplateSpec` with `turns`); raises
     `TemplateError` where the official template refuses; None where a reply holds a think block
-    the template splits (the Jinja path reads it)."""
-    fmt: TurnFormat = spec.turns
+    the template splits, or the spec has no turn layout (the Jinja path reads it)."""
+    fmt = spec.turns
+    if fmt is None:
+        return None
     think = fmt.think
     if think is not None and any(role == "assistant" and think[1].strip() in text for role, text in turns):
         return None
@@ -108,11 +86,3 @@ def render_turns(spec: Any, turns: list[tuple[str, str]], add_generation_prompt:
             spans[-1] = (spans[-1][0], spans[-1][1] + len(fmt.final_eos))
     return "".join(parts), spans
 
-
-def __getattr__(name: str) -> Any:
-    """`FORMATS`, the older table of turn layouts by template name: now each built-in's `turns`."""
-    if name == "FORMATS":
-        from templating.builtins import BUILTINS
-
-        return {spec.name: spec.turns for spec in BUILTINS if spec.turns is not None}
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from templating.registry import ChatTemplate
-from templating.tokens import _backend
+from templating.tokens import fast_backend
 from validation.models import Preference, Unpaired, as_dicts
 from templating.audit import RowAudit
 from validation.rules import Finding
@@ -92,7 +92,7 @@ def replies_of(row: Preference | Unpaired) -> list[list[Any]]:
 def pair_tokens(rows: Sequence[Preference | Unpaired], tokenizer: Any, template: ChatTemplate) -> list[PairTokens]:
     """Each row rendered with `template` and tokenized in one batch (no special tokens added: the
     template writes its own)."""
-    backend = _backend(tokenizer)
+    backend = fast_backend(tokenizer)
     tokens = cut_tokens(backend)
     pieces: list[str] = []  # per row: the shared head (cut after a special token), then each text's tail
     for r in rows:
@@ -117,7 +117,7 @@ def audit_pairs(rows: Sequence[Preference | Unpaired], tokenizer: Any, template:
     loss compares), findings at the part they concern (`Finding.field`: prompt, chosen, rejected
     or completion); `dropped` when the prompt alone fills `max_length` (TRL leaves the row out).
     A prompt over `max_prompt_length` keeps its last tokens (`PairTokens.cut_prompt`)."""
-    backend = _backend(tokenizer)
+    backend = fast_backend(tokenizer)
     bos = template.spec.bos_token
     bos_id = backend.token_to_id(bos) if bos else None
     eot = template.spec.end_of_turn

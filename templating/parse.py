@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from templating.environment import TemplateError, compile_template, render_with_spans
-from templating.fast import TurnFormat
-from templating.registry import TemplateSpec, get_template, list_templates
+from templating.registry import get_template, list_templates
+from templating.spec import TemplateSpec, TurnFormat
 from validation.models import Message
 
 PROBE = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Hi there"},

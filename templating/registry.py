@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import cached_property
 from importlib.resources import files
 from pathlib import Path
@@ -19,50 +18,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from templating.environment import TemplateError, TemplateLimit, compile_template, render_with_spans
-from templating.fast import TurnFormat, plain_turns, render_turns
+from templating.builtins import BUILTINS
+from templating.fast import plain_turns, render_turns
+from templating.spec import Rendered, TemplateSpec
 from validation.decode import loads_text
 from validation.errors import UnknownName
 from validation.models import Conversation, Message
-
-
-@dataclass(frozen=True)
-class Rendered:
-    """A rendered conversation and the character spans the model learns to produce."""
-
-    text: str
-    assistant_spans: list[tuple[int, int]]
-
-
-@dataclass(frozen=True)
-class TemplateSpec:
-    """What the registry knows about a template besides its Jinja text."""
-
-    name: str
-    special_tokens: tuple[str, ...]
-    end_of_turn: str
-    generation_prompt: str
-    bos_token: str = ""
-    eos_token: str = ""
-    supports_system: bool = True
-    alternating: bool = False
-    default_system: str | None = None
-    trims_content: bool = False
-    aliases: tuple[str, ...] = ()
-    source: str = ""
-    stop_strings: tuple[str, ...] = ()
-    official: str | None = field(default=None, repr=False)
-    training: str | None = field(default=None, repr=False)
-    turns: TurnFormat | None = field(default=None, repr=False)  # the layout `fast` renders and `parse` reads
-    # Variables every render passes (Llama 3.x's `date_string`, pinned so that renders do not change by the day).
-    variables: dict[str, Any] = field(default_factory=dict, repr=False)
-    call_syntax: str | None = None  # how its replies write tool calls, for reading them back (templating/toolcalls.py)
-    # Where the training variant renders other text than the official one (empty: nowhere), in words for the docs.
-    training_differs: str = ""
-    jinja_name: str | None = None  # the resources' name when another template's files serve (qwen3-nothink: qwen3's)
-
-    @property
-    def stops(self) -> tuple[str, ...]:
-        return self.stop_strings or (self.end_of_turn,)
 
 
 def tools_of(messages: Any, tools: Any = None) -> list[Any] | None:
@@ -222,8 +183,6 @@ def unregister_template(name: str) -> TemplateSpec:
         UnknownName: no template of that name.
         ValueError: `name` is a built-in.
     """
-    from templating.builtins import BUILTINS
-
     canonical = resolve(name)
     if any(spec.name == canonical for spec in BUILTINS) and _TEMPLATES[canonical] in BUILTINS:
         raise ValueError(f"template {canonical!r} is built in; it cannot be unregistered")
@@ -268,10 +227,14 @@ def template_of_tokenizer(tokenizer: Any, name: str = "own") -> ChatTemplate:
                                      official=text, training=text, source="the tokenizer's chat_template"))
 
 
+for _builtin in BUILTINS:
+    _add(_builtin)
+
+
 def list_templates() -> list[TemplateSpec]:
     """Every registered template's spec, sorted by name."""
     return [_TEMPLATES[name] for name in sorted(_TEMPLATES)]
 
 
-__all__ = ["ChatTemplate", "Rendered", "TemplateError", "TemplateSpec", "get_template", "list_templates",
-           "register_template", "resolve", "template_of_tokenizer"]
+__all__ = ["ChatTemplate", "get_template", "list_templates", "register_template", "resolve", "template_of_tokenizer",
+           "tools_of", "unregister_template"]

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from templating.registry import ChatTemplate, Rendered, get_template
+from templating.registry import ChatTemplate, get_template
+from templating.spec import Rendered
 from validation.tokens import backend_of
 
 
@@ -24,7 +25,7 @@ class Tokenized:
     assistant_mask: list[int]
 
 
-def _backend(tokenizer: Any) -> Any:
+def fast_backend(tokenizer: Any) -> Any:
     """The Rust `tokenizers.Tokenizer` of a transformers fast tokenizer (or the tokenizer itself);
     TypeError for a slow one, which has no offsets to build the mask from."""
     backend = backend_of(tokenizer)
@@ -33,7 +34,7 @@ def _backend(tokenizer: Any) -> Any:
     return backend
 
 
-def _token_at(encoding: Any, char: int, step: int, limit: int) -> int | None:
+def token_at(encoding: Any, char: int, step: int, limit: int) -> int | None:
     """The token holding `char`, or the nearest one in direction `step` (spaces some tokenizers skip)."""
     while 0 <= char < limit:
         token = encoding.char_to_token(char)
@@ -47,10 +48,10 @@ def token_range(encoding: Any, start: int, end: int, text_length: int) -> tuple[
     """(first, last) token of the character span [start, end), or None when no token covers it."""
     first = encoding.char_to_token(start)
     if first is None:
-        first = _token_at(encoding, start, 1, end)
+        first = token_at(encoding, start, 1, end)
     last = encoding.char_to_token(end - 1)
     if last is None:
-        last = _token_at(encoding, end - 1, -1, text_length)
+        last = token_at(encoding, end - 1, -1, text_length)
     return (first, last) if first is not None and last is not None and last >= first else None
 
 
@@ -96,5 +97,5 @@ def render_tokens_batch(conversations: Sequence[Any], tokenizer: Any, template: 
 
 def tokenize_rendered(rendered: Sequence[Rendered], tokenizer: Any) -> list[Tokenized]:
     """Token ids and masks of already rendered conversations, in one batched tokenizer call."""
-    encodings = _backend(tokenizer).encode_batch([r.text for r in rendered], add_special_tokens=False)
+    encodings = fast_backend(tokenizer).encode_batch([r.text for r in rendered], add_special_tokens=False)
     return [Tokenized(e.ids, mask_of(e, r)) for e, r in zip(encodings, rendered)]

@@ -64,7 +64,8 @@ def test_broken_templates_fail_their_property_with_a_real_counterexample(cli, fi
 
 
 def _file_template(path, tokenizer):
-    from templating.registry import ChatTemplate, TemplateSpec
+    from templating.registry import ChatTemplate
+    from templating.spec import TemplateSpec
 
     text = path.read_text()
     return ChatTemplate(TemplateSpec(str(path), tuple(tokenizer.all_special_tokens), tokenizer.eos_token, "",

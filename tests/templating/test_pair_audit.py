@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from templating import get_template
 from templating.pair_audit import PairTokens, cut_tokens, pair_tokens
-from templating.tokens import _backend
+from templating.tokens import fast_backend
 from tests.strategies import pairs
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -18,7 +18,7 @@ SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 
 def whole(pair, tokenizer, template):
     """The reference: every text tokenized whole (what TRL does)."""
-    backend = _backend(tokenizer)
+    backend = fast_backend(tokenizer)
     texts = [template.render([m.to_dict() for m in pair.prompt], add_generation_prompt=True).text]
     texts += [template.render([m.to_dict() for m in pair.prompt + reply]).text
               for reply in (pair.chosen, pair.rejected)]
@@ -43,7 +43,7 @@ def test_tokens_of_cut_texts_equal_tokens_of_whole_texts(smollm2_tokenizer, name
 def test_only_byte_level_tokenizers_without_normalizer_are_cut(smollm2_tokenizer):
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 
-    assert "<|im_start|>" in cut_tokens(_backend(smollm2_tokenizer))
+    assert "<|im_start|>" in cut_tokens(fast_backend(smollm2_tokenizer))
     sentencepiece_like = Tokenizer(models.BPE())
     sentencepiece_like.pre_tokenizer = pre_tokenizers.Metaspace()  # a prefix space for each piece: not cut
     assert cut_tokens(sentencepiece_like) == ()

@@ -195,7 +195,8 @@ def test_the_pair_audit_measures_what_dpo_is_handed(smollm2_tokenizer):
 def test_a_pair_whose_replies_lack_the_end_of_turn_is_an_error(smollm2_tokenizer):
     """A template that writes no end-of-turn after the assistant's reply: DPO would not teach stopping."""
     from templating.pair_audit import audit_pairs
-    from templating.registry import ChatTemplate, TemplateSpec
+    from templating.registry import ChatTemplate
+    from templating.spec import TemplateSpec
     from validation.models import Message, Preference
 
     text = ("{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}{% if m.role != 'assistant' %}"

@@ -1,0 +1,72 @@
+"""What the registry knows about a template besides its Jinja text: `TemplateSpec`, the turn
+layout the fast renderer writes and `parse` reads (`TurnFormat`), and what rendering returns
+(`Rendered`). Plain values, imported by the registry, the built-ins and the fast renderer alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TurnFormat:
+    """How a template lays out turns: each role's header and footer. `span_prefix` opens the
+    trained span (qwen2.5's '\\n'); `writes_bos`: the text starts with the spec's BOS token;
+    `final_eos` ends a conversation without a generation prompt (phi3); `refuse_leading_system`:
+    a system message first raises, later ones render (gemma); an empty footer: the turn runs to the
+    next header (deepseek-r1-distill's user turns, its system prompt); `think`: (open, close) of the
+    think block every assistant turn begins with (qwen3's training variant: empty without
+    reasoning; the reply is written without its leading newlines). The rest (generation prompt, BOS,
+    default system prompt, trimming, alternation) is the `TemplateSpec`'s: one table, builtins.py."""
+
+    user: tuple[str, str]
+    assistant: tuple[str, str]
+    system: tuple[str, str]
+    span_prefix: str = ""
+    writes_bos: bool = False
+    final_eos: str = ""
+    refuse_leading_system: bool = False
+    think: tuple[str, str] | None = None
+    # False: the layout is `parse`'s only (deepseek-r1-distill writes every system message at the
+    # start, which the fast renderer does not); its rows render with Jinja
+    fast: bool = True
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered conversation and the character spans the model learns to produce."""
+
+    text: str
+    assistant_spans: list[tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class TemplateSpec:
+    """What the registry knows about a template besides its Jinja text."""
+
+    name: str
+    special_tokens: tuple[str, ...]
+    end_of_turn: str
+    generation_prompt: str
+    bos_token: str = ""
+    eos_token: str = ""
+    supports_system: bool = True
+    alternating: bool = False
+    default_system: str | None = None
+    trims_content: bool = False
+    aliases: tuple[str, ...] = ()
+    source: str = ""
+    stop_strings: tuple[str, ...] = ()
+    official: str | None = field(default=None, repr=False)
+    training: str | None = field(default=None, repr=False)
+    turns: TurnFormat | None = field(default=None, repr=False)  # the layout `fast` renders and `parse` reads
+    # Variables every render passes (Llama 3.x's `date_string`, pinned so that renders do not change by the day).
+    variables: dict[str, Any] = field(default_factory=dict, repr=False)
+    call_syntax: str | None = None  # how its replies write tool calls, for reading them back (templating/toolcalls.py)
+    # Where the training variant renders other text than the official one (empty: nowhere), in words for the docs.
+    training_differs: str = ""
+    jinja_name: str | None = None  # the resources' name when another template's files serve (qwen3-nothink: qwen3's)
+
+    @property
+    def stops(self) -> tuple[str, ...]:
+        return self.stop_strings or (self.end_of_turn,)
