@@ -2,7 +2,7 @@
 
 Usage: python bench/hostile.py [--rows 200000] [--lang all|en|ko|mixed|escaped|real] [--bomb-mb 2048]
 
-1. Per language (bench/corpus.py): the records path's line reader (`validation.io.lines_of`, which
+1. Per language (bench/corpus.py): the records path's line reader (`validation.readers.files.lines_of`, which
    bounds every line by --max-row-bytes) against the floor it replaced, the file object's own
    `readlines(1 MiB)` loop, both over the same open file, alternated five times; medians and their
    ratio (1.0x: the bound costs nothing).
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent))
 from corpus import add_lang_argument, chosen, write_jsonl  # noqa: E402
 
-from validation.io import CHUNK_BYTES, lines_of  # noqa: E402
+from validation.readers.files import CHUNK_BYTES, lines_of  # noqa: E402
 
 ROW = {"messages": [{"role": "user", "content": "안녕하세요"}, {"role": "assistant", "content": "hello"}]}
 

@@ -76,7 +76,7 @@ def bench_prepare(lang: str, n: int) -> None:
     from templating import get_template
     from templating.embedded import load_tokenizer
     from training.preference import prepare
-    from validation.preference import read_pair
+    from validation.checks.pairs import read_pair
 
     tokenizer, template = load_tokenizer(), get_template("smollm2")
     rows = pairs(lang, n)

@@ -91,7 +91,7 @@ def main() -> None:
 
 
 def run(lang: str, conversations: int, token_sample: int, repeats: int) -> None:
-    from validation.stats import stats
+    from validation.statistics.conversations import stats
     from validation.tokens import count_tokens
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -149,7 +149,7 @@ def peak_rss_mb(path: Path) -> float:
     """Peak resident memory (MB) of a fresh process computing `stats(path)`."""
     # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a child forked from this large
     # process would report this process's peak.
-    code = ("import re, sys; from validation.stats import stats; stats(sys.argv[1], max_length=600); "
+    code = ("import re, sys; from validation.statistics.conversations import stats; stats(sys.argv[1], max_length=600); "
             "print(int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)) / 1024)")
     done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
     return float(done.stdout.strip().splitlines()[-1])

@@ -266,12 +266,12 @@ def _full(args: argparse.Namespace, tmp: Path, data: Path, folder: Path, common:
     # 2. wrapper overhead: SFTTrainer directly, our settings and our prepared data
     prepared.save_to_disk(tmp / "prepared")
     from training.config import load_config
-    from training.pipeline import sft_config
+    from training.steps import trainer_args
 
     from training.device import attention, detect
 
     loaded = load_config(config)
-    ours_args, _, _ = sft_config(loaded, tmp / "direct", has_eval=False)
+    ours_args, _, _ = trainer_args(loaded, tmp / "direct", has_eval=False)
     identical = {k: getattr(ours_args, k) for k in ("bf16", "fp16", "use_cpu", "gradient_checkpointing",
                                                     "learning_rate", "seed", "padding_free", "max_length")}
     identical["_attention"] = attention(detect(), padding_free=ours_args.padding_free, choice=loaded.attention)

@@ -4,7 +4,7 @@ real tokenizer and template — the failures that otherwise only show after trai
 Per conversation: supervised tokens per assistant turn (a response marker the template never
 marks trains nothing), the end-of-turn token inside the mask (else the model never learns to
 stop), what truncation at `max_length` cuts, a single leading BOS, and the tokenizer's special
-tokens forged from content. Findings are `validation.rules.Finding`s (message index, field,
+tokens forged from content. Findings are `validation.checks.rules.Finding`s (message index, field,
 code from `validation/codes.py`, text); `validation.audit` turns them into a report.
 """
 
@@ -20,8 +20,8 @@ from templating.registry import ChatTemplate, tools_of
 from templating.spec import Rendered
 from templating.tokens import fast_backend, token_at, mask_of, token_range
 from validation.models import Conversation
-from validation.reasoning import CLOSE, think_range
-from validation.rules import Finding
+from validation.checks.reasoning import CLOSE, think_range
+from validation.checks.rules import Finding
 
 # What happens to a conversation over max_length: cut its end (TRL's default), drop its oldest
 # turns first (keeping the system prompt and the last reply), leave it out, or stop with an error.

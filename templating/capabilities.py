@@ -24,15 +24,15 @@ import jinja2
 from templating.environment import compile_template, render_with_spans
 from templating.registry import ChatTemplate
 from validation.errors import TemplateError
-from validation.reasoning import CLOSE, OPEN, REASONING_FIELDS, ReasoningSupport
-from validation.rules import ToolSupport
+from validation.checks.reasoning import CLOSE, OPEN, REASONING_FIELDS, ReasoningSupport
+from validation.checks.rules import ToolSupport
 
 _NAME, _ARG, _VALUE = "probe_lookup", "probe_key", "probe-value-7"
 _TOOL = {"type": "function", "function": {"name": _NAME, "description": "probe",
                                           "parameters": {"type": "object", "properties": {_ARG: {"type": "string"}}}}}
 
 
-Capabilities = ToolSupport  # the contract validation checks rows against (validation/rules.py)
+Capabilities = ToolSupport  # the contract validation checks rows against (validation/checks/rules.py)
 
 
 def _call(name: str, arguments: Any) -> dict[str, Any]:
@@ -89,7 +89,7 @@ _THOUGHT = "probe-thought-7"
 
 @lru_cache(maxsize=64)
 def reasoning_support(template: ChatTemplate) -> ReasoningSupport:
-    """What the template trains of reasoning (validation/reasoning.py), probed from its training
+    """What the template trains of reasoning (validation/checks/reasoning.py), probed from its training
     variant's text and spans: which message field it prints, whether it trains an empty think
     block in a reply without reasoning, and for which replies its span starts inside the
     generation prompt, holding one of its think tags."""

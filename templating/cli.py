@@ -10,7 +10,7 @@ from contextlib import nullcontext
 from templating.audit import OVER_LENGTH, TRAIN_ON
 from validation.arguments import at_least, check_outputs, opened, print_report, source_arguments
 from validation.outputs import open_for_writing
-from validation.rules import get_tokenizer
+from validation.checks.rules import get_tokenizer
 
 
 def register(commands: argparse._SubParsersAction) -> None:

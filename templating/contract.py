@@ -182,7 +182,7 @@ def check_target(target: str, *, tokenizer: str | None = None, end_of_turn: str 
     from templating.registry import get_template, resolve, template_of_tokenizer
     from templating.spec import TemplateSpec
     from validation.errors import InputError
-    from validation.rules import get_tokenizer
+    from validation.checks.rules import get_tokenizer
 
     loaded = get_tokenizer(tokenizer, chat_template=True) if tokenizer else None
     try:

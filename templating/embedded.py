@@ -65,7 +65,7 @@ def load_tokenizer(source: str | os.PathLike[str] | None = None) -> Any:
     The default SmolLM2 id resolves to the embedded GGUF's tokenizer (identical to the hub's)
     without touching the network.
     """
-    from validation.io import prepare_hub
+    from validation.readers.files import prepare_hub
 
     embedded = source is None or str(source) == SMOLLM2_ID
     note = None if embedded or Path(source).suffix == ".gguf" or Path(source).exists() else prepare_hub()

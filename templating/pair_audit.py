@@ -17,7 +17,7 @@ from templating.registry import ChatTemplate
 from templating.tokens import fast_backend
 from validation.models import Preference, Unpaired, as_dicts
 from templating.audit import RowAudit
-from validation.rules import Finding
+from validation.checks.rules import Finding
 
 
 @dataclass(frozen=True)

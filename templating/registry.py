@@ -21,7 +21,7 @@ from templating.environment import TemplateError, TemplateLimit, compile_templat
 from templating.builtins import BUILTINS
 from templating.fast import plain_turns, render_turns
 from templating.spec import Rendered, TemplateSpec
-from validation.decode import loads_text
+from validation.readers.decode import loads_text
 from validation.errors import UnknownName
 from validation.models import Conversation, Message
 

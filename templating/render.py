@@ -7,12 +7,13 @@ from typing import IO, Any
 
 from templating.environment import TemplateError, TemplateLimit
 from templating.registry import get_template
-from validation.io import InputError
-from validation.reasoning import think_range
+from validation.readers.files import InputError
+from validation.checks.reasoning import think_range
 from validation.report import Issue, Report
-from validation.scan import Scanner
-from validation.source import Dataset, Source, dataset_of, source_name
-from validation.validate import conversation_of, resolve_rules
+from validation.checks.scan import Scanner
+from validation.readers.source import Dataset, Source, dataset_of, source_name
+from validation.options import resolve_rules
+from validation.validate import conversation_of
 
 
 def _template(name: str) -> Any:

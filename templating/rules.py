@@ -1,5 +1,5 @@
 """The registry's answer to validation's template-rules interface (entry point
-`instructkit.template_rules` names `PROVIDER`, a `validation.rules.TemplateProvider`): special
+`instructkit.template_rules` names `PROVIDER`, a `validation.checks.rules.TemplateProvider`): special
 tokens, roles, alternation, rendering and the audit."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 from templating.registry import ChatTemplate
 from validation.models import ROLES
-from validation.rules import TemplateRules
+from validation.checks.rules import TemplateRules
 
 
 def rules_of(template: ChatTemplate) -> TemplateRules:

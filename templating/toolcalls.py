@@ -17,8 +17,8 @@ from typing import Any
 
 from templating.environment import TemplateError
 from templating.registry import get_template
-from validation.decode import loads_text
-from validation.tools import arguments_of
+from validation.readers.decode import loads_text
+from validation.checks.tools import arguments_of
 
 _QWEN = re.compile(r"\n?<tool_call>\n(.*?)\n</tool_call>", re.DOTALL)
 

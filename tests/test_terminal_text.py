@@ -45,11 +45,11 @@ def test_templates_lists_bracketed_special_tokens(cli, monkeypatch):
 def test_training_messages_escape_data_and_print_replies_as_they_are():
     from rich.console import Console
 
-    from training.pipeline import _print, _text
+    from training.steps import plain, say
 
     console = Console(record=True, width=200)
-    _print(console, f"[yellow]warning: {_text('template [/INST] differs')}[/]")
-    _print(console, "reply: [/INST] [bold]x", markup=False)
+    say(console, f"[yellow]warning: {plain('template [/INST] differs')}[/]")
+    say(console, "reply: [/INST] [bold]x", markup=False)
     assert console.export_text().splitlines() == ["warning: template [/INST] differs", "reply: [/INST] [bold]x"]
 
 

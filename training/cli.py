@@ -50,7 +50,8 @@ def run_train(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
     from training.config import load_config
-    from training.pipeline import InvalidDataset, PushFailed, run
+    from training.pipeline import run
+    from validation.errors import InvalidDataset, PushFailed
     from validation.report import render_report
 
     console = Console()
@@ -67,7 +68,7 @@ def run_train(args: argparse.Namespace) -> int:
     except PushFailed as exc:
         console.print(f"[red]{escape(str(exc))}[/]")
         return 1
-    from training.pipeline import is_main_process
+    from training.steps import is_main_process
 
     if summary is not None and is_main_process():
         _summary(summary, console)
@@ -111,7 +112,7 @@ def run_generate(args: argparse.Namespace) -> int:
     from training.models import load_model
     from training.rundir import require_finished
     from training.samples import generate, show
-    from validation.io import InputError
+    from validation.readers.files import InputError
 
     if not Path(args.model).is_dir():
         raise InputError(f"{args.model}: no such model folder")
@@ -147,7 +148,7 @@ def run_verify(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from training.fingerprint import verify
-    from validation.io import InputError
+    from validation.readers.files import InputError
 
     if not Path(args.model).is_dir():
         raise InputError(f"{args.model}: no such model folder")

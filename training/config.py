@@ -16,7 +16,7 @@ from pydantic import (BaseModel, ConfigDict, Field, InstanceOf, ValidationError,
                       model_validator)
 
 from validation.errors import ConfigError  # re-exported: this module's name for it
-from validation.source import Dataset
+from validation.readers.source import Dataset
 
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
@@ -165,7 +165,7 @@ class TrainConfig(Strict):
 
 def read_tools(path: str, what: str = "tools") -> list[dict[str, Any]]:
     """Tool definitions from a JSON file holding a list of them; ConfigError (one line) otherwise."""
-    from validation.io import read_json
+    from validation.readers.files import read_json
 
     tools = read_json(path, what, ConfigError)
     if not isinstance(tools, list):

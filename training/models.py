@@ -14,7 +14,7 @@ from typing import Any
 
 from templating import get_template
 from templating.embedded import SMOLLM2_ID, ModelNotFound, cached, gguf_path, load_tokenizer
-from validation.io import prepare_hub
+from validation.readers.files import prepare_hub
 
 log = logging.getLogger("instructkit")
 

@@ -1,6 +1,6 @@
 """Preference training (`method: dpo` or `kto`): validate (gate) ► audit the pairs (gate) ►
-stats ► prepare ► TRL's DPOTrainer / KTOTrainer ► save, through the pipeline's own steps
-(training/pipeline.py).
+stats ► prepare ► TRL's DPOTrainer / KTOTrainer ► save, over the shared steps of
+training/steps.py (a sibling of training/sft.py; neither imports the other).
 
 DPO's preparation is ours, with the registry template (`templating.pair_audit.pair_tokens`): the
 very tokens the audit measured (each training pair is tokenized once, by the audit), each prompt
@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from training.config import ConfigError, TrainConfig
+from training.steps import (SUPERVISION_CODES, choose_template, gate, lora_config, plain, say, split_eval, train,
+                            training_data, write_report)
 from validation.errors import MaskMismatch
 from validation.models import Preference, Unpaired, as_dicts
 
@@ -27,7 +29,7 @@ from validation.models import Preference, Unpaired, as_dicts
 def read_pairs(data: Any, rules: Any = None, skip: frozenset[int] = frozenset()) -> list[Preference | Unpaired]:
     """The valid rows of an open preference `Dataset` as pairs (or unpaired replies), less the
     rows in `skip`."""
-    from validation.preference import check_pair
+    from validation.checks.pairs import check_pair
 
     name = data.format.name
     out = []
@@ -49,25 +51,24 @@ def audit_gate(config: TrainConfig, data: Any, tokenizer: Any, template: Any, ou
     import json
 
     from templating.rules import rules_of
-    from training.pipeline import SUPERVISION_CODES, _print, _write
     from validation.audit import audit_rows
     from validation.errors import InvalidDataset
-    from validation.pair_stats import pair_stats
+    from validation.statistics.pairs import pair_stats
 
     report, audits = audit_rows(data, tokenizer=tokenizer, template=rules_of(template),
                                 max_length=config.max_length, max_prompt_length=config.max_prompt_length)
-    _write(out / "audit.json", json.dumps(report.to_json(), ensure_ascii=False, indent=1))
+    write_report(out / "audit.json", json.dumps(report.to_json(), ensure_ascii=False, indent=1))
     s = report.summary
-    _print(console, f"audit: {s.supervised_tokens:,} of {s.tokens:,} tokens are replies; "
+    say(console, f"audit: {s.supervised_tokens:,} of {s.tokens:,} tokens are replies; "
                     + (", ".join(f"{c} in {n} rows" for c, n in s.rows_with.items()) or "no findings"))
     errors = frozenset(i.row for i in report.issues if i.severity == "error" and i.code in SUPERVISION_CODES)
     if errors and config.on_audit_error == "stop":
         raise InvalidDataset(report, stage="audit")
     summary = pair_stats(data, tokenizer=tokenizer).summary
-    _write(out / "stats.json", json.dumps(summary.to_json(), ensure_ascii=False, indent=1))
+    write_report(out / "stats.json", json.dumps(summary.to_json(), ensure_ascii=False, indent=1))
     if summary.length_bias:
         b = summary.length_bias
-        _print(console, f"stats: {summary.pairs} pairs; chosen longer in {b['chosen_longer']:.0%} of them, rejected in "
+        say(console, f"stats: {summary.pairs} pairs; chosen longer in {b['chosen_longer']:.0%} of them, rejected in "
                         f"{b['rejected_longer']:.0%}")
     skip = errors if config.on_audit_error == "drop" else frozenset()
     return [audit.pair for row, audit in audits if row not in skip], len(skip)
@@ -197,23 +198,22 @@ def conversational(rows: Sequence[Unpaired]) -> Any:
 
 
 def _read_eval(config: TrainConfig, rules: Any, path: str, split: str) -> list[Preference | Unpaired]:
-    from validation.source import dataset_of
+    from validation.readers.source import dataset_of
 
     with dataset_of(path, split=split) as data:
         return as_method(read_pairs(data, rules), config.method, path)
 
 
 def run_preference(config: TrainConfig, out: Path, dry_run: bool, console: Any) -> Any:
-    """The pipeline for `method: dpo` and `kto` in `out` (claimed by `pipeline.run`)."""
+    """The run of `method: dpo` and `kto` in `out` (claimed by `pipeline.run`)."""
     import yaml
 
     from templating.rules import rules_of
     from training.device import attention, detect
     from training.models import load_model
-    from training.pipeline import _print, _text, _train, _write, choose_template, gate, split_eval, training_data
     from training.samples import prompts_of
 
-    _write(out / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    write_report(out / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
     sample_tools = config.tools_for_samples()
     with training_data(config) as data:
         if not data.format.preference:
@@ -223,7 +223,7 @@ def run_preference(config: TrainConfig, out: Path, dry_run: bool, console: Any) 
         report = gate(config, out, console, data)
         model, tokenizer, provenance = load_model(config.model, attention(detect(), padding_free=False,
                                                                           choice=config.attention))
-        _print(console, f"model: {_text(provenance)}")
+        say(console, f"model: {plain(provenance)}")
         template = choose_template(config, model, tokenizer, console)
         audited, dropped = audit_gate(config, data, tokenizer, template, out, console)
     tokens = {id(value): t for value, t in audited}  # the audit's tokens: each pair is tokenized once
@@ -235,19 +235,22 @@ def run_preference(config: TrainConfig, out: Path, dry_run: bool, console: Any) 
         eval_set = prepare(eval_rows, tokenizer, template, **limits, audited=tokens) if eval_rows else None
         checked = check_against_trl(train_rows, tokenizer, template, train_set, **limits)
         left_out = len(train_rows) - len(train_set)
-        _print(console, f"prepare: {len(train_set)} train / {len(eval_set or [])} eval pairs"
+        say(console, f"prepare: {len(train_set)} train / {len(eval_set or [])} eval pairs"
                         + (f" ({left_out} left out: the prompt alone fills max_length {config.max_length})"
                            if left_out else "") + f"; tokens agree with TRL's on {checked} sampled rows")
     else:
         train_set = conversational(train_rows)  # type: ignore[arg-type]
         eval_set = conversational(eval_rows) if eval_rows else None  # type: ignore[arg-type]
         labels = sum(r.label for r in train_rows)  # type: ignore[union-attr]
-        _print(console, f"prepare: {len(train_set)} train / {len(eval_set or [])} eval labelled replies "
+        say(console, f"prepare: {len(train_set)} train / {len(eval_set or [])} eval labelled replies "
                         f"({labels} desirable, {len(train_set) - labels} undesirable)")
     if dry_run:
         return None
     replies = [r.prompt + (r.chosen if isinstance(r, Preference) else r.completion)
                for r in eval_rows[:config.stop_check_rows]]
     held_out = prompts_of(replies)
-    return _train(config, out, model, tokenizer, template, train_set, eval_set, held_out,
-                  report.invalid + dropped, provenance, console, sample_tools)
+    return train(config, out, model, tokenizer, template,
+                 lambda args: preference_trainer(config, model, args, train_set, eval_set, tokenizer,
+                                                 lora_config(config)),
+                 (len(train_set), len(eval_set or [])), held_out, report.invalid + dropped, provenance, console,
+                 sample_tools)

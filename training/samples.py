@@ -9,7 +9,7 @@ from typing import Any
 
 from templating import ChatTemplate
 from validation.models import Conversation
-from validation.reasoning import CLOSE, OPEN, split_inline
+from validation.checks.reasoning import CLOSE, OPEN, split_inline
 from validation.outputs import write_file
 
 

@@ -11,14 +11,14 @@ from validation.audit import audit
 from validation.codes import CATALOGUE
 from validation.errors import InstructkitError, UnknownName
 from validation.convert import convert
-from validation.formats import FORMAT_NAMES, CannotConvert, detect, get_format
-from validation.io import InputError, read_records
+from validation.readers.formats import FORMAT_NAMES, CannotConvert, detect, get_format
+from validation.readers.files import InputError, read_records
 from validation.outputs import write_rows
 from validation.models import Conversation, FunctionCall, Message, Role, ToolCall
 from validation.report import Issue, Report
-from validation.rules import TemplateRules, get_rules
-from validation.source import Dataset, open_dataset
-from validation.stats import Stats, stats
+from validation.checks.rules import TemplateRules, get_rules
+from validation.readers.source import Dataset, open_dataset
+from validation.statistics.conversations import Stats, stats
 from validation.validate import InvalidRow, read, to_dataset, validate
 
 __all__ = [

@@ -19,7 +19,7 @@
  *
  * Duplicate hashes (`hash_conversation`, `conversation_hashes`, `prove`, `read_messages`) chain
  * each message: h = chain(h, XXH64(role), XXH64(content)) from a fixed seed, over UTF-8 bytes.
- * The folded hash does the same over each content's near-duplicate fold (validation/fold.py:
+ * The folded hash does the same over each content's near-duplicate fold (validation/checks/fold.py:
  * whitespace runs by str.isspace() to one space, each character lower-cased on its own), done
  * here for all of Unicode with the tables of _foldtable.h.
  */
@@ -402,7 +402,7 @@ static inline size_t fold_wide(const unsigned char *p, size_t left, unsigned cha
     return k;
 }
 
-/* The near-duplicate fold (validation/fold.py) of UTF-8 text onto out, which has room for 2n
+/* The near-duplicate fold (validation/checks/fold.py) of UTF-8 text onto out, which has room for 2n
  * bytes (a lower case is at most 1.5 times as long); the folded length. `started`: text came
  * before (folded already), `pending`: a space is owed to it if a character follows. */
 static size_t fold_from(const unsigned char *p, size_t n, unsigned char *out, int pending, int started) {
@@ -1348,7 +1348,7 @@ static int parse_conversation(const unsigned char *p, Py_ssize_t n, Row *row, co
 
 /* --- validate's prover of preference pairs ----------------------------------------------------- */
 
-/* What `validation.preference.fast_pair` clears, in each pair layout (the formats `preference`,
+/* What `validation.readers.pairs.fast_pair` clears, in each pair layout (the formats `preference`,
  * `preference-implicit`, `hh-text`): a prompt, then the chosen reply in a clean order, the rejected
  * reply one assistant message too, the two replies different even after folding.
  * - PAIR_EXPLICIT: {prompt, chosen, rejected}, all three strings (a user turn, two assistant replies)
@@ -1359,7 +1359,7 @@ static int parse_conversation(const unsigned char *p, Py_ssize_t n, Row *row, co
  *   text they share, which `reply-shares-start` warns of.
  * A pair's duplicate hashes are those of its duplicate text: the prompt, the chosen reply, a system
  * message REJECTED_MARK, the rejected reply. */
-#define REJECTED_MARK "rejected:" /* validation.preference.REJECTED */
+#define REJECTED_MARK "rejected:" /* validation.readers.pairs.REJECTED */
 enum { PAIR_EXPLICIT, PAIR_IMPLICIT, PAIR_TRANSCRIPT };
 
 static const char *const PAIR_KEYS[] = {"prompt", "chosen", "rejected"};
@@ -1460,7 +1460,7 @@ static int same_content(const Row *row, const Hashed *a, const Hashed *b) {
 }
 
 /* Bytes of the characters two texts begin with in common (TRL's extract_prompt would move them into the
- * prompt of a text pair: `validation.preference.shared_start_issue`). */
+ * prompt of a text pair: `validation.readers.pairs.shared_start_issue`). */
 static size_t shared_start(const unsigned char *a, size_t an, const unsigned char *b, size_t bn) {
     size_t n = 0, most = an < bn ? an : bn;
     while (n < most && a[n] == b[n]) n++;
@@ -1681,7 +1681,7 @@ PyDoc_STRVAR(prove_pairs_doc,
 "prove_pairs(lines, layout, role_key, content_key, roles, tokens, forbidden) -> list\n\n"
 "`prove` for preference pairs; layout 0: {prompt, chosen, rejected} (all strings or all message\n"
 "lists), 1: {chosen, rejected} message lists, 2: {chosen, rejected} transcripts. The hashes are\n"
-"those of the pair's duplicate text (validation.preference.check_pair).");
+"those of the pair's duplicate text (validation.readers.pairs.check_pair).");
 
 static PyObject *prove_pairs(PyObject *self, PyObject *args) {
     PyObject *lines, *roles;
@@ -1698,7 +1698,7 @@ static PyObject *prove_pairs(PyObject *self, PyObject *args) {
 
 PyDoc_STRVAR(fold_doc,
 "fold(text: str) -> str\n\n"
-"The near-duplicate fold of text (validation/fold.py), as the hashes here fold it.");
+"The near-duplicate fold of text (validation/checks/fold.py), as the hashes here fold it.");
 
 static PyObject *fold(PyObject *self, PyObject *arg) {
     Py_ssize_t n;
@@ -1908,14 +1908,14 @@ static PyObject *hash_conversation(PyObject *self, PyObject *args) {
 
 /* --- stats' reader ------------------------------------------------------------------------------ */
 
-/* Per conversation, as numpy reads it (validation/stats.py: CONVERSATION_DTYPE). */
+/* Per conversation, as numpy reads it (validation/statistics/conversations.py: CONVERSATION_DTYPE). */
 typedef struct {
     uint64_t exact, folded;
     int64_t length, assistant_start, assistant_end; /* characters; start -1: no assistant turn */
     uint32_t conversation, messages;
 } Conv;
 
-#define THINK_CLOSE "</think>" /* validation.reasoning.CLOSE */
+#define THINK_CLOSE "</think>" /* validation.checks.reasoning.CLOSE */
 
 typedef struct {
     Buf conversation, turn, roles, contents, chars; /* per message: u32, u16, view, view, u32 */
@@ -1978,7 +1978,7 @@ static inline const unsigned char *text_of(const Text *t, const unsigned char *b
     return (t->buffer ? out->decoded.data : base) + t->start;
 }
 
-/* validation/reasoning.py: REASONING_FIELDS, in its order */
+/* validation/checks/reasoning.py: REASONING_FIELDS, in its order */
 static const char *const REASONING_FIELDS[] = {"reasoning_content", "reasoning", "thinking"};
 
 /* 1 + the index of the reasoning field `key` names, else 0. */

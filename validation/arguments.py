@@ -43,7 +43,7 @@ def source_arguments(parser: argparse.ArgumentParser, format_flag: str = "--form
 def opened(args: argparse.Namespace, path: str | None = None) -> ContextManager[Any]:
     """The dataset the command names (PATH, or `path`), opened once with its --format, --column,
     --split and --max-row-bytes; closed when the block ends."""
-    from validation.source import dataset_of
+    from validation.readers.source import dataset_of
 
     return dataset_of(path or args.path, format=args.format, column=args.column, split=args.split,
                       max_row_bytes=args.max_row_bytes)

@@ -15,15 +15,17 @@ import json
 import os
 from typing import Any
 
-from validation.formats import Format
-from validation.io import InputError
+from validation.readers.formats import Format
+from validation.readers.files import InputError
 from validation.outputs import Paths, open_for_writing
 from validation.report import Issue, Report
-from validation.rules import Finding, RowAudit, TemplateRules
-from validation.scan import Scanner
-from validation.source import Dataset, Source, dataset_of
+from validation.checks.rules import Finding, RowAudit, TemplateRules
+from validation.checks.scan import Scanner
+from validation.readers.source import Dataset, Source, dataset_of
 from validation.summaries import SupervisionSummary
-from validation.validate import check_max_length, conversation_of, progress_bar, resolve_rules, response_schema_of
+from validation.progress import progress_bar
+from validation.options import check_max_length, resolve_rules, response_schema_of
+from validation.validate import conversation_of
 
 BATCH = 2048
 
@@ -77,7 +79,7 @@ def _audit(data: Dataset, rules: TemplateRules, tokenizer: Any, max_length: int 
 
     def flush() -> None:
         if fmt.preference:  # pairs: what DPO / KTO compare (templating/pair_audit.py)
-            from validation.preference import read_pair
+            from validation.checks.pairs import read_pair
 
             if rules.audit_pairs is None:
                 raise InputError(f"template {rules.name}: no audit of preference pairs available")

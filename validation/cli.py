@@ -106,8 +106,8 @@ def run_convert(args: argparse.Namespace) -> int:
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    from validation.stats import leakage, stats
-    from validation.validate import load_tokenizer
+    from validation.statistics.conversations import leakage, stats
+    from validation.options import load_tokenizer
 
     inputs = ("path", "compare", "response_schema")
     check_outputs(args, "json_out", "plot", "html", *(("json",) if args.json != "-" else ()), inputs=inputs)
@@ -120,7 +120,7 @@ def run_stats(args: argparse.Namespace) -> int:
         result = stats(data, **options, response_schema=args.response_schema, response_scope=args.response_scope)
     from rich.console import Console  # (these import Polars: after stats, which reads while it imports it)
 
-    from validation.stats_report import render_compare, render_terminal
+    from validation.statistics.report import render_compare, render_terminal
 
     console = Console(stderr=args.json == "-" or stdout_taken(args))
     payload = {"path": result.name, "format": result.format, **result.summary.to_json()}

@@ -85,7 +85,7 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
     Code("non-alternating", "warning", "structure",
          "Two user or two assistant turns in a row. An error with --template when that template refuses them.",
          "Merge the consecutive turns (`validate --fix` does it) or pick a template that allows them."),
-    # tools: declared tools, calls and results (validation/tools.py)
+    # tools: declared tools, calls and results (validation/checks/tools.py)
     Code("tool-without-call", "error", "tools",
          "A tool message answers no earlier, unanswered assistant tool call (no call before it, an unknown "
          "tool_call_id, a call of an earlier turn, or every call already has its result).",
@@ -124,7 +124,7 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
     Code("unanswered-call", "warning", "tools",
          "The conversation moves on (a user or assistant turn) before a tool call gets its result.",
          "Add the tool message with the result; a conversation may end right after a call."),
-    # reasoning traces (validation/reasoning.py)
+    # reasoning traces (validation/checks/reasoning.py)
     Code("unclosed-think", "error", "reasoning",
          "An assistant reply opens a `<think>` block that never closes (often a trace cut by a length limit).",
          "Close the block before the answer, or drop the row: it would train as reasoning with no answer."),
@@ -153,7 +153,7 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
          "block).",
          "Usually harmless (the model learns text it is always given); choose the template that matches the data "
          "(thinking replies with qwen3, not qwen3-nothink)."),
-    # preference pairs (validation/preference.py: DPO and KTO data)
+    # preference pairs (validation/readers/pairs.py: DPO and KTO data)
     Code("completion-not-assistant", "error", "preference",
          "A reply (chosen, rejected or completion) begins with a turn that is not the assistant's (a rejected "
          "reply given role user is a known slip): DPO would compare something other than two replies.",

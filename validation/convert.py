@@ -11,12 +11,13 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from validation.checks import check_messages
-from validation.formats import CannotConvert, Format, FormatError, get_format
+from validation.checks.messages import check_messages
+from validation.readers.formats import CannotConvert, Format, FormatError, get_format
 from validation.outputs import write_rows
 from validation.report import Fix, Issue, Report
-from validation.source import Dataset, Source, dataset_of, is_path
-from validation.validate import conversation_of, fixed_records, resolve_rules
+from validation.readers.source import Dataset, Source, dataset_of, is_path
+from validation.options import resolve_rules
+from validation.validate import conversation_of, fixed_records
 
 
 def convert(source: Source, out: str | os.PathLike[str], *, to: str, format: str | None = None,
@@ -25,7 +26,7 @@ def convert(source: Source, out: str | os.PathLike[str], *, to: str, format: str
     """Write `source` to `out` in format `to`; the report lists every row not written.
 
     Content problems (empty turns, duplicates) are carried through unchanged: `validate` is the
-    place to find them. `report.valid` counts the rows written. `fix` applies `validation.fix`
+    place to find them. `report.valid` counts the rows written. `fix` applies `validation.checks.fix`
     first (`template` names the template whose rules decide the system fold and stripping).
 
     Example:
@@ -50,7 +51,8 @@ def _pair_rows(fmt: Format, target: Format, data: dict[str, Any], row: int, issu
                ) -> list[dict[str, Any]] | None:
     """A preference row in a preference format (an unpaired target takes a pair as two rows);
     None, with the reason in `issues`, when it cannot be read or written there."""
-    from validation.preference import WRITERS, read_pair
+    from validation.readers.pairs import WRITERS
+    from validation.checks.pairs import read_pair
 
     if not fmt.preference:
         issues.append(Issue.make(row, fmt.root, "cannot-convert", f"a conversation holds one reply: {target.name} "

@@ -17,7 +17,7 @@ where a command says so) and anything else as an internal error.
     ├── MaskMismatch             (also a RuntimeError) our masks and TRL's disagree on a sample
     └── PushFailed               (also a RuntimeError) saved, but not pushed to the hub
 
-Each is importable from the module that raises it as before (`validation.io.InputError`,
+Each is importable from the module that raises it as before (`validation.readers.files.InputError`,
 `training.config.ConfigError`, `templating.TemplateError`, ...): those names are this tree's.
 """
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from validation.errors import InputError
-from validation.io import compression_of, held_suffix, reason
+from validation.readers.files import compression_of, held_suffix, reason
 
 STDOUT = "-"
 Paths = Iterable[str | os.PathLike[str] | None]
@@ -277,7 +277,7 @@ def _mixed_column(rows: list[dict[str, Any]], exc: Exception) -> str:
     """Which column Arrow could not give one type, and the first row where it changes."""
     import pyarrow as pa
 
-    from validation.decode import json_type
+    from validation.readers.decode import json_type
 
     for key in dict.fromkeys(key for item in rows for key in item):
         values = [item.get(key) for item in rows]

@@ -8,25 +8,25 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from validation.checks import with_call_content
-from validation.decode import decode_row
+from validation.checks.messages import with_call_content
+from validation.readers.decode import decode_row
 from validation.errors import InvalidRow
-from validation.formats import Format
-from validation.io import BOM, InputError, Record, held_suffix, lines_of, readable, size_of
+from validation.readers.formats import Format
+from validation.readers.files import BOM, InputError, Record, held_suffix, lines_of, readable
 from validation.outputs import open_for_writing, write_rows
 from validation.models import Conversation, Message
 from validation.report import Findings, Fix, Report
-from validation.rules import TemplateRules, get_rules, get_tokenizer
-from validation.jsonl_scan import default_workers, scan_jsonl
-from validation.scan import Scanner
-from validation.source import Dataset, Source, dataset_of, is_path, open_dataset, source_name
-from validation.tools import ResponseSchema
+from validation.checks.rules import TemplateRules
+from validation.checks.parallel import default_workers, scan_jsonl
+from validation.checks.scan import Scanner
+from validation.options import check_max_length, load_tokenizer, resolve_rules, response_schema_of
+from validation.progress import progress_bar
+from validation.readers.source import Dataset, Source, dataset_of, open_dataset
 
 
 def open_source(source: Source, *, format: str | None = None, column: str | None = None,
@@ -46,62 +46,6 @@ def open_source(source: Source, *, format: str | None = None, column: str | None
     return data.format, records()
 
 
-def resolve_rules(template: str | TemplateRules | None) -> TemplateRules | None:
-    """Template rules by name (registry or built-in ChatML); InputError for unknown names."""
-    if template is None or isinstance(template, TemplateRules):
-        return template
-    return get_rules(template)
-
-
-def check_max_length(max_length: int | None) -> int | None:
-    """`max_length` as given when it is None or a positive integer; InputError otherwise."""
-    if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1):
-        raise InputError(f"max_length must be a positive whole number, not {max_length!r}")
-    return max_length
-
-
-def load_tokenizer(tokenizer: Any) -> Any:
-    """A tokenizer object as it is; a name as the CLI's `--tokenizer` reads it (`get_tokenizer`:
-    a tokenizer.json or a folder with one, else a hub id, a GGUF file or the embedded SmolLM2)."""
-    if tokenizer is None or not isinstance(tokenizer, (str, os.PathLike)):
-        return tokenizer
-    return get_tokenizer(os.fspath(tokenizer))
-
-
-@contextmanager
-def progress_bar(source: Source, enabled: bool, what: str = "validating") -> Iterator[Any]:
-    """A rich progress bar over the bytes of `source` (a path or an open `Dataset`) on stderr (a
-    TTY only); yields `advance(n)` or None."""
-    total = source.size if isinstance(source, Dataset) else size_of(source) if is_path(source) else None
-    with _bar(enabled and total is not None, f"{what} {Path(source_name(source)).name}" if total else what,
-              total, in_bytes=True) as advance:
-        yield advance
-
-
-@contextmanager
-def count_bar(enabled: bool, what: str, total: int) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar over `total` items on stderr (a TTY only); yields `advance(n)`, a no-op without a bar."""
-    with _bar(enabled, what, total, in_bytes=False) as advance:
-        yield advance or (lambda n: None)
-
-
-@contextmanager
-def _bar(enabled: bool, what: str, total: int | None, *, in_bytes: bool) -> Iterator[Any]:
-    if not enabled or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TimeRemainingColumn,
-                               TransferSpeedColumn)
-
-    columns = (DownloadColumn(), TransferSpeedColumn()) if in_bytes else (MofNCompleteColumn(),)
-    with Progress("[progress.description]{task.description}", BarColumn(), *columns, TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(escape(what), total=total)  # a file name is text, not rich markup
-        yield lambda n: bar.advance(task, n)
-
-
 def validate(source: Source, *, format: str | None = None, column: str | None = None,
              template: str | TemplateRules | None = None, max_length: int | None = None,
              tokenizer: Any = None, split: str = "train", write_clean: str | os.PathLike[str] | None = None,
@@ -111,14 +55,14 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
              response_scope: str = "last") -> Report:
     """Check every row of `source`; returns the `Report` (never raises for bad rows).
 
-    With `fix`, the mechanical repairs of `validation.fix` are applied first and listed in
+    With `fix`, the mechanical repairs of `validation.checks.fix` are applied first and listed in
     `report.fixes`; the checks (and `write_clean`) see the fixed rows. `max_issues` keeps only
     the first that many issues of each code in the report (the counts stay exact and
     `issues_left_out` says how many were not listed); `issues_jsonl` writes every issue to that
     file, one JSON object a line, as it is found. `response_schema` (a JSON Schema, or the path of
     a file holding one): the last assistant reply of each row (`response_scope="all"`: every
     reply) must be JSON that validates against it. Calls are checked against the row's `tools`
-    in any case (validation/tools.py).
+    in any case (validation/checks/tools.py).
 
     Raises:
         InputError: the source cannot be used at all (missing, empty, unknown format, hub offline).
@@ -164,23 +108,11 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
     return report
 
 
-def response_schema_of(schema: str | os.PathLike[str] | dict[str, Any] | None,
-                       scope: str = "last") -> ResponseSchema | None:
-    """The `ResponseSchema` of a schema or a schema file (None for None); InputError when unusable."""
-    if scope not in ("last", "all"):
-        raise InputError(f"response_scope must be 'last' or 'all', not {scope!r}")
-    if schema is None:
-        return None
-    if isinstance(schema, (str, os.PathLike)):
-        return ResponseSchema.load(os.fspath(schema), scope)  # type: ignore[arg-type]
-    return ResponseSchema(schema, scope)  # type: ignore[arg-type]
-
-
 def fixed_records(records: Iterator[Record], fmt: Format, rules: TemplateRules | None,
                   fixes: list[Fix]) -> Iterator[Record]:
     """`records` with `--fix` applied; every change is appended to `fixes`. A changed row loses
     its raw bytes, so it is written re-serialised; unchanged rows stay byte-identical."""
-    from validation.fix import Fixer
+    from validation.checks.fix import Fixer
 
     fixer = Fixer(fmt, rules)
     for record in records:

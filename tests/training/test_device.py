@@ -6,7 +6,7 @@ import pytest
 
 from training.config import load_config
 from training.device import Device, attention, detect, sft_defaults
-from training.pipeline import sft_config
+from training.steps import trainer_args
 
 pytest.importorskip("trl")
 
@@ -17,7 +17,7 @@ BARE_GPU = Device("cuda", "NVIDIA T4", native_bf16=False)
 
 
 def resolved(device, tmp_path, **values):
-    args, kind, precision = sft_config(load_config(dataset={"path": "d.jsonl"}, cpu_allocator=False, **values),
+    args, kind, precision = trainer_args(load_config(dataset={"path": "d.jsonl"}, cpu_allocator=False, **values),
                                        tmp_path, has_eval=False, device=device)
     return args, kind, precision
 

@@ -125,10 +125,10 @@ def test_padding_free_rows_see_only_themselves_under_sdpa():
 
 
 def test_cpu_training_defaults_to_padding_free_unless_packing(tmp_path):
-    from training.pipeline import sft_config
+    from training.steps import trainer_args
 
     def args(**values):
-        return sft_config(load_config(dataset={"path": "d.jsonl"}, **values), tmp_path, has_eval=False)[0]
+        return trainer_args(load_config(dataset={"path": "d.jsonl"}, **values), tmp_path, has_eval=False)[0]
 
     assert args().padding_free is True and args().max_length is None  # rows are truncated in prepare
     assert args(packing=True).padding_free is False

@@ -58,7 +58,7 @@ def test_prepared_pairs_equal_trl_s_own_preparation(tiny_model, smollm2_tokenize
 
     from templating import get_template
     from training.preference import check_against_trl, prepare, read_pairs
-    from validation.source import dataset_of
+    from validation.readers.source import dataset_of
 
     template = get_template("smollm2")
     with dataset_of(EXAMPLE) as data:

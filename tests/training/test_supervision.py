@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from training import load_config, run
-from training.pipeline import InvalidDataset
+from validation.errors import InvalidDataset
 
 pytest.importorskip("trl")
 TEMPLATES = Path(__file__).parents[1] / "data" / "templates"

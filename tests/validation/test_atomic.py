@@ -1,7 +1,7 @@
 """Outputs are atomic: a file appears complete or not at all, and a failed write is one clear line.
 
 Each command writes to a temporary file beside its target and renames it into place only when
-the whole output is written (`validation.io.atomic_path`).
+the whole output is written (`validation.readers.files.atomic_path`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from validation.io import InputError
+from validation.readers.files import InputError
 from validation.outputs import atomic_path, write_rows
 
 CLI = [sys.executable, "-c", "import sys, instructkit; sys.exit(instructkit.main())"]

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from tests.strategies import hash_rows
 from validation import validate
-from validation.duplicates import Duplicates
+from validation.checks.duplicates import Duplicates
 from validation.report import Findings, Issue
 
 

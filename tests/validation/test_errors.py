@@ -13,7 +13,7 @@ def test_every_public_exception_is_in_the_tree_and_still_importable_where_it_was
     from templating.environment import TemplateLimit
     from training.config import ConfigError
     from training.fingerprint import NoFingerprint
-    from training.pipeline import InvalidDataset, PushFailed
+    from validation.errors import InvalidDataset, PushFailed
     from training.prepare import MaskMismatch
     from training.rundir import UnfinishedRun
     from validation import CannotConvert, InputError, InvalidRow
@@ -28,7 +28,7 @@ def test_an_unknown_name_is_an_input_error_and_a_key_error_that_reads_as_its_mes
     from templating import get_template
     from validation import get_format
 
-    from validation.rules import get_rules
+    from validation.checks.rules import get_rules
 
     for lookup, says in (
             (lambda: get_format("chat"), "unknown format 'chat'; known formats: alpaca, hh-text, messages, "

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from tests.strategies import conversations
 from validation import convert, validate
 from validation.codes import FIXES
-from validation.fix import Fixer
-from validation.formats import get_format
-from validation.rules import get_rules
+from validation.checks.fix import Fixer
+from validation.readers.formats import get_format
+from validation.checks.rules import get_rules
 
 BROKEN = {"messages": [{"role": "system", "content": "Be kind."}, {"role": "User", "content": " Hi "},
                        {"role": "user", "content": "there"}, {"role": "bot", "content": "Hello!\n"}], "id": 7}

@@ -1,4 +1,4 @@
-"""The near-duplicate fold is one definition (`validation.fold`) that every path hashes alike.
+"""The near-duplicate fold is one definition (`validation.checks.fold`) that every path hashes alike.
 
 The C fold (`rowscan.fold`, used by the prover, stats' reader and every hash) must equal the
 Python reference on any Unicode text, and each C path must give the hashes `hash_conversation`
@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from validation import _rowscan
-from validation.checks import BIDI
-from validation.fold import HEADER, header_text, reference_fold
-from validation.formats import get_format
-from validation.rowscan import Prover, fold, hash_conversation
-from validation.stats_read import CONVERSATION_DTYPE
+from validation.checks.messages import BIDI
+from validation.checks.fold import HEADER, header_text, reference_fold
+from validation.readers.formats import get_format
+from validation.checks.prover import Prover, fold, hash_conversation
+from validation.statistics.frames import CONVERSATION_DTYPE
 
 FAST = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 MESSAGES = get_format("messages").raw
@@ -40,7 +40,7 @@ CLEAN_TEXT = TEXTS.filter(lambda t: t.strip() and not BIDI.search(t) and  # (bid
 def test_the_c_table_is_generated_from_this_pythons_unicode_data():
     if f'"{unicodedata.unidata_version}"' not in HEADER.read_text(encoding="utf-8").splitlines()[1]:
         pytest.skip(f"_foldtable.h was generated for another Unicode version than {unicodedata.unidata_version}")
-    assert HEADER.read_text(encoding="utf-8") == header_text(), "run `python -m validation.fold`"
+    assert HEADER.read_text(encoding="utf-8") == header_text(), "run `python -m validation.checks.fold`"
 
 
 @FAST

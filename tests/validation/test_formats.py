@@ -1,4 +1,4 @@
-"""validation/formats.py: detection (by majority over a sample), each format's fields and roles, on real data."""
+"""validation/readers/formats.py: detection (by majority over a sample), each format's fields and roles, on real data."""
 
 from __future__ import annotations
 

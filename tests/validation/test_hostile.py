@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from validation.source import open_dataset
+from validation.readers.source import open_dataset
 
 LINE_MB = 64
 
@@ -103,9 +103,10 @@ def test_a_file_truncated_while_stats_reads_it_is_one_clear_line(tmp_path):
           '{"role": "assistant", "content": "hi"}]}\n'
     code = """if True:
         import io, os, sys, contextlib, instructkit
-        from validation import source, stats_read
+        from validation.readers import source
+        from validation.statistics import frames
         path, when = sys.argv[1:]
-        mapped, part_frames = source.Dataset.mapped, stats_read._part_frames
+        mapped, part_frames = source.Dataset.mapped, frames._part_frames
         def truncating_mapped(self, start=0, end=None):
             view = mapped(self, start, end)
             if when == "reading":
@@ -115,7 +116,7 @@ def test_a_file_truncated_while_stats_reads_it_is_one_clear_line(tmp_path):
             if when == "summary":
                 os.truncate(path, os.path.getsize(path) - 10)
             return part_frames(*args)
-        source.Dataset.mapped, stats_read._part_frames = truncating_mapped, truncating_part_frames
+        source.Dataset.mapped, frames._part_frames = truncating_mapped, truncating_part_frames
         err = io.StringIO()
         with contextlib.redirect_stderr(err):
             code = instructkit.main(["stats", path])
@@ -165,11 +166,12 @@ def test_a_row_over_the_limit_is_an_error_on_its_row_and_the_rest_is_checked(cli
 
 
 def test_workers_reading_ranges_skip_a_row_over_the_limit(monkeypatch, tmp_path):
-    from validation import jsonl_scan, validate
+    from validation import validate
+    from validation.checks import parallel
 
     path = tmp_path / "d.jsonl"
     _with_long_row(path, 30_000)
-    monkeypatch.setattr(jsonl_scan, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(sys.modules["validation.validate"], "default_workers", lambda: 3)
     report = validate(open_dataset(path, max_row_bytes=10_000))
     assert [(i.row, i.code) for i in report.issues] == [(2, "row-too-large")]
@@ -355,7 +357,7 @@ def test_a_pair_that_differs_only_in_case_and_spacing_is_called_near_identical(c
 
 
 def test_a_share_that_rounds_to_none_or_all_keeps_a_decimal():
-    from validation.pair_stats import percent
+    from validation.statistics.pairs import percent
 
     assert [percent(x) for x in (0.0, 0.005, 0.0001, 0.42, 0.995, 0.9996, 1.0)] == \
         ["0%", "0.5%", "0.01%", "42%", "99.5%", "99.96%", "100%"]
@@ -381,7 +383,8 @@ def test_a_bidirectional_override_is_a_warning_on_its_message_in_every_path(cli,
 
 
 def test_a_bidirectional_override_is_found_by_workers_in_tool_rows_and_in_pairs(monkeypatch, tmp_path):
-    from validation import jsonl_scan, validate
+    from validation import validate
+    from validation.checks import parallel
 
     tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
     calls = {"tools": [tool], "messages": [
@@ -391,7 +394,7 @@ def test_a_bidirectional_override_is_found_by_workers_in_tool_rows_and_in_pairs(
         {"role": "tool", "content": HIDDEN}, {"role": "assistant", "content": "done"}]}
     path = tmp_path / "d.jsonl"
     path.write_text(json.dumps(GOOD) + "\n" + json.dumps(calls) + "\n")
-    monkeypatch.setattr(jsonl_scan, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(sys.modules["validation.validate"], "default_workers", lambda: 2)
     assert [(i.row, i.path, i.code) for i in validate(path).issues] == [(2, "messages[2].content", "bidi-control")]
     pair = {"prompt": [{"role": "user", "content": "hi"}], "chosen": [{"role": "assistant", "content": HIDDEN}],
@@ -421,11 +424,12 @@ def test_a_key_written_twice_in_one_object_is_a_warning_on_its_row(cli, tmp_path
 
 
 def test_workers_find_a_key_written_twice(monkeypatch, tmp_path):
-    from validation import jsonl_scan, validate
+    from validation import validate
+    from validation.checks import parallel
 
     path = tmp_path / "d.jsonl"
     path.write_text(json.dumps(GOOD) + "\n" + DUPLICATED[1][0] + "\n")
-    monkeypatch.setattr(jsonl_scan, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(sys.modules["validation.validate"], "default_workers", lambda: 2)
     assert [(i.row, i.code) for i in validate(path).issues] == [(2, "duplicate-key")]
 
@@ -449,7 +453,7 @@ def test_duplicate_key_finds_a_repeat_exactly_where_one_object_has_one(value, en
                max_size=40), st.sampled_from(["", "é", "가", "😀"]))
 def test_the_c_scan_finds_control_and_bidi_characters_as_the_patterns_do(text, storage):
     from validation._rowscan import has_control_char
-    from validation.checks import BIDI, CONTROL
+    from validation.checks.messages import BIDI, CONTROL
 
     text += storage  # Latin-1, UCS-2 and UCS-4 storage, the SIMD blocks and their tails
     assert has_control_char(text) == bool(CONTROL.search(text) or BIDI.search(text))

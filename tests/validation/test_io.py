@@ -1,4 +1,4 @@
-"""validation/io.py: every file kind, compressed files, hub and disk datasets, unusable inputs (exit 2)."""
+"""validation/readers/files.py: every file kind, compressed files, hub and disk datasets, unusable inputs (exit 2)."""
 
 from __future__ import annotations
 
@@ -161,7 +161,7 @@ def test_a_compressed_file_must_hold_a_known_kind(cli, tmp_path):
 
 @pytest.mark.parametrize("name", ["out.jsonl.gz", "out.json.bz2", "out.csv.xz"])
 def test_outputs_are_compressed_when_their_name_says_so(cli, gsm8k, tmp_path, name):
-    from validation.io import open_bytes
+    from validation.readers.files import open_bytes
 
     out = tmp_path / name
     assert cli("convert", gsm8k, "-o", out, "--to", "messages").code == 0

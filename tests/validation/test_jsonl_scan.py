@@ -11,7 +11,8 @@ import sys
 import pytest
 
 from tests.validation.test_broken_rows import BROKEN
-from validation import jsonl_scan, validate
+from validation import validate
+from validation.checks import parallel
 
 COMPRESS = {"": lambda data: data, ".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
 
@@ -27,9 +28,9 @@ def corpus(tmp_path):
 
 
 def run(monkeypatch, path, workers, **options):
-    monkeypatch.setattr(jsonl_scan, "BLOCK_BYTES", 700)  # many blocks, lines longer than a block too
-    monkeypatch.setattr(jsonl_scan, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(jsonl_scan, "PARALLEL_MIN_COMPRESSED", 0)
+    monkeypatch.setattr(parallel, "BLOCK_BYTES", 700)  # many blocks, lines longer than a block too
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_COMPRESSED", 0)
     monkeypatch.setattr(sys.modules["validation.validate"], "default_workers", lambda: workers)
     return validate(path, format="messages", **options)
 

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from tests.strategies import in_layout, pair_rows, pairs
 from validation import convert, detect, get_format, validate
 from validation.models import Message, Preference, Unpaired
-from validation.preference import WRITERS, read_pair, transcript_messages
+from validation.readers.pairs import WRITERS, transcript_messages
+from validation.checks.pairs import read_pair
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PAIRED = ("preference", "preference-implicit", "hh-text")
@@ -195,8 +196,8 @@ def test_stats_of_labelled_replies_count_the_labels_and_compare_finds_leaked_pro
 def test_the_fast_path_clears_only_pairs_the_precise_checks_clear(row, name):
     """A pair `fast_pair` clears has no issue and the same duplicate text under `check_pair`,
     unless its chunk's content scan sends it there anyway (control characters, think tags)."""
-    from validation.checks import suspects
-    from validation.preference import check_pair, fast_pair
+    from validation.checks.messages import suspects
+    from validation.checks.pairs import check_pair, fast_pair
 
     row = in_layout(row, name)
     text = fast_pair(row, None, name)
@@ -234,10 +235,10 @@ def test_kto_label_balance_is_judged_over_the_whole_dataset(tmp_path, labels, fo
 
 
 def test_kto_label_balance_counts_only_valid_rows_in_every_part_of_a_large_file(tmp_path, monkeypatch):
-    from validation import jsonl_scan
+    from validation.checks import parallel
 
-    monkeypatch.setattr(jsonl_scan, "PARALLEL_MIN_BYTES", 0)  # workers check parts; their labels are summed
-    monkeypatch.setattr(jsonl_scan, "BLOCK_BYTES", 1 << 10)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)  # workers check parts; their labels are summed
+    monkeypatch.setattr(parallel, "BLOCK_BYTES", 1 << 10)
     labels = [i % 2 == 0 for i in range(400)] + [False] * 50  # 200 true, 250 false, 30 of them broken
     path = _labelled(tmp_path / "kto.jsonl", labels, broken=range(401, 431))
     report = validate(path)
@@ -263,6 +264,6 @@ def test_the_report_shows_a_finding_of_the_whole_dataset_at_row_all(cli, tmp_pat
 ])
 def test_the_fast_path_clears_clean_pairs_of_both_json_layouts(name, row, cleared):
     """Rows not read as raw JSONL lines (Parquet, a hub dataset) meet `fast_pair` before `check_pair`."""
-    from validation.preference import fast_pair
+    from validation.checks.pairs import fast_pair
 
     assert (fast_pair(row, None, name) is not None) == cleared

@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 
 from tests.strategies import conversations, metadata, tool_conversations, wild_row
 from validation import CannotConvert, Conversation, get_format, validate
-from validation.checks import check_messages, fast_clean
-from validation.decode import decode_row
+from validation.checks.messages import check_messages, fast_clean
+from validation.readers.decode import decode_row
 from validation.errors import InputError
 from validation.report import Issue
-from validation.rules import CHATML
+from validation.checks.rules import CHATML
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -138,8 +138,8 @@ def test_alpaca_and_qa_refuse_what_they_cannot_hold():
 
 @given(st.lists(st.text(st.characters(codec="utf-8"), max_size=30) | st.sampled_from(["a<|im_end|>b", "x\x07"])))
 def test_suspects_flags_the_same_texts_with_polars_and_with_python(texts):
-    from validation.checks import suspects
-    from validation.rules import get_rules
+    from validation.checks.messages import suspects
+    from validation.checks.rules import get_rules
 
     for rules in (None, get_rules("chatml")):
         assert suspects(texts, rules) == suspects(texts, rules, polars=False)
@@ -236,7 +236,7 @@ def _break_tool_row(row: dict, how: str, at: int, value: str) -> dict:
 def test_fast_path_for_tool_rows_clears_only_rows_the_precise_path_finds_clean(conversation, how, at, value,
                                                                                template):
     from templating.rules import PROVIDER
-    from validation.checks import fast_clean_tools, message_dup_text, suspect_tokens
+    from validation.checks.messages import fast_clean_tools, message_dup_text, suspect_tokens
 
     messages, tools = conversation
     row = _break_tool_row({"messages": messages, "tools": tools}, how, at, value)

@@ -1,5 +1,5 @@
 """Reasoning traces: reading them from a field or a think block, the checks, and what each
-template trains of them (probed, validation/reasoning.py and templating/capabilities.py)."""
+template trains of them (probed, validation/checks/reasoning.py and templating/capabilities.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.strategies import visible_text
-from validation.reasoning import (ReasoningSupport, inline, reasoning_issues, reasoning_of, split_inline,
+from validation.checks.reasoning import (ReasoningSupport, inline, reasoning_issues, reasoning_of, split_inline,
                                   template_reasoning_issues)
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -25,10 +25,10 @@ from hypothesis import strategies as st
 
 from tests.strategies import conversations, in_layout, metadata, pair_rows, wild_row
 from validation import _rowscan, get_format, validate
-from validation.rowscan import Prover, fold, hash_conversation
-from validation.rules import CHATML, TemplateRules
-from validation.scan import PAIR_SHAPE, Scanner
-from validation.stats_read import CONVERSATION_DTYPE
+from validation.checks.prover import Prover, fold, hash_conversation
+from validation.checks.rules import CHATML, TemplateRules
+from validation.checks.scan import PAIR_SHAPE, Scanner
+from validation.statistics.frames import CONVERSATION_DTYPE
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MESSAGES = get_format("messages")
@@ -143,8 +143,8 @@ PAIRS_REFUSED = [
 
 @pytest.mark.parametrize("name", ["preference", "preference-implicit", "hh-text"])
 def test_the_pair_prover_clears_clean_pairs_with_the_hashes_of_their_duplicate_text(name):
-    from validation.preference import check_pair
-    from validation.rowscan import fingerprints
+    from validation.checks.pairs import check_pair
+    from validation.checks.prover import fingerprints
 
     prover = Prover(PAIR_SHAPE, pairs=name)
     cleared = [(line, shared) for fmt, line, shared in PAIRS_CLEARED if fmt == name]
@@ -423,7 +423,7 @@ WIDTHS = {"latin-1": "naïve café \x80\x9f ", "ucs-2": "가나다 \u8000\u801f\
 @pytest.mark.parametrize("char", [chr(c) for c in [*range(0x20), 0x7f]] + ["\x80", "\x9f", " ", "\u2028"])
 def test_has_control_char_finds_what_the_regex_finds_at_every_offset(width, at, char):
     from validation._rowscan import has_control_char
-    from validation.checks import CONTROL
+    from validation.checks.messages import CONTROL
 
     base = WIDTHS[width] * 3
     text = base[:at] + char + base[at:]
@@ -435,7 +435,7 @@ def test_has_control_char_finds_what_the_regex_finds_at_every_offset(width, at, 
 @given(st.text())
 def test_has_control_char_agrees_with_the_regex_on_any_text(text):
     from validation._rowscan import has_control_char
-    from validation.checks import CONTROL
+    from validation.checks.messages import CONTROL
 
     assert has_control_char(text) is (CONTROL.search(text) is not None)
 
@@ -457,8 +457,8 @@ def test_every_c_reader_refuses_a_row_cut_anywhere_and_returns():
     code = """if True:
         import json, sys
         from validation import _rowscan, get_format
-        from validation.rowscan import Prover
-        from validation.scan import PAIR_SHAPE, Scanner
+        from validation.checks.prover import Prover
+        from validation.checks.scan import PAIR_SHAPE, Scanner
         for name, line in json.loads(sys.argv[1]):
             line = line.encode()
             fmt = get_format(name)

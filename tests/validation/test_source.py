@@ -14,7 +14,7 @@ import os
 import pytest
 
 from validation import Dataset, InputError, convert, open_dataset, stats, validate
-from validation import jsonl_scan
+from validation.checks import parallel
 
 def _rows(n):
     return [{"messages": [{"role": "user", "content": f"안녕하세요 {i}?"},
@@ -30,14 +30,14 @@ def _write(path, rows, opener=open):
 
 
 @pytest.mark.parametrize("name", ["data.jsonl", "data.jsonl.gz"])
-@pytest.mark.parametrize("parallel", [False, True])
-def test_validate_opens_the_file_once_with_write_clean(tmp_path, opens, monkeypatch, name, parallel):
+@pytest.mark.parametrize("workers", [False, True])
+def test_validate_opens_the_file_once_with_write_clean(tmp_path, opens, monkeypatch, name, workers):
     path = _write(tmp_path / name, _rows(3000), gzip.open if name.endswith(".gz") else open)
-    if parallel:  # forked workers read their ranges through the inherited descriptor
-        monkeypatch.setattr(jsonl_scan, "PARALLEL_MIN_BYTES", 0)
-        monkeypatch.setattr(jsonl_scan, "PARALLEL_MIN_COMPRESSED", 0)
-        monkeypatch.setattr(jsonl_scan, "BLOCK_BYTES", 1 << 14)
-        monkeypatch.setattr(jsonl_scan, "default_workers", lambda: 2)
+    if workers:  # forked workers read their ranges through the inherited descriptor
+        monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(parallel, "PARALLEL_MIN_COMPRESSED", 0)
+        monkeypatch.setattr(parallel, "BLOCK_BYTES", 1 << 14)
+        monkeypatch.setattr(parallel, "default_workers", lambda: 2)
     count = opens(path)
     report = validate(path, write_clean=tmp_path / "clean.jsonl")
     assert (report.rows, report.invalid, [(i.row, i.code) for i in report.issues]) == \

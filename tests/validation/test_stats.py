@@ -8,7 +8,7 @@ import statistics
 import pytest
 
 from validation import stats
-from validation.stats import compare, leakage
+from validation.statistics.conversations import compare, leakage
 
 U, A, S = "user", "assistant", "system"
 
@@ -77,7 +77,7 @@ def test_gsm8k_trainable_tokens_match_transformers_rendering(gsm8k, smollm2_toke
 
     from templating import get_template
 
-    monkeypatch.setattr(importlib.import_module("validation.stats"), "AUDIT_BATCH", batch)  # the module
+    monkeypatch.setattr(importlib.import_module("validation.statistics.conversations"), "AUDIT_BATCH", batch)  # the module
     rows = [json.loads(line) for line in gsm8k.read_text(encoding="utf-8").splitlines()]
     s = stats(gsm8k, tokenizer=smollm2_tokenizer, template="smollm2", max_length=256).summary
     tokenizer = copy.copy(smollm2_tokenizer)

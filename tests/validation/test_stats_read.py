@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from tests.strategies import conversations, metadata, wild_row
 from validation import get_format, stats, validate
-from validation.io import read_records
-from validation.rowscan import hash_conversation
+from validation.readers.files import read_records
+from validation.checks.prover import hash_conversation
 from validation import _rowscan
-from validation.stats_read import Frames, _python_frame, read_frames, reasoning_replies
+from validation.statistics.frames import Frames, _python_frame, read_frames, reasoning_replies
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                         HealthCheck.function_scoped_fixture])
@@ -234,7 +234,7 @@ def test_stats_of_a_text_column_that_is_not_there_skips_every_row(cli, gsm8k):
 
 
 def test_the_c_reader_starts_before_polars_is_imported(tmp_path):
-    """`stats` starts the C reader's threads (validation.stats_parts) before it imports Polars,
+    """`stats` starts the C reader's threads (validation.statistics.parts) before it imports Polars,
     numpy and pyarrow, which then load while the threads read (0.2-0.3 s of a fresh process)."""
     import subprocess
     import sys
@@ -243,9 +243,9 @@ def test_the_c_reader_starts_before_polars_is_imported(tmp_path):
     write(path, [{"messages": [{"role": "user", "content": "안녕"}, {"role": "assistant", "content": "hi"}]}], False)
     code = """if True:
         import sys
-        import validation.cli, validation.stats
-        from validation.source import open_dataset
-        from validation.stats_parts import Parts, c_readable
+        import validation.cli, validation.statistics.conversations
+        from validation.readers.source import open_dataset
+        from validation.statistics.parts import Parts, c_readable
         with open_dataset(sys.argv[1]) as data, Parts(data) as parts:
             assert c_readable(data)
             found = [part[0] for _, part in parts.results()]  # records per part

@@ -1,4 +1,4 @@
-"""Tool calls against declared tools, and replies against a response schema (validation/tools.py):
+"""Tool calls against declared tools, and replies against a response schema (validation/checks/tools.py):
 the forms real datasets store them in, each finding at its row and path."""
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 from urllib.parse import urlparse
 
-from validation.decode import MAX_ROW_BYTES, decode_row, loads_text, oversized
-from validation.errors import InputError  # re-exported: validation.io.InputError
+from validation.readers.decode import MAX_ROW_BYTES, decode_row, loads_text, oversized
+from validation.errors import InputError  # re-exported: validation.readers.files.InputError
 from validation.report import Issue
 
 BOM = b"\xef\xbb\xbf"
@@ -124,7 +124,7 @@ def open_bytes(path: Path, raw: BinaryIO | None = None) -> BinaryIO:
 def read_records(source: str | os.PathLike[str], *, split: str = "train", precise: bool = False,
                  progress: Progress | None = None) -> Iterator[Record]:
     """Yield every row of `source` as a `Record`, in order (one open of the file; a
-    `validation.source.Dataset` reads through one open for many passes).
+    `validation.readers.source.Dataset` reads through one open for many passes).
 
     Example:
         >>> import tempfile, pathlib
@@ -234,7 +234,7 @@ def skip_line(f: BinaryIO) -> tuple[int, int]:
 
 
 def _read_json_array(path: Path, raw: BinaryIO) -> Iterator[Record]:
-    from validation.decode import DecodeError, loads
+    from validation.readers.decode import DecodeError, loads
 
     try:
         with readable(path), open_bytes(path, raw) as f:

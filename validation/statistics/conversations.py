@@ -1,6 +1,6 @@
 """Dataset statistics: a Polars frame with one row per message, and the summary built from it.
 
-`stats(source)` reads through `validation.stats_read` (a C reader for list-of-messages JSONL,
+`stats(source)` reads through `validation.statistics.frames` (a C reader for list-of-messages JSONL,
 Polars for typed Parquet, the validation readers for the rest). Stats describe the
 rows as they are: rows that cannot be normalised are counted in `skipped_rows`, and `validate`
 is where problems are explained.
@@ -21,24 +21,25 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from validation.audit import Supervision
-from validation.io import InputError
+from validation.readers.files import InputError
 from validation.outputs import Paths
-from validation.lazy import LazyModule
-from validation.rules import TemplateRules
+from validation.statistics.lazy import LazyModule
+from validation.checks.rules import TemplateRules
 from validation.tokens import count_tokens
-from validation.source import Source, dataset_of, source_name
-from validation.stats_parts import Parts, c_readable
+from validation.readers.source import Source, dataset_of, source_name
+from validation.statistics.parts import Parts, c_readable
 from validation.summaries import StatsSummary
-from validation.tools import tool_counts
-from validation.validate import check_max_length, count_bar, load_tokenizer, resolve_rules, response_schema_of
+from validation.checks.tools import tool_counts
+from validation.progress import count_bar
+from validation.options import check_max_length, load_tokenizer, resolve_rules, response_schema_of
 
 if TYPE_CHECKING:
     import polars as pl
 
-    from validation import stats_read
+    from validation.statistics import frames as stats_read
 else:
-    pl = LazyModule("polars")  # imported when stats runs, not by every command (validation.lazy)
-    stats_read = LazyModule("validation.stats_read")  # which imports Polars itself
+    pl = LazyModule("polars")  # imported when stats runs, not by every command (validation.statistics.lazy)
+    stats_read = LazyModule("validation.statistics.frames")  # which imports Polars itself
 
 QUANTILES = (0.5, 0.9, 0.99)
 
@@ -58,11 +59,31 @@ class Stats:
         """Write the length histograms as PNG, or a self-contained HTML report (`html`; by default
         for a `.html` path); never over the dataset described, nor over one of `inputs`
         (`validation.outputs`: `-` is stdout)."""
-        from validation.stats_report import write_html, write_png
+        from validation.statistics.report import write_html, write_png
 
         path, inputs = Path(path), (self.name, *inputs)
         html = path.suffix.lower() == ".html" if html is None else html
         return write_html(self, path, inputs) if html else write_png(self, path, inputs)
+
+    compare_label = "B rows also in A: exact / normalised"
+
+    def lines(self) -> list[tuple[str, str]]:
+        """The overview, as (label, value) lines (terminal, comparison, HTML)."""
+        from validation.statistics.report import overview_lines
+
+        return overview_lines(self.summary)
+
+    def show(self, console: Any) -> None:
+        """Print the terminal tables."""
+        from validation.statistics.report import show_conversations
+
+        show_conversations(self, console)
+
+    def figure(self, plt: Any) -> Any:
+        """The length histograms, a matplotlib figure."""
+        from validation.statistics.report import conversation_figure
+
+        return conversation_figure(self, plt)
 
 
 # --- the summary -----------------------------------------------------------------------------
@@ -160,8 +181,8 @@ def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRule
     max_length = check_max_length(max_length)
     response = response_schema_of(response_schema, response_scope)
     with dataset_of(source, format=format, column=column, split=split) as data:
-        if data.format.preference:  # pairs: their own statistics (validation/pair_stats.py)
-            from validation.pair_stats import pair_stats
+        if data.format.preference:  # pairs: their own statistics (validation/statistics/pairs.py)
+            from validation.statistics.pairs import pair_stats
 
             return pair_stats(data, tokenizer=load_tokenizer(tokenizer), progress=progress)  # type: ignore[return-value]
         # the C reader's threads start before stats_read imports Polars, numpy and pyarrow (0.2-0.3 s)
@@ -273,7 +294,7 @@ def leakage(a: Stats, b: Stats) -> dict[str, int]:
 def leakage_of_rows(a: Sequence[Any], b: Sequence[Any]) -> dict[str, int]:
     """`leakage` of conversations in memory (anything with `.messages` of `.role`/`.content`:
     train's audited rows), hashed as the stats readers hash them (`rowscan.hash_conversation`)."""
-    from validation.rowscan import hash_conversation
+    from validation.checks.prover import hash_conversation
 
     def hashes(rows: Sequence[Any]) -> pl.DataFrame:
         pairs = [hash_conversation([m.role for m in r.messages], [m.content for m in r.messages]) for r in rows]

@@ -18,7 +18,7 @@ from validation.report import Issue
 
 MAX_DEPTH = 1024
 MAX_ROW_BYTES = 256 << 20  # a longer line is a `row-too-large` error, skipped unread (--max-row-bytes)
-# What the line readers (`validation.io.line_blocks`) put in the place of a line longer than the
+# What the line readers (`validation.readers.files.line_blocks`) put in the place of a line longer than the
 # limit: this mark, its size and the limit. A NUL byte cannot begin a JSON row, so no real row reads
 # as this one, and every reader of lines (the C prover and stats' reader too) passes it on as not JSON.
 OVERSIZED = b"\x00instructkit:row-too-large:"
@@ -110,7 +110,7 @@ def loads_text(text: str | bytes) -> Any:
     Example:
         >>> loads_text('{"city": "서울"}'), loads_text("[" * 5000 + "]" * 5000)
         Traceback (most recent call last):
-        validation.decode.DecodeError: nesting deeper than 1024 levels
+        validation.readers.decode.DecodeError: nesting deeper than 1024 levels
     """
     try:
         return orjson.loads(text)

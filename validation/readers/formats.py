@@ -12,7 +12,7 @@ reported with paths into the *source* row) and back. What a target format cannot
 | prompt-completion | {"prompt", "completion"}: strings or message lists (TRL) |
 | qa | {"question", "answer"} (gsm8k) |
 | text | {"text": ...} (column configurable, e.g. the-stack-smol `content`) |
-| preference, preference-implicit, hh-text, unpaired | pairs and unpaired replies (validation/preference.py) |
+| preference, preference-implicit, hh-text, unpaired | pairs and unpaired replies (validation/readers/pairs.py) |
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from validation.decode import json_type, loads_text
+from validation.readers.decode import json_type, loads_text
 from validation.errors import CannotConvert, UnknownName  # CannotConvert: re-exported, its old home
 from validation.models import Conversation, Message, as_dicts
 
@@ -75,7 +75,7 @@ class Format:
     uniform: Callable[[Conversation], Raw] | None = None
     # Fields that may hold a list of messages: a CSV cell keeps one as JSON text (decoded on reading).
     list_fields: frozenset[str] = field(default_factory=frozenset)
-    # Rows are preference pairs or unpaired replies (validation/preference.py), not one conversation:
+    # Rows are preference pairs or unpaired replies (validation/readers/pairs.py), not one conversation:
     # validate checks them as pairs, convert writes them to the other preference formats, and the
     # commands that read conversations say so instead of reading one.
     preference: bool = False
@@ -86,9 +86,7 @@ class Format:
         if not self.keys <= row.keys() or self.excludes & row.keys():
             return False
         if self.preference:
-            from validation.preference import accepts
-
-            return accepts(self.name, row)
+            return accepts_pair(self.name, row)
         return True
 
     def split(self, row: Raw) -> tuple[list[Any], dict[str, Any]]:
@@ -109,7 +107,9 @@ def _require(row: Raw, name: str, kind: type | tuple[type, ...] = str) -> Any:
     return value
 
 
-def _merge(metadata: dict[str, Any], fields: Raw) -> Raw:
+def merge_fields(metadata: dict[str, Any], fields: Raw) -> Raw:
+    """A row of the target format: its `fields` after the metadata kept from the source row;
+    CannotConvert when a metadata field has the name of one of them (it would be overwritten)."""
     clash = sorted(set(metadata) & set(fields))
     if clash:
         raise CannotConvert(f"metadata field(s) {', '.join(clash)} collide with the target format's fields")
@@ -135,7 +135,7 @@ def _messages_format(column: str = "messages") -> Format:
         return _require(row, column, list)
 
     def from_conversation(conv: Conversation) -> Raw:
-        return _merge(conv.metadata, {column: as_dicts(conv.messages)})
+        return merge_fields(conv.metadata, {column: as_dicts(conv.messages)})
 
     return Format("messages", frozenset({column}), to_messages, from_conversation,
                   lambda row, i, f: f"{column}[{i}].{f}" if f else f"{column}[{i}]", column=column, root=column,
@@ -212,7 +212,7 @@ def _sharegpt_turn(m: Message) -> Raw:
 
 
 def _sharegpt_from(conv: Conversation) -> Raw:
-    return _merge(conv.metadata, {"conversations": [_sharegpt_turn(m) for m in conv.messages]})
+    return merge_fields(conv.metadata, {"conversations": [_sharegpt_turn(m) for m in conv.messages]})
 
 
 def _sharegpt_path(row: Raw, i: int, f: str) -> str:
@@ -243,7 +243,7 @@ def _alpaca_from(conv: Conversation) -> Raw:
     fields = {"instruction": conv.messages[-2].content, "input": "", "output": conv.messages[-1].content}
     if roles[0] == "system":
         fields["system"] = conv.messages[0].content
-    return _merge(conv.metadata, fields)
+    return merge_fields(conv.metadata, fields)
 
 
 def _alpaca_path(row: Raw, i: int, f: str) -> str:
@@ -271,8 +271,8 @@ def _pc_from(conv: Conversation, *, lists: bool = False) -> Raw:
         raise CannotConvert("prompt-completion needs the conversation to end with an assistant turn")
     plain = all(set(m.to_dict()) == {"role", "content"} for m in conv.messages)
     if roles == ["user", "assistant"] and plain and not lists:
-        return _merge(conv.metadata, {"prompt": conv.messages[0].content, "completion": conv.messages[1].content})
-    return _merge(conv.metadata, {"prompt": as_dicts(conv.messages[:-1]), "completion": as_dicts(conv.messages[-1:])})
+        return merge_fields(conv.metadata, {"prompt": conv.messages[0].content, "completion": conv.messages[1].content})
+    return merge_fields(conv.metadata, {"prompt": as_dicts(conv.messages[:-1]), "completion": as_dicts(conv.messages[-1:])})
 
 
 def _pc_path(row: Raw, i: int, f: str) -> str:
@@ -295,7 +295,7 @@ def _qa_from(conv: Conversation) -> Raw:
     _plain(conv, "qa")
     if _roles(conv) != ["user", "assistant"]:
         raise CannotConvert(f"qa holds one question and one answer, not {' → '.join(_roles(conv))}")
-    return _merge(conv.metadata, {"question": conv.messages[0].content, "answer": conv.messages[1].content})
+    return merge_fields(conv.metadata, {"question": conv.messages[0].content, "answer": conv.messages[1].content})
 
 
 # --- text ----------------------------------------------------------------------------------
@@ -311,10 +311,25 @@ def _text_format(column: str = "text") -> Format:
         if _roles(conv) != ["assistant"]:
             raise CannotConvert("text holds a single text; render multi-turn conversations with "
                                 "`instructkit render` instead")
-        return _merge(conv.metadata, {column: conv.messages[0].content})
+        return merge_fields(conv.metadata, {column: conv.messages[0].content})
 
     return Format("text", frozenset({column}), to_messages, from_conversation, lambda row, i, f: column,
                   column=column, completion_only=True)
+
+
+# --- preference data (validation/readers/pairs.py reads it) ---------------------------------
+
+PAIR_KEYS: dict[str, tuple[str, ...]] = {"preference": ("prompt", "chosen", "rejected"), "preference-implicit": ("chosen", "rejected"),
+        "hh-text": ("chosen", "rejected"), "unpaired": ("prompt", "completion", "label")}
+
+
+def accepts_pair(name: str, row: Raw) -> bool:
+    """Does `row` look like format `name`? (The two whole-conversation forms differ in type.)"""
+    if name == "preference-implicit":
+        return "prompt" not in row and isinstance(row.get("chosen"), list)
+    if name == "hh-text":
+        return "prompt" not in row and isinstance(row.get("chosen"), str)
+    return True
 
 
 def get_format(name: str, *, column: str | None = None) -> Format:
@@ -332,7 +347,6 @@ def get_format(name: str, *, column: str | None = None) -> Format:
 
 def _preference_format(name: str) -> Format:
     from validation.errors import InputError
-    from validation.preference import KEYS
 
     def to_messages(row: Raw) -> list[Any]:
         raise InputError(f"these rows are preference data (format {name}): `validate`, `convert`, `stats`, `audit` "
@@ -342,8 +356,8 @@ def _preference_format(name: str) -> Format:
         raise CannotConvert(f"a conversation holds one reply: {name} needs a preference (a chosen and a rejected "
                             "reply, or a labelled one)")
 
-    lists = frozenset(k for k in KEYS[name] if k != "label")
-    return Format(name, frozenset(KEYS[name]), to_messages, from_conversation, lambda row, i, f: "", preference=True,
+    lists = frozenset(k for k in PAIR_KEYS[name] if k != "label")
+    return Format(name, frozenset(PAIR_KEYS[name]), to_messages, from_conversation, lambda row, i, f: "", preference=True,
                   list_fields=lists if name != "hh-text" else frozenset(),
                   excludes=frozenset({"prompt"}) if name in ("preference-implicit", "hh-text") else frozenset())
 
@@ -361,7 +375,7 @@ _FIXED = {
     "qa": Format("qa", frozenset({"question", "answer"}), _qa_to_messages, _qa_from,
                  lambda row, i, f: ["question", "answer"][i]),
 }
-PREFERENCE_NAMES = ("preference", "preference-implicit", "hh-text", "unpaired")  # validation/preference.py
+PREFERENCE_NAMES = ("preference", "preference-implicit", "hh-text", "unpaired")  # validation/readers/pairs.py
 FORMAT_NAMES = ("messages", "sharegpt", "alpaca", "prompt-completion", "qa", "text", *PREFERENCE_NAMES)
 
 

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from validation.errors import UnknownName
 from validation.models import ROLES
-from validation.reasoning import ReasoningSupport
+from validation.checks.reasoning import ReasoningSupport
 
 GROUP = "instructkit.template_rules"
 

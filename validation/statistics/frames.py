@@ -3,7 +3,7 @@
 Three readers, fastest first, all giving the same frames (a test holds them to it):
 - list-of-messages JSONL (`messages`, `sharegpt`), plain or compressed: the C reader
   `_rowscan.read_messages`, in threads over line-aligned parts of the file (of what it
-  decompresses to; `validation.stats_parts`). Strings stay in the file's bytes: the columns
+  decompresses to; `validation.statistics.parts`). Strings stay in the file's bytes: the columns
   are Arrow string views into them, so the text is neither copied nor turned into Python
   objects. Rows it does not read (anything unusual) are decoded by Python, one by one.
 - Parquet in the `messages`, `qa` and `text` formats, when its columns have the types the format
@@ -22,18 +22,18 @@ from typing import Any
 import polars as pl
 
 from validation import _rowscan
-from validation.checks import with_call_content
-from validation.formats import Format, FormatError
-from validation.io import Record
-from validation.decode import decode_row, oversized
-from validation.reasoning import CLOSE, OPEN, REASONING_FIELDS
-from validation.stats_parts import Parts, c_readable
-from validation.source import Dataset, Source, dataset_of
-from validation.tools import has_tool_fields
-from validation.validate import progress_bar
+from validation.checks.messages import with_call_content
+from validation.readers.formats import Format, FormatError
+from validation.readers.files import Record
+from validation.readers.decode import decode_row, oversized
+from validation.checks.reasoning import CLOSE, OPEN, REASONING_FIELDS
+from validation.statistics.parts import Parts, c_readable
+from validation.readers.source import Dataset, Source, dataset_of
+from validation.checks.tools import has_tool_fields
+from validation.progress import progress_bar
 
 # Rows are in conversation order, turns in order within each: every reader keeps that invariant.
-# `reasoning`: the message's reasoning field, as `reasoning_of` reads it (validation/reasoning.py),
+# `reasoning`: the message's reasoning field, as `reasoning_of` reads it (validation/checks/reasoning.py),
 # `reasoning_source` its name; null without one. Think blocks in content are `reasoning_split`'s.
 # `turn` is UInt32 here; the C reader's parts hold UInt16 (it leaves a row of 65,535 messages or more
 # to Python), widened only when both meet.

@@ -17,13 +17,13 @@ import orjson
 from pydantic import ValidationError
 
 from validation._rowscan import has_control_char
-from validation.decode import json_type
+from validation.readers.decode import json_type
 from validation.models import ROLES, Message
-from validation.reasoning import (REASONING_ERRORS, REASONING_FIELDS, THINK_TAGS, reasoning_issues, reasoning_of,
+from validation.checks.reasoning import (REASONING_ERRORS, REASONING_FIELDS, THINK_TAGS, reasoning_issues, reasoning_of,
                                   template_reasoning_issues)
 from validation.report import Issue
-from validation.rules import TemplateRules
-from validation.tools import arguments_of, call_issues, declared_tools
+from validation.checks.rules import TemplateRules
+from validation.checks.tools import arguments_of, call_issues, declared_tools
 
 # Control characters other than \t \n \r; DEL included.
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -344,7 +344,7 @@ def check_messages(raw_messages: list[Any], row: int, path: PathFn, root: str, r
     """Validate raw message dicts precisely: (the messages, or None when unusable; issues).
     `completion_only`: the format's rows are one assistant message by design (no prompt);
     `fields`: the row's other fields: its calls are checked against its `tools` and
-    `parallel_tool_calls` (validation/tools.py)."""
+    `parallel_tool_calls` (validation/checks/tools.py)."""
     issues: list[Issue] = []
     if not raw_messages:
         return None, [Issue.make(row, root, "no-messages", "the conversation has no messages")]

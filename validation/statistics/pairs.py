@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 
 from validation.models import Preference, Unpaired
-from validation.source import Source, dataset_of, source_name
+from validation.readers.source import Source, dataset_of, source_name
 from validation.summaries import PairSummary
 
 QUANTILES = (0.5, 0.9, 0.99)
@@ -38,11 +38,24 @@ class PairStats:
 
     def plot(self, path: str | os.PathLike[str]) -> Path:
         """Write the length histograms as PNG (or self-contained HTML for a `.html` path)."""
-        from validation.stats_report import write_html, write_png
+        from validation.statistics.report import write_html, write_png
 
         path = Path(path)
         return write_html(self, path) if path.suffix.lower() == ".html" else write_png(self, path)
 
+    compare_label = "B prompts also in A: exact / normalised"
+
+    def lines(self) -> list[tuple[str, str]]:
+        """The overview, as (label, value) lines (terminal, comparison, HTML)."""
+        return pair_lines(self.summary)
+
+    def show(self, console: Any) -> None:
+        """Print the terminal tables."""
+        render_pairs(self, console)
+
+    def figure(self, plt: Any) -> Any:
+        """The length histograms, a matplotlib figure."""
+        return pair_figure(self, plt)
 
 
 def percent(share: float) -> str:
@@ -65,11 +78,11 @@ def pair_stats(source: Source, *, tokenizer: Any = None, format: str | None = No
                split: str = "train", progress: bool = False) -> PairStats:
     """Statistics of a preference dataset; lengths in tokens of the message texts when `tokenizer`
     is given (else characters)."""
-    from validation.checks import message_dup_text
-    from validation.preference import read_pair
-    from validation.rowscan import fingerprints, hash_conversation
+    from validation.checks.messages import message_dup_text
+    from validation.checks.pairs import read_pair
+    from validation.checks.prover import fingerprints, hash_conversation
     from validation.tokens import count_tokens
-    from validation.validate import progress_bar
+    from validation.progress import progress_bar
 
     values: list[Preference | Unpaired] = []
     dup_texts: list[str] = []
@@ -146,7 +159,7 @@ def _bias(frame: pl.DataFrame) -> dict[str, float] | None:
 
 
 def _ties(values: list[Preference | Unpaired]) -> dict[str, int] | None:
-    from validation.preference import fold_alike
+    from validation.checks.pairs import fold_alike
 
     pairs = [v for v in values if isinstance(v, Preference)]
     if not pairs:

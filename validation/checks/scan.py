@@ -4,7 +4,7 @@ Raw JSONL lines of list-of-messages formats first meet `rowscan.Prover`, which c
 rows in one pass over their bytes and hashes them. Decoded rows meet `fast_clean`, which clears
 well-formed rows with C-speed builtins; once per chunk, Polars scans their texts for control
 characters and special tokens. Rows not cleared go through the precise `check_messages`.
-Duplicates are resolved over the hashes of many chunks at once (`validation.duplicates`), in
+Duplicates are resolved over the hashes of many chunks at once (`validation.checks.duplicates`), in
 row order, which is also what lets a large JSONL file be split across processes. Findings go
 into a `Findings`, which keeps counts exact and examples bounded.
 """
@@ -19,19 +19,19 @@ from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
-from validation.checks import (check_messages, fast_clean, fast_clean_tools, message_dup_text, suspects,
+from validation.checks.messages import (check_messages, fast_clean, fast_clean_tools, message_dup_text, suspects,
                                suspect_tokens, with_call_content)
-from validation.formats import Format, FormatError, RawShape
-from validation.decode import decode_row, loads_text
-from validation.duplicates import Duplicates
-from validation.io import BOM, Record
+from validation.readers.formats import Format, FormatError, RawShape
+from validation.readers.decode import decode_row, loads_text
+from validation.checks.duplicates import Duplicates
+from validation.readers.files import BOM, Record
 from validation.models import ROLES, Conversation, Unpaired
-from validation.preference import FAST_PAIRS, check_pair, fast_pair, label_balance, shared_start_issue
+from validation.checks.pairs import FAST_PAIRS, check_pair, fast_pair, label_balance, shared_start_issue
 from validation.report import Findings, Issue
 from validation._rowscan import duplicate_key
-from validation.rowscan import PAIR_LAYOUTS, Prover, fingerprints
-from validation.rules import TemplateRules
-from validation.tools import ResponseSchema, canonical_json
+from validation.checks.prover import PAIR_LAYOUTS, Prover, fingerprints
+from validation.checks.rules import TemplateRules
+from validation.checks.tools import ResponseSchema, canonical_json
 from validation.tokens import backend_of, count_tokens
 
 CHUNK_ROWS = 8192

@@ -25,10 +25,10 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from validation.decode import MAX_ROW_BYTES, json_type
+from validation.readers.decode import MAX_ROW_BYTES, json_type
 from validation.errors import InputError
-from validation.formats import Format, clear_winner, get_format, rank_formats
-from validation.io import (BOM, FILE_KINDS, Record, compression_of, dataset_records, decode_list_cells, kind_of,
+from validation.readers.formats import Format, clear_winner, get_format, rank_formats
+from validation.readers.files import (BOM, FILE_KINDS, Record, compression_of, dataset_records, decode_list_cells, kind_of,
                            load_hf_dataset, open_bytes, read_file)
 from validation.report import Issue
 

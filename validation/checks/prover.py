@@ -6,7 +6,7 @@ precise checks). Every path hashes a conversation the same way (`hash_conversati
 cleared here and its copy checked precisely are still found to be duplicates, and `stats`
 counts the duplicates `validate` reports.
 
-The near-duplicate fold of one message is `fold` (defined in `validation.fold`), done in C for
+The near-duplicate fold of one message is `fold` (defined in `validation.checks.fold`), done in C for
 all of Unicode: no text goes back to Python to be folded.
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from validation import _rowscan
-from validation.checks import ROLE_CODE, SEP
-from validation.formats import RawShape
+from validation.checks.messages import ROLE_CODE, SEP
+from validation.readers.formats import RawShape
 
 ROLE_OF_CODE = {"s": "system", "u": "user", "a": "assistant", "t": "tool"}  # `checks.dup_text` letters
 PAIR_LAYOUTS = {"preference": 0, "preference-implicit": 1, "hh-text": 2}  # `prove_pairs`' layouts, by format
@@ -26,7 +26,7 @@ PAIR_LAYOUTS = {"preference": 0, "preference-implicit": 1, "hh-text": 2}  # `pro
 
 def fold(text: str) -> str:
     """The near-duplicate form of one message: whitespace runs to one space, trimmed, each
-    character lower-cased (`validation.fold.reference_fold`, in C).
+    character lower-cased (`validation.checks.fold.reference_fold`, in C).
 
     Example:
         >>> fold("  Ich  GRÜẞE\u3000ΣΑΣ ")  # a final capital sigma folds to σ like any other

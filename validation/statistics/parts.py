@@ -4,11 +4,11 @@ A JSONL file of a list-of-messages format (`messages`, `sharegpt`), plain or com
 by `_rowscan.read_messages` in threads over line-aligned parts of it (of what it decompresses
 to); a plain file's parts are mapped, not copied (`Dataset.mapped`). The C reader lets go of the
 GIL, so `stats` starts the parts here, before it imports Polars, numpy and pyarrow (0.2-0.3 s in
-a fresh process), and `validation.stats_read` turns each part into frames as it comes. This
+a fresh process), and `validation.statistics.frames` turns each part into frames as it comes. This
 module imports none of them.
 
 Example:
-    >>> from validation.source import open_dataset
+    >>> from validation.readers.source import open_dataset
     >>> rows = [{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}]
     >>> with open_dataset(rows) as data:
     ...     c_readable(data)
@@ -23,9 +23,9 @@ from types import TracebackType
 
 from validation import _rowscan
 from validation.errors import InputError
-from validation.io import readable
-from validation.jsonl_scan import blocks, default_workers, line_ranges
-from validation.source import Dataset
+from validation.readers.files import readable
+from validation.checks.parallel import blocks, default_workers, line_ranges
+from validation.readers.source import Dataset
 
 PART_BYTES = 256 << 20  # the C reader's parts: about this size at most, the same number per core
 COMPRESSED_PART = 32 << 20  # parts of a compressed file, decompressed one after the other

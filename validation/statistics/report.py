@@ -1,4 +1,8 @@
-"""Show statistics: rich tables in the terminal, a PNG of the length histograms, a self-contained HTML."""
+"""Show statistics: rich tables in the terminal, a PNG of the length histograms, a self-contained HTML.
+
+What is shown is the statistics object's own (`Shown`: its overview lines, its terminal tables,
+its figure): conversation statistics take theirs from this module, preference statistics
+(validation/statistics/pairs.py) from theirs, and this module imports neither."""
 
 from __future__ import annotations
 
@@ -6,16 +10,31 @@ import base64
 import html
 import io
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import polars as pl
 
-from validation.io import InputError
+from validation.readers.files import InputError
 from validation.outputs import Paths, write_file
 from validation.summaries import StatsSummary
 
 
-def _rows(summary: StatsSummary) -> list[tuple[str, str]]:
+class Shown(Protocol):
+    """Statistics this module can show: conversation `Stats` and preference `PairStats`."""
+
+    name: str
+    format: str
+    summary: Any
+    compare_label: str  # the comparison's row of prompts (or rows) of B also in A
+
+    def lines(self) -> list[tuple[str, str]]: ...
+
+    def show(self, console: Any) -> None: ...
+
+    def figure(self, plt: Any) -> Any: ...
+
+
+def overview_lines(summary: StatsSummary) -> list[tuple[str, str]]:
     """(label, value) lines of the overview, shared by the terminal, compare and HTML views."""
     turns, duplicates, system = summary.turns_per_conversation, summary.duplicates, summary.system_prompts
     lines = [("conversations", f"{summary.rows:,}"), ("skipped rows", f"{summary.skipped_rows:,}"),
@@ -73,27 +92,19 @@ def _rows(summary: StatsSummary) -> list[tuple[str, str]]:
     return lines
 
 
-def _lines(stats: Any) -> list[tuple[str, str]]:
-    """The overview lines of conversation stats or of preference stats (validation/pair_stats.py)."""
-    from validation.pair_stats import PairStats, pair_lines
-
-    return pair_lines(stats.summary) if isinstance(stats, PairStats) else _rows(stats.summary)
+def render_terminal(stats: Shown, console: Any) -> None:
+    stats.show(console)
 
 
-def render_terminal(stats: Any, console: Any) -> None:
+def show_conversations(stats: Any, console: Any) -> None:
+    """The terminal tables of conversation statistics: overview, lengths per role, system prompts."""
     from rich.table import Table
     from rich.text import Text  # names, roles and prompts are the user's text, never rich markup
-
-    from validation.pair_stats import PairStats, render_pairs
-
-    if isinstance(stats, PairStats):
-        render_pairs(stats, console)
-        return
 
     overview = Table(title=Text(f"{stats.name} ({stats.format})"), title_justify="left", show_header=False)
     overview.add_column(style="bold")
     overview.add_column()
-    for label, value in _rows(stats.summary):
+    for label, value in overview_lines(stats.summary):
         overview.add_row(label, Text(value))
     console.print(overview)
     for key, unit in (("length_chars", "characters"), ("length_tokens", "tokens")):
@@ -115,7 +126,7 @@ def render_terminal(stats: Any, console: Any) -> None:
         console.print(table)
 
 
-def render_compare(a: Any, b: Any, leakage: dict[str, int], console: Any) -> None:
+def render_compare(a: Shown, b: Shown, leakage: dict[str, int], console: Any) -> None:
     from rich.table import Table
     from rich.text import Text
 
@@ -123,17 +134,13 @@ def render_compare(a: Any, b: Any, leakage: dict[str, int], console: Any) -> Non
     table.add_column("")
     table.add_column(Text(f"A: {a.name}"))
     table.add_column(Text(f"B: {b.name}"))
-    for (label, left), (_, right) in zip(_lines(a), _lines(b)):
+    for (label, left), (_, right) in zip(a.lines(), b.lines()):
         table.add_row(label, Text(left), Text(right))
-    from validation.pair_stats import PairStats
-
-    table.add_row("B prompts also in A: exact / normalised" if isinstance(b, PairStats) else
-                  "B rows also in A: exact / normalised",
-                  "", f"{leakage['b_rows_in_a_exact']:,} / {leakage['b_rows_in_a_normalised']:,}")
+    table.add_row(b.compare_label, "", f"{leakage['b_rows_in_a_exact']:,} / {leakage['b_rows_in_a_normalised']:,}")
     console.print(table)
 
 
-def _figure(stats: Any) -> Any:
+def _figure(stats: Shown) -> Any:
     try:
         import matplotlib
 
@@ -141,10 +148,11 @@ def _figure(stats: Any) -> Any:
         import matplotlib.pyplot as plt
     except ImportError:
         raise InputError("plots need matplotlib: pip install 'instructkit[plot]'") from None
-    from validation.pair_stats import PairStats, pair_figure
+    return stats.figure(plt)
 
-    if isinstance(stats, PairStats):
-        return pair_figure(stats, plt)
+
+def conversation_figure(stats: Any, plt: Any) -> Any:
+    """The length histograms of conversation statistics: per conversation and per assistant turn."""
     unit = "tokens" if "tokens" in stats.frame.columns else "characters"
     column = "tokens" if unit == "tokens" else "chars"
     per_conversation = stats.conversations["length"].to_list()
@@ -164,7 +172,7 @@ def _figure(stats: Any) -> Any:
     return figure
 
 
-def _png_bytes(stats: Any) -> bytes:
+def _png_bytes(stats: Shown) -> bytes:
     import matplotlib.pyplot as plt
 
     figure = _figure(stats)
@@ -174,15 +182,15 @@ def _png_bytes(stats: Any) -> bytes:
     return buffer.getvalue()
 
 
-def write_png(stats: Any, path: Path, inputs: Paths = ()) -> Path:
+def write_png(stats: Shown, path: Path, inputs: Paths = ()) -> Path:
     write_file(path, _png_bytes(stats), inputs=inputs)
     return path
 
 
-def write_html(stats: Any, path: Path, inputs: Paths = ()) -> Path:
+def write_html(stats: Shown, path: Path, inputs: Paths = ()) -> Path:
     """One file: the overview, per-role lengths and the histograms (PNG inlined as base64)."""
     image = base64.b64encode(_png_bytes(stats)).decode("ascii")
-    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in _lines(stats))
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in stats.lines())
     lengths = ""
     # conversations: per role, in characters and tokens; pairs: per part (prompt, chosen, ...), in their unit
     for key, title, by in (("length_chars", "length per message (characters)", "role"),

@@ -20,9 +20,9 @@ from typing import Any, Literal
 
 import orjson
 
-from validation.decode import json_type, loads_text
+from validation.readers.decode import json_type, loads_text
 from validation.errors import InputError
-from validation.rules import ToolSupport
+from validation.checks.rules import ToolSupport
 
 Found = tuple[str, str, str]  # (path, code, message)
 PathFn = Callable[[int, str], str]
@@ -274,7 +274,7 @@ class ResponseSchema:
     @classmethod
     def load(cls, path: str, scope: Scope = "last") -> ResponseSchema:
         """Read a schema file; InputError when it is unreadable or not a JSON Schema."""
-        from validation.io import read_json
+        from validation.readers.files import read_json
 
         return cls(read_json(path), scope, path)
 
@@ -323,7 +323,7 @@ def tool_counts(data: Any, response: ResponseSchema | None = None, *, found: boo
     """(ToolCounts or None, ResponseCounts or None) of a dataset, in one pass over its rows; tool
     counts only when there is something to count: `found` (what the reader saw), else `has_tools`
     (rows given as an iterator, which the other statistics have read, are not counted)."""
-    from validation.formats import FormatError
+    from validation.readers.formats import FormatError
     from validation.summaries import ResponseCounts, ToolCounts
 
     if not data.rereadable:  # rows given as an iterator, already read for the other statistics

@@ -19,11 +19,11 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
-from validation.decode import MAX_ROW_BYTES
-from validation.io import line_blocks, open_bytes, readable, skip_line
+from validation.readers.decode import MAX_ROW_BYTES
+from validation.readers.files import line_blocks, open_bytes, readable, skip_line
 from validation.report import Findings
-from validation.scan import Scanner
-from validation.source import Dataset, Window
+from validation.checks.scan import Scanner
+from validation.readers.source import Dataset, Window
 
 BLOCK_BYTES = 4 << 20  # lines are read and checked about this many bytes at a time
 PARALLEL_MIN_BYTES = 32 << 20  # a plain file this large is shared between processes

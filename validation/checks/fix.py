@@ -22,11 +22,11 @@ import copy
 import json
 from typing import Any
 
-from validation.formats import SHAREGPT_NAMES, SHAREGPT_ROLES, Format
+from validation.readers.formats import SHAREGPT_NAMES, SHAREGPT_ROLES, Format
 from validation.models import ROLES
-from validation.reasoning import CLOSE, inline, reasoning_of
-from validation.rules import TemplateRules
-from validation.tools import arguments_of
+from validation.checks.reasoning import CLOSE, inline, reasoning_of
+from validation.checks.rules import TemplateRules
+from validation.checks.tools import arguments_of
 
 ALIASES = {"human": "user", "gpt": "assistant", "bot": "assistant", "model": "assistant", "ai": "assistant",
            "chatgpt": "assistant", "function": "tool", "observation": "tool", "ipython": "tool"}

@@ -1,0 +1,276 @@
+"""The steps every training method shares: the validation gate, the template, the eval split,
+TRL's trainer arguments, and the training run itself with its samples, metrics and save. Each
+method (training/sft.py, training/preference.py) strings them together with its own
+preparation and trainer; training/pipeline.py picks the method.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from training.config import ConfigError, TrainConfig
+from validation.errors import InvalidDataset, PushFailed
+from validation.outputs import write_file
+
+
+log = logging.getLogger("instructkit")
+
+
+# Audit codes that concern what training learns; the validation codes are the gate's.
+SUPERVISION_CODES = frozenset({"prompt-fills-max-length", "identical-after-truncation",  # pairs (pair_audit.py)
+                               "response-not-supervised", "end-of-turn-not-supervised", "truncated-to-nothing",
+                               "over-length", "double-bos", "special-token-in-content", "template-refused",
+                               "call-not-supervised", "tool-result-supervised"})
+
+
+@dataclass
+class RunSummary:
+    output_dir: str
+    model: str
+    template: str
+    train_rows: int
+    eval_rows: int
+    dropped_rows: int
+    steps: int
+    seconds: float
+    train_tokens: int
+    tokens_per_second: float
+    first_loss: float | None
+    final_loss: float | None
+    eval_loss: float | None
+    device: str
+    precision: str
+    stop_rate_before: float | None = None
+    stop_rate_after: float | None = None
+    # dpo and kto: the mean reward margin (chosen minus rejected; KTO: desirable minus undesirable) and,
+    # for dpo, the share of pairs whose chosen reply the model rewards more, at the first and last logged step
+    reward_margin_first: float | None = None
+    reward_margin_last: float | None = None
+    reward_accuracy_first: float | None = None
+    reward_accuracy_last: float | None = None
+
+
+def is_main_process() -> bool:
+    """Rank 0 under torchrun / accelerate launch (and the only process otherwise)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def write_report(path: Path, text: str) -> None:
+    """Reports are written once, by the main process, even when several processes train."""
+    if is_main_process():
+        write_file(path, text)
+
+
+def say(console: Any, message: str, *, markup: bool = True) -> None:
+    """Print on the main process. Text from data, models or paths goes through `plain` first."""
+    if console is not None and is_main_process():
+        console.print(message, markup=markup, highlight=markup)
+
+
+def plain(value: Any) -> str:
+    """`value` as text that rich prints as it is ([/INST] is a token, not a closing tag)."""
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
+@contextlib.contextmanager
+def training_data(config: TrainConfig) -> Iterator[Any]:
+    """The training `Dataset` for a block: the one the config holds (left open), or the config's
+    file opened once and closed when the block ends (the gate and the audit read through it)."""
+    from validation.readers.source import Dataset, dataset_of
+
+    source = config.dataset
+    if isinstance(source, Dataset):
+        yield source
+        return
+    with dataset_of(source.path, format=source.format, column=source.column, split=source.split) as data:
+        yield data
+
+
+def gate(config: TrainConfig, out: Path, console: Any = None, data: Any = None) -> Any:
+    """Validate the dataset (`data`, else the config's) before any model is loaded; the report.
+    Raises `InvalidDataset`."""
+    from validation import validate
+    from validation.report import MAX_ISSUES
+
+    template = None if config.template == "auto" else config.template
+    with contextlib.nullcontext(data) if data is not None else training_data(config) as data:
+        report = validate(data, template=template, max_length=None, max_issues=MAX_ISSUES,
+                          response_schema=config.response_schema, response_scope=config.response_scope)
+    write_report(out / "validation.json", json.dumps(report.to_json(), ensure_ascii=False, indent=1))
+    say(console, f"validate: {report.rows} rows, {report.valid} valid, {report.invalid} invalid")
+    if report.invalid and config.on_invalid == "stop":
+        raise InvalidDataset(report)
+    if report.invalid:
+        say(console, f"[yellow]dropped {report.invalid} invalid rows (on_invalid: drop)[/]")
+    return report
+
+
+def choose_template(config: TrainConfig, model: Any, tokenizer: Any, console: Any = None) -> Any:
+    """The registry template to train with; a template-less tokenizer gets it installed."""
+    from templating import compare_template, detect_template, get_template
+    from training.models import setup_chat_format
+
+    if not getattr(tokenizer, "chat_template", None):
+        name = "chatml" if config.template == "auto" else config.template
+        setup_chat_format(model, tokenizer, name)
+        say(console, f"template: the tokenizer had none; installed {name} (special tokens added, embeddings "
+                        f"resized to {len(tokenizer)})")
+        return get_template(name)
+    if config.template == "auto":
+        name = detect_template(tokenizer)
+        if name is None:
+            raise ConfigError("template: auto: the model's chat template is not one the registry knows; name "
+                              "one with `template: NAME` (see `instructkit templates`)")
+        say(console, f"template: auto → {name} (the model's own)")
+        return get_template(name)
+    warning = compare_template(tokenizer, config.template)
+    if warning:
+        say(console, f"[yellow]warning: {plain(warning)}[/]")
+    return get_template(config.template)
+
+
+def split_eval(rows: list[Any], config: TrainConfig, read: Any) -> tuple[list[Any], list[Any]]:
+    """(train rows, eval rows): the eval file's rows (`read(path, split)`), a seeded share of
+    `rows` held out (`eval.ratio`), or none."""
+    if config.eval is None:
+        return rows, []
+    if config.eval.path:
+        return rows, read(config.eval.path, config.eval.split or "train")
+    if config.eval.ratio:
+        shuffled = rows[:]
+        random.Random(config.seed).shuffle(shuffled)
+        size = max(1, round(len(shuffled) * config.eval.ratio))
+        return shuffled[size:], shuffled[:size]
+    return rows, []
+
+
+def trainer_args(config: TrainConfig, out: Path, has_eval: bool, device: Any = None) -> tuple[Any, str, str]:
+    """TRL's config of the method (`SFTConfig`, `DPOConfig` or `KTOConfig`) with the defaults of
+    `device` (detected when not given: training/device.py); (config, device kind, precision)."""
+    import trl
+
+    from training.config import TRAINER_CONFIGS, trainer_fields
+    from training.device import detect, sft_defaults
+
+    device = device or detect()
+    if device.kind == "cpu" and config.cpu_allocator:
+        from training.allocator import keep_freed_memory
+
+        keep_freed_memory()
+    defaults = sft_defaults(device, packing=config.packing, has_eval=has_eval)
+    # push_to_hub is done by the pipeline after saving, so an unreachable hub is one clear message.
+    if "gradient_checkpointing" in config.trainer:  # the older name (deprecated in transformers 5) wins when set
+        defaults.pop("activation_checkpointing")
+    settings = {**defaults, **config.trainer, "push_to_hub": False, "output_dir": str(out),
+                "max_length": config.max_length, "seed": config.seed}
+    if config.method == "sft":
+        settings.update(packing=config.packing, assistant_only_loss=False)
+        if settings.get("padding_free") and not config.packing:
+            settings["max_length"] = None  # TRL refuses to truncate padding-free rows: prepare already did
+    else:  # pairs are padded (padding-free pairs need FlashAttention in TRL)
+        settings["padding_free"] = config.trainer.get("padding_free", False)
+        known = trainer_fields(config.method)
+        settings = {k: v for k, v in settings.items() if k in known}
+    try:
+        made = getattr(trl, TRAINER_CONFIGS[config.method])(**settings)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{config.method}: {exc}") from None
+    return made, device.kind, "bf16" if settings["bf16"] else "fp32"
+
+
+def lora_config(config: TrainConfig) -> Any:
+    if config.lora is None:
+        return None
+    try:
+        from peft import LoraConfig
+    except ImportError:
+        raise ConfigError("lora: needs peft; pip install 'instructkit[lora]'") from None
+    return LoraConfig(r=config.lora.r, lora_alpha=config.lora.alpha, lora_dropout=config.lora.dropout,
+                      target_modules=config.lora.target_modules, task_type="CAUSAL_LM")
+
+
+def train(config: TrainConfig, out: Path, model: Any, tokenizer: Any, template: Any,
+          make_trainer: Callable[[Any], Any], sizes: tuple[int, int], held_out: list[Any], dropped: int,
+          provenance: str, console: Any, sample_tools: list[Any] | None) -> RunSummary:
+    """Train with the trainer `make_trainer(args)` builds (each method's own: training/sft.py,
+    training/preference.py) on `sizes` (train rows, eval rows), with the samples before and after,
+    and save the run."""
+    from training import fingerprint
+    from training.rundir import last_checkpoint, mark
+    from training.samples import generate, stop_ids, stop_rate, write_samples
+
+    def replies(m: Any) -> tuple[list[Any], list[Any]]:
+        return (generate(m, tokenizer, template, config.sample_prompts, max_new_tokens=config.max_new_tokens,
+                         tools=sample_tools),
+                generate(m, tokenizer, template, held_out, max_new_tokens=config.max_new_tokens))
+
+    before, before_held = replies(model)
+    args, device, precision = trainer_args(config, out, sizes[1] > 0)
+    tokenizer.chat_template = template.jinja  # the saved tokenizer carries the template trained with
+    stops = stop_ids(tokenizer, template)
+    model.generation_config.eos_token_id = stops  # generation stops at the end-of-turn token
+    trainer = make_trainer(args)
+    resume = last_checkpoint(out) if config.resume else None
+    if config.resume:
+        say(console, f"resume: from {plain(resume)}" if resume else "resume: no complete checkpoint yet; "
+                                                                       "starting from step 0")
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=resume)
+    seconds = time.perf_counter() - started
+    trainer.save_model(str(out))  # the trainer saves on the main process only
+    if is_main_process():
+        tokenizer.save_pretrained(str(out))
+        model.generation_config.save_pretrained(str(out))
+        fingerprint.write(out, fingerprint.fingerprint(tokenizer, template, stops))
+    history = trainer.state.log_history
+    losses = [h["loss"] for h in history if "loss" in h]
+    evals = [h["eval_loss"] for h in history if "eval_loss" in h]
+    tokens = int(max((float(h.get("num_tokens", 0)) for h in history), default=0))  # TRL counts them
+    after, after_held = replies(trainer.model)
+    rates = {"sample prompts": {"n": len(before), "before": stop_rate(before), "after": stop_rate(after)},
+             "held-out eval rows": {"n": len(before_held), "before": stop_rate(before_held),
+                                    "after": stop_rate(after_held)}}
+    if (config.sample_prompts or held_out) and is_main_process():
+        text = write_samples(out / "samples.md", config.sample_prompts, before, after, rates)
+        say(console, text, markup=False)  # the model's replies, as they are
+    rate_before, rate_after = stop_rate(before + before_held), stop_rate(after + after_held)
+    if rate_before is not None and rate_after is not None and rate_after < rate_before:
+        say(console, f"[bold red]WARNING: the model stops less often after training ({rate_before:.0%} → "
+                        f"{rate_after:.0%} of replies end with a stop token): check that the end-of-turn token is "
+                        "trained (`instructkit audit`)[/]")
+    margins = [h["rewards/margins"] for h in history if "rewards/margins" in h]
+    accuracies = [h["rewards/accuracies"] for h in history if "rewards/accuracies" in h]
+    summary = RunSummary(str(out), provenance, template.name, *sizes, dropped,
+                         result.global_step, round(seconds, 1), tokens, round(tokens / seconds, 1) if seconds else 0.0,
+                         losses[0] if losses else None, losses[-1] if losses else None, evals[-1] if evals else None,
+                         device, precision, rate_before, rate_after, margins[0] if margins else None,
+                         margins[-1] if margins else None, accuracies[0] if accuracies else None,
+                         accuracies[-1] if accuracies else None)
+    write_report(out / "metrics.json", json.dumps({"summary": asdict(summary), "stop_rates": rates,
+                                             "log_history": history}, indent=1))
+    if is_main_process():
+        mark(out, finished=True)  # verify and generate accept the folder from now on
+    if config.trainer.get("push_to_hub") and is_main_process():
+        push(trainer, config, out)
+    return summary
+
+
+def push(trainer: Any, config: TrainConfig, out: Path) -> None:
+    trainer.args.hub_model_id = config.trainer.get("hub_model_id") or trainer.args.hub_model_id
+    try:
+        trainer.push_to_hub()
+    except Exception as exc:  # the hub client raises many types; all mean "not pushed"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise PushFailed(f"push_to_hub: the model is saved in {out} but could not be pushed to the Hugging Face "
+                         f"hub ({reason}); push later with `huggingface-cli upload` when online") from None
