@@ -25,10 +25,29 @@ COMMANDS = {"validate": "validation.cli", "convert": "validation.cli", "stats": 
             "train": "training.cli", "generate": "training.cli", "verify": "training.cli"}
 
 
+class Names:
+    """The command line's edge: a template or tokenizer named there becomes the object the library
+    takes, here and nowhere inside (`validation` looks no name up; validation/arguments.py `Names`).
+    Each command calls it where it needs the object, so errors come in the order they always did."""
+
+    def template(self, name: str) -> Any:
+        """The registry's template called `name` (or an alias); UnknownName with the names that exist."""
+        from templating import get_template
+
+        return get_template(name)
+
+    def tokenizer(self, name: str) -> Any:
+        """A tokenizer for counting tokens (templating's one loader; a tokenizer.json needs no torch)."""
+        from templating.embedded import load_tokenizer
+
+        return load_tokenizer(name, chat_template=False)
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The whole parser, or only the part that `command` needs."""
     parser = argparse.ArgumentParser(
         prog="instructkit", description="Validate, convert, render and fine-tune chat datasets.")
+    parser.set_defaults(names=Names())
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in (COMMANDS[command],) if command in COMMANDS else COMMAND_MODULES:
         importlib.import_module(name).register(commands)

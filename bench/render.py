@@ -59,7 +59,8 @@ def main() -> None:
 
 def run(tokenizer, data: list[list[dict]]) -> None:  # noqa: ANN001 - a transformers tokenizer
     from templating import get_template
-    from templating.tokens import render_tokens_batch, tokenize_rendered
+    from templating.registry import render_tokens_batch
+    from templating.tokens import tokenize_rendered
 
     template = get_template("smollm2")
     n = len(data)

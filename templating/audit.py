@@ -13,15 +13,18 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from templating.environment import TemplateError, TemplateLimit
-from templating.registry import ChatTemplate, tools_of
+from templating.environment import tools_of
 from templating.spec import Rendered
 from templating.tokens import fast_backend, token_at, mask_of, token_range
 from validation.models import Conversation
 from validation.checks.reasoning import CLOSE, think_range
 from validation.checks.rules import Finding
+
+if TYPE_CHECKING:
+    from templating.registry import ChatTemplate
 
 # What happens to a conversation over max_length: cut its end (TRL's default), drop its oldest
 # turns first (keeping the system prompt and the last reply), leave it out, or stop with an error.

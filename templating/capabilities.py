@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 from templating.environment import compile_template, render_with_spans
-from templating.registry import ChatTemplate
 from validation.errors import TemplateError
 from validation.checks.reasoning import CLOSE, OPEN, REASONING_FIELDS, ReasoningSupport
 from validation.checks.rules import ToolSupport
+
+if TYPE_CHECKING:
+    from templating.registry import ChatTemplate
 
 _NAME, _ARG, _VALUE = "probe_lookup", "probe_key", "probe-value-7"
 _TOOL = {"type": "function", "function": {"name": _NAME, "description": "probe",

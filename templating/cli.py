@@ -10,7 +10,7 @@ from contextlib import nullcontext
 from templating.audit import OVER_LENGTH, TRAIN_ON
 from validation.arguments import at_least, check_outputs, opened, print_report, source_arguments
 from validation.outputs import open_for_writing
-from validation.checks.rules import get_tokenizer
+from templating.embedded import load_tokenizer
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -132,18 +132,17 @@ def run_render(args: argparse.Namespace) -> int:
 
 
 def run_audit(args: argparse.Namespace) -> int:
-    from templating.rules import rules_of
     from validation.audit import audit_rows
 
     from templating.parse import chosen_template
 
     check_outputs(args, "per_row")
-    tokenizer = get_tokenizer(args.model or args.tokenizer, chat_template=True)
+    tokenizer = load_tokenizer(args.model or args.tokenizer)
     template = chosen_template(tokenizer, args.template, args.model or args.tokenizer)
     if not args.json:
         print(f"template: {template.name}", file=sys.stderr)
     with opened(args) as data:
-        report, audited = audit_rows(data, tokenizer=tokenizer, template=rules_of(template),
+        report, audited = audit_rows(data, tokenizer=tokenizer, template=template.rules,
                                      max_length=args.max_length, over_length=args.over_length, format=args.format,
                                      column=args.column, split=args.split, progress=not args.json,
                                      train_on=args.train_on, max_prompt_length=args.max_prompt_length)

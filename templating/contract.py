@@ -182,9 +182,9 @@ def check_target(target: str, *, tokenizer: str | None = None, end_of_turn: str 
     from templating.registry import get_template, resolve, template_of_tokenizer
     from templating.spec import TemplateSpec
     from validation.errors import InputError
-    from validation.checks.rules import get_tokenizer
+    from templating.embedded import load_tokenizer
 
-    loaded = get_tokenizer(tokenizer, chat_template=True) if tokenizer else None
+    loaded = load_tokenizer(tokenizer) if tokenizer else None
     try:
         resolve(target)
     except KeyError:
@@ -206,7 +206,7 @@ def check_target(target: str, *, tokenizer: str | None = None, end_of_turn: str 
         except TemplateError as exc:
             raise InputError(f"{path}: not a usable Jinja template ({exc})") from None
         return ChatTemplate(spec), loaded
-    model = get_tokenizer(target, chat_template=True)
+    model = load_tokenizer(target)
     try:
         return template_of_tokenizer(model, target), loaded or model
     except (KeyError, TemplateError) as exc:

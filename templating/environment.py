@@ -26,6 +26,8 @@ import jinja2.nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError, safe_range
 
 from validation.errors import TemplateError, TemplateLimit  # re-exported: this module's name for it
+from validation.models import Conversation
+from validation.readers.decode import loads_text
 
 RENDER_SECONDS = 10.0  # one conversation; the largest official template renders a long one in milliseconds
 MAX_CHARS = 8_000_000  # one rendered conversation: four times the text of a 500,000-token context
@@ -173,3 +175,16 @@ def render_with_spans(template: jinja2.Template, **variables: Any) -> tuple[str,
         else:
             merged.append((start, end))
     return "".join(blocks), merged
+
+
+def tools_of(messages: Any, tools: Any = None) -> list[Any] | None:
+    """The tools to render: `tools` when given, else a `Conversation`'s own row `tools`; JSON
+    text (as datasets often store them) is decoded. None when there are none."""
+    if tools is None and isinstance(messages, Conversation):
+        tools = messages.metadata.get("tools")
+    if isinstance(tools, str):
+        try:
+            tools = loads_text(tools)
+        except ValueError:
+            raise TemplateError(f"tools is text that is not JSON: {tools[:60]!r}") from None
+    return tools or None

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from templating.registry import ChatTemplate
 from templating.tokens import fast_backend
 from validation.models import Preference, Unpaired, as_dicts
 from templating.audit import RowAudit
 from validation.checks.rules import Finding
+
+if TYPE_CHECKING:
+    from templating.registry import ChatTemplate
 
 
 @dataclass(frozen=True)

@@ -17,26 +17,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from templating.environment import TemplateError, TemplateLimit, compile_template, render_with_spans
+from templating.environment import TemplateError, TemplateLimit, compile_template, render_with_spans, tools_of
 from templating.builtins import BUILTINS
 from templating.fast import plain_turns, render_turns
 from templating.spec import Rendered, TemplateSpec
-from validation.readers.decode import loads_text
+from templating.tokens import Tokenized, tokenize_rendered
+from validation.checks.rules import TemplateRules
 from validation.errors import UnknownName
 from validation.models import Conversation, Message
-
-
-def tools_of(messages: Any, tools: Any = None) -> list[Any] | None:
-    """The tools to render: `tools` when given, else a `Conversation`'s own row `tools`; JSON
-    text (as datasets often store them) is decoded. None when there are none."""
-    if tools is None and isinstance(messages, Conversation):
-        tools = messages.metadata.get("tools")
-    if isinstance(tools, str):
-        try:
-            tools = loads_text(tools)
-        except ValueError:
-            raise TemplateError(f"tools is text that is not JSON: {tools[:60]!r}") from None
-    return tools or None
 
 
 def _resource(name: str) -> str:
@@ -58,6 +46,14 @@ class ChatTemplate:
     @property
     def _files(self) -> str:
         return self.spec.jinja_name or self.spec.name
+
+    @cached_property
+    def rules(self) -> TemplateRules:
+        """What validation checks with this template: special tokens, roles, alternation, tools and
+        reasoning support, and its render and audit hooks (`validate(..., template=t)` reads it)."""
+        from templating.rules import rules_of
+
+        return rules_of(self)
 
     @cached_property
     def official_jinja(self) -> str:
@@ -236,5 +232,32 @@ def list_templates() -> list[TemplateSpec]:
     return [_TEMPLATES[name] for name in sorted(_TEMPLATES)]
 
 
+def _template(template: str | ChatTemplate) -> ChatTemplate:
+    """`template` as it is, or the registry's template of that name."""
+    return template if isinstance(template, ChatTemplate) else get_template(template)
+
+
+def render_tokens(messages: Any, tokenizer: Any, template: str | ChatTemplate = "smollm2", *,
+                  add_generation_prompt: bool = False) -> Tokenized:
+    """Render `messages` with `template` and tokenize; the mask marks exactly the spans' tokens.
+
+    Example:
+        >>> from templating.embedded import load_tokenizer
+        >>> t = render_tokens([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}],
+        ...                   load_tokenizer())
+        >>> sum(t.assistant_mask)  # 'Hello', '<|im_end|>', '\\n'
+        3
+    """
+    return render_tokens_batch([messages], tokenizer, template, add_generation_prompt=add_generation_prompt)[0]
+
+
+def render_tokens_batch(conversations: Sequence[Any], tokenizer: Any, template: str | ChatTemplate = "smollm2",
+                        *, add_generation_prompt: bool = False) -> list[Tokenized]:
+    """`render_tokens` for many conversations in one batched (multi-threaded) tokenizer call."""
+    chat = _template(template)
+    return tokenize_rendered([chat.render(c, add_generation_prompt=add_generation_prompt) for c in conversations],
+                             tokenizer)
+
+
 __all__ = ["ChatTemplate", "get_template", "list_templates", "register_template", "resolve", "template_of_tokenizer",
-           "tools_of", "unregister_template"]
+           "render_tokens", "render_tokens_batch", "tools_of", "unregister_template"]

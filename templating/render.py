@@ -12,7 +12,6 @@ from validation.checks.reasoning import think_range
 from validation.report import Issue, Report
 from validation.checks.scan import Scanner
 from validation.readers.source import Dataset, Source, dataset_of, source_name
-from validation.options import resolve_rules
 from validation.validate import conversation_of
 
 
@@ -33,7 +32,7 @@ def _render_rows(data: Dataset, out: IO[str], chat: Any, add_generation_prompt: 
     issues: list[Issue] = []
     rows = written = 0
     # The template's rules make content with its special tokens an error: never render forged turns.
-    for outcome in Scanner(fmt, rules=resolve_rules(chat.name), duplicates=False).scan(records):
+    for outcome in Scanner(fmt, rules=chat.rules, duplicates=False).scan(records):
         rows += 1
         if not outcome.valid:
             issues += [i for i in outcome.issues if i.severity == "error"]
@@ -85,7 +84,7 @@ def show_spans(source: Source, *, template: str, row: int = 1, format: str | Non
 
 def _row(data: Dataset, chat: Any, row: int) -> dict[str, Any] | None:
     """Row `row` of `data` when it passes validation with the template's rules; None when there is no such row."""
-    scanner = Scanner(data.format, rules=resolve_rules(chat.name), duplicates=False)
+    scanner = Scanner(data.format, rules=chat.rules, duplicates=False)
     for outcome in scanner.scan(data.records(precise=True)):
         if outcome.record.row != row:
             continue

@@ -1,15 +1,16 @@
-"""The registry's answer to validation's template-rules interface (entry point
-`instructkit.template_rules` names `PROVIDER`, a `validation.checks.rules.TemplateProvider`): special
-tokens, roles, alternation, rendering and the audit."""
+"""A template's validation rules (`ChatTemplate.rules`): its special tokens, roles, alternation,
+what it renders of tools and reasoning, and the render and audit hooks validation calls with it."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from templating.registry import ChatTemplate
 from validation.models import ROLES
 from validation.checks.rules import TemplateRules
+
+if TYPE_CHECKING:
+    from templating.registry import ChatTemplate
 
 
 def rules_of(template: ChatTemplate) -> TemplateRules:
@@ -38,32 +39,3 @@ def rules_of(template: ChatTemplate) -> TemplateRules:
                          trims_content=spec.trims_content, render=render,
                          audit=audit, tools=capabilities(template), reasoning=reasoning_support(template),
                          audit_pairs=audit_pairs)
-
-
-class RegistryProvider:
-    """The template registry as a `TemplateProvider`."""
-
-    def rules(self, name: str) -> TemplateRules | None:
-        """Rules for a registered template name or alias; None when the registry has no such name."""
-        from templating import get_template
-
-        try:
-            return rules_of(get_template(name))
-        except KeyError:
-            return None
-
-    def names(self) -> list[str]:
-        from templating import list_templates
-
-        return [spec.name for spec in list_templates()]
-
-    def tokenizer(self, name_or_path: str) -> Any:
-        """A transformers tokenizer for a hub id, a folder or a GGUF file; SmolLM2's id is the embedded one."""
-        from templating.embedded import load_tokenizer
-
-        return load_tokenizer(name_or_path)  # ModelNotFound, an InputError, when it cannot be loaded
-
-
-PROVIDER = RegistryProvider()
-lookup = PROVIDER.rules  # the entry point's older name
-names, tokenizer = PROVIDER.names, PROVIDER.tokenizer  # its older attributes

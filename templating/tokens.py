@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from templating.registry import ChatTemplate, get_template
 from templating.spec import Rendered
 from validation.tokens import backend_of
 
@@ -67,32 +66,6 @@ def mask_of(encoding: Any, rendered: Rendered) -> list[int]:
 
 
 _ONES = [1] * 4096
-
-
-def _template(template: str | ChatTemplate) -> ChatTemplate:
-    return template if isinstance(template, ChatTemplate) else get_template(template)
-
-
-def render_tokens(messages: Any, tokenizer: Any, template: str | ChatTemplate = "smollm2", *,
-                  add_generation_prompt: bool = False) -> Tokenized:
-    """Render `messages` with `template` and tokenize; the mask marks exactly the spans' tokens.
-
-    Example:
-        >>> from templating.embedded import load_tokenizer
-        >>> t = render_tokens([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}],
-        ...                   load_tokenizer())
-        >>> sum(t.assistant_mask)  # 'Hello', '<|im_end|>', '\\n'
-        3
-    """
-    return render_tokens_batch([messages], tokenizer, template, add_generation_prompt=add_generation_prompt)[0]
-
-
-def render_tokens_batch(conversations: Sequence[Any], tokenizer: Any, template: str | ChatTemplate = "smollm2",
-                        *, add_generation_prompt: bool = False) -> list[Tokenized]:
-    """`render_tokens` for many conversations in one batched (multi-threaded) tokenizer call."""
-    chat = _template(template)
-    return tokenize_rendered([chat.render(c, add_generation_prompt=add_generation_prompt) for c in conversations],
-                             tokenizer)
 
 
 def tokenize_rendered(rendered: Sequence[Rendered], tokenizer: Any) -> list[Tokenized]:

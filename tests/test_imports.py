@@ -2,7 +2,8 @@
 another module's private name, and packages below the top one that import nothing in their
 `__init__.py` (importing `validation.read.source` runs `validation/read/__init__.py` first: an
 import there would be an edge no graph of `from` lines shows). Every import counts, those inside
-functions too: a cycle hidden in a function is still a cycle for whoever reads the code."""
+functions too: a cycle hidden in a function is still a cycle for whoever reads the code. Only
+imports under `if TYPE_CHECKING:` are left out: they never run (a type named in annotations)."""
 
 from __future__ import annotations
 
@@ -33,12 +34,24 @@ def modules(root: Path, packages: tuple[str, ...] = PACKAGES, tops: tuple[str, .
     return found
 
 
+def _nodes(tree: ast.AST) -> Iterator[ast.AST]:
+    """Every node of `tree` but those under `if TYPE_CHECKING:`."""
+    for node in ast.iter_child_nodes(tree):
+        test = node.test if isinstance(node, ast.If) else None
+        if isinstance(test, ast.Name) and test.id == "TYPE_CHECKING" or \
+                isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING":
+            yield from (inner for branch in node.orelse for inner in (branch, *_nodes(branch)))
+            continue
+        yield node
+        yield from _nodes(node)
+
+
 def imports(name: str, path: Path, known: dict[str, Path]) -> Iterator[tuple[str, str | None]]:
     """(module imported, private name imported from it or None) for every import in `path`."""
     if path.suffix != ".py":
         return
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in _nodes(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name in known:
@@ -143,6 +156,11 @@ def _write(root: Path, files: dict[str, str]) -> None:
     ({"validation/__init__.py": "from validation.a import x\n", "validation/a.py": "from validation import y\n"},
      [["validation", "validation.a"]]),
     ({"validation/__init__.py": "", "validation/a.py": "from validation.b import x\n", "validation/b.py": ""}, []),
+    ({"validation/__init__.py": "", "validation/a.py": "from validation.b import x\n",
+      "validation/b.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from validation.a import y\n"}, []),
+    ({"validation/__init__.py": "", "validation/a.py": "from validation.b import x\n",
+      "validation/b.py": "import typing\nif typing.TYPE_CHECKING:\n    pass\nelse:\n    from validation.a import y\n"},
+     [["validation.a", "validation.b"]]),
 ])
 def test_an_injected_cycle_is_found(tmp_path: Path, files: dict[str, str], expected: list[list[str]]) -> None:
     _write(tmp_path, files)

@@ -50,12 +50,11 @@ def audit_gate(config: TrainConfig, data: Any, tokenizer: Any, template: Any, ou
     out under `drop`, train anyway under `warn`."""
     import json
 
-    from templating.rules import rules_of
     from validation.audit import audit_rows
     from validation.errors import InvalidDataset
     from validation.statistics.pairs import pair_stats
 
-    report, audits = audit_rows(data, tokenizer=tokenizer, template=rules_of(template),
+    report, audits = audit_rows(data, tokenizer=tokenizer, template=template.rules,
                                 max_length=config.max_length, max_prompt_length=config.max_prompt_length)
     write_report(out / "audit.json", json.dumps(report.to_json(), ensure_ascii=False, indent=1))
     s = report.summary
@@ -208,7 +207,6 @@ def run_preference(config: TrainConfig, out: Path, dry_run: bool, console: Any) 
     """The run of `method: dpo` and `kto` in `out` (claimed by `pipeline.run`)."""
     import yaml
 
-    from templating.rules import rules_of
     from training.device import attention, detect
     from training.models import load_model
     from training.samples import prompts_of
@@ -228,7 +226,7 @@ def run_preference(config: TrainConfig, out: Path, dry_run: bool, console: Any) 
         audited, dropped = audit_gate(config, data, tokenizer, template, out, console)
     tokens = {id(value): t for value, t in audited}  # the audit's tokens: each pair is tokenized once
     rows = as_method([value for value, _ in audited], config.method, data.name)
-    train_rows, eval_rows = split_eval(rows, config, partial(_read_eval, config, rules_of(template)))
+    train_rows, eval_rows = split_eval(rows, config, partial(_read_eval, config, template.rules))
     if config.method == "dpo":
         limits = {"max_length": config.max_length, "max_prompt_length": config.max_prompt_length}
         train_set = prepare(train_rows, tokenizer, template, **limits, audited=tokens)

@@ -66,7 +66,7 @@ def generate(model: Any, tokenizer: Any, template: ChatTemplate, prompts: list[A
     with its tools), with the training template; `tools` go with the user-message prompts."""
     import torch
 
-    from templating.tokens import render_tokens
+    from templating.registry import render_tokens
 
     replies = []
     model.eval()

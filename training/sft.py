@@ -30,14 +30,13 @@ def supervise(config: TrainConfig, tokenizer: Any, template: Any, out: Path | No
     Rows left out: over max_length under `over_length: drop`, and rows with audit errors under
     `on_audit_error: drop`; with `stop` such errors raise `InvalidDataset`.
     """
-    from templating.rules import rules_of
     from validation.audit import audit_rows
 
     with contextlib.ExitStack() as stack:
         if data is None and path is None:
             data = stack.enter_context(training_data(config))
         report, audited = audit_rows(data if data is not None else path, tokenizer=tokenizer,
-                                     template=rules_of(template),
+                                     template=template.rules,
                                      max_length=None if config.packing else config.max_length,
                                      over_length=config.over_length, progress=is_main_process(),
                                      response_schema=config.response_schema, response_scope=config.response_scope,
@@ -87,7 +86,6 @@ def run_sft(config: TrainConfig, out: Path, dry_run: bool, console: Any) -> RunS
     from training.models import load_model
     from training.prepare import check_against_trl, tokenized_dataset
 
-    from templating.rules import rules_of
     from validation.readers.source import open_dataset
 
     write_report(out / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
@@ -103,7 +101,7 @@ def run_sft(config: TrainConfig, out: Path, dry_run: bool, console: Any) -> RunS
         template = choose_template(config, model, tokenizer, console)
         rows, audit_report = supervise(config, tokenizer, template, out, console, data=data)
     audited = open_dataset([{"messages": [m.to_dict() for m in r.messages]} for r in rows], format="messages")
-    summary = dataset_stats(audited, tokenizer=tokenizer, template=rules_of(template), max_length=config.max_length,
+    summary = dataset_stats(audited, tokenizer=tokenizer, template=template.rules, max_length=config.max_length,
                             audits=rows).summary
     summary = summary.model_copy(update={"supervision": audit_report.summary})
     train_rows, eval_rows = split_eval(rows, config, lambda path, split: supervise(

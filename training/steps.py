@@ -100,10 +100,11 @@ def training_data(config: TrainConfig) -> Iterator[Any]:
 def gate(config: TrainConfig, out: Path, console: Any = None, data: Any = None) -> Any:
     """Validate the dataset (`data`, else the config's) before any model is loaded; the report.
     Raises `InvalidDataset`."""
+    from templating import get_template
     from validation import validate
     from validation.report import MAX_ISSUES
 
-    template = None if config.template == "auto" else config.template
+    template = None if config.template == "auto" else get_template(config.template)  # the config's name, resolved
     with contextlib.nullcontext(data) if data is not None else training_data(config) as data:
         report = validate(data, template=template, max_length=None, max_issues=MAX_ISSUES,
                           response_schema=config.response_schema, response_scope=config.response_scope)

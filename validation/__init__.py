@@ -16,14 +16,14 @@ from validation.readers.files import InputError, read_records
 from validation.outputs import write_rows
 from validation.models import Conversation, FunctionCall, Message, Role, ToolCall
 from validation.report import Issue, Report
-from validation.checks.rules import TemplateRules, get_rules
+from validation.checks.rules import CHATML, HasRules, TemplateRules
 from validation.readers.source import Dataset, open_dataset
 from validation.statistics.conversations import Stats, stats
 from validation.validate import InvalidRow, read, to_dataset, validate
 
 __all__ = [
-    "CATALOGUE", "audit", "FORMAT_NAMES", "CannotConvert", "Conversation", "Dataset", "FunctionCall", "InputError",
+    "CATALOGUE", "CHATML", "HasRules", "audit", "FORMAT_NAMES", "CannotConvert", "Conversation", "Dataset", "FunctionCall", "InputError",
     "InstructkitError", "InvalidRow", "UnknownName",
     "Issue", "Message", "Report", "Role", "Stats", "TemplateRules", "ToolCall", "convert", "detect", "get_format",
-    "get_rules", "open_dataset", "read", "read_records", "stats", "to_dataset", "validate", "write_rows",
+    "open_dataset", "read", "read_records", "stats", "to_dataset", "validate", "write_rows",
 ]

@@ -8,7 +8,33 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, ContextManager
+from typing import Any, ContextManager, Protocol
+
+from validation.checks.rules import HasRules
+
+
+class Names(Protocol):
+    """How the command line's edge turns a name into the object the library takes: the top-level
+    `instructkit` command supplies it to every subcommand as `args.names` (validation imports no
+    template package, and looks no name up)."""
+
+    def template(self, name: str) -> HasRules:
+        """The template called `name` (UnknownName when there is none)."""
+
+    def tokenizer(self, name: str) -> Any:
+        """A tokenizer for counting tokens: a tokenizer.json, a folder, a hub id or a GGUF file."""
+
+
+def template_of(args: argparse.Namespace) -> HasRules | None:
+    """`--template` as the object the library takes (None when not given)."""
+    names: Names = args.names
+    return names.template(args.template) if args.template else None
+
+
+def tokenizer_of(args: argparse.Namespace) -> Any:
+    """`--tokenizer` as a loaded tokenizer (None when not given)."""
+    names: Names = args.names
+    return names.tokenizer(args.tokenizer) if args.tokenizer else None
 
 
 def at_least(minimum: int) -> Callable[[str], int]:

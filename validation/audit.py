@@ -19,7 +19,7 @@ from validation.readers.formats import Format
 from validation.readers.files import InputError
 from validation.outputs import Paths, open_for_writing
 from validation.report import Issue, Report
-from validation.checks.rules import Finding, RowAudit, TemplateRules
+from validation.checks.rules import Finding, RowAudit, HasRules, TemplateRules
 from validation.checks.scan import Scanner
 from validation.readers.source import Dataset, Source, dataset_of
 from validation.summaries import SupervisionSummary
@@ -30,7 +30,7 @@ from validation.validate import conversation_of
 BATCH = 2048
 
 
-def audit(source: Source, *, tokenizer: Any, template: str | TemplateRules, max_length: int | None = None,
+def audit(source: Source, *, tokenizer: Any, template: TemplateRules | HasRules, max_length: int | None = None,
           over_length: str = "truncate", format: str | None = None, column: str | None = None,
           split: str = "train", progress: bool = False, train_on: str = "all",
           max_prompt_length: int | None = None) -> Report:
@@ -44,7 +44,7 @@ def audit(source: Source, *, tokenizer: Any, template: str | TemplateRules, max_
                       train_on=train_on, max_prompt_length=max_prompt_length)[0]
 
 
-def audit_rows(source: Source, *, tokenizer: Any, template: str | TemplateRules, max_length: int | None = None,
+def audit_rows(source: Source, *, tokenizer: Any, template: TemplateRules | HasRules, max_length: int | None = None,
                over_length: str = "truncate", format: str | None = None, column: str | None = None,
                split: str = "train", progress: bool = False, response_schema: Any = None,
                response_scope: str = "last", train_on: str = "all",

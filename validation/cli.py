@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-from validation.arguments import at_least, check_outputs, opened, print_report, source_arguments, stdout_taken
+from validation.arguments import (at_least, check_outputs, opened, print_report, source_arguments, stdout_taken,
+                                  template_of, tokenizer_of)
 from validation.report import MAX_ISSUES
 
 
@@ -84,8 +85,9 @@ def run_validate(args: argparse.Namespace) -> int:
 
     check_outputs(args, "issues_jsonl", inputs=("path", "response_schema"))  # --write-clean may replace PATH
     with opened(args) as data:
-        report = validate(data, format=args.format, column=args.column, template=args.template,
-                          max_length=args.max_length, tokenizer=args.tokenizer, split=args.split,
+        template = template_of(args)  # (after the dataset opens: a missing file is said first)
+        report = validate(data, format=args.format, column=args.column, template=template,
+                          max_length=args.max_length, tokenizer=tokenizer_of(args), split=args.split,
                           write_clean=args.write_clean, progress=not args.json, fix=args.fix,
                           max_issues=args.max_issues, issues_jsonl=args.issues_jsonl,
                           response_schema=args.response_schema, response_scope=args.response_scope)
@@ -98,7 +100,8 @@ def run_convert(args: argparse.Namespace) -> int:
 
     with opened(args) as data:
         report = convert(data, args.output, to=args.to, format=args.format, column=args.column,
-                         to_column=args.to_column, split=args.split, fix=args.fix, template=args.template)
+                         to_column=args.to_column, split=args.split, fix=args.fix,
+                         template=template_of(args) if args.fix else None)  # (--template serves --fix only)
     if not args.json:
         print(f"wrote {report.valid} of {report.rows} rows to {args.output} ({args.to})", file=sys.stderr)
     print_report(report, args)
@@ -107,16 +110,16 @@ def run_convert(args: argparse.Namespace) -> int:
 
 def run_stats(args: argparse.Namespace) -> int:
     from validation.statistics.conversations import leakage, stats
-    from validation.options import load_tokenizer
 
     inputs = ("path", "compare", "response_schema")
     check_outputs(args, "json_out", "plot", "html", *(("json",) if args.json != "-" else ()), inputs=inputs)
 
-    tokenizer = load_tokenizer(args.tokenizer)  # once for both sides of --compare
-    options = {"tokenizer": tokenizer, "template": args.template, "max_length": args.max_length,
+    tokenizer = tokenizer_of(args)  # once for both sides of --compare
+    options = {"tokenizer": tokenizer, "template": None, "max_length": args.max_length,
                "format": args.format, "column": args.column, "split": args.split,
                "progress": True}  # on stderr, and only on a terminal
     with opened(args) as data:
+        options["template"] = template_of(args)
         result = stats(data, **options, response_schema=args.response_schema, response_scope=args.response_scope)
     from rich.console import Console  # (these import Polars: after stats, which reads while it imports it)
 

@@ -16,18 +16,19 @@ from validation.readers.formats import CannotConvert, Format, FormatError, get_f
 from validation.outputs import write_rows
 from validation.report import Fix, Issue, Report
 from validation.readers.source import Dataset, Source, dataset_of, is_path
+from validation.checks.rules import HasRules, TemplateRules
 from validation.options import resolve_rules
 from validation.validate import conversation_of, fixed_records
 
 
 def convert(source: Source, out: str | os.PathLike[str], *, to: str, format: str | None = None,
             column: str | None = None, to_column: str | None = None, split: str = "train", fix: bool = False,
-            template: str | None = None) -> Report:
+            template: TemplateRules | HasRules | None = None) -> Report:
     """Write `source` to `out` in format `to`; the report lists every row not written.
 
     Content problems (empty turns, duplicates) are carried through unchanged: `validate` is the
     place to find them. `report.valid` counts the rows written. `fix` applies `validation.checks.fix`
-    first (`template` names the template whose rules decide the system fold and stripping).
+    first (`template`: the template whose rules decide the system fold and stripping).
 
     Example:
         >>> import tempfile, pathlib, json
@@ -78,7 +79,7 @@ class _Relayout(Exception):
 
 
 def _convert(data: Dataset, out: str | os.PathLike[str], target: Format, *, uniform: bool, fix: bool,
-             template: str | None) -> Report:
+             template: TemplateRules | HasRules | None) -> Report:
     fmt, records = data.format, data.records(precise=True)
     fixes: list[Fix] | None = [] if fix else None
     if fixes is not None:

@@ -21,7 +21,7 @@ from validation.readers.files import BOM, InputError, Record, held_suffix, lines
 from validation.outputs import open_for_writing, write_rows
 from validation.models import Conversation, Message
 from validation.report import Findings, Fix, Report
-from validation.checks.rules import TemplateRules
+from validation.checks.rules import HasRules, TemplateRules
 from validation.checks.parallel import default_workers, scan_jsonl
 from validation.checks.scan import Scanner
 from validation.options import check_max_length, load_tokenizer, resolve_rules, response_schema_of
@@ -47,7 +47,7 @@ def open_source(source: Source, *, format: str | None = None, column: str | None
 
 
 def validate(source: Source, *, format: str | None = None, column: str | None = None,
-             template: str | TemplateRules | None = None, max_length: int | None = None,
+             template: TemplateRules | HasRules | None = None, max_length: int | None = None,
              tokenizer: Any = None, split: str = "train", write_clean: str | os.PathLike[str] | None = None,
              progress: bool = False, fix: bool = False, max_issues: int | None = None,
              issues_jsonl: str | os.PathLike[str] | None = None,

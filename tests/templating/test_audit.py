@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from templating import get_template, register_template
 from templating.audit import Auditor
-from templating.rules import rules_of
 from tests.strategies import conversations
 from validation import audit
 
@@ -38,7 +37,7 @@ def test_supervised_tokens_are_the_reply_and_its_end_of_turn(smollm2_tokenizer):
 def test_over_length_policies(smollm2_tokenizer):
     data = [chat("Q1", "A1", "Q2", "A2", "Q3 " + "x " * 20, "A3"), chat("Hi", "Hello!")]
     def run(policy):
-        return audit(data, tokenizer=smollm2_tokenizer, template="chatml", max_length=40, over_length=policy)
+        return audit(data, tokenizer=smollm2_tokenizer, template=get_template("chatml"), max_length=40, over_length=policy)
 
     drop = run("drop")
     assert issues(drop) == [(1, "messages", "too-long")] and drop.summary["rows_dropped"] == 1
@@ -65,7 +64,7 @@ def test_broken_templates_are_caught_with_their_codes(smollm2_tokenizer):
                                training_jinja=TEMPLATES / "double_bos.jinja", bos_token="<|endoftext|>", **common)
     stock = register_template("audit-no-spans", chatml.official_jinja, **common)  # no {% generation %}
     data = [chat("Hi", "Hello!", "Bye", "Ciao")]
-    codes = {t.name: issues(audit(data, tokenizer=smollm2_tokenizer, template=rules_of(t)))
+    codes = {t.name: issues(audit(data, tokenizer=smollm2_tokenizer, template=t))
              for t in (no_eot, double, stock)}
     assert codes == {
         "audit-no-eot": [(1, "messages[1].content", "end-of-turn-not-supervised"),
@@ -76,7 +75,7 @@ def test_broken_templates_are_caught_with_their_codes(smollm2_tokenizer):
 
 
 def test_a_bos_the_tokenizer_lacks_is_a_warning(smollm2_tokenizer):
-    report = audit([chat("Hi", "Hello!")], tokenizer=smollm2_tokenizer, template="llama3")
+    report = audit([chat("Hi", "Hello!")], tokenizer=smollm2_tokenizer, template=get_template("llama3"))
     assert issues(report) == [(1, "messages", "missing-bos")] and report.ok
 
 
@@ -85,7 +84,7 @@ def test_every_registry_template_supervises_every_reply_and_its_end_of_turn(smol
 
     data = [chat("Hi", "Hello!", "Bye", "Ciao")]
     for spec in BUILTINS:
-        codes = {i.code for i in audit(data, tokenizer=smollm2_tokenizer, template=spec.name).issues}
+        codes = {i.code for i in audit(data, tokenizer=smollm2_tokenizer, template=get_template(spec.name)).issues}
         # other families' BOS is not a SmolLM2 token; qwen3's empty think blocks in replies without reasoning
         expected = {"missing-bos"} | ({"empty-think-supervised"} if spec.name == "qwen3" else set()) \
             | ({"generation-prompt-trained"} if spec.name == "qwen3-nothink" else set())

@@ -55,9 +55,9 @@ def test_broken_templates_fail_their_property_with_a_real_counterexample(cli, fi
     outcomes = result.json()["properties"]
     failures = [o["name"] for o in outcomes if not o["passed"]]
     assert [name for name in failures if name not in MAY_ALSO_FAIL.get(file, ())] == broken
-    from templating.rules import tokenizer
+    from templating import load_tokenizer
 
-    contract = Contract(_file_template(TEMPLATES / file, tokenizer(SMOLLM2)), tokenizer(SMOLLM2))
+    contract = Contract(_file_template(TEMPLATES / file, load_tokenizer(SMOLLM2)), load_tokenizer(SMOLLM2))
     for o in outcomes:
         if not o["passed"]:  # the shrunk counter-example reproduces the failure
             assert contract.violation(o["name"], o["counterexample"]) == o["detail"]

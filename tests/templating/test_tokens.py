@@ -7,7 +7,7 @@ import copy
 from hypothesis import HealthCheck, given, settings
 
 from templating import get_template
-from templating.tokens import render_tokens, render_tokens_batch
+from templating.registry import render_tokens, render_tokens_batch
 from tests.strategies import conversations
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[

@@ -9,7 +9,7 @@ import warnings
 import pytest
 
 from templating import get_template
-from templating.tokens import render_tokens
+from templating.registry import render_tokens
 
 trl = pytest.importorskip("trl")
 ROWS = [{"messages": [{"role": "user", "content": f"What is {i}+{i}?"},

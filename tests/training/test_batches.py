@@ -15,6 +15,7 @@ pytest.importorskip("trl")
 from training import load_config, run  # noqa: E402
 from training.batches import TokenBudgetSampler, token_batches  # noqa: E402
 from training.config import ConfigError  # noqa: E402
+from templating import get_template
 
 lengths_and_budget = st.tuples(st.lists(st.integers(1, 300), min_size=1, max_size=200), st.integers(1, 1200))
 
@@ -91,7 +92,7 @@ def test_steps_train_the_budgeted_batches_and_a_resume_across_an_epoch_repeats_t
 
     from validation.audit import audit_rows
 
-    _, audited = audit_rows(tiny_dataset, tokenizer=AutoTokenizer.from_pretrained(tiny_model), template="smollm2",
+    _, audited = audit_rows(tiny_dataset, tokenizer=AutoTokenizer.from_pretrained(tiny_model), template=get_template("smollm2"),
                             max_length=128)
     lengths = [len(row.ids) for _, row in audited]  # what training prepares from
     batches = token_batches(lengths, 150, seed=7)

@@ -11,6 +11,7 @@ import pytest
 
 from training import load_config, run
 from training.samples import Reply, write_samples
+from templating import get_template
 
 pytest.importorskip("trl")
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "reasoning.jsonl"
@@ -35,7 +36,7 @@ def test_the_reasoning_example_trains_the_reasoning_of_every_turn(tiny_model, tm
                                    "logging_steps": 1, "disable_tqdm": True}))
     assert summary.train_rows == len(rows) == 120 and summary.final_loss is not None  # TRL's mask agreed
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
-    _, audited = audit_rows(EXAMPLE, tokenizer=tokenizer, template="qwen3", max_length=256)
+    _, audited = audit_rows(EXAMPLE, tokenizer=tokenizer, template=get_template("qwen3"), max_length=256)
     two_turns = next(k for k, r in enumerate(rows) if len(r["messages"]) == 4)
     inline = next(k for k, r in enumerate(rows) if "<think>" in r["messages"][1]["content"])
     for k in (two_turns, inline):

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from templating import get_template
-from templating.tokens import render_tokens
+from templating.registry import render_tokens
 from tests.training.conftest import write_config
 from training import load_config, run
 
@@ -100,7 +100,7 @@ def test_a_script_hands_an_open_dataset_to_training(tiny_model, tiny_dataset, tm
     from validation import open_dataset, validate
 
     with open_dataset(tiny_dataset) as data:
-        assert validate(data, template="smollm2").ok
+        assert validate(data, template=get_template("smollm2")).ok
         config = load_config(model=str(tiny_model), template="smollm2", dataset=data,
                              output_dir=str(tmp_path / "out"), max_length=128)
         assert run(config, dry_run=True) is None

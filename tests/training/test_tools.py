@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from training import load_config, run
+from templating import get_template
 
 pytest.importorskip("trl")
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tool_calls.jsonl"
@@ -27,7 +28,7 @@ def test_the_tool_example_trains_with_calls_in_the_mask_and_results_out(tiny_mod
                                    "disable_tqdm": True}))
     assert summary.train_rows == 41 and summary.final_loss is not None  # check_against_trl passed with tools
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
-    _, audited = audit_rows(EXAMPLE, tokenizer=tokenizer, template="qwen2.5", max_length=1024)
+    _, audited = audit_rows(EXAMPLE, tokenizer=tokenizer, template=get_template("qwen2.5"), max_length=1024)
     _, first = audited[0]
     text = tokenizer.decode(first.ids)
     trained = tokenizer.decode([t for t, m in zip(first.ids, first.mask) if m])

@@ -34,7 +34,7 @@ def issues(report) -> list[tuple[int, str, str]]:
 
 
 def test_audit_reports_each_defect_on_its_row_and_path(smollm2_tokenizer):
-    report = audit(rows(), tokenizer=smollm2_tokenizer, template="chatml", max_length=40)
+    report = audit(rows(), tokenizer=smollm2_tokenizer, template=get_template("chatml"), max_length=40)
     assert issues(report) == [
         (2, "messages[1].content", "special-token-in-content"),
         (3, "messages[3].content", "response-truncated"),
@@ -50,7 +50,7 @@ def test_audit_reports_each_defect_on_its_row_and_path(smollm2_tokenizer):
 
 
 def test_paths_are_the_source_format_s_own(gsm8k, smollm2_tokenizer):
-    report = audit(gsm8k, tokenizer=smollm2_tokenizer, template="smollm2", max_length=256)
+    report = audit(gsm8k, tokenizer=smollm2_tokenizer, template=get_template("smollm2"), max_length=256)
     assert report.rows == 1319 and report.ok
     assert {i.path for i in report.issues} == {"answer"}
     assert report.counts() == {"response-truncated": 342}
@@ -84,7 +84,7 @@ def test_audit_cli(cli, tmp_path):
 def test_stats_reports_supervision_counts(smollm2_tokenizer):
     from validation import stats
 
-    summary = stats(rows(), tokenizer=smollm2_tokenizer, template="chatml").summary
+    summary = stats(rows(), tokenizer=smollm2_tokenizer, template=get_template("chatml")).summary
     assert summary["supervision"]["rows_with"] == {"special-token-in-content": 1}
     assert summary["supervision"]["supervised_tokens"] == summary["tokens"]["trainable"]
 
@@ -116,8 +116,8 @@ def test_stats_reuses_a_given_audit_with_the_same_result(smollm2_tokenizer):
     from validation import stats
 
     audits = Auditor(smollm2_tokenizer, get_template("chatml")).audit([r["messages"] for r in rows()])
-    fresh = stats(rows(), tokenizer=smollm2_tokenizer, template="chatml", max_length=40).summary
-    reused = stats(rows(), tokenizer=smollm2_tokenizer, template="chatml", max_length=40, audits=audits).summary
+    fresh = stats(rows(), tokenizer=smollm2_tokenizer, template=get_template("chatml"), max_length=40).summary
+    reused = stats(rows(), tokenizer=smollm2_tokenizer, template=get_template("chatml"), max_length=40, audits=audits).summary
     assert reused == fresh
 
 
@@ -164,13 +164,13 @@ def test_a_cut_inside_the_think_block_says_how_much_is_trained_and_a_cut_after_i
     close = rendered.text.index("</think>")
     inside = next(i for i, (a, _) in enumerate(encoding["offset_mapping"]) if a >= close) - 1  # cuts before it
     after = next(i for i, (a, _) in enumerate(encoding["offset_mapping"]) if a >= close + len("</think>\n\n"))
-    report = audit([row], tokenizer=smollm2_tokenizer, template="deepseek-r1-distill", max_length=inside)
+    report = audit([row], tokenizer=smollm2_tokenizer, template=get_template("deepseek-r1-distill"), max_length=inside)
     cuts = ("reasoning-truncated", "response-truncated")  # (its BOS is not SmolLM2's: missing-bos too)
     [issue] = [i for i in report.issues if i.code in cuts]
     kept = encoding["offset_mapping"][inside][0] - rendered.assistant_spans[0][0]
     assert (issue.code, issue.path) == ("reasoning-truncated", "messages[1].content")
     assert f"the {kept} characters trained end in reasoning, with no </think>" in issue.message
-    report = audit([row], tokenizer=smollm2_tokenizer, template="deepseek-r1-distill", max_length=after + 2)
+    report = audit([row], tokenizer=smollm2_tokenizer, template=get_template("deepseek-r1-distill"), max_length=after + 2)
     assert [i.code for i in report.issues if i.code in cuts] == ["response-truncated"]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import DATA
+from templating import get_template
 
 BROKEN = DATA / "broken"
 
@@ -136,8 +137,11 @@ def test_too_long_counts_tokens_of_the_template_render_whichever_way_the_tokeniz
     report = cli("validate", source, "--json", "--template", "smollm2", "--max-length", "20",
                  "--tokenizer", "HuggingFaceTB/SmolLM2-135M-Instruct").json()
     assert too_long(report["issues"]) == expected and report["length_unit"] == "tokens"
-    for tokenizer in (smollm2_tokenizer, tmp_path / "tok", str(tmp_path / "tok" / "tokenizer.json")):
-        found = validate(source, tokenizer=tokenizer, template="smollm2", max_length=20).to_json()
+    from templating import load_tokenizer
+
+    for tokenizer in (smollm2_tokenizer, load_tokenizer(tmp_path / "tok", chat_template=False),
+                      load_tokenizer(str(tmp_path / "tok" / "tokenizer.json"))):
+        found = validate(source, tokenizer=tokenizer, template=get_template("smollm2"), max_length=20).to_json()
         assert too_long(found["issues"]) == expected, tokenizer
 
 
@@ -178,7 +182,7 @@ def test_the_python_api_refuses_such_a_max_length_too(smollm2_tokenizer):
     from validation import audit, stats, validate
     from validation.readers.files import InputError
 
-    for function in (validate, stats, partial(audit, tokenizer=smollm2_tokenizer, template="smollm2")):
+    for function in (validate, stats, partial(audit, tokenizer=smollm2_tokenizer, template=get_template("smollm2"))):
         for value in (0, -3, 2.5, True):
             with pytest.raises(InputError, match=f"max_length must be a positive whole number, not {value!r}"):
                 function(BROKEN / "duplicate.jsonl", max_length=value)

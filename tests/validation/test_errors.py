@@ -28,8 +28,6 @@ def test_an_unknown_name_is_an_input_error_and_a_key_error_that_reads_as_its_mes
     from templating import get_template
     from validation import get_format
 
-    from validation.checks.rules import get_rules
-
     for lookup, says in (
             (lambda: get_format("chat"), "unknown format 'chat'; known formats: alpaca, hh-text, messages, "
                                          "preference, preference-implicit, prompt-completion, qa, sharegpt, text, "
@@ -37,7 +35,7 @@ def test_an_unknown_name_is_an_input_error_and_a_key_error_that_reads_as_its_mes
             (lambda: get_format("sharegtp"), "unknown format 'sharegtp'; did you mean 'sharegpt'?"),
             (lambda: get_template("nope"), "unknown template 'nope'; known templates: alpaca, chatml, "),
             (lambda: get_template("smolm2"), "unknown template 'smolm2'; did you mean 'smollm2'?"),
-            (lambda: get_rules("lama3"), "unknown template 'lama3'; did you mean 'llama3'?")):
+            (lambda: get_template("lama3"), "unknown template 'lama3'; did you mean 'llama3'?")):
         with pytest.raises(KeyError) as raised:
             lookup()
         assert isinstance(raised.value, errors.UnknownName) and str(raised.value).startswith(says)

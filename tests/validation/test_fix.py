@@ -12,7 +12,7 @@ from validation import convert, validate
 from validation.codes import FIXES
 from validation.checks.fix import Fixer
 from validation.readers.formats import get_format
-from validation.checks.rules import get_rules
+from templating import get_template
 
 BROKEN = {"messages": [{"role": "system", "content": "Be kind."}, {"role": "User", "content": " Hi "},
                        {"role": "user", "content": "there"}, {"role": "bot", "content": "Hello!\n"}], "id": 7}
@@ -44,7 +44,7 @@ def test_without_a_template_only_roles_and_consecutive_turns_change(tmp_path):
 
 def test_a_template_without_system_role_gets_the_system_prompt_folded_and_trimmed(tmp_path):
     source = write(tmp_path / "in.jsonl", [BROKEN])
-    report = validate(source, fix=True, template="gemma", write_clean=tmp_path / "out.jsonl")
+    report = validate(source, fix=True, template=get_template("gemma"), write_clean=tmp_path / "out.jsonl")
     assert fixes(report) == [(1, "messages[1].role", "role-mapped"), (1, "messages[3].role", "role-mapped"),
                              (1, "messages[0].content", "system-folded"), (1, "messages[2].content", "turns-merged"),
                              (1, "messages[3].content", "whitespace-stripped")]
@@ -71,7 +71,7 @@ def test_sharegpt_rows_keep_sharegpt_names(tmp_path):
 
 def test_qa_fields_are_stripped_for_a_trimming_template(tmp_path):
     source = write(tmp_path / "in.jsonl", [{"question": " 1+1? ", "answer": "2"}])
-    report = validate(source, fix=True, template="llama3")
+    report = validate(source, fix=True, template=get_template("llama3"))
     assert fixes(report) == [(1, "question", "whitespace-stripped")]
 
 
@@ -88,7 +88,7 @@ def test_fix_cli_lists_changes_in_json(cli, tmp_path):
 @given(conversations())
 def test_fix_is_idempotent_and_leaves_valid_alternating_rows_alone(messages):
     for template in (None, "gemma", "llama3"):
-        fixer = Fixer(get_format("messages"), get_rules(template) if template else None)
+        fixer = Fixer(get_format("messages"), get_template(template).rules if template else None)
         row = {"messages": messages, "id": 1}
         once, _ = fixer.fix(row)
         twice, changes = fixer.fix(once)

@@ -13,6 +13,7 @@ import pytest
 from validation import Conversation, InputError, convert, read, validate
 
 from validation.outputs import write_rows
+from templating import get_template
 
 
 GOOD = [{"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}],
@@ -124,8 +125,8 @@ def test_compressed_broken_rows_report_the_same_rows_and_write_the_same_clean_li
         plain = tmp_path / path.name
         plain.write_bytes(path.read_bytes())
         packed = _compress(plain, ".gz")
-        a = validate(packed, template="chatml", write_clean=tmp_path / "a.jsonl").to_json()
-        b = validate(plain, template="chatml", write_clean=tmp_path / "b.jsonl").to_json()
+        a = validate(packed, template=get_template("chatml"), write_clean=tmp_path / "a.jsonl").to_json()
+        b = validate(plain, template=get_template("chatml"), write_clean=tmp_path / "b.jsonl").to_json()
         assert a["issues"] == b["issues"] and a["rows"] == b["rows"], path.name
         assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes(), path.name
 

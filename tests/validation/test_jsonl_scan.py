@@ -13,6 +13,7 @@ import pytest
 from tests.validation.test_broken_rows import BROKEN
 from validation import validate
 from validation.checks import parallel
+from templating import get_template
 
 COMPRESS = {"": lambda data: data, ".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
 
@@ -41,10 +42,10 @@ def test_workers_and_blocks_report_what_one_pass_reports(monkeypatch, corpus, su
     path = tmp / f"d.jsonl{suffix}"
     path.write_bytes(COMPRESS[suffix](data))
     (tmp / "plain.jsonl").write_bytes(data)
-    whole = validate(tmp / "plain.jsonl", format="messages", template="chatml", write_clean=tmp / "whole.jsonl").to_json()
+    whole = validate(tmp / "plain.jsonl", format="messages", template=get_template("chatml"), write_clean=tmp / "whole.jsonl").to_json()
     for workers in (1, 3):
         for keep in (None, 1):
-            found = run(monkeypatch, path, workers, template="chatml", max_issues=keep,
+            found = run(monkeypatch, path, workers, template=get_template("chatml"), max_issues=keep,
                         issues_jsonl=tmp / "all.jsonl", write_clean=tmp / "clean.jsonl").to_json()
             listed = json.loads(json.dumps(whole["issues"]))
             if keep is not None:  # the first of each code

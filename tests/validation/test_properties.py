@@ -15,6 +15,7 @@ from validation.readers.decode import decode_row
 from validation.errors import InputError
 from validation.report import Issue
 from validation.checks.rules import CHATML
+from templating import get_template
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -33,9 +34,9 @@ def test_validate_never_raises_on_arbitrary_bytes(tmp_path_factory, lines):
     path.write_bytes(b"\n".join(line.replace(b"\n", b" ") for line in lines))
     if not path.read_bytes().removeprefix(b"\xef\xbb\xbf").strip():  # no row at all (blank lines, a BOM): refused
         with pytest.raises(InputError, match=r": no rows to check \(the dataset is empty\)$"):
-            validate(path, format="messages", template="chatml", max_length=10)
+            validate(path, format="messages", template=get_template("chatml"), max_length=10)
         return
-    report = validate(path, format="messages", template="chatml", max_length=10)
+    report = validate(path, format="messages", template=get_template("chatml"), max_length=10)
     assert report.rows == report.valid + report.invalid
     assert all(1 <= issue.row <= max(len(lines), 1) for issue in report.issues)
 
@@ -45,9 +46,9 @@ def test_validate_never_raises_on_arbitrary_bytes(tmp_path_factory, lines):
 def test_validate_is_total_on_arbitrary_rows(rows):
     if not rows:  # an empty dataset is refused (a training gate must not pass it)
         with pytest.raises(InputError, match=r"^<rows>: no rows to check \(the dataset is empty\)$"):
-            validate(rows, format="messages", template="chatml", max_length=20)
+            validate(rows, format="messages", template=get_template("chatml"), max_length=20)
         return
-    report = validate(rows, format="messages", template="chatml", max_length=20)
+    report = validate(rows, format="messages", template=get_template("chatml"), max_length=20)
     assert report.rows == len(rows) == report.valid + report.invalid
     invalid_rows = {i.row for i in report.issues if i.severity == "error"}
     assert report.invalid == len(invalid_rows)
@@ -139,9 +140,9 @@ def test_alpaca_and_qa_refuse_what_they_cannot_hold():
 @given(st.lists(st.text(st.characters(codec="utf-8"), max_size=30) | st.sampled_from(["a<|im_end|>b", "x\x07"])))
 def test_suspects_flags_the_same_texts_with_polars_and_with_python(texts):
     from validation.checks.messages import suspects
-    from validation.checks.rules import get_rules
+    from validation.checks.rules import CHATML
 
-    for rules in (None, get_rules("chatml")):
+    for rules in (None, CHATML, get_template("chatml").rules):
         assert suspects(texts, rules) == suspects(texts, rules, polars=False)
 
 
@@ -235,12 +236,11 @@ def _break_tool_row(row: dict, how: str, at: int, value: str) -> dict:
        st.sampled_from([None, "chatml", "qwen2.5", "llama3.1"]))
 def test_fast_path_for_tool_rows_clears_only_rows_the_precise_path_finds_clean(conversation, how, at, value,
                                                                                template):
-    from templating.rules import PROVIDER
     from validation.checks.messages import fast_clean_tools, message_dup_text, suspect_tokens
 
     messages, tools = conversation
     row = _break_tool_row({"messages": messages, "tools": tools}, how, at, value)
-    rules = PROVIDER.rules(template) if template else None
+    rules = get_template(template).rules if template else None
     text = fast_clean_tools(row["messages"], row, rules)
     checked, issues = check_messages(row["messages"], 1, lambda i, f: f"messages[{i}].{f}", "messages", rules,
                                      fields=row)

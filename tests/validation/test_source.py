@@ -15,6 +15,7 @@ import pytest
 
 from validation import Dataset, InputError, convert, open_dataset, stats, validate
 from validation.checks import parallel
+from templating import get_template
 
 def _rows(n):
     return [{"messages": [{"role": "user", "content": f"안녕하세요 {i}?"},
@@ -76,7 +77,7 @@ def test_audit_opens_the_file_once(tmp_path, opens, smollm2_tokenizer):
 
     path = _write(tmp_path / "data.jsonl", _rows(20))
     count = opens(path)
-    report = audit(path, tokenizer=smollm2_tokenizer, template="smollm2")
+    report = audit(path, tokenizer=smollm2_tokenizer, template=get_template("smollm2"))
     assert report.rows == 21 and count() == 1
 
 

@@ -9,6 +9,8 @@ import pytest
 
 from validation import stats
 from validation.statistics.conversations import compare, leakage
+from templating import get_template
+from templating.embedded import load_tokenizer
 
 U, A, S = "user", "assistant", "system"
 
@@ -75,11 +77,10 @@ def test_gsm8k_trainable_tokens_match_transformers_rendering(gsm8k, smollm2_toke
     import copy
     import importlib
 
-    from templating import get_template
 
     monkeypatch.setattr(importlib.import_module("validation.statistics.conversations"), "AUDIT_BATCH", batch)  # the module
     rows = [json.loads(line) for line in gsm8k.read_text(encoding="utf-8").splitlines()]
-    s = stats(gsm8k, tokenizer=smollm2_tokenizer, template="smollm2", max_length=256).summary
+    s = stats(gsm8k, tokenizer=smollm2_tokenizer, template=get_template("smollm2"), max_length=256).summary
     tokenizer = copy.copy(smollm2_tokenizer)
     tokenizer.chat_template = get_template("smollm2").jinja
     encoded = [tokenizer.apply_chat_template([{"role": "user", "content": r["question"]},
@@ -105,12 +106,12 @@ def test_long_work_shows_progress_on_a_terminal(gsm8k, monkeypatch):
 
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    stats(gsm8k, tokenizer="HuggingFaceTB/SmolLM2-135M-Instruct", template="smollm2", progress=True)
+    stats(gsm8k, tokenizer=load_tokenizer("HuggingFaceTB/SmolLM2-135M-Instruct"), template=get_template("smollm2"), progress=True)
     shown = terminal.getvalue()
     assert "counting tokens" in shown and "2638/2638" in shown  # messages
     assert "rendering and tokenizing with smollm2" in shown and "1319/1319" in shown  # conversations
     monkeypatch.setattr(sys, "stderr", quiet := Terminal())
-    stats(gsm8k, tokenizer="HuggingFaceTB/SmolLM2-135M-Instruct", template="smollm2")
+    stats(gsm8k, tokenizer=load_tokenizer("HuggingFaceTB/SmolLM2-135M-Instruct"), template=get_template("smollm2"))
     assert quiet.getvalue() == ""
 
 
@@ -214,7 +215,7 @@ def test_reasoning_is_counted_apart_from_the_answer_wherever_the_row_keeps_it(tm
     if as_file:
         source = tmp_path / "reasoning.jsonl"
         source.write_text("".join(json.dumps(r) + "\n" for r in REASONING_ROWS))
-    r = stats(source, template="chatml").summary.to_json()["reasoning"]
+    r = stats(source, template=get_template("chatml")).summary.to_json()["reasoning"]
     # reasoning 23 + 12 + 16 chars; answers 1 + 6 ("Paris.") + 6 ("Hello!") + 2
     assert r == {"unit": "chars", "replies": 4, "replies_with_reasoning": 3, "rows_with_reasoning": 3,
                  "rows_without_reasoning": 1, "sources": {"inline": 1, "reasoning_content": 1, "thinking": 1},
@@ -229,9 +230,9 @@ def test_reasoning_is_counted_apart_from_the_answer_wherever_the_row_keeps_it(tm
 
 def test_the_template_audit_in_stats_renders_the_reasoning_field(smollm2_tokenizer):
     """qwen3 prints reasoning_content: its tokens are trained, so stats counts them as trainable."""
-    with_field = stats(REASONING_ROWS[:1], tokenizer=smollm2_tokenizer, template="qwen3").summary
+    with_field = stats(REASONING_ROWS[:1], tokenizer=smollm2_tokenizer, template=get_template("qwen3")).summary
     without = stats([{"messages": [REASONING_ROWS[0]["messages"][0], {"role": "assistant", "content": "5"}]}],
-                    tokenizer=smollm2_tokenizer, template="qwen3").summary
+                    tokenizer=smollm2_tokenizer, template=get_template("qwen3")).summary
     thought = len(smollm2_tokenizer("\nTwo plus three is five.")["input_ids"])
     assert with_field.tokens.trainable - without.tokens.trainable == thought - 1 == 6
     assert with_field.reasoning.tokens == {"reasoning": 6, "answer": 1, "reasoning_share": round(6 / 7, 4)}

@@ -119,7 +119,7 @@ def test_too_many_calls_for_a_template_that_renders_one_per_turn():
 
     register_template("one-call", ONE_CALL, special_tokens=["<call>"], end_of_turn="</assistant>",
                       generation_prompt="<assistant>")
-    codes = found(BROKEN / "too-many-calls.jsonl", template="one-call")
+    codes = found(BROKEN / "too-many-calls.jsonl", template=get_template("one-call"))
     assert (2, "messages[1].tool_calls", "too-many-calls") in codes
     assert {c for _, _, c in codes} == {"too-many-calls", "tools-not-rendered", "arguments-form"}  # no tool list;
     # object arguments print as a repr there
@@ -129,13 +129,12 @@ def test_fix_rewrites_arguments_in_the_form_the_template_takes(tmp_path):
     from tests.validation.test_broken_rows import BROKEN
 
     clean = tmp_path / "clean.jsonl"
-    report = validate(BROKEN / "arguments-form.jsonl", template="qwen2.5", fix=True, write_clean=clean)
+    report = validate(BROKEN / "arguments-form.jsonl", template=get_template("qwen2.5"), fix=True, write_clean=clean)
     assert [(f.row, f.path, f.code) for f in report.fixes] == [
         (2, "messages[1].tool_calls[0].function.arguments", "arguments-converted")]
     assert report.issues == [] and report.valid == 3
     row = json.loads(clean.read_text(encoding="utf-8").splitlines()[1])
     assert row["messages"][1]["tool_calls"][0]["function"]["arguments"] == {"city": "Seoul", "unit": "c"}
-    from templating import get_template
     from validation import read
 
     rendered = get_template("qwen2.5").render(list(read(clean))[1]).text
@@ -183,7 +182,7 @@ def test_max_length_in_tokens_counts_the_tool_list_and_takes_null_call_content(s
     messages = conversation({"city": "Seoul"})  # the call's content is null
 
     def length(row):
-        [issue] = [i for i in validate([row], template="qwen2.5", max_length=1,
+        [issue] = [i for i in validate([row], template=get_template("qwen2.5"), max_length=1,
                                        tokenizer=smollm2_tokenizer).issues if i.code == "too-long"]
         return int(issue.message.split()[0])
 

@@ -22,3 +22,32 @@ def test_to_dataset_holds_the_valid_conversations(tmp_path):
     dataset = to_dataset(rows)
     assert dataset.num_rows == 3
     assert dataset[0]["messages"] == GOOD[0]["messages"]
+
+
+def test_a_template_or_tokenizer_named_to_the_library_is_refused_with_the_object_to_pass():
+    """Names become objects at the edges (the CLI, the training config); validation looks none up."""
+    from validation import InputError, stats, validate
+
+    rows = [{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}]
+    with pytest.raises(InputError, match=r"^template 'smollm2': pass the template, not its name: "
+                                         r"template=templating.get_template\('smollm2'\)$"):
+        validate(rows, template="smollm2")
+    with pytest.raises(InputError, match=r"^tokenizer 'tok.json': pass the tokenizer, not its name: "
+                                         r"tokenizer=templating.load_tokenizer\('tok.json'\)$"):
+        stats(rows, tokenizer="tok.json")
+    with pytest.raises(InputError, match=r"^template must be a template \(templating.get_template\) or "
+                                         r"TemplateRules, not int$"):
+        validate(rows, template=3)
+
+
+def test_validation_checks_with_its_own_chatml_rules_and_with_any_template_object():
+    from validation import CHATML, validate
+
+    rows = [{"messages": [{"role": "user", "content": "a <|im_end|> b"}, {"role": "assistant", "content": "ok"}]}]
+
+    class Template:  # any object with `.rules` (templating.ChatTemplate is one)
+        rules = CHATML
+
+    for template in (CHATML, Template()):
+        assert [(i.path, i.code) for i in validate(rows, template=template).issues] == [
+            ("messages[0].content", "special-token-in-content")]

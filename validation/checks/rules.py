@@ -1,26 +1,21 @@
-"""Template-aware rules for validation, behind a small typed interface the template registry fills.
+"""Template-aware rules for validation: the `TemplateRules` object a template hands in.
 
-`validation` imports neither of the other packages. A template package makes its templates
-known here through the `instructkit.template_rules` entry point: an object of the
-`TemplateProvider` protocol (`rules(name)`, `names()`, `tokenizer(name)`). A template's audit
-hook (`AuditHook`) answers one `RowAudit` per conversation whose findings are `Finding`s: data
-(message index, field, code, text), not text to parse. ChatML is built in so the checks work
-(and are tested) on their own.
+`validation` imports neither of the other packages and looks no template up by name: the
+caller passes the rules (or a template object that has them as `.rules`, as
+`templating.get_template(name)` does); names become objects at the edges only, the CLI and the
+training config. A template's audit hook (`AuditHook`) answers one `RowAudit` per conversation
+whose findings are `Finding`s: data (message index, field, code, text), not text to parse.
+`CHATML` is built in, so the checks work (and are tested) on their own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
-from importlib.metadata import entry_points
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol
 
-from validation.errors import UnknownName
 from validation.models import ROLES
 from validation.checks.reasoning import ReasoningSupport
-
-GROUP = "instructkit.template_rules"
 
 
 @dataclass(frozen=True)
@@ -107,84 +102,13 @@ class AuditHook(Protocol):
                  over_length: str = "truncate", train_on: str = "all", /) -> Sequence[RowAudit]: ...
 
 
-@runtime_checkable
-class TemplateProvider(Protocol):
-    """What the `instructkit.template_rules` entry point names."""
+class HasRules(Protocol):
+    """A template object that carries its validation rules (`templating.ChatTemplate`)."""
 
-    def rules(self, name: str) -> TemplateRules | None:
-        """The rules of template `name` (a name or alias), None when this provider has no such template."""
-
-    def names(self) -> list[str]:
-        """The template names this provider knows."""
-
-    def tokenizer(self, name_or_path: str) -> Any:
-        """A tokenizer for a hub id, folder or GGUF file (raises an InputError when it cannot)."""
+    @property
+    def rules(self) -> TemplateRules: ...
 
 
-CHATML = TemplateRules("chatml", ("<|im_start|>", "<|im_end|>"))
+CHATML = TemplateRules("chatml", ("<|im_start|>", "<|im_end|>"))  # ChatML's refusals, without render or audit
 
 
-@cache
-def _providers() -> tuple[TemplateProvider, ...]:
-    return tuple(_provider(ep.load()) for ep in entry_points(group=GROUP))
-
-
-def _provider(loaded: Any) -> TemplateProvider:
-    """An entry point's object; a plain `lookup(name)` function (the older form, with optional
-    `names`/`tokenizer` attributes) is adapted."""
-    if isinstance(loaded, TemplateProvider):
-        return loaded
-
-    class Adapted:
-        def rules(self, name: str) -> TemplateRules | None:
-            return loaded(name)
-
-        def names(self) -> list[str]:
-            return list(getattr(loaded, "names", list)())
-
-        def tokenizer(self, name_or_path: str) -> Any:
-            load = getattr(loaded, "tokenizer", None)
-            if load is None:
-                raise UnknownName(f"{name_or_path}: no provider loads tokenizers")
-            return load(name_or_path)
-
-    return Adapted()
-
-
-def get_rules(name: str) -> TemplateRules:
-    """The rules of template `name`, from the registry when installed, else the built-in ChatML.
-
-    Raises:
-        UnknownName: no provider knows `name`; the message lists the names that exist.
-    """
-    for provider in _providers():
-        rules = provider.rules(name)
-        if rules is not None:
-            return rules
-    if name == CHATML.name:
-        return CHATML
-    raise UnknownName.among("template", name, [CHATML.name, *(n for p in _providers() for n in p.names())])
-
-
-def get_tokenizer(name_or_path: str, *, chat_template: bool = False) -> Any:
-    """The one tokenizer resolver. A `tokenizer.json` file is read with `tokenizers` (no torch,
-    no chat template), and so is a folder holding one unless `chat_template` is wanted; any
-    other name (a folder, a hub id, a GGUF file, the embedded SmolLM2) goes to the template
-    provider, which loads a transformers tokenizer with its chat template.
-
-    Raises:
-        UnknownName: a path that does not exist, or no provider to load the name.
-        ModelNotFound: the provider cannot load it (offline hub, not a tokenizer).
-    """
-    from pathlib import Path
-
-    path = Path(name_or_path)
-    if path.is_file() and path.suffix == ".json" or not chat_template and (path / "tokenizer.json").is_file():
-        from tokenizers import Tokenizer
-
-        return Tokenizer.from_file(str(path if path.is_file() else path / "tokenizer.json"))
-    if not path.exists() and (path.suffix == ".json" or path.is_absolute() or name_or_path.startswith(".")):
-        raise UnknownName(f"{name_or_path}: no such file or folder")  # a path, not a hub id
-    for provider in _providers():
-        return provider.tokenizer(name_or_path)
-    raise UnknownName(f"{name_or_path}: not a tokenizer.json or a folder with one, and no provider loads tokenizers")

@@ -24,7 +24,7 @@ from validation.audit import Supervision
 from validation.readers.files import InputError
 from validation.outputs import Paths
 from validation.statistics.lazy import LazyModule
-from validation.checks.rules import TemplateRules
+from validation.checks.rules import HasRules, TemplateRules
 from validation.tokens import count_tokens
 from validation.readers.source import Source, dataset_of, source_name
 from validation.statistics.parts import Parts, c_readable
@@ -160,7 +160,7 @@ def _message(m: dict[str, Any]) -> dict[str, Any]:
     return message
 
 
-def stats(source: Source, *, tokenizer: Any = None, template: str | TemplateRules | None = None,
+def stats(source: Source, *, tokenizer: Any = None, template: TemplateRules | HasRules | None = None,
           max_length: int | None = None, format: str | None = None, column: str | None = None,
           split: str = "train", audits: list[Any] | None = None, progress: bool = False,
           response_schema: Any = None, response_scope: str = "last") -> Stats:
