@@ -71,11 +71,11 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from trl import SFTConfig, SFTTrainer
 model_dir, data, out, settings = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
 if settings.pop("_allocator", False):
-    from training.allocator import keep_freed_memory
+    from training.levers.allocator import keep_freed_memory
     keep_freed_memory()
 attention = settings.pop("_attention", None)
 if attention == "varlen_sdpa":
-    from training.varlen import register
+    from training.levers.varlen import register
     register()
 tokenizer = AutoTokenizer.from_pretrained(model_dir)
 model = AutoModelForCausalLM.from_pretrained(model_dir, **({"attn_implementation": attention} if attention else {}))
@@ -149,7 +149,7 @@ def main() -> None:
     args = parser.parse_args()
     import yaml
 
-    from training.device import detect
+    from training.levers.device import detect
 
     cpu = args.device == "cpu"
     if cpu:  # every run here and in the subprocesses sees the CPU only, even where a GPU is present
@@ -202,7 +202,7 @@ def _full(args: argparse.Namespace, tmp: Path, data: Path, folder: Path, common:
 
     from templating import get_template
     from templating.embedded import load_tokenizer
-    from templating.audit import Auditor
+    from templating.supervision.conversations import Auditor
     from training.prepare import tokenized_dataset
     from validation import read
 
@@ -268,7 +268,7 @@ def _full(args: argparse.Namespace, tmp: Path, data: Path, folder: Path, common:
     from training.config import load_config
     from training.steps import trainer_args
 
-    from training.device import attention, detect
+    from training.levers.device import attention, detect
 
     loaded = load_config(config)
     ours_args, _, _ = trainer_args(loaded, tmp / "direct", has_eval=False)

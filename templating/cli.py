@@ -7,7 +7,7 @@ import json
 import sys
 from contextlib import nullcontext
 
-from templating.audit import OVER_LENGTH, TRAIN_ON
+from templating.supervision.conversations import OVER_LENGTH, TRAIN_ON
 from validation.arguments import at_least, check_outputs, opened, print_report, source_arguments
 from validation.outputs import open_for_writing
 from templating.embedded import load_tokenizer
@@ -79,7 +79,7 @@ def run_templates(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from templating import get_template, list_templates
-    from templating.capabilities import capabilities, reasoning_support
+    from templating.probes.capabilities import capabilities, reasoning_support
 
     specs = list_templates()
     tools = {s.name: capabilities(get_template(s.name)) for s in specs}  # probed from each template
@@ -155,7 +155,7 @@ def run_audit(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from templating.contract import check, check_target
+    from templating.probes.contract import check, check_target
 
     template, tokenizer = check_target(args.target, tokenizer=args.tokenizer, end_of_turn=args.end_of_turn,
                                        bos=args.bos)

@@ -23,17 +23,17 @@ def rules_of(template: ChatTemplate) -> TemplateRules:
 
     def audit(conversations: Sequence[Any], tokenizer: Any, max_length: int | None = None,
               over_length: str = "truncate", train_on: str = "all") -> list[Any]:
-        from templating.audit import Auditor
+        from templating.supervision.conversations import Auditor
 
         return Auditor(tokenizer, template, max_length, over_length, train_on).audit(conversations)
 
     def audit_pairs(rows: Sequence[Any], tokenizer: Any, max_length: int | None = None,
                     max_prompt_length: int | None = None) -> list[Any]:
-        from templating.pair_audit import audit_pairs as audit_of
+        from templating.supervision.pairs import audit_pairs as audit_of
 
         return audit_of(rows, tokenizer, template, max_length, max_prompt_length)
 
-    from templating.capabilities import capabilities, reasoning_support
+    from templating.probes.capabilities import capabilities, reasoning_support
 
     return TemplateRules(spec.name, spec.special_tokens, roles=roles, alternating=spec.alternating,
                          trims_content=spec.trims_content, render=render,

@@ -69,7 +69,7 @@ def smollm2_tokenizer():
     return load_tokenizer()
 
 
-# --- counting opens of a file (tests/validation/test_source.py, tests/training/test_run.py) ---------
+# --- counting opens of a file (tests/validation/readers/test_source.py, tests/training/test_run.py) ---------
 
 _WATCHED: dict[str, int] = {}  # path -> the descriptor each open of it is tallied on (one byte an open)
 

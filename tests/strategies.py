@@ -1,12 +1,12 @@
 """Hypothesis strategies shared by every property test; conversation strategies live in the
-package (templating/strategies.py) because `instructkit templates check` uses them too."""
+package (templating/probes/strategies.py) because `instructkit templates check` uses them too."""
 
 from __future__ import annotations
 
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from templating.strategies import content, conversations, jinja_like, message, padded_text, text, visible_text
+from templating.probes.strategies import content, conversations, jinja_like, message, padded_text, text, visible_text
 from validation.models import Message, Preference
 
 __all__ = ["any_order", "content", "conversations", "hash_rows", "in_layout", "jinja_like", "message", "metadata",

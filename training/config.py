@@ -77,7 +77,7 @@ class TrainConfig(Strict):
     # dpo: prompts longer than this keep their last tokens (TRL 1.x has no prompt limit of its own)
     max_prompt_length: int | None = Field(default=None, gt=0)
     packing: bool = False
-    # Micro-batches of this many tokens instead of sft.per_device_train_batch_size rows (training/batches.py).
+    # Micro-batches of this many tokens instead of sft.per_device_train_batch_size rows (training/levers/batches.py).
     token_budget: int | None = Field(default=None, gt=0)
     assistant_only_loss: bool = True
     lora: LoraConfig | None = None
@@ -99,8 +99,8 @@ class TrainConfig(Strict):
     seed: int = 42
     resume: bool = False
     overwrite: bool = False  # write into an output_dir that holds files of no earlier run (training/rundir.py)
-    cpu_allocator: bool = True  # keep freed memory in the heap when training on CPU (training/allocator.py)
-    # auto: flash_attention_2 on CUDA when installed, varlen_sdpa for padding-free rows, else sdpa (training/device.py)
+    cpu_allocator: bool = True  # keep freed memory in the heap when training on CPU (training/levers/allocator.py)
+    # auto: flash_attention_2 on CUDA when installed, varlen_sdpa for padding-free rows, else sdpa (training/levers/device.py)
     attention: Literal["auto", "sdpa", "eager", "varlen_sdpa", "flash_attention_2"] = "auto"
     sft: dict[str, Any] = Field(default_factory=dict)
     dpo: dict[str, Any] = Field(default_factory=dict)  # DPOConfig fields (beta, learning_rate, ...)

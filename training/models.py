@@ -54,7 +54,7 @@ def resolve_model(source: str) -> tuple[str, str]:
 
 def load_model(source: str, attn_implementation: str | None = None) -> tuple[Any, Any, str]:
     """(model, tokenizer, provenance sentence); raises `ModelNotFound` with one clear line.
-    `attn_implementation`: as transformers takes it (training/device.py chooses; None: its default)."""
+    `attn_implementation`: as transformers takes it (training/levers/device.py chooses; None: its default)."""
     where, provenance = resolve_model(source)
     note = prepare_hub() if where == source and not Path(where).exists() else None  # a hub id
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -2,7 +2,7 @@
 stats ► prepare ► TRL's DPOTrainer / KTOTrainer ► save, over the shared steps of
 training/steps.py (a sibling of training/sft.py; neither imports the other).
 
-DPO's preparation is ours, with the registry template (`templating.pair_audit.pair_tokens`): the
+DPO's preparation is ours, with the registry template (`templating.supervision.pairs.pair_tokens`): the
 very tokens the audit measured (each training pair is tokenized once, by the audit), each prompt
 rendered with its generation prompt and each prompt + reply rendered whole, tokenized in one
 batch, the reply starting where the two token sequences part
@@ -43,7 +43,7 @@ def read_pairs(data: Any, rules: Any = None, skip: frozenset[int] = frozenset())
 
 def audit_gate(config: TrainConfig, data: Any, tokenizer: Any, template: Any, out: Path,
                console: Any) -> tuple[list[tuple[Preference | Unpaired, Any]], int]:
-    """The pair audit (templating/pair_audit.py) of the training rows, written to audit.json, and
+    """The pair audit (templating/supervision/pairs.py) of the training rows, written to audit.json, and
     the statistics of the pairs to stats.json: (the rows to train, each with its tokens as audited,
     how many rows were left out). Rows with audit errors (a prompt that fills max_length, replies
     truncation leaves identical, a doubled BOS) stop the run under `on_audit_error: stop`, are left
@@ -100,13 +100,13 @@ def prepare(rows: Sequence[Preference | Unpaired], tokenizer: Any, template: Any
             max_prompt_length: int | None = None, audited: Mapping[int, Any] | None = None) -> Any:
     """A `datasets.Dataset` of token ids as TRL's trainers take them once prepared: `prompt_ids`,
     `chosen_ids`, `rejected_ids` (dpo) or `prompt_ids`, `completion_ids`, `label` (kto), from
-    `templating.pair_audit.pair_tokens` (what `audit` measures): those the audit already made
+    `templating.supervision.pairs.pair_tokens` (what `audit` measures): those the audit already made
     (`audited`: by `id` of the row object), the others here. Rows whose prompt alone fills
     `max_length` are left out, as TRL leaves them out; prompts over `max_prompt_length` keep their
     last tokens."""
     import datasets
 
-    from templating.pair_audit import pair_tokens
+    from templating.supervision.pairs import pair_tokens
 
     known = audited or {}
     missing = [r for r in rows if id(r) not in known]
@@ -207,7 +207,7 @@ def run_preference(config: TrainConfig, out: Path, dry_run: bool, console: Any) 
     """The run of `method: dpo` and `kto` in `out` (claimed by `pipeline.run`)."""
     import yaml
 
-    from training.device import attention, detect
+    from training.levers.device import attention, detect
     from training.models import load_model
     from training.samples import prompts_of
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from templating import ChatTemplate
-from templating.audit import RowAudit
+from templating.supervision.conversations import RowAudit
 from validation.errors import MaskMismatch  # re-exported: this module's name for it
 
 

@@ -92,7 +92,7 @@ def run_sft(config: TrainConfig, out: Path, dry_run: bool, console: Any) -> RunS
     sample_tools = config.tools_for_samples()  # read now: a missing file stops the run before training
     with training_data(config) as data:  # opened once: the gate and the audit read it
         validation_report = gate(config, out, console, data)
-        from training.device import attention, detect
+        from training.levers.device import attention, detect
 
         padding_free = config.trainer.get("padding_free", not config.packing)
         model, tokenizer, provenance = load_model(config.model, attention(detect(), padding_free=padding_free,
@@ -142,7 +142,7 @@ def run_sft(config: TrainConfig, out: Path, dry_run: bool, console: Any) -> RunS
 def sft_trainer(config: TrainConfig, model: Any, args: Any, train_set: Any, eval_set: Any, tokenizer: Any) -> Any:
     from trl import SFTTrainer
 
-    from training.batches import TokenBudgetTrainer
+    from training.levers.batches import TokenBudgetTrainer
 
     budget = {} if config.token_budget is None else {"token_budget": config.token_budget}
     return (TokenBudgetTrainer if budget else SFTTrainer)(model=model, args=args, train_dataset=train_set,

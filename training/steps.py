@@ -158,15 +158,15 @@ def split_eval(rows: list[Any], config: TrainConfig, read: Any) -> tuple[list[An
 
 def trainer_args(config: TrainConfig, out: Path, has_eval: bool, device: Any = None) -> tuple[Any, str, str]:
     """TRL's config of the method (`SFTConfig`, `DPOConfig` or `KTOConfig`) with the defaults of
-    `device` (detected when not given: training/device.py); (config, device kind, precision)."""
+    `device` (detected when not given: training/levers/device.py); (config, device kind, precision)."""
     import trl
 
     from training.config import TRAINER_CONFIGS, trainer_fields
-    from training.device import detect, sft_defaults
+    from training.levers.device import detect, sft_defaults
 
     device = device or detect()
     if device.kind == "cpu" and config.cpu_allocator:
-        from training.allocator import keep_freed_memory
+        from training.levers.allocator import keep_freed_memory
 
         keep_freed_memory()
     defaults = sft_defaults(device, packing=config.packing, has_eval=has_eval)

@@ -1,9 +1,9 @@
 """`audit`: the supervision audit of a dataset, as a validation report.
 
 Every row is validated first (with the template's rules); each valid row then goes through the
-template provider's audit hook (the real tokenizer and template: masks, end-of-turn, truncation,
-BOS, forged special tokens). Findings become `Issue`s with the row's own paths, and the counts
-go into `Report.summary`.
+template's audit hook (`TemplateRules.audit`, which `templating.get_template(name).rules` carries:
+the real tokenizer and template; masks, end-of-turn, truncation, BOS, forged special tokens).
+Findings become `Issue`s with the row's own paths, and the counts go into `Report.summary`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def audit(source: Source, *, tokenizer: Any, template: TemplateRules | HasRules,
     """Audit what training on `source` supervises; returns the report (summary under `.summary`).
 
     Raises:
-        InputError: the source cannot be read, or the template has no audit (no templating package).
+        InputError: the source cannot be read, or the template has no audit (rules without a template).
     """
     return audit_rows(source, tokenizer=tokenizer, template=template, max_length=max_length,
                       over_length=over_length, format=format, column=column, split=split, progress=progress,
@@ -58,8 +58,8 @@ def audit_rows(source: Source, *, tokenizer: Any, template: TemplateRules | HasR
     rules, max_length = resolve_rules(template), check_max_length(max_length)
     response = response_schema_of(response_schema, response_scope)
     if rules is None or rules.audit is None:
-        raise InputError(f"template {getattr(rules, 'name', template)}: no audit available (the templating "
-                         "package provides it)")
+        raise InputError(f"template {getattr(rules, 'name', template)}: no audit available (pass the template "
+                         "itself: templating.get_template(name) carries one)")
     with dataset_of(source, format=format, column=column, split=split) as data, \
             progress_bar(data, progress, "auditing") as advance:
         return _audit(data, rules, tokenizer, max_length, over_length, data.records(precise=True, progress=advance),
@@ -78,7 +78,7 @@ def _audit(data: Dataset, rules: TemplateRules, tokenizer: Any, max_length: int 
     rows = 0
 
     def flush() -> None:
-        if fmt.preference:  # pairs: what DPO / KTO compare (templating/pair_audit.py)
+        if fmt.preference:  # pairs: what DPO / KTO compare (templating/supervision/pairs.py)
             from validation.checks.pairs import read_pair
 
             if rules.audit_pairs is None:

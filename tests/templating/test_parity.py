@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from templating import TemplateError, get_template, list_templates
 from templating.builtins import HISTORY_THINKING
-from templating.capabilities import capabilities
+from templating.probes.capabilities import capabilities
 from tests.strategies import conversations, tool_conversations, visible_text
 
 render_jinja_template = pytest.importorskip("transformers.utils.chat_template_utils").render_jinja_template
@@ -172,7 +172,7 @@ def test_unknown_template_suggests_the_closest_name():
 
 
 def _reads_reasoning(name):
-    from templating.capabilities import reasoning_support
+    from templating.probes.capabilities import reasoning_support
 
     support = reasoning_support(get_template(name))
     return support.field is not None or support.prompt_trained
@@ -191,7 +191,7 @@ def test_the_reasoning_templates_are_found_by_probing():
        answer=visible_text.filter(lambda t: "<" not in t), as_field=st.booleans())
 def test_a_reasoning_reply_renders_as_the_official_template_and_its_reasoning_is_trained(name, data, thought, answer,
                                                                                           as_field):
-    from templating.capabilities import reasoning_support
+    from templating.probes.capabilities import reasoning_support
 
     template = get_template(name)
     as_field = as_field and reasoning_support(template).field is not None

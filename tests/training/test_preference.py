@@ -141,7 +141,7 @@ def test_the_pair_audit_gates_the_run(tiny_model, tmp_path):
 def test_the_run_tokenizes_each_training_pair_once(tiny_model, tmp_path, monkeypatch):
     """The audit's tokens are what DPO trains on: `pair_tokens` meets each training row once (the
     audit), and `prepare` takes the audited tokens instead of tokenizing again."""
-    from templating import pair_audit
+    from templating.supervision import pairs as pair_audit
 
     seen: list[int] = []
     tokens = pair_audit.pair_tokens

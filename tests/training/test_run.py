@@ -54,7 +54,7 @@ def test_tiny_model_overfits_and_labels_are_the_assistant_mask(tiny_model, tiny_
 
 def test_prepared_labels_equal_the_registry_mask(tiny_model, tiny_dataset, smollm2_tokenizer):
     from templating import get_template
-    from templating.audit import Auditor
+    from templating.supervision.conversations import Auditor
     from training.prepare import check_against_trl, tokenized_dataset
     from validation import read
 

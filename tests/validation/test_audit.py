@@ -8,7 +8,7 @@ import json
 import pytest
 
 from templating import get_template
-from templating.audit import Auditor
+from templating.supervision.conversations import Auditor
 from validation import audit
 
 
@@ -127,7 +127,7 @@ AUDIT_CASES = [
     ("reasoning-truncated", "qwen3", 40, [(2, "messages[1].content", "reasoning-truncated", "warning")]),
     ("reasoning-truncated", "qwen3", 200, []),
     ("no-trained-turn", "chatml", 40, [(2, "messages", "no-trained-turn", "warning")]),
-    # preference pairs: what DPO compares (templating/pair_audit.py)
+    # preference pairs: what DPO compares (templating/supervision/pairs.py)
     ("prompt-fills-max-length", "chatml", 40, [(2, "prompt", "prompt-fills-max-length", "error")]),
     ("reply-truncated", "chatml", 40, [(2, "chosen", "reply-truncated", "warning")]),
     ("identical-after-truncation", "chatml", 25, [(2, "chosen", "reply-truncated", "warning"),
@@ -177,7 +177,7 @@ def test_a_cut_inside_the_think_block_says_how_much_is_trained_and_a_cut_after_i
 def test_the_pair_audit_measures_what_dpo_is_handed(smollm2_tokenizer):
     """Prompt and reply tokens of the audit are the ids the DPO preparation hands TRL; the merge
     message names the prompt's tokens that training does not see."""
-    from templating.pair_audit import audit_pairs
+    from templating.supervision.pairs import audit_pairs
     from training.preference import prepare
     from validation.models import Message, Preference
 
@@ -194,7 +194,7 @@ def test_the_pair_audit_measures_what_dpo_is_handed(smollm2_tokenizer):
 
 def test_a_pair_whose_replies_lack_the_end_of_turn_is_an_error(smollm2_tokenizer):
     """A template that writes no end-of-turn after the assistant's reply: DPO would not teach stopping."""
-    from templating.pair_audit import audit_pairs
+    from templating.supervision.pairs import audit_pairs
     from templating.registry import ChatTemplate
     from templating.spec import TemplateSpec
     from validation.models import Message, Preference

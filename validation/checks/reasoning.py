@@ -5,7 +5,7 @@ A reply's reasoning is either a field of the message (`reasoning_content` as Qwe
 it, `reasoning`, `thinking`) or a think block at the start of its content (`<think>…</think>`, as
 DeepSeek-R1 distills write it; the opening tag may be missing when the generation prompt wrote
 it). `reasoning_of` reads either; the checks below say where a row's traces would be lost or
-mangled, and `ReasoningSupport` (probed from each template, templating/capabilities.py) what the
+mangled, and `ReasoningSupport` (probed from each template, templating/probes/capabilities.py) what the
 chosen template trains of them.
 
 Findings come back as (path, code, message); the caller places them at its row.
@@ -126,7 +126,7 @@ def reasoning_issues(messages: Sequence[Any], path: PathFn) -> list[Found]:
 @dataclass(frozen=True)
 class ReasoningSupport:
     """What a template trains of reasoning, probed from its training variant
-    (templating/capabilities.py): `field`, the message field it prints (None: none, so only inline
+    (templating/probes/capabilities.py): `field`, the message field it prints (None: none, so only inline
     think blocks, which are content, reach the text); `empty_block`: it puts an empty think block
     in the trained span of a reply without reasoning; `prompt_trained`: the kinds of reply
     ("reasoning": opening with a think block; "plain": without one) whose trained span begins inside

@@ -21,7 +21,7 @@ from validation.checks.reasoning import ReasoningSupport
 @dataclass(frozen=True)
 class ToolSupport:
     """What a template renders of tool-calling conversations, probed from its text
-    (templating/capabilities.py): the tool list, calls, several calls in one turn, the forms of
+    (templating/probes/capabilities.py): the tool list, calls, several calls in one turn, the forms of
     `function.arguments` that come out as the JSON they hold ("object", "string"), and an
     assistant call whose content is null (without printing "None")."""
 
@@ -88,7 +88,7 @@ class Finding(NamedTuple):
 
 
 class RowAudit(Protocol):
-    """One conversation as training sees it (templating/audit.py builds them)."""
+    """One conversation as training sees it (templating/supervision/conversations.py builds them)."""
 
     ids: list[int]  # token ids, before truncation
     mask: list[int]  # 1 where a token is trained

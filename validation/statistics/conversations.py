@@ -138,7 +138,8 @@ def _supervision(frame: pl.DataFrame, messages_per_conversation: list[int], rule
                  limit: int | None, progress: bool) -> Supervision:
     """Each conversation's supervision under the template (its audit hook), batch by batch."""
     if rules.audit is None:
-        raise InputError(f"template {rules.name} cannot tokenize (no templating package installed)")
+        raise InputError(f"template {rules.name} cannot tokenize: its rules carry no audit (pass the template itself: "
+                         "templating.get_template(name))")
     tally, start = Supervision(limit), 0
     with count_bar(progress, f"rendering and tokenizing with {rules.name}", len(messages_per_conversation)) as advance:
         for first in range(0, len(messages_per_conversation), AUDIT_BATCH):

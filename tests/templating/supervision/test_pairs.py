@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from templating import get_template
-from templating.pair_audit import PairTokens, cut_tokens, pair_tokens
+from templating.supervision.pairs import PairTokens, cut_tokens, pair_tokens
 from templating.tokens import fast_backend
 from tests.strategies import pairs
 

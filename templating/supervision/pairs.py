@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from templating.tokens import fast_backend
 from validation.models import Preference, Unpaired, as_dicts
-from templating.audit import RowAudit
+from templating.supervision.conversations import RowAudit
 from validation.checks.rules import Finding
 
 if TYPE_CHECKING:

@@ -4,13 +4,13 @@
 it; a CPU with AMX-BF16 or AVX512-BF16 — emulated bf16 on other CPUs is slower than fp32,
 bench/train.py), and on CUDA whether FlashAttention and Liger kernels are installed.
 `sft_defaults(device, ...)` turns that into SFTConfig defaults as a pure function, so the GPU
-choices are tested on a CPU-only machine (tests/training/test_device.py):
+choices are tested on a CPU-only machine (tests/training/levers/test_device.py):
 
 | | CPU | CUDA |
 |---|---|---|
 | precision | bf16 only where native, else fp32 | bf16 where supported, else fp32 (fp16 is not chosen) |
 | padding-free rows | yes (no compute on padding; sdpa keeps rows apart) | yes, with FlashAttention varlen kernels when installed, else sdpa |
-| attention | `varlen_sdpa` for padding-free rows (training/varlen.py), else sdpa | `flash_attention_2` when `flash_attn` is installed, else as on CPU |
+| attention | `varlen_sdpa` for padding-free rows (training/levers/varlen.py), else sdpa | `flash_attention_2` when `flash_attn` is installed, else as on CPU |
 | Liger kernels | no (Triton needs a GPU) | when `liger_kernel` is installed |
 | activation checkpointing | off (memory is not the limit; it costs time) | on |
 """
@@ -87,7 +87,7 @@ def attention(device: Device, *, padding_free: bool, choice: str = "auto") -> st
     else:
         return None
     if name == "varlen_sdpa":
-        from training.varlen import register
+        from training.levers.varlen import register
 
         register()
     return name

@@ -1,4 +1,4 @@
-"""Tool capabilities probed from the template text itself (templating/capabilities.py), and calls
+"""Tool capabilities probed from the template text itself (templating/probes/capabilities.py), and calls
 read back out of replies (templating/toolcalls.py)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from templating import TemplateError, get_template, register_template
-from templating.capabilities import Capabilities, capabilities
+from templating.probes.capabilities import Capabilities, capabilities
 from templating.toolcalls import parse_tool_calls
 from tests.strategies import tool_conversations
 

@@ -1,4 +1,4 @@
-"""Token-budget batches (training/batches.py): every row once an epoch, no batch over the budget,
+"""Token-budget batches (training/levers/batches.py): every row once an epoch, no batch over the budget,
 the same batches for every process count, and a resumed run that trains on exactly the batches
 of an uninterrupted one."""
 
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 pytest.importorskip("trl")
 
 from training import load_config, run  # noqa: E402
-from training.batches import TokenBudgetSampler, token_batches  # noqa: E402
+from training.levers.batches import TokenBudgetSampler, token_batches  # noqa: E402
 from training.config import ConfigError  # noqa: E402
 from templating import get_template
 

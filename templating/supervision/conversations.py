@@ -64,7 +64,7 @@ class RowAudit:
     dropped: bool = False
     tools: list[Any] | None = None  # the row's tools, rendered with it (templating.registry.tools_of)
     untrained: int = 0  # assistant turns left out of the mask (`train: false`, `train_on: last`)
-    # a preference row (templating/pair_audit.py): its value and its `PairTokens` as training cuts them,
+    # a preference row (templating/supervision/pairs.py): its value and its `PairTokens` as training cuts them,
     # what `training.preference.prepare` hands the trainer (the run tokenizes each pair once)
     pair: tuple[Any, Any] | None = None
 

@@ -1,5 +1,5 @@
 """Reasoning traces: reading them from a field or a think block, the checks, and what each
-template trains of them (probed, validation/checks/reasoning.py and templating/capabilities.py)."""
+template trains of them (probed, validation/checks/reasoning.py and templating/probes/capabilities.py)."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def test_inlining_keeps_the_reasoning_and_the_answer(thought, answer, name):
 
 def test_each_template_is_probed_for_what_it_trains_of_reasoning():
     from templating import get_template, list_templates
-    from templating.capabilities import reasoning_support
+    from templating.probes.capabilities import reasoning_support
 
     found = {s.name: reasoning_support(get_template(s.name)) for s in list_templates()}
     assert found["qwen3"] == ReasoningSupport("reasoning_content", True, ())

@@ -114,7 +114,7 @@ def test_a_response_schema_that_is_not_one_is_refused(tmp_path):
 
 def test_too_many_calls_for_a_template_that_renders_one_per_turn():
     from templating import register_template
-    from tests.templating.test_capabilities import ONE_CALL
+    from tests.templating.probes.test_capabilities import ONE_CALL
     from tests.validation.test_broken_rows import BROKEN
 
     register_template("one-call", ONE_CALL, special_tokens=["<call>"], end_of_turn="</assistant>",
@@ -155,7 +155,7 @@ def test_stats_counts_tools_calls_and_valid_arguments():
     from tests.validation.test_broken_rows import BROKEN
     from validation import stats
 
-    example = Path(__file__).resolve().parents[2] / "examples" / "tool_calls.jsonl"
+    example = Path(__file__).resolve().parents[3] / "examples" / "tool_calls.jsonl"
     assert stats(example).summary.tools.to_json() == {
         "rows_with_tools": 41, "rows_with_calls": 37, "tools_per_row": {"mean": 3.0, "max": 3},
         "calls": 44, "calls_per_conversation": {"mean": 1.189, "max": 2}, "parallel_turns": 7,

@@ -1,4 +1,4 @@
-"""training/varlen.py: per-row attention for padding-free batches gives the numbers of each row
+"""training/levers/varlen.py: per-row attention for padding-free batches gives the numbers of each row
 alone (and of transformers' own masked sdpa), forward and backward, and falls back to sdpa
 wherever the batch is not one row of whole sequences."""
 
@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 def _model(attention):
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from training.varlen import register
+    from training.levers.varlen import register
 
     register()
     torch.manual_seed(0)

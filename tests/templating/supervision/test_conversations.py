@@ -1,4 +1,4 @@
-"""templating/audit.py: what training on a conversation supervises, measured with the real tokenizer
+"""templating/supervision/conversations.py: what training on a conversation supervises, measured with the real tokenizer
 and template (the Auditor)."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from templating import get_template, register_template
-from templating.audit import Auditor
+from templating.supervision.conversations import Auditor
 from tests.strategies import conversations
 from validation import audit
 
 
-TEMPLATES = Path(__file__).parents[1] / "data" / "templates"
+TEMPLATES = Path(__file__).parents[2] / "data" / "templates"
 
 
 def chat(*turns: str, system: str | None = None) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from training.config import load_config
-from training.device import Device, attention, detect, sft_defaults
+from training.levers.device import Device, attention, detect, sft_defaults
 from training.steps import trainer_args
 
 pytest.importorskip("trl")

@@ -5,7 +5,7 @@ A padding-free batch is one row of concatenated sequences whose positions restar
 plain sdpa, transformers builds a block-diagonal causal mask over the whole batch, so every
 layer computes attention scores for all T x T pairs of the batch (and materialises the mask),
 though only the pairs inside one sequence count. `varlen_sdpa` cuts the batch where positions
-restart and runs causal sdpa on each sequence: the same numbers (tests/training/test_varlen.py),
+restart and runs causal sdpa on each sequence: the same numbers (tests/training/levers/test_varlen.py),
 attention cost of the sum of the squares of the lengths instead of the square of their sum —
 FlashAttention's varlen kernels do the same on a GPU. Anything else (a batch with padding,
 generation with a cache) goes to transformers' own sdpa.

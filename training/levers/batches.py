@@ -6,7 +6,7 @@ The rows are split into batches once, from a seeded shuffle (the first row that 
 batch starts the next one; a row longer than the budget is a batch of its own); each epoch then
 visits the batches in an order seeded by the epoch. The number of batches is the same every epoch
 (the trainer plans its steps from it) and a resumed run sees exactly the batches the uninterrupted
-run would have seen: the trainer skips the ones already trained (tests/training/test_batches.py).
+run would have seen: the trainer skips the ones already trained (tests/training/levers/test_batches.py).
 Padding-free rows only: the budget counts real tokens, which is what a padded batch is not.
 """
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from templating import get_template
-from templating.contract import PROPERTIES, Contract, check
+from templating.probes.contract import PROPERTIES, Contract, check
 
-TEMPLATES = Path(__file__).parents[1] / "data" / "templates"
+TEMPLATES = Path(__file__).parents[2] / "data" / "templates"
 SMOLLM2 = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 

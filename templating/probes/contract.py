@@ -45,7 +45,7 @@ class Contract:
         self.spec = template.spec
         self.auditor = None
         if tokenizer is not None:
-            from templating.audit import Auditor
+            from templating.supervision.conversations import Auditor
 
             self.auditor = Auditor(tokenizer, template)
         self.broken: TemplateLimit | None = None  # set when a render passed a limit
@@ -140,7 +140,7 @@ def check(template: ChatTemplate, tokenizer: Any = None, *, examples: int = 200,
     from hypothesis import HealthCheck, find, settings
     from hypothesis.errors import NoSuchExample
 
-    from templating.strategies import conversations
+    from templating.probes.strategies import conversations
 
     contract = Contract(template, tokenizer)
     system = template.spec.supports_system
