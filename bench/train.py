@@ -149,12 +149,12 @@ def main() -> None:
     args = parser.parse_args()
     import yaml
 
-    from training.levers.device import detect
+    from training.levers.device import detect_device
 
     cpu = args.device == "cpu"
     if cpu:  # every run here and in the subprocesses sees the CPU only, even where a GPU is present
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
-    device = detect()
+    device = detect_device()
     if device.kind != args.device:
         raise SystemExit(f"--device {args.device}: no CUDA device here")
     native_bf16 = device.native_bf16 and not args.fp32
@@ -268,13 +268,13 @@ def _full(args: argparse.Namespace, tmp: Path, data: Path, folder: Path, common:
     from training.config import load_config
     from training.steps import trainer_args
 
-    from training.levers.device import attention, detect
+    from training.levers.device import attention, detect_device
 
     loaded = load_config(config)
     ours_args, _, _ = trainer_args(loaded, tmp / "direct", has_eval=False)
     identical = {k: getattr(ours_args, k) for k in ("bf16", "fp16", "use_cpu", "gradient_checkpointing",
                                                     "learning_rate", "seed", "padding_free", "max_length")}
-    identical["_attention"] = attention(detect(), padding_free=ours_args.padding_free, choice=loaded.attention)
+    identical["_attention"] = attention(detect_device(), padding_free=ours_args.padding_free, choice=loaded.attention)
     direct = min((run_trl(folder, tmp / "prepared", tmp / "direct", {**common, **identical, "_tokenized": True,
                                                                      "_allocator": True}) for _ in range(2)),
                  key=lambda r: r["seconds"])

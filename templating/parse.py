@@ -180,4 +180,3 @@ def chosen_template(tokenizer: object, name: str | None, source: str) -> object:
     return get_template(known) if same else template_of_tokenizer(tokenizer, f"{source} (own template)")
 
 
-detect, compare = detect_template, compare_template  # the older names (validation has its own `detect`)

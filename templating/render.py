@@ -7,7 +7,7 @@ from typing import IO, Any
 
 from templating.environment import TemplateError, TemplateLimit
 from templating.registry import get_template
-from validation.readers.files import InputError
+from validation.errors import InputError
 from validation.checks.reasoning import think_range
 from validation.report import Issue, Report
 from validation.checks.scan import Scanner

@@ -112,8 +112,7 @@ def run_generate(args: argparse.Namespace) -> int:
     from training.models import load_model
     from training.rundir import require_finished
     from training.samples import generate, show
-    from validation.readers.files import InputError
-
+    from validation.errors import InputError
     if not Path(args.model).is_dir():
         raise InputError(f"{args.model}: no such model folder")
     require_finished(args.model)  # UnfinishedRun: one line, exit 2
@@ -148,8 +147,7 @@ def run_verify(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from training.fingerprint import verify
-    from validation.readers.files import InputError
-
+    from validation.errors import InputError
     if not Path(args.model).is_dir():
         raise InputError(f"{args.model}: no such model folder")
     checks = verify(args.model)  # UnfinishedRun or NoFingerprint (InputErrors): one line, exit 2

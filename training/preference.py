@@ -127,7 +127,7 @@ def prepare(rows: Sequence[Preference | Unpaired], tokenizer: Any, template: Any
     return datasets.Dataset.from_dict(columns)
 
 
-def check_against_trl(rows: Sequence[Preference | Unpaired], tokenizer: Any, template: Any, prepared: Any,
+def check_pairs_against_trl(rows: Sequence[Preference | Unpaired], tokenizer: Any, template: Any, prepared: Any,
                       sample: int = 8, max_length: int | None = None, max_prompt_length: int | None = None) -> int:
     """Our prepared ids against TRL's own tokenization of the same rows (its `_tokenize` with the
     template installed, its boundary rule); returns rows checked. Rows whose prompt fills
@@ -207,7 +207,7 @@ def run_preference(config: TrainConfig, out: Path, dry_run: bool, console: Any) 
     """The run of `method: dpo` and `kto` in `out` (claimed by `pipeline.run`)."""
     import yaml
 
-    from training.levers.device import attention, detect
+    from training.levers.device import attention, detect_device
     from training.models import load_model
     from training.samples import prompts_of
 
@@ -219,7 +219,7 @@ def run_preference(config: TrainConfig, out: Path, dry_run: bool, console: Any) 
                               "(conversations): use method: sft, or give prompt/chosen/rejected rows "
                               "(docs/validation.md#preference-data-dpo-kto)")
         report = gate(config, out, console, data)
-        model, tokenizer, provenance = load_model(config.model, attention(detect(), padding_free=False,
+        model, tokenizer, provenance = load_model(config.model, attention(detect_device(), padding_free=False,
                                                                           choice=config.attention))
         say(console, f"model: {plain(provenance)}")
         template = choose_template(config, model, tokenizer, console)
@@ -231,7 +231,7 @@ def run_preference(config: TrainConfig, out: Path, dry_run: bool, console: Any) 
         limits = {"max_length": config.max_length, "max_prompt_length": config.max_prompt_length}
         train_set = prepare(train_rows, tokenizer, template, **limits, audited=tokens)
         eval_set = prepare(eval_rows, tokenizer, template, **limits, audited=tokens) if eval_rows else None
-        checked = check_against_trl(train_rows, tokenizer, template, train_set, **limits)
+        checked = check_pairs_against_trl(train_rows, tokenizer, template, train_set, **limits)
         left_out = len(train_rows) - len(train_set)
         say(console, f"prepare: {len(train_set)} train / {len(eval_set or [])} eval pairs"
                         + (f" ({left_out} left out: the prompt alone fills max_length {config.max_length})"

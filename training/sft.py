@@ -92,10 +92,10 @@ def run_sft(config: TrainConfig, out: Path, dry_run: bool, console: Any) -> RunS
     sample_tools = config.tools_for_samples()  # read now: a missing file stops the run before training
     with training_data(config) as data:  # opened once: the gate and the audit read it
         validation_report = gate(config, out, console, data)
-        from training.levers.device import attention, detect
+        from training.levers.device import attention, detect_device
 
         padding_free = config.trainer.get("padding_free", not config.packing)
-        model, tokenizer, provenance = load_model(config.model, attention(detect(), padding_free=padding_free,
+        model, tokenizer, provenance = load_model(config.model, attention(detect_device(), padding_free=padding_free,
                                                                           choice=config.attention))
         say(console, f"model: {plain(provenance)}")
         template = choose_template(config, model, tokenizer, console)

@@ -162,9 +162,9 @@ def trainer_args(config: TrainConfig, out: Path, has_eval: bool, device: Any = N
     import trl
 
     from training.config import TRAINER_CONFIGS, trainer_fields
-    from training.levers.device import detect, sft_defaults
+    from training.levers.device import detect_device, sft_defaults
 
-    device = device or detect()
+    device = device or detect_device()
     if device.kind == "cpu" and config.cpu_allocator:
         from training.levers.allocator import keep_freed_memory
 

@@ -9,10 +9,11 @@ Example:
 
 from validation.audit import audit
 from validation.codes import CATALOGUE
-from validation.errors import InstructkitError, UnknownName
+from validation.errors import CannotConvert, InstructkitError, RowProblems, UnknownName
 from validation.convert import convert
-from validation.readers.formats import FORMAT_NAMES, CannotConvert, detect, get_format
-from validation.readers.files import InputError, read_records
+from validation.readers.formats import FORMAT_NAMES, detect, get_format
+from validation.errors import InputError
+from validation.readers.files import read_records
 from validation.outputs import write_rows
 from validation.models import Conversation, FunctionCall, Message, Role, ToolCall
 from validation.report import Issue, Report
@@ -23,7 +24,7 @@ from validation.validate import InvalidRow, read, to_dataset, validate
 
 __all__ = [
     "CATALOGUE", "CHATML", "HasRules", "audit", "FORMAT_NAMES", "CannotConvert", "Conversation", "Dataset", "FunctionCall", "InputError",
-    "InstructkitError", "InvalidRow", "UnknownName",
+    "InstructkitError", "RowProblems", "InvalidRow", "UnknownName",
     "Issue", "Message", "Report", "Role", "Stats", "TemplateRules", "ToolCall", "convert", "detect", "get_format",
     "open_dataset", "read", "read_records", "stats", "to_dataset", "validate", "write_rows",
 ]

@@ -16,7 +16,7 @@ import os
 from typing import Any
 
 from validation.readers.formats import Format
-from validation.readers.files import InputError
+from validation.errors import InputError
 from validation.outputs import Paths, open_for_writing
 from validation.report import Issue, Report
 from validation.checks.rules import Finding, RowAudit, HasRules, TemplateRules

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from validation.checks.messages import check_messages
-from validation.readers.formats import CannotConvert, Format, FormatError, get_format
+from validation.errors import CannotConvert, RowProblems
+from validation.readers.formats import Format, get_format
 from validation.outputs import write_rows
 from validation.report import Fix, Issue, Report
 from validation.readers.source import Dataset, Source, dataset_of, is_path
@@ -103,7 +104,7 @@ def _convert(data: Dataset, out: str | os.PathLike[str], target: Format, *, unif
                 continue
             try:
                 raw_messages, _ = fmt.split(data)
-            except FormatError as exc:
+            except RowProblems as exc:
                 issues.extend(Issue.make(record.row, p, code, m) for p, code, m in exc.problems)
                 continue
             messages, problems = check_messages(raw_messages, record.row, lambda i, f: fmt.path(data, i, f),

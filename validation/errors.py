@@ -13,6 +13,8 @@ where a command says so) and anything else as an internal error.
     │   └── TemplateLimit        a render past its time or size limit: the template is broken
     ├── InvalidRow               (also a ValueError) `read` met a row with errors; `.issues`
     ├── CannotConvert            the target format cannot hold a conversation
+    ├── RowProblems              one row's structure (a conversation or a preference pair): its
+    │                            problems, each (path, code, message); they become the row's Issues
     ├── InvalidDataset           (also a RuntimeError) the training gate found errors; `.report`
     ├── MaskMismatch             (also a RuntimeError) our masks and TRL's disagree on a sample
     └── PushFailed               (also a RuntimeError) saved, but not pushed to the hub
@@ -115,3 +117,13 @@ class MaskMismatch(InstructkitError, RuntimeError):
 
 class PushFailed(InstructkitError, RuntimeError):
     """The model is saved locally but could not be pushed to the hub; the message says why."""
+
+
+class RowProblems(InstructkitError):
+    """The structural problems of one row, read as a conversation or as a preference pair: each
+    (path in the source row, code, message). The readers raise it; the checks turn every problem
+    into an `Issue` on that row, so it never reaches the command line."""
+
+    def __init__(self, problems: list[tuple[str, str, str]]) -> None:
+        super().__init__("; ".join(f"{p}: {m}" for p, _, m in problems))
+        self.problems = problems

@@ -191,4 +191,3 @@ def render_report(report: Report, console: Any, *, first: int = 5) -> None:
         console.print(table)
 
 
-render = render_report  # its older name

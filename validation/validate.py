@@ -17,7 +17,8 @@ from validation.checks.messages import with_call_content
 from validation.readers.decode import decode_row
 from validation.errors import InvalidRow
 from validation.readers.formats import Format
-from validation.readers.files import BOM, InputError, Record, held_suffix, lines_of, readable
+from validation.errors import InputError
+from validation.readers.files import BOM, Record, held_suffix, lines_of, readable
 from validation.outputs import open_for_writing, write_rows
 from validation.models import Conversation, Message
 from validation.report import Findings, Fix, Report
@@ -26,24 +27,7 @@ from validation.checks.parallel import default_workers, scan_jsonl
 from validation.checks.scan import Scanner
 from validation.options import check_max_length, load_tokenizer, resolve_rules, response_schema_of
 from validation.progress import progress_bar
-from validation.readers.source import Dataset, Source, dataset_of, open_dataset
-
-
-def open_source(source: Source, *, format: str | None = None, column: str | None = None,
-                split: str = "train", precise: bool = False,
-                progress: Any = None) -> tuple[Format, Iterator[Record]]:
-    """The source's format (named or detected over a sample of rows) and its records: one
-    pass through `open_dataset` (kept for scripts that used it; the file closes with the pass)."""
-    data = open_dataset(source, format=format, column=column, split=split)
-
-    def records() -> Iterator[Record]:
-        try:
-            yield from data.records(precise=precise, progress=progress)
-        finally:
-            if data is not source:
-                data.close()
-
-    return data.format, records()
+from validation.readers.source import Dataset, Source, dataset_of
 
 
 def validate(source: Source, *, format: str | None = None, column: str | None = None,

@@ -213,4 +213,3 @@ def check_target(target: str, *, tokenizer: str | None = None, end_of_turn: str 
         raise InputError(f"{target}: {exc.args[0]}") from None
 
 
-Outcome = PropertyOutcome  # its older name

@@ -9,7 +9,6 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from templating import TemplateError, compare_template, detect_template, get_template, parse
-from templating import compare, detect
 from templating.builtins import BUILTINS
 
 FORMATS = {spec.name: spec for spec in BUILTINS if spec.turns is not None}  # the built-ins with a turn layout
@@ -119,10 +118,6 @@ def test_compare_catches_a_tokenizer_whose_template_was_swapped(smollm2_tokenize
     swapped.chat_template = get_template("zephyr").official_jinja
     assert detect_template(swapped) == "zephyr"
     assert compare_template(swapped, "smollm2").startswith("template smollm2 differs")
-
-
-def test_the_older_names_are_aliases():
-    assert (detect, compare) == (detect_template, compare_template)
 
 
 @pytest.mark.parametrize("name", [spec.name for spec in BUILTINS])

@@ -57,14 +57,14 @@ def test_prepared_pairs_equal_trl_s_own_preparation(tiny_model, smollm2_tokenize
     from trl import DPOConfig, DPOTrainer
 
     from templating import get_template
-    from training.preference import check_against_trl, prepare, read_pairs
+    from training.preference import check_pairs_against_trl, prepare, read_pairs
     from validation.readers.source import dataset_of
 
     template = get_template("smollm2")
     with dataset_of(EXAMPLE) as data:
         pairs = read_pairs(data)
     ours = prepare(pairs, smollm2_tokenizer, template, 256)
-    assert check_against_trl(pairs, smollm2_tokenizer, template, ours, sample=len(pairs)) == 20
+    assert check_pairs_against_trl(pairs, smollm2_tokenizer, template, ours, sample=len(pairs)) == 20
     tokenizer = copy.copy(smollm2_tokenizer)
     tokenizer.chat_template = template.jinja
     rows = datasets.Dataset.from_list([{"prompt": [m.to_dict() for m in p.prompt],
@@ -76,14 +76,14 @@ def test_prepared_pairs_equal_trl_s_own_preparation(tiny_model, smollm2_tokenize
     for name in ("prompt_ids", "chosen_ids", "rejected_ids"):
         assert trainer.train_dataset[name] == ours[name]
     short = prepare(pairs, smollm2_tokenizer, template, 50)  # the long prompts are left out, as TRL leaves them
-    assert 0 < len(short) < 20 and check_against_trl(pairs, smollm2_tokenizer, template, short, sample=20,
+    assert 0 < len(short) < 20 and check_pairs_against_trl(pairs, smollm2_tokenizer, template, short, sample=20,
                                                       max_length=50) == len(short)
     cut = prepare(pairs, smollm2_tokenizer, template, 256, max_prompt_length=30)  # prompts keep their last 30
     assert max(len(ids) for ids in cut["prompt_ids"]) == 30 and cut["chosen_ids"] == ours["chosen_ids"]
-    assert check_against_trl(pairs, smollm2_tokenizer, template, cut, sample=20, max_prompt_length=30) == 20
+    assert check_pairs_against_trl(pairs, smollm2_tokenizer, template, cut, sample=20, max_prompt_length=30) == 20
     broken = ours.map(lambda row: {"chosen_ids": row["chosen_ids"][:-1]})
     with pytest.raises(MaskMismatch, match="row 1: our prepared tokens differ from TRL's"):
-        check_against_trl(pairs, smollm2_tokenizer, template, broken)
+        check_pairs_against_trl(pairs, smollm2_tokenizer, template, broken)
 
 
 def test_kto_trains_pairs_as_labelled_replies(tiny_model, tmp_path):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from validation.readers.files import InputError
+from validation.errors import InputError
 from validation.outputs import atomic_path, write_rows
 
 CLI = [sys.executable, "-c", "import sys, instructkit; sys.exit(instructkit.main())"]

@@ -180,8 +180,7 @@ def test_the_python_api_refuses_such_a_max_length_too(smollm2_tokenizer):
     from functools import partial
 
     from validation import audit, stats, validate
-    from validation.readers.files import InputError
-
+    from validation.errors import InputError
     for function in (validate, stats, partial(audit, tokenizer=smollm2_tokenizer, template=get_template("smollm2"))):
         for value in (0, -3, 2.5, True):
             with pytest.raises(InputError, match=f"max_length must be a positive whole number, not {value!r}"):

@@ -1,6 +1,6 @@
 """What the machine can do, detected (never assumed), and the training defaults that follow.
 
-`detect()` reads the device once: CUDA or CPU, its name, native bf16 (a CUDA GPU that supports
+`detect_device()` reads the device once: CUDA or CPU, its name, native bf16 (a CUDA GPU that supports
 it; a CPU with AMX-BF16 or AVX512-BF16 — emulated bf16 on other CPUs is slower than fp32,
 bench/train.py), and on CUDA whether FlashAttention and Liger kernels are installed.
 `sft_defaults(device, ...)` turns that into SFTConfig defaults as a pure function, so the GPU
@@ -37,7 +37,7 @@ class Device:
         return f"{self.kind}: {self.name}, bf16 {'native' if self.native_bf16 else 'not native'}"
 
 
-def detect() -> Device:
+def detect_device() -> Device:
     import torch
 
     if torch.cuda.is_available():

@@ -12,7 +12,8 @@ from typing import Any
 from validation.checks.messages import SEP, check_messages, fast_clean, message_dup_text
 from validation.checks.prover import hash_conversation
 from validation.models import Message, Preference, Unpaired
-from validation.readers.pairs import ASSISTANT, READERS, TURN, PairError, metadata_of, shared_prefix, to_pair
+from validation.errors import RowProblems
+from validation.readers.pairs import ASSISTANT, READERS, TURN, metadata_of, shared_prefix, to_pair
 from validation.report import Issue
 
 
@@ -24,7 +25,7 @@ def read_pair(name: str, data: dict[str, Any], row: int, rules: Any = None
 
     try:
         raw = READERS[name](data)
-    except PairError as exc:
+    except RowProblems as exc:
         return None, [Issue.make(row, p, code, m) for p, code, m in exc.problems]
     parts = [("chosen", raw.chosen)] + ([("rejected", raw.rejected)] if raw.rejected is not None else [])
     issues: list[Any] = []

@@ -21,7 +21,8 @@ from typing import Any
 
 from validation.checks.messages import (check_messages, fast_clean, fast_clean_tools, message_dup_text, suspects,
                                suspect_tokens, with_call_content)
-from validation.readers.formats import Format, FormatError, RawShape
+from validation.errors import RowProblems
+from validation.readers.formats import Format, RawShape
 from validation.readers.decode import decode_row, loads_text
 from validation.checks.duplicates import Duplicates
 from validation.readers.files import BOM, Record
@@ -128,7 +129,7 @@ class Scanner:
             return issues, text, None, False
         try:
             raw_messages = self.fmt.to_messages(data)
-        except FormatError as exc:
+        except RowProblems as exc:
             return [Issue.make(record.row, p, code, m) for p, code, m in exc.problems], None, None, False
         if "tools" in data:  # cleared with its content scanned, or checked precisely
             text, fast = fast_clean_tools(raw_messages, data, self.rules), False
@@ -279,4 +280,3 @@ def _plain_text(messages: Any) -> str:
     return "\n".join(m.get("content") or "" for m in messages)
 
 
-Outcome = RowOutcome  # its older name

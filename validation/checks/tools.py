@@ -323,7 +323,7 @@ def tool_counts(data: Any, response: ResponseSchema | None = None, *, found: boo
     """(ToolCounts or None, ResponseCounts or None) of a dataset, in one pass over its rows; tool
     counts only when there is something to count: `found` (what the reader saw), else `has_tools`
     (rows given as an iterator, which the other statistics have read, are not counted)."""
-    from validation.readers.formats import FormatError
+    from validation.errors import RowProblems
     from validation.summaries import ResponseCounts, ToolCounts
 
     if not data.rereadable:  # rows given as an iterator, already read for the other statistics
@@ -345,7 +345,7 @@ def tool_counts(data: Any, response: ResponseSchema | None = None, *, found: boo
             continue
         try:
             messages = fmt.to_messages(row)
-        except FormatError:
+        except RowProblems:
             continue
         messages = [m for m in messages if isinstance(m, dict)]
         if response is not None:

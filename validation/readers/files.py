@@ -23,7 +23,7 @@ from typing import Any, BinaryIO, NamedTuple
 from urllib.parse import urlparse
 
 from validation.readers.decode import MAX_ROW_BYTES, decode_row, loads_text, oversized
-from validation.errors import InputError  # re-exported: validation.readers.files.InputError
+from validation.errors import InputError
 from validation.report import Issue
 
 BOM = b"\xef\xbb\xbf"

@@ -23,20 +23,12 @@ from functools import partial
 from typing import Any
 
 from validation.readers.decode import json_type, loads_text
-from validation.errors import CannotConvert, UnknownName  # CannotConvert: re-exported, its old home
+from validation.errors import CannotConvert, RowProblems, UnknownName
 from validation.models import Conversation, Message, as_dicts
 
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
                   "system": "system", "tool": "tool", "observation": "tool", "function_call": "assistant"}
 SHAREGPT_NAMES = {"user": "human", "assistant": "gpt", "system": "system", "tool": "observation"}  # LLaMA-Factory's
-
-
-class FormatError(Exception):
-    """Structural problems of one row: a list of (path, code, message)."""
-
-    def __init__(self, problems: list[tuple[str, str, str]]) -> None:
-        super().__init__("; ".join(f"{p}: {m}" for p, _, m in problems))
-        self.problems = problems
 
 
 Raw = dict[str, Any]
@@ -98,12 +90,12 @@ class Format:
 
 def _require(row: Raw, name: str, kind: type | tuple[type, ...] = str) -> Any:
     if name not in row:
-        raise FormatError([(name, "missing-field", f"field {name!r} is missing")])
+        raise RowProblems([(name, "missing-field", f"field {name!r} is missing")])
     value = row[name]
     if not isinstance(value, kind):
         code = "null-content" if value is None and kind is str else "wrong-type"
         expected = "a string" if kind is str else "a list"
-        raise FormatError([(name, code, f"expected {expected}, got {json_type(value)}")])
+        raise RowProblems([(name, code, f"expected {expected}, got {json_type(value)}")])
     return value
 
 
@@ -173,7 +165,7 @@ def _sharegpt_to_messages(row: Raw) -> list[Any]:
             message["content"] = ""
         out.append(message)
     if problems:
-        raise FormatError(problems)
+        raise RowProblems(problems)
     return out
 
 
@@ -186,7 +178,7 @@ def _parse_function_calls(value: Any) -> list[Raw]:
         calls = None
     calls = calls if isinstance(calls, list) else [calls]
     if not calls or not all(isinstance(c, dict) and isinstance(c.get("name"), str) for c in calls):
-        raise FormatError([("value", "wrong-type", "a function_call turn must hold a JSON object with a 'name' "
+        raise RowProblems([("value", "wrong-type", "a function_call turn must hold a JSON object with a 'name' "
                                                    "(or a list of them)")])
     return [{"type": "function", "function": {"name": c["name"], "arguments": c.get("arguments", {})}}
             for c in calls]
@@ -226,7 +218,7 @@ def _alpaca_to_messages(row: Raw) -> list[Any]:
     output = _require(row, "output")
     extra = row.get("input") or ""
     if not isinstance(extra, str):
-        raise FormatError([("input", "wrong-type", f"expected a string, got {json_type(extra)}")])
+        raise RowProblems([("input", "wrong-type", f"expected a string, got {json_type(extra)}")])
     user = f"{instruction}\n\n{extra}" if extra else instruction
     messages = [{"role": "user", "content": user}, {"role": "assistant", "content": output}]
     if row.get("system"):
@@ -256,7 +248,7 @@ def _pc_to_messages(row: Raw) -> list[Any]:
     prompt, completion = row.get("prompt"), row.get("completion")
     if "prompt" not in row or "completion" not in row:
         missing = "prompt" if "prompt" not in row else "completion"
-        raise FormatError([(missing, "missing-field", f"field {missing!r} is missing")])
+        raise RowProblems([(missing, "missing-field", f"field {missing!r} is missing")])
     if isinstance(prompt, list) and isinstance(completion, list):
         return [*prompt, *completion]
     if isinstance(prompt, str) and isinstance(completion, str):

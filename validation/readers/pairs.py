@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from validation.readers.decode import json_type
-from validation.errors import CannotConvert
+from validation.errors import CannotConvert, RowProblems
 from validation.checks.prover import hash_conversation
 from validation.readers.formats import PAIR_KEYS, merge_fields
 from validation.models import Message, Preference, Unpaired, as_dicts
@@ -45,25 +45,17 @@ class RawPair:
     label: Any = None
 
 
-class PairError(Exception):
-    """Structural problems of one preference row: (path, code, message) each, as FormatError."""
-
-    def __init__(self, problems: list[tuple[str, str, str]]) -> None:
-        super().__init__("; ".join(f"{p}: {m}" for p, _, m in problems))
-        self.problems = problems
-
-
 def _field(row: Raw, name: str, *, string_role: str | None = None) -> list[Any]:
     """A part given as a string (one message of `string_role`) or a message list."""
     if name not in row:
-        raise PairError([(name, "missing-field", f"field {name!r} is missing")])
+        raise RowProblems([(name, "missing-field", f"field {name!r} is missing")])
     value = row[name]
     if isinstance(value, str) and string_role is not None:
         return [{"role": string_role, "content": value}]
     if isinstance(value, list):
         return value
     code = "null-content" if value is None else "wrong-type"
-    raise PairError([(name, code, f"expected a string or a list of messages, got {json_type(value)}")])
+    raise RowProblems([(name, code, f"expected a string or a list of messages, got {json_type(value)}")])
 
 
 def _at(name: str, value: Any, i: int, f: str) -> str:
@@ -76,7 +68,7 @@ def _same_kind(row: Raw, names: Sequence[str]) -> None:
     """TRL reads a row's parts all as text or all as messages, never mixed."""
     kinds = {isinstance(row[n], str) for n in names}
     if len(kinds) > 1:
-        raise PairError([(names[-1], "wrong-type", f"{', '.join(names)} mix strings and message lists: give all "
+        raise RowProblems([(names[-1], "wrong-type", f"{', '.join(names)} mix strings and message lists: give all "
                                                    "as strings or all as message lists")])
 
 
@@ -125,22 +117,22 @@ def _split_conversations(chosen: list[Any], rejected: list[Any], where: Callable
     `where(part, i, field)` places message `i` of conversation `part` in the source row."""
     n = shared_prefix(chosen, rejected)
     if chosen == rejected:
-        raise PairError([(where("rejected", 0, "").split("[")[0], "identical-pair",
+        raise RowProblems([(where("rejected", 0, "").split("[")[0], "identical-pair",
                           "rejected is the same conversation as chosen: the pair teaches nothing")])
     if n == 0:  # (the cause, when the two differ only in case or whitespace, first)
         alike = [(where("rejected", 0, "").split("[")[0], "near-identical-pair", "rejected differs from chosen only "
                   "in case or whitespace: the preference is about nothing a reader would see")] \
             if raw_fold_alike(chosen, rejected) else []
-        raise PairError([*alike, (where("rejected", 0, ""), "no-shared-prompt",
+        raise RowProblems([*alike, (where("rejected", 0, ""), "no-shared-prompt",
                                   "chosen and rejected share no first message: an implicit pair's prompt is the "
                                   "messages both conversations start with")])
     for part, messages in (("chosen", chosen), ("rejected", rejected)):
         if n == len(messages):
-            raise PairError([(where(part, n - 1, ""), "empty-completion",
+            raise RowProblems([(where(part, n - 1, ""), "empty-completion",
                               f"{part} ends where the shared prompt ends: it has no reply")])
         first = messages[n]
         if isinstance(first, dict) and first.get("role") not in ("assistant", None):
-            raise PairError([(where(part, n, "role"), "prompt-mismatch",
+            raise RowProblems([(where(part, n, "role"), "prompt-mismatch",
                               f"chosen and rejected differ at message {n}, a {first.get('role')!r} turn: the prompt "
                               "must be the same in both, and only the replies differ")])
 
@@ -185,13 +177,13 @@ def _hh_pair(row: Raw) -> RawPair:
     parts = {}
     for name in ("chosen", "rejected"):
         if name not in row:
-            raise PairError([(name, "missing-field", f"field {name!r} is missing")])
+            raise RowProblems([(name, "missing-field", f"field {name!r} is missing")])
         value = row[name]
         if not isinstance(value, str):
-            raise PairError([(name, "wrong-type", f"expected a transcript string, got {json_type(value)}")])
+            raise RowProblems([(name, "wrong-type", f"expected a transcript string, got {json_type(value)}")])
         messages = transcript_messages(value)
         if messages is None:
-            raise PairError([(name, "not-a-transcript", "a transcript starts with '\\n\\nHuman: ' and alternates "
+            raise RowProblems([(name, "not-a-transcript", "a transcript starts with '\\n\\nHuman: ' and alternates "
                                                       "'\\n\\nHuman: ' and '\\n\\nAssistant: ' turns")])
         parts[name] = messages
     return _split_conversations(parts["chosen"], parts["rejected"], lambda part, i, f: part)
@@ -226,9 +218,9 @@ def _unpaired_pair(row: Raw) -> RawPair:
     completion = _field(row, "completion", string_role="assistant")
     _same_kind(row, ("prompt", "completion"))
     if "label" not in row:
-        raise PairError([("label", "missing-field", "field 'label' is missing")])
+        raise RowProblems([("label", "missing-field", "field 'label' is missing")])
     if not isinstance(row["label"], bool):
-        raise PairError([("label", "wrong-type", f"label must be true or false, got {json_type(row['label'])}")])
+        raise RowProblems([("label", "wrong-type", f"label must be true or false, got {json_type(row['label'])}")])
     return RawPair(prompt, completion, None,
                    lambda part, i, f: _at("completion" if part == "chosen" else part,
                                           row["completion" if part == "chosen" else part], i, f), row["label"])

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from validation.audit import Supervision
-from validation.readers.files import InputError
+from validation.errors import InputError
 from validation.outputs import Paths
 from validation.statistics.lazy import LazyModule
 from validation.checks.rules import HasRules, TemplateRules
@@ -309,4 +309,3 @@ def _repeats(a: pl.DataFrame, b: pl.DataFrame) -> dict[str, int]:
             "b_rows_in_a_normalised": int(b["folded"].is_in(a["folded"].implode()).sum())}
 
 
-compare = leakage  # its older name

@@ -23,7 +23,8 @@ import polars as pl
 
 from validation import _rowscan
 from validation.checks.messages import with_call_content
-from validation.readers.formats import Format, FormatError
+from validation.errors import RowProblems
+from validation.readers.formats import Format
 from validation.readers.files import Record
 from validation.readers.decode import decode_row, oversized
 from validation.checks.reasoning import CLOSE, OPEN, REASONING_FIELDS
@@ -297,7 +298,7 @@ def _python_frame(records: Iterable[tuple[int, Record]], fmt: Format) -> tuple[p
         data = record.data
         try:
             messages = fmt.to_messages(data) if isinstance(data, dict) else None
-        except FormatError:
+        except RowProblems:
             messages = None
         messages = [with_call_content(m) if isinstance(m, dict) else m for m in messages or ()]  # as validate
         if not messages or not all(isinstance(m, dict) and isinstance(m.get("role"), str)

@@ -207,22 +207,11 @@ def pair_lines(summary: PairSummary) -> list[tuple[str, str]]:
 
 
 def render_pairs(stats: PairStats, console: Any) -> None:
-    from rich.table import Table
-    from rich.text import Text
+    from validation.statistics.report import print_lengths, print_overview
 
-    overview = Table(title=Text(f"{stats.name} ({stats.format})"), title_justify="left", show_header=False)
-    overview.add_column(style="bold")
-    overview.add_column()
-    for label, value in pair_lines(stats.summary):
-        overview.add_row(label, Text(value))
-    console.print(overview)
-    table = Table(title=f"length per part ({'tokens' if stats.summary.unit == 'tokens' else 'characters'})",
-                  title_justify="left")
-    for column in ("part", "p50", "p90", "p99", "max", "mean"):
-        table.add_column(column, justify="left" if column == "part" else "right")
-    for part, values in stats.summary.lengths.items():
-        table.add_row(part, *(f"{values[k]:g}" for k in ("p50", "p90", "p99", "max", "mean")))
-    console.print(table)
+    print_overview(stats, console)
+    print_lengths(console, f"length per part ({'tokens' if stats.summary.unit == 'tokens' else 'characters'})", "part",
+                  stats.summary.lengths)
 
 
 def pair_figure(stats: PairStats, plt: Any) -> Any:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
-from validation.readers.files import InputError
+from validation.errors import InputError
 from validation.outputs import Paths, write_file
 from validation.summaries import StatsSummary
 
@@ -96,26 +96,41 @@ def render_terminal(stats: Shown, console: Any) -> None:
     stats.show(console)
 
 
-def show_conversations(stats: Any, console: Any) -> None:
-    """The terminal tables of conversation statistics: overview, lengths per role, system prompts."""
+def print_overview(stats: Shown, console: Any) -> None:
+    """The overview table: the statistics' own lines, under the dataset's name and format."""
     from rich.table import Table
     from rich.text import Text  # names, roles and prompts are the user's text, never rich markup
 
     overview = Table(title=Text(f"{stats.name} ({stats.format})"), title_justify="left", show_header=False)
     overview.add_column(style="bold")
     overview.add_column()
-    for label, value in overview_lines(stats.summary):
+    for label, value in stats.lines():
         overview.add_row(label, Text(value))
     console.print(overview)
+
+
+def print_lengths(console: Any, title: str, by: str, lengths: dict[str, dict[str, float]]) -> None:
+    """One table of length percentiles, a row per role (or per part of a pair)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title, title_justify="left")
+    for column in (by, "p50", "p90", "p99", "max", "mean"):
+        table.add_column(column, justify="left" if column == by else "right")
+    for name, values in lengths.items():
+        table.add_row(Text(name), *(f"{values[k]:g}" for k in ("p50", "p90", "p99", "max", "mean")))
+    console.print(table)
+
+
+def show_conversations(stats: Any, console: Any) -> None:
+    """The terminal tables of conversation statistics: overview, lengths per role, system prompts."""
+    from rich.table import Table
+    from rich.text import Text
+
+    print_overview(stats, console)
     for key, unit in (("length_chars", "characters"), ("length_tokens", "tokens")):
-        if not stats.summary.get(key):
-            continue
-        table = Table(title=f"length per message ({unit})", title_justify="left")
-        for column in ("role", "p50", "p90", "p99", "max", "mean"):
-            table.add_column(column, justify="left" if column == "role" else "right")
-        for role, values in stats.summary[key].items():
-            table.add_row(Text(role), *(f"{values[k]:g}" for k in ("p50", "p90", "p99", "max", "mean")))
-        console.print(table)
+        if stats.summary.get(key):
+            print_lengths(console, f"length per message ({unit})", "role", stats.summary[key])
     top = stats.summary.system_prompts.top
     if top:
         table = Table(title="most common system prompts", title_justify="left")

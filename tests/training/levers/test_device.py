@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from training.config import load_config
-from training.levers.device import Device, attention, detect, sft_defaults
+from training.levers.device import Device, attention, detect_device, sft_defaults
 from training.steps import trainer_args
 
 pytest.importorskip("trl")
@@ -55,7 +55,7 @@ def test_the_sft_block_overrides_a_device_default(tmp_path):
 
 
 def test_this_machine_is_detected_not_assumed():
-    device = detect()
+    device = detect_device()
     flags = open("/proc/cpuinfo").read() if device.kind == "cpu" else ""
     if device.kind == "cpu":
         assert device.native_bf16 == ("amx_bf16" in flags or "avx512_bf16" in flags)

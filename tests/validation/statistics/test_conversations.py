@@ -8,7 +8,7 @@ import statistics
 import pytest
 
 from validation import stats
-from validation.statistics.conversations import compare, leakage
+from validation.statistics.conversations import leakage
 from templating import get_template
 from templating.embedded import load_tokenizer
 
@@ -160,7 +160,7 @@ def test_html_lists_the_system_prompts_escaped(tmp_path):
 
 def test_compare_counts_rows_of_b_that_repeat_rows_of_a():
     a, b = stats(HAND[:2]), stats([HAND[2], HAND[3], HAND[4]])
-    assert leakage(a, b) == {"b_rows_in_a_exact": 1, "b_rows_in_a_normalised": 2} and compare is leakage
+    assert leakage(a, b) == {"b_rows_in_a_exact": 1, "b_rows_in_a_normalised": 2}
 
 
 def test_cli_stats_json_and_compare(cli, tmp_path):
