@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any
 
 from training.config import ConfigError, TrainConfig
 from training.steps import RunSummary, is_main_process, plain, say
+from validation.report import Console
 
 
-def run(config: TrainConfig, *, dry_run: bool = False, console: Any = None) -> RunSummary | None:
+def run(config: TrainConfig, *, dry_run: bool = False, console: Console | None = None) -> RunSummary | None:
     """Run the pipeline in `config.output_dir` (claimed and locked: training/rundir.py); returns
     the summary (None for a dry run)."""
     from training.rundir import claim, locked

@@ -17,13 +17,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from training.config import ConfigError, TrainConfig
 from training.steps import (SUPERVISION_CODES, choose_template, gate, lora_config, plain, say, split_eval, train,
                             training_data, write_report)
 from validation.errors import MaskMismatch
 from validation.models import Preference, Unpaired, as_dicts
+from validation.report import Console
+
+if TYPE_CHECKING:
+    from templating.registry import ChatTemplate
 
 
 def read_pairs(data: Any, rules: Any = None, skip: frozenset[int] = frozenset()) -> list[Preference | Unpaired]:
@@ -41,8 +45,8 @@ def read_pairs(data: Any, rules: Any = None, skip: frozenset[int] = frozenset())
     return out
 
 
-def audit_gate(config: TrainConfig, data: Any, tokenizer: Any, template: Any, out: Path,
-               console: Any) -> tuple[list[tuple[Preference | Unpaired, Any]], int]:
+def audit_gate(config: TrainConfig, data: Any, tokenizer: Any, template: ChatTemplate, out: Path,
+               console: Console | None) -> tuple[list[tuple[Preference | Unpaired, Any]], int]:
     """The pair audit (templating/supervision/pairs.py) of the training rows, written to audit.json, and
     the statistics of the pairs to stats.json: (the rows to train, each with its tokens as audited,
     how many rows were left out). Rows with audit errors (a prompt that fills max_length, replies
@@ -96,7 +100,7 @@ def as_method(rows: list[Preference | Unpaired], method: str, where: str) -> lis
     return out
 
 
-def prepare(rows: Sequence[Preference | Unpaired], tokenizer: Any, template: Any, max_length: int | None,
+def prepare(rows: Sequence[Preference | Unpaired], tokenizer: Any, template: ChatTemplate, max_length: int | None,
             max_prompt_length: int | None = None, audited: Mapping[int, Any] | None = None) -> Any:
     """A `datasets.Dataset` of token ids as TRL's trainers take them once prepared: `prompt_ids`,
     `chosen_ids`, `rejected_ids` (dpo) or `prompt_ids`, `completion_ids`, `label` (kto), from
@@ -127,8 +131,9 @@ def prepare(rows: Sequence[Preference | Unpaired], tokenizer: Any, template: Any
     return datasets.Dataset.from_dict(columns)
 
 
-def check_pairs_against_trl(rows: Sequence[Preference | Unpaired], tokenizer: Any, template: Any, prepared: Any,
-                      sample: int = 8, max_length: int | None = None, max_prompt_length: int | None = None) -> int:
+def check_pairs_against_trl(rows: Sequence[Preference | Unpaired], tokenizer: Any, template: ChatTemplate,
+                            prepared: Any, sample: int = 8, max_length: int | None = None,
+                            max_prompt_length: int | None = None) -> int:
     """Our prepared ids against TRL's own tokenization of the same rows (its `_tokenize` with the
     template installed, its boundary rule); returns rows checked. Rows whose prompt fills
     `max_length` are not in `prepared` (TRL leaves them out too). Raises `MaskMismatch`."""
@@ -203,7 +208,7 @@ def _read_eval(config: TrainConfig, rules: Any, path: str, split: str) -> list[P
         return as_method(read_pairs(data, rules), config.method, path)
 
 
-def run_preference(config: TrainConfig, out: Path, dry_run: bool, console: Any) -> Any:
+def run_preference(config: TrainConfig, out: Path, dry_run: bool, console: Console | None) -> Any:
     """The run of `method: dpo` and `kto` in `out` (claimed by `pipeline.run`)."""
     import yaml
 

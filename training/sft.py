@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -20,10 +20,16 @@ from training.config import ConfigError, TrainConfig
 from training.steps import (SUPERVISION_CODES, RunSummary, choose_template, gate, is_main_process, lora_config, plain,
                             say, split_eval, train, training_data, write_report)
 from validation.errors import InvalidDataset
+from validation.report import Console
+from validation.summaries import Leakage
+
+if TYPE_CHECKING:
+    from templating.registry import ChatTemplate
 
 
-def supervise(config: TrainConfig, tokenizer: Any, template: Any, out: Path | None, console: Any = None,
-              path: str | None = None, split: str | None = None, data: Any = None) -> tuple[list[Any], Any]:
+def supervise(config: TrainConfig, tokenizer: Any, template: ChatTemplate, out: Path | None,
+              console: Console | None = None, path: str | None = None, split: str | None = None,
+              data: Any = None) -> tuple[list[Any], Any]:
     """The supervision audit with the real tokenizer and template: (rows to train on, report) of
     `data` (an open `Dataset`), of the file at `path` (the eval set), else of the config's dataset.
 
@@ -61,7 +67,7 @@ def supervise(config: TrainConfig, tokenizer: Any, template: Any, out: Path | No
     return keep, report
 
 
-def leakage(train: list[Any], held_out: list[Any]) -> dict[str, int]:
+def leakage(train: list[Any], held_out: list[Any]) -> Leakage:
     """Eval rows that repeat a training row, exactly and after case/whitespace folding (what
     `stats --compare` counts)."""
     from validation.statistics.conversations import leakage_of_rows
@@ -69,7 +75,7 @@ def leakage(train: list[Any], held_out: list[Any]) -> dict[str, int]:
     return leakage_of_rows(train, held_out)
 
 
-def preview(example: dict[str, Any], tokenizer: Any, console: Any) -> None:
+def preview(example: dict[str, Any], tokenizer: Any, console: Console | None) -> None:
     """One prepared example decoded, trained tokens highlighted (what --dry-run shows)."""
     from rich.text import Text
 
@@ -81,7 +87,7 @@ def preview(example: dict[str, Any], tokenizer: Any, console: Any) -> None:
     console.print(text, markup=False, highlight=False)
 
 
-def run_sft(config: TrainConfig, out: Path, dry_run: bool, console: Any) -> RunSummary | None:
+def run_sft(config: TrainConfig, out: Path, dry_run: bool, console: Console | None) -> RunSummary | None:
     from validation import stats as dataset_stats
     from training.models import load_model
     from training.prepare import check_against_trl, tokenized_dataset
@@ -109,9 +115,9 @@ def run_sft(config: TrainConfig, out: Path, dry_run: bool, console: Any) -> RunS
     if eval_rows:
         leaked = leakage(train_rows, eval_rows)
         summary = summary.model_copy(update={"leakage": leaked})
-        if leaked["b_rows_in_a_normalised"]:
-            say(console, f"[bold yellow]warning: {leaked['b_rows_in_a_normalised']} eval rows repeat training "
-                            f"rows ({leaked['b_rows_in_a_exact']} exactly): eval loss will look better than it is[/]")
+        if leaked.b_rows_in_a_normalised:
+            say(console, f"[bold yellow]warning: {leaked.b_rows_in_a_normalised} eval rows repeat training "
+                            f"rows ({leaked.b_rows_in_a_exact} exactly): eval loss will look better than it is[/]")
     write_report(out / "stats.json", json.dumps(summary.to_json(), ensure_ascii=False, indent=1))
     trunc, tokens = summary.max_length, summary.tokens
     assert trunc is not None and tokens is not None  # a tokenizer and max_length were given

@@ -15,11 +15,15 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from training.config import ConfigError, TrainConfig
 from validation.errors import InvalidDataset, PushFailed
 from validation.outputs import write_file
+from validation.report import Console
+
+if TYPE_CHECKING:
+    from templating.registry import ChatTemplate
 
 
 log = logging.getLogger("instructkit")
@@ -70,7 +74,7 @@ def write_report(path: Path, text: str) -> None:
         write_file(path, text)
 
 
-def say(console: Any, message: str, *, markup: bool = True) -> None:
+def say(console: Console | None, message: str, *, markup: bool = True) -> None:
     """Print on the main process. Text from data, models or paths goes through `plain` first."""
     if console is not None and is_main_process():
         console.print(message, markup=markup, highlight=markup)
@@ -97,7 +101,7 @@ def training_data(config: TrainConfig) -> Iterator[Any]:
         yield data
 
 
-def gate(config: TrainConfig, out: Path, console: Any = None, data: Any = None) -> Any:
+def gate(config: TrainConfig, out: Path, console: Console | None = None, data: Any = None) -> Any:
     """Validate the dataset (`data`, else the config's) before any model is loaded; the report.
     Raises `InvalidDataset`."""
     from templating import get_template
@@ -117,7 +121,7 @@ def gate(config: TrainConfig, out: Path, console: Any = None, data: Any = None) 
     return report
 
 
-def choose_template(config: TrainConfig, model: Any, tokenizer: Any, console: Any = None) -> Any:
+def choose_template(config: TrainConfig, model: Any, tokenizer: Any, console: Console | None = None) -> Any:
     """The registry template to train with; a template-less tokenizer gets it installed."""
     from templating import compare_template, detect_template, get_template
     from training.models import setup_chat_format
@@ -201,9 +205,9 @@ def lora_config(config: TrainConfig) -> Any:
                       target_modules=config.lora.target_modules, task_type="CAUSAL_LM")
 
 
-def train(config: TrainConfig, out: Path, model: Any, tokenizer: Any, template: Any,
+def train(config: TrainConfig, out: Path, model: Any, tokenizer: Any, template: ChatTemplate,
           make_trainer: Callable[[Any], Any], sizes: tuple[int, int], held_out: list[Any], dropped: int,
-          provenance: str, console: Any, sample_tools: list[Any] | None) -> RunSummary:
+          provenance: str, console: Console | None, sample_tools: list[Any] | None) -> RunSummary:
     """Train with the trainer `make_trainer(args)` builds (each method's own: training/sft.py,
     training/preference.py) on `sizes` (train rows, eval rows), with the samples before and after,
     and save the run."""

@@ -23,8 +23,8 @@ from validation.statistics.conversations import Stats, stats
 from validation.validate import InvalidRow, read, to_dataset, validate
 
 __all__ = [
-    "CATALOGUE", "CHATML", "HasRules", "audit", "FORMAT_NAMES", "CannotConvert", "Conversation", "Dataset", "FunctionCall", "InputError",
-    "InstructkitError", "RowProblems", "InvalidRow", "UnknownName",
-    "Issue", "Message", "Report", "Role", "Stats", "TemplateRules", "ToolCall", "convert", "detect", "get_format",
-    "open_dataset", "read", "read_records", "stats", "to_dataset", "validate", "write_rows",
+    "CATALOGUE", "CHATML", "FORMAT_NAMES", "CannotConvert", "Conversation", "Dataset", "FunctionCall", "HasRules",
+    "InputError", "InstructkitError", "InvalidRow", "Issue", "Message", "Report", "Role", "RowProblems", "Stats",
+    "TemplateRules", "ToolCall", "UnknownName", "audit", "convert", "detect", "get_format", "open_dataset", "read",
+    "read_records", "stats", "to_dataset", "validate", "write_rows",
 ]

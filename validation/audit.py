@@ -26,11 +26,12 @@ from validation.summaries import SupervisionSummary
 from validation.progress import progress_bar
 from validation.options import check_max_length, resolve_rules, response_schema_of
 from validation.validate import conversation_of
+from validation.tokens import Tokenizer
 
 BATCH = 2048
 
 
-def audit(source: Source, *, tokenizer: Any, template: TemplateRules | HasRules, max_length: int | None = None,
+def audit(source: Source, *, tokenizer: Tokenizer, template: TemplateRules | HasRules, max_length: int | None = None,
           over_length: str = "truncate", format: str | None = None, column: str | None = None,
           split: str = "train", progress: bool = False, train_on: str = "all",
           max_prompt_length: int | None = None) -> Report:
@@ -44,9 +45,9 @@ def audit(source: Source, *, tokenizer: Any, template: TemplateRules | HasRules,
                       train_on=train_on, max_prompt_length=max_prompt_length)[0]
 
 
-def audit_rows(source: Source, *, tokenizer: Any, template: TemplateRules | HasRules, max_length: int | None = None,
-               over_length: str = "truncate", format: str | None = None, column: str | None = None,
-               split: str = "train", progress: bool = False, response_schema: Any = None,
+def audit_rows(source: Source, *, tokenizer: Tokenizer, template: TemplateRules | HasRules,
+               max_length: int | None = None, over_length: str = "truncate", format: str | None = None,
+               column: str | None = None, split: str = "train", progress: bool = False, response_schema: Any = None,
                response_scope: str = "last", train_on: str = "all",
                max_prompt_length: int | None = None) -> tuple[Report, list[tuple[int, RowAudit]]]:
     """`audit`, plus each valid row's audit as (row, audit): its ids, mask and the messages
@@ -66,7 +67,7 @@ def audit_rows(source: Source, *, tokenizer: Any, template: TemplateRules | HasR
                       response, train_on, max_prompt_length)
 
 
-def _audit(data: Dataset, rules: TemplateRules, tokenizer: Any, max_length: int | None, over_length: str,
+def _audit(data: Dataset, rules: TemplateRules, tokenizer: Tokenizer, max_length: int | None, over_length: str,
            records: Any, response: Any = None, train_on: str = "all",
            max_prompt_length: int | None = None) -> tuple[Report, list[tuple[int, RowAudit]]]:
     fmt = data.format

@@ -132,7 +132,7 @@ def run_stats(args: argparse.Namespace) -> int:
             other = stats(data, **options)
         leaked = leakage(result, other)
         payload = {"a": payload, "b": {"path": other.name, "format": other.format, **other.summary.to_json()},
-                   **leaked}
+                   **leaked.to_json()}
         render_compare(result, other, leaked, console)
     else:
         render_terminal(result, console)

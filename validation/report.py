@@ -6,12 +6,18 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterable
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from validation.codes import CATALOGUE, Severity, severity
 from validation.summaries import SupervisionSummary, ValidationSummary
+
+
+class Console(Protocol):
+    """Where reports are printed: a `rich.console.Console` (text with markup, tables)."""
+
+    def print(self, *objects: Any, **options: Any) -> None: ...
 
 
 class Issue(BaseModel):
@@ -142,7 +148,7 @@ class Report(BaseModel):
         return {**self.model_dump(), "counts": self.counts()}
 
 
-def render_report(report: Report, console: Any, *, first: int = 5) -> None:
+def render_report(report: Report, console: Console, *, first: int = 5) -> None:
     """Print a human report with rich: a summary line, then one table per code."""
     from rich.markup import escape
     from rich.table import Table

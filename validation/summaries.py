@@ -135,6 +135,14 @@ class ReasoningCounts(Summary):
     dropped_by_template: dict[str, Any] | None  # with a template: template, replies, chars it does not print
 
 
+class Leakage(Summary):
+    """Rows of B that repeat a row of A (`stats A --compare B`; train's eval rows against its
+    training rows): exactly, and after folding case and whitespace."""
+
+    b_rows_in_a_exact: int
+    b_rows_in_a_normalised: int
+
+
 class StatsSummary(Summary):
     """`stats`' summary (docs/stats.md); `leakage` only in train's stats.json with an eval split."""
 
@@ -152,7 +160,7 @@ class StatsSummary(Summary):
     whitespace_messages: int
     system_prompts: SystemPrompts
     supervision: SupervisionSummary | None
-    leakage: dict[str, int] | None = None
+    leakage: Leakage | None = None
     tools: ToolCounts | None = None  # rows that declare tools or make calls only
     responses: ResponseCounts | None = None  # with a response schema only
     reasoning: ReasoningCounts | None = None  # rows with reasoning only

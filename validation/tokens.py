@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 
-def backend_of(tokenizer: Any) -> Any:
+class EncodesBatch(Protocol):
+    """A Rust `tokenizers.Tokenizer` (read from a tokenizer.json): what counting calls."""
+
+    def encode_batch(self, inputs: Sequence[str], /, *args: Any, **kwargs: Any) -> list[Any]: ...
+
+
+class HasBackend(Protocol):
+    """A transformers fast tokenizer: its Rust tokenizer is `backend_tokenizer`."""
+
+    @property
+    def backend_tokenizer(self) -> EncodesBatch: ...
+
+
+Tokenizer = HasBackend | EncodesBatch  # what the library's `tokenizer=` takes (templating.load_tokenizer loads one)
+
+
+def backend_of(tokenizer: Tokenizer) -> Any:
     """The Rust `tokenizers.Tokenizer` of a transformers fast tokenizer, or `tokenizer` itself."""
     return getattr(tokenizer, "backend_tokenizer", tokenizer)
 

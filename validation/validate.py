@@ -28,13 +28,14 @@ from validation.checks.scan import Scanner
 from validation.options import check_max_length, load_tokenizer, resolve_rules, response_schema_of
 from validation.progress import progress_bar
 from validation.readers.source import Dataset, Source, dataset_of
+from validation.tokens import Tokenizer
 
 
 def validate(source: Source, *, format: str | None = None, column: str | None = None,
              template: TemplateRules | HasRules | None = None, max_length: int | None = None,
-             tokenizer: Any = None, split: str = "train", write_clean: str | os.PathLike[str] | None = None,
-             progress: bool = False, fix: bool = False, max_issues: int | None = None,
-             issues_jsonl: str | os.PathLike[str] | None = None,
+             tokenizer: Tokenizer | None = None, split: str = "train",
+             write_clean: str | os.PathLike[str] | None = None, progress: bool = False, fix: bool = False,
+             max_issues: int | None = None, issues_jsonl: str | os.PathLike[str] | None = None,
              response_schema: str | os.PathLike[str] | dict[str, Any] | None = None,
              response_scope: str = "last") -> Report:
     """Check every row of `source`; returns the `Report` (never raises for bad rows).

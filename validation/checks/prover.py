@@ -18,7 +18,7 @@ from typing import Any
 
 from validation import _rowscan
 from validation.checks.messages import ROLE_CODE, SEP
-from validation.readers.formats import RawShape
+from validation.readers.fields import RawShape
 
 ROLE_OF_CODE = {"s": "system", "u": "user", "a": "assistant", "t": "tool"}  # `checks.dup_text` letters
 PAIR_LAYOUTS = {"preference": 0, "preference-implicit": 1, "hh-text": 2}  # `prove_pairs`' layouts, by format

@@ -22,7 +22,8 @@ from typing import Any
 from validation.checks.messages import (check_messages, fast_clean, fast_clean_tools, message_dup_text, suspects,
                                suspect_tokens, with_call_content)
 from validation.errors import RowProblems
-from validation.readers.formats import Format, RawShape
+from validation.readers.formats import Format
+from validation.readers.fields import RawShape
 from validation.readers.decode import decode_row, loads_text
 from validation.checks.duplicates import Duplicates
 from validation.readers.files import BOM, Record
@@ -34,6 +35,7 @@ from validation.checks.prover import PAIR_LAYOUTS, Prover, fingerprints
 from validation.checks.rules import TemplateRules
 from validation.checks.tools import ResponseSchema, canonical_json
 from validation.tokens import backend_of, count_tokens
+from validation.tokens import Tokenizer
 
 CHUNK_ROWS = 8192
 PAIR_SHAPE = RawShape("", "role", "content")  # a pair's messages (the list keys are prompt, chosen, rejected)
@@ -54,7 +56,8 @@ class Scanner:
     """Checks rows; hands the row hashes to `duplicates`, which finds the repeats."""
 
     def __init__(self, fmt: Format, *, rules: TemplateRules | None = None, max_length: int | None = None,
-                 tokenizer: Any = None, duplicates: bool = True, response: ResponseSchema | None = None) -> None:
+                 tokenizer: Tokenizer | None = None, duplicates: bool = True,
+                 response: ResponseSchema | None = None) -> None:
         self.fmt = fmt
         self.response = response
         self.rules = rules

@@ -20,35 +20,54 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from validation.readers.decode import json_type, loads_text
 from validation.errors import CannotConvert, RowProblems, UnknownName
+from validation.readers.fields import Raw, RawShape, merge_fields
 from validation.models import Conversation, Message, as_dicts
+from validation.readers.pairs import PreferenceFormat
 
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
                   "system": "system", "tool": "tool", "observation": "tool", "function_call": "assistant"}
 SHAREGPT_NAMES = {"user": "human", "assistant": "gpt", "system": "system", "tool": "observation"}  # LLaMA-Factory's
 
 
-Raw = dict[str, Any]
+@runtime_checkable
+class Format(Protocol):
+    """What every command asks of a source format, conversation or preference: its name and keys,
+    whether a row is one of its rows, where a message of a row is, and the fields the readers
+    use. `ConversationFormat` reads a row as one conversation; `PreferenceFormat`
+    (validation/readers/pairs.py) as a pair or an unpaired reply."""
+
+    name: str
+    keys: frozenset[str]
+    column: str
+    root: str
+    extra_keys: frozenset[str]
+    completion_only: bool
+    raw: RawShape | None
+    list_fields: frozenset[str]
+    excludes: frozenset[str]
+    preference: bool
+
+    @property
+    def uniform(self) -> Callable[[Conversation], Raw] | None: ...
+
+    def matches(self, row: Raw) -> bool: ...
+
+    def to_messages(self, row: Raw) -> list[Any]: ...
+
+    def split(self, row: Raw) -> tuple[list[Any], dict[str, Any]]: ...
+
+    def from_conversation(self, conversation: Conversation) -> Raw: ...
+
+    def path(self, row: Raw, index: int, field: str) -> str: ...
 
 
 @dataclass(frozen=True)
-class RawShape:
-    """Where a list-of-messages format keeps its turns, for the C readers (validate's fast path,
-    stats' reader): the list field, the role and content fields of each turn, and the source role
-    names they read, each to its canonical role; rows with other roles are left to Python."""
-
-    list_key: str
-    role_key: str
-    content_key: str
-    roles: dict[str, str] | None = None  # None: every role is spelled as it is
-
-
-@dataclass(frozen=True)
-class Format:
-    """How one source format maps to and from canonical messages."""
+class ConversationFormat:
+    """How one conversation format maps to and from canonical messages."""
 
     name: str
     keys: frozenset[str]
@@ -67,19 +86,12 @@ class Format:
     uniform: Callable[[Conversation], Raw] | None = None
     # Fields that may hold a list of messages: a CSV cell keeps one as JSON text (decoded on reading).
     list_fields: frozenset[str] = field(default_factory=frozenset)
-    # Rows are preference pairs or unpaired replies (validation/readers/pairs.py), not one conversation:
-    # validate checks them as pairs, convert writes them to the other preference formats, and the
-    # commands that read conversations say so instead of reading one.
-    preference: bool = False
     # Keys whose presence means another format (prompt-completion's rows have no `label`).
     excludes: frozenset[str] = field(default_factory=frozenset)
+    preference: ClassVar[bool] = False  # rows are conversations
 
     def matches(self, row: Raw) -> bool:
-        if not self.keys <= row.keys() or self.excludes & row.keys():
-            return False
-        if self.preference:
-            return accepts_pair(self.name, row)
-        return True
+        return self.keys <= row.keys() and not self.excludes & row.keys()
 
     def split(self, row: Raw) -> tuple[list[Any], dict[str, Any]]:
         """(raw message dicts, metadata = every other field of the row)."""
@@ -97,15 +109,6 @@ def _require(row: Raw, name: str, kind: type | tuple[type, ...] = str) -> Any:
         expected = "a string" if kind is str else "a list"
         raise RowProblems([(name, code, f"expected {expected}, got {json_type(value)}")])
     return value
-
-
-def merge_fields(metadata: dict[str, Any], fields: Raw) -> Raw:
-    """A row of the target format: its `fields` after the metadata kept from the source row;
-    CannotConvert when a metadata field has the name of one of them (it would be overwritten)."""
-    clash = sorted(set(metadata) & set(fields))
-    if clash:
-        raise CannotConvert(f"metadata field(s) {', '.join(clash)} collide with the target format's fields")
-    return {**metadata, **fields}
 
 
 def _roles(conv: Conversation) -> list[str]:
@@ -129,7 +132,7 @@ def _messages_format(column: str = "messages") -> Format:
     def from_conversation(conv: Conversation) -> Raw:
         return merge_fields(conv.metadata, {column: as_dicts(conv.messages)})
 
-    return Format("messages", frozenset({column}), to_messages, from_conversation,
+    return ConversationFormat("messages", frozenset({column}), to_messages, from_conversation,
                   lambda row, i, f: f"{column}[{i}].{f}" if f else f"{column}[{i}]", column=column, root=column,
                   raw=RawShape(column, "role", "content"), list_fields=frozenset({column}))
 
@@ -264,7 +267,8 @@ def _pc_from(conv: Conversation, *, lists: bool = False) -> Raw:
     plain = all(set(m.to_dict()) == {"role", "content"} for m in conv.messages)
     if roles == ["user", "assistant"] and plain and not lists:
         return merge_fields(conv.metadata, {"prompt": conv.messages[0].content, "completion": conv.messages[1].content})
-    return merge_fields(conv.metadata, {"prompt": as_dicts(conv.messages[:-1]), "completion": as_dicts(conv.messages[-1:])})
+    return merge_fields(conv.metadata, {"prompt": as_dicts(conv.messages[:-1]),
+                                        "completion": as_dicts(conv.messages[-1:])})
 
 
 def _pc_path(row: Raw, i: int, f: str) -> str:
@@ -305,23 +309,8 @@ def _text_format(column: str = "text") -> Format:
                                 "`instructkit render` instead")
         return merge_fields(conv.metadata, {column: conv.messages[0].content})
 
-    return Format("text", frozenset({column}), to_messages, from_conversation, lambda row, i, f: column,
+    return ConversationFormat("text", frozenset({column}), to_messages, from_conversation, lambda row, i, f: column,
                   column=column, completion_only=True)
-
-
-# --- preference data (validation/readers/pairs.py reads it) ---------------------------------
-
-PAIR_KEYS: dict[str, tuple[str, ...]] = {"preference": ("prompt", "chosen", "rejected"), "preference-implicit": ("chosen", "rejected"),
-        "hh-text": ("chosen", "rejected"), "unpaired": ("prompt", "completion", "label")}
-
-
-def accepts_pair(name: str, row: Raw) -> bool:
-    """Does `row` look like format `name`? (The two whole-conversation forms differ in type.)"""
-    if name == "preference-implicit":
-        return "prompt" not in row and isinstance(row.get("chosen"), list)
-    if name == "hh-text":
-        return "prompt" not in row and isinstance(row.get("chosen"), str)
-    return True
 
 
 def get_format(name: str, *, column: str | None = None) -> Format:
@@ -333,38 +322,21 @@ def get_format(name: str, *, column: str | None = None) -> Format:
     if name in _FIXED:
         return _FIXED[name]
     if name in PREFERENCE_NAMES:
-        return _preference_format(name)
+        return PreferenceFormat.named(name)
     raise UnknownName.among("format", name, FORMAT_NAMES)
 
 
-def _preference_format(name: str) -> Format:
-    from validation.errors import InputError
-
-    def to_messages(row: Raw) -> list[Any]:
-        raise InputError(f"these rows are preference data (format {name}): `validate`, `convert`, `stats`, `audit` "
-                         "and `train` (method: dpo or kto) read them; this command reads conversations")
-
-    def from_conversation(conv: Conversation) -> Raw:
-        raise CannotConvert(f"a conversation holds one reply: {name} needs a preference (a chosen and a rejected "
-                            "reply, or a labelled one)")
-
-    lists = frozenset(k for k in PAIR_KEYS[name] if k != "label")
-    return Format(name, frozenset(PAIR_KEYS[name]), to_messages, from_conversation, lambda row, i, f: "", preference=True,
-                  list_fields=lists if name != "hh-text" else frozenset(),
-                  excludes=frozenset({"prompt"}) if name in ("preference-implicit", "hh-text") else frozenset())
-
-
 _FIXED = {
-    "sharegpt": Format("sharegpt", frozenset({"conversations"}), _sharegpt_to_messages, _sharegpt_from,
+    "sharegpt": ConversationFormat("sharegpt", frozenset({"conversations"}), _sharegpt_to_messages, _sharegpt_from,
                        _sharegpt_path, root="conversations", list_fields=frozenset({"conversations"}),
                        raw=RawShape("conversations", "from", "value", {
                            name: role for name, role in SHAREGPT_ROLES.items() if name != "function_call"})),
-    "alpaca": Format("alpaca", frozenset({"instruction", "output"}), _alpaca_to_messages, _alpaca_from,
+    "alpaca": ConversationFormat("alpaca", frozenset({"instruction", "output"}), _alpaca_to_messages, _alpaca_from,
                      _alpaca_path, extra_keys=frozenset({"input", "system"})),
-    "prompt-completion": Format("prompt-completion", frozenset({"prompt", "completion"}), _pc_to_messages,
+    "prompt-completion": ConversationFormat("prompt-completion", frozenset({"prompt", "completion"}), _pc_to_messages,
                                 _pc_from, _pc_path, uniform=partial(_pc_from, lists=True),
                                 list_fields=frozenset({"prompt", "completion"}), excludes=frozenset({"label"})),
-    "qa": Format("qa", frozenset({"question", "answer"}), _qa_to_messages, _qa_from,
+    "qa": ConversationFormat("qa", frozenset({"question", "answer"}), _qa_to_messages, _qa_from,
                  lambda row, i, f: ["question", "answer"][i]),
 }
 PREFERENCE_NAMES = ("preference", "preference-implicit", "hh-text", "unpaired")  # validation/readers/pairs.py

@@ -18,15 +18,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from validation.readers.decode import json_type
-from validation.errors import CannotConvert, RowProblems
+from validation.errors import CannotConvert, InputError, RowProblems
 from validation.checks.prover import hash_conversation
-from validation.readers.formats import PAIR_KEYS, merge_fields
+from validation.readers.fields import Raw, merge_fields
 from validation.models import Message, Preference, Unpaired, as_dicts
 
-Raw = dict[str, Any]
 Where = Callable[[str, int, str], str]  # (part, index in that part, field) -> path in the source row
 HUMAN, ASSISTANT = "\n\nHuman: ", "\n\nAssistant: "
 TURN = re.compile(r"\n\n(Human|Assistant): ")
@@ -252,6 +251,64 @@ def to_pair(raw: RawPair, messages: Sequence[Sequence[Message]], metadata: dict[
         return Unpaired(prompt=list(messages[0]), completion=list(messages[1]), label=raw.label, metadata=metadata)
     return Preference(prompt=list(messages[0]), chosen=list(messages[1]), rejected=list(messages[2]),
                       metadata=metadata)
+
+
+PAIR_KEYS: dict[str, tuple[str, ...]] = {
+    "preference": ("prompt", "chosen", "rejected"), "preference-implicit": ("chosen", "rejected"),
+    "hh-text": ("chosen", "rejected"), "unpaired": ("prompt", "completion", "label")}
+
+
+def accepts_pair(name: str, row: Raw) -> bool:
+    """Does `row` look like format `name`? (The two whole-conversation forms differ in type.)"""
+    if name == "preference-implicit":
+        return "prompt" not in row and isinstance(row.get("chosen"), list)
+    if name == "hh-text":
+        return "prompt" not in row and isinstance(row.get("chosen"), str)
+    return True
+
+
+@dataclass(frozen=True)
+class PreferenceFormat:
+    """A preference format: each row is a pair (or an unpaired, labelled reply), not one
+    conversation. `validate`, `convert`, `stats`, `audit` and `train` (dpo, kto) read its rows as
+    pairs (`READERS`, `WRITERS`); a command that reads conversations is told so by `to_messages`,
+    and a conversation cannot be written as a pair (`from_conversation`)."""
+
+    name: str
+    keys: frozenset[str]
+    list_fields: frozenset[str] = frozenset()  # a CSV cell may keep a message list as JSON text
+    excludes: frozenset[str] = frozenset()  # keys whose presence means another format
+    preference: ClassVar[bool] = True
+    # what the conversation readers ask of every format: nothing of these applies to pairs
+    column: ClassVar[str] = ""
+    root: ClassVar[str] = ""
+    extra_keys: ClassVar[frozenset[str]] = frozenset()
+    completion_only: ClassVar[bool] = False
+    raw: ClassVar[None] = None
+    uniform: ClassVar[None] = None
+
+    @classmethod
+    def named(cls, name: str) -> PreferenceFormat:
+        lists = frozenset(k for k in PAIR_KEYS[name] if k != "label")
+        return cls(name, frozenset(PAIR_KEYS[name]), lists if name != "hh-text" else frozenset(),
+                   frozenset({"prompt"}) if name in ("preference-implicit", "hh-text") else frozenset())
+
+    def matches(self, row: Raw) -> bool:
+        return self.keys <= row.keys() and not self.excludes & row.keys() and accepts_pair(self.name, row)
+
+    def to_messages(self, row: Raw) -> list[Any]:
+        raise InputError(f"these rows are preference data (format {self.name}): `validate`, `convert`, `stats`, "
+                         "`audit` and `train` (method: dpo or kto) read them; this command reads conversations")
+
+    def split(self, row: Raw) -> tuple[list[Any], dict[str, Any]]:
+        return self.to_messages(row), {}
+
+    def from_conversation(self, conversation: Any) -> Raw:
+        raise CannotConvert(f"a conversation holds one reply: {self.name} needs a preference (a chosen and a "
+                            "rejected reply, or a labelled one)")
+
+    def path(self, row: Raw, index: int, field: str) -> str:
+        return ""
 
 
 def metadata_of(name: str, row: Raw) -> dict[str, Any]:

@@ -28,10 +28,11 @@ from validation.checks.rules import HasRules, TemplateRules
 from validation.tokens import count_tokens
 from validation.readers.source import Source, dataset_of, source_name
 from validation.statistics.parts import Parts, c_readable
-from validation.summaries import StatsSummary
+from validation.summaries import Leakage, StatsSummary
 from validation.checks.tools import tool_counts
 from validation.progress import count_bar
 from validation.options import check_max_length, load_tokenizer, resolve_rules, response_schema_of
+from validation.tokens import Tokenizer
 
 if TYPE_CHECKING:
     import polars as pl
@@ -134,7 +135,7 @@ def _system_prompts(frame: pl.DataFrame, top: int = 5) -> dict[str, Any]:
 AUDIT_BATCH = 4096  # conversations rendered and tokenized at a time: their audits are not kept
 
 
-def _supervision(frame: pl.DataFrame, messages_per_conversation: list[int], rules: TemplateRules, tokenizer: Any,
+def _supervision(frame: pl.DataFrame, messages_per_conversation: list[int], rules: TemplateRules, tokenizer: Tokenizer,
                  limit: int | None, progress: bool) -> Supervision:
     """Each conversation's supervision under the template (its audit hook), batch by batch."""
     if rules.audit is None:
@@ -161,7 +162,7 @@ def _message(m: dict[str, Any]) -> dict[str, Any]:
     return message
 
 
-def stats(source: Source, *, tokenizer: Any = None, template: TemplateRules | HasRules | None = None,
+def stats(source: Source, *, tokenizer: Tokenizer | None = None, template: TemplateRules | HasRules | None = None,
           max_length: int | None = None, format: str | None = None, column: str | None = None,
           split: str = "train", audits: list[Any] | None = None, progress: bool = False,
           response_schema: Any = None, response_scope: str = "last") -> Stats:
@@ -234,7 +235,7 @@ def stats(source: Source, *, tokenizer: Any = None, template: TemplateRules | Ha
     return Stats(source_name(source), frames.format, frame, summary, per_conversation)
 
 
-def _reasoning(frame: pl.DataFrame, rows: int, tokenizer: Any, rules: TemplateRules | None,
+def _reasoning(frame: pl.DataFrame, rows: int, tokenizer: Tokenizer, rules: TemplateRules | None,
                known: bool | None = None) -> dict[str, Any] | None:
     """The reasoning section: replies with and without reasoning, reasoning vs answer in chars (and
     tokens), per row and overall, and what the template leaves out. None when no reply reasons
@@ -287,12 +288,12 @@ def _token_totals(frame: pl.DataFrame, supervision: Supervision | None) -> dict[
             "by_role": by_role, "method": method}
 
 
-def leakage(a: Stats, b: Stats) -> dict[str, int]:
+def leakage(a: Stats, b: Stats) -> Leakage:
     """Rows of `b` that repeat a row of `a` (train/eval leakage), exactly and after folding."""
     return _repeats(a.conversations, b.conversations)
 
 
-def leakage_of_rows(a: Sequence[Any], b: Sequence[Any]) -> dict[str, int]:
+def leakage_of_rows(a: Sequence[Any], b: Sequence[Any]) -> Leakage:
     """`leakage` of conversations in memory (anything with `.messages` of `.role`/`.content`:
     train's audited rows), hashed as the stats readers hash them (`rowscan.hash_conversation`)."""
     from validation.checks.prover import hash_conversation
@@ -304,8 +305,8 @@ def leakage_of_rows(a: Sequence[Any], b: Sequence[Any]) -> dict[str, int]:
     return _repeats(hashes(a), hashes(b))
 
 
-def _repeats(a: pl.DataFrame, b: pl.DataFrame) -> dict[str, int]:
-    return {"b_rows_in_a_exact": int(b["exact"].is_in(a["exact"].implode()).sum()),
-            "b_rows_in_a_normalised": int(b["folded"].is_in(a["folded"].implode()).sum())}
+def _repeats(a: pl.DataFrame, b: pl.DataFrame) -> Leakage:
+    return Leakage(b_rows_in_a_exact=int(b["exact"].is_in(a["exact"].implode()).sum()),
+                   b_rows_in_a_normalised=int(b["folded"].is_in(a["folded"].implode()).sum()))
 
 

@@ -21,6 +21,8 @@ import polars as pl
 from validation.models import Preference, Unpaired
 from validation.readers.source import Source, dataset_of, source_name
 from validation.summaries import PairSummary
+from validation.tokens import Tokenizer
+from validation.report import Console
 
 QUANTILES = (0.5, 0.9, 0.99)
 PARTS = ("prompt", "chosen", "rejected", "completion")
@@ -49,7 +51,7 @@ class PairStats:
         """The overview, as (label, value) lines (terminal, comparison, HTML)."""
         return pair_lines(self.summary)
 
-    def show(self, console: Any) -> None:
+    def show(self, console: Console) -> None:
         """Print the terminal tables."""
         render_pairs(self, console)
 
@@ -74,8 +76,8 @@ def _text(messages: list[Any]) -> str:
     return "\n".join(m.content for m in messages)
 
 
-def pair_stats(source: Source, *, tokenizer: Any = None, format: str | None = None, column: str | None = None,
-               split: str = "train", progress: bool = False) -> PairStats:
+def pair_stats(source: Source, *, tokenizer: Tokenizer | None = None, format: str | None = None,
+               column: str | None = None, split: str = "train", progress: bool = False) -> PairStats:
     """Statistics of a preference dataset; lengths in tokens of the message texts when `tokenizer`
     is given (else characters)."""
     from validation.checks.messages import message_dup_text
@@ -206,7 +208,7 @@ def pair_lines(summary: PairSummary) -> list[tuple[str, str]]:
     return lines
 
 
-def render_pairs(stats: PairStats, console: Any) -> None:
+def render_pairs(stats: PairStats, console: Console) -> None:
     from validation.statistics.report import print_lengths, print_overview
 
     print_overview(stats, console)

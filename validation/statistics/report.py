@@ -16,7 +16,8 @@ import polars as pl
 
 from validation.errors import InputError
 from validation.outputs import Paths, write_file
-from validation.summaries import StatsSummary
+from validation.summaries import Leakage, StatsSummary
+from validation.report import Console
 
 
 class Shown(Protocol):
@@ -29,7 +30,7 @@ class Shown(Protocol):
 
     def lines(self) -> list[tuple[str, str]]: ...
 
-    def show(self, console: Any) -> None: ...
+    def show(self, console: Console) -> None: ...
 
     def figure(self, plt: Any) -> Any: ...
 
@@ -92,11 +93,11 @@ def overview_lines(summary: StatsSummary) -> list[tuple[str, str]]:
     return lines
 
 
-def render_terminal(stats: Shown, console: Any) -> None:
+def render_terminal(stats: Shown, console: Console) -> None:
     stats.show(console)
 
 
-def print_overview(stats: Shown, console: Any) -> None:
+def print_overview(stats: Shown, console: Console) -> None:
     """The overview table: the statistics' own lines, under the dataset's name and format."""
     from rich.table import Table
     from rich.text import Text  # names, roles and prompts are the user's text, never rich markup
@@ -109,7 +110,7 @@ def print_overview(stats: Shown, console: Any) -> None:
     console.print(overview)
 
 
-def print_lengths(console: Any, title: str, by: str, lengths: dict[str, dict[str, float]]) -> None:
+def print_lengths(console: Console, title: str, by: str, lengths: dict[str, dict[str, float]]) -> None:
     """One table of length percentiles, a row per role (or per part of a pair)."""
     from rich.table import Table
     from rich.text import Text
@@ -122,7 +123,7 @@ def print_lengths(console: Any, title: str, by: str, lengths: dict[str, dict[str
     console.print(table)
 
 
-def show_conversations(stats: Any, console: Any) -> None:
+def show_conversations(stats: Any, console: Console) -> None:
     """The terminal tables of conversation statistics: overview, lengths per role, system prompts."""
     from rich.table import Table
     from rich.text import Text
@@ -141,7 +142,7 @@ def show_conversations(stats: Any, console: Any) -> None:
         console.print(table)
 
 
-def render_compare(a: Shown, b: Shown, leakage: dict[str, int], console: Any) -> None:
+def render_compare(a: Shown, b: Shown, leakage: Leakage, console: Console) -> None:
     from rich.table import Table
     from rich.text import Text
 
@@ -151,7 +152,7 @@ def render_compare(a: Shown, b: Shown, leakage: dict[str, int], console: Any) ->
     table.add_column(Text(f"B: {b.name}"))
     for (label, left), (_, right) in zip(a.lines(), b.lines()):
         table.add_row(label, Text(left), Text(right))
-    table.add_row(b.compare_label, "", f"{leakage['b_rows_in_a_exact']:,} / {leakage['b_rows_in_a_normalised']:,}")
+    table.add_row(b.compare_label, "", f"{leakage.b_rows_in_a_exact:,} / {leakage.b_rows_in_a_normalised:,}")
     console.print(table)
 
 

@@ -433,11 +433,19 @@ def test_has_control_char_finds_what_the_regex_finds_at_every_offset(width, at, 
 
 @FAST
 @given(st.text())
-def test_has_control_char_agrees_with_the_regex_on_any_text(text):
+def test_has_control_char_agrees_with_the_regexes_on_any_text(text):
     from validation._rowscan import has_control_char
-    from validation.checks.messages import CONTROL
+    from validation.checks.messages import BIDI, CONTROL
 
-    assert has_control_char(text) is (CONTROL.search(text) is not None)
+    # a control character or a bidirectional control (U+202A-U+202E, U+2066-U+2069), as its docstring says
+    assert has_control_char(text) is (CONTROL.search(text) is not None or BIDI.search(text) is not None)
+
+
+@pytest.mark.parametrize("text", ["\u202a", "a\u202eb", "\u2066", "x" * 40 + "\u2069", "\u2029", "\u202f", "\u2065"])
+def test_has_control_char_finds_bidirectional_controls_and_only_them(text):
+    from validation._rowscan import has_control_char
+
+    assert has_control_char(text) is any(0x202A <= ord(c) <= 0x202E or 0x2066 <= ord(c) <= 0x2069 for c in text)
 
 
 CUT_LINES = [  # every C reader, on every prefix of rows whose text is escaped (a write cut short)
