@@ -24,7 +24,7 @@ from validation.checks.scan import Scanner
 from validation.readers.source import Dataset, Source, dataset_of
 from validation.summaries import SupervisionSummary
 from validation.progress import progress_bar
-from validation.options import check_max_length, resolve_rules, response_schema_of
+from validation.options import check_max_length, check_tokenizer, resolve_rules, response_schema_of
 from validation.validate import conversation_of
 from validation.tokens import Tokenizer
 
@@ -56,7 +56,7 @@ def audit_rows(source: Source, *, tokenizer: Tokenizer, template: TemplateRules 
     `train_on`: "all" assistant turns train, or the "last" one only (a message's `train: true|false`
     decides for its turn either way); `max_prompt_length`: preference rows' prompts keep their last
     that many tokens (as `train` cuts them)."""
-    rules, max_length = resolve_rules(template), check_max_length(max_length)
+    rules, max_length, tokenizer = resolve_rules(template), check_max_length(max_length), check_tokenizer(tokenizer)
     response = response_schema_of(response_schema, response_scope)
     if rules is None or rules.audit is None:
         raise InputError(f"template {getattr(rules, 'name', template)}: no audit available (pass the template "

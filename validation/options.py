@@ -47,7 +47,7 @@ def resolve_rules(template: TemplateRules | HasRules | None) -> TemplateRules | 
                      f"not {type(template).__name__}")
 
 
-def load_tokenizer(tokenizer: Any) -> Any:
+def check_tokenizer(tokenizer: Any) -> Any:
     """A tokenizer object as it is (None: none); InputError for a name or path, which the caller
     loads (`templating.load_tokenizer`, the one loader)."""
     if isinstance(tokenizer, (str, os.PathLike)):

@@ -25,7 +25,7 @@ from validation.report import Findings, Fix, Report
 from validation.checks.rules import HasRules, TemplateRules
 from validation.checks.parallel import default_workers, scan_jsonl
 from validation.checks.scan import Scanner
-from validation.options import check_max_length, load_tokenizer, resolve_rules, response_schema_of
+from validation.options import check_max_length, check_tokenizer, resolve_rules, response_schema_of
 from validation.progress import progress_bar
 from validation.readers.source import Dataset, Source, dataset_of
 from validation.tokens import Tokenizer
@@ -69,7 +69,7 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
         stream = None if issues_jsonl is None else \
             stack.enter_context(open_for_writing(issues_jsonl, text=False, inputs=[data.path, response_schema]))
         findings = Findings(max_issues, stream)
-        scanner = Scanner(data.format, rules=rules, max_length=max_length, tokenizer=load_tokenizer(tokenizer),
+        scanner = Scanner(data.format, rules=rules, max_length=max_length, tokenizer=check_tokenizer(tokenizer),
                           response=response)
         report = Report(path=data.name, format=data.format.name, template=rules.name if rules else None,
                         max_length=max_length, length_unit=None if max_length is None else

@@ -26,7 +26,7 @@ def test_to_dataset_holds_the_valid_conversations(tmp_path):
 
 def test_a_template_or_tokenizer_named_to_the_library_is_refused_with_the_object_to_pass():
     """Names become objects at the edges (the CLI, the training config); validation looks none up."""
-    from validation import InputError, stats, validate
+    from validation import CHATML, InputError, audit, stats, validate
 
     rows = [{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}]
     with pytest.raises(InputError, match=r"^template 'smollm2': pass the template, not its name: "
@@ -35,6 +35,8 @@ def test_a_template_or_tokenizer_named_to_the_library_is_refused_with_the_object
     with pytest.raises(InputError, match=r"^tokenizer 'tok.json': pass the tokenizer, not its name: "
                                          r"tokenizer=templating.load_tokenizer\('tok.json'\)$"):
         stats(rows, tokenizer="tok.json")
+    with pytest.raises(InputError, match=r"^tokenizer 'tok.json': pass the tokenizer"):
+        audit(rows, tokenizer="tok.json", template=CHATML)
     with pytest.raises(InputError, match=r"^template must be a template \(templating.get_template\) or "
                                          r"TemplateRules, not int$"):
         validate(rows, template=3)

@@ -31,7 +31,7 @@ from validation.statistics.parts import Parts, c_readable
 from validation.summaries import Leakage, StatsSummary
 from validation.checks.tools import tool_counts
 from validation.progress import count_bar
-from validation.options import check_max_length, load_tokenizer, resolve_rules, response_schema_of
+from validation.options import check_max_length, check_tokenizer, resolve_rules, response_schema_of
 from validation.tokens import Tokenizer
 
 if TYPE_CHECKING:
@@ -186,13 +186,13 @@ def stats(source: Source, *, tokenizer: Tokenizer | None = None, template: Templ
         if data.format.preference:  # pairs: their own statistics (validation/statistics/pairs.py)
             from validation.statistics.pairs import pair_stats
 
-            return pair_stats(data, tokenizer=load_tokenizer(tokenizer), progress=progress)  # type: ignore[return-value]
+            return pair_stats(data, tokenizer=check_tokenizer(tokenizer), progress=progress)  # type: ignore[return-value]
         # the C reader's threads start before stats_read imports Polars, numpy and pyarrow (0.2-0.3 s)
         with Parts(data) if c_readable(data) else nullcontext() as parts:
             frames = stats_read.read_frames(data, progress=progress, parts=parts)
         tool_summary, responses = tool_counts(data, response, found=frames.tools)
     frame, per_conversation = frames.messages, frames.conversations
-    tokenizer = load_tokenizer(tokenizer)
+    tokenizer = check_tokenizer(tokenizer)
     rules = resolve_rules(template)
     unit = "tokens" if tokenizer is not None else "chars"
     if tokenizer is not None:
