@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _is_user_error(exc: Exception) -> bool:
-    from validation.errors import InstructkitError  # the one tree (validation/errors.py)
+    from validation.errors import InstructkitError
 
     return isinstance(exc, (InstructkitError, FileNotFoundError, PermissionError, IsADirectoryError))
 

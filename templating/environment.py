@@ -25,7 +25,7 @@ import jinja2.ext
 import jinja2.nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError, safe_range
 
-from validation.errors import TemplateError, TemplateLimit  # re-exported: this module's name for it
+from templating.errors import TemplateError, TemplateLimit
 from validation.models import Conversation
 from validation.readers.decode import loads_text
 

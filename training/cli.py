@@ -51,7 +51,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     from training.config import load_config
     from training.pipeline import run
-    from validation.errors import InvalidDataset, PushFailed
+    from training.errors import InvalidDataset, PushFailed
     from validation.report import render_report
 
     console = Console()

@@ -15,7 +15,7 @@ import yaml
 from pydantic import (BaseModel, ConfigDict, Field, InstanceOf, ValidationError, field_serializer, field_validator,
                       model_validator)
 
-from validation.errors import ConfigError  # re-exported: this module's name for it
+from training.errors import ConfigError
 from validation.readers.source import Dataset
 
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"

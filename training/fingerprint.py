@@ -17,7 +17,7 @@ from typing import Any
 
 from templating import ChatTemplate
 from templating.parse import PROBE, PROBE_NO_SYSTEM, first_difference
-from validation.errors import NoFingerprint  # re-exported: this module's name for it
+from training.errors import NoFingerprint
 from validation.outputs import write_file
 
 FILE = "template_fingerprint.json"

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from training.config import ConfigError, TrainConfig
 from training.steps import (SUPERVISION_CODES, choose_template, gate, lora_config, plain, say, split_eval, train,
                             training_data, write_report)
-from validation.errors import MaskMismatch
+from training.errors import MaskMismatch
 from validation.models import Preference, Unpaired, as_dicts
 from validation.report import Console
 
@@ -55,7 +55,7 @@ def audit_gate(config: TrainConfig, data: Any, tokenizer: Any, template: ChatTem
     import json
 
     from validation.audit import audit_rows
-    from validation.errors import InvalidDataset
+    from training.errors import InvalidDataset
     from validation.statistics.pairs import pair_stats
 
     report, audits = audit_rows(data, tokenizer=tokenizer, template=template.rules,

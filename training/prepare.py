@@ -10,7 +10,7 @@ from typing import Any
 
 from templating import ChatTemplate
 from templating.supervision.conversations import RowAudit
-from validation.errors import MaskMismatch  # re-exported: this module's name for it
+from training.errors import MaskMismatch
 
 
 def tokenized_dataset(rows: Sequence[RowAudit], *, assistant_only_loss: bool, max_length: int | None = None) -> Any:

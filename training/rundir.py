@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from validation.errors import ConfigError, UnfinishedRun
+from training.errors import ConfigError, UnfinishedRun
 from validation.outputs import pid_alive, write_file
 
 MARKER = ".instructkit-run.json"

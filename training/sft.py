@@ -19,7 +19,7 @@ import yaml
 from training.config import ConfigError, TrainConfig
 from training.steps import (SUPERVISION_CODES, RunSummary, choose_template, gate, is_main_process, lora_config, plain,
                             say, split_eval, train, training_data, write_report)
-from validation.errors import InvalidDataset
+from training.errors import InvalidDataset
 from validation.report import Console
 from validation.summaries import Leakage
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from training.config import ConfigError, TrainConfig
-from validation.errors import InvalidDataset, PushFailed
+from training.errors import InvalidDataset, PushFailed
 from validation.outputs import write_file
 from validation.report import Console
 

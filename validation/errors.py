@@ -1,26 +1,28 @@
-"""instructkit's exceptions, in one tree. The CLI prints any of them as one line (exit 2, or 1
-where a command says so) and anything else as an internal error.
+"""instructkit's exceptions, in one tree: this module holds its root and validation's errors;
+templating/errors.py and training/errors.py hold theirs, each a subclass of one of these. The CLI
+prints any of them as one line (exit 2, or 1 where a command says so) and anything else as an
+internal error.
 
-    InstructkitError
+    InstructkitError                               (validation/errors.py)
     ├── InputError               the input cannot be used at all: a missing or unreadable file, an
     │   │                        unknown kind, the hub offline, a bad argument (CLI exit 2)
     │   ├── UnknownName          (also a KeyError) no format, template or tokenizer of that name
-    │   ├── ConfigError          (also a ValueError) a training config that cannot be used
-    │   │   └── UnfinishedRun    a run folder whose run did not finish (verify, generate)
-    │   ├── ModelNotFound        (also a FileNotFoundError) a model or tokenizer that cannot be loaded
-    │   └── NoFingerprint        (also a FileNotFoundError) a folder `train` did not write
-    ├── TemplateError            (also a ValueError) a template refused a conversation or failed
-    │   └── TemplateLimit        a render past its time or size limit: the template is broken
+    │   ├── ConfigError          (training; also a ValueError) a training config that cannot be used
+    │   │   └── UnfinishedRun    (training) a run folder whose run did not finish (verify, generate)
+    │   ├── ModelNotFound        (templating; also a FileNotFoundError) a model or tokenizer that cannot be loaded
+    │   └── NoFingerprint        (training; also a FileNotFoundError) a folder `train` did not write
+    ├── TemplateError            (templating; also a ValueError) a template refused a conversation or failed
+    │   └── TemplateLimit        (templating) a render past its time or size limit: the template is broken
     ├── InvalidRow               (also a ValueError) `read` met a row with errors; `.issues`
     ├── CannotConvert            the target format cannot hold a conversation
     ├── RowProblems              one row's structure (a conversation or a preference pair): its
     │                            problems, each (path, code, message); they become the row's Issues
-    ├── InvalidDataset           (also a RuntimeError) the training gate found errors; `.report`
-    ├── MaskMismatch             (also a RuntimeError) our masks and TRL's disagree on a sample
-    └── PushFailed               (also a RuntimeError) saved, but not pushed to the hub
+    ├── InvalidDataset           (training; also a RuntimeError) the training gate found errors; `.report`
+    ├── MaskMismatch             (training; also a RuntimeError) our masks and TRL's disagree on a sample
+    └── PushFailed               (training; also a RuntimeError) saved, but not pushed to the hub
 
-Each is importable from the module that raises it as before (`validation.readers.files.InputError`,
-`training.config.ConfigError`, `templating.TemplateError`, ...): those names are this tree's.
+`validation`, `templating` and `training` export the public ones (`templating.TemplateError`,
+`training.ConfigError`, ...).
 """
 
 from __future__ import annotations
@@ -59,31 +61,6 @@ class UnknownName(InputError, KeyError):
         return cls(f"unknown {what} {name!r}; {hint}")
 
 
-class ConfigError(InputError, ValueError):
-    """A configuration that cannot be used; the message names the key and what to do."""
-
-
-class UnfinishedRun(ConfigError):
-    """The folder holds a run that did not finish (killed, failed, or still running)."""
-
-
-class ModelNotFound(InputError, FileNotFoundError):
-    """A model or tokenizer source that cannot be loaded; the message says what to do."""
-
-
-class NoFingerprint(InputError, FileNotFoundError):
-    """The folder was not written by `instructkit train` (or the fingerprint was removed)."""
-
-
-class TemplateError(InstructkitError, ValueError):
-    """A template refused a conversation (its `raise_exception`) or failed to render."""
-
-
-class TemplateLimit(TemplateError):
-    """A render went past a limit (time, size, recursion): the template is broken, whatever the
-    conversation, so checks stop at once instead of counting it as a refusal."""
-
-
 class InvalidRow(InstructkitError, ValueError):
     """`read` met a row with errors; `issues` says which and where."""
 
@@ -95,28 +72,6 @@ class InvalidRow(InstructkitError, ValueError):
 
 class CannotConvert(InstructkitError):
     """The target format cannot hold this conversation; the message says what is in the way."""
-
-
-class InvalidDataset(InstructkitError, RuntimeError):
-    """The gate found errors (validation: `on_invalid: stop`; supervision audit: `on_audit_error:
-    stop`); `report` is the validation or audit report."""
-
-    def __init__(self, report: Any, stage: str = "validation") -> None:
-        what, key = ("invalid rows", "on_invalid: drop") if stage == "validation" else \
-            ("rows with supervision errors", "on_audit_error: drop or warn")
-        codes = ", ".join(f"{c} {n}" for c, n in report.counts().items()
-                          if any(i.code == c and i.severity == "error" for i in report.issues))  # listed: 1 or more
-        super().__init__(f"{report.path}: {report.invalid} {what} of {report.rows} ({codes}); training stopped "
-                         f"(fix them, or set {key})")
-        self.report = report
-
-
-class MaskMismatch(InstructkitError, RuntimeError):
-    """Our masks and TRL's disagree on a sample: training would not learn what we report."""
-
-
-class PushFailed(InstructkitError, RuntimeError):
-    """The model is saved locally but could not be pushed to the hub; the message says why."""
 
 
 class RowProblems(InstructkitError):

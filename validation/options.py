@@ -11,8 +11,6 @@ from typing import Any
 from validation.checks.rules import HasRules, TemplateRules
 from validation.checks.tools import ResponseSchema
 from validation.errors import InputError
-
-
 def check_max_length(max_length: int | None) -> int | None:
     """`max_length` as given when it is None or a positive integer; InputError otherwise."""
     if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1):

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from templating.environment import compile_template, render_with_spans
-from validation.errors import TemplateError
+from templating.errors import TemplateError
 from validation.checks.reasoning import CLOSE, OPEN, REASONING_FIELDS, ReasoningSupport
 from validation.checks.rules import ToolSupport
 

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from training import load_config, run
-from validation.errors import ConfigError, MaskMismatch
-
+from training.errors import ConfigError, MaskMismatch
 pytest.importorskip("trl")
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "preferences.jsonl"
 STEPS = {"max_steps": 3, "per_device_train_batch_size": 4, "logging_steps": 1, "save_strategy": "no",
@@ -125,8 +124,7 @@ def test_a_trainer_block_of_another_method_is_refused():
 def test_the_pair_audit_gates_the_run(tiny_model, tmp_path):
     """max_length 50 leaves 8 of the example's prompts no room (with smollm2's default system prompt):
     `stop` stops with the audit's rows, `drop` trains the other 12 and writes audit.json and stats.json."""
-    from validation.errors import InvalidDataset
-
+    from training.errors import InvalidDataset
     with pytest.raises(InvalidDataset) as stopped:
         run(_config(tiny_model, tmp_path, max_length=50))
     assert {i.code for i in stopped.value.report.issues if i.severity == "error"} == {"prompt-fills-max-length"}

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from training import load_config, run
-from validation.errors import InvalidDataset
-
+from training.errors import InvalidDataset
 pytest.importorskip("trl")
 TEMPLATES = Path(__file__).parents[1] / "data" / "templates"
 SFT = {"learning_rate": 1e-2, "per_device_train_batch_size": 8, "logging_steps": 5, "disable_tqdm": True,

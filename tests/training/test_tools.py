@@ -63,8 +63,7 @@ def test_generate_prints_the_call_a_model_makes(cli, tiny_model, tmp_path, monke
 
 def test_a_response_schema_gates_training_like_any_other_check(tiny_model, tmp_path):
     from tests.validation.test_broken_rows import BROKEN
-    from validation.errors import InvalidDataset
-
+    from training.errors import InvalidDataset
     common = {"model": str(tiny_model), "dataset": {"path": str(BROKEN / "response-schema-mismatch.jsonl")},
               "template": "smollm2", "max_length": 128, "response_schema": str(BROKEN / "product.schema.json"),
               "sft": {"max_steps": 1, "save_strategy": "no", "disable_tqdm": True}}

@@ -1,4 +1,5 @@
-"""One exception tree (validation/errors.py): old import paths, KeyError compatibility, the CLI boundary."""
+"""One exception tree (validation/errors.py draws it; templating/errors.py and training/errors.py
+hold their parts): where each lives, KeyError compatibility, the CLI boundary."""
 
 from __future__ import annotations
 
@@ -7,21 +8,29 @@ import pytest
 from validation import errors
 
 
-def test_every_public_exception_is_in_the_tree_and_still_importable_where_it_was():
-    from templating import TemplateError
-    from templating.embedded import ModelNotFound
-    from templating.environment import TemplateLimit
-    from training.config import ConfigError
-    from training.fingerprint import NoFingerprint
-    from validation.errors import InvalidDataset, PushFailed
-    from training.prepare import MaskMismatch
-    from training.rundir import UnfinishedRun
-    from validation import CannotConvert, InputError, InvalidRow
+def test_every_public_exception_is_in_the_one_tree_and_in_its_packages_errors_module():
+    import templating
+    import training
+    import validation
+    from templating import errors as templating_errors
+    from training import errors as training_errors
 
-    old = [TemplateError, TemplateLimit, ModelNotFound, ConfigError, NoFingerprint, InvalidDataset, PushFailed,
-           MaskMismatch, UnfinishedRun, CannotConvert, InputError, InvalidRow]
-    assert all(cls is getattr(errors, cls.__name__) and issubclass(cls, errors.InstructkitError) for cls in old)
-    assert issubclass(ConfigError, (errors.InputError, ValueError)) and issubclass(ModelNotFound, FileNotFoundError)
+    homes = {validation.errors: ["InputError", "UnknownName", "InvalidRow", "CannotConvert", "RowProblems"],
+             templating_errors: ["TemplateError", "TemplateLimit", "ModelNotFound"],
+             training_errors: ["ConfigError", "UnfinishedRun", "NoFingerprint", "InvalidDataset", "MaskMismatch",
+                               "PushFailed"]}
+    for module, names in homes.items():
+        for name in names:
+            cls = getattr(module, name)
+            assert cls.__module__ == module.__name__ and issubclass(cls, errors.InstructkitError), name
+            assert name in errors.__doc__  # the tree in validation/errors.py draws every one
+    assert templating.TemplateError is templating_errors.TemplateError
+    assert training.ConfigError is training_errors.ConfigError
+    assert validation.CannotConvert is errors.CannotConvert and validation.RowProblems is errors.RowProblems
+    assert issubclass(training_errors.ConfigError, (errors.InputError, ValueError))
+    assert issubclass(templating_errors.ModelNotFound, (errors.InputError, FileNotFoundError))
+    assert issubclass(training_errors.UnfinishedRun, training_errors.ConfigError)
+    assert issubclass(templating_errors.TemplateLimit, templating_errors.TemplateError)
 
 
 def test_an_unknown_name_is_an_input_error_and_a_key_error_that_reads_as_its_message():
@@ -43,7 +52,9 @@ def test_an_unknown_name_is_an_input_error_and_a_key_error_that_reads_as_its_mes
 
 def test_the_cli_boundary_is_one_isinstance_on_the_tree():
     import instructkit
+    from templating.errors import TemplateError, TemplateLimit
+    from training.errors import ConfigError
 
-    assert all(instructkit._is_user_error(cls("x")) for cls in (errors.TemplateError, errors.TemplateLimit,
-                                                                 errors.ConfigError, errors.UnknownName))
+    assert all(instructkit._is_user_error(cls("x")) for cls in (TemplateError, TemplateLimit, ConfigError,
+                                                                 errors.UnknownName))
     assert not instructkit._is_user_error(KeyError("x")) and not instructkit._is_user_error(ValueError("x"))

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from validation.errors import CannotConvert
-
 Raw = dict[str, Any]
 
 

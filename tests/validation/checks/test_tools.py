@@ -10,7 +10,6 @@ import pytest
 from validation import validate
 from templating import get_template
 from validation.errors import InputError
-
 WEATHER = {"name": "get_weather", "description": "Current weather of a city",
            "parameters": {"type": "object", "properties": {"city": {"type": "string"},
                                                            "days": {"type": "integer", "minimum": 1}},
