@@ -13,8 +13,9 @@ from templating.parse import compare_template, detect_template, parse
 from templating.registry import ChatTemplate, get_template, list_templates, register_template, render_tokens, \
     render_tokens_batch, template_of_tokenizer, unregister_template
 from templating.spec import Rendered, TemplateSpec
+from templating.supervision.dataset import audit
 from templating.tokens import Tokenized, tokenize_rendered
 
-__all__ = ["ChatTemplate", "Rendered", "TemplateError", "TemplateSpec", "Tokenized", "compare_template",
+__all__ = ["ChatTemplate", "Rendered", "TemplateError", "TemplateSpec", "Tokenized", "audit", "compare_template",
            "detect_template", "get_template", "list_templates", "load_tokenizer", "parse", "register_template",
            "render_tokens", "render_tokens_batch", "template_of_tokenizer", "tokenize_rendered", "unregister_template"]

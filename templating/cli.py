@@ -132,7 +132,7 @@ def run_render(args: argparse.Namespace) -> int:
 
 
 def run_audit(args: argparse.Namespace) -> int:
-    from validation.audit import audit_rows
+    from templating.supervision.dataset import audit_rows
 
     from templating.parse import chosen_template
 
@@ -147,7 +147,7 @@ def run_audit(args: argparse.Namespace) -> int:
                                      column=args.column, split=args.split, progress=not args.json,
                                      train_on=args.train_on, max_prompt_length=args.max_prompt_length)
     if args.per_row:
-        from validation.audit import write_per_row
+        from templating.supervision.dataset import write_per_row
 
         write_per_row(args.per_row, audited, args.max_length, inputs=[args.path])
     print_report(report, args)

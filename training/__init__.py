@@ -12,12 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 from training.config import ConfigError, TrainConfig, load_config
-from validation.audit import audit  # the supervision audit `train` gates on (it lives where validation can use it)
 
 __all__ = ["ConfigError", "TrainConfig", "audit", "load_config", "run", "setup_chat_format"]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "audit":  # the supervision audit `train` gates on (templating's; imported when asked for)
+        from templating.supervision.dataset import audit
+
+        return audit
     if name == "run":
         from training.pipeline import run
 

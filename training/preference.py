@@ -54,7 +54,7 @@ def audit_gate(config: TrainConfig, data: Any, tokenizer: Any, template: ChatTem
     out under `drop`, train anyway under `warn`."""
     import json
 
-    from validation.audit import audit_rows
+    from templating.supervision.dataset import audit_rows
     from training.errors import InvalidDataset
     from validation.statistics.pairs import pair_stats
 

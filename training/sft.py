@@ -36,7 +36,7 @@ def supervise(config: TrainConfig, tokenizer: Any, template: ChatTemplate, out: 
     Rows left out: over max_length under `over_length: drop`, and rows with audit errors under
     `on_audit_error: drop`; with `stop` such errors raise `InvalidDataset`.
     """
-    from validation.audit import audit_rows
+    from templating.supervision.dataset import audit_rows
 
     with contextlib.ExitStack() as stack:
         if data is None and path is None:

@@ -7,7 +7,6 @@ Example:
     True
 """
 
-from validation.audit import audit
 from validation.codes import CATALOGUE
 from validation.errors import CannotConvert, InstructkitError, RowProblems, UnknownName
 from validation.convert import convert
@@ -25,6 +24,6 @@ from validation.validate import InvalidRow, read, to_dataset, validate
 __all__ = [
     "CATALOGUE", "CHATML", "FORMAT_NAMES", "CannotConvert", "Conversation", "Dataset", "FunctionCall", "HasRules",
     "InputError", "InstructkitError", "InvalidRow", "Issue", "Message", "Report", "Role", "RowProblems", "Stats",
-    "TemplateRules", "ToolCall", "UnknownName", "audit", "convert", "detect", "get_format", "open_dataset", "read",
+    "TemplateRules", "ToolCall", "UnknownName", "convert", "detect", "get_format", "open_dataset", "read",
     "read_records", "stats", "to_dataset", "validate", "write_rows",
 ]

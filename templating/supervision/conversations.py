@@ -5,7 +5,7 @@ Per conversation: supervised tokens per assistant turn (a response marker the te
 marks trains nothing), the end-of-turn token inside the mask (else the model never learns to
 stop), what truncation at `max_length` cuts, a single leading BOS, and the tokenizer's special
 tokens forged from content. Findings are `validation.checks.rules.Finding`s (message index, field,
-code from `validation/codes.py`, text); `validation.audit` turns them into a report.
+code from `validation/codes.py`, text); `templating.audit` (supervision/dataset.py) turns them into a report.
 """
 
 from __future__ import annotations

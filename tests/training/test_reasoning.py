@@ -26,7 +26,7 @@ def test_the_example_is_what_its_generator_writes():
 def test_the_reasoning_example_trains_the_reasoning_of_every_turn(tiny_model, tmp_path):
     from transformers import AutoTokenizer
 
-    from validation.audit import audit_rows
+    from templating.supervision.dataset import audit_rows
 
     rows = [json.loads(line) for line in EXAMPLE.read_text(encoding="utf-8").splitlines()]
     out = tmp_path / "out"

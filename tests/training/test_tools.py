@@ -19,7 +19,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tool_calls.jsonl"
 def test_the_tool_example_trains_with_calls_in_the_mask_and_results_out(tiny_model, tmp_path):
     from transformers import AutoTokenizer
 
-    from validation.audit import audit_rows
+    from templating.supervision.dataset import audit_rows
 
     out = tmp_path / "out"
     summary = run(load_config(model=str(tiny_model), dataset={"path": str(EXAMPLE)}, template="qwen2.5",

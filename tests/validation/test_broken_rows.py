@@ -179,7 +179,8 @@ def test_a_max_length_that_is_not_a_positive_whole_number_is_refused(cli, comman
 def test_the_python_api_refuses_such_a_max_length_too(smollm2_tokenizer):
     from functools import partial
 
-    from validation import audit, stats, validate
+    from templating import audit
+    from validation import stats, validate
     from validation.errors import InputError
     for function in (validate, stats, partial(audit, tokenizer=smollm2_tokenizer, template=get_template("smollm2"))):
         for value in (0, -3, 2.5, True):

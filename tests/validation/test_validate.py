@@ -26,7 +26,8 @@ def test_to_dataset_holds_the_valid_conversations(tmp_path):
 
 def test_a_template_or_tokenizer_named_to_the_library_is_refused_with_the_object_to_pass():
     """Names become objects at the edges (the CLI, the training config); validation looks none up."""
-    from validation import CHATML, InputError, audit, stats, validate
+    from templating import audit
+    from validation import CHATML, InputError, stats, validate
 
     rows = [{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}]
     with pytest.raises(InputError, match=r"^template 'smollm2': pass the template, not its name: "

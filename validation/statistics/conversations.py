@@ -20,7 +20,7 @@ from pathlib import Path
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from validation.audit import Supervision
+from validation.statistics.supervision import Supervision
 from validation.errors import InputError
 from validation.outputs import Paths
 from validation.statistics.lazy import LazyModule

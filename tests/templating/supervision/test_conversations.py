@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from templating import get_template, register_template
 from templating.supervision.conversations import Auditor
 from tests.strategies import conversations
-from validation import audit
+from templating import audit
 
 
 TEMPLATES = Path(__file__).parents[2] / "data" / "templates"

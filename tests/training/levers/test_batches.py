@@ -90,7 +90,7 @@ def test_steps_train_the_budgeted_batches_and_a_resume_across_an_epoch_repeats_t
     summary = run(load_config(output_dir=str(whole), **common, sft={**SFT, "max_steps": 8}))
     from transformers import AutoTokenizer
 
-    from validation.audit import audit_rows
+    from templating.supervision.dataset import audit_rows
 
     _, audited = audit_rows(tiny_dataset, tokenizer=AutoTokenizer.from_pretrained(tiny_model), template=get_template("smollm2"),
                             max_length=128)

@@ -73,7 +73,7 @@ def test_convert_opens_the_file_once_even_when_it_relayouts(tmp_path, opens):
 
 
 def test_audit_opens_the_file_once(tmp_path, opens, smollm2_tokenizer):
-    from validation import audit
+    from templating import audit
 
     path = _write(tmp_path / "data.jsonl", _rows(20))
     count = opens(path)

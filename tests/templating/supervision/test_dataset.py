@@ -1,4 +1,4 @@
-"""validation/audit.py: the audit as a report of a dataset: findings at the source row's own
+"""templating/supervision/dataset.py: the audit as a report of a dataset: findings at the source row's own
 paths, the summary, the CLI, and stats reusing the audit."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 
 from templating import get_template
 from templating.supervision.conversations import Auditor
-from validation import audit
+from templating import audit
 
 
 def chat(*turns: str, system: str | None = None) -> dict:

@@ -1,4 +1,5 @@
-"""`audit`: the supervision audit of a dataset, as a validation report.
+"""`audit`: the supervision audit of a dataset, as a validation report (`instructkit audit`; the
+gate `train` runs after validation).
 
 Every row is validated first (with the template's rules); each valid row then goes through the
 template's audit hook (`TemplateRules.audit`, which `templating.get_template(name).rules` carries:
@@ -8,9 +9,7 @@ Findings become `Issue`s with the row's own paths, and the counts go into `Repor
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 import json
 import os
 from typing import Any
@@ -22,7 +21,7 @@ from validation.report import Issue, Report
 from validation.checks.rules import Finding, RowAudit, HasRules, TemplateRules
 from validation.checks.scan import Scanner
 from validation.readers.source import Dataset, Source, dataset_of
-from validation.summaries import SupervisionSummary
+from validation.statistics.supervision import summarise
 from validation.progress import progress_bar
 from validation.options import check_max_length, check_tokenizer, resolve_rules, response_schema_of
 from validation.validate import conversation_of
@@ -118,41 +117,6 @@ def source_path(fmt: Format, data: dict[str, Any], finding: Finding) -> str:
     if finding.message is None:
         return finding.field or fmt.root
     return fmt.path(data, finding.message, finding.field or "")
-
-
-def summarise(audits: Sequence[RowAudit]) -> SupervisionSummary:
-    """Counts for reports and stats: tokens, supervised tokens, rows per finding code."""
-    tally = Supervision()
-    tally.add(audits)
-    return tally.summary()
-
-
-@dataclass
-class Supervision:
-    """Per-conversation supervision numbers, gathered batch by batch so that the audits (ids,
-    masks, encodings) need not all be kept: rendered tokens, trained tokens, trained tokens
-    before `limit` (all of them without one), plus what `summarise` counts."""
-
-    limit: int | None = None
-    lengths: list[int] = field(default_factory=list)
-    trained: list[int] = field(default_factory=list)
-    trained_before_limit: list[int] = field(default_factory=list)
-    dropped: int = 0
-    rows_with: Counter = field(default_factory=Counter)
-
-    def add(self, audits: Sequence[RowAudit]) -> None:
-        for a in audits:
-            trained = sum(a.mask)
-            self.lengths.append(len(a.mask))
-            self.trained.append(trained)
-            self.trained_before_limit.append(trained if self.limit is None else sum(a.mask[:self.limit]))
-            self.dropped += a.dropped
-            self.rows_with.update({f.code for f in a.findings})
-
-    def summary(self) -> SupervisionSummary:
-        return SupervisionSummary(rows=len(self.lengths), tokens=sum(self.lengths),
-                                  supervised_tokens=sum(self.trained), rows_without_supervision=self.trained.count(0),
-                                  rows_dropped=self.dropped, rows_with=dict(sorted(self.rows_with.items())))
 
 
 def write_per_row(path: str | os.PathLike[str], audited: Sequence[tuple[int, RowAudit]],
