@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import random
 import time
@@ -25,12 +24,8 @@ from validation.report import Console
 if TYPE_CHECKING:
     from templating.registry import ChatTemplate
 
-
-log = logging.getLogger("instructkit")
-
-
 # Audit codes that concern what training learns; the validation codes are the gate's.
-SUPERVISION_CODES = frozenset({"prompt-fills-max-length", "identical-after-truncation",  # pairs (pair_audit.py)
+SUPERVISION_CODES = frozenset({"prompt-fills-max-length", "identical-after-truncation",  # pairs (supervision/pairs.py)
                                "response-not-supervised", "end-of-turn-not-supervised", "truncated-to-nothing",
                                "over-length", "double-bos", "special-token-in-content", "template-refused",
                                "call-not-supervised", "tool-result-supervised"})

@@ -1,6 +1,6 @@
 """Check rows chunk by chunk: raw lines proven clean in C, the rest in Python.
 
-Raw JSONL lines of list-of-messages formats first meet `rowscan.Prover`, which clears clean
+Raw JSONL lines of list-of-messages formats first meet `prover.Prover`, which clears clean
 rows in one pass over their bytes and hashes them. Decoded rows meet `fast_clean`, which clears
 well-formed rows with C-speed builtins; once per chunk, Polars scans their texts for control
 characters and special tokens. Rows not cleared go through the precise `check_messages`.

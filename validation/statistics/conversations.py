@@ -37,10 +37,10 @@ from validation.tokens import Tokenizer
 if TYPE_CHECKING:
     import polars as pl
 
-    from validation.statistics import frames as stats_read
+    from validation.statistics import frames as frame_reader
 else:
     pl = LazyModule("polars")  # imported when stats runs, not by every command (validation.statistics.lazy)
-    stats_read = LazyModule("validation.statistics.frames")  # which imports Polars itself
+    frame_reader = LazyModule("validation.statistics.frames")  # which imports Polars itself
 
 QUANTILES = (0.5, 0.9, 0.99)
 
@@ -53,7 +53,7 @@ class Stats:
     format: str
     frame: pl.DataFrame
     summary: StatsSummary
-    # per conversation: messages, length, assistant_start, assistant_end, exact, folded (stats_read)
+    # per conversation: messages, length, assistant_start, assistant_end, exact, folded (statistics/frames.py)
     conversations: pl.DataFrame = field(repr=False)
 
     def plot(self, path: str | os.PathLike[str], *, html: bool | None = None, inputs: Paths = ()) -> Path:
@@ -187,9 +187,9 @@ def stats(source: Source, *, tokenizer: Tokenizer | None = None, template: Templ
             from validation.statistics.pairs import pair_stats
 
             return pair_stats(data, tokenizer=check_tokenizer(tokenizer), progress=progress)  # type: ignore[return-value]
-        # the C reader's threads start before stats_read imports Polars, numpy and pyarrow (0.2-0.3 s)
+        # the C reader's threads start before the frames module imports Polars, numpy and pyarrow (0.2-0.3 s)
         with Parts(data) if c_readable(data) else nullcontext() as parts:
-            frames = stats_read.read_frames(data, progress=progress, parts=parts)
+            frames = frame_reader.read_frames(data, progress=progress, parts=parts)
         tool_summary, responses = tool_counts(data, response, found=frames.tools)
     frame, per_conversation = frames.messages, frames.conversations
     tokenizer = check_tokenizer(tokenizer)
@@ -199,7 +199,7 @@ def stats(source: Source, *, tokenizer: Tokenizer | None = None, template: Templ
         with count_bar(progress, "counting tokens", frame.height) as advance:
             counts = count_tokens(frame["content"].to_list(), tokenizer, advance=advance)
         frame = frame.with_columns(tokens=pl.Series(counts, dtype=pl.UInt32))
-        lengths = stats_read.conversation_frame(frame, unit).select("length", "assistant_start", "assistant_end")
+        lengths = frame_reader.conversation_frame(frame, unit).select("length", "assistant_start", "assistant_end")
         per_conversation = per_conversation.with_columns(lengths)
     supervision = None
     if audits is not None:
@@ -240,9 +240,9 @@ def _reasoning(frame: pl.DataFrame, rows: int, tokenizer: Tokenizer, rules: Temp
     """The reasoning section: replies with and without reasoning, reasoning vs answer in chars (and
     tokens), per row and overall, and what the template leaves out. None when no reply reasons
     (`known`: whether one does, when the reader could tell)."""
-    if not (known if known is not None else stats_read.reasoning_replies(frame)):
+    if not (known if known is not None else frame_reader.reasoning_replies(frame)):
         return None  # no reply reasons: the replies are not split (a copy of every reply's text)
-    replies = stats_read.reasoning_split(frame)  # a reply that reasons has a reasoning here
+    replies = frame_reader.reasoning_split(frame)  # a reply that reasons has a reasoning here
     has = pl.col("reasoning").is_not_null()
     replies = replies.with_columns(reasoning_chars=pl.col("reasoning").str.len_chars().fill_null(0),
                                    answer_chars=pl.col("answer").str.len_chars())
@@ -295,7 +295,7 @@ def leakage(a: Stats, b: Stats) -> Leakage:
 
 def leakage_of_rows(a: Sequence[Any], b: Sequence[Any]) -> Leakage:
     """`leakage` of conversations in memory (anything with `.messages` of `.role`/`.content`:
-    train's audited rows), hashed as the stats readers hash them (`rowscan.hash_conversation`)."""
+    train's audited rows), hashed as the stats readers hash them (`prover.hash_conversation`)."""
     from validation.checks.prover import hash_conversation
 
     def hashes(rows: Sequence[Any]) -> pl.DataFrame:

@@ -112,7 +112,7 @@ def reasoning_split(frame: pl.DataFrame) -> pl.DataFrame:
 
 def conversation_frame(messages: pl.DataFrame, unit: str = "chars") -> pl.DataFrame:
     """Per conversation: messages, length in `unit`, where the assistant turns start and end, and
-    the duplicate hashes (`rowscan.hash_conversation`)."""
+    the duplicate hashes (`prover.hash_conversation`)."""
     ends = pl.col(unit).cast(pl.Int64).cum_sum()
     is_assistant = pl.col("role") == "assistant"
     table = (messages.lazy().group_by("conversation", maintain_order=True)
