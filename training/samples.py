@@ -83,8 +83,24 @@ def generate(model: Any, tokenizer: Any, template: ChatTemplate, prompts: list[A
                                     do_sample=False, eos_token_id=stops, pad_token_id=tokenizer.pad_token_id)
         new = output[0][len(ids):].tolist()
         stopped = bool(new) and new[-1] in stops
-        replies.append(Reply(tokenizer.decode(new, skip_special_tokens=True).strip(), stopped, opened))
+        replies.append(Reply(reply_text(tokenizer, new, stopped), stopped, opened))
     return replies
+
+
+def reply_text(tokenizer: Any, ids: list[int], stopped: bool) -> str:
+    """The text of generated `ids`. A reply cut at `max_new_tokens` may end inside a character
+    that byte-level tokens spell in pieces (a Hangul syllable is three bytes, an emoji four):
+    the incomplete bytes decode as U+FFFD, and are left out instead of printed as `�`.
+
+    Example:
+        >>> from templating import load_tokenizer
+        >>> tokenizer = load_tokenizer()
+        >>> ids = tokenizer.encode("안녕", add_special_tokens=False)
+        >>> tokenizer.decode(ids[:-1]), reply_text(tokenizer, ids[:-1], stopped=False)
+        ('안�', '안')
+    """
+    text = tokenizer.decode(ids, skip_special_tokens=True)
+    return (text if stopped else text.rstrip("\ufffd")).strip()
 
 
 def stop_rate(replies: list[Reply]) -> float | None:

@@ -28,7 +28,8 @@ def convert(source: Source, out: str | os.PathLike[str], *, to: str, format: str
     """Write `source` to `out` in format `to`; the report lists every row not written.
 
     Content problems (empty turns, duplicates) are carried through unchanged: `validate` is the
-    place to find them. `report.valid` counts the rows written. `fix` applies `validation.checks.fix`
+    place to find them. `report.valid` counts the rows written; when no row can be converted,
+    `out` is not written at all (a file already there stays as it was). `fix` applies `validation.checks.fix`
     first (`template`: the template whose rules decide the system fold and stripping).
 
     Example:
@@ -79,6 +80,10 @@ class _Relayout(Exception):
     """Start again, every row in the target's uniform layout."""
 
 
+class _NothingConverted(Exception):
+    """No row could be converted: the output is not written (a file already there stays as it was)."""
+
+
 def _convert(data: Dataset, out: str | os.PathLike[str], target: Format, *, uniform: bool, fix: bool,
              template: TemplateRules | HasRules | None) -> Report:
     fmt, records = data.format, data.records(precise=True)
@@ -127,7 +132,12 @@ def _convert(data: Dataset, out: str | os.PathLike[str], target: Format, *, unif
                 continue
             counts["written"] += 1
             yield converted
+        if not counts["written"]:
+            raise _NothingConverted  # before the output is committed: an empty file would read as a result
 
-    write_rows(out, rows())
+    try:
+        write_rows(out, rows())
+    except _NothingConverted:
+        pass
     return Report(path=data.name, format=fmt.name, rows=counts["rows"], valid=counts["written"],
                   invalid=counts["rows"] - counts["written"], issues=issues, fixes=fixes)

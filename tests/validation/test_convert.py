@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from validation import convert, validate
 
 
@@ -80,3 +82,31 @@ def test_parquet_output_refuses_integers_wider_than_64_bits_with_the_column(cli,
         in result.err and "internal error" not in result.err
     assert cli("validate", source, "--write-clean", tmp_path / "clean.json").code == 1  # JSON holds it
     assert json.loads((tmp_path / "clean.json").read_text())[0]["id"] == 123456789012345678901234567890
+
+
+MULTI_TURN = {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+                           {"role": "user", "content": "c"}, {"role": "assistant", "content": "d"}]}
+
+
+@pytest.mark.parametrize("name", ["out.jsonl", "out.json", "out.parquet", "out.csv", "out.jsonl.gz"])
+def test_convert_with_no_row_converted_writes_no_file_and_says_so(cli, tmp_path, name):
+    source = tmp_path / "multi.jsonl"
+    source.write_text(json.dumps(MULTI_TURN) + "\n" + json.dumps(MULTI_TURN) + "\n")
+    out = tmp_path / name
+    result = cli("convert", source, "-o", out, "--to", "alpaca")
+    assert result.code == 1 and not out.exists()
+    assert result.err.splitlines()[0] == f"no row of 2 could be converted to alpaca: {out} was not written"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["multi.jsonl"]  # no temporary file left either
+
+
+def test_convert_with_no_row_converted_leaves_a_file_already_there_as_it_was(cli, tmp_path):
+    source = tmp_path / "multi.jsonl"
+    source.write_text(json.dumps(MULTI_TURN) + "\n")
+    out = tmp_path / "out.jsonl"
+    out.write_text('{"instruction": "kept", "output": "as it was"}\n')
+    result = cli("convert", source, "-o", out, "--to", "alpaca", "--json")
+    assert result.code == 1 and result.json()["valid"] == 0
+    assert [(i["row"], i["code"]) for i in result.json()["issues"]] == [(1, "cannot-convert")]
+    assert out.read_text() == '{"instruction": "kept", "output": "as it was"}\n'
+    report = convert([MULTI_TURN], out, to="qa")  # the library does the same
+    assert (report.rows, report.valid) == (1, 0) and out.read_text().startswith('{"instruction": "kept"')
