@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 import io
 import mmap
 import os
@@ -27,7 +28,7 @@ from typing import Any, BinaryIO
 
 from validation.readers.decode import MAX_ROW_BYTES, json_type
 from validation.errors import InputError
-from validation.readers.formats import Format, clear_winner, get_format, rank_formats
+from validation.readers.formats import FORMAT_NAMES, Format, clear_winner, get_format, rank_formats
 from validation.readers.files import (BOM, FILE_KINDS, Record, compression_of, dataset_records, decode_list_cells, kind_of,
                            load_hf_dataset, open_bytes, read_file)
 from validation.report import Issue
@@ -286,7 +287,7 @@ def _with_format(data: Dataset, format: str | None, column: str | None) -> Datas
     found = clear_winner(ranked, len(objects))
     if found is None:
         raise InputError(_what_it_is(data) or f"{data.name}: cannot tell the format from the first {len(head)} rows "
-                         f"({_candidates(ranked, objects)}); name it with --format")
+                         f"({_candidates(ranked, objects)}); {_did_you_mean(ranked, objects)}")
     if data.kind == "rows" and data._rows is None:  # the iterator goes on after its head
         data._once.append(chain(head, records))
     return replace(data, format=found)
@@ -318,6 +319,26 @@ def _candidates(ranked: list[tuple[Format, int]], objects: list[dict[str, Any]])
         return ", ".join(f"{fmt.name} fits {n} of {len(objects)}" for fmt, n in ranked)
     keys = sorted({k for row in objects for k in row})
     return f"fields: {', '.join(keys) or 'none'}"
+
+
+def _did_you_mean(ranked: list[tuple[Format, int]], objects: list[dict[str, Any]]) -> str:
+    """What to do when no format fits: a field spelled close to a format's own field is named
+    (`message` for `messages`), with the option that reads it as it is where one exists (the
+    messages and text columns take `--column`); else: name the format."""
+    if ranked:
+        return "name it with --format"
+    fields = sorted({k for row in objects for k in row if isinstance(k, str)})
+    known = {key: name for name in FORMAT_NAMES if name != "text" for key in get_format(name).keys}
+    known.update({"text": "text", "content": "text"})
+    for field_name in fields:
+        close = difflib.get_close_matches(field_name.lower(), [k for k in known if k not in fields], n=1, cutoff=0.8)
+        if close and close[0] != field_name:
+            key, name = close[0], known[close[0]]
+            if name in ("messages", "text"):
+                return (f"did you mean {key!r}? `--format {name} --column {field_name}` reads the field as it is "
+                        f"(or rename it to {key!r})")
+            return f"did you mean {key!r} (format {name})? rename the field, or name the format with --format"
+    return "name it with --format"
 
 
 def _same(data: Dataset, format: str | None, column: str | None, split: str) -> None:

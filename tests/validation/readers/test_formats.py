@@ -90,3 +90,35 @@ def test_a_near_tie_between_formats_exits_2_naming_each_with_its_row_count(cli, 
     assert result.code == 2
     assert result.err == (f"instructkit validate: error: {source}: cannot tell the format from the first 18 rows "
                           "(qa fits 10 of 18, alpaca fits 8 of 18); name it with --format\n")
+
+
+@pytest.mark.parametrize(("row", "hint"), [
+    ({"message": [{"role": "user", "content": "hi"}]},
+     "did you mean 'messages'? `--format messages --column message` reads the field as it is (or rename it to "
+     "'messages')"),
+    ({"Messages": []}, "did you mean 'messages'? `--format messages --column Messages` reads the field as it is "
+                       "(or rename it to 'messages')"),
+    ({"txt": "hello"}, "did you mean 'text'? `--format text --column txt` reads the field as it is (or rename it "
+                       "to 'text')"),
+    ({"questions": "q", "answer": "a"}, "did you mean 'question' (format qa)? rename the field, or name the format "
+                                        "with --format"),
+    ({"conversation": []}, "did you mean 'conversations' (format sharegpt)? rename the field, or name the format "
+                           "with --format"),
+    ({"prompt": "p", "response": "r"}, "name it with --format"),  # nothing spelled close: no guess
+    ({"foo": 1}, "name it with --format"),
+])
+def test_a_field_spelled_close_to_a_formats_own_is_named_with_the_option_that_reads_it(cli, tmp_path, row, hint):
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps(row) + "\n" + json.dumps(row) + "\n", encoding="utf-8")
+    result = cli("validate", path)
+    fields = ", ".join(sorted(row))
+    assert result.code == 2 and result.err == (f"instructkit validate: error: {path}: cannot tell the format from the "
+                                               f"first 2 rows (fields: {fields}); {hint}\n")
+
+
+def test_the_option_the_hint_names_reads_the_misspelled_field(cli, tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps({"message": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]})
+                    + "\n", encoding="utf-8")
+    result = cli("validate", path, "--format", "messages", "--column", "message", "--json")
+    assert result.code == 0 and (result.json()["format"], result.json()["valid"]) == ("messages", 1)
