@@ -31,9 +31,11 @@ def commands(out: str) -> list[list[str]]:
 def record(cli, tmp: str) -> dict[str, dict[str, object]]:
     recorded = {}
     for line in commands(tmp):
+        written = [a for a in line if a.startswith(tmp)]
+        for path in written:  # what a command leaves is its own, not an earlier command's file at the same path
+            (ROOT / path).unlink(missing_ok=True)
         result = cli(*line)
         entry: dict[str, object] = {"code": result.code, "out": result.out, "err": result.err}
-        written = [a for a in line if a.startswith(tmp)]
         if written and (ROOT / written[0]).exists():
             entry["file"] = (ROOT / written[0]).read_text(encoding="utf-8")
         recorded[" ".join(line).replace(tmp, "OUT")] = entry

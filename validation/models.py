@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 Role = Literal["system", "user", "assistant", "tool"]
 ROLES: tuple[str, ...] = ("system", "user", "assistant", "tool")
+# Role names other tools write, and the role each means (`--fix` maps them; the checks say so).
+ROLE_ALIASES = {"human": "user", "gpt": "assistant", "bot": "assistant", "model": "assistant", "ai": "assistant",
+                "chatgpt": "assistant", "function": "tool", "observation": "tool", "ipython": "tool"}
 
 
 class FunctionCall(BaseModel):

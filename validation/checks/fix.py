@@ -23,13 +23,11 @@ import json
 from typing import Any
 
 from validation.readers.formats import SHAREGPT_NAMES, SHAREGPT_ROLES, Format
-from validation.models import ROLES
+from validation.models import ROLE_ALIASES, ROLES
 from validation.checks.reasoning import CLOSE, inline, reasoning_of
 from validation.checks.rules import TemplateRules
 from validation.checks.tools import arguments_of
 
-ALIASES = {"human": "user", "gpt": "assistant", "bot": "assistant", "model": "assistant", "ai": "assistant",
-           "chatgpt": "assistant", "function": "tool", "observation": "tool", "ipython": "tool"}
 SEPARATOR = "\n\n"
 
 Change = tuple[str, str, str]  # (path, code, message): one repair, before it is a report's `Fix`
@@ -83,8 +81,8 @@ class Fixer:
         if not isinstance(value, str):
             return None
         if self.sharegpt:  # type: ignore[union-attr]
-            return SHAREGPT_ROLES.get(value) or SHAREGPT_ROLES.get(value.lower()) or ALIASES.get(value.lower())
-        return value if value in ROLES else (value.lower() if value.lower() in ROLES else ALIASES.get(value.lower()))
+            return SHAREGPT_ROLES.get(value) or SHAREGPT_ROLES.get(value.lower()) or ROLE_ALIASES.get(value.lower())
+        return value if value in ROLES else (value.lower() if value.lower() in ROLES else ROLE_ALIASES.get(value.lower()))
 
     def _written(self, role: str) -> str:
         return SHAREGPT_NAMES[role] if self.sharegpt else role  # type: ignore[union-attr]

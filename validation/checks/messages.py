@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from validation._rowscan import has_control_char
 from validation.readers.decode import json_type
-from validation.models import ROLES, Message
+from validation.models import ROLES, ROLE_ALIASES, Message
 from validation.checks.reasoning import (REASONING_ERRORS, REASONING_FIELDS, THINK_TAGS, reasoning_issues, reasoning_of,
                                   template_reasoning_issues)
 from validation.report import Issue
@@ -229,8 +229,10 @@ def _role_issue(value: Any) -> tuple[str, str] | None:
         if value in ROLES:
             return None
         if value.lower() in ROLES:
-            return "role-wrong-case", f"role {value!r} should be {value.lower()!r}"
-        return "unknown-role", f"unknown role {value!r}; expected one of {', '.join(ROLES)}"
+            return "role-wrong-case", f"role {value!r} should be {value.lower()!r} (--fix lowercases it)"
+        alias = ROLE_ALIASES.get(value.lower())
+        hint = f"; --fix maps it to {alias!r}" if alias else ""
+        return "unknown-role", f"unknown role {value!r}; expected one of {', '.join(ROLES)}{hint}"
     return "wrong-type", f"role must be a string, got {json_type(value)}"
 
 

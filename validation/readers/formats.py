@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from validation.readers.decode import json_type, loads_text
 from validation.errors import CannotConvert, RowProblems, UnknownName
 from validation.readers.fields import Raw, RawShape, merge_fields
-from validation.models import Conversation, Message, as_dicts
+from validation.models import ROLE_ALIASES, Conversation, Message, as_dicts
 from validation.readers.pairs import PreferenceFormat
 
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
@@ -153,10 +153,12 @@ def _sharegpt_to_messages(row: Raw) -> list[Any]:
                 problems.append((f"conversations[{i}].from", "missing-field", "field 'from' is missing"))
             elif isinstance(source, str) and source.lower() in SHAREGPT_ROLES:
                 problems.append((f"conversations[{i}].from", "role-wrong-case",
-                                 f"role {source!r} should be {source.lower()!r}"))
+                                 f"role {source!r} should be {source.lower()!r} (--fix lowercases it)"))
             else:
+                alias = ROLE_ALIASES.get(source.lower()) if isinstance(source, str) else None
+                hint = f"; --fix maps it to {SHAREGPT_NAMES[alias]!r}" if alias else ""
                 problems.append((f"conversations[{i}].from", "unknown-role",
-                                 f"unknown ShareGPT role {source!r}; expected one of {', '.join(SHAREGPT_ROLES)}"))
+                                 f"unknown ShareGPT role {source!r}; expected one of {', '.join(SHAREGPT_ROLES)}{hint}"))
             continue
         message = {k: v for k, v in turn.items() if k not in ("from", "value")}
         message["role"] = role

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given, settings
 
 from tests.strategies import conversations
@@ -95,3 +96,23 @@ def test_fix_is_idempotent_and_leaves_valid_alternating_rows_alone(messages):
         assert (twice, changes) == (once, [])
         if template is None:
             assert once is row  # nothing to repair in a valid, alternating conversation
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ({"messages": [{"role": "human", "content": "hi"}, {"role": "assistant", "content": "yo"}]},
+     "unknown role 'human'; expected one of system, user, assistant, tool; --fix maps it to 'user'"),
+    ({"messages": [{"role": "user", "content": "hi"}, {"role": "Bot", "content": "yo"}]},
+     "unknown role 'Bot'; expected one of system, user, assistant, tool; --fix maps it to 'assistant'"),
+    ({"messages": [{"role": "User", "content": "hi"}, {"role": "assistant", "content": "yo"}]},
+     "role 'User' should be 'user' (--fix lowercases it)"),
+    ({"messages": [{"role": "wizard", "content": "hi"}, {"role": "assistant", "content": "yo"}]},
+     "unknown role 'wizard'; expected one of system, user, assistant, tool"),  # no fix: no promise
+    ({"conversations": [{"from": "human", "value": "hi"}, {"from": "bot", "value": "yo"}]},
+     "unknown ShareGPT role 'bot'; expected one of human, user, gpt, assistant, system, tool, observation, "
+     "function_call; --fix maps it to 'gpt'"),
+])
+def test_a_role_issue_says_what_fix_does_and_fix_does_it(row, message):
+    report = validate([row, row])
+    assert {i.message for i in report.issues} == {message}
+    fixed = validate([row, row], fix=True)
+    assert fixed.ok == message.endswith(("'user'", "'assistant'", "'gpt'", "lowercases it)"))
