@@ -102,7 +102,7 @@ def run_convert(args: argparse.Namespace) -> int:
         report = convert(data, args.output, to=args.to, format=args.format, column=args.column,
                          to_column=args.to_column, split=args.split, fix=args.fix,
                          template=template_of(args) if args.fix else None)  # (--template serves --fix only)
-    if not args.json and not report.valid:
+    if not args.json and report.rows and not report.valid:
         print(f"no row of {report.rows} could be converted to {args.to}: {args.output} was not written",
               file=sys.stderr)
     elif not args.json:

@@ -28,8 +28,9 @@ def convert(source: Source, out: str | os.PathLike[str], *, to: str, format: str
     """Write `source` to `out` in format `to`; the report lists every row not written.
 
     Content problems (empty turns, duplicates) are carried through unchanged: `validate` is the
-    place to find them. `report.valid` counts the rows written; when no row can be converted,
-    `out` is not written at all (a file already there stays as it was). `fix` applies `validation.checks.fix`
+    place to find them. `report.valid` counts the rows written; when rows were read and none
+    can be converted, `out` is not written at all (a file already there stays as it was); an
+    empty source makes an empty file. `fix` applies `validation.checks.fix`
     first (`template`: the template whose rules decide the system fold and stripping).
 
     Example:
@@ -132,7 +133,7 @@ def _convert(data: Dataset, out: str | os.PathLike[str], target: Format, *, unif
                 continue
             counts["written"] += 1
             yield converted
-        if not counts["written"]:
+        if counts["rows"] and not counts["written"]:
             raise _NothingConverted  # before the output is committed: an empty file would read as a result
 
     try:

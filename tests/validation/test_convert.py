@@ -110,3 +110,11 @@ def test_convert_with_no_row_converted_leaves_a_file_already_there_as_it_was(cli
     assert out.read_text() == '{"instruction": "kept", "output": "as it was"}\n'
     report = convert([MULTI_TURN], out, to="qa")  # the library does the same
     assert (report.rows, report.valid) == (1, 0) and out.read_text().startswith('{"instruction": "kept"')
+
+
+def test_convert_of_an_empty_source_writes_an_empty_file(cli, tmp_path):
+    source, out = tmp_path / "empty.jsonl", tmp_path / "out.jsonl"
+    source.write_text("")
+    result = cli("convert", source, "-o", out, "--from", "messages", "--to", "sharegpt")
+    assert result.code == 0 and out.read_text() == ""
+    assert result.err.splitlines()[0] == f"wrote 0 of 0 rows to {out} (sharegpt)"
