@@ -60,11 +60,9 @@ class Stats:
         """Write the length histograms as PNG, or a self-contained HTML report (`html`; by default
         for a `.html` path); never over the dataset described, nor over one of `inputs`
         (`validation.outputs`: `-` is stdout)."""
-        from validation.statistics.report import write_html, write_png
+        from validation.statistics.report import plot
 
-        path, inputs = Path(path), (self.name, *inputs)
-        html = path.suffix.lower() == ".html" if html is None else html
-        return write_html(self, path, inputs) if html else write_png(self, path, inputs)
+        return plot(self, path, html=html, inputs=inputs)
 
     compare_label = "B rows also in A: exact / normalised"
 

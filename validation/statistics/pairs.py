@@ -18,6 +18,7 @@ from typing import Any
 
 import polars as pl
 
+from validation.outputs import Paths
 from validation.models import Preference, Unpaired
 from validation.readers.source import Source, dataset_of, source_name
 from validation.summaries import PairSummary
@@ -38,12 +39,12 @@ class PairStats:
     summary: PairSummary
     conversations: pl.DataFrame = field(repr=False)  # the prompt hashes `leakage` compares (exact, folded)
 
-    def plot(self, path: str | os.PathLike[str]) -> Path:
-        """Write the length histograms as PNG (or self-contained HTML for a `.html` path)."""
-        from validation.statistics.report import write_html, write_png
+    def plot(self, path: str | os.PathLike[str], *, html: bool | None = None, inputs: Paths = ()) -> Path:
+        """Write the length histograms as PNG, or a self-contained HTML report, as `Stats.plot`
+        does (the same options, the same refusal to write over the dataset or one of `inputs`)."""
+        from validation.statistics.report import plot
 
-        path = Path(path)
-        return write_html(self, path) if path.suffix.lower() == ".html" else write_png(self, path)
+        return plot(self, path, html=html, inputs=inputs)
 
     compare_label = "B prompts also in A: exact / normalised"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import os
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -196,6 +197,15 @@ def _png_bytes(stats: Shown) -> bytes:
     figure.savefig(buffer, format="png", dpi=110)
     plt.close(figure)
     return buffer.getvalue()
+
+
+def plot(stats: Shown, path: str | os.PathLike[str], *, html: bool | None = None, inputs: Paths = ()) -> Path:
+    """Write the length histograms of `stats` as PNG, or a self-contained HTML report (`html`; by
+    default for a `.html` path); never over the dataset described, nor over one of `inputs`
+    (`validation.outputs`: `-` is stdout). `Stats.plot` and `PairStats.plot` are this."""
+    path, inputs = Path(path), (stats.name, *inputs)
+    html = path.suffix.lower() == ".html" if html is None else html
+    return write_html(stats, path, inputs) if html else write_png(stats, path, inputs)
 
 
 def write_png(stats: Shown, path: Path, inputs: Paths = ()) -> Path:

@@ -267,3 +267,18 @@ def test_the_fast_path_clears_clean_pairs_of_both_json_layouts(name, row, cleare
     from validation.checks.pairs import fast_pair
 
     assert (fast_pair(row, None, name) is not None) == cleared
+
+
+def test_stats_of_pairs_write_the_png_and_the_html_the_cli_asks_for_and_never_over_the_dataset(cli, tmp_path):
+    from tests.conftest import ROOT
+
+    source = ROOT / "examples" / "preferences.jsonl"
+    png, page = tmp_path / "pairs.png", tmp_path / "pairs.html"
+    result = cli("stats", source, "--plot", png, "--html", page)
+    assert result.code == 0, result.err
+    assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert page.read_text(encoding="utf-8").startswith("<!doctype html>") and "length per part" in page.read_text()
+    copy = tmp_path / "copy.jsonl"
+    copy.write_bytes(source.read_bytes())
+    refused = cli("stats", copy, "--plot", copy)
+    assert refused.code == 2 and copy.read_bytes() == source.read_bytes() and "Traceback" not in refused.err
