@@ -50,7 +50,7 @@ def _render_rows(data: Dataset, out: IO[str], chat: Any, add_generation_prompt: 
                              ensure_ascii=False) + "\n")
         written += 1
     return Report(path=data.name, format=fmt.name, rows=rows, valid=written, invalid=rows - written,
-                  issues=issues, template=chat.name)
+                  issues=[data.in_source(i) for i in issues], template=chat.name)
 
 
 def show_spans(source: Source, *, template: str, row: int = 1, format: str | None = None,

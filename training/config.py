@@ -41,10 +41,12 @@ class Strict(BaseModel):
 
 
 class DatasetConfig(Strict):
-    path: str
+    path: str  # a file or folder (relative to the config file's folder), or a hub id
     split: str = "train"
+    subset: str | None = None  # a hub dataset's configuration (openai/gsm8k: main)
     format: str | None = None
     column: str | None = None
+    columns: dict[str, str] | None = None  # your column -> the format's field, as --map (response: completion)
 
 
 class EvalConfig(Strict):
@@ -116,7 +118,8 @@ class TrainConfig(Strict):
         """config.yaml records an open `Dataset` by the keys that would open it again."""
         if isinstance(value, Dataset):
             return {"path": value.name, "split": value.split, "format": value.format.name,
-                    "column": value.format.column or None}
+                    "column": value.format.column or None,
+                    "columns": dict(value.columns.mapping) if value.columns else None}
         return value.model_dump()
 
     def tools_for_samples(self) -> list[dict[str, Any]] | None:
@@ -274,6 +277,29 @@ def set_key(data: dict[str, Any], assignment: str) -> None:
     target[parts[-1]] = _yaml(raw)
 
 
+# The keys that name files, read from the config file's folder (`cd examples && instructkit train x.yaml`
+# and `instructkit train examples/x.yaml` read the same files); output_dir stays where the command runs.
+PATH_KEYS = (("dataset", "path"), ("eval", "path"), ("response_schema",), ("sample_tools",))
+
+
+def _paths_from(data: dict[str, Any], base: Path) -> None:
+    """Each relative path of PATH_KEYS in `data` made relative to `base` (the config's folder). A
+    path found only from the current directory is kept as it is (configs written before this
+    rule), as is a hub id (`org/name`) not found on disk; anything else becomes the path under
+    `base`, so that an error names the file that was looked for."""
+    for key in PATH_KEYS:
+        holder: Any = data
+        for part in key[:-1]:
+            holder = holder.get(part) if isinstance(holder, dict) else None
+        value = holder.get(key[-1]) if isinstance(holder, dict) else None
+        if not isinstance(value, str) or not value or Path(value).is_absolute():
+            continue
+        here = base / value
+        hub_id = value.count("/") == 1 and not value.startswith(".") and not Path(value).suffix
+        if here.exists() or not (Path(value).exists() or hub_id):
+            holder[key[-1]] = str(here)
+
+
 def load_config(path: str | Path | None = None, *, overrides: list[str] = (), **values: Any) -> TrainConfig:
     """Read YAML (or take `values`), apply `--set` overrides, validate. Raises `ConfigError`.
 
@@ -293,6 +319,7 @@ def load_config(path: str | Path | None = None, *, overrides: list[str] = (), **
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{path}: expected a mapping of keys, got {type(loaded).__name__}")
         data = loaded or {}
+        _paths_from(data, Path(path).resolve().parent)
     data.update(values)
     for assignment in overrides:
         set_key(data, assignment)

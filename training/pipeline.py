@@ -14,6 +14,7 @@ training/preference.py (DPO, KTO), siblings over the shared steps of training/st
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from pathlib import Path
 
 from training.config import ConfigError, TrainConfig
@@ -21,17 +22,29 @@ from training.steps import RunSummary, is_main_process, plain, say
 from validation.report import Console
 
 
+def dry_run_folder() -> contextlib.AbstractContextManager[str]:
+    """Where a dry run writes its reports: a temporary folder, removed when the run ends."""
+    return tempfile.TemporaryDirectory(prefix="instructkit-dry-run-")
+
+
 def run(config: TrainConfig, *, dry_run: bool = False, console: Console | None = None) -> RunSummary | None:
     """Run the pipeline in `config.output_dir` (claimed and locked: training/rundir.py); returns
-    the summary (None for a dry run)."""
-    from training.rundir import claim, locked
+    the summary (None for a dry run). A dry run checks that output_dir could be used and writes
+    nothing there: its reports go to a temporary folder, removed at the end."""
+    from training.rundir import claim, locked, may_claim
 
     out = Path(config.output_dir)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output_dir {out} is a file, not a folder")
-    out.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
-        if is_main_process():  # one process owns the folder; the others write through the trainer
+        if dry_run:
+            note = may_claim(out, overwrite=config.overwrite, resume=config.resume)
+            if note:
+                say(console, plain(note))
+            out = Path(stack.enter_context(dry_run_folder()))
+        else:
+            out.mkdir(parents=True, exist_ok=True)
+        if is_main_process() and not dry_run:  # one process owns the folder; the others write through the trainer
             stack.enter_context(locked(out))
             note = claim(out, overwrite=config.overwrite, resume=config.resume)
             if note:

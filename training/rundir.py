@@ -39,6 +39,21 @@ def claim(out: Path, *, overwrite: bool, resume: bool) -> str | None:
     """Check that this run may write the folder `out` (made, and locked, by the caller) and mark it
     as this run's; a line saying what the run replaces or resumes (None for a new or empty
     folder). Raises ConfigError for a folder of someone else's files (without `overwrite`)."""
+    note = may_claim(out, overwrite=overwrite, resume=resume)
+    mark(out, finished=False)
+    return note
+
+
+def may_claim(out: Path, *, overwrite: bool, resume: bool) -> str | None:
+    """`claim`'s check alone, writing nothing (a dry run): the line it would say, or ConfigError."""
+    if not out.exists():
+        return None
+    if not out.is_dir():
+        raise ConfigError(f"output_dir {out} is a file, not a folder")
+    holder = _holder(out / LOCK)
+    if holder is not None and holder != os.getpid():
+        raise ConfigError(f"output_dir {out} is being written by another run (PID {holder}); wait for it to end or "
+                          "choose another output_dir")
     earlier = read_marker(out)
     theirs = sorted(p.name for p in out.iterdir() if p.name not in (MARKER, LOCK))
     note = None
@@ -54,7 +69,6 @@ def claim(out: Path, *, overwrite: bool, resume: bool) -> str | None:
                           "of the same name as the run's are replaced, nothing is deleted)")
     elif theirs:
         note = f"output_dir: --overwrite: writing into {out}, which holds other files ({len(theirs)}); none is deleted"
-    mark(out, finished=False)
     return note
 
 
@@ -88,8 +102,8 @@ def locked(out: Path) -> Iterator[None]:
         except FileExistsError:
             holder = _holder(path)
             if holder is not None:
-                raise ConfigError(f"output_dir {out} is being written by another run (PID {holder}); wait for "
-                                  "it to end or choose another output_dir") from None
+                raise ConfigError(f"output_dir {out} is being written by another run (PID {holder}); wait for it to "
+                                  "end or choose another output_dir") from None
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()  # stale: its process is gone
             continue

@@ -92,7 +92,8 @@ def training_data(config: TrainConfig) -> Iterator[Any]:
     if isinstance(source, Dataset):
         yield source
         return
-    with dataset_of(source.path, format=source.format, column=source.column, split=source.split) as data:
+    with dataset_of(source.path, format=source.format, column=source.column, split=source.split,
+                    columns=source.columns, subset=source.subset) as data:
         yield data
 
 

@@ -61,6 +61,11 @@ def source_arguments(parser: argparse.ArgumentParser, format_flag: str = "--form
     parser.add_argument("--column", metavar="NAME", help="the messages or text column when not the default "
                         "(e.g. content for the-stack-smol)")
     parser.add_argument("--split", default="train", help="split of a hub dataset or DatasetDict (default train)")
+    parser.add_argument("--subset", metavar="NAME", help="a hub dataset's configuration (openai/gsm8k: main, "
+                        "HuggingFaceTB/smoltalk: all)")
+    parser.add_argument("--map", dest="columns", metavar="SRC=FIELD,...", help="read your own column names as a "
+                        "format's fields, e.g. --map response=completion or --map input=prompt,output=completion "
+                        "(issues still name your columns)")
     parser.add_argument("--max-row-bytes", type=at_least(1), metavar="N", help="a JSONL row longer than N bytes is "
                         "an error (row-too-large), skipped without being read into memory (default 268435456, "
                         "256 MiB)")
@@ -72,7 +77,8 @@ def opened(args: argparse.Namespace, path: str | None = None) -> ContextManager[
     from validation.readers.source import dataset_of
 
     return dataset_of(path or args.path, format=args.format, column=args.column, split=args.split,
-                      max_row_bytes=args.max_row_bytes)
+                      max_row_bytes=args.max_row_bytes, columns=args.columns,
+                      subset=args.subset)
 
 
 def check_outputs(args: argparse.Namespace, *options: str, inputs: tuple[str, ...] = ("path",)) -> None:

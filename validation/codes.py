@@ -47,7 +47,11 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
          "Each row must be a JSON object such as {\"messages\": [...]}."),
     # schema: the row does not have the shape of its format
     Code("missing-field", "error", "schema", "A field the format requires is absent.",
-         "Add the field, or name the right format with --format."),
+         "Add the field, name the right format with --format, or map your own column to it with --map "
+         "(e.g. --map response=completion)."),
+    Code("column-clash", "error", "schema", "--map renames a field to a name the row already has: one of the two "
+         "values would be lost.",
+         "Drop or rename one of the two fields, or map the column to another field."),
     Code("wrong-type", "error", "schema", "A field has the wrong JSON type (e.g. a number where text is expected).",
          "Give the field the type the format documents."),
     Code("null-content", "error", "schema", "A message's content is null.",

@@ -141,4 +141,4 @@ def _convert(data: Dataset, out: str | os.PathLike[str], target: Format, *, unif
     except _NothingConverted:
         pass
     return Report(path=data.name, format=fmt.name, rows=counts["rows"], valid=counts["written"],
-                  invalid=counts["rows"] - counts["written"], issues=issues, fixes=fixes)
+                  invalid=counts["rows"] - counts["written"], issues=[data.in_source(i) for i in issues], fixes=fixes)

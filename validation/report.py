@@ -46,9 +46,11 @@ class Findings:
     in memory (all of them with None), and with `stream` every issue written at once as one JSON
     line. Memory stays bounded however many rows repeat the same problem."""
 
-    def __init__(self, keep: int | None = None, stream: IO[bytes] | None = None) -> None:
+    def __init__(self, keep: int | None = None, stream: IO[bytes] | None = None,
+                 where: Callable[[Issue], Issue] | None = None) -> None:
         self.keep = keep
         self.stream = stream
+        self.where = where  # an issue's path as the source names the field (columns renamed with --map)
         self.counts: Counter[str] = Counter()
         self.kept: list[Issue] = []
         self.labels: Counter[bool] = Counter()  # labels of valid unpaired rows: KTO's balance is the dataset's
@@ -59,6 +61,8 @@ class Findings:
 
     def add(self, issues: Iterable[Issue]) -> None:
         for issue in issues:
+            if self.where is not None:
+                issue = self.where(issue)
             if self.keep is None or self.counts[issue.code] < self.keep:
                 self.kept.append(issue)
             self.counts[issue.code] += 1

@@ -18,6 +18,7 @@ from validation.readers.decode import decode_row
 from validation.errors import InvalidRow
 from validation.readers.formats import Format
 from validation.errors import InputError
+from validation.readers.columns import Columns
 from validation.readers.files import BOM, Record, held_suffix, lines_of, readable
 from validation.outputs import open_for_writing, write_rows
 from validation.models import Conversation, Message
@@ -64,11 +65,11 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
     with ExitStack() as stack:
         data = stack.enter_context(dataset_of(source, format=format, column=column, split=split))
         # JSONL, compressed or not, is checked as raw lines; --fix needs records.
-        lines = not fix and data.kind == "jsonl"
+        lines = not fix and data.kind == "jsonl" and not data.renamed
         advance = stack.enter_context(progress_bar(data, progress))
         stream = None if issues_jsonl is None else \
             stack.enter_context(open_for_writing(issues_jsonl, text=False, inputs=[data.path, response_schema]))
-        findings = Findings(max_issues, stream)
+        findings = Findings(max_issues, stream, data.in_source if data.renamed else None)
         scanner = Scanner(data.format, rules=rules, max_length=max_length, tokenizer=check_tokenizer(tokenizer),
                           response=response)
         report = Report(path=data.name, format=data.format.name, template=rules.name if rules else None,
@@ -87,6 +88,8 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
                 report.fixes = []
                 records = fixed_records(records, data.format, rules, report.fixes)
             rows, report.invalid = _scan_sequential(scanner, records, findings, write_clean, data)
+            if fix and data.columns:  # paths into the row as the source names its fields
+                report.fixes = [f.model_copy(update={"path": data.columns.source_path(f.path)}) for f in report.fixes]
         scanner.finish(findings)
     findings.report(report)
     report.rows, report.valid = rows, rows - report.invalid
@@ -113,7 +116,7 @@ def _scan_sequential(scanner: Scanner, records: Iterator[Record], findings: Find
                      write_clean: str | os.PathLike[str] | None, data: Dataset) -> tuple[int, int]:
     """(rows, invalid rows) of `records`; their issues go into `findings`."""
     rows = invalid = 0
-    with _CleanWriter(write_clean) as clean:
+    with _CleanWriter(write_clean, data.columns) as clean:
         for outcome in scanner.scan(records, findings):
             rows += 1
             findings.add(outcome.issues)
@@ -150,8 +153,9 @@ def _write_clean_lines(data: Dataset, out: Path, invalid: Sequence[int]) -> None
 class _CleanWriter:
     """Writes valid rows unchanged: raw lines for JSONL, the row objects otherwise."""
 
-    def __init__(self, path: str | os.PathLike[str] | None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None, columns: Columns | None = None) -> None:
         self.path = Path(path) if path is not None else None
+        self.columns = columns  # rows read with fields renamed (--map) are written with the source's names
         self._file: Any = None
         self._open = ExitStack()  # the output file, kept open across `add` calls
         self._rows: list[dict[str, Any]] = []
@@ -165,6 +169,8 @@ class _CleanWriter:
     def add(self, record: Record) -> None:
         if self.path is None:
             return
+        if self.columns and isinstance(record.data, dict):
+            record = Record(record.row, self.columns.restore(record.data), record.raw)
         if self.lines and (record.raw is not None or isinstance(record.data, dict)):
             if self._file is None:
                 self._file = self._open.enter_context(open_for_writing(self.path, text=False))

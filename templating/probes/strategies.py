@@ -13,7 +13,9 @@ padded_text = st.builds(lambda pre, core, post: pre + core + post,
                         st.sampled_from(["", " ", "\n", "  \t"]), visible_text,
                         st.sampled_from(["", " ", "\n", " \n "]))
 jinja_like = st.sampled_from(["{{ x }}", "{% if %}", "{#", "}}", "{%- raw %}"])
-content = st.one_of(visible_text, padded_text, jinja_like.map(lambda j: "say " + j))
+# (never a think tag: a reply with an unclosed <think> is an error, and reasoning has strategies of its own)
+content = st.one_of(visible_text, padded_text, jinja_like.map(lambda j: "say " + j)).filter(
+    lambda c: "<think>" not in c and "</think>" not in c)
 
 
 def message(role: str) -> st.SearchStrategy[dict]:

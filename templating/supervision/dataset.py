@@ -106,6 +106,7 @@ def _audit(data: Dataset, rules: TemplateRules, tokenizer: Tokenizer, max_length
         flush()
     issues.sort(key=lambda issue: issue.row)
     invalid = {i.row for i in issues if i.severity == "error"}
+    issues = [data.in_source(issue) for issue in issues] if data.renamed else issues
     report.rows, report.invalid, report.valid, report.issues = rows, len(invalid), rows - len(invalid), issues
     report.summary = summarise([a for _, a in audits])
     return report, audits

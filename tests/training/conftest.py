@@ -39,3 +39,17 @@ def write_config(tmp_path, **values) -> str:
     path = tmp_path / "train.yaml"
     path.write_text(yaml.safe_dump(values))
     return str(path)
+
+
+@pytest.fixture
+def dry_run_reports(tmp_path, monkeypatch):
+    """The folder a dry run's reports are kept in for the test to read (a dry run writes nothing in
+    output_dir; its reports go to a temporary folder that is removed)."""
+    import contextlib
+
+    import training.pipeline
+
+    kept = tmp_path / "dry-run-reports"
+    kept.mkdir()
+    monkeypatch.setattr(training.pipeline, "dry_run_folder", lambda: contextlib.nullcontext(str(kept)))
+    return kept

@@ -67,3 +67,41 @@ def test_a_number_written_as_text_is_read_as_the_number(tmp_path):
     config = load_config(write_config(tmp_path, dataset={"path": "d.jsonl"},
                                       sft={"max_steps": "10", "learning_rate": "1e-4", "lr_scheduler_type": "cosine"}))
     assert config.sft == {"max_steps": 10, "learning_rate": 1e-4, "lr_scheduler_type": "cosine"}
+
+
+def test_paths_are_read_from_the_config_files_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "project"
+    (folder / "data").mkdir(parents=True)
+    (folder / "data" / "chat.jsonl").write_text("{}\n")
+    (folder / "tools.json").write_text("[]")
+    config_path = write_config(folder, dataset={"path": "data/chat.jsonl", "columns": {"response": "completion"}},
+                               eval={"path": "data/chat.jsonl"}, sample_tools="tools.json", output_dir="out")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    config = load_config(config_path)
+    assert config.dataset.path == str(folder / "data" / "chat.jsonl") == config.eval.path
+    assert config.sample_tools == str(folder / "tools.json")
+    assert config.dataset.columns == {"response": "completion"}
+    assert config.output_dir == "out"  # where the command runs, as every trainer writes it
+    hub = load_config(write_config(folder, dataset={"path": "openai/gsm8k", "subset": "main"}))
+    assert (hub.dataset.path, hub.dataset.subset) == ("openai/gsm8k", "main")  # a hub id stays one
+    overridden = load_config(config_path, overrides=["dataset.path=mine.jsonl"])
+    assert overridden.dataset.path == "mine.jsonl"  # the command line's paths are the current directory's
+
+
+def test_a_missing_dataset_is_named_where_it_was_looked_for(cli, tmp_path, monkeypatch):
+    config_path = write_config(tmp_path, dataset={"path": "chat.jsonl"})
+    monkeypatch.chdir("/")
+    result = cli("train", config_path, "--dry-run")
+    assert (result.code, result.err) == (2, f"instructkit train: error: {tmp_path / 'chat.jsonl'}: no such file or "
+                                            "directory\n")
+
+
+def test_the_shipped_examples_train_from_their_own_folder(cli, monkeypatch):
+    from tests.conftest import ROOT
+
+    monkeypatch.chdir(ROOT / "examples")
+    for name in ("everyday_conversations", "code_text", "math_qa", "preferences", "reasoning", "tool_calls"):
+        config = load_config(f"{name}.yaml")
+        assert config.dataset.path == str(ROOT / "examples" / f"{name}.jsonl")

@@ -83,18 +83,19 @@ def test_setup_chat_format_on_a_template_less_tokenizer(tiny_model):
     assert tokenizer.eos_token == "</s>" and tokenizer.chat_template == get_template("zephyr").jinja
 
 
-def test_train_opens_the_dataset_once_for_gate_audit_and_stats(tiny_model, tiny_dataset, tmp_path, opens):
+def test_train_opens_the_dataset_once_for_gate_audit_and_stats(tiny_model, tiny_dataset, tmp_path, opens,
+                                                               dry_run_reports):
     """`opens`: tests/conftest.py."""
     count = opens(tiny_dataset)
     config = load_config(model=str(tiny_model), template="smollm2", dataset={"path": str(tiny_dataset)},
                          output_dir=str(tmp_path / "out"), max_length=128)
     assert run(config, dry_run=True) is None
     assert count() == 1
-    stats = json.loads((tmp_path / "out" / "stats.json").read_text())
+    stats = json.loads((dry_run_reports / "stats.json").read_text())
     assert (stats["rows"], stats["supervision"]["rows"]) == (8, 8)
 
 
-def test_a_script_hands_an_open_dataset_to_training(tiny_model, tiny_dataset, tmp_path):
+def test_a_script_hands_an_open_dataset_to_training(tiny_model, tiny_dataset, tmp_path, dry_run_reports):
     import yaml
 
     from validation import open_dataset, validate
@@ -105,6 +106,6 @@ def test_a_script_hands_an_open_dataset_to_training(tiny_model, tiny_dataset, tm
                              output_dir=str(tmp_path / "out"), max_length=128)
         assert run(config, dry_run=True) is None
         assert validate(data).rows == 8  # training left it open
-    written = yaml.safe_load((tmp_path / "out" / "config.yaml").read_text())
+    written = yaml.safe_load((dry_run_reports / "config.yaml").read_text())
     assert written["dataset"] == {"path": str(tiny_dataset), "split": "train", "format": "messages",
-                                  "column": "messages"}
+                                  "column": "messages", "columns": None}

@@ -62,8 +62,11 @@ def test_a_second_run_is_refused_while_the_first_holds_the_folder(cli, tiny_data
                           f"{os.getppid()}); wait for it to end or choose another output_dir\n")
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     (out / LOCK).write_text(f"{gone.stdout.strip()} {os.uname().nodename}\n")  # its process has ended: stale
-    result = cli("train", config, "--dry-run")
-    assert "being written by another run" not in result.err and not (out / LOCK).exists()
+    result = cli("train", config, "--dry-run")  # a dry run writes nothing: the stale lock stays
+    assert "being written by another run" not in result.err and (out / LOCK).exists()
+    result = cli("train", config)  # a run takes it over (and ends at the model, which is nowhere)
+    assert "being written by another run" not in result.err and "nowhere" in result.err
+    assert not (out / LOCK).exists()
 
 
 def test_a_killed_run_resumes_with_the_losses_of_an_uninterrupted_run(cli, tiny_model, tiny_dataset, tmp_path):
@@ -104,3 +107,17 @@ def test_a_killed_run_resumes_with_the_losses_of_an_uninterrupted_run(cli, tiny_
     assert losses(out) == losses(whole) and sorted(losses(out)) == [step + 1, step + 2, step + 3]
     assert cli("verify", str(out)).code == 0
 
+
+
+def test_a_dry_run_leaves_nothing_behind(cli, tiny_model, tiny_dataset, tmp_path):
+    out = tmp_path / "out"
+    config = write_config(tmp_path, model=str(tiny_model), dataset={"path": str(tiny_dataset)}, template="chatml",
+                          max_length=64, output_dir=str(out))
+    result = cli("train", config, "--dry-run")
+    assert result.code == 0 and "first training example" in result.out
+    assert not out.exists()
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    result = cli("train", config, "--dry-run")  # what the run would refuse, the dry run refuses too
+    assert result.code == 2 and "already holds files that are not an instructkit run (notes.txt)" in result.err
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]

@@ -120,7 +120,7 @@ def test_verify_cli_exit_codes(trained, tmp_path, capsys):
     assert "no template_fingerprint.json" in capsys.readouterr().err
 
 
-def test_train_reports_eval_rows_that_repeat_training_rows(tiny_model, tmp_path):
+def test_train_reports_eval_rows_that_repeat_training_rows(tiny_model, tmp_path, dry_run_reports):
     rows = ROWS + [ROWS[0], {"messages": [{"role": "user", "content": "WHAT IS 1 plus 1?"},
                                           {"role": "assistant", "content": "1 plus 1 is 2."}]}]
     train_path, eval_path = tmp_path / "train.jsonl", tmp_path / "eval.jsonl"
@@ -129,7 +129,7 @@ def test_train_reports_eval_rows_that_repeat_training_rows(tiny_model, tmp_path)
     out = tmp_path / "out"
     run(load_config(model=str(tiny_model), dataset={"path": str(train_path)}, eval={"path": str(eval_path)},
                     output_dir=str(out), template="chatml", max_length=64, sft={**SFT, "max_steps": 1}), dry_run=True)
-    assert json.loads((out / "stats.json").read_text())["leakage"] == \
+    assert json.loads((dry_run_reports / "stats.json").read_text())["leakage"] == \
         {"b_rows_in_a_exact": 2, "b_rows_in_a_normalised": 3}
 
 

@@ -13,6 +13,7 @@ import errno
 import io
 import json
 import os
+import re
 import socket
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -57,7 +58,10 @@ def kind_of(source: str | os.PathLike[str], first: Callable[[], bytes] | None = 
     if path.is_dir():
         if any((path / marker).exists() for marker in ("dataset_info.json", "state.json", "dataset_dict.json")):
             return "disk"
-        raise InputError(f"{path}: is a directory, not a dataset file or a `save_to_disk` folder")
+        if (path / "README.md").is_file():  # a dataset repository cloned from the hub: its card names the files
+            return "repo"
+        raise InputError(f"{path}: is a directory, not a dataset file, a `save_to_disk` folder or a dataset "
+                         "repository (a folder with the hub's README.md)")
     if path.exists() and not path.is_file():  # reading would wait on a writer (FIFO) or never end (/dev/zero)
         raise InputError(f"{path}: not a regular file (a FIFO, socket or device); save the data to a file first")
     if path.exists():
@@ -337,19 +341,28 @@ def prepare_hub() -> str | None:
     return _hub_note or None
 
 
-def load_hf_dataset(source: str, *, kind: str, split: str) -> Any:
-    """A `datasets.Dataset` from a `save_to_disk` folder or `load_dataset` (hub id / script)."""
+def load_hf_dataset(source: str, *, kind: str, split: str, subset: str | None = None) -> Any:
+    """A `datasets.Dataset` from a `save_to_disk` folder, or `load_dataset` of a hub id or a dataset
+    repository folder, its configuration `subset` (`openai/gsm8k` needs `main`, smoltalk `all`)."""
     note = prepare_hub() if kind == "hub" else None
     import datasets
 
+    if subset is not None and kind == "disk":
+        raise InputError(f"{source}: a save_to_disk folder has no subsets; leave out --subset {subset}")
     try:
         if kind == "disk":
             loaded = datasets.load_from_disk(source)
         else:
-            loaded = datasets.load_dataset(source, split=split)
+            loaded = datasets.load_dataset(source, subset, split=split)
     except Exception as exc:  # the hub client raises many types; all mean "cannot load"
         why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        where = "the Hugging Face hub (offline?)" if kind == "hub" else "disk"
+        if why.startswith("Config name is missing"):  # several subsets: the next line names them
+            found = re.search(r"available configs: \[(.*?)\]", str(exc))
+            why = "it has several subsets" + (f" ({found.group(1)})" if found else "") + \
+                "; name one with --subset (`subset:` in a training config)"
+        elif "BuilderConfig" in why:
+            why += " (--subset names one of them)"
+        where = {"hub": "the Hugging Face hub (offline?)", "repo": "its dataset repository"}.get(kind, "disk")
         raise InputError(f"{source}: could not load dataset from {where}: {why}"
                          + (f" ({note})" if note else "")) from None
     if isinstance(loaded, datasets.DatasetDict):

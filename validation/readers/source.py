@@ -26,6 +26,7 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from validation.readers.columns import Columns, suggest
 from validation.readers.decode import MAX_ROW_BYTES, json_type
 from validation.errors import InputError
 from validation.readers.formats import FORMAT_NAMES, Format, clear_winner, get_format, rank_formats
@@ -33,6 +34,7 @@ from validation.readers.files import (BOM, FILE_KINDS, Record, compression_of, d
                            load_hf_dataset, open_bytes, read_file)
 from validation.report import Issue
 
+HF_KINDS = ("disk", "hub", "repo")  # loaded by `datasets` (save_to_disk folder, hub id, repository folder)
 DETECT_SAMPLE = 200  # rows the format is detected from
 WINDOW_BUFFER = 1 << 20
 MAP_POPULATE = getattr(mmap, "MAP_POPULATE", 0)  # Linux: the pages mapped at once, not one fault each
@@ -111,6 +113,19 @@ class Dataset:
     _rows: Any = field(default=None, repr=False)  # rows in memory, or the loaded `datasets.Dataset`
     _once: list[Iterator[Record]] = field(default_factory=list, repr=False)  # rows given as an iterator
     max_row_bytes: int = MAX_ROW_BYTES  # a JSONL line longer than this is an error, skipped unread
+    columns: Columns | None = None  # fields renamed as rows are read (--map); the raw fast paths then stand aside
+
+    def in_source(self, issue: Issue) -> Issue:
+        """`issue` with its path into the row as the source names it (`response`, not `completion`)."""
+        if not self.columns or not issue.path:
+            return issue
+        return issue.model_copy(update={"path": self.columns.source_path(issue.path)})
+
+    @property
+    def renamed(self) -> bool:
+        """Whether rows are renamed as they are read: readers of raw bytes (validate's line scan, stats'
+        C reader) would see the source's names, so they leave such a dataset to `records()`."""
+        return bool(self.columns)
 
     @property
     def compression(self) -> str | None:
@@ -154,7 +169,7 @@ class Dataset:
     @property
     def rereadable(self) -> bool:
         """Can `records()` be read once more? (Not for rows given as an iterator, once read.)"""
-        return self._file is not None or self.kind in ("disk", "hub") or bool(self._once) or self._rows is not None
+        return self._file is not None or self.kind in HF_KINDS or bool(self._once) or self._rows is not None
 
     def records(self, *, precise: bool = False, progress: Callable[[int], None] | None = None) -> Iterator[Record]:
         """Every row from the first, as `Record`s; `precise` keeps every number exact (what is
@@ -163,7 +178,7 @@ class Dataset:
             assert self.path is not None
             records = read_file(self.path, self.kind, self.window(), precise=precise, progress=progress,
                                 limit=self.max_row_bytes)
-        elif self.kind in ("disk", "hub"):
+        elif self.kind in HF_KINDS:
             records = dataset_records(self._rows)
         elif self._once:
             records = self._once.pop()
@@ -171,6 +186,8 @@ class Dataset:
             raise InputError(f"{self.name}: rows given as an iterator are read once; pass a list to read them again")
         else:
             records = _row_records(self._rows)
+        if self.columns:
+            records = _renamed(records, self.columns)
         if self.kind == "csv" and self.format is not _UNKNOWN:  # message lists are JSON text there
             records = decode_list_cells(records, self.format.list_fields)
         return records
@@ -194,6 +211,19 @@ class Dataset:
         return self._file.fileno()
 
 
+def _renamed(records: Iterator[Record], columns: Columns) -> Iterator[Record]:
+    """`records` with their fields renamed by `columns`; a row where a renamed field would overwrite
+    one it has is a `column-clash` error on its row."""
+    for record in records:
+        if isinstance(record.data, dict):
+            try:
+                record = Record(record.row, columns.rename(record.data), record.raw)
+            except ValueError as clash:
+                field_name, message = clash.args
+                record = Record(record.row, Issue.make(record.row, field_name, "column-clash", message), record.raw)
+        yield record
+
+
 def _row_records(rows: Iterable[Any]) -> Iterator[Record]:
     for i, row in enumerate(rows, 1):
         yield Record(i, row if isinstance(row, dict) else Issue.make(
@@ -201,17 +231,21 @@ def _row_records(rows: Iterable[Any]) -> Iterator[Record]:
 
 
 def open_dataset(source: Source, *, format: str | None = None, column: str | None = None,
-                 split: str = "train", max_row_bytes: int | None = None) -> Dataset:
+                 split: str = "train", max_row_bytes: int | None = None,
+                 columns: str | dict[str, str] | Columns | None = None, subset: str | None = None) -> Dataset:
     """`source` opened once, its format named or detected over the first DETECT_SAMPLE rows. A
     JSONL line longer than `max_row_bytes` (default `MAX_ROW_BYTES`, 256 MiB) is a `row-too-large`
-    error on its row, read past without being held.
+    error on its row, read past without being held. `columns` renames fields as rows are read
+    (`"response=completion"` or `{"response": "completion"}`; validation/readers/columns.py).
+    `subset` names a hub dataset's configuration (`datasets.load_dataset(path, subset)`).
 
     Raises:
         InputError: the source cannot be used (missing, not a dataset, unknown or undetectable
             format, hub offline); `UnknownName` for an unknown format name.
     """
+    mapping = columns if isinstance(columns, Columns) or columns is None else Columns.parse(columns)
     if isinstance(source, Dataset):
-        _same(source, format, column, split)
+        _same(source, format, column, split, mapping)
         return source
     if max_row_bytes is None:
         max_row_bytes = MAX_ROW_BYTES
@@ -223,9 +257,12 @@ def open_dataset(source: Source, *, format: str | None = None, column: str | Non
         raw = _open_file(path)
         try:
             kind = kind_of(path, first=lambda: _peek(path, raw)) if raw is not None else kind_of(path)
-            rows = None if kind in FILE_KINDS else load_hf_dataset(str(source), kind=kind, split=split)
+            if subset is not None and kind in FILE_KINDS:
+                raise InputError(f"{name}: a file has no subsets; --subset {subset} names a hub dataset's "
+                                 "configuration")
+            rows = None if kind in FILE_KINDS else load_hf_dataset(str(source), kind=kind, split=split, subset=subset)
             handle = Dataset(name, kind, _UNKNOWN, split, path, raw if kind in FILE_KINDS else None, rows,
-                             max_row_bytes=max_row_bytes)
+                             max_row_bytes=max_row_bytes, columns=mapping)
             return _with_format(handle, format, column)
         except BaseException:
             if raw is not None:
@@ -235,16 +272,19 @@ def open_dataset(source: Source, *, format: str | None = None, column: str | Non
     rows = source if isinstance(source, Sequence) else None
     if rows is None:  # an iterator: read once, its head kept for detection
         once.append(_row_records(source))
-    return _with_format(Dataset(name, "rows", _UNKNOWN, split, None, None, rows, once, max_row_bytes), format,
-                        column)
+    return _with_format(Dataset(name, "rows", _UNKNOWN, split, None, None, rows, once, max_row_bytes, mapping),
+                        format, column)
 
 
 @contextmanager
 def dataset_of(source: Source, *, format: str | None = None, column: str | None = None,
-               split: str = "train", max_row_bytes: int | None = None) -> Iterator[Dataset]:
+               split: str = "train", max_row_bytes: int | None = None,
+               columns: str | dict[str, str] | Columns | None = None,
+               subset: str | None = None) -> Iterator[Dataset]:
     """`open_dataset` for one pass: a `Dataset` given is used as it is and left open, one opened
     here is closed when the block ends."""
-    data = open_dataset(source, format=format, column=column, split=split, max_row_bytes=max_row_bytes)
+    data = open_dataset(source, format=format, column=column, split=split, max_row_bytes=max_row_bytes,
+                        columns=columns, subset=subset)
     try:
         yield data
     finally:
@@ -280,16 +320,20 @@ def _with_format(data: Dataset, format: str | None, column: str | None) -> Datas
     if format is not None:
         fmt = get_format(format, column=column)  # UnknownName (an InputError) for an unknown name
         return replace(data, format=fmt)
-    records = data.records()
-    head = list(islice(records, DETECT_SAMPLE))
+    once = data.kind == "rows" and data._rows is None  # rows given as an iterator: read once, its head kept
+    if once:
+        given = data._once.pop()
+        first = list(islice(given, DETECT_SAMPLE))
+        data._once.append(iter(first))
+    head = list(islice(data.records(), DETECT_SAMPLE))
     objects = [r.data for r in head if isinstance(r.data, dict)]
     ranked = rank_formats(objects, column=column)
     found = clear_winner(ranked, len(objects))
     if found is None:
         raise InputError(_what_it_is(data) or f"{data.name}: cannot tell the format from the first {len(head)} rows "
                          f"({_candidates(ranked, objects)}); {_did_you_mean(ranked, objects)}")
-    if data.kind == "rows" and data._rows is None:  # the iterator goes on after its head
-        data._once.append(chain(head, records))
+    if once:  # the iterator goes on after its head (renamed as it is read, like the rest)
+        data._once.append(chain(first, given))
     return replace(data, format=found)
 
 
@@ -328,6 +372,9 @@ def _did_you_mean(ranked: list[tuple[Format, int]], objects: list[dict[str, Any]
     if ranked:
         return "name it with --format"
     fields = sorted({k for row in objects for k in row if isinstance(k, str)})
+    mapped = suggest(fields)
+    if mapped is not None:
+        return mapped
     known = {key: name for name in FORMAT_NAMES if name != "text" for key in get_format(name).keys}
     known.update({"text": "text", "content": "text"})
     for field_name in fields:
@@ -341,13 +388,16 @@ def _did_you_mean(ranked: list[tuple[Format, int]], objects: list[dict[str, Any]
     return "name it with --format"
 
 
-def _same(data: Dataset, format: str | None, column: str | None, split: str) -> None:
+def _same(data: Dataset, format: str | None, column: str | None, split: str, columns: Columns | None) -> None:
     """A `Dataset` is read as it was opened: options that would open it otherwise are refused."""
     if format is not None and get_format(format, column=column).name != data.format.name:
         raise InputError(f"{data.name}: opened as {data.format.name}, not {format}; name the format in "
                          "open_dataset(..., format=)")
     if split != "train" and split != data.split:
         raise InputError(f"{data.name}: opened with split {data.split!r}, not {split!r}")
+    if columns and columns != data.columns:
+        raise InputError(f"{data.name}: opened without --map {columns.describe()}; name it in open_dataset(..., "
+                         "columns=)")
 
 
 Source = str | os.PathLike[str] | Iterable[dict[str, Any]] | Dataset

@@ -238,7 +238,7 @@ def _polars_source(data: Dataset, fmt: Format) -> pl.LazyFrame | None:
     for strings, and a cast would do the same to an integer column, where the other readers skip
     the row as `validate` rejects it.
     """
-    if fmt.name not in ("messages", "qa", "text") or data.kind != "parquet":
+    if fmt.name not in ("messages", "qa", "text") or data.kind != "parquet" or data.renamed:
         return None
     if fmt.name == "messages":
         schema = {fmt.column: pl.List(pl.Struct({"role": pl.String, "content": pl.String}))}

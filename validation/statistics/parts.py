@@ -37,7 +37,7 @@ Part = tuple[bytes | memoryview, tuple]  # a part's bytes and what read_messages
 
 def c_readable(data: Dataset) -> bool:
     """Whether the C reader reads `data`: a JSONL file of a list-of-messages format."""
-    return data.format.raw is not None and data.kind == "jsonl"
+    return data.format.raw is not None and data.kind == "jsonl" and not data.renamed
 
 
 class Parts:

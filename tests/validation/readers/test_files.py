@@ -83,7 +83,7 @@ def test_an_unreachable_hub_fails_at_once_instead_of_retrying(args, says, tmp_pa
 
 @pytest.mark.parametrize(("args", "message"), [
     (["missing.jsonl"], "missing.jsonl: no such file or directory"),
-    (["{tmp}"], "is a directory, not a dataset file or a `save_to_disk` folder"),
+    (["{tmp}"], "is a directory, not a dataset file, a `save_to_disk` folder or a dataset repository"),
     (["{tmp}/data.txt"], "unknown file type '.txt'"),
     (["{tmp}/data.jsonl", "--format", "yaml"], "unknown format 'yaml'"),
     (["{tmp}/data.jsonl", "--template", "llama-3.5"], "unknown template 'llama-3.5'"),

@@ -104,7 +104,11 @@ def test_a_near_tie_between_formats_exits_2_naming_each_with_its_row_count(cli, 
                                         "with --format"),
     ({"conversation": []}, "did you mean 'conversations' (format sharegpt)? rename the field, or name the format "
                            "with --format"),
-    ({"prompt": "p", "response": "r"}, "name it with --format"),  # nothing spelled close: no guess
+    ({"prompt": "p", "response": "r"}, "--map response=completion reads them as prompt-completion"),
+    ({"input": "p", "output": "r"}, "--map input=prompt,output=completion reads them as prompt-completion"),
+    ({"question": "p", "response": "r"}, "--map response=answer reads them as qa"),
+    ({"Instruction": "p", "Response": "r"}, "--map Instruction=instruction,Response=output reads them as alpaca"),
+    ({"prompt": "p", "reply_to": "r"}, "name it with --format"),  # nothing spelled close: no guess
     ({"foo": 1}, "name it with --format"),
 ])
 def test_a_field_spelled_close_to_a_formats_own_is_named_with_the_option_that_reads_it(cli, tmp_path, row, hint):
