@@ -9,6 +9,7 @@ from contextlib import nullcontext
 
 from templating.supervision.conversations import OVER_LENGTH, TRAIN_ON
 from validation.arguments import at_least, check_outputs, opened, print_report, source_arguments
+from validation.errors import InputError
 from validation.outputs import open_for_writing
 from templating.embedded import load_tokenizer
 
@@ -38,11 +39,22 @@ def register(commands: argparse._SubParsersAction) -> None:
     render = commands.add_parser(
         "render", help="render a dataset in a model's prompt format",
         description="Render every valid row with a chat template and write JSONL "
-                    '{"text": ..., "assistant_spans": [[start, end], ...]} (character offsets).')
-    source_arguments(render)
+                    '{"text": ..., "assistant_spans": [[start, end], ...]} (character offsets), or the texts '
+                    "themselves (--text). One conversation: --messages JSON, or PATH - (stdin).")
+    source_arguments(render, optional=True, path_help="file, save_to_disk folder, hub dataset id, or - to read "
+                     "JSON lines (or one JSON array) from stdin")
+    render.add_argument("--messages", metavar="JSON", help="render this one conversation instead of a dataset: a "
+                        "JSON list of messages (or an object with \"messages\"); prints the text")
     render.add_argument("--template", required=True, metavar="NAME", help="template name (see `templates`)")
     render.add_argument("-o", "--output", metavar="OUT", help="JSONL output (default: stdout)")
-    render.add_argument("--add-generation-prompt", action="store_true", help="end with the assistant header")
+    render.add_argument("--text", action="store_true", help="write each rendered text as it is (rows apart by a "
+                        "blank line) instead of JSONL")
+    render.add_argument("--add-generation-prompt", action="store_true", help="render each row as an inference "
+                        "prompt: ending with the assistant header, where the model starts its reply (rows without "
+                        "a reply are fine)")
+    render.add_argument("--final-turn", choices=("drop", "refuse"), default="drop", help="with "
+                        "--add-generation-prompt, a row that ends with the assistant's reply: leave the reply out "
+                        "(drop, default) or refuse the row (reply-in-prompt)")
     render.add_argument("--show-spans", action="store_true",
                         help="print one row in colour with the trained spans highlighted, instead of JSONL")
     render.add_argument("--row", type=at_least(1), default=1, metavar="N",
@@ -109,19 +121,26 @@ def run_templates(args: argparse.Namespace) -> int:
 
 
 def run_render(args: argparse.Namespace) -> int:
-    from templating.render import render_rows, show_spans
+    from templating.render import given_rows, render_rows, show_spans
 
-    if args.show_spans:
-        with opened(args) as data:
-            return show_spans(data, template=args.template, row=args.row, format=args.format,
-                              column=args.column, split=args.split, add_generation_prompt=args.add_generation_prompt)
-    check_outputs(args, "output")
-    # a file (.gz, .bz2, .xz too) appears only when complete
-    writing = open_for_writing(args.output, text=True, inputs=[args.path]) if args.output else nullcontext(sys.stdout)
-    with opened(args) as data, writing as out:
-        report = render_rows(data, out, template=args.template, format=args.format, column=args.column,
-                             split=args.split, add_generation_prompt=args.add_generation_prompt)
-    print(f"rendered {report.valid} of {report.rows} rows with {args.template}", file=sys.stderr)
+    if (args.path is None) == (args.messages is None):
+        raise InputError("name a dataset (PATH, or - for stdin) or give --messages: one of the two")
+    with given_rows(args.messages, args.path, format=args.format, column=args.column, columns=args.columns) as rows:
+        source = (lambda: nullcontext(rows)) if rows is not None else (lambda: opened(args))
+        if args.show_spans:
+            with source() as data:
+                return show_spans(data, template=args.template, row=args.row, format=args.format,
+                                  column=args.column, split=args.split, add_generation_prompt=args.add_generation_prompt,
+                                  final_turn=args.final_turn)
+        check_outputs(args, "output")
+        # a file (.gz, .bz2, .xz too) appears only when complete
+        writing = open_for_writing(args.output, text=True, inputs=[args.path]) if args.output else nullcontext(sys.stdout)
+        with source() as data, writing as out:
+            report = render_rows(data, out, template=args.template, format=args.format, column=args.column,
+                                 split=args.split, add_generation_prompt=args.add_generation_prompt,
+                                 final_turn=args.final_turn, text=args.text or args.messages is not None)
+    if args.messages is None:
+        print(f"rendered {report.valid} of {report.rows} rows with {args.template}", file=sys.stderr)
     if not report.ok:
         from rich.console import Console
 

@@ -52,9 +52,11 @@ def at_least(minimum: int) -> Callable[[str], int]:
     return whole
 
 
-def source_arguments(parser: argparse.ArgumentParser, format_flag: str = "--format") -> None:
-    """PATH, --format, --column and --split: how every command names a dataset (shared with render)."""
-    parser.add_argument("path", metavar="PATH", help="file, save_to_disk folder or hub dataset id")
+def source_arguments(parser: argparse.ArgumentParser, format_flag: str = "--format", *,
+                     path_help: str = "file, save_to_disk folder or hub dataset id", optional: bool = False) -> None:
+    """PATH, --format, --column and --split: how every command names a dataset (shared with render;
+    `optional`: PATH may be left out, the command taking its rows otherwise)."""
+    parser.add_argument("path", metavar="PATH", nargs="?" if optional else None, help=path_help)
     parser.add_argument(format_flag, "--format" if format_flag != "--format" else "-f", dest="format",
                         metavar="FORMAT", help="messages, sharegpt, alpaca, prompt-completion, qa or text "
                         "(default: detected from the rows)")

@@ -60,9 +60,10 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
          "A message's content is not a string (a number, list of parts, object).",
          "instructkit trains on text: flatten content parts into one string."),
     Code("unknown-role", "error", "schema", "A message role is not system, user, assistant or tool.",
-         "Map the role to one of the four; for ShareGPT see the role table in docs/validation.md."),
+         "Map the role to one of the four; `validate --fix` maps the usual aliases (human, bot, model, ...; "
+         "listed per row). For ShareGPT see the role table in docs/validation.md."),
     Code("role-wrong-case", "error", "schema", "A role is a known role in the wrong case (`User`).",
-         "Write roles in lower case."),
+         "Write roles in lower case; `validate --fix --write-clean CLEAN.jsonl` does it (listed per row)."),
     Code("no-messages", "error", "schema", "The conversation has no messages.",
          "Drop the row or give it at least one user and one assistant turn."),
     # content
@@ -83,6 +84,9 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
          "Add the assistant reply or drop the row."),
     Code("system-not-first", "error", "structure", "A system message appears after the first message.",
          "Move the system message to the start; most chat templates refuse it elsewhere."),
+    Code("reply-in-prompt", "error", "structure", "`render --add-generation-prompt --final-turn refuse`: the "
+         "conversation ends with the assistant's reply, so it is not an inference prompt.",
+         "Leave the reply out of the row, or let render drop it (--final-turn drop, the default)."),
     Code("trailing-user-turn", "warning", "structure",
          "The conversation ends with a user turn, which trains nothing.",
          "Add the assistant reply or drop the last user turn."),
@@ -313,6 +317,11 @@ FIXES: dict[str, str] = {
     "reasoning-inlined": "With a --template that does not print the row's reasoning field (reasoning_content for "
                          "deepseek-r1-distill or chatml): the reasoning moves into the content as a `<think>` block.",
 }
+
+
+# Codes about training, not about the conversation: an inference prompt (`render --add-generation-prompt`)
+# has no reply to train by design, and ends with the user's turn.
+TRAINING_ONLY = frozenset({"no-assistant-turn", "trailing-user-turn", "no-trained-turn"})
 
 
 def severity(code: str) -> Severity:

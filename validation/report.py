@@ -199,5 +199,6 @@ def render_report(report: Report, console: Console, *, first: int = 5) -> None:
         if total > min(first, len(issues)):
             table.add_row("…", "", f"{total - min(first, len(issues))} more")
         console.print(table)
+        console.print(Text(f"how to fix: {CATALOGUE[code].fix}", style="dim"))
 
 

@@ -88,6 +88,13 @@ CASES = [
     ("prompt-mismatch", [], [(2, "chosen[2].role", "prompt-mismatch", "error")], 1),
     ("not-a-transcript", [], [(2, "chosen", "not-a-transcript", "error")], 1),
     ("reply-shares-start", [], [(2, "rejected", "reply-shares-start", "warning")], 0),
+    ("column-clash", [], [], 0),
+    ("column-clash", ["--map", "body=text"], [(2, "body", "column-clash", "error")], 1),
+    # a training check: every row lacks a reply or ends with the user; render's prompts take them (below)
+    ("reply-in-prompt", [], [(1, "messages", "no-assistant-turn", "error"),
+                             (1, "messages[0].role", "trailing-user-turn", "warning"),
+                             (3, "messages", "no-assistant-turn", "error"),
+                             (3, "messages[0].role", "trailing-user-turn", "warning")], 1),
 ]
 
 
@@ -101,7 +108,7 @@ def test_validate_reports_each_defect_on_its_row_with_path_and_code(cli, name, a
     assert got == expected
     assert result.code == code
     assert report["rows"] == (4 if name == "duplicate" else 2 if name == "bom-blank-crlf" else 3)
-    assert report["invalid"] == (1 if code == 1 else 0)
+    assert report["invalid"] == len({row for row, _, _, level in expected if level == "error"})
 
 
 def test_every_issue_message_says_what_is_wrong(cli):
