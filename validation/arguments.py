@@ -65,6 +65,8 @@ def source_arguments(parser: argparse.ArgumentParser, format_flag: str = "--form
     parser.add_argument("--split", default="train", help="split of a hub dataset or DatasetDict (default train)")
     parser.add_argument("--subset", metavar="NAME", help="a hub dataset's configuration (openai/gsm8k: main, "
                         "HuggingFaceTB/smoltalk: all)")
+    parser.add_argument("--encoding", metavar="NAME", help="the text encoding of a file that is not UTF-8 (cp949 "
+                        "for a CSV saved by Korean Excel, euc-kr, shift_jis, latin-1)")
     parser.add_argument("--map", dest="columns", metavar="SRC=FIELD,...", help="read your own column names as a "
                         "format's fields, e.g. --map response=completion or --map input=prompt,output=completion "
                         "(issues still name your columns)")
@@ -80,7 +82,7 @@ def opened(args: argparse.Namespace, path: str | None = None) -> ContextManager[
 
     return dataset_of(path or args.path, format=args.format, column=args.column, split=args.split,
                       max_row_bytes=args.max_row_bytes, columns=args.columns,
-                      subset=args.subset)
+                      subset=args.subset, encoding=args.encoding)
 
 
 def check_outputs(args: argparse.Namespace, *options: str, inputs: tuple[str, ...] = ("path",)) -> None:

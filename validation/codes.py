@@ -26,7 +26,8 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
     Code("invalid-json", "error", "decoding", "The row is not valid JSON.",
          "Fix the syntax at the reported column; one JSON object per line."),
     Code("invalid-utf8", "error", "decoding", "The row holds bytes that are not valid UTF-8.",
-         "Re-encode the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)."),
+         "Read the file with its encoding (`--encoding cp949`), or re-encode it as UTF-8 once "
+         "(`iconv -f CP949 -t UTF-8`)."),
     Code("lone-surrogate", "error", "decoding",
          "A `\\uD800`-`\\uDFFF` escape without its pair: the text cannot be encoded.",
          "Repair or drop the broken escape; tokenizers cannot encode it."),

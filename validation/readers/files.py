@@ -286,7 +286,27 @@ def _read_csv(path: Path, raw: BinaryIO) -> Iterator[Record]:
                                                    f"cells, the header {header}: quote a cell that holds the "
                                                    f"delimiter {delimiter!r}, or name every column in the header"))
         except UnicodeDecodeError as exc:
-            raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+            raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}){encoding_hint(path, raw)}") \
+                from None
+
+
+def encoding_hint(path: Path, raw: BinaryIO) -> str:
+    """What a text that is not UTF-8 probably is, and the two ways to read it (`--encoding`, or
+    converting it once with iconv); "" when no guess can be made. Korean Excel saves CSV as cp949."""
+    try:
+        from charset_normalizer import from_bytes
+    except ImportError:  # (a dependency; a trimmed install still gets the error itself)
+        return ""
+    raw.seek(0)
+    with open_bytes(path, raw) as f:
+        head = f.read(1 << 16)
+    best = from_bytes(head).best()
+    if best is None or best.encoding in ("utf_8", "ascii"):
+        return ""
+    name = best.encoding.replace("_", "-")
+    target = Path(path.name).with_suffix(".utf8" + held_suffix(path))
+    return (f"; it is probably {name}: read it with --encoding {name}, or convert it once: "
+            f"`iconv -f {name.upper()} -t UTF-8 {path.name} > {target}`")
 
 
 def decode_list_cells(records: Iterable[Record], fields: frozenset[str]) -> Iterator[Record]:

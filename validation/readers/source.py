@@ -30,8 +30,8 @@ from validation.readers.columns import Columns, suggest
 from validation.readers.decode import MAX_ROW_BYTES, json_type
 from validation.errors import InputError
 from validation.readers.formats import FORMAT_NAMES, Format, clear_winner, get_format, rank_formats
-from validation.readers.files import (BOM, FILE_KINDS, Record, compression_of, dataset_records, decode_list_cells, kind_of,
-                           load_hf_dataset, open_bytes, read_file)
+from validation.readers.files import (BOM, FILE_KINDS, Record, compression_of, dataset_records, decode_list_cells,
+                                      kind_of, load_hf_dataset, open_bytes, read_file, readable)
 from validation.report import Issue
 
 HF_KINDS = ("disk", "hub", "repo")  # loaded by `datasets` (save_to_disk folder, hub id, repository folder)
@@ -114,6 +114,7 @@ class Dataset:
     _once: list[Iterator[Record]] = field(default_factory=list, repr=False)  # rows given as an iterator
     max_row_bytes: int = MAX_ROW_BYTES  # a JSONL line longer than this is an error, skipped unread
     columns: Columns | None = None  # fields renamed as rows are read (--map); the raw fast paths then stand aside
+    _held: Any = field(default=None, repr=False)  # the UTF-8 copy of a file read with --encoding (removed at close)
 
     def in_source(self, issue: Issue) -> Issue:
         """`issue` with its path into the row as the source names it (`response`, not `completion`)."""
@@ -195,6 +196,8 @@ class Dataset:
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
+        if self._held is not None:
+            self._held.cleanup()
 
     def __enter__(self) -> Dataset:
         return self
@@ -232,12 +235,14 @@ def _row_records(rows: Iterable[Any]) -> Iterator[Record]:
 
 def open_dataset(source: Source, *, format: str | None = None, column: str | None = None,
                  split: str = "train", max_row_bytes: int | None = None,
-                 columns: str | dict[str, str] | Columns | None = None, subset: str | None = None) -> Dataset:
+                 columns: str | dict[str, str] | Columns | None = None, subset: str | None = None,
+                 encoding: str | None = None) -> Dataset:
     """`source` opened once, its format named or detected over the first DETECT_SAMPLE rows. A
     JSONL line longer than `max_row_bytes` (default `MAX_ROW_BYTES`, 256 MiB) is a `row-too-large`
     error on its row, read past without being held. `columns` renames fields as rows are read
     (`"response=completion"` or `{"response": "completion"}`; validation/readers/columns.py).
-    `subset` names a hub dataset's configuration (`datasets.load_dataset(path, subset)`).
+    `subset` names a hub dataset's configuration (`datasets.load_dataset(path, subset)`). `encoding`
+    names the text encoding of a file that is not UTF-8 (`cp949`): it is read through a UTF-8 copy.
 
     Raises:
         InputError: the source cannot be used (missing, not a dataset, unknown or undetectable
@@ -253,7 +258,7 @@ def open_dataset(source: Source, *, format: str | None = None, column: str | Non
         raise InputError(f"max_row_bytes must be a whole number >= 1, not {max_row_bytes!r}")
     name = source_name(source)
     if is_path(source):
-        path = Path(source)
+        path, held = transcoded(Path(source), encoding) if encoding is not None else (Path(source), None)
         raw = _open_file(path)
         try:
             kind = kind_of(path, first=lambda: _peek(path, raw)) if raw is not None else kind_of(path)
@@ -262,11 +267,13 @@ def open_dataset(source: Source, *, format: str | None = None, column: str | Non
                                  "configuration")
             rows = None if kind in FILE_KINDS else load_hf_dataset(str(source), kind=kind, split=split, subset=subset)
             handle = Dataset(name, kind, _UNKNOWN, split, path, raw if kind in FILE_KINDS else None, rows,
-                             max_row_bytes=max_row_bytes, columns=mapping)
+                             max_row_bytes=max_row_bytes, columns=mapping, _held=held)
             return _with_format(handle, format, column)
         except BaseException:
             if raw is not None:
                 raw.close()
+            if held is not None:
+                held.cleanup()
             raise
     once: list[Iterator[Record]] = []
     rows = source if isinstance(source, Sequence) else None
@@ -280,16 +287,55 @@ def open_dataset(source: Source, *, format: str | None = None, column: str | Non
 def dataset_of(source: Source, *, format: str | None = None, column: str | None = None,
                split: str = "train", max_row_bytes: int | None = None,
                columns: str | dict[str, str] | Columns | None = None,
-               subset: str | None = None) -> Iterator[Dataset]:
+               subset: str | None = None, encoding: str | None = None) -> Iterator[Dataset]:
     """`open_dataset` for one pass: a `Dataset` given is used as it is and left open, one opened
     here is closed when the block ends."""
     data = open_dataset(source, format=format, column=column, split=split, max_row_bytes=max_row_bytes,
-                        columns=columns, subset=subset)
+                        columns=columns, subset=subset, encoding=encoding)
     try:
         yield data
     finally:
         if data is not source:
             data.close()
+
+
+def transcoded(path: Path, encoding: str) -> tuple[Path, Any]:
+    """(`path` as UTF-8, the temporary folder holding the copy or None): a file in `encoding` copied
+    as UTF-8 (decompressed), block by block; a UTF-8 encoding needs no copy.
+
+    Raises:
+        InputError: an unknown encoding, no such file, or bytes that are not `encoding` text.
+    """
+    import codecs
+    import tempfile
+
+    try:
+        codec = codecs.lookup(encoding)
+    except LookupError:
+        raise InputError(f"--encoding {encoding}: no such encoding (e.g. cp949, euc-kr, shift_jis, latin-1)") from None
+    if codec.name in ("utf-8", "utf-8-sig"):
+        return path, None
+    if not path.is_file():
+        kind_of(path)  # explains what the path is instead
+        raise InputError(f"{path}: --encoding reads a file, not a folder or a hub dataset")
+    held = tempfile.TemporaryDirectory(prefix="instructkit-encoding-")
+    copy = Path(held.name) / (path.stem if compression_of(path) else path.name)  # data.csv.gz -> data.csv
+    decoder = codecs.getincrementaldecoder(codec.name)(errors="strict")
+    done = 0
+    try:
+        with readable(path), path.open("rb") as raw, open_bytes(path, raw) as src, open(copy, "wb") as out:
+            while block := src.read(1 << 20):
+                try:
+                    out.write(decoder.decode(block).encode("utf-8", "surrogatepass"))
+                except UnicodeDecodeError as exc:
+                    raise InputError(f"{path}: not {encoding} text ({exc.reason} at byte {done + exc.start})") \
+                        from None
+                done += len(block)
+            out.write(decoder.decode(b"", final=True).encode("utf-8", "surrogatepass"))
+    except BaseException:
+        held.cleanup()
+        raise
+    return copy, held
 
 
 def _open_file(path: Path) -> BinaryIO | None:
