@@ -22,7 +22,8 @@ COMMAND_MODULES = ("validation.cli", "templating.cli", "training.cli")
 # training's imports at start-up.
 COMMANDS = {"validate": "validation.cli", "convert": "validation.cli", "stats": "validation.cli",
             "templates": "templating.cli", "render": "templating.cli", "audit": "templating.cli",
-            "train": "training.cli", "generate": "training.cli", "verify": "training.cli"}
+            "train": "training.cli", "generate": "training.cli", "compare": "training.cli",
+            "verify": "training.cli"}
 
 
 class Names:

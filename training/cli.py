@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from validation.arguments import at_least
 
@@ -25,15 +26,27 @@ def register(commands: argparse._SubParsersAction) -> None:
                        "earlier run (same-named files are replaced, none is deleted)")
     train.set_defaults(run=run_train)
 
-    generate = commands.add_parser("generate", help="greedy reply of a trained model to one prompt",
-                                   description="Quick check of a result: render the prompt with the model's "
-                                               "chat template and decode greedily up to its stop tokens.")
-    generate.add_argument("model", metavar="MODEL_DIR", help="a folder written by `instructkit train`")
-    generate.add_argument("prompt", help="the user message")
-    generate.add_argument("--max-new-tokens", type=at_least(1), default=128)
+    generate = commands.add_parser("generate", help="greedy reply of a model to one prompt",
+                                   description="Quick check of a model: render the prompt with its chat template "
+                                               "and decode greedily up to its stop tokens (--raw: continue the text "
+                                               "as it is, as a language model).")
+    generate.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    generate.add_argument("prompt", help="the user message (--raw: the text to continue)")
+    _generation_arguments(generate)
     generate.add_argument("--tools", metavar="TOOLS.json", help="tool definitions (a JSON list) the prompt is asked "
                           "with, rendered as in training")
     generate.set_defaults(run=run_generate)
+
+    compare = commands.add_parser(
+        "compare", help="two models' replies to the same prompts, side by side (before / after training)",
+        description="Greedy replies of BEFORE and AFTER to each prompt, side by side, and how many of them stop. "
+                    "Prompts: given here, --prompts FILE (one a line), or else the sample_prompts of AFTER's run.")
+    compare.add_argument("before", metavar="BEFORE", help=MODEL_HELP)
+    compare.add_argument("after", metavar="AFTER", help=MODEL_HELP)
+    compare.add_argument("prompts", metavar="PROMPT", nargs="*", help="user messages (--raw: texts to continue)")
+    compare.add_argument("--prompts", dest="prompts_file", metavar="FILE", help="a text file of prompts, one a line")
+    _generation_arguments(compare)
+    compare.set_defaults(run=run_compare)
 
     verify = commands.add_parser(
         "verify", help="check a trained model folder renders and stops as it was trained",
@@ -43,6 +56,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     verify.add_argument("model", metavar="MODEL_DIR", help="a folder written by `instructkit train`")
     verify.add_argument("--json", action="store_true", help="print the checks as JSON")
     verify.set_defaults(run=run_verify)
+
+
+MODEL_HELP = ("a folder written by `instructkit train`, a model folder, a .gguf file or a hub id "
+              "(HuggingFaceTB/SmolLM2-135M-Instruct: the embedded model, offline)")
+
+
+def _generation_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-new-tokens", type=at_least(1), default=128, metavar="N", help="default 128")
+    parser.add_argument("--template", metavar="NAME", help="the chat template (default: the model's own, matched to "
+                        "the registry)")
+    parser.add_argument("--raw", action="store_true", help="no chat template: the model continues the prompt as "
+                        "text (a model trained with format: text, code completion)")
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -106,24 +131,14 @@ def _rates(before: float | None, after: float | None) -> str:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from templating import detect_template, get_template
-    from training.models import load_model
-    from training.rundir import require_finished
-    from training.samples import generate, show
-    from validation.errors import InputError
-    if not Path(args.model).is_dir():
-        raise InputError(f"{args.model}: no such model folder")
-    require_finished(args.model)  # UnfinishedRun: one line, exit 2
     from training.config import read_tools
+    from training.samples import complete, generate, show
 
     tools = read_tools(args.tools, "--tools") if args.tools else None  # before the model: a bad file is quick
-    model, tokenizer, _ = load_model(args.model)
-    name = detect_template(tokenizer)
-    if name is None:
-        raise InputError(f"{args.model}: its chat template is not one the registry knows")
-    template = get_template(name)
+    model, tokenizer, template = _model_for(args.model, args.template, args.raw)
+    if template is None:
+        print(args.prompt + complete(model, tokenizer, [args.prompt], max_new_tokens=args.max_new_tokens)[0].text)
+        return 0
     reply = generate(model, tokenizer, template, [args.prompt], max_new_tokens=args.max_new_tokens, tools=tools)[0]
     print(show(reply))
     if template.spec.call_syntax:  # a call the model made, read back as the data it would be
@@ -131,7 +146,7 @@ def run_generate(args: argparse.Namespace) -> int:
         from templating.toolcalls import parse_tool_calls
 
         try:
-            calls = parse_tool_calls(reply.text, name)[1]
+            calls = parse_tool_calls(reply.text, template.name)[1]
         except TemplateError as exc:
             print(f"(a malformed tool call: {exc})")
             return 0
@@ -139,6 +154,87 @@ def run_generate(args: argparse.Namespace) -> int:
             arguments = json.dumps(call["function"]["arguments"], ensure_ascii=False)
             print(f"call: {call['function']['name']}({arguments})")
     return 0
+
+
+def _model_for(source: str, template_name: str | None, raw: bool) -> tuple[Any, Any, Any]:
+    """(model, tokenizer, template or None for --raw) of what `generate` and `compare` name: a run
+    folder must have finished; a model's template is its own unless one is named."""
+    from pathlib import Path
+
+    from templating import detect_template, get_template
+    from training.models import load_model
+    from training.rundir import require_finished
+    from validation.errors import InputError
+
+    if Path(source).is_dir():
+        require_finished(source)  # UnfinishedRun: one line, exit 2
+    template = get_template(template_name) if template_name and not raw else None  # a wrong name: before loading
+    model, tokenizer, _ = load_model(source)
+    if raw or template is not None:
+        return model, tokenizer, template
+    name = detect_template(tokenizer)
+    if name is None:
+        raise InputError(f"{source}: its chat template is not one the registry knows; name one with --template, or "
+                         "use --raw for a model without a chat template")
+    return model, tokenizer, get_template(name)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from training.samples import complete, generate, stop_rate
+
+    prompts = _prompts(args)
+    replies = []
+    for source in (args.before, args.after):
+        model, tokenizer, template = _model_for(source, args.template, args.raw)
+        replies.append(complete(model, tokenizer, prompts, max_new_tokens=args.max_new_tokens) if template is None
+                       else generate(model, tokenizer, template, prompts, max_new_tokens=args.max_new_tokens))
+        del model
+    console = Console()
+    console.print(f"before: {args.before}\nafter:  {args.after}", markup=False, highlight=False)
+    for prompt, before, after in zip(prompts, *replies):
+        table = Table("before", "after", title=Text(prompt), title_justify="left", expand=True)
+        table.add_row(*(Text(r.text + ("" if r.stopped else " …(did not stop)")) for r in (before, after)))
+        console.print(table)
+    rates = [stop_rate(r) for r in replies]
+    console.print(f"stop: {rates[0]:.0%} before, {rates[1]:.0%} after (of {len(prompts)} replies, ending before "
+                  f"--max-new-tokens {args.max_new_tokens})", markup=False, highlight=False)
+    return 0
+
+
+def _prompts(args: argparse.Namespace) -> list[str]:
+    """compare's prompts: those given, a file's lines, or AFTER's run's sample_prompts."""
+    from pathlib import Path
+
+    from validation.errors import InputError
+
+    if args.prompts and args.prompts_file:
+        raise InputError("give prompts or --prompts FILE, not both")
+    if args.prompts:
+        return list(args.prompts)
+    if args.prompts_file:
+        try:
+            lines = Path(args.prompts_file).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"--prompts {args.prompts_file}: cannot read it ({exc})") from None
+        prompts = [line for line in lines if line.strip()]
+        if not prompts:
+            raise InputError(f"--prompts {args.prompts_file}: no prompt in it (one a line)")
+        return prompts
+    import yaml
+
+    config = Path(args.after) / "config.yaml"
+    try:
+        prompts = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("sample_prompts") or []
+    except (OSError, yaml.YAMLError):
+        prompts = []
+    if not prompts:
+        raise InputError(f"no prompts: give them, or --prompts FILE ({args.after} is no training run with "
+                         "sample_prompts)")
+    return [str(p) for p in prompts]
 
 
 def run_verify(args: argparse.Namespace) -> int:

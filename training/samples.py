@@ -87,7 +87,27 @@ def generate(model: Any, tokenizer: Any, template: ChatTemplate, prompts: list[A
     return replies
 
 
-def reply_text(tokenizer: Any, ids: list[int], stopped: bool) -> str:
+def complete(model: Any, tokenizer: Any, texts: list[str], *, max_new_tokens: int = 64) -> list[Reply]:
+    """The model's greedy continuation of each text as it is, no chat template (a language model's
+    completion: code after `def fibonacci(n):`), up to EOS or `max_new_tokens`. The tokenizer's
+    BOS is put first where it adds one, as in training on text."""
+    import torch
+
+    model.eval()
+    replies = []
+    for text in texts:
+        ids = tokenizer(text, add_special_tokens=True)["input_ids"]
+        with torch.no_grad():
+            output = model.generate(torch.tensor([ids], device=model.device), max_new_tokens=max_new_tokens,
+                                    do_sample=False, eos_token_id=tokenizer.eos_token_id,
+                                    pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
+        new = output[0][len(ids):].tolist()
+        stopped = bool(new) and new[-1] == tokenizer.eos_token_id
+        replies.append(Reply(reply_text(tokenizer, new, stopped, strip=False), stopped))
+    return replies
+
+
+def reply_text(tokenizer: Any, ids: list[int], stopped: bool, *, strip: bool = True) -> str:
     """The text of generated `ids`. A reply cut at `max_new_tokens` may end inside a character
     that byte-level tokens spell in pieces (a Hangul syllable is three bytes, an emoji four):
     the incomplete bytes decode as U+FFFD, and are left out instead of printed as `�`.
@@ -100,7 +120,8 @@ def reply_text(tokenizer: Any, ids: list[int], stopped: bool) -> str:
         ('안�', '안')
     """
     text = tokenizer.decode(ids, skip_special_tokens=True)
-    return (text if stopped else text.rstrip("\ufffd")).strip()
+    text = text if stopped else text.rstrip("\ufffd")
+    return text.strip() if strip else text  # (a completion keeps its leading space or newline: it continues text)
 
 
 def stop_rate(replies: list[Reply]) -> float | None:
