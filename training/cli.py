@@ -110,7 +110,9 @@ def _summary(summary, console) -> None:  # noqa: ANN001 - RunSummary, imported l
             ("steps", str(summary.steps)), ("time", f"{summary.seconds:.1f} s"),
             ("tokens", f"{summary.train_tokens:,} ({summary.tokens_per_second:,.0f}/s)"),
             ("loss", f"{summary.first_loss:.3f} → {summary.final_loss:.3f}" if summary.final_loss is not None else "-"),
-            ("eval loss", str(summary.eval_loss)), ("device", f"{summary.device}, {summary.precision}"),
+            ("eval loss", f"{summary.eval_loss:.3f}" if summary.eval_loss is not None else
+             "none: no eval split (eval: {ratio: 0.1} holds out a tenth)"),
+            ("device", f"{summary.device}, {summary.precision}"),
             ("stops", _rates(summary.stop_rate_before, summary.stop_rate_after)), ("saved", summary.output_dir)]
     if summary.reward_margin_last is not None:  # dpo, kto: what the preference taught
         rows[-1:-1] = [("reward margin", f"{summary.reward_margin_first:.3f} → {summary.reward_margin_last:.3f} "

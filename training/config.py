@@ -86,6 +86,9 @@ class TrainConfig(Strict):
     on_invalid: Literal["stop", "drop"] = "stop"
     # Rows over max_length: cut the end (TRL's way), drop the oldest turns first, leave out, or stop.
     over_length: Literal["truncate", "truncate-prompt", "drop", "raise"] = "truncate"
+    # format: text trains as a language model (every token, no chat template, EOS appended, as TRL's text field);
+    # chat: as one assistant turn under the template (training/text.py)
+    text_as: Literal["lm", "chat"] = "lm"
     train_on: Literal["all", "last"] = "all"  # assistant turns trained; a message's `train: true|false` decides its own
     # Rows the supervision audit finds errors in (nothing trained, end-of-turn unsupervised, ...).
     on_audit_error: Literal["stop", "drop", "warn"] = "stop"

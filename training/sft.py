@@ -20,6 +20,7 @@ from training.config import ConfigError, TrainConfig
 from training.steps import (SUPERVISION_CODES, RunSummary, choose_template, gate, is_main_process, lora_config, plain,
                             say, split_eval, train, training_data, write_report)
 from training.errors import InvalidDataset
+from training.text import check_text_against_trl, is_language_model, text_rows, text_rows_of
 from validation.report import Console
 from validation.summaries import Leakage
 
@@ -105,12 +106,22 @@ def run_sft(config: TrainConfig, out: Path, dry_run: bool, console: Console | No
                                                                           choice=config.attention))
         say(console, f"model: {plain(provenance)}")
         template = choose_template(config, model, tokenizer, console)
-        rows, audit_report = supervise(config, tokenizer, template, out, console, data=data)
+        language_model = is_language_model(config, data)
+        if language_model:  # every token of the text, no chat template (training/text.py)
+            invalid = {i.row for i in validation_report.issues if i.severity == "error"}
+            rows, audit_report = text_rows(data, tokenizer, config, invalid)
+            write_report(out / "audit.json", json.dumps(audit_report.to_json(), ensure_ascii=False, indent=1))
+            column = data.format.column
+            say(console, f"audit: format text trains as a language model: all {audit_report.summary.tokens:,} tokens "
+                         "of the texts, EOS appended, no chat template (text_as: chat wraps them in the template)")
+        else:
+            rows, audit_report = supervise(config, tokenizer, template, out, console, data=data)
     audited = open_dataset([{"messages": [m.to_dict() for m in r.messages]} for r in rows], format="messages")
-    summary = dataset_stats(audited, tokenizer=tokenizer, template=template.rules, max_length=config.max_length,
-                            audits=rows).summary
+    summary = dataset_stats(audited, tokenizer=tokenizer, template=None if language_model else template.rules,
+                            max_length=config.max_length, audits=rows).summary
     summary = summary.model_copy(update={"supervision": audit_report.summary})
-    train_rows, eval_rows = split_eval(rows, config, lambda path, split: supervise(
+    train_rows, eval_rows = split_eval(rows, config, lambda path, split: text_rows_of(
+        path, split, column, tokenizer, config) if language_model else supervise(
         config, tokenizer, template, None, path=path, split=split)[0])
     if eval_rows:
         leaked = leakage(train_rows, eval_rows)
@@ -128,7 +139,8 @@ def run_sft(config: TrainConfig, out: Path, dry_run: bool, console: Console | No
     train_set = tokenized_dataset(train_rows, assistant_only_loss=config.assistant_only_loss, max_length=truncate)
     eval_set = tokenized_dataset(eval_rows, assistant_only_loss=config.assistant_only_loss,
                                  max_length=truncate) if eval_rows else None
-    checked = check_against_trl(train_rows, tokenizer, template, train_set, max_length=truncate)
+    checked = check_text_against_trl(train_rows, tokenizer, train_set, truncate) if language_model else \
+        check_against_trl(train_rows, tokenizer, template, train_set, max_length=truncate)
     say(console, f"prepare: {len(train_rows)} train / {len(eval_rows)} eval conversations; tokens and masks "
                     f"agree with TRL's on {checked} sampled rows")
     if dry_run:
@@ -142,7 +154,9 @@ def run_sft(config: TrainConfig, out: Path, dry_run: bool, console: Console | No
     held_out = prompts_of([r.messages for r in checked], [r.tools for r in checked])
     return train(config, out, model, tokenizer, template,
                  lambda args: sft_trainer(config, model, args, train_set, eval_set, tokenizer),
-                 (len(train_set), len(eval_set or [])), held_out, dropped, provenance, console, sample_tools)
+                 (len(train_set), len(eval_set or [])), held_out, dropped, provenance, console, sample_tools,
+                 raw=language_model,
+                 untrained_end=audit_report.summary.rows_with.get("end-of-turn-not-supervised", 0))
 
 
 def sft_trainer(config: TrainConfig, model: Any, args: Any, train_set: Any, eval_set: Any, tokenizer: Any) -> Any:

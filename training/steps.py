@@ -203,15 +203,21 @@ def lora_config(config: TrainConfig) -> Any:
 
 def train(config: TrainConfig, out: Path, model: Any, tokenizer: Any, template: ChatTemplate,
           make_trainer: Callable[[Any], Any], sizes: tuple[int, int], held_out: list[Any], dropped: int,
-          provenance: str, console: Console | None, sample_tools: list[Any] | None) -> RunSummary:
+          provenance: str, console: Console | None, sample_tools: list[Any] | None, *, raw: bool = False,
+          untrained_end: int = 0) -> RunSummary:
     """Train with the trainer `make_trainer(args)` builds (each method's own: training/sft.py,
     training/preference.py) on `sizes` (train rows, eval rows), with the samples before and after,
-    and save the run."""
+    and save the run. `raw`: the model learns text (format: text), so the sample prompts are
+    continued as text, without the chat template. `untrained_end`: rows trained although the audit
+    found their end-of-turn token unsupervised (`on_audit_error: warn`), for the stop diagnosis."""
     from training import fingerprint
     from training.rundir import last_checkpoint, mark
-    from training.samples import generate, stop_ids, stop_rate, write_samples
+    from training.report import loss_curve, readable_log, stop_diagnosis
+    from training.samples import complete, generate, stop_ids, stop_rate, write_samples
 
     def replies(m: Any) -> tuple[list[Any], list[Any]]:
+        if raw:
+            return complete(m, tokenizer, config.sample_prompts, max_new_tokens=config.max_new_tokens), []
         return (generate(m, tokenizer, template, config.sample_prompts, max_new_tokens=config.max_new_tokens,
                          tools=sample_tools),
                 generate(m, tokenizer, template, held_out, max_new_tokens=config.max_new_tokens))
@@ -222,6 +228,7 @@ def train(config: TrainConfig, out: Path, model: Any, tokenizer: Any, template: 
     stops = stop_ids(tokenizer, template)
     model.generation_config.eos_token_id = stops  # generation stops at the end-of-turn token
     trainer = make_trainer(args)
+    readable_log(trainer)  # a line per logged step, not a Python dict
     resume = last_checkpoint(out) if config.resume else None
     if config.resume:
         say(console, f"resume: from {plain(resume)}" if resume else "resume: no complete checkpoint yet; "
@@ -245,11 +252,16 @@ def train(config: TrainConfig, out: Path, model: Any, tokenizer: Any, template: 
     if (config.sample_prompts or held_out) and is_main_process():
         text = write_samples(out / "samples.md", config.sample_prompts, before, after, rates)
         say(console, text, markup=False)  # the model's replies, as they are
+    if is_main_process() and loss_curve(out / "loss.png", history, f"{out.name}: {template.name}, "
+                                                                     f"{result.global_step} steps"):
+        say(console, f"loss curve: {plain(str(out / 'loss.png'))}")
     rate_before, rate_after = stop_rate(before + before_held), stop_rate(after + after_held)
     if rate_before is not None and rate_after is not None and rate_after < rate_before:
-        say(console, f"[bold red]WARNING: the model stops less often after training ({rate_before:.0%} → "
-                        f"{rate_after:.0%} of replies end with a stop token): check that the end-of-turn token is "
-                        "trained (`instructkit audit`)[/]")
+        diagnosis = stop_diagnosis(rate_before=rate_before, rate_after=rate_after, replies=after + after_held,
+                                   final_loss=losses[-1] if losses else None, steps=result.global_step,
+                                   learning_rate=getattr(args, "learning_rate", None), untrained_end=untrained_end,
+                                   has_eval=sizes[1] > 0)
+        say(console, f"[bold red]WARNING: {plain(diagnosis)}[/]")
     margins = [h["rewards/margins"] for h in history if "rewards/margins" in h]
     accuracies = [h["rewards/accuracies"] for h in history if "rewards/accuracies" in h]
     summary = RunSummary(str(out), provenance, template.name, *sizes, dropped,
