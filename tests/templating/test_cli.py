@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from templating import get_template
 from tests.conftest import ROOT
 from validation import read
@@ -88,3 +90,15 @@ def test_render_reports_what_a_template_raises_as_template_refused(tmp_path):
     assert [(i.row, i.code, i.message) for i in report.issues] == [
         (1, "template-refused", "template test-no-greetings refuses this conversation: no greetings")]
     assert out.getvalue() == ""
+
+
+@pytest.mark.parametrize("width", ["80", "200"])
+def test_templates_prints_every_special_token_whole_at_any_width(cli, monkeypatch, width):
+    from templating import list_templates
+
+    monkeypatch.setenv("COLUMNS", width)
+    result = cli("templates")
+    assert result.code == 0 and "…" not in result.out
+    flat = "".join(result.out.split())  # (folded at the edge of the terminal, never cut)
+    for spec in list_templates():
+        assert all("".join(token.split()) in flat for token in (*spec.special_tokens, spec.end_of_turn)), spec.name
