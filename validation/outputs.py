@@ -114,7 +114,7 @@ def refuse_inputs(output: str | os.PathLike[str] | None, inputs: Paths) -> None:
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """A path to write `path`'s content to: for a regular file (or a new one) a new temporary file
     beside it, renamed onto it when the block ends without an error; for a device or FIFO the path
-    itself. On any failure (a full disk, a size limit, Ctrl-C, an exception) the temporary file is
+    itself; a missing folder on the way is made. On any failure (a full disk, a size limit, Ctrl-C, an exception) the temporary file is
     removed and a file already at `path` is left as it was; a failed write is
     `InputError("cannot write PATH: REASON")`.
 
@@ -134,6 +134,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         except OSError as exc:
             raise InputError(f"cannot write {shown}: {reason(exc)}") from None
         return
+    try:  # a folder the output names that is not there yet is made (as train makes its output_dir)
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot write {shown}: {reason(exc)} (making its folder {final.parent})") from None
     sweep_stale(final)
     try:  # created with the usual permissions (the umask applies), never over another file
         tmp = final.with_name(f".{final.name}.{os.getpid()}@{_HOST}.{os.urandom(4).hex()}.tmp")

@@ -84,12 +84,16 @@ def test_ctrl_c_in_the_middle_of_a_convert_leaves_no_output(tmp_path):
     assert _left_in(out) == []
 
 
-def test_a_missing_output_folder_is_one_line(cli, tmp_path):
+def test_a_missing_output_folder_is_made_and_a_file_in_the_way_is_one_line(cli, tmp_path):
     source = chat_file(tmp_path / "d.jsonl", 3)
     target = tmp_path / "no" / "such" / "out.jsonl"
     result = cli("convert", str(source), "-o", str(target), "--to", "sharegpt")
+    assert result.code == 0 and len(target.read_text().splitlines()) == 3
+    (tmp_path / "plain").write_text("a file, not a folder")
+    blocked = tmp_path / "plain" / "out.jsonl"
+    result = cli("convert", str(source), "-o", str(blocked), "--to", "sharegpt")
     assert result.code == 2
-    assert result.err == f"instructkit convert: error: cannot write {target}: no such file or directory\n"
+    assert result.err == f"instructkit convert: error: cannot write {blocked}: not a directory\n"
 
 
 def test_converting_a_file_onto_itself_gives_the_converted_rows(cli, tmp_path):
