@@ -69,7 +69,8 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
          "Drop the row or give it at least one user and one assistant turn."),
     # content
     Code("empty-content", "error", "content", "A message's content is the empty string.",
-         "Drop the message or give it text; an empty assistant turn teaches the model to say nothing."),
+         "Drop the message or give it text; an empty turn teaches nothing, an empty assistant turn teaches the "
+         "model to say nothing."),
     Code("whitespace-content", "error", "content", "A message's content is only whitespace.",
          "Drop the message or give it text."),
     Code("control-character", "error", "content",
