@@ -143,11 +143,12 @@ def run_render(args: argparse.Namespace) -> int:
         if args.show_spans:
             with source() as data:
                 return show_spans(data, template=args.template, row=args.row, format=args.format,
-                                  column=args.column, split=args.split, add_generation_prompt=args.add_generation_prompt,
-                                  final_turn=args.final_turn)
+                                  column=args.column, split=args.split, final_turn=args.final_turn,
+                                  add_generation_prompt=args.add_generation_prompt)
         check_outputs(args, "output")
         # a file (.gz, .bz2, .xz too) appears only when complete
-        writing = open_for_writing(args.output, text=True, inputs=[args.path]) if args.output else nullcontext(sys.stdout)
+        writing = open_for_writing(args.output, text=True, inputs=[args.path]) if args.output else \
+            nullcontext(sys.stdout)
         with source() as data, writing as out:
             report = render_rows(data, out, template=args.template, format=args.format, column=args.column,
                                  split=args.split, add_generation_prompt=args.add_generation_prompt,

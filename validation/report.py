@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import IO, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr

@@ -77,8 +77,8 @@ def test_text_as_chat_wraps_the_text_in_the_template(cli, tiny_model, code_text,
 
 
 def test_log_lines_read_as_sentences():
-    assert log_line({"loss": 1.25, "eval_loss": 1.5, "epoch": 1.0}, 4, 8) == "step 4/8  loss 1.2500  eval loss 1.5000  " \
-                                                                            "epoch 1.00"
+    assert log_line({"loss": 1.25, "eval_loss": 1.5, "epoch": 1.0}, 4, 8) == \
+        "step 4/8  loss 1.2500  eval loss 1.5000  epoch 1.00"
     assert log_line({"rewards/margins": 0.25, "rewards/accuracies": 0.75}, 1, 0) == \
         "step 1  reward margin 0.250  reward accuracy 75%"
 

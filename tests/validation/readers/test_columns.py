@@ -79,7 +79,8 @@ def test_convert_stats_and_render_read_the_same_mapping(cli, tmp_path, source):
     result = cli("convert", str(source), "--map", MAP, "--to", "messages", "-o", str(out))
     assert result.code == 1  # row 3's clash is reported; row 2 converts (convert does not judge content)
     written = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert [(r["id"], r["messages"][-1]["content"]) for r in written] == [(1, "4"), (2, ""), (4, "네, 안녕하세요! 😊")]
+    assert [(r["id"], r["messages"][-1]["content"]) for r in written] == [(1, "4"), (2, ""),
+                                                                          (4, "네, 안녕하세요! 😊")]
     assert "3 │ input" not in result.out + result.err and "output" in result.out + result.err
     summary = stats(open_dataset(source, columns={"input": "prompt", "output": "completion"})).summary
     assert summary.rows == 3  # the clash is left out

@@ -9,7 +9,8 @@ import pytest
 
 from validation import InputError, open_dataset, validate
 
-KOREAN = "question,answer\n오늘 날씨 어때요?,맑고 따뜻해요.\n김치찌개 만드는 법?,김치와 돼지고기를 볶은 뒤 물을 붓고 끓여요.\n"
+KOREAN = ("question,answer\n오늘 날씨 어때요?,맑고 따뜻해요.\n"
+          "김치찌개 만드는 법?,김치와 돼지고기를 볶은 뒤 물을 붓고 끓여요.\n")
 
 
 @pytest.fixture

@@ -28,7 +28,8 @@ configs:
 def repo(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     root = tmp_path / "gsm8k"
-    for subset, rows in {"main": [("1+1?", "2")], "socratic": [("Why?", "Because."), ("상자는?", "세 개입니다.")]}.items():
+    subsets = {"main": [("1+1?", "2")], "socratic": [("Why?", "Because."), ("상자는?", "세 개입니다.")]}
+    for subset, rows in subsets.items():
         (root / subset).mkdir(parents=True)
         (root / subset / "train.jsonl").write_text(
             "".join(json.dumps({"question": q, "answer": a}, ensure_ascii=False) + "\n" for q, a in rows),
