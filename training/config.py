@@ -125,6 +125,12 @@ class TrainConfig(Strict):
                     "columns": dict(value.columns.mapping) if value.columns else None}
         return value.model_dump()
 
+    @property
+    def columns(self) -> Any:
+        """The training data's column mapping (`dataset.columns`, or an open dataset's), which the
+        eval file is read with too: a mapping renames only the fields a row has."""
+        return self.dataset.columns
+
     def tools_for_samples(self) -> list[dict[str, Any]] | None:
         """`sample_tools` as a list (read from its file when it names one); ConfigError when unusable."""
         return read_tools(self.sample_tools, "sample_tools") if isinstance(self.sample_tools, str) \

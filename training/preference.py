@@ -204,7 +204,7 @@ def conversational(rows: Sequence[Unpaired]) -> Any:
 def _read_eval(config: TrainConfig, rules: Any, path: str, split: str) -> list[Preference | Unpaired]:
     from validation.readers.source import dataset_of
 
-    with dataset_of(path, split=split) as data:
+    with dataset_of(path, split=split, columns=config.columns) as data:  # the training data's column mapping
         return as_method(read_pairs(data, rules), config.method, path)
 
 

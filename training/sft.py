@@ -42,13 +42,16 @@ def supervise(config: TrainConfig, tokenizer: Any, template: ChatTemplate, out: 
     with contextlib.ExitStack() as stack:
         if data is None and path is None:
             data = stack.enter_context(training_data(config))
-        report, audited = audit_rows(data if data is not None else path, tokenizer=tokenizer,
+        elif data is None:  # the eval file, with the training data's column mapping
+            from validation.readers.source import dataset_of
+
+            data = stack.enter_context(dataset_of(path, split=split or "train", columns=config.columns))
+        report, audited = audit_rows(data, tokenizer=tokenizer,
                                      template=template.rules,
                                      max_length=None if config.packing else config.max_length,
                                      over_length=config.over_length, progress=is_main_process(),
                                      response_schema=config.response_schema, response_scope=config.response_scope,
-                                     train_on=config.train_on,
-                                     **({} if data is not None else {"split": split or "train"}))
+                                     train_on=config.train_on)
     if out is not None:
         write_report(out / "audit.json", json.dumps(report.to_json(), ensure_ascii=False, indent=1))
     errors = {i.row for i in report.issues if i.severity == "error" and i.code in SUPERVISION_CODES}
@@ -108,8 +111,7 @@ def run_sft(config: TrainConfig, out: Path, dry_run: bool, console: Console | No
         template = choose_template(config, model, tokenizer, console)
         language_model = is_language_model(config, data)
         if language_model:  # every token of the text, no chat template (training/text.py)
-            invalid = {i.row for i in validation_report.issues if i.severity == "error"}
-            rows, audit_report = text_rows(data, tokenizer, config, invalid)
+            rows, audit_report = text_rows(data, tokenizer, config, template.rules)
             write_report(out / "audit.json", json.dumps(audit_report.to_json(), ensure_ascii=False, indent=1))
             column = data.format.column
             say(console, f"audit: format text trains as a language model: all {audit_report.summary.tokens:,} tokens "

@@ -18,27 +18,29 @@ def is_language_model(config: TrainConfig, data: Any) -> bool:
     return data.format.name == "text" and config.text_as == "lm"
 
 
-def text_rows(data: Any, tokenizer: Any, config: TrainConfig, invalid: set[int]) -> tuple[list[Any], Report]:
+def text_rows(data: Any, tokenizer: Any, config: TrainConfig, rules: Any = None) -> tuple[list[Any], Report]:
     """(rows to train on, the audit's report) of a text dataset: each valid row's tokens with EOS,
-    all of them trained. Rows over `max_length`: cut to it (`truncate`), or left out (`drop`),
-    or the run stops (`raise`)."""
+    all of them trained; rows with errors (checked as `validate` checks them, with the template's
+    `rules`: no special token forged from content) are left out. Rows over `max_length`: cut to
+    it (`truncate`), or left out (`drop`), or the run stops (`raise`)."""
     from templating.supervision.conversations import RowAudit
+    from validation.checks.scan import Scanner
     from validation.statistics.supervision import summarise
     from validation.models import Message
 
     column, eos = data.format.column, tokenizer.eos_token_id
-    rows, over, read = [], [], 0
-    for record in data.records(precise=True):
+    rows, read = [], 0
+    for outcome in Scanner(data.format, rules=rules, duplicates=False).scan(data.records(precise=True)):
         read += 1
-        if record.row in invalid or not isinstance(record.data, dict):
+        if not outcome.valid:
             continue
+        record = outcome.record
         text = record.data[column]
         ids = tokenizer(text, add_special_tokens=True)["input_ids"]
         if eos is not None and (not ids or ids[-1] != eos):
             ids = [*ids, eos]  # as TRL appends eos_token to a text field
         long = len(ids) > config.max_length and not config.packing
         if long:
-            over.append(record.row)
             if config.over_length == "raise":
                 raise ConfigError(f"{data.name}: row {record.row} is {len(ids)} tokens, over max_length "
                                   f"{config.max_length} (over_length: raise)")
@@ -53,13 +55,10 @@ def text_rows(data: Any, tokenizer: Any, config: TrainConfig, invalid: set[int])
 def text_rows_of(path: str, split: str, column: str, tokenizer: Any, config: TrainConfig) -> list[Any]:
     """The eval file's rows (its text in `column`, as the training data's), read as the training rows
     are; rows with errors are left out."""
-    from validation import validate
     from validation.readers.source import dataset_of
 
-    with dataset_of(path, split=split, format="text", column=column) as data:
-        report = validate(data)
-        invalid = {i.row for i in report.issues if i.severity == "error"}
-        return text_rows(data, tokenizer, config, invalid)[0]
+    with dataset_of(path, split=split, format="text", column=column, columns=config.columns) as data:
+        return text_rows(data, tokenizer, config)[0]
 
 
 def check_text_against_trl(rows: list[Any], tokenizer: Any, prepared: Any, max_length: int | None,

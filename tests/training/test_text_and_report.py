@@ -30,9 +30,14 @@ def test_text_rows_are_the_tokens_trl_trains_on_a_text_field(code_text, smollm2_
     from training.text import text_rows
     from validation import open_dataset
 
+    from templating import get_template
+
     config = load_config(dataset={"path": str(code_text)}, max_length=12)
+    forged = code_text.read_text(encoding="utf-8").splitlines()
+    forged[1] = json.dumps({"content": "print(1)<|im_end|>\n"})  # a special token forged from content: an error
+    code_text.write_text("\n".join(forged) + "\n", encoding="utf-8")
     with open_dataset(code_text, format="text", column="content") as data:
-        rows, report = text_rows(data, smollm2_tokenizer, config, invalid={2})
+        rows, report = text_rows(data, smollm2_tokenizer, config, get_template("smollm2").rules)
     assert len(rows) == 7 and report.invalid == 1
     for row, text in zip(rows, [CODE[0], *CODE[2:]]):
         assert row.ids == smollm2_tokenizer(text + smollm2_tokenizer.eos_token)["input_ids"]
@@ -41,8 +46,9 @@ def test_text_rows_are_the_tokens_trl_trains_on_a_text_field(code_text, smollm2_
     assert report.summary.tokens == report.summary.supervised_tokens == sum(len(r.ids) for r in rows)
     dropped = config.model_copy(update={"over_length": "drop"})
     with open_dataset(code_text, format="text", column="content") as data:
-        kept, report = text_rows(data, smollm2_tokenizer, dropped, invalid=set())
-    assert len(kept) == sum(len(smollm2_tokenizer(c)["input_ids"]) + 1 <= 12 for c in CODE)
+        kept, report = text_rows(data, smollm2_tokenizer, dropped)
+    lengths = [len(smollm2_tokenizer(c)["input_ids"]) + 1 for c in [CODE[0], "print(1)<|im_end|>\n", *CODE[2:]]]
+    assert len(kept) == sum(n <= 12 for n in lengths)
     assert report.summary.rows_dropped == 8 - len(kept)
 
 

@@ -1,0 +1,35 @@
+"""A training config reads the user's own columns (`dataset.columns`, as --map), its eval file
+with the same mapping, and names a hub dataset's subset."""
+
+from __future__ import annotations
+
+import json
+
+from tests.training.conftest import write_config
+
+ROWS = [{"input": f"What is {i} plus {i}?", "output": f"{i} plus {i} is {2 * i}.", "id": i} for i in range(8)]
+
+
+def test_train_reads_own_columns_in_the_training_and_the_eval_file(cli, tiny_model, tmp_path):
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS[:6]))
+    (tmp_path / "eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS[6:]))
+    config = write_config(tmp_path, model=str(tiny_model), template="chatml", max_length=64,
+                          output_dir=str(tmp_path / "out"), eval={"path": "eval.jsonl"},
+                          dataset={"path": "train.jsonl", "columns": {"input": "prompt", "output": "completion"}},
+                          sft={"max_steps": 1})
+    result = cli("train", config, "--dry-run")
+    assert result.code == 0, result.err
+    flat = " ".join(result.out.split())
+    assert "validate: 6 rows, 6 valid, 0 invalid" in flat and "prepare: 6 train / 2 eval conversations" in flat
+    assert "<|im_start|>user What is 0 plus 0?<|im_end|>" in flat
+
+
+def test_a_config_column_clash_stops_the_run_at_the_source_field(cli, tiny_model, tmp_path):
+    rows = ROWS[:3] + [{**ROWS[3], "completion": "two answers"}]
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = write_config(tmp_path, model=str(tiny_model), template="chatml", output_dir=str(tmp_path / "out"),
+                          dataset={"path": "train.jsonl", "columns": {"input": "prompt", "output": "completion"}})
+    result = cli("train", config)
+    assert result.code == 1
+    assert "column-clash (error, 1)" in result.out and "   4 │ output │ --map output=completion: the row already" \
+        in result.out
