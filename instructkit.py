@@ -31,11 +31,13 @@ class Names:
     takes, here and nowhere inside (`validation` looks no name up; validation/arguments.py `Names`).
     Each command calls it where it needs the object, so errors come in the order they always did."""
 
-    def template(self, name: str) -> Any:
-        """The registry's template called `name` (or an alias); UnknownName with the names that exist."""
-        from templating import get_template
+    def template(self, name: str, tokenizer: str | None = None) -> Any:
+        """The template `name` names: a registry name or alias, a Jinja file (its special tokens from
+        `tokenizer` or the tokenizer beside it), a model folder, `.gguf` or hub id (its own template);
+        templating/resolve.py. UnknownName with the names that exist."""
+        from templating.resolve import resolve_template
 
-        return get_template(name)
+        return resolve_template(name, tokenizer=tokenizer)
 
     def tokenizer(self, name: str) -> Any:
         """A tokenizer for counting tokens (templating's one loader; a tokenizer.json needs no torch)."""

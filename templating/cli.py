@@ -45,7 +45,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                      "JSON lines (or one JSON array) from stdin")
     render.add_argument("--messages", metavar="JSON", help="render this one conversation instead of a dataset: a "
                         "JSON list of messages (or an object with \"messages\"); prints the text")
-    render.add_argument("--template", required=True, metavar="NAME", help="template name (see `templates`)")
+    render.add_argument("--template", required=True, metavar="NAME|FILE|MODEL", help="registry name (see "
+                        "`templates`), a Jinja file, or a model folder, .gguf or hub id (its own template)")
+    render.add_argument("--tokenizer", metavar="T", help="a Jinja file's tokenizer (its special tokens and end-of-turn "
+                        "marker), when it is not in the file's folder")
     render.add_argument("-o", "--output", metavar="OUT", help="JSONL output (default: stdout)")
     render.add_argument("--text", action="store_true", help="write each rendered text as it is (rows apart by a "
                         "blank line) instead of JSONL")
@@ -70,8 +73,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     who = audit.add_mutually_exclusive_group(required=True)
     who.add_argument("--model", metavar="M", help="model folder, .gguf file or hub id (its tokenizer is used)")
     who.add_argument("--tokenizer", metavar="T", help="tokenizer folder, .gguf file or hub id")
-    audit.add_argument("--template", metavar="NAME", help="registry template (default: the tokenizer's own, "
-                       "matched to the registry when it is one of ours)")
+    audit.add_argument("--template", metavar="NAME|FILE", help="registry template or a Jinja file (default: the "
+                       "tokenizer's own, matched to the registry when it is one of ours)")
     audit.add_argument("--max-length", type=at_least(1), metavar="N", help="audit truncation at N tokens")
     audit.add_argument("--max-prompt-length", type=at_least(1), metavar="N", help="preference rows: prompts keep "
                        "their last N tokens (as train's max_prompt_length cuts them)")
@@ -138,11 +141,12 @@ def run_render(args: argparse.Namespace) -> int:
 
     if (args.path is None) == (args.messages is None):
         raise InputError("name a dataset (PATH, or - for stdin) or give --messages: one of the two")
+    template = args.names.template(args.template, args.tokenizer)
     with given_rows(args.messages, args.path, format=args.format, column=args.column, columns=args.columns) as rows:
         source = (lambda: nullcontext(rows)) if rows is not None else (lambda: opened(args))
         if args.show_spans:
             with source() as data:
-                return show_spans(data, template=args.template, row=args.row, format=args.format,
+                return show_spans(data, template=template, row=args.row, format=args.format,
                                   column=args.column, split=args.split, final_turn=args.final_turn,
                                   add_generation_prompt=args.add_generation_prompt)
         check_outputs(args, "output")
@@ -150,11 +154,11 @@ def run_render(args: argparse.Namespace) -> int:
         writing = open_for_writing(args.output, text=True, inputs=[args.path]) if args.output else \
             nullcontext(sys.stdout)
         with source() as data, writing as out:
-            report = render_rows(data, out, template=args.template, format=args.format, column=args.column,
+            report = render_rows(data, out, template=template, format=args.format, column=args.column,
                                  split=args.split, add_generation_prompt=args.add_generation_prompt,
                                  final_turn=args.final_turn, text=args.text or args.messages is not None)
     if args.messages is None:
-        print(f"rendered {report.valid} of {report.rows} rows with {args.template}", file=sys.stderr)
+        print(f"rendered {report.valid} of {report.rows} rows with {template.name}", file=sys.stderr)
     if not report.ok:
         from rich.console import Console
 
@@ -167,7 +171,7 @@ def run_render(args: argparse.Namespace) -> int:
 def run_audit(args: argparse.Namespace) -> int:
     from templating.supervision.dataset import audit_rows
 
-    from templating.parse import chosen_template
+    from templating.resolve import chosen_template
 
     check_outputs(args, "per_row")
     tokenizer = load_tokenizer(args.model or args.tokenizer)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from templating.environment import TemplateError, compile_template, render_with_spans
-from templating.registry import get_template, list_templates
+from templating.registry import ChatTemplate, get_template, list_templates
 from templating.spec import TemplateSpec, TurnFormat
 from validation.models import Message
 
@@ -146,10 +146,10 @@ def first_difference(a: str, b: str) -> int:
     return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 
 
-def compare_template(tokenizer: Any, template: str) -> str | None:
+def compare_template(tokenizer: Any, template: str | ChatTemplate) -> str | None:
     """None when `template` renders like the tokenizer's own template on probe conversations,
     else a one-line warning naming the first difference (training and inference would differ)."""
-    ours = get_template(template)
+    ours = template if isinstance(template, ChatTemplate) else get_template(template)
     if not getattr(tokenizer, "chat_template", None):
         return f"the tokenizer has no chat template; training with {ours.name} will install it"
     for probe in (PROBE if ours.spec.supports_system else PROBE_NO_SYSTEM, PROBE_NO_SYSTEM):
@@ -166,17 +166,3 @@ def compare_template(tokenizer: Any, template: str) -> str | None:
                         f"{mine[at:at + 25]!r} vs {theirs[at:at + 25]!r}; the model would see at inference "
                         "something other than what it was trained on")
     return None
-
-
-def chosen_template(tokenizer: object, name: str | None, source: str) -> object:
-    """`name` from the registry; else the tokenizer's own template — the registry's equal when it
-    renders like one of ours (so spans exist), the tokenizer's text itself otherwise."""
-    from templating.registry import get_template, template_of_tokenizer
-
-    if name is not None:
-        return get_template(name)  # UnknownName (an InputError) for an unknown name
-    known = detect_template(tokenizer)
-    same = known is not None and compare_template(tokenizer, known) is None
-    return get_template(known) if same else template_of_tokenizer(tokenizer, f"{source} (own template)")
-
-

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from templating.environment import TemplateError, TemplateLimit
-from templating.registry import get_template
 from validation.codes import TRAINING_ONLY
 from validation.errors import InputError
 from validation.checks.reasoning import think_range
@@ -24,14 +23,17 @@ from validation.readers.source import Dataset, Source, dataset_of, open_dataset,
 from validation.validate import conversation_of
 
 
-def _template(name: str) -> Any:
-    return get_template(name)  # UnknownName (an InputError) for an unknown name
+def _template(template: Any) -> Any:
+    """`template` as it is, or the one its name names (templating/resolve.py; UnknownName when none)."""
+    from templating.resolve import resolve_template
+
+    return resolve_template(template)
 
 
 FINAL_TURN = ("drop", "refuse")  # what an inference prompt does with a final assistant turn
 
 
-def render_rows(source: Source, out: IO[str], *, template: str, format: str | None = None,
+def render_rows(source: Source, out: IO[str], *, template: Any, format: str | None = None,
                 column: str | None = None, split: str = "train", add_generation_prompt: bool = False,
                 final_turn: str = "drop", text: bool = False) -> Report:
     """Write one JSON line per valid row (`text`: the rendered text itself, rows apart by a blank
@@ -136,7 +138,7 @@ def _prompt(conversation: Any, row: int, root: str, final_turn: str) -> Any:
     return conversation
 
 
-def show_spans(source: Source, *, template: str, row: int = 1, format: str | None = None,
+def show_spans(source: Source, *, template: Any, row: int = 1, format: str | None = None,
                column: str | None = None, split: str = "train", add_generation_prompt: bool = False,
                final_turn: str = "drop") -> int:
     """Print row `row` rendered, trained spans highlighted; 1 when that row cannot be rendered."""

@@ -288,7 +288,7 @@ def set_key(data: dict[str, Any], assignment: str) -> None:
 
 # The keys that name files, read from the config file's folder (`cd examples && instructkit train x.yaml`
 # and `instructkit train examples/x.yaml` read the same files); output_dir stays where the command runs.
-PATH_KEYS = (("dataset", "path"), ("eval", "path"), ("response_schema",), ("sample_tools",))
+PATH_KEYS = (("dataset", "path"), ("eval", "path"), ("response_schema",), ("sample_tools",), ("template",))
 
 
 def _paths_from(data: dict[str, Any], base: Path) -> None:
@@ -305,7 +305,8 @@ def _paths_from(data: dict[str, Any], base: Path) -> None:
             continue
         here = base / value
         hub_id = value.count("/") == 1 and not value.startswith(".") and not Path(value).suffix
-        if here.exists() or not (Path(value).exists() or hub_id):
+        named = key == ("template",)  # a registry name (qwen2.5, auto) unless a file of that name is there
+        if here.exists() or not (Path(value).exists() or hub_id or named):
             holder[key[-1]] = str(here)
 
 

@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from templating import get_template
+from templating.resolve import resolve_template
 from templating.embedded import SMOLLM2_ID, ModelNotFound, cached, gguf_path, load_tokenizer
 from validation.readers.files import prepare_hub
 
@@ -70,14 +70,14 @@ def load_model(source: str, attn_implementation: str | None = None) -> tuple[Any
     return model, tokenizer, provenance
 
 
-def setup_chat_format(model: Any, tokenizer: Any, template: str = "chatml") -> tuple[Any, Any]:
+def setup_chat_format(model: Any, tokenizer: Any, template: Any = "chatml") -> tuple[Any, Any]:
     """Give a template-less (base) model a registry template: its special tokens added to the
     tokenizer, EOS set to the end-of-turn marker, the embeddings resized, the chat template
     installed (with generation markers). Replaces the helper older TRL versions had.
 
     Example: `model, tokenizer = setup_chat_format(model, tokenizer, "chatml")`.
     """
-    chat = get_template(template)
+    chat = resolve_template(template)  # a registry name, a ChatTemplate, a Jinja file
     spec = chat.spec
     new = [t for t in spec.special_tokens if t not in tokenizer.get_vocab()]
     if new:

@@ -100,11 +100,12 @@ def training_data(config: TrainConfig) -> Iterator[Any]:
 def gate(config: TrainConfig, out: Path, console: Console | None = None, data: Any = None) -> Any:
     """Validate the dataset (`data`, else the config's) before any model is loaded; the report.
     Raises `InvalidDataset`."""
-    from templating import get_template
+    from templating.resolve import resolve_template
     from validation import validate
     from validation.report import MAX_ISSUES
 
-    template = None if config.template == "auto" else get_template(config.template)  # the config's name, resolved
+    # the config's template resolved (a Jinja file's special tokens from the model's tokenizer)
+    template = None if config.template == "auto" else resolve_template(config.template, tokenizer=config.model)
     with contextlib.nullcontext(data) if data is not None else training_data(config) as data:
         report = validate(data, template=template, max_length=None, max_issues=MAX_ISSUES,
                           response_schema=config.response_schema, response_scope=config.response_scope)
@@ -118,27 +119,30 @@ def gate(config: TrainConfig, out: Path, console: Console | None = None, data: A
 
 
 def choose_template(config: TrainConfig, model: Any, tokenizer: Any, console: Console | None = None) -> Any:
-    """The registry template to train with; a template-less tokenizer gets it installed."""
+    """The template to train with (a registry name, a Jinja file, or the model's own with `auto`);
+    a template-less tokenizer gets it installed."""
     from templating import compare_template, detect_template, get_template
+    from templating.resolve import resolve_template
     from training.models import setup_chat_format
 
     if not getattr(tokenizer, "chat_template", None):
-        name = "chatml" if config.template == "auto" else config.template
-        setup_chat_format(model, tokenizer, name)
-        say(console, f"template: the tokenizer had none; installed {name} (special tokens added, embeddings "
-                        f"resized to {len(tokenizer)})")
-        return get_template(name)
+        chosen = resolve_template("chatml" if config.template == "auto" else config.template, tokenizer=tokenizer)
+        setup_chat_format(model, tokenizer, chosen)
+        say(console, f"template: the tokenizer had none; installed {plain(chosen.name)} (special tokens added, "
+                     f"embeddings resized to {len(tokenizer)})")
+        return chosen
     if config.template == "auto":
         name = detect_template(tokenizer)
         if name is None:
             raise ConfigError("template: auto: the model's chat template is not one the registry knows; name "
-                              "one with `template: NAME` (see `instructkit templates`)")
+                              "one with `template: NAME` (see `instructkit templates`) or `template: FILE.jinja`")
         say(console, f"template: auto → {name} (the model's own)")
         return get_template(name)
-    warning = compare_template(tokenizer, config.template)
+    chosen = resolve_template(config.template, tokenizer=tokenizer)
+    warning = compare_template(tokenizer, chosen)
     if warning:
         say(console, f"[yellow]warning: {plain(warning)}[/]")
-    return get_template(config.template)
+    return chosen
 
 
 def split_eval(rows: list[Any], config: TrainConfig, read: Any) -> tuple[list[Any], list[Any]]:

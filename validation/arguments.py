@@ -18,8 +18,9 @@ class Names(Protocol):
     `instructkit` command supplies it to every subcommand as `args.names` (validation imports no
     template package, and looks no name up)."""
 
-    def template(self, name: str) -> HasRules:
-        """The template called `name` (UnknownName when there is none)."""
+    def template(self, name: str, tokenizer: str | None = None) -> HasRules:
+        """The template `name` names: a registry name, a Jinja file (its special tokens from
+        `tokenizer`), a model (UnknownName when there is none)."""
 
     def tokenizer(self, name: str) -> Any:
         """A tokenizer for counting tokens: a tokenizer.json, a folder, a hub id or a GGUF file."""
@@ -28,7 +29,7 @@ class Names(Protocol):
 def template_of(args: argparse.Namespace) -> HasRules | None:
     """`--template` as the object the library takes (None when not given)."""
     names: Names = args.names
-    return names.template(args.template) if args.template else None
+    return names.template(args.template, getattr(args, "tokenizer", None)) if args.template else None
 
 
 def tokenizer_of(args: argparse.Namespace) -> Any:

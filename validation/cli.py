@@ -16,8 +16,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         "validate", help="check a dataset row by row before training",
         description="Check every row of a dataset. Exit 0: no errors; 1: errors found; 2: unusable input.")
     source_arguments(validate)
-    validate.add_argument("--template", metavar="NAME", help="add checks of this chat template (special "
-                          "tokens inside content, roles it refuses)")
+    validate.add_argument("--template", metavar="NAME|FILE|MODEL", help="add checks of this chat template (special "
+                          "tokens inside content, roles it refuses): a registry name, a Jinja file (with "
+                          "--tokenizer unless it sits in its model's folder), or a model folder, .gguf or hub id")
     validate.add_argument("--max-length", type=at_least(1), metavar="N", help="warn about conversations longer than N "
                           "(tokens with --tokenizer, else characters)")
     validate.add_argument("--tokenizer", metavar="PATH_OR_ID", help="measure --max-length in tokens: a "
@@ -50,8 +51,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     convert.add_argument("--to-column", metavar="NAME", help="column name of the target messages/text format")
     convert.add_argument("--fix", action="store_true", help="repair mechanical problems first (see validate --fix) "
                          "and list every change")
-    convert.add_argument("--template", metavar="NAME", help="with --fix: fold the system prompt and strip "
-                         "whitespace as this template needs")
+    convert.add_argument("--template", metavar="NAME|FILE|MODEL", help="with --fix: fold the system prompt and strip "
+                         "whitespace as this template needs (as validate's --template)")
     convert.add_argument("--json", action="store_true", help="print the report as one JSON object")
     convert.set_defaults(run=run_convert)
 
@@ -62,7 +63,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     source_arguments(stats)
     stats.add_argument("--tokenizer", metavar="PATH_OR_ID", help="count tokens: a tokenizer.json, a folder, a "
                        "hub id, or HuggingFaceTB/SmolLM2-135M-Instruct (the embedded model)")
-    stats.add_argument("--template", metavar="NAME", help="with --tokenizer: trainable tokens under this template")
+    stats.add_argument("--template", metavar="NAME|FILE|MODEL", help="with --tokenizer: trainable tokens under this "
+                       "template (as validate's --template)")
     stats.add_argument("--max-length", type=at_least(1), metavar="N", help="how many conversations exceed N and lose "
                        "assistant tokens to truncation")
     stats.add_argument("--compare", metavar="OTHER", help="a second dataset (e.g. the eval split) side by side, "

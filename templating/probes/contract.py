@@ -178,11 +178,9 @@ def check_target(target: str, *, tokenizer: str | None = None, end_of_turn: str 
     model or tokenizer (folder, .gguf, hub id) whose own chat template is checked."""
     from pathlib import Path
 
-    from templating.environment import compile_template
-    from templating.registry import get_template, resolve, template_of_tokenizer
-    from templating.spec import TemplateSpec
-    from validation.errors import InputError
     from templating.embedded import load_tokenizer
+    from templating.registry import get_template, resolve, template_of_tokenizer
+    from validation.errors import InputError
 
     loaded = load_tokenizer(tokenizer) if tokenizer else None
     try:
@@ -193,19 +191,9 @@ def check_target(target: str, *, tokenizer: str | None = None, end_of_turn: str 
         return get_template(target), loaded
     path = Path(target)
     if path.is_file() and path.suffix != ".gguf":
-        text = path.read_text(encoding="utf-8")
-        eot = end_of_turn or getattr(loaded, "eos_token", None)
-        if not eot:
-            raise InputError(f"{path}: name its end-of-turn marker with --end-of-turn (or give --tokenizer)")
-        bos = bos if bos is not None else getattr(loaded, "bos_token", None) or ""
-        specials = tuple(getattr(loaded, "all_special_tokens", ())) or (eot,)
-        spec = TemplateSpec(name=str(path), special_tokens=specials, end_of_turn=eot, generation_prompt="",
-                            bos_token=bos, eos_token=eot, official=text, training=text)
-        try:
-            compile_template(text)
-        except TemplateError as exc:
-            raise InputError(f"{path}: not a usable Jinja template ({exc})") from None
-        return ChatTemplate(spec), loaded
+        from templating.resolve import template_file
+
+        return template_file(path, loaded, end_of_turn, bos), loaded
     model = load_tokenizer(target)
     try:
         return template_of_tokenizer(model, target), loaded or model

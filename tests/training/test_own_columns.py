@@ -1,10 +1,12 @@
 """A training config reads the user's own columns (`dataset.columns`, as --map), its eval file
-with the same mapping, and names a hub dataset's subset."""
+with the same mapping, and a template file of its own."""
 
 from __future__ import annotations
 
 import json
+import shutil
 
+from tests.conftest import ROOT
 from tests.training.conftest import write_config
 
 ROWS = [{"input": f"What is {i} plus {i}?", "output": f"{i} plus {i} is {2 * i}.", "id": i} for i in range(8)]
@@ -33,3 +35,16 @@ def test_a_config_column_clash_stops_the_run_at_the_source_field(cli, tiny_model
     assert result.code == 1
     assert "column-clash (error, 1)" in result.out and "   4 │ output │ --map output=completion: the row already" \
         in result.out
+
+
+def test_train_takes_a_template_file_relative_to_its_config(cli, tiny_model, tmp_path):
+    from templating import get_template
+
+    chats = ROOT / "examples" / "everyday_conversations.jsonl"
+    (tmp_path / "mine.jinja").write_text(get_template("chatml").jinja)
+    shutil.copy(chats, tmp_path / "chats.jsonl")
+    config = write_config(tmp_path, model=str(tiny_model), template="mine.jinja", dataset={"path": "chats.jsonl"},
+                          max_length=128, output_dir=str(tmp_path / "out"))
+    result = cli("train", config, "--dry-run")
+    assert result.code == 0, result.err
+    assert "<|im_start|>assistant" in result.out and "tokens and masks agree with TRL's" in " ".join(result.out.split())
