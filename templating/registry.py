@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from templating.environment import TemplateError, TemplateLimit, compile_template, render_with_spans, tools_of
+from templating.spans import derived_spans, is_marked
 from templating.builtins import BUILTINS
 from templating.fast import plain_turns, render_turns
 from templating.spec import Rendered, TemplateSpec
@@ -105,13 +106,23 @@ class ChatTemplate:
     def render_jinja(self, messages: Any, *, add_generation_prompt: bool = False, tools: Any = None) -> Rendered:
         """Render with the Jinja training template (the reference the fast path is tested against)."""
         variables = self._variables(messages, add_generation_prompt, tools)
+        compiled = compile_template(self.jinja)
         try:
-            text, spans = render_with_spans(compile_template(self.jinja), **variables)
+            text, spans = render_with_spans(compiled, **variables)
+            if not self.marked:  # a model's own template, a file: the spans derived by rendering (templating/spans.py)
+                spans = derived_spans(lambda prefix, prompt: render_with_spans(
+                    compiled, **{**variables, "messages": prefix, "add_generation_prompt": prompt})[0],
+                    variables["messages"], text, self.name)
         except TemplateLimit as exc:
             raise TemplateLimit(f"template {self.name}: {exc}") from None
         except TemplateError as exc:
             raise self._null_content(exc, variables["messages"]) from None
         return Rendered(text, spans)
+
+    @cached_property
+    def marked(self) -> bool:
+        """Whether the training text marks its spans (`{% generation %}`); else they are derived."""
+        return is_marked(self.jinja)
 
     def render_official(self, messages: Any, *, add_generation_prompt: bool = False, tools: Any = None) -> str:
         """Render with the official template text (no spans): the parity reference."""
@@ -154,8 +165,9 @@ def register_template(name: str, jinja: str | Path, *, special_tokens: Sequence[
                       replace: bool = False, **metadata: Any) -> ChatTemplate:
     """Add a user template (Jinja text or a file) with its metadata; returns it compiled.
 
-    `training_jinja` is the same template with `{% generation %}` markers; without it the
-    template renders but has no assistant spans. User templates render in the sandbox.
+    `training_jinja` is the same template with `{% generation %}` markers; without it the spans
+    are derived by rendering prefixes (templating/spans.py; refused where the template is not
+    prefix-preserving). User templates render in the sandbox.
     """
     if name in _TEMPLATES or name in _ALIASES:
         if not replace:

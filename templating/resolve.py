@@ -9,7 +9,8 @@
 | a model or tokenizer folder, a `.gguf` file, a hub id | the tokenizer's own `chat_template`: the registry's template when it renders the same (spans known), else its own text |
 
 A template read from a file or a tokenizer trains what its `{% generation %}` marks say; without
-marks `audit` reports each reply as `response-not-supervised`, and says so before any training.
+marks the spans are derived by rendering prefixes (templating/spans.py), which a template that is
+not prefix-preserving refuses.
 """
 
 from __future__ import annotations
@@ -73,10 +74,11 @@ def _names_a_path(target: str) -> bool:
     return False
 
 
-def template_file(path: Path, tokenizer: Any = None, end_of_turn: str | None = None,
-                  bos: str | None = None) -> ChatTemplate:
+def template_file(path: Path, tokenizer: Any = None, end_of_turn: str | None = None, bos: str | None = None, *,
+                  ways: str = "give its tokenizer (--tokenizer), or put the file in its model's folder") -> ChatTemplate:
     """A Jinja file as a (not registered) template; its special tokens from `tokenizer` (loaded, or
-    what `load_tokenizer` takes; else the tokenizer in the file's folder), `end_of_turn` and `bos`."""
+    what `load_tokenizer` takes; else the tokenizer in the file's folder), `end_of_turn` and `bos`.
+    `ways`: how the command's user gives the end-of-turn marker, for the error without one."""
     from templating.embedded import load_tokenizer
 
     try:
@@ -93,7 +95,7 @@ def template_file(path: Path, tokenizer: Any = None, end_of_turn: str | None = N
     eot = end_of_turn or getattr(tokenizer, "eos_token", None)
     if not eot:
         raise InputError(f"{path}: a Jinja file needs its tokenizer for its special tokens and end-of-turn marker: "
-                         "give its tokenizer (--tokenizer), or put the file in its model's folder")
+                         f"{ways}")
     try:
         compile_template(text)
     except TemplateError as exc:

@@ -193,7 +193,8 @@ def check_target(target: str, *, tokenizer: str | None = None, end_of_turn: str 
     if path.is_file() and path.suffix != ".gguf":
         from templating.resolve import template_file
 
-        return template_file(path, loaded, end_of_turn, bos), loaded
+        return template_file(path, loaded, end_of_turn, bos, ways="name its end-of-turn marker with --end-of-turn "
+                             "(or give --tokenizer)"), loaded
     model = load_tokenizer(target)
     try:
         return template_of_tokenizer(model, target), loaded or model

@@ -73,13 +73,12 @@ def _file_template(path, tokenizer):
                                      training=text))
 
 
-def test_a_tokenizer_s_own_template_without_generation_markers_trains_nothing(cli):
+def test_a_tokenizer_s_own_template_without_generation_markers_has_its_spans_derived(cli):
+    """SmolLM2's own template has no marks: its spans are derived by rendering prefixes
+    (templating/spans.py), so every reply and its end-of-turn token train."""
     result = cli("templates", "check", SMOLLM2, "--examples", "20", "--json")
-    assert result.code == 1
-    outcomes = {o["name"]: o for o in result.json()["properties"]}
-    assert not outcomes["assistant-masked"]["passed"]
-    assert "no generation span" in outcomes["assistant-masked"]["detail"]
-    assert all(outcomes[p]["passed"] for p in ("prefix-stable", "generation-prompt", "single-bos"))
+    assert result.code == 0
+    assert all(o["passed"] for o in result.json()["properties"])
 
 
 def test_check_cli_passes_a_registry_template_and_explains_unusable_input(cli, tmp_path):

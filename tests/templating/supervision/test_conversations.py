@@ -62,7 +62,10 @@ def test_broken_templates_are_caught_with_their_codes(smollm2_tokenizer):
                                training_jinja=TEMPLATES / "no_eot_in_mask.jinja", **common)
     double = register_template("audit-double-bos", TEMPLATES / "double_bos.jinja",
                                training_jinja=TEMPLATES / "double_bos.jinja", bos_token="<|endoftext|>", **common)
-    stock = register_template("audit-no-spans", chatml.official_jinja, **common)  # no {% generation %}
+    # marks, but around nothing of the reply (a template without marks has its spans derived instead)
+    empty = chatml.jinja.replace("{%- generation %}", "{%- generation %}{%- endgeneration %}", 1).replace(
+        "{%- endgeneration %}\n    {%- else %}", "\n    {%- else %}", 1)
+    stock = register_template("audit-no-spans", empty, training_jinja=empty, **common)
     data = [chat("Hi", "Hello!", "Bye", "Ciao")]
     codes = {t.name: issues(audit(data, tokenizer=smollm2_tokenizer, template=t))
              for t in (no_eot, double, stock)}

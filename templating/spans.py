@@ -1,0 +1,67 @@
+"""Trained spans of a template that has no `{% generation %}` marks (a model's own template, a
+Jinja file), derived by rendering, not guessed: an assistant turn trains the text it adds after
+the generation prompt, up to where the next message begins — its content and its end-of-turn
+marker, exactly what a marked training template of the same text marks. This holds for
+prefix-preserving templates (rendering a conversation's first turns gives the start of its whole
+render); a template that is not (one that drops earlier turns' reasoning, or whose generation
+prompt is not the header its replies are rendered under) is refused with the turn that shows it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from templating.environment import TemplateError
+
+MARKED = re.compile(r"\{%-?\s*generation\b")
+
+
+def is_marked(text: str) -> bool:
+    """Whether a template's text marks its trained spans with `{% generation %}`."""
+    return MARKED.search(text) is not None
+
+
+def derived_spans(render: Callable[[list[Any], bool], str], messages: list[dict[str, Any]], text: str,
+                  name: str) -> list[tuple[int, int]]:
+    """The span of each assistant turn in `text` (the render of `messages`), from `render(prefix,
+    add_generation_prompt)`. TemplateError when the template is not prefix-preserving there.
+
+    Example:
+        >>> from templating import get_template
+        >>> from templating.environment import compile_template, render_with_spans
+        >>> official = compile_template(get_template("chatml").official_jinja)
+        >>> def render(ms, gen): return render_with_spans(official, messages=ms, add_generation_prompt=gen)[0]
+        >>> ms = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]
+        >>> text = render(ms, False)
+        >>> [text[a:b] for a, b in derived_spans(render, ms, text, "chatml")]
+        ['Hello<|im_end|>\\n']
+    """
+    spans = []
+    for i, message in enumerate(messages):
+        if message.get("role") != "assistant":
+            continue
+        try:  # (a conversation that opens with a reply: what the template writes before any message)
+            prompt = render(messages[:i], True)
+        except TemplateError:
+            if i:
+                raise
+            raise TemplateError(f"template {name} cannot render the empty prompt before a conversation that "
+                                "opens with the assistant, so the span of that reply cannot be derived") from None
+        through = render(messages[:i + 1], False)  # (not `text`: that may end with a generation prompt)
+        if not through.startswith(prompt):
+            at = next((k for k, (a, b) in enumerate(zip(prompt, through)) if a != b), min(len(prompt), len(through)))
+            raise TemplateError(f"template {name} is not prefix-preserving, so the spans of its replies cannot be "
+                                f"derived: the generation prompt before messages[{i}] renders {prompt[at:at + 30]!r} "
+                                f"where the conversation has {through[at:at + 30]!r}; give a template with "
+                                "{% generation %} marks")
+        if not text.startswith(through):
+            at = next((k for k, (a, b) in enumerate(zip(through, text)) if a != b), len(through))
+            raise TemplateError(f"template {name} is not prefix-preserving, so the spans of its replies cannot be "
+                                f"derived: messages[:{i + 1}] renders {through[at:at + 30]!r} where the whole "
+                                f"conversation has {text[at:at + 30]!r} (later turns change it); give a template "
+                                "with {% generation %} marks")
+        if len(through) > len(prompt):
+            spans.append((len(prompt), len(through)))
+    return spans
