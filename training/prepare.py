@@ -27,7 +27,9 @@ def tokenized_dataset(rows: Sequence[RowAudit], *, assistant_only_loss: bool, ma
 
 def check_against_trl(rows: Sequence[RowAudit], tokenizer: Any, template: ChatTemplate, prepared: Any,
                       sample: int = 8, max_length: int | None = None) -> int:
-    """Compare our ids and masks with TRL's tokenization of the same rows; returns rows checked."""
+    """Compare our ids and masks with TRL's tokenization of the same rows; returns rows checked. A
+    template without `{% generation %}` marks gives TRL no mask: its spans are derived
+    (templating/spans.py), and the ids alone are compared."""
     with_template = copy.copy(tokenizer)
     with_template.chat_template = template.jinja
     checked = 0
@@ -37,7 +39,7 @@ def check_against_trl(rows: Sequence[RowAudit], tokenizer: Any, template: ChatTe
         cut = slice(None, max_length)
         ours, theirs = prepared_row.get("assistant_masks"), trl["assistant_masks"][cut]
         # turns left out on purpose (train: false, train_on: last) are in TRL's mask, not ours
-        same_mask = ours is None or (ours == theirs if not row.untrained else
+        same_mask = ours is None or not template.marked or (ours == theirs if not row.untrained else
                                      all(t or not o for t, o in zip(theirs, ours)) and len(ours) == len(theirs))
         if trl["input_ids"][cut] != prepared_row["input_ids"] or not same_mask:
             raise MaskMismatch(f"conversation {checked + 1}: our tokens or assistant mask differ from TRL's "

@@ -48,3 +48,19 @@ def test_train_takes_a_template_file_relative_to_its_config(cli, tiny_model, tmp
     result = cli("train", config, "--dry-run")
     assert result.code == 0, result.err
     assert "<|im_start|>assistant" in result.out and "tokens and masks agree with TRL's" in " ".join(result.out.split())
+
+
+def test_train_with_a_template_file_without_marks_trains_the_derived_spans(cli, tiny_model, tmp_path):
+    from templating import get_template
+
+    (tmp_path / "official.jinja").write_text(get_template("chatml").official_jinja)  # as models ship it
+    shutil.copy(ROOT / "examples" / "everyday_conversations.jsonl", tmp_path / "chats.jsonl")
+    config = write_config(tmp_path, model=str(tiny_model), template="official.jinja", dataset={"path": "chats.jsonl"},
+                          max_length=128, output_dir=str(tmp_path / "out"),
+                          sft={"max_steps": 1, "save_strategy": "no", "disable_tqdm": True})
+    result = cli("train", config)
+    assert result.code == 0, result.err
+    registry = cli("audit", str(tmp_path / "chats.jsonl"), "--model", str(tiny_model), "--template", "chatml",
+                   "--json").json()["summary"]
+    trained = json.loads((tmp_path / "out" / "audit.json").read_text())["summary"]
+    assert trained["supervised_tokens"] == registry["supervised_tokens"] > 0
