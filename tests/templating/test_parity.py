@@ -127,7 +127,7 @@ TOOL_NAMES = [name for name in NAMES if capabilities(get_template(name)).tool_ca
 
 
 def test_the_tool_capable_built_ins_are_found_by_probing():
-    assert TOOL_NAMES == ["llama3.1", "llama3.2", "qwen2.5", "qwen3", "qwen3-nothink"]
+    assert TOOL_NAMES == ["llama3.1", "llama3.2", "qwen2.5", "qwen3", "qwen3-instruct-2507", "qwen3-nothink"]
 
 
 @pytest.mark.parametrize("name", TOOL_NAMES)
