@@ -88,6 +88,12 @@ BUILTINS = [
                  stop_strings=("<|end|>", "<|endoftext|>"), source=TRL + " (phi3.jinja)",
                  turns=TurnFormat(("<|user|>\n", "<|end|>\n"), ("<|assistant|>\n", "<|end|>\n"),
                                   ("<|system|>\n", "<|end|>\n"), final_eos="<|endoftext|>")),
+    TemplateSpec("lfm2", ("<|startoftext|>", *IM, "<|tool_list_start|>", "<|tool_list_end|>", "<|tool_call_start|>",
+                          "<|tool_call_end|>", "<|tool_response_start|>", "<|tool_response_end|>"), "<|im_end|>",
+                 "<|im_start|>assistant\n", bos_token="<|startoftext|>", eos_token="<|im_end|>",
+                 aliases=("lfm-2", "lfm2-instruct", "liquid-lfm2"), stop_strings=("<|im_end|>",),
+                 source=TRL + " (lfm2.jinja, lfm2_training.jinja; LiquidAI/LFM2-* checkpoints): tools listed in the "
+                              "system turn, calls only as text in the content"),
     TemplateSpec("phi3.5", ("<|system|>", "<|user|>", "<|assistant|>", "<|end|>", "<|endoftext|>"), "<|end|>",
                  "<|assistant|>\n", eos_token="<|endoftext|>", aliases=("phi-3.5", "phi3_5", "phi-3.5-mini"),
                  stop_strings=("<|end|>", "<|endoftext|>"),
