@@ -88,6 +88,13 @@ BUILTINS = [
                  stop_strings=("<|end|>", "<|endoftext|>"), source=TRL + " (phi3.jinja)",
                  turns=TurnFormat(("<|user|>\n", "<|end|>\n"), ("<|assistant|>\n", "<|end|>\n"),
                                   ("<|system|>\n", "<|end|>\n"), final_eos="<|endoftext|>")),
+    TemplateSpec("cohere2", ("<BOS_TOKEN>", "<|START_OF_TURN_TOKEN|>", "<|END_OF_TURN_TOKEN|>", "<|SYSTEM_TOKEN|>",
+                             "<|USER_TOKEN|>", "<|CHATBOT_TOKEN|>", "<|START_RESPONSE|>", "<|END_RESPONSE|>"),
+                 "<|END_OF_TURN_TOKEN|>", "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|><|START_RESPONSE|>",
+                 bos_token="<BOS_TOKEN>", eos_token="<|END_OF_TURN_TOKEN|>", alternating=True,
+                 aliases=("cohere-2", "aya", "tiny-aya"), stop_strings=("<|END_OF_TURN_TOKEN|>", "<|END_RESPONSE|>"),
+                 source=TRL + " (cohere2.jinja, cohere2_training.jinja; CohereLabs/tiny-aya-earth): a fixed system "
+                              "preamble, the system message as its developer preamble"),
     TemplateSpec("lfm2", ("<|startoftext|>", *IM, "<|tool_list_start|>", "<|tool_list_end|>", "<|tool_call_start|>",
                           "<|tool_call_end|>", "<|tool_response_start|>", "<|tool_response_end|>"), "<|im_end|>",
                  "<|im_start|>assistant\n", bos_token="<|startoftext|>", eos_token="<|im_end|>",
