@@ -14,7 +14,7 @@ from templating.spec import TemplateSpec
 from tests.strategies import conversations
 
 # official text prefix-preserving: derived spans == the training variant's marked spans
-SAME = ["alpaca", "chatml", "cohere2", "gemma", "gemma3", "lfm2", "llama2", "llama3", "llama3.1", "llama3.2", "mistral",
+SAME = ["alpaca", "chatml", "cohere", "cohere2", "gemma", "gemma3", "lfm2", "llama2", "llama3", "llama3.1", "llama3.2", "mistral",
         "qwen3-instruct-2507", "smollm2", "zephyr"]
 # reasoning dropped from earlier turns, a generation prompt that is not the reply's header, an EOS only at the end
 NOT_PREFIX_PRESERVING = ["deepseek-r1-distill", "phi3", "phi3.5", "qwen3"]
