@@ -13,6 +13,7 @@ from typing import Any
 
 from templating.environment import TemplateError, compile_template, render_with_spans
 from templating.registry import ChatTemplate, get_template, list_templates
+from templating.spans import first_difference
 from templating.spec import TemplateSpec, TurnFormat
 from validation.models import Message
 
@@ -138,12 +139,6 @@ def render_tokenizer_template(tokenizer: Any, messages: list[dict], add_generati
                                 bos_token=getattr(tokenizer, "bos_token", "") or "",
                                 eos_token=getattr(tokenizer, "eos_token", "") or "")
     return text
-
-
-def first_difference(a: str, b: str) -> int:
-    """The index of the first character where `a` and `b` differ (the shorter length when one is
-    a prefix of the other): where a render drifted, for messages that quote it."""
-    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 
 
 def compare_template(tokenizer: Any, template: str | ChatTemplate) -> str | None:

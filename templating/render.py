@@ -59,8 +59,9 @@ def _render_rows(data: Dataset, out: IO[str], chat: Any, add_generation_prompt: 
             continue
         row = outcome.record.row
         try:
-            conversation = _prompt(conversation_of(fmt, outcome.record.data), row, fmt.root, final_turn) \
-                if add_generation_prompt else conversation_of(fmt, outcome.record.data)  # type: ignore[arg-type]
+            conversation = conversation_of(fmt, outcome.record.data)  # type: ignore[arg-type]
+            if add_generation_prompt:
+                conversation = _prompt(conversation, row, fmt.root, final_turn)
             rendered = chat.render(conversation, add_generation_prompt=add_generation_prompt)  # with the row's tools
         except TemplateLimit:
             raise  # broken for every row: one line, not a finding per row

@@ -23,6 +23,7 @@ from templating.errors import ModelNotFound
 from templating.registry import ChatTemplate, get_template, resolve, template_of_tokenizer
 from templating.spec import TemplateSpec
 from validation.errors import InputError, UnknownName
+from validation.readers.files import is_hub_id
 
 JINJA_SUFFIXES = (".jinja", ".j2", ".jinja2")
 TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json")
@@ -68,9 +69,9 @@ def _names_a_path(target: str) -> bool:
     if path.exists():
         return True
     if path.suffix.lower() in (*JINJA_SUFFIXES, ".gguf", ".json") or "/" in target or "\\" in target:
-        if path.suffix or target.startswith((".", "/")) or target.count("/") != 1:
+        if not is_hub_id(target):
             raise UnknownName(f"{target}: no such template file, folder or model")
-        return True  # org/name: a hub id
+        return True
     return False
 
 

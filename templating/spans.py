@@ -23,6 +23,12 @@ def is_marked(text: str) -> bool:
     return MARKED.search(text) is not None
 
 
+def first_difference(a: str, b: str) -> int:
+    """The index of the first character where `a` and `b` differ (the shorter length when one is
+    a prefix of the other): where a render drifted, for messages that quote it."""
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+
+
 def derived_spans(render: Callable[[list[Any], bool], str], messages: list[dict[str, Any]], text: str,
                   name: str) -> list[tuple[int, int]]:
     """The span of each assistant turn in `text` (the render of `messages`), from `render(prefix,
@@ -51,13 +57,13 @@ def derived_spans(render: Callable[[list[Any], bool], str], messages: list[dict[
                                 "opens with the assistant, so the span of that reply cannot be derived") from None
         through = render(messages[:i + 1], False)  # (not `text`: that may end with a generation prompt)
         if not through.startswith(prompt):
-            at = next((k for k, (a, b) in enumerate(zip(prompt, through)) if a != b), min(len(prompt), len(through)))
+            at = first_difference(prompt, through)
             raise TemplateError(f"template {name} is not prefix-preserving, so the spans of its replies cannot be "
                                 f"derived: the generation prompt before messages[{i}] renders {prompt[at:at + 30]!r} "
                                 f"where the conversation has {through[at:at + 30]!r}; give a template with "
                                 "{% generation %} marks")
         if not text.startswith(through):
-            at = next((k for k, (a, b) in enumerate(zip(through, text)) if a != b), len(through))
+            at = first_difference(through, text)
             raise TemplateError(f"template {name} is not prefix-preserving, so the spans of its replies cannot be "
                                 f"derived: messages[:{i + 1}] renders {through[at:at + 30]!r} where the whole "
                                 f"conversation has {text[at:at + 30]!r} (later turns change it); give a template "

@@ -16,6 +16,7 @@ from pydantic import (BaseModel, ConfigDict, Field, InstanceOf, ValidationError,
                       model_validator)
 
 from training.errors import ConfigError
+from validation.readers.files import is_hub_id
 from validation.readers.source import Dataset
 
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -304,9 +305,8 @@ def _paths_from(data: dict[str, Any], base: Path) -> None:
         if not isinstance(value, str) or not value or Path(value).is_absolute():
             continue
         here = base / value
-        hub_id = value.count("/") == 1 and not value.startswith(".") and not Path(value).suffix
         named = key == ("template",)  # a registry name (qwen2.5, auto) unless a file of that name is there
-        if here.exists() or not (Path(value).exists() or hub_id or named):
+        if here.exists() or not (Path(value).exists() or is_hub_id(value) or named):
             holder[key[-1]] = str(here)
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from templating import ChatTemplate
-from templating.parse import PROBE, PROBE_NO_SYSTEM, first_difference
+from templating.parse import PROBE, PROBE_NO_SYSTEM
+from templating.spans import first_difference
 from training.errors import NoFingerprint
 from validation.outputs import write_file
 

@@ -5,7 +5,6 @@ too little training (loss still high, few steps, replies that repeat themselves)
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -66,12 +65,12 @@ def loss_curve(path: Path, history: Sequence[dict[str, Any]], title: str) -> boo
     evals = [(h["step"], h["eval_loss"]) for h in history if "eval_loss" in h and "step" in h]
     if not train and not evals:
         return False
-    try:
-        import matplotlib
+    from validation.errors import InputError
+    from validation.statistics.report import png_bytes, pyplot
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    try:
+        plt = pyplot()
+    except InputError:  # (no matplotlib: the run goes on without its picture)
         return False
     figure, axis = plt.subplots(figsize=(7, 4), constrained_layout=True)
     if train:
@@ -83,10 +82,7 @@ def loss_curve(path: Path, history: Sequence[dict[str, Any]], title: str) -> boo
     axis.set_title(title)
     axis.grid(alpha=0.3)
     axis.legend()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    plt.close(figure)
-    write_file(path, buffer.getvalue())
+    write_file(path, png_bytes(figure))
     return True
 
 

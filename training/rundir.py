@@ -52,8 +52,7 @@ def may_claim(out: Path, *, overwrite: bool, resume: bool) -> str | None:
         raise ConfigError(f"output_dir {out} is a file, not a folder")
     holder = _holder(out / LOCK)
     if holder is not None and holder != os.getpid():
-        raise ConfigError(f"output_dir {out} is being written by another run (PID {holder}); wait for it to end or "
-                          "choose another output_dir")
+        raise _busy(out, holder)
     earlier = read_marker(out)
     theirs = sorted(p.name for p in out.iterdir() if p.name not in (MARKER, LOCK))
     note = None
@@ -102,8 +101,7 @@ def locked(out: Path) -> Iterator[None]:
         except FileExistsError:
             holder = _holder(path)
             if holder is not None:
-                raise ConfigError(f"output_dir {out} is being written by another run (PID {holder}); wait for it to "
-                                  "end or choose another output_dir") from None
+                raise _busy(out, holder) from None
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()  # stale: its process is gone
             continue
@@ -118,6 +116,11 @@ def locked(out: Path) -> Iterator[None]:
         with contextlib.suppress(OSError):
             if path.read_text() == me:
                 path.unlink()
+
+
+def _busy(out: Path, holder: int) -> ConfigError:
+    return ConfigError(f"output_dir {out} is being written by another run (PID {holder}); wait for it to end or "
+                       "choose another output_dir")
 
 
 def _holder(path: Path) -> int | None:

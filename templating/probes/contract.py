@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from templating.environment import TemplateError, TemplateLimit
-from templating.parse import first_difference
+from templating.spans import first_difference
 from templating.registry import ChatTemplate
 from templating.spec import Rendered
 

@@ -50,6 +50,17 @@ def compression_of(source: str | os.PathLike[str]) -> str | None:
     return COMPRESSIONS.get(Path(source).suffix.lower())
 
 
+def is_hub_id(text: str) -> bool:
+    """Whether `text` is shaped as a hub id (`org/name`) rather than a path: one slash, no leading
+    `.` or `/`, no file suffix. (Whether it exists on disk is the caller's to ask first.)
+
+    Example:
+        >>> is_hub_id("openai/gsm8k"), is_hub_id("data/chat.jsonl"), is_hub_id("./org/name")
+        (True, False, False)
+    """
+    return text.count("/") == 1 and not text.startswith((".", "/")) and not Path(text).suffix
+
+
 def kind_of(source: str | os.PathLike[str], first: Callable[[], bytes] | None = None) -> str:
     """Which reader handles `source`: jsonl, json, parquet, csv, disk or hub (a compressed file:
     the kind of what it holds, `data.jsonl.gz` is jsonl). `first` gives the file's first bytes
@@ -81,8 +92,7 @@ def kind_of(source: str | os.PathLike[str], first: Callable[[], bytes] | None = 
         raise InputError(f"{path}: unknown file type {suffix or '(none)'!r}; "
                          "expected .jsonl, .json, .parquet, .csv (the text ones also as .gz, .bz2, .xz) or a "
                          "save_to_disk folder")
-    text = str(source)
-    if text.count("/") == 1 and not text.startswith((".", "/")) and not Path(text).suffix:
+    if is_hub_id(str(source)):
         return "hub"
     if path.is_symlink():
         try:

@@ -157,7 +157,8 @@ def render_compare(a: Shown, b: Shown, leakage: Leakage, console: Console) -> No
     console.print(table)
 
 
-def _figure(stats: Shown) -> Any:
+def pyplot() -> Any:
+    """matplotlib's pyplot, drawing off screen (Agg); InputError saying what to install without it."""
     try:
         import matplotlib
 
@@ -165,7 +166,15 @@ def _figure(stats: Shown) -> Any:
         import matplotlib.pyplot as plt
     except ImportError:
         raise InputError("plots need matplotlib: pip install 'instructkit[plot]'") from None
-    return stats.figure(plt)
+    return plt
+
+
+def png_bytes(figure: Any) -> bytes:
+    """`figure` as PNG bytes (110 dpi); the figure is closed."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    pyplot().close(figure)
+    return buffer.getvalue()
 
 
 def conversation_figure(stats: Any, plt: Any) -> Any:
@@ -190,13 +199,7 @@ def conversation_figure(stats: Any, plt: Any) -> Any:
 
 
 def _png_bytes(stats: Shown) -> bytes:
-    import matplotlib.pyplot as plt
-
-    figure = _figure(stats)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    plt.close(figure)
-    return buffer.getvalue()
+    return png_bytes(stats.figure(pyplot()))
 
 
 def plot(stats: Shown, path: str | os.PathLike[str], *, html: bool | None = None, inputs: Paths = ()) -> Path:
