@@ -56,18 +56,21 @@ def derived_spans(render: Callable[[list[Any], bool], str], messages: list[dict[
             raise TemplateError(f"template {name} cannot render the empty prompt before a conversation that "
                                 "opens with the assistant, so the span of that reply cannot be derived") from None
         through = render(messages[:i + 1], False)  # (not `text`: that may end with a generation prompt)
-        if not through.startswith(prompt):
-            at = first_difference(prompt, through)
-            raise TemplateError(f"template {name} is not prefix-preserving, so the spans of its replies cannot be "
-                                f"derived: the generation prompt before messages[{i}] renders {prompt[at:at + 30]!r} "
-                                f"where the conversation has {through[at:at + 30]!r}; give a template with "
-                                "{% generation %} marks")
-        if not text.startswith(through):
-            at = first_difference(through, text)
-            raise TemplateError(f"template {name} is not prefix-preserving, so the spans of its replies cannot be "
-                                f"derived: messages[:{i + 1}] renders {through[at:at + 30]!r} where the whole "
-                                f"conversation has {text[at:at + 30]!r} (later turns change it); give a template "
-                                "with {% generation %} marks")
+        _prefix(prompt, through, name, f"the generation prompt before messages[{i}] renders {{}} where the "
+                                       "conversation has {}")
+        _prefix(through, text, name, f"messages[:{i + 1}] renders {{}} where the whole conversation has {{}} (later "
+                                     "turns change it)")
         if len(through) > len(prompt):
             spans.append((len(prompt), len(through)))
     return spans
+
+
+def _prefix(head: str, whole: str, name: str, where: str) -> None:
+    """TemplateError unless `whole` starts with `head`: `where` says what differs, its two `{}` the
+    two texts from the first character that differs."""
+    if whole.startswith(head):
+        return
+    at = first_difference(head, whole)
+    raise TemplateError(f"template {name} is not prefix-preserving, so the spans of its replies cannot be derived: "
+                        + where.format(repr(head[at:at + 30]), repr(whole[at:at + 30]))
+                        + "; give a template with {% generation %} marks")
