@@ -18,6 +18,17 @@ HISTORY_THINKING = ("the official text renders a think block only in assistant t
                     "when it is the last); the training variant (TRL's) renders `<think>\\n…\\n</think>\\n\\n` in "
                     "every assistant turn, so a conversation trains as one prefix-preserving text")
 
+GLM_END = ("the official text ends a reply where the next turn's header begins, so a conversation's last reply has "
+           "no end marker; the training variant (TRL's) writes `<|user|>` after it, so the model learns to stop")
+OPEN_THINK = ("the generation prompt opens a think block (`<｜Assistant｜><think>\\n`) that no rendered reply has (the "
+              "official text and TRL's training variant both drop a reply's reasoning up to `</think>`), so a trained "
+              "reply does not continue the prompt the model is given at inference")
+GEMMA4_TOKENS = ("<bos>", "<|turn>", "<turn|>", "<|channel>", "<channel|>", "<|think|>", "<|tool>", "<tool|>",
+                 "<|tool_call>", "<tool_call|>", "<|tool_response>", "<tool_response|>", '<|"|>', "<|image|>",
+                 "<|audio|>", "<|video|>")
+LFM_TOKENS = ("<|startoftext|>", *IM, "<|tool_list_start|>", "<|tool_list_end|>", "<|tool_call_start|>",
+              "<|tool_call_end|>", "<|tool_response_start|>", "<|tool_response_end|>")
+
 BUILTINS = [
     TemplateSpec("chatml", IM, "<|im_end|>", "<|im_start|>assistant\n", eos_token="<|im_end|>",
                  source="ChatML as TRL's former setup_chat_format installed it", turns=CHATML_TURNS),
@@ -45,6 +56,19 @@ BUILTINS = [
                  source=TRL + " (qwen3.jinja, qwen3_training.jinja) with enable_thinking=False", call_syntax="qwen",
                  variables={"enable_thinking": False}, training_differs=HISTORY_THINKING, jinja_name="qwen3",
                  turns=QWEN3_TURNS),
+    *(TemplateSpec(name, (*IM, "<|endoftext|>"), "<|im_end|>", "<|im_start|>assistant\n" + opened,
+                   eos_token="<|im_end|>", aliases=aliases, stop_strings=("<|im_end|>", "<|endoftext|>"),
+                   trims_content=True, jinja_name=files,
+                   source=TRL + f" ({files}.jinja, {files}_training.jinja)" + note, training_differs=differs)
+      for name, files, opened, aliases, note, differs in (
+          ("qwen3.5", "qwen3_5_think", "<think>\n", ("qwen3_5", "qwen3.5-think", "qwen3_5_think", "qwen-3.5"), "",
+           HISTORY_THINKING),
+          ("qwen3.5-nothink", "qwen3_5_nothink", "<think>\n\n</think>\n\n", ("qwen3_5_nothink",), "",
+           HISTORY_THINKING),
+          ("qwen3.6", "qwen3_6", "<think>\n", ("qwen3_6", "qwen-3.6"), "", HISTORY_THINKING),
+          ("qwen3.8", "qwen3_8", "<think>\n", ("qwen3_8", "qwen-3.8"),
+           ": a system turn with the reasoning effort (xhigh unless set) is always written; earlier turns' reasoning "
+           "is kept (preserve_thinking)", ""))),
     TemplateSpec("deepseek-r1-distill",
                  ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜User｜>", "<｜Assistant｜>"),
                  "<｜end▁of▁sentence｜>", "<｜Assistant｜><think>\n", bos_token="<｜begin▁of▁sentence｜>",
@@ -111,6 +135,60 @@ BUILTINS = [
                  "<|assistant|>\n", eos_token="<|endoftext|>", aliases=("phi-3.5", "phi3_5", "phi-3.5-mini"),
                  stop_strings=("<|end|>", "<|endoftext|>"),
                  source=TRL + " (phi3_5.jinja, phi3_5_training.jinja): as phi3, a system turn without text is left out"),
+    TemplateSpec("deepseek-v3", ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜User｜>", "<｜Assistant｜>",
+                                 "<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>", "<｜tool▁call▁begin｜>",
+                                 "<｜tool▁call▁end｜>", "<｜tool▁outputs▁begin｜>", "<｜tool▁outputs▁end｜>",
+                                 "<｜tool▁output▁begin｜>", "<｜tool▁output▁end｜>", "<｜tool▁sep｜>"),
+                 "<｜end▁of▁sentence｜>", "<｜Assistant｜><think>\n", bos_token="<｜begin▁of▁sentence｜>",
+                 eos_token="<｜end▁of▁sentence｜>", aliases=("deepseekv3", "deepseek_v3", "deepseek-v3.1"),
+                 stop_strings=("<｜end▁of▁sentence｜>",), jinja_name="deepseekv3",
+                 source=TRL + " (deepseekv3.jinja, deepseekv3_training.jinja): system messages joined at the start, "
+                              "reasoning before `</think>` dropped from every reply; in the training variant a string "
+                              "of arguments is written as the official text writes it", training_differs=OPEN_THINK),
+    TemplateSpec("glm4-moe", ("[gMASK]", "<sop>", "<|system|>", "<|user|>", "<|assistant|>", "<|observation|>"),
+                 "<|user|>", "<|assistant|>", eos_token="<|endoftext|>",
+                 aliases=("glm4moe", "glm4_moe", "glm-4.5", "glm-4.6", "glm4.5"), trims_content=True,
+                 stop_strings=("<|user|>", "<|observation|>", "<|endoftext|>"), jinja_name="glm4moe",
+                 source=TRL + " (glm4moe.jinja, glm4moe_training.jinja): a reply ends where the next turn's "
+                              "header begins", training_differs=GLM_END),
+    *(TemplateSpec(name, IM, "<|im_end|>", "<|im_start|>assistant\n<think>\n", eos_token="<|im_end|>",
+                   aliases=(files, name.replace("-3", "3", 1)), stop_strings=("<|im_end|>",), trims_content=True,
+                   jinja_name=files,
+                   source=TRL + f" ({files}.jinja, {files}_training.jinja; nvidia/NVIDIA-{checkpoint}-*)")
+      for name, files, checkpoint in (("nemotron-3-nano", "nemotron_3_nano", "Nemotron-3-Nano"),
+                                      ("nemotron-3-super", "nemotron_3_super", "Nemotron-3-Super"),
+                                      ("nemotron-3-ultra", "nemotron_3_ultra", "Nemotron-3-Ultra"),
+                                      ("nemotron-3.5-lightning", "nemotron_3_5_lightning", "Nemotron-3.5-Lightning"))),
+    *(TemplateSpec(name, GEMMA4_TOKENS, "<turn|>", "<|turn>model\n", bos_token="<bos>", eos_token="<turn|>", trims_content=True,
+                   aliases=aliases, stop_strings=("<turn|>", "<eos>"), jinja_name=files, source=TRL + note)
+      for name, files, aliases, note in (
+          ("gemma4", "gemma4", ("gemma-4",), " (gemma4.jinja; google/gemma-4-E2B-it at 6b7e72c); spans derived"),
+          ("gemma4-v2", "gemma4_v2", ("gemma4_v2",), " (gemma4_v2.jinja; google/gemma-4-E2B-it as released, "
+                                                     "4742fe8); spans derived"),
+          ("gemma4-v3", "gemma4_v3", ("gemma4_v3",), " (gemma4_v3.jinja; google/gemma-4-E2B-it at b446025); "
+                                                     "spans derived"),
+          ("gemma4-v4", "gemma4_v4", ("gemma4_v4",), " (gemma4_v4.jinja; google/gemma-4-E2B-it at 905e84b); "
+                                                     "spans derived"),
+          ("gemma4-v5", "gemma4_v5", ("gemma4_v5", "gemma-4-latest"),
+           " (gemma4_v5.jinja; google/gemma-4-E2B-it at 8995379, the current revision); training variant: "
+           "instructkit's, TRL's diffusion_gemma_training.jinja marks applied to it"),
+          ("diffusion-gemma", "diffusion_gemma", ("diffusion_gemma", "diffusiongemma"),
+           " (diffusion_gemma.jinja, diffusion_gemma_training.jinja; google/diffusiongemma-26B-A4B-it)"))),
+    TemplateSpec("muse-glimmer", ("<|start|>", "<|message|>", "<|eot|>", "<|eom|>", "<|patch|>", "<|video|>"),
+                 "<|eot|>", "<|start|>assistant", eos_token="<|eot|>", aliases=("muse_glimmer", "muse-glimmer-30b"),
+                 stop_strings=("<|eot|>", "<|eom|>"), jinja_name="muse_glimmer", variables={"current_date": "2026-01-04"},
+                 source=TRL + " (muse_glimmer.jinja, muse_glimmer_training.jinja; meta-models/Muse-Glimmer-30B): "
+                              "a reply is addressed `to=user`; the date is pinned"),
+    *(TemplateSpec(name, LFM_TOKENS, "<|im_end|>", "<|im_start|>assistant\n", bos_token="<|startoftext|>",
+                   eos_token="<|im_end|>", aliases=aliases, stop_strings=("<|im_end|>",),
+                   jinja_name=files, source=TRL + note)
+      for name, files, aliases, note in (
+          ("lfm2-v2", "lfm2_v2", ("lfm2_v2",), " (lfm2_v2.jinja, lfm2_v2_training.jinja; LiquidAI/LFM2-1.2B since "
+                                               "40f3da0): calls written as Python"),
+          ("lfm2.5", "lfm2_2_5", ("lfm2_2_5", "lfm-2.5"), " (lfm2_2_5.jinja, marked by its authors; "
+                                                          "LiquidAI/LFM2.5-*): calls written as Python"),
+          ("lfm2.5-v2", "lfm2_2_5_v2", ("lfm2_2_5_v2",), " (lfm2_2_5_v2.jinja, marked by its authors; "
+                                                         "LiquidAI/LFM2.5-230M since 13a5383)"))),
     TemplateSpec("llama2", ("<s>", "</s>", "[INST]", "[/INST]", "<<SYS>>", "<</SYS>>"), "</s>", "",
                  bos_token="<s>", eos_token="</s>", alternating=True, trims_content=True,
                  aliases=("llama-2", "llama2-chat"),

@@ -1,7 +1,8 @@
 """The template registry: name → `TemplateSpec` (metadata + Jinja files), compiled on first use.
 
 Each built-in ships two package resources: `NAME.jinja`, the model's official template (the
-parity oracle), and `NAME_training.jinja`, the same template with `{% generation %}` markers.
+parity oracle), and `NAME_training.jinja`, the same template with `{% generation %}` markers
+(where TRL ships none, the official text serves: its own marks, or spans derived by rendering).
 `ChatTemplate.render` renders the training variant, so text and assistant spans come from one
 pass; property tests keep its text byte-identical to the official one.
 """
@@ -63,9 +64,15 @@ class ChatTemplate:
 
     @cached_property
     def jinja(self) -> str:
-        """The template with `{% generation %}` markers: `tokenizer.chat_template = t.jinja`."""
-        return self.spec.training if self.spec.training is not None else \
-            _resource(f"{self._files}_training.jinja")
+        """The template with `{% generation %}` markers: `tokenizer.chat_template = t.jinja`. A
+        built-in without a training variant trains its official text: the marks its authors wrote
+        (lfm2.5) or, without marks, spans derived by rendering (gemma4; templating/spans.py)."""
+        if self.spec.training is not None:
+            return self.spec.training
+        try:
+            return _resource(f"{self._files}_training.jinja")
+        except FileNotFoundError:
+            return self.official_jinja
 
     def _variables(self, messages: Any, add_generation_prompt: bool, tools: Any = None) -> dict[str, Any]:
         try:

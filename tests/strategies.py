@@ -68,8 +68,10 @@ _search_args = st.fixed_dictionaries({"query": visible_text}, optional={
 
 
 @st.composite
-def tool_conversations(draw, max_calls: int = 3) -> tuple[list[dict], list[dict]]:
-    """(messages, tools) of one valid tool-calling conversation, up to `max_calls` calls a turn."""
+def tool_conversations(draw, max_calls: int = 3, forms: tuple[str, ...] = ("object", "string")
+                       ) -> tuple[list[dict], list[dict]]:
+    """(messages, tools) of one valid tool-calling conversation, up to `max_calls` calls a turn,
+    arguments written in one of `forms` (a JSON "string" or an "object")."""
     import json
 
     tools = [WEATHER_TOOL, SEARCH_TOOL]
@@ -83,8 +85,8 @@ def tool_conversations(draw, max_calls: int = 3) -> tuple[list[dict], list[dict]
             name, args = draw(st.sampled_from([("get_weather", _weather_args), ("search_products", _search_args)]))
             arguments = draw(args)
             call = {"type": "function", "function": {
-                "name": name, "arguments": json.dumps(arguments, ensure_ascii=False) if draw(st.booleans())
-                else arguments}}
+                "name": name, "arguments": json.dumps(arguments, ensure_ascii=False)
+                if draw(st.sampled_from(forms)) == "string" else arguments}}
             calls.append({"id": f"call_{count}", **call} if with_ids else call)
         messages.append({"role": "assistant", "content": draw(st.sampled_from(["", draw(visible_text)])),
                          "tool_calls": calls})

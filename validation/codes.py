@@ -152,6 +152,12 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
          "With --template: the row's reasoning is in a field the template does not print (e.g. reasoning_content "
          "for deepseek-r1-distill or chatml); the message says how many characters would not be trained.",
          "`--fix` moves the reasoning into the content as a think block, which every template trains."),
+    Code("history-reasoning-dropped", "warning", "template",
+         "With --template: the template drops the reasoning of replies that have a user turn after them "
+         "(nemotron-3, deepseek-v3, glm4-moe, lfm2.5: what their models see of history), so those replies train as "
+         "answers without their reasoning and the model learns to answer without thinking.",
+         "Split the conversation into one row per reply (each row ending with its reply), or train with a template "
+         "whose training variant keeps history reasoning (qwen3, qwen3.5)."),
     Code("empty-think-supervised", "warning", "template",
          "With --template: the template puts an empty `<think></think>` block in the trained span of replies "
          "without reasoning (qwen3's training variant): the model learns to skip thinking.",

@@ -8,8 +8,8 @@ user registers is probed the same way as the built-ins.
 - `tools`: the declared tools reach the text (their JSON schema is printed);
 - `tool_calls`: an assistant call's name and arguments reach the text;
 - `parallel_calls`: two calls in one turn render (some templates raise for more than one);
-- `arguments`: which forms of `function.arguments` render as the JSON object they hold — an
-  object may come out as a Python repr, and a JSON string double-encoded (`"{\\"city\\"...`);
+- `arguments`: which forms of `function.arguments` render right — an object may come out as a
+  Python repr, and a JSON string double-encoded (`"{\\"city\\"...`) or unlike the object's text;
 - `null_content`: an assistant call with `content: null` renders without the text "None".
 """
 
@@ -64,6 +64,18 @@ def _holds_object(text: str | None) -> bool:
     return text is not None and any(f'"{_ARG}"{sep}"{_VALUE}"' in text for sep in (": ", ":"))
 
 
+def _argument_forms(as_object: str | None, as_string: str | None) -> tuple[str, ...]:
+    """The forms of `function.arguments` the template renders right. An object (the documented form)
+    is right where its value reaches the text and it is neither a Python repr nor double-encoded,
+    in whatever syntax the template writes calls (JSON, XML parameters, Python calls); a JSON
+    string is right where it renders as the object does, or, where an object fails, as JSON."""
+    as_repr, doubled = f"'{_ARG}'", f'\\"{_ARG}\\"'
+    good = as_object is not None and _VALUE in as_object and as_repr not in as_object and doubled not in as_object
+    return tuple(form for form, ok in (("object", good),
+                                       ("string", as_string == as_object if good else _holds_object(as_string)))
+                 if ok)
+
+
 @lru_cache(maxsize=64)
 def _probe(template: ChatTemplate) -> Capabilities:
     plain = _render(template, [{"role": "user", "content": "probe question"}], tools=[_TOOL])
@@ -71,7 +83,7 @@ def _probe(template: ChatTemplate) -> Capabilities:
     as_object = _render(template, _asking(_call(_NAME, {_ARG: _VALUE})), tools=[_TOOL])
     as_string = _render(template, _asking(_call(_NAME, json.dumps({_ARG: _VALUE}))), tools=[_TOOL])
     calls = any(t is not None and _NAME in t and _VALUE in t for t in (as_object, as_string))
-    arguments = tuple(form for form, text in (("object", as_object), ("string", as_string)) if _holds_object(text))
+    arguments = _argument_forms(as_object, as_string)
     second = {**_call("probe_other", {_ARG: _VALUE}), "id": "call_2"}
     parallel = _render(template, _asking(_call(_NAME, {_ARG: _VALUE}), second), tools=[_TOOL])
     null = _render(template, _asking(_call(_NAME, {_ARG: _VALUE}), content=None), tools=[_TOOL])
@@ -117,5 +129,14 @@ def reasoning_support(template: ChatTemplate) -> ReasoningSupport:
     # a think tag of the prompt in the span (qwen2.5's span holds the prompt's last newline: not counted)
     kinds = tuple(kind for kind, got in (("reasoning", opened), ("plain", plain))
                   if got and prompt and got[0].startswith(prompt) and OPEN in prompt[got[2]:])
+    # a reply with reasoning and another exchange after it: is its reasoning still trained?
+    thinking = {"role": "assistant", "content": "probe answer", field: _THOUGHT} if field else \
+        {"role": "assistant", "content": f"{OPEN}\n{_THOUGHT}\n{CLOSE}\n\nprobe answer"}
+    try:
+        later = template.render([question, thinking, question, {"role": "assistant", "content": "probe answer"}])
+        spans = later.assistant_spans
+        history = not spans or _THOUGHT in later.text[spans[0][0]:spans[0][1]]
+    except (TemplateError, jinja2.TemplateError, TypeError, ValueError):
+        history = True
     return ReasoningSupport(field=field, empty_block=plain is not None and OPEN in plain[1] and CLOSE in plain[1],
-                            prompt_trained=kinds)
+                            prompt_trained=kinds, history=history)

@@ -73,6 +73,10 @@ CASES = [
     ("reasoning-dropped", [], [], 0),
     ("reasoning-dropped", ["--template", "chatml"], [(2, "messages", "reasoning-dropped", "warning")], 0),
     ("reasoning-dropped", ["--template", "qwen3"], [], 0),  # qwen3 prints reasoning_content
+    ("history-reasoning-dropped", [], [], 0),
+    ("history-reasoning-dropped", ["--template", "glm4-moe"],
+     [(2, "messages", "history-reasoning-dropped", "warning")], 0),
+    ("history-reasoning-dropped", ["--template", "qwen3"], [], 0),  # its training variant keeps it
     ("empty-think-supervised", [], [], 0),
     ("empty-think-supervised", ["--template", "qwen3"], [(2, "messages", "empty-think-supervised", "warning")], 0),
     ("empty-think-supervised", ["--template", "qwen2.5"], [], 0),

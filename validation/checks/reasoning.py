@@ -130,11 +130,14 @@ class ReasoningSupport:
     think blocks, which are content, reach the text); `empty_block`: it puts an empty think block
     in the trained span of a reply without reasoning; `prompt_trained`: the kinds of reply
     ("reasoning": opening with a think block; "plain": without one) whose trained span begins inside
-    the generation prompt, so that text inference writes itself is trained."""
+    the generation prompt, so that text inference writes itself is trained; `history`: the reasoning
+    of a reply with another exchange after it is trained (False: the template drops it there, as
+    nemotron-3's and deepseek-v3's do)."""
 
     field: str | None
     empty_block: bool
     prompt_trained: tuple[str, ...] = ()
+    history: bool = True
 
     def describe(self) -> str:
         """One line for `instructkit templates`."""
@@ -143,13 +146,16 @@ class ReasoningSupport:
             parts.append("trains an empty think block")
         if self.prompt_trained:
             parts.append("trains its generation prompt")
+        if not self.history:
+            parts.append("drops earlier replies' reasoning")
         return ", ".join(parts)
 
 
 def template_reasoning_issues(messages: Sequence[Any], support: ReasoningSupport, template: str,
                               root: str) -> list[Found]:
-    """One warning per row and kind: reasoning the template leaves out of training, empty think
-    blocks it trains, and generation-prompt text it trains (raw message dicts of a valid row)."""
+    """One warning per row and kind: reasoning the template leaves out of training (a field it does not
+    print; earlier replies' reasoning it drops), empty think blocks it trains, and generation-prompt
+    text it trains (raw message dicts of a valid row)."""
     replies = [reasoning_of(m) for m in messages if isinstance(m, dict) and m.get("role") == "assistant"
                and not m.get("tool_calls") and m.get("train") is not False]  # a turn left out trains nothing
     found: list[Found] = []
@@ -159,6 +165,17 @@ def template_reasoning_issues(messages: Sequence[Any], support: ReasoningSupport
         found.append((root, "reasoning-dropped",
                       f"template {template} does not print {dropped[0].source}: {lost} characters of reasoning in "
                       f"{len(dropped)} turn(s) would not be trained (--fix moves them into the content)"))
+    if not support.history:  # replies with reasoning and a user turn after them: the template drops it there
+        users = [i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "user"]
+        earlier = [reasoning_of(m) for i, m in enumerate(messages) if users and i < users[-1]
+                   and isinstance(m, dict) and m.get("role") == "assistant" and m.get("train") is not False]
+        earlier = [r for r in earlier if (r.text or "").strip()]
+        if earlier:
+            found.append((root, "history-reasoning-dropped",
+                          f"template {template} drops the reasoning of replies before the last user turn: "
+                          f"{sum(len(r.text or '') for r in earlier)} characters in {len(earlier)} turn(s) would "
+                          "train as answers without their reasoning"))
+
     def kind(r: Reasoning) -> str:  # does the reply reach the text with a think block of its own?
         return "reasoning" if r.source == "inline" or (r.source is not None and r.source == support.field) \
             else "plain"

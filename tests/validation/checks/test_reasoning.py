@@ -66,6 +66,11 @@ def test_what_a_template_would_train_is_one_warning_per_row_and_kind():
         ("empty-think-supervised", "template qwen3 trains an empty think block in 2 turn(s) without reasoning: the "
                                    "model learns to skip thinking there")]
     assert [c for _, c, _ in template_reasoning_issues(rows, R1, "r1", "messages")] == ["reasoning-dropped"]
+    nemotron = ReasoningSupport(field="reasoning_content", empty_block=False, history=False)
+    assert [(c, m) for _, c, m in template_reasoning_issues(rows, nemotron, "n", "messages")][1:] == [
+        ("history-reasoning-dropped", "template n drops the reasoning of replies before the last user turn: 4 "
+                                      "characters in 1 turn(s) would train as answers without their reasoning")]
+    assert template_reasoning_issues(rows[:2], nemotron, "n", "messages") == []  # the last reply keeps its own
     opened = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "<think>x</think>y"}]
     assert [c for _, c, _ in template_reasoning_issues(opened, R1, "r1", "messages")] == ["generation-prompt-trained"]
 
@@ -90,12 +95,21 @@ def test_each_template_is_probed_for_what_it_trains_of_reasoning():
     assert found["qwen3"] == ReasoningSupport("reasoning_content", True, ())
     assert found["qwen3-nothink"] == ReasoningSupport("reasoning_content", True, ("plain",))
     assert found["deepseek-r1-distill"] == ReasoningSupport(None, False, ("reasoning",))
+    assert found["nemotron-3-nano"] == ReasoningSupport("reasoning_content", True, ("reasoning",), history=False)
+    assert found["glm4-moe"] == ReasoningSupport("reasoning_content", True, (), history=False)
+    assert found["lfm2.5"] == ReasoningSupport("thinking", False, (), history=False)
+    assert found["qwen3.5"] == ReasoningSupport("reasoning_content", True, ("reasoning", "plain"))
+    assert found["deepseek-v3"] == ReasoningSupport(None, False, (), history=False)  # drops inline blocks too
     others = {name for name, support in found.items() if support != ReasoningSupport(None, False, ())}
-    assert others == {"qwen3", "qwen3-nothink", "deepseek-r1-distill"}
+    assert others == {"qwen3", "qwen3-nothink", "deepseek-r1-distill", "qwen3.5", "qwen3.5-nothink", "qwen3.6",
+                      "qwen3.8", "deepseek-v3", "glm4-moe", "nemotron-3-nano", "nemotron-3-super", "nemotron-3-ultra",
+                      "nemotron-3.5-lightning", "gemma4-v5", "diffusion-gemma", "muse-glimmer", "lfm2.5", "lfm2.5-v2"}
     assert [found[n].describe() for n in ("qwen3", "qwen3-nothink", "deepseek-r1-distill", "chatml")] == [
         "reads reasoning_content, trains an empty think block",
         "reads reasoning_content, trains an empty think block, trains its generation prompt",
         "reasoning inline only, trains its generation prompt", "reasoning inline only"]
+    assert found["glm4-moe"].describe() == \
+        "reads reasoning_content, trains an empty think block, drops earlier replies' reasoning"
 
 
 def test_fix_moves_field_reasoning_into_the_content_for_a_template_that_drops_it(cli, tmp_path):
