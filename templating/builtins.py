@@ -134,7 +134,8 @@ BUILTINS = [
     TemplateSpec("phi3.5", ("<|system|>", "<|user|>", "<|assistant|>", "<|end|>", "<|endoftext|>"), "<|end|>",
                  "<|assistant|>\n", eos_token="<|endoftext|>", aliases=("phi-3.5", "phi3_5", "phi-3.5-mini"),
                  stop_strings=("<|end|>", "<|endoftext|>"),
-                 source=TRL + " (phi3_5.jinja, phi3_5_training.jinja): as phi3, a system turn without text is left out"),
+                 source=TRL + " (phi3_5.jinja, phi3_5_training.jinja): as phi3, a system turn without text is "
+                              "left out"),
     TemplateSpec("deepseek-v3", ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜User｜>", "<｜Assistant｜>",
                                  "<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>", "<｜tool▁call▁begin｜>",
                                  "<｜tool▁call▁end｜>", "<｜tool▁outputs▁begin｜>", "<｜tool▁outputs▁end｜>",
@@ -159,8 +160,9 @@ BUILTINS = [
                                       ("nemotron-3-super", "nemotron_3_super", "Nemotron-3-Super"),
                                       ("nemotron-3-ultra", "nemotron_3_ultra", "Nemotron-3-Ultra"),
                                       ("nemotron-3.5-lightning", "nemotron_3_5_lightning", "Nemotron-3.5-Lightning"))),
-    *(TemplateSpec(name, GEMMA4_TOKENS, "<turn|>", "<|turn>model\n", bos_token="<bos>", eos_token="<turn|>", trims_content=True,
-                   aliases=aliases, stop_strings=("<turn|>", "<eos>"), jinja_name=files, source=TRL + note)
+    *(TemplateSpec(name, GEMMA4_TOKENS, "<turn|>", "<|turn>model\n", bos_token="<bos>", eos_token="<turn|>",
+                   trims_content=True, aliases=aliases, stop_strings=("<turn|>", "<eos>"), jinja_name=files,
+                   source=TRL + note)
       for name, files, aliases, note in (
           ("gemma4", "gemma4", ("gemma-4",), " (gemma4.jinja; google/gemma-4-E2B-it at 6b7e72c); spans derived"),
           ("gemma4-v2", "gemma4_v2", ("gemma4_v2",), " (gemma4_v2.jinja; google/gemma-4-E2B-it as released, "
@@ -176,7 +178,8 @@ BUILTINS = [
            " (diffusion_gemma.jinja, diffusion_gemma_training.jinja; google/diffusiongemma-26B-A4B-it)"))),
     TemplateSpec("muse-glimmer", ("<|start|>", "<|message|>", "<|eot|>", "<|eom|>", "<|patch|>", "<|video|>"),
                  "<|eot|>", "<|start|>assistant", eos_token="<|eot|>", aliases=("muse_glimmer", "muse-glimmer-30b"),
-                 stop_strings=("<|eot|>", "<|eom|>"), jinja_name="muse_glimmer", variables={"current_date": "2026-01-04"},
+                 stop_strings=("<|eot|>", "<|eom|>"), jinja_name="muse_glimmer",
+                 variables={"current_date": "2026-01-04"},
                  source=TRL + " (muse_glimmer.jinja, muse_glimmer_training.jinja; meta-models/Muse-Glimmer-30B): "
                               "a reply is addressed `to=user`; the date is pinned"),
     *(TemplateSpec(name, LFM_TOKENS, "<|im_end|>", "<|im_start|>assistant\n", bos_token="<|startoftext|>",
@@ -209,3 +212,8 @@ BUILTINS = [
                  source="instructkit's own, after Stanford Alpaca's prompt_no_input (tatsu-lab/stanford_alpaca "
                         "train.py); no model ships an official alpaca chat template"),
 ]
+
+# The built-ins without a training variant or marks of their own (their spans are derived by rendering,
+# templating/spans.py), each with the marked built-in of the same format whose spans theirs equal
+# (tests/templating/test_parity.py, tests/data/golden_builtins.json).
+MARKS_OF = {name: "diffusion-gemma" for name in ("gemma4", "gemma4-v2", "gemma4-v3", "gemma4-v4")}

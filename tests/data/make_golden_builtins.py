@@ -1,8 +1,9 @@
 """Record tests/data/golden_builtins.json: every built-in template's render of a few fixed
 conversations (English, Korean, mixed scripts; with and without a system prompt and a generation
 prompt), rendered by transformers' own `render_jinja_template` from the template's official
-text, and the characters its training variant marks (`{% generation %}`), as runs; where the
-training variant renders other text (`TemplateSpec.training_differs`), that text too.
+text, and the characters its training variant marks (`{% generation %}`), as runs (for a built-in
+without marks, those of the marked built-in of its format, `MARKS_OF`); where the training
+variant renders other text (`TemplateSpec.training_differs`), that text too.
 
 Run it only when a built-in is added or deliberately changed:
     .venv/bin/python tests/data/make_golden_builtins.py
@@ -17,7 +18,7 @@ import transformers
 from transformers.utils.chat_template_utils import render_jinja_template
 
 from templating import get_template
-from templating.builtins import BUILTINS
+from templating.builtins import BUILTINS, MARKS_OF
 
 OUT = Path(__file__).with_name("golden_builtins.json")
 CONVERSATIONS = [
@@ -57,7 +58,8 @@ def main() -> None:
                            **spec.variables}
                 text = render_jinja_template(conversations=[messages], chat_template=template.official_jinja,
                                              **options)[0][0]
-                training, indices = render_jinja_template(conversations=[messages], chat_template=template.jinja,
+                marked = template if template.marked else get_template(MARKS_OF[spec.name])  # same text, its marks
+                training, indices = render_jinja_template(conversations=[messages], chat_template=marked.jinja,
                                                           return_assistant_tokens_mask=True, **options)
                 case = {"template": spec.name, "conversation": number, "add_generation_prompt": prompt,
                         "text": text, "trained": runs(indices[0], len(training[0]))}

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from templating import TemplateError, get_template, list_templates
-from templating.builtins import GLM_END, HISTORY_THINKING, OPEN_THINK
+from templating.builtins import GLM_END, HISTORY_THINKING, MARKS_OF, OPEN_THINK
 from templating.probes.capabilities import capabilities
 from tests.strategies import conversations, tool_conversations, visible_text
 
@@ -105,7 +105,7 @@ def test_spans_mark_the_characters_transformers_marks_in_the_training_template(n
 
 # Built-ins TRL ships no training variant for train spans derived by rendering (templating/spans.py);
 # they must equal the marks TRL wrote into the same format's training variant.
-SPAN_REFERENCE = {name: "diffusion-gemma" for name in ("gemma4", "gemma4-v2", "gemma4-v3", "gemma4-v4")}
+SPAN_REFERENCE = MARKS_OF
 
 
 def span_reference(template):
@@ -184,8 +184,8 @@ def test_gemma4_revisions_without_marks_refuse_a_tool_conversation_with_the_turn
         {"type": "function", "function": {"name": "get_weather", "arguments": {"city": "X"}}}]},
         {"role": "tool", "content": "R"}, {"role": "assistant", "content": "F"}]
     with pytest.raises(TemplateError, match=r"^template gemma4 is not prefix-preserving, so the spans of its replies "
-                                            r"cannot be derived: messages\[:2\] renders 'C<\|tool_response>' where the whole "
-                                            r"conversation has '<\|tool_response>response:get_w'"):
+                                            r"cannot be derived: messages\[:2\] renders 'C<\|tool_response>' where "
+                                            r"the whole conversation has '<\|tool_response>response:get_w'"):
         get_template("gemma4").render(messages)
     assert get_template("gemma4").render_official(messages) == get_template("gemma4-v4").render_official(messages)
 

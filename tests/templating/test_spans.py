@@ -14,10 +14,13 @@ from templating.spec import TemplateSpec
 from tests.strategies import conversations
 
 # official text prefix-preserving: derived spans == the training variant's marked spans
-SAME = ["alpaca", "chatml", "cohere", "cohere2", "gemma", "gemma3", "lfm2", "llama2", "llama3", "llama3.1", "llama3.2", "mistral",
-        "qwen3-instruct-2507", "smollm2", "zephyr"]
+SAME = ["alpaca", "chatml", "cohere", "cohere2", "diffusion-gemma", "gemma", "gemma3", "gemma4-v5", "lfm2", "lfm2-v2",
+        "lfm2.5", "lfm2.5-v2", "llama2", "llama3", "llama3.1", "llama3.2", "mistral", "qwen3-instruct-2507", "smollm2",
+        "zephyr"]
 # reasoning dropped from earlier turns, a generation prompt that is not the reply's header, an EOS only at the end
-NOT_PREFIX_PRESERVING = ["deepseek-r1-distill", "phi3", "phi3.5", "qwen3"]
+NOT_PREFIX_PRESERVING = ["deepseek-r1-distill", "deepseek-v3", "nemotron-3-nano", "nemotron-3-super",
+                         "nemotron-3-ultra", "nemotron-3.5-lightning", "phi3", "phi3.5", "qwen3", "qwen3.5",
+                         "qwen3.5-nothink", "qwen3.6"]
 MULTI_TURN = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"},
               {"role": "user", "content": "More?"}, {"role": "assistant", "content": "Sure."}]
 
@@ -61,3 +64,16 @@ def test_qwen25_derived_span_starts_where_the_model_writes():
     derived, marked = unmarked("qwen2.5").render(MULTI_TURN), get_template("qwen2.5").render(MULTI_TURN)
     assert derived.text == marked.text
     assert [(a - 1, b) for a, b in derived.assistant_spans] == marked.assistant_spans
+
+
+@pytest.mark.parametrize(("name", "start", "end"), [
+    ("qwen3.8", len("<think>\n"), 0),  # the generation prompt opens the block; the marked span holds it again
+    ("muse-glimmer", len("<|start|>assistant"), 0),  # the marked span holds the header (TRL's choice)
+    ("glm4-moe", 0, -len("<|user|>")),  # the official text has no end marker: the next header ends the reply
+])
+def test_derived_spans_start_where_the_model_writes_and_end_where_the_official_text_ends(name, start, end):
+    """Where the marked variant (TRL's) trains more than the reply the model writes after its
+    generation prompt, the derived span is that reply: the same text, a narrower span."""
+    derived, marked = unmarked(name).render(MULTI_TURN), get_template(name).render(MULTI_TURN)
+    assert derived.text == (marked.text[:-len("<|user|>")] if end else marked.text)
+    assert derived.assistant_spans == [(a + start, b + end) for a, b in marked.assistant_spans]
