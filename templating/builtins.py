@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from templating.spec import TemplateSpec, TurnFormat
+from templating.spec import PinnedDate, TemplateSpec, TurnFormat
 
 IM = ("<|im_start|>", "<|im_end|>")
 CHATML_TURNS = TurnFormat(("<|im_start|>user\n", "<|im_end|>\n"), ("<|im_start|>assistant\n", "<|im_end|>\n"),
@@ -23,6 +23,9 @@ GLM_END = ("the official text ends a reply where the next turn's header begins, 
 OPEN_THINK = ("the generation prompt opens a think block (`<｜Assistant｜><think>\\n`) that no rendered reply has (the "
               "official text and TRL's training variant both drop a reply's reasoning up to `</think>`), so a trained "
               "reply does not continue the prompt the model is given at inference")
+LAST_USER = ("The system prompt and the tool list are written at the last user turn (mistral-common's layout), so a "
+             "conversation with either is not prefix-preserving: earlier replies train after another prompt than the "
+             "one they answered")
 GEMMA4_TOKENS = ("<bos>", "<|turn>", "<turn|>", "<|channel>", "<channel|>", "<|think|>", "<|tool>", "<tool|>",
                  "<|tool_call>", "<tool_call|>", "<|tool_response>", "<tool_response|>", '<|"|>', "<|image|>",
                  "<|audio|>", "<|video|>")
@@ -162,7 +165,7 @@ BUILTINS = [
                                       ("nemotron-3.5-lightning", "nemotron_3_5_lightning", "Nemotron-3.5-Lightning"))),
     *(TemplateSpec(name, GEMMA4_TOKENS, "<turn|>", "<|turn>model\n", bos_token="<bos>", eos_token="<turn|>",
                    trims_content=True, aliases=aliases, stop_strings=("<turn|>", "<eos>"), jinja_name=files,
-                   source=TRL + note)
+                   family="gemma", source=TRL + note)
       for name, files, aliases, note in (
           ("gemma4", "gemma4", ("gemma-4",), " (gemma4.jinja; google/gemma-4-E2B-it at 6b7e72c); spans derived"),
           ("gemma4-v2", "gemma4_v2", ("gemma4_v2",), " (gemma4_v2.jinja; google/gemma-4-E2B-it as released, "
@@ -192,6 +195,15 @@ BUILTINS = [
                                                           "LiquidAI/LFM2.5-*): calls written as Python"),
           ("lfm2.5-v2", "lfm2_2_5_v2", ("lfm2_2_5_v2",), " (lfm2_2_5_v2.jinja, marked by its authors; "
                                                          "LiquidAI/LFM2.5-230M since 13a5383)"))),
+    TemplateSpec("gpt-oss", ("<|start|>", "<|message|>", "<|channel|>", "<|end|>", "<|return|>", "<|call|>",
+                             "<|constrain|>"), "<|return|>", "<|start|>assistant", eos_token="<|return|>",
+                 reply_ends=("<|return|>", "<|end|>", "<|call|>"),
+                 aliases=("gptoss", "gpt_oss", "gpt-oss-20b", "gpt-oss-120b", "harmony"),
+                 stop_strings=("<|return|>", "<|call|>"), jinja_name="gptoss",
+                 variables={"strftime_now": PinnedDate("2025-08-05")},
+                 source=TRL + " (gptoss.jinja, gptoss_training.jinja; openai/gpt-oss-*), the Harmony format: replies "
+                              "in the final channel, reasoning (`thinking`) in the analysis channel, calls in "
+                              "commentary; a conversation's last reply ends with <|return|>; the date is pinned"),
     TemplateSpec("llama2", ("<s>", "</s>", "[INST]", "[/INST]", "<<SYS>>", "<</SYS>>"), "</s>", "",
                  bos_token="<s>", eos_token="</s>", alternating=True, trims_content=True,
                  aliases=("llama-2", "llama2-chat"),
@@ -201,6 +213,15 @@ BUILTINS = [
                  supports_system=False, alternating=True, aliases=("mistral-instruct", "mistral-v0.1"),
                  source="tokenizer_config.json of mistralai/Mistral-7B-Instruct-v0.1, as quoted in "
                         "huggingface/text-generation-inference router tests"),
+    *(TemplateSpec(name, ("<s>", "</s>", "[INST]", "[/INST]", "[AVAILABLE_TOOLS]", "[/AVAILABLE_TOOLS]",
+                          "[TOOL_CALLS]", "[TOOL_RESULTS]", "[/TOOL_RESULTS]"), "</s>", "", bos_token="<s>",
+                   eos_token="</s>", aliases=aliases, jinja_name=files,
+                   source="instructkit's own, rendering what mistral-common 1.13 (Apache-2.0) tokenizes for a chat "
+                          f"completion with its {tokenizer} tokenizer; parity tested against it, text and token ids. "
+                          + LAST_USER)
+      for name, files, tokenizer, aliases in (
+          ("mistral-v3", "mistral_v3", "v3 SentencePiece", ("mistral_v3", "mistral-7b-instruct-v0.3", "mistral-v0.3")),
+          ("mistral-tekken", "mistral_tekken", "Tekken", ("mistral_tekken", "mistral-nemo", "tekken")))),
     TemplateSpec("zephyr", ("<|system|>", "<|user|>", "<|assistant|>", "</s>"), "</s>", "<|assistant|>\n",
                  eos_token="</s>", aliases=("zephyr-7b-beta",),
                  source="tokenizer_config.json of HuggingFaceH4/zephyr-7b-beta (the alignment-handbook "

@@ -29,6 +29,21 @@ def first_difference(a: str, b: str) -> int:
     return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 
 
+def end_marker(text: str, markers: tuple[str, ...], start: int) -> tuple[str, int]:
+    """The first of `markers` (a template's `end_markers`) in `text` from `start`, and where:
+    (marker, index), or (markers[0], -1) when none follows.
+
+    Example:
+        >>> end_marker("<|message|>Hi<|return|>", ("<|return|>", "<|end|>"), 0)
+        ('<|return|>', 13)
+    """
+    found = [(at, marker) for marker in markers if (at := text.find(marker, start)) >= 0]
+    if not found:
+        return markers[0], -1
+    at, marker = min(found)
+    return marker, at
+
+
 def derived_spans(render: Callable[[list[Any], bool], str], messages: list[dict[str, Any]], text: str,
                   name: str) -> list[tuple[int, int]]:
     """The span of each assistant turn in `text` (the render of `messages`), from `render(prefix,

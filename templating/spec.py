@@ -4,6 +4,7 @@ layout the fast renderer writes and `parse` reads (`TurnFormat`), and what rende
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,22 @@ class TurnFormat:
     # False: the layout is `parse`'s only (deepseek-r1-distill writes every system message at the
     # start, which the fast renderer does not); its rows render with Jinja
     fast: bool = True
+
+
+class PinnedDate:
+    """`strftime_now` for templates that print today's date (gpt-oss): a fixed day (YYYY-MM-DD), so
+    that a render does not change from one day to the next (passed in `TemplateSpec.variables`)."""
+
+    def __init__(self, day: str) -> None:
+        self.day = day
+
+    def __call__(self, fmt: str) -> str:
+        from datetime import datetime
+
+        return datetime.strptime(self.day, "%Y-%m-%d").strftime(fmt)
+
+    def __repr__(self) -> str:
+        return f"PinnedDate({self.day!r})"
 
 
 @dataclass(frozen=True)
@@ -66,6 +83,20 @@ class TemplateSpec:
     # Where the training variant renders other text than the official one (empty: nowhere), in words for the docs.
     training_differs: str = ""
     jinja_name: str | None = None  # the resources' name when another template's files serve (qwen3-nothink: qwen3's)
+    # The markers a trained reply may end with, where there are several (gpt-oss: <|end|> in history, <|return|> last,
+    # <|call|> after a call); empty: `end_of_turn` alone.
+    reply_ends: tuple[str, ...] = ()
+    family: str = ""  # the model family `instructkit templates` groups it under; empty: the name's leading letters
+
+    @property
+    def family_name(self) -> str:
+        """`family`, or the leading letters of the name (qwen for qwen3.5-nothink, llama for llama3.1)."""
+        return self.family or next((part for part in re.findall(r"[a-z]+", self.name)), self.name)
+
+    @property
+    def end_markers(self) -> tuple[str, ...]:
+        """What a trained reply ends with: `reply_ends`, or the end-of-turn marker."""
+        return self.reply_ends or (self.end_of_turn,)
 
     @property
     def stops(self) -> tuple[str, ...]:

@@ -68,15 +68,17 @@ _search_args = st.fixed_dictionaries({"query": visible_text}, optional={
 
 
 @st.composite
-def tool_conversations(draw, max_calls: int = 3, forms: tuple[str, ...] = ("object", "string")
-                       ) -> tuple[list[dict], list[dict]]:
+def tool_conversations(draw, max_calls: int = 3, forms: tuple[str, ...] = ("object", "string"),
+                       ids: bool | None = None, text_beside_calls: bool = True) -> tuple[list[dict], list[dict]]:
     """(messages, tools) of one valid tool-calling conversation, up to `max_calls` calls a turn,
-    arguments written in one of `forms` (a JSON "string" or an "object")."""
+    arguments written in one of `forms` (a JSON "string" or an "object"), call ids (9 letters and
+    digits, as mistral-common requires) always, never or drawn (`ids` None), text beside calls
+    or not."""
     import json
 
     tools = [WEATHER_TOOL, SEARCH_TOOL]
     messages = [{"role": "user", "content": draw(visible_text)}]
-    with_ids = draw(st.booleans())
+    with_ids = draw(st.booleans()) if ids is None else ids
     count = 0
     for _ in range(draw(st.integers(1, 2))):
         calls = []
@@ -87,9 +89,9 @@ def tool_conversations(draw, max_calls: int = 3, forms: tuple[str, ...] = ("obje
             call = {"type": "function", "function": {
                 "name": name, "arguments": json.dumps(arguments, ensure_ascii=False)
                 if draw(st.sampled_from(forms)) == "string" else arguments}}
-            calls.append({"id": f"call_{count}", **call} if with_ids else call)
-        messages.append({"role": "assistant", "content": draw(st.sampled_from(["", draw(visible_text)])),
-                         "tool_calls": calls})
+            calls.append({"id": f"call{count:05d}", **call} if with_ids else call)
+        messages.append({"role": "assistant", "content": draw(st.sampled_from(["", draw(visible_text)]))
+                         if text_beside_calls else "", "tool_calls": calls})
         for call in calls:
             result = {"role": "tool", "content": draw(visible_text)}
             if with_ids:

@@ -38,7 +38,8 @@ Capabilities = ToolSupport  # the contract validation checks rows against (valid
 
 
 def _call(name: str, arguments: Any) -> dict[str, Any]:
-    return {"id": "call_1", "type": "function", "function": {"name": name, "arguments": arguments}}
+    # an id of 9 letters and digits: the form every template takes (mistral-common refuses others)
+    return {"id": "probe0001", "type": "function", "function": {"name": name, "arguments": arguments}}
 
 
 def _render(template: ChatTemplate, messages: list[dict[str, Any]], tools: Any = None) -> str | None:
@@ -55,7 +56,7 @@ def _render(template: ChatTemplate, messages: list[dict[str, Any]], tools: Any =
 def _asking(*calls: dict[str, Any], content: Any = "") -> list[dict[str, Any]]:
     return [{"role": "user", "content": "probe question"}, {"role": "assistant", "content": content,
                                                              "tool_calls": list(calls)},
-            {"role": "tool", "tool_call_id": "call_1", "name": _NAME, "content": "probe result"},
+            {"role": "tool", "tool_call_id": "probe0001", "name": _NAME, "content": "probe result"},
             {"role": "assistant", "content": "probe answer"}]
 
 
@@ -84,7 +85,7 @@ def _probe(template: ChatTemplate) -> Capabilities:
     as_string = _render(template, _asking(_call(_NAME, json.dumps({_ARG: _VALUE}))), tools=[_TOOL])
     calls = any(t is not None and _NAME in t and _VALUE in t for t in (as_object, as_string))
     arguments = _argument_forms(as_object, as_string)
-    second = {**_call("probe_other", {_ARG: _VALUE}), "id": "call_2"}
+    second = {**_call("probe_other", {_ARG: _VALUE}), "id": "probe0002"}
     parallel = _render(template, _asking(_call(_NAME, {_ARG: _VALUE}), second), tools=[_TOOL])
     null = _render(template, _asking(_call(_NAME, {_ARG: _VALUE}), content=None), tools=[_TOOL])
     return Capabilities(tools=tools, tool_calls=calls,

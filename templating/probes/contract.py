@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from templating.environment import TemplateError, TemplateLimit
-from templating.spans import first_difference
+from templating.spans import end_marker, first_difference
 from templating.registry import ChatTemplate
 from templating.spec import Rendered
 
@@ -93,9 +93,8 @@ class Contract:
         return None
 
     def _end_of_turn_masked(self, messages: list[dict[str, Any]], r: Rendered) -> str | None:
-        eot = self.spec.end_of_turn
         for i, (start, end) in enumerate(r.assistant_spans):
-            at = r.text.find(eot, start)
+            eot, at = end_marker(r.text, self.spec.end_markers, start)
             if at < 0 or at + len(eot) > end:
                 return f"assistant turn {i + 1}: the end-of-turn {eot!r} is not inside the trained span " \
                        f"{r.text[start:end]!r}"

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from templating.environment import TemplateError, TemplateLimit
 from templating.environment import tools_of
+from templating.spans import end_marker
 from templating.spec import Rendered
 from templating.tokens import fast_backend, token_at, mask_of, token_range
 from validation.models import Conversation
@@ -101,7 +102,7 @@ class Auditor:
         self._forged = re.compile("|".join(map(re.escape, tokens))) if tokens else None
         self.bos = template.spec.bos_token
         self.bos_id = _token_id(self.backend, self.bos)
-        self.eot = template.spec.end_of_turn
+        self.ends = template.spec.end_markers  # what a reply's span ends with (gpt-oss: one of three)
 
     def audit(self, conversations: Sequence[Any]) -> list[RowAudit]:
         """One `RowAudit` per conversation (messages as `Conversation`, `Message`s or dicts)."""
@@ -222,14 +223,14 @@ class Auditor:
                 findings.append(Finding(turn, "content", "response-not-supervised",
                                         "no token of this response is in the mask"))
                 continue
-            eot_at = rendered.text.find(self.eot, start) if self.eot else -1
+            eot, eot_at = end_marker(rendered.text, self.ends, start)
             # the token holding the marker's first character (or its next one: offsets can skip
             # characters the vocabulary cannot spell)
-            eot_token = token_at(encoding, eot_at, 1, eot_at + len(self.eot)) if eot_at >= 0 else None
+            eot_token = token_at(encoding, eot_at, 1, eot_at + len(eot)) if eot_at >= 0 else None
             if eot_token is None or not mask[eot_token]:
                 what = "is not in the mask" if eot_token is not None else "does not follow the response"
                 findings.append(Finding(turn, "content", "end-of-turn-not-supervised",
-                                        f"the end-of-turn {self.eot!r} {what}: the model never learns to stop after "
+                                        f"the end-of-turn {eot!r} {what}: the model never learns to stop after "
                                         "this turn"))
             if limit is not None and tokens[-1] >= limit:
                 findings.append(self._cut(turn, rendered.text, start, end, encoding, tokens, limit))

@@ -14,11 +14,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import sys
+
 import transformers
-from transformers.utils.chat_template_utils import render_jinja_template
 
 from templating import get_template
 from templating.builtins import BUILTINS, MARKS_OF
+
+sys.path.insert(0, str(Path(__file__).parents[2]))  # run as a script: the repository's `tests` package
+from tests.oracle import render_official  # noqa: E402
 
 OUT = Path(__file__).with_name("golden_builtins.json")
 CONVERSATIONS = [
@@ -54,18 +58,15 @@ def main() -> None:
         for number, conversation in enumerate(CONVERSATIONS):
             messages = conversation if spec.supports_system else [m for m in conversation if m["role"] != "system"]
             for prompt in (False, True):
-                options = {"add_generation_prompt": prompt, "bos_token": spec.bos_token, "eos_token": spec.eos_token,
-                           **spec.variables}
-                text = render_jinja_template(conversations=[messages], chat_template=template.official_jinja,
-                                             **options)[0][0]
+                text, _ = render_official(spec, messages, template.official_jinja, add_generation_prompt=prompt)
                 marked = template if template.marked else get_template(MARKS_OF[spec.name])  # same text, its marks
-                training, indices = render_jinja_template(conversations=[messages], chat_template=marked.jinja,
-                                                          return_assistant_tokens_mask=True, **options)
+                training, indices = render_official(spec, messages, marked.jinja, add_generation_prompt=prompt,
+                                                    return_assistant_tokens_mask=True)
                 case = {"template": spec.name, "conversation": number, "add_generation_prompt": prompt,
-                        "text": text, "trained": runs(indices[0], len(training[0]))}
-                if training[0] != text:  # only where the spec says how (qwen3's think blocks)
+                        "text": text, "trained": runs(indices, len(training))}
+                if training != text:  # only where the spec says how (qwen3's think blocks)
                     assert spec.training_differs, spec.name
-                    case["training_text"] = training[0]
+                    case["training_text"] = training
                 cases.append(case)
     OUT.write_text(json.dumps({"source": f"transformers {transformers.__version__} render_jinja_template of each "
                                          "built-in's official text (and its training variant's generation marks)",
