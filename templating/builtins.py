@@ -29,6 +29,7 @@ LAST_USER = ("The system prompt and the tool list are written at the last user t
 GEMMA4_TOKENS = ("<bos>", "<|turn>", "<turn|>", "<|channel>", "<channel|>", "<|think|>", "<|tool>", "<tool|>",
                  "<|tool_call>", "<tool_call|>", "<|tool_response>", "<tool_response|>", '<|"|>', "<|image|>",
                  "<|audio|>", "<|video|>")
+LFM_TURNS = replace(CHATML_TURNS, writes_bos=True)  # ChatML after <|startoftext|>
 LFM_TOKENS = ("<|startoftext|>", *IM, "<|tool_list_start|>", "<|tool_list_end|>", "<|tool_call_start|>",
               "<|tool_call_end|>", "<|tool_response_start|>", "<|tool_response_end|>")
 
@@ -48,7 +49,7 @@ BUILTINS = [
     TemplateSpec("qwen3-instruct-2507", (*IM, "<|endoftext|>"), "<|im_end|>", "<|im_start|>assistant\n",
                  eos_token="<|im_end|>", aliases=("qwen3_instruct_2507", "qwen3-2507", "qwen3-4b-instruct-2507"),
                  stop_strings=("<|im_end|>", "<|endoftext|>"), call_syntax="qwen",
-                 source=TRL + " (qwen3_instruct_2507.jinja, qwen3_instruct_2507_training.jinja)"),
+                 source=TRL + " (qwen3_instruct_2507.jinja, qwen3_instruct_2507_training.jinja)", turns=CHATML_TURNS),
     TemplateSpec("qwen3", (*IM, "<|endoftext|>"), "<|im_end|>", "<|im_start|>assistant\n", eos_token="<|im_end|>",
                  aliases=("qwen-3", "qwen3-thinking"), stop_strings=("<|im_end|>", "<|endoftext|>"),
                  source=TRL + " (qwen3.jinja, qwen3_training.jinja)", call_syntax="qwen",
@@ -133,7 +134,7 @@ BUILTINS = [
                  "<|im_start|>assistant\n", bos_token="<|startoftext|>", eos_token="<|im_end|>",
                  aliases=("lfm-2", "lfm2-instruct", "liquid-lfm2"), stop_strings=("<|im_end|>",),
                  source=TRL + " (lfm2.jinja, lfm2_training.jinja; LiquidAI/LFM2-* checkpoints): tools listed in the "
-                              "system turn, calls only as text in the content"),
+                              "system turn, calls only as text in the content", turns=LFM_TURNS),
     TemplateSpec("phi3.5", ("<|system|>", "<|user|>", "<|assistant|>", "<|end|>", "<|endoftext|>"), "<|end|>",
                  "<|assistant|>\n", eos_token="<|endoftext|>", aliases=("phi-3.5", "phi3_5", "phi-3.5-mini"),
                  stop_strings=("<|end|>", "<|endoftext|>"),
@@ -187,7 +188,7 @@ BUILTINS = [
                               "a reply is addressed `to=user`; the date is pinned"),
     *(TemplateSpec(name, LFM_TOKENS, "<|im_end|>", "<|im_start|>assistant\n", bos_token="<|startoftext|>",
                    eos_token="<|im_end|>", aliases=aliases, stop_strings=("<|im_end|>",),
-                   jinja_name=files, source=TRL + note)
+                   jinja_name=files, source=TRL + note, turns=LFM_TURNS)
       for name, files, aliases, note in (
           ("lfm2-v2", "lfm2_v2", ("lfm2_v2",), " (lfm2_v2.jinja, lfm2_v2_training.jinja; LiquidAI/LFM2-1.2B since "
                                                "40f3da0): calls written as Python"),

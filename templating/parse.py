@@ -22,7 +22,7 @@ PROBE = [{"role": "system", "content": "You are terse."}, {"role": "user", "cont
          {"role": "assistant", "content": "Goodbye."}]
 PROBE_NO_SYSTEM = PROBE[1:]
 # When several formats parse a text, the one whose default system prompt it holds wins; then this order.
-PRIORITY = ("smollm2", "qwen2.5", "qwen3", "chatml", "llama3", "gemma", "phi3", "zephyr", "deepseek-r1-distill")
+PRIORITY = ("smollm2", "qwen2.5", "qwen3", "chatml", "lfm2", "llama3", "gemma", "phi3", "zephyr", "deepseek-r1-distill")
 
 
 def _headers(fmt: TurnFormat) -> list[tuple[str, str, str]]:
