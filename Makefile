@@ -48,6 +48,7 @@ demo-dpo: $(EXT)
 bench: $(EXT)
 	$(BIN)/python bench/validate.py
 	$(BIN)/python bench/render.py
+	$(BIN)/python bench/render_templates.py
 	$(BIN)/python bench/stats.py
 
 docs: $(EXT)
