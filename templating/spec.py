@@ -5,6 +5,8 @@ layout the fast renderer writes and `parse` reads (`TurnFormat`), and what rende
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +49,33 @@ class PinnedDate:
 
     def __repr__(self) -> str:
         return f"PinnedDate({self.day!r})"
+
+
+@contextmanager
+def transformers_clock(spec: TemplateSpec) -> Iterator[None]:
+    """transformers' `strftime_now` reads the spec's `PinnedDate` meanwhile (a callable cannot travel
+    to its templates as a variable: it turns variables into plain data), so that its render of the
+    template (TRL's tokenization, the parity oracle) prints the day ours prints."""
+    day = next((v.day for v in spec.variables.values() if isinstance(v, PinnedDate)), None)
+    if day is None:
+        yield
+        return
+    from datetime import datetime
+    from unittest import mock
+
+    class Pinned(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> datetime:  # noqa: ARG003 - datetime.now's signature
+            return datetime.strptime(day, "%Y-%m-%d")
+
+    with mock.patch("transformers.utils.chat_template_utils.datetime", Pinned):
+        yield
+
+
+def plain_variables(spec: TemplateSpec) -> dict[str, Any]:
+    """The spec's variables transformers can take as template variables (a `PinnedDate` it cannot:
+    `transformers_clock`)."""
+    return {k: v for k, v in spec.variables.items() if not isinstance(v, PinnedDate)}
 
 
 @dataclass(frozen=True)

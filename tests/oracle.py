@@ -1,30 +1,12 @@
-"""transformers' own renderer as the parity oracle, with the template's pinned variables: a
-`PinnedDate` (gpt-oss prints today's date through `strftime_now`) cannot travel as a template
-variable there (transformers turns it into text), so the oracle's clock is set to that day."""
+"""transformers' own renderer as the parity oracle, with the template's variables: a `PinnedDate`
+(gpt-oss prints today's date through `strftime_now`) cannot travel as a template variable there,
+so transformers' clock is set to that day (`templating.spec.transformers_clock`)."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
-from unittest import mock
 
-from templating.spec import PinnedDate
-
-
-@contextmanager
-def _today(day: str | None):
-    if day is None:
-        yield
-        return
-
-    class Pinned(datetime):
-        @classmethod
-        def now(cls, tz: Any = None) -> datetime:  # noqa: ARG003 - the signature datetime.now has
-            return datetime.strptime(day, "%Y-%m-%d")
-
-    with mock.patch("transformers.utils.chat_template_utils.datetime", Pinned):
-        yield
+from templating.spec import plain_variables, transformers_clock
 
 
 def render_official(spec: Any, messages: list[dict], chat_template: str, **options: Any) -> tuple[str, list]:
@@ -32,10 +14,8 @@ def render_official(spec: Any, messages: list[dict], chat_template: str, **optio
     spec's BOS/EOS tokens and variables: `render_jinja_template`'s first conversation."""
     from transformers.utils.chat_template_utils import render_jinja_template
 
-    plain = {k: v for k, v in spec.variables.items() if not isinstance(v, PinnedDate)}
-    day = next((v.day for v in spec.variables.values() if isinstance(v, PinnedDate)), None)
-    with _today(day):
+    with transformers_clock(spec):
         rendered, indices = render_jinja_template(conversations=[messages], chat_template=chat_template,
                                                   bos_token=spec.bos_token, eos_token=spec.eos_token,
-                                                  **plain, **options)
+                                                  **plain_variables(spec), **options)
     return rendered[0], indices[0] if indices else []

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from templating import ChatTemplate
+from templating.spec import plain_variables, transformers_clock
 from templating.supervision.conversations import RowAudit
 from training.errors import MaskMismatch
 
@@ -34,8 +35,10 @@ def check_against_trl(rows: Sequence[RowAudit], tokenizer: Any, template: ChatTe
     with_template.chat_template = template.jinja
     checked = 0
     for row, prepared_row in zip(rows[:sample], prepared):
-        trl = with_template.apply_chat_template([m.to_dict() for m in row.messages], tools=row.tools, tokenize=True,
-                                                return_dict=True, return_assistant_tokens_mask=True)
+        with transformers_clock(template.spec):  # (a template that prints the date: the day ours prints)
+            trl = with_template.apply_chat_template([m.to_dict() for m in row.messages], tools=row.tools,
+                                                    tokenize=True, return_dict=True, return_assistant_tokens_mask=True,
+                                                    **plain_variables(template.spec))
         cut = slice(None, max_length)
         ours, theirs = prepared_row.get("assistant_masks"), trl["assistant_masks"][cut]
         # turns left out on purpose (train: false, train_on: last) are in TRL's mask, not ours

@@ -68,6 +68,22 @@ def test_prepared_labels_equal_the_registry_mask(tiny_model, tiny_dataset, smoll
     assert check_against_trl(audits, smollm2_tokenizer, template, prepared) == 8
 
 
+def test_trls_tokenization_of_a_template_that_prints_the_date_is_checked_on_the_day_ours_prints(tiny_dataset,
+                                                                                              smollm2_tokenizer):
+    """gpt-oss prints today's date (`strftime_now`); ours is pinned (2025-08-05), and the comparison
+    with TRL's tokenization renders with that day, not the day training runs."""
+    from templating import get_template
+    from templating.supervision.conversations import Auditor
+    from training.prepare import check_against_trl, tokenized_dataset
+    from validation import read
+
+    template = get_template("gpt-oss")
+    assert "Current date: 2025-08-05" in template.render([{"role": "user", "content": "Hi"}]).text
+    audits = Auditor(smollm2_tokenizer, template).audit(list(read(tiny_dataset)))
+    prepared = tokenized_dataset(audits, assistant_only_loss=True)
+    assert check_against_trl(audits, smollm2_tokenizer, template, prepared) == 8
+
+
 def test_setup_chat_format_on_a_template_less_tokenizer(tiny_model):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
