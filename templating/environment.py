@@ -48,9 +48,8 @@ class _Generation(jinja2.ext.Extension):
     def _record(self, context: Any, caller: Any) -> str:
         text = caller()
         tracker = context.get("__spans__")
-        if tracker is not None:
-            blocks, spans = tracker
-            start = sum(map(len, blocks))
+        if tracker is not None:  # [spans, characters written so far] (render_with_spans keeps the count)
+            spans, start = tracker
             spans.append((start, start + len(text)))
         return text
 
@@ -144,12 +143,14 @@ def render_with_spans(template: jinja2.Template, **variables: Any) -> tuple[str,
     """Render; return the text and the spans `{% generation %}` blocks produced (adjacent ones merged)."""
     blocks: list[str] = []
     spans: list[tuple[int, int]] = []
+    tracker = [spans, 0]  # what `{% generation %}` reads: where the text it opens starts
     size = 0
     token = _deadline.set(time.monotonic() + RENDER_SECONDS)
     try:
-        for block in template.generate(__spans__=(blocks, spans), **variables):
+        for block in template.generate(__spans__=tracker, **variables):
             blocks.append(block)
             size += len(block)
+            tracker[1] = size
             if size > MAX_CHARS:
                 raise _Limit(f"the template wrote more than {MAX_CHARS:,} characters for one conversation")
             _check_time()
