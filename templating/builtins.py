@@ -63,7 +63,8 @@ BUILTINS = [
     *(TemplateSpec(name, (*IM, "<|endoftext|>"), "<|im_end|>", "<|im_start|>assistant\n" + opened,
                    eos_token="<|im_end|>", aliases=aliases, stop_strings=("<|im_end|>", "<|endoftext|>"),
                    trims_content=True, jinja_name=files,
-                   source=TRL + f" ({files}.jinja, {files}_training.jinja)" + note, training_differs=differs)
+                   source=TRL + f" ({files}.jinja, {files}_training.jinja)" + note, training_differs=differs,
+                   call_syntax="xml-parameters")
       for name, files, opened, aliases, note, differs in (
           ("qwen3.5", "qwen3_5_think", "<think>\n", ("qwen3_5", "qwen3.5-think", "qwen3_5_think", "qwen-3.5"), "",
            HISTORY_THINKING),
@@ -158,7 +159,7 @@ BUILTINS = [
                               "header begins", training_differs=GLM_END),
     *(TemplateSpec(name, IM, "<|im_end|>", "<|im_start|>assistant\n<think>\n", eos_token="<|im_end|>",
                    aliases=(files, name.replace("-3", "3", 1)), stop_strings=("<|im_end|>",), trims_content=True,
-                   jinja_name=files,
+                   jinja_name=files, call_syntax="xml-parameters",
                    source=TRL + f" ({files}.jinja, {files}_training.jinja; nvidia/NVIDIA-{checkpoint}-*)")
       for name, files, checkpoint in (("nemotron-3-nano", "nemotron_3_nano", "Nemotron-3-Nano"),
                                       ("nemotron-3-super", "nemotron_3_super", "Nemotron-3-Super"),

@@ -3,7 +3,11 @@ generates, or an assistant span of a render): the inverse of how the template wr
 
 - `qwen`: one `<tool_call>\\n{"name": ..., "arguments": {...}}\\n</tool_call>` block per call
   (qwen2.5), any text before the first block being the reply's content;
-- `llama-json`: the whole reply is `{"name": ..., "parameters": {...}}`, one call (Llama 3.1/3.2).
+- `llama-json`: the whole reply is `{"name": ..., "parameters": {...}}`, one call (Llama 3.1/3.2);
+- `xml-parameters`: one `<tool_call>\n<function=NAME>\n<parameter=KEY>\nVALUE\n</parameter>…</function>\n</tool_call>`
+  block per call (qwen3.5, qwen3.6, qwen3.8, nemotron-3): a value is written as text when it is a
+  string, as JSON otherwise, so "3" and 3 look alike; it reads as JSON where it parses, except
+  where the tool's schema (`tools`) types the parameter as a string.
 
 `TemplateSpec.call_syntax` names a template's syntax; `parse_tool_calls(reply, template)` gives
 (content, calls) with calls in the canonical `{"type": "function", "function": {"name",
@@ -63,11 +67,36 @@ def _llama_json(reply: str) -> tuple[str, list[dict[str, Any]]]:
     return "", [_call(value.get("name"), value.get("parameters"), "the reply")]
 
 
-SYNTAXES = {"qwen": _qwen, "llama-json": _llama_json}
+_XML_CALL = re.compile(r"<tool_call>\n<function=([^>\n]+)>\n(.*?)</function>\n</tool_call>", re.DOTALL)
+_XML_PARAMETER = re.compile(r"<parameter=([^>\n]+)>\n(.*?)\n</parameter>\n", re.DOTALL)
 
 
-def parse_tool_calls(reply: str, template: str) -> tuple[str, list[dict[str, Any]]]:
+def _xml_parameters(reply: str, tools: Any = None) -> tuple[str, list[dict[str, Any]]]:
+    matches = list(_XML_CALL.finditer(reply))
+    if not matches:
+        return reply, []
+    strings = {(t["function"]["name"], key) for t in tools or () if isinstance(t, dict) and "function" in t
+               for key, schema in t["function"].get("parameters", {}).get("properties", {}).items()
+               if isinstance(schema, dict) and schema.get("type") == "string"}
+    calls = []
+    for match in matches:
+        name, arguments = match.group(1), {}
+        for parameter in _XML_PARAMETER.finditer(match.group(2)):
+            key, text = parameter.group(1), parameter.group(2)
+            try:
+                arguments[key] = text if (name, key) in strings else loads_text(text)
+            except ValueError:
+                arguments[key] = text  # a string: the template writes it as it is
+        calls.append(_call(name, arguments, f"<tool_call> {len(calls) + 1}"))
+    return reply[:matches[0].start()].rstrip("\n"), calls
+
+
+SYNTAXES = {"qwen": _qwen, "llama-json": _llama_json, "xml-parameters": _xml_parameters}
+
+
+def parse_tool_calls(reply: str, template: str, tools: Any = None) -> tuple[str, list[dict[str, Any]]]:
     """(the reply's text, its calls) in `template`'s call syntax; (reply, []) for a plain reply.
+    `tools`: the row's tool definitions, where the syntax needs their schemas to read a value.
 
     Raises:
         TemplateError: the template has no call syntax, or a call in the reply is malformed.
@@ -79,4 +108,5 @@ def parse_tool_calls(reply: str, template: str) -> tuple[str, list[dict[str, Any
     spec = get_template(template).spec
     if spec.call_syntax is None:
         raise TemplateError(f"template {spec.name} has no tool-call syntax to parse")
-    return SYNTAXES[spec.call_syntax](reply)
+    read = SYNTAXES[spec.call_syntax]
+    return read(reply, tools) if read is _xml_parameters else read(reply)

@@ -148,7 +148,7 @@ def run_generate(args: argparse.Namespace) -> int:
         from templating.toolcalls import parse_tool_calls
 
         try:
-            calls = parse_tool_calls(reply.text, template.name)[1]
+            calls = parse_tool_calls(reply.text, template.name, tools)[1]
         except TemplateError as exc:
             print(f"(a malformed tool call: {exc})")
             return 0

@@ -76,6 +76,26 @@ def test_calls_read_back_from_each_rendered_assistant_turn(name, data):
             assert content == m["content"]
 
 
+@pytest.mark.parametrize("name", ["qwen3.5", "nemotron-3-nano"])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_xml_parameter_calls_read_back_with_the_tools_schemas(name, data):
+    """qwen3.5's and nemotron-3's calls (`<function=NAME><parameter=KEY>VALUE`) read back as the
+    calls rendered: a string parameter as text (the schema says so, "3" and 3 being written alike),
+    any other value as the JSON it is written as."""
+    template = get_template(name)
+    messages, tools = data.draw(tool_conversations(max_calls=3, forms=("object",)))
+    rendered = template.render(messages, tools=tools)
+    assistants = [m for m in messages if m["role"] == "assistant"]
+    for (start, end), m in zip(rendered.assistant_spans, assistants):
+        content, calls = parse_tool_calls(rendered.text[start:end].removesuffix("<|im_end|>\n"), name, tools)
+        assert calls == [{"type": "function", "function": {"name": c["function"]["name"],
+                                                           "arguments": c["function"]["arguments"]}}
+                         for c in m.get("tool_calls", ())]
+        if m.get("tool_calls") and m["content"].strip():
+            assert content.endswith(m["content"].strip())
+
+
 def test_a_plain_reply_has_no_calls_and_a_broken_call_is_named():
     assert parse_tool_calls("Sunny, 3°C.", "qwen2.5") == ("Sunny, 3°C.", [])
     assert parse_tool_calls('{"answer": 3}', "llama3.1") == ('{"answer": 3}', [])
