@@ -9,7 +9,8 @@ generates, or an assistant span of a render): the inverse of how the template wr
   string, as JSON otherwise, so "3" and 3 look alike; it reads as JSON where it parses, except
   where the tool's schema (`tools`) types the parameter as a string.
 
-`TemplateSpec.call_syntax` names a template's syntax; `parse_tool_calls(reply, template)` gives
+`TemplateSpec.call_syntax` names a template's syntax (each reader takes the reply and the row's
+`tools`, which only the XML one needs); `parse_tool_calls(reply, template, tools)` gives
 (content, calls) with calls in the canonical `{"type": "function", "function": {"name",
 "arguments"}}` shape, arguments as the object the text holds.
 """
@@ -42,7 +43,7 @@ def _json(text: str, where: str) -> Any:
         raise TemplateError(f"{where}: not JSON ({exc})") from None
 
 
-def _qwen(reply: str) -> tuple[str, list[dict[str, Any]]]:
+def _qwen(reply: str, tools: Any = None) -> tuple[str, list[dict[str, Any]]]:
     matches = list(_QWEN.finditer(reply))
     if not matches:
         return reply, []
@@ -57,7 +58,7 @@ def _qwen(reply: str) -> tuple[str, list[dict[str, Any]]]:
     return content, calls
 
 
-def _llama_json(reply: str) -> tuple[str, list[dict[str, Any]]]:
+def _llama_json(reply: str, tools: Any = None) -> tuple[str, list[dict[str, Any]]]:
     text = reply.strip()
     if not (text.startswith("{") and '"name"' in text):
         return reply, []
@@ -108,5 +109,4 @@ def parse_tool_calls(reply: str, template: str, tools: Any = None) -> tuple[str,
     spec = get_template(template).spec
     if spec.call_syntax is None:
         raise TemplateError(f"template {spec.name} has no tool-call syntax to parse")
-    read = SYNTAXES[spec.call_syntax]
-    return read(reply, tools) if read is _xml_parameters else read(reply)
+    return SYNTAXES[spec.call_syntax](reply, tools)
