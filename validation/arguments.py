@@ -76,6 +76,54 @@ def source_arguments(parser: argparse.ArgumentParser, format_flag: str = "--form
                         "256 MiB)")
 
 
+def share(text: str) -> float:
+    """An argparse type: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{value:g} is not between 0 and 1")
+    return value
+
+
+share.__name__ = "number between 0 and 1"
+
+
+def corpus_arguments(parser: argparse.ArgumentParser) -> None:
+    """--near-dup and --decontaminate, with their options: checks of the corpus as a whole."""
+    group = parser.add_argument_group("corpus checks")
+    group.add_argument("--near-dup", nargs="?", const=0.8, type=share, metavar="THRESHOLD",
+                       help="cluster near-duplicate rows (MinHash LSH at this Jaccard similarity, default 0.8); "
+                       "each row after its cluster's first is a fuzzy-duplicate error")
+    group.add_argument("--near-dup-scope", choices=("conversation", "assistant", "user"), default="conversation",
+                       help="with --near-dup: compare every message (default), or one role's messages only")
+    group.add_argument("--shingle", type=at_least(1), default=10, metavar="N",
+                       help="with --near-dup: characters a shingle (default 10)")
+    group.add_argument("--num-perm", type=at_least(2), default=128, metavar="N",
+                       help="with --near-dup: MinHash values a row (default 128)")
+    group.add_argument("--decontaminate", metavar="BENCH", help="rows that share --ngram words with a row of this "
+                       "benchmark (file, folder or hub id) are benchmark-overlap errors")
+    group.add_argument("--bench-field", metavar="NAME", help="with --decontaminate: the benchmark's text field "
+                       "(default: every string of each row)")
+    group.add_argument("--bench-split", default="test", metavar="SPLIT",
+                       help="with --decontaminate: the split of a hub benchmark (default test)")
+    group.add_argument("--ngram", type=at_least(1), default=13, metavar="N",
+                       help="with --decontaminate: words a shared run must have (default 13)")
+
+
+def corpus_checks_of(args: argparse.Namespace) -> dict[str, Any]:
+    """--near-dup and --decontaminate as the objects `validate` takes (`near_dup`, `benchmark`)."""
+    from validation.checks.contamination import Benchmark
+    from validation.checks.near_duplicates import NearDupOptions
+
+    near = None if args.near_dup is None else NearDupOptions(threshold=args.near_dup, shingle=args.shingle,
+                                                              num_perm=args.num_perm, scope=args.near_dup_scope)
+    benchmark = None if args.decontaminate is None else \
+        Benchmark.load(args.decontaminate, field=args.bench_field, split=args.bench_split, ngram=args.ngram)
+    return {"near_dup": near, "benchmark": benchmark}
+
+
 def opened(args: argparse.Namespace, path: str | None = None) -> ContextManager[Any]:
     """The dataset the command names (PATH, or `path`), opened once with its --format, --column,
     --split and --max-row-bytes; closed when the block ends."""

@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from validation.arguments import (at_least, check_outputs, opened, print_report, source_arguments, stdout_taken,
-                                  template_of, tokenizer_of)
+from validation.arguments import (at_least, check_outputs, corpus_arguments, corpus_checks_of, opened, print_report,
+                                  source_arguments, stdout_taken, template_of, tokenizer_of)
 from validation.report import MAX_ISSUES
 
 
@@ -37,6 +37,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                           "validates against this JSON Schema (structured outputs)")
     validate.add_argument("--response-scope", choices=("last", "all"), default="last",
                           help="with --response-schema: check the last assistant reply of each row (default) or all")
+    corpus_arguments(validate)
     validate.set_defaults(run=run_validate)
 
     convert = commands.add_parser(
@@ -85,14 +86,16 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run_validate(args: argparse.Namespace) -> int:
     from validation.validate import validate
 
-    check_outputs(args, "issues_jsonl", inputs=("path", "response_schema"))  # --write-clean may replace PATH
+    check_outputs(args, "issues_jsonl", inputs=("path", "response_schema", "decontaminate"))
+    check_outputs(args, "write_clean", inputs=("response_schema", "decontaminate"))  # (it may replace PATH)
     with opened(args) as data:
         template = template_of(args)  # (after the dataset opens: a missing file is said first)
         report = validate(data, format=args.format, column=args.column, template=template,
                           max_length=args.max_length, tokenizer=tokenizer_of(args), split=args.split,
                           write_clean=args.write_clean, progress=not args.json, fix=args.fix,
                           max_issues=args.max_issues, issues_jsonl=args.issues_jsonl,
-                          response_schema=args.response_schema, response_scope=args.response_scope)
+                          response_schema=args.response_schema, response_scope=args.response_scope,
+                          **corpus_checks_of(args))
     print_report(report, args)
     return 0 if report.ok else 1
 

@@ -295,6 +295,15 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
     Code("near-duplicate", "warning", "dataset",
          "The conversation repeats an earlier row after case and whitespace folding.",
          "Drop the repeat unless the differences matter."),
+    Code("fuzzy-duplicate", "error", "dataset",
+         "With --near-dup: the conversation is in the near-duplicate cluster of an earlier row (MinHash LSH "
+         "over character shingles); the message names the cluster's first row and its size.",
+         "Keep one row per cluster: `--write-clean` keeps the first; raise --near-dup's threshold if the rows "
+         "differ in what matters."),
+    Code("benchmark-overlap", "error", "dataset",
+         "With --decontaminate: a message shares a run of --ngram words (13 by default, after case folding, "
+         "punctuation dropped) with a benchmark row: training on it leaks the test set.",
+         "Drop the row (`--write-clean` does); scores on that benchmark are not to be trusted while it stays."),
     Code("one-label", "warning", "dataset",
          "Every valid unpaired row has the same label (row 0: the dataset as a whole): KTO learns from desirable "
          "and undesirable replies both.",

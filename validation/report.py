@@ -11,7 +11,7 @@ from typing import IO, Any, Protocol
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from validation.codes import CATALOGUE, Severity, severity
-from validation.summaries import SupervisionSummary, ValidationSummary
+from validation.summaries import ContaminationSummary, NearDupSummary, SupervisionSummary, ValidationSummary
 
 
 class Console(Protocol):
@@ -130,6 +130,8 @@ class Report(BaseModel):
     summary: SupervisionSummary | None = None  # counts of `audit` (supervised tokens, rows per code)
     fixes: list[Fix] | None = None  # with --fix: every change, per row
     issues_left_out: int = 0  # issues counted but not listed (--max-issues)
+    near_duplicates: NearDupSummary | None = None  # with --near-dup: the clusters found
+    contamination: ContaminationSummary | None = None  # with --decontaminate: the overlap found
     _counts: dict[str, int] | None = PrivateAttr(default=None)  # exact counts when issues were left out
 
     @property
@@ -149,7 +151,11 @@ class Report(BaseModel):
 
     def to_json(self) -> dict[str, Any]:
         """The contract's JSON object, plus per-code counts under `counts`."""
-        return {**self.model_dump(), "counts": self.counts()}
+        data = self.model_dump(mode="json")
+        for name in ("near_duplicates", "contamination"):  # present when asked for
+            if data[name] is None:
+                del data[name]
+        return {**data, "counts": self.counts()}
 
 
 def render_report(report: Report, console: Console, *, first: int = 5) -> None:

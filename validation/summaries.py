@@ -190,3 +190,35 @@ class PairSummary(Summary):
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude={"leakage"} if self.leakage is None else None)
+
+
+class NearDupSummary(Summary):
+    """What --near-dup found: its options (the LSH index: `bands` of `rows_per_band` MinHash values),
+    the rows compared, clusters, rows in them, rows after the first of their cluster (`dropped`
+    by --write-clean), and how many clusters there are of each size (`sizes`: size -> clusters)."""
+
+    threshold: float
+    shingle: int
+    num_perm: int
+    bands: int
+    rows_per_band: int
+    scope: str
+    rows_compared: int
+    clusters: int
+    rows_in_clusters: int
+    dropped: int
+    sizes: dict[int, int]
+
+
+class ContaminationSummary(Summary):
+    """What --decontaminate found: the benchmark (and the field read), its rows and the texts
+    too short to match, and the training rows that overlap it (`contaminated`) and the benchmark
+    rows they overlap (`benchmark_rows_hit`)."""
+
+    benchmark: str
+    field: str | None
+    ngram: int
+    benchmark_rows: int
+    short_texts: int
+    contaminated: int
+    benchmark_rows_hit: int

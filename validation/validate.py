@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from validation.checks.messages import with_call_content
 from validation.readers.decode import decode_row
@@ -22,7 +22,7 @@ from validation.readers.columns import Columns
 from validation.readers.files import BOM, Record, held_suffix, lines_of, readable
 from validation.outputs import open_for_writing, write_rows
 from validation.models import Conversation, Message
-from validation.report import Findings, Fix, Report
+from validation.report import Findings, Fix, Issue, Report
 from validation.checks.rules import HasRules, TemplateRules
 from validation.checks.parallel import default_workers, scan_jsonl
 from validation.checks.scan import Scanner
@@ -31,6 +31,10 @@ from validation.progress import progress_bar
 from validation.readers.source import Dataset, Source, dataset_of
 from validation.tokens import Tokenizer
 
+if TYPE_CHECKING:  # (numpy: imported only when the corpus checks are asked for)
+    from validation.checks.contamination import Benchmark
+    from validation.checks.near_duplicates import NearDupOptions
+
 
 def validate(source: Source, *, format: str | None = None, column: str | None = None,
              template: TemplateRules | HasRules | None = None, max_length: int | None = None,
@@ -38,7 +42,8 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
              write_clean: str | os.PathLike[str] | None = None, progress: bool = False, fix: bool = False,
              max_issues: int | None = None, issues_jsonl: str | os.PathLike[str] | None = None,
              response_schema: str | os.PathLike[str] | dict[str, Any] | None = None,
-             response_scope: str = "last") -> Report:
+             response_scope: str = "last", near_dup: NearDupOptions | bool | None = None,
+             benchmark: Benchmark | None = None) -> Report:
     """Check every row of `source`; returns the `Report` (never raises for bad rows).
 
     With `fix`, the mechanical repairs of `validation.checks.fix` are applied first and listed in
@@ -49,6 +54,12 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
     a file holding one): the last assistant reply of each row (`response_scope="all"`: every
     reply) must be JSON that validates against it. Calls are checked against the row's `tools`
     in any case (validation/checks/tools.py).
+
+    Corpus checks: `near_dup` (True or `NearDupOptions`) clusters near-duplicate rows by MinHash
+    and makes each row after its cluster's first a `fuzzy-duplicate` error; `benchmark` (see
+    `Benchmark.load`) makes each row that shares a run of words with it a `benchmark-overlap`
+    error. Either way `write_clean` drops those rows, and the report says what was found
+    (`near_duplicates`, `contamination`).
 
     Raises:
         InputError: the source cannot be used at all (missing, empty, unknown format, hub offline).
@@ -70,14 +81,22 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
         stream = None if issues_jsonl is None else \
             stack.enter_context(open_for_writing(issues_jsonl, text=False, inputs=[data.path, response_schema]))
         findings = Findings(max_issues, stream, data.in_source if data.renamed else None)
+        near = None
+        if near_dup is not None and near_dup is not False:
+            from validation.checks.near_duplicates import NearDuplicates
+
+            near = NearDuplicates(data.format.root, None if near_dup is True else near_dup)
         scanner = Scanner(data.format, rules=rules, max_length=max_length, tokenizer=check_tokenizer(tokenizer),
-                          response=response)
+                          response=response, near=near, benchmark=benchmark)
         report = Report(path=data.name, format=data.format.name, template=rules.name if rules else None,
                         max_length=max_length, length_unit=None if max_length is None else
                         ("tokens" if tokenizer is not None else "characters"))
         if lines:
             rows, invalid = scan_jsonl(data, scanner, findings, workers=default_workers(), progress=advance)
             _refuse_empty(rows, data)
+            scanner.finish(findings)  # (near-duplicates are known only now)
+            if near is not None:
+                invalid = sorted([*invalid, *near.dropped])
             if write_clean is not None:
                 _write_clean_lines(data, Path(write_clean), invalid)
             report.invalid = len(invalid)
@@ -87,10 +106,22 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
             if fix:
                 report.fixes = []
                 records = fixed_records(records, data.format, rules, report.fixes)
-            rows, report.invalid = _scan_sequential(scanner, records, findings, write_clean, data)
+            # rows dropped as near-duplicates are known only at the end: the clean rows are written by a
+            # second pass then
+            rows, invalid = _scan_sequential(scanner, records, findings, None if near else write_clean, data)
+            scanner.finish(findings)
+            if near is not None:
+                invalid = sorted([*invalid, *near.dropped])
+                if write_clean is not None:
+                    again = data.records(precise=fix)
+                    _write_clean_records(fixed_records(again, data.format, rules, []) if fix else again,
+                                         write_clean, data, invalid)
+            report.invalid = len(invalid)
             if fix and data.columns:  # paths into the row as the source names its fields
                 report.fixes = [f.model_copy(update={"path": data.columns.source_path(f.path)}) for f in report.fixes]
-        scanner.finish(findings)
+        report.near_duplicates = scanner.near_summary
+        if benchmark is not None:
+            report.contamination = benchmark.summary(findings.counts["benchmark-overlap"])
     findings.report(report)
     report.rows, report.valid = rows, rows - report.invalid
     return report
@@ -113,9 +144,9 @@ def fixed_records(records: Iterator[Record], fmt: Format, rules: TemplateRules |
 
 
 def _scan_sequential(scanner: Scanner, records: Iterator[Record], findings: Findings,
-                     write_clean: str | os.PathLike[str] | None, data: Dataset) -> tuple[int, int]:
-    """(rows, invalid rows) of `records`; their issues go into `findings`."""
-    rows = invalid = 0
+                     write_clean: str | os.PathLike[str] | None, data: Dataset) -> tuple[int, list[int]]:
+    """(rows, invalid rows in order) of `records`; their issues go into `findings`."""
+    rows, invalid = 0, []
     with _CleanWriter(write_clean, data.columns) as clean:
         for outcome in scanner.scan(records, findings):
             rows += 1
@@ -123,9 +154,19 @@ def _scan_sequential(scanner: Scanner, records: Iterator[Record], findings: Find
             if outcome.valid:
                 clean.add(outcome.record)
             else:
-                invalid += 1
+                invalid.append(outcome.record.row)
         _refuse_empty(rows, data)  # (inside the block: no clean file is written)
     return rows, invalid
+
+
+def _write_clean_records(records: Iterator[Record], out: str | os.PathLike[str], data: Dataset,
+                         invalid: Sequence[int]) -> None:
+    """The records whose rows are not in `invalid` (in order), written as --write-clean writes them."""
+    bad = set(invalid)
+    with _CleanWriter(out, data.columns) as clean:
+        for record in records:
+            if record.row not in bad and not isinstance(record.data, Issue):
+                clean.add(record)
 
 
 def _refuse_empty(rows: int, data: Dataset) -> None:

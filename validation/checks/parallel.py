@@ -146,9 +146,9 @@ _WORKER: Scanner | None = None
 
 
 def _scan_part(task: tuple[Any, bool, int | None, bool, int]) -> tuple[int, int, Findings, str | None, array,
-                                                                    tuple[array, array, array] | None]:
+                                                                    tuple[array, array, array] | None, Any]:
     """In a worker: (lines, records, findings, the file spooling every finding or None, invalid
-    rows, hashes) of a byte range (file descriptor, start, end) or a block of lines (`first`:
+    rows, hashes, what the corpus checks gathered) of a byte range (file descriptor, start, end) or a block of lines (`first`:
     the file's first block), rows relative to it."""
     scanner = _WORKER
     assert scanner is not None
@@ -166,7 +166,7 @@ def _scan_part(task: tuple[Any, bool, int | None, bool, int]) -> tuple[int, int,
     findings.stream = None  # written and closed: the file's name goes back instead
     findings.labels, scanner.labels = scanner.labels, Counter()
     hashes = scanner.duplicates.take() if scanner.duplicates is not None else None
-    return lines, records, findings, out.name if spool else None, invalid, hashes
+    return lines, records, findings, out.name if spool else None, invalid, hashes, scanner.take_corpus()
 
 
 def _scan_parallel(fd: int, parts: Iterator[Any], scanner: Scanner, findings: Findings, workers: int,
@@ -200,7 +200,7 @@ def _scan_parallel(fd: int, parts: Iterator[Any], scanner: Scanner, findings: Fi
 def _collect(result: Any, part: Any, scanner: Scanner, findings: Findings, invalid: array, offset: int, records: int,
              progress: Callable[[int], None] | None) -> tuple[int, int]:
     """Take one part's result, its rows moved by `offset`; the new (offset, records)."""
-    lines, count, found, spooled, bad, hashes = result.get()
+    lines, count, found, spooled, bad, hashes, corpus = result.get()
     if spooled is not None:
         findings.replay(spooled, offset)
         findings.labels.update(found.labels)
@@ -210,6 +210,7 @@ def _collect(result: Any, part: Any, scanner: Scanner, findings: Findings, inval
     if hashes is not None and scanner.duplicates is not None:
         scanner.duplicates.add([r + offset for r in hashes[0]], hashes[1], hashes[2])
         scanner.duplicates.settle(findings)
+    scanner.add_corpus(corpus, offset)
     if progress is not None and isinstance(part, tuple):
         progress(part[2] - part[1])
     return offset + lines, records + count

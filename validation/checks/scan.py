@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from validation.checks.messages import (check_messages, fast_clean, fast_clean_tools, message_dup_text, suspects,
                                suspect_tokens, with_call_content)
@@ -30,12 +30,17 @@ from validation.readers.files import BOM, Record
 from validation.models import ROLES, Conversation, Unpaired
 from validation.checks.pairs import FAST_PAIRS, check_pair, fast_pair, label_balance, shared_start_issue
 from validation.report import Findings, Issue
+from validation.summaries import NearDupSummary
 from validation._rowscan import duplicate_key
 from validation.checks.prover import PAIR_LAYOUTS, Prover, fingerprints
 from validation.checks.rules import TemplateRules
 from validation.checks.tools import ResponseSchema, canonical_json
 from validation.tokens import backend_of, count_tokens
 from validation.tokens import Tokenizer
+
+if TYPE_CHECKING:  # (numpy: imported only by a command that asks for the corpus checks)
+    from validation.checks.contamination import Benchmark
+    from validation.checks.near_duplicates import NearDuplicates
 
 CHUNK_ROWS = 8192
 PAIR_SHAPE = RawShape("", "role", "content")  # a pair's messages (the list keys are prompt, chosen, rejected)
@@ -57,9 +62,15 @@ class Scanner:
 
     def __init__(self, fmt: Format, *, rules: TemplateRules | None = None, max_length: int | None = None,
                  tokenizer: Tokenizer | None = None, duplicates: bool = True,
-                 response: ResponseSchema | None = None) -> None:
+                 response: ResponseSchema | None = None, near: NearDuplicates | None = None,
+                 benchmark: Benchmark | None = None) -> None:
+        """`near`: near-duplicate clusters are found (--near-dup); `benchmark`: rows that overlap it are
+        errors (--decontaminate). Both read the text of every row, so no raw line is cleared unread."""
         self.fmt = fmt
         self.response = response
+        self.near = near
+        self.near_summary: NearDupSummary | None = None  # (after `finish`)
+        self.benchmark = benchmark
         self.rules = rules
         self.max_length = max_length
         self.tokenizer = backend_of(tokenizer)
@@ -73,7 +84,7 @@ class Scanner:
         pairs = fmt.name if fmt.name in PAIR_LAYOUTS else None  # pairs `fast_pair` would clear, cleared in C
         shape = PAIR_SHAPE if pairs else fmt.raw
         self.prover = None if shape is None or (max_length is not None and tokenizer is not None) or response \
-            or (rules is not None and rules.flags_plain_rows) \
+            or (rules is not None and rules.flags_plain_rows) or near is not None or benchmark is not None \
             else Prover(shape, special_tokens=suspect_tokens(rules), roles=rules.roles if rules else ROLES,
                         other_keys=sorted(fmt.extra_keys | {"tools"}), pairs=pairs)
 
@@ -96,10 +107,32 @@ class Scanner:
         dataset shows (the balance of KTO's labels, over every part's rows)."""
         if self.duplicates is not None:
             self.duplicates.resolve(findings)
+        if self.near is not None:
+            self.near_summary = self.near.resolve(findings)
         findings.labels.update(self.labels)
         self.labels.clear()
         if self.fmt.name == "unpaired":
             findings.add(label_balance(findings.labels))
+
+    def take_corpus(self) -> tuple[Any, set[int]] | None:
+        """What this (worker) scanner gathered for the corpus checks: near-duplicate keys and the
+        benchmark rows hit, handed over (`add_corpus` takes them in the resolving process)."""
+        if self.near is None and self.benchmark is None:
+            return None
+        hits = set()
+        if self.benchmark is not None:
+            hits, self.benchmark.hit = self.benchmark.hit, set()
+        return (self.near.take() if self.near is not None else None), hits
+
+    def add_corpus(self, taken: tuple[Any, set[int]] | None, offset: int) -> None:
+        """`take_corpus` of a worker whose rows count from `offset` + 1."""
+        if taken is None:
+            return
+        keys, hits = taken
+        if keys is not None and self.near is not None:
+            self.near.extend([row + offset for row in keys[0]], keys[1])
+        if self.benchmark is not None:
+            self.benchmark.hit |= hits
 
     def _precise(self, record: Record, raw_messages: list[Any]) -> tuple[list[Issue], str | None, list[Any] | None]:
         if self.fmt.preference:
@@ -225,6 +258,13 @@ class Scanner:
         if kept and self.duplicates is not None:
             self.duplicates.add([chunk[k].row for k in kept],
                                 *fingerprints([_with_tools(rows[k][1], chunk[k].data) for k in kept]))
+        if kept and self.benchmark is not None:  # an overlapping row is an error: no cluster keeps it
+            overlaps = self.benchmark.check([chunk[k].row for k in kept], [rows[k][1] for k in kept], self.fmt.root)
+            for j, issue in overlaps.items():
+                extra.setdefault(kept[j], []).append(issue)
+            kept = [k for j, k in enumerate(kept) if j not in overlaps]
+        if kept and self.near is not None:
+            self.near.add([chunk[k].row for k in kept], [rows[k][1] for k in kept])  # type: ignore[misc]
         if kept and self.max_length is not None and not self.fmt.preference:
             self._lengths(chunk, [(k, rows[k][2]) for k in kept], extra)
         return [RowOutcome(record, issues + extra.get(i, [])) for i, (record, (issues, _, _)) in
