@@ -187,6 +187,16 @@ def render_report(report: Report, console: Console, *, first: int = 5) -> None:
         console.print(f"supervised: {s.supervised_tokens:,} of {s.tokens:,} tokens ({share:.1%}) under "
                       f"template {escape(str(report.template))}; {s.rows_without_supervision} rows supervise "
                       f"nothing; {s.rows_dropped} rows left out of training")
+    if (near := report.near_duplicates) is not None:
+        console.print(f"near-duplicates: {near.clusters} clusters holding {near.rows_in_clusters} of "
+                      f"{near.rows_compared} rows; {near.dropped} rows after their cluster's first (MinHash LSH "
+                      f"at {near.threshold:g}: {near.bands} bands of {near.rows_per_band}, {near.shingle}-character "
+                      f"shingles of the {near.scope})", markup=False, highlight=False)
+    if (found := report.contamination) is not None:
+        console.print(f"benchmark {found.benchmark}: {found.contaminated} rows share {found.ngram} words or more "
+                      f"with {found.benchmark_rows_hit} of its {found.benchmark_rows} rows"
+                      + (f" ({found.short_texts} of its texts are under {found.ngram} words: they cannot match)"
+                         if found.short_texts else ""), markup=False, highlight=False)
     counts = report.counts()
     by_code: dict[str, list[Issue]] = {code: [] for code in counts}
     for issue in report.issues:

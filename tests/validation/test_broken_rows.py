@@ -65,6 +65,11 @@ CASES = [
      [(2, "messages[0].content", "special-token-in-content", "error"),
       (2, "messages[0].content", "special-token-in-content", "error")], 1),
     ("duplicate", [], [(3, "messages", "duplicate", "warning"), (4, "messages", "near-duplicate", "warning")], 0),
+    ("fuzzy-duplicate", [], [], 0),  # (a corpus check: asked for)
+    ("fuzzy-duplicate", ["--near-dup"], [(2, "messages", "fuzzy-duplicate", "error")], 1),
+    ("benchmark-overlap", [], [], 0),
+    ("benchmark-overlap", ["--decontaminate", str(BROKEN / "benchmark.json")],
+     [(2, "messages", "benchmark-overlap", "error")], 1),  # (row 3 is in it too, but under 13 words)
     ("bom-blank-crlf", [], [], 0),
     ("unclosed-think", [], [(2, "messages[1].content", "unclosed-think", "error")], 1),
     ("unbalanced-think", [], [(2, "messages[1].content", "unbalanced-think", "error")], 1),
