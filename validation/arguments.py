@@ -90,7 +90,7 @@ def share(text: str) -> float:
 share.__name__ = "number between 0 and 1"
 
 
-def corpus_arguments(parser: argparse.ArgumentParser) -> None:
+def corpus_arguments(parser: argparse.ArgumentParser, *, decontaminate: bool = True) -> None:
     """--near-dup and --decontaminate, with their options: checks of the corpus as a whole."""
     group = parser.add_argument_group("corpus checks")
     group.add_argument("--near-dup", nargs="?", const=0.8, type=share, metavar="THRESHOLD",
@@ -102,6 +102,8 @@ def corpus_arguments(parser: argparse.ArgumentParser) -> None:
                        help="with --near-dup: characters a shingle (default 10)")
     group.add_argument("--num-perm", type=at_least(2), default=128, metavar="N",
                        help="with --near-dup: MinHash values a row (default 128)")
+    if not decontaminate:
+        return
     group.add_argument("--decontaminate", metavar="BENCH", help="rows that share --ngram words with a row of this "
                        "benchmark (file, folder or hub id) are benchmark-overlap errors")
     group.add_argument("--bench-field", metavar="NAME", help="with --decontaminate: the benchmark's text field "
@@ -119,7 +121,7 @@ def corpus_checks_of(args: argparse.Namespace) -> dict[str, Any]:
 
     near = None if args.near_dup is None else NearDupOptions(threshold=args.near_dup, shingle=args.shingle,
                                                               num_perm=args.num_perm, scope=args.near_dup_scope)
-    benchmark = None if args.decontaminate is None else \
+    benchmark = None if getattr(args, "decontaminate", None) is None else \
         Benchmark.load(args.decontaminate, field=args.bench_field, split=args.bench_split, ngram=args.ngram)
     return {"near_dup": near, "benchmark": benchmark}
 

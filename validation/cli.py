@@ -80,6 +80,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     stats.add_argument("--response-scope", choices=("last", "all"), default="last",
                        help="with --response-schema: the last reply of each row (default) or all")
     stats.add_argument("--html", metavar="OUT.html", help="write a self-contained HTML report")
+    corpus_arguments(stats, decontaminate=False)
     stats.set_defaults(run=run_stats)
 
 
@@ -128,7 +129,8 @@ def run_stats(args: argparse.Namespace) -> int:
                "progress": True}  # on stderr, and only on a terminal
     with opened(args) as data:
         options["template"] = template_of(args)
-        result = stats(data, **options, response_schema=args.response_schema, response_scope=args.response_scope)
+        result = stats(data, **options, response_schema=args.response_schema, response_scope=args.response_scope,
+                       near_dup=corpus_checks_of(args)["near_dup"])
     from rich.console import Console  # (these import Polars: after stats, which reads while it imports it)
 
     from validation.statistics.report import render_compare, render_terminal

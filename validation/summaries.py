@@ -143,55 +143,6 @@ class Leakage(Summary):
     b_rows_in_a_normalised: int
 
 
-class StatsSummary(Summary):
-    """`stats`' summary (docs/stats.md); `leakage` only in train's stats.json with an eval split."""
-
-    rows: int
-    skipped_rows: int
-    messages: int
-    turns_per_conversation: dict[str, Any]  # p50, p90, p99, max, mean, min, histogram
-    roles: dict[str, int]
-    length_chars: dict[str, dict[str, Any]]  # per role: p50, p90, p99, max, mean
-    length_tokens: dict[str, dict[str, Any]] | None
-    tokens: TokenTotals | None
-    max_length: Truncation | None
-    duplicates: DuplicateCounts
-    empty_messages: int
-    whitespace_messages: int
-    system_prompts: SystemPrompts
-    supervision: SupervisionSummary | None
-    leakage: Leakage | None = None
-    tools: ToolCounts | None = None  # rows that declare tools or make calls only
-    responses: ResponseCounts | None = None  # with a response schema only
-    reasoning: ReasoningCounts | None = None  # rows with reasoning only
-
-    def to_json(self) -> dict[str, Any]:
-        """The documented JSON: the optional sections only when they hold something."""
-        absent = {k for k in ("leakage", "tools", "responses", "reasoning") if getattr(self, k) is None}
-        return self.model_dump(mode="json", exclude=absent or None)
-
-
-class PairSummary(Summary):
-    """`stats` of preference data (docs/stats.md#preference-data): lengths of each part, the
-    length bias of chosen over rejected, ties, shared reply starts, labels and duplicates."""
-
-    rows: int
-    skipped_rows: int  # rows that cannot be read as pairs (see validate)
-    pairs: int
-    unpaired: int
-    labels: dict[str, int] | None  # unpaired rows: desirable, undesirable
-    unit: str  # tokens (of the message texts) with a tokenizer, else chars
-    lengths: dict[str, dict[str, float]]  # prompt, chosen, rejected, completion: p50, p90, p99, max, mean
-    length_bias: dict[str, float] | None  # pairs: chosen_longer, rejected_longer, same (shares), median_ratio
-    ties: dict[str, int] | None  # pairs whose replies are equal: exact, normalised (after the fold)
-    shared_start: dict[str, int | float] | None  # pairs whose replies begin alike: pairs, p50, max shared characters
-    duplicates: DuplicateCounts
-    leakage: dict[str, int] | None = None  # with --compare: prompts of B also in A
-
-    def to_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"leakage"} if self.leakage is None else None)
-
-
 class NearDupSummary(Summary):
     """What --near-dup found: its options (the LSH index: `bands` of `rows_per_band` MinHash values),
     the rows compared, clusters, rows in them, rows after the first of their cluster (`dropped`
@@ -222,3 +173,55 @@ class ContaminationSummary(Summary):
     short_texts: int
     contaminated: int
     benchmark_rows_hit: int
+
+
+class StatsSummary(Summary):
+    """`stats`' summary (docs/stats.md); `leakage` only in train's stats.json with an eval split."""
+
+    rows: int
+    skipped_rows: int
+    messages: int
+    turns_per_conversation: dict[str, Any]  # p50, p90, p99, max, mean, min, histogram
+    roles: dict[str, int]
+    length_chars: dict[str, dict[str, Any]]  # per role: p50, p90, p99, max, mean
+    length_tokens: dict[str, dict[str, Any]] | None
+    tokens: TokenTotals | None
+    max_length: Truncation | None
+    duplicates: DuplicateCounts
+    empty_messages: int
+    whitespace_messages: int
+    system_prompts: SystemPrompts
+    supervision: SupervisionSummary | None
+    leakage: Leakage | None = None
+    tools: ToolCounts | None = None  # rows that declare tools or make calls only
+    responses: ResponseCounts | None = None  # with a response schema only
+    reasoning: ReasoningCounts | None = None  # rows with reasoning only
+    near_duplicates: NearDupSummary | None = None  # with --near-dup only
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented JSON: the optional sections only when they hold something."""
+        absent = {k for k in ("leakage", "tools", "responses", "reasoning", "near_duplicates")
+                  if getattr(self, k) is None}
+        return self.model_dump(mode="json", exclude=absent or None)
+
+
+class PairSummary(Summary):
+    """`stats` of preference data (docs/stats.md#preference-data): lengths of each part, the
+    length bias of chosen over rejected, ties, shared reply starts, labels and duplicates."""
+
+    rows: int
+    skipped_rows: int  # rows that cannot be read as pairs (see validate)
+    pairs: int
+    unpaired: int
+    labels: dict[str, int] | None  # unpaired rows: desirable, undesirable
+    unit: str  # tokens (of the message texts) with a tokenizer, else chars
+    lengths: dict[str, dict[str, float]]  # prompt, chosen, rejected, completion: p50, p90, p99, max, mean
+    length_bias: dict[str, float] | None  # pairs: chosen_longer, rejected_longer, same (shares), median_ratio
+    ties: dict[str, int] | None  # pairs whose replies are equal: exact, normalised (after the fold)
+    shared_start: dict[str, int | float] | None  # pairs whose replies begin alike: pairs, p50, max shared characters
+    duplicates: DuplicateCounts
+    leakage: dict[str, int] | None = None  # with --compare: prompts of B also in A
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"leakage"} if self.leakage is None else None)
+

@@ -90,7 +90,11 @@ class NearDuplicates:
 
     def add(self, rows: Sequence[int], texts: Sequence[str]) -> None:
         """The rows (in order, after every row added before) and their duplicate texts."""
-        points, lengths = normalised([scoped_text(t, self.options.scope) for t in texts])
+        self.add_texts(rows, [scoped_text(t, self.options.scope) for t in texts])
+
+    def add_texts(self, rows: Sequence[int], texts: Sequence[str]) -> None:
+        """The rows (in order, after every row added before) and the texts of their scope."""
+        points, lengths = normalised(texts)
         kept = np.flatnonzero(lengths).tolist()  # (a row with no text in that scope is not compared)
         if not kept:
             return

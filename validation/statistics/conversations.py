@@ -28,7 +28,8 @@ from validation.checks.rules import HasRules, TemplateRules
 from validation.tokens import count_tokens
 from validation.readers.source import Source, dataset_of, source_name
 from validation.statistics.parts import Parts, c_readable
-from validation.summaries import Leakage, StatsSummary
+from validation.report import Findings
+from validation.summaries import Leakage, NearDupSummary, StatsSummary
 from validation.checks.tools import tool_counts
 from validation.progress import count_bar
 from validation.options import check_max_length, check_tokenizer, resolve_rules, response_schema_of
@@ -107,6 +108,23 @@ def _duplicates(conversations: pl.DataFrame) -> dict[str, int]:
             "normalised": conversations.height - conversations["folded"].n_unique()}
 
 
+NEAR_BATCH = 8192  # conversations hashed at once
+
+
+def _near_duplicates(frame: pl.DataFrame, options: Any) -> NearDupSummary:
+    """The near-duplicate clusters of the conversations (their messages' contents in the scope)."""
+    from validation.checks.near_duplicates import NearDuplicates
+
+    near = NearDuplicates("", options)
+    scope = near.options.scope
+    texts = (frame if scope == "conversation" else frame.filter(pl.col("role") == scope)).group_by(
+        "conversation", maintain_order=True).agg(pl.col("content").str.join("\n"))
+    for start in range(0, texts.height, NEAR_BATCH):
+        part = texts.slice(start, NEAR_BATCH)
+        near.add_texts(part["conversation"].to_list(), part["content"].to_list())
+    return near.resolve(Findings(keep=0))
+
+
 def _truncation(conversations: pl.DataFrame, unit: str, limit: int, supervision: Supervision | None) -> dict[str, Any]:
     if supervision is not None:
         lose = sum(t > kept for t, kept in zip(supervision.trained, supervision.trained_before_limit))
@@ -163,10 +181,12 @@ def _message(m: dict[str, Any]) -> dict[str, Any]:
 def stats(source: Source, *, tokenizer: Tokenizer | None = None, template: TemplateRules | HasRules | None = None,
           max_length: int | None = None, format: str | None = None, column: str | None = None,
           split: str = "train", audits: list[Any] | None = None, progress: bool = False,
-          response_schema: Any = None, response_scope: str = "last") -> Stats:
+          response_schema: Any = None, response_scope: str = "last", near_dup: Any = None) -> Stats:
     """Statistics of `source`; tokens when `tokenizer` is given, trainable tokens with `template` too.
     Rows that declare tools or make calls add tool counts (`summary.tools`); `response_schema`
-    (a JSON Schema or its file) counts the replies that validate (`summary.responses`).
+    (a JSON Schema or its file) counts the replies that validate (`summary.responses`); `near_dup`
+    (True or `NearDupOptions`) clusters near-duplicate conversations as `validate` does and counts
+    the clusters by size (`summary.near_duplicates`).
 
     `audits`: the template's audit of these same rows, in order, when the caller already has it
     (`train` does), so the rows are not rendered and tokenized a second time. `progress`: bars
@@ -227,6 +247,8 @@ def stats(source: Source, *, tokenizer: Tokenizer | None = None, template: Templ
         "supervision": supervision.summary() if supervision is not None else None,
         "tools": tool_summary, "responses": responses,
         "reasoning": _reasoning(frame, per_conversation.height, tokenizer, rules, frames.reasoning),
+        "near_duplicates": None if near_dup is None or near_dup is False else
+        _near_duplicates(frame, None if near_dup is True else near_dup),
     })
     if supervision is not None:  # the rendered length, which is what max_length truncates
         per_conversation = per_conversation.with_columns(length=pl.Series(supervision.lengths, dtype=pl.UInt32))

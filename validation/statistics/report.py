@@ -91,6 +91,13 @@ def overview_lines(summary: StatsSummary) -> list[tuple[str, str]]:
         r = summary.responses
         share = f" ({r.share_valid:.1%})" if r.share_valid is not None else ""
         lines.append((f"replies valid against {r.schema_file}", f"{r.valid:,} of {r.replies:,}{share}"))
+    if summary.near_duplicates:
+        n = summary.near_duplicates
+        sizes = ", ".join(f"{size} rows: {count:,}" for size, count in n.sizes.items()) or "none"
+        lines += [(f"near-duplicate clusters (MinHash {n.threshold:g}, {n.scope})",
+                   f"{n.clusters:,} holding {n.rows_in_clusters:,} of {n.rows_compared:,} conversations; "
+                   f"{n.dropped:,} beyond each cluster's first"),
+                  ("near-duplicate cluster sizes (clusters)", sizes)]
     return lines
 
 

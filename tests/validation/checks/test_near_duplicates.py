@@ -164,3 +164,21 @@ def test_exact_duplicates_always_share_one_cluster(texts, copies):
     for row, text in enumerate(order, start=1):
         earliest = order.index(text) + 1
         assert cluster(row) == cluster(earliest)
+
+
+def test_stats_counts_the_clusters_validate_reports_by_size(cli, tmp_path):
+    from validation import stats
+
+    write(tmp_path / "d.jsonl", ROWS)
+    found = stats(tmp_path / "d.jsonl", near_dup=True).summary.near_duplicates
+    assert found == validate(tmp_path / "d.jsonl", near_dup=True).near_duplicates
+    assert found.sizes == {2: 1, 3: 1}
+    assert "near_duplicates" not in stats(tmp_path / "d.jsonl").summary.to_json()
+    printed = cli("stats", tmp_path / "d.jsonl", "--near-dup", "--json")
+    assert printed.json()["near_duplicates"] == found.to_json()
+    from validation.statistics.report import overview_lines
+
+    lines = dict(overview_lines(stats(tmp_path / "d.jsonl", near_dup=True).summary))
+    assert lines["near-duplicate clusters (MinHash 0.8, conversation)"] == \
+        "2 holding 5 of 7 conversations; 3 beyond each cluster's first"
+    assert lines["near-duplicate cluster sizes (clusters)"] == "2 rows: 1, 3 rows: 1"
