@@ -1,7 +1,7 @@
 """Benchmark contamination: training rows that share a run of `ngram` words with a benchmark row.
 
 The benchmark (a file, a `datasets` folder or a hub dataset: the usual readers) is read once into
-a sorted array of the hashes of its `ngram`-word windows (`shingles.words`: folded, punctuation
+a sorted array of the hashes of its `ngram`-word windows (`shingles.words`: lower-cased, punctuation
 dropped, a Han or kana character a word of its own), each with the first benchmark row that has
 it. The messages of a training row, one per line, are cut the same way and looked up, a chunk of
 rows at a time; a row with a hit gets one `benchmark-overlap` error naming
@@ -84,30 +84,30 @@ class Benchmark:
         found = np.zeros(len(hashes), dtype=bool)
         found[candidates] = self.keys[at[candidates]] == hashes[candidates]
         issues: dict[int, Issue] = {}
-        starts = np.cumsum(counts) - counts
-        for k in np.unique(np.repeat(np.arange(len(contents)), counts)[found]).tolist():
-            window = slice(starts[k], starts[k] + counts[k])
-            first, length, bench = self._longest(found[window], at[window])
-            shared = words(contents[k])[first:first + length]
-            text = " ".join(shared[:SHOWN_WORDS]) + (" …" if len(shared) > SHOWN_WORDS else "")
+        for k, first, length, bench in self._longest(found, at, counts):
+            shared = words(contents[k], first, first + min(length, SHOWN_WORDS))
+            text = " ".join(shared) + (" …" if length > SHOWN_WORDS else "")
             issues[k] = Issue.make(rows[k], root, "benchmark-overlap", f"shares {length} words with row {bench} of "
                                    f"benchmark {self.name}: “{text}”")
             self.hit.add(bench)
         return issues
 
-    def _longest(self, hit: np.ndarray, at: np.ndarray) -> tuple[int, int, int]:
-        """(first word, words, benchmark row) of the longest run of consecutive matching windows."""
-        best = (0, 0, 0)
-        run = 0
-        for i, matched in enumerate(hit.tolist() + [False]):
-            if matched:
-                run += 1
-            elif run:
-                words_shared = run + self.ngram - 1
-                if words_shared > best[1]:
-                    best = (i - run, words_shared, int(self.owners[at[i - run]]))
-                run = 0
-        return best
+    def _longest(self, found: np.ndarray, at: np.ndarray, counts: np.ndarray) -> list[tuple[int, int, int, int]]:
+        """(row index, first word, words, benchmark row) of the longest run of consecutive matching
+        windows of each row with a match (the first of the longest), all rows at once."""
+        starts = np.cumsum(counts) - counts  # each row's first window
+        row_start = np.zeros(len(found), dtype=bool)
+        row_start[starts[counts > 0]] = True
+        begins = found.copy()
+        begins[1:] &= ~found[:-1] | row_start[1:]  # a run begins at a match after a miss or a row's start
+        first = np.flatnonzero(begins)
+        run = np.cumsum(begins)[found] - 1  # the run of each matching window
+        length = np.bincount(run, minlength=len(first))
+        row = np.searchsorted(starts, first, side="right") - 1
+        order = np.lexsort((first, -length, row))  # per row: the longest, then the first
+        best = order[np.r_[True, row[order][1:] != row[order][:-1]]]
+        return [(int(row[r]), int(first[r] - starts[row[r]]), int(length[r]) + self.ngram - 1,
+                 int(self.owners[at[first[r]]])) for r in best]
 
 
 def _texts(record: Any, field: str | None, name: str) -> Iterator[str]:

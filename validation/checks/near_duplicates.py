@@ -1,6 +1,6 @@
 """Near-duplicate clusters: MinHash over character shingles, LSH bands, connected rows.
 
-Each row's normalised text (`shingles.scoped_text`, then `shingles.normalised`: folded, punctuation
+Each row's normalised text (`shingles.scoped_text`, then `shingles.normalised`: lower-cased, punctuation
 dropped) is cut into windows of `shingle`
 characters; rensa computes their MinHash signature (`num_perm` values). The signature is cut into
 `bands` bands of `rows_per_band` values; two rows whose values agree on a whole band are linked,

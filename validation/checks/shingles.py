@@ -1,7 +1,7 @@
 """Texts as hashed windows, for the corpus-level checks: near-duplicates and benchmark overlap.
 
-Both compare normalised text: `fold` (whitespace runs to one space, lower case, in C for all of
-Unicode), punctuation and symbols dropped. Near-duplicates hash windows of characters (as NeMo Curator's fuzzy dedup does), so
+Both compare normalised text: lower case, and every run of characters that are not letters or
+digits (spaces, punctuation, symbols, emoji) one boundary. Near-duplicates hash windows of characters (as NeMo Curator's fuzzy dedup does), so
 that every script is measured alike, spaces or none; benchmark overlap hashes windows of words
 (13 words, as the GPT-3 paper and datatrove's decontamination do), where a Han or kana character
 is a word of its own (those scripts write no spaces) and any other run of letters and digits is
@@ -18,7 +18,6 @@ from functools import lru_cache
 import numpy as np
 
 from validation.checks.messages import SEP
-from validation.checks.prover import fold
 
 CJK = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3134F))
 BATCH = 1 << 20  # values hashed at once (the temporary arrays stay a few MB)
@@ -26,6 +25,8 @@ _BASE = 0x100000001B3  # odd, so invertible modulo 2**64
 _INVERSE = pow(_BASE, -1, 1 << 64)
 SCOPES = ("conversation", "assistant", "user")
 WORD, ALONE = 1, 2  # `_classes`: a letter or digit; one that is a word by itself (Han, kana)
+_CJK = "".join(f"{chr(low)}-{chr(high)}" for low, high in CJK)
+_RUN, _ALONE, _SPLIT = re.compile(r"[^\W_]+"), re.compile(f"[{_CJK}]"), re.compile(f"[{_CJK}]|[^{_CJK}]+")
 
 
 def scoped_text(dup_text: str, scope: str = "conversation") -> str:
@@ -41,6 +42,23 @@ def scoped_text(dup_text: str, scope: str = "conversation") -> str:
         return "\n".join(contents)
     letter = scope[0]
     return "\n".join(c for r, c in zip(roles, contents) if r == letter)
+
+
+def _lowered(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(code points, lengths) of the texts lower-cased, each followed by a space (so that no word
+    runs into the next text), lower-cased by a table: one gather for all of them."""
+    joined = " ".join(texts) + " "
+    points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return _lower()[points], np.fromiter((len(t) + 1 for t in texts), dtype=np.int64, count=len(texts))
+
+
+@lru_cache(maxsize=1)
+def _lower() -> np.ndarray:
+    """Per code point, its lower case (`str.lower`; İ, whose lower case is two characters, to i)."""
+    every = "".join(map(chr, range(0x110000))).replace("\u0130", "I")
+    table = np.frombuffer(every.lower().encode("utf-32-le", "surrogatepass"), dtype=np.uint32).copy()
+    assert len(table) == 0x110000  # (no other character lower-cases to more than one)
+    return table
 
 
 def codepoints(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -66,56 +84,61 @@ def word_bounds(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     kana character a word of its own (those scripts write no spaces; Korean does)."""
     kind = _classes()[points]
     word = kind > 0
-    alone = kind == ALONE
-    before = np.r_[False, word[:-1]]
-    after = np.r_[word[1:], False]
-    starts = np.flatnonzero(word & (~before | alone | np.r_[False, alone[:-1]]))
-    ends = np.flatnonzero(word & (~after | alone | np.r_[alone[1:], False])) + 1
-    return starts, ends
+    # a word starts where a letter follows a non-letter, and around each character that stands alone
+    cut = (kind == ALONE) | ~word
+    start = word.copy()
+    start[1:] &= cut[:-1] | (kind[1:] == ALONE)
+    end = word.copy()
+    end[:-1] &= cut[1:] | (kind[:-1] == ALONE)
+    return np.flatnonzero(start), np.flatnonzero(end) + 1
 
 
 def normalised(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(code points, lengths) of `texts` as near-duplicates compare them: folded, and each run of
-    characters that are not letters or digits (punctuation, spaces, symbols, emoji) one space.
+    """(code points, lengths) of `texts` as near-duplicates compare them: lower-cased, each run of
+    characters that are not letters or digits (punctuation, spaces, symbols, emoji) one space, and a
+    space after each text.
 
     Example:
         >>> points, lengths = normalised(["Hi,  THERE!", "¿Qué?", "..."])
         >>> "".join(map(chr, points.tolist())), lengths.tolist()
         ('hi there qué ', [9, 4, 0])
     """
-    folded = [fold(t) + " " for t in texts]  # (the space: no text runs into the next)
-    points, lengths = codepoints(folded)
+    points, lengths = _lowered(texts)
     word = _classes()[points] > 0
-    keep = word | np.r_[False, word[:-1]]  # letters and digits, and the first character after a word
-    row = np.repeat(np.arange(len(texts)), lengths)[keep]
-    return np.where(word, points, 32)[keep].astype(np.uint32), np.bincount(row, minlength=len(texts))
+    keep = word.copy()
+    keep[1:] |= word[:-1]  # letters and digits, and the first character after a word
+    kept = np.r_[0, np.cumsum(keep)]
+    ends = np.cumsum(lengths)
+    return np.where(word, points, 32)[keep], kept[ends] - kept[ends - lengths]
 
 
-def words(text: str) -> list[str]:
-    """The words of a text as benchmark overlap compares them (folded first).
+def words(text: str, first: int = 0, stop: int | None = None) -> list[str]:
+    """The words of a text as benchmark overlap compares them (lower-cased); `first` and `stop`:
+    those words only.
 
     Example:
         >>> words("Natalia sold 48 clips, in APRIL!  日本語 한국어 snake_case")
         ['natalia', 'sold', '48', 'clips', 'in', 'april', '日', '本', '語', '한국어', 'snake', 'case']
     """
-    folded = fold(text)
-    starts, ends = word_bounds(codepoints([folded])[0])
-    return [folded[a:b] for a, b in zip(starts.tolist(), ends.tolist())]
+    lowered = _lowered([text])[0].tobytes().decode("utf-32-le", "surrogatepass")
+    runs = _RUN.findall(lowered)  # runs of letters and digits; those holding Han or kana split further
+    found = runs if not _ALONE.search(lowered) else [w for run in runs for w in
+                                                     (_SPLIT.findall(run) if _ALONE.search(run) else (run,))]
+    return found[first:stop]
 
 
 def word_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(a hash per word of each text, one text after another; the words of each text): the same
-    word hashes the same in every process (folded first, `words`).
+    word hashes the same in every process (lower-cased, `words`).
 
     Example:
         >>> hashes, counts = word_hashes(["the cat", "The  CAT!"])
         >>> counts.tolist(), hashes[:2].tolist() == hashes[2:].tolist()
         ([2, 2], True)
     """
-    folded = [fold(t) for t in texts]
     out, counts = [], np.zeros(len(texts), dtype=np.int64)
-    for start, end in _batches(np.fromiter(map(len, folded), dtype=np.int64, count=len(folded))):
-        points, lengths = codepoints([t + " " for t in folded[start:end]])  # (no word spans two texts)
+    for start, end in _batches(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))):
+        points, lengths = _lowered(texts[start:end])
         starts, ends = word_bounds(points)
         prefix, inverse = _prefix(points)
         with np.errstate(over="ignore"):
@@ -178,14 +201,30 @@ def _powers(base: int, size: int) -> np.ndarray:
 
 def _windows(values: np.ndarray, lengths: np.ndarray, n: int, whole: bool) -> tuple[np.ndarray, np.ndarray]:
     counts = np.maximum(lengths - n + 1, 0)
-    if whole:
-        counts[(lengths > 0) & (lengths < n)] = 1
+    short = (lengths > 0) & (lengths < n) if whole else None
+    if short is not None:
+        counts[short] = 1
     if not counts.any():
         return np.zeros(0, dtype=np.uint64), counts
     prefix, inverse = _prefix(values)
-    starts = np.cumsum(lengths) - lengths
-    # the windows of each row: from its start, `counts` of them, each `n` long (or the row's length)
-    at = np.repeat(starts, counts) + (np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts))
-    span = np.repeat(np.minimum(lengths, n), counts)
+    total = len(values)
+    ends = np.cumsum(lengths)
     with np.errstate(over="ignore"):
-        return (prefix[at + span] - prefix[at]) * inverse[at], counts
+        windows = (prefix[n:] - prefix[:total - n + 1]) * inverse[:total - n + 1] if total >= n \
+            else np.zeros(0, dtype=np.uint64)
+        # a window starting in the last n - 1 values of a row runs into the next row: not one of its windows
+        inside = np.ones(len(windows), dtype=bool)
+        late = (ends[:, None] - np.arange(1, n)).ravel()
+        inside[late[(late >= 0) & (late < len(inside))]] = False
+        if short is None or not short.any():
+            return windows[inside], counts
+        # a short row's one window: all of it, in its place among the others
+        starts = ends - lengths
+        hashes = (prefix[ends[short]] - prefix[starts[short]]) * inverse[starts[short]]
+    at = np.cumsum(counts) - counts  # where each row's windows begin in the result
+    result = np.empty(int(counts.sum()), dtype=np.uint64)
+    put = np.ones(len(result), dtype=bool)
+    put[at[short]] = False
+    result[put] = windows[inside]
+    result[at[short]] = hashes
+    return result, counts
