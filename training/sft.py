@@ -101,6 +101,11 @@ def run_sft(config: TrainConfig, out: Path, dry_run: bool, console: Console | No
     write_report(out / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
     sample_tools = config.tools_for_samples()  # read now: a missing file stops the run before training
     with training_data(config) as data:  # opened once: the gate and the audit read it
+        if data.format.shape == "prompt":
+            raise ConfigError(f"method sft trains on replies; {data.name} is prompt-only (prompts to generate from, "
+                              "GRPO-style), which holds none. instructkit checks such data (validate --format "
+                              "prompt-only --reward-columns ...) but does not run GRPO: pass the rows to TRL's "
+                              "GRPOTrainer, or give conversations with replies for sft")
         validation_report = gate(config, out, console, data)
         from training.levers.device import attention, detect_device
 

@@ -37,6 +37,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                           "validates against this JSON Schema (structured outputs)")
     validate.add_argument("--response-scope", choices=("last", "all"), default="last",
                           help="with --response-schema: check the last assistant reply of each row (default) or all")
+    validate.add_argument("--reward-columns", metavar="NAME[:TYPE],...", help="fields each row must hold beside its "
+                          "messages, e.g. answer:string,level:integer (TYPE: string, number, integer, boolean, array, "
+                          "object, any): what GRPO's reward functions read from prompt-only rows")
     corpus_arguments(validate)
     validate.set_defaults(run=run_validate)
 
@@ -85,6 +88,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    from validation.checks.required import parse_required
     from validation.validate import validate
 
     check_outputs(args, "issues_jsonl", inputs=("path", "response_schema", "decontaminate"))
@@ -96,6 +100,7 @@ def run_validate(args: argparse.Namespace) -> int:
                           write_clean=args.write_clean, progress=not args.json, fix=args.fix,
                           max_issues=args.max_issues, issues_jsonl=args.issues_jsonl,
                           response_schema=args.response_schema, response_scope=args.response_scope,
+                          reward_columns=parse_required(args.reward_columns) if args.reward_columns else None,
                           **corpus_checks_of(args))
     print_report(report, args)
     return 0 if report.ok else 1

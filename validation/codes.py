@@ -89,6 +89,10 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
     Code("reply-in-prompt", "error", "structure", "`render --add-generation-prompt --final-turn refuse`: the "
          "conversation ends with the assistant's reply, so it is not an inference prompt.",
          "Leave the reply out of the row, or let render drop it (--final-turn drop, the default)."),
+    Code("prompt-not-open", "error", "structure",
+         "A prompt-only row (GRPO-style: a prompt to generate from) ends with an assistant or system turn, not the "
+         "user's turn or a tool's result: the model would be asked to continue a reply that is already there.",
+         "Drop the final reply from the prompt (`convert --to prompt-only` keeps it as the row's `answer`)."),
     Code("trailing-user-turn", "warning", "structure",
          "The conversation ends with a user turn, which trains nothing.",
          "Add the assistant reply or drop the last user turn."),

@@ -114,7 +114,7 @@ def _convert(data: Dataset, out: str | os.PathLike[str], target: Format, *, unif
                 issues.extend(Issue.make(record.row, p, code, m) for p, code, m in exc.problems)
                 continue
             messages, problems = check_messages(raw_messages, record.row, lambda i, f: fmt.path(data, i, f),
-                                                fmt.root, None, fmt.completion_only)
+                                                fmt.root, None, fmt.shape)
             if messages is None:
                 issues.extend(problems)
                 continue

@@ -43,7 +43,7 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
              max_issues: int | None = None, issues_jsonl: str | os.PathLike[str] | None = None,
              response_schema: str | os.PathLike[str] | dict[str, Any] | None = None,
              response_scope: str = "last", near_dup: NearDupOptions | bool | None = None,
-             benchmark: Benchmark | None = None) -> Report:
+             benchmark: Benchmark | None = None, reward_columns: dict[str, str] | None = None) -> Report:
     """Check every row of `source`; returns the `Report` (never raises for bad rows).
 
     With `fix`, the mechanical repairs of `validation.checks.fix` are applied first and listed in
@@ -59,7 +59,8 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
     and makes each row after its cluster's first a `fuzzy-duplicate` error; `benchmark` (see
     `Benchmark.load`) makes each row that shares a run of words with it a `benchmark-overlap`
     error. Either way `write_clean` drops those rows, and the report says what was found
-    (`near_duplicates`, `contamination`).
+    (`near_duplicates`, `contamination`). `reward_columns` ({name: JSON type}, `any` for any type):
+    fields each row must hold beside its messages, as GRPO's reward functions read them.
 
     Raises:
         InputError: the source cannot be used at all (missing, empty, unknown format, hub offline).
@@ -87,7 +88,7 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
 
             near = NearDuplicates(data.format.root, None if near_dup is True else near_dup)
         scanner = Scanner(data.format, rules=rules, max_length=max_length, tokenizer=check_tokenizer(tokenizer),
-                          response=response, near=near, benchmark=benchmark)
+                          response=response, near=near, benchmark=benchmark, required=reward_columns)
         report = Report(path=data.name, format=data.format.name, template=rules.name if rules else None,
                         max_length=max_length, length_unit=None if max_length is None else
                         ("tokens" if tokenizer is not None else "characters"))

@@ -65,6 +65,10 @@ CASES = [
      [(2, "messages[0].content", "special-token-in-content", "error"),
       (2, "messages[0].content", "special-token-in-content", "error")], 1),
     ("duplicate", [], [(3, "messages", "duplicate", "warning"), (4, "messages", "near-duplicate", "warning")], 0),
+    ("prompt-not-open", [], [(2, "prompt[1].role", "prompt-not-open", "error")], 1),
+    ("prompt-not-open", ["--reward-columns", "answer:integer"],
+     [(1, "answer", "wrong-type", "error"), (2, "prompt[1].role", "prompt-not-open", "error"),
+      (2, "answer", "wrong-type", "error"), (3, "answer", "wrong-type", "error")], 1),
     ("fuzzy-duplicate", [], [], 0),  # (a corpus check: asked for)
     ("fuzzy-duplicate", ["--near-dup"], [(2, "messages", "fuzzy-duplicate", "error")], 1),
     ("benchmark-overlap", [], [], 0),

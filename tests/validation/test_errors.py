@@ -39,8 +39,8 @@ def test_an_unknown_name_is_an_input_error_and_a_key_error_that_reads_as_its_mes
 
     for lookup, says in (
             (lambda: get_format("chat"), "unknown format 'chat'; known formats: alpaca, hh-text, messages, "
-                                         "preference, preference-implicit, prompt-completion, qa, sharegpt, text, "
-                                         "unpaired"),
+                                         "preference, preference-implicit, prompt-completion, prompt-only, qa, "
+                                         "sharegpt, text, unpaired"),
             (lambda: get_format("sharegtp"), "unknown format 'sharegtp'; did you mean 'sharegpt'?"),
             (lambda: get_template("nope"), "unknown template 'nope'; known templates: alpaca, chatml, "),
             (lambda: get_template("smolm2"), "unknown template 'smolm2'; did you mean 'smollm2'?"),

@@ -311,21 +311,25 @@ def _trains_reasoning_field(message: Message, rules: TemplateRules | None) -> bo
 
 
 def _structure_issues(messages: list[Message], row: int, path: PathFn, root: str,
-                      rules: TemplateRules | None, completion_only: bool = False,
+                      rules: TemplateRules | None, shape: str = "conversation",
                       fields: dict[str, Any] | None = None) -> list[Issue]:
     issues = []
     roles = [m.role for m in messages]
-    if "assistant" not in roles:
+    if "assistant" not in roles and shape != "prompt":
         issues.append(Issue.make(row, root, "no-assistant-turn", "no assistant message: nothing to train on"))
     for i, role in enumerate(roles[1:], start=1):
         if role == "system":
             issues.append(Issue.make(row, path(i, "role"), "system-not-first", f"system message at position {i}"))
-    if roles[-1] == "user":
+    if roles[-1] == "user" and shape != "prompt":
         issues.append(Issue.make(row, path(len(roles) - 1, "role"), "trailing-user-turn",
                                  "the conversation ends with a user turn"))
+    if shape == "prompt" and roles[-1] not in ("user", "tool"):
+        issues.append(Issue.make(row, path(len(roles) - 1, "role"), "prompt-not-open",
+                                 f"the prompt ends with a{'n' if roles[-1] == 'assistant' else ''} {roles[-1]} turn: "
+                                 "a prompt to generate from ends with the user's turn (or a tool's result)"))
     alternating = "error" if rules is not None and rules.alternating else "warning"
     turns = [(i, m) for i, m in enumerate(messages) if m.role in ("user", "assistant")]
-    if turns and turns[0][1].role == "assistant" and not completion_only:
+    if turns and turns[0][1].role == "assistant" and shape != "completion":
         issues.append(Issue.make(row, path(turns[0][0], "role"), "non-alternating",
                                  "the first turn is an assistant turn, not a user turn", severity_=alternating))
     for (_, a), (j, b) in zip(turns, turns[1:]):
@@ -341,10 +345,11 @@ def _structure_issues(messages: list[Message], row: int, path: PathFn, root: str
 
 
 def check_messages(raw_messages: list[Any], row: int, path: PathFn, root: str, rules: TemplateRules | None,
-                   completion_only: bool = False,
+                   shape: str = "conversation",
                    fields: dict[str, Any] | None = None) -> tuple[list[Message] | None, list[Issue]]:
     """Validate raw message dicts precisely: (the messages, or None when unusable; issues).
-    `completion_only`: the format's rows are one assistant message by design (no prompt);
+    `shape`: what the format's rows hold by design (`Format.shape`): a conversation; a
+    `completion` (one assistant message, no prompt); a `prompt` (no reply: it ends open);
     `fields`: the row's other fields: its calls are checked against its `tools` and
     `parallel_tool_calls` (validation/checks/tools.py)."""
     issues: list[Issue] = []
@@ -355,7 +360,7 @@ def check_messages(raw_messages: list[Any], row: int, path: PathFn, root: str, r
         return None, issues
     messages = [m for m in parsed if m is not None]
     issues = _content_issues(messages, row, path, rules) + _structure_issues(messages, row, path, root, rules,
-                                                                             completion_only, fields)
+                                                                             shape, fields)
     found = reasoning_issues(raw_messages, path) + [
         (path(i, "train"), "wrong-type", f"train must be true or false, got {json_type(m['train'])}")
         for i, m in enumerate(raw_messages) if "train" in m and not isinstance(m["train"], bool)]

@@ -33,6 +33,7 @@ from validation.report import Findings, Issue
 from validation.summaries import NearDupSummary
 from validation._rowscan import duplicate_key
 from validation.checks.prover import PAIR_LAYOUTS, Prover, fingerprints
+from validation.checks.required import required_issues
 from validation.checks.rules import TemplateRules
 from validation.checks.tools import ResponseSchema, canonical_json
 from validation.tokens import backend_of, count_tokens
@@ -63,10 +64,12 @@ class Scanner:
     def __init__(self, fmt: Format, *, rules: TemplateRules | None = None, max_length: int | None = None,
                  tokenizer: Tokenizer | None = None, duplicates: bool = True,
                  response: ResponseSchema | None = None, near: NearDuplicates | None = None,
-                 benchmark: Benchmark | None = None) -> None:
+                 benchmark: Benchmark | None = None, required: dict[str, str] | None = None) -> None:
         """`near`: near-duplicate clusters are found (--near-dup); `benchmark`: rows that overlap it are
-        errors (--decontaminate). Both read the text of every row, so no raw line is cleared unread."""
+        errors (--decontaminate). Both read the text of every row, so no raw line is cleared unread.
+        `required`: columns each row must hold, {name: JSON type} (--reward-columns)."""
         self.fmt = fmt
+        self.required = required
         self.response = response
         self.near = near
         self.near_summary: NearDupSummary | None = None  # (after `finish`)
@@ -85,6 +88,7 @@ class Scanner:
         shape = PAIR_SHAPE if pairs else fmt.raw
         self.prover = None if shape is None or (max_length is not None and tokenizer is not None) or response \
             or (rules is not None and rules.flags_plain_rows) or near is not None or benchmark is not None \
+            or required \
             else Prover(shape, special_tokens=suspect_tokens(rules), roles=rules.roles if rules else ROLES,
                         other_keys=sorted(fmt.extra_keys | {"tools"}), pairs=pairs)
 
@@ -139,7 +143,7 @@ class Scanner:
             issues, text = self._pair(record.data, record.row)  # type: ignore[arg-type]
             return issues, text, None
         messages, issues = check_messages(raw_messages, record.row, partial(self.fmt.path, record.data),
-                                          self.fmt.root, self.rules, self.fmt.completion_only,
+                                          self.fmt.root, self.rules, self.fmt.shape,
                                           fields=record.data)
         if messages is None or any(i.severity == "error" for i in issues):
             return issues, None, None
@@ -167,7 +171,9 @@ class Scanner:
             raw_messages = self.fmt.to_messages(data)
         except RowProblems as exc:
             return [Issue.make(record.row, p, code, m) for p, code, m in exc.problems], None, None, False
-        if "tools" in data:  # cleared with its content scanned, or checked precisely
+        if self.fmt.shape == "prompt":  # (the fast paths clear conversations: a prompt ending in a reply is not)
+            text, fast = None, False
+        elif "tools" in data:  # cleared with its content scanned, or checked precisely
             text, fast = fast_clean_tools(raw_messages, data, self.rules), False
         else:  # cleared now and scanned with its chunk, or checked precisely
             text = fast_clean(raw_messages, self.rules)
@@ -251,10 +257,14 @@ class Scanner:
                 rows[k] = self._precise(chunk[k], rows[k][2])  # type: ignore[arg-type]
         kept = [k for k, (_, text, _) in enumerate(rows) if text is not None]
         extra: dict[int, list[Issue]] = {}
+        for k, record in enumerate(chunk) if self.required else ():
+            extra[k] = [Issue.make(record.row, where, code, message)
+                        for where, code, message in required_issues(record.data, self.required)]
         for k, record in enumerate(chunk):  # (the C prover clears no row whose keys repeat)
             if record.raw is not None and isinstance(record.data, dict) and (key := duplicate_key(record.raw)):
-                extra[k] = [Issue.make(record.row, "", "duplicate-key", f"key {key.decode(errors='replace')!r} is "
-                                       "written twice in one object: JSON readers keep the last value, silently")]
+                extra.setdefault(k, []).append(Issue.make(
+                    record.row, "", "duplicate-key", f"key {key.decode(errors='replace')!r} is written twice in one "
+                    "object: JSON readers keep the last value, silently"))
         if kept and self.duplicates is not None:
             self.duplicates.add([chunk[k].row for k in kept],
                                 *fingerprints([_with_tools(rows[k][1], chunk[k].data) for k in kept]))

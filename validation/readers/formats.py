@@ -45,7 +45,7 @@ class Format(Protocol):
     column: str
     root: str
     extra_keys: frozenset[str]
-    completion_only: bool
+    shape: str
     raw: RawShape | None
     list_fields: frozenset[str]
     excludes: frozenset[str]
@@ -77,8 +77,9 @@ class ConversationFormat:
     column: str = ""
     root: str = ""
     extra_keys: frozenset[str] = field(default_factory=frozenset)
-    # Rows are one assistant message by design (language-model style text): no prompt expected.
-    completion_only: bool = False
+    # What a row holds by design: a conversation to train on; "completion": one assistant message (language-model
+    # style text: no prompt expected); "prompt": a prompt to generate from (GRPO-style: no reply expected).
+    shape: str = "conversation"
     raw: RawShape | None = None
     # A format whose fields take one of two layouts (prompt-completion: strings, or message lists
     # for anything beyond one user turn and one reply): the layout every conversation fits. A
@@ -88,10 +89,14 @@ class ConversationFormat:
     list_fields: frozenset[str] = field(default_factory=frozenset)
     # Keys whose presence means another format (prompt-completion's rows have no `label`).
     excludes: frozenset[str] = field(default_factory=frozenset)
+    # What else a row must be to be taken for this format when none is named (prompt-only: its prompt a list of
+    # messages, since a text `prompt` beside columns of one's own may well be a reply under another name).
+    detected_if: Callable[[Raw], bool] | None = field(default=None, compare=False)
     preference: ClassVar[bool] = False  # rows are conversations
 
     def matches(self, row: Raw) -> bool:
-        return self.keys <= row.keys() and not self.excludes & row.keys()
+        return self.keys <= row.keys() and not self.excludes & row.keys() and \
+            (self.detected_if is None or self.detected_if(row))
 
     def split(self, row: Raw) -> tuple[list[Any], dict[str, Any]]:
         """(raw message dicts, metadata = every other field of the row)."""
@@ -281,6 +286,38 @@ def _pc_path(row: Raw, i: int, f: str) -> str:
     return f"{where}.{f}" if f else where
 
 
+# --- prompt-only ---------------------------------------------------------------------------
+
+def _prompt_to_messages(row: Raw) -> list[Any]:
+    """A prompt to generate from: TRL's prompt-only rows, `prompt` a list of messages or a text (one
+    user turn); every other field (the reference answer, reward metadata) is the row's metadata."""
+    prompt = _require(row, "prompt", (str, list))
+    return [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
+
+
+def _prompt_from(conv: Conversation) -> Raw:
+    """The conversation as a prompt (a list of messages); a final assistant reply becomes the row's
+    `answer` (the reference a reward function compares with), so no text is lost."""
+    messages, metadata = conv.messages, dict(conv.metadata)
+    if messages and messages[-1].role == "assistant":
+        last = messages[-1]
+        if set(last.to_dict()) != {"role", "content"}:
+            raise CannotConvert("prompt-only keeps a final reply as the row's answer, a text: this reply has more "
+                                "than text (calls, reasoning or other fields)")
+        if "answer" in metadata:
+            raise CannotConvert("prompt-only keeps a final reply as the row's answer, but the row already has one")
+        messages, metadata["answer"] = messages[:-1], last.content
+    if not messages:
+        raise CannotConvert("prompt-only needs a prompt: the conversation is one reply")
+    return merge_fields(metadata, {"prompt": as_dicts(messages)})
+
+
+def _prompt_path(row: Raw, i: int, f: str) -> str:
+    if not isinstance(row.get("prompt"), list):
+        return "prompt"
+    return f"prompt[{i}].{f}" if f else f"prompt[{i}]"
+
+
 # --- qa ------------------------------------------------------------------------------------
 
 def _qa_to_messages(row: Raw) -> list[Any]:
@@ -291,6 +328,8 @@ def _qa_to_messages(row: Raw) -> list[Any]:
 
 def _qa_from(conv: Conversation) -> Raw:
     _plain(conv, "qa")
+    if _roles(conv) == ["user"] and isinstance(conv.metadata.get("answer"), str):  # a prompt and its answer
+        return {"question": conv.messages[0].content, **conv.metadata}
     if _roles(conv) != ["user", "assistant"]:
         raise CannotConvert(f"qa holds one question and one answer, not {' → '.join(_roles(conv))}")
     return merge_fields(conv.metadata, {"question": conv.messages[0].content, "answer": conv.messages[1].content})
@@ -312,7 +351,7 @@ def _text_format(column: str = "text") -> Format:
         return merge_fields(conv.metadata, {column: conv.messages[0].content})
 
     return ConversationFormat("text", frozenset({column}), to_messages, from_conversation, lambda row, i, f: column,
-                  column=column, completion_only=True)
+                  column=column, shape="completion")
 
 
 def get_format(name: str, *, column: str | None = None) -> Format:
@@ -340,9 +379,13 @@ _FIXED = {
                                 list_fields=frozenset({"prompt", "completion"}), excludes=frozenset({"label"})),
     "qa": ConversationFormat("qa", frozenset({"question", "answer"}), _qa_to_messages, _qa_from,
                  lambda row, i, f: ["question", "answer"][i]),
+    "prompt-only": ConversationFormat("prompt-only", frozenset({"prompt"}), _prompt_to_messages, _prompt_from,
+                                      _prompt_path, root="prompt", list_fields=frozenset({"prompt"}), shape="prompt",
+                                      excludes=frozenset({"completion", "chosen", "rejected", "label"}),
+                                      detected_if=lambda row: isinstance(row.get("prompt"), list)),
 }
 PREFERENCE_NAMES = ("preference", "preference-implicit", "hh-text", "unpaired")  # validation/readers/pairs.py
-FORMAT_NAMES = ("messages", "sharegpt", "alpaca", "prompt-completion", "qa", "text", *PREFERENCE_NAMES)
+FORMAT_NAMES = ("messages", "sharegpt", "alpaca", "prompt-completion", "qa", "text", "prompt-only", *PREFERENCE_NAMES)
 
 
 def rank_formats(rows: Iterable[Raw], *, column: str | None = None) -> list[tuple[Format, int]]:

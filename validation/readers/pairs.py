@@ -283,7 +283,7 @@ class PreferenceFormat:
     column: ClassVar[str] = ""
     root: ClassVar[str] = ""
     extra_keys: ClassVar[frozenset[str]] = frozenset()
-    completion_only: ClassVar[bool] = False
+    shape: ClassVar[str] = "conversation"
     raw: ClassVar[None] = None
     uniform: ClassVar[None] = None
 
