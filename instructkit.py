@@ -21,6 +21,7 @@ COMMAND_MODULES = ("validation.cli", "templating.cli", "training.cli")
 # command imports only its own module, so `validate` does not pay for the template registry or
 # training's imports at start-up.
 COMMANDS = {"validate": "validation.cli", "convert": "validation.cli", "stats": "validation.cli",
+            "publish": "validation.cli",
             "templates": "templating.cli", "render": "templating.cli", "audit": "templating.cli",
             "train": "training.cli", "generate": "training.cli", "compare": "training.cli",
             "verify": "training.cli"}

@@ -7,7 +7,7 @@
     │   └── NoFingerprint        (also a FileNotFoundError) a folder `train` did not write
     ├── InvalidDataset           (also a RuntimeError) the training gate found errors; `.report`
     ├── MaskMismatch             (also a RuntimeError) our masks and TRL's disagree on a sample
-    └── PushFailed               (also a RuntimeError) saved, but not pushed to the hub
+    └── PushFailed               (validation/errors.py, re-exported here) saved, but not pushed to the hub
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from validation.errors import InputError, InstructkitError
+from validation.errors import PushFailed as PushFailed  # (re-exported: training raises it too)
 
 
 class ConfigError(InputError, ValueError):
@@ -45,7 +46,3 @@ class InvalidDataset(InstructkitError, RuntimeError):
 
 class MaskMismatch(InstructkitError, RuntimeError):
     """Our masks and TRL's disagree on a sample: training would not learn what we report."""
-
-
-class PushFailed(InstructkitError, RuntimeError):
-    """The model is saved locally but could not be pushed to the hub; the message says why."""

@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from validation.arguments import (at_least, check_outputs, corpus_arguments, corpus_checks_of, opened, print_report,
-                                  source_arguments, stdout_taken, template_of, tokenizer_of)
+from validation.arguments import (Names, at_least, check_outputs, corpus_arguments, corpus_checks_of, opened,
+                                  print_report, source_arguments, stdout_taken, template_of, tokenizer_of)
 from validation.report import MAX_ISSUES
 
 
@@ -86,6 +86,26 @@ def register(commands: argparse._SubParsersAction) -> None:
     corpus_arguments(stats, decontaminate=False)
     stats.set_defaults(run=run_stats)
 
+    publish = commands.add_parser(
+        "publish", help="write a checked dataset and its card as a folder the hub reads (and push it)",
+        description="Check a dataset, write its valid rows (data/SPLIT.jsonl), a dataset card (README.md: the hub's "
+                    "metadata, what was checked, statistics) and instructkit.json into a folder; push it with "
+                    "--push-to-hub. Exit 0: published; 1: pushed nothing (the folder is complete); 2: nothing usable.")
+    source_arguments(publish)
+    publish.add_argument("--to", required=True, metavar="DIR", help="the folder to write (created; files in it are "
+                         "replaced)")
+    publish.add_argument("--push-to-hub", metavar="USER/NAME", help="then upload the folder as this hub dataset")
+    publish.add_argument("--private", action="store_true", help="with --push-to-hub: a private dataset")
+    publish.add_argument("--license", default="unknown", help="the card's licence id (apache-2.0, mit, cc-by-4.0, "
+                         "...; default unknown)")
+    publish.add_argument("--pretty-name", metavar="NAME", help="the card's title (default: the folder's name)")
+    publish.add_argument("--language", metavar="CODE,...", help="the card's languages, e.g. en,ko")
+    publish.add_argument("--template", action="append", default=[], metavar="NAME|FILE|MODEL",
+                         help="also check the rows under this chat template (repeatable); the card lists the result")
+    corpus_arguments(publish)
+    publish.add_argument("--json", action="store_true", help="print what was written as one JSON object")
+    publish.set_defaults(run=run_publish)
+
 
 def run_validate(args: argparse.Namespace) -> int:
     from validation.checks.required import parse_required
@@ -120,6 +140,35 @@ def run_convert(args: argparse.Namespace) -> int:
         print(f"wrote {report.valid} of {report.rows} rows to {args.output} ({args.to})", file=sys.stderr)
     print_report(report, args)
     return 0 if report.ok else 1
+
+
+def run_publish(args: argparse.Namespace) -> int:
+    from validation.errors import PushFailed
+    from validation.publish import publish
+
+    check_outputs(args, "to", inputs=("decontaminate",))
+    names: Names = args.names
+    templates = [names.template(name) for name in args.template]
+    with opened(args) as data:
+        try:
+            done = publish(data, args.to, split=args.split, license=args.license, pretty_name=args.pretty_name,
+                           language=[c.strip() for c in args.language.split(",") if c.strip()] if args.language
+                           else None, templates=templates, push_to=args.push_to_hub, private=args.private,
+                           **corpus_checks_of(args))
+            pushed = True
+        except PushFailed as exc:
+            print(f"instructkit publish: {exc}", file=sys.stderr)
+            return 1
+    facts = json.loads((done.folder / "instructkit.json").read_text(encoding="utf-8"))
+    if args.json:
+        print(json.dumps({"folder": str(done.folder), **facts}, ensure_ascii=False))
+    else:
+        left = f"; {facts['validation']['left_out']:,} rows with errors left out" if facts["validation"]["left_out"] \
+            else ""
+        print(f"published {facts['rows']:,} rows to {done.folder} (data: {facts['data_file']}, card: README.md){left}"
+              + (f"; pushed to https://huggingface.co/datasets/{done.pushed_to}" if pushed and done.pushed_to else ""),
+              file=sys.stderr)
+    return 0
 
 
 def run_stats(args: argparse.Namespace) -> int:

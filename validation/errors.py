@@ -19,7 +19,7 @@ internal error.
     │                            problems, each (path, code, message); they become the row's Issues
     ├── InvalidDataset           (training; also a RuntimeError) the training gate found errors; `.report`
     ├── MaskMismatch             (training; also a RuntimeError) our masks and TRL's disagree on a sample
-    └── PushFailed               (training; also a RuntimeError) saved, but not pushed to the hub
+    └── PushFailed               (also a RuntimeError) saved (a model, a published dataset), but not pushed to the hub
 
 `validation`, `templating` and `training` export the public ones (`templating.TemplateError`,
 `training.ConfigError`, ...).
@@ -38,6 +38,10 @@ class InstructkitError(Exception):
 
 class InputError(InstructkitError):
     """The input cannot be used at all (missing, a plain directory, unknown kind, hub offline)."""
+
+
+class PushFailed(InstructkitError, RuntimeError):
+    """Saved locally (a trained model, a published dataset) but not pushed to the hub; the message says why."""
 
 
 class UnknownName(InputError, KeyError):

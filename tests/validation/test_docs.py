@@ -55,4 +55,4 @@ def test_the_command_table_names_the_module_that_registers_each_subcommand():
 def test_a_command_builds_only_its_own_part_of_the_parser():
     parser = instructkit.build_parser("validate")
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    assert sorted(commands.choices) == ["convert", "stats", "validate"]
+    assert sorted(commands.choices) == ["convert", "publish", "stats", "validate"]
