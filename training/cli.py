@@ -113,6 +113,8 @@ def _summary(summary, console) -> None:  # noqa: ANN001 - RunSummary, imported l
             ("eval loss", f"{summary.eval_loss:.3f}" if summary.eval_loss is not None else
              "none: no eval split (eval: {ratio: 0.1} holds out a tenth)"),
             ("device", f"{summary.device}, {summary.precision}"),
+            *([("rows per source", ", ".join(f"{name} {n:,}" for name, n in summary.sources.items()))]
+              if summary.sources else []),
             ("stops", _rates(summary.stop_rate_before, summary.stop_rate_after)), ("saved", summary.output_dir)]
     if summary.reward_margin_last is not None:  # dpo, kto: what the preference taught
         rows[-1:-1] = [("reward margin", f"{summary.reward_margin_first:.3f} → {summary.reward_margin_last:.3f} "

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, InstanceOf, ValidationError, field_serializer, field_validator,
-                      model_validator)
+from pydantic import (BaseModel, ConfigDict, Field, InstanceOf, PrivateAttr, ValidationError, field_serializer,
+                      field_validator, model_validator)
 
 from training.errors import ConfigError
 from validation.readers.files import is_hub_id
@@ -50,6 +50,22 @@ class DatasetConfig(Strict):
     columns: dict[str, str] | None = None  # your column -> the format's field, as --map (response: completion)
 
 
+class MixtureSource(DatasetConfig):
+    """One dataset of a mixture (`dataset:` as a list): `weight`, the share of its valid rows taken
+    (TRL's dataset_mixture weights; above 1 repeats rows), or `rows`, an exact count; `name`
+    labels it in the reports (default: its file's name). training/mixture.py."""
+
+    weight: float | None = Field(default=None, gt=0)
+    rows: int | None = Field(default=None, gt=0)
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _weight_or_rows(self) -> "MixtureSource":
+        if self.weight is not None and self.rows is not None:
+            raise ValueError(f"{self.path}: give weight or rows, not both")
+        return self
+
+
 class EvalConfig(Strict):
     path: str | None = None
     split: str | None = None
@@ -74,7 +90,8 @@ class TrainConfig(Strict):
     # (KTOTrainer). training/preference.py runs the last two.
     method: Literal["sft", "dpo", "kto"] = "sft"
     template: str = "auto"
-    dataset: DatasetConfig | InstanceOf[Dataset]
+    # one dataset, or a mixture of several (training/mixture.py)
+    dataset: DatasetConfig | list[MixtureSource] | InstanceOf[Dataset]
     eval: EvalConfig | None = None
     max_length: int = Field(default=1024, gt=0)
     # dpo: prompts longer than this keep their last tokens (TRL 1.x has no prompt limit of its own)
@@ -112,14 +129,23 @@ class TrainConfig(Strict):
     dpo: dict[str, Any] = Field(default_factory=dict)  # DPOConfig fields (beta, learning_rate, ...)
     kto: dict[str, Any] = Field(default_factory=dict)  # KTOConfig fields
 
+    # a mixture's run: the source of each row of the mixture file (set by training/mixture.py; not a key)
+    _mixture_sources: list[str] | None = PrivateAttr(default=None)
+
+    @property
+    def mixture_sources(self) -> list[str] | None:
+        return self._mixture_sources
+
     @property
     def trainer(self) -> dict[str, Any]:
         """The trainer settings of the method: the `sft:`, `dpo:` or `kto:` block."""
         return {"sft": self.sft, "dpo": self.dpo, "kto": self.kto}[self.method]
 
     @field_serializer("dataset")
-    def _dataset_as_keys(self, value: DatasetConfig | Dataset) -> dict[str, Any]:
+    def _dataset_as_keys(self, value: DatasetConfig | list[MixtureSource] | Dataset) -> Any:
         """config.yaml records an open `Dataset` by the keys that would open it again."""
+        if isinstance(value, list):
+            return [source.model_dump(exclude_none=True) for source in value]
         if isinstance(value, Dataset):
             return {"path": value.name, "split": value.split, "format": value.format.name,
                     "column": value.format.column or None,
@@ -130,7 +156,7 @@ class TrainConfig(Strict):
     def columns(self) -> Any:
         """The training data's column mapping (`dataset.columns`, or an open dataset's), which the
         eval file is read with too: a mapping renames only the fields a row has."""
-        return self.dataset.columns
+        return None if isinstance(self.dataset, list) else self.dataset.columns
 
     def tools_for_samples(self) -> list[dict[str, Any]] | None:
         """`sample_tools` as a list (read from its file when it names one); ConfigError when unusable."""
@@ -297,10 +323,12 @@ def _paths_from(data: dict[str, Any], base: Path) -> None:
     path found only from the current directory is kept as it is (configs written before this
     rule), as is a hub id (`org/name`) not found on disk; anything else becomes the path under
     `base`, so that an error names the file that was looked for."""
-    for key in PATH_KEYS:
-        holder: Any = data
-        for part in key[:-1]:
-            holder = holder.get(part) if isinstance(holder, dict) else None
+    mixture = data.get("dataset") if isinstance(data.get("dataset"), list) else []
+    for key, holder in [(key, None) for key in PATH_KEYS] + [(("path",), item) for item in mixture]:
+        if holder is None:
+            holder = data
+            for part in key[:-1]:
+                holder = holder.get(part) if isinstance(holder, dict) else None
         value = holder.get(key[-1]) if isinstance(holder, dict) else None
         if not isinstance(value, str) or not value or Path(value).is_absolute():
             continue

@@ -15,7 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from validation.errors import InputError, InstructkitError
-from validation.errors import PushFailed as PushFailed  # (re-exported: training raises it too)
+from validation.errors import PushFailed
+
+__all__ = ["ConfigError", "UnfinishedRun", "NoFingerprint", "InvalidDataset", "MaskMismatch", "PushFailed"]
 
 
 class ConfigError(InputError, ValueError):

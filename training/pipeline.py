@@ -49,6 +49,11 @@ def run(config: TrainConfig, *, dry_run: bool = False, console: Console | None =
             note = claim(out, overwrite=config.overwrite, resume=config.resume)
             if note:
                 say(console, plain(note))
+        if isinstance(config.dataset, list):  # a mixture: each source checked and sampled, then one file
+            from training.mixture import build
+
+            config, mixture = build(config, out, console)
+            config._mixture_sources = mixture.sources
         if config.method != "sft":
             from training.preference import run_preference
 

@@ -20,6 +20,7 @@ from training.config import ConfigError, TrainConfig
 from training.steps import (SUPERVISION_CODES, RunSummary, choose_template, gate, is_main_process, lora_config, plain,
                             say, split_eval, train, training_data, write_report)
 from training.errors import InvalidDataset
+from training.mixture import trained_per_source
 from training.text import check_text_against_trl, is_language_model, text_rows, text_rows_of
 from validation.report import Console
 from validation.summaries import Leakage
@@ -163,7 +164,9 @@ def run_sft(config: TrainConfig, out: Path, dry_run: bool, console: Console | No
                  lambda args: sft_trainer(config, model, args, train_set, eval_set, tokenizer),
                  (len(train_set), len(eval_set or [])), held_out, dropped, provenance, console, sample_tools,
                  raw=language_model,
-                 untrained_end=audit_report.summary.rows_with.get("end-of-turn-not-supervised", 0))
+                 untrained_end=audit_report.summary.rows_with.get("end-of-turn-not-supervised", 0),
+                 sources=trained_per_source(config.mixture_sources, [r.row for r in train_rows])
+                 if config.mixture_sources else None)
 
 
 def sft_trainer(config: TrainConfig, model: Any, args: Any, train_set: Any, eval_set: Any, tokenizer: Any) -> Any:

@@ -56,6 +56,7 @@ class RunSummary:
     reward_margin_last: float | None = None
     reward_accuracy_first: float | None = None
     reward_accuracy_last: float | None = None
+    sources: dict[str, int] | None = None  # a mixture: the rows of each source trained (training/mixture.py)
 
 
 def is_main_process() -> bool:
@@ -208,7 +209,7 @@ def lora_config(config: TrainConfig) -> Any:
 def train(config: TrainConfig, out: Path, model: Any, tokenizer: Any, template: ChatTemplate,
           make_trainer: Callable[[Any], Any], sizes: tuple[int, int], held_out: list[Any], dropped: int,
           provenance: str, console: Console | None, sample_tools: list[Any] | None, *, raw: bool = False,
-          untrained_end: int = 0) -> RunSummary:
+          untrained_end: int = 0, sources: dict[str, int] | None = None) -> RunSummary:
     """Train with the trainer `make_trainer(args)` builds (each method's own: training/sft.py,
     training/preference.py) on `sizes` (train rows, eval rows), with the samples before and after,
     and save the run. `raw`: the model learns text (format: text), so the sample prompts are
@@ -273,7 +274,7 @@ def train(config: TrainConfig, out: Path, model: Any, tokenizer: Any, template: 
                          losses[0] if losses else None, losses[-1] if losses else None, evals[-1] if evals else None,
                          device, precision, rate_before, rate_after, margins[0] if margins else None,
                          margins[-1] if margins else None, accuracies[0] if accuracies else None,
-                         accuracies[-1] if accuracies else None)
+                         accuracies[-1] if accuracies else None, sources)
     write_report(out / "metrics.json", json.dumps({"summary": asdict(summary), "stop_rates": rates,
                                              "log_history": history}, indent=1))
     if is_main_process():

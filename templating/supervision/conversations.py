@@ -68,6 +68,7 @@ class RowAudit:
     # a preference row (templating/supervision/pairs.py): its value and its `PairTokens` as training cuts them,
     # what `training.preference.prepare` hands the trainer (the run tokenizes each pair once)
     pair: tuple[Any, Any] | None = None
+    row: int = 0  # the row of the source it was read from (audit_rows sets it)
 
 
 def special_tokens(tokenizer: Any, template: ChatTemplate) -> tuple[str, ...]:

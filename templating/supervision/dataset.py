@@ -9,6 +9,8 @@ Findings become `Issue`s with the row's own paths, and the counts go into `Repor
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from collections.abc import Sequence
 import json
 import os
@@ -89,6 +91,7 @@ def _audit(data: Dataset, rules: TemplateRules, tokenizer: Tokenizer, max_length
         else:
             results = rules.audit([conversation_of(fmt, row_data) for _, row_data in pending], tokenizer, max_length,
                                   over_length, train_on)
+        results = [replace(result, row=row) for (row, _), result in zip(pending, results)]
         for (row, row_data), result in zip(pending, results):
             issues.extend(Issue.make(row, source_path(fmt, row_data, finding), finding.code, finding.text)
                           for finding in result.findings)
