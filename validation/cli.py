@@ -65,6 +65,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Describe a dataset before training: turns, roles, per-role length percentiles, tokens and "
                     "trainable tokens, truncation at --max-length, duplicates, system prompts.")
     source_arguments(stats)
+    stats.add_argument("more", nargs="*", metavar="MORE", help="more datasets (the sources of a mixture): one table "
+                       "with a row per source and one for all of them")
     stats.add_argument("--tokenizer", metavar="PATH_OR_ID", help="count tokens: a tokenizer.json, a folder, a "
                        "hub id, or HuggingFaceTB/SmolLM2-135M-Instruct (the embedded model)")
     stats.add_argument("--template", metavar="NAME|FILE|MODEL", help="with --tokenizer: trainable tokens under this "
@@ -142,6 +144,32 @@ def run_convert(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _run_sources(args: argparse.Namespace, options: dict) -> int:
+    """`stats A B C`: a row per source and one for all of them (validation/statistics/sources.py)."""
+    from validation.errors import InputError
+    from validation.statistics.sources import render_sources, source_stats
+
+    if args.compare or args.plot or args.html:
+        raise InputError("several datasets: --compare, --plot and --html describe one dataset; give one PATH")
+    with opened(args):  # (the first source: a missing file is said before any work)
+        options["template"] = template_of(args)
+    result = source_stats([args.path, *args.more], lambda path: opened(args, path), **options,
+                          response_schema=args.response_schema, response_scope=args.response_scope,
+                          near_dup=corpus_checks_of(args)["near_dup"])
+    from rich.console import Console
+
+    render_sources(result, Console(stderr=args.json == "-" or stdout_taken(args)))
+    text = json.dumps(result.to_json(), ensure_ascii=False, indent=1)
+    if args.json == "-":
+        print(text)
+    for out in dict.fromkeys(path for path in (args.json_out, args.json if args.json not in (None, "-") else None)
+                             if path):
+        from validation.outputs import write_file
+
+        write_file(out, text + "\n", inputs=[args.path, *args.more])
+    return 0
+
+
 def run_publish(args: argparse.Namespace) -> int:
     from validation.errors import PushFailed
     from validation.publish import publish
@@ -181,6 +209,8 @@ def run_stats(args: argparse.Namespace) -> int:
     options = {"tokenizer": tokenizer, "template": None, "max_length": args.max_length,
                "format": args.format, "column": args.column, "split": args.split,
                "progress": True}  # on stderr, and only on a terminal
+    if args.more:
+        return _run_sources(args, options)
     with opened(args) as data:
         options["template"] = template_of(args)
         result = stats(data, **options, response_schema=args.response_schema, response_scope=args.response_scope,
