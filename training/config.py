@@ -66,6 +66,24 @@ class MixtureSource(DatasetConfig):
         return self
 
 
+class NearDupConfig(Strict):
+    """`near_dup:` as `validate --near-dup` takes it (a number alone is the threshold)."""
+
+    threshold: float = Field(default=0.8, gt=0, lt=1)
+    shingle: int = Field(default=10, ge=1)
+    num_perm: int = Field(default=128, ge=2)
+    scope: Literal["conversation", "assistant", "user"] = "conversation"
+
+
+class DecontaminateConfig(Strict):
+    """`decontaminate:` as `validate --decontaminate` takes it (a path alone is the benchmark)."""
+
+    path: str
+    field: str | None = None
+    split: str = "test"
+    ngram: int = Field(default=13, ge=1)
+
+
 class EvalConfig(Strict):
     path: str | None = None
     split: str | None = None
@@ -112,6 +130,10 @@ class TrainConfig(Strict):
     on_audit_error: Literal["stop", "drop", "warn"] = "stop"
     # Structured outputs: replies (the last of each row, or all) must be JSON valid against this JSON Schema file.
     response_schema: str | None = None
+    # Corpus checks before training (validate --near-dup / --decontaminate): rows they find are errors; the run
+    # trains on the rows that pass (clean.jsonl), or stops (on_invalid: stop). training/pipeline.py.
+    near_dup: NearDupConfig | None = None
+    decontaminate: DecontaminateConfig | None = None
     response_scope: Literal["last", "all"] = "last"
     sample_prompts: list[str] = Field(default_factory=list)
     # Tools the sample prompts are asked with (a list, or the path of a JSON file holding one).
@@ -131,15 +153,30 @@ class TrainConfig(Strict):
 
     # a mixture's run: the source of each row of the mixture file (set by training/mixture.py; not a key)
     _mixture_sources: list[str] | None = PrivateAttr(default=None)
+    _mixture_names: list[str] = PrivateAttr(default_factory=list)  # every source's name, in the config's order
 
     @property
     def mixture_sources(self) -> list[str] | None:
         return self._mixture_sources
 
     @property
+    def mixture_names(self) -> list[str]:
+        return self._mixture_names
+
+    @property
     def trainer(self) -> dict[str, Any]:
         """The trainer settings of the method: the `sft:`, `dpo:` or `kto:` block."""
         return {"sft": self.sft, "dpo": self.dpo, "kto": self.kto}[self.method]
+
+    @field_validator("near_dup", mode="before")
+    @classmethod
+    def _threshold_alone(cls, value: Any) -> Any:
+        return {"threshold": value} if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+    @field_validator("decontaminate", mode="before")
+    @classmethod
+    def _benchmark_alone(cls, value: Any) -> Any:
+        return {"path": value} if isinstance(value, str) else value
 
     @field_serializer("dataset")
     def _dataset_as_keys(self, value: DatasetConfig | list[MixtureSource] | Dataset) -> Any:
@@ -315,7 +352,8 @@ def set_key(data: dict[str, Any], assignment: str) -> None:
 
 # The keys that name files, read from the config file's folder (`cd examples && instructkit train x.yaml`
 # and `instructkit train examples/x.yaml` read the same files); output_dir stays where the command runs.
-PATH_KEYS = (("dataset", "path"), ("eval", "path"), ("response_schema",), ("sample_tools",), ("template",))
+PATH_KEYS = (("dataset", "path"), ("eval", "path"), ("response_schema",), ("sample_tools",), ("template",),
+             ("decontaminate",), ("decontaminate", "path"))
 
 
 def _paths_from(data: dict[str, Any], base: Path) -> None:

@@ -145,9 +145,11 @@ def _common_format(kinds: list[Any], names: list[str]) -> str:
     return "unpaired" if any(fmt.name == "unpaired" for fmt in kinds) else "preference"
 
 
-def trained_per_source(mixture_sources: Sequence[str], rows: Sequence[int]) -> dict[str, int]:
-    """How many of the trained rows (1-based rows of the mixture file) came from each source."""
-    counts = {name: 0 for name in dict.fromkeys(mixture_sources)}
+def trained_per_source(mixture_sources: Sequence[str], rows: Sequence[int],
+                       names: Sequence[str] = ()) -> dict[str, int]:
+    """How many of the trained rows (1-based rows of the mixture file) came from each source (each
+    of `names` counted, none of whose rows may be left)."""
+    counts = {name: 0 for name in dict.fromkeys([*names, *mixture_sources])}
     for row in rows:
         counts[mixture_sources[row - 1]] += 1
     return counts

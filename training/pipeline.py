@@ -54,6 +54,11 @@ def run(config: TrainConfig, *, dry_run: bool = False, console: Console | None =
 
             config, mixture = build(config, out, console)
             config._mixture_sources = mixture.sources
+            config._mixture_names = [entry["name"] for entry in mixture.entries]
+        if config.near_dup is not None or config.decontaminate is not None:
+            from training.corpus import corpus_gate
+
+            config = corpus_gate(config, out, console)
         if config.method != "sft":
             from training.preference import run_preference
 

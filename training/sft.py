@@ -165,7 +165,8 @@ def run_sft(config: TrainConfig, out: Path, dry_run: bool, console: Console | No
                  (len(train_set), len(eval_set or [])), held_out, dropped, provenance, console, sample_tools,
                  raw=language_model,
                  untrained_end=audit_report.summary.rows_with.get("end-of-turn-not-supervised", 0),
-                 sources=trained_per_source(config.mixture_sources, [r.row for r in train_rows])
+                 sources=trained_per_source(config.mixture_sources, [r.row for r in train_rows],
+                                            config.mixture_names)
                  if config.mixture_sources else None)
 
 

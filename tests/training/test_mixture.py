@@ -75,13 +75,14 @@ def test_the_same_seed_makes_the_same_mixture_and_another_seed_another(tiny_mode
     assert first != (tmp_path / "c" / "mixture.jsonl").read_bytes()
 
 
-def test_an_invalid_source_stops_the_run_naming_it(tiny_model, tmp_path, cli):
+def test_an_invalid_source_stops_the_run_naming_it(tiny_model, tmp_path, cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "1000")  # (long paths on one line)
     paths = sources(tmp_path)
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": ""}]}\n')
     result = cli("train", write_config(tmp_path, model=str(tiny_model), output_dir=str(tmp_path / "out"),
                                        dataset=[{"path": str(paths["chat"])}, {"path": str(bad)}]))
-    assert result.code == 1 and f"{bad}: 1 invalid row" in " ".join(result.out.split())
+    assert result.code == 1 and f"{bad}: 1 invalid rows of 1 (empty-content 1); training stopped" in result.out
     report = json.loads((tmp_path / "out" / "sources" / "02-bad" / "validation.json").read_text())
     assert [(i["row"], i["code"]) for i in report["issues"]] == [(1, "empty-content")]
 
@@ -111,3 +112,28 @@ def test_sampling_takes_whole_copies_then_a_seeded_share():
     assert len(sample(10, weight=0.25, rows=None, rng=random.Random(1))) == 2  # 2.5 rounds to even
     assert sample(0, weight=None, rows=5, rng=random.Random(1)) == []
     assert source_names([type("S", (), {"name": None, "path": "x/data.tar.gz"})()]) == ["data"]
+
+
+def test_corpus_checks_stop_the_run_or_leave_their_rows_out(tiny_model, tmp_path, cli):
+    from tests.validation.test_broken_rows import BROKEN
+
+    paths = sources(tmp_path)
+    copies = tmp_path / "copies.jsonl"  # chat's first row twice more, and a benchmark question
+    first = paths["chat"].read_text(encoding="utf-8").splitlines()[0]
+    bench = json.loads((BROKEN / "benchmark.json").read_text(encoding="utf-8"))[0]["question"]
+    copies.write_text(first + "\n" + first.replace("Say 0.", "Say 0!") + "\n" + json.dumps(
+        {"messages": [{"role": "user", "content": bench}, {"role": "assistant", "content": "84"}]}) + "\n",
+        encoding="utf-8")
+    mixture = [{"path": str(paths["chat"])}, {"path": str(copies), "name": "copies"}]
+    checks = {"near_dup": 0.8, "decontaminate": str(BROKEN / "benchmark.json")}
+    result = cli("train", write_config(tmp_path, model=str(tiny_model), output_dir=str(tmp_path / "stop"),
+                                       dataset=mixture, seed=3, **checks))
+    assert result.code == 1 and "fuzzy-duplicate" in result.out and "benchmark-overlap" in result.out
+    summary = run(load_config(model=str(tiny_model), template="smollm2", output_dir=str(tmp_path / "out"),
+                              max_length=64, seed=3, sft=SFT, dataset=mixture, on_invalid="drop", **checks))
+    corpus = json.loads((tmp_path / "out" / "corpus.json").read_text())
+    assert (corpus["rows"], corpus["invalid"], corpus["near_duplicates"]["dropped"],
+            corpus["contamination"]["contaminated"]) == (11, 3, 2, 1)
+    # of the three copies of chat's first row, the first in the mixture's order stays, from either source
+    assert summary.train_rows == 8 and sum(summary.sources.values()) == 8 and summary.sources["copies"] <= 1
+    assert len((tmp_path / "out" / "clean.jsonl").read_text().splitlines()) == 8
