@@ -265,6 +265,8 @@ class Scanner:
                 extra.setdefault(k, []).append(Issue.make(
                     record.row, "", "duplicate-key", f"key {key.decode(errors='replace')!r} is written twice in one "
                     "object: JSON readers keep the last value, silently"))
+        if self.required:  # a row missing a reward column has an error: no duplicate is counted against it
+            kept = [k for k in kept if not any(i.severity == "error" for i in extra.get(k, ()))]
         if kept and self.duplicates is not None:
             self.duplicates.add([chunk[k].row for k in kept],
                                 *fingerprints([_with_tools(rows[k][1], chunk[k].data) for k in kept]))

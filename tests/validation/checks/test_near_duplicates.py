@@ -182,3 +182,13 @@ def test_stats_counts_the_clusters_validate_reports_by_size(cli, tmp_path):
     assert lines["near-duplicate clusters (MinHash 0.8, conversation)"] == \
         "2 holding 5 of 7 conversations; 3 beyond each cluster's first"
     assert lines["near-duplicate cluster sizes (clusters)"] == "2 rows: 1, 3 rows: 1"
+
+
+def test_a_row_with_errors_is_no_clusters_first(tmp_path):
+    """The first copy lacks a reward column: it is left out, so the second copy is kept, not dropped."""
+    prompt = [{"role": "user", "content": QUESTION}]
+    write(tmp_path / "p.jsonl", [{"prompt": prompt}, {"prompt": prompt, "answer": "a"}, {"prompt": prompt, "answer": "b"}])
+    report = validate(tmp_path / "p.jsonl", near_dup=True, reward_columns={"answer": "string"})
+    assert [(i.row, i.code) for i in report.issues if i.severity == "error"] == [
+        (1, "missing-field"), (3, "fuzzy-duplicate")]
+    assert fuzzy(report)[0][1].startswith("near-duplicate of row 2 ")
