@@ -168,6 +168,15 @@ class TrainConfig(Strict):
         """The trainer settings of the method: the `sft:`, `dpo:` or `kto:` block."""
         return {"sft": self.sft, "dpo": self.dpo, "kto": self.kto}[self.method]
 
+    @field_validator("method", mode="before")
+    @classmethod
+    def _grpo_is_not_run_here(cls, value: Any) -> Any:
+        if value == "grpo":
+            raise ValueError("grpo is not run by instructkit: it checks GRPO data (prompt-only rows, validate "
+                             "--format prompt-only --reward-columns ...) and leaves training to TRL's GRPOTrainer, "
+                             "which takes those rows as they are; method is sft, dpo or kto")
+        return value
+
     @field_validator("near_dup", mode="before")
     @classmethod
     def _threshold_alone(cls, value: Any) -> Any:

@@ -110,3 +110,11 @@ def test_sft_refuses_prompt_only_data_with_what_to_do(tmp_path):
                                          "output_dir": str(tmp_path / "out")})
     with pytest.raises(ConfigError, match="is prompt-only .* does not run GRPO"):
         run(config)
+
+
+def test_method_grpo_is_refused_with_where_it_is_trained():
+    from training import load_config
+    from training.config import ConfigError
+
+    with pytest.raises(ConfigError, match="method: grpo is not run by instructkit: it checks GRPO data"):
+        load_config(dataset={"path": "prompts.jsonl"}, method="grpo")
