@@ -115,15 +115,20 @@ def corpus_arguments(parser: argparse.ArgumentParser, *, decontaminate: bool = T
 
 
 def corpus_checks_of(args: argparse.Namespace) -> dict[str, Any]:
-    """--near-dup and --decontaminate as the objects `validate` takes (`near_dup`, `benchmark`)."""
-    from validation.checks.contamination import Benchmark
-    from validation.checks.near_duplicates import NearDupOptions
+    """--near-dup and --decontaminate as the objects `validate` takes (`near_dup`, `benchmark`);
+    numpy and rensa are imported only for them."""
+    found: dict[str, Any] = {"near_dup": None, "benchmark": None}
+    if args.near_dup is not None:
+        from validation.checks.near_duplicates import NearDupOptions
 
-    near = None if args.near_dup is None else NearDupOptions(threshold=args.near_dup, shingle=args.shingle,
-                                                              num_perm=args.num_perm, scope=args.near_dup_scope)
-    benchmark = None if getattr(args, "decontaminate", None) is None else \
-        Benchmark.load(args.decontaminate, field=args.bench_field, split=args.bench_split, ngram=args.ngram)
-    return {"near_dup": near, "benchmark": benchmark}
+        found["near_dup"] = NearDupOptions(threshold=args.near_dup, shingle=args.shingle, num_perm=args.num_perm,
+                                           scope=args.near_dup_scope)
+    if getattr(args, "decontaminate", None) is not None:
+        from validation.checks.contamination import Benchmark
+
+        found["benchmark"] = Benchmark.load(args.decontaminate, field=args.bench_field, split=args.bench_split,
+                                            ngram=args.ngram)
+    return found
 
 
 def opened(args: argparse.Namespace, path: str | None = None) -> ContextManager[Any]:

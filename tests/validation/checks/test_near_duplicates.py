@@ -192,3 +192,15 @@ def test_a_row_with_errors_is_no_clusters_first(tmp_path):
     assert [(i.row, i.code) for i in report.issues if i.severity == "error"] == [
         (1, "missing-field"), (3, "fuzzy-duplicate")]
     assert fuzzy(report)[0][1].startswith("near-duplicate of row 2 ")
+
+
+def test_validate_imports_numpy_and_rensa_only_when_the_corpus_checks_are_asked_for(tmp_path):
+    import subprocess
+
+    write(tmp_path / "d.jsonl", ROWS)
+    code = ("import sys, instructkit\ninstructkit.main(sys.argv[1:])\n"
+            "print(sorted(m for m in ('numpy', 'rensa', 'torch') if m in sys.modules), file=sys.stderr)")
+    for extra, imported in (([], "[]"), (["--near-dup"], "['numpy', 'rensa']")):
+        done = subprocess.run([sys.executable, "-c", code, "validate", str(tmp_path / "d.jsonl"), "--json", *extra],
+                              capture_output=True, text=True, timeout=120)
+        assert done.stderr.strip().splitlines()[-1] == imported, done.stderr
