@@ -21,12 +21,11 @@ import random
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from corpus import GSM8K, add_lang_argument, chosen, conversations, dumps  # noqa: E402
-from validate import byte_compiled, floor  # noqa: E402
+from validate import byte_compiled, floor, validate_cli  # noqa: E402
 
 
 def write(path: Path, lang: str, n: int, *, near_every: int = 0, bench_every: int = 0) -> None:
@@ -48,17 +47,6 @@ def write(path: Path, lang: str, n: int, *, near_every: int = 0, bench_every: in
             f.write(dumps({"messages": messages}, lang) + "\n")
 
 
-def command(*args: str) -> tuple[float, dict]:
-    """(seconds, --json report) of `instructkit ARGS --json` in a subprocess."""
-    cmd = [sys.executable, "-c", "import sys, instructkit; sys.exit(instructkit.main())", *args, "--json"]
-    start = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if done.returncode not in (0, 1):
-        raise SystemExit(done.stderr)
-    return elapsed, json.loads(done.stdout)
-
-
 def peak_of(*args: str) -> float:
     """Peak RSS (MB) of a command, measured by GNU time's wait4 (children included)."""
     cmd = ["/usr/bin/time", "-f", "%M", sys.executable, "-c", "import sys, instructkit; sys.exit(instructkit.main())",
@@ -72,8 +60,8 @@ def near(lang: str, rows: int, folder: Path) -> None:
     write(path, lang, rows, near_every=20)
     size = path.stat().st_size / 1e6
     json_floor = floor(path)
-    plain, _ = command("validate", str(path))
-    found, report = command("validate", str(path), "--near-dup")
+    plain, _ = validate_cli(path)
+    found, report = validate_cli(path, "--near-dup")
     peak = peak_of("validate", str(path), "--near-dup")
     n = report["near_duplicates"]
     print(f"{lang:8} near-dup {rows:,} rows ({size:,.0f} MB): {found:6.1f} s, peak {peak:,.0f} MB; plain validate "
@@ -85,8 +73,8 @@ def near(lang: str, rows: int, folder: Path) -> None:
 def decontaminate(lang: str, rows: int, folder: Path) -> None:
     path = folder / f"decont-{lang}.jsonl"
     write(path, lang, rows, bench_every=100)
-    plain, _ = command("validate", str(path))
-    found, report = command("validate", str(path), "--decontaminate", str(GSM8K))
+    plain, _ = validate_cli(path)
+    found, report = validate_cli(path, "--decontaminate", str(GSM8K))
     c = report["contamination"]
     print(f"{lang:8} decontaminate {rows:,} rows: {rows / found:,.0f} rows/s ({found:.1f} s); plain validate "
           f"{rows / plain:,.0f} rows/s (x{found / plain:.1f} the time); {c['contaminated']:,} rows caught "

@@ -46,9 +46,10 @@ def byte_compiled() -> None:
     compileall.compile_file(root / "instructkit.py", quiet=1)
 
 
-def validate_cli(path: Path) -> tuple[float, dict]:
+def validate_cli(path: Path, *options: str) -> tuple[float, dict]:
+    """(seconds, --json report) of `instructkit validate PATH --json OPTIONS` in a subprocess."""
     cmd = [sys.executable, "-c", "import sys, instructkit; sys.exit(instructkit.main())",
-           "validate", str(path), "--json"]
+           "validate", str(path), "--json", *options]
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True)
     elapsed = time.perf_counter() - start

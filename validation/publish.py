@@ -172,7 +172,8 @@ def _stats_lines(stats: dict[str, Any]) -> list[str]:
     lengths = stats.get("length_chars") or {}
     if lengths:
         lines += ["", "Characters per message:", "", "| role | p50 | p90 | p99 | max |", "|---|---|---|---|---|"]
-        lines += [f"| {role} | {v['p50']:g} | {v['p90']:g} | {v['p99']:g} | {v['max']:g} |" for role, v in lengths.items()]
+        lines += [f"| {role} | {v['p50']:g} | {v['p90']:g} | {v['p99']:g} | {v['max']:g} |"
+                  for role, v in lengths.items()]
     return lines
 
 

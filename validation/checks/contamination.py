@@ -63,7 +63,8 @@ class Benchmark:
             texts = [(record.row, text) for record in data.records() for text in _texts(record, field, name)]
         benchmark = cls(name, texts, ngram=ngram, field=field)
         if not len(benchmark.keys):
-            raise InputError(f"{name}: no benchmark text has {ngram} words or more; nothing could match (lower --ngram)")
+            raise InputError(f"{name}: no benchmark text has {ngram} words or more; nothing could match "
+                             "(lower --ngram)")
         return benchmark
 
     def summary(self, contaminated: int) -> ContaminationSummary:

@@ -148,8 +148,8 @@ _WORKER: Scanner | None = None
 def _scan_part(task: tuple[Any, bool, int | None, bool, int]) -> tuple[int, int, Findings, str | None, array,
                                                                     tuple[array, array, array] | None, Any]:
     """In a worker: (lines, records, findings, the file spooling every finding or None, invalid
-    rows, hashes, what the corpus checks gathered) of a byte range (file descriptor, start, end) or a block of lines (`first`:
-    the file's first block), rows relative to it."""
+    rows, hashes, what the corpus checks gathered) of a byte range (file descriptor, start, end)
+    or a block of lines (`first`: the file's first block), rows relative to it."""
     scanner = _WORKER
     assert scanner is not None
     scanner.forked = True  # no Polars in a forked process

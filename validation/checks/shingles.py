@@ -1,8 +1,9 @@
 """Texts as hashed windows, for the corpus-level checks: near-duplicates and benchmark overlap.
 
 Both compare normalised text: lower case, and every run of characters that are not letters or
-digits (spaces, punctuation, symbols, emoji) one boundary. Near-duplicates hash windows of characters (as NeMo Curator's fuzzy dedup does), so
-that every script is measured alike, spaces or none; benchmark overlap hashes windows of words
+digits (spaces, punctuation, symbols, emoji) one boundary. Near-duplicates hash windows of
+characters (as NeMo Curator's fuzzy dedup does), so that every script is measured alike, spaces
+or none; benchmark overlap hashes windows of words
 (13 words, as the GPT-3 paper and datatrove's decontamination do), where a Han or kana character
 is a word of its own (those scripts write no spaces) and any other run of letters and digits is
 one word (a Korean word included: Korean writes spaces). The hashes of many rows are made

@@ -187,7 +187,8 @@ def test_stats_counts_the_clusters_validate_reports_by_size(cli, tmp_path):
 def test_a_row_with_errors_is_no_clusters_first(tmp_path):
     """The first copy lacks a reward column: it is left out, so the second copy is kept, not dropped."""
     prompt = [{"role": "user", "content": QUESTION}]
-    write(tmp_path / "p.jsonl", [{"prompt": prompt}, {"prompt": prompt, "answer": "a"}, {"prompt": prompt, "answer": "b"}])
+    write(tmp_path / "p.jsonl", [{"prompt": prompt}, {"prompt": prompt, "answer": "a"},
+                                 {"prompt": prompt, "answer": "b"}])
     report = validate(tmp_path / "p.jsonl", near_dup=True, reward_columns={"answer": "string"})
     assert [(i.row, i.code) for i in report.issues if i.severity == "error"] == [
         (1, "missing-field"), (3, "fuzzy-duplicate")]
