@@ -21,6 +21,9 @@ def rules_of(template: ChatTemplate) -> TemplateRules:
     def render(messages: Sequence[Any]) -> str:
         return template.render(messages).text
 
+    def render_prompt(messages: Any) -> str:
+        return template.render(messages, add_generation_prompt=True).text
+
     def audit(conversations: Sequence[Any], tokenizer: Any, max_length: int | None = None,
               over_length: str = "truncate", train_on: str = "all") -> list[Any]:
         from templating.supervision.conversations import Auditor
@@ -36,6 +39,6 @@ def rules_of(template: ChatTemplate) -> TemplateRules:
     from templating.probes.capabilities import capabilities, reasoning_support
 
     return TemplateRules(spec.name, spec.special_tokens, roles=roles, alternating=spec.alternating,
-                         trims_content=spec.trims_content, render=render,
+                         trims_content=spec.trims_content, render=render, render_prompt=render_prompt,
                          audit=audit, tools=capabilities(template), reasoning=reasoning_support(template),
                          audit_pairs=audit_pairs)

@@ -118,3 +118,30 @@ def test_method_grpo_is_refused_with_where_it_is_trained():
 
     with pytest.raises(ConfigError, match="method: grpo is not run by instructkit: it checks GRPO data"):
         load_config(dataset={"path": "prompts.jsonl"}, method="grpo")
+
+
+def test_a_prompt_the_template_refuses_with_the_generation_prompt_is_an_error(tmp_path):
+    from dataclasses import replace
+
+    from templating import get_template
+
+    seen = []
+
+    def render_prompt(messages):
+        seen.append(messages)
+        if len(messages) > 1:
+            raise ValueError("Conversation roles must alternate user/assistant/user/assistant/...")
+        return "ok"
+
+    rules = replace(get_template("chatml").rules, render_prompt=render_prompt)
+    write(tmp_path / "p.jsonl", [{"prompt": [{"role": "user", "content": "Hi"}], "answer": "a"},
+                                 {"prompt": [{"role": "system", "content": "Be brief."},
+                                             {"role": "user", "content": "Hi"}], "answer": "b"}])
+    report = validate(tmp_path / "p.jsonl", template=rules)
+    assert [(i.row, i.path, i.code, i.message) for i in report.issues] == [
+        (2, "prompt", "template-refused", "chatml refuses this prompt with the generation prompt: Conversation "
+                                          "roles must alternate user/assistant/user/assistant/...")]
+    assert len(seen) == 2
+    # the real hook renders the prompt with the generation prompt
+    assert get_template("chatml").rules.render_prompt([{"role": "user", "content": "Hi"}]).endswith(
+        "<|im_start|>assistant\n")

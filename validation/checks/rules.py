@@ -48,7 +48,9 @@ class TemplateRules:
     """What a chat template refuses: its special tokens inside content, roles, non-alternation.
 
     `render` (optional) gives the exact text the template produces, so `--max-length` can be
-    measured in tokens of what the model will really see; `audit` (optional) gives each
+    measured in tokens of what the model will really see; `render_prompt` (optional) the text
+    of a prompt with the generation prompt added, as a prompt-only row is rendered to generate
+    from (it raises ValueError where the template refuses); `audit` (optional) gives each
     conversation's token ids, assistant mask and what training on it supervises (statistics count
     trainable tokens with it).
     """
@@ -59,6 +61,7 @@ class TemplateRules:
     alternating: bool = False
     trims_content: bool = False  # the template strips edge whitespace of content (what --fix mirrors)
     render: Callable[[Sequence[Any]], str] | None = field(default=None, compare=False)
+    render_prompt: Callable[[Any], str] | None = field(default=None, compare=False)
     audit: AuditHook | None = field(default=None, compare=False)
     tools: ToolSupport | None = field(default=None, compare=False)  # None: not known (no check)
     reasoning: ReasoningSupport | None = field(default=None, compare=False)  # None: not known (no check)

@@ -147,6 +147,13 @@ class Scanner:
                                           fields=record.data)
         if messages is None or any(i.severity == "error" for i in issues):
             return issues, None, None
+        if self.fmt.shape == "prompt" and self.rules is not None and self.rules.render_prompt is not None:
+            try:  # a prompt is rendered to generate from: the template must take it with the generation prompt
+                self.rules.render_prompt(_renderable(raw_messages, record.data))
+            except ValueError as exc:
+                return issues + [Issue.make(record.row, self.fmt.root, "template-refused",
+                                            f"{self.rules.name} refuses this prompt with the generation prompt: "
+                                            f"{exc}")], None, None
         return issues, message_dup_text(messages), raw_messages
 
     def _pair(self, data: dict[str, Any], row: int) -> tuple[list[Issue], str | None]:
