@@ -145,6 +145,28 @@ def _common_format(kinds: list[Any], names: list[str]) -> str:
     return "unpaired" if any(fmt.name == "unpaired" for fmt in kinds) else "preference"
 
 
+def audit_by_source(config: TrainConfig, report: Any, out: Path | None, console: Console | None = None) -> None:
+    """The supervision audit of a mixture, per source: its rows and, per finding code, the rows of
+    that source with it (`audit_by_source.json`; `audit.json` holds the findings themselves)."""
+    if not config.mixture_sources or out is None:
+        return
+    names = [*dict.fromkeys([*config.mixture_names, *config.mixture_sources])]
+    found: dict[str, dict[str, Any]] = {name: {"rows": 0, "rows_with": {}} for name in names}
+    for name in config.mixture_sources:
+        found[name]["rows"] += 1
+    rows_with: dict[tuple[str, str], set[int]] = {}
+    for issue in report.issues:
+        if 0 < issue.row <= len(config.mixture_sources):
+            rows_with.setdefault((config.mixture_sources[issue.row - 1], issue.code), set()).add(issue.row)
+    for (name, code), rows in sorted(rows_with.items()):
+        found[name]["rows_with"][code] = len(rows)
+    write_report(out / "audit_by_source.json", json.dumps(found, ensure_ascii=False, indent=1))
+    flagged = [f"{plain(name)}: " + ", ".join(f"{code} {n}" for code, n in v["rows_with"].items())
+               for name, v in found.items() if v["rows_with"]]
+    if flagged:
+        say(console, "audit per source: " + "; ".join(flagged))
+
+
 def trained_per_source(mixture_sources: Sequence[str], rows: Sequence[int],
                        names: Sequence[str] = ()) -> dict[str, int]:
     """How many of the trained rows (1-based rows of the mixture file) came from each source (each

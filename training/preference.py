@@ -56,11 +56,13 @@ def audit_gate(config: TrainConfig, data: Any, tokenizer: Any, template: ChatTem
 
     from templating.supervision.dataset import audit_rows
     from training.errors import InvalidDataset
+    from training.mixture import audit_by_source
     from validation.statistics.pairs import pair_stats
 
     report, audits = audit_rows(data, tokenizer=tokenizer, template=template.rules,
                                 max_length=config.max_length, max_prompt_length=config.max_prompt_length)
     write_report(out / "audit.json", json.dumps(report.to_json(), ensure_ascii=False, indent=1))
+    audit_by_source(config, report, out, console)
     s = report.summary
     say(console, f"audit: {s.supervised_tokens:,} of {s.tokens:,} tokens are replies; "
                     + (", ".join(f"{c} in {n} rows" for c, n in s.rows_with.items()) or "no findings"))

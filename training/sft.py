@@ -20,7 +20,7 @@ from training.config import ConfigError, TrainConfig
 from training.steps import (SUPERVISION_CODES, RunSummary, choose_template, gate, is_main_process, lora_config, plain,
                             say, split_eval, train, training_data, write_report)
 from training.errors import InvalidDataset
-from training.mixture import trained_per_source
+from training.mixture import audit_by_source, trained_per_source
 from training.text import check_text_against_trl, is_language_model, text_rows, text_rows_of
 from validation.report import Console
 from validation.summaries import Leakage
@@ -55,6 +55,8 @@ def supervise(config: TrainConfig, tokenizer: Any, template: ChatTemplate, out: 
                                      train_on=config.train_on)
     if out is not None:
         write_report(out / "audit.json", json.dumps(report.to_json(), ensure_ascii=False, indent=1))
+    if path is None:  # (the training rows: a mixture's findings per source too)
+        audit_by_source(config, report, out, console)
     errors = {i.row for i in report.issues if i.severity == "error" and i.code in SUPERVISION_CODES}
     s = report.summary
     say(console, f"audit: {s.supervised_tokens:,} of {s.tokens:,} tokens supervised; "

@@ -58,6 +58,29 @@ def test_each_source_is_sampled_checked_and_counted_in_the_summary(tiny_model, t
     assert json.loads((out / "validation.json").read_text())["rows"] == 17  # the gate ran over the mixture
     metrics = json.loads((out / "metrics.json").read_text())["summary"]
     assert metrics["sources"] == {"chat": 4, "math": 9, "ko": 4}
+    by_source = json.loads((out / "audit_by_source.json").read_text())
+    assert {name: v["rows"] for name, v in by_source.items()} == {"chat": 4, "math": 9, "ko": 4}
+
+
+def test_pairs_from_two_sources_train_dpo_as_one_mixture(tiny_model, tmp_path, dry_run_reports):
+    plain = tmp_path / "plain.jsonl"
+    plain.write_text("".join(json.dumps({"prompt": f"Count to {i}.", "chosen": " ".join(map(str, range(1, i + 1))),
+                                         "rejected": "No."}) + "\n" for i in range(2, 6)), encoding="utf-8")
+    chats = tmp_path / "chats.jsonl"
+    chats.write_text("".join(json.dumps({"chosen": [{"role": "user", "content": f"Hi {i}"},
+                                                    {"role": "assistant", "content": f"Hello {i}!"}],
+                                         "rejected": [{"role": "user", "content": f"Hi {i}"},
+                                                      {"role": "assistant", "content": "Go away."}]}) + "\n"
+                             for i in range(3)), encoding="utf-8")
+    config = load_config(model=str(tiny_model), template="smollm2", method="dpo", output_dir=str(tmp_path / "out"),
+                         max_length=64, dataset=[{"path": str(plain)}, {"path": str(chats), "rows": 6}])
+    assert run(config, dry_run=True) is None
+    mixture = json.loads((dry_run_reports / "mixture.json").read_text())
+    assert (mixture["format"], mixture["rows"]) == ("preference", 10)
+    assert [(s["format"], s["sampled"]) for s in mixture["sources"]] == [("preference", 4),
+                                                                        ("preference-implicit", 6)]
+    by_source = json.loads((dry_run_reports / "audit_by_source.json").read_text())
+    assert {name: v["rows"] for name, v in by_source.items()} == {"plain": 4, "chats": 6}
 
 
 def test_the_same_seed_makes_the_same_mixture_and_another_seed_another(tiny_model, tmp_path):
