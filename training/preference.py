@@ -23,6 +23,7 @@ from training.config import ConfigError, TrainConfig
 from training.steps import (SUPERVISION_CODES, choose_template, gate, lora_config, plain, say, split_eval, train,
                             training_data, write_report)
 from training.errors import MaskMismatch
+from training.mixture import audit_by_source, trained_per_source
 from validation.models import Preference, Unpaired, as_dicts
 from validation.report import Console
 
@@ -46,17 +47,16 @@ def read_pairs(data: Any, rules: Any = None, skip: frozenset[int] = frozenset())
 
 
 def audit_gate(config: TrainConfig, data: Any, tokenizer: Any, template: ChatTemplate, out: Path,
-               console: Console | None) -> tuple[list[tuple[Preference | Unpaired, Any]], int]:
+               console: Console | None) -> tuple[list[tuple[Preference | Unpaired, Any]], int, dict[int, int]]:
     """The pair audit (templating/supervision/pairs.py) of the training rows, written to audit.json, and
     the statistics of the pairs to stats.json: (the rows to train, each with its tokens as audited,
-    how many rows were left out). Rows with audit errors (a prompt that fills max_length, replies
+    how many rows were left out, the source row of each value by its id). Rows with audit errors (a prompt that fills max_length, replies
     truncation leaves identical, a doubled BOS) stop the run under `on_audit_error: stop`, are left
     out under `drop`, train anyway under `warn`."""
     import json
 
     from templating.supervision.dataset import audit_rows
     from training.errors import InvalidDataset
-    from training.mixture import audit_by_source
     from validation.statistics.pairs import pair_stats
 
     report, audits = audit_rows(data, tokenizer=tokenizer, template=template.rules,
@@ -76,12 +76,15 @@ def audit_gate(config: TrainConfig, data: Any, tokenizer: Any, template: ChatTem
         say(console, f"stats: {summary.pairs} pairs; chosen longer in {b['chosen_longer']:.0%} of them, rejected in "
                         f"{b['rejected_longer']:.0%}")
     skip = errors if config.on_audit_error == "drop" else frozenset()
-    return [audit.pair for row, audit in audits if row not in skip], len(skip)
+    kept = [(row, audit.pair) for row, audit in audits if row not in skip]
+    return [pair for _, pair in kept], len(skip), {id(pair[0]): row for row, pair in kept}
 
 
-def as_method(rows: list[Preference | Unpaired], method: str, where: str) -> list[Preference | Unpaired]:
+def as_method(rows: list[Preference | Unpaired], method: str, where: str,
+              origin: dict[int, int] | None = None) -> list[Preference | Unpaired]:
     """Rows in the shape the method trains: pairs for dpo; labelled replies for kto (a pair gives
-    two, as TRL's `unpair_preference_dataset`)."""
+    two, as TRL's `unpair_preference_dataset`). `origin` (a value's id -> its source row) learns
+    the rows of the replies a pair gives."""
     if method == "dpo":
         if any(isinstance(r, Unpaired) for r in rows):
             raise ConfigError(f"{where}: method dpo compares a chosen and a rejected reply; these rows are unpaired "
@@ -90,8 +93,11 @@ def as_method(rows: list[Preference | Unpaired], method: str, where: str) -> lis
     out: list[Preference | Unpaired] = []
     for r in rows:
         if isinstance(r, Preference):
-            out += [Unpaired(prompt=r.prompt, completion=r.chosen, label=True, metadata=r.metadata),
-                    Unpaired(prompt=r.prompt, completion=r.rejected, label=False, metadata=r.metadata)]
+            replies = [Unpaired(prompt=r.prompt, completion=r.chosen, label=True, metadata=r.metadata),
+                       Unpaired(prompt=r.prompt, completion=r.rejected, label=False, metadata=r.metadata)]
+            if origin is not None and id(r) in origin:
+                origin.update((id(reply), origin[id(r)]) for reply in replies)
+            out += replies
         else:
             out.append(r)
     labels = {r.label for r in out if isinstance(r, Unpaired)}
@@ -230,9 +236,9 @@ def run_preference(config: TrainConfig, out: Path, dry_run: bool, console: Conso
                                                                           choice=config.attention))
         say(console, f"model: {plain(provenance)}")
         template = choose_template(config, model, tokenizer, console)
-        audited, dropped = audit_gate(config, data, tokenizer, template, out, console)
+        audited, dropped, origin = audit_gate(config, data, tokenizer, template, out, console)
     tokens = {id(value): t for value, t in audited}  # the audit's tokens: each pair is tokenized once
-    rows = as_method([value for value, _ in audited], config.method, data.name)
+    rows = as_method([value for value, _ in audited], config.method, data.name, origin)
     train_rows, eval_rows = split_eval(rows, config, partial(_read_eval, config, template.rules))
     if config.method == "dpo":
         limits = {"max_length": config.max_length, "max_prompt_length": config.max_prompt_length}
@@ -258,4 +264,5 @@ def run_preference(config: TrainConfig, out: Path, dry_run: bool, console: Conso
                  lambda args: preference_trainer(config, model, args, train_set, eval_set, tokenizer,
                                                  lora_config(config)),
                  (len(train_set), len(eval_set or [])), held_out, report.invalid + dropped, provenance, console,
-                 sample_tools)
+                 sample_tools, sources=trained_per_source(config.mixture_sources, [origin[id(r)] for r in train_rows],
+                                                          config.mixture_names) if config.mixture_sources else None)

@@ -75,6 +75,10 @@ def test_pairs_from_two_sources_train_dpo_as_one_mixture(tiny_model, tmp_path, d
     config = load_config(model=str(tiny_model), template="smollm2", method="dpo", output_dir=str(tmp_path / "out"),
                          max_length=64, dataset=[{"path": str(plain)}, {"path": str(chats), "rows": 6}])
     assert run(config, dry_run=True) is None
+    summary = run(load_config(**config.model_dump(exclude={"dpo", "eval"}), eval={"ratio": 0.2},
+                              dpo={"max_steps": 1, "per_device_train_batch_size": 2, "save_strategy": "no",
+                                   "disable_tqdm": True, "report_to": "none"}))
+    assert summary.sources is not None and sum(summary.sources.values()) == summary.train_rows == 8
     mixture = json.loads((dry_run_reports / "mixture.json").read_text())
     assert (mixture["format"], mixture["rows"]) == ("preference", 10)
     assert [(s["format"], s["sampled"]) for s in mixture["sources"]] == [("preference", 4),
