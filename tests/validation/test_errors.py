@@ -15,10 +15,10 @@ def test_every_public_exception_is_in_the_one_tree_and_in_its_packages_errors_mo
     from templating import errors as templating_errors
     from training import errors as training_errors
 
-    homes = {validation.errors: ["InputError", "UnknownName", "InvalidRow", "CannotConvert", "RowProblems"],
+    homes = {validation.errors: ["InputError", "UnknownName", "InvalidRow", "CannotConvert", "RowProblems",
+                                 "PushFailed"],
              templating_errors: ["TemplateError", "TemplateLimit", "ModelNotFound"],
-             training_errors: ["ConfigError", "UnfinishedRun", "NoFingerprint", "InvalidDataset", "MaskMismatch",
-                               "PushFailed"]}
+             training_errors: ["ConfigError", "UnfinishedRun", "NoFingerprint", "InvalidDataset", "MaskMismatch"]}
     for module, names in homes.items():
         for name in names:
             cls = getattr(module, name)
@@ -26,6 +26,7 @@ def test_every_public_exception_is_in_the_one_tree_and_in_its_packages_errors_mo
             assert name in errors.__doc__  # the tree in validation/errors.py draws every one
     assert templating.TemplateError is templating_errors.TemplateError
     assert training.ConfigError is training_errors.ConfigError
+    assert training_errors.PushFailed is errors.PushFailed  # (training raises it too: a model saved, not pushed)
     assert validation.CannotConvert is errors.CannotConvert and validation.RowProblems is errors.RowProblems
     assert issubclass(training_errors.ConfigError, (errors.InputError, ValueError))
     assert issubclass(templating_errors.ModelNotFound, (errors.InputError, FileNotFoundError))
