@@ -190,7 +190,14 @@ def conversation_figure(stats: Any, plt: Any) -> Any:
     column = "tokens" if unit == "tokens" else "chars"
     per_conversation = stats.conversations["length"].to_list()
     per_turn = stats.frame.filter(pl.col("role") == "assistant")[column].to_list()
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    near = stats.summary.near_duplicates
+    figure, axes = plt.subplots(1, 3 if near else 2, figsize=(16 if near else 11, 4), constrained_layout=True)
+    if near:  # --near-dup: how many clusters of each size
+        sizes = sorted(near.sizes.items())
+        axes[2].bar([str(size) for size, _ in sizes], [count for _, count in sizes], color="#55A868")
+        axes[2].set_title(f"near-duplicate clusters ({near.clusters:,}; {near.dropped:,} rows beyond their first)")
+        axes[2].set_xlabel("rows in the cluster")
+        axes[2].set_ylabel("clusters")
     limit = stats.summary.max_length.limit if stats.summary.max_length else None
     for axis, values, title in ((axes[0], per_conversation, f"{unit} per conversation"),
                                 (axes[1], per_turn, f"{unit} per assistant turn")):

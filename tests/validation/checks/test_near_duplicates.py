@@ -205,3 +205,16 @@ def test_validate_imports_numpy_and_rensa_only_when_the_corpus_checks_are_asked_
         done = subprocess.run([sys.executable, "-c", code, "validate", str(tmp_path / "d.jsonl"), "--json", *extra],
                               capture_output=True, text=True, timeout=120)
         assert done.stderr.strip().splitlines()[-1] == imported, done.stderr
+
+
+def test_stats_plot_draws_the_cluster_sizes_beside_the_lengths(tmp_path):
+    from validation import stats
+
+    write(tmp_path / "d.jsonl", ROWS)
+    figure = stats(tmp_path / "d.jsonl", near_dup=True).figure(__import__("matplotlib.pyplot").pyplot)
+    titles = [axis.get_title() for axis in figure.axes]
+    assert titles[2] == "near-duplicate clusters (2; 3 rows beyond their first)"
+    bars = figure.axes[2].patches
+    assert [(tick.get_text(), bar.get_height()) for tick, bar in zip(figure.axes[2].get_xticklabels(), bars)] == [
+        ("2", 1), ("3", 1)]
+    assert len(stats(tmp_path / "d.jsonl").figure(__import__("matplotlib.pyplot").pyplot).axes) == 2
