@@ -191,9 +191,10 @@ def run_publish(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"folder": str(done.folder), **facts}, ensure_ascii=False))
     else:
-        left = f"; {facts['validation']['left_out']:,} rows with errors left out" if facts["validation"]["left_out"] \
+        split = facts["splits"][args.split]
+        left = f"; {split['validation']['left_out']:,} rows with errors left out" if split["validation"]["left_out"] \
             else ""
-        print(f"published {facts['rows']:,} rows to {done.folder} (data: {facts['data_file']}, card: README.md){left}"
+        print(f"published {split['rows']:,} rows to {done.folder} (data: {split['data_file']}, card: README.md){left}"
               + (f"; pushed to https://huggingface.co/datasets/{done.pushed_to}" if pushed and done.pushed_to else ""),
               file=sys.stderr)
     return 0

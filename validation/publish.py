@@ -83,7 +83,7 @@ def publish(source: Any, to: str | os.PathLike[str], *, split: str = "train", li
     summary = stats(data_file).summary.to_json()
     published = Published(folder, data_file, report, summary, checked)
     facts = card_facts(published, split=split, license=license, pretty_name=pretty_name, language=language,
-                       hub_id=push_to)
+                       hub_id=push_to, earlier=_earlier(folder))
     write_file(folder / "instructkit.json", json.dumps(facts, ensure_ascii=False, indent=1) + "\n")
     write_file(folder / "README.md", dataset_card(facts))
     if push_to is not None:
@@ -92,13 +92,25 @@ def publish(source: Any, to: str | os.PathLike[str], *, split: str = "train", li
     return published
 
 
+def _earlier(folder: Path) -> dict[str, Any]:
+    """The splits an earlier `publish` wrote into the folder whose data files are still there."""
+    try:
+        facts = json.loads((folder / "instructkit.json").read_text(encoding="utf-8"))
+        splits = facts["splits"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {name: split for name, split in splits.items() if isinstance(split, dict)
+            and isinstance(split.get("data_file"), str) and (folder / split["data_file"]).is_file()}
+
+
 def card_facts(published: Published, *, split: str, license: str, pretty_name: str | None,
-               language: list[str] | None, hub_id: str | None = None) -> dict[str, Any]:
-    """Everything the card says, as one JSON object (`instructkit.json`)."""
+               language: list[str] | None, hub_id: str | None = None,
+               earlier: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything the card says, as one JSON object (`instructkit.json`): the dataset's name,
+    licence and languages, and per split (this one, and those of an `earlier` publish into the
+    same folder) its file, size, source and what was checked."""
     report, stats = published.report, published.stats
-    return {
-        "pretty_name": pretty_name or published.folder.resolve().name, "hub_id": hub_id,
-        "license": license, "language": language or [], "split": split,
+    this = {
         "data_file": published.data_file.relative_to(published.folder).as_posix(),
         "num_bytes": published.data_file.stat().st_size, "source": report.path, "format": report.format,
         "rows": report.valid,
@@ -109,58 +121,69 @@ def card_facts(published: Published, *, split: str, license: str, pretty_name: s
         "contamination": report.contamination.to_json() if report.contamination else None,
         "stats": stats,
     }
+    return {"pretty_name": pretty_name or published.folder.resolve().name, "hub_id": hub_id, "license": license,
+            "language": language or [], "splits": {**(earlier or {}), split: this}}
 
 
 def dataset_card(facts: dict[str, Any]) -> str:
-    """README.md: the hub's YAML metadata, then what was checked and the statistics, in Markdown."""
+    """README.md: the hub's YAML metadata, then per split what was checked and the statistics."""
     import yaml
 
+    splits = facts["splits"]
+    rows = sum(s["rows"] for s in splits.values())
     meta: dict[str, Any] = {"license": facts["license"]}
     if facts["language"]:
         meta["language"] = facts["language"]
     meta |= {
-        "pretty_name": facts["pretty_name"], "size_categories": [size_category(facts["rows"])],
-        "task_categories": ["text-generation"], "tags": ["instructkit", facts["format"]],
+        "pretty_name": facts["pretty_name"], "size_categories": [size_category(rows)],
+        "task_categories": ["text-generation"],
+        "tags": ["instructkit", *dict.fromkeys(s["format"] for s in splits.values())],
         "configs": [{"config_name": "default",
-                     "data_files": [{"split": facts["split"], "path": facts["data_file"]}]}],
-        "dataset_info": {"splits": [{"name": facts["split"], "num_bytes": facts["num_bytes"],
-                                     "num_examples": facts["rows"]}],
-                         "dataset_size": facts["num_bytes"]},
+                     "data_files": [{"split": name, "path": s["data_file"]} for name, s in splits.items()]}],
+        "dataset_info": {"splits": [{"name": name, "num_bytes": s["num_bytes"], "num_examples": s["rows"]}
+                                    for name, s in splits.items()],
+                         "dataset_size": sum(s["num_bytes"] for s in splits.values())},
     }
+    first = next(iter(splits))
     lines = ["---", yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).rstrip("\n"), "---", "",
              f"# {facts['pretty_name']}", "",
-             f"{facts['rows']:,} rows in the `{facts['format']}` format (`{facts['data_file']}`), published with "
-             "instructkit after the checks below.", "",
+             ", ".join(f"{s['rows']:,} {name} rows (`{s['data_file']}`, {s['format']})" for name, s in splits.items())
+             + ", published with instructkit after the checks below.", "",
              "```python", "from datasets import load_dataset", "",
              f"dataset = load_dataset({json.dumps(facts['hub_id'] or 'path/to/this/folder')}, "
-             f"split={json.dumps(facts['split'])})", "```", "",
-             "## What was checked", ""]
-    v = facts["validation"]
-    lines.append(f"- `instructkit validate`: {v['rows_read']:,} rows read from `{facts['source']}`, "
-                 f"{v['left_out']:,} left out with errors, {facts['rows']:,} published.")
+             f"split={json.dumps(first)})", "```", ""]
+    for name, split in splits.items():
+        lines += [f"## What was checked: {name}", ""] + _checked_lines(split) + \
+            ["", f"## Statistics: {name}", ""] + _stats_lines(split["stats"]) + [""]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _checked_lines(split: dict[str, Any]) -> list[str]:
+    v = split["validation"]
+    lines = [f"- `instructkit validate`: {v['rows_read']:,} rows read from `{split['source']}`, "
+             f"{v['left_out']:,} left out with errors, {split['rows']:,} published."]
     if v["issues"]:
         lines += ["", "| code | rows |", "|---|---|"] + [f"| `{code}` | {n:,} |" for code, n in v["issues"].items()]
         lines.append("")
-    for name, invalid in facts["templates_checked"].items():
+    for name, invalid in split["templates_checked"].items():
         lines.append(f"- Template `{name}`: {invalid:,} published rows with errors under it "
                      f"({'none' if not invalid else 'see `instructkit validate --template ' + name + '`'}).")
-    near = facts["near_duplicates"]
+    near = split["near_duplicates"]
     if near:
         lines.append(f"- Near-duplicates (MinHash LSH at {near['threshold']:g}, {near['shingle']}-character shingles "
                      f"of the {near['scope']}): {near['clusters']:,} clusters, {near['dropped']:,} rows left out "
                      "(the first row of each cluster is kept).")
     else:
         lines.append("- Near-duplicates: not checked (`--near-dup`). Exact duplicates: "
-                     f"{facts['stats'].get('duplicates', {}).get('exact', 0):,}.")
-    found = facts["contamination"]
+                     f"{split['stats'].get('duplicates', {}).get('exact', 0):,}.")
+    found = split["contamination"]
     if found:
         lines.append(f"- Benchmark contamination ({found['ngram']}-word overlap with `{found['benchmark']}`, "
                      f"{found['benchmark_rows']:,} rows): {found['contaminated']:,} rows left out, overlapping "
                      f"{found['benchmark_rows_hit']:,} benchmark rows.")
     else:
         lines.append("- Benchmark contamination: not checked (`--decontaminate BENCH`).")
-    lines += ["", "## Statistics", ""] + _stats_lines(facts["stats"])
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _stats_lines(stats: dict[str, Any]) -> list[str]:

@@ -43,9 +43,11 @@ def test_the_folder_holds_the_valid_rows_a_card_and_the_facts(cli, tmp_path):
            "3 rows left out" in body
     assert "Benchmark contamination (13-word overlap with" in body and ": 0 rows left out" in body
     facts = json.loads((tmp_path / "pub" / "instructkit.json").read_text(encoding="utf-8"))
-    assert (facts["rows"], facts["validation"]["left_out"], facts["near_duplicates"]["dropped"],
-            facts["contamination"]["contaminated"], facts["templates_checked"]) == (4, 3, 3, 0, {"chatml": 0})
-    assert facts["stats"]["rows"] == 4 and facts["stats"]["roles"] == {"assistant": 4, "user": 4}
+    train = facts["splits"]["train"]
+    assert (facts["license"], facts["language"], list(facts["splits"])) == ("mit", ["en", "ko"], ["train"])
+    assert (train["rows"], train["validation"]["left_out"], train["near_duplicates"]["dropped"],
+            train["contamination"]["contaminated"], train["templates_checked"]) == (4, 3, 3, 0, {"chatml": 0})
+    assert train["stats"]["rows"] == 4 and train["stats"]["roles"] == {"assistant": 4, "user": 4}
 
 
 def test_datasets_loads_the_folder_by_its_card(tmp_path):
@@ -85,3 +87,24 @@ def test_nothing_to_publish_or_a_file_as_folder_is_exit_2(cli, tmp_path):
     assert result.code == 2 and "not a folder" in result.err
     result = cli("publish", BROKEN / "null-content.jsonl", "--to", tmp_path / "p3", "--push-to-hub", "no-slash")
     assert result.code == 2 and "a hub dataset id is USER/NAME" in result.err
+
+
+def test_a_second_split_joins_the_first_in_the_card_and_load_dataset(cli, tmp_path):
+    import datasets
+
+    write(tmp_path / "train.jsonl", ROWS)
+    write(tmp_path / "test.jsonl", ROWS[:2])
+    assert cli("publish", tmp_path / "train.jsonl", "--to", tmp_path / "pub").code == 0
+    assert cli("publish", tmp_path / "test.jsonl", "--to", tmp_path / "pub", "--split", "test").code == 0
+    meta, body = card(tmp_path / "pub")
+    assert meta["configs"] == [{"config_name": "default", "data_files": [
+        {"split": "train", "path": "data/train.jsonl"}, {"split": "test", "path": "data/test.jsonl"}]}]
+    assert [(s["name"], s["num_examples"]) for s in meta["dataset_info"]["splits"]] == [("train", 7), ("test", 2)]
+    assert "## What was checked: train" in body and "## What was checked: test" in body
+    loaded = datasets.load_dataset(str(tmp_path / "pub"))
+    assert {name: part.num_rows for name, part in loaded.items()} == {"train": 7, "test": 2}
+    # publishing train again replaces that split only
+    write(tmp_path / "train.jsonl", ROWS[:3])
+    assert cli("publish", tmp_path / "train.jsonl", "--to", tmp_path / "pub").code == 0
+    meta, _ = card(tmp_path / "pub")
+    assert [(s["name"], s["num_examples"]) for s in meta["dataset_info"]["splits"]] == [("train", 3), ("test", 2)]
