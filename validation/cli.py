@@ -182,6 +182,7 @@ def run_publish(args: argparse.Namespace) -> int:
             done = publish(data, args.to, split=args.split, license=args.license, pretty_name=args.pretty_name,
                            language=[c.strip() for c in args.language.split(",") if c.strip()] if args.language
                            else None, templates=templates, push_to=args.push_to_hub, private=args.private,
+                           progress=not args.json,
                            **corpus_checks_of(args))
             pushed = True
         except PushFailed as exc:

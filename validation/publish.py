@@ -51,13 +51,14 @@ def size_category(rows: int) -> str:
 def publish(source: Any, to: str | os.PathLike[str], *, split: str = "train", license: str = "unknown",
             pretty_name: str | None = None, language: list[str] | None = None, format: str | None = None,
             templates: list[Any] = (), near_dup: Any = None, benchmark: Any = None,
-            push_to: str | None = None, private: bool = False) -> Published:
+            push_to: str | None = None, private: bool = False, progress: bool = False) -> Published:
     """Check `source`, write its valid rows and a dataset card into the folder `to`, and push the
     folder to the hub dataset `push_to` when given.
 
     `templates`: template objects (`templating.get_template`) the rows are also checked under
     (the card lists rows with errors under each); `near_dup`, `benchmark`: the corpus checks of
-    `validate` (their rows are left out, the card counts them).
+    `validate` (their rows are left out, the card counts them). `progress`: a bar on stderr (a
+    terminal only) while the rows are checked.
 
     Raises:
         InputError: nothing valid to publish, `to` is a file, or `push_to` is not USER/NAME.
@@ -74,7 +75,7 @@ def publish(source: Any, to: str | os.PathLike[str], *, split: str = "train", li
     data_file = folder / "data" / f"{split}.jsonl"
     data_file.parent.mkdir(parents=True, exist_ok=True)
     report = validate(source, format=format, write_clean=data_file, near_dup=near_dup, benchmark=benchmark,
-                      max_issues=100)
+                      max_issues=100, progress=progress)
     if not report.valid:
         data_file.unlink(missing_ok=True)
         raise InputError(f"{report.path}: no valid row to publish ({report.invalid} of {report.rows} rows have "
