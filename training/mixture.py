@@ -100,17 +100,20 @@ def build(config: TrainConfig, out: Path, console: Console | None = None) -> tup
     target = _common_format(kinds, names)
     lines_of: list[list[bytes]] = []
     for source, name, folder, clean, report in parts:
-        converted = folder / f"{target}.jsonl"
-        done = convert(clean, converted, to=target)
-        if done.invalid:
-            raise ConfigError(f"dataset {name}: {done.invalid} valid rows cannot be written as {target} "
-                              f"({done.issues[0].message}); give sources of one kind")
-        lines = converted.read_bytes().splitlines(keepends=True)
+        lines: list[bytes] = []
+        if report.valid:  # (every row invalid under on_invalid: drop: the source gives none)
+            converted = folder / f"{target}.jsonl"
+            done = convert(clean, converted, to=target)
+            if done.invalid:
+                raise ConfigError(f"dataset {name}: {done.invalid} valid rows cannot be written as {target} "
+                                  f"({done.issues[0].message}); give sources of one kind")
+            lines = converted.read_bytes().splitlines(keepends=True)
+            converted.unlink()
         picked = [lines[i] for i in sample(len(lines), weight=source.weight, rows=source.rows, rng=rng)]
         (folder / "sampled.jsonl").write_bytes(b"".join(picked))
-        summary = stats(folder / "sampled.jsonl", format=target).summary
-        write_report(folder / "stats.json", json.dumps(summary.to_json(), ensure_ascii=False, indent=1))
-        converted.unlink()
+        if picked:
+            summary = stats(folder / "sampled.jsonl", format=target).summary
+            write_report(folder / "stats.json", json.dumps(summary.to_json(), ensure_ascii=False, indent=1))
         lines_of.append(picked)
         entries.append({"name": name, "path": source.path, "format": report.format, "weight": source.weight,
                         "rows_asked": source.rows, "rows_read": report.rows, "valid": report.valid,

@@ -164,3 +164,14 @@ def test_corpus_checks_stop_the_run_or_leave_their_rows_out(tiny_model, tmp_path
     # of the three copies of chat's first row, the first in the mixture's order stays, from either source
     assert summary.train_rows == 8 and sum(summary.sources.values()) == 8 and summary.sources["copies"] <= 1
     assert len((tmp_path / "out" / "clean.jsonl").read_text().splitlines()) == 8
+
+
+def test_a_source_left_with_no_valid_row_under_drop_gives_none(tiny_model, tmp_path, dry_run_reports):
+    paths = sources(tmp_path)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": ""}]}\n')
+    config = load_config(model=str(tiny_model), template="smollm2", output_dir=str(tmp_path / "out"), max_length=64,
+                         on_invalid="drop", dataset=[{"path": str(paths["chat"])}, {"path": str(bad)}])
+    assert run(config, dry_run=True) is None
+    mixture = json.loads((dry_run_reports / "mixture.json").read_text())
+    assert [(s["name"], s["valid"], s["sampled"]) for s in mixture["sources"]] == [("chat", 8, 8), ("bad", 0, 0)]
