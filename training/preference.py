@@ -50,9 +50,9 @@ def audit_gate(config: TrainConfig, data: Any, tokenizer: Any, template: ChatTem
                console: Console | None) -> tuple[list[tuple[Preference | Unpaired, Any]], int, dict[int, int]]:
     """The pair audit (templating/supervision/pairs.py) of the training rows, written to audit.json, and
     the statistics of the pairs to stats.json: (the rows to train, each with its tokens as audited,
-    how many rows were left out, the source row of each value by its id). Rows with audit errors (a prompt that fills max_length, replies
-    truncation leaves identical, a doubled BOS) stop the run under `on_audit_error: stop`, are left
-    out under `drop`, train anyway under `warn`."""
+    how many rows were left out, the source row of each value by its id). Rows with audit errors (a
+    prompt that fills max_length, replies truncation leaves identical, a doubled BOS) stop the run
+    under `on_audit_error: stop`, are left out under `drop`, train anyway under `warn`."""
     import json
 
     from templating.supervision.dataset import audit_rows
