@@ -10,7 +10,7 @@ from pathlib import Path
 
 from training.config import DatasetConfig, TrainConfig
 from training.errors import InvalidDataset
-from training.steps import say, training_data, write_report
+from training.steps import is_main_process, say, training_data, write_report
 from validation.report import Console
 
 CLEAN_FILE = "clean.jsonl"
@@ -29,7 +29,8 @@ def corpus_gate(config: TrainConfig, out: Path, console: Console | None = None) 
     clean = out / CLEAN_FILE
     with training_data(config) as data:
         fmt = data.format.name
-        report = validate(data, near_dup=near, benchmark=benchmark, write_clean=clean)  # (every issue: rows below)
+        report = validate(data, near_dup=near, benchmark=benchmark, write_clean=clean,  # (every issue: rows below)
+                          progress=is_main_process())
     write_report(out / "corpus.json", json.dumps(report.to_json(), ensure_ascii=False, indent=1))
     found = []
     if report.near_duplicates is not None:

@@ -24,7 +24,7 @@ from typing import Any
 
 from training.config import ConfigError, DatasetConfig, MixtureSource, TrainConfig
 from training.errors import InvalidDataset
-from training.steps import plain, say, write_report
+from training.steps import is_main_process, plain, say, write_report
 from validation.report import Console
 
 MIXTURE_FILE = "mixture.jsonl"
@@ -90,7 +90,7 @@ def build(config: TrainConfig, out: Path, console: Console | None = None) -> tup
                         columns=source.columns, subset=source.subset) as data:
             kinds.append(data.format)
             clean = folder / "valid.jsonl"
-            report = validate(data, write_clean=clean, max_issues=1000)
+            report = validate(data, write_clean=clean, max_issues=1000, progress=is_main_process())
         write_report(folder / "validation.json", json.dumps(report.to_json(), ensure_ascii=False, indent=1))
         say(console, f"source {plain(name)} ({plain(source.path)}): {report.rows} rows, {report.valid} valid, "
                      f"{report.invalid} invalid")
