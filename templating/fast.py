@@ -53,6 +53,12 @@ def render_turns(spec: TemplateSpec, turns: list[tuple[str, str]], add_generatio
         return None
     if fmt.refuse_leading_system and turns[0][0] == "system":
         raise TemplateError("System role not supported")
+    prefix = ""
+    if fmt.fold_system is not None:
+        if turns[0][0] == "system":
+            prefix, turns = turns[0][1] + fmt.fold_system, turns[1:]
+        if any(role == "system" for role, _ in turns):
+            return None  # (a system message after the first: the Jinja path writes it as the template does)
     bos = spec.bos_token if fmt.writes_bos else ""
     parts = [bos]
     size = len(bos)
@@ -76,6 +82,8 @@ def render_turns(spec: TemplateSpec, turns: list[tuple[str, str]], add_generatio
             size = start + len(fmt.span_prefix) + len(content) + len(footer)
             spans.append((start, size))
         else:
+            if index == 0 and prefix:
+                content = prefix + content
             parts += (header, content, footer)
             size += len(header) + len(content) + len(footer)
     if add_generation_prompt:

@@ -32,8 +32,8 @@ def _headers(fmt: TurnFormat) -> list[tuple[str, str, str]]:
 
 
 def _parsable() -> list[TemplateSpec]:
-    """The registered templates with a turn layout."""
-    return [spec for spec in list_templates() if spec.turns is not None]
+    """The registered templates with a turn layout `parse` can read back."""
+    return [spec for spec in list_templates() if spec.turns is not None and spec.turns.parsable]
 
 
 def parse(text: str, template: str) -> list[Message]:
@@ -49,7 +49,7 @@ def parse(text: str, template: str) -> list[Message]:
     """
     spec = get_template(template).spec
     name, fmt = spec.name, spec.turns
-    if fmt is None:
+    if fmt is None or not fmt.parsable:
         names = ", ".join(sorted(s.name for s in _parsable()))
         raise TemplateError(f"cannot parse {name}: parsing is defined for {names}")
     bos = spec.bos_token if fmt.writes_bos else ""

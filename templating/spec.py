@@ -30,9 +30,17 @@ class TurnFormat:
     final_eos: str = ""
     refuse_leading_system: bool = False
     think: tuple[str, str] | None = None
+    # A system message first is written at the start of the first user turn, followed by this separator (gemma3:
+    # "\n\n"), not as a turn of its own; a system message anywhere else renders with Jinja.
+    fold_system: str | None = None
     # False: the layout is `parse`'s only (deepseek-r1-distill writes every system message at the
     # start, which the fast renderer does not); its rows render with Jinja
     fast: bool = True
+
+    @property
+    def parsable(self) -> bool:
+        """Can `parse` read the text back? Not when the system prompt is folded into a user turn."""
+        return self.fold_system is None
 
 
 class PinnedDate:

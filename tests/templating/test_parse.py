@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from templating import TemplateError, compare_template, detect_template, get_template, list_templates, parse
 from templating.builtins import BUILTINS
 
-FORMATS = {spec.name: spec for spec in BUILTINS if spec.turns is not None}  # the built-ins with a turn layout
+FORMATS = {spec.name: spec for spec in BUILTINS if spec.turns is not None and spec.turns.parsable}  # parse reads them
 from tests.strategies import content, conversations
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
