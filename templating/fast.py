@@ -53,24 +53,27 @@ def render_turns(spec: TemplateSpec, turns: list[tuple[str, str]], add_generatio
         return None
     if fmt.refuse_leading_system and turns[0][0] == "system":
         raise TemplateError("System role not supported")
+    if fmt.no_system and any(role == "system" for role, _ in turns):
+        return None
     prefix = ""
     if fmt.fold_system is not None:
         if turns[0][0] == "system":
-            prefix, turns = turns[0][1] + fmt.fold_system, turns[1:]
+            prefix, turns = fmt.fold_system[0] + turns[0][1] + fmt.fold_system[1], turns[1:]
         if any(role == "system" for role, _ in turns):
             return None  # (a system message after the first: the Jinja path writes it as the template does)
     bos = spec.bos_token if fmt.writes_bos else ""
     parts = [bos]
     size = len(bos)
     spans: list[tuple[int, int]] = []
-    if spec.default_system is not None and turns[0][0] != "system":
+    if spec.default_system is not None and turns and turns[0][0] != "system":
         system_text = fmt.system[0] + spec.default_system + fmt.system[1]
         parts.append(system_text)
         size += len(system_text)
     for index, (role, content) in enumerate(turns):
         if spec.alternating and (role == "user") != (index % 2 == 0):
             raise TemplateError(ALTERNATE)
-        if spec.trims_content:
+        folded = bool(index == 0 and prefix and role == "user")
+        if spec.trims_content and not (folded and fmt.fold_then_trim):
             content = content.strip()
         header, footer = fmt.assistant if role == "assistant" else fmt.user if role == "user" else fmt.system
         # the pieces joined once at the end: a turn's text is not copied into a string of its own
@@ -82,8 +85,10 @@ def render_turns(spec: TemplateSpec, turns: list[tuple[str, str]], add_generatio
             size = start + len(fmt.span_prefix) + len(content) + len(footer)
             spans.append((start, size))
         else:
-            if index == 0 and prefix:
+            if folded:
                 content = prefix + content
+                if spec.trims_content and fmt.fold_then_trim:
+                    content = content.strip()
             parts += (header, content, footer)
             size += len(header) + len(content) + len(footer)
     if add_generation_prompt:

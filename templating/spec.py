@@ -30,17 +30,23 @@ class TurnFormat:
     final_eos: str = ""
     refuse_leading_system: bool = False
     think: tuple[str, str] | None = None
-    # A system message first is written at the start of the first user turn, followed by this separator (gemma3:
-    # "\n\n"), not as a turn of its own; a system message anywhere else renders with Jinja.
-    fold_system: str | None = None
+    # A system message first is written at the start of the first user turn, between these two (gemma3: "" and
+    # "\n\n"; llama2: "<<SYS>>\n" and "\n<</SYS>>\n\n"), not as a turn of its own; a system message anywhere else
+    # renders with Jinja. `fold_then_trim`: the template trims the folded text (llama2), not the user's alone (gemma3).
+    fold_system: tuple[str, str] | None = None
+    fold_then_trim: bool = False
+    # The template takes no system message: a row with one renders with Jinja, which refuses it as the template
+    # does (mistral: by alternation first, else "Only user and assistant roles are supported!").
+    no_system: bool = False
     # False: the layout is `parse`'s only (deepseek-r1-distill writes every system message at the
     # start, which the fast renderer does not); its rows render with Jinja
     fast: bool = True
 
     @property
     def parsable(self) -> bool:
-        """Can `parse` read the text back? Not when the system prompt is folded into a user turn."""
-        return self.fold_system is None
+        """Can `parse` read the text back? Not when the system prompt is folded into a user turn, nor
+        when a reply has no header to find it by (mistral's runs from `[/INST]` to `</s>`)."""
+        return self.fold_system is None and bool(self.assistant[0] or self.span_prefix)
 
 
 class PinnedDate:
