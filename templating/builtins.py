@@ -90,7 +90,7 @@ BUILTINS = [
                  source=TRL + " (gemma3.jinja, gemma3_training.jinja)",
                  turns=TurnFormat(("<start_of_turn>user\n", "<end_of_turn>\n"),
                                   ("<start_of_turn>model\n", "<end_of_turn>\n"), ("", ""), writes_bos=True,
-                                  fold_system=("", "\n\n"))),
+                                  fold_system=("", "\n\n"), parsable=False)),
     TemplateSpec("llama3", ("<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>",
                             "<|end_of_text|>"), "<|eot_id|>", "<|start_header_id|>assistant<|end_header_id|>\n\n",
                  bos_token="<|begin_of_text|>", eos_token="<|eot_id|>", trims_content=True,
@@ -215,12 +215,13 @@ BUILTINS = [
                  source="tokenizer_config.json of meta-llama/Llama-2-13b-chat-hf, as quoted in "
                         "huggingface/text-generation-inference router tests",
                  turns=TurnFormat(("<s>[INST] ", " [/INST]"), ("", " </s>"), ("", ""), span_prefix=" ",
-                                  fold_system=("<<SYS>>\n", "\n<</SYS>>\n\n"), fold_then_trim=True)),
+                                  fold_system=("<<SYS>>\n", "\n<</SYS>>\n\n"), fold_then_trim=True, parsable=False)),
     TemplateSpec("mistral", ("<s>", "</s>", "[INST]", "[/INST]"), "</s>", "", bos_token="<s>", eos_token="</s>",
                  supports_system=False, alternating=True, aliases=("mistral-instruct", "mistral-v0.1"),
                  source="tokenizer_config.json of mistralai/Mistral-7B-Instruct-v0.1, as quoted in "
                         "huggingface/text-generation-inference router tests",
-                 turns=TurnFormat(("[INST] ", " [/INST]"), ("", "</s> "), ("", ""), writes_bos=True, no_system=True)),
+                 turns=TurnFormat(("[INST] ", " [/INST]"), ("", "</s> "), ("", ""), writes_bos=True, no_system=True,
+                                  parsable=False)),
     *(TemplateSpec(name, ("<s>", "</s>", "[INST]", "[/INST]", "[AVAILABLE_TOOLS]", "[/AVAILABLE_TOOLS]",
                           "[TOOL_CALLS]", "[TOOL_RESULTS]", "[/TOOL_RESULTS]"), "</s>", "", bos_token="<s>",
                    eos_token="</s>", aliases=aliases, jinja_name=files,
@@ -239,7 +240,9 @@ BUILTINS = [
                  default_system="Below is an instruction that describes a task. Write a response that "
                                 "appropriately completes the request.",
                  source="instructkit's own, after Stanford Alpaca's prompt_no_input (tatsu-lab/stanford_alpaca "
-                        "train.py); no model ships an official alpaca chat template"),
+                        "train.py); no model ships an official alpaca chat template",
+                 turns=TurnFormat(("### Instruction:\n", "\n\n"), ("### Response:\n", "</s>\n\n"), ("", "\n\n"),
+                                  system_first_only=True, parsable=False)),
 ]
 
 # The built-ins without a training variant or marks of their own (their spans are derived by rendering,

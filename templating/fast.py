@@ -53,7 +53,8 @@ def render_turns(spec: TemplateSpec, turns: list[tuple[str, str]], add_generatio
         return None
     if fmt.refuse_leading_system and turns[0][0] == "system":
         raise TemplateError("System role not supported")
-    if fmt.no_system and any(role == "system" for role, _ in turns):
+    if fmt.no_system and any(role == "system" for role, _ in turns) or \
+            fmt.system_first_only and any(role == "system" for role, _ in turns[1:]):
         return None
     prefix = ""
     if fmt.fold_system is not None:

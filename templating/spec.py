@@ -38,15 +38,14 @@ class TurnFormat:
     # The template takes no system message: a row with one renders with Jinja, which refuses it as the template
     # does (mistral: by alternation first, else "Only user and assistant roles are supported!").
     no_system: bool = False
+    # A system message only opens the conversation: one later renders with Jinja, which refuses it (alpaca).
+    system_first_only: bool = False
+    # False: `parse` cannot read the text back (a system prompt folded into a user turn, a reply without a header
+    # to find it by, footers that content may hold: gemma3, llama2, mistral, alpaca); the layout is the fast path's
+    parsable: bool = True
     # False: the layout is `parse`'s only (deepseek-r1-distill writes every system message at the
     # start, which the fast renderer does not); its rows render with Jinja
     fast: bool = True
-
-    @property
-    def parsable(self) -> bool:
-        """Can `parse` read the text back? Not when the system prompt is folded into a user turn, nor
-        when a reply has no header to find it by (mistral's runs from `[/INST]` to `</s>`)."""
-        return self.fold_system is None and bool(self.assistant[0] or self.span_prefix)
 
 
 class PinnedDate:
