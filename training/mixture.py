@@ -140,10 +140,9 @@ def _common_format(kinds: list[Any], names: list[str]) -> str:
         raise ConfigError(f"dataset: the sources mix conversations and preference pairs ({mixed}); one run trains "
                           "one kind")
     if not any(pairs):
-        if any(fmt.shape != "conversation" for fmt in kinds):
-            odd = next(n for n, f in zip(names, kinds) if f.shape != "conversation")
-            raise ConfigError(f"dataset {odd}: a mixture mixes conversations; this source is "
-                              f"{next(f.name for n, f in zip(names, kinds) if n == odd)}")
+        odd = next(((n, f) for n, f in zip(names, kinds) if f.shape != "conversation"), None)
+        if odd is not None:
+            raise ConfigError(f"dataset {odd[0]}: a mixture mixes conversations; this source is {odd[1].name}")
         return "messages"
     return "unpaired" if any(fmt.name == "unpaired" for fmt in kinds) else "preference"
 

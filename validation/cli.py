@@ -184,7 +184,6 @@ def run_publish(args: argparse.Namespace) -> int:
                            else None, templates=templates, push_to=args.push_to_hub, private=args.private,
                            progress=not args.json,
                            **corpus_checks_of(args))
-            pushed = True
         except PushFailed as exc:
             print(f"instructkit publish: {exc}", file=sys.stderr)
             return 1
@@ -196,7 +195,7 @@ def run_publish(args: argparse.Namespace) -> int:
         left = f"; {split['validation']['left_out']:,} rows with errors left out" if split["validation"]["left_out"] \
             else ""
         print(f"published {split['rows']:,} rows to {done.folder} (data: {split['data_file']}, card: README.md){left}"
-              + (f"; pushed to https://huggingface.co/datasets/{done.pushed_to}" if pushed and done.pushed_to else ""),
+              + (f"; pushed to https://huggingface.co/datasets/{done.pushed_to}" if done.pushed_to else ""),
               file=sys.stderr)
     return 0
 

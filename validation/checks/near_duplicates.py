@@ -100,9 +100,7 @@ class NearDuplicates:
             return
         import rensa
 
-        ends = np.cumsum(lengths)
-        points = np.concatenate([points[ends[k] - lengths[k]:ends[k]] for k in kept]) if len(kept) < len(texts) \
-            else points
+        # (the rows left out hold no code point: `points` is already the kept rows' one after another)
         hashes, counts = window_hashes(points, lengths[kept], self.options.shingle, whole=True)
         offsets = np.zeros(len(kept) + 1, dtype=np.uint64)
         np.cumsum(counts, out=offsets[1:])

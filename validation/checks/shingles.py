@@ -45,7 +45,7 @@ def scoped_text(dup_text: str, scope: str = "conversation") -> str:
     return "\n".join(c for r, c in zip(roles, contents) if r == letter)
 
 
-def _lowered(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def lowered(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(code points, lengths) of the texts lower-cased, each followed by a space (so that no word
     runs into the next text), lower-cased by a table: one gather for all of them."""
     joined = " ".join(texts) + " "
@@ -60,12 +60,6 @@ def _lower() -> np.ndarray:
     table = np.frombuffer(every.lower().encode("utf-32-le", "surrogatepass"), dtype=np.uint32).copy()
     assert len(table) == 0x110000  # (no other character lower-cases to more than one)
     return table
-
-
-def codepoints(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(code points of all `texts` one after another, each text's length)."""
-    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    return np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32), lengths
 
 
 @lru_cache(maxsize=1)
@@ -104,7 +98,7 @@ def normalised(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         >>> "".join(map(chr, points.tolist())), lengths.tolist()
         ('hi there qué ', [9, 4, 0])
     """
-    points, lengths = _lowered(texts)
+    points, lengths = lowered(texts)
     word = _classes()[points] > 0
     keep = word.copy()
     keep[1:] |= word[:-1]  # letters and digits, and the first character after a word
@@ -121,9 +115,9 @@ def words(text: str, first: int = 0, stop: int | None = None) -> list[str]:
         >>> words("Natalia sold 48 clips, in APRIL!  日本語 한국어 snake_case")
         ['natalia', 'sold', '48', 'clips', 'in', 'april', '日', '本', '語', '한국어', 'snake', 'case']
     """
-    lowered = _lowered([text])[0].tobytes().decode("utf-32-le", "surrogatepass")
-    runs = _RUN.findall(lowered)  # runs of letters and digits; those holding Han or kana split further
-    found = runs if not _ALONE.search(lowered) else [w for run in runs for w in
+    text = lowered([text])[0].tobytes().decode("utf-32-le", "surrogatepass")
+    runs = _RUN.findall(text)  # runs of letters and digits; those holding Han or kana split further
+    found = runs if not _ALONE.search(text) else [w for run in runs for w in
                                                      (_SPLIT.findall(run) if _ALONE.search(run) else (run,))]
     return found[first:stop]
 
@@ -139,7 +133,7 @@ def word_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """
     out, counts = [], np.zeros(len(texts), dtype=np.int64)
     for start, end in _batches(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))):
-        points, lengths = _lowered(texts[start:end])
+        points, lengths = lowered(texts[start:end])
         starts, ends = word_bounds(points)
         prefix, inverse = _prefix(points)
         with np.errstate(over="ignore"):

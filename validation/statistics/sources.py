@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from validation.readers.formats import PREFERENCE_NAMES
 from validation.report import Console
 
 
@@ -42,7 +43,7 @@ def source_stats(paths: list[Any], open_source: Any, **options: Any) -> SourceSt
     for path in paths:
         with open_source(path) as data:
             found.append(stats(data, **options))
-    if any(s.format in ("preference", "preference-implicit", "hh-text", "unpaired") for s in found):
+    if any(s.format in PREFERENCE_NAMES for s in found):
         return SourceStats(found, None)
     with tempfile.TemporaryDirectory(prefix="instructkit-sources-") as tmp:
         whole = Path(tmp) / "all.jsonl"

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from validation.checks.shingles import _lowered, normalised, window_hashes, word_bounds, word_hashes, words
+from validation.checks.shingles import lowered, normalised, window_hashes, word_bounds, word_hashes, words
 
 ROWS = st.lists(st.lists(st.integers(1, 4), max_size=9), min_size=1, max_size=7)
 # scripts with and without spaces, case that changes length (İ), combining marks, emoji, Arabic
@@ -40,10 +40,10 @@ def test_window_hashes_count_each_rows_windows_and_equal_windows_hash_equal(rows
 @settings(max_examples=300, deadline=None)
 @given(text=TEXT)
 def test_the_words_shown_are_the_words_hashed(text):
-    points = _lowered([text])[0]
-    lowered = points.tobytes().decode("utf-32-le", "surrogatepass")
+    points = lowered([text])[0]
+    as_text = points.tobytes().decode("utf-32-le", "surrogatepass")
     starts, ends = word_bounds(points)
-    assert words(text) == [lowered[a:b] for a, b in zip(starts.tolist(), ends.tolist())]
+    assert words(text) == [as_text[a:b] for a, b in zip(starts.tolist(), ends.tolist())]
     _, counts = word_hashes([text])
     assert counts.tolist() == [len(words(text))]
 
