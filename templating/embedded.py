@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from validation.errors import UnknownName
+from validation.errors import UnknownName, first_line
 from templating.errors import ModelNotFound
 
 SMOLLM2_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -103,5 +103,5 @@ def load_tokenizer(source: str | os.PathLike[str] | None = None, *, chat_templat
             return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
         return AutoTokenizer.from_pretrained(str(source))
     except (OSError, ValueError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc)
         raise ModelNotFound(f"{source}: cannot load a tokenizer ({reason})" + (f" ({note})" if note else "")) from None

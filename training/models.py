@@ -14,6 +14,7 @@ from typing import Any
 
 from templating.resolve import resolve_template
 from templating.embedded import SMOLLM2_ID, ModelNotFound, cached, gguf_path, load_tokenizer
+from validation.errors import first_line
 from validation.readers.files import prepare_hub
 
 log = logging.getLogger("instructkit")
@@ -64,7 +65,7 @@ def load_model(source: str, attn_implementation: str | None = None) -> tuple[Any
         model = AutoModelForCausalLM.from_pretrained(
             where, **({"attn_implementation": attn_implementation} if attn_implementation else {}))
     except (OSError, ValueError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc)
         raise ModelNotFound(f"model {source!r}: cannot load ({reason}{'; ' + note if note else ''}); offline, use a "
                             f"local folder, a .gguf file or {SMOLLM2_ID}") from None
     return model, tokenizer, provenance

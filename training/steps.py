@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from training.config import ConfigError, TrainConfig
 from training.errors import InvalidDataset, PushFailed
+from validation.errors import first_line
 from validation.outputs import write_file
 from validation.report import Console
 
@@ -289,6 +290,6 @@ def push(trainer: Any, config: TrainConfig, out: Path) -> None:
     try:
         trainer.push_to_hub()
     except Exception as exc:  # the hub client raises many types; all mean "not pushed"
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc)
         raise PushFailed(f"push_to_hub: the model is saved in {out} but could not be pushed to the Hugging Face "
                          f"hub ({reason}); push later with `huggingface-cli upload` when online") from None

@@ -36,6 +36,18 @@ class InstructkitError(Exception):
     """Every error instructkit raises on purpose; its message says what, where and what to do."""
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of another library's error, for a one-line message of ours (its type's name
+    when it says nothing).
+
+    Example:
+        >>> first_line(OSError(" offline" + chr(10) + "Traceback ...")), first_line(ValueError())
+        ('offline', 'ValueError')
+    """
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class InputError(InstructkitError):
     """The input cannot be used at all (missing, a plain directory, unknown kind, hub offline)."""
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from validation.errors import InputError, PushFailed
+from validation.errors import InputError, PushFailed, first_line
 from validation.report import Report
 from validation.outputs import write_file
 
@@ -211,7 +211,7 @@ def upload(folder: Path, repo_id: str, *, private: bool = False) -> None:
         api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset",
                           commit_message="Publish with instructkit")
     except Exception as exc:  # the hub client raises many types; all mean "not pushed"
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc)
         raise PushFailed(f"--push-to-hub {repo_id}: the dataset is complete in {folder} but could not be pushed to "
                          f"the Hugging Face hub ({reason}); push later with `huggingface-cli upload {repo_id} "
                          f"{folder} --repo-type dataset` when online") from None
