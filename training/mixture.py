@@ -25,6 +25,7 @@ from typing import Any
 from training.config import ConfigError, DatasetConfig, MixtureSource, TrainConfig
 from training.errors import InvalidDataset
 from training.steps import is_main_process, plain, say, write_report
+from validation.outputs import write_file
 from validation.report import Console
 
 MIXTURE_FILE = "mixture.jsonl"
@@ -110,7 +111,7 @@ def build(config: TrainConfig, out: Path, console: Console | None = None) -> tup
             lines = converted.read_bytes().splitlines(keepends=True)
             converted.unlink()
         picked = [lines[i] for i in sample(len(lines), weight=source.weight, rows=source.rows, rng=rng)]
-        (folder / "sampled.jsonl").write_bytes(b"".join(picked))
+        write_file(folder / "sampled.jsonl", b"".join(picked))  # (atomic: every process of a launch writes it alike)
         if picked:
             summary = stats(folder / "sampled.jsonl", format=target).summary
             write_report(folder / "stats.json", json.dumps(summary.to_json(), ensure_ascii=False, indent=1))
@@ -123,7 +124,7 @@ def build(config: TrainConfig, out: Path, console: Console | None = None) -> tup
     if not order:
         raise ConfigError("dataset: the mixture holds no row (every source sampled to none)")
     path = out / MIXTURE_FILE
-    path.write_bytes(b"".join(line for _, line in order))
+    write_file(path, b"".join(line for _, line in order))
     mixture = Mixture(path, target, [names[k] for k, _ in order], entries)
     write_report(out / "mixture.json", json.dumps({"seed": config.seed, "format": target, "rows": len(order),
                                                    "sources": entries}, ensure_ascii=False, indent=1))

@@ -74,12 +74,18 @@ def publish(source: Any, to: str | os.PathLike[str], *, split: str = "train", li
         raise InputError(f"{folder}: not a folder (publish writes a folder: data/, README.md, instructkit.json)")
     data_file = folder / "data" / f"{split}.jsonl"
     data_file.parent.mkdir(parents=True, exist_ok=True)
-    report = validate(source, format=format, write_clean=data_file, near_dup=near_dup, benchmark=benchmark,
-                      max_issues=100, progress=progress)
-    if not report.valid:
-        data_file.unlink(missing_ok=True)
-        raise InputError(f"{report.path}: no valid row to publish ({report.invalid} of {report.rows} rows have "
-                         "errors; see `instructkit validate`)")
+    # the rows go to a file of their own first: a publish that finds nothing valid leaves the split an earlier
+    # publish wrote as it was
+    written = data_file.with_name(f".checked-{data_file.name}")
+    try:
+        report = validate(source, format=format, write_clean=written, near_dup=near_dup, benchmark=benchmark,
+                          max_issues=100, progress=progress)
+        if not report.valid:
+            raise InputError(f"{report.path}: no valid row to publish ({report.invalid} of {report.rows} rows have "
+                             "errors; see `instructkit validate`)")
+        os.replace(written, data_file)
+    finally:
+        written.unlink(missing_ok=True)
     checked = {t.name: validate(data_file, template=t, max_issues=0).invalid for t in templates}
     summary = stats(data_file).summary.to_json()
     published = Published(folder, data_file, report, summary, checked)

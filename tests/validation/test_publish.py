@@ -108,3 +108,13 @@ def test_a_second_split_joins_the_first_in_the_card_and_load_dataset(cli, tmp_pa
     assert cli("publish", tmp_path / "train.jsonl", "--to", tmp_path / "pub").code == 0
     meta, _ = card(tmp_path / "pub")
     assert [(s["name"], s["num_examples"]) for s in meta["dataset_info"]["splits"]] == [("train", 3), ("test", 2)]
+
+
+def test_a_publish_with_nothing_valid_leaves_an_earlier_split_as_it_was(cli, tmp_path):
+    write(tmp_path / "train.jsonl", ROWS)
+    assert cli("publish", tmp_path / "train.jsonl", "--to", tmp_path / "pub").code == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "pub" / "data").iterdir()}
+    (tmp_path / "bad.jsonl").write_text('{"messages": []}\n', encoding="utf-8")
+    result = cli("publish", tmp_path / "bad.jsonl", "--to", tmp_path / "pub")
+    assert result.code == 2 and "no valid row to publish" in result.err
+    assert {p.name: p.read_bytes() for p in (tmp_path / "pub" / "data").iterdir()} == before
