@@ -114,6 +114,31 @@ def corpus_arguments(parser: argparse.ArgumentParser, *, decontaminate: bool = T
                        help="with --decontaminate: words a shared run must have (default 13)")
 
 
+def scale_arguments(parser: argparse.ArgumentParser) -> None:
+    """--executor and its options: a sharded dataset checked as datatrove pipeline tasks (validation/scale)."""
+    group = parser.add_argument_group("scale-out (PATH and MORE: shards of one dataset; docs/scale.md)")
+    group.add_argument("--executor", choices=("local", "ray", "slurm"), help="check the shards as datatrove tasks: "
+                       "processes on this machine, a Ray cluster (RAY_ADDRESS, else one started here) or Slurm jobs; "
+                       "rows are numbered across the shards in order and the report is the one the joined file gets")
+    group.add_argument("--tasks", type=at_least(1), metavar="N", help="tasks the shards are checked in (default: this "
+                       "machine's CPUs for local, else 16)")
+    group.add_argument("--workers", type=at_least(1), metavar="W", help="tasks running at once (default: all)")
+    group.add_argument("--logs", metavar="DIR", help="the run's folder: plan, work, datatrove's logs and completion "
+                       "markers; the same command again skips finished tasks (default: instructkit-runs/ID, ID from "
+                       "the shards and options)")
+    group.add_argument("--partition", metavar="NAME", help="Slurm: the partition (required with --executor slurm)")
+    group.add_argument("--time", default="4:00:00", metavar="LIMIT", help="Slurm: each task's time limit (default "
+                       "4:00:00)")
+    group.add_argument("--cpus-per-task", type=at_least(1), default=1, metavar="N", help="Slurm: CPUs a task "
+                       "(default 1)")
+    group.add_argument("--mem-per-cpu", type=at_least(1), default=2, metavar="GB", help="Slurm: memory per CPU in GB "
+                       "(default 2)")
+    group.add_argument("--env", metavar="COMMAND", help="Slurm: the command that activates this environment in a job "
+                       "(default: source the running Python's venv)")
+    group.add_argument("--sbatch", action="append", default=[], metavar="KEY=VALUE", help="Slurm: another sbatch "
+                       "option, e.g. --sbatch account=myproj (repeatable)")
+
+
 def corpus_checks_of(args: argparse.Namespace) -> dict[str, Any]:
     """--near-dup and --decontaminate as the objects `validate` takes (`near_dup`, `benchmark`);
     numpy and rensa are imported only for them."""

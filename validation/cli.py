@@ -7,7 +7,8 @@ import json
 import sys
 
 from validation.arguments import (Names, at_least, check_outputs, corpus_arguments, corpus_checks_of, opened,
-                                  print_report, source_arguments, stdout_taken, template_of, tokenizer_of)
+                                  print_report, scale_arguments, source_arguments, stdout_taken, template_of,
+                                  tokenizer_of)
 from validation.report import MAX_ISSUES
 
 
@@ -41,6 +42,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                           "messages, e.g. answer:string,level:integer (TYPE: string, number, integer, boolean, array, "
                           "object, any): what GRPO's reward functions read from prompt-only rows")
     corpus_arguments(validate)
+    validate.add_argument("more", nargs="*", metavar="MORE", help="more shards of the same dataset (with --executor)")
+    scale_arguments(validate)
     validate.set_defaults(run=run_validate)
 
     convert = commands.add_parser(
@@ -115,6 +118,10 @@ def run_validate(args: argparse.Namespace) -> int:
 
     check_outputs(args, "issues_jsonl", inputs=("path", "response_schema", "decontaminate"))
     check_outputs(args, "write_clean", inputs=("response_schema", "decontaminate"))  # (it may replace PATH)
+    if args.executor or args.more:
+        from validation.scale.cli import run_sharded
+
+        return run_sharded(args)
     with opened(args) as data:
         template = template_of(args)  # (after the dataset opens: a missing file is said first)
         report = validate(data, format=args.format, column=args.column, template=template,

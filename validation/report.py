@@ -11,7 +11,8 @@ from typing import IO, Any, Protocol
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from validation.codes import CATALOGUE, Severity, severity
-from validation.summaries import ContaminationSummary, NearDupSummary, SupervisionSummary, ValidationSummary
+from validation.summaries import (ContaminationSummary, NearDupSummary, ShardRows, SupervisionSummary,
+                                  ValidationSummary)
 
 
 class Console(Protocol):
@@ -84,15 +85,17 @@ class Findings:
             first = [i for i in other.kept if i.code == code][:room]
             self.add_counted(code, total, [i.model_copy(update={"row": i.row + offset}) for i in first])
 
-    def replay(self, path: str, offset: int) -> None:
-        """Add every finding spooled as JSON lines to `path` (rows counted from `offset` + 1); removes the file."""
+    def replay(self, path: str, offset: int, *, remove: bool = True) -> None:
+        """Add every finding spooled as JSON lines to `path` (rows counted from `offset` + 1); removes the
+        file unless told not to."""
         try:
             with open(path, "rb") as spooled:
                 for line in spooled:
                     issue = Issue.model_validate_json(line)
                     self.add([issue.model_copy(update={"row": issue.row + offset})])
         finally:
-            os.unlink(path)
+            if remove:
+                os.unlink(path)
 
     def report(self, report: Report) -> None:
         """Put the kept issues (in row order), the counts and how many were left out in `report`."""
@@ -132,12 +135,20 @@ class Report(BaseModel):
     issues_left_out: int = 0  # issues counted but not listed (--max-issues)
     near_duplicates: NearDupSummary | None = None  # with --near-dup: the clusters found
     contamination: ContaminationSummary | None = None  # with --decontaminate: the overlap found
+    shards: list[ShardRows] | None = None  # a sharded run (--executor): where each shard's rows are numbered
     _counts: dict[str, int] | None = PrivateAttr(default=None)  # exact counts when issues were left out
 
     @property
     def ok(self) -> bool:
         """True when no row has an error (warnings allowed)."""
         return self.invalid == 0
+
+    def where(self, row: int) -> str:
+        """Row `row` as the report lists it: with shards, the shard and its line too."""
+        if not row or not self.shards:
+            return str(row) if row else "all"
+        shard = next(s for s in reversed(self.shards) if s.first_row <= row)
+        return f"{row} ({os.path.basename(shard.path)}:{row - shard.first_row + 1})"
 
     def counts(self) -> dict[str, int]:
         """Number of issues per code, most frequent first (counting those left out)."""
@@ -152,7 +163,7 @@ class Report(BaseModel):
     def to_json(self) -> dict[str, Any]:
         """The contract's JSON object, plus per-code counts under `counts`."""
         data = self.model_dump(mode="json")
-        for name in ("near_duplicates", "contamination"):  # present when asked for
+        for name in ("near_duplicates", "contamination", "shards"):  # present when asked for
             if data[name] is None:
                 del data[name]
         return {**data, "counts": self.counts()}
@@ -169,6 +180,9 @@ def render_report(report: Report, console: Console, *, first: int = 5) -> None:
     totals = report.totals()
     console.print(f"[bold]{escape(totals.path)}[/] ({totals.format}): {totals.rows} rows, "
                   f"[{style}]{totals.valid} valid, {totals.invalid} invalid[/], {totals.issues} issues")
+    if report.shards:
+        console.print(f"{len(report.shards)} shards, rows numbered across them in order (a row's shard and line "
+                      "beside it; --json: shards)", markup=False, highlight=False)
     if report.issues_left_out:
         console.print(f"{report.issues_left_out} issues counted but not listed (--max-issues keeps the first of "
                       "each code; --issues-jsonl writes them all)")
@@ -211,7 +225,7 @@ def render_report(report: Report, console: Console, *, first: int = 5) -> None:
         table.add_column("path", overflow="fold")
         table.add_column("message", overflow="fold")
         for issue in issues[:first]:
-            table.add_row(str(issue.row) if issue.row else "all", Text(issue.path), Text(issue.message))
+            table.add_row(Text(report.where(issue.row)), Text(issue.path), Text(issue.message))
         if total > min(first, len(issues)):
             table.add_row("…", "", f"{total - min(first, len(issues))} more")
         console.print(table)

@@ -175,6 +175,15 @@ class ContaminationSummary(Summary):
     benchmark_rows_hit: int
 
 
+class ShardRows(Summary):
+    """One shard of a sharded run (--executor): its `path`, the row its first line is numbered
+    (`first_row`) and the `lines` it numbers; row R of the report is line R - first_row + 1 of it."""
+
+    path: str
+    first_row: int
+    lines: int
+
+
 class StatsSummary(Summary):
     """`stats`' summary (docs/stats.md); `leakage` only in train's stats.json with an eval split."""
 

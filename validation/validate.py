@@ -148,7 +148,7 @@ def _scan_sequential(scanner: Scanner, records: Iterator[Record], findings: Find
                      write_clean: str | os.PathLike[str] | None, data: Dataset) -> tuple[int, list[int]]:
     """(rows, invalid rows in order) of `records`; their issues go into `findings`."""
     rows, invalid = 0, []
-    with _CleanWriter(write_clean, data.columns) as clean:
+    with CleanWriter(write_clean, data.columns) as clean:
         for outcome in scanner.scan(records, findings):
             rows += 1
             findings.add(outcome.issues)
@@ -164,7 +164,7 @@ def _write_clean_records(records: Iterator[Record], out: str | os.PathLike[str],
                          invalid: Sequence[int]) -> None:
     """The records whose rows are not in `invalid` (in order), written as --write-clean writes them."""
     bad = set(invalid)
-    with _CleanWriter(out, data.columns) as clean:
+    with CleanWriter(out, data.columns) as clean:
         for record in records:
             if record.row not in bad and not isinstance(record.data, Issue):
                 clean.add(record)
@@ -182,7 +182,7 @@ def _write_clean_lines(data: Dataset, out: Path, invalid: Sequence[int]) -> None
     `write_rows` writes."""
     bad = iter(invalid)
     next_bad = next(bad, None)
-    with readable(data.path), data.stream() as src, _CleanWriter(out) as clean:
+    with readable(data.path), data.stream() as src, CleanWriter(out) as clean:
         for row, line in enumerate(lines_of(src, data.max_row_bytes), start=1):
             if row == 1:
                 line = line.removeprefix(BOM)
@@ -192,7 +192,7 @@ def _write_clean_lines(data: Dataset, out: Path, invalid: Sequence[int]) -> None
                 clean.add(Record(row, decode_row(line, row, precise=True) if clean.needs_data else {}, line))
 
 
-class _CleanWriter:
+class CleanWriter:
     """Writes valid rows unchanged: raw lines for JSONL, the row objects otherwise."""
 
     def __init__(self, path: str | os.PathLike[str] | None, columns: Columns | None = None) -> None:
@@ -205,7 +205,7 @@ class _CleanWriter:
         self.lines = self.path is not None and held_suffix(self.path) in (".jsonl", ".ndjson")
         self.needs_data = self.path is not None and not self.lines
 
-    def __enter__(self) -> _CleanWriter:
+    def __enter__(self) -> CleanWriter:
         return self
 
     def add(self, record: Record) -> None:

@@ -1,0 +1,86 @@
+"""`instructkit validate PATH [MORE...] --executor local|ray|slurm`: arguments to `validate_shards`."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+from validation.arguments import corpus_checks_of, print_report
+from validation.errors import InputError
+from validation.scale.units import Checks
+
+DEFAULT_REMOTE_TASKS = 16
+
+
+def run_sharded(args: argparse.Namespace) -> int:
+    from validation.checks.parallel import default_workers
+    from validation.checks.required import parse_required
+    from validation.scale.run import Slurm, validate_shards
+
+    if not args.executor:
+        raise InputError("several datasets: validate them as the shards of one with --executor local (rows numbered "
+                         "across them), or one at a time")
+    if args.fix:
+        raise InputError("--fix with --executor: repair the shards with `instructkit convert --fix` first")
+    for option in ("subset", "encoding"):
+        if getattr(args, option):
+            raise InputError(f"--{option} with --executor: shards are JSONL or Parquet files in UTF-8")
+    inputs = [args.path, *args.more]
+    checks = Checks(format=args.format or "", column=args.column, columns=args.columns,
+                    max_row_bytes=args.max_row_bytes, template=args.template, tokenizer=args.tokenizer,
+                    names=args.names, max_length=args.max_length, response_schema=args.response_schema,
+                    response_scope=args.response_scope,
+                    reward_columns=parse_required(args.reward_columns) if args.reward_columns else None,
+                    max_issues=args.max_issues, spool=args.issues_jsonl is not None, **_corpus(args))
+    tasks = args.tasks or (default_workers() if args.executor == "local" else DEFAULT_REMOTE_TASKS)
+    logs = args.logs or _default_logs(inputs, checks, args.executor, tasks)
+    slurm = None
+    if args.executor == "slurm":
+        if not args.partition:
+            raise InputError("--executor slurm needs --partition")
+        slurm = Slurm(partition=args.partition, time=args.time, cpus_per_task=args.cpus_per_task,
+                      mem_per_cpu_gb=args.mem_per_cpu, env=args.env or _venv_command(),
+                      sbatch=dict(_pair(item) for item in args.sbatch))
+    if not args.json:
+        print(f"run folder: {logs} (run the same command again to resume)", file=sys.stderr)
+    report = validate_shards(inputs, checks, logs=logs, executor=args.executor, tasks=tasks, workers=args.workers,
+                             write_clean=args.write_clean, issues_jsonl=args.issues_jsonl, slurm=slurm,
+                             progress=not args.json)
+    if report is None:
+        queued = {"queued": "slurm", "logs": str(logs), "report": str(Path(logs) / "report.json")}
+        if args.json:
+            print(json.dumps(queued))
+        else:
+            print(f"queued on Slurm; the report will be {queued['report']} (`instructkit validate` with the same "
+                  "arguments and --executor local then prints it without checking again)", file=sys.stderr)
+        return 0
+    print_report(report, args)
+    return 0 if report.ok else 1
+
+
+def _corpus(args: argparse.Namespace) -> dict:
+    found = corpus_checks_of(args)
+    return {"near_dup": found["near_dup"], "benchmark": found["benchmark"]}
+
+
+def _pair(item: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise InputError(f"--sbatch {item!r}: write KEY=VALUE, e.g. --sbatch account=myproject")
+    return key.lstrip("-"), value
+
+
+def _venv_command() -> str | None:
+    """`source` of the running Python's virtual environment, so that a job runs with this one."""
+    activate = Path(sys.prefix) / "bin" / "activate"
+    return f"source {activate}" if sys.prefix != sys.base_prefix and activate.is_file() else None
+
+
+def _default_logs(inputs: list[str], checks: Checks, executor: str, tasks: int) -> str:
+    """instructkit-runs/ID: the same shards, options and tasks give the same folder, so a rerun resumes."""
+    key = json.dumps([[os.path.abspath(i) for i in inputs], executor, tasks, checks.key()])
+    return os.path.join("instructkit-runs", hashlib.sha256(key.encode()).hexdigest()[:12])

@@ -1,0 +1,114 @@
+"""What a sharded run reads: its shards in order, cut into units that tasks check one at a time.
+
+The dataset is its shards joined in order (a folder's files sorted by name), rows numbered across
+them as if they were one file: shard 2's first row follows shard 1's last line. A plain JSONL shard
+is cut at line boundaries into units of about `UNIT_BYTES`; a compressed shard, a Parquet shard,
+or any shard read with renamed columns (--map) is one unit. The plan is written once into the run's
+folder, so every task of every stage (and a resumed run) reads the same units.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from validation.errors import InputError
+from validation.checks.parallel import line_ranges
+from validation.readers.files import compression_of, held_suffix
+from validation.readers.source import dataset_of
+
+UNIT_BYTES = 64 << 20  # a plain JSONL shard is checked in units of about this many bytes
+SHARD_SUFFIXES = (".jsonl", ".ndjson", ".parquet", ".pq")  # what a folder's shards hold (compressed or not)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """Bytes `start`..`end` of shard `shard` (its `path`); `end` None: the whole shard."""
+
+    index: int
+    shard: int
+    path: str
+    start: int = 0
+    end: int | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The shards, the units they are cut into, and the format every shard is read as."""
+
+    shards: list[str]
+    units: list[Unit]
+    format: str
+    column: str | None = None
+    ranges: int = 1  # duplicates are resolved per range of their hashes, this many ranges
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        data = json.loads(text)
+        return cls(data["shards"], [Unit(**u) for u in data["units"]], data["format"], data["column"], data["ranges"])
+
+
+def shards_of(inputs: list[str]) -> list[str]:
+    """Every shard the inputs name, in order: a file, a folder (its JSONL and Parquet files, compressed
+    or not, sorted by name, subfolders included) or a glob pattern (matches sorted by name)."""
+    shards: list[str] = []
+    for given in inputs:
+        if os.path.isdir(given):
+            found = sorted(str(p) for p in Path(given).rglob("*") if p.is_file() and held_suffix(p) in SHARD_SUFFIXES)
+            if not found:
+                raise InputError(f"{given}: a folder without JSONL or Parquet files (a sharded run reads "
+                                 f"{', '.join(SHARD_SUFFIXES)}, compressed or not)")
+        elif glob.has_magic(given):
+            found = sorted(p for p in glob.glob(given, recursive=True) if os.path.isfile(p))
+            if not found:
+                raise InputError(f"{given}: no file matches")
+        elif os.path.isfile(given):
+            found = [given]
+        else:
+            raise InputError(f"{given}: no such file or folder")
+        shards.extend(found)
+    seen: set[str] = set()
+    for shard in shards:
+        key = os.path.realpath(shard)
+        if key in seen:
+            raise InputError(f"{shard}: named twice (each shard is read once)")
+        seen.add(key)
+    return shards
+
+
+def make_plan(inputs: list[str], *, format: str | None = None, column: str | None = None,
+              columns: str | None = None, max_row_bytes: int | None = None, ranges: int = 1,
+              unit_bytes: int = UNIT_BYTES) -> Plan:
+    """The plan of a sharded run: the format is the one named or the one the first shard's rows
+    show; every other shard is read as that format. `ranges`: how many hash ranges the duplicates
+    are resolved in (one task each).
+
+    Raises:
+        InputError: a shard missing or not JSONL/Parquet, no shard at all, an undetectable format.
+    """
+    shards = shards_of(inputs)
+    if not shards:
+        raise InputError("no shards to read")
+    units: list[Unit] = []
+    fmt = format
+    for n, shard in enumerate(shards):
+        with dataset_of(shard, format=fmt, column=column, columns=columns, max_row_bytes=max_row_bytes) as data:
+            if data.kind not in ("jsonl", "parquet"):
+                raise InputError(f"{shard}: a {data.kind} file; a sharded run reads JSONL and Parquet shards "
+                                 "(convert it first, or check it without --executor)")
+            fmt = fmt or data.format.name
+            size = data.size or 0
+            if data.kind != "jsonl" or compression_of(shard) or columns or size <= unit_bytes:
+                units.append(Unit(len(units), n, shard))
+                continue
+            base = len(units)
+            ranges = line_ranges(data, -(-size // unit_bytes))
+            units.extend(Unit(base + i, n, shard, a, b) for i, (a, b) in enumerate(ranges))
+    assert fmt is not None
+    return Plan(shards, units, fmt, column, ranges)

@@ -1,0 +1,208 @@
+"""`validate` over a sharded dataset on datatrove's executors: local processes, a Ray cluster or Slurm.
+
+The run's folder (`logs`) holds the plan, every stage's work and datatrove's logs and completion
+markers: run the same command again and finished tasks are skipped. The report equals the one
+`validate` gives for the shards joined into one file (tests/validation/test_scale.py holds it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from validation.errors import InputError
+from validation.readers.files import held_suffix
+from validation.report import Report
+from validation.scale.merge import load_report
+from validation.scale.plan import Plan, make_plan
+from validation.scale.units import Checks, put
+
+EXECUTORS = ("local", "ray", "slurm")
+
+
+@dataclass(frozen=True)
+class Slurm:
+    """What the Slurm executor passes to sbatch: `partition`, `time` (a Slurm time limit, e.g. 4:00:00),
+    CPUs and memory per task, `env` (a command that activates the environment, e.g. `source .venv/bin/activate`),
+    and any further sbatch options."""
+
+    partition: str
+    time: str = "4:00:00"
+    cpus_per_task: int = 1
+    mem_per_cpu_gb: int = 2
+    env: str | None = None
+    sbatch: dict[str, str] = field(default_factory=dict)
+
+
+def validate_shards(inputs: Sequence[str | os.PathLike[str]], checks: Checks, *, logs: str | os.PathLike[str],
+                    executor: str = "local", tasks: int = 1, workers: int | None = None,
+                    write_clean: str | os.PathLike[str] | None = None,
+                    issues_jsonl: str | os.PathLike[str] | None = None,
+                    slurm: Slurm | None = None, progress: bool = False) -> Report | None:
+    """Validate the shards `inputs` name (files, folders, glob patterns) as one dataset with `tasks`
+    tasks on `executor`, at most `workers` at a time; the report, or None for Slurm (the jobs are
+    queued: the report is written to LOGS/report.json when they finish).
+
+    `checks.format` may be empty: the format is then detected from the first shard's rows.
+
+    Raises:
+        InputError: no shards, a shard that is not JSONL/Parquet, a folder that holds another run,
+            a task that failed (its log named).
+    """
+    if executor not in EXECUTORS:
+        raise InputError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
+    if tasks < 1 or (workers is not None and workers < 1):
+        raise InputError("tasks and workers must be whole numbers >= 1")
+    if write_clean is not None and held_suffix(Path(write_clean)) not in (".jsonl", ".ndjson") \
+            and os.fspath(write_clean) != "-":
+        raise InputError(f"{write_clean}: a sharded run writes the clean rows as JSONL (.jsonl, compressed or not)")
+    if executor == "slurm" and slurm is None:
+        raise InputError("the Slurm executor needs a partition (--partition)")
+    names = [os.fspath(i) for i in inputs]
+    folder = Path(logs).resolve()
+    plan = _plan(folder, names, checks, tasks)
+    checks = _with_format(checks, plan)
+    name = names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1} more)"
+    from validation.scale.executors import executor_for, quiet
+    from validation.scale.stages import CheckUnits, JoinClean, MergeReport, ResolveDuplicates, WriteClean
+
+    out = os.fspath(write_clean) if write_clean is not None else None
+    stages: list[tuple[str, Any, int, bool]] = [  # (name, step, tasks, on the chosen executor)
+        ("check", CheckUnits(str(folder), checks), tasks, True),
+        ("duplicates", ResolveDuplicates(str(folder), checks), plan.ranges, True),
+        ("merge", MergeReport(str(folder), checks, name, None if issues_jsonl is None else os.fspath(issues_jsonl)),
+         1, False),
+    ]
+    if out is not None:
+        stages += [("clean", WriteClean(str(folder), checks), tasks, True),
+                   ("join", JoinClean(str(folder), checks, out), 1, False)]
+    if executor == "slurm":
+        assert slurm is not None
+        _launch_slurm(folder, stages, slurm, workers)
+        return None
+    with quiet():
+        if executor == "ray":
+            _connect_ray()
+        for stage, step, count, remote in stages:
+            with _progress(folder, stage, plan, progress and stage == "check"):
+                run = executor_for(executor if remote else "local", str(folder / "stages" / stage), step, count,
+                                   workers if remote else 1)
+                run.run()
+            _check_done(run, folder, stage)
+    return load_report(folder)
+
+
+def _with_format(checks: Checks, plan: Plan) -> Checks:
+    from dataclasses import replace
+
+    return replace(checks, format=plan.format, column=plan.column)
+
+
+def _fingerprint(names: list[str], checks: Checks, tasks: int) -> dict[str, Any]:
+    """What a resumed run must share with the run that wrote the folder: the shards as they are, the checks, the
+    tasks."""
+    from validation.scale.plan import shards_of
+
+    shards = []
+    for shard in shards_of(names):
+        st = os.stat(shard)
+        shards.append([os.path.abspath(shard), st.st_size, st.st_mtime_ns])
+    return {"shards": shards, "options": checks.key(), "tasks": tasks}
+
+
+def _plan(folder: Path, names: list[str], checks: Checks, tasks: int) -> Plan:
+    """The run's plan: the one in `folder` when it was written by the same run (a resumed run), else a new one."""
+    fingerprint = _fingerprint(names, checks, tasks)
+    stamp = folder / "run.json"
+    if stamp.exists():
+        if json.loads(stamp.read_bytes()) != fingerprint:
+            raise InputError(f"{folder}: holds another run (other shards, options or --tasks); give another --logs "
+                             "folder, or remove it to start again")
+        from validation.scale.merge import load_plan
+
+        return load_plan(folder)
+    if folder.exists() and any(folder.iterdir()):
+        raise InputError(f"{folder}: not empty and not a run's folder; give a new or empty --logs folder")
+    plan = make_plan(names, format=checks.format or None, column=checks.column, columns=checks.columns,
+                     max_row_bytes=checks.max_row_bytes, ranges=tasks)
+    put(folder / "plan.json", plan.to_json().encode())
+    put(stamp, json.dumps(fingerprint).encode())
+    return plan
+
+
+def _check_done(run: Any, folder: Path, stage: str) -> None:
+    """InputError naming the first failed task's log and its last error line, when any task did not finish."""
+    left = run.get_incomplete_ranks(skip_completed=True)
+    if not left:
+        return
+    log = folder / "stages" / stage / "logs" / f"task_{left[0]:05d}.log"
+    reason = ""
+    if log.exists():
+        lines = [line for line in log.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+        errors = [line for line in lines if "| ERROR" in line or line.startswith(("validation.", "InputError"))]
+        reason = f": {(errors or lines or [''])[-1].strip()}"
+    raise InputError(f"{len(left)} of {run.world_size} tasks of stage {stage!r} did not finish{reason} (log: {log}); "
+                     "run the same command again to redo only those")
+
+
+def _connect_ray() -> None:
+    """Connect to the cluster RAY_ADDRESS names, or start one on this machine."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=os.environ.get("RAY_ADDRESS") or None, log_to_driver=False, include_dashboard=False,
+                 configure_logging=False)
+
+
+@contextmanager
+def _progress(folder: Path, stage: str, plan: Plan, enabled: bool) -> Iterator[None]:
+    """A bar over the units checked (the stage's tasks write a count file per unit), on a terminal."""
+    from validation.progress import count_bar
+
+    with count_bar(enabled, "checking units", len(plan.units)) as advance:
+        stop = threading.Event()
+
+        def poll() -> None:
+            seen = 0
+            while not stop.wait(0.5):
+                done = len(list((folder / "counts").glob("*.json"))) if (folder / "counts").exists() else 0
+                advance(done - seen)
+                seen = done
+
+        watcher = threading.Thread(target=poll, daemon=True)
+        if enabled:
+            watcher.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if enabled:
+                watcher.join()
+
+
+def _launch_slurm(folder: Path, stages: list[tuple[str, Any, int, bool]], slurm: Slurm, workers: int | None) -> None:
+    """Queue every stage as a Slurm job array, each after the one before (sbatch --dependency)."""
+    from datatrove.executor.slurm import SlurmPipelineExecutor
+
+    from validation.scale.executors import quiet
+
+    previous = None
+    for stage, step, count, _ in stages:
+        previous = SlurmPipelineExecutor(
+            [step], tasks=count, time=slurm.time, partition=slurm.partition, cpus_per_task=slurm.cpus_per_task,
+            mem_per_cpu_gb=slurm.mem_per_cpu_gb, workers=workers or -1, job_name=f"instructkit-{stage}",
+            env_command=slurm.env, sbatch_args=dict(slurm.sbatch) or None, depends=previous,
+            logging_dir=str(folder / "stages" / stage), slurm_logs_folder=str(folder / "slurm" / stage))
+    assert previous is not None
+    try:
+        with quiet():
+            previous.run()
+    except FileNotFoundError as exc:
+        raise InputError(f"sbatch not found ({exc.filename}): run this on a Slurm cluster's login node; the "
+                         f"job scripts are in {folder / 'stages'}") from None

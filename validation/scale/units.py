@@ -1,0 +1,214 @@
+"""One unit of a sharded run, checked by a task: the same `Scanner` as `validate`, rows relative to
+the unit, what it found written into the run's folder for the stages after it.
+
+`Checks` holds every option that shapes the checks of a row as plain values (a template and a
+tokenizer by name): a task process, forked, spawned or on another machine, rebuilds the scanner
+from them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import pickle
+from array import array
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from validation.checks.parallel import BLOCK_BYTES, blocks, scan_blocks
+from validation.checks.scan import Scanner
+from validation.options import check_max_length, check_tokenizer, resolve_rules, response_schema_of
+from validation.readers.files import BOM, Record, lines_of, open_bytes, readable
+from validation.readers.columns import Columns
+from validation.readers.formats import Format, get_format
+from validation.readers.source import Window, dataset_of
+from validation.report import Findings
+from validation.scale.plan import Unit
+
+if TYPE_CHECKING:
+    from validation.checks.contamination import Benchmark
+    from validation.checks.near_duplicates import NearDupOptions
+
+
+@dataclass(frozen=True)
+class Checks:
+    """The options of a sharded `validate`: the format every shard is read as, and the checks.
+    `names` (instructkit.Names) turns `template` and `tokenizer` into objects in each task."""
+
+    format: str
+    column: str | None = None
+    columns: str | None = None  # --map, as given
+    max_row_bytes: int | None = None
+    template: str | None = None
+    tokenizer: str | None = None
+    names: Any = None
+    max_length: int | None = None
+    response_schema: str | dict[str, Any] | None = None
+    response_scope: str = "last"
+    reward_columns: dict[str, str] | None = None
+    near_dup: NearDupOptions | None = None
+    benchmark: Benchmark | None = field(default=None, compare=False)
+    max_issues: int | None = None
+    spool: bool = False  # every issue is wanted (--issues-jsonl): each unit writes all of its own
+
+    def key(self) -> str:
+        """The checks as a digest that every process and every run computes alike (the benchmark by what it is)."""
+        options = {k: repr(v) for k, v in sorted(vars(self).items()) if k not in ("names", "benchmark")}
+        if self.benchmark is not None:
+            b = self.benchmark
+            options["benchmark"] = repr((b.name, b.field, b.ngram, b.rows))
+        return hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()
+
+    def fmt(self) -> Format:
+        return get_format(self.format, column=self.column)
+
+    def template_name(self) -> str | None:
+        """The template's name as the report gives it."""
+        rules = self._rules()
+        return rules.name if rules is not None else None
+
+    def _rules(self) -> Any:
+        if self.template is None:
+            return None
+        if self.names is None:
+            raise ValueError("a template by name needs `names` (instructkit.Names) to look it up")
+        return resolve_rules(self.names.template(self.template, self.tokenizer))
+
+    def scanner(self) -> Scanner:
+        """The scanner `validate` would build for these options."""
+        tokenizer = None
+        if self.tokenizer is not None:
+            if self.names is None:
+                raise ValueError("a tokenizer by name needs `names` (instructkit.Names) to load it")
+            tokenizer = self.names.tokenizer(self.tokenizer)
+        near = None
+        fmt = self.fmt()
+        if self.near_dup is not None:
+            from validation.checks.near_duplicates import NearDuplicates
+
+            near = NearDuplicates(fmt.root, self.near_dup)
+        return Scanner(fmt, rules=self._rules(), max_length=check_max_length(self.max_length),
+                       tokenizer=check_tokenizer(tokenizer),
+                       response=response_schema_of(self.response_schema, self.response_scope), near=near,
+                       benchmark=self.benchmark, required=self.reward_columns)
+
+    def lines(self, unit: Unit) -> bool:
+        """Whether `unit` is checked as raw lines (JSONL read with its own field names), as `validate` does."""
+        return self.columns is None and not unit.path.lower().endswith((".parquet", ".pq"))
+
+
+@dataclass
+class UnitResult:
+    """What a unit's check found: `lines` (rows it numbers), `records`, its findings (rows relative to
+    the unit), its invalid rows, the duplicate hashes of its valid rows and the corpus checks' gatherings."""
+
+    lines: int
+    records: int
+    findings: Findings
+    invalid: array
+    hashes: tuple[array, array, array] | None
+    corpus: Any
+
+
+def check_unit(checks: Checks, scanner: Scanner, unit: Unit, spool: IO[bytes] | None = None) -> UnitResult:
+    """Check every row of `unit`; `spool`: where every issue is written as it is found."""
+    findings = Findings(checks.max_issues, spool)
+    limit = checks.max_row_bytes or _default_limit()
+    path = Path(unit.path)
+    if checks.lines(unit):
+        with readable(path), path.open("rb") as raw:
+            if unit.end is None:  # a whole shard, decompressed when it is compressed
+                with open_bytes(path, raw) as f:
+                    lines, records, invalid = scan_blocks(scanner, findings, blocks(f, limit=limit), settle=False)
+            else:
+                with io.BufferedReader(Window(raw.fileno(), unit.start, unit.end), BLOCK_BYTES) as f:
+                    lines, records, invalid = scan_blocks(scanner, findings, blocks(f, unit.end - unit.start,
+                                                                                     limit=limit),
+                                                          first=unit.start == 0, settle=False)
+    else:
+        lines = records = 0
+        invalid = array("q")
+        with dataset_of(unit.path, format=checks.format, column=checks.column, columns=checks.columns,
+                        max_row_bytes=checks.max_row_bytes) as data:
+            findings.where = data.in_source if data.renamed else None
+            for outcome in scanner.scan(data.records()):
+                records += 1
+                lines = outcome.record.row
+                findings.add(outcome.issues)
+                if not outcome.valid:
+                    invalid.append(outcome.record.row)
+    findings.labels, scanner.labels = scanner.labels, Counter()
+    findings.stream = findings.where = None  # (written and closed; a method of the closed dataset)
+    hashes = scanner.duplicates.take() if scanner.duplicates is not None else None
+    return UnitResult(lines, records, findings, invalid, hashes, scanner.take_corpus())
+
+
+def _default_limit() -> int:
+    from validation.readers.decode import MAX_ROW_BYTES
+
+    return MAX_ROW_BYTES
+
+
+@contextmanager
+def unit_records(checks: Checks, unit: Unit) -> Iterator[tuple[Iterator[Record], Columns | None]]:
+    """(every row of `unit` as a record, rows relative to it; the renamed columns) as --write-clean
+    copies them: raw lines of JSONL (a line's bytes only, for a shard read as lines), records otherwise."""
+    if not checks.lines(unit):
+        with dataset_of(unit.path, format=checks.format, column=checks.column, columns=checks.columns,
+                        max_row_bytes=checks.max_row_bytes) as data:
+            yield (r for r in data.records() if isinstance(r.data, dict)), data.columns
+        return
+    path = Path(unit.path)
+    with readable(path), path.open("rb") as raw:
+        f: Any = open_bytes(path, raw) if unit.end is None else \
+            io.BufferedReader(Window(raw.fileno(), unit.start, unit.end), BLOCK_BYTES)
+        with f:
+            yield _raw_lines(f, checks.max_row_bytes or _default_limit(), unit.start == 0), None
+
+
+def _raw_lines(f: Any, limit: int, first: bool) -> Iterator[Record]:
+    for row, line in enumerate(lines_of(f, limit), start=1):
+        if row == 1 and first:
+            line = line.removeprefix(BOM)
+        if not line.isspace():
+            yield Record(row, {}, line)
+
+
+# --- the run's folder --------------------------------------------------------------------------------
+
+def put(path: Path, data: bytes) -> None:
+    """`data` written to `path` whole or not at all (a task killed midway and run again leaves no half file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.name + f".{os.getpid()}.part")
+    part.write_bytes(data)
+    os.replace(part, path)
+
+
+def save_result(folder: Path, unit: Unit, result: UnitResult) -> None:
+    """The unit's result, then its line count (`counts/`): a count present means the result is whole."""
+    stream, result.findings.stream = result.findings.stream, None
+    put(folder / "units" / f"{unit.index:06d}.pkl", pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+    put(folder / "counts" / f"{unit.index:06d}.json", json.dumps({"lines": result.lines,
+                                                                   "records": result.records}).encode())
+    result.findings.stream = stream
+
+
+def load_result(folder: Path, unit: Unit) -> UnitResult:
+    with open(folder / "units" / f"{unit.index:06d}.pkl", "rb") as f:
+        result: UnitResult = pickle.load(f)
+    return result
+
+
+def offsets(folder: Path, units: list[Unit]) -> list[int]:
+    """The row each unit's rows count from (its first row is offset + 1), and the total at the end."""
+    found = [0]
+    for unit in units:
+        counts = json.loads((folder / "counts" / f"{unit.index:06d}.json").read_bytes())
+        found.append(found[-1] + counts["lines"])
+    return found
