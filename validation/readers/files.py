@@ -118,10 +118,13 @@ def _first_byte(path: Path, first: Callable[[], bytes] | None) -> bytes:
 def readable(path: Path) -> Iterator[None]:
     """A compressed file that cannot be decompressed (truncated, not that format): one InputError."""
     import lzma
+    import zlib
+
+    from isal.igzip_lib import IsalError  # (ISA-L's gzip reader: a damaged stream)
 
     try:
         yield
-    except (EOFError, OSError, lzma.LZMAError) as exc:
+    except (EOFError, OSError, lzma.LZMAError, zlib.error, IsalError) as exc:
         if compression_of(path) is None:
             raise
         raise InputError(f"{path}: cannot read it as {compression_of(path)} data ({exc})") from None

@@ -108,7 +108,7 @@ def make_plan(inputs: list[str], *, format: str | None = None, column: str | Non
                 units.append(Unit(len(units), n, shard))
                 continue
             base = len(units)
-            ranges = line_ranges(data, -(-size // unit_bytes))
-            units.extend(Unit(base + i, n, shard, a, b) for i, (a, b) in enumerate(ranges))
+            cut = line_ranges(data, -(-size // unit_bytes))
+            units.extend(Unit(base + i, n, shard, a, b) for i, (a, b) in enumerate(cut))
     assert fmt is not None
     return Plan(shards, units, fmt, column, ranges)

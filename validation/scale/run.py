@@ -20,7 +20,7 @@ from validation.errors import InputError
 from validation.readers.files import held_suffix
 from validation.report import Report
 from validation.scale.merge import load_report
-from validation.scale.plan import Plan, make_plan
+from validation.scale.plan import UNIT_BYTES, Plan, make_plan
 from validation.scale.units import Checks, put
 
 EXECUTORS = ("local", "ray", "slurm")
@@ -44,12 +44,13 @@ def validate_shards(inputs: Sequence[str | os.PathLike[str]], checks: Checks, *,
                     executor: str = "local", tasks: int = 1, workers: int | None = None,
                     write_clean: str | os.PathLike[str] | None = None,
                     issues_jsonl: str | os.PathLike[str] | None = None,
-                    slurm: Slurm | None = None, progress: bool = False) -> Report | None:
+                    slurm: Slurm | None = None, progress: bool = False, unit_bytes: int = UNIT_BYTES) -> Report | None:
     """Validate the shards `inputs` name (files, folders, glob patterns) as one dataset with `tasks`
     tasks on `executor`, at most `workers` at a time; the report, or None for Slurm (the jobs are
     queued: the report is written to LOGS/report.json when they finish).
 
-    `checks.format` may be empty: the format is then detected from the first shard's rows.
+    `checks.format` may be empty: the format is then detected from the first shard's rows. A plain
+    JSONL shard is checked in units of about `unit_bytes`.
 
     Raises:
         InputError: no shards, a shard that is not JSONL/Parquet, a folder that holds another run,
@@ -66,7 +67,8 @@ def validate_shards(inputs: Sequence[str | os.PathLike[str]], checks: Checks, *,
         raise InputError("the Slurm executor needs a partition (--partition)")
     names = [os.fspath(i) for i in inputs]
     folder = Path(logs).resolve()
-    plan = _plan(folder, names, checks, tasks)
+    _require(executor)
+    plan = _plan(folder, names, checks, tasks, unit_bytes)
     checks = _with_format(checks, plan)
     name = names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1} more)"
     from validation.scale.executors import executor_for, quiet
@@ -93,9 +95,22 @@ def validate_shards(inputs: Sequence[str | os.PathLike[str]], checks: Checks, *,
             with _progress(folder, stage, plan, progress and stage == "check"):
                 run = executor_for(executor if remote else "local", str(folder / "stages" / stage), step, count,
                                    workers if remote else 1)
-                run.run()
+                try:
+                    run.run()
+                except Exception:  # noqa: BLE001 - a task's failure: its log says why (_check_done)
+                    if not run.get_incomplete_ranks(skip_completed=True):
+                        raise
             _check_done(run, folder, stage)
     return load_report(folder)
+
+
+def _require(executor: str) -> None:
+    """InputError naming the extra to install when datatrove (or Ray) is missing."""
+    import importlib.util
+
+    for module in ("datatrove", *(("ray",) if executor == "ray" else ())):
+        if importlib.util.find_spec(module) is None:
+            raise InputError(f"--executor {executor} needs {module}: pip install 'instructkit[scale]'")
 
 
 def _with_format(checks: Checks, plan: Plan) -> Checks:
@@ -116,7 +131,7 @@ def _fingerprint(names: list[str], checks: Checks, tasks: int) -> dict[str, Any]
     return {"shards": shards, "options": checks.key(), "tasks": tasks}
 
 
-def _plan(folder: Path, names: list[str], checks: Checks, tasks: int) -> Plan:
+def _plan(folder: Path, names: list[str], checks: Checks, tasks: int, unit_bytes: int) -> Plan:
     """The run's plan: the one in `folder` when it was written by the same run (a resumed run), else a new one."""
     fingerprint = _fingerprint(names, checks, tasks)
     stamp = folder / "run.json"
@@ -130,7 +145,7 @@ def _plan(folder: Path, names: list[str], checks: Checks, tasks: int) -> Plan:
     if folder.exists() and any(folder.iterdir()):
         raise InputError(f"{folder}: not empty and not a run's folder; give a new or empty --logs folder")
     plan = make_plan(names, format=checks.format or None, column=checks.column, columns=checks.columns,
-                     max_row_bytes=checks.max_row_bytes, ranges=tasks)
+                     max_row_bytes=checks.max_row_bytes, ranges=tasks, unit_bytes=unit_bytes)
     put(folder / "plan.json", plan.to_json().encode())
     put(stamp, json.dumps(fingerprint).encode())
     return plan

@@ -141,6 +141,8 @@ def test_compressed_json_arrays_and_csv_read_the_same_conversations(tmp_path, na
 @pytest.mark.parametrize("content, says", [
     (None, "cannot read it as gzip data (Compressed file ended before the end-of-stream marker was reached)"),
     (b"this is not gzip data", "cannot read it as gzip data (Not a gzipped file"),
+    # a gzip header, then a stream that is not deflate: the decompressor's own error, not an internal one
+    (b"\x1f\x8b\x08\x00 not gzip after all" * 3, "cannot read it as gzip data (Error -3 Invalid lookback distance"),
 ])
 def test_a_damaged_compressed_file_is_one_clear_line(cli, gsm8k, tmp_path, content, says):
     import gzip

@@ -1,0 +1,306 @@
+"""A sharded `validate` on datatrove's executors (validation/scale) gives the report and the clean
+rows `validate` gives for the shards joined into one file: for any dataset, any cut into shards and
+units and any number of tasks (Hypothesis, in-process tasks), on real rows with worker processes,
+on a real local Ray cluster, and through the scripts the Slurm executor queues (run here the way
+Slurm would run them)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from validation.errors import InputError
+from validation.scale.run import validate_shards
+from validation.scale.units import Checks
+from validation.validate import validate
+
+ROOT = Path(__file__).resolve().parents[2]
+GSM8K = ROOT.parent / "shared" / "data" / "gsm8k" / "test.jsonl"
+BIN = Path(sys.executable).parent
+
+
+def _line(kind: int, text: str) -> str:
+    """A row of one of several kinds: valid, valid folded alike, and four kinds of broken."""
+    user, reply = {"role": "user", "content": text}, {"role": "assistant", "content": f"A: {text}"}
+    rows = [{"messages": [user, reply]},
+            {"messages": [{"role": "user", "content": text.upper() + "  "}, reply]},
+            {"messages": [user, {"role": "assistant", "content": ""}]},
+            {"messages": [user]},
+            {"messages": [{"role": "wizard", "content": text}, reply]}]
+    if kind < len(rows):
+        return json.dumps(rows[kind], ensure_ascii=False)
+    return "" if kind == len(rows) else '{"messages": [oops'
+
+
+def _compared(report) -> dict:  # noqa: ANN001 - a Report
+    data = report.to_json()
+    data.pop("path")
+    data.pop("shards", None)
+    return data
+
+
+def _shards(folder: Path, lines: list[str], cuts: list[int]) -> list[str]:
+    """`lines` cut at `cuts` into shard files (each ending with a newline, so that joined they are the one file)."""
+    bounds = [0, *sorted(cuts), len(lines)]
+    paths = []
+    for n, (a, b) in enumerate(zip(bounds, bounds[1:])):
+        path = folder / f"part-{n:03d}.jsonl"
+        path.write_text("".join(line + "\n" for line in lines[a:b]), encoding="utf-8")
+        paths.append(str(path))
+    return paths
+
+
+texts = st.sampled_from(["hello", "안녕하세요", "ça va?", "数学 🙂", "مرحبا", "x" * 40])
+rows = st.lists(st.tuples(st.integers(0, 6), texts), min_size=1, max_size=40)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=rows, cuts=st.lists(st.integers(0, 40), max_size=4), tasks=st.integers(1, 3),
+       unit_bytes=st.sampled_from([64, 300, 1 << 20]), keep=st.sampled_from([None, 2]))
+def test_any_cut_into_shards_units_and_tasks_gives_the_joined_files_report_and_clean_rows(rows, cuts, tasks, unit_bytes,
+                                                                                          keep):
+    lines = [_line(kind, text) for kind, text in rows]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "shards").mkdir()
+        shards = _shards(folder / "shards", lines, [c for c in cuts if c <= len(lines)])
+        joined = folder / "all.jsonl"
+        joined.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        try:
+            single = validate(joined, format="messages", max_issues=keep, write_clean=folder / "a.jsonl")
+        except InputError:  # no row at all: the sharded run refuses it alike
+            with pytest.raises(InputError, match="no rows to check"):
+                validate_shards(shards, Checks(format="messages"), logs=folder / "logs", tasks=tasks, workers=1)
+            return
+        sharded = validate_shards(shards, Checks(format="messages", max_issues=keep), logs=folder / "logs",
+                                  tasks=tasks, workers=1, write_clean=folder / "b.jsonl", unit_bytes=unit_bytes)
+        assert sharded is not None
+        assert _compared(sharded) == _compared(single)
+        assert (folder / "b.jsonl").read_bytes() == (folder / "a.jsonl").read_bytes()
+        assert [s.path for s in sharded.shards or []] == shards
+        assert sum(s.lines for s in sharded.shards or []) == len(lines)
+
+
+def _gsm8k_shards(folder: Path, shards: int = 5) -> tuple[Path, list[str]]:
+    """gsm8k's test split as messages with defects put in (and repeats across shards), cut into shards and joined."""
+    if not GSM8K.exists():
+        pytest.skip("needs ../shared/data/gsm8k (the shared test data)")
+    lines = []
+    for i, raw in enumerate(GSM8K.read_text(encoding="utf-8").splitlines()):
+        row = json.loads(raw)
+        messages = [{"role": "user", "content": row["question"]}, {"role": "assistant", "content": row["answer"]}]
+        if i % 97 == 5:
+            messages[1]["content"] = ""
+        if i % 53 == 7:
+            messages = messages[:1]
+        lines.append(json.dumps({"messages": messages}, ensure_ascii=False))
+        if i % 41 == 3:
+            lines.append(lines[i * 7 % len(lines)])
+    (folder / "shards").mkdir()
+    paths = _shards(folder / "shards", lines, [len(lines) * k // shards for k in range(1, shards)])
+    joined = folder / "all.jsonl"
+    joined.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return joined, paths
+
+
+def test_gsm8k_shards_on_worker_processes_resumed_and_with_every_issue_written(tmp_path):
+    joined, _ = _gsm8k_shards(tmp_path)
+    single = validate(joined, write_clean=tmp_path / "a.jsonl", issues_jsonl=tmp_path / "ia.jsonl")
+    checks = Checks(format="", spool=True)  # the format detected from the first shard
+    sharded = validate_shards([tmp_path / "shards"], checks, logs=tmp_path / "logs", tasks=3, workers=2,
+                              write_clean=tmp_path / "b.jsonl", issues_jsonl=tmp_path / "ib.jsonl", unit_bytes=100_000)
+    assert sharded is not None and sharded.format == "messages"
+    assert _compared(sharded) == _compared(single)
+    assert single.counts() == {"duplicate": 33, "no-assistant-turn": 25, "trailing-user-turn": 25,
+                               "empty-content": 14}
+    assert (tmp_path / "b.jsonl").read_bytes() == (tmp_path / "a.jsonl").read_bytes()
+    issues = sorted((tmp_path / "ib.jsonl").read_bytes().splitlines())
+    assert issues == sorted((tmp_path / "ia.jsonl").read_bytes().splitlines()) and len(issues) == 97
+    # a row's shard and line, in the report
+    first = sharded.issues[0]
+    assert (first.row, sharded.where(first.row)) == (5, "5 (part-000.jsonl:5)")
+    assert sharded.where(sharded.shards[2].first_row + 9).endswith("(part-002.jsonl:10)")
+    # run again: every task is complete (datatrove's markers), nothing is checked again
+    for unit in (tmp_path / "logs" / "units").glob("*.pkl"):
+        unit.write_bytes(b"not read again")
+    for part in (tmp_path / "logs" / "stages" / "merge" / "completions").iterdir():
+        part.unlink()  # (the merge itself is redone: it reads every unit, so it would fail on the broken ones)
+    with pytest.raises(InputError, match="tasks of stage 'merge' did not finish.*log: .*task_00000.log"):
+        validate_shards([tmp_path / "shards"], checks, logs=tmp_path / "logs", tasks=3, workers=2,
+                        write_clean=tmp_path / "b.jsonl", issues_jsonl=tmp_path / "ib.jsonl")
+
+
+def test_a_resumed_run_skips_finished_tasks_and_another_run_is_refused_its_folder(tmp_path):
+    joined, _ = _gsm8k_shards(tmp_path, shards=3)
+    checks = Checks(format="messages", max_issues=3)
+    first = validate_shards([tmp_path / "shards"], checks, logs=tmp_path / "logs", tasks=2, workers=1)
+    check_logs = tmp_path / "logs" / "stages" / "check" / "logs"
+    before = {p.name: p.stat().st_mtime_ns for p in check_logs.iterdir()}
+    again = validate_shards([tmp_path / "shards"], checks, logs=tmp_path / "logs", tasks=2, workers=1)
+    assert again is not None and first is not None and again.to_json() == first.to_json()
+    assert {p.name: p.stat().st_mtime_ns for p in check_logs.iterdir()} == before  # no task ran again
+    with pytest.raises(InputError, match="holds another run"):
+        validate_shards([tmp_path / "shards"], checks, logs=tmp_path / "logs", tasks=3, workers=1)
+    with pytest.raises(InputError, match="not empty and not a run's folder"):
+        validate_shards([tmp_path / "shards"], checks, logs=tmp_path / "shards", tasks=2)
+
+
+def test_a_shard_that_cannot_be_read_fails_its_task_with_one_line_naming_it_and_the_log(tmp_path):
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    (shards / "a.jsonl").write_text('{"messages": [{"role": "user", "content": "hi"}, '
+                                    '{"role": "assistant", "content": "yo"}]}\n', encoding="utf-8")
+    (shards / "b.jsonl.gz").write_bytes(b"\x1f\x8b\x08\x00 not gzip after all" * 3)
+    with pytest.raises(InputError) as failed:
+        validate_shards([shards], Checks(format="messages"), logs=tmp_path / "logs", tasks=2, workers=1)
+    message = str(failed.value)
+    assert "1 of 2 tasks of stage 'check' did not finish" in message and "b.jsonl.gz" in message
+    assert "task_00001.log" in message and "\n" not in message
+
+
+def test_the_command_line(tmp_path):
+    joined, shards = _gsm8k_shards(tmp_path, shards=2)
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    run = subprocess.run([BIN / "instructkit", "validate", *shards, "--executor", "local", "--tasks", "2",
+                          "--logs", str(tmp_path / "logs"), "--json"], capture_output=True, text=True, env=env,
+                         cwd=tmp_path)
+    assert run.returncode == 1, run.stderr
+    report = json.loads(run.stdout)
+    assert report["rows"] == 1351 and report["invalid"] == 39
+    assert [s["path"] for s in report["shards"]] == shards
+    text = subprocess.run([BIN / "instructkit", "validate", *shards, "--executor", "local", "--tasks", "2",
+                           "--show", "1"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert text.returncode == 1
+    assert "run folder: instructkit-runs/" in text.stderr and "2 shards, rows numbered across them" in text.stdout
+    assert "5 (part-000.jsonl:5)" in text.stdout
+    for args, said in ((["--executor", "local", "--fix"], "--fix with --executor"),
+                       ([], "several datasets: validate them as the shards of one with --executor local"),
+                       (["--executor", "slurm"], "--executor slurm needs --partition"),
+                       (["--executor", "local", "--write-clean", "c.parquet"], "writes the clean rows as JSONL")):
+        refused = subprocess.run([BIN / "instructkit", "validate", *shards, *args], capture_output=True, text=True,
+                                 env=env, cwd=tmp_path)
+        assert refused.returncode == 2 and said in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
+
+
+SLURM_SCRIPT = """#!/bin/bash
+#SBATCH --cpus-per-task=2
+#SBATCH --mem-per-cpu=4G
+#SBATCH --nodes=1
+#SBATCH --partition=cpu
+#SBATCH --job-name=instructkit-check
+#SBATCH --time=1:00:00
+#SBATCH --output=LOGS/slurm/check/%A_%a.out
+#SBATCH --error=LOGS/slurm/check/%A_%a.out
+#SBATCH --array=0-2
+#SBATCH --account=nlp
+#SBATCH --requeue
+#SBATCH --qos=normal
+echo "Starting data processing job instructkit-check"
+source VENV/bin/activate
+set -xe
+export PYTHONUNBUFFERED=TRUE
+srun  -l -n 1 launch_pickled_pipeline LOGS/stages/check/executor.pik
+"""
+
+
+def test_slurm_queues_each_stage_after_the_one_before_and_its_jobs_give_the_joined_files_report(tmp_path):
+    """No Slurm here: `sbatch` and `scontrol` are stand-ins that keep what they are given. The script
+    of the first stage is golden; then every job array task is run as Slurm would run it (its
+    `launch_pickled_pipeline` line, SLURM_ARRAY_TASK_ID set), stage after stage."""
+    joined, shards = _gsm8k_shards(tmp_path, shards=3)
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    (tools / "sbatch").write_text('#!/bin/bash\nn=$(ls "$SBATCH_LOG" | wc -l)\n'
+                                  '{ echo "# sbatch ${@:1:$#-1}"; cat "${@: -1}"; } > "$SBATCH_LOG/$(printf %02d $n).sh"\n'
+                                  'echo "Submitted batch job $((100 + n))"\n')
+    (tools / "scontrol").write_text("#!/bin/bash\necho localhost\n")
+    for tool in tools.iterdir():
+        tool.chmod(0o755)
+    queued = tmp_path / "queued"
+    queued.mkdir()
+    logs = tmp_path / "logs"
+    env = {**os.environ, "PATH": f"{tools}:{BIN}:{os.environ['PATH']}", "SBATCH_LOG": str(queued),
+           "PYTHONWARNINGS": "ignore"}
+    args = [BIN / "instructkit", "validate", *shards, "--tasks", "3", "--logs", str(logs),
+            "--write-clean", str(tmp_path / "b.jsonl")]
+    run = subprocess.run([*args, "--executor", "slurm", "--partition", "cpu", "--time", "1:00:00", "--cpus-per-task",
+                          "2", "--mem-per-cpu", "4", "--sbatch", "account=nlp", "--json"],
+                         capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {"queued": "slurm", "logs": str(logs), "report": str(logs / "report.json")}
+    scripts = sorted(queued.iterdir())
+    jobs = [s.read_text() for s in scripts if "merge_stats" not in s.read_text()]
+    assert [j.splitlines()[0] for j in jobs] == [
+        "# sbatch --export=ALL,RUN_OFFSET=0",
+        "# sbatch --export=ALL,RUN_OFFSET=0 --dependency=afterok:100",
+        "# sbatch --export=ALL,RUN_OFFSET=0 --dependency=afterok:102",
+        "# sbatch --export=ALL,RUN_OFFSET=0 --dependency=afterok:104",
+        "# sbatch --export=ALL,RUN_OFFSET=0 --dependency=afterok:106"]
+    venv = Path(sys.prefix)
+    script = jobs[0].split("\n", 1)[1].replace(str(logs), "LOGS").replace(str(venv), "VENV")
+    assert script == SLURM_SCRIPT
+    for stage, tasks in (("check", 3), ("duplicates", 3), ("merge", 1), ("clean", 3), ("join", 1)):
+        for task in range(tasks):
+            done = subprocess.run([BIN / "launch_pickled_pipeline", str(logs / "stages" / stage / "executor.pik")],
+                                  capture_output=True, text=True, cwd=tmp_path,
+                                  env={**env, "SLURM_ARRAY_TASK_ID": str(task), "SLURM_NODELIST": "node1"})
+            assert done.returncode == 0, done.stderr[-2000:]
+    single = validate(joined, write_clean=tmp_path / "a.jsonl")
+    assert (tmp_path / "b.jsonl").read_bytes() == (tmp_path / "a.jsonl").read_bytes()
+    # the same arguments on the local executor print the report the jobs wrote, checking nothing again
+    shown = subprocess.run([*args, "--executor", "local", "--json"], capture_output=True, text=True, env=env,
+                           cwd=tmp_path)
+    report = json.loads(shown.stdout)
+    del report["path"], report["shards"]
+    assert report == _compared(single)
+    assert not list((logs / "stages" / "check").glob("logs/task_*.log")) or \
+        all("Skipping" not in p.read_text() for p in (logs / "stages" / "check" / "logs").iterdir())
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def ray_cluster(tmp_path):
+    """A Ray head on 127.0.0.1 (two CPUs), stopped after the test."""
+    ray = shutil.which("ray", path=str(BIN)) or pytest.skip("needs ray (pip install 'instructkit[scale]')")
+    port = _free_port()
+    temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # (Ray's socket paths must stay short)
+    started = subprocess.run([ray, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
+                              "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
+                              f"--temp-dir={temp}", "--object-store-memory=100000000"],
+                             capture_output=True, text=True, timeout=120)
+    assert started.returncode == 0, started.stderr[-2000:]
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        import ray as ray_module
+
+        ray_module.shutdown()
+        subprocess.run([ray, "stop", "--force"], capture_output=True, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_ray_executor_on_a_local_cluster_gives_the_joined_files_report(tmp_path, ray_cluster, monkeypatch):
+    monkeypatch.setenv("RAY_ADDRESS", ray_cluster)
+    joined, _ = _gsm8k_shards(tmp_path, shards=4)
+    single = validate(joined, max_issues=4, write_clean=tmp_path / "a.jsonl")
+    sharded = validate_shards([tmp_path / "shards"], Checks(format="messages", max_issues=4), logs=tmp_path / "logs",
+                              executor="ray", tasks=3, write_clean=tmp_path / "b.jsonl", unit_bytes=150_000)
+    assert sharded is not None and _compared(sharded) == _compared(single)
+    assert (tmp_path / "b.jsonl").read_bytes() == (tmp_path / "a.jsonl").read_bytes()
+    assert len(list((tmp_path / "logs" / "stages" / "check" / "completions").iterdir())) == 3
