@@ -176,7 +176,7 @@ def test_the_command_line(tmp_path):
                          cwd=tmp_path)
     assert run.returncode == 1, run.stderr
     report = json.loads(run.stdout)
-    assert report["rows"] == 1351 and report["invalid"] == 39
+    assert report["rows"] == 1352 and report["invalid"] == 39
     assert [s["path"] for s in report["shards"]] == shards
     text = subprocess.run([BIN / "instructkit", "validate", *shards, "--executor", "local", "--tasks", "2",
                            "--show", "1"], capture_output=True, text=True, env=env, cwd=tmp_path)
@@ -275,15 +275,21 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def ray_cluster(tmp_path):
-    """A Ray head on 127.0.0.1 (two CPUs), stopped after the test."""
+def ray_cluster(monkeypatch):
+    """A Ray head on 127.0.0.1 (two CPUs) with a token of its own, stopped after the test; the
+    test's process connects with that token (RAY_ADDRESS, RAY_AUTH_MODE, RAY_AUTH_TOKEN)."""
+    import uuid
+
     ray = shutil.which("ray", path=str(BIN)) or pytest.skip("needs ray (pip install 'instructkit[scale]')")
     port = _free_port()
     temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # (Ray's socket paths must stay short)
+    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": uuid.uuid4().hex + uuid.uuid4().hex}
+    for name, value in auth.items():
+        monkeypatch.setenv(name, value)
     started = subprocess.run([ray, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
                               "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
                               f"--temp-dir={temp}", "--object-store-memory=100000000"],
-                             capture_output=True, text=True, timeout=120)
+                             capture_output=True, text=True, timeout=120, env={**os.environ, **auth})
     assert started.returncode == 0, started.stderr[-2000:]
     try:
         yield f"127.0.0.1:{port}"
@@ -291,7 +297,7 @@ def ray_cluster(tmp_path):
         import ray as ray_module
 
         ray_module.shutdown()
-        subprocess.run([ray, "stop", "--force"], capture_output=True, timeout=120)
+        subprocess.run([ray, "stop", "--force"], capture_output=True, timeout=120, env={**os.environ, **auth})
         shutil.rmtree(temp, ignore_errors=True)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from validation.errors import InputError
+from validation.errors import InputError, first_line
 from validation.readers.files import held_suffix
 from validation.report import Report
 from validation.scale.merge import load_report
@@ -160,7 +160,7 @@ def _check_done(run: Any, folder: Path, stage: str) -> None:
     reason = ""
     if log.exists():
         lines = [line for line in log.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
-        errors = [line for line in lines if "| ERROR" in line or line.startswith(("validation.", "InputError"))]
+        errors = [line.split(" - ", 1)[-1] for line in lines if "| ERROR" in line]
         reason = f": {(errors or lines or [''])[-1].strip()}"
     raise InputError(f"{len(left)} of {run.world_size} tasks of stage {stage!r} did not finish{reason} (log: {log}); "
                      "run the same command again to redo only those")
@@ -170,9 +170,14 @@ def _connect_ray() -> None:
     """Connect to the cluster RAY_ADDRESS names, or start one on this machine."""
     import ray
 
-    if not ray.is_initialized():
-        ray.init(address=os.environ.get("RAY_ADDRESS") or None, log_to_driver=False, include_dashboard=False,
-                 configure_logging=False)
+    if ray.is_initialized():
+        return
+    address = os.environ.get("RAY_ADDRESS") or None
+    try:
+        ray.init(address=address, log_to_driver=False, include_dashboard=False, configure_logging=False)
+    except (ConnectionError, ray.exceptions.AuthenticationError) as exc:
+        raise InputError(f"cannot connect to the Ray cluster at {address}: {first_line(exc)} (a cluster with token "
+                         "authentication wants RAY_AUTH_MODE=token and its token here)") from None
 
 
 @contextmanager
