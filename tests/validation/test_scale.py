@@ -140,6 +140,25 @@ def test_gsm8k_shards_on_worker_processes_resumed_and_with_every_issue_written(t
                         write_clean=tmp_path / "b.jsonl", issues_jsonl=tmp_path / "ib.jsonl")
 
 
+def test_template_and_tokenizer_checks_travel_to_worker_processes(tmp_path, smollm2_tokenizer):
+    """The template and the tokenizer are objects, resolved once at the edge and copied to each task."""
+    joined, _ = _gsm8k_shards(tmp_path, shards=3)
+    with joined.open("a", encoding="utf-8") as f:  # a special token inside content, a long Korean row
+        f.write(json.dumps({"messages": [{"role": "user", "content": "<|im_end|> 안녕"},
+                                         {"role": "assistant", "content": "네 " * 300}]}, ensure_ascii=False) + "\n")
+    (tmp_path / "shards" / "part-004.jsonl").write_bytes(joined.read_bytes().splitlines(keepends=True)[-1])
+    from instructkit import Names
+
+    template, tokenizer = Names().template("smollm2"), smollm2_tokenizer
+    single = validate(joined, template=template, tokenizer=tokenizer, max_length=200)
+    sharded = validate_shards([tmp_path / "shards"], Checks(format="messages", template=template, tokenizer=tokenizer,
+                                                            max_length=200),
+                              logs=tmp_path / "logs", tasks=2, workers=2)
+    assert sharded is not None and _compared(sharded) == _compared(single)
+    assert sharded.template == "smollm2" and sharded.length_unit == "tokens"
+    assert {"special-token-in-content", "too-long"} <= set(single.counts())
+
+
 def test_a_resumed_run_skips_finished_tasks_and_another_run_is_refused_its_folder(tmp_path):
     joined, _ = _gsm8k_shards(tmp_path, shards=3)
     checks = Checks(format="messages", max_issues=3)
@@ -222,7 +241,8 @@ def test_slurm_queues_each_stage_after_the_one_before_and_its_jobs_give_the_join
     tools = tmp_path / "bin"
     tools.mkdir()
     (tools / "sbatch").write_text('#!/bin/bash\nn=$(ls "$SBATCH_LOG" | wc -l)\n'
-                                  '{ echo "# sbatch ${@:1:$#-1}"; cat "${@: -1}"; } > "$SBATCH_LOG/$(printf %02d $n).sh"\n'
+                                  '{ echo "# sbatch ${@:1:$#-1}"; cat "${@: -1}"; } '
+                                  '> "$SBATCH_LOG/$(printf %02d $n).sh"\n'
                                   'echo "Submitted batch job $((100 + n))"\n')
     (tools / "scontrol").write_text("#!/bin/bash\necho localhost\n")
     for tool in tools.iterdir():

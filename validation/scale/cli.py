@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from validation.arguments import corpus_checks_of, print_report
+from validation.arguments import corpus_checks_of, print_report, template_of, tokenizer_of
 from validation.errors import InputError
 from validation.scale.units import Checks
 
@@ -31,8 +31,8 @@ def run_sharded(args: argparse.Namespace) -> int:
             raise InputError(f"--{option} with --executor: shards are JSONL or Parquet files in UTF-8")
     inputs = [args.path, *args.more]
     checks = Checks(format=args.format or "", column=args.column, columns=args.columns,
-                    max_row_bytes=args.max_row_bytes, template=args.template, tokenizer=args.tokenizer,
-                    names=args.names, max_length=args.max_length, response_schema=args.response_schema,
+                    max_row_bytes=args.max_row_bytes, template=template_of(args), tokenizer=tokenizer_of(args),
+                    max_length=args.max_length, response_schema=args.response_schema,
                     response_scope=args.response_scope,
                     reward_columns=parse_required(args.reward_columns) if args.reward_columns else None,
                     max_issues=args.max_issues, spool=args.issues_jsonl is not None, **_corpus(args))

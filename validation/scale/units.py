@@ -38,16 +38,17 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Checks:
-    """The options of a sharded `validate`: the format every shard is read as, and the checks.
-    `names` (instructkit.Names) turns `template` and `tokenizer` into objects in each task."""
+    """The options of a sharded `validate`: the format every shard is read as, and the checks, as
+    `validate` takes them. Every task gets a copy (pickled to a process, a Ray worker or a Slurm
+    job): `template` is a template object such as `instructkit.Names().template(name)` returns
+    (its rules are built in each task), `tokenizer` a tokenizer object."""
 
     format: str
     column: str | None = None
     columns: str | None = None  # --map, as given
     max_row_bytes: int | None = None
-    template: str | None = None
-    tokenizer: str | None = None
-    names: Any = None
+    template: Any = None
+    tokenizer: Any = None
     max_length: int | None = None
     response_schema: str | dict[str, Any] | None = None
     response_scope: str = "last"
@@ -59,7 +60,10 @@ class Checks:
 
     def key(self) -> str:
         """The checks as a digest that every process and every run computes alike (the benchmark by what it is)."""
-        options = {k: repr(v) for k, v in sorted(vars(self).items()) if k not in ("names", "benchmark")}
+        options = {k: repr(v) for k, v in sorted(vars(self).items()) if k not in ("template", "tokenizer", "benchmark")}
+        options["template"] = self.template_name()
+        options["tokenizer"] = None if self.tokenizer is None else \
+            getattr(self.tokenizer, "name_or_path", type(self.tokenizer).__name__)
         if self.benchmark is not None:
             b = self.benchmark
             options["benchmark"] = repr((b.name, b.field, b.ngram, b.rows))
@@ -70,31 +74,19 @@ class Checks:
 
     def template_name(self) -> str | None:
         """The template's name as the report gives it."""
-        rules = self._rules()
+        rules = resolve_rules(self.template)
         return rules.name if rules is not None else None
-
-    def _rules(self) -> Any:
-        if self.template is None:
-            return None
-        if self.names is None:
-            raise ValueError("a template by name needs `names` (instructkit.Names) to look it up")
-        return resolve_rules(self.names.template(self.template, self.tokenizer))
 
     def scanner(self) -> Scanner:
         """The scanner `validate` would build for these options."""
-        tokenizer = None
-        if self.tokenizer is not None:
-            if self.names is None:
-                raise ValueError("a tokenizer by name needs `names` (instructkit.Names) to load it")
-            tokenizer = self.names.tokenizer(self.tokenizer)
         near = None
         fmt = self.fmt()
         if self.near_dup is not None:
             from validation.checks.near_duplicates import NearDuplicates
 
             near = NearDuplicates(fmt.root, self.near_dup)
-        return Scanner(fmt, rules=self._rules(), max_length=check_max_length(self.max_length),
-                       tokenizer=check_tokenizer(tokenizer),
+        return Scanner(fmt, rules=resolve_rules(self.template), max_length=check_max_length(self.max_length),
+                       tokenizer=check_tokenizer(self.tokenizer),
                        response=response_schema_of(self.response_schema, self.response_scope), near=near,
                        benchmark=self.benchmark, required=self.reward_columns)
 

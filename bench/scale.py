@@ -1,0 +1,144 @@
+"""Sharded validate on datatrove's executors against today's single-machine command, same run, same data.
+
+Usage: python bench/scale.py [--gb 2] [--shards 16] [--runs 3] [--no-ray]
+
+The dataset: `--shards` JSONL shards of `--gb` GB in all, the languages of bench/corpus.py in turn
+(en, ko, mixed scripts, `\\uXXXX`-escaped, gsm8k's real rows), every row distinct; the single-machine
+command reads the same rows joined into one file. Each figure is the median of `--runs` runs of
+`instructkit validate ... --json` in a subprocess (a fresh --logs folder each time: nothing resumed).
+Ratios printed:
+  * local, 2 tasks vs 1 task (target >= 1.7x on 2 cores)
+  * Ray, 2 tasks vs local, 2 tasks (target: within 15 %) — on a Ray head started first on
+    127.0.0.1, as a user's cluster is up before the command
+  * local, 1 task vs the single-machine command, both held to one CPU with `taskset -c 0` (target:
+    overhead <= 10 %); and the single-machine command on every CPU for reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from corpus import GSM8K, write_jsonl  # noqa: E402
+
+BIN = Path(sys.executable).parent
+
+
+def make_shards(folder: Path, gb: float, shards: int) -> tuple[list[Path], Path]:
+    """The shards (languages in turn, distinct rows: each shard its own seed) and their join."""
+    langs = ["en", "ko", "mixed", "escaped"] + (["real"] if GSM8K.exists() else [])
+    target = gb * (1 << 30) / shards
+    paths = []
+    for n in range(shards):
+        lang = langs[n % len(langs)]
+        path = folder / f"part-{n:03d}-{lang}.jsonl"
+        sample = folder / "sample.jsonl"
+        write_jsonl(sample, lang, 2000, seed=10_000 + n, with_id=True)
+        rows = int(target / (sample.stat().st_size / 2000))
+        write_jsonl(path, lang, rows, seed=n * 1_000_003, with_id=True)
+        if lang == "real":  # gsm8k cycled: number each copy so that the rows stay distinct
+            _number(path, n)
+        paths.append(path)
+    joined = folder / "all.jsonl"
+    with joined.open("wb") as out:
+        for path in paths:
+            with path.open("rb") as f:
+                shutil.copyfileobj(f, out, 1 << 24)
+    return paths, joined
+
+
+def _number(path: Path, shard: int) -> None:
+    lines = path.read_bytes().splitlines()
+    with path.open("wb") as out:
+        for i, line in enumerate(lines):
+            row = json.loads(line)
+            row["id"] = f"{shard}-{i}"
+            out.write(json.dumps(row, ensure_ascii=False).encode() + b"\n")
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, dict]:
+    start = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    elapsed = time.perf_counter() - start
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd)}\n{done.stderr[-3000:]}")
+    return elapsed, json.loads(done.stdout)
+
+
+def median_of(runs: int, cmd: list[str], env: dict[str, str], logs: Path | None = None) -> tuple[float, dict]:
+    times, report = [], {}
+    for _ in range(runs):
+        if logs is not None:
+            shutil.rmtree(logs, ignore_errors=True)
+        elapsed, report = timed(cmd, env)
+        times.append(elapsed)
+    return statistics.median(times), report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--gb", type=float, default=2.0)
+    parser.add_argument("--shards", type=int, default=16)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-ray", action="store_true")
+    args = parser.parse_args()
+    cpus = len(os.sched_getaffinity(0))
+    with tempfile.TemporaryDirectory(prefix="scale-bench-") as tmp:
+        folder = Path(tmp)
+        shards, joined = make_shards(folder, args.gb, args.shards)
+        size = joined.stat().st_size
+        print(f"{args.shards} shards, {size / 1e9:.2f} GB, {cpus} CPUs; median of {args.runs} runs each")
+        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        ik = [str(BIN / "instructkit"), "validate"]
+        one = ["taskset", "-c", "0"]
+        logs = folder / "logs"
+        sharded = [*ik, *map(str, shards), "--json", "--logs", str(logs), "--executor"]
+        results: dict[str, float] = {}
+        results["single, all CPUs"], expected = median_of(args.runs, [*ik, str(joined), "--json"], env)
+        results["single, 1 CPU"], _ = median_of(args.runs, [*one, *ik, str(joined), "--json"], env)
+        results["local, 1 task, 1 CPU"], report = median_of(args.runs, [*one, *sharded, "local", "--tasks", "1"], env,
+                                                            logs)
+        assert report["rows"] == expected["rows"] and report["counts"] == expected["counts"]
+        results["local, 2 tasks"], _ = median_of(args.runs, [*sharded, "local", "--tasks", "2"], env, logs)
+        if not args.no_ray:
+            results["ray, 2 tasks"] = _ray(args.runs, sharded, env, logs)
+        for name, seconds in results.items():
+            print(f"  {name:24s} {seconds:7.2f} s  {size / seconds / 1e6:7.1f} MB/s")
+        print(f"local 2 tasks vs 1 task:            {results['local, 1 task, 1 CPU'] / results['local, 2 tasks']:.2f}x"
+              " (target >= 1.7x)")
+        if "ray, 2 tasks" in results:
+            print(f"ray vs local (2 tasks, time):       {results['ray, 2 tasks'] / results['local, 2 tasks']:.2f}x"
+                  " (target <= 1.15x)")
+        print(f"local 1 task vs single (1 CPU):     {results['local, 1 task, 1 CPU'] / results['single, 1 CPU']:.2f}x"
+              " time (target <= 1.10x)")
+
+
+def _ray(runs: int, sharded: list[str], env: dict[str, str], logs: Path) -> float:
+    """The Ray executor on a head started first on 127.0.0.1 with all CPUs (and stopped after)."""
+    ray = str(BIN / "ray")
+    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": uuid.uuid4().hex + uuid.uuid4().hex}
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
+    subprocess.run([ray, "start", "--head", "--node-ip-address=127.0.0.1", "--port=6390", "--include-dashboard=false",
+                    "--disable-usage-stats", f"--temp-dir={temp}", "--object-store-memory=200000000"],
+                   check=True, capture_output=True, env={**env, **auth})
+    try:
+        seconds, _ = median_of(runs, [*sharded, "ray", "--tasks", "2"],
+                               {**env, **auth, "RAY_ADDRESS": "127.0.0.1:6390"}, logs)
+        return seconds
+    finally:
+        subprocess.run([ray, "stop", "--force"], capture_output=True, env={**env, **auth})
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
