@@ -49,4 +49,7 @@ def executor_for(kind: str, logs: str, step: Any, tasks: int, workers: int | Non
 
         return RayPipelineExecutor([step], tasks=tasks, workers=workers or -1, logging_dir=logs, cpus_per_task=1,
                                    mem_per_cpu_gb=1)
-    return QuietLocal([step], tasks=tasks, workers=min(workers or tasks, tasks), logging_dir=logs)
+    # Forked workers start at once, with every module this process imported; but Polars' thread pool does not
+    # survive a fork of a process that used it (a worker would hang), so once it is loaded, fresh processes.
+    start = "forkserver" if "polars" in sys.modules else "fork"
+    return QuietLocal([step], tasks=tasks, workers=min(workers or tasks, tasks), logging_dir=logs, start_method=start)

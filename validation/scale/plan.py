@@ -12,7 +12,7 @@ from __future__ import annotations
 import glob
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from validation.errors import InputError
@@ -44,6 +44,23 @@ class Plan:
     format: str
     column: str | None = None
     ranges: int = 1  # duplicates are resolved per range of their hashes, this many ranges
+    sizes: list[int] = field(default_factory=list)  # bytes of each shard as stored
+
+    def units_of(self, rank: int, tasks: int) -> list[Unit]:
+        """The units task `rank` of `tasks` checks: the largest first, each to the task with the fewest bytes
+        so far (the same split in every task, so that each finds its own share without asking)."""
+        load = [0] * tasks
+        mine: list[Unit] = []
+        for unit in sorted(self.units, key=lambda u: (-self.size(u), u.index)):
+            task = load.index(min(load))
+            load[task] += self.size(unit)
+            if task == rank:
+                mine.append(unit)
+        return sorted(mine, key=lambda u: u.index)
+
+    def size(self, unit: Unit) -> int:
+        """Bytes of `unit` as stored."""
+        return (unit.end if unit.end is not None else self.sizes[unit.shard]) - unit.start
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=1)
@@ -51,7 +68,8 @@ class Plan:
     @classmethod
     def from_json(cls, text: str) -> Plan:
         data = json.loads(text)
-        return cls(data["shards"], [Unit(**u) for u in data["units"]], data["format"], data["column"], data["ranges"])
+        return cls(data["shards"], [Unit(**u) for u in data["units"]], data["format"], data["column"], data["ranges"],
+                   data["sizes"])
 
 
 def shards_of(inputs: list[str]) -> list[str]:
@@ -96,6 +114,7 @@ def make_plan(inputs: list[str], *, format: str | None = None, column: str | Non
     if not shards:
         raise InputError("no shards to read")
     units: list[Unit] = []
+    sizes: list[int] = []
     fmt = format
     for n, shard in enumerate(shards):
         with dataset_of(shard, format=fmt, column=column, columns=columns, max_row_bytes=max_row_bytes) as data:
@@ -104,6 +123,7 @@ def make_plan(inputs: list[str], *, format: str | None = None, column: str | Non
                                  "(convert it first, or check it without --executor)")
             fmt = fmt or data.format.name
             size = data.size or 0
+            sizes.append(size)
             if data.kind != "jsonl" or compression_of(shard) or columns or size <= unit_bytes:
                 units.append(Unit(len(units), n, shard))
                 continue
@@ -111,4 +131,4 @@ def make_plan(inputs: list[str], *, format: str | None = None, column: str | Non
             cut = line_ranges(data, -(-size // unit_bytes))
             units.extend(Unit(base + i, n, shard, a, b) for i, (a, b) in enumerate(cut))
     assert fmt is not None
-    return Plan(shards, units, fmt, column, ranges)
+    return Plan(shards, units, fmt, column, ranges, sizes)

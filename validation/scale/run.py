@@ -20,7 +20,8 @@ from validation.errors import InputError, first_line
 from validation.readers.files import held_suffix
 from validation.report import Report
 from validation.scale.merge import load_report
-from validation.scale.plan import UNIT_BYTES, Plan, make_plan
+from validation.outputs import refuse_inputs
+from validation.scale.plan import UNIT_BYTES, Plan, make_plan, shards_of
 from validation.scale.units import Checks, put
 
 EXECUTORS = ("local", "ray", "slurm")
@@ -66,20 +67,27 @@ def validate_shards(inputs: Sequence[str | os.PathLike[str]], checks: Checks, *,
     if executor == "slurm" and slurm is None:
         raise InputError("the Slurm executor needs a partition (--partition)")
     names = [os.fspath(i) for i in inputs]
+    outputs = [os.fspath(o) for o in (write_clean, issues_jsonl) if o is not None]
+    if executor == "slurm" and "-" in outputs:
+        raise InputError("with --executor slurm the outputs are files (a job's stdout is its log)")
+    shards = shards_of(names)
+    for out in outputs:
+        refuse_inputs(out, shards)  # (the join would replace a shard with the whole clean dataset)
     folder = Path(logs).resolve()
     _require(executor)
-    plan = _plan(folder, names, checks, tasks, unit_bytes)
+    plan = _plan(folder, shards, checks, tasks, unit_bytes)
     checks = _with_format(checks, plan)
     name = names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1} more)"
     from validation.scale.executors import executor_for, quiet
     from validation.scale.stages import CheckUnits, JoinClean, MergeReport, ResolveDuplicates, WriteClean
 
-    out = os.fspath(write_clean) if write_clean is not None else None
+    # absolute: a Slurm job runs wherever Slurm starts it
+    out = None if write_clean is None else _absolute(write_clean)
+    issues = None if issues_jsonl is None else _absolute(issues_jsonl)
     stages: list[tuple[str, Any, int, bool]] = [  # (name, step, tasks, on the chosen executor)
         ("check", CheckUnits(str(folder), checks), tasks, True),
         ("duplicates", ResolveDuplicates(str(folder), checks), plan.ranges, True),
-        ("merge", MergeReport(str(folder), checks, name, None if issues_jsonl is None else os.fspath(issues_jsonl)),
-         1, False),
+        ("merge", MergeReport(str(folder), checks, name, issues), 1, False),
     ]
     if out is not None:
         stages += [("clean", WriteClean(str(folder), checks), tasks, True),
@@ -104,6 +112,10 @@ def validate_shards(inputs: Sequence[str | os.PathLike[str]], checks: Checks, *,
     return load_report(folder)
 
 
+def _absolute(path: str | os.PathLike[str]) -> str:
+    return "-" if os.fspath(path) == "-" else os.path.abspath(path)
+
+
 def _require(executor: str) -> None:
     """InputError naming the extra to install when datatrove (or Ray) is missing."""
     import importlib.util
@@ -119,21 +131,17 @@ def _with_format(checks: Checks, plan: Plan) -> Checks:
     return replace(checks, format=plan.format, column=plan.column)
 
 
-def _fingerprint(names: list[str], checks: Checks, tasks: int) -> dict[str, Any]:
+def _fingerprint(shards: list[str], checks: Checks, tasks: int) -> dict[str, Any]:
     """What a resumed run must share with the run that wrote the folder: the shards as they are, the checks, the
     tasks."""
-    from validation.scale.plan import shards_of
-
-    shards = []
-    for shard in shards_of(names):
-        st = os.stat(shard)
-        shards.append([os.path.abspath(shard), st.st_size, st.st_mtime_ns])
-    return {"shards": shards, "options": checks.key(), "tasks": tasks}
+    stats = [(os.path.abspath(shard), os.stat(shard)) for shard in shards]
+    return {"shards": [[path, st.st_size, st.st_mtime_ns] for path, st in stats], "options": checks.key(),
+            "tasks": tasks}
 
 
-def _plan(folder: Path, names: list[str], checks: Checks, tasks: int, unit_bytes: int) -> Plan:
+def _plan(folder: Path, shards: list[str], checks: Checks, tasks: int, unit_bytes: int) -> Plan:
     """The run's plan: the one in `folder` when it was written by the same run (a resumed run), else a new one."""
-    fingerprint = _fingerprint(names, checks, tasks)
+    fingerprint = _fingerprint(shards, checks, tasks)
     stamp = folder / "run.json"
     if stamp.exists():
         if json.loads(stamp.read_bytes()) != fingerprint:
@@ -144,7 +152,7 @@ def _plan(folder: Path, names: list[str], checks: Checks, tasks: int, unit_bytes
         return load_plan(folder)
     if folder.exists() and any(folder.iterdir()):
         raise InputError(f"{folder}: not empty and not a run's folder; give a new or empty --logs folder")
-    plan = make_plan(names, format=checks.format or None, column=checks.column, columns=checks.columns,
+    plan = make_plan(shards, format=checks.format or None, column=checks.column, columns=checks.columns,
                      max_row_bytes=checks.max_row_bytes, ranges=tasks, unit_bytes=unit_bytes)
     put(folder / "plan.json", plan.to_json().encode())
     put(stamp, json.dumps(fingerprint).encode())

@@ -49,7 +49,7 @@ class CheckUnits(_Step):
         folder = Path(self.folder)
         plan = load_plan(folder)
         scanner = self.checks.scanner()
-        for unit in plan.units[rank::world_size]:
+        for unit in plan.units_of(rank, world_size):
             spooled = folder / "units" / f"{unit.index:06d}.issues.jsonl"
             if self.checks.spool:
                 spooled.parent.mkdir(parents=True, exist_ok=True)
@@ -119,7 +119,7 @@ class WriteClean(_Step):
         plan = load_plan(folder)
         starts = offsets(folder, plan.units)
         invalid = np.fromfile(folder / "invalid.bin", dtype=np.int64)
-        for unit in plan.units[rank::world_size]:
+        for unit in plan.units_of(rank, world_size):
             offset, end = starts[unit.index], starts[unit.index + 1]
             bad = set((invalid[np.searchsorted(invalid, offset, "right"):np.searchsorted(invalid, end, "right")]
                        - offset).tolist())
