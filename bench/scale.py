@@ -10,6 +10,7 @@ Ratios printed:
   * local, 2 tasks vs 1 task (target >= 1.7x on 2 cores)
   * Ray, 2 tasks vs local, 2 tasks (target: within 15 %) — on a Ray head started first on
     127.0.0.1, as a user's cluster is up before the command
+  * the floor: reading the bytes in 1 and 2 processes (how far 2 cores go on this machine)
   * local, 1 task vs the single-machine command, both held to one CPU with `taskset -c 0` (target:
     overhead <= 10 %); and the single-machine command on every CPU for reference.
 """
@@ -66,6 +67,24 @@ def _number(path: Path, shard: int) -> None:
             out.write(json.dumps(row, ensure_ascii=False).encode() + b"\n")
 
 
+# Reads every shard's bytes in blocks and sums one byte a block (so nothing is optimised away), in N processes
+# that split the shards: the floor any check of these bytes stands on, and how it scales on this machine.
+READ_FLOOR = """
+import json, sys
+from multiprocessing import Pool
+def read(paths):
+    total = 0
+    for p in paths:
+        with open(p, "rb", buffering=0) as f:
+            while block := f.read(1 << 22):
+                total += block[-1]
+    return total
+paths, n = sys.argv[1:-1], int(sys.argv[-1])
+with Pool(n) as pool:
+    print(json.dumps({"sum": sum(pool.map(read, [paths[k::n] for k in range(n)]))}))
+"""
+
+
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, dict]:
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -104,6 +123,9 @@ def main() -> None:
         logs = folder / "logs"
         sharded = [*ik, *map(str, shards), "--json", "--logs", str(logs), "--executor"]
         results: dict[str, float] = {}
+        read = [str(BIN / "python"), "-c", READ_FLOOR, *map(str, shards)]
+        results["read floor, 1 process"], _ = median_of(args.runs, [*read, "1"], env)
+        results["read floor, 2 processes"], _ = median_of(args.runs, [*read, "2"], env)
         results["single, all CPUs"], expected = median_of(args.runs, [*ik, str(joined), "--json"], env)
         results["single, 1 CPU"], _ = median_of(args.runs, [*one, *ik, str(joined), "--json"], env)
         results["local, 1 task, 1 CPU"], report = median_of(args.runs, [*one, *sharded, "local", "--tasks", "1"], env,
@@ -114,6 +136,10 @@ def main() -> None:
             results["ray, 2 tasks"] = _ray(args.runs, sharded, env, logs)
         for name, seconds in results.items():
             print(f"  {name:24s} {seconds:7.2f} s  {size / seconds / 1e6:7.1f} MB/s")
+        print(f"read floor, 2 processes vs 1:       "
+              f"{results['read floor, 1 process'] / results['read floor, 2 processes']:.2f}x (what 2 cores give "
+              "reading these bytes here)")
+        print(f"single-machine, all CPUs vs 1 CPU:  {results['single, 1 CPU'] / results['single, all CPUs']:.2f}x")
         print(f"local 2 tasks vs 1 task:            {results['local, 1 task, 1 CPU'] / results['local, 2 tasks']:.2f}x"
               " (target >= 1.7x)")
         if "ray, 2 tasks" in results:
