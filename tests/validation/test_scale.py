@@ -133,8 +133,8 @@ def test_gsm8k_shards_on_worker_processes_resumed_and_with_every_issue_written(t
     # run again: every task is complete (datatrove's markers), nothing is checked again
     for unit in (tmp_path / "logs" / "units").glob("*.pkl"):
         unit.write_bytes(b"not read again")
-    for part in (tmp_path / "logs" / "stages" / "merge" / "completions").iterdir():
-        part.unlink()  # (the merge itself is redone: it reads every unit, so it would fail on the broken ones)
+    # (the merge is done again on every run, as it writes the user's outputs: it reads every unit, so it fails on the
+    # broken ones, and says which task and where its log is)
     with pytest.raises(InputError, match="tasks of stage 'merge' did not finish.*log: .*task_00000.log"):
         validate_shards([tmp_path / "shards"], checks, logs=tmp_path / "logs", tasks=3, workers=2,
                         write_clean=tmp_path / "b.jsonl", issues_jsonl=tmp_path / "ib.jsonl")
@@ -168,6 +168,12 @@ def test_a_resumed_run_skips_finished_tasks_and_another_run_is_refused_its_folde
     again = validate_shards([tmp_path / "shards"], checks, logs=tmp_path / "logs", tasks=2, workers=1)
     assert again is not None and first is not None and again.to_json() == first.to_json()
     assert {p.name: p.stat().st_mtime_ns for p in check_logs.iterdir()} == before  # no task ran again
+    # another --write-clean on the same run: the check stage is not run again, the new file is written
+    validate_shards([tmp_path / "shards"], checks, logs=tmp_path / "logs", tasks=2, workers=1,
+                    write_clean=tmp_path / "c.jsonl")
+    assert {p.name: p.stat().st_mtime_ns for p in check_logs.iterdir()} == before
+    validate(joined, write_clean=tmp_path / "a.jsonl")
+    assert (tmp_path / "c.jsonl").read_bytes() == (tmp_path / "a.jsonl").read_bytes()
     with pytest.raises(InputError, match="holds another run"):
         validate_shards([tmp_path / "shards"], checks, logs=tmp_path / "logs", tasks=3, workers=1)
     with pytest.raises(InputError, match="not empty and not a run's folder"):

@@ -32,7 +32,8 @@ def run_sharded(args: argparse.Namespace) -> int:
     inputs = [args.path, *args.more]
     checks = Checks(format=args.format or "", column=args.column, columns=args.columns,
                     max_row_bytes=args.max_row_bytes, template=template_of(args), tokenizer=tokenizer_of(args),
-                    max_length=args.max_length, response_schema=args.response_schema,
+                    max_length=args.max_length,
+                    response_schema=os.path.abspath(args.response_schema) if args.response_schema else None,
                     response_scope=args.response_scope,
                     reward_columns=parse_required(args.reward_columns) if args.reward_columns else None,
                     max_issues=args.max_issues, spool=args.issues_jsonl is not None, **_corpus(args))

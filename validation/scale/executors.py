@@ -43,7 +43,8 @@ class QuietLocal(LocalPipelineExecutor):
 
 
 def executor_for(kind: str, logs: str, step: Any, tasks: int, workers: int | None) -> Any:
-    """The executor `kind` (local or ray) running `step` as `tasks` tasks, `workers` at a time, its logs in `logs`."""
+    """The executor `kind` (local or ray) running `step` as `tasks` tasks, `workers` at a time, its logs in `logs`
+    (tasks marked complete there are skipped)."""
     if kind == "ray":
         from datatrove.executor.ray import RayPipelineExecutor
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -101,6 +102,8 @@ def validate_shards(inputs: Sequence[str | os.PathLike[str]], checks: Checks, *,
             _connect_ray()
         for stage, step, count, remote in stages:
             with _progress(folder, stage, plan, progress and stage == "check"):
+                if not remote:  # the merge and the join write the user's outputs: done again on every run (quick)
+                    shutil.rmtree(folder / "stages" / stage / "completions", ignore_errors=True)
                 run = executor_for(executor if remote else "local", str(folder / "stages" / stage), step, count,
                                    workers if remote else 1)
                 try:

@@ -12,6 +12,8 @@ processes, Ray, Slurm) place their tasks, mark each task complete and skip compl
 
 from __future__ import annotations
 
+import contextlib
+import pickle
 from array import array
 from pathlib import Path
 from typing import Any
@@ -64,7 +66,7 @@ class CheckUnits(_Step):
                 where = hash_range(folded, plan.ranges)
                 for r in range(plan.ranges):
                     mine = where == r
-                    put(folder / "hashes" / f"{r:04d}" / f"{unit.index:06d}.npy",
+                    put(folder / "hashes" / f"{r:04d}" / f"{unit.index:06d}.bin",
                         np.stack([rows[mine].astype(np.uint64), exact[mine], folded[mine]]).tobytes())
                 result.hashes = None
             save_result(folder, unit, result)
@@ -81,20 +83,20 @@ class ResolveDuplicates(_Step):
         starts = offsets(folder, plan.units)
         for r in range(rank, plan.ranges, world_size):
             duplicates = Duplicates(self.checks.fmt().root)
-            for unit, offset in zip(plan.units, starts):
-                hashes = np.fromfile(folder / "hashes" / f"{r:04d}" / f"{unit.index:06d}.npy", dtype=np.uint64)
-                if hashes.size:
-                    rows, exact, folded = hashes.reshape(3, -1)
-                    duplicates.add(array("q", (rows.astype(np.int64) + offset).tobytes()),
-                                   array("Q", exact.tobytes()), array("Q", folded.tobytes()))
             spooled = folder / "duplicates" / f"{r:04d}.issues.jsonl"
             spooled.parent.mkdir(parents=True, exist_ok=True)
-            with open(spooled, "wb") if self.checks.spool else open("/dev/null", "wb") as spool:
-                findings = Findings(self.checks.max_issues, spool if self.checks.spool else None)
+            with open(spooled, "wb") if self.checks.spool else contextlib.nullcontext() as spool:
+                findings = Findings(self.checks.max_issues, spool)
+                # in row order, resolved a batch at a time as `validate` resolves them
+                for unit, offset in zip(plan.units, starts):
+                    hashes = np.fromfile(folder / "hashes" / f"{r:04d}" / f"{unit.index:06d}.bin", dtype=np.uint64)
+                    if hashes.size:
+                        rows, exact, folded = hashes.reshape(3, -1)
+                        duplicates.add(array("q", (rows.astype(np.int64) + offset).tobytes()),
+                                       array("Q", exact.tobytes()), array("Q", folded.tobytes()))
+                        duplicates.settle(findings)
                 duplicates.resolve(findings)
             findings.stream = None
-            import pickle
-
             put(folder / "duplicates" / f"{r:04d}.pkl", pickle.dumps(findings))
             self.stat_update("repeats", value=sum(findings.counts.values()))
 

@@ -1,9 +1,9 @@
 """One unit of a sharded run, checked by a task: the same `Scanner` as `validate`, rows relative to
 the unit, what it found written into the run's folder for the stages after it.
 
-`Checks` holds every option that shapes the checks of a row as plain values (a template and a
-tokenizer by name): a task process, forked, spawned or on another machine, rebuilds the scanner
-from them.
+`Checks` holds every option that shapes the checks of a row, as objects that pickle (a template
+object, not its compiled rules): a task process, forked, spawned or on another machine, builds the
+scanner from its copy.
 """
 
 from __future__ import annotations
@@ -184,11 +184,9 @@ def put(path: Path, data: bytes) -> None:
 
 def save_result(folder: Path, unit: Unit, result: UnitResult) -> None:
     """The unit's result, then its line count (`counts/`): a count present means the result is whole."""
-    stream, result.findings.stream = result.findings.stream, None
     put(folder / "units" / f"{unit.index:06d}.pkl", pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
     put(folder / "counts" / f"{unit.index:06d}.json", json.dumps({"lines": result.lines,
                                                                    "records": result.records}).encode())
-    result.findings.stream = stream
 
 
 def load_result(folder: Path, unit: Unit) -> UnitResult:
