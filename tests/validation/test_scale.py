@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -336,3 +337,16 @@ def test_ray_executor_on_a_local_cluster_gives_the_joined_files_report(tmp_path,
     assert sharded is not None and _compared(sharded) == _compared(single)
     assert (tmp_path / "b.jsonl").read_bytes() == (tmp_path / "a.jsonl").read_bytes()
     assert len(list((tmp_path / "logs" / "stages" / "check" / "completions").iterdir())) == 3
+
+
+def test_the_script_in_docs_scale_runs_as_written(tmp_path, monkeypatch, capsys):
+    """docs/scale.md's library example, in a folder holding `shards/` (gsm8k's rows, with defects)."""
+    from instructkit import Names
+
+    joined, _ = _gsm8k_shards(tmp_path, shards=3)
+    script = re.search(r"```python\n(.*?)```", (ROOT / "docs" / "scale.md").read_text(encoding="utf-8"), re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(script, "docs/scale.md", "exec"), {})
+    single = validate(joined, template=Names().template("smollm2"), max_issues=100)
+    assert capsys.readouterr().out == f"{single.rows} {single.invalid} {single.counts()}\n"
+    assert (tmp_path / "clean.jsonl").is_file() and (tmp_path / "runs" / "train" / "report.json").is_file()
