@@ -19,15 +19,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, ContextManager
 
 from validation.checks.parallel import BLOCK_BYTES, blocks, scan_blocks
 from validation.checks.scan import Scanner
 from validation.options import check_max_length, check_tokenizer, resolve_rules, response_schema_of
 from validation.readers.files import BOM, Record, lines_of, open_bytes, readable
 from validation.readers.columns import Columns
+from validation.readers.decode import MAX_ROW_BYTES
 from validation.readers.formats import Format, get_format
-from validation.readers.source import Window, dataset_of
+from validation.readers.source import Dataset, Window, dataset_of
 from validation.report import Findings
 from validation.scale.plan import Unit
 
@@ -90,6 +91,11 @@ class Checks:
                        response=response_schema_of(self.response_schema, self.response_scope), near=near,
                        benchmark=self.benchmark, required=self.reward_columns)
 
+    @property
+    def limit(self) -> int:
+        """Bytes a JSONL row may have (longer: `row-too-large`, skipped unread)."""
+        return self.max_row_bytes or MAX_ROW_BYTES
+
     def lines(self, unit: Unit) -> bool:
         """Whether `unit` is checked as raw lines (JSONL read with its own field names), as `validate` does."""
         return self.columns is None and not unit.path.lower().endswith((".parquet", ".pq"))
@@ -111,23 +117,14 @@ class UnitResult:
 def check_unit(checks: Checks, scanner: Scanner, unit: Unit, spool: IO[bytes] | None = None) -> UnitResult:
     """Check every row of `unit`; `spool`: where every issue is written as it is found."""
     findings = Findings(checks.max_issues, spool)
-    limit = checks.max_row_bytes or _default_limit()
-    path = Path(unit.path)
     if checks.lines(unit):
-        with readable(path), path.open("rb") as raw:
-            if unit.end is None:  # a whole shard, decompressed when it is compressed
-                with open_bytes(path, raw) as f:
-                    lines, records, invalid = scan_blocks(scanner, findings, blocks(f, limit=limit), settle=False)
-            else:
-                with io.BufferedReader(Window(raw.fileno(), unit.start, unit.end), BLOCK_BYTES) as f:
-                    lines, records, invalid = scan_blocks(scanner, findings, blocks(f, unit.end - unit.start,
-                                                                                     limit=limit),
-                                                          first=unit.start == 0, settle=False)
+        with _unit_bytes(unit) as (f, size):
+            lines, records, invalid = scan_blocks(scanner, findings, blocks(f, size, limit=checks.limit),
+                                                  first=unit.start == 0, settle=False)
     else:
         lines = records = 0
         invalid = array("q")
-        with dataset_of(unit.path, format=checks.format, column=checks.column, columns=checks.columns,
-                        max_row_bytes=checks.max_row_bytes) as data:
+        with _shard(checks, unit) as data:
             findings.where = data.in_source if data.renamed else None
             for outcome in scanner.scan(data.records()):
                 records += 1
@@ -141,27 +138,35 @@ def check_unit(checks: Checks, scanner: Scanner, unit: Unit, spool: IO[bytes] | 
     return UnitResult(lines, records, findings, invalid, hashes, scanner.take_corpus())
 
 
-def _default_limit() -> int:
-    from validation.readers.decode import MAX_ROW_BYTES
-
-    return MAX_ROW_BYTES
-
-
 @contextmanager
 def unit_records(checks: Checks, unit: Unit) -> Iterator[tuple[Iterator[Record], Columns | None]]:
     """(every row of `unit` as a record, rows relative to it; the renamed columns) as --write-clean
     copies them: raw lines of JSONL (a line's bytes only, for a shard read as lines), records otherwise."""
     if not checks.lines(unit):
-        with dataset_of(unit.path, format=checks.format, column=checks.column, columns=checks.columns,
-                        max_row_bytes=checks.max_row_bytes) as data:
+        with _shard(checks, unit) as data:
             yield (r for r in data.records() if isinstance(r.data, dict)), data.columns
         return
+    with _unit_bytes(unit) as (f, _):
+        yield _raw_lines(f, checks.limit, unit.start == 0), None
+
+
+def _shard(checks: Checks, unit: Unit) -> ContextManager[Dataset]:
+    """The shard of `unit` opened as a dataset of the run's format (a unit read as records is a whole shard)."""
+    return dataset_of(unit.path, format=checks.format, column=checks.column, columns=checks.columns,
+                      max_row_bytes=checks.max_row_bytes)
+
+
+@contextmanager
+def _unit_bytes(unit: Unit) -> Iterator[tuple[BinaryIO, int | None]]:
+    """(the bytes of `unit`: a whole shard, decompressed, or its range of a plain one; how many, None: to the end)."""
     path = Path(unit.path)
     with readable(path), path.open("rb") as raw:
-        f: Any = open_bytes(path, raw) if unit.end is None else \
-            io.BufferedReader(Window(raw.fileno(), unit.start, unit.end), BLOCK_BYTES)
-        with f:
-            yield _raw_lines(f, checks.max_row_bytes or _default_limit(), unit.start == 0), None
+        if unit.end is None:
+            with open_bytes(path, raw) as f:
+                yield f, None
+        else:
+            with io.BufferedReader(Window(raw.fileno(), unit.start, unit.end), BLOCK_BYTES) as window:
+                yield window, unit.end - unit.start
 
 
 def _raw_lines(f: Any, limit: int, first: bool) -> Iterator[Record]:
