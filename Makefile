@@ -9,7 +9,7 @@ EXT := $(VENV)/.rowscan-built
 # quiet installs. Warnings of our own code and tests are untouched (only the pip commands get this).
 QUIET := PYTHONWARNINGS=ignore
 
-.PHONY: install test demo demo-tools demo-reasoning demo-dpo bench docs clean
+.PHONY: install test demo demo-tools demo-reasoning demo-dpo demo-vision bench docs clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -44,6 +44,9 @@ demo-reasoning: $(EXT)
 
 demo-dpo: $(EXT)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 bash examples/demo_dpo.sh
+
+demo-vision: $(EXT)
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 bash examples/demo_vision.sh
 
 bench: $(EXT)
 	$(BIN)/python bench/validate.py

@@ -105,13 +105,27 @@ def dumps(row: dict, lang: str) -> str:
     return json.dumps(row, ensure_ascii=lang in ("en", "escaped"))
 
 
+def as_text_parts(messages: list[dict], rng: random.Random) -> list[dict]:
+    """`messages` written as OpenAI content parts: each content one text part, a third of them cut
+    into two at a space (what the C prover clears as the text they join to)."""
+    out = []
+    for m in messages:
+        text = m["content"]
+        cut = text.find(" ", len(text) // 2) if rng.random() < 1 / 3 else -1
+        pieces = [text[:cut], text[cut:]] if cut > 0 else [text]
+        out.append({**m, "content": [{"type": "text", "text": piece} for piece in pieces]})
+    return out
+
+
 def write_jsonl(path: Path, lang: str, n: int, *, seed: int = 0, with_id: bool = False, tools: bool = False,
-                **shape: object) -> None:
+                parts: bool = False, **shape: object) -> None:
     """`n` rows `{"messages": [...]}` (with `"id"` first when `with_id`; tool-calling rows with
-    `tools`: `with_tool_calls`) in `lang` to `path`."""
+    `tools`: `with_tool_calls`; contents as text parts with `parts`: `as_text_parts`) in `lang` to `path`."""
     rng, vocab = random.Random(seed + 1), words("en" if lang == "real" else lang)
     with path.open("w", encoding="utf-8") as f:
         for i, messages in enumerate(conversations(lang, n, seed=seed, **shape)):  # type: ignore[arg-type]
+            if parts:
+                messages = as_text_parts(messages, rng)
             row = with_tool_calls(messages, rng, vocab) if tools else {"messages": messages}
             f.write(dumps({"id": i, **row} if with_id else row, lang) + "\n")
 

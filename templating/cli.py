@@ -94,18 +94,20 @@ def run_templates(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from templating import get_template, list_templates
-    from templating.probes.capabilities import capabilities, reasoning_support
+    from templating.probes.capabilities import capabilities, part_support, reasoning_support
 
     specs = sorted(list_templates(), key=lambda s: (s.family_name, s.name))  # grouped by family
     tools = {s.name: capabilities(get_template(s.name)) for s in specs}  # probed from each template
     reasoning = {s.name: reasoning_support(get_template(s.name)) for s in specs}
+    parts = {s.name: part_support(get_template(s.name)) for s in specs}
     if args.json:
         json.dump([{"name": s.name, "family": s.family_name, "aliases": list(s.aliases), "system": s.supports_system,
                     "special_tokens": list(s.special_tokens), "end_of_turn": s.end_of_turn,
                     "bos_token": s.bos_token, "eos_token": s.eos_token, "stop_strings": list(s.stops),
                     "generation_prompt": s.generation_prompt, "default_system": s.default_system,
                     "source": s.source, "training_differs": s.training_differs or None,
-                    "tools": asdict(tools[s.name]), "reasoning": asdict(reasoning[s.name])} for s in specs],
+                    "tools": asdict(tools[s.name]), "reasoning": asdict(reasoning[s.name]),
+                    "content_parts": asdict(parts[s.name])} for s in specs],
                   sys.stdout,
                   ensure_ascii=False, indent=1)
         print()
@@ -120,10 +122,12 @@ def run_templates(args: argparse.Namespace) -> int:
             console.print(Text.assemble((s.name, "bold"), f"  aliases: {', '.join(s.aliases) or '-'}  system: "
                                         f"{'yes' if s.supports_system else 'no'}  end of turn: {s.end_of_turn}"))
             console.print(Text(f"  special tokens: {' '.join(s.special_tokens)}"), overflow="fold")
-            console.print(Text(f"  tools: {tools[s.name].describe()}; reasoning: {reasoning[s.name].describe()}"))
+            console.print(Text(f"  tools: {tools[s.name].describe()}; reasoning: {reasoning[s.name].describe()}; "
+                               f"content: {parts[s.name].describe()}"))
             console.print(Text(f"  family: {s.family_name}; source: {s.source}"), overflow="fold")
         return 0
-    table = Table("family", "name", "aliases", "system", "end of turn", "special tokens", "tools", "reasoning")
+    table = Table("family", "name", "aliases", "system", "end of turn", "special tokens", "tools", "reasoning",
+                  "content")
     for column in table.columns:
         column.overflow = "fold"  # wrapped, never cut with an ellipsis
     for k, s in enumerate(specs):  # tokens such as [/INST] are text, not rich markup
@@ -131,7 +135,8 @@ def run_templates(args: argparse.Namespace) -> int:
         last = k == len(specs) - 1 or specs[k + 1].family_name != s.family_name
         table.add_row(s.family_name if first else "", s.name, ", ".join(s.aliases),
                       "yes" if s.supports_system else "no", Text(s.end_of_turn), Text(" ".join(s.special_tokens)),
-                      tools[s.name].describe(), reasoning[s.name].describe(), end_section=last)
+                      tools[s.name].describe(), reasoning[s.name].describe(), parts[s.name].describe(),
+                      end_section=last)
     console.print(table)
     print("Sources: `instructkit templates --json` (field source) and docs/templates.md.")
     return 0

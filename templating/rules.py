@@ -36,9 +36,9 @@ def rules_of(template: ChatTemplate) -> TemplateRules:
 
         return audit_of(rows, tokenizer, template, max_length, max_prompt_length)
 
-    from templating.probes.capabilities import capabilities, reasoning_support
+    from templating.probes.capabilities import capabilities, part_support, reasoning_support
 
     return TemplateRules(spec.name, spec.special_tokens, roles=roles, alternating=spec.alternating,
                          trims_content=spec.trims_content, render=render, render_prompt=render_prompt,
                          audit=audit, tools=capabilities(template), reasoning=reasoning_support(template),
-                         audit_pairs=audit_pairs)
+                         audit_pairs=audit_pairs, parts=part_support(template))

@@ -7,6 +7,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from templating.probes.strategies import content, conversations, jinja_like, message, padded_text, text, visible_text
+from validation.checks.rules import PartSupport, TemplateRules
 from validation.models import Message, Preference
 
 __all__ = ["any_order", "content", "conversations", "hash_rows", "in_layout", "jinja_like", "message", "metadata",
@@ -165,3 +166,29 @@ def in_layout(row: dict, name: str) -> dict:
     return {**rest, **{k: "".join(("\n\nHuman: " if m.get("role") == "user" else "\n\nAssistant: ") +
                                   str(m.get("content")) for m in messages)
                        for k, messages in (("chosen", chosen), ("rejected", rejected))}}
+
+
+# rules of a template that renders text parts from users and assistants (not in a system turn)
+PART_RULES = TemplateRules(name="parts", special_tokens=("<|im_start|>",), parts=PartSupport(("user", "assistant")))
+
+
+@st.composite
+def with_parts(draw, messages: list[dict]) -> dict:
+    """`messages` with some contents written as parts: text parts (cut anywhere, keys in either order),
+    and now and then a part the C prover leaves to Python (an image, another key, no text)."""
+    out = []
+    for m in messages:
+        if draw(st.booleans()):
+            text = m["content"]
+            cut = draw(st.integers(0, len(text)))
+            parts = [{"type": "text", "text": piece} for piece in (text[:cut], text[cut:]) if piece] or \
+                [{"type": "text", "text": text}]
+            if draw(st.booleans()):
+                parts = [{"text": p["text"], "type": "text"} for p in parts]
+            odd = draw(st.sampled_from([None, {"type": "image"}, {"type": "text", "text": "x", "cache": 1},
+                                        {"type": "text"}, {"type": "text", "text": 3}, []]))
+            if odd is not None:
+                parts.insert(draw(st.integers(0, len(parts))), odd)
+            m = {**m, "content": parts}
+        out.append(m)
+    return {"messages": out}

@@ -24,13 +24,15 @@ def text_rows(data: Any, tokenizer: Any, config: TrainConfig, rules: Any = None)
     `rules`: no special token forged from content) are left out. Rows over `max_length`: cut to
     it (`truncate`), or left out (`drop`), or the run stops (`raise`)."""
     from templating.supervision.conversations import RowAudit
+    from validation.checks.images import ImageChecks
     from validation.checks.scan import Scanner
     from validation.statistics.supervision import summarise
     from validation.models import Message
 
     column, eos = data.format.column, tokenizer.eos_token_id
     rows, read = [], 0
-    for outcome in Scanner(data.format, rules=rules, duplicates=False).scan(data.records(precise=True)):
+    images = ImageChecks.beside(data.path)
+    for outcome in Scanner(data.format, rules=rules, duplicates=False, images=images).scan(data.records(precise=True)):
         read += 1
         if not outcome.valid:
             continue

@@ -1082,6 +1082,8 @@ typedef struct {
     PyObject *tokens;      /* tuple of bytes: special tokens that must not appear in content */
     PyObject *forbidden;   /* tuple of bytes: top-level keys the fast path does not handle */
     Py_ssize_t max_line;   /* read_messages: a longer line is deferred unread (stats: row-too-large) */
+    const char *parts;     /* the roles ('s', 'u', 'a') whose content may be text parts; NULL or "": none */
+    Py_ssize_t parts_len;
 } Spec;
 
 /* One cleared message: its role's and content's hashes, and where its content lies in Row.text. */
@@ -1212,10 +1214,45 @@ static inline __attribute__((always_inline)) int message_key(Cursor *c, Buf *key
     return which;
 }
 
+/* A content written as text parts, [{"type": "text", "text": "..."}, ...] (the two keys in either order,
+ * nothing else in a part): their texts decoded one after another onto row->text, joined with nothing as
+ * `validation.content.text_of` joins them, so that the row hashes as its text does; `info` counts their
+ * characters. -1: anything else (an image, another key, an escaped key, no part): Python reads it. */
+static int parse_text_parts(Cursor *c, Row *row, Str *info) {
+    Str part;
+    info->chars = 0;
+    c->p++; /* '[' */
+    skip_ws(c);
+    if (c->p < c->end && *c->p == ']') return -1;
+    for (;;) {
+        if (expect(c, '{')) return -1;
+        int have_type = 0, have_text = 0;
+        for (int field = 0; field < 2; field++) {
+            skip_ws(c);
+            if (!have_type && take_key(c, "type", 4)) {
+                have_type = 1;
+                if (expect(c, ':')) return -1;
+                skip_ws(c);
+                if (!take_key(c, "text", 4)) return -1; /* the value "text", as the key is matched */
+            } else if (!have_text && take_key(c, "text", 4)) {
+                have_text = 1;
+                if (expect(c, ':')) return -1;
+                skip_ws(c);
+                if (c->p >= c->end || *c->p != '"' || parse_string(c, &row->text, &part)) return -1;
+                info->chars += part.chars;
+            } else return -1;
+            if (field == 0 && expect(c, ',')) return -1;
+        }
+        if (expect(c, '}')) return -1;
+        int last = next_item(c, ']');
+        if (last) return last > 0 ? 0 : -1;
+    }
+}
+
 static int parse_message(Cursor *c, Row *row, const Spec *spec) {
     if (expect(c, '{')) return -1;
     const RoleName *role = NULL;
-    int have_content = 0;
+    int have_content = 0, parts = 0;
     size_t start = 0;
     Str content;
     for (int field = 0; field < 2; field++) {
@@ -1228,10 +1265,14 @@ static int parse_message(Cursor *c, Row *row, const Spec *spec) {
         } else if (!have_content && key == 2) {
             have_content = 1;
             if (begin_content(row, &start)) return -1;
-            if (c->p >= c->end || *c->p != '"' || parse_string(c, &row->text, &content)) return -1;
+            if (c->p < c->end && *c->p == '[' && spec->parts_len) {
+                if (parse_text_parts(c, row, &content)) return -1;
+                parts = 1;
+            } else if (c->p >= c->end || *c->p != '"' || parse_string(c, &row->text, &content)) return -1;
         } else return -1;
         if (field == 0 && expect(c, ',')) return -1;
     }
+    if (parts && !memchr(spec->parts, role->role[0], (size_t)spec->parts_len)) return -1;
     return expect(c, '}') || check_content(row, start, &content, role, spec) ? -1 : 0;
 }
 
@@ -1635,21 +1676,22 @@ done:
 }
 
 PyDoc_STRVAR(prove_block_doc,
-"prove_block(data, row0, bom, layout, list_key, role_key, content_key, roles, tokens, forbidden) -> tuple\n\n"
+"prove_block(data, row0, bom, layout, list_key, role_key, content_key, roles, tokens, forbidden, parts) -> tuple\n\n"
 "`prove` (layout -1) or `prove_pairs` (layout 0-2: list_key unused) over the lines of a block of JSONL:\n"
 "(lines, records, cleared rows, exact hashes, folded hashes, characters, [(row, shared start)],\n"
 "[(row, line)] not cleared); the four columns are bytes of 64-bit integers. Rows count from row0 + 1\n"
-"over every line; blank lines are not records; bom: skip a BOM at the start.");
+"over every line; blank lines are not records; bom: skip a BOM at the start. parts: bytes, the first\n"
+"letters of the roles whose content may be text parts (b'' for none).");
 
 static PyObject *prove_block(PyObject *self, PyObject *args) {
     PyObject *roles;
     Py_buffer data;
     Py_ssize_t row0;
     int bom, layout;
-    Spec spec;
-    if (!PyArg_ParseTuple(args, "y*npiy#y#y#OO!O!", &data, &row0, &bom, &layout, &spec.list_key, &spec.list_len,
+    Spec spec = {0};
+    if (!PyArg_ParseTuple(args, "y*npiy#y#y#OO!O!y#", &data, &row0, &bom, &layout, &spec.list_key, &spec.list_len,
                           &spec.role_key, &spec.role_len, &spec.content_key, &spec.content_len, &roles,
-                          &PyTuple_Type, &spec.tokens, &PyTuple_Type, &spec.forbidden))
+                          &PyTuple_Type, &spec.tokens, &PyTuple_Type, &spec.forbidden, &spec.parts, &spec.parts_len))
         return NULL;
     PyObject *result = NULL;
     if (layout < -1 || layout > PAIR_TRANSCRIPT)
@@ -1662,17 +1704,18 @@ static PyObject *prove_block(PyObject *self, PyObject *args) {
 }
 
 PyDoc_STRVAR(prove_doc,
-"prove(lines, list_key, role_key, content_key, roles, tokens, forbidden) -> list\n\n"
+"prove(lines, list_key, role_key, content_key, roles, tokens, forbidden, parts) -> list\n\n"
 "Per raw JSONL line: None when the row is not certainly clean, else (exact_hash, folded_hash,\n"
 "chars). roles maps source role names (bytes) to b'system', b'user' or b'assistant'; tokens and\n"
-"forbidden are tuples of bytes.");
+"forbidden are tuples of bytes; parts: the first letters of the roles whose content may be text parts.");
 
 static PyObject *prove(PyObject *self, PyObject *args) {
     PyObject *lines, *roles;
-    Spec spec;
-    if (!PyArg_ParseTuple(args, "O!y#y#y#OO!O!", &PyList_Type, &lines, &spec.list_key, &spec.list_len,
+    Spec spec = {0};
+    if (!PyArg_ParseTuple(args, "O!y#y#y#OO!O!y#", &PyList_Type, &lines, &spec.list_key, &spec.list_len,
                           &spec.role_key, &spec.role_len, &spec.content_key, &spec.content_len, &roles,
-                          &PyTuple_Type, &spec.tokens, &PyTuple_Type, &spec.forbidden) || check_spec(roles, &spec))
+                          &PyTuple_Type, &spec.tokens, &PyTuple_Type, &spec.forbidden, &spec.parts, &spec.parts_len)
+        || check_spec(roles, &spec))
         return NULL;
     return prove_lines(lines, &spec, parse_conversation, 0);
 }

@@ -41,6 +41,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     validate.add_argument("--reward-columns", metavar="NAME[:TYPE],...", help="fields each row must hold beside its "
                           "messages, e.g. answer:string,level:integer (TYPE: string, number, integer, boolean, array, "
                           "object, any): what GRPO's reward functions read from prompt-only rows")
+    validate.add_argument("--image-root", metavar="DIR", help="the folder relative image paths are read from "
+                          "(default: the dataset's folder)")
     corpus_arguments(validate)
     validate.add_argument("more", nargs="*", metavar="MORE", help="more shards of the same dataset (with --executor)")
     scale_arguments(validate)
@@ -70,6 +72,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     source_arguments(stats)
     stats.add_argument("more", nargs="*", metavar="MORE", help="more datasets (the sources of a mixture): one table "
                        "with a row per source and one for all of them")
+    stats.add_argument("--image-root", metavar="DIR", help="the folder relative image paths are read from "
+                       "(default: the dataset's folder)")
     stats.add_argument("--tokenizer", metavar="PATH_OR_ID", help="count tokens: a tokenizer.json, a folder, a "
                        "hub id, or HuggingFaceTB/SmolLM2-135M-Instruct (the embedded model)")
     stats.add_argument("--template", metavar="NAME|FILE|MODEL", help="with --tokenizer: trainable tokens under this "
@@ -130,7 +134,7 @@ def run_validate(args: argparse.Namespace) -> int:
                           max_issues=args.max_issues, issues_jsonl=args.issues_jsonl,
                           response_schema=args.response_schema, response_scope=args.response_scope,
                           reward_columns=parse_required(args.reward_columns) if args.reward_columns else None,
-                          **corpus_checks_of(args))
+                          image_root=args.image_root, **corpus_checks_of(args))
     print_report(report, args)
     return 0 if report.ok else 1
 
@@ -222,7 +226,7 @@ def run_stats(args: argparse.Namespace) -> int:
     with opened(args) as data:
         options["template"] = template_of(args)
         result = stats(data, **options, response_schema=args.response_schema, response_scope=args.response_scope,
-                       near_dup=corpus_checks_of(args)["near_dup"])
+                       near_dup=corpus_checks_of(args)["near_dup"], image_root=args.image_root)
     from rich.console import Console  # (these import Polars: after stats, which reads while it imports it)
 
     from validation.statistics.report import render_compare, render_terminal

@@ -58,8 +58,8 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
     Code("null-content", "error", "schema", "A message's content is null.",
          "Give the message text, or drop the message."),
     Code("non-string-content", "error", "schema",
-         "A message's content is not a string (a number, list of parts, object).",
-         "instructkit trains on text: flatten content parts into one string."),
+         "A message's content is neither a string nor a list of content parts (a number, an object).",
+         "Write the content as a string, or as a list of text and image parts (docs/validation.md)."),
     Code("unknown-role", "error", "schema", "A message role is not system, user, assistant or tool.",
          "Map the role to one of the four; `validate --fix` maps the usual aliases (human, bot, model, ...; "
          "listed per row). For ShareGPT see the role table in docs/validation.md."),
@@ -81,6 +81,41 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
          "reorders how the text is displayed, so a reviewer may not see what the model trains on.",
          "Remove it unless the text needs it (right-to-left text rarely does; the marks U+200E and U+200F are "
          "not flagged)."),
+    # images (validation/checks/images.py; layouts in validation/content.py)
+    Code("invalid-content-part", "error", "images",
+         "A part of a content list is not a text or image part as instructkit reads them (not an object, a type "
+         "other than text, image_url and image, or an image_url without its `url`).",
+         "Write text as {\"type\": \"text\", \"text\": ...} and images as {\"type\": \"image_url\", "
+         "\"image_url\": {\"url\": ...}} or {\"type\": \"image\"} (docs/validation.md, content parts); "
+         "audio and video parts are not checked."),
+    Code("image-count-mismatch", "error", "images",
+         "The row's `images` are not as many as its placeholders (`{\"type\": \"image\"}` parts, else `<image>` in "
+         "the text): each placeholder takes the next image, so an image would be missing or left over.",
+         "Add the missing images, or the placeholders where they belong in the text."),
+    Code("image-not-found", "error", "images", "A local image the row names does not exist.",
+         "Fix the path; relative paths are read from the dataset's folder unless `--image-root` names another."),
+    Code("image-unreadable", "error", "images",
+         "An image cannot be read as an image: not a regular file, not an image format Pillow knows, or a damaged "
+         "header.", "Replace the file (re-export it as PNG or JPEG), or drop the row."),
+    Code("image-size", "error", "images",
+         "An image has no pixels (0 wide or high) or more than Pillow's limit against decompression bombs "
+         "(89 million pixels).", "Replace the image or resize it before training; processors resize anyway."),
+    Code("extreme-aspect-ratio", "warning", "images",
+         "An image is over 200 times as wide as it is high (or the reverse): Qwen2-VL's processor refuses it and "
+         "others squash it to a line of pixels.", "Crop or pad the image."),
+    Code("invalid-data-url", "error", "images", "A `data:` URL is not base64 (`data:image/png;base64,...`) or its "
+         "base64 is damaged.", "Write the image's bytes base64-encoded after `;base64,`."),
+    Code("parts-not-supported", "error", "images",
+         "With --template: a message's content is a list of parts and the template cannot render it in that role "
+         "(it fails on a list, writes the list as Python or JSON text, or drops the text: smollm2, chatml, llama3, "
+         "qwen3, ...; gemma3 in a system turn), or it holds an image the template writes nothing for (a text "
+         "model's template, an image_url part where it reads image parts, an image outside a user turn).",
+         "`validate --fix` joins text-only parts into one string; for images, name a template that takes them "
+         "(`instructkit templates` lists what each one renders)."),
+    Code("remote-image", "warning", "images",
+         "An image is named by a URL: it is not fetched (no network is used), so only that it is well formed is "
+         "checked; training needs it reachable.",
+         "Download the images and name their local paths, to check them and to train offline."),
     # structure of the conversation
     Code("no-assistant-turn", "error", "structure", "The conversation has no assistant message: nothing to train on.",
          "Add the assistant reply or drop the row."),
@@ -256,6 +291,11 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
          "The conversation is longer than --max-length (tokens with a tokenizer, else characters).",
          "Drop or split the row, or raise max_length; training truncates it otherwise."),
     # supervision: what training really learns (instructkit audit, with the tokenizer and template)
+    Code("vision-not-supported", "error", "supervision",
+         "Audit and train: the conversation holds images. instructkit trains text models: the images would be "
+         "dropped and their placeholders trained as text, so the row is left out.",
+         "Train the text rows only (validate --write-clean after removing image rows), or train the images with "
+         "a vision recipe (TRL's VLM examples) until instructkit runs one."),
     Code("response-not-supervised", "error", "supervision",
          "No token of this assistant turn is in the training mask (the template marks no generation span, or "
          "the response marker is not found): the turn trains nothing.",
@@ -337,6 +377,10 @@ FIXES: dict[str, str] = {
                            "the object it holds (or an object its JSON text), so the template prints JSON.",
     "reasoning-inlined": "With a --template that does not print the row's reasoning field (reasoning_content for "
                          "deepseek-r1-distill or chatml): the reasoning moves into the content as a `<think>` block.",
+    "parts-joined": "With a --template that takes no content parts in the message's role (smollm2, chatml, llama3, "
+                    "...; gemma3's system turn): a content of text parts only becomes one string, the texts joined "
+                    "with nothing between them (as the templates that take parts write them). A content holding an "
+                    "image is left as it is.",
 }
 
 

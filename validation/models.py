@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
+from validation.content import Part
+
 Role = Literal["system", "user", "assistant", "tool"]
 ROLES: tuple[str, ...] = ("system", "user", "assistant", "tool")
 # Role names other tools write, and the role each means (`--fix` maps them; the checks say so).
@@ -38,15 +40,16 @@ class ToolCall(BaseModel):
 
 
 class Message(BaseModel):
-    """One turn. Unknown per-message keys (e.g. `weight`) are kept as extras. `content` may be None
-    beside `tool_calls` (OpenAI's layout for a turn that only calls tools); validation reports a
+    """One turn. Unknown per-message keys (e.g. `weight`) are kept as extras. `content` is a string,
+    or a list of text and image parts (validation/content.py: `text_of` gives its text); it may be
+    None beside `tool_calls` (OpenAI's layout for a turn that only calls tools); validation reports a
     null content anywhere else (`null-content`) and rendering refuses it. (No model validator:
     one in Python would run for every message built, on the hot paths too.)"""
 
     model_config = ConfigDict(extra="allow", frozen=True, strict=True)
 
     role: Role
-    content: StrictStr | None
+    content: StrictStr | list[Part] | None
     name: StrictStr | None = None
     tool_calls: list[ToolCall] | None = None
     tool_call_id: StrictStr | None = None

@@ -110,6 +110,22 @@ class ToolCounts(Summary):
     arguments_valid: int  # of those, arguments that validate against the parameters
 
 
+class ImageCounts(Summary):
+    """Images of a dataset (`stats` on rows that hold images; validation/statistics/images.py)."""
+
+    images: int  # image references, every layout
+    rows_with_images: int
+    rows_without_images: int  # text-only rows in a dataset with images
+    per_row: dict[str, int]  # images in a row -> rows
+    by_role: dict[str, int]  # the role of the turn each image is in
+    formats: dict[str, int]  # PNG, JPEG, ...; remote (URLs, not fetched); unreadable
+    distinct: int  # of the images read, distinct contents
+    repeated: int  # of the images read, those whose bytes repeat an earlier one
+    width: dict[str, int | float | None]  # min, p50, p90, max (pixels) of the images read
+    height: dict[str, int | float | None]
+    aspect_ratio: dict[str, int | float | None]  # width / height
+
+
 class ResponseCounts(Summary):
     """Replies checked against `stats --response-schema`."""
 
@@ -206,10 +222,11 @@ class StatsSummary(Summary):
     responses: ResponseCounts | None = None  # with a response schema only
     reasoning: ReasoningCounts | None = None  # rows with reasoning only
     near_duplicates: NearDupSummary | None = None  # with --near-dup only
+    images: ImageCounts | None = None  # rows with images only
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON: the optional sections only when they hold something."""
-        absent = {k for k in ("leakage", "tools", "responses", "reasoning", "near_duplicates")
+        absent = {k for k in ("leakage", "tools", "responses", "reasoning", "near_duplicates", "images")
                   if getattr(self, k) is None}
         return self.model_dump(mode="json", exclude=absent or None)
 

@@ -13,6 +13,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from validation.checks.images import ImageChecks
 from validation.checks.messages import with_call_content
 from validation.readers.decode import decode_row
 from validation.errors import InvalidRow
@@ -43,7 +44,8 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
              max_issues: int | None = None, issues_jsonl: str | os.PathLike[str] | None = None,
              response_schema: str | os.PathLike[str] | dict[str, Any] | None = None,
              response_scope: str = "last", near_dup: NearDupOptions | bool | None = None,
-             benchmark: Benchmark | None = None, reward_columns: dict[str, str] | None = None) -> Report:
+             benchmark: Benchmark | None = None, reward_columns: dict[str, str] | None = None,
+             image_root: str | os.PathLike[str] | None = None) -> Report:
     """Check every row of `source`; returns the `Report` (never raises for bad rows).
 
     With `fix`, the mechanical repairs of `validation.checks.fix` are applied first and listed in
@@ -61,6 +63,7 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
     error. Either way `write_clean` drops those rows, and the report says what was found
     (`near_duplicates`, `contamination`). `reward_columns` ({name: JSON type}, `any` for any type):
     fields each row must hold beside its messages, as GRPO's reward functions read them.
+    `image_root`: the folder relative image paths are read from (default: the dataset's folder).
 
     Raises:
         InputError: the source cannot be used at all (missing, empty, unknown format, hub offline).
@@ -88,7 +91,8 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
 
             near = NearDuplicates(data.format.root, None if near_dup is True else near_dup)
         scanner = Scanner(data.format, rules=rules, max_length=max_length, tokenizer=check_tokenizer(tokenizer),
-                          response=response, near=near, benchmark=benchmark, required=reward_columns)
+                          response=response, near=near, benchmark=benchmark, required=reward_columns,
+                          images=ImageChecks.beside(data.path, image_root))
         report = Report(path=data.name, format=data.format.name, template=rules.name if rules else None,
                         max_length=max_length, length_unit=None if max_length is None else
                         ("tokens" if tokenizer is not None else "characters"))
@@ -247,7 +251,8 @@ def read(source: Source, *, format: str | None = None, column: str | None = None
     if errors not in ("raise", "skip"):
         raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
     with dataset_of(source, format=format, column=column, split=split) as data:
-        for outcome in Scanner(data.format, duplicates=False).scan(data.records(precise=True)):
+        for outcome in Scanner(data.format, duplicates=False,
+                               images=ImageChecks.beside(data.path)).scan(data.records(precise=True)):
             if outcome.valid:
                 yield conversation_of(data.format, outcome.record.data)  # type: ignore[arg-type]
             elif errors == "raise":

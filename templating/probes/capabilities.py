@@ -24,7 +24,7 @@ import jinja2
 from templating.environment import compile_template, render_with_spans
 from templating.errors import TemplateError
 from validation.checks.reasoning import CLOSE, OPEN, REASONING_FIELDS, ReasoningSupport
-from validation.checks.rules import ToolSupport
+from validation.checks.rules import PartSupport, ToolSupport
 
 if TYPE_CHECKING:
     from templating.registry import ChatTemplate
@@ -97,6 +97,45 @@ def _probe(template: ChatTemplate) -> Capabilities:
 def capabilities(template: ChatTemplate) -> Capabilities:
     """The template's `Capabilities` (probed once per template)."""
     return _probe(template)
+
+
+_PART_ROLES = ("system", "user", "assistant")
+_IMAGES = {"image": {"type": "image"}, "image_url": {"type": "image_url", "image_url": {"url": "probe.png"}}}
+
+
+def _parts_of(role: str) -> list[dict[str, str]]:
+    return [{"type": "text", "text": f"probe-{role}-1 "}, {"type": "text", "text": f"probe-{role}-2"}]
+
+
+@lru_cache(maxsize=64)
+def part_support(template: ChatTemplate) -> PartSupport:
+    """What the template renders of content parts, role by role: text parts must reach the text,
+    and no list be written as Python or JSON text (official templates that take no parts fail,
+    print the list, or drop the text; some take them in some roles only); an image part, of each
+    type, must leave something in the user's turn where it stands."""
+    roles = [r for r in _PART_ROLES if r != "system" or template.spec.supports_system]
+    takes, refused = [], []
+    for role in roles:
+        messages = [{"role": r, "content": _parts_of(r) if r == role else f"probe-{r}"} for r in roles]
+        text = _render(template, messages)
+        if text is None:
+            refused.append((role, "it fails on a list of parts"))
+        elif "'type'" in text or '"type"' in text:
+            refused.append((role, "it writes the list of parts as text"))
+        elif f"probe-{role}-1" not in text or f"probe-{role}-2" not in text:
+            refused.append((role, "it drops the text of the parts"))
+        else:
+            takes.append(role)
+    if "user" not in takes:
+        return PartSupport(tuple(takes), (), tuple(refused))
+    reply = {"role": "assistant", "content": "probe-assistant"}
+    without = _render(template, [{"role": "user", "content": [{"type": "text", "text": "probe-b"}]}, reply])
+
+    def writes(part: dict[str, Any]) -> bool:
+        image = _render(template, [{"role": "user", "content": [part, {"type": "text", "text": "probe-b"}]}, reply])
+        return image is not None and "'type'" not in image and '"type"' not in image and "probe-b" in image \
+            and image != without
+    return PartSupport(tuple(takes), tuple(kind for kind, part in _IMAGES.items() if writes(part)), tuple(refused))
 
 
 _THOUGHT = "probe-thought-7"

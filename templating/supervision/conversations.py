@@ -20,6 +20,7 @@ from templating.environment import tools_of
 from templating.spans import end_marker
 from templating.spec import Rendered
 from templating.tokens import fast_backend, token_at, mask_of, token_range
+from validation.content import text_of
 from validation.models import Conversation
 from validation.checks.reasoning import CLOSE, think_range
 from validation.checks.rules import Finding
@@ -85,6 +86,10 @@ def _token_id(backend: Any, token: str) -> int | None:
     return backend.token_to_id(token) if token else None
 
 
+VISION = ("the conversation holds images: instructkit trains text models, so the images would be dropped and "
+          "their placeholders trained as text (a vision model's processor and collator are not wired in yet)")
+
+
 class Auditor:
     """Audits conversations for one (tokenizer, template, max_length); reusable across batches."""
 
@@ -114,6 +119,10 @@ class Auditor:
         out = []
         for row, tools, r, encoding in zip(rows, tools_of_rows, rendered, encodings):
             messages = row.messages
+            if any(isinstance(m.content, list) and any(p.type != "text" for p in m.content) for m in messages):
+                out.append(RowAudit([], [], messages, [Finding(None, None, "vision-not-supported", VISION)],
+                                    dropped=True, tools=tools))
+                continue
             if isinstance(r, str):
                 out.append(RowAudit([], [], messages, [Finding(None, None, "template-refused", r)], dropped=True,
                                     tools=tools))
@@ -188,7 +197,7 @@ class Auditor:
         return [Finding(index[i], "content", "special-token-in-content",
                  f"{hit.group()!r} at offset {hit.start()} is a special token of the tokenizer: it is encoded "
                  f"as the real token and forges structure")
-                for i, m in enumerate(messages) if (hit := self._forged.search(m.content))]
+                for i, m in enumerate(messages) if (hit := self._forged.search(text_of(m.content)))]
 
     def _bos(self, ids: list[int], text: str) -> list[Finding]:
         if not self.bos or not text.startswith(self.bos):

@@ -16,6 +16,7 @@ import json
 import os
 from typing import Any
 
+from validation.checks.images import ImageChecks
 from validation.readers.formats import Format
 from validation.errors import InputError
 from validation.outputs import Paths, open_for_writing
@@ -98,7 +99,8 @@ def _audit(data: Dataset, rules: TemplateRules, tokenizer: Tokenizer, max_length
         audits.extend((row, result) for (row, _), result in zip(pending, results))
         pending.clear()
 
-    for outcome in Scanner(fmt, rules=rules, duplicates=False, response=response).scan(records):
+    images = ImageChecks.beside(data.path)
+    for outcome in Scanner(fmt, rules=rules, duplicates=False, response=response, images=images).scan(records):
         rows += 1
         issues += outcome.issues
         if outcome.valid:

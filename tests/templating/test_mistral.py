@@ -6,6 +6,7 @@ characters of a-z, A-Z, 0-9) is refused with its own message."""
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -32,6 +33,7 @@ TOKENIZERS = {"mistral-v3": ("mistral_instruct_tokenizer_240323.model.v3", True)
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+@functools.lru_cache(maxsize=None)  # (loading Tekken's vocabulary takes seconds: once per process, not per example)
 def tokenizer(name: str) -> MistralTokenizer:
     return MistralTokenizer.from_file(str(DATA / TOKENIZERS[name][0]), mode=ValidationMode.finetuning)
 

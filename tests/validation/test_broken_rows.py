@@ -58,6 +58,25 @@ CASES = [
     ("response-schema-mismatch", ["--response-schema", str(BROKEN / "product.schema.json")],
      [(2, "messages[1].content#/price", "response-schema-mismatch", "error")], 1),
     ("control-character", [], [(2, "messages[0].content", "control-character", "error")], 1),
+    # content parts and images (images/ beside the files: paths are read from the dataset's folder)
+    ("invalid-content-part", [], [(2, "messages[0].content[0].type", "invalid-content-part", "error")], 1),
+    ("image-count-mismatch", [], [(2, "images", "image-count-mismatch", "error")], 1),
+    ("image-not-found", [], [(2, "messages[0].content[0].image", "image-not-found", "error")], 1),
+    ("image-unreadable", [], [(2, "messages[0].content[0].image_url.url", "image-unreadable", "error")], 1),
+    ("image-size", [], [(2, "messages[0].content[0].path", "image-size", "error")], 1),
+    ("extreme-aspect-ratio", [], [(2, "messages[0].content[0].image", "extreme-aspect-ratio", "warning")], 0),
+    ("invalid-data-url", [], [(2, "messages[0].content[0].image_url.url", "invalid-data-url", "error")], 1),
+    ("remote-image", [], [(2, "messages[0].content[0].image_url.url", "remote-image", "warning")], 0),
+    ("parts-not-supported", [], [], 0),  # text parts are valid data
+    ("parts-not-supported", ["--template", "smollm2"], [(2, "messages[0].content", "parts-not-supported", "error")], 1),
+    ("parts-not-supported", ["--template", "gemma3"], [], 0),  # its template takes parts
+    ("remote-image", ["--template", "gemma3"],  # it writes image parts, and nothing for an image_url part
+     [(2, "messages[0].content", "parts-not-supported", "error"),
+      (2, "messages[0].content[0].image_url.url", "remote-image", "warning")], 1),
+    ("remote-image", ["--template", "qwen3.5"], [(1, "messages", "generation-prompt-trained", "warning"),
+                                                 (2, "messages", "generation-prompt-trained", "warning"),
+                                                 (2, "messages[0].content[0].image_url.url", "remote-image", "warning"),
+                                                 (3, "messages", "generation-prompt-trained", "warning")], 0),
     ("no-messages", [], [(2, "messages", "no-messages", "error")], 1),
     ("wrong-type", [], [(2, "messages", "wrong-type", "error")], 1),
     ("special-token-in-content", [], [], 0),

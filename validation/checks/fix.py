@@ -9,7 +9,9 @@
 - `arguments-converted`: tool-call arguments are rewritten in the form the template renders as
   JSON (an object from its JSON text, or the JSON text of an object);
 - `reasoning-inlined`: reasoning kept in a field the template does not print (`reasoning_content`
-  for deepseek-r1-distill or chatml) moves into the content as a `<think>` block, which it trains.
+  for deepseek-r1-distill or chatml) moves into the content as a `<think>` block, which it trains;
+- `parts-joined`: for a template that takes no content parts, a content of text parts only becomes
+  one string (validation/content.py `text_of`).
 
 Fixes apply to the row's own structure (`messages` and `sharegpt` message lists; plain text
 fields of `qa`, `alpaca`, `prompt-completion` and `text` for stripping); a fixed row keeps every
@@ -27,6 +29,8 @@ from validation.models import ROLE_ALIASES, ROLES
 from validation.checks.reasoning import CLOSE, inline, reasoning_of
 from validation.checks.rules import TemplateRules
 from validation.checks.tools import arguments_of
+from validation.checks.parts import part_issues
+from validation.content import text_of
 
 SEPARATOR = "\n\n"
 
@@ -48,6 +52,7 @@ class Fixer:
         self.arguments = support.arguments[0] if support and support.tool_calls and len(support.arguments) == 1 \
             else None
         self.reasoning = rules.reasoning if rules is not None else None
+        self.parts = rules.parts if rules is not None else None  # text parts of a role it takes none in are joined
 
     def fix(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
         """(the fixed row, what changed); the row itself when nothing did."""
@@ -60,6 +65,8 @@ class Fixer:
             return row, []
         turns = [(i, copy.copy(m)) for i, m in enumerate(messages)]
         fixes = self._roles(turns)
+        if self.parts is not None:
+            fixes += self._join_parts(turns)
         if self.fold_system:
             fixes += self._fold_system(turns)
         fixes += self._merge(turns)
@@ -96,6 +103,20 @@ class Fixer:
             if role is not None and not already:
                 message[key] = self._written(role)
                 fixes.append((self._path(i, key), "role-mapped", f"{old!r} → {message[key]!r}"))
+        return fixes
+
+    def _join_parts(self, turns: list[tuple[int, dict[str, Any]]]) -> list[Change]:
+        fixes = []
+        content = self.keys.content_key  # type: ignore[union-attr]
+        for i, message in turns:
+            parts = message.get(content)
+            text_only = isinstance(parts, list) and parts and not part_issues(parts) \
+                and all(p["type"] == "text" for p in parts)
+            if text_only and not self.parts.takes(self._role(message) or ""):  # type: ignore[union-attr]
+                message[content] = text_of(parts)
+                fixes.append((self._path(i, content), "parts-joined",
+                              f"{len(parts)} text part{'s' if len(parts) != 1 else ''} joined into one string (the "
+                              "template takes no content parts here)"))
         return fixes
 
     def _fold_system(self, turns: list[tuple[int, dict[str, Any]]]) -> list[Change]:

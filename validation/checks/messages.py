@@ -18,6 +18,9 @@ from pydantic import ValidationError
 
 from validation._rowscan import has_control_char
 from validation.readers.decode import json_type
+from validation.checks.images import ImageChecks, row_images
+from validation.checks.parts import joined_text, part_issues, part_roles, parts_issue
+from validation.content import TextPart, comparable_text, text_of
 from validation.models import ROLES, ROLE_ALIASES, Message
 from validation.checks.reasoning import (REASONING_ERRORS, REASONING_FIELDS, THINK_TAGS, reasoning_issues, reasoning_of,
                                   template_reasoning_issues)
@@ -53,8 +56,9 @@ def message_dup_text(messages: Sequence[Message]) -> str:
         parsed, _ = arguments_of(value)
         return value if parsed is None else parsed
 
-    contents = [m.content if not m.tool_calls else
-                _with_calls(m.content, [[c.function.name, arguments(c.function.arguments)] for c in m.tool_calls])
+    contents = [comparable_text(m.content) if not m.tool_calls else
+                _with_calls(comparable_text(m.content),
+                            [[c.function.name, arguments(c.function.arguments)] for c in m.tool_calls])
                 for m in messages]
     for k, m in enumerate(messages):  # reasoning in a field counts too (U+001D: a control character)
         extra = m.model_extra
@@ -80,7 +84,8 @@ def suspect_tokens(rules: TemplateRules | None) -> tuple[str, ...]:
 
 
 def fast_clean(messages: Any, rules: TemplateRules | None) -> str | None:
-    """`dup_text` of the row when its structure is certainly clean, else None (don't know).
+    """`dup_text` of the row when its structure is certainly clean, else None (don't know). A
+    content of text parts counts as the text they join to, where the template takes them.
 
     Content scans (control characters, special tokens) are left to the caller, which runs them
     once per chunk in Rust over the returned texts (`suspects`).
@@ -90,6 +95,10 @@ def fast_clean(messages: Any, rules: TemplateRules | None) -> str | None:
             return None
         sig = "".join([ROLE_CODE[m["role"]] for m in messages])
         contents = [m["content"] for m in messages]
+        if any(type(c) is list for c in contents):
+            allowed = part_roles(rules)
+            contents = [c if type(c) is not list else joined_text(c) if m["role"] in allowed else None
+                        for m, c in zip(messages, contents)]
         text = SEP.join(contents)
     except (KeyError, TypeError):
         return None
@@ -258,9 +267,12 @@ def _message(raw: Any, i: int, row: int, path: PathFn, issues: list[Issue]) -> M
         issues.append(Issue.make(row, path(i, "content"), "missing-field", "message has no 'content'"))
     elif content is None:
         issues.append(Issue.make(row, path(i, "content"), "null-content", "content is null"))
+    elif isinstance(content, list):
+        issues += [Issue.make(row, f"{path(i, 'content')}{where}", code, message)
+                   for where, code, message in part_issues(content)]
     elif not isinstance(content, str):
         issues.append(Issue.make(row, path(i, "content"), "non-string-content",
-                                 f"content must be a string, got {json_type(content)}"))
+                                 f"content must be a string or a list of parts, got {json_type(content)}"))
     if len(issues) > before:
         return None
     try:
@@ -272,31 +284,55 @@ def _message(raw: Any, i: int, row: int, path: PathFn, issues: list[Issue]) -> M
         return None
 
 
+def _text_runs(m: Message, i: int, path: PathFn) -> list[tuple[str, str]]:
+    """(path, text) of each text a message holds: its content, or each of its text parts."""
+    if isinstance(m.content, list):
+        where = path(i, "content")
+        return [(f"{where}[{j}].text", p.text) for j, p in enumerate(m.content) if isinstance(p, TextPart)]
+    return [(path(i, "content"), m.content or "")]
+
+
 def _content_issues(messages: list[Message], row: int, path: PathFn, rules: TemplateRules | None) -> list[Issue]:
     issues = []
+    if rules is not None and (refused := parts_issue(messages, row, path, rules)) is not None:
+        issues.append(refused)
     for i, m in enumerate(messages):
         # most messages have no issue: the path is built only for one that has
-        if m.content == "":
+        if isinstance(m.content, list):
+            if not text_of(m.content).strip() and not any(p.type != "text" for p in m.content):
+                code = "whitespace-content" if text_of(m.content) else "empty-content"
+                issues.append(Issue.make(row, path(i, "content"), code, f"{m.role} content has no text and no "
+                                                                         "image"))
+        elif m.content == "":
             if not (m.role == "assistant" and (m.tool_calls or _trains_reasoning_field(m, rules))):
                 issues.append(Issue.make(row, path(i, "content"), "empty-content", f"{m.role} content is empty"))
         elif not m.content.strip():
             issues.append(Issue.make(row, path(i, "content"), "whitespace-content",
                                      f"{m.role} content is only whitespace"))
-        if has_control_char(m.content):  # a control character or a bidirectional control: which?
-            if bad := CONTROL.search(m.content):
-                issues.append(Issue.make(row, path(i, "content"), "control-character",
-                                         f"control character U+{ord(bad.group()):04X} at offset {bad.start()}"))
-            if bidi := BIDI.search(m.content):
-                issues.append(Issue.make(row, path(i, "content"), "bidi-control",
-                                         f"bidirectional control U+{ord(bidi.group()):04X} at offset {bidi.start()}: "
-                                         "it reorders how the text is displayed"))
+        for where, text in _text_runs(m, i, path):
+            issues += _text_issues(text, where, row, rules)
         if rules is not None:
-            found = sorted((at, token) for token in rules.special_tokens if (at := m.content.find(token)) >= 0)
-            issues += [Issue.make(row, path(i, "content"), "special-token-in-content",
-                                  f"{token!r} of template {rules.name} at offset {at}") for at, token in found]
             if m.role not in rules.roles:
                 issues.append(Issue.make(row, path(i, "role"), "role-not-supported",
                                          f"template {rules.name} does not accept role {m.role!r}"))
+    return issues
+
+
+def _text_issues(text: str, where: str, row: int, rules: TemplateRules | None) -> list[Issue]:
+    """Control characters, bidirectional controls and the template's special tokens in one text."""
+    issues = []
+    if has_control_char(text):  # a control character or a bidirectional control: which?
+        if bad := CONTROL.search(text):
+            issues.append(Issue.make(row, where, "control-character",
+                                     f"control character U+{ord(bad.group()):04X} at offset {bad.start()}"))
+        if bidi := BIDI.search(text):
+            issues.append(Issue.make(row, where, "bidi-control",
+                                     f"bidirectional control U+{ord(bidi.group()):04X} at offset {bidi.start()}: "
+                                     "it reorders how the text is displayed"))
+    if rules is not None:
+        found = sorted((at, token) for token in rules.special_tokens if (at := text.find(token)) >= 0)
+        issues += [Issue.make(row, where, "special-token-in-content",
+                              f"{token!r} of template {rules.name} at offset {at}") for at, token in found]
     return issues
 
 
@@ -345,13 +381,15 @@ def _structure_issues(messages: list[Message], row: int, path: PathFn, root: str
 
 
 def check_messages(raw_messages: list[Any], row: int, path: PathFn, root: str, rules: TemplateRules | None,
-                   shape: str = "conversation",
-                   fields: dict[str, Any] | None = None) -> tuple[list[Message] | None, list[Issue]]:
+                   shape: str = "conversation", fields: dict[str, Any] | None = None,
+                   images: ImageChecks | None = None) -> tuple[list[Message] | None, list[Issue]]:
     """Validate raw message dicts precisely: (the messages, or None when unusable; issues).
     `shape`: what the format's rows hold by design (`Format.shape`): a conversation; a
     `completion` (one assistant message, no prompt); a `prompt` (no reply: it ends open);
     `fields`: the row's other fields: its calls are checked against its `tools` and
-    `parallel_tool_calls` (validation/checks/tools.py)."""
+    `parallel_tool_calls` (validation/checks/tools.py), its `images` against the placeholders;
+    `images`: reads the images the row names (validation/checks/images.py; relative paths from the
+    working directory without it)."""
     issues: list[Issue] = []
     if not raw_messages:
         return None, [Issue.make(row, root, "no-messages", "the conversation has no messages")]
@@ -366,4 +404,15 @@ def check_messages(raw_messages: list[Any], row: int, path: PathFn, root: str, r
         for i, m in enumerate(raw_messages) if "train" in m and not isinstance(m["train"], bool)]
     if rules is not None and rules.reasoning is not None and not any(f[1] in REASONING_ERRORS for f in found):
         found += template_reasoning_issues(raw_messages, rules.reasoning, rules.name, root)
+    found += _image_issues(raw_messages, fields or {}, path, images)
     return messages, issues + [Issue.make(row, where, code, message) for where, code, message in found]
+
+
+def _image_issues(raw_messages: list[Any], fields: dict[str, Any], path: PathFn,
+                  images: ImageChecks | None) -> list[tuple[str, str, str]]:
+    """How the row writes its images, then each image (validation/checks/images.py)."""
+    if "images" not in fields and not any(isinstance(m.get("content"), list) for m in raw_messages):
+        return []
+    refs, found = row_images(raw_messages, fields, path)
+    checks = images or ImageChecks()
+    return found + [problem for ref in refs for problem in checks.check(ref)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from validation.content import comparable_text
 from validation.checks.messages import SEP, check_messages, fast_clean, message_dup_text
 from validation.checks.prover import hash_conversation
 from validation.models import Message, Preference, Unpaired
@@ -17,11 +18,12 @@ from validation.readers.pairs import ASSISTANT, READERS, TURN, metadata_of, shar
 from validation.report import Issue
 
 
-def read_pair(name: str, data: dict[str, Any], row: int, rules: Any = None
+def read_pair(name: str, data: dict[str, Any], row: int, rules: Any = None, images: Any = None
               ) -> tuple[Preference | Unpaired | None, list[Any]]:
     """One row of preference format `name` read and its messages checked: (the canonical value,
     None when its parts cannot be read as messages; issues). Each reply is checked with the
-    prompt as one conversation (`check_messages`, so every message check applies)."""
+    prompt as one conversation (`check_messages`, so every message check applies; `images`: the
+    `ImageChecks` the row's images are read with)."""
 
     try:
         raw = READERS[name](data)
@@ -48,7 +50,7 @@ def read_pair(name: str, data: dict[str, Any], row: int, rules: Any = None
             n = len(raw.prompt)
             return raw.where("prompt", i, f) if i < n else raw.where(part, i - n, f)
 
-        messages, found = check_messages(raw.prompt + reply, row, path, root, rules, fields=data)
+        messages, found = check_messages(raw.prompt + reply, row, path, root, rules, fields=data, images=images)
         for issue in found:
             key = (issue.path, issue.code, issue.message)
             said = wrong_role and issue.code in _SAID_BY_ROLE and issue.path.startswith(root)
@@ -62,12 +64,12 @@ def read_pair(name: str, data: dict[str, Any], row: int, rules: Any = None
     return to_pair(raw, [prompt, *replies], metadata_of(name, data)), issues  # type: ignore[list-item]
 
 
-def check_pair(name: str, data: dict[str, Any], row: int, rules: Any = None
+def check_pair(name: str, data: dict[str, Any], row: int, rules: Any = None, images: Any = None
                ) -> tuple[list[Any], str | None, Preference | Unpaired | None]:
     """Validate one row of preference format `name`: (issues, duplicate text, the canonical value),
     the last two None when the row has errors: its messages (`read_pair`), then the pair itself."""
 
-    value, issues = read_pair(name, data, row, rules)
+    value, issues = read_pair(name, data, row, rules, images)
     if name == "hh-text" and value is not None:
         issues += _shared_start(data, row)
     if isinstance(value, Preference):
@@ -179,8 +181,8 @@ def label_balance(labels: Any) -> list[Any]:
 def fold_alike(chosen: list[Message], rejected: list[Message]) -> bool:
     """Are the two replies equal after the fold duplicates use (case, whitespace)?"""
 
-    return hash_conversation([m.role for m in chosen], [m.content for m in chosen])[1] == \
-        hash_conversation([m.role for m in rejected], [m.content for m in rejected])[1]
+    return hash_conversation([m.role for m in chosen], [comparable_text(m.content) for m in chosen])[1] == \
+        hash_conversation([m.role for m in rejected], [comparable_text(m.content) for m in rejected])[1]
 
 
 def _sameness(chosen: list[Message], rejected: list[Message], row: int, root: str) -> list[Any]:

@@ -64,12 +64,13 @@ class Prover:
 
     def __init__(self, shape: RawShape, *, special_tokens: Sequence[str] = (),
                  roles: Collection[str] = tuple(ROLE_CODE), other_keys: Sequence[str] = (),
-                 pairs: str | None = None) -> None:
+                 pairs: str | None = None, parts: Collection[str] = ()) -> None:
         """`roles`: those the template takes (a row with another is left to Python);
         `other_keys`: top-level fields that also feed the messages (a row holding one is left to Python);
         `pairs`: the rows are preference pairs of this format (`preference`, `preference-implicit`, `hh-text`),
         their messages under the shape's role and content keys: cleared when `preference.check_pair` finds
-        them clean."""
+        them clean; `parts`: the roles whose content may be text parts (validation/content.py), cleared as
+        the text they join to (not in pairs)."""
         self._layout = None if pairs is None else PAIR_LAYOUTS[pairs]
         # Only the roles `fast_clean` clears, and of those only the ones the template takes.
         table = {name: role for name, role in (shape.roles or {r: r for r in ROLE_CODE}).items()
@@ -77,6 +78,7 @@ class Prover:
         self._args = (shape.list_key.encode(), shape.role_key.encode(), shape.content_key.encode(),
                       {name.encode(): role.encode() for name, role in table.items()},
                       tuple(t.encode() for t in special_tokens if t), tuple(k.encode() for k in other_keys))
+        self._parts = b"" if pairs is not None else "".join(sorted({r[0] for r in parts if r in ROLE_CODE})).encode()
 
     def prove(self, lines: list[bytes]) -> list[tuple[Any, ...] | None]:
         """Per line: None when not certainly clean, else (exact hash, folded hash, characters), and for
@@ -91,7 +93,7 @@ class Prover:
         """
         if self._layout is not None:
             return _rowscan.prove_pairs(lines, self._layout, *self._args[1:])
-        return _rowscan.prove(lines, *self._args)
+        return _rowscan.prove(lines, *self._args, self._parts)
 
     def prove_block(self, data: bytes, before: int, first: bool = False) -> tuple[Any, ...]:
         r"""`prove` over the lines of a block of JSONL, split in C: (lines, records, cleared rows,
@@ -108,6 +110,6 @@ class Prover:
             (3, 2, [11], [7], [(13, b'{"messages": []}\n')])
         """
         lines, records, rows, exact, folded, chars, shared, rest = _rowscan.prove_block(
-            data, before, first, -1 if self._layout is None else self._layout, *self._args)
+            data, before, first, -1 if self._layout is None else self._layout, *self._args, self._parts)
         return (lines, records, array("q", rows), array("Q", exact), array("Q", folded), array("q", chars),
                 shared, rest)

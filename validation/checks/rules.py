@@ -44,6 +44,36 @@ class ToolSupport:
 
 
 @dataclass(frozen=True)
+class PartSupport:
+    """What a template renders of content parts (validation/content.py), probed from its text
+    (templating/probes/capabilities.py): `roles`: the roles whose text parts reach the text, none
+    written as a list; `images`: the types of image part (`image`, `image_url`) that leave their
+    placeholder in a user's turn (not dropped, not refused); `refused`: (role, what the template
+    does instead) for the other roles probed (system, user, assistant)."""
+
+    roles: tuple[str, ...]
+    images: tuple[str, ...] = ()
+    refused: tuple[tuple[str, str], ...] = ()
+
+    def takes(self, role: str) -> bool:
+        """Whether the template renders text parts in a message of `role` (a tool result: never probed, so no)."""
+        return role in self.roles
+
+    def why(self, role: str) -> str:
+        """What the template does with parts in a message of `role` instead of rendering them."""
+        return dict(self.refused).get(role, "not probed for this role")
+
+    def describe(self) -> str:
+        """One line for `instructkit templates`."""
+        if not self.roles:
+            return "no content parts"
+        kinds = ["text", *self.images]
+        own = "" if len(self.roles) == 3 or self.roles == ("user", "assistant") and not self.refused else \
+            f" ({', '.join(self.roles)} only)"
+        return f"{', '.join(kinds[:-1]) + ' and ' if len(kinds) > 1 else ''}{kinds[-1]} parts{own}"
+
+
+@dataclass(frozen=True)
 class TemplateRules:
     """What a chat template refuses: its special tokens inside content, roles, non-alternation.
 
@@ -65,6 +95,7 @@ class TemplateRules:
     audit: AuditHook | None = field(default=None, compare=False)
     tools: ToolSupport | None = field(default=None, compare=False)  # None: not known (no check)
     reasoning: ReasoningSupport | None = field(default=None, compare=False)  # None: not known (no check)
+    parts: PartSupport | None = field(default=None, compare=False)  # None: not known (no check)
     # preference rows (validation.models.Preference / Unpaired), tokenizer, max_length -> RowAudit per row
     audit_pairs: Callable[..., Sequence[Any]] | None = field(default=None, compare=False)
 

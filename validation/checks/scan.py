@@ -12,6 +12,7 @@ into a `Findings`, which keeps counts exact and examples bounded.
 from __future__ import annotations
 
 import gc
+import hashlib
 import io
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,12 +21,15 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from validation.checks.messages import (check_messages, fast_clean, fast_clean_tools, message_dup_text, suspects,
-                               suspect_tokens, with_call_content)
+                                        suspect_tokens, with_call_content)
+from validation.checks.parts import part_roles
 from validation.errors import RowProblems
 from validation.readers.formats import Format
 from validation.readers.fields import RawShape
 from validation.readers.decode import decode_row, loads_text
 from validation.checks.duplicates import Duplicates
+from validation.checks.images import ImageChecks
+from validation.content import text_of
 from validation.readers.files import BOM, Record
 from validation.models import ROLES, Conversation, Unpaired
 from validation.checks.pairs import FAST_PAIRS, check_pair, fast_pair, label_balance, shared_start_issue
@@ -64,11 +68,14 @@ class Scanner:
     def __init__(self, fmt: Format, *, rules: TemplateRules | None = None, max_length: int | None = None,
                  tokenizer: Tokenizer | None = None, duplicates: bool = True,
                  response: ResponseSchema | None = None, near: NearDuplicates | None = None,
-                 benchmark: Benchmark | None = None, required: dict[str, str] | None = None) -> None:
+                 benchmark: Benchmark | None = None, required: dict[str, str] | None = None,
+                 images: ImageChecks | None = None) -> None:
         """`near`: near-duplicate clusters are found (--near-dup); `benchmark`: rows that overlap it are
         errors (--decontaminate). Both read the text of every row, so no raw line is cleared unread.
-        `required`: columns each row must hold, {name: JSON type} (--reward-columns)."""
+        `required`: columns each row must hold, {name: JSON type} (--reward-columns). `images`: reads
+        the images rows name (relative paths from the working directory without it)."""
         self.fmt = fmt
+        self.images = images
         self.required = required
         self.response = response
         self.near = near
@@ -90,7 +97,8 @@ class Scanner:
             or (rules is not None and rules.flags_plain_rows) or near is not None or benchmark is not None \
             or required \
             else Prover(shape, special_tokens=suspect_tokens(rules), roles=rules.roles if rules else ROLES,
-                        other_keys=sorted(fmt.extra_keys | {"tools"}), pairs=pairs)
+                        other_keys=sorted(fmt.extra_keys | {"tools", "images"}), pairs=pairs,
+                        parts=part_roles(rules))
 
     def scan(self, records: Iterable[Record], findings: Findings | None = None) -> Iterator[RowOutcome]:
         """Yield a `RowOutcome` per record, in input order; duplicates go into `findings` as they
@@ -144,7 +152,7 @@ class Scanner:
             return issues, text, None
         messages, issues = check_messages(raw_messages, record.row, partial(self.fmt.path, record.data),
                                           self.fmt.root, self.rules, self.fmt.shape,
-                                          fields=record.data)
+                                          fields=record.data, images=self.images)
         if messages is None or any(i.severity == "error" for i in issues):
             return issues, None, None
         if self.fmt.shape == "prompt" and self.rules is not None and self.rules.render_prompt is not None:
@@ -158,7 +166,7 @@ class Scanner:
 
     def _pair(self, data: dict[str, Any], row: int) -> tuple[list[Issue], str | None]:
         """`check_pair`'s issues and duplicate text; the label of a valid unpaired row is counted."""
-        issues, text, value = check_pair(self.fmt.name, data, row, self.rules)
+        issues, text, value = check_pair(self.fmt.name, data, row, self.rules, self.images)
         if isinstance(value, Unpaired):
             self.labels[value.label] += 1
         return issues, text
@@ -169,7 +177,8 @@ class Scanner:
         if isinstance(data, Issue):
             return [data], None, None, False
         if self.fmt.preference:  # a pair: cleared now and scanned with its chunk, or checked as a pair
-            text = fast_pair(data, self.rules, self.fmt.name) if self.fmt.name in FAST_PAIRS else None
+            text = fast_pair(data, self.rules, self.fmt.name) if self.fmt.name in FAST_PAIRS and "images" not in data \
+                else None
             if text is not None:
                 return [], text, None, True
             issues, text = self._pair(data, record.row)
@@ -178,7 +187,7 @@ class Scanner:
             raw_messages = self.fmt.to_messages(data)
         except RowProblems as exc:
             return [Issue.make(record.row, p, code, m) for p, code, m in exc.problems], None, None, False
-        if self.fmt.shape == "prompt":  # (the fast paths clear conversations: a prompt ending in a reply is not)
+        if self.fmt.shape == "prompt" or "images" in data:  # (the fast paths clear conversations, without images)
             text, fast = None, False
         elif "tools" in data:  # cleared with its content scanned, or checked precisely
             text, fast = fast_clean_tools(raw_messages, data, self.rules), False
@@ -291,7 +300,7 @@ class Scanner:
 
     def _lengths(self, chunk: list[Record], kept: list[tuple[int, Any]], extra: dict[int, list[Issue]]) -> None:
         if self.tokenizer is None:
-            lengths = [sum(len(m.get("content") or "") for m in msgs) for _, msgs in kept]
+            lengths = [sum(len(text_of(m.get("content"))) for m in msgs) for _, msgs in kept]
             unit = "characters"
         else:
             render = self.rules.render if self.rules is not None and self.rules.render else _plain_text
@@ -325,8 +334,12 @@ def _renderable(messages: list[Any], row: Any) -> Any:
 
 
 def _with_tools(text: str, row: Any) -> str:
-    """A row's duplicate text with the tools it declares: the same messages with other tools render
-    another prompt, so they are not duplicates. (U+001C cannot occur in a valid row's content.)"""
+    """A row's duplicate text with the tools it declares and the images of its `images` column: the
+    same messages with other tools render another prompt, with other images ask about other
+    pictures, so they are not duplicates. (U+001C and U+001B cannot occur in a valid row's content.)"""
+    images = row.get("images") if isinstance(row, dict) else None
+    if images:
+        text += "\x1b" + _images_key(images)
     tools = row.get("tools") if isinstance(row, dict) else None
     if not tools:
         return text
@@ -336,9 +349,22 @@ def _with_tools(text: str, row: Any) -> str:
         return text + "\x1c" + repr(tools)
 
 
+def _images_key(images: Any) -> str:
+    """What duplicates compare of an `images` column: each path or URL, or the digest of the bytes an
+    entry holds (a Parquet `Image` column), so that no image's bytes are copied into the text."""
+    if not isinstance(images, list):
+        return repr(images)
+    keys = []
+    for value in images:
+        data = value.get("bytes") if isinstance(value, dict) else None
+        keys.append(value if isinstance(value, str) else hashlib.blake2b(data, digest_size=16).hexdigest()
+                    if isinstance(data, (bytes, bytearray)) else repr(value))
+    return "\x1b".join(keys)
+
+
 def _plain_text(messages: Any) -> str:
     if isinstance(messages, Conversation):
-        return "\n".join(m.content for m in messages.messages)
-    return "\n".join(m.get("content") or "" for m in messages)
+        return "\n".join(text_of(m.content) for m in messages.messages)
+    return "\n".join(text_of(m.get("content")) for m in messages)
 
 

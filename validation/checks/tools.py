@@ -303,8 +303,9 @@ TOOL_KEYS = ('"tools"', '"tool_calls"', '"function_call"')  # as JSON writes the
 
 
 def has_tool_fields(row: dict[str, Any]) -> bool:
-    """Does the row declare tools or make calls (in any format)?"""
-    text = json.dumps(row, ensure_ascii=False)
+    """Does the row declare tools or make calls (in any format)? (Values JSON cannot write, such as
+    the bytes of a Parquet binary column, are written as their repr: they hold no key.)"""
+    text = json.dumps(row, ensure_ascii=False, default=repr)
     return any(key in text for key in TOOL_KEYS)
 
 

@@ -121,11 +121,20 @@ def _roles(conv: Conversation) -> list[str]:
 
 
 def _plain(conv: Conversation, target: str) -> None:
-    """Single-field targets hold only role and content; refuse anything else."""
+    """Single-field targets hold only role and text content; refuse anything else."""
     for i, m in enumerate(conv.messages):
         extra = sorted(set(m.to_dict()) - {"role", "content"})
         if extra:
             raise CannotConvert(f"{target} cannot hold messages[{i}] field(s) {', '.join(extra)}")
+        _text(m, i, target)
+
+
+def _text(m: Message, i: int, target: str) -> str:
+    """The message's content where `target` holds a text; a list of content parts is refused."""
+    if isinstance(m.content, list):
+        raise CannotConvert(f"{target} holds text, but messages[{i}].content is a list of content parts (images "
+                            "stay in the messages format; `validate --template NAME --fix` joins text-only parts)")
+    return m.content or ""
 
 
 # --- messages ------------------------------------------------------------------------------
@@ -210,7 +219,7 @@ def _sharegpt_turn(m: Message) -> Raw:
             del fields["tool_calls"]
         value = json.dumps(calls[0] if len(calls) == 1 else calls, ensure_ascii=False)
         return {"from": "function_call", "value": value, **fields}
-    return {"from": SHAREGPT_NAMES[m.role], "value": m.content, **fields}
+    return {"from": SHAREGPT_NAMES[m.role], "value": m.to_dict()["content"], **fields}
 
 
 def _sharegpt_from(conv: Conversation) -> Raw:
@@ -271,7 +280,7 @@ def _pc_from(conv: Conversation, *, lists: bool = False) -> Raw:
     roles = _roles(conv)
     if not roles or roles[-1] != "assistant":
         raise CannotConvert("prompt-completion needs the conversation to end with an assistant turn")
-    plain = all(set(m.to_dict()) == {"role", "content"} for m in conv.messages)
+    plain = all(set(m.to_dict()) == {"role", "content"} and isinstance(m.content, str) for m in conv.messages)
     if roles == ["user", "assistant"] and plain and not lists:
         return merge_fields(conv.metadata, {"prompt": conv.messages[0].content, "completion": conv.messages[1].content})
     return merge_fields(conv.metadata, {"prompt": as_dicts(conv.messages[:-1]),
@@ -306,7 +315,7 @@ def _prompt_from(conv: Conversation) -> Raw:
                                 "than text (calls, reasoning or other fields)")
         if "answer" in metadata:
             raise CannotConvert("prompt-only keeps a final reply as the row's answer, but the row already has one")
-        messages, metadata["answer"] = messages[:-1], last.content
+        messages, metadata["answer"] = messages[:-1], _text(last, len(messages) - 1, "prompt-only's answer")
     if not messages:
         raise CannotConvert("prompt-only needs a prompt: the conversation is one reply")
     return merge_fields(metadata, {"prompt": as_dicts(messages)})

@@ -36,7 +36,8 @@ def run_sharded(args: argparse.Namespace) -> int:
                     response_schema=os.path.abspath(args.response_schema) if args.response_schema else None,
                     response_scope=args.response_scope,
                     reward_columns=parse_required(args.reward_columns) if args.reward_columns else None,
-                    max_issues=args.max_issues, spool=args.issues_jsonl is not None, **_corpus(args))
+                    max_issues=args.max_issues, spool=args.issues_jsonl is not None,
+                    image_root=os.path.abspath(args.image_root) if args.image_root else None, **_corpus(args))
     tasks = args.tasks or (default_workers() if args.executor == "local" else DEFAULT_REMOTE_TASKS)
     logs = args.logs or _default_logs(inputs, checks, args.executor, tasks)
     slurm = None

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, ContextManager
 
+from validation.checks.images import ImageChecks
 from validation.checks.parallel import BLOCK_BYTES, blocks, scan_blocks
 from validation.checks.scan import Scanner
 from validation.options import check_max_length, check_tokenizer, resolve_rules, response_schema_of
@@ -57,6 +58,7 @@ class Checks:
     near_dup: NearDupOptions | None = None
     benchmark: Benchmark | None = field(default=None, compare=False)
     max_issues: int | None = None
+    image_root: str | None = None  # relative image paths: from here, else from each shard's folder
     spool: bool = False  # every issue is wanted (--issues-jsonl): each unit writes all of its own
 
     def key(self) -> str:
@@ -117,6 +119,7 @@ class UnitResult:
 def check_unit(checks: Checks, scanner: Scanner, unit: Unit, spool: IO[bytes] | None = None) -> UnitResult:
     """Check every row of `unit`; `spool`: where every issue is written as it is found."""
     findings = Findings(checks.max_issues, spool)
+    scanner.images = ImageChecks.beside(unit.path, checks.image_root)  # (shards may lie in different folders)
     if checks.lines(unit):
         with _unit_bytes(unit) as (f, size):
             lines, records, invalid = scan_blocks(scanner, findings, blocks(f, size, limit=checks.limit),

@@ -56,6 +56,8 @@ class Stats:
     summary: StatsSummary
     # per conversation: messages, length, assistant_start, assistant_end, exact, folded (statistics/frames.py)
     conversations: pl.DataFrame = field(repr=False)
+    # per image: conversation, format, width, height, digest (statistics/images.py); None without images
+    images: pl.DataFrame | None = field(default=None, repr=False)
 
     def plot(self, path: str | os.PathLike[str], *, html: bool | None = None, inputs: Paths = ()) -> Path:
         """Write the length histograms as PNG, or a self-contained HTML report (`html`; by default
@@ -181,12 +183,14 @@ def _message(m: dict[str, Any]) -> dict[str, Any]:
 def stats(source: Source, *, tokenizer: Tokenizer | None = None, template: TemplateRules | HasRules | None = None,
           max_length: int | None = None, format: str | None = None, column: str | None = None,
           split: str = "train", audits: list[Any] | None = None, progress: bool = False,
-          response_schema: Any = None, response_scope: str = "last", near_dup: Any = None) -> Stats:
+          response_schema: Any = None, response_scope: str = "last", near_dup: Any = None,
+          image_root: Any = None) -> Stats:
     """Statistics of `source`; tokens when `tokenizer` is given, trainable tokens with `template` too.
     Rows that declare tools or make calls add tool counts (`summary.tools`); `response_schema`
     (a JSON Schema or its file) counts the replies that validate (`summary.responses`); `near_dup`
     (True or `NearDupOptions`) clusters near-duplicate conversations as `validate` does and counts
-    the clusters by size (`summary.near_duplicates`).
+    the clusters by size (`summary.near_duplicates`). Rows that hold images add their counts, formats and
+    sizes (`summary.images`; relative paths from `image_root`, else the dataset's folder).
 
     `audits`: the template's audit of these same rows, in order, when the caller already has it
     (`train` does), so the rows are not rendered and tokenized a second time. `progress`: bars
@@ -209,6 +213,7 @@ def stats(source: Source, *, tokenizer: Tokenizer | None = None, template: Templ
         with Parts(data) if c_readable(data) else nullcontext() as parts:
             frames = frame_reader.read_frames(data, progress=progress, parts=parts)
         tool_summary, responses = tool_counts(data, response, found=frames.tools)
+        images = _images(data, image_root)
     frame, per_conversation = frames.messages, frames.conversations
     tokenizer = check_tokenizer(tokenizer)
     rules = resolve_rules(template)
@@ -249,10 +254,23 @@ def stats(source: Source, *, tokenizer: Tokenizer | None = None, template: Templ
         "reasoning": _reasoning(frame, per_conversation.height, tokenizer, rules, frames.reasoning),
         "near_duplicates": None if near_dup is None or near_dup is False else
         _near_duplicates(frame, None if near_dup is True else near_dup),
+        "images": images[1] if images is not None else None,
     })
     if supervision is not None:  # the rendered length, which is what max_length truncates
         per_conversation = per_conversation.with_columns(length=pl.Series(supervision.lengths, dtype=pl.UInt32))
-    return Stats(source_name(source), frames.format, frame, summary, per_conversation)
+    return Stats(source_name(source), frames.format, frame, summary, per_conversation,
+                 images[0] if images is not None else None)
+
+
+def _images(data: Any, root: Any) -> tuple[pl.DataFrame, Any] | None:
+    """(`image_frame`, `image_counts`) of a dataset whose rows hold images (None without any, or
+    rows read once only)."""
+    from validation.statistics.images import has_images, image_counts, image_frame
+
+    if not data.rereadable or not has_images(data):
+        return None
+    frame, roles, per_row = image_frame(data, root)
+    return frame, image_counts(frame, roles, per_row)
 
 
 def _reasoning(frame: pl.DataFrame, rows: int, tokenizer: Tokenizer, rules: TemplateRules | None,

@@ -23,6 +23,8 @@ import polars as pl
 
 from validation import _rowscan
 from validation.checks.messages import with_call_content
+from validation.checks.parts import part_issues
+from validation.content import text_of
 from validation.errors import RowProblems
 from validation.readers.formats import Format
 from validation.readers.files import Record
@@ -302,7 +304,7 @@ def _python_frame(records: Iterable[tuple[int, Record]], fmt: Format) -> tuple[p
             messages = None
         messages = [with_call_content(m) if isinstance(m, dict) else m for m in messages or ()]  # as validate
         if not messages or not all(isinstance(m, dict) and isinstance(m.get("role"), str)
-                                   and isinstance(m.get("content"), str) for m in messages):
+                                   and _readable(m.get("content")) for m in messages):
             skipped += 1
             continue
         for turn, message in enumerate(messages):
@@ -310,7 +312,12 @@ def _python_frame(records: Iterable[tuple[int, Record]], fmt: Format) -> tuple[p
             columns["conversation"].append(conversation)
             columns["turn"].append(turn)
             columns["role"].append(message["role"])
-            columns["content"].append(message["content"])
+            columns["content"].append(text_of(message["content"]))  # (the text of content parts)
             columns["reasoning"].append(message[source] if source else None)
             columns["reasoning_source"].append(source)
     return pl.DataFrame(columns, schema=FRAME_SCHEMA), skipped
+
+
+def _readable(content: Any) -> bool:
+    """A string, or a list of content parts `validate` reads (validation/content.py)."""
+    return isinstance(content, str) or (isinstance(content, list) and not part_issues(content))

@@ -87,6 +87,19 @@ def overview_lines(summary: StatsSummary) -> list[tuple[str, str]]:
         if r.dropped_by_template:
             d = r.dropped_by_template
             lines.append((f"reasoning {d['template']} drops (a field it does not print)", f"{d['replies']:,} replies, {d['chars']:,} chars"))
+    if summary.images:
+        i = summary.images
+        read = i.images - i.formats.get("remote", 0) - i.formats.get("unreadable", 0)
+        lines += [("images: rows with / without", f"{i.images:,} in {i.rows_with_images:,} rows; "
+                                                  f"{i.rows_without_images:,} text-only rows"),
+                  ("images: formats, by role", f"{', '.join(f'{k} {n:,}' for k, n in i.formats.items())}; "
+                                               f"{', '.join(f'{k} {n:,}' for k, n in i.by_role.items())}")]
+        if read:
+            w, h, a = i.width, i.height, i.aspect_ratio
+            lines.append(("images: size p50 (min-max), aspect p50; repeated",
+                          f"{w['p50']:g}x{h['p50']:g} px ({w['min']}x{h['min']} - {w['max']}x{h['max']}), "
+                          f"{a['p50']:g}:1; {i.repeated:,} of {read:,} repeat an earlier image ({i.distinct:,} "
+                          "distinct)"))
     if summary.responses:
         r = summary.responses
         share = f" ({r.share_valid:.1%})" if r.share_valid is not None else ""
@@ -191,13 +204,22 @@ def conversation_figure(stats: Any, plt: Any) -> Any:
     per_conversation = stats.conversations["length"].to_list()
     per_turn = stats.frame.filter(pl.col("role") == "assistant")[column].to_list()
     near = stats.summary.near_duplicates
-    figure, axes = plt.subplots(1, 3 if near else 2, figsize=(16 if near else 11, 4), constrained_layout=True)
+    images = getattr(stats, "images", None)
+    sized = images.filter(pl.col("width").is_not_null()) if images is not None else None
+    panels = 2 + bool(near) + (sized is not None and sized.height > 0)
+    figure, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4), constrained_layout=True)
     if near:  # --near-dup: how many clusters of each size
         sizes = sorted(near.sizes.items())
         axes[2].bar([str(size) for size, _ in sizes], [count for _, count in sizes], color="#55A868")
         axes[2].set_title(f"near-duplicate clusters ({near.clusters:,}; {near.dropped:,} rows beyond their first)")
         axes[2].set_xlabel("rows in the cluster")
         axes[2].set_ylabel("clusters")
+    if sized is not None and sized.height:  # images: one point per image, its width and height
+        axis = axes[-1]
+        axis.scatter(sized["width"].to_list(), sized["height"].to_list(), s=12, alpha=0.5, color="#8172B2")
+        axis.set_title(f"image sizes ({sized.height:,} images read)")
+        axis.set_xlabel("width (pixels)")
+        axis.set_ylabel("height (pixels)")
     limit = stats.summary.max_length.limit if stats.summary.max_length else None
     for axis, values, title in ((axes[0], per_conversation, f"{unit} per conversation"),
                                 (axes[1], per_turn, f"{unit} per assistant turn")):

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.strategies import conversations, in_layout, metadata, pair_rows, wild_row
+from tests.strategies import PART_RULES, conversations, in_layout, metadata, pair_rows, wild_row, with_parts
 from validation import _rowscan, get_format, validate
 from validation.checks.prover import Prover, fold, hash_conversation
 from validation.checks.rules import CHATML, TemplateRules
@@ -77,6 +77,23 @@ rows = st.one_of(wild_row, st.builds(lambda ms, meta: {**meta, "messages": ms}, 
 def test_prover_changes_nothing_on_any_row(examples, rules, max_length):
     lines = [serialise(row, style) for row, style in examples]
     assert_same(lines, rules=rules, max_length=max_length)
+
+
+@FAST
+@given(st.lists(st.tuples(conversations().flatmap(with_parts), st.integers(0, 3)), min_size=1, max_size=4),
+       st.sampled_from([None, CHATML, PART_RULES]), st.sampled_from([None, 40]))
+def test_prover_changes_nothing_on_rows_of_content_parts(examples, rules, max_length):
+    assert_same([serialise(row, style) for row, style in examples], rules=rules, max_length=max_length)
+
+
+def test_prover_clears_text_parts_as_the_text_they_join_to():
+    row = {"messages": [{"role": "user", "content": [{"type": "text", "text": "Hi "}, {"text": "été", "type": "text"}]},
+                        {"role": "assistant", "content": "Hello"}]}
+    line = json.dumps(row).encode()
+    cleared = Prover(MESSAGES.raw, parts=("user", "assistant")).prove([line])[0]
+    assert cleared == (*hash_conversation(["user", "assistant"], ["Hi été", "Hello"]), 11)
+    assert Prover(MESSAGES.raw).prove([line]) == [None]  # (a template that takes no parts: Python decides)
+    assert Prover(MESSAGES.raw, parts=("assistant",)).prove([line]) == [None]
 
 
 @FAST

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Images in chat data: validate ► which templates take them ► render ► what training would do. No model is trained:
+# instructkit trains text models, and vision weights (SmolVLM, Qwen2.5-VL) come from the hub, which is offline here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ik=.venv/bin/instructkit
+mkdir -p out/demo
+export TRANSFORMERS_VERBOSITY=error TOKENIZERS_PARALLELISM=false
+echo "== 1. validate the vision example: 29 rows in three image layouts, every image's header read"
+$ik validate examples/vision.jsonl
+echo
+echo "== 2. what each template does with content parts (probed from its text, role by role)"
+$ik templates --json | .venv/bin/python -c "import json, sys
+for t in json.load(sys.stdin):
+    p = t['content_parts']
+    print(f\"{t['name']:24} {', '.join(p['roles']) or '-':24} {', '.join(p['images']) or '-'}\")"
+echo
+echo "== 3. under a text template the image rows cannot be rendered (exit 1 is expected)"
+$ik validate examples/vision.jsonl --template smollm2 --max-issues 3 || echo "(exit $?)"
+echo
+echo "== 4. under qwen3.5 each image is its placeholder; the processor expands it into image tokens"
+$ik render examples/vision.jsonl --template qwen3.5 --show-spans --row 2
+echo
+echo "== 5. a broken image: named, with its row and path (exit 1 is expected)"
+$ik validate tests/data/broken/image-unreadable.jsonl || echo "(exit $?)"
+echo
+echo "== 6. what training would do: image rows are left out (vision-not-supported), text rows train (exit 1 expected)"
+$ik audit examples/vision.jsonl --template qwen3.5 --model HuggingFaceTB/SmolLM2-135M-Instruct --json \
+    > out/demo/vision_audit.json || echo "(exit $?)"
+.venv/bin/python -c "import collections, json
+report = json.load(open('out/demo/vision_audit.json'))
+print(f\"{report['rows']} rows: {report['valid']} train, {report['invalid']} left out\")
+for code, n in collections.Counter(i['code'] for i in report['issues']).most_common():
+    print(f'  {code}: {n}')"
