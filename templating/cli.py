@@ -117,7 +117,7 @@ def run_templates(args: argparse.Namespace) -> int:
     from rich.text import Text
 
     console = Console()
-    if console.width < WIDE:  # a table of seven columns would cut tokens short: one block per template
+    if console.width < WIDE:  # a table of nine columns would cut tokens short: one block per template
         for s in specs:
             console.print(Text.assemble((s.name, "bold"), f"  aliases: {', '.join(s.aliases) or '-'}  system: "
                                         f"{'yes' if s.supports_system else 'no'}  end of turn: {s.end_of_turn}"))
@@ -142,7 +142,7 @@ def run_templates(args: argparse.Namespace) -> int:
     return 0
 
 
-WIDE = 150  # terminal columns from which `templates` prints one table
+WIDE = 240  # terminal columns from which `templates` prints one table (every token whole, tested)
 
 
 def run_render(args: argparse.Namespace) -> int:

@@ -92,7 +92,7 @@ def test_render_reports_what_a_template_raises_as_template_refused(tmp_path):
     assert out.getvalue() == ""
 
 
-@pytest.mark.parametrize("width", ["80", "200"])
+@pytest.mark.parametrize("width", ["80", "200", "240"])  # (blocks, blocks, the table)
 def test_templates_prints_every_special_token_whole_at_any_width(cli, monkeypatch, width):
     from templating import list_templates
 

@@ -34,11 +34,10 @@ def has_images(data: Dataset) -> bool:
     """Does the dataset name any image? A plain JSONL file is searched whole (its bytes, mapped);
     other sources by their first `SAMPLE` rows."""
     if data.kind == "jsonl" and data.path is not None and data.compression is None and not data.renamed:
-        with open(data.path, "rb") as f:
-            if f.seek(0, 2) == 0:
-                return False
-            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as view:
-                return view.find(b'"image') >= 0
+        if not data.size:
+            return False
+        with mmap.mmap(data.fd(), 0, access=mmap.ACCESS_READ) as view:  # (the file the dataset holds open)
+            return view.find(b'"image') >= 0
     for k, record in enumerate(data.records()):
         if k >= SAMPLE:
             return False
