@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import compileall
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -85,11 +86,12 @@ def main() -> None:
 
 
 def timed(path: Path, runs: int = 3) -> tuple[float, float, dict]:
-    """(floor seconds, validate seconds, its report): the best of `runs` each, the page cache warm."""
+    """(floor seconds, validate seconds, its report): the median of `runs` each, the page cache warm."""
     byte_compiled()
     floor(path)
-    base = min(floor(path) for _ in range(3))
-    ours, report = min((validate_cli(path) for _ in range(runs)), key=lambda r: r[0])
+    base = statistics.median(floor(path) for _ in range(runs))
+    results = sorted((validate_cli(path) for _ in range(runs)), key=lambda r: r[0])
+    ours, report = results[len(results) // 2]
     return base, ours, report
 
 

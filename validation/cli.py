@@ -58,6 +58,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                          "kinds compress it)")
     convert.add_argument("--to", required=True, metavar="FORMAT", help="target format")
     convert.add_argument("--to-column", metavar="NAME", help="column name of the target messages/text format")
+    convert.add_argument("--image-layout", choices=("hf", "openai", "placeholders"),
+                         help="write rows with images in this layout: hf ({\"type\": \"image\"} parts and an "
+                         "images column, as TRL reads them), openai (image_url parts), placeholders (<image> in "
+                         "the text and an images column, as LLaMA-Factory reads them)")
     convert.add_argument("--fix", action="store_true", help="repair mechanical problems first (see validate --fix) "
                          "and list every change")
     convert.add_argument("--template", metavar="NAME|FILE|MODEL", help="with --fix: fold the system prompt and strip "
@@ -145,7 +149,8 @@ def run_convert(args: argparse.Namespace) -> int:
     with opened(args) as data:
         report = convert(data, args.output, to=args.to, format=args.format, column=args.column,
                          to_column=args.to_column, split=args.split, fix=args.fix,
-                         template=template_of(args) if args.fix else None)  # (--template serves --fix only)
+                         template=template_of(args) if args.fix else None,  # (--template serves --fix only)
+                         image_layout=args.image_layout)
     if not args.json and report.rows and not report.valid:
         print(f"no row of {report.rows} could be converted to {args.to}: {args.output} was not written",
               file=sys.stderr)

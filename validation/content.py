@@ -137,3 +137,112 @@ def column_image(value: Any, where: str) -> ImageRef | None:
         if isinstance(path, str) and data is None:
             return ImageRef(path, f"{where}.path")
     return None
+
+
+# --- from one layout to another ----------------------------------------------------------------
+
+LAYOUTS = ("hf", "openai", "placeholders")
+_PART_KEYS = {"text": {"type", "text"}, "image": {"type", *IMAGE_FIELDS}, "image_url": {"type", "image_url"}}
+
+
+class LayoutError(ValueError):
+    """A row that `relayout` cannot write in the layout asked for without losing something."""
+
+
+def _pieces(messages: list[dict[str, Any]], column: list[Any] | None) -> list[list[tuple[str, Any]] | None]:
+    """Per message: its content as ("text", str) and ("image", entry) pieces in order (None: a message
+    without content to move, such as a call's null content); `entry` a path, URL, data URL or a
+    column's {"bytes", "path"}. Bare image parts and `<image>` placeholders take the column's
+    entries in order."""
+    column = list(column or [])
+    taken = 0
+    bare = any(isinstance(m.get("content"), list) and any(part_image(p) == (None, "") for p in m["content"])
+               for m in messages)
+    out: list[list[tuple[str, Any]] | None] = []
+    for i, m in enumerate(messages):
+        content = m.get("content")
+        if content is None:
+            out.append(None)
+            continue
+        pieces: list[tuple[str, Any]] = []
+        if isinstance(content, str):
+            texts = content.split(PLACEHOLDER) if column and not bare else [content]
+            for k, text in enumerate(texts):
+                if k:
+                    pieces.append(("image", column[taken] if taken < len(column) else None))
+                    taken += 1
+                if text:
+                    pieces.append(("text", text))
+        else:
+            for j, part in enumerate(content):
+                extra = set(part) - _PART_KEYS.get(part.get("type"), set())
+                if part.get("type") == "image_url":
+                    extra |= set(part["image_url"]) - {"url"}
+                if extra:
+                    raise LayoutError(f"messages[{i}].content[{j}] holds {', '.join(sorted(extra))}, which another "
+                                      "layout cannot hold")
+                image = part_image(part)
+                if image is None:
+                    pieces.append(("text", part["text"]))
+                elif image[0] is None:
+                    pieces.append(("image", column[taken] if taken < len(column) else None))
+                    taken += 1
+                else:
+                    pieces.append(("image", image[0]))
+        if any(kind == "image" and entry is None for kind, entry in pieces):
+            raise LayoutError("the row has more placeholders than images (image-count-mismatch)")
+        out.append(pieces)
+    if taken != len(column):
+        raise LayoutError("the row's images are not as many as its placeholders (image-count-mismatch)")
+    return out
+
+
+def relayout(messages: list[dict[str, Any]], column: list[Any] | None,
+             layout: str) -> tuple[list[dict[str, Any]], list[Any] | None]:
+    """(messages, `images` column or None) of a row written in `layout`: `hf` (text parts and bare
+    `{"type": "image"}` parts, the images in the column), `openai` (text and `image_url` parts, no
+    column; an image held as bytes becomes a data URL), `placeholders` (LLaMA-Factory: strings with
+    `<image>`, the images in the column). Text and images keep their order; a message without an
+    image keeps its content as it is (a string stays a string), except in `placeholders`, where
+    text parts join into one string. `LayoutError` where the row cannot be written there whole.
+
+    Example:
+        >>> relayout([{"role": "user", "content": "<image>What is it?"}], ["cat.png"], "openai")[0][0]["content"]
+        [{'type': 'image_url', 'image_url': {'url': 'cat.png'}}, {'type': 'text', 'text': 'What is it?'}]
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
+    pieces = _pieces(messages, column)
+    if layout == "placeholders" and any(kind == "text" and PLACEHOLDER in value
+                                        for own in pieces if own for kind, value in own):
+        raise LayoutError(f"a text holds {PLACEHOLDER} itself: in the placeholders layout it would read as an image")
+    out, images = [], []
+    for m, own in zip(messages, pieces):
+        has_image = own is not None and any(kind == "image" for kind, _ in own)
+        if own is None or (not has_image and layout != "placeholders"):
+            out.append(m)
+            continue
+        if layout == "placeholders":
+            content: Any = "".join(PLACEHOLDER if kind == "image" else value for kind, value in own)
+            images += [value for kind, value in own if kind == "image"]
+        elif layout == "hf":
+            content = [{"type": "image"} if kind == "image" else {"type": "text", "text": value} for kind, value in own]
+            images += [value for kind, value in own if kind == "image"]
+        else:
+            content = [{"type": "image_url", "image_url": {"url": _url(value)}} if kind == "image" else
+                       {"type": "text", "text": value} for kind, value in own]
+        out.append({**m, "content": content})
+    return out, (images or None) if layout != "openai" else None
+
+
+def _url(entry: Any) -> str:
+    """An image entry as a URL for an `image_url` part: as it is, or its bytes as a data URL."""
+    if isinstance(entry, str):
+        return entry
+    if isinstance(entry, dict) and isinstance(entry.get("bytes"), (bytes, bytearray)):
+        import base64
+
+        return "data:image;base64," + base64.b64encode(entry["bytes"]).decode("ascii")
+    if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+        return entry["path"]
+    raise LayoutError(f"an image entry the openai layout cannot hold: {type(entry).__name__}")

@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from validation.checks.messages import check_messages
-from validation.errors import CannotConvert, RowProblems
+from validation.content import LAYOUTS, LayoutError, relayout
+from validation.errors import CannotConvert, InputError, RowProblems
+from validation.models import Conversation, as_dicts
 from validation.readers.formats import Format, get_format
 from validation.outputs import write_rows
 from validation.report import Fix, Issue, Report
@@ -24,8 +26,10 @@ from validation.validate import conversation_of, fixed_records
 
 def convert(source: Source, out: str | os.PathLike[str], *, to: str, format: str | None = None,
             column: str | None = None, to_column: str | None = None, split: str = "train", fix: bool = False,
-            template: TemplateRules | HasRules | None = None) -> Report:
+            template: TemplateRules | HasRules | None = None, image_layout: str | None = None) -> Report:
     """Write `source` to `out` in format `to`; the report lists every row not written.
+    `image_layout`: rows with images are written in that layout (`hf`, `openai`, `placeholders`:
+    validation.content.relayout); a row it cannot hold whole is reported, not written.
 
     Content problems (empty turns, duplicates) are carried through unchanged: `validate` is the
     place to find them. `report.valid` counts the rows written; when rows were read and none
@@ -42,13 +46,15 @@ def convert(source: Source, out: str | os.PathLike[str], *, to: str, format: str
         {'from': 'gpt', 'value': '2'}
     """
     target = get_format(to, column=to_column)
+    if image_layout is not None and image_layout not in LAYOUTS:
+        raise InputError(f"image layout must be one of {', '.join(LAYOUTS)}, not {image_layout!r}")
     if target.uniform is not None and not is_path(source) and not isinstance(source, (list, tuple, Dataset)):
         source = list(source)  # it may be read twice
     with dataset_of(source, format=format, column=column, split=split) as data:
         try:
-            return _convert(data, out, target, uniform=False, fix=fix, template=template)
+            return _convert(data, out, target, uniform=False, fix=fix, template=template, image_layout=image_layout)
         except _Relayout:  # a row needs the other layout after rows were written in the short one
-            return _convert(data, out, target, uniform=True, fix=fix, template=template)
+            return _convert(data, out, target, uniform=True, fix=fix, template=template, image_layout=image_layout)
 
 
 def _pair_rows(fmt: Format, target: Format, data: dict[str, Any], row: int, issues: list[Issue]
@@ -86,7 +92,7 @@ class _NothingConverted(Exception):
 
 
 def _convert(data: Dataset, out: str | os.PathLike[str], target: Format, *, uniform: bool, fix: bool,
-             template: TemplateRules | HasRules | None) -> Report:
+             template: TemplateRules | HasRules | None, image_layout: str | None = None) -> Report:
     fmt, records = data.format, data.records(precise=True)
     fixes: list[Fix] | None = [] if fix else None
     if fixes is not None:
@@ -120,6 +126,8 @@ def _convert(data: Dataset, out: str | os.PathLike[str], target: Format, *, unif
                 continue
             conversation = conversation_of(fmt, data)
             try:
+                if image_layout is not None:
+                    conversation = _in_layout(conversation, image_layout)
                 if uniform:
                     converted = target.uniform(conversation)  # type: ignore[misc]
                 else:
@@ -128,7 +136,7 @@ def _convert(data: Dataset, out: str | os.PathLike[str], target: Format, *, unif
                         if counts["written"]:
                             raise _Relayout
                         uniform = True
-            except CannotConvert as exc:
+            except (CannotConvert, LayoutError) as exc:
                 issues.append(Issue.make(record.row, fmt.root, "cannot-convert", str(exc)))
                 continue
             counts["written"] += 1
@@ -142,3 +150,16 @@ def _convert(data: Dataset, out: str | os.PathLike[str], target: Format, *, unif
         pass
     return Report(path=data.name, format=fmt.name, rows=counts["rows"], valid=counts["written"],
                   invalid=counts["rows"] - counts["written"], issues=[data.in_source(i) for i in issues], fixes=fixes)
+
+
+def _in_layout(conversation: Conversation, layout: str) -> Conversation:
+    """The conversation with its images written in `layout` (its `images` column moved with them)."""
+    metadata = dict(conversation.metadata)
+    column = metadata.pop("images", None)
+    messages, images = relayout(as_dicts(conversation.messages), column if isinstance(column, list) else None,
+                                layout)
+    if images is not None:
+        metadata["images"] = images
+    elif column is not None and layout != "openai":
+        metadata["images"] = column  # (a row without images keeps its column as it was)
+    return Conversation.of(messages, **metadata)

@@ -251,3 +251,81 @@ def test_images_held_as_bytes_in_a_parquet_column_are_read_from_the_bytes(tmp_pa
     assert (report.valid, issues(report)) == (2, [(3, "images[0]", "image-unreadable")])
     summary = cli("stats", tmp_path / "rows.parquet", "--json").json()["images"]
     assert (summary["formats"], summary["distinct"], summary["repeated"]) == ({"PNG": 2, "unreadable": 1}, 1, 1)
+
+
+@st.composite
+def rows_in_any_layout(draw) -> tuple[list[dict], list | None]:
+    """(messages, images column) of a row in any image layout: Hugging Face bare parts and a column,
+    parts naming their image, OpenAI image_url parts, or LLaMA-Factory <image> strings and a column."""
+    layout = draw(st.sampled_from(["bare", "named", "openai", "placeholders"]))
+    texts = st.text(st.characters(blacklist_characters="<", blacklist_categories=("Cs",)), min_size=1, max_size=8)
+    names = st.text("abcdefgh가나다", min_size=1, max_size=6).map(lambda s: f"{s}.png")
+    messages, column = [], []
+    for role in draw(st.lists(st.sampled_from(["system", "user", "assistant"]), min_size=1, max_size=4)):
+        pieces = draw(st.lists(st.one_of(st.tuples(st.just("text"), texts), st.tuples(st.just("image"), names)),
+                               min_size=1, max_size=4))
+        if layout == "placeholders":
+            column += [v for k, v in pieces if k == "image"]
+            content = "".join("<image>" if k == "image" else v for k, v in pieces)
+        else:
+            content = []
+            for kind, value in pieces:
+                if kind == "text":
+                    content.append({"type": "text", "text": value})
+                elif layout == "bare":
+                    content.append({"type": "image"})
+                    column.append(value)
+                else:
+                    content.append({"type": "image", "path": value} if layout == "named" else
+                                   {"type": "image_url", "image_url": {"url": value}})
+        messages.append({"role": role, "content": content})
+    return messages, column if layout in ("bare", "placeholders") and column else None
+
+
+def signature(messages: list[dict], column: list | None) -> list:
+    """Per message, its text runs and images in order (adjacent texts joined): what no layout may change."""
+    from validation.content import _pieces
+
+    out = []
+    for pieces in _pieces(messages, column):
+        merged: list = []
+        for kind, value in pieces or ():
+            if kind == "text" and merged and merged[-1][0] == "text":
+                merged[-1] = ("text", merged[-1][1] + value)
+            else:
+                merged.append((kind, value))
+        out.append(merged)
+    return out
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(row=rows_in_any_layout(), there=st.sampled_from(["hf", "openai", "placeholders"]),
+       via=st.sampled_from(["hf", "openai", "placeholders"]))
+def test_a_row_keeps_its_text_and_images_in_every_layout_and_comes_back_as_it_went(row, there, via):
+    from validation.content import relayout
+
+    written = relayout(*row, there)
+    assert signature(*written) == signature(*row)
+    report = validate([{"messages": written[0], **({"images": written[1]} if written[1] else {})}], format="messages")
+    assert not {i.code for i in report.issues} & {"invalid-content-part", "image-count-mismatch", "missing-field",
+                                                  "wrong-type", "non-string-content"}  # (no image is on disk)
+    back = relayout(*relayout(*written, via), there)
+    if via != "placeholders" or there == "placeholders":  # (placeholders join a message's text parts into one)
+        assert back == written
+    assert signature(*back) == signature(*row)
+
+
+def test_convert_writes_the_layout_asked_for_and_reports_what_it_cannot_hold(tmp_path, cli):
+    out = tmp_path / "lf.jsonl"
+    assert cli("convert", EXAMPLE, "--to", "sharegpt", "--image-layout", "placeholders", "-o", out).code == 0
+    first = json.loads(out.read_text(encoding="utf-8").splitlines()[0])
+    assert first == {"images": ["vision_images/blue_circle.png"], "conversations": [
+        {"from": "human", "value": "<image>What shape is in this picture, and what colour is it?"},
+        {"from": "gpt", "value": "A blue circle on a white background."}]}
+    rows = [{"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "a.png",
+                                                                                           "detail": "low"}}]},
+                          {"role": "assistant", "content": "ok"}]}]
+    result = cli("convert", write(tmp_path / "detail.jsonl", rows), "--to", "messages", "--image-layout", "hf",
+                 "-o", tmp_path / "hf.jsonl", "--json")
+    assert result.code == 1 and [(i["row"], i["code"]) for i in result.json()["issues"]] == [(1, "cannot-convert")]
+    assert "messages[0].content[0] holds detail" in result.json()["issues"][0]["message"]

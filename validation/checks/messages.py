@@ -388,8 +388,8 @@ def check_messages(raw_messages: list[Any], row: int, path: PathFn, root: str, r
     `completion` (one assistant message, no prompt); a `prompt` (no reply: it ends open);
     `fields`: the row's other fields: its calls are checked against its `tools` and
     `parallel_tool_calls` (validation/checks/tools.py), its `images` against the placeholders;
-    `images`: reads the images the row names (validation/checks/images.py; relative paths from the
-    working directory without it)."""
+    `images`: reads the images the row names (validation/checks/images.py); without it, only how
+    the row writes them is checked (placeholders against its `images`)."""
     issues: list[Issue] = []
     if not raw_messages:
         return None, [Issue.make(row, root, "no-messages", "the conversation has no messages")]
@@ -414,5 +414,4 @@ def _image_issues(raw_messages: list[Any], fields: dict[str, Any], path: PathFn,
     if "images" not in fields and not any(isinstance(m.get("content"), list) for m in raw_messages):
         return []
     refs, found = row_images(raw_messages, fields, path)
-    checks = images or ImageChecks()
-    return found + [problem for ref in refs for problem in checks.check(ref)]
+    return found if images is None else found + [problem for ref in refs for problem in images.check(ref)]
