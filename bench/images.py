@@ -35,7 +35,8 @@ def write(folder: Path, n: int, size: tuple[int, int]) -> tuple[Path, Path]:
     with_images, text_only = [], []
     for i in range(n):
         image = Image.new("RGB", size, tuple(rng.randrange(256) for _ in range(3)))
-        ImageDraw.Draw(image).ellipse((i % 50, i % 40, size[0] // 2, size[1] // 2), fill=(i % 256, 80, 160))
+        w, h = size
+        ImageDraw.Draw(image).ellipse((i % (w // 4), i % (h // 4), w // 2, h // 2), fill=(i % 256, 80, 160))
         name = f"images/{i:06d}.{'png' if i % 2 else 'jpg'}"
         image.save(folder / name)
         question, answer = QUESTIONS[i % len(QUESTIONS)], f"Picture {i}: a circle on a plain background."

@@ -30,6 +30,7 @@ GEMMA4_TOKENS = ("<bos>", "<|turn>", "<turn|>", "<|channel>", "<channel|>", "<|t
                  "<|tool_call>", "<tool_call|>", "<|tool_response>", "<tool_response|>", '<|"|>', "<|image|>",
                  "<|audio|>", "<|video|>")
 LFM_TURNS = replace(CHATML_TURNS, writes_bos=True)  # ChatML after <|startoftext|>
+QWEN_VISION = ("<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>")
 LFM_TOKENS = ("<|startoftext|>", *IM, "<|tool_list_start|>", "<|tool_list_end|>", "<|tool_call_start|>",
               "<|tool_call_end|>", "<|tool_response_start|>", "<|tool_response_end|>")
 
@@ -200,6 +201,20 @@ BUILTINS = [
                                                           "LiquidAI/LFM2.5-*): calls written as Python"),
           ("lfm2.5-v2", "lfm2_2_5_v2", ("lfm2_2_5_v2",), " (lfm2_2_5_v2.jinja, marked by its authors; "
                                                          "LiquidAI/LFM2.5-230M since 13a5383)"))),
+    TemplateSpec("lfm2.5-vl", (*LFM_TOKENS, "<image>"), "<|im_end|>", "<|im_start|>assistant\n",
+                 bos_token="<|startoftext|>", eos_token="<|im_end|>", aliases=("lfm2_2_5_vl", "lfm-2.5-vl"),
+                 stop_strings=("<|im_end|>",), jinja_name="lfm2_2_5_vl", family="lfm",
+                 source=TRL + " (lfm2_2_5_vl.jinja, marked by its authors; LiquidAI/LFM2.5-VL-*): an image part as "
+                              "`<image>`, calls written as Python", turns=LFM_TURNS),
+    *(TemplateSpec(name, (*IM, "<|endoftext|>", *QWEN_VISION), "<|im_end|>", "<|im_start|>assistant\n",
+                   eos_token="<|im_end|>", aliases=aliases, default_system=system, call_syntax="qwen",
+                   stop_strings=("<|im_end|>", "<|endoftext|>"), jinja_name=files, family="qwen",
+                   source=TRL + f" ({files}.jinja, {files}_training.jinja; {model}): an image part as "
+                                "`<|vision_start|><|image_pad|><|vision_end|>`")
+      for name, files, aliases, system, model in (
+          ("qwen2.5-vl", "qwen2_5_vl", ("qwen2_5_vl", "qwen2-vl", "qwen2.5-vl-instruct"), "You are a helpful assistant.",
+           "Qwen/Qwen2.5-VL-*, Qwen2-VL"),
+          ("qwen3-vl", "qwen3_vl", ("qwen3_vl", "qwen3-vl-instruct"), None, "Qwen/Qwen3-VL-*-Instruct"))),
     TemplateSpec("gpt-oss", ("<|start|>", "<|message|>", "<|channel|>", "<|end|>", "<|return|>", "<|call|>",
                              "<|constrain|>"), "<|return|>", "<|start|>assistant", eos_token="<|return|>",
                  reply_ends=("<|return|>", "<|end|>", "<|call|>"),

@@ -45,8 +45,8 @@ def as_parts(draw, messages: list[dict], support) -> list[dict]:
 
 def test_templates_that_take_parts_are_the_ones_whose_text_reads_them():
     assert TAKES_PARTS == ["diffusion-gemma", "gemma3", "gemma4", "gemma4-v2", "gemma4-v3", "gemma4-v4", "gemma4-v5",
-                           "glm4-moe", "lfm2.5", "lfm2.5-v2", "muse-glimmer", "qwen3.5", "qwen3.5-nothink",
-                           "qwen3.6", "qwen3.8"]
+                           "glm4-moe", "lfm2.5", "lfm2.5-v2", "lfm2.5-vl", "muse-glimmer", "qwen2.5-vl", "qwen3-vl",
+                           "qwen3.5", "qwen3.5-nothink", "qwen3.6", "qwen3.8"]
     assert part_support(get_template("qwen3.5")).images == ("image", "image_url")
     assert part_support(get_template("gemma3")).images == ("image",)
     assert part_support(get_template("glm4-moe")).images == ()

@@ -179,10 +179,10 @@ def test_the_tool_capable_built_ins_are_found_by_probing():
     assert [name for name in NAMES if capabilities(get_template(name)).tool_calls and name not in TOOL_NAMES] == [
         "gemma4", "gemma4-v2", "gemma4-v3", "gemma4-v4"]
     assert TOOL_NAMES == ["deepseek-v3", "diffusion-gemma", "gemma4-v5", "glm4-moe", "gpt-oss", "lfm2-v2", "lfm2.5",
-                          "lfm2.5-v2", "llama3.1", "llama3.2", "mistral-tekken", "mistral-v3", "muse-glimmer",
-                          "nemotron-3-nano", "nemotron-3-super", "nemotron-3-ultra", "nemotron-3.5-lightning",
-                          "qwen2.5", "qwen3", "qwen3-instruct-2507", "qwen3-nothink", "qwen3.5", "qwen3.5-nothink",
-                          "qwen3.6", "qwen3.8"]
+                          "lfm2.5-v2", "lfm2.5-vl", "llama3.1", "llama3.2", "mistral-tekken", "mistral-v3",
+                          "muse-glimmer", "nemotron-3-nano", "nemotron-3-super", "nemotron-3-ultra",
+                          "nemotron-3.5-lightning", "qwen2.5", "qwen3", "qwen3-instruct-2507", "qwen3-nothink",
+                          "qwen3-vl", "qwen3.5", "qwen3.5-nothink", "qwen3.6", "qwen3.8"]
 
 
 def test_gemma4_revisions_without_marks_refuse_a_tool_conversation_with_the_turn_that_shows_why():
@@ -254,7 +254,7 @@ REASONING_NAMES = [name for name in NAMES if _reads_reasoning(name)]
 
 def test_the_reasoning_templates_are_found_by_probing():
     assert REASONING_NAMES == ["deepseek-r1-distill", "diffusion-gemma", "gemma4-v5", "glm4-moe", "gpt-oss", "lfm2.5",
-                               "lfm2.5-v2",
+                               "lfm2.5-v2", "lfm2.5-vl",
                                "muse-glimmer", "nemotron-3-nano", "nemotron-3-super", "nemotron-3-ultra",
                                "nemotron-3.5-lightning", "qwen3", "qwen3-nothink", "qwen3.5", "qwen3.5-nothink",
                                "qwen3.6", "qwen3.8"]

@@ -97,12 +97,12 @@ def test_parse_gives_a_qwen3_think_block_back_as_reasoning_content():
 def test_detect_names_the_template_of_a_rendered_text(name, data):
     """The template detected renders the conversation it reads back as the same text: the one
     rendered, or one that writes such conversations alike (qwen3-nothink's as qwen3's,
-    qwen3-instruct-2507's as chatml's, the lfm2 revisions' as lfm2's)."""
+    qwen3-instruct-2507's as chatml's, the lfm2 revisions' as lfm2's, lfm2.5-vl's too)."""
     messages = draw_safe(name, data, system=False)
     text = get_template(name).render(messages).text
     detected = detect_template(text)
     assert get_template(detected).render(parse(text, detected)).text == text
-    if name not in ("qwen3-instruct-2507", "lfm2-v2", "lfm2.5", "lfm2.5-v2"):  # (their plain texts are others')
+    if name not in ("qwen3-instruct-2507", "lfm2-v2", "lfm2.5", "lfm2.5-v2", "lfm2.5-vl"):  # (plain texts: others')
         assert detected == (FORMATS[name].jinja_name or name)
 
 
