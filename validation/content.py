@@ -23,36 +23,34 @@ PLACEHOLDER = "<image>"  # LLaMA-Factory's and ShareGPT4V's image token in the t
 IMAGE_FIELDS = ("image", "url", "path")  # where a Hugging Face image part names its image
 
 
-class TextPart(BaseModel):
-    """A text part; unknown keys are kept."""
+class _Kept(BaseModel):
+    """A frozen, strict value whose unknown keys are kept (a part's `detail`, `cache_control`)."""
 
     model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+
+
+class TextPart(_Kept):
+    """A text part."""
 
     type: Literal["text"]
     text: StrictStr
 
 
-class ImageUrl(BaseModel):
+class ImageUrl(_Kept):
     """OpenAI's `image_url` object: the URL (or a data URL) and what else it says (`detail`)."""
-
-    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
 
     url: StrictStr
 
 
-class ImageUrlPart(BaseModel):
+class ImageUrlPart(_Kept):
     """An OpenAI image part."""
-
-    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
 
     type: Literal["image_url"]
     image_url: ImageUrl
 
 
-class ImagePart(BaseModel):
+class ImagePart(_Kept):
     """A Hugging Face image part: the image it names, or none (the next of the row's `images`)."""
-
-    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
 
     type: Literal["image"]
     image: StrictStr | None = None

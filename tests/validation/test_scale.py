@@ -350,3 +350,24 @@ def test_the_script_in_docs_scale_runs_as_written(tmp_path, monkeypatch, capsys)
     single = validate(joined, template=Names().template("smollm2"), max_issues=100)
     assert capsys.readouterr().out == f"{single.rows} {single.invalid} {single.counts()}\n"
     assert (tmp_path / "clean.jsonl").is_file() and (tmp_path / "runs" / "train" / "report.json").is_file()
+
+
+def test_each_shards_images_are_read_from_its_own_folder_in_worker_processes(tmp_path):
+    """Relative image paths are read from the shard's folder (or --image-root), as validate reads them
+    from the file's: shards in two folders, each beside its own pictures."""
+    red = (ROOT / "tests" / "data" / "broken" / "images" / "red.png").read_bytes()
+    shards = []
+    for n, name in enumerate(("a", "b")):
+        folder = tmp_path / name
+        (folder / "pics").mkdir(parents=True)
+        (folder / "pics" / f"{name}.png").write_bytes(red)
+        rows = [{"messages": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": f"{q} {n}"}]},
+                              {"role": "assistant", "content": "Red."}], "images": [f"pics/{picture}"]}
+                for q, picture in (("What colour?", f"{name}.png"), ("무슨 색?", "missing.png"))]
+        shards.append(folder / "part.jsonl")
+        shards[-1].write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    report = validate_shards(shards, Checks(format="messages"), logs=tmp_path / "logs", tasks=2, workers=2)
+    assert report is not None and report.valid == 2
+    assert [(i.row, i.path, i.code) for i in report.issues] == [(2, "images[0]", "image-not-found"),
+                                                                (4, "images[0]", "image-not-found")]
+    assert f"relative paths are read from {tmp_path / 'b'}" in report.issues[1].message
