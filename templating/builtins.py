@@ -206,6 +206,16 @@ BUILTINS = [
                  stop_strings=("<|im_end|>",), jinja_name="lfm2_2_5_vl", family="lfm",
                  source=TRL + " (lfm2_2_5_vl.jinja, marked by its authors; LiquidAI/LFM2.5-VL-*): an image part as "
                               "`<image>`, calls written as Python", turns=LFM_TURNS),
+    *(TemplateSpec(name, (start, "<end_of_utterance>", "<image>"), "<end_of_utterance>", "Assistant:",
+                   bos_token=start, eos_token="<end_of_utterance>", aliases=aliases, family="idefics",
+                   stop_strings=("<end_of_utterance>",), jinja_name=files,
+                   source=TRL + f" ({files}.jinja, {files}_training.jinja; {model}): `Role: text<end_of_utterance>` "
+                                "turns of content parts only (a string content is dropped: `parts-required`), an "
+                                "image part written `<image>`")
+      for name, files, start, aliases, model in (
+          ("smolvlm", "smolvlm", "<|im_start|>", ("smolvlm2", "smolvlm-instruct"), "HuggingFaceTB/SmolVLM-*, SmolVLM2"),
+          ("idefics3", "idefics3", "<|begin_of_text|>", ("idefics-3", "idefics3-8b-llama3"),
+           "HuggingFaceM4/Idefics3-8B-Llama3"))),
     *(TemplateSpec(name, (*IM, "<|endoftext|>", *QWEN_VISION), "<|im_end|>", "<|im_start|>assistant\n",
                    eos_token="<|im_end|>", aliases=aliases, default_system=system, call_syntax="qwen",
                    stop_strings=("<|im_end|>", "<|endoftext|>"), jinja_name=files, family="qwen",

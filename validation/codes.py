@@ -112,6 +112,10 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
          "model's template, an image_url part where it reads image parts, an image outside a user turn).",
          "`validate --fix` joins text-only parts into one string; for images, name a template that takes them "
          "(`instructkit templates` lists what each one renders)."),
+    Code("parts-required", "error", "images",
+         "With --template: the template reads content as a list of parts only (smolvlm, idefics3): a message whose "
+         "content is a string would render as nothing.",
+         "`validate --fix` wraps each string as one text part (`parts-wrapped`), or write the content as parts."),
     Code("remote-image", "warning", "images",
          "An image is named by a URL: it is not fetched (no network is used), so only that it is well formed is "
          "checked; training needs it reachable.",
@@ -381,6 +385,8 @@ FIXES: dict[str, str] = {
                     "...; gemma3's system turn): a content of text parts only becomes one string, the texts joined "
                     "with nothing between them (as the templates that take parts write them). A content holding an "
                     "image is left as it is.",
+    "parts-wrapped": "With a --template that reads content parts only (smolvlm, idefics3): a string content "
+                     "becomes one text part holding it.",
 }
 
 

@@ -112,8 +112,10 @@ def part_support(template: ChatTemplate) -> PartSupport:
     """What the template renders of content parts, role by role: text parts must reach the text,
     and no list be written as Python or JSON text (official templates that take no parts fail,
     print the list, or drop the text; some take them in some roles only); an image part, of each
-    type, must leave something in the user's turn where it stands."""
+    type, must leave something in the user's turn where it stands; and a string content must reach
+    the text (SmolVLM's and Idefics3's read parts only: a string's characters are iterated, dropped)."""
     roles = [r for r in _PART_ROLES if r != "system" or template.spec.supports_system]
+    plain = _render(template, [{"role": r, "content": f"probe-{r}-text"} for r in roles])
     takes, refused = [], []
     for role in roles:
         messages = [{"role": r, "content": _parts_of(r) if r == role else f"probe-{r}"} for r in roles]
@@ -126,8 +128,11 @@ def part_support(template: ChatTemplate) -> PartSupport:
             refused.append((role, "it drops the text of the parts"))
         else:
             takes.append(role)
+    # a role needs parts where they render and a string does not (a role whose text renders neither way is
+    # the template's own business: nothing to say about strings there)
+    strings = tuple(r for r in _PART_ROLES if r not in takes or (plain is not None and f"probe-{r}-text" in plain))
     if "user" not in takes:
-        return PartSupport(tuple(takes), (), tuple(refused))
+        return PartSupport(tuple(takes), (), tuple(refused), strings)
     reply = {"role": "assistant", "content": "probe-assistant"}
     without = _render(template, [{"role": "user", "content": [{"type": "text", "text": "probe-b"}]}, reply])
 
@@ -135,7 +140,8 @@ def part_support(template: ChatTemplate) -> PartSupport:
         image = _render(template, [{"role": "user", "content": [part, {"type": "text", "text": "probe-b"}]}, reply])
         return image is not None and "'type'" not in image and '"type"' not in image and "probe-b" in image \
             and image != without
-    return PartSupport(tuple(takes), tuple(kind for kind, part in _IMAGES.items() if writes(part)), tuple(refused))
+    return PartSupport(tuple(takes), tuple(kind for kind, part in _IMAGES.items() if writes(part)), tuple(refused),
+                       strings)
 
 
 _THOUGHT = "probe-thought-7"

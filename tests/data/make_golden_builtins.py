@@ -23,6 +23,7 @@ from templating.builtins import BUILTINS, MARKS_OF
 
 sys.path.insert(0, str(Path(__file__).parents[2]))  # run as a script: the repository's `tests` package
 from tests.oracle import render_official  # noqa: E402
+from tests.strategies import as_template_reads  # noqa: E402
 
 OUT = Path(__file__).with_name("golden_builtins.json")
 CONVERSATIONS = [
@@ -57,6 +58,7 @@ def main() -> None:
         template = get_template(spec.name)
         for number, conversation in enumerate(CONVERSATIONS):
             messages = conversation if spec.supports_system else [m for m in conversation if m["role"] != "system"]
+            messages = as_template_reads(template, messages)  # (as parts where it reads only those)
             for prompt in (False, True):
                 text, _ = render_official(spec, messages, template.official_jinja, add_generation_prompt=prompt)
                 marked = template if template.marked else get_template(MARKS_OF[spec.name])  # same text, its marks

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from templating import get_template, list_templates
 from templating.probes.capabilities import part_support
 from tests.oracle import render_official
-from tests.strategies import conversations
+from tests.strategies import as_template_reads, conversations
 from tests.templating.test_parity import covered, span_reference
 from validation.content import text_of
 
@@ -29,7 +29,7 @@ def as_parts(draw, messages: list[dict], support) -> list[dict]:
     parts of the types it writes put into user turns."""
     out = []
     for m in messages:
-        text = m["content"]
+        text = text_of(m["content"])
         if not support.takes(m["role"]) or not draw(st.booleans()):
             out.append(m)
             continue
@@ -45,8 +45,10 @@ def as_parts(draw, messages: list[dict], support) -> list[dict]:
 
 def test_templates_that_take_parts_are_the_ones_whose_text_reads_them():
     assert TAKES_PARTS == ["diffusion-gemma", "gemma3", "gemma4", "gemma4-v2", "gemma4-v3", "gemma4-v4", "gemma4-v5",
-                           "glm4-moe", "lfm2.5", "lfm2.5-v2", "lfm2.5-vl", "muse-glimmer", "qwen2.5-vl", "qwen3-vl",
-                           "qwen3.5", "qwen3.5-nothink", "qwen3.6", "qwen3.8"]
+                           "glm4-moe", "idefics3", "lfm2.5", "lfm2.5-v2", "lfm2.5-vl", "muse-glimmer", "qwen2.5-vl",
+                           "qwen3-vl", "qwen3.5", "qwen3.5-nothink", "qwen3.6", "qwen3.8", "smolvlm"]
+    # SmolVLM's and Idefics3's read parts only: a string content's characters are iterated and dropped
+    assert [name for name in TAKES_PARTS if not part_support(get_template(name)).strings] == ["idefics3", "smolvlm"]
     assert part_support(get_template("qwen3.5")).images == ("image", "image_url")
     assert part_support(get_template("gemma3")).images == ("image",)
     assert part_support(get_template("glm4-moe")).images == ()
@@ -59,7 +61,8 @@ def test_templates_that_take_parts_are_the_ones_whose_text_reads_them():
 def test_parts_render_and_train_as_transformers_renders_them(name, data):
     template = get_template(name)
     support = part_support(template)
-    plain = data.draw(conversations(system=None if template.spec.supports_system else False))
+    plain = as_template_reads(template, data.draw(conversations(system=None if template.spec.supports_system else
+                                                                False)))
     messages = data.draw(as_parts(plain, support))
     official, _ = render_official(template.spec, messages, template.official_jinja)
     assert template.render_official(messages) == official

@@ -11,7 +11,8 @@ from templating import TemplateError, get_template, list_templates
 from templating.builtins import GLM_END, HISTORY_THINKING, MARKS_OF, OPEN_THINK
 from templating.probes.capabilities import capabilities
 from tests.oracle import render_official
-from tests.strategies import conversations, tool_conversations, visible_text
+from tests.strategies import as_template_reads, conversations, tool_conversations, visible_text
+from validation.content import text_of
 
 pytest.importorskip("transformers.utils.chat_template_utils")
 
@@ -25,8 +26,10 @@ def oracle(template, messages, source: str, add_generation_prompt: bool, tools=N
 
 
 def draw_conversation(template, data, **options):
-    """A conversation the template accepts (no system message where it refuses one)."""
-    return data.draw(conversations(**{"system": None if template.spec.supports_system else False, **options}))
+    """A conversation the template accepts (no system message where it refuses one; content parts
+    where it reads only those)."""
+    return as_template_reads(template, data.draw(conversations(
+        **{"system": None if template.spec.supports_system else False, **options})))
 
 
 HISTORY_BLOCK = "<|im_start|>assistant\n<think>\n\n</think>\n\n"
@@ -123,7 +126,7 @@ def test_spans_hold_each_assistant_turn_and_its_end_marker_in_order(name, data):
     template = get_template(name)
     messages = draw_conversation(template, data)
     rendered = template.render(messages)
-    assistants = [m["content"] for m in messages if m["role"] == "assistant"]
+    assistants = [text_of(m["content"]) for m in messages if m["role"] == "assistant"]
     assert len(rendered.assistant_spans) == len(assistants)
     previous_end = 0
     for (start, end), content in zip(rendered.assistant_spans, assistants):

@@ -73,6 +73,8 @@ CASES = [
     ("remote-image", ["--template", "gemma3"],  # it writes image parts, and nothing for an image_url part
      [(2, "messages[0].content", "parts-not-supported", "error"),
       (2, "messages[0].content[0].image_url.url", "remote-image", "warning")], 1),
+    ("parts-required", [], [], 0),
+    ("parts-required", ["--template", "smolvlm"], [(2, "messages[1].content", "parts-required", "error")], 1),
     ("remote-image", ["--template", "qwen3.5"], [(1, "messages", "generation-prompt-trained", "warning"),
                                                  (2, "messages", "generation-prompt-trained", "warning"),
                                                  (2, "messages[0].content[0].image_url.url", "remote-image", "warning"),

@@ -329,3 +329,13 @@ def test_convert_writes_the_layout_asked_for_and_reports_what_it_cannot_hold(tmp
                  "-o", tmp_path / "hf.jsonl", "--json")
     assert result.code == 1 and [(i["row"], i["code"]) for i in result.json()["issues"]] == [(1, "cannot-convert")]
     assert "messages[0].content[0] holds detail" in result.json()["issues"][0]["message"]
+
+
+def test_fix_wraps_strings_as_text_parts_where_the_template_reads_parts_only(tmp_path, cli):
+    clean = tmp_path / "clean.jsonl"
+    report = cli("validate", DATA / "broken" / "parts-required.jsonl", "--json", "--template", "smolvlm", "--fix",
+                 "--write-clean", clean).json()
+    assert [(f["row"], f["path"], f["code"]) for f in report["fixes"]] == [(2, "messages[1].content", "parts-wrapped")]
+    assert report["issues"] == [] and report["valid"] == 3
+    assert json.loads(clean.read_text().splitlines()[1])["messages"][1] == {
+        "role": "assistant", "content": [{"type": "text", "text": "Answer 2."}]}

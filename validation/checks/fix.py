@@ -11,7 +11,8 @@
 - `reasoning-inlined`: reasoning kept in a field the template does not print (`reasoning_content`
   for deepseek-r1-distill or chatml) moves into the content as a `<think>` block, which it trains;
 - `parts-joined`: for a template that takes no content parts, a content of text parts only becomes
-  one string (validation/content.py `text_of`).
+  one string (validation/content.py `text_of`); `parts-wrapped`: for one that reads parts only, a
+  string content becomes one text part.
 
 Fixes apply to the row's own structure (`messages` and `sharegpt` message lists; plain text
 fields of `qa`, `alpaca`, `prompt-completion` and `text` for stripping); a fixed row keeps every
@@ -109,10 +110,15 @@ class Fixer:
         fixes = []
         content = self.keys.content_key  # type: ignore[union-attr]
         for i, message in turns:
-            parts = message.get(content)
+            parts, role = message.get(content), self._role(message) or ""
+            if isinstance(parts, str) and parts and self.parts.needs_parts(role):  # type: ignore[union-attr]
+                message[content] = [{"type": "text", "text": parts}]
+                fixes.append((self._path(i, content), "parts-wrapped", "the string became one text part (the "
+                              "template reads content parts only)"))
+                continue
             text_only = isinstance(parts, list) and parts and not part_issues(parts) \
                 and all(p["type"] == "text" for p in parts)
-            if text_only and not self.parts.takes(self._role(message) or ""):  # type: ignore[union-attr]
+            if text_only and not self.parts.takes(role):  # type: ignore[union-attr]
                 message[content] = text_of(parts)
                 fixes.append((self._path(i, content), "parts-joined",
                               f"{len(parts)} text part{'s' if len(parts) != 1 else ''} joined into one string (the "

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from validation._rowscan import has_control_char
 from validation.readers.decode import json_type
 from validation.checks.images import ImageChecks, row_images
-from validation.checks.parts import joined_text, part_issues, part_roles, parts_issue
+from validation.checks.parts import joined_text, part_issues, part_roles, parts_issue, strings_cleared
 from validation.content import TextPart, comparable_text, text_of
 from validation.models import ROLES, ROLE_ALIASES, Message
 from validation.checks.reasoning import (REASONING_ERRORS, REASONING_FIELDS, THINK_TAGS, reasoning_issues, reasoning_of,
@@ -90,6 +90,8 @@ def fast_clean(messages: Any, rules: TemplateRules | None) -> str | None:
     Content scans (control characters, special tokens) are left to the caller, which runs them
     once per chunk in Rust over the returned texts (`suspects`).
     """
+    if not strings_cleared(rules):
+        return None
     try:
         if type(messages) is not list or set(map(len, messages)) != {2}:
             return None
@@ -123,7 +125,7 @@ def fast_clean_tools(messages: Any, fields: dict[str, Any], rules: TemplateRules
     answer the calls in order (by id, or without one); anything else goes to the precise path.
     """
     tools_value = fields.get("tools")
-    if type(messages) is not list or not messages or tools_value is None:
+    if type(messages) is not list or not messages or tools_value is None or not strings_cleared(rules):
         return None
     tools, declared = declared_tools(tools_value)
     support = rules.tools if rules is not None else None

@@ -23,6 +23,13 @@ def part_roles(rules: TemplateRules | None) -> tuple[str, ...]:
     return rules.parts.roles if rules.parts is not None else ()
 
 
+def strings_cleared(rules: TemplateRules | None) -> bool:
+    """Whether the fast paths may clear string contents: not under a template that reads content
+    parts only (SmolVLM's, Idefics3's), where a string content is an error they leave to the precise
+    path (`parts-required`)."""
+    return rules is None or rules.parts is None or not any(map(rules.parts.needs_parts, ROLES))
+
+
 def joined_text(parts: Any) -> str | None:
     """The text of a content of text parts only, each exactly {"type": "text", "text": str}; else None."""
     try:
@@ -63,13 +70,18 @@ def part_issues(content: list[Any]) -> list[tuple[str, str, str]]:
 
 
 def parts_issue(messages: list[Message], row: int, path: PathFn, rules: TemplateRules) -> Issue | None:
-    """The first message whose parts the template cannot render (none: None): text parts in a role
-    where it takes none, an image where it writes nothing for one."""
+    """The first message whose content the template cannot render (none: None): text parts in a
+    role where it takes none, an image where it writes nothing for one, a string where it reads
+    parts only."""
     support = rules.parts
     if support is None:
         return None
     for i, m in enumerate(messages):
         if not isinstance(m.content, list):
+            if m.content and support.needs_parts(m.role):
+                return Issue.make(row, path(i, "content"), "parts-required",
+                                  f"template {rules.name} reads content parts only: this {m.role} message's string "
+                                  "would be dropped; --fix wraps it as one text part")
             continue
         kind = next((p.type for p in m.content if p.type != "text"), None)
         if not support.takes(m.role):

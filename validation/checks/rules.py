@@ -49,11 +49,17 @@ class PartSupport:
     (templating/probes/capabilities.py): `roles`: the roles whose text parts reach the text, none
     written as a list; `images`: the types of image part (`image`, `image_url`) that leave their
     placeholder in a user's turn (not dropped, not refused); `refused`: (role, what the template
-    does instead) for the other roles probed (system, user, assistant)."""
+    does instead) for the other roles probed (system, user, assistant); `strings`: the roles whose
+    string content reaches the text (all but for templates that read parts only)."""
 
     roles: tuple[str, ...]
     images: tuple[str, ...] = ()
     refused: tuple[tuple[str, str], ...] = ()
+    strings: tuple[str, ...] = ROLES
+
+    def needs_parts(self, role: str) -> bool:
+        """Whether a string content of `role` would not reach the text (a tool result: as a user's)."""
+        return (role if role != "tool" else "user") not in self.strings
 
     def takes(self, role: str) -> bool:
         """Whether the template renders text parts in a message of `role` (a tool result: never probed, so no)."""
@@ -67,6 +73,9 @@ class PartSupport:
         """One line for `instructkit templates`."""
         if not self.roles:
             return "no content parts"
+        if not self.strings:
+            kinds = ["text", *self.images]
+            return f"{', '.join(kinds[:-1]) + ' and ' if len(kinds) > 1 else ''}{kinds[-1]} parts only (no strings)"
         kinds = ["text", *self.images]
         own = "" if len(self.roles) == 3 or self.roles == ("user", "assistant") and not self.refused else \
             f" ({', '.join(self.roles)} only)"

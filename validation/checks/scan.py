@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from validation.checks.messages import (check_messages, fast_clean, fast_clean_tools, message_dup_text, suspects,
                                         suspect_tokens, with_call_content)
-from validation.checks.parts import part_roles
+from validation.checks.parts import part_roles, strings_cleared
 from validation.errors import RowProblems
 from validation.readers.formats import Format
 from validation.readers.fields import RawShape
@@ -95,6 +95,7 @@ class Scanner:
         shape = PAIR_SHAPE if pairs else fmt.raw
         self.prover = None if shape is None or (max_length is not None and tokenizer is not None) or response \
             or (rules is not None and rules.flags_plain_rows) or near is not None or benchmark is not None \
+            or not strings_cleared(rules) \
             or required \
             else Prover(shape, special_tokens=suspect_tokens(rules), roles=rules.roles if rules else ROLES,
                         other_keys=sorted(fmt.extra_keys | {"tools", "images"}), pairs=pairs,
