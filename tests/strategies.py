@@ -198,7 +198,6 @@ def as_template_reads(template, messages: list[dict]) -> list[dict]:
     """`messages` as a template that reads content parts only takes them (SmolVLM's, Idefics3's): each
     string content of such a role as one text part; other templates' conversations as they are."""
     from templating.probes.capabilities import part_support
+    from validation.content import as_parts
 
-    support = part_support(template)
-    return [{**m, "content": [{"type": "text", "text": m["content"]}]}
-            if isinstance(m.get("content"), str) and support.needs_parts(m["role"]) else m for m in messages]
+    return as_parts(messages, part_support(template).needs_parts)

@@ -94,6 +94,14 @@ def comparable_text(content: Any) -> str:
     return "".join(out)
 
 
+def as_parts(messages: list[dict[str, Any]], needs_parts: Any) -> list[dict[str, Any]]:
+    """`messages` with each string content of a role for which `needs_parts(role)` holds written as
+    one text part (what `validate --fix` does for a template that reads parts only:
+    `PartSupport.needs_parts`); other messages as they are."""
+    return [{**m, "content": [{"type": "text", "text": m["content"]}]}
+            if isinstance(m.get("content"), str) and needs_parts(m.get("role")) else m for m in messages]
+
+
 def is_parts(content: Any) -> bool:
     """Whether a content is a list of parts (not a string or None)."""
     return isinstance(content, list)
