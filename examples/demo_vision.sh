@@ -21,10 +21,17 @@ echo
 echo "== 4. under qwen3.5 each image is its placeholder; the processor expands it into image tokens"
 $ik render examples/vision.jsonl --template qwen3.5 --show-spans --row 2
 echo
-echo "== 5. a broken image: named, with its row and path (exit 1 is expected)"
+echo "== 5. for SmolVLM: every image as an image part (--image-layout hf), then the strings wrapped as parts (--fix)"
+cp -r examples/vision_images out/demo/  # (relative image paths: the converted files lie beside the pictures)
+$ik convert examples/vision.jsonl --to messages --image-layout hf -o out/demo/vision_hf.jsonl
+$ik validate out/demo/vision_hf.jsonl --template smolvlm --fix --write-clean out/demo/vision_smolvlm.jsonl \
+    --max-issues 2
+$ik render out/demo/vision_smolvlm.jsonl --template smolvlm --show-spans --row 3
+echo
+echo "== 6. a broken image: named, with its row and path (exit 1 is expected)"
 $ik validate tests/data/broken/image-unreadable.jsonl || echo "(exit $?)"
 echo
-echo "== 6. what training would do: image rows are left out (vision-not-supported), text rows train (exit 1 expected)"
+echo "== 7. what training would do: image rows are left out (vision-not-supported), text rows train (exit 1 expected)"
 $ik audit examples/vision.jsonl --template qwen3.5 --model HuggingFaceTB/SmolLM2-135M-Instruct --json \
     > out/demo/vision_audit.json || echo "(exit $?)"
 .venv/bin/python -c "import collections, json
