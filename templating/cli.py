@@ -41,7 +41,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Render every valid row with a chat template and write JSONL "
                     '{"text": ..., "assistant_spans": [[start, end], ...]} (character offsets), or the texts '
                     "themselves (--text). One conversation: --messages JSON, or PATH - (stdin).")
-    source_arguments(render, optional=True, path_help="file, save_to_disk folder, hub dataset id, or - to read "
+    source_arguments(render, optional=True, images=True, path_help="file, save_to_disk folder, hub dataset id, or - to read "
                      "JSON lines (or one JSON array) from stdin")
     render.add_argument("--messages", metavar="JSON", help="render this one conversation instead of a dataset: a "
                         "JSON list of messages (or an object with \"messages\"); prints the text")
@@ -69,7 +69,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="For every row, with the model's tokenizer and template: supervised tokens per assistant "
                     "turn, the end-of-turn token inside the mask, what truncation at --max-length cuts, one BOS, "
                     "no special token forged from content. Exit 0: no errors; 1: errors; 2: unusable input.")
-    source_arguments(audit)
+    source_arguments(audit, images=True)
     who = audit.add_mutually_exclusive_group(required=True)
     who.add_argument("--model", metavar="M", help="model folder, .gguf file or hub id (its tokenizer is used)")
     who.add_argument("--tokenizer", metavar="T", help="tokenizer folder, .gguf file or hub id")

@@ -52,7 +52,7 @@ def _render_rows(data: Dataset, out: IO[str], chat: Any, add_generation_prompt: 
     issues: list[Issue] = []
     rows = written = 0
     # The template's rules make content with its special tokens an error: never render forged turns.
-    for outcome in Scanner(fmt, rules=chat.rules, duplicates=False, images=ImageChecks.beside(data.path)).scan(records):
+    for outcome in Scanner(fmt, rules=chat.rules, duplicates=False, images=ImageChecks.of(data)).scan(records):
         rows += 1
         errors = _errors(outcome.issues, add_generation_prompt)
         if errors:
@@ -178,7 +178,7 @@ def show_spans(source: Source, *, template: Any, row: int = 1, format: str | Non
 
 def _row(data: Dataset, chat: Any, row: int, prompt: bool = False) -> dict[str, Any] | None:
     """Row `row` of `data` when it passes validation with the template's rules; None when there is no such row."""
-    scanner = Scanner(data.format, rules=chat.rules, duplicates=False, images=ImageChecks.beside(data.path))
+    scanner = Scanner(data.format, rules=chat.rules, duplicates=False, images=ImageChecks.of(data))
     for outcome in scanner.scan(data.records(precise=True)):
         if outcome.record.row != row:
             continue

@@ -31,7 +31,7 @@ def text_rows(data: Any, tokenizer: Any, config: TrainConfig, rules: Any = None)
 
     column, eos = data.format.column, tokenizer.eos_token_id
     rows, read = [], 0
-    images = ImageChecks.beside(data.path)
+    images = ImageChecks.of(data)
     for outcome in Scanner(data.format, rules=rules, duplicates=False, images=images).scan(data.records(precise=True)):
         read += 1
         if not outcome.valid:

@@ -54,9 +54,11 @@ def at_least(minimum: int) -> Callable[[str], int]:
 
 
 def source_arguments(parser: argparse.ArgumentParser, format_flag: str = "--format", *,
-                     path_help: str = "file, save_to_disk folder or hub dataset id", optional: bool = False) -> None:
+                     path_help: str = "file, save_to_disk folder or hub dataset id", optional: bool = False,
+                     images: bool = False) -> None:
     """PATH, --format, --column and --split: how every command names a dataset (shared with render;
-    `optional`: PATH may be left out, the command taking its rows otherwise)."""
+    `optional`: PATH may be left out, the command taking its rows otherwise; `images`: the command
+    reads the images rows name, from --image-root)."""
     parser.add_argument("path", metavar="PATH", nargs="?" if optional else None, help=path_help)
     parser.add_argument(format_flag, "--format" if format_flag != "--format" else "-f", dest="format",
                         metavar="FORMAT", help="messages, sharegpt, alpaca, prompt-completion, qa or text "
@@ -74,6 +76,9 @@ def source_arguments(parser: argparse.ArgumentParser, format_flag: str = "--form
     parser.add_argument("--max-row-bytes", type=at_least(1), metavar="N", help="a JSONL row longer than N bytes is "
                         "an error (row-too-large), skipped without being read into memory (default 268435456, "
                         "256 MiB)")
+    if images:
+        parser.add_argument("--image-root", metavar="DIR", help="the folder relative image paths are read from "
+                            "(default: the dataset's folder)")
 
 
 def share(text: str) -> float:
@@ -163,7 +168,7 @@ def opened(args: argparse.Namespace, path: str | None = None) -> ContextManager[
 
     return dataset_of(path or args.path, format=args.format, column=args.column, split=args.split,
                       max_row_bytes=args.max_row_bytes, columns=args.columns,
-                      subset=args.subset, encoding=args.encoding)
+                      subset=args.subset, encoding=args.encoding, image_root=getattr(args, "image_root", None))
 
 
 def check_outputs(args: argparse.Namespace, *options: str, inputs: tuple[str, ...] = ("path",)) -> None:

@@ -16,7 +16,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     validate = commands.add_parser(
         "validate", help="check a dataset row by row before training",
         description="Check every row of a dataset. Exit 0: no errors; 1: errors found; 2: unusable input.")
-    source_arguments(validate)
+    source_arguments(validate, images=True)
     validate.add_argument("--template", metavar="NAME|FILE|MODEL", help="add checks of this chat template (special "
                           "tokens inside content, roles it refuses): a registry name, a Jinja file (with "
                           "--tokenizer unless it sits in its model's folder), or a model folder, .gguf or hub id")
@@ -41,8 +41,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     validate.add_argument("--reward-columns", metavar="NAME[:TYPE],...", help="fields each row must hold beside its "
                           "messages, e.g. answer:string,level:integer (TYPE: string, number, integer, boolean, array, "
                           "object, any): what GRPO's reward functions read from prompt-only rows")
-    validate.add_argument("--image-root", metavar="DIR", help="the folder relative image paths are read from "
-                          "(default: the dataset's folder)")
     corpus_arguments(validate)
     validate.add_argument("more", nargs="*", metavar="MORE", help="more shards of the same dataset (with --executor)")
     scale_arguments(validate)
@@ -73,11 +71,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         "stats", help="statistics of a dataset: lengths, roles, tokens, duplicates",
         description="Describe a dataset before training: turns, roles, per-role length percentiles, tokens and "
                     "trainable tokens, truncation at --max-length, duplicates, system prompts.")
-    source_arguments(stats)
+    source_arguments(stats, images=True)
     stats.add_argument("more", nargs="*", metavar="MORE", help="more datasets (the sources of a mixture): one table "
                        "with a row per source and one for all of them")
-    stats.add_argument("--image-root", metavar="DIR", help="the folder relative image paths are read from "
-                       "(default: the dataset's folder)")
     stats.add_argument("--tokenizer", metavar="PATH_OR_ID", help="count tokens: a tokenizer.json, a folder, a "
                        "hub id, or HuggingFaceTB/SmolLM2-135M-Instruct (the embedded model)")
     stats.add_argument("--template", metavar="NAME|FILE|MODEL", help="with --tokenizer: trainable tokens under this "
@@ -104,7 +100,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Check a dataset, write its valid rows (data/SPLIT.jsonl), a dataset card (README.md: the hub's "
                     "metadata, what was checked, statistics) and instructkit.json into a folder; push it with "
                     "--push-to-hub. Exit 0: published; 1: pushed nothing (the folder is complete); 2: nothing usable.")
-    source_arguments(publish)
+    source_arguments(publish, images=True)
     publish.add_argument("--to", required=True, metavar="DIR", help="the folder to write (created; files in it are "
                          "replaced)")
     publish.add_argument("--push-to-hub", metavar="USER/NAME", help="then upload the folder as this hub dataset")
@@ -138,7 +134,7 @@ def run_validate(args: argparse.Namespace) -> int:
                           max_issues=args.max_issues, issues_jsonl=args.issues_jsonl,
                           response_schema=args.response_schema, response_scope=args.response_scope,
                           reward_columns=parse_required(args.reward_columns) if args.reward_columns else None,
-                          image_root=args.image_root, **corpus_checks_of(args))
+                          **corpus_checks_of(args))
     print_report(report, args)
     return 0 if report.ok else 1
 
@@ -231,7 +227,7 @@ def run_stats(args: argparse.Namespace) -> int:
     with opened(args) as data:
         options["template"] = template_of(args)
         result = stats(data, **options, response_schema=args.response_schema, response_scope=args.response_scope,
-                       near_dup=corpus_checks_of(args)["near_dup"], image_root=args.image_root)
+                       near_dup=corpus_checks_of(args)["near_dup"])
     from rich.console import Console  # (these import Polars: after stats, which reads while it imports it)
 
     from validation.statistics.report import render_compare, render_terminal

@@ -63,7 +63,8 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
     error. Either way `write_clean` drops those rows, and the report says what was found
     (`near_duplicates`, `contamination`). `reward_columns` ({name: JSON type}, `any` for any type):
     fields each row must hold beside its messages, as GRPO's reward functions read them.
-    `image_root`: the folder relative image paths are read from (default: the dataset's folder).
+    `image_root`: the folder relative image paths are read from (default: the dataset's `image_root`,
+    its folder unless it was opened with another).
 
     Raises:
         InputError: the source cannot be used at all (missing, empty, unknown format, hub offline).
@@ -92,7 +93,7 @@ def validate(source: Source, *, format: str | None = None, column: str | None = 
             near = NearDuplicates(data.format.root, None if near_dup is True else near_dup)
         scanner = Scanner(data.format, rules=rules, max_length=max_length, tokenizer=check_tokenizer(tokenizer),
                           response=response, near=near, benchmark=benchmark, required=reward_columns,
-                          images=ImageChecks.beside(data.path, image_root))
+                          images=ImageChecks.of(data, image_root))
         report = Report(path=data.name, format=data.format.name, template=rules.name if rules else None,
                         max_length=max_length, length_unit=None if max_length is None else
                         ("tokens" if tokenizer is not None else "characters"))
@@ -252,7 +253,7 @@ def read(source: Source, *, format: str | None = None, column: str | None = None
         raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
     with dataset_of(source, format=format, column=column, split=split) as data:
         for outcome in Scanner(data.format, duplicates=False,
-                               images=ImageChecks.beside(data.path)).scan(data.records(precise=True)):
+                               images=ImageChecks.of(data)).scan(data.records(precise=True)):
             if outcome.valid:
                 yield conversation_of(data.format, outcome.record.data)  # type: ignore[arg-type]
             elif errors == "raise":

@@ -99,7 +99,7 @@ def _audit(data: Dataset, rules: TemplateRules, tokenizer: Tokenizer, max_length
         audits.extend((row, result) for (row, _), result in zip(pending, results))
         pending.clear()
 
-    images = ImageChecks.beside(data.path)
+    images = ImageChecks.of(data)
     for outcome in Scanner(fmt, rules=rules, duplicates=False, response=response, images=images).scan(records):
         rows += 1
         issues += outcome.issues

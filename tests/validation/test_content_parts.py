@@ -71,6 +71,11 @@ def test_image_root_names_the_folder_relative_paths_are_read_from(tmp_path, cli)
     assert f"relative paths are read from {tmp_path / 'data'}" in report["issues"][0]["message"]
     report = cli("validate", source, "--json", "--image-root", tmp_path).json()
     assert report["issues"] == [] and report["valid"] == 2
+    # every command that reads images takes the same root: render, stats, audit
+    result = cli("render", source, "--template", "qwen3.5", "--image-root", tmp_path)
+    assert result.code == 0 and result.out.count("<|image_pad|>") == 2
+    assert cli("stats", source, "--json", "--image-root", tmp_path).json()["images"]["formats"] == {"PNG": 2}
+    assert "image-not-found" in cli("render", source, "--template", "qwen3.5").err
 
 
 def test_rows_with_the_same_text_and_other_images_are_not_duplicates(tmp_path):

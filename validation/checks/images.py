@@ -36,11 +36,17 @@ class ImageChecks:
 
     @classmethod
     def beside(cls, dataset: str | os.PathLike[str] | None, root: str | os.PathLike[str] | None = None) -> ImageChecks:
-        """The checks of a dataset's images: relative paths from `root`, else from the dataset's
-        folder (a file's folder, a folder itself; the working directory for rows in memory)."""
+        """The checks of the images of a dataset file or folder: relative paths from `root`, else
+        from its folder (a file's folder, a folder itself)."""
         if root is None and dataset is not None:
             root = dataset if Path(dataset).is_dir() else Path(dataset).parent
         return cls(root)
+
+    @classmethod
+    def of(cls, data: Any, root: str | os.PathLike[str] | None = None) -> ImageChecks:
+        """The checks of an opened dataset's images: relative paths from `root`, else from its
+        `image_root` (--image-root, or the file's folder; the working directory for rows in memory)."""
+        return cls(root if root is not None else data.image_root)
 
     def __reduce__(self) -> tuple[Any, ...]:  # (sent to worker processes as its folder)
         return ImageChecks, (self.root,)

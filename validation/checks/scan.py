@@ -73,7 +73,7 @@ class Scanner:
         """`near`: near-duplicate clusters are found (--near-dup); `benchmark`: rows that overlap it are
         errors (--decontaminate). Both read the text of every row, so no raw line is cleared unread.
         `required`: columns each row must hold, {name: JSON type} (--reward-columns). `images`: reads
-        the images rows name (`ImageChecks.beside(dataset)`); without it they are not read."""
+        the images rows name (`ImageChecks.of(dataset)`); without it they are not read."""
         self.fmt = fmt
         self.images = images
         self.required = required

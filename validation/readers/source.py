@@ -115,6 +115,9 @@ class Dataset:
     max_row_bytes: int = MAX_ROW_BYTES  # a JSONL line longer than this is an error, skipped unread
     columns: Columns | None = None  # fields renamed as rows are read (--map); the raw fast paths then stand aside
     _held: Any = field(default=None, repr=False)  # the UTF-8 copy of a file read with --encoding (removed at close)
+    # the folder relative image paths are read from: --image-root, else the file's folder (a folder itself);
+    # None for rows in memory (the working directory)
+    image_root: Path | None = None
 
     def in_source(self, issue: Issue) -> Issue:
         """`issue` with its path into the row as the source names it (`response`, not `completion`)."""
@@ -236,13 +239,14 @@ def _row_records(rows: Iterable[Any]) -> Iterator[Record]:
 def open_dataset(source: Source, *, format: str | None = None, column: str | None = None,
                  split: str = "train", max_row_bytes: int | None = None,
                  columns: str | dict[str, str] | Columns | None = None, subset: str | None = None,
-                 encoding: str | None = None) -> Dataset:
+                 encoding: str | None = None, image_root: str | os.PathLike[str] | None = None) -> Dataset:
     """`source` opened once, its format named or detected over the first DETECT_SAMPLE rows. A
     JSONL line longer than `max_row_bytes` (default `MAX_ROW_BYTES`, 256 MiB) is a `row-too-large`
     error on its row, read past without being held. `columns` renames fields as rows are read
     (`"response=completion"` or `{"response": "completion"}`; validation/readers/columns.py).
     `subset` names a hub dataset's configuration (`datasets.load_dataset(path, subset)`). `encoding`
     names the text encoding of a file that is not UTF-8 (`cp949`): it is read through a UTF-8 copy.
+    `image_root`: the folder relative image paths are read from (default: the file's folder).
 
     Raises:
         InputError: the source cannot be used (missing, not a dataset, unknown or undetectable
@@ -251,7 +255,7 @@ def open_dataset(source: Source, *, format: str | None = None, column: str | Non
     mapping = columns if isinstance(columns, Columns) or columns is None else Columns.parse(columns)
     if isinstance(source, Dataset):
         _same(source, format, column, split, mapping)
-        return source
+        return source if image_root is None else replace(source, image_root=Path(image_root))
     if max_row_bytes is None:
         max_row_bytes = MAX_ROW_BYTES
     elif isinstance(max_row_bytes, bool) or not isinstance(max_row_bytes, int) or max_row_bytes < 1:
@@ -267,7 +271,9 @@ def open_dataset(source: Source, *, format: str | None = None, column: str | Non
                                  "configuration")
             rows = None if kind in FILE_KINDS else load_hf_dataset(str(source), kind=kind, split=split, subset=subset)
             handle = Dataset(name, kind, _UNKNOWN, split, path, raw if kind in FILE_KINDS else None, rows,
-                             max_row_bytes=max_row_bytes, columns=mapping, _held=held)
+                             max_row_bytes=max_row_bytes, columns=mapping, _held=held,
+                             image_root=Path(image_root) if image_root is not None else Path(source)
+                             if kind == "disk" else Path(source).parent if kind in FILE_KINDS else None)
             return _with_format(handle, format, column)
         except BaseException:
             if raw is not None:
@@ -279,23 +285,24 @@ def open_dataset(source: Source, *, format: str | None = None, column: str | Non
     rows = source if isinstance(source, Sequence) else None
     if rows is None:  # an iterator: read once, its head kept for detection
         once.append(_row_records(source))
-    return _with_format(Dataset(name, "rows", _UNKNOWN, split, None, None, rows, once, max_row_bytes, mapping),
-                        format, column)
+    return _with_format(Dataset(name, "rows", _UNKNOWN, split, None, None, rows, once, max_row_bytes, mapping,
+                                image_root=Path(image_root) if image_root is not None else None), format, column)
 
 
 @contextmanager
 def dataset_of(source: Source, *, format: str | None = None, column: str | None = None,
                split: str = "train", max_row_bytes: int | None = None,
                columns: str | dict[str, str] | Columns | None = None,
-               subset: str | None = None, encoding: str | None = None) -> Iterator[Dataset]:
+               subset: str | None = None, encoding: str | None = None,
+               image_root: str | os.PathLike[str] | None = None) -> Iterator[Dataset]:
     """`open_dataset` for one pass: a `Dataset` given is used as it is and left open, one opened
     here is closed when the block ends."""
     data = open_dataset(source, format=format, column=column, split=split, max_row_bytes=max_row_bytes,
-                        columns=columns, subset=subset, encoding=encoding)
+                        columns=columns, subset=subset, encoding=encoding, image_root=image_root)
     try:
         yield data
     finally:
-        if data is not source:
+        if not isinstance(source, Dataset):
             data.close()
 
 

@@ -51,7 +51,7 @@ def image_frame(data: Dataset, root: Any = None) -> tuple[pl.DataFrame, Counter[
     """(one row per image: the conversation it is in (counted over the rows `stats` reads), its
     format ("remote" for a URL, "unreadable" for one that cannot be read), width, height and the
     digest of its bytes; images per role; images per row), over every row of `data`."""
-    checks = ImageChecks.beside(data.path, root)
+    checks = ImageChecks.of(data, root)
     columns: dict[str, list[Any]] = {name: [] for name in IMAGE_SCHEMA}
     roles: Counter[str] = Counter()
     per_row: Counter[int] = Counter()
