@@ -86,11 +86,17 @@ class ImageChecks:
                 if path.exists():
                     return [(where, "image-unreadable", f"{ref} is not a regular file")]
                 return [(where, "image-not-found", f"{ref} does not exist (relative paths are read from "
-                                                   f"{self.root})")]
+                                                   f"{_shown(self.root)})")]
             with open(path, "rb") as file:
                 return _header(file, where, ref)
         except OSError as exc:
             return [(where, "image-unreadable", f"{ref} cannot be read: {exc.strerror or exc}")]
+
+
+def _shown(folder: Path) -> str:
+    """A folder as a message names it: relative to the working directory when it lies inside it."""
+    relative = os.path.relpath(folder)
+    return folder.as_posix() if relative.startswith("..") else relative
 
 
 def _count(n: int, noun: str) -> str:

@@ -97,13 +97,13 @@ def test_each_template_is_probed_for_what_it_trains_of_reasoning():
     assert found["deepseek-r1-distill"] == ReasoningSupport(None, False, ("reasoning",))
     assert found["nemotron-3-nano"] == ReasoningSupport("reasoning_content", True, ("reasoning",), history=False)
     assert found["glm4-moe"] == ReasoningSupport("reasoning_content", True, (), history=False)
-    assert found["lfm2.5"] == ReasoningSupport("thinking", False, (), history=False)
+    assert found["lfm2.5"] == found["lfm2.5-vl"] == ReasoningSupport("thinking", False, (), history=False)
     assert found["qwen3.5"] == ReasoningSupport("reasoning_content", True, ("reasoning", "plain"))
     assert found["deepseek-v3"] == ReasoningSupport(None, False, (), history=False)  # drops inline blocks too
     others = {name for name, support in found.items() if support != ReasoningSupport(None, False, ())}
     assert others == {"qwen3", "qwen3-nothink", "deepseek-r1-distill", "qwen3.5", "qwen3.5-nothink", "qwen3.6",
                       "qwen3.8", "deepseek-v3", "glm4-moe", "nemotron-3-nano", "nemotron-3-super", "nemotron-3-ultra",
-                      "nemotron-3.5-lightning", "gemma4-v5", "diffusion-gemma", "muse-glimmer", "lfm2.5", "lfm2.5-v2",
+                      "nemotron-3.5-lightning", "gemma4-v5", "diffusion-gemma", "muse-glimmer", "lfm2.5", "lfm2.5-v2", "lfm2.5-vl",
                       "gpt-oss"}
     assert [found[n].describe() for n in ("qwen3", "qwen3-nothink", "deepseek-r1-distill", "chatml")] == [
         "reads reasoning_content, trains an empty think block",
