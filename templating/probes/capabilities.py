@@ -25,6 +25,7 @@ from templating.environment import compile_template, render_with_spans
 from templating.errors import TemplateError
 from validation.checks.reasoning import CLOSE, OPEN, REASONING_FIELDS, ReasoningSupport
 from validation.checks.rules import PartSupport, ToolSupport
+from validation.content import as_parts
 
 if TYPE_CHECKING:
     from templating.registry import ChatTemplate
@@ -144,6 +145,11 @@ def part_support(template: ChatTemplate) -> PartSupport:
                        strings)
 
 
+def _as_read(template: ChatTemplate, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Probe messages as the template reads them: as text parts where it reads parts only."""
+    return as_parts(messages, part_support(template).needs_parts)
+
+
 _THOUGHT = "probe-thought-7"
 
 
@@ -157,7 +163,7 @@ def reasoning_support(template: ChatTemplate) -> ReasoningSupport:
 
     def trained(reply: dict[str, Any]) -> tuple[str, str, int] | None:  # (text, trained text, span start)
         try:
-            rendered = template.render([question, reply])
+            rendered = template.render(_as_read(template, [question, reply]))
         except (TemplateError, jinja2.TemplateError, TypeError, ValueError):
             return None
         spans = rendered.assistant_spans
@@ -169,7 +175,7 @@ def reasoning_support(template: ChatTemplate) -> ReasoningSupport:
     plain = trained({"role": "assistant", "content": "probe answer"})
     opened = trained({"role": "assistant", "content": f"{OPEN}\n{_THOUGHT}\n{CLOSE}\n\nprobe answer"})
     try:
-        prompt = template.render([question], add_generation_prompt=True).text
+        prompt = template.render(_as_read(template, [question]), add_generation_prompt=True).text
     except (TemplateError, jinja2.TemplateError, TypeError, ValueError):
         prompt = ""
     # a think tag of the prompt in the span (qwen2.5's span holds the prompt's last newline: not counted)
@@ -179,7 +185,8 @@ def reasoning_support(template: ChatTemplate) -> ReasoningSupport:
     thinking = {"role": "assistant", "content": "probe answer", field: _THOUGHT} if field else \
         {"role": "assistant", "content": f"{OPEN}\n{_THOUGHT}\n{CLOSE}\n\nprobe answer"}
     try:
-        later = template.render([question, thinking, question, {"role": "assistant", "content": "probe answer"}])
+        later = template.render(_as_read(template, [question, thinking, question,
+                                                    {"role": "assistant", "content": "probe answer"}]))
         spans = later.assistant_spans
         history = not spans or _THOUGHT in later.text[spans[0][0]:spans[0][1]]
     except (TemplateError, jinja2.TemplateError, TypeError, ValueError):

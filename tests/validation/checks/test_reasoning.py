@@ -97,7 +97,8 @@ def test_each_template_is_probed_for_what_it_trains_of_reasoning():
     assert found["deepseek-r1-distill"] == ReasoningSupport(None, False, ("reasoning",))
     assert found["nemotron-3-nano"] == ReasoningSupport("reasoning_content", True, ("reasoning",), history=False)
     assert found["glm4-moe"] == ReasoningSupport("reasoning_content", True, (), history=False)
-    assert found["lfm2.5"] == found["lfm2.5-vl"] == ReasoningSupport("thinking", False, (), history=False)
+    assert found["lfm2.5"] == ReasoningSupport("thinking", False, (), history=False)
+    assert found["lfm2.5-vl"] == found["lfm2.5-v2"] == ReasoningSupport("reasoning_content", False, (), history=False)
     assert found["qwen3.5"] == ReasoningSupport("reasoning_content", True, ("reasoning", "plain"))
     assert found["deepseek-v3"] == ReasoningSupport(None, False, (), history=False)  # drops inline blocks too
     others = {name for name, support in found.items() if support != ReasoningSupport(None, False, ())}
