@@ -19,6 +19,7 @@ from templating.environment import TemplateError, TemplateLimit
 from templating.spans import end_marker, first_difference
 from templating.registry import ChatTemplate
 from templating.spec import Rendered
+from validation.content import as_parts, text_of
 
 PROPERTIES = ("assistant-masked", "end-of-turn-masked", "single-bos", "prefix-stable", "generation-prompt")
 # What the tokenizer-level audit reports for each property.
@@ -71,7 +72,7 @@ class Contract:
 
     def violation(self, name: str, messages: list[dict[str, Any]]) -> str | None:
         """Why `messages` breaks property `name`, or None (also when the template refuses them)."""
-        if any(token in m["content"] for m in messages for token in self.spec.special_tokens):
+        if any(token in text_of(m["content"]) for m in messages for token in self.spec.special_tokens):
             return None  # forged structure is invalid data (validation rejects it), not a template fault
         rendered = self._render(messages)
         if rendered is None:
@@ -88,7 +89,7 @@ class Contract:
         if len(r.assistant_spans) != len(replies):
             return f"{len(r.assistant_spans)} trained spans for {len(replies)} assistant turns"
         for i, ((start, end), reply) in enumerate(zip(r.assistant_spans, replies)):
-            if start >= end or self._find(r.text, reply["content"], start, end) < 0:
+            if start >= end or self._find(r.text, text_of(reply["content"]), start, end) < 0:
                 return f"assistant turn {i + 1}: its content is not inside its trained span {r.text[start:end]!r}"
         return None
 
@@ -119,7 +120,7 @@ class Contract:
         replies = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
         for i, (start, end) in zip(replies, r.assistant_spans):
             prompt = self._render(messages[:i], prompt=True)
-            at = self._find(r.text, messages[i]["content"], start, end)
+            at = self._find(r.text, text_of(messages[i]["content"]), start, end)
             if prompt is None or at < 0:
                 continue  # a reply not inside its span is assistant-masked's failure
             before = r.text[:at]
@@ -139,9 +140,11 @@ def check(template: ChatTemplate, tokenizer: Any = None, *, examples: int = 200,
     from hypothesis import HealthCheck, find, settings
     from hypothesis.errors import NoSuchExample
 
+    from templating.probes.capabilities import part_support
     from templating.probes.strategies import conversations
 
     contract = Contract(template, tokenizer)
+    needs_parts = part_support(template).needs_parts  # (smolvlm, idefics3: each content as one text part)
     system = template.spec.supports_system
     outcomes = []
     for name in properties:
@@ -152,7 +155,7 @@ def check(template: ChatTemplate, tokenizer: Any = None, *, examples: int = 200,
                 tested[0] += 1
             return contract.violation(name, messages) is not None
 
-        strategy = conversations(system=None if system else False)
+        strategy = conversations(system=None if system else False).map(lambda ms: as_parts(ms, needs_parts))
         try:
             found = find(strategy, breaks, settings=settings(max_examples=examples, database=None, deadline=None,
                                                              suppress_health_check=list(HealthCheck)))
