@@ -101,6 +101,10 @@ def run_sft(config: TrainConfig, out: Path, dry_run: bool, console: Console | No
 
     from validation.readers.source import open_dataset
 
+    from training.vision import is_vision_model, run_vision_sft
+
+    if is_vision_model(config.model):  # images through TRL's vision collator (training/vision.py)
+        return run_vision_sft(config, out, dry_run, console)
     write_report(out / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
     sample_tools = config.tools_for_samples()  # read now: a missing file stops the run before training
     with training_data(config) as data:  # opened once: the gate and the audit read it

@@ -296,10 +296,10 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
          "Drop or split the row, or raise max_length; training truncates it otherwise."),
     # supervision: what training really learns (instructkit audit, with the tokenizer and template)
     Code("vision-not-supported", "error", "supervision",
-         "Audit and train: the conversation holds images. instructkit trains text models: the images would be "
-         "dropped and their placeholders trained as text, so the row is left out.",
-         "Train the text rows only (validate --write-clean after removing image rows), or train the images with "
-         "a vision recipe (TRL's VLM examples) until instructkit runs one."),
+         "Audit, and train with a text model: the conversation holds images, which a text model would drop while "
+         "training their placeholders as text, so the row is left out.",
+         "Train a vision-language model (a model folder whose config has a vision_config, with a template that "
+         "marks its replies: docs/training.md), or train the text rows only."),
     Code("response-not-supervised", "error", "supervision",
          "No token of this assistant turn is in the training mask (the template marks no generation span, or "
          "the response marker is not found): the turn trains nothing.",

@@ -86,8 +86,8 @@ def _token_id(backend: Any, token: str) -> int | None:
     return backend.token_to_id(token) if token else None
 
 
-VISION = ("the conversation holds images: instructkit trains text models, so the images would be dropped and "
-          "their placeholders trained as text (a vision model's processor and collator are not wired in yet)")
+VISION = ("the conversation holds images: a text model would drop them and train their placeholders as text "
+          "(train a vision-language model for them: docs/training.md)")
 
 
 class Auditor:

@@ -136,4 +136,4 @@ def test_audit_trains_text_parts_and_leaves_out_a_conversation_with_an_image(cli
     # (gemma3 writes <bos>, which SmolLM2's tokenizer spells as text: a warning on both rows)
     assert [(i["row"], i["code"]) for i in report["issues"]] == [(1, "missing-bos"), (2, "vision-not-supported")]
     assert (report["valid"], report["invalid"], result.code) == (1, 1, 1)
-    assert "the images would be dropped and their placeholders trained as text" in report["issues"][1]["message"]
+    assert "a text model would drop them and train their placeholders as text" in report["issues"][1]["message"]

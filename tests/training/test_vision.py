@@ -1,0 +1,119 @@
+"""A vision-language model trained through TRL's VLM path (training/vision.py): a tiny random
+Idefics3 (SmolVLM's architecture) built from transformers' classes with the real SmolLM2 tokenizer,
+and pictures drawn with Pillow."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+COLOURS = {"red": (220, 40, 40), "blue": (40, 80, 220), "green": (40, 160, 70), "yellow": (235, 200, 30)}
+
+
+@pytest.fixture(scope="module")
+def tiny_vlm(tmp_path_factory, smollm2_tokenizer):
+    """A folder with a tiny Idefics3 model and its processor (the image processor, SmolLM2's tokenizer)."""
+    import torch
+    from transformers import (Idefics3Config, Idefics3ForConditionalGeneration, Idefics3ImageProcessor,
+                              Idefics3Processor)
+
+    from templating import get_template
+
+    folder = tmp_path_factory.mktemp("tiny-idefics3")
+    images = Idefics3ImageProcessor(do_resize=True, size={"longest_edge": 32}, max_image_size={"longest_edge": 32},
+                                    do_image_splitting=False)
+    processor = Idefics3Processor(image_processor=images, tokenizer=smollm2_tokenizer, image_seq_len=4,
+                                  chat_template=get_template("smolvlm").official_jinja)
+    tokenizer = processor.tokenizer
+    config = Idefics3Config(
+        vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+                       "image_size": 32, "patch_size": 8},
+        text_config={"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+                     "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": len(tokenizer),
+                     "max_position_embeddings": 512},
+        scale_factor=2, image_token_id=processor.image_token_id, pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    Idefics3ForConditionalGeneration(config).save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+def pictures(folder):
+    """Rows asking the colour of four pictures (English and Korean), in the Hugging Face layout."""
+    from PIL import Image
+
+    (folder / "pics").mkdir()
+    rows = []
+    for name, colour in COLOURS.items():
+        Image.new("RGB", (48, 36), colour).save(folder / "pics" / f"{name}.png")
+        for question in ("What colour is it?", "무슨 색인가요?"):
+            rows.append({"messages": [
+                {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]},
+                {"role": "assistant", "content": [{"type": "text", "text": f"It is {name}."}]}],
+                "images": [f"pics/{name}.png"]})
+    path = folder / "colours.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def config_file(tmp_path, model, data, **extra):
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump({"model": str(model), "template": "smolvlm", "dataset": {"path": str(data)},
+                                    "max_length": 256, "sample_prompts": [], "output_dir": str(tmp_path / "out"),
+                                    "sft": {"max_steps": 6, "per_device_train_batch_size": 4, "learning_rate": 5e-3,
+                                            "logging_steps": 1, "save_strategy": "no"}, **extra}))
+    return path
+
+
+def test_a_vision_model_trains_on_the_replies_and_never_on_an_image(cli, tmp_path, tiny_vlm):
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    result = cli("train", config_file(tmp_path, tiny_vlm, pictures(tmp_path)))
+    assert result.code == 0, result.out + result.err
+    assert "8 train / 0 eval conversations with 8 images" in result.out
+    assert "no image token is trained and every reply is" in result.out
+    losses = [h["loss"] for h in json.loads((tmp_path / "out" / "metrics.json").read_text())["log_history"]
+              if "loss" in h]
+    assert len(losses) == 6 and losses[-1] < losses[0]
+    saved = AutoProcessor.from_pretrained(tmp_path / "out")  # the processor beside the model, the template trained
+    assert "{% generation %}" in saved.chat_template
+    assert type(AutoModelForImageTextToText.from_pretrained(tmp_path / "out")).__name__ == \
+        "Idefics3ForConditionalGeneration"
+
+
+def test_the_collated_rows_are_checked_before_training(tiny_vlm, tmp_path):
+    from transformers import AutoProcessor
+    from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
+
+    from templating import get_template
+    from training.config import ConfigError
+    from training.vision import check_collated, opened_image
+
+    processor = AutoProcessor.from_pretrained(tiny_vlm)
+    path = pictures(tmp_path)
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    rows = [{**r, "images": [opened_image(e, tmp_path) for e in r["images"]]} for r in rows]
+    processor.chat_template = get_template("smolvlm").jinja
+    assert check_collated(rows, processor, DataCollatorForVisionLanguageModeling(processor,
+                                                                                 assistant_only_loss=True)) == 8
+
+    def everything(batch):  # a collator that trains every token, images included
+        out = DataCollatorForVisionLanguageModeling(processor)(batch)
+        out["labels"] = out["input_ids"].clone()
+        return out
+    with pytest.raises(ConfigError, match="row 1: the collator trains image tokens"):
+        check_collated(rows, processor, everything)
+
+
+def test_a_vision_run_refuses_what_it_cannot_do_before_loading_the_model(cli, tmp_path, tiny_vlm):
+    data = pictures(tmp_path)
+    result = cli("train", config_file(tmp_path, tiny_vlm, data, template="auto"))
+    assert result.code == 2 and "a vision-language model is trained with a template that marks its replies" in \
+        result.err
+    text_rows = tmp_path / "text.jsonl"  # strings: smolvlm reads parts only, so the gate stops the run
+    text_rows.write_text(json.dumps({"messages": [{"role": "user", "content": "Hi"},
+                                                  {"role": "assistant", "content": "Hello."}]}) + "\n")
+    result = cli("train", config_file(tmp_path, tiny_vlm, text_rows))
+    assert result.code == 1 and "parts-required" in result.out

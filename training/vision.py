@@ -1,0 +1,169 @@
+"""Supervised fine-tuning of a vision-language model (`method: sft` when `model` is one: its config has
+a `vision_config`), through TRL's own VLM path: the model's processor turns each row's images into
+pixel values and its messages into tokens as the batch is collated (TRL's
+`DataCollatorForVisionLanguageModeling`), and `assistant_only_loss` trains the spans the chosen
+template marks (`{% generation %}`: smolvlm, idefics3, qwen2.5-vl, qwen3-vl training variants).
+
+Rows are validated as for any run (images read from the dataset's folder), written in the Hugging
+Face layout (validation.content.relayout: `{"type": "image"}` parts and an `images` list, which
+the collator takes) with their images opened, and checked before training on a sample collated
+as TRL collates it: no image token is ever trained, and each reply's text is.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from training.config import ConfigError, TrainConfig
+from training.steps import RunSummary, gate, plain, say, split_eval, train, training_data, write_report
+from validation.report import Console
+
+CHECKED_ROWS = 8  # rows collated before training to check what the collator trains
+
+
+def is_vision_model(source: str) -> bool:
+    """Whether `source` (a local model folder) is a vision-language model: its config.json has a
+    `vision_config`. A hub id or a .gguf file is read as a text model (the hub is not reached here)."""
+    config = Path(source) / "config.json"
+    if not config.is_file():
+        return False
+    try:
+        return "vision_config" in json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+
+
+def load_vision_model(source: str) -> tuple[Any, Any, str]:
+    """(model, processor, provenance) of a local vision-language model folder."""
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    try:
+        processor = AutoProcessor.from_pretrained(source)
+        model = AutoModelForImageTextToText.from_pretrained(source)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"model {source}: cannot be loaded as a vision-language model ({exc})") from None
+    return model, processor, f"{source} (vision-language: {type(model).__name__}, {type(processor).__name__})"
+
+
+def opened_image(entry: Any, root: Any) -> Any:
+    """An image entry of a row in the Hugging Face layout (a path, a file:// or data URL, or a
+    {"bytes", "path"} column entry) as an RGB Pillow image."""
+    from PIL import Image
+
+    from validation.checks.images import ImageChecks
+
+    if isinstance(entry, dict):
+        data = entry.get("bytes")
+        return Image.open(io.BytesIO(data)).convert("RGB") if data is not None else opened_image(entry["path"], root)
+    if entry.startswith("data:"):
+        return Image.open(io.BytesIO(base64.b64decode(entry.partition(",")[2]))).convert("RGB")
+    checks = ImageChecks(root)
+    if checks.is_remote(entry):
+        raise ConfigError(f"image {entry}: a URL is not fetched; download the images and name their paths")
+    with Image.open(checks.local_path(entry)) as image:
+        return image.convert("RGB")
+
+
+def vision_rows(data: Any, template: Any) -> list[dict[str, Any]]:
+    """The rows `validate` passes under `template`, each as {"messages", "images"} in the Hugging
+    Face layout, the images opened (what TRL's collator takes)."""
+    from validation.checks.images import ImageChecks
+    from validation.checks.scan import Scanner
+    from validation.content import relayout
+    from validation.models import as_dicts
+    from validation.validate import conversation_of
+
+    rows = []
+    for outcome in Scanner(data.format, rules=template.rules, duplicates=False,
+                           images=ImageChecks.of(data)).scan(data.records(precise=True)):
+        if not outcome.valid:
+            continue
+        conversation = conversation_of(data.format, outcome.record.data)
+        column = conversation.metadata.get("images")
+        messages, images = relayout(as_dicts(conversation.messages), column if isinstance(column, list) else None,
+                                    "hf")
+        rows.append({"messages": messages, "images": [opened_image(e, data.image_root) for e in images or ()]})
+    return rows
+
+
+def check_collated(rows: list[dict[str, Any]], processor: Any, collator: Any) -> int:
+    """Collate up to `CHECKED_ROWS` rows as TRL does and check what it trains: no image token, and
+    some of every row's reply text. The rows checked; ConfigError naming the first that fails."""
+    tokenizer = processor.tokenizer
+    image_ids = {i for i in (getattr(processor, "image_token_id", None),
+                             tokenizer.convert_tokens_to_ids(getattr(processor, "image_token", "<image>")))
+                 if isinstance(i, int) and i >= 0}
+    sample = rows[:CHECKED_ROWS]
+    batch = collator(sample)
+    for k, (ids, labels) in enumerate(zip(batch["input_ids"].tolist(), batch["labels"].tolist())):
+        trained = [i for i, label in zip(ids, labels) if label != -100]
+        if image_ids & set(trained):
+            raise ConfigError(f"row {k + 1}: the collator trains image tokens; the template's marks "
+                              "({% generation %}) must hold the replies only")
+        replies = [m for m in sample[k]["messages"] if m["role"] == "assistant"]
+        text = tokenizer.decode(trained)
+        for reply in replies:
+            words = "".join(p["text"] for p in reply["content"] if p.get("type") == "text") \
+                if isinstance(reply["content"], list) else reply["content"]
+            if words.strip() and words.strip().split()[0] not in text:
+                raise ConfigError(f"row {k + 1}: the reply {words[:40]!r} is not trained (the template marks no "
+                                  "generation span for it)")
+    return len(sample)
+
+
+def run_vision_sft(config: TrainConfig, out: Path, dry_run: bool, console: Console | None) -> RunSummary | None:
+    """`method: sft` with a vision-language model (see the module's docstring)."""
+    import yaml
+    from datasets import Dataset
+    from trl import SFTTrainer
+    from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
+
+    from templating.resolve import resolve_template
+
+    write_report(out / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    if config.template == "auto":
+        raise ConfigError("template: a vision-language model is trained with a template that marks its replies: "
+                          "name one (smolvlm, idefics3, qwen2.5-vl, qwen3-vl; `instructkit templates`)")
+    if config.eval is not None and config.eval.path:
+        raise ConfigError("eval.path with a vision-language model: hold out a share of the rows with eval.ratio")
+    if config.lora is not None or config.packing or config.token_budget is not None:
+        raise ConfigError("lora, packing and token_budget are for text models here; leave them out for a "
+                          "vision-language model")
+    template = resolve_template(config.template, tokenizer=config.model)
+    if not template.marked:
+        raise ConfigError(f"template {template.name}: it marks no trained spans ({{% generation %}}), which TRL's "
+                          "vision collator needs to train the replies only")
+    with training_data(config) as data:  # validated before any model is loaded
+        report = gate(config, out, console, data)
+        rows = vision_rows(data, template)
+    if not rows:
+        raise ConfigError(f"{report.path}: no valid row to train on")
+    model, processor, provenance = load_vision_model(config.model)
+    say(console, f"model: {plain(provenance)}")
+    train_rows, eval_rows = split_eval(rows, config, lambda path, split: [])
+    processor.chat_template = template.jinja  # the training variant: its marks are what is trained
+    collator = DataCollatorForVisionLanguageModeling(processor, assistant_only_loss=True)
+    checked = check_collated(train_rows, processor, collator)
+    images = sum(len(r["images"]) for r in rows)
+    say(console, f"prepare: {len(train_rows)} train / {len(eval_rows)} eval conversations with {images} images; "
+                 f"on {checked} rows collated as TRL collates them, no image token is trained and every reply is")
+    if dry_run:
+        return None
+
+    def make_trainer(args: Any) -> Any:
+        args.assistant_only_loss = True  # (the collator's masks, from the template's marks)
+        args.remove_unused_columns = False  # the images column is the collator's
+        args.max_length = None  # the collator must not cut an image's tokens
+        args.padding_free = False  # (TRL's vision collator pads)
+        return SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(train_rows),
+                          eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
+                          processing_class=processor, data_collator=collator)
+
+    summary = train(config, out, model, processor.tokenizer, template, make_trainer,
+                    (len(train_rows), len(eval_rows)), [], report.invalid, provenance, console, None)
+    processor.save_pretrained(str(out))  # the image processor beside the tokenizer the run saved
+    return summary
