@@ -206,6 +206,13 @@ BUILTINS = [
                  stop_strings=("<|im_end|>",), jinja_name="lfm2_2_5_vl", family="lfm",
                  source=TRL + " (lfm2_2_5_vl.jinja, marked by its authors; LiquidAI/LFM2.5-VL-*): an image part as "
                               "`<image>`, calls written as Python", turns=LFM_TURNS),
+    TemplateSpec("llava-next", ("<s>", "</s>", "[INST]", "[/INST]", "<<SYS>>", "<</SYS>>", "<image>"), "</s>", "",
+                 eos_token="</s>", aliases=("llava_next", "llava-v1.6", "llava-next-mistral"), family="llava",
+                 stop_strings=("</s>",), jinja_name="llava_next",
+                 source=TRL + " (llava_next.jinja, llava_next_training.jinja; llava-hf/llava-v1.6-mistral-7b-hf): "
+                              "`[INST] <image>\\nquestion [/INST] reply</s>`, a user turn's images before its text; "
+                              "a system turn and a reply write their first text part only (`parts-not-supported` for "
+                              "more), a string content renders as nothing (`parts-required`); no tool role"),
     *(TemplateSpec(name, (start, "<end_of_utterance>", "<image>"), "<end_of_utterance>", "Assistant:",
                    bos_token=start, eos_token="<end_of_utterance>", aliases=aliases, family="idefics",
                    stop_strings=("<end_of_utterance>",), jinja_name=files,
@@ -222,8 +229,8 @@ BUILTINS = [
                    source=TRL + f" ({files}.jinja, {files}_training.jinja; {model}): an image part as "
                                 "`<|vision_start|><|image_pad|><|vision_end|>`")
       for name, files, aliases, system, model in (
-          ("qwen2.5-vl", "qwen2_5_vl", ("qwen2_5_vl", "qwen2-vl", "qwen2.5-vl-instruct"), "You are a helpful assistant.",
-           "Qwen/Qwen2.5-VL-*, Qwen2-VL"),
+          ("qwen2.5-vl", "qwen2_5_vl", ("qwen2_5_vl", "qwen2-vl", "qwen2.5-vl-instruct"),
+           "You are a helpful assistant.", "Qwen/Qwen2.5-VL-*, Qwen2-VL"),
           ("qwen3-vl", "qwen3_vl", ("qwen3_vl", "qwen3-vl-instruct"), None, "Qwen/Qwen3-VL-*-Instruct"))),
     TemplateSpec("gpt-oss", ("<|start|>", "<|message|>", "<|channel|>", "<|end|>", "<|return|>", "<|call|>",
                              "<|constrain|>"), "<|return|>", "<|start|>assistant", eos_token="<|return|>",

@@ -108,13 +108,14 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
     Code("parts-not-supported", "error", "images",
          "With --template: a message's content is a list of parts and the template cannot render it in that role "
          "(it fails on a list, writes the list as Python or JSON text, or drops the text: smollm2, chatml, llama3, "
-         "qwen3, ...; gemma3 in a system turn), or it holds an image the template writes nothing for (a text "
-         "model's template, an image_url part where it reads image parts, an image outside a user turn).",
+         "qwen3, ...), several text parts where it writes the first only (llava-next's replies, gemma3's system "
+         "turn), or an image the template writes nothing for (a text model's template, an image_url part where it "
+         "reads image parts, an image outside a user turn).",
          "`validate --fix` joins text-only parts into one string; for images, name a template that takes them "
          "(`instructkit templates` lists what each one renders)."),
     Code("parts-required", "error", "images",
-         "With --template: the template reads content as a list of parts only (smolvlm, idefics3): a message whose "
-         "content is a string would render as nothing.",
+         "With --template: the template reads content as a list of parts only (smolvlm, idefics3, llava-next): a "
+         "message whose content is a string would render as nothing.",
          "`validate --fix` wraps each string as one text part (`parts-wrapped`), or write the content as parts."),
     Code("remote-image", "warning", "images",
          "An image is named by a URL: it is not fetched (no network is used), so only that it is well formed is "
@@ -382,8 +383,9 @@ FIXES: dict[str, str] = {
     "reasoning-inlined": "With a --template that does not print the row's reasoning field (reasoning_content for "
                          "deepseek-r1-distill or chatml): the reasoning moves into the content as a `<think>` block.",
     "parts-joined": "With a --template that takes no content parts in the message's role (smollm2, chatml, llama3, "
-                    "...; gemma3's system turn): a content of text parts only becomes one string, the texts joined "
-                    "with nothing between them (as the templates that take parts write them). A content holding an "
+                    "...): a content of text parts only becomes one string, the texts joined with nothing between "
+                    "them (as the templates that take parts write them); where it writes the first text part only "
+                    "(llava-next's replies, gemma3's system turn), they become one text part. A content holding an "
                     "image is left as it is.",
     "parts-wrapped": "With a --template that reads content parts only (smolvlm, idefics3): a string content "
                      "becomes one text part holding it.",

@@ -117,24 +117,33 @@ def part_support(template: ChatTemplate) -> PartSupport:
     the text (SmolVLM's and Idefics3's read parts only: a string's characters are iterated, dropped)."""
     roles = [r for r in _PART_ROLES if r != "system" or template.spec.supports_system]
     plain = _render(template, [{"role": r, "content": f"probe-{r}-text"} for r in roles])
-    takes, refused = [], []
+
+    def other(r: str) -> Any:  # another role's content: a string, or one text part where strings fail (llava-next)
+        return f"probe-{r}" if plain is not None else [{"type": "text", "text": f"probe-{r}"}]
+    takes, single, refused = [], [], []
     for role in roles:
-        messages = [{"role": r, "content": _parts_of(r) if r == role else f"probe-{r}"} for r in roles]
+        messages = [{"role": r, "content": _parts_of(r) if r == role else other(r)} for r in roles]
         text = _render(template, messages)
         if text is None:
             refused.append((role, "it fails on a list of parts"))
         elif "'type'" in text or '"type"' in text:
             refused.append((role, "it writes the list of parts as text"))
         elif f"probe-{role}-1" not in text or f"probe-{role}-2" not in text:
-            refused.append((role, "it drops the text of the parts"))
+            one = _render(template, [{"role": r, "content": _parts_of(r)[:1] if r == role else other(r)}
+                                     for r in roles])
+            if f"probe-{role}-2" not in (text or "") and one is not None and f"probe-{role}-1" in one:
+                single.append(role)  # (llava-next: a reply's first text part only)
+            refused.append((role, "it writes the first text part only" if role in single else
+                            "it drops the text of the parts"))
         else:
             takes.append(role)
     # a role needs parts where they render and a string does not (a role whose text renders neither way is
     # the template's own business: nothing to say about strings there)
-    strings = tuple(r for r in _PART_ROLES if r not in takes or (plain is not None and f"probe-{r}-text" in plain))
+    strings = tuple(r for r in _PART_ROLES if r not in takes + single
+                    or (plain is not None and f"probe-{r}-text" in plain))
     if "user" not in takes:
-        return PartSupport(tuple(takes), (), tuple(refused), strings)
-    reply = {"role": "assistant", "content": "probe-assistant"}
+        return PartSupport(tuple(takes), (), tuple(refused), strings, tuple(single))
+    reply = {"role": "assistant", "content": other("assistant")}
     without = _render(template, [{"role": "user", "content": [{"type": "text", "text": "probe-b"}]}, reply])
 
     def writes(part: dict[str, Any]) -> bool:
@@ -142,7 +151,7 @@ def part_support(template: ChatTemplate) -> PartSupport:
         return image is not None and "'type'" not in image and '"type"' not in image and "probe-b" in image \
             and image != without
     return PartSupport(tuple(takes), tuple(kind for kind, part in _IMAGES.items() if writes(part)), tuple(refused),
-                       strings)
+                       strings, tuple(single))
 
 
 def _as_read(template: ChatTemplate, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -30,6 +30,9 @@ def as_parts(draw, messages: list[dict], support) -> list[dict]:
     out = []
     for m in messages:
         text = text_of(m["content"])
+        if m["role"] in support.single:  # (the one text part it writes there)
+            out.append({**m, "content": [{"type": "text", "text": text}]})
+            continue
         if not support.takes(m["role"]) or not draw(st.booleans()):
             out.append(m)
             continue
@@ -45,10 +48,14 @@ def as_parts(draw, messages: list[dict], support) -> list[dict]:
 
 def test_templates_that_take_parts_are_the_ones_whose_text_reads_them():
     assert TAKES_PARTS == ["diffusion-gemma", "gemma3", "gemma4", "gemma4-v2", "gemma4-v3", "gemma4-v4", "gemma4-v5",
-                           "glm4-moe", "idefics3", "lfm2.5", "lfm2.5-v2", "lfm2.5-vl", "muse-glimmer", "qwen2.5-vl",
-                           "qwen3-vl", "qwen3.5", "qwen3.5-nothink", "qwen3.6", "qwen3.8", "smolvlm"]
-    # SmolVLM's and Idefics3's read parts only: a string content's characters are iterated and dropped
-    assert [name for name in TAKES_PARTS if not part_support(get_template(name)).strings] == ["idefics3", "smolvlm"]
+                           "glm4-moe", "idefics3", "lfm2.5", "lfm2.5-v2", "lfm2.5-vl", "llava-next", "muse-glimmer",
+                           "qwen2.5-vl", "qwen3-vl", "qwen3.5", "qwen3.5-nothink", "qwen3.6", "qwen3.8", "smolvlm"]
+    # SmolVLM's, Idefics3's and LLaVA-NeXT's read parts only: a string content's characters are iterated and dropped
+    assert [name for name in TAKES_PARTS if not part_support(get_template(name)).strings] == [
+        "idefics3", "llava-next", "smolvlm"]
+    # ... and LLaVA-NeXT writes the first text part of a system turn or a reply, as gemma3 of its system turn
+    assert {name: part_support(get_template(name)).single for name in ("llava-next", "gemma3")} == {
+        "llava-next": ("system", "assistant"), "gemma3": ("system",)}
     assert part_support(get_template("qwen3.5")).images == ("image", "image_url")
     assert part_support(get_template("gemma3")).images == ("image",)
     assert part_support(get_template("glm4-moe")).images == ()

@@ -107,17 +107,20 @@ def test_a_fifo_or_a_folder_named_as_an_image_is_refused_without_being_opened(tm
 
 
 def test_fix_joins_text_only_parts_where_the_template_takes_none(tmp_path, cli):
-    rows = [{"messages": [{"role": "system", "content": [{"type": "text", "text": "Be brief."}]},
+    rows = [{"messages": [{"role": "system", "content": [{"type": "text", "text": "Be "},
+                                                         {"type": "text", "text": "brief."}]},
                           {"role": "user", "content": [{"type": "text", "text": "Name a "},
                                                        {"type": "text", "text": "colour."}]},
                           {"role": "assistant", "content": "Red."}]}]
     source, clean = write(tmp_path / "rows.jsonl", rows), tmp_path / "clean.jsonl"
+    report = cli("validate", source, "--json", "--template", "gemma3").json()
+    # gemma3 takes parts from the user; of a system turn (folded into the first user turn) it writes the first only
+    assert [(i["path"], i["code"]) for i in report["issues"]] == [("messages[0].content", "parts-not-supported")]
     report = cli("validate", source, "--json", "--template", "gemma3", "--fix", "--write-clean", clean).json()
-    # gemma3 takes parts from the user, not in its system turn (which it folds into the first user turn)
     assert [(f["path"], f["code"]) for f in report["fixes"]] == [("messages[0].content", "parts-joined")]
     assert report["issues"] == []
     assert json.loads(clean.read_text())["messages"][:2] == [
-        {"role": "system", "content": "Be brief."},
+        {"role": "system", "content": [{"type": "text", "text": "Be brief."}]},
         {"role": "user", "content": [{"type": "text", "text": "Name a "}, {"type": "text", "text": "colour."}]}]
     report = cli("validate", source, "--json", "--template", "smollm2", "--fix", "--write-clean", clean).json()
     assert [(f["path"], f["code"]) for f in report["fixes"]] == [("messages[0].content", "parts-joined"),
@@ -344,3 +347,19 @@ def test_fix_wraps_strings_as_text_parts_where_the_template_reads_parts_only(tmp
     assert report["issues"] == [] and report["valid"] == 3
     assert json.loads(clean.read_text().splitlines()[1])["messages"][1] == {
         "role": "assistant", "content": [{"type": "text", "text": "Answer 2."}]}
+
+
+def test_where_a_template_writes_the_first_text_part_only_more_parts_are_refused_and_fix_joins_them(tmp_path, cli):
+    rows = [{"messages": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Colour?"}]},
+                          {"role": "assistant", "content": [{"type": "text", "text": "Red, "},
+                                                            {"type": "text", "text": "I think."}]}],
+             "images": ["red.png"]}]
+    (tmp_path / "red.png").write_bytes(RED.read_bytes())
+    source, clean = write(tmp_path / "rows.jsonl", rows), tmp_path / "clean.jsonl"
+    report = cli("validate", source, "--json", "--template", "llava-next").json()
+    assert [(i["path"], i["code"]) for i in report["issues"]] == [("messages[1].content", "parts-not-supported")]
+    assert "writes the first text part only of a assistant message" not in report["issues"][0]["message"]
+    assert "first text part only of an assistant message" in report["issues"][0]["message"]
+    report = cli("validate", source, "--json", "--template", "llava-next", "--fix", "--write-clean", clean).json()
+    assert (report["valid"], [f["code"] for f in report["fixes"]]) == (1, ["parts-joined"])
+    assert json.loads(clean.read_text())["messages"][1]["content"] == [{"type": "text", "text": "Red, I think."}]

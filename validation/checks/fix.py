@@ -118,7 +118,12 @@ class Fixer:
                 continue
             text_only = isinstance(parts, list) and parts and not part_issues(parts) \
                 and all(p["type"] == "text" for p in parts)
-            if text_only and not self.parts.takes(role):  # type: ignore[union-attr]
+            if text_only and len(parts) > 1 and role in self.parts.single:  # type: ignore[union-attr]
+                message[content] = [{"type": "text", "text": text_of(parts)}]
+                fixes.append((self._path(i, content), "parts-joined", f"{len(parts)} text parts joined into one "
+                              "(the template writes the first text part only here)"))
+                continue
+            if text_only and not self.parts.takes(role) and role not in self.parts.single:  # type: ignore[union-attr]
                 message[content] = text_of(parts)
                 fixes.append((self._path(i, content), "parts-joined",
                               f"{len(parts)} text part{'s' if len(parts) != 1 else ''} joined into one string (the "

@@ -84,8 +84,14 @@ def parts_issue(messages: list[Message], row: int, path: PathFn, rules: Template
                                   "would be dropped; --fix wraps it as one text part")
             continue
         kind = next((p.type for p in m.content if p.type != "text"), None)
+        if m.role in support.single and len(m.content) == 1 and kind is None:
+            continue  # (the one text part it writes)
+        if m.role in support.single:
+            return Issue.make(row, path(i, "content"), "parts-not-supported",
+                              f"template {rules.name} writes the first text part only of {_a(m.role)} message: "
+                              "the rest would be dropped; --fix joins text-only parts into one part")
         if not support.takes(m.role):
-            why = f"cannot render content parts in a {m.role} message ({support.why(m.role)})"
+            why = f"cannot render content parts in {_a(m.role)} message ({support.why(m.role)})"
             fix = "; this message holds an image, so name a template that takes images" if kind else \
                 "; --fix joins text-only parts into one string"
             return Issue.make(row, path(i, "content"), "parts-not-supported", f"template {rules.name} {why}{fix}")
@@ -97,3 +103,8 @@ def parts_issue(messages: list[Message], row: int, path: PathFn, rules: Template
             return Issue.make(row, path(i, "content"), "parts-not-supported",
                               f"template {rules.name} is not known to write an image {where}{takes}")
     return None
+
+
+def _a(role: str) -> str:
+    """The role with its article: "a user", "an assistant"."""
+    return f"{'an' if role[0] in 'aeiou' else 'a'} {role}"

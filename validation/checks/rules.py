@@ -50,12 +50,14 @@ class PartSupport:
     written as a list; `images`: the types of image part (`image`, `image_url`) that leave their
     placeholder in a user's turn (not dropped, not refused); `refused`: (role, what the template
     does instead) for the other roles probed (system, user, assistant); `strings`: the roles whose
-    string content reaches the text (all but for templates that read parts only)."""
+    string content reaches the text (all but for templates that read parts only); `single`: the
+    roles where it writes the first text part only (llava-next's system and replies)."""
 
     roles: tuple[str, ...]
     images: tuple[str, ...] = ()
     refused: tuple[tuple[str, str], ...] = ()
     strings: tuple[str, ...] = ROLES
+    single: tuple[str, ...] = ()
 
     def needs_parts(self, role: str) -> bool:
         """Whether a string content of `role` would not reach the text (a tool result: as a user's)."""
@@ -73,13 +75,15 @@ class PartSupport:
         """One line for `instructkit templates`."""
         if not self.roles:
             return "no content parts"
-        if not self.strings:
-            kinds = ["text", *self.images]
-            return f"{', '.join(kinds[:-1]) + ' and ' if len(kinds) > 1 else ''}{kinds[-1]} parts only (no strings)"
         kinds = ["text", *self.images]
-        own = "" if len(self.roles) == 3 or self.roles == ("user", "assistant") and not self.refused else \
-            f" ({', '.join(self.roles)} only)"
-        return f"{', '.join(kinds[:-1]) + ' and ' if len(kinds) > 1 else ''}{kinds[-1]} parts{own}"
+        line = f"{', '.join(kinds[:-1]) + ' and ' if len(kinds) > 1 else ''}{kinds[-1]} parts"
+        if not self.strings:
+            line += " only (no strings)"
+        elif len(self.roles) < 3 and not (self.roles == ("user", "assistant") and not self.refused):
+            line += f" ({', '.join(self.roles)} only)"
+        if self.single:
+            line += f"; the first text part only in {' and '.join(self.single)} turns"
+        return line
 
 
 @dataclass(frozen=True)

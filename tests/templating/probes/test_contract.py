@@ -20,7 +20,7 @@ def failed(outcomes) -> list[str]:
 
 
 @pytest.mark.parametrize("name", ["chatml", "smollm2", "qwen2.5", "llama3", "gemma", "llama2", "mistral", "zephyr",
-                                  "alpaca", "qwen2.5-vl", "smolvlm", "idefics3"])  # (the last two: over content parts)
+                                  "alpaca", "qwen2.5-vl", "smolvlm", "idefics3", "llava-next"])  # (the last three: as parts)
 def test_builtins_keep_the_contract(name):
     outcomes = check(get_template(name), examples=40)
     assert failed(outcomes) == [] and all(o.tested > 0 for o in outcomes)
