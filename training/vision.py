@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +22,6 @@ from training.steps import RunSummary, gate, plain, say, split_eval, train, trai
 from validation.report import Console
 
 CHECKED_ROWS = 8  # rows collated before training to check what the collator trains
-
-
-def is_vision_model(source: str) -> bool:
-    """Whether `source` (a local model folder) is a vision-language model: its config.json has a
-    `vision_config`. A hub id or a .gguf file is read as a text model (the hub is not reached here)."""
-    config = Path(source) / "config.json"
-    if not config.is_file():
-        return False
-    try:
-        return "vision_config" in json.loads(config.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
 
 
 def load_vision_model(source: str) -> tuple[Any, Any, str]:

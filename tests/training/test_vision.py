@@ -81,6 +81,8 @@ def test_a_vision_model_trains_on_the_replies_and_never_on_an_image(cli, tmp_pat
     assert "{% generation %}" in saved.chat_template
     assert type(AutoModelForImageTextToText.from_pretrained(tmp_path / "out")).__name__ == \
         "Idefics3ForConditionalGeneration"
+    result = cli("generate", tmp_path / "out", "What colour?")  # (a text command: one line saying so)
+    assert result.code == 2 and "is a vision-language model: `train` trains it" in result.err
 
 
 def test_the_collated_rows_are_checked_before_training(tiny_vlm, tmp_path):
