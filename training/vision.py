@@ -150,6 +150,9 @@ def run_vision_sft(config: TrainConfig, out: Path, dry_run: bool, console: Conso
                           eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
                           processing_class=processor, data_collator=collator)
 
+    if config.sample_prompts:  # (before/after samples generate from text prompts with a text model)
+        say(console, "[yellow]sample_prompts: left out for a vision-language model (no samples before and after)[/]")
+        config = config.model_copy(update={"sample_prompts": []})
     summary = train(config, out, model, processor.tokenizer, template, make_trainer,
                     (len(train_rows), len(eval_rows)), [], report.invalid, provenance, console, None)
     processor.save_pretrained(str(out))  # the image processor beside the tokenizer the run saved

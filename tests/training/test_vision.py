@@ -61,7 +61,7 @@ def pictures(folder):
 def config_file(tmp_path, model, data, **extra):
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump({"model": str(model), "template": "smolvlm", "dataset": {"path": str(data)},
-                                    "max_length": 256, "sample_prompts": [], "output_dir": str(tmp_path / "out"),
+                                    "max_length": 256, "output_dir": str(tmp_path / "out"),
                                     "sft": {"max_steps": 6, "per_device_train_batch_size": 4, "learning_rate": 5e-3,
                                             "logging_steps": 1, "save_strategy": "no"}, **extra}))
     return path
@@ -70,10 +70,11 @@ def config_file(tmp_path, model, data, **extra):
 def test_a_vision_model_trains_on_the_replies_and_never_on_an_image(cli, tmp_path, tiny_vlm):
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    result = cli("train", config_file(tmp_path, tiny_vlm, pictures(tmp_path)))
+    result = cli("train", config_file(tmp_path, tiny_vlm, pictures(tmp_path), sample_prompts=["What colour?"]))
     assert result.code == 0, result.out + result.err
     assert "8 train / 0 eval conversations with 8 images" in result.out
     assert "no image token is trained and every reply is" in result.out
+    assert "sample_prompts: left out for a vision-language model" in result.out
     losses = [h["loss"] for h in json.loads((tmp_path / "out" / "metrics.json").read_text())["log_history"]
               if "loss" in h]
     assert len(losses) == 6 and losses[-1] < losses[0]
