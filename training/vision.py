@@ -6,19 +6,20 @@ template marks (`{% generation %}`: smolvlm, idefics3, qwen2.5-vl, qwen3-vl trai
 
 Rows are validated as for any run (images read from the dataset's folder), written in the Hugging
 Face layout (validation.content.relayout: `{"type": "image"}` parts and an `images` list, which
-the collator takes) with their images opened, and checked before training on a sample collated
-as TRL collates it: no image token is ever trained, and each reply's text is.
+the collator takes) as a `datasets` Image column, which opens each image when its row is collated
+(memory does not grow with the dataset), and checked before training on a sample collated as TRL
+collates it: no image token is ever trained, and each reply's text is.
 """
 
 from __future__ import annotations
 
 import base64
-import io
 from pathlib import Path
 from typing import Any
 
 from training.config import ConfigError, TrainConfig
-from training.steps import RunSummary, gate, plain, say, split_eval, train, training_data, write_report
+from training.steps import (RunSummary, gate, is_main_process, plain, say, split_eval, train, training_data,
+                            write_report)
 from validation.report import Console
 
 CHECKED_ROWS = 8  # rows collated before training to check what the collator trains
@@ -36,28 +37,32 @@ def load_vision_model(source: str) -> tuple[Any, Any, str]:
     return model, processor, f"{source} (vision-language: {type(model).__name__}, {type(processor).__name__})"
 
 
-def opened_image(entry: Any, root: Any) -> Any:
-    """An image entry of a row in the Hugging Face layout (a path, a file:// or data URL, or a
-    {"bytes", "path"} column entry) as an RGB Pillow image."""
-    from PIL import Image
-
+def image_entry(entry: Any, root: Any) -> dict[str, Any]:
+    """An image of a row in the Hugging Face layout (a path, a file:// or data URL, or a {"bytes",
+    "path"} column entry) as a `datasets` Image value: {"path": the absolute path} or {"bytes": ...}."""
     from validation.checks.images import ImageChecks
 
     if isinstance(entry, dict):
         data = entry.get("bytes")
-        return Image.open(io.BytesIO(data)).convert("RGB") if data is not None else opened_image(entry["path"], root)
+        return {"path": None, "bytes": bytes(data)} if data is not None else image_entry(entry["path"], root)
     if entry.startswith("data:"):
-        return Image.open(io.BytesIO(base64.b64decode(entry.partition(",")[2]))).convert("RGB")
+        return {"path": None, "bytes": base64.b64decode(entry.partition(",")[2])}
     checks = ImageChecks(root)
     if checks.is_remote(entry):
         raise ConfigError(f"image {entry}: a URL is not fetched; download the images and name their paths")
-    with Image.open(checks.local_path(entry)) as image:
-        return image.convert("RGB")
+    return {"path": str(checks.local_path(entry)), "bytes": None}
+
+
+def image_dataset(rows: list[dict[str, Any]]) -> Any:
+    """`rows` ({"messages", "images"}) as a `datasets.Dataset` whose images open when read."""
+    import datasets
+
+    return datasets.Dataset.from_list(rows).cast_column("images", datasets.List(datasets.Image()))
 
 
 def vision_rows(data: Any, template: Any) -> list[dict[str, Any]]:
     """The rows `validate` passes under `template`, each as {"messages", "images"} in the Hugging
-    Face layout, the images opened (what TRL's collator takes)."""
+    Face layout, each image as a `datasets` Image value (`image_entry`)."""
     from validation.checks.images import ImageChecks
     from validation.checks.scan import Scanner
     from validation.content import relayout
@@ -73,18 +78,19 @@ def vision_rows(data: Any, template: Any) -> list[dict[str, Any]]:
         column = conversation.metadata.get("images")
         messages, images = relayout(as_dicts(conversation.messages), column if isinstance(column, list) else None,
                                     "hf")
-        rows.append({"messages": messages, "images": [opened_image(e, data.image_root) for e in images or ()]})
+        rows.append({"messages": messages, "images": [image_entry(e, data.image_root) for e in images or ()]})
     return rows
 
 
-def check_collated(rows: list[dict[str, Any]], processor: Any, collator: Any) -> int:
-    """Collate up to `CHECKED_ROWS` rows as TRL does and check what it trains: no image token, and
-    some of every row's reply text. The rows checked; ConfigError naming the first that fails."""
+def check_collated(rows: Any, processor: Any, collator: Any) -> int:
+    """Collate up to `CHECKED_ROWS` rows (a list or a `datasets.Dataset`) as TRL does and check what
+    it trains: no image token, and some of every row's reply text. The rows checked; ConfigError
+    naming the first that fails."""
     tokenizer = processor.tokenizer
     image_ids = {i for i in (getattr(processor, "image_token_id", None),
                              tokenizer.convert_tokens_to_ids(getattr(processor, "image_token", "<image>")))
                  if isinstance(i, int) and i >= 0}
-    sample = rows[:CHECKED_ROWS]
+    sample = [rows[k] for k in range(min(CHECKED_ROWS, len(rows)))]
     batch = collator(sample)
     for k, (ids, labels) in enumerate(zip(batch["input_ids"].tolist(), batch["labels"].tolist())):
         trained = [i for i, label in zip(ids, labels) if label != -100]
@@ -105,7 +111,6 @@ def check_collated(rows: list[dict[str, Any]], processor: Any, collator: Any) ->
 def run_vision_sft(config: TrainConfig, out: Path, dry_run: bool, console: Console | None) -> RunSummary | None:
     """`method: sft` with a vision-language model (see the module's docstring)."""
     import yaml
-    from datasets import Dataset
     from trl import SFTTrainer
     from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
 
@@ -114,7 +119,7 @@ def run_vision_sft(config: TrainConfig, out: Path, dry_run: bool, console: Conso
     write_report(out / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
     if config.template == "auto":
         raise ConfigError("template: a vision-language model is trained with a template that marks its replies: "
-                          "name one (smolvlm, idefics3, qwen2.5-vl, qwen3-vl; `instructkit templates`)")
+                          "name one (smolvlm, idefics3, llava-next, qwen2.5-vl, qwen3-vl; `instructkit templates`)")
     if config.eval is not None and config.eval.path:
         raise ConfigError("eval.path with a vision-language model: hold out a share of the rows with eval.ratio")
     if config.lora is not None or config.packing or config.token_budget is not None:
@@ -132,9 +137,10 @@ def run_vision_sft(config: TrainConfig, out: Path, dry_run: bool, console: Conso
     model, processor, provenance = load_vision_model(config.model)
     say(console, f"model: {plain(provenance)}")
     train_rows, eval_rows = split_eval(rows, config, lambda path, split: [])
+    train_set, eval_set = image_dataset(train_rows), image_dataset(eval_rows) if eval_rows else None
     processor.chat_template = template.jinja  # the training variant: its marks are what is trained
     collator = DataCollatorForVisionLanguageModeling(processor, assistant_only_loss=True)
-    checked = check_collated(train_rows, processor, collator)
+    checked = check_collated(train_set, processor, collator)
     images = sum(len(r["images"]) for r in rows)
     say(console, f"prepare: {len(train_rows)} train / {len(eval_rows)} eval conversations with {images} images; "
                  f"on {checked} rows collated as TRL collates them, no image token is trained and every reply is")
@@ -146,8 +152,7 @@ def run_vision_sft(config: TrainConfig, out: Path, dry_run: bool, console: Conso
         args.remove_unused_columns = False  # the images column is the collator's
         args.max_length = None  # the collator must not cut an image's tokens
         args.padding_free = False  # (TRL's vision collator pads)
-        return SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(train_rows),
-                          eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
+        return SFTTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,
                           processing_class=processor, data_collator=collator)
 
     if config.sample_prompts:  # (before/after samples generate from text prompts with a text model)
@@ -155,5 +160,6 @@ def run_vision_sft(config: TrainConfig, out: Path, dry_run: bool, console: Conso
         config = config.model_copy(update={"sample_prompts": []})
     summary = train(config, out, model, processor.tokenizer, template, make_trainer,
                     (len(train_rows), len(eval_rows)), [], report.invalid, provenance, console, None)
-    processor.save_pretrained(str(out))  # the image processor beside the tokenizer the run saved
+    if is_main_process():
+        processor.save_pretrained(str(out))  # the image processor beside the tokenizer the run saved
     return summary

@@ -92,12 +92,13 @@ def test_the_collated_rows_are_checked_before_training(tiny_vlm, tmp_path):
 
     from templating import get_template
     from training.config import ConfigError
-    from training.vision import check_collated, opened_image
+    from training.vision import check_collated, image_dataset, image_entry
 
     processor = AutoProcessor.from_pretrained(tiny_vlm)
     path = pictures(tmp_path)
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    rows = [{**r, "images": [opened_image(e, tmp_path) for e in r["images"]]} for r in rows]
+    rows = image_dataset([{**r, "images": [image_entry(e, tmp_path) for e in r["images"]]} for r in rows])
+    assert rows.features["images"].feature.decode and rows[0]["images"][0].size == (48, 36)  # (opened when read)
     processor.chat_template = get_template("smolvlm").jinja
     assert check_collated(rows, processor, DataCollatorForVisionLanguageModeling(processor,
                                                                                  assistant_only_loss=True)) == 8
