@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Images in chat data: validate ► which templates take them ► render ► what training would do. No model is trained:
-# instructkit trains text models, and vision weights (SmolVLM, Qwen2.5-VL) come from the hub, which is offline here.
+# Images in chat data: validate ► which templates take them ► convert for SmolVLM ► render ► the audit. No model is
+# trained here: vision weights (SmolVLM, Qwen2.5-VL) come from the hub, which is offline (docs/training.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ik=.venv/bin/instructkit
@@ -31,7 +31,8 @@ echo
 echo "== 6. a broken image: named, with its row and path (exit 1 is expected)"
 $ik validate tests/data/broken/image-unreadable.jsonl || echo "(exit $?)"
 echo
-echo "== 7. what training would do: image rows are left out (vision-not-supported), text rows train (exit 1 expected)"
+echo "== 7. with a text model (SmolLM2) image rows are left out (vision-not-supported; exit 1 expected);"
+echo "   a vision-language model folder trains them (docs/training.md, vision-language models)"
 $ik audit examples/vision.jsonl --template qwen3.5 --model HuggingFaceTB/SmolLM2-135M-Instruct --json \
     > out/demo/vision_audit.json || echo "(exit $?)"
 .venv/bin/python -c "import collections, json
