@@ -1215,10 +1215,10 @@ static inline __attribute__((always_inline)) int message_key(Cursor *c, Buf *key
 }
 
 /* A content written as text parts, [{"type": "text", "text": "..."}, ...] (the two keys in either order,
- * nothing else in a part): their texts decoded one after another onto row->text, joined with nothing as
+ * nothing else in a part): their texts decoded one after another onto `out`, joined with nothing as
  * `validation.content.text_of` joins them, so that the row hashes as its text does; `info` counts their
  * characters. -1: anything else (an image, another key, an escaped key, no part): Python reads it. */
-static int parse_text_parts(Cursor *c, Row *row, Str *info) {
+static int text_parts(Cursor *c, Buf *out, Str *info) {
     Str part;
     info->chars = 0;
     c->p++; /* '[' */
@@ -1238,7 +1238,7 @@ static int parse_text_parts(Cursor *c, Row *row, Str *info) {
                 have_text = 1;
                 if (expect(c, ':')) return -1;
                 skip_ws(c);
-                if (c->p >= c->end || *c->p != '"' || parse_string(c, &row->text, &part)) return -1;
+                if (c->p >= c->end || *c->p != '"' || parse_string(c, out, &part)) return -1;
                 info->chars += part.chars;
             } else return -1;
             if (field == 0 && expect(c, ',')) return -1;
@@ -1248,6 +1248,8 @@ static int parse_text_parts(Cursor *c, Row *row, Str *info) {
         if (last) return last > 0 ? 0 : -1;
     }
 }
+
+static inline int parse_text_parts(Cursor *c, Row *row, Str *info) { return text_parts(c, &row->text, info); }
 
 static int parse_message(Cursor *c, Row *row, const Spec *spec) {
     if (expect(c, '{')) return -1;
@@ -2031,7 +2033,7 @@ static int reasoning_field(const Buf *key) {
     return 0;
 }
 
-/* One message {role: str, content: str, ...} onto the columns and `conv`; -1: not read here.
+/* One message {role: str, content: str or text parts, ...} onto the columns and `conv`; -1: not read here.
  * A reasoning field (a string, or null: none) is read too; a second one, or one of another
  * type, leaves the row to Python. */
 static int read_message(Cursor *c, const unsigned char *base, Columns *out, const Spec *spec, Conv *conv,
@@ -2048,7 +2050,15 @@ static int read_message(Cursor *c, const unsigned char *base, Columns *out, cons
         if (key == 1) {
             if (have_role++ || c->p >= c->end || *c->p != '"' || read_text(c, base, out, &role)) return -1;
         } else if (key == 2) {
-            if (have_content++ || c->p >= c->end || *c->p != '"' || read_text(c, base, out, &content)) return -1;
+            if (have_content++ || c->p >= c->end) return -1;
+            if (*c->p == '[') { /* text parts: their joined text, decoded (buffer 1) */
+                content.start = out->decoded.len;
+                if (text_parts(c, &out->decoded, &content.info)) return -1;
+                content.n = out->decoded.len - content.start;
+                content.buffer = 1;
+            } else if (*c->p != '"' || read_text(c, base, out, &content)) {
+                return -1;
+            }
         } else if ((field = reasoning_field(&out->key)) != 0) {
             if (c->p < c->end && *c->p == 'n') {
                 if (skip_value(c, 3)) return -1; /* null: no reasoning */

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.strategies import conversations, metadata, wild_row
+from tests.strategies import conversations, metadata, wild_row, with_parts
 from validation import get_format, stats, validate
 from validation.readers.files import read_records
 from validation.checks.prover import hash_conversation
@@ -25,6 +25,7 @@ unicode_text = st.one_of(st.text(alphabet=st.sampled_from("aZ É ß \t\n\u00a0\u
 rows = st.one_of(
     wild_row,
     st.builds(lambda ms, meta: {**meta, "messages": ms}, conversations(), metadata),
+    conversations().flatmap(with_parts),  # contents as text parts (read in C), images and odd parts (left to Python)
     st.builds(lambda pairs: {"messages": [{"role": r, "content": c} for r, c in pairs]},
               st.lists(st.tuples(st.sampled_from(["user", "assistant", "system", "tool", "Bob"]), unicode_text),
                        max_size=4)),
