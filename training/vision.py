@@ -13,7 +13,6 @@ collates it: no image token is ever trained, and each reply's text is.
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 from typing import Any
 
@@ -41,16 +40,13 @@ def image_entry(entry: Any, root: Any) -> dict[str, Any]:
     """An image of a row in the Hugging Face layout (a path, a file:// or data URL, or a {"bytes",
     "path"} column entry) as a `datasets` Image value: {"path": the absolute path} or {"bytes": ...}."""
     from validation.checks.images import ImageChecks
+    from validation.content import column_image
 
-    if isinstance(entry, dict):
-        data = entry.get("bytes")
-        return {"path": None, "bytes": bytes(data)} if data is not None else image_entry(entry["path"], root)
-    if entry.startswith("data:"):
-        return {"path": None, "bytes": base64.b64decode(entry.partition(",")[2])}
-    checks = ImageChecks(root)
-    if checks.is_remote(entry):
+    image = column_image(entry, "")  # (validated rows: every entry is an image)
+    found = ImageChecks(root).locate(image)  # type: ignore[arg-type]
+    if found is None:
         raise ConfigError(f"image {entry}: a URL is not fetched; download the images and name their paths")
-    return {"path": str(checks.local_path(entry)), "bytes": None}
+    return {"path": None, "bytes": bytes(found)} if isinstance(found, bytes) else {"path": str(found), "bytes": None}
 
 
 def image_dataset(rows: list[dict[str, Any]]) -> Any:

@@ -102,11 +102,6 @@ def as_parts(messages: list[dict[str, Any]], needs_parts: Any) -> list[dict[str,
             if isinstance(m.get("content"), str) and needs_parts(m.get("role")) else m for m in messages]
 
 
-def is_parts(content: Any) -> bool:
-    """Whether a content is a list of parts (not a string or None)."""
-    return isinstance(content, list)
-
-
 class ImageRef(NamedTuple):
     """One image of a row: what names it (a path, a URL, a data URL; None for an image the row
     holds as bytes), where it is written (`messages[0].content[1].image_url.url`, `images[2]`),

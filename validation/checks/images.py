@@ -60,26 +60,38 @@ class ImageChecks:
         """The file a path or `file://` URL names (relative: from the root)."""
         return self.root / (unquote(urlparse(ref).path) if ref.startswith("file://") else ref)
 
-    def check(self, image: ImageRef) -> list[Found]:
-        """The problems of one image: none when its header reads as an image of a usable size."""
-        ref, where = image.ref, image.where
+    def locate(self, image: ImageRef) -> bytes | Path | None:
+        """Where an image is: its bytes (held by the row, or a data URL's, decoded), the local file a
+        path or `file://` URL names, or None for a URL (not fetched). ValueError, saying why, for a
+        data URL that is not base64. (`image` names an image or holds its bytes.)"""
         if image.data is not None:
-            return _header(io.BytesIO(image.data), where, "the image's bytes")
-        if ref is None:
-            return []
+            return image.data
+        ref = image.ref or ""
         if ref.startswith("data:"):
             head, comma, payload = ref.partition(",")
             if not comma or not head.endswith(";base64"):
-                return [(where, "invalid-data-url", "a data URL of an image must be base64: data:image/png;base64,...")]
+                raise ValueError("a data URL of an image must be base64: data:image/png;base64,...")
             try:
-                data = base64.b64decode(payload, validate=True)
+                return base64.b64decode(payload, validate=True)
             except (binascii.Error, ValueError) as exc:
-                return [(where, "invalid-data-url", f"the data URL is not valid base64 ({exc})")]
-            return _header(io.BytesIO(data), where, "the data URL")
-        if self.is_remote(ref):
+                raise ValueError(f"the data URL is not valid base64 ({exc})") from None
+        return None if self.is_remote(ref) else self.local_path(ref)
+
+    def check(self, image: ImageRef) -> list[Found]:
+        """The problems of one image: none when its header reads as an image of a usable size."""
+        ref, where = image.ref, image.where
+        if image.data is None and ref is None:
+            return []
+        try:
+            found = self.locate(image)
+        except ValueError as exc:
+            return [(where, "invalid-data-url", str(exc))]
+        if isinstance(found, bytes):
+            return _header(io.BytesIO(found), where, "the image's bytes" if image.data is not None else "the data URL")
+        if found is None:
             return [(where, "remote-image", f"{_short(ref)} is not fetched (no network is used), so it is not "
                                             "checked")]
-        path = self.local_path(ref)
+        path = found
         ref = unquote(urlparse(ref).path) if ref.startswith("file://") else ref
         try:
             if not path.is_file():  # (a folder, a FIFO or a device is never opened: reading one could block)

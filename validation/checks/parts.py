@@ -27,7 +27,7 @@ def strings_cleared(rules: TemplateRules | None) -> bool:
     """Whether the fast paths may clear string contents: not under a template that reads content
     parts only (SmolVLM's, Idefics3's), where a string content is an error they leave to the precise
     path (`parts-required`)."""
-    return rules is None or rules.parts is None or not any(map(rules.parts.needs_parts, ROLES))
+    return rules is None or rules.parts is None or not rules.parts.parts_only
 
 
 def joined_text(parts: Any) -> str | None:

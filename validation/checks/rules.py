@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, NamedTuple, Protocol
 
 from validation.models import ROLES
@@ -62,6 +63,12 @@ class PartSupport:
     def needs_parts(self, role: str) -> bool:
         """Whether a string content of `role` would not reach the text (a tool result: as a user's)."""
         return (role if role != "tool" else "user") not in self.strings
+
+    @cached_property
+    def parts_only(self) -> bool:
+        """Whether some role reads parts only (a string there renders as nothing); computed once,
+        as the fast paths ask it for every row."""
+        return any(map(self.needs_parts, ROLES))
 
     def takes(self, role: str) -> bool:
         """Whether the template renders text parts in a message of `role` (a tool result: never probed, so no)."""

@@ -8,8 +8,6 @@ fetched. `image_frame` is that record per image; `image_counts` the summary (doc
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import io
 import json
@@ -93,26 +91,20 @@ def _described(checks: ImageChecks, ref: Any) -> tuple[str, int | None, int | No
 
     if ref.data is None and ref.ref is None:
         return "unreadable", None, None, None
-    if ref.data is None and checks.is_remote(ref.ref):
-        return "remote", None, None, None
     try:
-        if ref.data is not None:
-            opened: Any = io.BytesIO(ref.data)
-        elif ref.ref.startswith("data:"):
-            opened = io.BytesIO(base64.b64decode(ref.ref.partition(",")[2], validate=True))
-        else:
-            path = checks.local_path(ref.ref)
-            if not path.is_file():  # (a FIFO or a device is never opened)
-                return "unreadable", None, None, None
-            opened = open(path, "rb")
-        with opened as file:
+        found = checks.locate(ref)
+        if found is None:
+            return "remote", None, None, None
+        if not isinstance(found, bytes) and not found.is_file():  # (a FIFO or a device is never opened)
+            return "unreadable", None, None, None
+        with io.BytesIO(found) if isinstance(found, bytes) else open(found, "rb") as file:
             digest = hashlib.blake2b(digest_size=16)
             while block := file.read(1 << 20):
                 digest.update(block)
             file.seek(0)
             with Image.open(file) as image:
                 return image.format or "unknown", image.size[0], image.size[1], digest.digest()
-    except (OSError, ValueError, binascii.Error, UnidentifiedImageError, SyntaxError, Image.DecompressionBombError):
+    except (OSError, ValueError, UnidentifiedImageError, SyntaxError, Image.DecompressionBombError):
         return "unreadable", None, None, None
 
 
