@@ -220,6 +220,10 @@ def test_stats_count_the_images_their_formats_sizes_and_repeats(cli, tmp_path):
     assert (report["formats"], report["width"]["max"], report["aspect_ratio"]["p50"]) == (
         {"JPEG": 1, "remote": 1, "unreadable": 1}, 40, 4.0)
     assert "images" not in cli("stats", DATA / "broken" / "duplicate.jsonl", "--json").json()
+    broken = [{"messages": [{"role": "user", "content": [{"type": "text"}, {"type": "image"}]},
+                            {"role": "assistant", "content": "x"}], "images": ["wide.jpg"]}]
+    report = cli("stats", write(tmp_path / "broken.jsonl", broken), "--json").json()  # (skipped, as validate fails it)
+    assert report["skipped_rows"] == 1 and "images" not in report
 
 
 def test_the_length_picture_shows_the_image_sizes(tmp_path):

@@ -270,7 +270,7 @@ def _images(data: Any, root: Any) -> tuple[pl.DataFrame, Any] | None:
     if not data.rereadable or not has_images(data):
         return None
     frame, roles, per_row = image_frame(data, root)
-    return frame, image_counts(frame, roles, per_row)
+    return (frame, image_counts(frame, roles, per_row)) if frame.height else None  # (no readable row names one)
 
 
 def _reasoning(frame: pl.DataFrame, rows: int, tokenizer: Tokenizer, rules: TemplateRules | None,

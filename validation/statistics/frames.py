@@ -303,8 +303,7 @@ def _python_frame(records: Iterable[tuple[int, Record]], fmt: Format) -> tuple[p
         except RowProblems:
             messages = None
         messages = [with_call_content(m) if isinstance(m, dict) else m for m in messages or ()]  # as validate
-        if not messages or not all(isinstance(m, dict) and isinstance(m.get("role"), str)
-                                   and _readable(m.get("content")) for m in messages):
+        if not readable(messages):
             skipped += 1
             continue
         for turn, message in enumerate(messages):
@@ -318,6 +317,8 @@ def _python_frame(records: Iterable[tuple[int, Record]], fmt: Format) -> tuple[p
     return pl.DataFrame(columns, schema=FRAME_SCHEMA), skipped
 
 
-def _readable(content: Any) -> bool:
-    """A string, or a list of content parts `validate` reads (validation/content.py)."""
-    return isinstance(content, str) or (isinstance(content, list) and not part_issues(content))
+def readable(messages: list[Any]) -> bool:
+    """Whether stats reads a row's messages (else the row is skipped): some, each a dict with a string
+    role and a content that is a string or content parts `validate` reads (validation/content.py)."""
+    return bool(messages) and all(isinstance(m, dict) and isinstance(m.get("role"), str) and (
+        isinstance(c := m.get("content"), str) or (isinstance(c, list) and not part_issues(c))) for m in messages)

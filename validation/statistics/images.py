@@ -19,7 +19,9 @@ import polars as pl
 
 from validation.checks.images import ImageChecks, row_images
 from validation.content import PLACEHOLDER, part_image, text_of
+from validation.checks.messages import with_call_content
 from validation.errors import RowProblems
+from validation.statistics.frames import readable
 from validation.readers.source import Dataset
 from validation.summaries import ImageCounts
 
@@ -60,16 +62,21 @@ def image_frame(data: Dataset, root: Any = None) -> tuple[pl.DataFrame, Counter[
         if not isinstance(row, dict):
             continue
         try:
-            messages = [m for m in fmt.to_messages(row) if isinstance(m, dict)]
+            messages = [with_call_content(m) if isinstance(m, dict) else m for m in fmt.to_messages(row)]
         except RowProblems:
             continue
+        if not readable(messages):  # (a row the other statistics skip: its images are not counted either)
+            continue
         refs, _ = row_images(messages, row, lambda i, field: f"messages[{i}].{field}")
-        for message in messages:  # where each image stands: its part, or its placeholder
-            content = message.get("content")
-            count = sum(part_image(p) is not None for p in content if isinstance(p, dict)) \
-                if isinstance(content, list) else 0
-            if "images" in row and not count:
-                count = text_of(content).count(PLACEHOLDER) if isinstance(content, (str, list)) else 0
+        contents = [m.get("content") for m in messages]
+        parts = [[p for p in c if isinstance(p, dict)] if isinstance(c, list) else [] for c in contents]
+        # where each image stands: its part; the column's images, as row_images matches them, at the bare
+        # {"type": "image"} parts when there are any, else at the <image> placeholders in the text
+        bare = any(part_image(p) == (None, "") for own in parts for p in own)
+        for message, content, own in zip(messages, contents, parts):
+            count = sum(part_image(p) is not None for p in own)
+            if "images" in row and not bare and isinstance(content, (str, list)):
+                count += text_of(content).count(PLACEHOLDER)
             if count and isinstance(message.get("role"), str):
                 roles[message["role"]] += count
         per_row[len(refs)] += 1
