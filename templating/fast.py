@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from templating.environment import TemplateError
-from templating.spec import TemplateSpec
+from templating.spec import Rendered, TemplateSpec
 
 ALTERNATE = "Conversation roles must alternate user/assistant/user/assistant/..."
 
@@ -38,6 +38,28 @@ def plain_turns(messages: Sequence[Any]) -> list[tuple[str, str]] | None:
             return None
         turns.append((role, content))
     return turns or None
+
+
+# The flags of `layout_of`'s tuple, as templating/_turns.c reads them.
+TRIMS, ALTERNATING, REFUSE_LEADING_SYSTEM, NO_SYSTEM, SYSTEM_FIRST_ONLY, FOLD_THEN_TRIM = 1, 2, 4, 8, 16, 32
+
+
+def layout_of(spec: TemplateSpec) -> tuple[Any, ...] | None:
+    """The turn layout as the C renderer (templating/_turns.c) reads it, built once per template; None
+    without one. C renders lists of plain message dicts with it and leaves everything else (None) to
+    `plain_turns` + `render_turns`, which it equals (property tests)."""
+    fmt = spec.turns
+    if fmt is None or not fmt.fast or spec.official is not None:
+        return None
+    flags = (TRIMS * spec.trims_content | ALTERNATING * spec.alternating
+             | REFUSE_LEADING_SYSTEM * fmt.refuse_leading_system | NO_SYSTEM * fmt.no_system
+             | SYSTEM_FIRST_ONLY * fmt.system_first_only | FOLD_THEN_TRIM * fmt.fold_then_trim)
+    default_system = None if spec.default_system is None else fmt.system[0] + spec.default_system + fmt.system[1]
+    think, fold = fmt.think, fmt.fold_system
+    return (spec.bos_token if fmt.writes_bos else "", default_system, *fmt.user, *fmt.assistant, *fmt.system,
+            fmt.span_prefix, spec.generation_prompt, fmt.final_eos, flags,
+            None if think is None else think[0] + think[1], None if think is None else think[1].strip(),
+            *(fold or (None, None)), Rendered)
 
 
 def render_turns(spec: TemplateSpec, turns: list[tuple[str, str]], add_generation_prompt: bool

@@ -21,7 +21,8 @@ from pydantic import ValidationError
 from templating.environment import TemplateError, TemplateLimit, compile_template, render_with_spans, tools_of
 from templating.spans import derived_spans, is_marked
 from templating.builtins import BUILTINS
-from templating.fast import plain_turns, render_turns
+from templating._turns import render as render_layout
+from templating.fast import layout_of, plain_turns, render_turns
 from templating.spec import Rendered, TemplateSpec
 from templating.tokens import Tokenized, tokenize_rendered
 from validation.checks.rules import TemplateRules
@@ -40,6 +41,7 @@ class ChatTemplate:
         self.spec = spec
         # Built-ins with a plain turn structure render without Jinja (same text and spans).
         self._fast = spec.turns is not None and spec.turns.fast and spec.official is None
+        self._layout = layout_of(spec)  # the same, as templating/_turns.c reads it
 
     @property
     def name(self) -> str:
@@ -101,6 +103,10 @@ class ChatTemplate:
             >>> r.text[r.assistant_spans[0][0]:r.assistant_spans[0][1]]
             'Hello<|im_end|>\\n'
         """
+        if self._layout is not None and tools is None and type(messages) is list:  # plain dicts: in C, else None
+            fast = render_layout(messages, self._layout, add_generation_prompt)
+            if fast is not None:
+                return fast
         if not messages:
             raise TemplateError(f"template {self.name}: nothing to render (no messages)")
         if self._fast and tools_of(messages, tools) is None:
