@@ -12,31 +12,23 @@ imported transformers as any training script has (garbage collection over its he
 - `floor`: the same output string built from its pieces with one `str.join` per conversation:
   the constant text between contents (from our render) and each content read from its message
   dict (no renderer can return the text faster).
-Medians of 5 runs; ratios `hf / render` (how many times faster than transformers) and
-`floor / render` (the share of the floor's speed reached).
+Medians of 7 samples, render and floor sampled in turn (bench/timing.py), transformers' of 3; ratios
+`hf / render` (how many times faster than transformers) and `floor / render` (the share of the
+floor's speed reached); `full GCs`: the collector's full passes that fell inside render's samples.
+`--long`: replies of 10-300 words instead of 10-150 (~3.5k characters a conversation).
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from corpus import add_lang_argument, chosen  # noqa: E402
 from corpus import conversations as corpus_conversations  # noqa: E402
-
-
-def median_time(fn, repeat: int = 5) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from timing import paired_medians  # noqa: E402
 
 
 def skeleton(text: str, messages: list[dict]) -> list[str]:
@@ -70,6 +62,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--conversations", type=int, default=2000)
     parser.add_argument("--templates", default="", help="comma-separated names (default: every built-in)")
+    parser.add_argument("--long", action="store_true", help="replies of 10-300 words")
+    parser.add_argument("--no-hf", action="store_true", help="leave out transformers' render (slow for 50 templates)")
     add_lang_argument(parser)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
@@ -79,9 +73,10 @@ def main() -> None:
     from templating import get_template, list_templates
 
     names = args.templates.split(",") if args.templates else [s.name for s in list_templates()]
-    print(f"{'template':<24}{'lang':<9}{'path':<6}{'render/s':>10}{'x hf':>8}{'x floor':>9}")
+    print(f"{'template':<24}{'lang':<9}{'path':<6}{'render/s':>10}{'x hf':>8}{'x floor':>9}{'full GCs':>10}")
+    replies = (10, 300) if args.long else (10, 150)
     for lang in chosen(args.lang):
-        base = list(corpus_conversations(lang, args.conversations, seed=0))
+        base = list(corpus_conversations(lang, args.conversations, seed=0, reply_words=replies))
         for name in names:
             template = get_template(name)
             spec = template.spec
@@ -94,15 +89,16 @@ def main() -> None:
                 print(f"{name:<24}{lang:<9}refuses the corpus: {str(exc)[:60]}")
                 continue
             skeletons = [skeleton(r.text, c) for r, c in zip(rendered, data)]
-            ours = median_time(lambda: [template.render(c) for c in data])
-            floor = median_time(lambda: [floor_text(c, seps) for c, seps in zip(data, skeletons)])
+            times, fulls = paired_medians({"ours": lambda: [template.render(c) for c in data],
+                                           "floor": lambda: [floor_text(c, seps) for c, seps in zip(data, skeletons)]})
+            ours, floor = times["ours"], times["floor"]
             variables = {"bos_token": spec.bos_token, "eos_token": spec.eos_token,
                          **{k: v for k, v in spec.variables.items() if isinstance(v, str)}}
-            hf = median_time(lambda: [render_jinja_template(conversations=[c], chat_template=template.official_jinja,
-                                                            **variables) for c in data], repeat=3)
+            hf = float("nan") if args.no_hf else paired_medians({"hf": lambda: [render_jinja_template(
+                conversations=[c], chat_template=template.official_jinja, **variables) for c in data]}, runs=3)[0]["hf"]
             path = "fast" if template._fast else "jinja"
-            print(f"{name:<24}{lang:<9}{path:<6}{len(data) / ours:>10,.0f}{hf / ours:>8.1f}{floor / ours:>9.2f}",
-                  flush=True)
+            print(f"{name:<24}{lang:<9}{path:<6}{len(data) / ours:>10,.0f}{hf / ours:>8.1f}{floor / ours:>9.2f}"
+                  f"{fulls['ours']:>10}", flush=True)
 
 
 if __name__ == "__main__":

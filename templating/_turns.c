@@ -12,6 +12,10 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 enum {
     L_BOS, L_DEFAULT_SYSTEM, L_USER_HEAD, L_USER_FOOT, L_ASSISTANT_HEAD, L_ASSISTANT_FOOT, L_SYSTEM_HEAD,
@@ -72,6 +76,49 @@ static void strip(Pieces *p, Py_ssize_t from) {
         while (q->end > q->start && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, q->end - 1))) q->end--, p->size--;
         if (q->end > q->start) break;
     }
+}
+
+/* The first of c in data[from, end) (a string of `kind`), or -1: memchr for one byte a character,
+ * 16 bytes at a time for two and four, since the needles looked for are rare in text of any script. */
+static Py_ssize_t find_char(int kind, const void *data, Py_ssize_t from, Py_ssize_t end, Py_UCS4 c) {
+    Py_ssize_t i = from;
+    if (kind == PyUnicode_1BYTE_KIND) {
+        if (c > 0xff || end <= from) return -1;
+        const Py_UCS1 *found = memchr((const Py_UCS1 *)data + from, (int)c, end - from);
+        return found ? found - (const Py_UCS1 *)data : -1;
+    }
+#ifdef __SSE2__
+    if (kind == PyUnicode_2BYTE_KIND && c <= 0xffff) {
+        __m128i want = _mm_set1_epi16((short)c);
+        for (; i + 8 <= end; i += 8) {
+            int hits = _mm_movemask_epi8(_mm_cmpeq_epi16(_mm_loadu_si128((const __m128i *)((const Py_UCS2 *)data + i)), want));
+            if (hits) return i + (__builtin_ctz(hits) >> 1);
+        }
+    } else if (kind == PyUnicode_4BYTE_KIND) {
+        __m128i want = _mm_set1_epi32((int)c);
+        for (; i + 4 <= end; i += 4) {
+            int hits = _mm_movemask_epi8(_mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)((const Py_UCS4 *)data + i)), want));
+            if (hits) return i + (__builtin_ctz(hits) >> 2);
+        }
+    }
+#endif
+    for (; i < end; i++)
+        if (PyUnicode_READ(kind, data, i) == c) return i;
+    return -1;
+}
+
+/* Whether `needle` occurs in `text` (as `needle in text`): each place its first character is, compared whole. */
+static int contains(PyObject *text, PyObject *needle) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), m = PyUnicode_GET_LENGTH(needle);
+    if (m == 0) return 1;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_UCS4 first = PyUnicode_READ_CHAR(needle, 0);
+    for (Py_ssize_t at = 0; (at = find_char(kind, data, at, n - m + 1, first)) >= 0; at++) {
+        Py_ssize_t same = PyUnicode_Tailmatch(text, needle, at, at + m, -1);
+        if (same != 0) return (int)same; /* 1, or -1 with an error set */
+    }
+    return 0;
 }
 
 /* The role of a plain message dict (-1: not one), its content in *content (borrowed). */
@@ -158,14 +205,42 @@ static PyObject *join(Pieces *p) {
     return text;
 }
 
+/* Where Rendered keeps its two fields: slot offsets, read once from its member descriptors
+ * (0: not slots, set them as attributes). */
+static PyObject *slots_of;
+static Py_ssize_t text_at, spans_at;
+
+static Py_ssize_t slot(PyObject *type, PyObject *name) {
+    PyObject *member = PyObject_GetAttr(type, name);
+    if (!member) return -1;
+    Py_ssize_t at = 0;
+    if (Py_IS_TYPE(member, &PyMemberDescr_Type) && ((PyMemberDescrObject *)member)->d_member->type == T_OBJECT_EX)
+        at = ((PyMemberDescrObject *)member)->d_member->offset;
+    Py_DECREF(member);
+    return at;
+}
+
 static PyObject *rendered(PyObject *type, PyObject *text, PyObject *spans) {
+    if (type != slots_of) {
+        if ((text_at = slot(type, s_text)) < 0 || (spans_at = slot(type, s_spans)) < 0) return NULL;
+        slots_of = type; /* (borrowed: every layout holds it, and layouts live as long as their templates) */
+    }
     PyObject *r = ((PyTypeObject *)type)->tp_new((PyTypeObject *)type, empty_args, NULL);
     if (!r) return NULL;
-    /* object.__setattr__, as the frozen dataclass's own __init__ sets its fields */
-    if (PyObject_GenericSetAttr(r, s_text, text) < 0 || PyObject_GenericSetAttr(r, s_spans, spans) < 0) {
-        Py_DECREF(r);
+    if (text_at && spans_at) { /* as the member descriptors set them */
+        Py_INCREF(text), Py_INCREF(spans);
+        *(PyObject **)((char *)r + text_at) = text;
+        *(PyObject **)((char *)r + spans_at) = spans;
+    } else if (PyObject_GenericSetAttr(r, s_text, text) < 0 || PyObject_GenericSetAttr(r, s_spans, spans) < 0) {
+        Py_DECREF(r); /* object.__setattr__, as a frozen dataclass's __init__ sets its fields */
         return NULL;
     }
+    /* Out of the cycle collector, as CPython takes out a tuple or dict that holds only atomic values:
+     * a text and pairs of ints refer to nothing. A caller keeping a dataset's renders would otherwise
+     * make the collector walk its whole heap every ~10,000 renders (a full collection is due when
+     * the survivors reach a quarter of what it tracks), which costs more than rendering them. */
+    PyObject_GC_UnTrack(spans);
+    PyObject_GC_UnTrack(r);
     return r;
 }
 
@@ -175,11 +250,13 @@ static PyObject *rendered(PyObject *type, PyObject *text, PyObject *spans) {
 PyDoc_STRVAR(render_doc,
 "render(messages, layout, add_generation_prompt) -> Rendered | None\n\n"
 "Text and assistant spans of a list of plain message dicts under a turn layout (fast.layout_of);\n"
-"None where fast.render_turns would not return them (the caller takes the Python path).");
+"None where fast.render_turns would not return them, for anything but a list, and without a\n"
+"layout (None): the caller takes the Python path.");
 
 static PyObject *render(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 3 || !PyList_Check(args[0]) || !PyTuple_Check(args[1]) || PyTuple_GET_SIZE(args[1]) != L_SIZE) {
-        PyErr_SetString(PyExc_TypeError, "render(messages: list, layout: fast.layout_of tuple, add_generation_prompt)");
+    if (nargs == 3 && (args[1] == Py_None || !PyList_CheckExact(args[0]))) Py_RETURN_NONE; /* not mine */
+    if (nargs != 3 || !PyTuple_Check(args[1]) || PyTuple_GET_SIZE(args[1]) != L_SIZE) {
+        PyErr_SetString(PyExc_TypeError, "render(messages, layout: fast.layout_of tuple | None, add_generation_prompt)");
         return NULL;
     }
     PyObject *messages = args[0], *layout = args[1];
@@ -210,9 +287,9 @@ static PyObject *render(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             NOT_MINE();
         }
         if (roles[i] == ASSISTANT && think_close != Py_None) { /* a think block of its own: Jinja splits it */
-            Py_ssize_t found = PyUnicode_Find(content, think_close, 0, PyUnicode_GET_LENGTH(content), 1);
-            if (found == -2) FAIL();
-            if (found >= 0) NOT_MINE();
+            int found = contains(content, think_close);
+            if (found < 0) FAIL();
+            if (found) NOT_MINE();
         }
         if (roles[i] == SYSTEM && (flags & NO_SYSTEM || (i == 0 && flags & REFUSE_LEADING_SYSTEM) ||
                                    (i > 0 && flags & SYSTEM_FIRST_ONLY)))

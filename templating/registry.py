@@ -103,7 +103,7 @@ class ChatTemplate:
             >>> r.text[r.assistant_spans[0][0]:r.assistant_spans[0][1]]
             'Hello<|im_end|>\\n'
         """
-        if self._layout is not None and tools is None and type(messages) is list:  # plain dicts: in C, else None
+        if tools is None:  # a list of plain dicts under a turn layout: in C (templating/_turns.c), else None
             fast = render_layout(messages, self._layout, add_generation_prompt)
             if fast is not None:
                 return fast

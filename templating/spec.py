@@ -91,7 +91,7 @@ def plain_variables(spec: TemplateSpec) -> dict[str, Any]:
     return {k: v for k, v in spec.variables.items() if not isinstance(v, PinnedDate)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: templating/_turns.c fills them as it makes one
 class Rendered:
     """A rendered conversation and the character spans the model learns to produce."""
 

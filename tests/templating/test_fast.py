@@ -51,7 +51,11 @@ LAYOUTS = sorted(name for name, spec in FORMATS.items() if layout_of(spec) is no
 # widest character may be in the part trimmed away, and the text must still be as narrow as it reads.
 SPACES = st.sampled_from(["", " ", "\n", "\t", "\u3000", "\x85", "\u2028", "\xa0", "\n\n"])
 WIDE = st.text(alphabet=st.sampled_from("aé한😀\u0627 \n"), max_size=8)
-edgy_content = st.one_of(content, st.builds(lambda a, b, c: a + b + c, SPACES, WIDE, SPACES),
+# Think markers anywhere in text of every width (the C renderer looks for them 8 or 4 characters at a time).
+MARKED = st.builds(lambda a, mark, b: a + mark + b, st.text(alphabet="a한😀é<>/", max_size=30),
+                   st.sampled_from(["</think>", "</think", "<", "</thinking>", "<think>", ""]),
+                   st.text(alphabet="a한😀é<>/", max_size=30))
+edgy_content = st.one_of(content, st.builds(lambda a, b, c: a + b + c, SPACES, WIDE, SPACES), MARKED,
                          st.sampled_from(["", "\u3000한\u3000", "é ", " 😀", "\n\nreply", "</think>", "a</think>b"]))
 edgy_message = st.one_of(
     st.builds(lambda r, c: {"role": r, "content": c}, st.sampled_from(["system", "user", "assistant"]), edgy_content),
@@ -130,5 +134,7 @@ def test_the_c_renderer_leaves_other_inputs_to_the_python_path():
     assert render_in_c([], layout, False) is None
     assert render_in_c([{"role": "user", "content": "hi", "name": "ann"}], layout, False) is None
     assert render_in_c([{"role": "tool", "content": "x"}], layout, False) is None
+    assert render_in_c(({"role": "user", "content": "hi"},), layout, False) is None  # a tuple: Python reads it
+    assert render_in_c([{"role": "user", "content": "hi"}], None, False) is None  # no layout (a Jinja template)
     with pytest.raises(TypeError, match="layout"):
         render_in_c([{"role": "user", "content": "hi"}], (1, 2), False)
