@@ -4,7 +4,9 @@ Usage: python bench/render.py [--conversations 20000] [--lang all|en|ko|mixed|es
 Per language (bench/corpus.py; `escaped` renders the same text as `ko`, since escapes are a
 JSONL matter):
 1. `get_template("smollm2").render` (text + spans) against transformers
-   `apply_chat_template(tokenize=False)` per conversation, with SmolLM2's own template.
+   `apply_chat_template(tokenize=False)` per conversation, with SmolLM2's own template, and against
+   the join floor (the same text built with one `str.join` per conversation, render_templates.py);
+   medians of samples taken in turn (bench/timing.py), transformers imported as in a training script.
 2. `tokenize_rendered` (ids + assistant mask) against the fast tokenizer's own batched call
    `tokenizer(texts, add_special_tokens=False)` on the same rendered texts.
 3. For reference: the whole `render_tokens_batch` against transformers' batched
@@ -23,6 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from corpus import add_lang_argument, chosen  # noqa: E402
 from corpus import conversations as corpus_conversations  # noqa: E402
+from render_templates import floor_text, skeleton  # noqa: E402
+from timing import paired_medians  # noqa: E402
 
 
 def conversations(n: int, lang: str = "en", seed: int = 0) -> list[list[dict]]:
@@ -65,13 +69,18 @@ def run(tokenizer, data: list[list[dict]]) -> None:  # noqa: ANN001 - a transfor
     template = get_template("smollm2")
     n = len(data)
 
-    base = timed(lambda: [tokenizer.apply_chat_template(c, tokenize=False) for c in data])
-    ours = timed(lambda: [template.render(c) for c in data])
     expected = [tokenizer.apply_chat_template(c, tokenize=False) for c in data]
     rendered = [template.render(c) for c in data]
     assert [r.text for r in rendered] == expected, "render differs from the official template"
+    skeletons = [skeleton(r.text, c) for r, c in zip(rendered, data)]
+    times, fulls = paired_medians({"ours": lambda: [template.render(c) for c in data],
+                                   "floor": lambda: [floor_text(c, s) for c, s in zip(data, skeletons)]})
+    ours, floor = times["ours"], times["floor"]
+    base = paired_medians({"hf": lambda: [tokenizer.apply_chat_template(c, tokenize=False) for c in data]},
+                          runs=3)[0]["hf"]
     print(f"render, {n} conversations with spans : {n / ours:>9,.0f}/s   apply_chat_template: {n / base:>8,.0f}/s"
-          f"   ratio {base / ours:5.2f}x (target >= 5)")
+          f"   ratio {base / ours:5.2f}x (target >= 5); join floor {n / floor:,.0f}/s: {floor / ours:.2f}x the floor"
+          f" (target >= 0.8), {fulls['ours']} full collections")
 
     texts = [r.text for r in rendered]
     tokenizer(texts[:100], add_special_tokens=False)  # warm up

@@ -194,12 +194,16 @@ static PyObject *join(Pieces *p) {
     for (Py_ssize_t i = 0; i < p->n; i++) {
         Piece *q = &p->items[i];
         Py_ssize_t n = q->end - q->start;
-        if (PyUnicode_KIND(q->str) == kind)
-            memcpy(out + at * kind, (char *)PyUnicode_DATA(q->str) + q->start * kind, n * kind);
-        else if (PyUnicode_CopyCharacters(text, at, q->str, q->start, n) < 0) {
-            Py_DECREF(text);
-            return NULL;
-        }
+        int from = PyUnicode_KIND(q->str);
+        const char *in = (const char *)PyUnicode_DATA(q->str) + q->start * from;
+        if (from == kind) /* else a narrower piece widened (the text is as wide as its widest piece) */
+            memcpy(out + at * kind, in, n * kind);
+        else if (from == PyUnicode_1BYTE_KIND && kind == PyUnicode_2BYTE_KIND)
+            for (Py_ssize_t k = 0; k < n; k++) ((Py_UCS2 *)out)[at + k] = ((const Py_UCS1 *)in)[k];
+        else if (from == PyUnicode_1BYTE_KIND)
+            for (Py_ssize_t k = 0; k < n; k++) ((Py_UCS4 *)out)[at + k] = ((const Py_UCS1 *)in)[k];
+        else
+            for (Py_ssize_t k = 0; k < n; k++) ((Py_UCS4 *)out)[at + k] = ((const Py_UCS2 *)in)[k];
         at += n;
     }
     return text;
@@ -266,9 +270,10 @@ static PyObject *render(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     long flags = PyLong_AsLong(L(L_FLAGS));
     if (flags == -1 && PyErr_Occurred()) return NULL;
     Py_ssize_t n = PyList_GET_SIZE(messages);
+    int trims = (flags & TRIMS) != 0;
     PyObject *result = NULL, *spans = NULL;
-    Pieces p = {.items = NULL, .n = 0, .cap = 64, .size = 0, .held = NULL};
-    p.items = p.local;
+    Pieces p; /* (its stack array uninitialised: only what `add` wrote is read) */
+    p.items = p.local, p.n = 0, p.cap = 64, p.size = 0, p.held = NULL;
     int roles_local[32], *roles = n <= 32 ? roles_local : PyMem_Malloc(n * sizeof(int));
     PyObject *contents_local[32], **contents = n <= 32 ? contents_local : PyMem_Malloc(n * sizeof(PyObject *));
     if (!roles || !contents) {
@@ -282,6 +287,10 @@ static PyObject *render(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyObject *content;
         roles[i] = plain(PyList_GET_ITEM(messages, i), &content);
         contents[i] = content; /* borrowed: the list holds the dict, the dict the content, for the call */
+        if (trims) { /* its last character, which trimming reads first: fetched while the other messages are read */
+            Py_ssize_t length = PyUnicode_GET_LENGTH(content);
+            if (length) __builtin_prefetch((const char *)PyUnicode_DATA(content) + (length - 1) * PyUnicode_KIND(content));
+        }
         if (roles[i] < 0) {
             if (PyErr_Occurred()) FAIL();
             NOT_MINE();
@@ -303,10 +312,11 @@ static PyObject *render(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         for (Py_ssize_t i = first; i < n; i++)
             if (roles[i] == SYSTEM) NOT_MINE(); /* a later system message: Jinja writes it */
     }
-    int trims = (flags & TRIMS) != 0;
     if (add_all(&p, L(L_BOS)) < 0) FAIL();
     if (L(L_DEFAULT_SYSTEM) != Py_None && roles[first] != SYSTEM && add_all(&p, L(L_DEFAULT_SYSTEM)) < 0) FAIL();
-    if (!(spans = PyList_New(0))) FAIL();
+    Py_ssize_t replies = 0, reply = 0;
+    for (Py_ssize_t i = first; i < n; i++) replies += roles[i] == ASSISTANT;
+    if (!(spans = PyList_New(replies))) FAIL(); /* (a list left unfilled holds NULLs, which it releases as such) */
     for (Py_ssize_t i = first; i < n; i++) {
         int role = roles[i];
         Py_ssize_t index = i - first;
@@ -320,8 +330,8 @@ static PyObject *render(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
                 add_all(&p, L(L_ASSISTANT_FOOT)) < 0)
                 FAIL();
             PyObject *pair = span(start, p.size);
-            if (!pair || PyList_Append(spans, pair) < 0) { Py_XDECREF(pair); FAIL(); }
-            Py_DECREF(pair);
+            if (!pair) FAIL();
+            PyList_SET_ITEM(spans, reply++, pair);
             continue;
         }
         if (add_all(&p, role == USER ? L(L_USER_HEAD) : L(L_SYSTEM_HEAD)) < 0) FAIL();
