@@ -125,8 +125,8 @@ static int contains(PyObject *text, PyObject *needle) {
 static int plain(PyObject *m, PyObject **content) {
     if (!PyDict_CheckExact(m)) return -1;
     PyObject *role = PyDict_GetItemWithError(m, s_role);
-    *content = PyDict_GetItemWithError(m, s_content);
-    if (!role || !*content || !PyUnicode_CheckExact(*content) || !PyUnicode_CheckExact(role)) return -1;
+    if (!role || !(*content = PyDict_GetItemWithError(m, s_content))) return -1; /* (the caller sees any error) */
+    if (!PyUnicode_CheckExact(*content) || !PyUnicode_CheckExact(role)) return -1;
     if (PyUnicode_READY(*content) < 0) return -1; /* (a no-op since 3.12: every string is ready) */
     if (PyDict_GET_SIZE(m) > 2) { /* other keys: only when every one is None */
         Py_ssize_t at = 0;
@@ -286,14 +286,14 @@ static PyObject *render(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *content;
         roles[i] = plain(PyList_GET_ITEM(messages, i), &content);
+        if (roles[i] < 0) {
+            if (PyErr_Occurred()) FAIL();
+            NOT_MINE();
+        }
         contents[i] = content; /* borrowed: the list holds the dict, the dict the content, for the call */
         if (trims) { /* its last character, which trimming reads first: fetched while the other messages are read */
             Py_ssize_t length = PyUnicode_GET_LENGTH(content);
             if (length) __builtin_prefetch((const char *)PyUnicode_DATA(content) + (length - 1) * PyUnicode_KIND(content));
-        }
-        if (roles[i] < 0) {
-            if (PyErr_Occurred()) FAIL();
-            NOT_MINE();
         }
         if (roles[i] == ASSISTANT && think_close != Py_None) { /* a think block of its own: Jinja splits it */
             int found = contains(content, think_close);

@@ -63,6 +63,7 @@ edgy_message = st.one_of(
               edgy_content, st.dictionaries(st.sampled_from(["name", "tool_calls", "weight"]),
                                             st.one_of(st.none(), st.just("x")), max_size=2)),
     st.builds(lambda c: {"content": c}, edgy_content),  # no role
+    st.builds(lambda r: {"role": r}, st.sampled_from(["system", "user", "assistant"])),  # no content
     st.builds(lambda r, c: {"role": r, "content": c}, st.sampled_from(["tool", "User", 3]),
               st.one_of(edgy_content, st.none(), st.integers())),
     st.just("not a message"))
