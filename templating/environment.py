@@ -23,6 +23,7 @@ from typing import Any
 import jinja2
 import jinja2.ext
 import jinja2.nodes
+import jinja2.visitor
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError, safe_range
 
 from templating.errors import TemplateError, TemplateLimit
@@ -48,10 +49,86 @@ class _Generation(jinja2.ext.Extension):
     def _record(self, context: Any, caller: Any) -> str:
         text = caller()
         tracker = context.get("__spans__")
-        if tracker is not None:  # [spans, characters written so far] (render_with_spans keeps the count)
-            spans, start = tracker
-            spans.append((start, start + len(text)))
+        if tracker is not None:  # [spans, characters written so far, opened] (render_with_spans keeps the count)
+            start = tracker[1]
+            tracker[0].append((start, start + len(text)))
         return text
+
+
+# A {% generation %} block whose output streams (`_Streamed`) is compiled as its body between these two
+# filters of an empty text: no macro is made and called for each reply, and no call goes through the
+# sandbox's checks (filters are the environment's own), which took a third of a training template's render.
+@jinja2.pass_context
+def _open(context: Any, empty: str) -> str:
+    tracker = context.get("__spans__")
+    if tracker is not None:
+        tracker[2].append(tracker[1])
+    return empty
+
+
+@jinja2.pass_context
+def _close(context: Any, empty: str) -> str:
+    tracker = context.get("__spans__")
+    if tracker is not None:
+        tracker[0].append((tracker[2].pop(), tracker[1]))
+    return empty
+
+
+MARKS = ("instructkit_generation_open", "instructkit_generation_close")  # the filters' names
+
+
+class _Streamed(jinja2.visitor.NodeTransformer):
+    """`{% generation %}` blocks whose output streams as `render_with_spans` reads it, rewritten as
+    their body between `_open` and `_close`, which read where the text written so far ends. A block
+    inside a macro, a `{% call %}`, a `{% filter %}`, a block `{% set %}` or a recursive loop is
+    written to a buffer first, so its place in the text is not known when it runs: it keeps
+    `_record`, which measures its body's text."""
+
+    def __init__(self, env: jinja2.Environment) -> None:
+        self.env = env
+        self.buffered = 0  # marks left measuring their body
+
+    def visit_CallBlock(self, node: jinja2.nodes.CallBlock) -> Any:
+        if not _is_generation(node):
+            return self._buffered(node)  # a {% call %}: its body is a macro's
+        marks = [jinja2.nodes.Output([jinja2.nodes.Filter(jinja2.nodes.Const(""), name, [], [], None, None)])
+                 .set_lineno(node.lineno).set_environment(self.env) for name in MARKS]
+        body = [child for part in node.body for child in _as_list(self.visit(part))]
+        return [marks[0], *body, marks[1]]
+
+    def _buffered(self, node: jinja2.nodes.Node) -> jinja2.nodes.Node:
+        self.buffered += sum(map(_is_generation, node.find_all(jinja2.nodes.CallBlock)))
+        return node
+
+    visit_Macro = visit_FilterBlock = visit_AssignBlock = _buffered
+
+    def visit_For(self, node: jinja2.nodes.For) -> jinja2.nodes.Node:
+        return self._buffered(node) if node.recursive else self.generic_visit(node)
+
+
+def _is_generation(node: jinja2.nodes.CallBlock) -> bool:
+    call = node.call
+    return isinstance(call, jinja2.nodes.Call) and isinstance(call.node, jinja2.nodes.ExtensionAttribute) \
+        and call.node.identifier == _Generation.identifier
+
+
+def _as_list(visited: Any) -> list[Any]:
+    return visited if isinstance(visited, list) else [visited]
+
+
+def marks_stream(source: str) -> bool:
+    """Whether every `{% generation %}` mark of `source` writes where the text stands as it runs;
+    False when one is inside a macro, a `{% call %}`, a `{% filter %}`, a block `{% set %}` or a
+    recursive loop, whose output is buffered and placed later: the span it records would not be
+    where its text lands, so the registry derives such a template's spans instead (templating/spans.py)."""
+    env = environment()
+    try:
+        tree = env.parse(source)
+    except jinja2.TemplateSyntaxError:
+        return True  # (compiling it says what is wrong)
+    streamed = _Streamed(env)
+    streamed.visit(tree)
+    return streamed.buffered == 0
 
 
 def _raise_exception(message: str) -> None:
@@ -114,6 +191,7 @@ def environment() -> ImmutableSandboxedEnvironment:
     env = _Environment(trim_blocks=True, lstrip_blocks=True, extensions=[_Generation, jinja2.ext.loopcontrols])
     env.globals["range"] = _Range
     env.filters["tojson"] = _tojson
+    env.filters.update(zip(MARKS, (_open, _close)))
     env.globals["raise_exception"] = _raise_exception
     env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
     return env
@@ -136,24 +214,27 @@ def compile_template(source: str) -> jinja2.Template:
     for node in tree.find_all(tuple(_LOADS)):
         raise TemplateError(f"template line {node.lineno}: {{% {_LOADS[type(node)]} %}} loads another template; a "
                             "chat template must be one self-contained text (copy the macro or text in)")
-    return env.from_string(tree)
+    return env.from_string(_Streamed(env).visit(tree))
 
 
 def render_with_spans(template: jinja2.Template, **variables: Any) -> tuple[str, list[tuple[int, int]]]:
     """Render; return the text and the spans `{% generation %}` blocks produced (adjacent ones merged)."""
     blocks: list[str] = []
     spans: list[tuple[int, int]] = []
-    tracker = [spans, 0]  # what `{% generation %}` reads: where the text it opens starts
+    tracker = [spans, 0, []]  # what `{% generation %}` reads: the text's length so far, where open blocks start
     size = 0
-    token = _deadline.set(time.monotonic() + RENDER_SECONDS)
+    clock, deadline = time.monotonic, time.monotonic() + RENDER_SECONDS
+    token = _deadline.set(deadline)  # (for loops: _Range checks it each round)
     try:
-        for block in template.generate(__spans__=tracker, **variables):
+        # (what `template.generate` runs, without its wrapping generator: one frame less to resume per block)
+        for block in template.root_render_func(template.new_context({"__spans__": tracker, **variables})):
             blocks.append(block)
             size += len(block)
             tracker[1] = size
             if size > MAX_CHARS:
                 raise _Limit(f"the template wrote more than {MAX_CHARS:,} characters for one conversation")
-            _check_time()
+            if clock() > deadline:
+                _check_time()
     except _Limit as exc:
         raise TemplateLimit(str(exc)) from None
     except jinja2.TemplateError as exc:

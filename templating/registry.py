@@ -18,7 +18,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from templating.environment import TemplateError, TemplateLimit, compile_template, render_with_spans, tools_of
+from templating.environment import (TemplateError, TemplateLimit, compile_template, marks_stream, render_with_spans,
+                                    tools_of)
 from templating.spans import derived_spans, is_marked
 from templating.builtins import BUILTINS
 from templating._turns import render as render_layout
@@ -27,11 +28,28 @@ from templating.spec import Rendered, TemplateSpec
 from templating.tokens import Tokenized, tokenize_rendered
 from validation.checks.rules import TemplateRules
 from validation.errors import UnknownName
-from validation.models import Conversation, Message
+from validation.models import ROLES, Conversation, Message
 
 
 def _resource(name: str) -> str:
     return files("templating").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+def plain_messages(messages: Any) -> list[dict[str, Any]] | None:
+    """A list of dicts that each hold a known role and a string content, nothing else, as validation
+    and `Message.to_dict` would hand them to a template (the same dicts, keys in the same order),
+    without building the models (~0.5 instead of ~12 µs a conversation); None for anything else."""
+    if type(messages) is not list:
+        return None
+    plain = []
+    for m in messages:
+        if type(m) is not dict or len(m) != 2:
+            return None
+        role, content = m.get("role"), m.get("content")
+        if type(role) is not str or role not in ROLES or type(content) is not str:
+            return None
+        plain.append({"role": role, "content": content})
+    return plain
 
 
 class ChatTemplate:
@@ -77,6 +95,15 @@ class ChatTemplate:
             return self.official_jinja
 
     def _variables(self, messages: Any, add_generation_prompt: bool, tools: Any = None) -> dict[str, Any]:
+        return {**self.spec.variables, "messages": self._messages(messages),
+                "add_generation_prompt": add_generation_prompt, "tools": tools_of(messages, tools),
+                "bos_token": self.spec.bos_token, "eos_token": self.spec.eos_token}
+
+    def _messages(self, messages: Any) -> list[dict[str, Any]]:
+        """The messages as the template reads them: validated (`Message`), as plain dicts."""
+        plain = plain_messages(messages)
+        if plain is not None:
+            return plain
         try:
             conversation = Conversation.of(messages)
         except ValidationError as exc:
@@ -87,9 +114,7 @@ class ChatTemplate:
         if bare is not None:
             raise TemplateError(f"template {self.name}: messages[{bare}].content: null, and the turn calls no tool: "
                                 "only a turn with tool_calls may have no text")
-        return {**self.spec.variables, "messages": [m.to_dict() for m in conversation.messages],
-                "add_generation_prompt": add_generation_prompt, "tools": tools_of(messages, tools),
-                "bos_token": self.spec.bos_token, "eos_token": self.spec.eos_token}
+        return [m.to_dict() for m in conversation.messages]
 
     def render(self, messages: Conversation | Sequence[Message] | Sequence[dict[str, Any]], *,
                add_generation_prompt: bool = False, tools: Any = None) -> Rendered:
@@ -125,7 +150,7 @@ class ChatTemplate:
             if not self.marked:  # a model's own template, a file: the spans derived by rendering (templating/spans.py)
                 spans = derived_spans(lambda prefix, prompt: render_with_spans(
                     compiled, **{**variables, "messages": prefix, "add_generation_prompt": prompt})[0],
-                    variables["messages"], text, self.name)
+                    variables["messages"], text, self.name, prompted=add_generation_prompt)
         except TemplateLimit as exc:
             raise TemplateLimit(f"template {self.name}: {exc}") from None
         except TemplateError as exc:
@@ -134,8 +159,9 @@ class ChatTemplate:
 
     @cached_property
     def marked(self) -> bool:
-        """Whether the training text marks its spans (`{% generation %}`); else they are derived."""
-        return is_marked(self.jinja)
+        """Whether the training text marks its spans (`{% generation %}`) where its text streams;
+        else they are derived (a mark in a macro or a filter block records a span its text is not at)."""
+        return is_marked(self.jinja) and marks_stream(self.jinja)
 
     def render_official(self, messages: Any, *, add_generation_prompt: bool = False, tools: Any = None) -> str:
         """Render with the official template text (no spans): the parity reference."""

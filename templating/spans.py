@@ -45,9 +45,11 @@ def end_marker(text: str, markers: tuple[str, ...], start: int) -> tuple[str, in
 
 
 def derived_spans(render: Callable[[list[Any], bool], str], messages: list[dict[str, Any]], text: str,
-                  name: str) -> list[tuple[int, int]]:
-    """The span of each assistant turn in `text` (the render of `messages`), from `render(prefix,
-    add_generation_prompt)`. TemplateError when the template is not prefix-preserving there.
+                  name: str, prompted: bool = True) -> list[tuple[int, int]]:
+    """The span of each assistant turn in `text` (the render of `messages`; `prompted`: with the
+    generation prompt, else `text` is what the whole conversation renders to without it and serves
+    as the last turn's render), from `render(prefix, add_generation_prompt)`. TemplateError when the
+    template is not prefix-preserving there.
 
     Example:
         >>> from templating import get_template
@@ -70,7 +72,8 @@ def derived_spans(render: Callable[[list[Any], bool], str], messages: list[dict[
                 raise
             raise TemplateError(f"template {name} cannot render the empty prompt before a conversation that "
                                 "opens with the assistant, so the span of that reply cannot be derived") from None
-        through = render(messages[:i + 1], False)  # (not `text`: that may end with a generation prompt)
+        last = i == len(messages) - 1 and not prompted
+        through = text if last else render(messages[:i + 1], False)  # (`text` may end with a generation prompt)
         _prefix(prompt, through, name, f"the generation prompt before messages[{i}] renders {{}} where the "
                                        "conversation has {}")
         _prefix(through, text, name, f"messages[:{i + 1}] renders {{}} where the whole conversation has {{}} (later "
