@@ -43,7 +43,8 @@ static int add(Pieces *p, PyObject *str, Py_ssize_t start, Py_ssize_t end) {
     if (end <= start) return 0;
     if (p->n == p->cap) {
         Py_ssize_t cap = p->cap * 2;
-        Piece *items = p->items == p->local ? PyMem_Malloc(cap * sizeof(Piece)) : PyMem_Realloc(p->items, cap * sizeof(Piece));
+        Piece *items = p->items == p->local ? PyMem_Malloc(cap * sizeof(Piece))
+                                            : PyMem_Realloc(p->items, cap * sizeof(Piece));
         if (!items) { PyErr_NoMemory(); return -1; }
         if (p->items == p->local) memcpy(items, p->local, p->n * sizeof(Piece));
         p->items = items;
@@ -91,13 +92,15 @@ static Py_ssize_t find_char(int kind, const void *data, Py_ssize_t from, Py_ssiz
     if (kind == PyUnicode_2BYTE_KIND && c <= 0xffff) {
         __m128i want = _mm_set1_epi16((short)c);
         for (; i + 8 <= end; i += 8) {
-            int hits = _mm_movemask_epi8(_mm_cmpeq_epi16(_mm_loadu_si128((const __m128i *)((const Py_UCS2 *)data + i)), want));
+            __m128i block = _mm_loadu_si128((const __m128i *)((const Py_UCS2 *)data + i));
+            int hits = _mm_movemask_epi8(_mm_cmpeq_epi16(block, want));
             if (hits) return i + (__builtin_ctz(hits) >> 1);
         }
     } else if (kind == PyUnicode_4BYTE_KIND) {
         __m128i want = _mm_set1_epi32((int)c);
         for (; i + 4 <= end; i += 4) {
-            int hits = _mm_movemask_epi8(_mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)((const Py_UCS4 *)data + i)), want));
+            __m128i block = _mm_loadu_si128((const __m128i *)((const Py_UCS4 *)data + i));
+            int hits = _mm_movemask_epi8(_mm_cmpeq_epi32(block, want));
             if (hits) return i + (__builtin_ctz(hits) >> 2);
         }
     }
@@ -133,7 +136,8 @@ static int plain(PyObject *m, PyObject **content) {
         PyObject *key, *value;
         while (PyDict_Next(m, &at, &key, &value))
             if (value != Py_None && key != s_role && key != s_content &&
-                !(PyUnicode_Check(key) && (PyUnicode_Compare(key, s_role) == 0 || PyUnicode_Compare(key, s_content) == 0)))
+                !(PyUnicode_Check(key) &&
+                  (PyUnicode_Compare(key, s_role) == 0 || PyUnicode_Compare(key, s_content) == 0)))
                 return -1;
     }
     if (role == s_assistant || PyUnicode_Compare(role, s_assistant) == 0) return ASSISTANT;
@@ -260,7 +264,8 @@ PyDoc_STRVAR(render_doc,
 static PyObject *render(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs == 3 && (args[1] == Py_None || !PyList_CheckExact(args[0]))) Py_RETURN_NONE; /* not mine */
     if (nargs != 3 || !PyTuple_Check(args[1]) || PyTuple_GET_SIZE(args[1]) != L_SIZE) {
-        PyErr_SetString(PyExc_TypeError, "render(messages, layout: fast.layout_of tuple | None, add_generation_prompt)");
+        PyErr_SetString(PyExc_TypeError,
+                        "render(messages, layout: fast.layout_of tuple | None, add_generation_prompt)");
         return NULL;
     }
     PyObject *messages = args[0], *layout = args[1];
@@ -293,7 +298,8 @@ static PyObject *render(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         contents[i] = content; /* borrowed: the list holds the dict, the dict the content, for the call */
         if (trims) { /* its last character, which trimming reads first: fetched while the other messages are read */
             Py_ssize_t length = PyUnicode_GET_LENGTH(content);
-            if (length) __builtin_prefetch((const char *)PyUnicode_DATA(content) + (length - 1) * PyUnicode_KIND(content));
+            const char *data = PyUnicode_DATA(content);
+            if (length) __builtin_prefetch(data + (length - 1) * PyUnicode_KIND(content));
         }
         if (roles[i] == ASSISTANT && think_close != Py_None) { /* a think block of its own: Jinja splits it */
             int found = contains(content, think_close);
