@@ -57,9 +57,10 @@ class ChatTemplate:
 
     def __init__(self, spec: TemplateSpec) -> None:
         self.spec = spec
-        # Built-ins with a plain turn structure render without Jinja (same text and spans).
-        self._fast = spec.turns is not None and spec.turns.fast and spec.official is None
-        self._layout = layout_of(spec)  # the same, as templating/_turns.c reads it
+        # Built-ins with a plain turn structure render without Jinja (same text and spans): lists of plain dicts in C
+        # (templating/_turns.c reads the layout), other messages in Python (templating/fast.py).
+        self._layout = layout_of(spec)
+        self._fast = self._layout is not None
 
     @property
     def name(self) -> str:
