@@ -7,9 +7,10 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from validation.readers import decode
 from validation.readers.source import open_dataset
 
 LINE_MB = 64
@@ -457,3 +458,52 @@ def test_the_c_scan_finds_control_and_bidi_characters_as_the_patterns_do(text, s
 
     text += storage  # Latin-1, UCS-2 and UCS-4 storage, the SIMD blocks and their tails
     assert has_control_char(text) == bool(CONTROL.search(text) or BIDI.search(text))
+
+
+# --- loads(precise=True) walks a decoded row for depth and lone surrogates only where its bytes allow them ---
+
+
+def walked(raw: bytes):
+    """The precise decoder as it was: every decoded row walked."""
+    try:
+        value = decode.loads(raw, precise=True)
+    except decode.DecodeError as exc:
+        return exc.code
+    try:
+        decode._check_depth_and_surrogates(value)
+    except decode.DecodeError as exc:
+        return exc.code
+    return value
+
+
+def outcome(raw: bytes):
+    try:
+        return decode.loads(raw, precise=True)
+    except decode.DecodeError as exc:
+        return exc.code
+
+
+pieces = st.sampled_from(['"a"', '"\\ud800"', '"\\udfff"', '"\\ud83d\\ude00"', '"\\\\ud800"', '"\\u00e9"', '"한"',
+                          "1", "null", '"[{"'])
+
+
+@st.composite
+def nested(draw) -> bytes:
+    depth = draw(st.sampled_from([0, 1, 5, 1000, 1023, 1024, 1025, 1100]))
+    opener, closer = draw(st.sampled_from([("[", "]"), ('{"k":', "}")]))
+    return (opener * depth + draw(pieces) + closer * depth).encode()
+
+
+@settings(max_examples=200, deadline=None)
+@given(raw=st.one_of(nested(), st.lists(pieces, max_size=6).map(lambda xs: ("[" + ",".join(xs) + "]").encode())))
+def test_the_walk_is_left_out_only_where_it_could_find_nothing(raw):
+    assert outcome(raw) == walked(raw)
+
+
+def test_rows_without_escapes_or_deep_brackets_are_not_walked(monkeypatch):
+    def walk(*_):
+        raise AssertionError("walked")
+    monkeypatch.setattr(decode, "_check_depth_and_surrogates", walk)
+    assert decode.loads('{"messages": [{"role": "user", "content": "안녕 é 😀"}]}'.encode(), precise=True)
+    with pytest.raises(AssertionError, match="walked"):
+        decode.loads(b'{"content": "\\ud83d\\ude00"}', precise=True)
