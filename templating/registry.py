@@ -52,6 +52,21 @@ def plain_messages(messages: Any) -> list[dict[str, Any]] | None:
     return plain
 
 
+def _as_plain(messages: Any) -> Any:
+    """A `Conversation` without tools or extra message fields as the dicts its messages hold (a
+    pydantic model's `__dict__` is its fields: role, content, and name, tool_calls and tool_call_id,
+    which the C renderer takes only when None), so that rows read by the CLI render in C too;
+    anything else as it is."""
+    if type(messages) is not Conversation or tools_of(messages) is not None:
+        return messages
+    dicts = []
+    for m in messages.messages:
+        if m.__pydantic_extra__:
+            return messages
+        dicts.append(m.__dict__)
+    return dicts
+
+
 class ChatTemplate:
     """A compiled template: `render` gives text + assistant spans; `jinja` is installable in HF."""
 
@@ -130,7 +145,7 @@ class ChatTemplate:
             'Hello<|im_end|>\\n'
         """
         if tools is None:  # a list of plain dicts under a turn layout: in C (templating/_turns.c), else None
-            fast = render_layout(messages, self._layout, add_generation_prompt)
+            fast = render_layout(_as_plain(messages) if self._fast else messages, self._layout, add_generation_prompt)
             if fast is not None:
                 return fast
         if not messages:

@@ -10,7 +10,9 @@ from templating import TemplateError, get_template
 from templating._turns import render as render_in_c
 from templating.builtins import BUILTINS
 from templating.fast import layout_of, plain_turns, render_turns
+from templating.registry import _as_plain
 from tests.strategies import any_order, content
+from validation.models import Conversation
 
 FORMATS = {spec.name: spec for spec in BUILTINS if spec.turns is not None}  # the built-ins with a turn layout
 
@@ -104,7 +106,8 @@ def test_the_c_renderer_equals_the_python_fast_path(name, messages, add_generati
     spec = FORMATS[name]
     ours = render_in_c(messages, layout_of(spec), add_generation_prompt)
     reference = in_python(spec, messages, add_generation_prompt)
-    only_a_folded_system = spec.turns.fold_system is not None and [isinstance(m, dict) and m.get("role") for m in messages] == ["system"]
+    roles = [isinstance(m, dict) and m.get("role") for m in messages]
+    only_a_folded_system = spec.turns.fold_system is not None and roles == ["system"]
     if reference is None or only_a_folded_system:
         assert ours is None
         return
@@ -139,3 +142,30 @@ def test_the_c_renderer_leaves_other_inputs_to_the_python_path():
     assert render_in_c([{"role": "user", "content": "hi"}], None, False) is None  # no layout (a Jinja template)
     with pytest.raises(TypeError, match="layout"):
         render_in_c([{"role": "user", "content": "hi"}], (1, 2), False)
+
+
+@pytest.mark.parametrize("name", LAYOUTS)
+@SETTINGS
+@given(messages=alternating(), add_generation_prompt=st.booleans())
+def test_a_conversation_read_from_a_file_renders_in_c_as_its_dicts_do(name, messages, add_generation_prompt):
+    template, conversation = get_template(name), Conversation.of(messages)
+    reference = in_python(FORMATS[name], conversation.messages, add_generation_prompt)  # (Message objects)
+    assert outcome(template.render, conversation, add_generation_prompt) == \
+        outcome(template.render, messages, add_generation_prompt)
+    only_a_folded_system = FORMATS[name].turns.fold_system is not None and [m["role"] for m in messages] == ["system"]
+    if reference is not None and not only_a_folded_system:
+        assert render_in_c(_as_plain(conversation), template._layout, add_generation_prompt) is not None
+        assert outcome(template.render, conversation, add_generation_prompt) == reference
+
+
+def test_a_conversation_with_extra_fields_or_tools_is_not_taken_for_plain_dicts():
+    plain = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "ok"}]
+    weighted = Conversation.of([plain[0], {**plain[1], "weight": 0}])
+    with_tools = Conversation.of(plain, tools=[{"type": "function", "function": {"name": "f"}}])
+    assert _as_plain(weighted) is weighted and _as_plain(with_tools) is with_tools
+    assert _as_plain(Conversation.of(plain)) == [{"role": "user", "content": "hi", "name": None, "tool_calls": None,
+                                                 "tool_call_id": None}, {"role": "assistant", "content": "ok",
+                                                                         "name": None, "tool_calls": None,
+                                                                         "tool_call_id": None}]
+    template = get_template("chatml")
+    assert template.render(weighted) == template.render_jinja(weighted)
