@@ -500,10 +500,14 @@ def test_the_walk_is_left_out_only_where_it_could_find_nothing(raw):
     assert outcome(raw) == walked(raw)
 
 
-def test_rows_without_escapes_or_deep_brackets_are_not_walked(monkeypatch):
+def test_rows_without_lone_surrogate_escapes_or_deep_brackets_are_not_walked(monkeypatch):
     def walk(*_):
         raise AssertionError("walked")
     monkeypatch.setattr(decode, "_check_depth_and_surrogates", walk)
     assert decode.loads('{"messages": [{"role": "user", "content": "안녕 é 😀"}]}'.encode(), precise=True)
-    with pytest.raises(AssertionError, match="walked"):
-        decode.loads(b'{"content": "\\ud83d\\ude00"}', precise=True)
+    assert decode.loads(b'{"content": "\\uc548\\ub155 \\ud83d\\ude00 \\\\ud800"}', precise=True) == \
+        {"content": "안녕 😀 \\ud800"}  # escaped Hangul, a pair, an escaped backslash before "ud800"
+    many_brackets = b"[" + b",".join([b"[]"] * 1100) + b"]"  # (shallow, but more than 1,024 of them: walked)
+    for walked_row in (b'{"content": "\\ud800"}', many_brackets):
+        with pytest.raises(AssertionError, match="walked"):
+            decode.loads(walked_row, precise=True)
