@@ -49,6 +49,19 @@ def test_json_nested_100000_deep_is_an_error_on_its_row(cli, tmp_path):
     assert [(i["row"], i["code"]) for i in result.json()["issues"]] == [(2, "too-deeply-nested"), (3, "duplicate")]
 
 
+def test_a_row_nested_a_thousand_deep_in_its_metadata_is_counted_by_stats(cli, tmp_path):
+    # validate accepts nesting to 1,024 (orjson's limit); stats' search for tool fields wrote the row
+    # as JSON, whose encoder recursed past Python's limit: an internal error, no statistics
+    path = tmp_path / "deep.jsonl"
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]
+    path.write_text(json.dumps({"messages": messages, "meta": "@"}).replace('"@"', "[" * 1000 + "1" + "]" * 1000)
+                    + "\n")
+    assert cli("validate", str(path), "--json").json()["valid"] == 1
+    result = cli("stats", str(path), "--json")
+    assert result.code == 0, result.output
+    assert (result.json()["rows"], result.json()["skipped_rows"], result.json()["messages"]) == (1, 0, 2)
+
+
 def test_nul_bytes_raw_escaped_or_as_padding_are_errors_on_their_rows(cli, tmp_path):
     good = json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]})
     escaped = json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "y\x00o"}]})

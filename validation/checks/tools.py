@@ -299,14 +299,27 @@ class ResponseSchema:
                 for found in self.reply_issues(messages[i]["content"], path(i, "content"))]
 
 
-TOOL_KEYS = ('"tools"', '"tool_calls"', '"function_call"')  # as JSON writes the keys of tool rows
+TOOL_NAMES = frozenset({"tools", "tool_calls", "function_call"})  # the keys of tool rows, in any format
 
 
 def has_tool_fields(row: dict[str, Any]) -> bool:
-    """Does the row declare tools or make calls (in any format)? (Values JSON cannot write, such as
-    the bytes of a Parquet binary column, are written as their repr: they hold no key.)"""
-    text = json.dumps(row, ensure_ascii=False, default=repr)
-    return any(key in text for key in TOOL_KEYS)
+    """Does the row declare tools or make calls (in any format)? A key, or a string, anywhere in it
+    that is one of TOOL_NAMES (what finding '"tools"' in the row written as JSON found), looked for
+    with a stack, not by recursion: a row nested a thousand levels deep (which validate accepts to
+    1,024) is a row like any other here."""
+    stack: list[Any] = [row]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key in TOOL_NAMES:
+                    return True
+                stack.append(item)
+        elif isinstance(value, (list, tuple)):
+            stack.extend(value)
+        elif isinstance(value, str) and value in TOOL_NAMES:
+            return True
+    return False
 
 
 def has_tools(data: Any, sample: int = 200) -> bool:

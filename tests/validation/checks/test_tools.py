@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from validation import validate
 from templating import get_template
+from validation.checks.tools import has_tool_fields
 from validation.errors import InputError
 WEATHER = {"name": "get_weather", "description": "Current weather of a city",
            "parameters": {"type": "object", "properties": {"city": {"type": "string"},
@@ -206,3 +209,26 @@ def test_the_stats_reader_notes_tool_rows_as_it_reads_them():
     talking = {"messages": [{"role": "user", "content": 'what are "tools" and tool_calls?'},
                             {"role": "assistant", "content": "words"}]}
     assert (tool_rows(plain, talking), tool_rows(plain, declared, calling)) == (0, 2)
+
+
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.sampled_from(["tools", "tool_calls", "function_call",
+                                                                        "my tools", 'a"tools"', "x"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.dictionaries(st.sampled_from(["tools", "tool_calls", "function_call", "role",
+                                                             "content", "toolsx"]), inner, max_size=3)),
+    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(row=st.dictionaries(st.sampled_from(["messages", "tools", "id", "conversations"]), json_values, max_size=3))
+def test_tool_fields_are_found_where_the_row_written_as_json_names_them(row):
+    text = json.dumps(row, ensure_ascii=False)
+    assert has_tool_fields(row) == any(f'"{name}"' in text for name in ("tools", "tool_calls", "function_call"))
+
+
+def test_a_row_nested_a_thousand_deep_is_searched_without_recursion():
+    deep: object = "tools"
+    for _ in range(5000):
+        deep = [deep]
+    assert has_tool_fields({"meta": deep}) and not has_tool_fields({"meta": [[[["x"]]]]})
