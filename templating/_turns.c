@@ -246,7 +246,9 @@ static PyObject *rendered(PyObject *type, PyObject *text, PyObject *spans) {
     /* Out of the cycle collector, as CPython takes out a tuple or dict that holds only atomic values:
      * a text and pairs of ints refer to nothing. A caller keeping a dataset's renders would otherwise
      * make the collector walk its whole heap every ~10,000 renders (a full collection is due when
-     * the survivors reach a quarter of what it tracks), which costs more than rendering them. */
+     * the survivors reach a quarter of what it tracks), which costs more than rendering them. (What the
+     * collector no longer sees: a caller who puts into the spans list an object that refers back to
+     * this Rendered makes a cycle it never frees, a leak, as with any untracked container.) */
     PyObject_GC_UnTrack(spans);
     PyObject_GC_UnTrack(r);
     return r;
