@@ -11,6 +11,7 @@ JSONL matter):
    `tokenizer(texts, add_special_tokens=False)` on the same rendered texts.
 3. For reference: the whole `render_tokens_batch` against transformers' batched
    `apply_chat_template(tokenize=True, return_assistant_tokens_mask=True)` with our template.
+2 and 3: medians of 3 samples taken in turn (they were best of 3).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import argparse
 import copy
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -31,20 +31,6 @@ from timing import paired_medians  # noqa: E402
 
 def conversations(n: int, lang: str = "en", seed: int = 0) -> list[list[dict]]:
     return list(corpus_conversations(lang, n, seed=seed))
-
-
-def timed(fn, repeat: int = 3) -> float:
-    """Best wall time of `repeat` runs of making the result and letting it go, the same for both
-    sides of every ratio. Letting go is timed: transformers' `BatchEncoding` keeps the Rust
-    encodings, whose release (0.2-0.3 s for 20,000 texts) a caller pays later, while
-    `tokenize_rendered` releases them before it returns."""
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        del result
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def main() -> None:
@@ -84,17 +70,21 @@ def run(tokenizer, data: list[list[dict]]) -> None:  # noqa: ANN001 - a transfor
 
     texts = [r.text for r in rendered]
     tokenizer(texts[:100], add_special_tokens=False)  # warm up
-    base = timed(lambda: tokenizer(texts, add_special_tokens=False))
-    ours = timed(lambda: tokenize_rendered(rendered, tokenizer))
+    # (a call's result is let go inside its sample: transformers' BatchEncoding keeps the Rust encodings, whose
+    # release, 0.2-0.3 s for 20,000 texts, a caller pays later; tokenize_rendered releases them before it returns)
+    times = paired_medians({"hf": lambda: tokenizer(texts, add_special_tokens=False),
+                            "ours": lambda: tokenize_rendered(rendered, tokenizer)}, runs=3)[0]
+    base, ours = times["hf"], times["ours"]
     print(f"tokenize + mask                      : {n / ours:>9,.0f}/s   tokenizer(texts):    {n / base:>8,.0f}/s"
           f"   ratio {base / ours:5.2f}x (target >= 0.95)")
 
     hf = copy.copy(tokenizer)
     hf.chat_template = template.jinja
     sample = data[: min(n, 5000)]
-    base = timed(lambda: hf.apply_chat_template(sample, tokenize=True, return_dict=True,
-                                                   return_assistant_tokens_mask=True))
-    ours = timed(lambda: render_tokens_batch(sample, tokenizer, template))
+    times = paired_medians({"hf": lambda: hf.apply_chat_template(sample, tokenize=True, return_dict=True,
+                                                                 return_assistant_tokens_mask=True),
+                            "ours": lambda: render_tokens_batch(sample, tokenizer, template)}, runs=3)[0]
+    base, ours = times["hf"], times["ours"]
     print(f"render + tokenize + mask ({len(sample)})      : {len(sample) / ours:>9,.0f}/s   HF batched with mask:"
           f" {len(sample) / base:>6,.0f}/s   ratio {base / ours:5.2f}x")
 
