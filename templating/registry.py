@@ -52,17 +52,17 @@ def plain_messages(messages: Any) -> list[dict[str, Any]] | None:
     return plain
 
 
-def _as_plain(messages: Any) -> Any:
+def field_dicts(conversation: Conversation) -> list[dict[str, Any]] | None:
     """A `Conversation` without tools or extra message fields as the dicts its messages hold (a
     pydantic model's `__dict__` is its fields: role, content, and name, tool_calls and tool_call_id,
-    which the C renderer takes only when None), so that rows read by the CLI render in C too;
-    anything else as it is."""
-    if type(messages) is not Conversation or tools_of(messages) is not None:
-        return messages
+    which the C renderer takes only when None), so that rows read by the CLI render in C too; None
+    for one with tools or extra fields."""
+    if tools_of(conversation) is not None:
+        return None
     dicts = []
-    for m in messages.messages:
+    for m in conversation.messages:
         if m.__pydantic_extra__:
-            return messages
+            return None
         dicts.append(m.__dict__)
     return dicts
 
@@ -145,7 +145,10 @@ class ChatTemplate:
             'Hello<|im_end|>\\n'
         """
         if tools is None:  # a list of plain dicts under a turn layout: in C (templating/_turns.c), else None
-            fast = render_layout(_as_plain(messages) if self._fast else messages, self._layout, add_generation_prompt)
+            fast = render_layout(messages, self._layout, add_generation_prompt)
+            if fast is None and self._fast and type(messages) is Conversation:  # (rows the CLI read: their fields)
+                fields = field_dicts(messages)
+                fast = None if fields is None else render_layout(fields, self._layout, add_generation_prompt)
             if fast is not None:
                 return fast
         if not messages:

@@ -10,7 +10,7 @@ from templating import TemplateError, get_template
 from templating._turns import render as render_in_c
 from templating.builtins import BUILTINS
 from templating.fast import layout_of, plain_turns, render_turns
-from templating.registry import _as_plain
+from templating.registry import field_dicts
 from tests.strategies import any_order, content
 from validation.models import Conversation
 
@@ -154,7 +154,7 @@ def test_a_conversation_read_from_a_file_renders_in_c_as_its_dicts_do(name, mess
         outcome(template.render, messages, add_generation_prompt)
     only_a_folded_system = FORMATS[name].turns.fold_system is not None and [m["role"] for m in messages] == ["system"]
     if reference is not None and not only_a_folded_system:
-        assert render_in_c(_as_plain(conversation), template._layout, add_generation_prompt) is not None
+        assert render_in_c(field_dicts(conversation), template._layout, add_generation_prompt) is not None
         assert outcome(template.render, conversation, add_generation_prompt) == reference
 
 
@@ -162,10 +162,8 @@ def test_a_conversation_with_extra_fields_or_tools_is_not_taken_for_plain_dicts(
     plain = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "ok"}]
     weighted = Conversation.of([plain[0], {**plain[1], "weight": 0}])
     with_tools = Conversation.of(plain, tools=[{"type": "function", "function": {"name": "f"}}])
-    assert _as_plain(weighted) is weighted and _as_plain(with_tools) is with_tools
-    assert _as_plain(Conversation.of(plain)) == [{"role": "user", "content": "hi", "name": None, "tool_calls": None,
-                                                 "tool_call_id": None}, {"role": "assistant", "content": "ok",
-                                                                         "name": None, "tool_calls": None,
-                                                                         "tool_call_id": None}]
+    assert field_dicts(weighted) is None and field_dicts(with_tools) is None
+    unset = {"name": None, "tool_calls": None, "tool_call_id": None}
+    assert field_dicts(Conversation.of(plain)) == [{**plain[0], **unset}, {**plain[1], **unset}]
     template = get_template("chatml")
     assert template.render(weighted) == template.render_jinja(weighted)
