@@ -328,15 +328,27 @@ def ray_cluster(monkeypatch):
         shutil.rmtree(temp, ignore_errors=True)
 
 
+def _ran_here(logs: Path, stage: str) -> bool:
+    """Whether `stage` ran on datatrove's local executor (its saved settings name a start method) rather than Ray."""
+    return "start_method" in json.loads((logs / "stages" / stage / "executor.json").read_text())
+
+
 def test_ray_executor_on_a_local_cluster_gives_the_joined_files_report(tmp_path, ray_cluster, monkeypatch):
+    """The duplicates of a few rows are resolved in the calling process, of many rows on the cluster: the same
+    report and clean rows either way."""
+    import validation.scale.run as run
+
     monkeypatch.setenv("RAY_ADDRESS", ray_cluster)
     joined, _ = _gsm8k_shards(tmp_path, shards=4)
     single = validate(joined, max_issues=4, write_clean=tmp_path / "a.jsonl")
-    sharded = validate_shards([tmp_path / "shards"], Checks(format="messages", max_issues=4), logs=tmp_path / "logs",
-                              executor="ray", tasks=3, write_clean=tmp_path / "b.jsonl", unit_bytes=150_000)
-    assert sharded is not None and _compared(sharded) == _compared(single)
-    assert (tmp_path / "b.jsonl").read_bytes() == (tmp_path / "a.jsonl").read_bytes()
-    assert len(list((tmp_path / "logs" / "stages" / "check" / "completions").iterdir())) == 3
+    for here_rows, logs in ((run.RAY_HERE_ROWS, tmp_path / "logs"), (0, tmp_path / "many")):
+        monkeypatch.setattr(run, "RAY_HERE_ROWS", here_rows)
+        sharded = validate_shards([tmp_path / "shards"], Checks(format="messages", max_issues=4), logs=logs,
+                                  executor="ray", tasks=3, write_clean=tmp_path / "b.jsonl", unit_bytes=150_000)
+        assert sharded is not None and _compared(sharded) == _compared(single)
+        assert (tmp_path / "b.jsonl").read_bytes() == (tmp_path / "a.jsonl").read_bytes()
+        assert len(list((logs / "stages" / "check" / "completions").iterdir())) == 3
+        assert [_ran_here(logs, stage) for stage in ("check", "duplicates", "clean")] == [False, here_rows > 0, False]
 
 
 def test_the_script_in_docs_scale_runs_as_written(tmp_path, monkeypatch, capsys):

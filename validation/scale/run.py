@@ -23,9 +23,13 @@ from validation.report import Report
 from validation.scale.merge import load_report
 from validation.outputs import refuse_inputs
 from validation.scale.plan import UNIT_BYTES, Plan, make_plan, shards_of
-from validation.scale.units import Checks, put
+from validation.scale.units import Checks, offsets, put
 
 EXECUTORS = ("local", "ray", "slurm")
+# On Ray every stage starts a worker process per task (0.7 s or more before a row is read: docs/benchmarks.md); the
+# duplicates of this many rows are resolved sooner here, in the calling process (0.33 µs a row with Polars; never
+# in forked processes: a fork of a process connected to Ray is not safe).
+RAY_HERE_ROWS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,8 @@ def validate_shards(inputs: Sequence[str | os.PathLike[str]], checks: Checks, *,
     # absolute: a Slurm job runs wherever Slurm starts it
     out = None if write_clean is None else _absolute(write_clean)
     issues = None if issues_jsonl is None else _absolute(issues_jsonl)
-    stages: list[tuple[str, Any, int, bool]] = [  # (name, step, tasks, on the chosen executor)
+    # (name, step, tasks, on the chosen executor: a remote stage, but for Ray's duplicates of few rows)
+    stages: list[tuple[str, Any, int, bool]] = [
         ("check", CheckUnits(str(folder), checks), tasks, True),
         ("duplicates", ResolveDuplicates(str(folder), checks), plan.ranges, True),
         ("merge", MergeReport(str(folder), checks, name, issues), 1, False),
@@ -104,8 +109,10 @@ def validate_shards(inputs: Sequence[str | os.PathLike[str]], checks: Checks, *,
             with _progress(folder, stage, plan, progress and stage == "check"):
                 if not remote:  # the merge and the join write the user's outputs: done again on every run (quick)
                     shutil.rmtree(folder / "stages" / stage / "completions", ignore_errors=True)
-                run = executor_for(executor if remote else "local", str(folder / "stages" / stage), step, count,
-                                   workers if remote else 1)
+                where, at_once = (executor, workers) if remote else ("local", 1)
+                if stage == "duplicates" and executor == "ray" and offsets(folder, plan.units)[-1] <= RAY_HERE_ROWS:
+                    where, at_once = "local", 1
+                run = executor_for(where, str(folder / "stages" / stage), step, count, at_once)
                 try:
                     run.run()
                 except Exception:  # noqa: BLE001 - a task's failure: its log says why (_check_done)
