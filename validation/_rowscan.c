@@ -1769,7 +1769,7 @@ PyDoc_STRVAR(duplicate_key_doc,
 /* The first key that one object of the JSON text [base, end) holds twice, as written: 1 and its
  * (start, length) from base, 0 when none (or the text is not JSON), -1 out of memory. Needs no GIL. */
 static int first_duplicate(const unsigned char *base, const unsigned char *end, Py_ssize_t *at, Py_ssize_t *len) {
-    enum { KEY_DEPTH = 1100 }; /* deeper than decode.MAX_DEPTH (1024): such a row is an error anyway */
+    enum { KEY_DEPTH = 1100 }; /* deeper than decode.MAX_DEPTH (512): such a row is an error anyway */
     char kind[KEY_DEPTH];
     Py_ssize_t first[KEY_DEPTH];
     Buf spans = {0}; /* (start, length) of the keys of the open objects, innermost last */

@@ -33,7 +33,7 @@ CATALOGUE: dict[str, Code] = {c.name: c for c in [
          "Repair or drop the broken escape; tokenizers cannot encode it."),
     Code("trailing-data", "error", "decoding", "Something follows the JSON value on the same line.",
          "Put one JSON object per line; remove what follows it."),
-    Code("too-deeply-nested", "error", "decoding", "The row nests arrays/objects deeper than 1024 levels.",
+    Code("too-deeply-nested", "error", "decoding", "The row nests arrays/objects deeper than 512 levels.",
          "No chat row needs this depth; the row is almost certainly corrupt."),
     Code("row-too-large", "error", "decoding", "The row is longer than the row limit (256 MiB unless "
          "--max-row-bytes says otherwise); it is skipped unread, so that one line cannot exhaust memory.",

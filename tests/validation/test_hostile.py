@@ -49,17 +49,31 @@ def test_json_nested_100000_deep_is_an_error_on_its_row(cli, tmp_path):
     assert [(i["row"], i["code"]) for i in result.json()["issues"]] == [(2, "too-deeply-nested"), (3, "duplicate")]
 
 
-def test_a_row_nested_a_thousand_deep_in_its_metadata_is_counted_by_stats(cli, tmp_path):
-    # validate accepts nesting to 1,024 (orjson's limit); stats' search for tool fields wrote the row
-    # as JSON, whose encoder recursed past Python's limit: an internal error, no statistics
+@pytest.mark.parametrize("depth", [511, 512, 513, 995, 1010, 1024])
+def test_every_command_draws_the_depth_limit_where_validate_does(cli, tmp_path, depth):
+    """A row nested `depth` levels in its metadata (the messages object adds one): validate, convert, render and
+    stats keep it, or refuse it as too deeply nested, alike. Before one limit held for every reader, validate
+    (orjson, to 1,024) passed rows of 990-1,024 levels that convert and render (stdlib json, to Python's
+    recursion limit) then dropped as nested "deeper than 1024 levels"; stats' writer of the row crashed."""
     path = tmp_path / "deep.jsonl"
     messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]
-    path.write_text(json.dumps({"messages": messages, "meta": "@"}).replace('"@"', "[" * 1000 + "1" + "]" * 1000)
-                    + "\n")
-    assert cli("validate", str(path), "--json").json()["valid"] == 1
-    result = cli("stats", str(path), "--json")
-    assert result.code == 0, result.output
-    assert (result.json()["rows"], result.json()["skipped_rows"], result.json()["messages"]) == (1, 0, 2)
+    rows = [json.dumps({"messages": messages, "meta": "@"}).replace('"@"', "[" * (depth - 1) + "1" + "]" * (depth - 1)),
+            json.dumps({"messages": [*messages[:1], {"role": "assistant", "content": "other"}]})]
+    path.write_text("\n".join(rows) + "\n")
+    kept = depth <= 512
+    found = cli("validate", str(path), "--json").json()
+    assert (found["valid"], [(i["row"], i["code"]) for i in found["issues"]]) == \
+        ((2, []) if kept else (1, [(1, "too-deeply-nested")]))
+    if not kept:
+        assert found["issues"][0]["message"] == "nesting deeper than 512 levels"
+    for command in (["convert", "--to", "sharegpt"], ["render", "--template", "chatml"]):
+        out = tmp_path / f"{command[0]}.jsonl"
+        done = cli(command[0], str(path), *command[1:], "-o", str(out))
+        assert done.code in (0, 1), done.output
+        assert len(out.read_text().splitlines()) == (2 if kept else 1), (command, done.output)
+    stats = cli("stats", str(path), "--json")
+    assert stats.code == 0, stats.output
+    assert (stats.json()["rows"], stats.json()["skipped_rows"]) == ((2, 0) if kept else (1, 1))
 
 
 def test_nul_bytes_raw_escaped_or_as_padding_are_errors_on_their_rows(cli, tmp_path):
@@ -247,7 +261,7 @@ def test_call_arguments_nested_past_the_limit_as_json_text_are_an_error_on_their
     assert (found["rows"], found["valid"]) == (2, 1)
     assert [(i["row"], i["path"], i["code"], i["message"]) for i in found["issues"]] == [
         (1, "messages[1].tool_calls[0].function.arguments", "invalid-arguments",
-         "call of 'f': arguments are text that is not JSON (nesting deeper than 1024 levels)")]
+         "call of 'f': arguments are text that is not JSON (nesting deeper than 512 levels)")]
     assert cli("stats", path, "--json").json()["rows"] == 2
     assert cli("convert", path, "-o", tmp_path / "out.jsonl", "--to", "sharegpt").code == 0
 
@@ -483,15 +497,16 @@ def walked(raw: bytes):
     except decode.DecodeError as exc:
         return exc.code
     try:
-        decode._check_depth_and_surrogates(value)
+        decode.check_depth(value)
+        decode._check_surrogates(value)
     except decode.DecodeError as exc:
         return exc.code
     return value
 
 
-def outcome(raw: bytes):
+def outcome(raw: bytes, precise: bool = True):
     try:
-        return decode.loads(raw, precise=True)
+        return decode.loads(raw, precise=precise)
     except decode.DecodeError as exc:
         return exc.code
 
@@ -502,7 +517,7 @@ pieces = st.sampled_from(['"a"', '"\\ud800"', '"\\udfff"', '"\\ud83d\\ude00"', '
 
 @st.composite
 def nested(draw) -> bytes:
-    depth = draw(st.sampled_from([0, 1, 5, 1000, 1023, 1024, 1025, 1100]))
+    depth = draw(st.sampled_from([0, 1, 5, 511, 512, 513, 1000, 1023, 1024, 1025, 1100]))
     opener, closer = draw(st.sampled_from([("[", "]"), ('{"k":', "}")]))
     return (opener * depth + draw(pieces) + closer * depth).encode()
 
@@ -510,17 +525,33 @@ def nested(draw) -> bytes:
 @settings(max_examples=200, deadline=None)
 @given(raw=st.one_of(nested(), st.lists(pieces, max_size=6).map(lambda xs: ("[" + ",".join(xs) + "]").encode())))
 def test_the_walk_is_left_out_only_where_it_could_find_nothing(raw):
-    assert outcome(raw) == walked(raw)
+    assert outcome(raw) == walked(raw) == outcome(raw, precise=False)  # orjson's path: the same values and codes
+
+
+@pytest.mark.parametrize("depth", [511, 512, 513, 1000, 1024, 1025])
+def test_one_depth_limit_for_the_fast_and_the_precise_reader_and_for_json_text_in_a_row(depth):
+    for raw in (b"[" * depth + b"]" * depth, b'{"k":' * depth + b"1" + b"}" * depth):
+        for precise in (False, True):
+            if depth <= decode.MAX_DEPTH:
+                assert decode.loads(raw, precise=precise) is not None
+                assert decode.loads_text(raw.decode()) is not None
+            else:
+                with pytest.raises(decode.DecodeError, match="nesting deeper than 512 levels") as found:
+                    decode.loads(raw, precise=precise)
+                assert found.value.code == "too-deeply-nested"
+                with pytest.raises(decode.DecodeError, match="nesting deeper than 512 levels"):
+                    decode.loads_text(raw.decode())
 
 
 def test_rows_without_lone_surrogate_escapes_or_deep_brackets_are_not_walked(monkeypatch):
     def walk(*_):
         raise AssertionError("walked")
-    monkeypatch.setattr(decode, "_check_depth_and_surrogates", walk)
+    monkeypatch.setattr(decode, "_check_surrogates", walk)
+    monkeypatch.setattr(decode, "check_depth", walk)
     assert decode.loads('{"messages": [{"role": "user", "content": "안녕 é 😀"}]}'.encode(), precise=True)
     assert decode.loads(b'{"content": "\\uc548\\ub155 \\ud83d\\ude00 \\\\ud800"}', precise=True) == \
         {"content": "안녕 😀 \\ud800"}  # escaped Hangul, a pair, an escaped backslash before "ud800"
-    many_brackets = b"[" + b",".join([b"[]"] * 1100) + b"]"  # (shallow, but more than 1,024 of them: walked)
+    many_brackets = b"[" + b",".join([b"[]"] * 600) + b"]"  # (shallow, but more than 512 of them: walked)
     for walked_row in (b'{"content": "\\ud800"}', many_brackets):
         with pytest.raises(AssertionError, match="walked"):
             decode.loads(walked_row, precise=True)

@@ -17,7 +17,10 @@ import orjson
 from validation._rowscan import lone_surrogate_escape
 from validation.report import Issue
 
-MAX_DEPTH = 1024
+# Arrays and objects inside one another, at most: one limit for every reader and writer of rows. stdlib json
+# (the precise reader, every writer, Jinja's `tojson`) recurses a frame a level within Python's 1,000 frames,
+# so the limit leaves half of them to the callers' own frames; orjson alone would read 1,024.
+MAX_DEPTH = 512
 MAX_ROW_BYTES = 256 << 20  # a longer line is a `row-too-large` error, skipped unread (--max-row-bytes)
 # What the line readers (`validation.readers.files.line_blocks`) put in the place of a line longer than the
 # limit: this mark, its size and the limit. A NUL byte cannot begin a JSON row, so no real row reads
@@ -49,9 +52,11 @@ def _classify(exc: Exception, raw: bytes) -> DecodeError:
         return DecodeError("invalid-utf8", f"invalid UTF-8 byte 0x{raw[bad.start]:02x} at byte {bad.start}")
     if "surrogate" in text:
         try:  # stdlib json lets lone surrogates through: does the row hold more than that wrong (a cut row)?
-            json.loads(raw.rstrip(b"\r\n"))
+            value = json.loads(raw.rstrip(b"\r\n"))
+            if _may_nest_too_deep(raw):
+                check_depth(value)  # (too deep, the row's first fault, whichever reader finds what first)
         except (ValueError, RecursionError) as other:
-            return _classify(other, raw)
+            return other if isinstance(other, DecodeError) else _classify(other, raw)
         return DecodeError("lone-surrogate", f"unpaired UTF-16 surrogate escape ({text})")
     if "depth limit" in text or isinstance(exc, RecursionError):
         return DecodeError("too-deeply-nested", f"nesting deeper than {MAX_DEPTH} levels")
@@ -64,29 +69,42 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _may_need_walk(raw: bytes) -> bool:
-    """Whether a row stdlib json decoded may still nest past MAX_DEPTH or hold a lone surrogate, which
-    the walk below finds: not when it opens MAX_DEPTH brackets at most (in strings too: an upper bound)
-    and escapes no lone surrogate (UTF-8 holds none: an escape is the only way in). C scans, instead of
-    a Python call per value (~26 us a 2.5 kB row)."""
-    return raw.count(b"[") + raw.count(b"{") > MAX_DEPTH or lone_surrogate_escape(raw)
+def _may_nest_too_deep(raw: bytes | str) -> bool:
+    """Whether a decoded row may nest past MAX_DEPTH: not when it opens MAX_DEPTH brackets at most (in
+    strings too: an upper bound). Two scans in C, instead of a walk of every row in Python."""
+    return raw.count(b"[" if isinstance(raw, bytes) else "[") + raw.count(b"{" if isinstance(raw, bytes) else "{") \
+        > MAX_DEPTH
 
 
-def _check_depth_and_surrogates(value: Any, depth: int = 0) -> None:
-    if depth > MAX_DEPTH:
-        raise DecodeError("too-deeply-nested", f"nesting deeper than {MAX_DEPTH} levels")
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise DecodeError("lone-surrogate", "unpaired UTF-16 surrogate escape") from None
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_depth_and_surrogates(key, depth + 1)
-            _check_depth_and_surrogates(item, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            _check_depth_and_surrogates(item, depth + 1)
+def check_depth(value: Any) -> None:
+    """`DecodeError` (too-deeply-nested) when `value` holds more than MAX_DEPTH arrays/objects inside one
+    another; walked with a stack, so any depth a decoder returned is checked without recursion."""
+    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
+    while stack:
+        item, level = stack.pop()
+        if level > MAX_DEPTH:
+            raise DecodeError("too-deeply-nested", f"nesting deeper than {MAX_DEPTH} levels")
+        stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item)
+                     if isinstance(child, (dict, list)))
+
+
+def _check_surrogates(value: Any) -> None:
+    """`DecodeError` (lone-surrogate) when a string of `value`, a key too, holds an unpaired surrogate (stdlib
+    json lets an escaped one through; UTF-8 holds none, so only rows where `lone_surrogate_escape` finds one
+    are walked)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise DecodeError("lone-surrogate", "unpaired UTF-16 surrogate escape") from None
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def loads(raw: bytes, *, precise: bool = False) -> Any:
@@ -98,38 +116,43 @@ def loads(raw: bytes, *, precise: bool = False) -> Any:
     """
     if not precise:
         try:
-            return orjson.loads(raw)
+            value = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise _classify(exc, raw) from None
-    try:
-        text = raw.decode("utf-8")
-        value = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
-        raise _classify(exc, raw) from None
-    if _may_need_walk(raw):
-        _check_depth_and_surrogates(value)
+    else:
+        try:
+            text = raw.decode("utf-8")
+            value = json.loads(text, parse_constant=_reject_constant)
+        except (ValueError, RecursionError) as exc:
+            raise _classify(exc, raw) from None
+    if _may_nest_too_deep(raw):
+        check_depth(value)
+    if precise and lone_surrogate_escape(raw):  # (orjson refuses them itself)
+        _check_surrogates(value)
     return value
 
 
 def loads_text(text: str | bytes) -> Any:
     """JSON text held inside a row (call arguments, a tool list, a reply, a CSV cell), read as the
     standard library reads it (NaN and integers of any width too), orjson first; ValueError when it
-    is not JSON, nesting past the interpreter's depth included (a `DecodeError`, never a
-    RecursionError that would end the whole command).
+    is not JSON, nesting past MAX_DEPTH included (a `DecodeError`, never a RecursionError that would end
+    the whole command).
 
     Example:
         >>> loads_text('{"city": "서울"}'), loads_text("[" * 5000 + "]" * 5000)
         Traceback (most recent call last):
-        validation.readers.decode.DecodeError: nesting deeper than 1024 levels
+        validation.readers.decode.DecodeError: nesting deeper than 512 levels
     """
     try:
-        return orjson.loads(text)
+        value = orjson.loads(text)
     except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(text)
-    except RecursionError:
-        raise DecodeError("too-deeply-nested", f"nesting deeper than {MAX_DEPTH} levels") from None
+        try:
+            value = json.loads(text)
+        except RecursionError:
+            raise DecodeError("too-deeply-nested", f"nesting deeper than {MAX_DEPTH} levels") from None
+    if _may_nest_too_deep(text):
+        check_depth(value)
+    return value
 
 
 def json_type(value: Any) -> str:
