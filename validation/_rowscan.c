@@ -1945,6 +1945,37 @@ static PyObject *lone_surrogate_escape(PyObject *self, PyObject *arg) {
     return PyBool_FromLong(lone);
 }
 
+PyDoc_STRVAR(opens_over_doc,
+"opens_over(row: bytes, limit: int) -> bool\n\n"
+"Whether the bytes hold more than `limit` of `[` and `{` together: an upper bound of how deep a JSON row\n"
+"nests (brackets in strings count too), so a row that does not is never walked for its depth.");
+
+static PyObject *opens_over(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyBytes_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "opens_over(row: bytes, limit: int)");
+        return NULL;
+    }
+    Py_ssize_t limit = PyLong_AsSsize_t(args[1]), count = 0;
+    if (limit == -1 && PyErr_Occurred()) return NULL;
+    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(args[0]);
+    const unsigned char *end = p + PyBytes_GET_SIZE(args[0]);
+#ifdef __SSE2__
+    /* a match is -1 in its byte lane: up to 255 blocks are summed per lane, then the lanes at once */
+    const __m128i square = _mm_set1_epi8('['), curly = _mm_set1_epi8('{'), zero = _mm_setzero_si128();
+    while (end - p >= 16 && count <= limit) {
+        __m128i lanes = zero;
+        for (int k = 0; k < 255 && end - p >= 16; k++, p += 16) {
+            __m128i block = _mm_loadu_si128((const __m128i *)p);
+            lanes = _mm_sub_epi8(lanes, _mm_or_si128(_mm_cmpeq_epi8(block, square), _mm_cmpeq_epi8(block, curly)));
+        }
+        __m128i sums = _mm_sad_epu8(lanes, zero);
+        count += _mm_cvtsi128_si32(sums) + _mm_cvtsi128_si32(_mm_unpackhi_epi64(sums, sums));
+    }
+#endif
+    for (; p < end && count <= limit; p++) count += *p == '[' || *p == '{';
+    return PyBool_FromLong(count > limit);
+}
+
 PyDoc_STRVAR(hash_conversation_doc,
 "hash_conversation(roles: list[str], contents: list[str]) -> (exact_hash, folded_hash)\n\n"
 "The duplicate hashes of one conversation, as `prove` and `conversation_hashes` give them.");
@@ -2467,6 +2498,7 @@ static PyMethodDef methods[] = {
     {"fold", fold, METH_O, fold_doc},
     {"has_control_char", has_control_char, METH_O, has_control_char_doc},
     {"lone_surrogate_escape", lone_surrogate_escape, METH_O, lone_surrogate_escape_doc},
+    {"opens_over", (PyCFunction)(void (*)(void))opens_over, METH_FASTCALL, opens_over_doc},
     {"duplicate_key", duplicate_key, METH_O, duplicate_key_doc},
     {"hash_conversation", hash_conversation, METH_VARARGS, hash_conversation_doc},
     {"read_messages", read_messages, METH_VARARGS, read_messages_doc},

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from validation import _rowscan
 from validation.readers import decode
 from validation.readers.source import open_dataset
 
@@ -526,6 +527,15 @@ def nested(draw) -> bytes:
 @given(raw=st.one_of(nested(), st.lists(pieces, max_size=6).map(lambda xs: ("[" + ",".join(xs) + "]").encode())))
 def test_the_walk_is_left_out_only_where_it_could_find_nothing(raw):
     assert outcome(raw) == walked(raw) == outcome(raw, precise=False)  # orjson's path: the same values and codes
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.lists(st.sampled_from([b"[", b"{", b"x", b"]", b'"', "한".encode(), b"[" * 40, b"{" * 300]),
+                    max_size=200).map(b"".join),
+       limit=st.integers(0, 5000))
+def test_the_bracket_count_in_c_is_the_count(raw, limit):
+    """`opens_over` (SSE2 blocks of 16 bytes, summed 255 blocks at a time, then the tail) against `bytes.count`."""
+    assert _rowscan.opens_over(raw, limit) == (raw.count(b"[") + raw.count(b"{") > limit)
 
 
 @pytest.mark.parametrize("depth", [511, 512, 513, 1000, 1024, 1025])

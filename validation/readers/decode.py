@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from validation._rowscan import lone_surrogate_escape
+from validation._rowscan import lone_surrogate_escape, opens_over
 from validation.report import Issue
 
 # Arrays and objects inside one another, at most: one limit for every reader and writer of rows. stdlib json
@@ -71,9 +71,13 @@ def _reject_constant(name: str) -> Any:
 
 def _may_nest_too_deep(raw: bytes | str) -> bool:
     """Whether a decoded row may nest past MAX_DEPTH: not when it opens MAX_DEPTH brackets at most (in
-    strings too: an upper bound). Two scans in C, instead of a walk of every row in Python."""
-    return raw.count(b"[" if isinstance(raw, bytes) else "[") + raw.count(b"{" if isinstance(raw, bytes) else "{") \
-        > MAX_DEPTH
+    strings too: an upper bound). Counted in C (SSE2: 0.1 us a 3 kB row, against 2.8 us to decode it),
+    instead of a walk of every row in Python."""
+    if len(raw) <= MAX_DEPTH:
+        return False
+    if isinstance(raw, str):  # (JSON text inside a row: call arguments, a tool list)
+        return raw.count("[") + raw.count("{") > MAX_DEPTH
+    return opens_over(raw, MAX_DEPTH)
 
 
 def check_depth(value: Any) -> None:
