@@ -5,11 +5,12 @@ Usage: python bench/scale.py [--gb 2] [--shards 16] [--runs 3] [--no-ray]
 The dataset: `--shards` JSONL shards of `--gb` GB in all, the languages of bench/corpus.py in turn
 (en, ko, mixed scripts, `\\uXXXX`-escaped, gsm8k's real rows), every row distinct; the single-machine
 command reads the same rows joined into one file. Each figure is the median of `--runs` runs of
-`instructkit validate ... --json` in a subprocess (a fresh --logs folder each time: nothing resumed).
+`instructkit validate ... --json` in a subprocess (a fresh --logs folder each time: nothing resumed), the
+commands run in turn, one run of each per round.
 Ratios printed:
   * local, 2 tasks vs 1 task (target >= 1.7x on 2 cores)
-  * Ray, 2 tasks vs local, 2 tasks (target: within 15 %) — on a Ray head started first on
-    127.0.0.1, as a user's cluster is up before the command
+  * Ray, 2 tasks vs local, 2 tasks (target: within 15 %) — both timed, in turn, with a Ray head
+    started first on 127.0.0.1, as a user's cluster is up before the command
   * the floor: reading the bytes in 1 and 2 processes (how far 2 cores go on this machine)
   * local, 1 task vs the single-machine command, both held to one CPU with `taskset -c 0` (target:
     overhead <= 10 %); and the single-machine command on every CPU for reference.
@@ -94,14 +95,19 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, dict]:
     return elapsed, json.loads(done.stdout)
 
 
-def median_of(runs: int, cmd: list[str], env: dict[str, str], logs: Path | None = None) -> tuple[float, dict]:
-    times, report = [], {}
+def medians_in_turn(runs: int, commands: dict[str, list[str]], env: dict[str, str],
+                    logs: Path) -> tuple[dict[str, float], dict[str, dict]]:
+    """Each command run once per round, the commands in turn, `runs` rounds (a fresh `logs` folder each run):
+    the median time and the last report of each. Run in turn, not one command's runs after another's, so that
+    a drift of the machine's speed during the benchmark (seen here: 10-15 %) falls on every command alike."""
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    reports: dict[str, dict] = {}
     for _ in range(runs):
-        if logs is not None:
+        for name, cmd in commands.items():
             shutil.rmtree(logs, ignore_errors=True)
-        elapsed, report = timed(cmd, env)
-        times.append(elapsed)
-    return statistics.median(times), report
+            elapsed, reports[name] = timed(cmd, env)
+            times[name].append(elapsed)
+    return {name: statistics.median(t) for name, t in times.items()}, reports
 
 
 def main() -> None:
@@ -122,18 +128,18 @@ def main() -> None:
         one = ["taskset", "-c", "0"]
         logs = folder / "logs"
         sharded = [*ik, *map(str, shards), "--json", "--logs", str(logs), "--executor"]
-        results: dict[str, float] = {}
         read = [str(BIN / "python"), "-c", READ_FLOOR, *map(str, shards)]
-        results["read floor, 1 process"], _ = median_of(args.runs, [*read, "1"], env)
-        results["read floor, 2 processes"], _ = median_of(args.runs, [*read, "2"], env)
-        results["single, all CPUs"], expected = median_of(args.runs, [*ik, str(joined), "--json"], env)
-        results["single, 1 CPU"], _ = median_of(args.runs, [*one, *ik, str(joined), "--json"], env)
-        results["local, 1 task, 1 CPU"], report = median_of(args.runs, [*one, *sharded, "local", "--tasks", "1"], env,
-                                                            logs)
+        results, reports = medians_in_turn(args.runs, {
+            "read floor, 1 process": [*read, "1"],
+            "read floor, 2 processes": [*read, "2"],
+            "single, all CPUs": [*ik, str(joined), "--json"],
+            "single, 1 CPU": [*one, *ik, str(joined), "--json"],
+            "local, 1 task, 1 CPU": [*one, *sharded, "local", "--tasks", "1"],
+            "local, 2 tasks": [*sharded, "local", "--tasks", "2"]}, env, logs)
+        expected, report = reports["single, all CPUs"], reports["local, 1 task, 1 CPU"]
         assert report["rows"] == expected["rows"] and report["counts"] == expected["counts"]
-        results["local, 2 tasks"], _ = median_of(args.runs, [*sharded, "local", "--tasks", "2"], env, logs)
         if not args.no_ray:
-            results["ray, 2 tasks"] = _ray(args.runs, sharded, env, logs)
+            results.update(_ray(args.runs, sharded, env, logs))
         for name, seconds in results.items():
             print(f"  {name:24s} {seconds:7.2f} s  {size / seconds / 1e6:7.1f} MB/s")
         print(f"read floor, 2 processes vs 1:       "
@@ -143,14 +149,15 @@ def main() -> None:
         print(f"local 2 tasks vs 1 task:            {results['local, 1 task, 1 CPU'] / results['local, 2 tasks']:.2f}x"
               " (target >= 1.7x)")
         if "ray, 2 tasks" in results:
-            print(f"ray vs local (2 tasks, time):       {results['ray, 2 tasks'] / results['local, 2 tasks']:.2f}x"
-                  " (target <= 1.15x)")
+            print(f"ray vs local (2 tasks, time):       "
+                  f"{results['ray, 2 tasks'] / results['local, 2 tasks, Ray up']:.2f}x (target <= 1.15x)")
         print(f"local 1 task vs single (1 CPU):     {results['local, 1 task, 1 CPU'] / results['single, 1 CPU']:.2f}x"
               " time (target <= 1.10x)")
 
 
-def _ray(runs: int, sharded: list[str], env: dict[str, str], logs: Path) -> float:
-    """The Ray executor on a head started first on 127.0.0.1 with all CPUs (and stopped after)."""
+def _ray(runs: int, sharded: list[str], env: dict[str, str], logs: Path) -> dict[str, float]:
+    """The Ray executor and the local one in turn, on a Ray head started first on 127.0.0.1 with all CPUs (and
+    stopped after): the local one is timed with the head up too, as a user's cluster is up before the command."""
     ray = str(BIN / "ray")
     auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": uuid.uuid4().hex + uuid.uuid4().hex}
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
@@ -158,9 +165,10 @@ def _ray(runs: int, sharded: list[str], env: dict[str, str], logs: Path) -> floa
                     "--disable-usage-stats", f"--temp-dir={temp}", "--object-store-memory=200000000"],
                    check=True, capture_output=True, env={**env, **auth})
     try:
-        seconds, _ = median_of(runs, [*sharded, "ray", "--tasks", "2"],
-                               {**env, **auth, "RAY_ADDRESS": "127.0.0.1:6390"}, logs)
-        return seconds
+        found, _ = medians_in_turn(runs, {"local, 2 tasks, Ray up": [*sharded, "local", "--tasks", "2"],
+                                          "ray, 2 tasks": [*sharded, "ray", "--tasks", "2"]},
+                                   {**env, **auth, "RAY_ADDRESS": "127.0.0.1:6390"}, logs)
+        return found
     finally:
         subprocess.run([ray, "stop", "--force"], capture_output=True, env={**env, **auth})
         shutil.rmtree(temp, ignore_errors=True)
