@@ -23,7 +23,7 @@ from validation.readers.decode import MAX_ROW_BYTES
 from validation.readers.files import line_blocks, open_bytes, readable, skip_line
 from validation.report import Findings
 from validation.checks.scan import Scanner
-from validation.readers.source import Dataset, Window
+from validation.readers.source import WINDOW_BUFFER, Dataset, Window
 
 BLOCK_BYTES = 4 << 20  # lines are read and checked about this many bytes at a time
 PARALLEL_MIN_BYTES = 32 << 20  # a plain file this large is shared between processes
@@ -160,9 +160,10 @@ def _scan_part(task: tuple[Any, bool, int | None, bool, int]) -> tuple[int, int,
             lines, records, invalid = scan_blocks(scanner, findings, iter([part]), first=first, settle=False)
         else:
             fd, start, end = part
-            with io.BufferedReader(Window(fd, start, end), BLOCK_BYTES) as f:
-                lines, records, invalid = scan_blocks(scanner, findings, blocks(f, end - start, limit=limit), first=start == 0,
-                                                      settle=False)
+            # (a buffer smaller than a block: each block is read straight into its bytes, never copied through it)
+            with io.BufferedReader(Window(fd, start, end), WINDOW_BUFFER) as f:
+                lines, records, invalid = scan_blocks(scanner, findings, blocks(f, end - start, limit=limit),
+                                                      first=start == 0, settle=False)
     findings.stream = None  # written and closed: the file's name goes back instead
     findings.labels, scanner.labels = scanner.labels, Counter()
     hashes = scanner.duplicates.take() if scanner.duplicates is not None else None
