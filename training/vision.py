@@ -4,6 +4,9 @@ pixel values and its messages into tokens as the batch is collated (TRL's
 `DataCollatorForVisionLanguageModeling`), and `assistant_only_loss` trains the spans the chosen
 template marks (`{% generation %}`: smolvlm, idefics3, qwen2.5-vl, qwen3-vl training variants).
 
+With `lora:` the adapter is trained (on the linear layers `lora.target_modules` names: every one by default,
+the vision encoder's too) and saved, as for a text model.
+
 Rows are validated as for any run (images read from the dataset's folder), written in the Hugging
 Face layout (validation.content.relayout: `{"type": "image"}` parts and an `images` list, which
 the collator takes) as a `datasets` Image column, which opens each image when its row is collated
@@ -17,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from training.config import ConfigError, TrainConfig
-from training.steps import (RunSummary, gate, is_main_process, plain, say, split_eval, train, training_data,
-                            write_report)
+from training.steps import (RunSummary, gate, is_main_process, lora_config, plain, say, split_eval, train,
+                            training_data, write_report)
 from validation.report import Console
 
 CHECKED_ROWS = 8  # rows collated before training to check what the collator trains
@@ -118,9 +121,9 @@ def run_vision_sft(config: TrainConfig, out: Path, dry_run: bool, console: Conso
                           "name one (smolvlm, idefics3, llava-next, qwen2.5-vl, qwen3-vl; `instructkit templates`)")
     if config.eval is not None and config.eval.path:
         raise ConfigError("eval.path with a vision-language model: hold out a share of the rows with eval.ratio")
-    if config.lora is not None or config.packing or config.token_budget is not None:
-        raise ConfigError("lora, packing and token_budget are for text models here; leave them out for a "
-                          "vision-language model")
+    if config.packing or config.token_budget is not None:
+        raise ConfigError("packing and token_budget are for text models here (TRL's vision collator pads each batch "
+                          "and must not cut an image's tokens); leave them out for a vision-language model")
     template = resolve_template(config.template, tokenizer=config.model)
     if not template.marked:
         raise ConfigError(f"template {template.name}: it marks no trained spans ({{% generation %}}), which TRL's "
@@ -149,7 +152,7 @@ def run_vision_sft(config: TrainConfig, out: Path, dry_run: bool, console: Conso
         args.max_length = None  # the collator must not cut an image's tokens
         args.padding_free = False  # (TRL's vision collator pads)
         return SFTTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,
-                          processing_class=processor, data_collator=collator)
+                          processing_class=processor, data_collator=collator, peft_config=lora_config(config))
 
     if config.sample_prompts:  # (before/after samples generate from text prompts with a text model)
         say(console, "[yellow]sample_prompts: left out for a vision-language model (no samples before and after)[/]")

@@ -86,6 +86,29 @@ def test_a_vision_model_trains_on_the_replies_and_never_on_an_image(cli, tmp_pat
     assert result.code == 2 and "is a vision-language model: `train` trains it" in result.err
 
 
+def test_lora_trains_an_adapter_of_the_vision_model_and_leaves_its_weights(cli, tmp_path, tiny_vlm):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForImageTextToText
+
+    pytest.importorskip("peft")
+    result = cli("train", config_file(tmp_path, tiny_vlm, pictures(tmp_path), lora={"r": 4, "alpha": 8}))
+    assert result.code == 0, result.out + result.err
+    assert "no image token is trained and every reply is" in result.out
+    out = tmp_path / "out"
+    assert (out / "adapter_config.json").is_file() and not (out / "model.safetensors").exists()
+    targets = set(json.loads((out / "adapter_config.json").read_text())["target_modules"])
+    assert {"q_proj", "v_proj", "fc1"} <= targets  # all-linear: the language model's and the vision encoder's
+    base = AutoModelForImageTextToText.from_pretrained(tiny_vlm)
+    before = {name: weight.clone() for name, weight in base.named_parameters()}
+    tuned = dict(PeftModel.from_pretrained(base, out).named_parameters())
+    kept = {n.removeprefix("base_model.model.").replace(".base_layer.", "."): w for n, w in tuned.items()
+            if ".lora_" not in n}
+    assert kept.keys() == before.keys() and all(torch.equal(kept[n], w) for n, w in before.items())
+    adapters = [w for n, w in tuned.items() if "lora_B" in n]
+    assert adapters and any(w.abs().sum() > 0 for w in adapters)  # lora_B starts at zero: it trained
+
+
 def test_the_collated_rows_are_checked_before_training(tiny_vlm, tmp_path):
     from transformers import AutoProcessor
     from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
@@ -116,6 +139,8 @@ def test_a_vision_run_refuses_what_it_cannot_do_before_loading_the_model(cli, tm
     result = cli("train", config_file(tmp_path, tiny_vlm, data, template="auto"))
     assert result.code == 2 and "a vision-language model is trained with a template that marks its replies" in \
         result.err
+    result = cli("train", config_file(tmp_path, tiny_vlm, data, packing=True))
+    assert result.code == 2 and "packing and token_budget are for text models here" in result.err
     text_rows = tmp_path / "text.jsonl"  # strings: smolvlm reads parts only, so the gate stops the run
     text_rows.write_text(json.dumps({"messages": [{"role": "user", "content": "Hi"},
                                                   {"role": "assistant", "content": "Hello."}]}) + "\n")
