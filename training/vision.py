@@ -59,18 +59,19 @@ def image_dataset(rows: list[dict[str, Any]]) -> Any:
     return datasets.Dataset.from_list(rows).cast_column("images", datasets.List(datasets.Image()))
 
 
-def vision_rows(data: Any, template: Any) -> list[dict[str, Any]]:
-    """The rows `validate` passes under `template`, each as {"messages", "images"} in the Hugging
-    Face layout, each image as a `datasets` Image value (`image_entry`)."""
+def vision_rows(data: Any, template: Any) -> tuple[list[dict[str, Any]], int]:
+    """(the rows `validate` passes under `template`, each as {"messages", "images"} in the Hugging
+    Face layout, each image as a `datasets` Image value (`image_entry`); how many rows were read)."""
     from validation.checks.images import ImageChecks
     from validation.checks.scan import Scanner
     from validation.content import relayout
     from validation.models import as_dicts
     from validation.validate import conversation_of
 
-    rows = []
+    rows, read = [], 0
     for outcome in Scanner(data.format, rules=template.rules, duplicates=False,
                            images=ImageChecks.of(data)).scan(data.records(precise=True)):
+        read += 1
         if not outcome.valid:
             continue
         conversation = conversation_of(data.format, outcome.record.data)
@@ -78,6 +79,22 @@ def vision_rows(data: Any, template: Any) -> list[dict[str, Any]]:
         messages, images = relayout(as_dicts(conversation.messages), column if isinstance(column, list) else None,
                                     "hf")
         rows.append({"messages": messages, "images": [image_entry(e, data.image_root) for e in images or ()]})
+    return rows, read
+
+
+def eval_file(config: TrainConfig, template: Any, path: str, split: str,
+              console: Console | None) -> list[dict[str, Any]]:
+    """The valid rows of the eval file (`eval.path`), read as the training rows are: its images from its own
+    folder, the training data's column mapping. ConfigError when none is valid."""
+    from validation.readers.source import dataset_of
+
+    with dataset_of(path, split=split, columns=config.columns) as data:
+        rows, total = vision_rows(data, template)
+    left = f" ({total - len(rows)} invalid left out: `instructkit validate {path}` names them)" if total > len(rows) \
+        else ""
+    say(console, f"eval: {len(rows)} rows of {plain(path)}{left}")
+    if not rows:
+        raise ConfigError(f"eval.path {path}: no valid row to evaluate on")
     return rows
 
 
@@ -119,8 +136,6 @@ def run_vision_sft(config: TrainConfig, out: Path, dry_run: bool, console: Conso
     if config.template == "auto":
         raise ConfigError("template: a vision-language model is trained with a template that marks its replies: "
                           "name one (smolvlm, idefics3, llava-next, qwen2.5-vl, qwen3-vl; `instructkit templates`)")
-    if config.eval is not None and config.eval.path:
-        raise ConfigError("eval.path with a vision-language model: hold out a share of the rows with eval.ratio")
     if config.packing or config.token_budget is not None:
         raise ConfigError("packing and token_budget are for text models here (TRL's vision collator pads each batch "
                           "and must not cut an image's tokens); leave them out for a vision-language model")
@@ -130,17 +145,18 @@ def run_vision_sft(config: TrainConfig, out: Path, dry_run: bool, console: Conso
                           "vision collator needs to train the replies only")
     with training_data(config) as data:  # validated before any model is loaded
         report = gate(config, out, console, data)
-        rows = vision_rows(data, template)
+        rows, _ = vision_rows(data, template)
     if not rows:
         raise ConfigError(f"{report.path}: no valid row to train on")
     model, processor, provenance = load_vision_model(config.model)
     say(console, f"model: {plain(provenance)}")
-    train_rows, eval_rows = split_eval(rows, config, lambda path, split: [])
+    train_rows, eval_rows = split_eval(rows, config, lambda path, split: eval_file(config, template, path, split,
+                                                                                  console))
     train_set, eval_set = image_dataset(train_rows), image_dataset(eval_rows) if eval_rows else None
     processor.chat_template = template.jinja  # the training variant: its marks are what is trained
     collator = DataCollatorForVisionLanguageModeling(processor, assistant_only_loss=True)
     checked = check_collated(train_set, processor, collator)
-    images = sum(len(r["images"]) for r in rows)
+    images = sum(len(r["images"]) for r in train_rows + eval_rows)
     say(console, f"prepare: {len(train_rows)} train / {len(eval_rows)} eval conversations with {images} images; "
                  f"on {checked} rows collated as TRL collates them, no image token is trained and every reply is")
     if dry_run:

@@ -109,6 +109,30 @@ def test_lora_trains_an_adapter_of_the_vision_model_and_leaves_its_weights(cli, 
     assert adapters and any(w.abs().sum() > 0 for w in adapters)  # lora_B starts at zero: it trained
 
 
+def test_an_eval_file_is_read_with_its_own_pictures_and_gives_an_eval_loss(cli, tmp_path, tiny_vlm):
+    held = tmp_path / "held"
+    held.mkdir()
+    evals = pictures(held)  # held/pics: read from the eval file's folder, not the training file's
+    (tmp_path / "pics").mkdir()  # (no pictures beside the training rows' folder under that name)
+    train = tmp_path / "train" / "colours.jsonl"
+    train.parent.mkdir()
+    pictures(train.parent)
+    with evals.open("a", encoding="utf-8") as f:  # a row whose picture is missing: left out, and said
+        f.write(json.dumps({"messages": [
+            {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "And this?"}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "It is black."}]}],
+            "images": ["pics/black.png"]}) + "\n")
+    sft = {"max_steps": 4, "per_device_train_batch_size": 4, "learning_rate": 5e-3, "logging_steps": 1,
+           "save_strategy": "no", "eval_steps": 2}
+    result = cli("train", config_file(tmp_path, tiny_vlm, train, eval={"path": str(evals)}, sft=sft))
+    assert result.code == 0, result.out + result.err
+    said = "".join(result.out.split())  # (the console wraps long lines, paths too)
+    assert "".join(f"eval: 8 rows of {evals} (1 invalid left out".split()) in said
+    assert "8train/8evalconversationswith16images" in said
+    summary = json.loads((tmp_path / "out" / "metrics.json").read_text())["summary"]
+    assert (summary["eval_rows"], summary["eval_loss"] > 0) == (8, True)
+
+
 def test_the_collated_rows_are_checked_before_training(tiny_vlm, tmp_path):
     from transformers import AutoProcessor
     from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
