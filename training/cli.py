@@ -35,6 +35,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     _generation_arguments(generate)
     generate.add_argument("--tools", metavar="TOOLS.json", help="tool definitions (a JSON list) the prompt is asked "
                           "with, rendered as in training")
+    generate.add_argument("--image", action="append", default=[], metavar="PATH", help="a picture asked about, "
+                          "before the prompt (repeatable; a vision-language model)")
     generate.set_defaults(run=run_generate)
 
     compare = commands.add_parser(
@@ -136,8 +138,15 @@ def _rates(before: float | None, after: float | None) -> str:
 
 def run_generate(args: argparse.Namespace) -> int:
     from training.config import read_tools
+    from training.models import is_vision_model
     from training.samples import complete, generate, show
+    from validation.errors import InputError
 
+    if is_vision_model(args.model):
+        return _generate_vision(args)
+    if args.image:
+        raise InputError(f"--image: {args.model} is not a vision-language model (its config.json has no "
+                         "vision_config); leave --image out for a text model")
     tools = read_tools(args.tools, "--tools") if args.tools else None  # before the model: a bad file is quick
     model, tokenizer, template = _model_for(args.model, args.template, args.raw)
     if template is None:
@@ -157,6 +166,33 @@ def run_generate(args: argparse.Namespace) -> int:
         for call in calls:
             arguments = json.dumps(call["function"]["arguments"], ensure_ascii=False)
             print(f"call: {call['function']['name']}({arguments})")
+    return 0
+
+
+def _generate_vision(args: argparse.Namespace) -> int:
+    """`generate` with a vision-language model folder: the pictures of --image, then the prompt."""
+    from templating import detect_template, get_template
+    from training.rundir import require_finished
+    from training.samples import show
+    from training.vision import generate_with_images, load_vision_model, open_images
+    from validation.errors import InputError
+
+    for option in ("raw", "tools"):
+        if getattr(args, option):
+            raise InputError(f"--{option} with a vision-language model: not taken here; ask with --image and a "
+                             "prompt")
+    require_finished(args.model)
+    template = get_template(args.template) if args.template else None  # a wrong name: before loading
+    images = open_images(args.image)
+    model, processor, _ = load_vision_model(args.model)
+    if template is None:
+        name = detect_template(processor)
+        if name is None:
+            raise InputError(f"{args.model}: its processor's chat template is not one the registry knows; name one "
+                             "with --template")
+        template = get_template(name)
+    print(show(generate_with_images(model, processor, template, args.prompt, images,
+                                    max_new_tokens=args.max_new_tokens)))
     return 0
 
 

@@ -72,7 +72,8 @@ def load_model(source: str, attn_implementation: str | None = None) -> tuple[Any
     where, provenance = resolve_model(source)
     if is_vision_model(where):
         raise ModelNotFound(f"model {source!r} is a vision-language model: `train` trains it (docs/training.md, "
-                            "vision-language models); generate, compare and samples load text models")
+                            "vision-language models) and `generate MODEL PROMPT --image PICTURE` asks it; compare "
+                            "and the samples before and after training load text models")
     note = prepare_hub() if where == source and not Path(where).exists() else None  # a hub id
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -124,6 +124,54 @@ def check_collated(rows: Any, processor: Any, collator: Any) -> int:
     return len(sample)
 
 
+def open_images(paths: list[str]) -> list[Any]:
+    """The images `paths` name (local files, relative to the working directory), opened with Pillow and read
+    whole; InputError naming the first that is missing, not an image, too large (a decompression bomb) or
+    damaged, with the same checks and messages as `validate`'s."""
+    from PIL import Image
+
+    from validation.checks.images import ImageChecks
+    from validation.content import ImageRef
+    from validation.errors import InputError
+
+    opened = []
+    for path in paths:
+        found = ImageChecks().check(ImageRef(path, "--image"))
+        if found:
+            raise InputError(f"--image {path}: {found[0][2]} ({found[0][1]})")
+        try:
+            image = Image.open(path)
+            image.load()
+        except (OSError, SyntaxError, ValueError) as exc:  # (pixels past a sound header: a cut file)
+            raise InputError(f"--image {path}: its pixels cannot be read ({exc})") from None
+        opened.append(image)
+    return opened
+
+
+def generate_with_images(model: Any, processor: Any, template: Any, prompt: str, images: list[Any], *,
+                         max_new_tokens: int = 64) -> Any:
+    """The vision-language model's greedy reply (a `training.samples.Reply`) to one user message: `images`
+    (Pillow images, in order, before the text) and the text `prompt`, rendered with `template` by the processor,
+    which puts each image's tokens in; it stops at the template's stop tokens."""
+    import torch
+
+    from training.samples import Reply, reply_text, stop_ids
+
+    tokenizer = processor.tokenizer
+    stops = stop_ids(tokenizer, template)
+    content = [*({"type": "image", "image": image} for image in images), {"type": "text", "text": prompt}]
+    inputs = processor.apply_chat_template([{"role": "user", "content": content}], chat_template=template.jinja,
+                                           add_generation_prompt=True, tokenize=True, return_dict=True,
+                                           return_tensors="pt").to(model.device)
+    model.eval()
+    with torch.no_grad():
+        output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stops,
+                                pad_token_id=tokenizer.pad_token_id)
+    new = output[0][inputs["input_ids"].shape[1]:].tolist()
+    stopped = bool(new) and new[-1] in stops
+    return Reply(reply_text(tokenizer, new, stopped), stopped)
+
+
 def run_vision_sft(config: TrainConfig, out: Path, dry_run: bool, console: Console | None) -> RunSummary | None:
     """`method: sft` with a vision-language model (see the module's docstring)."""
     import yaml

@@ -50,6 +50,8 @@ def test_a_model_that_cannot_be_loaded_is_one_line(cli, tmp_path):
     assert result.err.startswith(f"instructkit generate: error: model '{tmp_path / 'nowhere'}': cannot load")
     unknown = cli("generate", SMOLLM2_ID, "hi", "--template", "nope")
     assert unknown.code == 2 and "unknown template 'nope'" in unknown.err
+    picture = cli("generate", SMOLLM2_ID, "hi", "--image", "cat.png")  # (refused before anything is loaded)
+    assert picture.code == 2 and f"--image: {SMOLLM2_ID} is not a vision-language model" in picture.err
 
 
 def test_compare_shows_both_replies_for_each_prompt(cli, tiny_model, tmp_path):

@@ -82,8 +82,12 @@ def test_a_vision_model_trains_on_the_replies_and_never_on_an_image(cli, tmp_pat
     assert "{% generation %}" in saved.chat_template
     assert type(AutoModelForImageTextToText.from_pretrained(tmp_path / "out")).__name__ == \
         "Idefics3ForConditionalGeneration"
-    result = cli("generate", tmp_path / "out", "What colour?")  # (a text command: one line saying so)
+    result = cli("compare", tmp_path / "out", tmp_path / "out", "What colour?")  # (text models: one line saying so)
     assert result.code == 2 and "is a vision-language model: `train` trains it" in result.err
+    assert cli("verify", tmp_path / "out").code == 0  # the saved template, probe tokens and stop ids
+    result = cli("generate", tmp_path / "out", "What colour?", "--image", tmp_path / "pics" / "red.png",
+                 "--max-new-tokens", "4")  # the template found from the saved processor's (the training variant)
+    assert result.code == 0 and result.out.strip(), result.err
 
 
 def test_lora_trains_an_adapter_of_the_vision_model_and_leaves_its_weights(cli, tmp_path, tiny_vlm):
@@ -131,6 +135,34 @@ def test_an_eval_file_is_read_with_its_own_pictures_and_gives_an_eval_loss(cli, 
     assert "8train/8evalconversationswith16images" in said
     summary = json.loads((tmp_path / "out" / "metrics.json").read_text())["summary"]
     assert (summary["eval_rows"], summary["eval_loss"] > 0) == (8, True)
+
+
+def test_generate_asks_a_vision_model_about_pictures_as_transformers_asks_it(cli, tmp_path, tiny_vlm):
+    """`generate MODEL PROMPT --image PICTURE`: the picture's tokens in the prompt, the reply transformers' own
+    greedy generation gives for the same message (a random model: words, not colours)."""
+    from PIL import Image
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    picture = tmp_path / "red.png"
+    Image.new("RGB", (48, 36), COLOURS["red"]).save(picture)
+    result = cli("generate", tiny_vlm, "무슨 색인가요?", "--image", picture, "--max-new-tokens", "6")
+    assert result.code == 0, result.err
+    processor = AutoProcessor.from_pretrained(tiny_vlm)
+    message = [{"role": "user", "content": [{"type": "image", "path": str(picture)},
+                                            {"type": "text", "text": "무슨 색인가요?"}]}]
+    inputs = processor.apply_chat_template(message, add_generation_prompt=True, tokenize=True, return_dict=True,
+                                           return_tensors="pt")
+    assert int((inputs["input_ids"] == processor.image_token_id).sum()) == 4  # image_seq_len tokens of one picture
+    output = AutoModelForImageTextToText.from_pretrained(tiny_vlm).generate(**inputs, max_new_tokens=6,
+                                                                            do_sample=False)
+    expected = processor.tokenizer.decode(output[0][inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+    assert result.out.strip() == expected.strip().rstrip("\ufffd") and expected.strip()
+    for wrong, said in ((["--image", tmp_path / "none.png"], "none.png does not exist"),
+                        (["--image", tmp_path / "run.yaml"], "is not an image Pillow can read"),
+                        (["--raw"], "--raw with a vision-language model")):
+        (tmp_path / "run.yaml").write_text("not a picture")
+        result = cli("generate", tiny_vlm, "What colour?", *wrong)
+        assert result.code == 2 and said in result.err, result.err
 
 
 def test_the_collated_rows_are_checked_before_training(tiny_vlm, tmp_path):
