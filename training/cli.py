@@ -174,7 +174,7 @@ def _generate_vision(args: argparse.Namespace) -> int:
     from templating import detect_template, get_template
     from training.rundir import require_finished
     from training.samples import show
-    from training.vision import generate_with_images, load_vision_model, open_images
+    from training.vision import generate_with_images, load_vision_model, open_images, question
     from validation.errors import InputError
 
     for option in ("raw", "tools"):
@@ -191,7 +191,7 @@ def _generate_vision(args: argparse.Namespace) -> int:
             raise InputError(f"{args.model}: its processor's chat template is not one the registry knows; name one "
                              "with --template")
         template = get_template(name)
-    print(show(generate_with_images(model, processor, template, args.prompt, images,
+    print(show(generate_with_images(model, processor, template, question(args.prompt, images), images,
                                     max_new_tokens=args.max_new_tokens)))
     return 0
 

@@ -210,24 +210,28 @@ def lora_config(config: TrainConfig) -> Any:
 def train(config: TrainConfig, out: Path, model: Any, tokenizer: Any, template: ChatTemplate,
           make_trainer: Callable[[Any], Any], sizes: tuple[int, int], held_out: list[Any], dropped: int,
           provenance: str, console: Console | None, sample_tools: list[Any] | None, *, raw: bool = False,
-          untrained_end: int = 0, sources: dict[str, int] | None = None) -> RunSummary:
+          untrained_end: int = 0, sources: dict[str, int] | None = None,
+          replies: Callable[[Any], tuple[list[Any], list[Any]]] | None = None) -> RunSummary:
     """Train with the trainer `make_trainer(args)` builds (each method's own: training/sft.py,
     training/preference.py) on `sizes` (train rows, eval rows), with the samples before and after,
     and save the run. `raw`: the model learns text (format: text), so the sample prompts are
     continued as text, without the chat template. `untrained_end`: rows trained although the audit
-    found their end-of-turn token unsupervised (`on_audit_error: warn`), for the stop diagnosis."""
+    found their end-of-turn token unsupervised (`on_audit_error: warn`), for the stop diagnosis. `replies(model)`:
+    (replies to the sample prompts, replies to `held_out`) where a model is not asked as a text model is (a
+    vision-language model: training/vision.py)."""
     from training import fingerprint
     from training.rundir import last_checkpoint, mark
     from training.report import loss_curve, readable_log, stop_diagnosis
     from training.samples import complete, generate, stop_ids, stop_rate, write_samples
 
-    def replies(m: Any) -> tuple[list[Any], list[Any]]:
+    def text_replies(m: Any) -> tuple[list[Any], list[Any]]:
         if raw:
             return complete(m, tokenizer, config.sample_prompts, max_new_tokens=config.max_new_tokens), []
         return (generate(m, tokenizer, template, config.sample_prompts, max_new_tokens=config.max_new_tokens,
                          tools=sample_tools),
                 generate(m, tokenizer, template, held_out, max_new_tokens=config.max_new_tokens))
 
+    replies = replies or text_replies
     before, before_held = replies(model)
     args, device, precision = trainer_args(config, out, sizes[1] > 0)
     tokenizer.chat_template = template.jinja  # the saved tokenizer carries the template trained with

@@ -148,21 +148,23 @@ def open_images(paths: list[str]) -> list[Any]:
     return opened
 
 
-def generate_with_images(model: Any, processor: Any, template: Any, prompt: str, images: list[Any], *,
-                         max_new_tokens: int = 64) -> Any:
-    """The vision-language model's greedy reply (a `training.samples.Reply`) to one user message: `images`
-    (Pillow images, in order, before the text) and the text `prompt`, rendered with `template` by the processor,
-    which puts each image's tokens in; it stops at the template's stop tokens."""
+def generate_with_images(model: Any, processor: Any, template: Any, messages: list[dict[str, Any]],
+                         images: list[Any], *, max_new_tokens: int = 64) -> Any:
+    """The vision-language model's greedy reply (a `training.samples.Reply`) to `messages` in the Hugging Face
+    layout, whose `{"type": "image"}` parts take `images` (Pillow images) in order: rendered with `template` by
+    the processor, which puts each image's tokens in, with the generation prompt; it stops at the template's stop
+    tokens."""
     import torch
 
     from training.samples import Reply, reply_text, stop_ids
 
     tokenizer = processor.tokenizer
     stops = stop_ids(tokenizer, template)
-    content = [*({"type": "image", "image": image} for image in images), {"type": "text", "text": prompt}]
-    inputs = processor.apply_chat_template([{"role": "user", "content": content}], chat_template=template.jinja,
-                                           add_generation_prompt=True, tokenize=True, return_dict=True,
-                                           return_tensors="pt").to(model.device)
+    pictures = iter(images)
+    asked = [{**m, "content": [{**p, "image": next(pictures)} if p.get("type") == "image" else p
+                               for p in m["content"]]} if isinstance(m.get("content"), list) else m for m in messages]
+    inputs = processor.apply_chat_template(asked, chat_template=template.jinja, add_generation_prompt=True,
+                                           tokenize=True, return_dict=True, return_tensors="pt").to(model.device)
     model.eval()
     with torch.no_grad():
         output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stops,
@@ -170,6 +172,41 @@ def generate_with_images(model: Any, processor: Any, template: Any, prompt: str,
     new = output[0][inputs["input_ids"].shape[1]:].tolist()
     stopped = bool(new) and new[-1] in stops
     return Reply(reply_text(tokenizer, new, stopped), stopped)
+
+
+def question(prompt: str, images: list[Any]) -> list[dict[str, Any]]:
+    """One user message: an image part for each of `images`, then the text `prompt`."""
+    return [{"role": "user", "content": [*({"type": "image"} for _ in images), {"type": "text", "text": prompt}]}]
+
+
+def held_out_prompts(rows: list[dict[str, Any]]) -> list[tuple[list[dict[str, Any]], list[Any]]]:
+    """(messages before the last reply, the Pillow images they show) of each held-out row that has a reply; its
+    images opened from their `datasets` Image values (`image_entry`)."""
+    import io
+
+    from PIL import Image
+
+    prompts = []
+    for row in rows:
+        messages = row["messages"]
+        last = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=0)
+        if not last:
+            continue
+        asked = messages[:last]
+        shown = sum(p.get("type") == "image" for m in asked if isinstance(m["content"], list) for p in m["content"])
+        images = [Image.open(e["path"] if e.get("path") else io.BytesIO(e["bytes"])) for e in row["images"][:shown]]
+        prompts.append((asked, images))
+    return prompts
+
+
+def sample_replies(model: Any, processor: Any, template: Any, prompts: list[str],
+                   held_out: list[tuple[list[dict[str, Any]], list[Any]]], max_new_tokens: int) -> tuple[list, list]:
+    """(replies to the text `prompts`, replies to the held-out rows' questions, pictures included): what a run
+    measures before and after training ("does it stop?")."""
+    return ([generate_with_images(model, processor, template, question(p, []), [], max_new_tokens=max_new_tokens)
+             for p in prompts],
+            [generate_with_images(model, processor, template, m, images, max_new_tokens=max_new_tokens)
+             for m, images in held_out])
 
 
 def run_vision_sft(config: TrainConfig, out: Path, dry_run: bool, console: Console | None) -> RunSummary | None:
@@ -218,11 +255,11 @@ def run_vision_sft(config: TrainConfig, out: Path, dry_run: bool, console: Conso
         return SFTTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,
                           processing_class=processor, data_collator=collator, peft_config=lora_config(config))
 
-    if config.sample_prompts:  # (before/after samples generate from text prompts with a text model)
-        say(console, "[yellow]sample_prompts: left out for a vision-language model (no samples before and after)[/]")
-        config = config.model_copy(update={"sample_prompts": []})
+    held_out = held_out_prompts(eval_rows[:config.stop_check_rows])
     summary = train(config, out, model, processor.tokenizer, template, make_trainer,
-                    (len(train_rows), len(eval_rows)), [], report.invalid, provenance, console, None)
+                    (len(train_rows), len(eval_rows)), held_out, report.invalid, provenance, console, None,
+                    replies=lambda m: sample_replies(m, processor, template, config.sample_prompts, held_out,
+                                                     config.max_new_tokens))
     if is_main_process():
         processor.save_pretrained(str(out))  # the image processor beside the tokenizer the run saved
     return summary

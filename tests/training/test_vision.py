@@ -74,9 +74,11 @@ def test_a_vision_model_trains_on_the_replies_and_never_on_an_image(cli, tmp_pat
     assert result.code == 0, result.out + result.err
     assert "8 train / 0 eval conversations with 8 images" in result.out
     assert "no image token is trained and every reply is" in result.out
-    assert "sample_prompts: left out for a vision-language model" in result.out
-    losses = [h["loss"] for h in json.loads((tmp_path / "out" / "metrics.json").read_text())["log_history"]
-              if "loss" in h]
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    rates = metrics["stop_rates"]  # the sample prompt asked before and after training, as for a text model
+    assert (rates["sample prompts"]["n"], rates["held-out eval rows"]["n"]) == (1, 0)
+    assert "What colour?" in (tmp_path / "out" / "samples.md").read_text()
+    losses = [h["loss"] for h in metrics["log_history"] if "loss" in h]
     assert len(losses) == 6 and losses[-1] < losses[0]
     saved = AutoProcessor.from_pretrained(tmp_path / "out")  # the processor beside the model, the template trained
     assert "{% generation %}" in saved.chat_template
@@ -133,8 +135,10 @@ def test_an_eval_file_is_read_with_its_own_pictures_and_gives_an_eval_loss(cli, 
     said = "".join(result.out.split())  # (the console wraps long lines, paths too)
     assert "".join(f"eval: 8 rows of {evals} (1 invalid left out".split()) in said
     assert "8train/8evalconversationswith16images" in said
-    summary = json.loads((tmp_path / "out" / "metrics.json").read_text())["summary"]
-    assert (summary["eval_rows"], summary["eval_loss"] > 0) == (8, True)
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert (metrics["summary"]["eval_rows"], metrics["summary"]["eval_loss"] > 0) == (8, True)
+    held = metrics["stop_rates"]["held-out eval rows"]  # "does it stop?" on the held-out rows, pictures and all
+    assert held["n"] == 8 and held["before"] is not None and held["after"] is not None
 
 
 def test_generate_asks_a_vision_model_about_pictures_as_transformers_asks_it(cli, tmp_path, tiny_vlm):
