@@ -35,8 +35,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     _generation_arguments(generate)
     generate.add_argument("--tools", metavar="TOOLS.json", help="tool definitions (a JSON list) the prompt is asked "
                           "with, rendered as in training")
-    generate.add_argument("--image", action="append", default=[], metavar="PATH", help="a picture asked about, "
-                          "before the prompt (repeatable; a vision-language model)")
     generate.set_defaults(run=run_generate)
 
     compare = commands.add_parser(
@@ -70,6 +68,8 @@ def _generation_arguments(parser: argparse.ArgumentParser) -> None:
                         "the registry)")
     parser.add_argument("--raw", action="store_true", help="no chat template: the model continues the prompt as "
                         "text (a model trained with format: text, code completion)")
+    parser.add_argument("--image", action="append", default=[], metavar="PATH", help="a picture asked about, "
+                        "before the prompt (repeatable; a vision-language model)")
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -171,29 +171,35 @@ def run_generate(args: argparse.Namespace) -> int:
 
 def _generate_vision(args: argparse.Namespace) -> int:
     """`generate` with a vision-language model folder: the pictures of --image, then the prompt."""
+    from training.samples import show
+
+    print(show(_vision_replies(args.model, [args.prompt], args)[0]))
+    return 0
+
+
+def _vision_replies(source: str, prompts: list[str], args: argparse.Namespace) -> list[Any]:
+    """A vision-language model's greedy replies to `prompts`, each asked with the pictures of --image."""
     from templating import detect_template, get_template
     from training.rundir import require_finished
-    from training.samples import show
     from training.vision import generate_with_images, load_vision_model, open_images, question
     from validation.errors import InputError
 
     for option in ("raw", "tools"):
-        if getattr(args, option):
-            raise InputError(f"--{option} with a vision-language model: not taken here; ask with --image and a "
-                             "prompt")
-    require_finished(args.model)
+        if getattr(args, option, None):
+            raise InputError(f"--{option} with a vision-language model ({source}): not taken here; ask with --image "
+                             "and a prompt")
+    require_finished(source)
     template = get_template(args.template) if args.template else None  # a wrong name: before loading
     images = open_images(args.image)
-    model, processor, _ = load_vision_model(args.model)
+    model, processor, _ = load_vision_model(source)
     if template is None:
         name = detect_template(processor)
         if name is None:
-            raise InputError(f"{args.model}: its processor's chat template is not one the registry knows; name one "
+            raise InputError(f"{source}: its processor's chat template is not one the registry knows; name one "
                              "with --template")
         template = get_template(name)
-    print(show(generate_with_images(model, processor, template, question(args.prompt, images), images,
-                                    max_new_tokens=args.max_new_tokens)))
-    return 0
+    return [generate_with_images(model, processor, template, question(prompt, images), images,
+                                 max_new_tokens=args.max_new_tokens) for prompt in prompts]
 
 
 def _model_for(source: str, template_name: str | None, raw: bool) -> tuple[Any, Any, Any]:
@@ -224,11 +230,19 @@ def run_compare(args: argparse.Namespace) -> int:
     from rich.table import Table
     from rich.text import Text
 
+    from training.models import is_vision_model
     from training.samples import complete, generate, stop_rate
+    from validation.errors import InputError
 
     prompts = _prompts(args)
     replies = []
     for source in (args.before, args.after):
+        if is_vision_model(source):
+            replies.append(_vision_replies(source, prompts, args))
+            continue
+        if args.image:
+            raise InputError(f"--image: {source} is not a vision-language model (its config.json has no "
+                             "vision_config)")
         model, tokenizer, template = _model_for(source, args.template, args.raw)
         replies.append(complete(model, tokenizer, prompts, max_new_tokens=args.max_new_tokens) if template is None
                        else generate(model, tokenizer, template, prompts, max_new_tokens=args.max_new_tokens))

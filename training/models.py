@@ -71,9 +71,9 @@ def load_model(source: str, attn_implementation: str | None = None) -> tuple[Any
     `attn_implementation`: as transformers takes it (training/levers/device.py chooses; None: its default)."""
     where, provenance = resolve_model(source)
     if is_vision_model(where):
-        raise ModelNotFound(f"model {source!r} is a vision-language model: `train` trains it (docs/training.md, "
-                            "vision-language models) and `generate MODEL PROMPT --image PICTURE` asks it; compare "
-                            "and the samples before and after training load text models")
+        raise ModelNotFound(f"model {source!r} is a vision-language model: `train` trains it with method: sft "
+                            "(docs/training.md, vision-language models), `generate` and `compare` ask it with --image; "
+                            "dpo and kto train text models here")
     note = prepare_hub() if where == source and not Path(where).exists() else None  # a hub id
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

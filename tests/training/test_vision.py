@@ -84,8 +84,14 @@ def test_a_vision_model_trains_on_the_replies_and_never_on_an_image(cli, tmp_pat
     assert "{% generation %}" in saved.chat_template
     assert type(AutoModelForImageTextToText.from_pretrained(tmp_path / "out")).__name__ == \
         "Idefics3ForConditionalGeneration"
-    result = cli("compare", tmp_path / "out", tmp_path / "out", "What colour?")  # (text models: one line saying so)
-    assert result.code == 2 and "is a vision-language model: `train` trains it" in result.err
+    result = cli("compare", tiny_vlm, tmp_path / "out", "What colour?", "무슨 색?", "--image",
+                 tmp_path / "pics" / "blue.png", "--max-new-tokens", "3")  # before and after, the same picture
+    assert result.code == 0 and "of 2 replies, ending before --max-new-tokens 3" in result.out, result.err
+    from templating.errors import ModelNotFound
+    from training.models import load_model
+
+    with pytest.raises(ModelNotFound, match="dpo and kto train text models here"):  # (what loads text models)
+        load_model(str(tiny_vlm))
     assert cli("verify", tmp_path / "out").code == 0  # the saved template, probe tokens and stop ids
     result = cli("generate", tmp_path / "out", "What colour?", "--image", tmp_path / "pics" / "red.png",
                  "--max-new-tokens", "4")  # the template found from the saved processor's (the training variant)
