@@ -122,10 +122,10 @@ def corpus_arguments(parser: argparse.ArgumentParser, *, decontaminate: bool = T
 def scale_arguments(parser: argparse.ArgumentParser) -> None:
     """--executor and its options: a sharded dataset checked as datatrove pipeline tasks (validation/scale)."""
     group = parser.add_argument_group("scale-out (PATH and MORE: shards of one dataset; docs/scale.md)")
-    group.add_argument("--executor", choices=("local", "ray", "slurm"), help="check the shards as datatrove tasks: "
+    group.add_argument("--executor", choices=("local", "ray", "slurm"), help="read the shards as datatrove tasks: "
                        "processes on this machine, a Ray cluster (RAY_ADDRESS, else one started here) or Slurm jobs; "
                        "rows are numbered across the shards in order and the report is the one the joined file gets")
-    group.add_argument("--tasks", type=at_least(1), metavar="N", help="tasks the shards are checked in (default: this "
+    group.add_argument("--tasks", type=at_least(1), metavar="N", help="tasks the shards are read in (default: this "
                        "machine's CPUs for local, else 16)")
     group.add_argument("--workers", type=at_least(1), metavar="W", help="tasks running at once (default: all)")
     group.add_argument("--logs", metavar="DIR", help="the run's folder: plan, work, datatrove's logs and completion "

@@ -65,6 +65,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     convert.add_argument("--template", metavar="NAME|FILE|MODEL", help="with --fix: fold the system prompt and strip "
                          "whitespace as this template needs (as validate's --template)")
     convert.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    convert.add_argument("more", nargs="*", metavar="MORE", help="more shards of the same dataset (with --executor: "
+                         "converted into one JSONL file, rows in order)")
+    scale_arguments(convert)
     convert.set_defaults(run=run_convert)
 
     stats = commands.add_parser(
@@ -142,6 +145,10 @@ def run_validate(args: argparse.Namespace) -> int:
 def run_convert(args: argparse.Namespace) -> int:
     from validation.convert import convert
 
+    if args.executor or args.more:
+        from validation.scale.cli import run_convert_sharded
+
+        return run_convert_sharded(args)
     with opened(args) as data:
         report = convert(data, args.output, to=args.to, format=args.format, column=args.column,
                          to_column=args.to_column, split=args.split, fix=args.fix,

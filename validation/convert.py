@@ -15,6 +15,7 @@ from validation.checks.messages import check_messages
 from validation.content import LAYOUTS, LayoutError, relayout
 from validation.errors import CannotConvert, InputError, RowProblems
 from validation.models import Conversation, as_dicts
+from validation.readers.files import Record
 from validation.readers.formats import Format, get_format
 from validation.outputs import write_rows
 from validation.report import Fix, Issue, Report
@@ -104,43 +105,16 @@ def _convert(data: Dataset, out: str | os.PathLike[str], target: Format, *, unif
         nonlocal uniform
         for record in records:
             counts["rows"] += 1
-            data = record.data
-            if isinstance(data, Issue):
-                issues.append(data)
+            converted, needs = convert_record(record, fmt, target, uniform=uniform, image_layout=image_layout,
+                                              issues=issues)
+            if converted is None:
                 continue
-            if fmt.preference or target.preference:
-                converted_rows = _pair_rows(fmt, target, data, record.row, issues)
-                if converted_rows is not None:
-                    counts["written"] += 1
-                    yield from converted_rows
-                continue
-            try:
-                raw_messages, _ = fmt.split(data)
-            except RowProblems as exc:
-                issues.extend(Issue.make(record.row, p, code, m) for p, code, m in exc.problems)
-                continue
-            messages, problems = check_messages(raw_messages, record.row, lambda i, f: fmt.path(data, i, f),
-                                                fmt.root, None, fmt.shape)
-            if messages is None:
-                issues.extend(problems)
-                continue
-            conversation = conversation_of(fmt, data)
-            try:
-                if image_layout is not None:
-                    conversation = _in_layout(conversation, image_layout)
-                if uniform:
-                    converted = target.uniform(conversation)  # type: ignore[misc]
-                else:
-                    converted = target.from_conversation(conversation)
-                    if target.uniform is not None and converted == target.uniform(conversation):  # needs it
-                        if counts["written"]:
-                            raise _Relayout
-                        uniform = True
-            except (CannotConvert, LayoutError) as exc:
-                issues.append(Issue.make(record.row, fmt.root, "cannot-convert", str(exc)))
-                continue
+            if needs:  # the target's uniform layout, for every row
+                if counts["written"]:
+                    raise _Relayout
+                uniform = True
             counts["written"] += 1
-            yield converted
+            yield from converted
         if counts["rows"] and not counts["written"]:
             raise _NothingConverted  # before the output is committed: an empty file would read as a result
 
@@ -150,6 +124,40 @@ def _convert(data: Dataset, out: str | os.PathLike[str], target: Format, *, unif
         pass
     return Report(path=data.name, format=fmt.name, rows=counts["rows"], valid=counts["written"],
                   invalid=counts["rows"] - counts["written"], issues=[data.in_source(i) for i in issues], fixes=fixes)
+
+
+def convert_record(record: Record, fmt: Format, target: Format, *, uniform: bool, image_layout: str | None,
+                   issues: list[Issue]) -> tuple[list[dict[str, Any]] | None, bool]:
+    """(the rows `record` becomes in `target`, or None with the reason put in `issues`; whether the row needs the
+    target's uniform layout: written plainly it comes out as the uniform writer writes it, so every row must).
+    `uniform`: written by the target's uniform writer."""
+    data = record.data
+    if isinstance(data, Issue):
+        issues.append(data)
+        return None, False
+    if fmt.preference or target.preference:
+        return _pair_rows(fmt, target, data, record.row, issues), False
+    try:
+        raw_messages, _ = fmt.split(data)
+    except RowProblems as exc:
+        issues.extend(Issue.make(record.row, p, code, m) for p, code, m in exc.problems)
+        return None, False
+    messages, problems = check_messages(raw_messages, record.row, lambda i, f: fmt.path(data, i, f), fmt.root, None,
+                                        fmt.shape)
+    if messages is None:
+        issues.extend(problems)
+        return None, False
+    conversation = conversation_of(fmt, data)
+    try:
+        if image_layout is not None:
+            conversation = _in_layout(conversation, image_layout)
+        if uniform:
+            return [target.uniform(conversation)], False  # type: ignore[misc]
+        converted = target.from_conversation(conversation)
+        return [converted], target.uniform is not None and converted == target.uniform(conversation)
+    except (CannotConvert, LayoutError) as exc:
+        issues.append(Issue.make(record.row, fmt.root, "cannot-convert", str(exc)))
+        return None, False
 
 
 def _in_layout(conversation: Conversation, layout: str) -> Conversation:

@@ -50,6 +50,15 @@ def _compared(report) -> dict:  # noqa: ANN001 - a Report
     return data
 
 
+def _cut(folder: Path, lines: list[str], cuts: list[int]) -> tuple[Path, list[str]]:
+    """(FOLDER/all.jsonl, the shards in FOLDER/shards): `lines` joined in one file, and cut at `cuts`."""
+    (folder / "shards").mkdir()
+    paths = _shards(folder / "shards", lines, cuts)
+    joined = folder / "all.jsonl"
+    joined.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return joined, paths
+
+
 def _shards(folder: Path, lines: list[str], cuts: list[int]) -> list[str]:
     """`lines` cut at `cuts` into shard files (each ending with a newline, so that joined they are the one file)."""
     bounds = [0, *sorted(cuts), len(lines)]
@@ -73,10 +82,7 @@ def test_any_cut_into_shards_units_and_tasks_gives_the_joined_files_report_and_c
     lines = [_line(kind, text) for kind, text in rows]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        (folder / "shards").mkdir()
-        shards = _shards(folder / "shards", lines, [c for c in cuts if c <= len(lines)])
-        joined = folder / "all.jsonl"
-        joined.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        joined, shards = _cut(folder, lines, [c for c in cuts if c <= len(lines)])
         try:
             single = validate(joined, format="messages", max_issues=keep, write_clean=folder / "a.jsonl")
         except InputError:  # no row at all: the sharded run refuses it alike
@@ -90,6 +96,70 @@ def test_any_cut_into_shards_units_and_tasks_gives_the_joined_files_report_and_c
         assert (folder / "b.jsonl").read_bytes() == (folder / "a.jsonl").read_bytes()
         assert [s.path for s in sharded.shards or []] == shards
         assert sum(s.lines for s in sharded.shards or []) == len(lines)
+
+
+def _convertible(kind: int, text: str) -> str:
+    """`_line`'s rows, and two more: a system prompt (prompt-completion then writes message lists, for every row)
+    and a qa row."""
+    if kind == 7:
+        return json.dumps({"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": text},
+                                        {"role": "assistant", "content": text[::-1]}]}, ensure_ascii=False)
+    if kind == 8:
+        return json.dumps({"question": text, "answer": text + "!"}, ensure_ascii=False)
+    return _line(kind, text)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(st.tuples(st.integers(0, 8), texts), min_size=0, max_size=30),
+       cuts=st.lists(st.integers(0, 30), max_size=4), tasks=st.integers(1, 3),
+       unit_bytes=st.sampled_from([64, 300, 1 << 20]),
+       to=st.sampled_from(["sharegpt", "prompt-completion", "qa", "alpaca", "messages"]))
+def test_a_sharded_convert_writes_the_joined_files_rows_and_report(rows, cuts, tasks, unit_bytes, to):
+    """Rows of every kind (broken ones, rows the target cannot hold, rows that switch prompt-completion to message
+    lists anywhere), any cut into shards, units and tasks: the bytes and the report `convert` gives the joined
+    file, or no output at all where it writes none."""
+    from validation.convert import convert
+    from validation.scale.convert import Target, convert_shards
+
+    lines = [_convertible(kind, text) for kind, text in rows]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        joined, shards = _cut(folder, lines, [c for c in cuts if c <= len(lines)])
+        single = convert(joined, folder / "a.jsonl", to=to, format="messages")
+        sharded = convert_shards(shards, folder / "b.jsonl", Target(to), format="messages", logs=folder / "logs",
+                                 tasks=tasks, workers=1, unit_bytes=unit_bytes)
+        assert sharded is not None and _compared(sharded) == _compared(single)
+        assert (folder / "b.jsonl").exists() == (folder / "a.jsonl").exists()
+        if (folder / "a.jsonl").exists():
+            assert (folder / "b.jsonl").read_bytes() == (folder / "a.jsonl").read_bytes()
+
+
+def test_convert_on_worker_processes_from_the_command_line_resumed_and_refusing_what_it_cannot_do(cli, tmp_path):
+    """gsm8k's rows (defects and repeats put in) in 5 shards, to sharegpt on 3 tasks: the bytes and the report of
+    `convert` on the joined file; the same command again skips the converted units and writes the same file."""
+    from validation.convert import convert
+
+    joined, shards = _gsm8k_shards(tmp_path)
+    single = convert(joined, tmp_path / "a.jsonl", to="qa")
+    args = ["convert", *shards, "--to", "qa", "-o", tmp_path / "b.jsonl", "--executor", "local", "--tasks", "3",
+            "--logs", tmp_path / "logs"]
+    for _ in range(2):
+        result = cli(*args, "--json")
+        assert result.code == 1, result.err  # (rows qa cannot hold: those without a reply)
+        report = result.json()
+        del report["path"]
+        assert report == _compared(single) and single.invalid > 0
+        assert (tmp_path / "b.jsonl").read_bytes() == (tmp_path / "a.jsonl").read_bytes()
+    assert len(list((tmp_path / "logs" / "stages" / "convert" / "completions").iterdir())) == 3
+    said = cli(*args).err
+    assert f"wrote {single.valid} of {single.rows} rows to {tmp_path / 'b.jsonl'} (qa)" in " ".join(said.split())
+    for extra, refusal in ((["--fix"], "--fix with --executor"),
+                           (["-o", tmp_path / "b.parquet"], "a sharded run writes the converted rows as JSONL"),
+                           (["--to", "nope"], "unknown format 'nope'")):
+        result = cli(*args, *extra)
+        assert result.code == 2 and refusal in result.err, result.err
+    result = cli("convert", *shards[:2], "--to", "qa", "-o", tmp_path / "c.jsonl")
+    assert result.code == 2 and "convert them as the shards of one with --executor local" in result.err
 
 
 def _gsm8k_shards(folder: Path, shards: int = 5) -> tuple[Path, list[str]]:
@@ -107,11 +177,7 @@ def _gsm8k_shards(folder: Path, shards: int = 5) -> tuple[Path, list[str]]:
         lines.append(json.dumps({"messages": messages}, ensure_ascii=False))
         if i % 41 == 3:
             lines.append(lines[i * 7 % len(lines)])
-    (folder / "shards").mkdir()
-    paths = _shards(folder / "shards", lines, [len(lines) * k // shards for k in range(1, shards)])
-    joined = folder / "all.jsonl"
-    joined.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    return joined, paths
+    return _cut(folder, lines, [len(lines) * k // shards for k in range(1, shards)])
 
 
 def test_gsm8k_shards_on_worker_processes_resumed_and_with_every_issue_written(tmp_path):
@@ -349,6 +415,15 @@ def test_ray_executor_on_a_local_cluster_gives_the_joined_files_report(tmp_path,
         assert (tmp_path / "b.jsonl").read_bytes() == (tmp_path / "a.jsonl").read_bytes()
         assert len(list((logs / "stages" / "check" / "completions").iterdir())) == 3
         assert [_ran_here(logs, stage) for stage in ("check", "duplicates", "clean")] == [False, here_rows > 0, False]
+    from validation.convert import convert
+    from validation.scale.convert import Target, convert_shards
+
+    converted = convert(joined, tmp_path / "c.jsonl", to="prompt-completion")
+    on_ray = convert_shards([tmp_path / "shards"], tmp_path / "d.jsonl", Target("prompt-completion"),
+                            logs=tmp_path / "convert", executor="ray", tasks=3, unit_bytes=150_000)
+    assert on_ray is not None and _compared(on_ray) == _compared(converted)
+    assert (tmp_path / "d.jsonl").read_bytes() == (tmp_path / "c.jsonl").read_bytes()
+    assert not _ran_here(tmp_path / "convert", "convert")
 
 
 def test_the_script_in_docs_scale_runs_as_written(tmp_path, monkeypatch, capsys):

@@ -1,4 +1,5 @@
-"""`instructkit validate PATH [MORE...] --executor local|ray|slurm`: arguments to `validate_shards`."""
+"""`instructkit validate|convert PATH [MORE...] --executor local|ray|slurm`: arguments to `validate_shards`
+and `convert_shards`."""
 
 from __future__ import annotations
 
@@ -11,15 +12,15 @@ from pathlib import Path
 
 from validation.arguments import corpus_checks_of, print_report, template_of, tokenizer_of
 from validation.errors import InputError
+from validation.scale.run import Slurm
 from validation.scale.units import Checks
 
 DEFAULT_REMOTE_TASKS = 16
 
 
 def run_sharded(args: argparse.Namespace) -> int:
-    from validation.checks.parallel import default_workers
     from validation.checks.required import parse_required
-    from validation.scale.run import Slurm, validate_shards
+    from validation.scale.run import validate_shards
 
     if not args.executor:
         raise InputError("several datasets: validate them as the shards of one with --executor local (rows numbered "
@@ -38,8 +39,52 @@ def run_sharded(args: argparse.Namespace) -> int:
                     reward_columns=parse_required(args.reward_columns) if args.reward_columns else None,
                     max_issues=args.max_issues, spool=args.issues_jsonl is not None,
                     image_root=os.path.abspath(args.image_root) if args.image_root else None, **_corpus(args))
+    tasks, logs, slurm = _placement(args, inputs, checks.key())
+    report = validate_shards(inputs, checks, logs=logs, executor=args.executor, tasks=tasks, workers=args.workers,
+                             write_clean=args.write_clean, issues_jsonl=args.issues_jsonl, slurm=slurm,
+                             progress=not args.json)
+    if report is None:
+        return _queued(args, logs, "report.json", "validate")
+    print_report(report, args)
+    return 0 if report.ok else 1
+
+
+def run_convert_sharded(args: argparse.Namespace) -> int:
+    """`instructkit convert PATH [MORE...] --executor ...`: arguments to `convert_shards`."""
+    from validation.scale.convert import REPORT, Target, convert_shards
+
+    if not args.executor:
+        raise InputError("several datasets: convert them as the shards of one with --executor local (rows numbered "
+                         "across them, written into one file), or one at a time")
+    if args.fix:
+        raise InputError("--fix with --executor: repair the shards with `instructkit convert --fix` first, one at a "
+                         "time")
+    for option in ("subset", "encoding"):
+        if getattr(args, option):
+            raise InputError(f"--{option} with --executor: shards are JSONL or Parquet files in UTF-8")
+    inputs = [args.path, *args.more]
+    target = Target(args.to, args.to_column, args.image_layout)
+    tasks, logs, slurm = _placement(args, inputs, json.dumps(["convert", vars(target), args.format, args.column,
+                                                              args.columns, args.max_row_bytes]))
+    report = convert_shards(inputs, args.output, target, format=args.format, column=args.column, columns=args.columns,
+                            max_row_bytes=args.max_row_bytes, logs=logs, executor=args.executor, tasks=tasks,
+                            workers=args.workers, slurm=slurm, progress=not args.json)
+    if report is None:
+        return _queued(args, logs, REPORT, "convert")
+    if not args.json:
+        print(f"wrote {report.valid} of {report.rows} rows to {args.output} ({args.to})" if report.valid or
+              not report.rows else f"no row of {report.rows} could be converted to {args.to}: {args.output} was not "
+              "written", file=sys.stderr)
+    print_report(report, args)
+    return 0 if report.ok else 1
+
+
+def _placement(args: argparse.Namespace, inputs: list[str], options: str) -> tuple[int, str, Slurm | None]:
+    """(tasks, the run's folder, Slurm's options or None) of a sharded command; says the folder on stderr."""
+    from validation.checks.parallel import default_workers
+
     tasks = args.tasks or (default_workers() if args.executor == "local" else DEFAULT_REMOTE_TASKS)
-    logs = args.logs or _default_logs(inputs, checks, args.executor, tasks)
+    logs = args.logs or _default_logs(inputs, options, args.executor, tasks)
     slurm = None
     if args.executor == "slurm":
         if not args.partition:
@@ -49,19 +94,18 @@ def run_sharded(args: argparse.Namespace) -> int:
                       sbatch=dict(_pair(item) for item in args.sbatch))
     if not args.json:
         print(f"run folder: {logs} (run the same command again to resume)", file=sys.stderr)
-    report = validate_shards(inputs, checks, logs=logs, executor=args.executor, tasks=tasks, workers=args.workers,
-                             write_clean=args.write_clean, issues_jsonl=args.issues_jsonl, slurm=slurm,
-                             progress=not args.json)
-    if report is None:
-        queued = {"queued": "slurm", "logs": str(logs), "report": str(Path(logs) / "report.json")}
-        if args.json:
-            print(json.dumps(queued))
-        else:
-            print(f"queued on Slurm; the report will be {queued['report']} (`instructkit validate` with the same "
-                  "arguments and --executor local then prints it without checking again)", file=sys.stderr)
-        return 0
-    print_report(report, args)
-    return 0 if report.ok else 1
+    return tasks, logs, slurm
+
+
+def _queued(args: argparse.Namespace, logs: str, report: str, command: str) -> int:
+    """What a run queued on Slurm says: where its report will be."""
+    queued = {"queued": "slurm", "logs": str(logs), "report": str(Path(logs) / report)}
+    if args.json:
+        print(json.dumps(queued))
+    else:
+        print(f"queued on Slurm; the report will be {queued['report']} (`instructkit {command}` with the same "
+              "arguments and --executor local then prints it without running again)", file=sys.stderr)
+    return 0
 
 
 def _corpus(args: argparse.Namespace) -> dict:
@@ -82,7 +126,7 @@ def _venv_command() -> str | None:
     return f"source {activate}" if sys.prefix != sys.base_prefix and activate.is_file() else None
 
 
-def _default_logs(inputs: list[str], checks: Checks, executor: str, tasks: int) -> str:
+def _default_logs(inputs: list[str], options: str, executor: str, tasks: int) -> str:
     """instructkit-runs/ID: the same shards, options and tasks give the same folder, so a rerun resumes."""
-    key = json.dumps([[os.path.abspath(i) for i in inputs], executor, tasks, checks.key()])
+    key = json.dumps([[os.path.abspath(i) for i in inputs], executor, tasks, options])
     return os.path.join("instructkit-runs", hashlib.sha256(key.encode()).hexdigest()[:12])

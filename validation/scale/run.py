@@ -62,33 +62,17 @@ def validate_shards(inputs: Sequence[str | os.PathLike[str]], checks: Checks, *,
         InputError: no shards, a shard that is not JSONL/Parquet, a folder that holds another run,
             a task that failed (its log named).
     """
-    if executor not in EXECUTORS:
-        raise InputError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
-    if tasks < 1 or (workers is not None and workers < 1):
-        raise InputError("tasks and workers must be whole numbers >= 1")
-    if write_clean is not None and held_suffix(Path(write_clean)) not in (".jsonl", ".ndjson") \
-            and os.fspath(write_clean) != "-":
-        raise InputError(f"{write_clean}: a sharded run writes the clean rows as JSONL (.jsonl, compressed or not)")
-    if executor == "slurm" and slurm is None:
-        raise InputError("the Slurm executor needs a partition (--partition)")
-    names = [os.fspath(i) for i in inputs]
+    check_arguments(executor, tasks, workers, slurm)
+    if write_clean is not None:
+        jsonl_output(write_clean, "the clean rows")
     outputs = [os.fspath(o) for o in (write_clean, issues_jsonl) if o is not None]
-    if executor == "slurm" and "-" in outputs:
-        raise InputError("with --executor slurm the outputs are files (a job's stdout is its log)")
-    shards = shards_of(names)
-    for out in outputs:
-        refuse_inputs(out, shards)  # (the join would replace a shard with the whole clean dataset)
-    folder = Path(logs).resolve()
-    _require(executor)
-    plan = _plan(folder, shards, checks, tasks, unit_bytes)
-    checks = _with_format(checks, plan)
-    name = names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1} more)"
-    from validation.scale.executors import executor_for, quiet
+    folder, plan, checks, name = prepare(inputs, checks, logs=logs, executor=executor, tasks=tasks,
+                                         unit_bytes=unit_bytes, outputs=outputs)
     from validation.scale.stages import CheckUnits, JoinClean, MergeReport, ResolveDuplicates, WriteClean
 
     # absolute: a Slurm job runs wherever Slurm starts it
-    out = None if write_clean is None else _absolute(write_clean)
-    issues = None if issues_jsonl is None else _absolute(issues_jsonl)
+    out = None if write_clean is None else absolute(write_clean)
+    issues = None if issues_jsonl is None else absolute(issues_jsonl)
     # (name, step, tasks, on the chosen executor: a remote stage, but for Ray's duplicates of few rows)
     stages: list[tuple[str, Any, int, bool]] = [
         ("check", CheckUnits(str(folder), checks), tasks, True),
@@ -98,15 +82,62 @@ def validate_shards(inputs: Sequence[str | os.PathLike[str]], checks: Checks, *,
     if out is not None:
         stages += [("clean", WriteClean(str(folder), checks), tasks, True),
                    ("join", JoinClean(str(folder), checks, out), 1, False)]
+    if not run_stages(folder, plan, stages, executor=executor, workers=workers, slurm=slurm, progress=progress):
+        return None
+    return load_report(folder)
+
+
+def check_arguments(executor: str, tasks: int, workers: int | None, slurm: Slurm | None) -> None:
+    """InputError for an executor, tasks or workers a sharded run cannot take."""
+    if executor not in EXECUTORS:
+        raise InputError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
+    if tasks < 1 or (workers is not None and workers < 1):
+        raise InputError("tasks and workers must be whole numbers >= 1")
+    if executor == "slurm" and slurm is None:
+        raise InputError("the Slurm executor needs a partition (--partition)")
+
+
+def jsonl_output(path: str | os.PathLike[str], what: str) -> None:
+    """InputError unless `path` is a JSONL file (compressed or not) or stdout: what the units' parts are joined into."""
+    if held_suffix(Path(path)) not in (".jsonl", ".ndjson") and os.fspath(path) != "-":
+        raise InputError(f"{path}: a sharded run writes {what} as JSONL (.jsonl, compressed or not)")
+
+
+def prepare(inputs: Sequence[str | os.PathLike[str]], checks: Checks, *, logs: str | os.PathLike[str], executor: str,
+            tasks: int, unit_bytes: int, outputs: list[str],
+            options: dict[str, Any] | None = None) -> tuple[Path, Plan, Checks, str]:
+    """(the run's folder, its plan, `checks` with the format every shard is read as, the dataset's name) of the
+    shards `inputs` name: a new plan, or the one in `logs` when the same run wrote it (`options`: a command's own
+    options, which a resumed run must share too). InputError for an output that is a shard."""
+    names = [os.fspath(i) for i in inputs]
+    if executor == "slurm" and "-" in outputs:
+        raise InputError("with --executor slurm the outputs are files (a job's stdout is its log)")
+    shards = shards_of(names)
+    for out in outputs:
+        refuse_inputs(out, shards)  # (a join would replace a shard with the whole dataset)
+    folder = Path(logs).resolve()
+    _require(executor)
+    plan = _plan(folder, shards, checks, tasks, unit_bytes, options)
+    name = names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1} more)"
+    return folder, plan, _with_format(checks, plan), name
+
+
+def run_stages(folder: Path, plan: Plan, stages: list[tuple[str, Any, int, bool]], *, executor: str,
+               workers: int | None, slurm: Slurm | None, progress: bool) -> bool:
+    """Run `stages` (name, pipeline step, tasks, on the chosen executor) one after another: True when they are
+    done, False when queued on Slurm. A stage not on the executor runs here, again on every run (it writes the
+    user's outputs); the first stage shows a bar over the units its tasks finish."""
+    from validation.scale.executors import executor_for, quiet
+
     if executor == "slurm":
         assert slurm is not None
         _launch_slurm(folder, stages, slurm, workers)
-        return None
+        return False
     with quiet():
         if executor == "ray":
             _connect_ray()
         for stage, step, count, remote in stages:
-            with _progress(folder, stage, plan, progress and stage == "check"):
+            with _progress(folder, stage, plan, progress and stage == stages[0][0]):
                 if not remote:  # the merge and the join write the user's outputs: done again on every run (quick)
                     shutil.rmtree(folder / "stages" / stage / "completions", ignore_errors=True)
                 where, at_once = (executor, workers) if remote else ("local", 1)
@@ -119,10 +150,11 @@ def validate_shards(inputs: Sequence[str | os.PathLike[str]], checks: Checks, *,
                     if not run.get_incomplete_ranks(skip_completed=True):
                         raise
             _check_done(run, folder, stage)
-    return load_report(folder)
+    return True
 
 
-def _absolute(path: str | os.PathLike[str]) -> str:
+def absolute(path: str | os.PathLike[str]) -> str:
+    """`path` as a job that runs elsewhere finds it (`-`, stdout, stays as it is)."""
     return "-" if os.fspath(path) == "-" else os.path.abspath(path)
 
 
@@ -141,17 +173,18 @@ def _with_format(checks: Checks, plan: Plan) -> Checks:
     return replace(checks, format=plan.format, column=plan.column)
 
 
-def _fingerprint(shards: list[str], checks: Checks, tasks: int) -> dict[str, Any]:
+def _fingerprint(shards: list[str], checks: Checks, tasks: int, options: dict[str, Any] | None) -> dict[str, Any]:
     """What a resumed run must share with the run that wrote the folder: the shards as they are, the checks, the
-    tasks."""
+    command's own options, the tasks."""
     stats = [(os.path.abspath(shard), os.stat(shard)) for shard in shards]
     return {"shards": [[path, st.st_size, st.st_mtime_ns] for path, st in stats], "options": checks.key(),
-            "tasks": tasks}
+            "tasks": tasks, **({"command": options} if options else {})}
 
 
-def _plan(folder: Path, shards: list[str], checks: Checks, tasks: int, unit_bytes: int) -> Plan:
+def _plan(folder: Path, shards: list[str], checks: Checks, tasks: int, unit_bytes: int,
+          options: dict[str, Any] | None = None) -> Plan:
     """The run's plan: the one in `folder` when it was written by the same run (a resumed run), else a new one."""
-    fingerprint = _fingerprint(shards, checks, tasks)
+    fingerprint = _fingerprint(shards, checks, tasks, options)
     stamp = folder / "run.json"
     if stamp.exists():
         if json.loads(stamp.read_bytes()) != fingerprint:

@@ -153,6 +153,34 @@ def unit_records(checks: Checks, unit: Unit) -> Iterator[tuple[Iterator[Record],
         yield _raw_lines(f, checks.limit, unit.start == 0), None
 
 
+@contextmanager
+def decoded_records(checks: Checks, unit: Unit) -> Iterator[tuple[Iterator[Record], list[int], Dataset | None]]:
+    """(every row of `unit` decoded precisely, as `convert` reads a file, rows relative to the unit; a list whose one
+    item is, once the rows are read, how many lines the unit numbers; the shard's dataset when the unit is read as
+    records, else None)."""
+    from validation.readers.decode import decode_row
+
+    lines = [0]
+    if not checks.lines(unit):
+        with _shard(checks, unit) as data:
+            def records_of() -> Iterator[Record]:
+                for record in data.records(precise=True):
+                    lines[0] = record.row
+                    yield record
+            yield records_of(), lines, data
+        return
+
+    def decoded(f: BinaryIO) -> Iterator[Record]:
+        for row, line in enumerate(lines_of(f, checks.limit), start=1):
+            lines[0] = row
+            if row == 1 and unit.start == 0:
+                line = line.removeprefix(BOM)
+            if not line.isspace():
+                yield Record(row, decode_row(line, row, precise=True), line)
+    with _unit_bytes(unit) as (f, _):
+        yield decoded(f), lines, None
+
+
 def _shard(checks: Checks, unit: Unit) -> ContextManager[Dataset]:
     """The shard of `unit` opened as a dataset of the run's format (a unit read as records is a whole shard)."""
     return dataset_of(unit.path, format=checks.format, column=checks.column, columns=checks.columns,
