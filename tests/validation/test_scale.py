@@ -311,20 +311,8 @@ def test_slurm_queues_each_stage_after_the_one_before_and_its_jobs_give_the_join
     of the first stage is golden; then every job array task is run as Slurm would run it (its
     `launch_pickled_pipeline` line, SLURM_ARRAY_TASK_ID set), stage after stage."""
     joined, shards = _gsm8k_shards(tmp_path, shards=3)
-    tools = tmp_path / "bin"
-    tools.mkdir()
-    (tools / "sbatch").write_text('#!/bin/bash\nn=$(ls "$SBATCH_LOG" | wc -l)\n'
-                                  '{ echo "# sbatch ${@:1:$#-1}"; cat "${@: -1}"; } '
-                                  '> "$SBATCH_LOG/$(printf %02d $n).sh"\n'
-                                  'echo "Submitted batch job $((100 + n))"\n')
-    (tools / "scontrol").write_text("#!/bin/bash\necho localhost\n")
-    for tool in tools.iterdir():
-        tool.chmod(0o755)
-    queued = tmp_path / "queued"
-    queued.mkdir()
+    queued, env = _slurm_stand_ins(tmp_path)
     logs = tmp_path / "logs"
-    env = {**os.environ, "PATH": f"{tools}:{BIN}:{os.environ['PATH']}", "SBATCH_LOG": str(queued),
-           "PYTHONWARNINGS": "ignore"}
     args = [BIN / "instructkit", "validate", *shards, "--tasks", "3", "--logs", str(logs),
             "--write-clean", str(tmp_path / "b.jsonl")]
     run = subprocess.run([*args, "--executor", "slurm", "--partition", "cpu", "--time", "1:00:00", "--cpus-per-task",
@@ -343,12 +331,7 @@ def test_slurm_queues_each_stage_after_the_one_before_and_its_jobs_give_the_join
     venv = Path(sys.prefix)
     script = jobs[0].split("\n", 1)[1].replace(str(logs), "LOGS").replace(str(venv), "VENV")
     assert script == SLURM_SCRIPT
-    for stage, tasks in (("check", 3), ("duplicates", 3), ("merge", 1), ("clean", 3), ("join", 1)):
-        for task in range(tasks):
-            done = subprocess.run([BIN / "launch_pickled_pipeline", str(logs / "stages" / stage / "executor.pik")],
-                                  capture_output=True, text=True, cwd=tmp_path,
-                                  env={**env, "SLURM_ARRAY_TASK_ID": str(task), "SLURM_NODELIST": "node1"})
-            assert done.returncode == 0, done.stderr[-2000:]
+    _run_as_slurm(logs, (("check", 3), ("duplicates", 3), ("merge", 1), ("clean", 3), ("join", 1)), env, tmp_path)
     single = validate(joined, write_clean=tmp_path / "a.jsonl")
     assert (tmp_path / "b.jsonl").read_bytes() == (tmp_path / "a.jsonl").read_bytes()
     # the same arguments on the local executor print the report the jobs wrote, checking nothing again
@@ -359,6 +342,55 @@ def test_slurm_queues_each_stage_after_the_one_before_and_its_jobs_give_the_join
     assert report == _compared(single)
     assert not list((logs / "stages" / "check").glob("logs/task_*.log")) or \
         all("Skipping" not in p.read_text() for p in (logs / "stages" / "check" / "logs").iterdir())
+
+
+def _slurm_stand_ins(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """(the folder the stand-in `sbatch` keeps each script it is given in, the environment that finds the
+    stand-ins): no Slurm here."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    (tools / "sbatch").write_text('#!/bin/bash\nn=$(ls "$SBATCH_LOG" | wc -l)\n'
+                                  '{ echo "# sbatch ${@:1:$#-1}"; cat "${@: -1}"; } '
+                                  '> "$SBATCH_LOG/$(printf %02d $n).sh"\n'
+                                  'echo "Submitted batch job $((100 + n))"\n')
+    (tools / "scontrol").write_text("#!/bin/bash\necho localhost\n")
+    for tool in tools.iterdir():
+        tool.chmod(0o755)
+    queued = tmp_path / "queued"
+    queued.mkdir()
+    return queued, {**os.environ, "PATH": f"{tools}:{BIN}:{os.environ['PATH']}", "SBATCH_LOG": str(queued),
+                    "PYTHONWARNINGS": "ignore"}
+
+
+def _run_as_slurm(logs: Path, stages: tuple[tuple[str, int], ...], env: dict[str, str], cwd: Path) -> None:
+    """Every job array task of `stages` (name, tasks) run as Slurm runs it: its `launch_pickled_pipeline` line,
+    SLURM_ARRAY_TASK_ID set, stage after stage."""
+    for stage, tasks in stages:
+        for task in range(tasks):
+            done = subprocess.run([BIN / "launch_pickled_pipeline", str(logs / "stages" / stage / "executor.pik")],
+                                  capture_output=True, text=True, cwd=cwd,
+                                  env={**env, "SLURM_ARRAY_TASK_ID": str(task), "SLURM_NODELIST": "node1"})
+            assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_convert_queued_on_slurm_writes_the_joined_files_rows_when_its_jobs_run(tmp_path):
+    from validation.convert import convert
+
+    joined, shards = _gsm8k_shards(tmp_path, shards=3)
+    queued, env = _slurm_stand_ins(tmp_path)
+    logs = tmp_path / "logs"
+    run = subprocess.run([BIN / "instructkit", "convert", *shards, "--to", "alpaca", "-o", str(tmp_path / "b.jsonl"),
+                          "--executor", "slurm", "--partition", "cpu", "--tasks", "2", "--logs", str(logs), "--json"],
+                         capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {"queued": "slurm", "logs": str(logs), "report": str(logs / "converted.json")}
+    assert len([s for s in queued.iterdir() if "merge_stats" not in s.read_text()]) == 2  # convert, then join
+    _run_as_slurm(logs, (("convert", 2), ("join", 1)), env, tmp_path)
+    single = convert(joined, tmp_path / "a.jsonl", to="alpaca")
+    assert (tmp_path / "b.jsonl").read_bytes() == (tmp_path / "a.jsonl").read_bytes()
+    report = json.loads((logs / "converted.json").read_text())
+    del report["path"]
+    assert report == _compared(single)
 
 
 def _free_port() -> int:
