@@ -1,6 +1,6 @@
 """Sharded validate on datatrove's executors against today's single-machine command, same run, same data.
 
-Usage: python bench/scale.py [--gb 2] [--shards 16] [--runs 3] [--no-ray]
+Usage: python bench/scale.py [--gb 2] [--shards 16] [--runs 3] [--no-ray] [--convert]
 
 The dataset: `--shards` JSONL shards of `--gb` GB in all, the languages of bench/corpus.py in turn
 (en, ko, mixed scripts, `\\uXXXX`-escaped, gsm8k's real rows), every row distinct; the single-machine
@@ -14,6 +14,8 @@ Ratios printed:
   * the floor: reading the bytes in 1 and 2 processes (how far 2 cores go on this machine)
   * local, 1 task vs the single-machine command, both held to one CPU with `taskset -c 0` (target:
     overhead <= 10 %); and the single-machine command on every CPU for reference.
+  * with --convert: `convert --to sharegpt` of the shards on 2 local tasks vs of the joined file (`convert` runs
+    in one process), the two outputs compared byte for byte.
 """
 
 from __future__ import annotations
@@ -116,6 +118,8 @@ def main() -> None:
     parser.add_argument("--shards", type=int, default=16)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-ray", action="store_true")
+    parser.add_argument("--convert", action="store_true", help="also convert (to sharegpt): the sharded command on "
+                        "2 tasks against `convert` on the joined file")
     args = parser.parse_args()
     cpus = len(os.sched_getaffinity(0))
     with tempfile.TemporaryDirectory(prefix="scale-bench-") as tmp:
@@ -140,6 +144,8 @@ def main() -> None:
         assert report["rows"] == expected["rows"] and report["counts"] == expected["counts"]
         if not args.no_ray:
             results.update(_ray(args.runs, sharded, env, logs))
+        if args.convert:
+            results.update(_convert(args.runs, folder, shards, joined, env, logs))
         for name, seconds in results.items():
             print(f"  {name:24s} {seconds:7.2f} s  {size / seconds / 1e6:7.1f} MB/s")
         print(f"read floor, 2 processes vs 1:       "
@@ -153,6 +159,21 @@ def main() -> None:
                   f"{results['ray, 2 tasks'] / results['local, 2 tasks, Ray up']:.2f}x (target <= 1.15x)")
         print(f"local 1 task vs single (1 CPU):     {results['local, 1 task, 1 CPU'] / results['single, 1 CPU']:.2f}x"
               " time (target <= 1.10x)")
+        if args.convert:
+            print(f"convert, local 2 tasks vs single:   "
+                  f"{results['convert, single'] / results['convert, local, 2 tasks']:.2f}x (the outputs identical)")
+
+
+def _convert(runs: int, folder: Path, shards: list[Path], joined: Path, env: dict[str, str],
+             logs: Path) -> dict[str, float]:
+    """`convert --to sharegpt` of the shards on 2 local tasks and of the joined file, in turn; the outputs compared."""
+    convert = [str(BIN / "instructkit"), "convert"]
+    found, _ = medians_in_turn(runs, {
+        "convert, single": [*convert, str(joined), "--to", "sharegpt", "-o", str(folder / "a.jsonl"), "--json"],
+        "convert, local, 2 tasks": [*convert, *map(str, shards), "--to", "sharegpt", "-o", str(folder / "b.jsonl"),
+                                    "--json", "--executor", "local", "--tasks", "2", "--logs", str(logs)]}, env, logs)
+    assert (folder / "a.jsonl").read_bytes() == (folder / "b.jsonl").read_bytes()
+    return found
 
 
 def _ray(runs: int, sharded: list[str], env: dict[str, str], logs: Path) -> dict[str, float]:
