@@ -233,10 +233,10 @@ def run_vision_sft(config: TrainConfig, out: Path, dry_run: bool, console: Conso
         rows, _ = vision_rows(data, template)
     if not rows:
         raise ConfigError(f"{report.path}: no valid row to train on")
+    train_rows, eval_rows = split_eval(rows, config, lambda path, split: eval_file(config, template, path, split,
+                                                                                  console))  # (before the model)
     model, processor, provenance = load_vision_model(config.model)
     say(console, f"model: {plain(provenance)}")
-    train_rows, eval_rows = split_eval(rows, config, lambda path, split: eval_file(config, template, path, split,
-                                                                                  console))
     train_set, eval_set = image_dataset(train_rows), image_dataset(eval_rows) if eval_rows else None
     processor.chat_template = template.jinja  # the training variant: its marks are what is trained
     collator = DataCollatorForVisionLanguageModeling(processor, assistant_only_loss=True)
