@@ -431,9 +431,10 @@ def _ran_here(logs: Path, stage: str) -> bool:
     return "start_method" in json.loads((logs / "stages" / stage / "executor.json").read_text())
 
 
-def test_ray_executor_on_a_local_cluster_gives_the_joined_files_report(tmp_path, ray_cluster, monkeypatch):
+def test_ray_executor_on_a_local_cluster_gives_the_joined_files_report(tmp_path, ray_cluster, monkeypatch, capfd):
     """The duplicates of a few rows are resolved in the calling process, of many rows on the cluster: the same
-    report and clean rows either way."""
+    report and clean rows either way. A cluster of this machine alone does not warn that the run's folder must be
+    shared by every node."""
     import validation.scale.run as run
 
     monkeypatch.setenv("RAY_ADDRESS", ray_cluster)
@@ -456,6 +457,9 @@ def test_ray_executor_on_a_local_cluster_gives_the_joined_files_report(tmp_path,
     assert on_ray is not None and _compared(on_ray) == _compared(converted)
     assert (tmp_path / "d.jsonl").read_bytes() == (tmp_path / "c.jsonl").read_bytes()
     assert not _ran_here(tmp_path / "convert", "convert")
+    from validation.scale.executors import SHARED_FOLDER
+
+    assert SHARED_FOLDER not in capfd.readouterr().err
 
 
 def test_the_script_in_docs_scale_runs_as_written(tmp_path, monkeypatch, capsys):

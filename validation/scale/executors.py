@@ -12,6 +12,9 @@ from typing import Any
 from datatrove.executor.local import LocalPipelineExecutor
 
 
+SHARED_FOLDER = "Logging directory points to a local filesystem"  # (datatrove's warning, RayPipelineExecutor)
+
+
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
     """loguru (datatrove's logger) on the terminal at warnings and errors only while the block runs."""
@@ -42,14 +45,22 @@ class QuietLocal(LocalPipelineExecutor):
             _warnings_only(logger)  # (datatrove puts its default handler back when a task ends)
 
 
-def executor_for(kind: str, logs: str, step: Any, tasks: int, workers: int | None) -> Any:
+def executor_for(kind: str, logs: str, step: Any, tasks: int, workers: int | None, *, one_machine: bool = False) -> Any:
     """The executor `kind` (local or ray) running `step` as `tasks` tasks, `workers` at a time, its logs in `logs`
-    (tasks marked complete there are skipped)."""
+    (tasks marked complete there are skipped). `one_machine`: a Ray cluster of this machine alone, where datatrove's
+    warning that `logs` must be on a filesystem every node shares does not apply and is left out."""
     if kind == "ray":
         from datatrove.executor.ray import RayPipelineExecutor
+        from loguru import logger
 
-        return RayPipelineExecutor([step], tasks=tasks, workers=workers or -1, logging_dir=logs, cpus_per_task=1,
-                                   mem_per_cpu_gb=1)
+        if one_machine:
+            logger.remove()
+            logger.add(sys.stderr, level="WARNING", filter=lambda r: not r["message"].startswith(SHARED_FOLDER))
+        try:
+            return RayPipelineExecutor([step], tasks=tasks, workers=workers or -1, logging_dir=logs, cpus_per_task=1,
+                                       mem_per_cpu_gb=1)
+        finally:
+            _warnings_only(logger)
     # Forked workers start at once, with every module this process imported; but Polars' thread pool does not
     # survive a fork of a process that used it (a worker would hang), so once it is loaded, fresh processes.
     start = "forkserver" if "polars" in sys.modules else "fork"

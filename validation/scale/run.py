@@ -134,8 +134,7 @@ def run_stages(folder: Path, plan: Plan, stages: list[tuple[str, Any, int, bool]
         _launch_slurm(folder, stages, slurm, workers)
         return False
     with quiet():
-        if executor == "ray":
-            _connect_ray()
+        alone = _connect_ray() if executor == "ray" else True
         for stage, step, count, remote in stages:
             with _progress(folder, stage, plan, progress and stage == stages[0][0]):
                 if not remote:  # the merge and the join write the user's outputs: done again on every run (quick)
@@ -143,7 +142,7 @@ def run_stages(folder: Path, plan: Plan, stages: list[tuple[str, Any, int, bool]
                 where, at_once = (executor, workers) if remote else ("local", 1)
                 if stage == "duplicates" and executor == "ray" and offsets(folder, plan.units)[-1] <= RAY_HERE_ROWS:
                     where, at_once = "local", 1
-                run = executor_for(where, str(folder / "stages" / stage), step, count, at_once)
+                run = executor_for(where, str(folder / "stages" / stage), step, count, at_once, one_machine=alone)
                 try:
                     run.run()
                 except Exception:  # noqa: BLE001 - a task's failure: its log says why (_check_done)
@@ -217,18 +216,20 @@ def _check_done(run: Any, folder: Path, stage: str) -> None:
                      "run the same command again to redo only those")
 
 
-def _connect_ray() -> None:
-    """Connect to the cluster RAY_ADDRESS names, or start one on this machine."""
+def _connect_ray() -> bool:
+    """Connect to the cluster RAY_ADDRESS names, or start one on this machine; whether the cluster is this machine
+    alone (its one live node the driver's own), where every task sees the run's folder."""
     import ray
 
-    if ray.is_initialized():
-        return
-    address = os.environ.get("RAY_ADDRESS") or None
-    try:
-        ray.init(address=address, log_to_driver=False, include_dashboard=False, configure_logging=False)
-    except (ConnectionError, ray.exceptions.AuthenticationError) as exc:
-        raise InputError(f"cannot connect to the Ray cluster at {address}: {first_line(exc)} (a cluster with token "
-                         "authentication wants RAY_AUTH_MODE=token and its token here)") from None
+    if not ray.is_initialized():
+        address = os.environ.get("RAY_ADDRESS") or None
+        try:
+            ray.init(address=address, log_to_driver=False, include_dashboard=False, configure_logging=False)
+        except (ConnectionError, ray.exceptions.AuthenticationError) as exc:
+            raise InputError(f"cannot connect to the Ray cluster at {address}: {first_line(exc)} (a cluster with "
+                             "token authentication wants RAY_AUTH_MODE=token and its token here)") from None
+    here = ray.get_runtime_context().get_node_id()
+    return all(node["NodeID"] == here for node in ray.nodes() if node.get("Alive"))
 
 
 @contextmanager
