@@ -103,12 +103,16 @@ def think_issues(content: str, where: str) -> list[Found]:
 
 
 def reasoning_issues(messages: Sequence[Any], path: PathFn) -> list[Found]:
-    """The reasoning checks of raw message dicts (assistant turns; think tags elsewhere are text)."""
+    """The reasoning checks of raw message dicts (assistant turns; think tags elsewhere are text). Content written as
+    parts is read as its text parts joined, as the templates that take parts write them."""
+    from validation.content import text_of
+
     found: list[Found] = []
     for i, m in enumerate(messages):
         if not isinstance(m, dict) or m.get("role") != "assistant":
             continue
-        content = m.get("content") if isinstance(m.get("content"), str) else ""
+        content = m.get("content")
+        content = content if isinstance(content, str) else text_of(content) if isinstance(content, list) else ""
         fields = [name for name in REASONING_FIELDS if m.get(name) is not None]
         for name in fields:
             if not isinstance(m[name], str):

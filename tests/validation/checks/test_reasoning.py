@@ -43,6 +43,25 @@ def test_think_tags_of_a_reply(content, codes):
     assert [(where, code) for where, code, _ in found] == [("messages[1].content", c) for c in codes]
 
 
+@pytest.mark.parametrize(("content", "codes"), [
+    ("<think>\nfine\n</think>\n\nanswer", []),
+    ("<think>\nnever closed", ["unclosed-think"]),
+    ("<think>a</think><think>b</think>c", ["unbalanced-think"]),
+    ("Sure. <think>\nx\n</think>\n\ny", ["text-before-think"]),
+])
+@pytest.mark.parametrize("cut", [None, 3, 9])
+def test_think_tags_in_text_parts_are_read_as_the_parts_joined(content, codes, cut):
+    """A reply written as parts (after an image; its text in one part, or in two cut anywhere, a tag split across
+    them): the findings of the same text as a string, on the same path."""
+    parts = [{"type": "image"}, {"type": "text", "text": content}] if cut is None else \
+        [{"type": "image"}, {"type": "text", "text": content[:cut]}, {"type": "text", "text": content[cut:]}]
+    found = reasoning_issues([{"role": "user", "content": "q"}, {"role": "assistant", "content": parts}], path)
+    assert [(where, code) for where, code, _ in found] == [("messages[1].content", c) for c in codes]
+    twice = {"role": "assistant", "content": parts, "reasoning_content": "x"}
+    assert ("messages[0].reasoning_content", "reasoning-twice") in \
+        [(w, c) for w, c, _ in reasoning_issues([twice], path)] or "</think>" not in content
+
+
 def test_reasoning_held_twice_or_of_a_wrong_type():
     twice = {"role": "assistant", "content": "<think>x</think>y", "reasoning_content": "x"}
     two_fields = {"role": "assistant", "content": "y", "reasoning": "x", "thinking": "x"}
