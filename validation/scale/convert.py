@@ -29,7 +29,7 @@ from validation.outputs import open_for_writing, write_rows
 from validation.readers.files import Record
 from validation.readers.formats import get_format
 from validation.report import Issue, Report
-from validation.scale.merge import load_plan
+from validation.scale.merge import load_plan, read_report
 from validation.scale.plan import UNIT_BYTES, Unit
 from validation.scale.run import Slurm, absolute, check_arguments, jsonl_output, prepare, run_stages
 from validation.scale.units import Checks, decoded_records, offsets, put
@@ -46,6 +46,7 @@ class Target:
     image_layout: str | None = None
 
     def format(self) -> Any:
+        """The target format (`validation.readers.formats.get_format`)."""
         return get_format(self.to, column=self.column)
 
 
@@ -75,11 +76,7 @@ def convert_shards(inputs: Sequence[str | os.PathLike[str]], out: str | os.PathL
               ("join", JoinConverted(str(folder), checks, target, name, absolute(out)), 1, False)]
     if not run_stages(folder, plan, stages, executor=executor, workers=workers, slurm=slurm, progress=progress):
         return None
-    data = json.loads((folder / REPORT).read_bytes())
-    counts = data.pop("counts")
-    report = Report.model_validate(data)
-    report._counts = counts
-    return report
+    return read_report(folder / REPORT)
 
 
 class ConvertUnits(PipelineStep):

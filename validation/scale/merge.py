@@ -100,12 +100,18 @@ def _add_duplicates(findings: Findings, folder: Path, ranges: int) -> None:
             stream.write((folder / "duplicates" / f"{r:04d}.issues.jsonl").read_bytes())
 
 
-def load_report(folder: Path) -> Report:
-    """The report `merge` wrote."""
-    data = json.loads((folder / REPORT).read_bytes())
+def read_report(path: Path) -> Report:
+    """A report a stage wrote (`Report.to_json`), its exact counts per code kept."""
+    data = json.loads(path.read_bytes())
     counts = data.pop("counts")
     report = Report.model_validate(data)
     report._counts = counts
+    return report
+
+
+def load_report(folder: Path) -> Report:
+    """The report `merge` wrote."""
+    report = read_report(folder / REPORT)
     if not report.rows:
         raise InputError(f"{report.path}: no rows to check (the dataset is empty)")
     return report
