@@ -140,13 +140,10 @@ def run_generate(args: argparse.Namespace) -> int:
     from training.config import read_tools
     from training.models import is_vision_model
     from training.samples import complete, generate, show
-    from validation.errors import InputError
 
     if is_vision_model(args.model):
         return _generate_vision(args)
-    if args.image:
-        raise InputError(f"--image: {args.model} is not a vision-language model (its config.json has no "
-                         "vision_config); leave --image out for a text model")
+    _pictures_for(args, [args.model])
     tools = read_tools(args.tools, "--tools") if args.tools else None  # before the model: a bad file is quick
     model, tokenizer, template = _model_for(args.model, args.template, args.raw)
     if template is None:
@@ -167,6 +164,17 @@ def run_generate(args: argparse.Namespace) -> int:
             arguments = json.dumps(call["function"]["arguments"], ensure_ascii=False)
             print(f"call: {call['function']['name']}({arguments})")
     return 0
+
+
+def _pictures_for(args: argparse.Namespace, sources: list[str]) -> None:
+    """InputError, before any model loads, when --image is given for a model that is not a vision-language one."""
+    from training.models import is_vision_model
+    from validation.errors import InputError
+
+    text = [source for source in sources if not is_vision_model(source)]
+    if args.image and text:
+        raise InputError(f"--image: {text[0]} is not a vision-language model (its config.json has no vision_config); "
+                         "leave --image out for a text model")
 
 
 def _generate_vision(args: argparse.Namespace) -> int:
@@ -232,17 +240,14 @@ def run_compare(args: argparse.Namespace) -> int:
 
     from training.models import is_vision_model
     from training.samples import complete, generate, stop_rate
-    from validation.errors import InputError
 
     prompts = _prompts(args)
+    _pictures_for(args, [args.before, args.after])
     replies = []
     for source in (args.before, args.after):
         if is_vision_model(source):
             replies.append(_vision_replies(source, prompts, args))
             continue
-        if args.image:
-            raise InputError(f"--image: {source} is not a vision-language model (its config.json has no "
-                             "vision_config)")
         model, tokenizer, template = _model_for(source, args.template, args.raw)
         replies.append(complete(model, tokenizer, prompts, max_new_tokens=args.max_new_tokens) if template is None
                        else generate(model, tokenizer, template, prompts, max_new_tokens=args.max_new_tokens))

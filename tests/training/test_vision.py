@@ -87,6 +87,10 @@ def test_a_vision_model_trains_on_the_replies_and_never_on_an_image(cli, tmp_pat
     result = cli("compare", tiny_vlm, tmp_path / "out", "What colour?", "무슨 색?", "--image",
                  tmp_path / "pics" / "blue.png", "--max-new-tokens", "3")  # before and after, the same picture
     assert result.code == 0 and "of 2 replies, ending before --max-new-tokens 3" in result.out, result.err
+    result = cli("compare", tiny_vlm, "HuggingFaceTB/SmolLM2-135M-Instruct", "What colour?", "--image",
+                 tmp_path / "pics" / "blue.png")  # (refused before either model loads)
+    assert result.code == 2 and "--image: HuggingFaceTB/SmolLM2-135M-Instruct is not a vision-language model" in \
+        result.err
     from templating.errors import ModelNotFound
     from training.models import load_model
 
