@@ -230,6 +230,11 @@ def write_file(path: str | os.PathLike[str], data: str | bytes, *, inputs: Paths
         f.write(data.encode("utf-8") if isinstance(data, str) else data)
 
 
+def json_line(row: dict[str, Any]) -> str:
+    """A row as a line of JSONL, as every writer of rows here writes it (UTF-8 kept, not escaped)."""
+    return json.dumps(row, ensure_ascii=False) + "\n"
+
+
 def write_rows(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]], *, inputs: Paths = ()) -> int:
     """Write `rows` to `path` in the format its extension names (`.gz`, `.bz2`, `.xz` after
     `.jsonl`, `.json` or `.csv` compress it; `-`, a device or a FIFO without a suffix get JSONL);
@@ -246,7 +251,7 @@ def write_rows(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]], *, 
     if suffix in (".jsonl", ".ndjson"):
         with open_for_writing(path, text=True, inputs=inputs) as f:
             for count, item in enumerate(rows, start=1):
-                f.write(json.dumps(item, ensure_ascii=False) + "\n")
+                f.write(json_line(item))
     elif suffix == ".json":
         with open_for_writing(path, text=True, inputs=inputs) as f:
             f.write(json.dumps(rows, ensure_ascii=False, indent=1) + "\n")

@@ -15,7 +15,7 @@ import json
 import os
 import pickle
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +25,7 @@ from datatrove.pipeline.base import PipelineStep
 from validation.content import LAYOUTS
 from validation.convert import convert_record
 from validation.errors import InputError
-from validation.outputs import open_for_writing, write_rows
-from validation.readers.files import Record
+from validation.outputs import json_line, open_for_writing
 from validation.readers.formats import get_format
 from validation.report import Issue, Report
 from validation.scale.merge import load_plan, read_report
@@ -93,9 +92,9 @@ class ConvertUnits(PipelineStep):
         target = self.target.format()
         (folder / "converted").mkdir(parents=True, exist_ok=True)
         for unit in plan.units_of(rank, world_size):
-            modes = {uniform: _convert_unit(self.checks, unit, target, self.target.image_layout, uniform,
-                                            _part(folder, unit.index, uniform))
-                     for uniform in ((False, True) if target.uniform is not None else (False,))}
+            modes = _convert_unit(self.checks, unit, target, self.target.image_layout,
+                                  {uniform: _part(folder, unit.index, uniform)
+                                   for uniform in ((False, True) if target.uniform is not None else (False,))})
             rows, lines = modes[False].rows, modes[False].lines
             put(folder / "units" / f"{unit.index:06d}.pkl", pickle.dumps(modes))
             put(folder / "counts" / f"{unit.index:06d}.json", json.dumps({"lines": lines, "records": rows}).encode())
@@ -114,28 +113,30 @@ class Converted:
     lines: int
 
 
-def _convert_unit(checks: Checks, unit: Unit, target: Any, image_layout: str | None, uniform: bool,
-                  path: Path) -> Converted:
-    """Convert the rows of `unit` into `path` (JSONL), each as `convert` converts it."""
+def _convert_unit(checks: Checks, unit: Unit, target: Any, image_layout: str | None,
+                  parts: dict[bool, Path]) -> dict[bool, Converted]:
+    """Convert the rows of `unit`, each as `convert` converts it, into each of `parts` (JSONL): plainly (False) and
+    by the target's uniform writer (True), the unit read once."""
+    from contextlib import ExitStack
+
     fmt = checks.fmt()
-    issues: list[Issue] = []
-    done = Converted(issues, 0, 0, False, 0)
-
-    def converted(records: Iterator[Record]) -> Iterator[dict[str, Any]]:
+    done = {uniform: Converted([], 0, 0, False, 0) for uniform in parts}
+    with decoded_records(checks, unit) as (records, lines, shard), ExitStack() as stack:
+        outs = {uniform: stack.enter_context(open_for_writing(path, text=True)) for uniform, path in parts.items()}
         for record in records:
-            done.rows += 1
-            rows, needs = convert_record(record, fmt, target, uniform=uniform, image_layout=image_layout,
-                                         issues=issues)
-            if rows is not None:
-                done.written += 1
-                done.needs_uniform = done.needs_uniform or needs
-                yield from rows
-
-    with decoded_records(checks, unit) as (records, lines, shard):
-        write_rows(path, converted(records))
-        done.lines = lines[0]
-        if shard is not None and shard.renamed:  # (issues name the fields as the source does)
-            done.issues = [shard.in_source(i) for i in issues]
+            for uniform, out in outs.items():
+                made = done[uniform]
+                made.rows += 1
+                rows, needs = convert_record(record, fmt, target, uniform=uniform, image_layout=image_layout,
+                                             issues=made.issues)
+                if rows is not None:
+                    made.written += 1
+                    made.needs_uniform = made.needs_uniform or needs
+                    out.writelines(json_line(row) for row in rows)
+        for made in done.values():
+            made.lines = lines[0]
+            if shard is not None and shard.renamed:  # (issues name the fields as the source does)
+                made.issues = [shard.in_source(i) for i in made.issues]
     return done
 
 
