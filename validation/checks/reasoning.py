@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from validation.content import text_of
+
 REASONING_FIELDS = ("reasoning_content", "reasoning", "thinking")
 OPEN, CLOSE = "<think>", "</think>"
 THINK_TAGS = (OPEN, CLOSE)  # a row holding one is left to the precise checks by every fast path
@@ -105,8 +107,6 @@ def think_issues(content: str, where: str) -> list[Found]:
 def reasoning_issues(messages: Sequence[Any], path: PathFn) -> list[Found]:
     """The reasoning checks of raw message dicts (assistant turns; think tags elsewhere are text). Content written as
     parts is read as its text parts joined, as the templates that take parts write them."""
-    from validation.content import text_of
-
     found: list[Found] = []
     for i, m in enumerate(messages):
         if not isinstance(m, dict) or m.get("role") != "assistant":
