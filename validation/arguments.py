@@ -193,6 +193,18 @@ def stdout_taken(args: argparse.Namespace) -> bool:
     return any(getattr(args, option, None) == "-" for option in OUTPUT_OPTIONS)
 
 
+def print_converted(report, args: argparse.Namespace) -> int:  # noqa: ANN001 - Report, imported lazily
+    """What `convert` says of its output (rows written, or that none could be and OUT was not written) on stderr,
+    then its report; the exit code."""
+    if not args.json and report.rows and not report.valid:
+        print(f"no row of {report.rows} could be converted to {args.to}: {args.output} was not written",
+              file=sys.stderr)
+    elif not args.json:
+        print(f"wrote {report.valid} of {report.rows} rows to {args.output} ({args.to})", file=sys.stderr)
+    print_report(report, args)
+    return 0 if report.ok else 1
+
+
 def print_report(report, args: argparse.Namespace) -> None:  # noqa: ANN001 - Report, imported lazily
     """--json: the report as one JSON object on stdout; else the rich report (on stderr when an
     output is written to stdout)."""

@@ -7,8 +7,8 @@ import json
 import sys
 
 from validation.arguments import (Names, at_least, check_outputs, corpus_arguments, corpus_checks_of, opened,
-                                  print_report, scale_arguments, source_arguments, stdout_taken, template_of,
-                                  tokenizer_of)
+                                  print_converted, print_report, scale_arguments, source_arguments, stdout_taken,
+                                  template_of, tokenizer_of)
 from validation.report import MAX_ISSUES
 
 
@@ -154,13 +154,7 @@ def run_convert(args: argparse.Namespace) -> int:
                          to_column=args.to_column, split=args.split, fix=args.fix,
                          template=template_of(args) if args.fix else None,  # (--template serves --fix only)
                          image_layout=args.image_layout)
-    if not args.json and report.rows and not report.valid:
-        print(f"no row of {report.rows} could be converted to {args.to}: {args.output} was not written",
-              file=sys.stderr)
-    elif not args.json:
-        print(f"wrote {report.valid} of {report.rows} rows to {args.output} ({args.to})", file=sys.stderr)
-    print_report(report, args)
-    return 0 if report.ok else 1
+    return print_converted(report, args)
 
 
 def _run_sources(args: argparse.Namespace, options: dict) -> int:

@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from validation.arguments import corpus_checks_of, print_report, template_of, tokenizer_of
+from validation.arguments import corpus_checks_of, print_converted, print_report, template_of, tokenizer_of
 from validation.errors import InputError
 from validation.scale.run import Slurm
 from validation.scale.units import Checks
@@ -22,14 +22,7 @@ def run_sharded(args: argparse.Namespace) -> int:
     from validation.checks.required import parse_required
     from validation.scale.run import validate_shards
 
-    if not args.executor:
-        raise InputError("several datasets: validate them as the shards of one with --executor local (rows numbered "
-                         "across them), or one at a time")
-    if args.fix:
-        raise InputError("--fix with --executor: repair the shards with `instructkit convert --fix` first")
-    for option in ("subset", "encoding"):
-        if getattr(args, option):
-            raise InputError(f"--{option} with --executor: shards are JSONL or Parquet files in UTF-8")
+    _refuse_unsharded(args, "validate")
     inputs = [args.path, *args.more]
     checks = Checks(format=args.format or "", column=args.column, columns=args.columns,
                     max_row_bytes=args.max_row_bytes, template=template_of(args), tokenizer=tokenizer_of(args),
@@ -53,15 +46,7 @@ def run_convert_sharded(args: argparse.Namespace) -> int:
     """`instructkit convert PATH [MORE...] --executor ...`: arguments to `convert_shards`."""
     from validation.scale.convert import REPORT, Target, convert_shards
 
-    if not args.executor:
-        raise InputError("several datasets: convert them as the shards of one with --executor local (rows numbered "
-                         "across them, written into one file), or one at a time")
-    if args.fix:
-        raise InputError("--fix with --executor: repair the shards with `instructkit convert --fix` first, one at a "
-                         "time")
-    for option in ("subset", "encoding"):
-        if getattr(args, option):
-            raise InputError(f"--{option} with --executor: shards are JSONL or Parquet files in UTF-8")
+    _refuse_unsharded(args, "convert")
     inputs = [args.path, *args.more]
     target = Target(args.to, args.to_column, args.image_layout)
     tasks, logs, slurm = _placement(args, inputs, json.dumps(["convert", vars(target), args.format, args.column,
@@ -71,12 +56,20 @@ def run_convert_sharded(args: argparse.Namespace) -> int:
                             workers=args.workers, slurm=slurm, progress=not args.json)
     if report is None:
         return _queued(args, logs, REPORT, "convert")
-    if not args.json:
-        print(f"wrote {report.valid} of {report.rows} rows to {args.output} ({args.to})" if report.valid or
-              not report.rows else f"no row of {report.rows} could be converted to {args.to}: {args.output} was not "
-              "written", file=sys.stderr)
-    print_report(report, args)
-    return 0 if report.ok else 1
+    return print_converted(report, args)
+
+
+def _refuse_unsharded(args: argparse.Namespace, command: str) -> None:
+    """InputError for what a sharded `command` does not take: several datasets without --executor, --fix,
+    --subset, --encoding."""
+    if not args.executor:
+        raise InputError(f"several datasets: {command} them as the shards of one with --executor local (rows numbered "
+                         "across them), or one at a time")
+    if args.fix:
+        raise InputError("--fix with --executor: repair the shards with `instructkit convert --fix` first")
+    for option in ("subset", "encoding"):
+        if getattr(args, option):
+            raise InputError(f"--{option} with --executor: shards are JSONL or Parquet files in UTF-8")
 
 
 def _placement(args: argparse.Namespace, inputs: list[str], options: str) -> tuple[int, str, Slurm | None]:
