@@ -35,6 +35,15 @@ class Supervision:
             self.dropped += a.dropped
             self.rows_with.update({f.code for f in a.findings})
 
+    def extend(self, other: Supervision) -> Supervision:
+        """This tally with `other`'s conversations after its own (the same limit); itself."""
+        self.lengths += other.lengths
+        self.trained += other.trained
+        self.trained_before_limit += other.trained_before_limit
+        self.dropped += other.dropped
+        self.rows_with.update(other.rows_with)
+        return self
+
     def summary(self) -> SupervisionSummary:
         return SupervisionSummary(rows=len(self.lengths), tokens=sum(self.lengths),
                                   supervised_tokens=sum(self.trained), rows_without_supervision=self.trained.count(0),

@@ -78,7 +78,7 @@ def test_gsm8k_trainable_tokens_match_transformers_rendering(gsm8k, smollm2_toke
     import importlib
 
 
-    monkeypatch.setattr(importlib.import_module("validation.statistics.conversations"), "AUDIT_BATCH", batch)  # the module
+    monkeypatch.setattr(importlib.import_module("validation.statistics.summary"), "AUDIT_BATCH", batch)  # the module
     rows = [json.loads(line) for line in gsm8k.read_text(encoding="utf-8").splitlines()]
     s = stats(gsm8k, tokenizer=smollm2_tokenizer, template=get_template("smollm2"), max_length=256).summary
     tokenizer = copy.copy(smollm2_tokenizer)
