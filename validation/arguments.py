@@ -205,6 +205,45 @@ def print_converted(report, args: argparse.Namespace) -> int:  # noqa: ANN001 - 
     return 0 if report.ok else 1
 
 
+STATS_INPUTS = ("path", "compare", "response_schema")  # what `stats` reads: never written over
+
+
+def print_stats(result: Any, args: argparse.Namespace, other: Any = None) -> int:
+    """`stats`' terminal tables (on stderr when the summary or an output goes to stdout), its summary as JSON (--json,
+    --json-out) and its figures (--plot, --html); with `other` (--compare) both side by side and the rows of `other`
+    that repeat rows of `result`. The exit code."""
+    from rich.console import Console  # (these import Polars: after stats, which reads while it imports it)
+
+    from validation.outputs import write_file
+    from validation.statistics.conversations import leakage
+    from validation.statistics.report import render_compare, render_terminal
+
+    console = Console(stderr=args.json == "-" or stdout_taken(args))
+    payload = {"path": result.name, "format": result.format, **result.summary.to_json()}
+    if other is not None:
+        leaked = leakage(result, other)
+        payload = {"a": payload, "b": {"path": other.name, "format": other.format, **other.summary.to_json()},
+                   **leaked.to_json()}
+        render_compare(result, other, leaked, console)
+    else:
+        render_terminal(result, console)
+    old_form = args.json not in (None, "-")  # `--json OUT`: a file, as before --json-out
+    if old_form:
+        print(f"note: `stats --json OUT` is deprecated; use `--json-out {args.json}` (--json alone prints to "
+              "stdout)", file=sys.stderr)
+    text = json.dumps(payload, ensure_ascii=False, indent=1)
+    if args.json == "-":
+        print(text)
+    sources = [getattr(args, name) for name in STATS_INPUTS] + list(args.more)  # (the shards too, with --executor)
+    for out in dict.fromkeys(path for path in (args.json_out, args.json if old_form else None) if path):
+        write_file(out, text + "\n", inputs=sources)
+    for path, html in ((args.plot, False), (args.html, True)):
+        if path:
+            result.plot(path, html=html, inputs=sources)
+            console.print(f"wrote {path}", markup=False)
+    return 0
+
+
 def print_report(report, args: argparse.Namespace) -> None:  # noqa: ANN001 - Report, imported lazily
     """--json: the report as one JSON object on stdout; else the rich report (on stderr when an
     output is written to stdout)."""

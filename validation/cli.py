@@ -7,8 +7,8 @@ import json
 import sys
 
 from validation.arguments import (Names, at_least, check_outputs, corpus_arguments, corpus_checks_of, opened,
-                                  print_converted, print_report, scale_arguments, source_arguments, stdout_taken,
-                                  template_of, tokenizer_of)
+                                  print_converted, print_report, print_stats, scale_arguments, source_arguments,
+                                  stdout_taken, STATS_INPUTS, template_of, tokenizer_of)
 from validation.report import MAX_ISSUES
 
 
@@ -76,7 +76,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "trainable tokens, truncation at --max-length, duplicates, system prompts.")
     source_arguments(stats, images=True)
     stats.add_argument("more", nargs="*", metavar="MORE", help="more datasets (the sources of a mixture): one table "
-                       "with a row per source and one for all of them")
+                       "with a row per source and one for all of them; with --executor: more shards of one dataset")
     stats.add_argument("--tokenizer", metavar="PATH_OR_ID", help="count tokens: a tokenizer.json, a folder, a "
                        "hub id, or HuggingFaceTB/SmolLM2-135M-Instruct (the embedded model)")
     stats.add_argument("--template", metavar="NAME|FILE|MODEL", help="with --tokenizer: trainable tokens under this "
@@ -96,6 +96,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help="with --response-schema: the last reply of each row (default) or all")
     stats.add_argument("--html", metavar="OUT.html", help="write a self-contained HTML report")
     corpus_arguments(stats, decontaminate=False)
+    scale_arguments(stats)
     stats.set_defaults(run=run_stats)
 
     publish = commands.add_parser(
@@ -214,11 +215,13 @@ def run_publish(args: argparse.Namespace) -> int:
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    from validation.statistics.conversations import leakage, stats
+    from validation.statistics.conversations import stats
 
-    inputs = ("path", "compare", "response_schema")
-    check_outputs(args, "json_out", "plot", "html", *(("json",) if args.json != "-" else ()), inputs=inputs)
+    check_outputs(args, "json_out", "plot", "html", *(("json",) if args.json != "-" else ()), inputs=STATS_INPUTS)
+    if args.executor:
+        from validation.scale.cli import run_stats_sharded
 
+        return run_stats_sharded(args)
     tokenizer = tokenizer_of(args)  # once for both sides of --compare
     options = {"tokenizer": tokenizer, "template": None, "max_length": args.max_length,
                "format": args.format, "column": args.column, "split": args.split,
@@ -229,35 +232,8 @@ def run_stats(args: argparse.Namespace) -> int:
         options["template"] = template_of(args)
         result = stats(data, **options, response_schema=args.response_schema, response_scope=args.response_scope,
                        near_dup=corpus_checks_of(args)["near_dup"])
-    from rich.console import Console  # (these import Polars: after stats, which reads while it imports it)
-
-    from validation.statistics.report import render_compare, render_terminal
-
-    console = Console(stderr=args.json == "-" or stdout_taken(args))
-    payload = {"path": result.name, "format": result.format, **result.summary.to_json()}
+    other = None
     if args.compare:
         with opened(args, args.compare) as data:
             other = stats(data, **options)
-        leaked = leakage(result, other)
-        payload = {"a": payload, "b": {"path": other.name, "format": other.format, **other.summary.to_json()},
-                   **leaked.to_json()}
-        render_compare(result, other, leaked, console)
-    else:
-        render_terminal(result, console)
-    old_form = args.json not in (None, "-")  # `--json OUT`: a file, as before --json-out
-    if old_form:
-        print(f"note: `stats --json OUT` is deprecated; use `--json-out {args.json}` (--json alone prints to "
-              "stdout)", file=sys.stderr)
-    text = json.dumps(payload, ensure_ascii=False, indent=1)
-    if args.json == "-":
-        print(text)
-    from validation.outputs import write_file
-
-    sources = [getattr(args, name) for name in inputs]
-    for out in dict.fromkeys(path for path in (args.json_out, args.json if old_form else None) if path):
-        write_file(out, text + "\n", inputs=sources)
-    for path, html in ((args.plot, False), (args.html, True)):
-        if path:
-            result.plot(path, html=html, inputs=sources)
-            console.print(f"wrote {path}", markup=False)
-    return 0
+    return print_stats(result, args, other)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -337,9 +337,6 @@ def tool_counts(data: Any, response: ResponseSchema | None = None, *, found: boo
     """(ToolCounts or None, ResponseCounts or None) of a dataset, in one pass over its rows; tool
     counts only when there is something to count: `found` (what the reader saw), else `has_tools`
     (rows given as an iterator, which the other statistics have read, are not counted)."""
-    from validation.errors import RowProblems
-    from validation.summaries import ResponseCounts, ToolCounts
-
     if not data.rereadable:  # rows given as an iterator, already read for the other statistics
         if response is not None:
             raise InputError(f"{data.name}: --response-schema needs rows it can read again (a file or a list), "
@@ -348,59 +345,92 @@ def tool_counts(data: Any, response: ResponseSchema | None = None, *, found: boo
     counting = has_tools(data) if found is None else found
     if not counting and response is None:
         return None, None
-    fmt = data.format
-    with_tools = with_calls = calls = parallel = results = checked = valid = 0
-    tools_per_row: list[int] = []
-    calls_per_row: list[int] = []
-    replies = replies_valid = 0
+    tally = ToolTally()
     for record in data.records():
-        row = record.data
+        tally.add(record.data, data.format, response, tools=counting)
+    return tally.counts(counting, response)
+
+
+@dataclass
+class ToolTally:
+    """What `tool_counts` counts, row by row: the tool counts and the replies checked against a response schema.
+    Tallies of parts of a dataset add up (`merge`), so a sharded `stats` counts as `stats` does."""
+
+    with_tools: int = 0
+    with_calls: int = 0
+    calls: int = 0
+    parallel: int = 0
+    results: int = 0
+    checked: int = 0
+    valid: int = 0
+    tools_per_row: list[int] = field(default_factory=list)
+    calls_per_row: list[int] = field(default_factory=list)
+    replies: int = 0
+    replies_valid: int = 0
+
+    def add(self, row: Any, fmt: Any, response: ResponseSchema | None, *, tools: bool = True) -> None:
+        """Count a row's data (a row that is not an object, or not the format's, counts nothing); `tools`: its tools
+        and calls too."""
+        from validation.errors import RowProblems
+
         if not isinstance(row, dict):
-            continue
+            return
         try:
             messages = fmt.to_messages(row)
         except RowProblems:
-            continue
+            return
         messages = [m for m in messages if isinstance(m, dict)]
         if response is not None:
             for i in response.in_scope(messages):
-                replies += 1
-                replies_valid += not response.reply_issues(messages[i]["content"], "")
-        if not counting:
-            continue
+                self.replies += 1
+                self.replies_valid += not response.reply_issues(messages[i]["content"], "")
+        if not tools:
+            return
         declared, _ = declared_tools(row.get("tools"))
         if declared:
-            with_tools += 1
-            tools_per_row.append(len(declared))
+            self.with_tools += 1
+            self.tools_per_row.append(len(declared))
         row_calls = 0
         for m in messages:
             found = m.get("tool_calls") if m.get("role") == "assistant" else None
             if m.get("role") == "tool":
-                results += 1
+                self.results += 1
             if not isinstance(found, list) or not found:
                 continue
             row_calls += len(found)
-            parallel += len(found) > 1
+            self.parallel += len(found) > 1
             for call in found:
                 function = call.get("function") if isinstance(call, dict) else None
                 tool = declared.get(function.get("name")) if declared and isinstance(function, dict) else None
                 if tool is None or tool.check is None:
                     continue
                 arguments, why = arguments_of(function.get("arguments"))
-                checked += 1
-                valid += why is None and tool.check.is_valid(arguments)
+                self.checked += 1
+                self.valid += why is None and tool.check.is_valid(arguments)
         if row_calls:
-            with_calls += 1
-            calls += row_calls
-            calls_per_row.append(row_calls)
+            self.with_calls += 1
+            self.calls += row_calls
+            self.calls_per_row.append(row_calls)
 
-    def spread(values: list[int]) -> dict[str, int | float]:
-        return {"mean": round(sum(values) / len(values), 3) if values else 0.0, "max": max(values, default=0)}
+    def merge(self, other: ToolTally) -> ToolTally:
+        """This tally with `other`'s rows after its own; itself."""
+        for name, value in vars(other).items():
+            setattr(self, name, getattr(self, name) + value)
+        return self
 
-    tools = ToolCounts(rows_with_tools=with_tools, rows_with_calls=with_calls, tools_per_row=spread(tools_per_row),
-                       calls=calls, calls_per_conversation=spread(calls_per_row), parallel_turns=parallel,
-                       tool_results=results, arguments_checked=checked, arguments_valid=valid) if counting else None
-    replies_counted = ResponseCounts(schema_file=response.name, replies=replies, valid=replies_valid,
-                                     share_valid=round(replies_valid / replies, 4) if replies else None) \
-        if response is not None else None
-    return tools, replies_counted
+    def counts(self, tools: bool, response: ResponseSchema | None) -> tuple[Any, Any]:
+        """(ToolCounts, when `tools`; ResponseCounts, with a `response` schema), else None for each."""
+        from validation.summaries import ResponseCounts, ToolCounts
+
+        def spread(values: list[int]) -> dict[str, int | float]:
+            return {"mean": round(sum(values) / len(values), 3) if values else 0.0, "max": max(values, default=0)}
+
+        counted = ToolCounts(rows_with_tools=self.with_tools, rows_with_calls=self.with_calls,
+                             tools_per_row=spread(self.tools_per_row), calls=self.calls,
+                             calls_per_conversation=spread(self.calls_per_row), parallel_turns=self.parallel,
+                             tool_results=self.results, arguments_checked=self.checked,
+                             arguments_valid=self.valid) if tools else None
+        replies = ResponseCounts(schema_file=response.name, replies=self.replies, valid=self.replies_valid,
+                                 share_valid=round(self.replies_valid / self.replies, 4) if self.replies else None) \
+            if response is not None else None
+        return counted, replies

@@ -1,5 +1,5 @@
-"""`instructkit validate|convert PATH [MORE...] --executor local|ray|slurm`: arguments to `validate_shards`
-and `convert_shards`."""
+"""`instructkit validate|convert|stats PATH [MORE...] --executor local|ray|slurm`: arguments to `validate_shards`,
+`convert_shards` and `stats_shards`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import os
 import sys
 from pathlib import Path
 
-from validation.arguments import corpus_checks_of, print_converted, print_report, template_of, tokenizer_of
+from validation.arguments import (corpus_checks_of, print_converted, print_report, print_stats, template_of,
+                                  tokenizer_of)
 from validation.errors import InputError
 from validation.scale.run import Slurm
 from validation.scale.units import Checks
@@ -59,13 +60,39 @@ def run_convert_sharded(args: argparse.Namespace) -> int:
     return print_converted(report, args)
 
 
+def run_stats_sharded(args: argparse.Namespace) -> int:
+    """`instructkit stats PATH [MORE...] --executor ...`: arguments to `stats_shards`."""
+    from validation.scale.stats import REPORT, stats_shards
+
+    _refuse_unsharded(args, "stats")
+    if args.compare:
+        raise InputError("--compare with --executor: compare one file with another without --executor (a sharded "
+                         "split's rows that repeat another's: `instructkit validate A... --executor local`)")
+    if args.near_dup is not None:
+        raise InputError("--near-dup with --executor: `instructkit validate PATH MORE... --executor ... --near-dup` "
+                         "clusters near duplicates across the shards")
+    inputs = [args.path, *args.more]
+    checks = Checks(format=args.format or "", column=args.column, columns=args.columns,
+                    max_row_bytes=args.max_row_bytes, template=template_of(args), tokenizer=tokenizer_of(args),
+                    max_length=args.max_length,
+                    response_schema=os.path.abspath(args.response_schema) if args.response_schema else None,
+                    response_scope=args.response_scope,
+                    image_root=os.path.abspath(args.image_root) if args.image_root else None)
+    tasks, logs, slurm = _placement(args, inputs, json.dumps(["stats", checks.key()]))
+    result = stats_shards(inputs, checks, logs=logs, executor=args.executor, tasks=tasks, workers=args.workers,
+                          slurm=slurm, progress=args.json != "-")
+    if result is None:
+        return _queued(args, logs, REPORT, "stats")
+    return print_stats(result, args)
+
+
 def _refuse_unsharded(args: argparse.Namespace, command: str) -> None:
     """InputError for what a sharded `command` does not take: several datasets without --executor, --fix,
     --subset, --encoding."""
     if not args.executor:
         raise InputError(f"several datasets: {command} them as the shards of one with --executor local (rows numbered "
                          "across them), or one at a time")
-    if args.fix:
+    if getattr(args, "fix", False):
         raise InputError("--fix with --executor: repair the shards with `instructkit convert --fix` first")
     for option in ("subset", "encoding"):
         if getattr(args, option):

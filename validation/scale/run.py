@@ -237,7 +237,7 @@ def _progress(folder: Path, stage: str, plan: Plan, enabled: bool) -> Iterator[N
     """A bar over the units checked (the stage's tasks write a count file per unit), on a terminal."""
     from validation.progress import count_bar
 
-    with count_bar(enabled, "checking units", len(plan.units)) as advance:
+    with count_bar(enabled, f"{stage}: units", len(plan.units)) as advance:
         stop = threading.Event()
 
         def poll() -> None:

@@ -121,13 +121,13 @@ def check_unit(checks: Checks, scanner: Scanner, unit: Unit, spool: IO[bytes] | 
     findings = Findings(checks.max_issues, spool)
     scanner.images = ImageChecks.beside(unit.path, checks.image_root)  # (shards may lie in different folders)
     if checks.lines(unit):
-        with _unit_bytes(unit) as (f, size):
+        with unit_bytes(unit) as (f, size):
             lines, records, invalid = scan_blocks(scanner, findings, blocks(f, size, limit=checks.limit),
                                                   first=unit.start == 0, settle=False)
     else:
         lines = records = 0
         invalid = array("q")
-        with _shard(checks, unit) as data:
+        with shard_of(checks, unit) as data:
             findings.where = data.in_source if data.renamed else None
             for outcome in scanner.scan(data.records()):
                 records += 1
@@ -146,43 +146,44 @@ def unit_records(checks: Checks, unit: Unit) -> Iterator[tuple[Iterator[Record],
     """(every row of `unit` as a record, rows relative to it; the renamed columns) as --write-clean
     copies them: raw lines of JSONL (a line's bytes only, for a shard read as lines), records otherwise."""
     if not checks.lines(unit):
-        with _shard(checks, unit) as data:
+        with shard_of(checks, unit) as data:
             yield (r for r in data.records() if isinstance(r.data, dict)), data.columns
         return
-    with _unit_bytes(unit) as (f, _):
+    with unit_bytes(unit) as (f, _):
         yield _raw_lines(f, checks.limit, unit.start == 0), None
 
 
 @contextmanager
-def decoded_records(checks: Checks, unit: Unit) -> Iterator[tuple[Iterator[Record], list[int], Dataset | None]]:
-    """(every row of `unit` decoded precisely, as `convert` reads a file, rows relative to the unit; a list whose one
+def decoded_records(checks: Checks, unit: Unit, precise: bool = True) -> Iterator[
+        tuple[Iterator[Record], list[int], Dataset | None]]:
+    """(every row of `unit` decoded, `precise`ly as `convert` reads a file, rows relative to the unit; a list whose one
     item is, once the rows are read, how many lines the unit numbers; the shard's dataset when the unit is read as
     records, else None)."""
     from validation.readers.decode import decode_row
 
     lines = [0]
     if not checks.lines(unit):
-        with _shard(checks, unit) as data:
+        with shard_of(checks, unit) as data:
             def records_of() -> Iterator[Record]:
-                for record in data.records(precise=True):
+                for record in data.records(precise=precise):
                     lines[0] = record.row
                     yield record
             yield records_of(), lines, data
         return
 
-    with _unit_bytes(unit) as (f, _):
-        yield (Record(r.row, decode_row(r.raw, r.row, precise=True), r.raw)  # type: ignore[arg-type]
+    with unit_bytes(unit) as (f, _):
+        yield (Record(r.row, decode_row(r.raw, r.row, precise=precise), r.raw)  # type: ignore[arg-type]
                for r in _raw_lines(f, checks.limit, unit.start == 0, lines)), lines, None
 
 
-def _shard(checks: Checks, unit: Unit) -> ContextManager[Dataset]:
+def shard_of(checks: Checks, unit: Unit) -> ContextManager[Dataset]:
     """The shard of `unit` opened as a dataset of the run's format (a unit read as records is a whole shard)."""
     return dataset_of(unit.path, format=checks.format, column=checks.column, columns=checks.columns,
                       max_row_bytes=checks.max_row_bytes)
 
 
 @contextmanager
-def _unit_bytes(unit: Unit) -> Iterator[tuple[BinaryIO, int | None]]:
+def unit_bytes(unit: Unit) -> Iterator[tuple[BinaryIO, int | None]]:
     """(the bytes of `unit`: a whole shard, decompressed, or its range of a plain one; how many, None: to the end)."""
     path = Path(unit.path)
     with readable(path), path.open("rb") as raw:

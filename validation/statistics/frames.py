@@ -72,8 +72,8 @@ def read_frames(source: Source, *, format: str | None = None, column: str | None
     with dataset_of(source, format=format, column=column, split=split) as data, \
             progress_bar(data, progress, "reading") as advance:
         fmt = data.format
-        if c_readable(data):
-            return _c_frames(data, fmt, parts)
+        if c_readable(data):  # (the threads started here unless `stats` started them)
+            return c_frames(parts or Parts(data), fmt, data.max_row_bytes)
         messages, skipped = None, 0
         lazy = _polars_source(data, fmt)
         if lazy is not None:
@@ -82,10 +82,20 @@ def read_frames(source: Source, *, format: str | None = None, column: str | None
             except pl.exceptions.PolarsError:  # a file Polars cannot read: row by row instead
                 pass
         if messages is None:
-            messages, skipped = _python_frame(enumerate(data.records(progress=advance)), fmt)
+            return python_frames(enumerate(data.records(progress=advance)), fmt)
+    return _frames(messages, skipped, fmt.name)
+
+
+def python_frames(records: Iterable[tuple[int, Record]], fmt: Format) -> Frames:
+    """The frames of (conversation id, record) read row by row, as `read_frames` reads what neither the C reader nor
+    Polars reads."""
+    return _frames(*_python_frame(records, fmt), fmt.name)
+
+
+def _frames(messages: pl.DataFrame, skipped: int, name: str) -> Frames:
     messages = messages.with_columns(chars=pl.col("content").str.len_chars())
     content = messages["content"]
-    return Frames(messages, conversation_frame(messages), fmt.name, skipped, int((content == "").sum()),
+    return Frames(messages, conversation_frame(messages), name, skipped, int((content == "").sum()),
                   int(content.str.contains(WHITESPACE_ONLY).sum()))
 
 
@@ -150,15 +160,16 @@ CONVERSATION_DTYPE = [("exact", "<u8"), ("folded", "<u8"), ("length", "<i8"), ("
                       ("assistant_end", "<i8"), ("conversation", "<u4"), ("messages", "<u4")]  # _rowscan.c: Conv
 
 
-def _c_frames(data: Dataset, fmt: Format, parts: Parts | None = None) -> Frames:
-    """The frames of the C reader's `parts` of `data` (started here unless `stats` started them)."""
-    with parts or Parts(data) as parts:
+def c_frames(parts: Any, fmt: Format, limit: int) -> Frames:
+    """The frames of the C reader's `parts` (a context manager whose `results()` are each part's bytes and what
+    `_rowscan.read_messages` made of them, in order: `Parts`); a row over `limit` bytes is left unread."""
+    with parts:
         import numpy  # noqa: F401  (the frames need them: imported while the threads read, ~0.15 s)
         import pyarrow  # noqa: F401
         messages, conversations, deferred = [], [], []
         offset = skipped = empty = whitespace = tool_rows = reasoning = 0
         for raw, part in parts.results():  # a part's frames built while the threads read the parts after it
-            frame, table, counts, late = _part_frames(raw, part, offset, data.max_row_bytes)
+            frame, table, counts, late = _part_frames(raw, part, offset, limit)
             messages.append(frame)
             conversations.append(table)
             deferred += late

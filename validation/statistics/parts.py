@@ -25,6 +25,7 @@ from validation import _rowscan
 from validation.errors import InputError
 from validation.readers.files import readable
 from validation.checks.parallel import blocks, default_workers, line_ranges
+from validation.readers.formats import Format
 from validation.readers.source import Dataset
 
 PART_BYTES = 256 << 20  # the C reader's parts: about this size at most, the same number per core
@@ -40,17 +41,24 @@ def c_readable(data: Dataset) -> bool:
     return data.format.raw is not None and data.kind == "jsonl" and not data.renamed
 
 
+def keys_of(fmt: Format) -> tuple:
+    """What `_rowscan.read_messages` is told of a list-of-messages format: its list, role and content keys, and its
+    roles' names (None: as they are)."""
+    shape = fmt.raw
+    assert shape is not None
+    return (shape.list_key.encode(), shape.role_key.encode(), shape.content_key.encode(),
+            None if shape.roles is None else {k.encode(): v.encode() for k, v in shape.roles.items()})
+
+
 class Parts:
     """The parts of `data` (which `c_readable` accepts) being read in threads from the moment this
     is made; `results()` gives them in file order. A context manager: leaving it waits for the
     threads."""
 
     def __init__(self, data: Dataset) -> None:
-        shape = data.format.raw
-        assert shape is not None and data.path is not None
+        assert data.path is not None
         self.data = data
-        keys = (shape.list_key.encode(), shape.role_key.encode(), shape.content_key.encode(),
-                None if shape.roles is None else {k.encode(): v.encode() for k, v in shape.roles.items()})
+        keys = keys_of(data.format)
 
         def parse(chunk: bytes | memoryview, first: bool) -> Part:
             return chunk, _rowscan.read_messages(chunk, *keys, first, data.max_row_bytes)

@@ -1,0 +1,233 @@
+"""`stats` over a sharded dataset on datatrove's executors, as `validate` runs there (validation/scale/run.py).
+
+1. `StatsUnits` (N tasks): each unit read by the reader `stats` reads that kind of file with (the C reader for a
+   list-of-messages JSONL, Polars for typed Parquet, the validation readers for the rest) into the part of the
+   summary it gives (`validation.statistics.summary.StatsPart`: lengths, hashes, counts, no message's text), with
+   its tool and reply counts when there are any to count.
+2. `MergeStats` (one task, here): the parts merged in order and summarised: the summary `stats` gives for the
+   shards joined into one file (tests/validation/test_scale_stats.py holds it), written as LOGS/stats.json, and the
+   merged frames for the figures.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import pickle
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from datatrove.pipeline.base import PipelineStep
+
+from validation.checks.tools import ToolTally, has_tool_fields
+from validation.errors import InputError
+from validation.options import check_tokenizer, resolve_rules, response_schema_of
+from validation.readers.files import Record, readable
+from validation.scale.merge import load_plan
+from validation.scale.plan import UNIT_BYTES, Unit
+from validation.scale.run import Slurm, check_arguments, prepare, run_stages
+from validation.scale.units import Checks, decoded_records, put, shard_of, unit_bytes
+
+REPORT = "stats.json"
+MERGED = "stats.pkl"
+SAMPLE = 200  # `has_tools`' sample: the rows that decide, for readers that cannot tell, whether tools are counted
+
+
+@dataclass
+class UnitStats:
+    """What a unit gives: its part of the summary, its records, and what decides whether tools are counted: whether
+    its rows declare tools or make calls (None: its reader cannot tell) and the first record that does."""
+
+    part: Any  # validation.statistics.summary.StatsPart
+    records: int
+    tools_found: bool | None
+    first_tool_record: int | None
+
+
+def stats_shards(inputs: Sequence[str | os.PathLike[str]], checks: Checks, *, logs: str | os.PathLike[str],
+                 executor: str = "local", tasks: int = 1, workers: int | None = None, slurm: Slurm | None = None,
+                 progress: bool = False, unit_bytes: int = UNIT_BYTES) -> Any:
+    """The statistics (`validation.statistics.conversations.Stats`) of the shards `inputs` name, as one dataset, with
+    `tasks` tasks on `executor`; None for Slurm (the summary is LOGS/stats.json when the jobs finish). The summary is
+    the one `stats` gives for the shards joined into one file; the message frame holds no text (conversation, turn,
+    role, chars and tokens).
+
+    `checks` carries what `stats` takes: format, column, --map, tokenizer, template, max_length, response schema.
+
+    Raises:
+        InputError: as `validate_shards`, and preference data (its statistics read one file).
+    """
+    check_arguments(executor, tasks, workers, slurm)
+    response_schema_of(checks.response_schema, checks.response_scope)  # (a bad schema: before anything runs)
+    folder, plan, checks, name = prepare(inputs, checks, logs=logs, executor=executor, tasks=tasks,
+                                         unit_bytes=unit_bytes, outputs=[], options={"stats": True})
+    if checks.fmt().preference:
+        raise InputError(f"{name}: stats of preference data read one file; give the shards joined, without --executor")
+    stages = [("stats", StatsUnits(str(folder), checks), tasks, True),
+              ("summary", MergeStats(str(folder), checks, name), 1, False)]
+    if not run_stages(folder, plan, stages, executor=executor, workers=workers, slurm=slurm, progress=progress):
+        return None
+    with open(folder / MERGED, "rb") as f:
+        return pickle.load(f)
+
+
+class StatsUnits(PipelineStep):
+    name = "stats of units"
+    type = "instructkit"
+
+    def __init__(self, folder: str, checks: Checks) -> None:
+        super().__init__()
+        self.folder, self.checks = folder, checks
+
+    def run(self, data: Any = None, rank: int = 0, world_size: int = 1) -> None:
+        folder = Path(self.folder)
+        for unit in load_plan(folder).units_of(rank, world_size):
+            found = unit_stats(self.checks, unit)
+            put(folder / "parts" / f"{unit.index:06d}.pkl", pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL))
+            put(folder / "counts" / f"{unit.index:06d}.json", json.dumps({"records": found.records}).encode())
+            self.stat_update("rows", value=found.records)
+
+
+def unit_stats(checks: Checks, unit: Unit) -> UnitStats:
+    """The part of the summary `unit` gives, read as `stats` reads a file of its kind."""
+    from validation.statistics.frames import c_frames, python_frames, read_frames
+    from validation.statistics.summary import stats_part
+
+    fmt = checks.fmt()
+    response = response_schema_of(checks.response_schema, checks.response_scope)
+    tally = ToolTally()
+    if checks.lines(unit) and fmt.raw is not None:  # the C reader, as `stats` reads a list-of-messages JSONL
+        with _UnitParts(checks, unit) as parts:
+            frames = c_frames(parts, fmt, checks.limit)
+            records = parts.records
+        # the rows' tools and replies: a unit where no row declares tools or makes calls has none to count but its
+        # tool messages (none in its frame) and those of rows the frame skipped
+        if response is not None or frames.tools or frames.skipped or \
+                frames.messages.select((frames.messages["role"] == "tool").any()).item():
+            with decoded_records(checks, unit, precise=False) as (rows, _, _):
+                for record in rows:
+                    tally.add(record.data, fmt, response)
+        first = None
+    else:
+        watched = _Watched(tally, fmt, response)
+        if checks.lines(unit):  # as `stats` reads a JSONL file of another format: row by row
+            with decoded_records(checks, unit, precise=False) as (rows, _, _):
+                frames = python_frames(enumerate(watched.records(rows)), fmt)
+        else:  # a whole shard: Parquet (Polars, when its types allow) or a shard read with --map
+            with shard_of(checks, unit) as data:
+                frames = read_frames(data)
+                for _ in watched.records(data.records()):
+                    pass
+        records, first = watched.seen, watched.first_tool
+    part, _, _ = stats_part(frames, tokenizer=check_tokenizer(checks.tokenizer), rules=resolve_rules(checks.template),
+                            max_length=checks.max_length)
+    part.tools = tally
+    return UnitStats(part, records, frames.tools, first)
+
+
+class _Watched:
+    """Records passed on as they are read, counted into `tally`, with the first that declares tools or makes calls."""
+
+    def __init__(self, tally: ToolTally, fmt: Any, response: Any) -> None:
+        self.tally, self.fmt, self.response, self.seen, self.first_tool = tally, fmt, response, 0, None
+
+    def records(self, records: Iterator[Record]) -> Iterator[Record]:
+        for record in records:
+            if self.first_tool is None and isinstance(record.data, dict) and has_tool_fields(record.data):
+                self.first_tool = self.seen
+            self.tally.add(record.data, self.fmt, self.response)
+            self.seen += 1
+            yield record
+
+
+class _UnitParts:
+    """The C reader's parts of a unit (`validation.statistics.parts.Parts` reads a whole file): a plain shard's range
+    mapped, a compressed shard decompressed block by block; `records` once they are read."""
+
+    def __init__(self, checks: Checks, unit: Unit) -> None:
+        self.checks, self.unit, self.records = checks, unit, 0
+
+    def results(self) -> Iterator[tuple[Any, tuple]]:
+        from validation import _rowscan
+        from validation.checks.parallel import blocks
+        from validation.statistics.parts import COMPRESSED_PART, keys_of
+
+        keys = keys_of(self.checks.fmt())
+        first = self.unit.start == 0
+        for chunk in self._chunks(blocks, COMPRESSED_PART):
+            part = _rowscan.read_messages(chunk, *keys, first, self.checks.limit)
+            self.records += part[0]
+            first = False
+            yield chunk, part
+
+    def _chunks(self, blocks: Any, size: int) -> Iterator[Any]:
+        unit, path = self.unit, Path(self.unit.path)
+        if unit.end is not None:  # a range of a plain shard, mapped
+            if unit.end == unit.start:
+                yield b""
+                return
+            with readable(path), path.open("rb") as f:  # (the map outlives the file: the frames' strings are in it)
+                view = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            yield memoryview(view)[unit.start:unit.end]
+            return
+        with unit_bytes(unit) as (f, _):
+            found = False
+            for block in blocks(f, part=size, limit=self.checks.limit):
+                found = True
+                yield block
+            if not found:
+                yield b""
+
+    def __enter__(self) -> _UnitParts:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        pass
+
+
+class MergeStats(PipelineStep):
+    name = "merge stats"
+    type = "instructkit"
+
+    def __init__(self, folder: str, checks: Checks, dataset: str) -> None:
+        super().__init__()
+        self.folder, self.checks, self.dataset = folder, checks, dataset
+
+    def run(self, data: Any = None, rank: int = 0, world_size: int = 1) -> None:
+        folder = Path(self.folder)
+        found = []
+        for unit in load_plan(folder).units:
+            with open(folder / "parts" / f"{unit.index:06d}.pkl", "rb") as f:
+                found.append(pickle.load(f))
+        stats = merged_stats(found, self.checks, self.dataset)
+        put(folder / MERGED, pickle.dumps(stats, protocol=pickle.HIGHEST_PROTOCOL))
+        payload = {"path": stats.name, "format": stats.format, **stats.summary.to_json()}
+        put(folder / REPORT, json.dumps(payload, ensure_ascii=False, indent=1).encode())
+
+
+def merged_stats(found: list[UnitStats], checks: Checks, name: str) -> Any:
+    """The units' parts merged, in order, into the statistics `stats` gives for them as one file."""
+    from validation.statistics.conversations import Stats
+    from validation.statistics.summary import merge_parts, rendered_lengths, summarise
+    from validation.summaries import StatsSummary
+
+    part = merge_parts([u.part for u in found])
+    if all(u.tools_found is not None for u in found):  # every unit read by the C reader: it saw every row
+        counting = any(u.tools_found for u in found)
+    else:  # as `has_tools`: the first rows of the dataset decide
+        start, counting = 0, False
+        for u in found:
+            counting = counting or (u.first_tool_record is not None and start + u.first_tool_record < SAMPLE)
+            start += u.records
+    response = response_schema_of(checks.response_schema, checks.response_scope)
+    tools, responses = part.tools.counts(counting, response) if part.tools is not None else (None, None)
+    tokenizer = check_tokenizer(checks.tokenizer)
+    rules = resolve_rules(checks.template)
+    summary = StatsSummary.model_validate(summarise(part, tokenizer=tokenizer is not None, rules=rules,
+                                                    max_length=checks.max_length, tools=tools, responses=responses))
+    return Stats(name, checks.fmt().name, part.messages, summary, rendered_lengths(part))
