@@ -80,7 +80,8 @@ def run_stats_sharded(args: argparse.Namespace) -> int:
                     image_root=os.path.abspath(args.image_root) if args.image_root else None)
     tasks, logs, slurm = _placement(args, inputs, json.dumps(["stats", checks.key()]))
     result = stats_shards(inputs, checks, logs=logs, executor=args.executor, tasks=tasks, workers=args.workers,
-                          slurm=slurm, progress=args.json != "-")
+                          slurm=slurm, progress=args.json != "-",
+                          outputs=[o for o in (args.json_out, args.plot, args.html, args.json) if o not in (None, "-")])
     if result is None:
         return _queued(args, logs, REPORT, "stats")
     return print_stats(result, args)

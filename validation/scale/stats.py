@@ -50,13 +50,14 @@ class UnitStats:
 
 def stats_shards(inputs: Sequence[str | os.PathLike[str]], checks: Checks, *, logs: str | os.PathLike[str],
                  executor: str = "local", tasks: int = 1, workers: int | None = None, slurm: Slurm | None = None,
-                 progress: bool = False, unit_bytes: int = UNIT_BYTES) -> Any:
+                 progress: bool = False, unit_bytes: int = UNIT_BYTES, outputs: Sequence[str] = ()) -> Any:
     """The statistics (`validation.statistics.conversations.Stats`) of the shards `inputs` name, as one dataset, with
     `tasks` tasks on `executor`; None for Slurm (the summary is LOGS/stats.json when the jobs finish). The summary is
     the one `stats` gives for the shards joined into one file; the message frame holds no text (conversation, turn,
     role, chars and tokens).
 
     `checks` carries what `stats` takes: format, column, --map, tokenizer, template, max_length, response schema.
+    `outputs`: the files the caller writes the statistics to, refused before anything runs when one is a shard.
 
     Raises:
         InputError: as `validate_shards`, and preference data (its statistics read one file).
@@ -64,7 +65,8 @@ def stats_shards(inputs: Sequence[str | os.PathLike[str]], checks: Checks, *, lo
     check_arguments(executor, tasks, workers, slurm)
     response_schema_of(checks.response_schema, checks.response_scope)  # (a bad schema: before anything runs)
     folder, plan, checks, name = prepare(inputs, checks, logs=logs, executor=executor, tasks=tasks,
-                                         unit_bytes=unit_bytes, outputs=[], options={"stats": True})
+                                         unit_bytes=unit_bytes, outputs=[os.fspath(o) for o in outputs],
+                                         options={"stats": True})
     if checks.fmt().preference:
         raise InputError(f"{name}: stats of preference data read one file; give the shards joined, without --executor")
     stages = [("stats", StatsUnits(str(folder), checks), tasks, True),
