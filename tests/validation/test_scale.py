@@ -433,7 +433,7 @@ def _ran_here(logs: Path, stage: str) -> bool:
 
 def test_ray_executor_on_a_local_cluster_gives_the_joined_files_report(tmp_path, ray_cluster, monkeypatch, capfd):
     """The duplicates of a few rows are resolved in the calling process, of many rows on the cluster: the same
-    report and clean rows either way. A cluster of this machine alone does not warn that the run's folder must be
+    report and clean rows either way; convert and stats on the cluster give the joined file's rows and summary. A cluster of this machine alone does not warn that the run's folder must be
     shared by every node."""
     import validation.scale.run as run
 
@@ -457,6 +457,13 @@ def test_ray_executor_on_a_local_cluster_gives_the_joined_files_report(tmp_path,
     assert on_ray is not None and _compared(on_ray) == _compared(converted)
     assert (tmp_path / "d.jsonl").read_bytes() == (tmp_path / "c.jsonl").read_bytes()
     assert not _ran_here(tmp_path / "convert", "convert")
+    from validation.scale.stats import stats_shards
+    from validation.statistics.conversations import stats
+
+    described = stats_shards([tmp_path / "shards"], Checks(format="messages", max_length=300), logs=tmp_path / "stats",
+                             executor="ray", tasks=3, unit_bytes=150_000)
+    assert described.summary.to_json() == stats(joined, max_length=300).summary.to_json()
+    assert not _ran_here(tmp_path / "stats", "stats")
     from validation.scale.executors import SHARED_FOLDER
 
     assert SHARED_FOLDER not in capfd.readouterr().err

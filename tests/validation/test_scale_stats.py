@@ -22,12 +22,14 @@ from validation.scale.units import Checks
 from validation.statistics.conversations import stats
 
 SCHEMA = {"type": "object", "required": ["answer"]}
+RED = Path(__file__).resolve().parents[1] / "data" / "broken" / "images" / "red.png"
 
 
 def _row(kind: int, text: str) -> str:
     """A row of one of several kinds: plain, with a system prompt (two prompts), a reasoning field, a think block,
-    tool calls and their result, a tool result alone, empty and whitespace-only content, a reply that is JSON, and
-    rows stats skips or cannot read (no messages, a number as content, broken JSON, a blank line)."""
+    tool calls and their result, a tool result alone, empty and whitespace-only content, a reply that is JSON, a
+    picture, an image URL, text that names an "image", and rows stats skips or cannot read (no messages, a number as
+    content, broken JSON, a blank line)."""
     user, reply = {"role": "user", "content": text}, {"role": "assistant", "content": f"A: {text}"}
     call = {"role": "assistant", "content": "", "tool_calls": [
         {"type": "function", "function": {"name": "look", "arguments": {"q": text}}}]}
@@ -42,6 +44,11 @@ def _row(kind: int, text: str) -> str:
             {"messages": [user, {"role": "tool", "content": text}, reply]},
             {"messages": [{"role": "user", "content": ""}, {"role": "assistant", "content": " \n"}]},
             {"messages": [user, {"role": "assistant", "content": json.dumps({"answer": text})}]},
+            {"messages": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}, reply],
+             "images": [str(RED)]},
+            {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {
+                "url": "https://example.com/a.png"}}, {"type": "text", "text": text}]}, reply]},
+            {"messages": [{"role": "user", "content": f'the "image" of {text}'}, reply]},
             {"messages": []},
             {"messages": [user, {"role": "assistant", "content": 7}]}]
     if kind < len(rows):
@@ -54,7 +61,7 @@ def _summary(found) -> dict:  # noqa: ANN001 - Stats
 
 
 texts = st.sampled_from(["hello", "안녕하세요", "ça va?", "数学 🙂", "مرحبا", "x" * 40, "HELLO  "])
-rows = st.lists(st.tuples(st.integers(0, 12), texts), min_size=1, max_size=40)
+rows = st.lists(st.tuples(st.integers(0, 15), texts), min_size=1, max_size=40)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -77,6 +84,7 @@ def test_any_cut_into_shards_units_and_tasks_gives_the_joined_files_summary(rows
         assert _summary(sharded) == _summary(single)
         assert sorted(sharded.frame["chars"].to_list()) == sorted(single.frame["chars"].to_list())
         assert sorted(sharded.conversations["length"].to_list()) == sorted(single.conversations["length"].to_list())
+        assert (sharded.images is None) == (single.images is None)
 
 
 def _qa(kind: int, text: str) -> str:

@@ -322,7 +322,10 @@ def has_tool_fields(row: dict[str, Any]) -> bool:
     return False
 
 
-def has_tools(data: Any, sample: int = 200) -> bool:
+TOOL_SAMPLE = 200  # the first rows that tell, where the reader cannot, whether a dataset's tools are counted
+
+
+def has_tools(data: Any, sample: int = TOOL_SAMPLE) -> bool:
     """Does the dataset declare tools or make calls, by its first `sample` rows? (stats' C reader
     tells it for every row of a JSONL file as it reads them: `Frames.tools`.)"""
     for k, record in enumerate(data.records()):

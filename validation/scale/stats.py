@@ -15,6 +15,7 @@ import json
 import mmap
 import os
 import pickle
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,8 @@ from typing import Any
 
 from datatrove.pipeline.base import PipelineStep
 
-from validation.checks.tools import ToolTally, has_tool_fields
+from validation.checks.images import ImageChecks
+from validation.checks.tools import TOOL_SAMPLE, ToolTally, has_tool_fields
 from validation.errors import InputError
 from validation.options import check_tokenizer, resolve_rules, response_schema_of
 from validation.readers.files import Record, readable
@@ -31,21 +33,28 @@ from validation.scale.merge import load_plan
 from validation.scale.plan import UNIT_BYTES, Unit
 from validation.scale.run import Slurm, check_arguments, prepare, run_stages
 from validation.scale.units import Checks, decoded_records, put, shard_of, unit_bytes
+from validation.statistics.images import NAMED, SAMPLE, image_rows, names_image
 
 REPORT = "stats.json"
 MERGED = "stats.pkl"
-SAMPLE = 200  # `has_tools`' sample: the rows that decide, for readers that cannot tell, whether tools are counted
 
 
 @dataclass
 class UnitStats:
-    """What a unit gives: its part of the summary, its records, and what decides whether tools are counted: whether
-    its rows declare tools or make calls (None: its reader cannot tell) and the first record that does."""
+    """What a unit gives: its part of the summary, its records, what decides whether tools are counted (whether its
+    rows declare tools or make calls, None where its reader cannot tell; the first record that does) and its images:
+    whether it is read as JSONL lines (the shards joined are a plain JSONL file, whose bytes `has_images` searches
+    whole), whether it names an image, the first of its first `SAMPLE` records that names one (a shard read whole,
+    as Parquet or with --map) and its `image_rows` when it names any."""
 
     part: Any  # validation.statistics.summary.StatsPart
     records: int
     tools_found: bool | None
     first_tool_record: int | None
+    lines: bool = False
+    named: bool = False
+    first_image_record: int | None = None
+    images: tuple[Any, Counter[str], Counter[int]] | None = None
 
 
 def stats_shards(inputs: Sequence[str | os.PathLike[str]], checks: Checks, *, logs: str | os.PathLike[str],
@@ -105,7 +114,7 @@ def unit_stats(checks: Checks, unit: Unit) -> UnitStats:
     if checks.lines(unit) and fmt.raw is not None:  # the C reader, as `stats` reads a list-of-messages JSONL
         with _UnitParts(checks, unit) as parts:
             frames = c_frames(parts, fmt, checks.limit)
-            records = parts.records
+            records, named = parts.records, parts.named
         # the rows' tools and replies: a unit where no row declares tools or makes calls has none to count but its
         # tool messages (none in its frame) and those of rows the frame skipped
         if response is not None or frames.tools or frames.skipped or \
@@ -113,7 +122,7 @@ def unit_stats(checks: Checks, unit: Unit) -> UnitStats:
             with decoded_records(checks, unit, precise=False) as (rows, _, _):
                 for record in rows:
                     tally.add(record.data, fmt, response)
-        first = None
+        first = first_image = None
     else:
         watched = _Watched(tally, fmt, response)
         if checks.lines(unit):  # as `stats` reads a JSONL file of another format: row by row
@@ -124,23 +133,35 @@ def unit_stats(checks: Checks, unit: Unit) -> UnitStats:
                 frames = read_frames(data)
                 for _ in watched.records(data.records()):
                     pass
-        records, first = watched.seen, watched.first_tool
+        records, first, named, first_image = watched.seen, watched.first_tool, watched.named, watched.first_image
     part, _, _ = stats_part(frames, tokenizer=check_tokenizer(checks.tokenizer), rules=resolve_rules(checks.template),
                             max_length=checks.max_length)
     part.tools = tally
-    return UnitStats(part, records, frames.tools, first)
+    images = None
+    if named:  # (a row that names an image holds `"image` in its line, a key or a part's type)
+        with decoded_records(checks, unit, precise=False) as (rows, _, _):
+            images = image_rows(rows, fmt, ImageChecks.beside(unit.path, checks.image_root))
+    return UnitStats(part, records, frames.tools, first, checks.lines(unit), named, first_image, images)
 
 
 class _Watched:
     """Records passed on as they are read, counted into `tally`, with the first that declares tools or makes calls."""
 
     def __init__(self, tally: ToolTally, fmt: Any, response: Any) -> None:
-        self.tally, self.fmt, self.response, self.seen, self.first_tool = tally, fmt, response, 0, None
+        self.tally, self.fmt, self.response, self.seen = tally, fmt, response, 0
+        self.first_tool: int | None = None
+        self.first_image: int | None = None
+        self.named = False  # some row names an image
 
     def records(self, records: Iterator[Record]) -> Iterator[Record]:
         for record in records:
             if self.first_tool is None and isinstance(record.data, dict) and has_tool_fields(record.data):
                 self.first_tool = self.seen
+            if not self.named or (self.first_image is None and self.seen < SAMPLE):
+                names = NAMED in record.raw if isinstance(record.raw, bytes) else names_image(record.data)
+                self.named = self.named or names
+                if self.first_image is None and self.seen < SAMPLE and names_image(record.data):
+                    self.first_image = self.seen
             self.tally.add(record.data, self.fmt, self.response)
             self.seen += 1
             yield record
@@ -151,7 +172,7 @@ class _UnitParts:
     mapped, a compressed shard decompressed block by block; `records` once they are read."""
 
     def __init__(self, checks: Checks, unit: Unit) -> None:
-        self.checks, self.unit, self.records = checks, unit, 0
+        self.checks, self.unit, self.records, self.named = checks, unit, 0, False
 
     def results(self) -> Iterator[tuple[Any, tuple]]:
         from validation import _rowscan
@@ -174,12 +195,14 @@ class _UnitParts:
                 return
             with readable(path), path.open("rb") as f:  # (the map outlives the file: the frames' strings are in it)
                 view = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            self.named = view.find(NAMED, unit.start, unit.end) >= 0
             yield memoryview(view)[unit.start:unit.end]
             return
         with unit_bytes(unit) as (f, _):
             found = False
             for block in blocks(f, part=size, limit=self.checks.limit):
                 found = True
+                self.named = self.named or NAMED in block
                 yield block
             if not found:
                 yield b""
@@ -224,12 +247,46 @@ def merged_stats(found: list[UnitStats], checks: Checks, name: str) -> Any:
     else:  # as `has_tools`: the first rows of the dataset decide
         start, counting = 0, False
         for u in found:
-            counting = counting or (u.first_tool_record is not None and start + u.first_tool_record < SAMPLE)
+            counting = counting or (u.first_tool_record is not None and start + u.first_tool_record < TOOL_SAMPLE)
             start += u.records
     response = response_schema_of(checks.response_schema, checks.response_scope)
     tools, responses = part.tools.counts(counting, response) if part.tools is not None else (None, None)
     tokenizer = check_tokenizer(checks.tokenizer)
     rules = resolve_rules(checks.template)
+    images = _images(found)
     summary = StatsSummary.model_validate(summarise(part, tokenizer=tokenizer is not None, rules=rules,
-                                                    max_length=checks.max_length, tools=tools, responses=responses))
-    return Stats(name, checks.fmt().name, part.messages, summary, rendered_lengths(part))
+                                                    max_length=checks.max_length, tools=tools, responses=responses,
+                                                    images=images[1] if images is not None else None))
+    return Stats(name, checks.fmt().name, part.messages, summary, rendered_lengths(part),
+                 images[0] if images is not None else None)
+
+
+def _images(found: list[UnitStats]) -> tuple[Any, Any] | None:
+    """(the image frame, the images section) of the units, as `stats` finds them in the shards joined into one file:
+    when it names an image (JSONL shards, joined into a plain JSONL file: anywhere in their bytes, decompressed;
+    else in the first `SAMPLE` rows), from every row; None when it names none, or no row stats reads holds one."""
+    import polars as pl
+
+    from validation.statistics.images import IMAGE_SCHEMA, image_counts
+
+    if all(u.lines for u in found):
+        named = any(u.named for u in found)
+    else:
+        start, named = 0, False
+        for u in found:
+            named = named or (u.first_image_record is not None and start + u.first_image_record < SAMPLE)
+            start += u.records
+    if not named:
+        return None
+    frames, roles, per_row, offset = [], Counter(), Counter(), 0
+    for u in found:
+        conversations = u.part.conversations.height
+        if u.images is None:  # no row of the unit names an image: each of its rows holds none
+            per_row.update({0: conversations} if conversations else {})
+        else:
+            frames.append(u.images[0].with_columns(pl.col("conversation") + offset))
+            roles.update(u.images[1])
+            per_row.update(u.images[2])
+        offset += conversations
+    frame = pl.concat(frames) if frames else pl.DataFrame(schema=IMAGE_SCHEMA)
+    return (frame, image_counts(frame, roles, per_row)) if frame.height else None

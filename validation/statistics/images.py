@@ -13,6 +13,7 @@ import io
 import json
 import mmap
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 import polars as pl
@@ -22,6 +23,8 @@ from validation.content import PLACEHOLDER, part_image, text_of
 from validation.checks.messages import with_call_content
 from validation.errors import RowProblems
 from validation.statistics.frames import readable
+from validation.readers.files import Record
+from validation.readers.formats import Format
 from validation.readers.source import Dataset
 from validation.summaries import ImageCounts
 
@@ -30,34 +33,50 @@ IMAGE_SCHEMA = {"conversation": pl.UInt32, "format": pl.String, "width": pl.UInt
                 "digest": pl.Binary}
 
 
+NAMED = b'"image'  # what a plain JSONL file holds when a row names an image (a key or a part's type)
+
+
 def has_images(data: Dataset) -> bool:
     """Does the dataset name any image? A plain JSONL file is searched whole (its bytes, mapped);
     other sources by their first `SAMPLE` rows."""
-    if data.kind == "jsonl" and data.path is not None and data.compression is None and not data.renamed:
+    if searched_whole(data):
         if not data.size:
             return False
         with mmap.mmap(data.fd(), 0, access=mmap.ACCESS_READ) as view:  # (the file the dataset holds open)
-            return view.find(b'"image') >= 0
+            return view.find(NAMED) >= 0
     for k, record in enumerate(data.records()):
         if k >= SAMPLE:
             return False
-        row = record.data
-        if isinstance(row, dict) and ("images" in row or '"image' in json.dumps(row, default=repr)):
+        if names_image(record.data):
             return True
     return False
+
+
+def searched_whole(data: Dataset) -> bool:
+    """Whether `has_images` searches the bytes of the whole file (a plain JSONL file) rather than the first rows."""
+    return data.kind == "jsonl" and data.path is not None and data.compression is None and not data.renamed
+
+
+def names_image(row: Any) -> bool:
+    """Whether a row's data names an image, as `has_images` looks at the first rows of a dataset."""
+    return isinstance(row, dict) and ("images" in row or '"image' in json.dumps(row, default=repr))
 
 
 def image_frame(data: Dataset, root: Any = None) -> tuple[pl.DataFrame, Counter[str], Counter[int]]:
     """(one row per image: the conversation it is in (counted over the rows `stats` reads), its
     format ("remote" for a URL, "unreadable" for one that cannot be read), width, height and the
     digest of its bytes; images per role; images per row), over every row of `data`."""
-    checks = ImageChecks.of(data, root)
+    return image_rows(data.records(), data.format, ImageChecks.of(data, root))
+
+
+def image_rows(records: Iterable[Record], fmt: Format, checks: ImageChecks) -> tuple[pl.DataFrame, Counter[str],
+                                                                                      Counter[int]]:
+    """`image_frame` of `records` read as `fmt`, their images found by `checks`."""
     columns: dict[str, list[Any]] = {name: [] for name in IMAGE_SCHEMA}
     roles: Counter[str] = Counter()
     per_row: Counter[int] = Counter()
     conversation = 0
-    fmt = data.format
-    for record in data.records():
+    for record in records:
         row = record.data
         if not isinstance(row, dict):
             continue
