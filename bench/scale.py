@@ -1,6 +1,6 @@
 """Sharded validate on datatrove's executors against today's single-machine command, same run, same data.
 
-Usage: python bench/scale.py [--gb 2] [--shards 16] [--runs 3] [--no-ray] [--convert]
+Usage: python bench/scale.py [--gb 2] [--shards 16] [--runs 3] [--no-ray] [--convert] [--stats] [--no-validate]
 
 The dataset: `--shards` JSONL shards of `--gb` GB in all, the languages of bench/corpus.py in turn
 (en, ko, mixed scripts, `\\uXXXX`-escaped, gsm8k's real rows), every row distinct; the single-machine
@@ -16,6 +16,9 @@ Ratios printed:
     overhead <= 10 %); and the single-machine command on every CPU for reference.
   * with --convert: `convert --to sharegpt` of the shards on 2 local tasks vs of the joined file (`convert` runs
     in one process), the two outputs compared byte for byte.
+  * with --stats: `stats --max-length 2048` of the shards on 2 local tasks vs of the joined file (`stats` reads it
+    in a thread per CPU), and on 1 task vs `stats` on 1 CPU; the summaries compared.
+  * --no-validate leaves out validate's figures (and Ray's).
 """
 
 from __future__ import annotations
@@ -120,6 +123,9 @@ def main() -> None:
     parser.add_argument("--no-ray", action="store_true")
     parser.add_argument("--convert", action="store_true", help="also convert (to sharegpt): the sharded command on "
                         "2 tasks against `convert` on the joined file")
+    parser.add_argument("--stats", action="store_true", help="also stats: the sharded command on 2 tasks and 1 task "
+                        "against `stats` on the joined file")
+    parser.add_argument("--no-validate", action="store_true", help="leave out validate (and Ray)")
     args = parser.parse_args()
     cpus = len(os.sched_getaffinity(0))
     with tempfile.TemporaryDirectory(prefix="scale-bench-") as tmp:
@@ -136,29 +142,42 @@ def main() -> None:
         results, reports = medians_in_turn(args.runs, {
             "read floor, 1 process": [*read, "1"],
             "read floor, 2 processes": [*read, "2"],
-            "single, all CPUs": [*ik, str(joined), "--json"],
-            "single, 1 CPU": [*one, *ik, str(joined), "--json"],
-            "local, 1 task, 1 CPU": [*one, *sharded, "local", "--tasks", "1"],
-            "local, 2 tasks": [*sharded, "local", "--tasks", "2"]}, env, logs)
-        expected, report = reports["single, all CPUs"], reports["local, 1 task, 1 CPU"]
-        assert report["rows"] == expected["rows"] and report["counts"] == expected["counts"]
-        if not args.no_ray:
+            **({} if args.no_validate else {
+                "single, all CPUs": [*ik, str(joined), "--json"],
+                "single, 1 CPU": [*one, *ik, str(joined), "--json"],
+                "local, 1 task, 1 CPU": [*one, *sharded, "local", "--tasks", "1"],
+                "local, 2 tasks": [*sharded, "local", "--tasks", "2"]})}, env, logs)
+        if not args.no_validate:
+            expected, report = reports["single, all CPUs"], reports["local, 1 task, 1 CPU"]
+            assert report["rows"] == expected["rows"] and report["counts"] == expected["counts"]
+        if not args.no_ray and not args.no_validate:
             results.update(_ray(args.runs, sharded, env, logs))
         if args.convert:
             results.update(_convert(args.runs, folder, shards, joined, env, logs))
+        if args.stats:
+            results.update(_stats(args.runs, shards, joined, env, logs))
         for name, seconds in results.items():
             print(f"  {name:24s} {seconds:7.2f} s  {size / seconds / 1e6:7.1f} MB/s")
         print(f"read floor, 2 processes vs 1:       "
               f"{results['read floor, 1 process'] / results['read floor, 2 processes']:.2f}x (what 2 cores give "
               "reading these bytes here)")
-        print(f"single-machine, all CPUs vs 1 CPU:  {results['single, 1 CPU'] / results['single, all CPUs']:.2f}x")
-        print(f"local 2 tasks vs 1 task:            {results['local, 1 task, 1 CPU'] / results['local, 2 tasks']:.2f}x"
-              " (target >= 1.7x)")
+        if not args.no_validate:
+            print(f"single-machine, all CPUs vs 1 CPU:  {results['single, 1 CPU'] / results['single, all CPUs']:.2f}x")
+            print(f"local 2 tasks vs 1 task:            "
+                  f"{results['local, 1 task, 1 CPU'] / results['local, 2 tasks']:.2f}x (target >= 1.7x)")
         if "ray, 2 tasks" in results:
             print(f"ray vs local (2 tasks, time):       "
                   f"{results['ray, 2 tasks'] / results['local, 2 tasks, Ray up']:.2f}x (target <= 1.15x)")
-        print(f"local 1 task vs single (1 CPU):     {results['local, 1 task, 1 CPU'] / results['single, 1 CPU']:.2f}x"
-              " time (target <= 1.10x)")
+        if not args.no_validate:
+            print(f"local 1 task vs single (1 CPU):     "
+                  f"{results['local, 1 task, 1 CPU'] / results['single, 1 CPU']:.2f}x time (target <= 1.10x)")
+        if args.stats:
+            print(f"stats, local 2 tasks vs 1 task:     "
+                  f"{results['stats, local, 1 task, 1 CPU'] / results['stats, local, 2 tasks']:.2f}x")
+            print(f"stats, local 2 tasks vs single:     "
+                  f"{results['stats, single, all CPUs'] / results['stats, local, 2 tasks']:.2f}x (the summaries equal)")
+            print(f"stats, local 1 task vs single (1 CPU): "
+                  f"{results['stats, local, 1 task, 1 CPU'] / results['stats, single, 1 CPU']:.2f}x time")
         if args.convert:
             print(f"convert, local 2 tasks vs single:   "
                   f"{results['convert, single'] / results['convert, local, 2 tasks']:.2f}x (the outputs identical)")
@@ -173,6 +192,23 @@ def _convert(runs: int, folder: Path, shards: list[Path], joined: Path, env: dic
         "convert, local, 2 tasks": [*convert, *map(str, shards), "--to", "sharegpt", "-o", str(folder / "b.jsonl"),
                                     "--json", "--executor", "local", "--tasks", "2", "--logs", str(logs)]}, env, logs)
     assert (folder / "a.jsonl").read_bytes() == (folder / "b.jsonl").read_bytes()
+    return found
+
+
+def _stats(runs: int, shards: list[Path], joined: Path, env: dict[str, str], logs: Path) -> dict[str, float]:
+    """`stats` of the shards on 2 local tasks and on 1 (one CPU), and of the joined file on every CPU and on one, in
+    turn; the summaries compared."""
+    stats = [str(BIN / "instructkit"), "stats"]
+    options = ["--max-length", "2048", "--json"]  # (--json last: it takes an optional file name)
+    sharded = [*stats, *map(str, shards), "--logs", str(logs), "--executor", "local"]
+    one = ["taskset", "-c", "0"]
+    found, reports = medians_in_turn(runs, {
+        "stats, single, all CPUs": [*stats, str(joined), *options],
+        "stats, single, 1 CPU": [*one, *stats, str(joined), *options],
+        "stats, local, 1 task, 1 CPU": [*one, *sharded, "--tasks", "1", *options],
+        "stats, local, 2 tasks": [*sharded, "--tasks", "2", *options]}, env, logs)
+    summaries = [{k: v for k, v in report.items() if k != "path"} for report in reports.values()]
+    assert all(summary == summaries[0] for summary in summaries)
     return found
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import io
 import os
 import re
@@ -25,6 +26,15 @@ from validation.readers.decode import json_type
 Found = tuple[str, str, str]  # (path into the row, code, message)
 MAX_ASPECT = 200  # Qwen2-VL's processor refuses a wider ratio (smart_resize); others squash such an image to lines
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+SAMPLE = 200  # rows `stats` looks at to tell whether a dataset that is not a plain JSONL file holds images
+NAMED = b'"image'  # what a row's JSON holds when it names an image (a key, a part's type): `stats` searches a plain file
+
+
+def names_image(row: Any) -> bool:
+    """Whether a row's data names an image, as `stats` looks at the first rows of a dataset for one."""
+    return isinstance(row, dict) and ("images" in row or '"image' in json.dumps(row, default=repr))
 
 
 class ImageChecks:

@@ -4,9 +4,9 @@
    list-of-messages JSONL, Polars for typed Parquet, the validation readers for the rest) into the part of the
    summary it gives (`validation.statistics.summary.StatsPart`: lengths, hashes, counts, no message's text), with
    its tool and reply counts when there are any to count.
-2. `MergeStats` (one task, here): the parts merged in order and summarised: the summary `stats` gives for the
-   shards joined into one file (tests/validation/test_scale_stats.py holds it), written as LOGS/stats.json, and the
-   merged frames for the figures.
+2. `MergeStats` (here; a job of its own on Slurm): the parts merged in order and summarised: the statistics `stats`
+   gives for the shards joined into one file (tests/validation/test_scale_stats.py holds it), the summary written as
+   LOGS/stats.json.
 """
 
 from __future__ import annotations
@@ -24,19 +24,17 @@ from typing import Any
 
 from datatrove.pipeline.base import PipelineStep
 
-from validation.checks.images import ImageChecks
+from validation.checks.images import NAMED, SAMPLE, ImageChecks, names_image
 from validation.checks.tools import TOOL_SAMPLE, ToolTally, has_tool_fields
 from validation.errors import InputError
 from validation.options import check_tokenizer, resolve_rules, response_schema_of
-from validation.readers.files import Record, readable
+from validation.readers.files import Record, compression_of, readable
 from validation.scale.merge import load_plan
 from validation.scale.plan import UNIT_BYTES, Unit
 from validation.scale.run import Slurm, check_arguments, prepare, run_stages
 from validation.scale.units import Checks, decoded_records, put, shard_of, unit_bytes
-from validation.statistics.images import NAMED, SAMPLE, image_rows, names_image
 
 REPORT = "stats.json"
-MERGED = "stats.pkl"
 
 
 @dataclass
@@ -78,12 +76,14 @@ def stats_shards(inputs: Sequence[str | os.PathLike[str]], checks: Checks, *, lo
                                          options={"stats": True})
     if checks.fmt().preference:
         raise InputError(f"{name}: stats of preference data read one file; give the shards joined, without --executor")
-    stages = [("stats", StatsUnits(str(folder), checks), tasks, True),
-              ("summary", MergeStats(str(folder), checks, name), 1, False)]
+    summary = MergeStats(str(folder), checks, name)
+    stages = [("stats", StatsUnits(str(folder), checks), tasks, True)]
+    if executor == "slurm":  # (a job after the units' jobs; else here, where its statistics are returned)
+        stages.append(("summary", summary, 1, False))
     if not run_stages(folder, plan, stages, executor=executor, workers=workers, slurm=slurm, progress=progress):
         return None
-    with open(folder / MERGED, "rb") as f:
-        return pickle.load(f)
+    summary.run()
+    return summary.result
 
 
 class StatsUnits(PipelineStep):
@@ -107,6 +107,8 @@ def unit_stats(checks: Checks, unit: Unit) -> UnitStats:
     """The part of the summary `unit` gives, read as `stats` reads a file of its kind."""
     from validation.statistics.frames import c_frames, python_frames, read_frames
     from validation.statistics.summary import stats_part
+
+    from validation.statistics.images import image_rows  # (imports Polars: in the task, never before it forks)
 
     fmt = checks.fmt()
     response = response_schema_of(checks.response_schema, checks.response_scope)
@@ -189,14 +191,15 @@ class _UnitParts:
 
     def _chunks(self, blocks: Any, size: int) -> Iterator[Any]:
         unit, path = self.unit, Path(self.unit.path)
-        if unit.end is not None:  # a range of a plain shard, mapped
-            if unit.end == unit.start:
-                yield b""
-                return
+        if compression_of(path) is None:  # a plain shard: its range (or the whole of it) mapped, never copied
             with readable(path), path.open("rb") as f:  # (the map outlives the file: the frames' strings are in it)
+                end = os.fstat(f.fileno()).st_size if unit.end is None else unit.end
+                if end == unit.start:
+                    yield b""
+                    return
                 view = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-            self.named = view.find(NAMED, unit.start, unit.end) >= 0
-            yield memoryview(view)[unit.start:unit.end]
+            self.named = view.find(NAMED, unit.start, end) >= 0
+            yield memoryview(view)[unit.start:end]
             return
         with unit_bytes(unit) as (f, _):
             found = False
@@ -222,6 +225,7 @@ class MergeStats(PipelineStep):
     def __init__(self, folder: str, checks: Checks, dataset: str) -> None:
         super().__init__()
         self.folder, self.checks, self.dataset = folder, checks, dataset
+        self.result: Any = None  # the statistics, once run
 
     def run(self, data: Any = None, rank: int = 0, world_size: int = 1) -> None:
         folder = Path(self.folder)
@@ -229,8 +233,7 @@ class MergeStats(PipelineStep):
         for unit in load_plan(folder).units:
             with open(folder / "parts" / f"{unit.index:06d}.pkl", "rb") as f:
                 found.append(pickle.load(f))
-        stats = merged_stats(found, self.checks, self.dataset)
-        put(folder / MERGED, pickle.dumps(stats, protocol=pickle.HIGHEST_PROTOCOL))
+        self.result = stats = merged_stats(found, self.checks, self.dataset)
         payload = {"path": stats.name, "format": stats.format, **stats.summary.to_json()}
         put(folder / REPORT, json.dumps(payload, ensure_ascii=False, indent=1).encode())
 

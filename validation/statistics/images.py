@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import mmap
 from collections import Counter
 from collections.abc import Iterable
@@ -18,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from validation.checks.images import ImageChecks, row_images
+from validation.checks.images import NAMED, SAMPLE, ImageChecks, names_image, row_images
 from validation.content import PLACEHOLDER, part_image, text_of
 from validation.checks.messages import with_call_content
 from validation.errors import RowProblems
@@ -28,12 +27,8 @@ from validation.readers.formats import Format
 from validation.readers.source import Dataset
 from validation.summaries import ImageCounts
 
-SAMPLE = 200  # rows looked at to tell whether a dataset that is not a plain JSONL file holds images
 IMAGE_SCHEMA = {"conversation": pl.UInt32, "format": pl.String, "width": pl.UInt32, "height": pl.UInt32,
                 "digest": pl.Binary}
-
-
-NAMED = b'"image'  # what a plain JSONL file holds when a row names an image (a key or a part's type)
 
 
 def has_images(data: Dataset) -> bool:
@@ -55,11 +50,6 @@ def has_images(data: Dataset) -> bool:
 def searched_whole(data: Dataset) -> bool:
     """Whether `has_images` searches the bytes of the whole file (a plain JSONL file) rather than the first rows."""
     return data.kind == "jsonl" and data.path is not None and data.compression is None and not data.renamed
-
-
-def names_image(row: Any) -> bool:
-    """Whether a row's data names an image, as `has_images` looks at the first rows of a dataset."""
-    return isinstance(row, dict) and ("images" in row or '"image' in json.dumps(row, default=repr))
 
 
 def image_frame(data: Dataset, root: Any = None) -> tuple[pl.DataFrame, Counter[str], Counter[int]]:
