@@ -105,10 +105,10 @@ class StatsUnits(PipelineStep):
 
 def unit_stats(checks: Checks, unit: Unit) -> UnitStats:
     """The part of the summary `unit` gives, read as `stats` reads a file of its kind."""
+    # (these import Polars: in the task, never in the command before its tasks fork)
     from validation.statistics.frames import c_frames, python_frames, read_frames
+    from validation.statistics.images import image_rows
     from validation.statistics.summary import stats_part
-
-    from validation.statistics.images import image_rows  # (imports Polars: in the task, never before it forks)
 
     fmt = checks.fmt()
     response = response_schema_of(checks.response_schema, checks.response_scope)
@@ -178,18 +178,20 @@ class _UnitParts:
 
     def results(self) -> Iterator[tuple[Any, tuple]]:
         from validation import _rowscan
-        from validation.checks.parallel import blocks
-        from validation.statistics.parts import COMPRESSED_PART, keys_of
+        from validation.statistics.parts import keys_of
 
         keys = keys_of(self.checks.fmt())
         first = self.unit.start == 0
-        for chunk in self._chunks(blocks, COMPRESSED_PART):
+        for chunk in self._chunks():
             part = _rowscan.read_messages(chunk, *keys, first, self.checks.limit)
             self.records += part[0]
             first = False
             yield chunk, part
 
-    def _chunks(self, blocks: Any, size: int) -> Iterator[Any]:
+    def _chunks(self) -> Iterator[Any]:
+        from validation.checks.parallel import blocks
+        from validation.statistics.parts import COMPRESSED_PART
+
         unit, path = self.unit, Path(self.unit.path)
         if compression_of(path) is None:  # a plain shard: its range (or the whole of it) mapped, never copied
             with readable(path), path.open("rb") as f:  # (the map outlives the file: the frames' strings are in it)
@@ -203,7 +205,7 @@ class _UnitParts:
             return
         with unit_bytes(unit) as (f, _):
             found = False
-            for block in blocks(f, part=size, limit=self.checks.limit):
+            for block in blocks(f, part=COMPRESSED_PART, limit=self.checks.limit):
                 found = True
                 self.named = self.named or NAMED in block
                 yield block
