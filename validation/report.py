@@ -148,7 +148,8 @@ class Report(BaseModel):
         if not row or not self.shards:
             return str(row) if row else "all"
         shard = next(s for s in reversed(self.shards) if s.first_row <= row)
-        return f"{row} ({os.path.basename(shard.path)}:{row - shard.first_row + 1})"
+        name = os.path.basename(shard.path.partition("::")[0])  # (a chained URL: tar://train/a.jsonl::file:///x.tar)
+        return f"{row} ({name}:{row - shard.first_row + 1})"
 
     def counts(self) -> dict[str, int]:
         """Number of issues per code, most frequent first (counting those left out)."""

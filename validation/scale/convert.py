@@ -31,7 +31,7 @@ from validation.report import Issue, Report
 from validation.scale.merge import load_plan, read_report
 from validation.scale.plan import UNIT_BYTES, Unit
 from validation.scale.run import Slurm, absolute, check_arguments, jsonl_output, prepare, run_stages
-from validation.scale.units import Checks, decoded_records, offsets, put
+from validation.scale.units import Checks, decoded_records, local_unit, offsets, put
 
 REPORT = "converted.json"
 
@@ -92,9 +92,10 @@ class ConvertUnits(PipelineStep):
         target = self.target.format()
         (folder / "converted").mkdir(parents=True, exist_ok=True)
         for unit in plan.units_of(rank, world_size):
-            modes = _convert_unit(self.checks, unit, target, self.target.image_layout,
-                                  {uniform: _part(folder, unit.index, uniform)
-                                   for uniform in ((False, True) if target.uniform is not None else (False,))})
+            with local_unit(unit) as here:  # (a remote shard fetched whole)
+                modes = _convert_unit(self.checks, here, target, self.target.image_layout,
+                                      {uniform: _part(folder, unit.index, uniform)
+                                       for uniform in ((False, True) if target.uniform is not None else (False,))})
             rows, lines = modes[False].rows, modes[False].lines
             put(folder / "units" / f"{unit.index:06d}.pkl", pickle.dumps(modes))
             put(folder / "counts" / f"{unit.index:06d}.json", json.dumps({"lines": lines, "records": rows}).encode())

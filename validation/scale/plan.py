@@ -12,14 +12,19 @@ from __future__ import annotations
 import glob
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from validation.errors import InputError
 from validation.checks.parallel import line_ranges
 from validation.readers.files import compression_of, held_suffix
 from validation.readers.source import dataset_of
+from validation.scale.remote import fetched, is_remote, remote_shards, remote_stat
 
+READS = "a sharded run reads JSONL and Parquet shards (convert it first, or check it without --executor)"
 UNIT_BYTES = 64 << 20  # a plain JSONL shard is checked in units of about this many bytes
 SHARD_SUFFIXES = (".jsonl", ".ndjson", ".parquet", ".pq")  # what a folder's shards hold (compressed or not)
 
@@ -77,7 +82,9 @@ def shards_of(inputs: list[str]) -> list[str]:
     or not, sorted by name, subfolders included) or a glob pattern (matches sorted by name)."""
     shards: list[str] = []
     for given in inputs:
-        if os.path.isdir(given):
+        if is_remote(given):  # (a URL fsspec reads: validation/scale/remote.py)
+            found = remote_shards(given, SHARD_SUFFIXES)
+        elif os.path.isdir(given):
             found = sorted(str(p) for p in Path(given).rglob("*") if p.is_file() and held_suffix(p) in SHARD_SUFFIXES)
             if not found:
                 raise InputError(f"{given}: a folder without JSONL or Parquet files (a sharded run reads "
@@ -93,7 +100,7 @@ def shards_of(inputs: list[str]) -> list[str]:
         shards.extend(found)
     seen: set[str] = set()
     for shard in shards:
-        key = os.path.realpath(shard)
+        key = shard if is_remote(shard) else os.path.realpath(shard)
         if key in seen:
             raise InputError(f"{shard}: named twice (each shard is read once)")
         seen.add(key)
@@ -117,10 +124,16 @@ def make_plan(inputs: list[str], *, format: str | None = None, column: str | Non
     sizes: list[int] = []
     fmt = format
     for n, shard in enumerate(shards):
-        with dataset_of(shard, format=fmt, column=column, columns=columns, max_row_bytes=max_row_bytes) as data:
-            if data.kind not in ("jsonl", "parquet"):
-                raise InputError(f"{shard}: a {data.kind} file; a sharded run reads JSONL and Parquet shards "
-                                 "(convert it first, or check it without --executor)")
+        if is_remote(shard):  # one unit, which the task that reads it fetches whole
+            if held_suffix(Path(shard.partition("::")[0])) not in SHARD_SUFFIXES:
+                raise InputError(f"{shard}: {READS}")
+            sizes.append(remote_stat(shard)[0])
+            if fmt is None:  # (the format the first shard's rows show)
+                with fetched(shard) as local, _shard(local, fmt, column, columns, max_row_bytes) as data:
+                    fmt = data.format.name
+            units.append(Unit(len(units), n, shard))
+            continue
+        with _shard(shard, fmt, column, columns, max_row_bytes) as data:
             fmt = fmt or data.format.name
             size = data.size or 0
             sizes.append(size)
@@ -132,3 +145,13 @@ def make_plan(inputs: list[str], *, format: str | None = None, column: str | Non
             units.extend(Unit(base + i, n, shard, a, b) for i, (a, b) in enumerate(cut))
     assert fmt is not None
     return Plan(shards, units, fmt, column, ranges, sizes)
+
+
+@contextmanager
+def _shard(path: str, fmt: str | None, column: str | None, columns: str | None,
+           max_row_bytes: int | None) -> Iterator[Any]:
+    """The shard at `path` opened as a dataset; InputError unless it holds JSONL or Parquet."""
+    with dataset_of(path, format=fmt, column=column, columns=columns, max_row_bytes=max_row_bytes) as data:
+        if data.kind not in ("jsonl", "parquet"):
+            raise InputError(f"{path}: a {data.kind} file; {READS}")
+        yield data

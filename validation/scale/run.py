@@ -23,6 +23,7 @@ from validation.report import Report
 from validation.scale.merge import load_report
 from validation.outputs import refuse_inputs
 from validation.scale.plan import UNIT_BYTES, Plan, make_plan, shards_of
+from validation.scale.remote import is_remote, remote_stat
 from validation.scale.units import Checks, offsets, put
 
 EXECUTORS = ("local", "ray", "slurm")
@@ -175,8 +176,9 @@ def _with_format(checks: Checks, plan: Plan) -> Checks:
 def _fingerprint(shards: list[str], checks: Checks, tasks: int, options: dict[str, Any] | None) -> dict[str, Any]:
     """What a resumed run must share with the run that wrote the folder: the shards as they are, the checks, the
     command's own options, the tasks."""
-    stats = [(os.path.abspath(shard), os.stat(shard)) for shard in shards]
-    return {"shards": [[path, st.st_size, st.st_mtime_ns] for path, st in stats], "options": checks.key(),
+    found = [[shard, *remote_stat(shard)] if is_remote(shard) else
+             [os.path.abspath(shard), (st := os.stat(shard)).st_size, st.st_mtime_ns] for shard in shards]
+    return {"shards": found, "options": checks.key(),
             "tasks": tasks, **({"command": options} if options else {})}
 
 

@@ -25,7 +25,7 @@ from validation.checks.duplicates import Duplicates
 from validation.outputs import open_for_writing
 from validation.report import Findings
 from validation.scale.merge import load_plan, merge
-from validation.scale.units import Checks, check_unit, offsets, put, save_result, unit_records
+from validation.scale.units import Checks, check_unit, local_unit, offsets, put, save_result, unit_records
 from validation.validate import CleanWriter
 
 
@@ -53,13 +53,14 @@ class CheckUnits(_Step):
         scanner = self.checks.scanner()
         for unit in plan.units_of(rank, world_size):
             spooled = folder / "units" / f"{unit.index:06d}.issues.jsonl"
-            if self.checks.spool:
-                spooled.parent.mkdir(parents=True, exist_ok=True)
-                with open(spooled.with_name(spooled.name + ".part"), "wb") as spool:
-                    result = check_unit(self.checks, scanner, unit, spool)
-                spooled.with_name(spooled.name + ".part").replace(spooled)
-            else:
-                result = check_unit(self.checks, scanner, unit)
+            with local_unit(unit) as here:  # (a remote shard fetched whole)
+                if self.checks.spool:
+                    spooled.parent.mkdir(parents=True, exist_ok=True)
+                    with open(spooled.with_name(spooled.name + ".part"), "wb") as spool:
+                        result = check_unit(self.checks, scanner, here, spool)
+                    spooled.with_name(spooled.name + ".part").replace(spooled)
+                else:
+                    result = check_unit(self.checks, scanner, here)
             if result.hashes is not None:
                 rows, exact, folded = (np.frombuffer(a, dtype=t) for a, t in zip(result.hashes, (np.int64, np.uint64,
                                                                                                   np.uint64)))
@@ -127,7 +128,8 @@ class WriteClean(_Step):
                        - offset).tolist())
             out = folder / "clean" / f"{unit.index:06d}.jsonl"
             out.parent.mkdir(parents=True, exist_ok=True)
-            with unit_records(self.checks, unit) as (records, columns), CleanWriter(out, columns) as clean:
+            with local_unit(unit) as here, unit_records(self.checks, here) as (records, columns), \
+                    CleanWriter(out, columns) as clean:
                 for record in records:
                     if record.row not in bad:
                         clean.add(record)

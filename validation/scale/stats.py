@@ -32,7 +32,7 @@ from validation.readers.files import Record, compression_of, readable
 from validation.scale.merge import load_plan
 from validation.scale.plan import UNIT_BYTES, Unit
 from validation.scale.run import Slurm, check_arguments, prepare, run_stages
-from validation.scale.units import Checks, decoded_records, put, shard_of, unit_bytes
+from validation.scale.units import Checks, decoded_records, local_unit, put, shard_of, unit_bytes
 
 REPORT = "stats.json"
 
@@ -97,7 +97,8 @@ class StatsUnits(PipelineStep):
     def run(self, data: Any = None, rank: int = 0, world_size: int = 1) -> None:
         folder = Path(self.folder)
         for unit in load_plan(folder).units_of(rank, world_size):
-            found = unit_stats(self.checks, unit)
+            with local_unit(unit) as here:  # (a remote shard fetched whole)
+                found = unit_stats(self.checks, here)
             put(folder / "parts" / f"{unit.index:06d}.pkl", pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL))
             put(folder / "counts" / f"{unit.index:06d}.json", json.dumps({"records": found.records}).encode())
             self.stat_update("rows", value=found.records)
