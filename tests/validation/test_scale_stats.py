@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.validation.test_scale import BIN, _cut, _gsm8k_shards, _run_as_slurm, _slurm_stand_ins
+from validation.checks.near_duplicates import NearDupOptions
 from validation.errors import InputError
 from validation.scale.stats import stats_shards
 from validation.scale.units import Checks
@@ -66,9 +67,10 @@ rows = st.lists(st.tuples(st.integers(0, 15), texts), min_size=1, max_size=40)
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=rows, cuts=st.lists(st.integers(0, 40), max_size=4), tasks=st.integers(1, 3),
-       unit_bytes=st.sampled_from([64, 300, 1 << 20]), compressed=st.booleans(), max_length=st.sampled_from([None, 30]))
+       unit_bytes=st.sampled_from([64, 300, 1 << 20]), compressed=st.booleans(), max_length=st.sampled_from([None, 30]),
+       near=st.sampled_from([None, NearDupOptions(threshold=0.5, shingle=3)]))
 def test_any_cut_into_shards_units_and_tasks_gives_the_joined_files_summary(rows, cuts, tasks, unit_bytes, compressed,
-                                                                            max_length):
+                                                                            max_length, near):
     lines = [_row(kind, text) for kind, text in rows]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -78,8 +80,9 @@ def test_any_cut_into_shards_units_and_tasks_gives_the_joined_files_summary(rows
                 Path(shard + ".gz").write_bytes(gzip.compress(Path(shard).read_bytes()))
                 Path(shard).unlink()
             shards = [shard + ".gz" for shard in shards]
-        single = stats(joined, format="messages", max_length=max_length, response_schema=SCHEMA)
-        sharded = stats_shards(shards, Checks(format="messages", max_length=max_length, response_schema=SCHEMA),
+        single = stats(joined, format="messages", max_length=max_length, response_schema=SCHEMA, near_dup=near)
+        sharded = stats_shards(shards, Checks(format="messages", max_length=max_length, response_schema=SCHEMA,
+                                              near_dup=near),
                                logs=folder / "logs", tasks=tasks, workers=1, unit_bytes=unit_bytes)
         assert _summary(sharded) == _summary(single)
         assert sorted(sharded.frame["chars"].to_list()) == sorted(single.frame["chars"].to_list())
@@ -150,12 +153,14 @@ def test_a_tokenizer_and_a_template_travel_to_worker_processes(tmp_path, smollm2
 
 def test_the_command_line_resumed_with_figures_and_refusing_what_it_cannot_do(cli, tmp_path):
     joined, shards = _gsm8k_shards(tmp_path)
-    single = cli("stats", joined, "--max-length", "400", "--json")
-    args = ["stats", *shards, "--max-length", "400", "--executor", "local", "--tasks", "3", "--logs", tmp_path / "logs"]
+    single = cli("stats", joined, "--max-length", "400", "--near-dup", "0.6", "--json")
+    args = ["stats", *shards, "--max-length", "400", "--near-dup", "0.6", "--executor", "local", "--tasks", "3", "--logs",
+            tmp_path / "logs"]
     for _ in range(2):  # the second run skips every unit
         result = cli(*args, "--json", "--plot", tmp_path / "lengths.png", "--html", tmp_path / "report.html")
         assert result.code == 0, result.err
         assert {**result.json(), "path": None} == {**single.json(), "path": None}
+    assert single.json()["near_duplicates"]["clusters"] > 0  # (the rows repeated across shards)
     assert (tmp_path / "lengths.png").read_bytes().startswith(b"\x89PNG")
     assert "<h2>length per message (characters)</h2>" in (tmp_path / "report.html").read_text()
     assert len(list((tmp_path / "logs" / "stages" / "stats" / "completions").iterdir())) == 3
@@ -164,7 +169,6 @@ def test_the_command_line_resumed_with_figures_and_refusing_what_it_cannot_do(cl
     said = " ".join((shown.out + shown.err).split())
     assert "(+4 more) (messages)" in said and "length per message (characters)" in said
     for extra, refusal in ((["--compare", joined], "--compare with --executor"),
-                           (["--near-dup"], "--near-dup with --executor"),
                            (["--json-out", shards[1]], f"cannot write {shards[1]}: it is the input")):
         result = cli(*args, *extra)
         assert result.code == 2 and refusal in result.err, result.err

@@ -68,16 +68,14 @@ def run_stats_sharded(args: argparse.Namespace) -> int:
     if args.compare:
         raise InputError("--compare with --executor: compare one file with another without --executor (a sharded "
                          "split's rows that repeat another's: `instructkit validate A... --executor local`)")
-    if args.near_dup is not None:
-        raise InputError("--near-dup with --executor: `instructkit validate PATH MORE... --executor ... --near-dup` "
-                         "clusters near duplicates across the shards")
     inputs = [args.path, *args.more]
     checks = Checks(format=args.format or "", column=args.column, columns=args.columns,
                     max_row_bytes=args.max_row_bytes, template=template_of(args), tokenizer=tokenizer_of(args),
                     max_length=args.max_length,
                     response_schema=os.path.abspath(args.response_schema) if args.response_schema else None,
                     response_scope=args.response_scope,
-                    image_root=os.path.abspath(args.image_root) if args.image_root else None)
+                    image_root=os.path.abspath(args.image_root) if args.image_root else None,
+                    near_dup=_corpus(args)["near_dup"])
     tasks, logs, slurm = _placement(args, inputs, json.dumps(["stats", checks.key()]))
     result = stats_shards(inputs, checks, logs=logs, executor=args.executor, tasks=tasks, workers=args.workers,
                           slurm=slurm, progress=args.json != "-",

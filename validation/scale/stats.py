@@ -63,7 +63,8 @@ def stats_shards(inputs: Sequence[str | os.PathLike[str]], checks: Checks, *, lo
     the one `stats` gives for the shards joined into one file; the message frame holds no text (conversation, turn,
     role, chars and tokens).
 
-    `checks` carries what `stats` takes: format, column, --map, tokenizer, template, max_length, response schema.
+    `checks` carries what `stats` takes: format, column, --map, tokenizer, template, max_length, response schema,
+    near_dup (the clusters of near-duplicate conversations across every shard).
     `outputs`: the files the caller writes the statistics to, refused before anything runs when one is a shard.
 
     Raises:
@@ -138,7 +139,7 @@ def unit_stats(checks: Checks, unit: Unit) -> UnitStats:
                     pass
         records, first, named, first_image = watched.seen, watched.first_tool, watched.named, watched.first_image
     part, _, _ = stats_part(frames, tokenizer=check_tokenizer(checks.tokenizer), rules=resolve_rules(checks.template),
-                            max_length=checks.max_length)
+                            max_length=checks.max_length, near_dup=checks.near_dup)
     part.tools = tally
     images = None
     if named:  # (a row that names an image holds `"image` in its line, a key or a part's type)

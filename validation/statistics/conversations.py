@@ -26,8 +26,7 @@ from validation.statistics.lazy import LazyModule
 from validation.checks.rules import HasRules, TemplateRules
 from validation.readers.source import Source, dataset_of, source_name
 from validation.statistics.parts import Parts, c_readable
-from validation.report import Findings
-from validation.summaries import Leakage, NearDupSummary, StatsSummary
+from validation.summaries import Leakage, StatsSummary
 from validation.checks.tools import tool_counts
 from validation.options import check_max_length, check_tokenizer, resolve_rules, response_schema_of
 from validation.tokens import Tokenizer
@@ -83,25 +82,6 @@ class Stats:
         return conversation_figure(self, plt)
 
 
-# --- the summary: validation/statistics/summary.py, but for what reads the messages' text ----------
-
-NEAR_BATCH = 8192  # conversations hashed at once
-
-
-def _near_duplicates(frame: pl.DataFrame, options: Any) -> NearDupSummary:
-    """The near-duplicate clusters of the conversations (their messages' contents in the scope)."""
-    from validation.checks.near_duplicates import NearDuplicates
-
-    near = NearDuplicates("", options)
-    scope = near.options.scope
-    texts = (frame if scope == "conversation" else frame.filter(pl.col("role") == scope)).group_by(
-        "conversation", maintain_order=True).agg(pl.col("content").str.join("\n"))
-    for start in range(0, texts.height, NEAR_BATCH):
-        part = texts.slice(start, NEAR_BATCH)
-        near.add_texts(part["conversation"].to_list(), part["content"].to_list())
-    return near.resolve(Findings(keep=0))
-
-
 def stats(source: Source, *, tokenizer: Tokenizer | None = None, template: TemplateRules | HasRules | None = None,
           max_length: int | None = None, format: str | None = None, column: str | None = None,
           split: str = "train", audits: list[Any] | None = None, progress: bool = False,
@@ -139,12 +119,11 @@ def stats(source: Source, *, tokenizer: Tokenizer | None = None, template: Templ
     tokenizer = check_tokenizer(tokenizer)
     rules = resolve_rules(template)
     part, frame, per_conversation = stats_part(frames, tokenizer=tokenizer, rules=rules, max_length=max_length,
-                                               audits=audits, progress=progress)
+                                               audits=audits, progress=progress,
+                                               near_dup=None if near_dup is False else near_dup)
     summary = StatsSummary.model_validate(summarise(
         part, tokenizer=tokenizer is not None, rules=rules, max_length=max_length, tools=tool_summary,
-        responses=responses, images=images[1] if images is not None else None,
-        near_duplicates=None if near_dup is None or near_dup is False else
-        _near_duplicates(frame, None if near_dup is True else near_dup)))
+        responses=responses, images=images[1] if images is not None else None))
     per_conversation = rendered_lengths(part)  # (the template's rendered lengths, with one)
     return Stats(source_name(source), frames.format, frame, summary, per_conversation,
                  images[0] if images is not None else None)

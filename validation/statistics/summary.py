@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from validation.checks.rules import TemplateRules
 from validation.errors import InputError
 from validation.progress import count_bar
+from validation.report import Findings
 from validation.statistics.lazy import LazyModule
 from validation.statistics.supervision import Supervision
 from validation.tokens import Tokenizer, count_tokens
@@ -25,6 +26,7 @@ from validation.tokens import Tokenizer, count_tokens
 if TYPE_CHECKING:
     import polars as pl
 
+    from validation.checks.near_duplicates import NearDuplicates, NearDupOptions
     from validation.checks.tools import ToolTally
     from validation.statistics import frames as frame_reader
     from validation.statistics.frames import Frames
@@ -52,14 +54,16 @@ class StatsPart:
     replies: pl.DataFrame | None  # `reply_lengths`; None when no reply of the part reasons
     supervision: Supervision | None = None
     tools: ToolTally | None = None  # the part's rows' tool and reply counts, when counted
+    near: NearDuplicates | None = None  # with near_dup: the band keys of its conversations, to be clustered
 
 
 def stats_part(frames: Frames, *, tokenizer: Tokenizer | None = None, rules: TemplateRules | None = None,
-               max_length: int | None = None, audits: list[Any] | None = None,
-               progress: bool = False) -> tuple[StatsPart, pl.DataFrame, pl.DataFrame]:
+               max_length: int | None = None, audits: list[Any] | None = None, progress: bool = False,
+               near_dup: NearDupOptions | bool | None = None) -> tuple[StatsPart, pl.DataFrame, pl.DataFrame]:
     """(the part `frames` give, their message frame with its `tokens` column when `tokenizer` counts them, their
     conversation frame with lengths in tokens then). `rules` with `tokenizer`, or `audits` (the template's audits of
-    these rows, in order), add the supervision numbers."""
+    these rows, in order), add the supervision numbers; `near_dup` (True or its options) the band keys of the
+    conversations' texts, which `summarise` clusters as `validate --near-dup` does."""
     frame, per_conversation = frames.messages, frames.conversations
     if tokenizer is not None:
         with count_bar(progress, "counting tokens", frame.height) as advance:
@@ -79,8 +83,25 @@ def stats_part(frames: Frames, *, tokenizer: Tokenizer | None = None, rules: Tem
     part = StatsPart(frame.select([c for c in MESSAGE_COLUMNS if c in frame.columns]), per_conversation,
                      frames.skipped, frames.empty, frames.whitespace, system.group_by("content").len(),
                      int(system["conversation"].n_unique()), reply_lengths(frame, tokenizer) if reasons else None,
-                     supervision)
+                     supervision, near=None if near_dup is None else _near_keys(frame, near_dup))
     return part, frame, per_conversation
+
+
+NEAR_BATCH = 8192  # conversations hashed at once
+
+
+def _near_keys(frame: pl.DataFrame, options: NearDupOptions | bool) -> NearDuplicates:
+    """The band keys of the conversations (their messages' contents in the options' scope, joined by newlines)."""
+    from validation.checks.near_duplicates import NearDuplicates
+
+    near = NearDuplicates("", None if options is True else options)  # type: ignore[arg-type]
+    scope = near.options.scope
+    texts = (frame if scope == "conversation" else frame.filter(pl.col("role") == scope)).group_by(
+        "conversation", maintain_order=True).agg(pl.col("content").str.join("\n"))
+    for start in range(0, texts.height, NEAR_BATCH):
+        part = texts.slice(start, NEAR_BATCH)
+        near.add_texts(part["conversation"].to_list(), part["content"].to_list())
+    return near
 
 
 def reply_lengths(frame: pl.DataFrame, tokenizer: Tokenizer | None) -> pl.DataFrame:
@@ -109,7 +130,7 @@ def merge_parts(parts: Sequence[StatsPart]) -> StatsPart:
     """The parts as one, their conversations numbered after one another in the parts' order."""
     if len(parts) == 1:
         return parts[0]
-    messages, conversations, replies, supervision, tools, offset = [], [], [], None, None, 0
+    messages, conversations, replies, supervision, tools, near, offset = [], [], [], None, None, None, 0
     reasons = any(p.replies is not None for p in parts)
     tokenized = "tokens" in parts[0].messages.columns
     for p in parts:
@@ -123,19 +144,24 @@ def merge_parts(parts: Sequence[StatsPart]) -> StatsPart:
             supervision = p.supervision if supervision is None else supervision.extend(p.supervision)
         if p.tools is not None:
             tools = p.tools if tools is None else tools.merge(p.tools)
+        if p.near is not None:
+            rows, keys = p.near.take()
+            near = p.near if near is None else near
+            near.extend([row + offset for row in rows], keys)
         ids = p.conversations["conversation"]
         offset += int(ids.max()) + 1 if ids.len() else 0  # type: ignore[operator]
     system = pl.concat([p.system for p in parts]).group_by("content").agg(pl.col("len").sum())
     return StatsPart(pl.concat(messages, how="vertical_relaxed"), pl.concat(conversations),
                      sum(p.skipped for p in parts), sum(p.empty for p in parts), sum(p.whitespace for p in parts),
                      system, sum(p.system_conversations for p in parts),
-                     pl.concat(replies, how="vertical_relaxed") if reasons else None, supervision, tools)
+                     pl.concat(replies, how="vertical_relaxed") if reasons else None, supervision, tools, near)
 
 
 def summarise(part: StatsPart, *, tokenizer: bool, rules: TemplateRules | None, max_length: int | None,
               **sections: Any) -> dict[str, Any]:
     """The summary's fields (`StatsSummary`) of `part` (`merge_parts`' of several); `tokenizer`: whether its
-    lengths are tokens; `sections`: tools, responses, near_duplicates, images, as computed elsewhere."""
+    lengths are tokens; `sections`: tools, responses and images, as computed elsewhere. Its near-duplicate keys are
+    clustered here (once: they are used up)."""
     frame, per_conversation, supervision = part.messages, part.conversations, part.supervision
     turns = per_conversation["messages"]
     histogram = turns.value_counts().sort("messages")
@@ -158,6 +184,7 @@ def summarise(part: StatsPart, *, tokenizer: bool, rules: TemplateRules | None, 
         "system_prompts": _system_prompts(part.system, part.system_conversations),
         "supervision": supervision.summary() if supervision is not None else None,
         "reasoning": _reasoning(part.replies, per_conversation.height, tokenizer, rules),
+        "near_duplicates": part.near.resolve(Findings(keep=0)) if part.near is not None else None,
         **sections,
     }
 
