@@ -208,6 +208,16 @@ def print_converted(report, args: argparse.Namespace) -> int:  # noqa: ANN001 - 
 STATS_INPUTS = ("path", "compare", "response_schema")  # what `stats` reads: never written over
 
 
+def compared_stats(args: argparse.Namespace, options: dict[str, Any]) -> Any:
+    """The statistics of --compare OTHER, read with `options` (those `stats` read PATH with); None without it."""
+    if not args.compare:
+        return None
+    from validation.statistics.conversations import stats
+
+    with opened(args, args.compare) as data:
+        return stats(data, **options)
+
+
 def print_stats(result: Any, args: argparse.Namespace, other: Any = None) -> int:
     """`stats`' terminal tables (on stderr when the summary or an output goes to stdout), its summary as JSON (--json,
     --json-out) and its figures (--plot, --html); with `other` (--compare) both side by side and the rows of `other`

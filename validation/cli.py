@@ -6,9 +6,9 @@ import argparse
 import json
 import sys
 
-from validation.arguments import (Names, at_least, check_outputs, corpus_arguments, corpus_checks_of, opened,
-                                  print_converted, print_report, print_stats, scale_arguments, source_arguments,
-                                  stdout_taken, STATS_INPUTS, template_of, tokenizer_of)
+from validation.arguments import (STATS_INPUTS, Names, at_least, check_outputs, compared_stats, corpus_arguments,
+                                  corpus_checks_of, opened, print_converted, print_report, print_stats, scale_arguments,
+                                  source_arguments, stdout_taken, template_of, tokenizer_of)
 from validation.report import MAX_ISSUES
 
 
@@ -232,8 +232,4 @@ def run_stats(args: argparse.Namespace) -> int:
         options["template"] = template_of(args)
         result = stats(data, **options, response_schema=args.response_schema, response_scope=args.response_scope,
                        near_dup=corpus_checks_of(args)["near_dup"])
-    other = None
-    if args.compare:
-        with opened(args, args.compare) as data:
-            other = stats(data, **options)
-    return print_stats(result, args, other)
+    return print_stats(result, args, compared_stats(args, options))

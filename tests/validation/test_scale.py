@@ -433,8 +433,8 @@ def _ran_here(logs: Path, stage: str) -> bool:
 
 def test_ray_executor_on_a_local_cluster_gives_the_joined_files_report(tmp_path, ray_cluster, monkeypatch, capfd):
     """The duplicates of a few rows are resolved in the calling process, of many rows on the cluster: the same
-    report and clean rows either way; convert and stats on the cluster give the joined file's rows and summary. A cluster of this machine alone does not warn that the run's folder must be
-    shared by every node."""
+    report and clean rows either way; convert and stats on the cluster give the joined file's rows and summary. A
+    cluster of this machine alone does not warn that the run's folder must be shared by every node."""
     import validation.scale.run as run
 
     monkeypatch.setenv("RAY_ADDRESS", ray_cluster)

@@ -151,11 +151,11 @@ def test_a_tokenizer_and_a_template_travel_to_worker_processes(tmp_path, smollm2
     assert sharded.conversations["length"].to_list() == single.conversations["length"].to_list()
 
 
-def test_the_command_line_resumed_with_figures_and_refusing_what_it_cannot_do(cli, tmp_path):
+def test_the_command_line_resumed_with_figures_compared_and_refusing_an_output_that_is_a_shard(cli, tmp_path):
     joined, shards = _gsm8k_shards(tmp_path)
     single = cli("stats", joined, "--max-length", "400", "--near-dup", "0.6", "--json")
-    args = ["stats", *shards, "--max-length", "400", "--near-dup", "0.6", "--executor", "local", "--tasks", "3", "--logs",
-            tmp_path / "logs"]
+    args = ["stats", *shards, "--max-length", "400", "--near-dup", "0.6", "--executor", "local", "--tasks", "3",
+            "--logs", tmp_path / "logs"]
     for _ in range(2):  # the second run skips every unit
         result = cli(*args, "--json", "--plot", tmp_path / "lengths.png", "--html", tmp_path / "report.html")
         assert result.code == 0, result.err
@@ -168,10 +168,13 @@ def test_the_command_line_resumed_with_figures_and_refusing_what_it_cannot_do(cl
     shown = cli(*args)
     said = " ".join((shown.out + shown.err).split())
     assert "(+4 more) (messages)" in said and "length per message (characters)" in said
-    for extra, refusal in ((["--compare", joined], "--compare with --executor"),
-                           (["--json-out", shards[1]], f"cannot write {shards[1]}: it is the input")):
-        result = cli(*args, *extra)
-        assert result.code == 2 and refusal in result.err, result.err
+    result = cli(*args, "--compare", shards[0], "--json")  # (the first shard's rows: each is in the whole too)
+    expected = cli("stats", joined, "--max-length", "400", "--near-dup", "0.6", "--compare", shards[0], "--json").json()
+    compared = result.json()
+    assert compared["b_rows_in_a_exact"] == compared["b"]["rows"] > 0
+    assert {**compared, "a": {**compared["a"], "path": None}} == {**expected, "a": {**expected["a"], "path": None}}
+    result = cli(*args, "--json-out", shards[1])
+    assert result.code == 2 and f"cannot write {shards[1]}: it is the input" in result.err, result.err
 
 
 def test_preference_shards_are_refused_with_the_reason(tmp_path):

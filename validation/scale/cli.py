@@ -10,8 +10,8 @@ import os
 import sys
 from pathlib import Path
 
-from validation.arguments import (corpus_checks_of, print_converted, print_report, print_stats, template_of,
-                                  tokenizer_of)
+from validation.arguments import (compared_stats, corpus_checks_of, print_converted, print_report, print_stats,
+                                  template_of, tokenizer_of)
 from validation.errors import InputError
 from validation.scale.run import Slurm
 from validation.scale.units import Checks
@@ -65,9 +65,6 @@ def run_stats_sharded(args: argparse.Namespace) -> int:
     from validation.scale.stats import REPORT, stats_shards
 
     _refuse_unsharded(args, "stats")
-    if args.compare:
-        raise InputError("--compare with --executor: compare one file with another without --executor (a sharded "
-                         "split's rows that repeat another's: `instructkit validate A... --executor local`)")
     inputs = [args.path, *args.more]
     checks = Checks(format=args.format or "", column=args.column, columns=args.columns,
                     max_row_bytes=args.max_row_bytes, template=template_of(args), tokenizer=tokenizer_of(args),
@@ -82,7 +79,10 @@ def run_stats_sharded(args: argparse.Namespace) -> int:
                           outputs=[o for o in (args.json_out, args.plot, args.html, args.json) if o not in (None, "-")])
     if result is None:
         return _queued(args, logs, REPORT, "stats")
-    return print_stats(result, args)
+    other = compared_stats(args, {"tokenizer": checks.tokenizer, "template": checks.template,
+                                  "max_length": args.max_length, "format": args.format, "column": args.column,
+                                  "split": args.split, "progress": True})
+    return print_stats(result, args, other)
 
 
 def _refuse_unsharded(args: argparse.Namespace, command: str) -> None:

@@ -122,7 +122,8 @@ def _replies_without_reasoning(messages: pl.DataFrame, tokenizer: bool) -> pl.Da
     columns = [pl.col("conversation"), pl.lit(None, pl.String).alias("source"),
                pl.lit(0, pl.UInt32).alias("reasoning_chars"), pl.col("chars").alias("answer_chars")]
     if tokenizer:
-        columns += [pl.lit(0, pl.Int64).alias("reasoning_tokens"), pl.col("tokens").cast(pl.Int64).alias("answer_tokens")]
+        columns += [pl.lit(0, pl.Int64).alias("reasoning_tokens"),
+                    pl.col("tokens").cast(pl.Int64).alias("answer_tokens")]
     return messages.filter(pl.col("role") == "assistant").select(*columns, has=pl.lit(False))
 
 
