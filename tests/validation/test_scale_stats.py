@@ -177,11 +177,38 @@ def test_the_command_line_resumed_with_figures_compared_and_refusing_an_output_t
     assert result.code == 2 and f"cannot write {shards[1]}: it is the input" in result.err, result.err
 
 
-def test_preference_shards_are_refused_with_the_reason(tmp_path):
-    pairs = tmp_path / "pairs.jsonl"
-    pairs.write_text(json.dumps({"prompt": "p", "chosen": "a", "rejected": "b"}) + "\n", encoding="utf-8")
-    with pytest.raises(InputError, match="stats of preference data read one file"):
-        stats_shards([pairs], Checks(format=""), logs=tmp_path / "logs")
+def _pair(kind: int, text: str) -> str:
+    """Preference rows: a pair, a tie, replies that begin alike, message lists, unpaired rows of either label, and
+    rows that are not a pair (no rejected reply, broken JSON)."""
+    rows = [{"prompt": text, "chosen": f"Yes, {text}.", "rejected": "No."},
+            {"prompt": text, "chosen": text, "rejected": text},
+            {"prompt": text, "chosen": f"{text} is right", "rejected": f"{text} is wrong, {text}"},
+            {"prompt": [{"role": "user", "content": text}], "chosen": [{"role": "assistant", "content": "A."}],
+             "rejected": [{"role": "assistant", "content": text.upper()}]},
+            {"prompt": text, "completion": f"Sure: {text}", "label": True},
+            {"prompt": text, "completion": "no", "label": False},
+            {"prompt": text, "chosen": "only one side"}]
+    return json.dumps(rows[kind], ensure_ascii=False) if kind < len(rows) else "{oops"
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(st.tuples(st.integers(0, 7), texts), min_size=1, max_size=30),
+       cuts=st.lists(st.integers(0, 30), max_size=3), tasks=st.integers(1, 3),
+       unit_bytes=st.sampled_from([64, 1 << 20]), unpaired=st.booleans())
+def test_preference_shards_give_the_joined_files_pair_statistics(rows, cuts, tasks, unit_bytes, unpaired):
+    """Pairs (DPO) or unpaired rows (KTO), described as `stats` describes the joined file: lengths, length bias,
+    ties, replies that begin alike, labels, duplicates."""
+    kinds = (4, 5, 6, 7) if unpaired else (0, 1, 2, 3, 6, 7)
+    lines = [_pair(kinds[kind % len(kinds)], text) for kind, text in rows]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        joined, shards = _cut(folder, lines, [c for c in cuts if c <= len(lines)])
+        fmt = "unpaired" if unpaired else "preference"
+        single = stats(joined, format=fmt)
+        sharded = stats_shards(shards, Checks(format=fmt), logs=folder / "logs", tasks=tasks, workers=1,
+                               unit_bytes=unit_bytes)
+        assert _summary(sharded) == _summary(single)
+        assert sharded.frame["prompt_length"].to_list() == single.frame["prompt_length"].to_list()
 
 
 def test_stats_queued_on_slurm_writes_the_joined_files_summary_when_its_jobs_run(tmp_path):

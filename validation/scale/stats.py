@@ -26,7 +26,6 @@ from datatrove.pipeline.base import PipelineStep
 
 from validation.checks.images import NAMED, SAMPLE, ImageChecks, names_image
 from validation.checks.tools import TOOL_SAMPLE, ToolTally, has_tool_fields
-from validation.errors import InputError
 from validation.options import check_tokenizer, resolve_rules, response_schema_of
 from validation.readers.files import Record, compression_of, readable
 from validation.scale.merge import load_plan
@@ -67,16 +66,16 @@ def stats_shards(inputs: Sequence[str | os.PathLike[str]], checks: Checks, *, lo
     near_dup (the clusters of near-duplicate conversations across every shard).
     `outputs`: the files the caller writes the statistics to, refused before anything runs when one is a shard.
 
+    Preference data gives `PairStats` (its frame: each part's length and the label, no text).
+
     Raises:
-        InputError: as `validate_shards`, and preference data (its statistics read one file).
+        InputError: as `validate_shards`.
     """
     check_arguments(executor, tasks, workers, slurm)
     response_schema_of(checks.response_schema, checks.response_scope)  # (a bad schema: before anything runs)
     folder, plan, checks, name = prepare(inputs, checks, logs=logs, executor=executor, tasks=tasks,
                                          unit_bytes=unit_bytes, outputs=[os.fspath(o) for o in outputs],
                                          options={"stats": True})
-    if checks.fmt().preference:
-        raise InputError(f"{name}: stats of preference data read one file; give the shards joined, without --executor")
     summary = MergeStats(str(folder), checks, name)
     stages = [("stats", StatsUnits(str(folder), checks), tasks, True)]
     if executor == "slurm":  # (a job after the units' jobs; else here, where its statistics are returned)
@@ -113,6 +112,13 @@ def unit_stats(checks: Checks, unit: Unit) -> UnitStats:
     from validation.statistics.summary import stats_part
 
     fmt = checks.fmt()
+    if fmt.preference:  # pairs: their own statistics, row by row as `stats` reads them
+        from validation.statistics.pairs import pair_part
+
+        with decoded_records(checks, unit, precise=False) as (rows, _, _):
+            counted = _Counted(rows)
+            part, _ = pair_part(counted, fmt.name, check_tokenizer(checks.tokenizer))
+        return UnitStats(part, counted.seen, None, None)
     response = response_schema_of(checks.response_schema, checks.response_scope)
     tally = ToolTally()
     if checks.lines(unit) and fmt.raw is not None:  # the C reader, as `stats` reads a list-of-messages JSONL
@@ -146,6 +152,18 @@ def unit_stats(checks: Checks, unit: Unit) -> UnitStats:
         with decoded_records(checks, unit, precise=False) as (rows, _, _):
             images = image_rows(rows, fmt, ImageChecks.beside(unit.path, checks.image_root))
     return UnitStats(part, records, frames.tools, first, checks.lines(unit), named, first_image, images)
+
+
+class _Counted:
+    """Records passed on as they are read, counted (`seen`)."""
+
+    def __init__(self, records: Iterator[Record]) -> None:
+        self.records, self.seen = records, 0
+
+    def __iter__(self) -> Iterator[Record]:
+        for record in self.records:
+            self.seen += 1
+            yield record
 
 
 class _Watched:
@@ -248,6 +266,12 @@ def merged_stats(found: list[UnitStats], checks: Checks, name: str) -> Any:
     from validation.statistics.summary import merge_parts, rendered_lengths, summarise
     from validation.summaries import StatsSummary
 
+    if checks.fmt().preference:
+        from validation.statistics.pairs import PairStats, merge_pair_parts, pair_summary
+
+        pairs = merge_pair_parts([u.part for u in found])
+        summary = pair_summary(pairs, checks.tokenizer is not None)
+        return PairStats(name, checks.fmt().name, pairs.frame, summary, pairs.prompts)
     part = merge_parts([u.part for u in found])
     if all(u.tools_found is not None for u in found):  # every unit read by the C reader: it saw every row
         counting = any(u.tools_found for u in found)

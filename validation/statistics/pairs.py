@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import polars as pl
 
 from validation.outputs import Paths
 from validation.models import Preference, Unpaired
+from validation.readers.files import Record
 from validation.readers.source import Source, dataset_of, source_name
 from validation.summaries import PairSummary
 from validation.tokens import Tokenizer
@@ -81,26 +83,47 @@ def pair_stats(source: Source, *, tokenizer: Tokenizer | None = None, format: st
                column: str | None = None, split: str = "train", progress: bool = False) -> PairStats:
     """Statistics of a preference dataset; lengths in tokens of the message texts when `tokenizer`
     is given (else characters)."""
+    from validation.progress import progress_bar
+
+    with dataset_of(source, format=format, column=column, split=split) as data, \
+            progress_bar(data, progress, "reading") as advance:
+        fmt = data.format
+        part, frame = pair_part(data.records(progress=advance), fmt.name, tokenizer)
+    return PairStats(source_name(source), fmt.name, frame, pair_summary(part, tokenizer is not None), part.prompts)
+
+
+@dataclass
+class PairPart:
+    """What some rows of preference data give `pair_stats`' summary, without their text: the parts of a sharded
+    `stats` add up (`merge_pair_parts`) to what the whole dataset gives."""
+
+    frame: pl.DataFrame  # per readable row: each part's length (null where the row has none), label, paired
+    skipped: int
+    ties: tuple[int, int]  # pairs whose replies are the same, exactly and after folding
+    shared: list[int]  # per pair with different replies: characters their first messages share at the start
+    exact: list[int]  # each readable row's duplicate fingerprints (`prover.fingerprints`)
+    folded: list[int]
+    prompts: pl.DataFrame  # each readable row's prompt hashes (exact, folded): what `leakage` compares
+
+
+def pair_part(records: Iterable[Record], fmt: str, tokenizer: Tokenizer | None) -> tuple[PairPart, pl.DataFrame]:
+    """(the part `records` give, read as preference format `fmt`; their frame: each part's text and length, label)."""
     from validation.checks.messages import message_dup_text
-    from validation.checks.pairs import read_pair
+    from validation.checks.pairs import fold_alike, read_pair
     from validation.checks.prover import fingerprints, hash_conversation
     from validation.tokens import count_tokens
-    from validation.progress import progress_bar
 
     values: list[Preference | Unpaired] = []
     dup_texts: list[str] = []
     skipped = 0
-    with dataset_of(source, format=format, column=column, split=split) as data, \
-            progress_bar(data, progress, "reading") as advance:
-        fmt = data.format
-        for record in data.records(progress=advance):
-            value = read_pair(fmt.name, record.data, record.row)[0] if isinstance(record.data, dict) else None
-            if value is None:
-                skipped += 1
-                continue
-            values.append(value)
-            replies = value.chosen + value.rejected if isinstance(value, Preference) else value.completion
-            dup_texts.append(message_dup_text(value.prompt + replies))
+    for record in records:
+        value = read_pair(fmt, record.data, record.row)[0] if isinstance(record.data, dict) else None
+        if value is None:
+            skipped += 1
+            continue
+        values.append(value)
+        replies = value.chosen + value.rejected if isinstance(value, Preference) else value.completion
+        dup_texts.append(message_dup_text(value.prompt + replies))
     columns: dict[str, list[Any]] = {part: [] for part in PARTS}
     for v in values:
         columns["prompt"].append(_text(v.prompt))
@@ -109,8 +132,8 @@ def pair_stats(source: Source, *, tokenizer: Tokenizer | None = None, format: st
         columns["rejected"].append(_text(v.rejected) if paired else None)
         columns["completion"].append(None if paired else _text(v.completion))
     frame = pl.DataFrame(columns, schema={part: pl.String for part in PARTS}).with_columns(
-        label=pl.Series([None if isinstance(v, Preference) else v.label for v in values], dtype=pl.Boolean))
-    unit = "chars" if tokenizer is None else "tokens"
+        label=pl.Series([None if isinstance(v, Preference) else v.label for v in values], dtype=pl.Boolean),
+        paired=pl.Series([isinstance(v, Preference) for v in values], dtype=pl.Boolean))
     for part in PARTS:
         if tokenizer is not None:
             counts = pl.Series(count_tokens(frame[part].fill_null("").to_list(), tokenizer), dtype=pl.Int64)
@@ -120,15 +143,37 @@ def pair_stats(source: Source, *, tokenizer: Tokenizer | None = None, format: st
         frame = frame.with_columns(length.alias(f"{part}_length"))
     exact, folded = fingerprints(dup_texts) if dup_texts else ([], [])
     prompts = [hash_conversation([m.role for m in v.prompt], [m.content for m in v.prompt]) for v in values]
-    hashes = pl.DataFrame(prompts, schema={"exact": pl.UInt64, "folded": pl.UInt64}, orient="row")
-    summary = PairSummary.model_validate({
-        "rows": len(values) + skipped, "skipped_rows": skipped,
-        "pairs": sum(isinstance(v, Preference) for v in values),
-        "unpaired": sum(isinstance(v, Unpaired) for v in values),
-        "labels": _labels(frame), "unit": unit, "lengths": _lengths(frame),
-        "length_bias": _bias(frame), "ties": _ties(values), "shared_start": _shared(values),
-        "duplicates": {"exact": len(exact) - len(set(exact)), "normalised": len(folded) - len(set(folded))}})
-    return PairStats(source_name(source), fmt.name, frame, summary, hashes)
+    pairs = [v for v in values if isinstance(v, Preference)]
+    part = PairPart(frame.select(*(f"{p}_length" for p in PARTS), "label", "paired"), skipped,
+                    (sum(p.chosen == p.rejected for p in pairs), sum(fold_alike(p.chosen, p.rejected) for p in pairs)),
+                    [len(os.path.commonprefix([p.chosen[0].content, p.rejected[0].content]))
+                     for p in pairs if p.chosen != p.rejected], list(exact), list(folded),
+                    pl.DataFrame(prompts, schema={"exact": pl.UInt64, "folded": pl.UInt64}, orient="row"))
+    return part, frame.drop("paired")
+
+
+def merge_pair_parts(parts: Sequence[PairPart]) -> PairPart:
+    """The parts as one, in order."""
+    if len(parts) == 1:
+        return parts[0]
+    return PairPart(pl.concat([p.frame for p in parts]), sum(p.skipped for p in parts),
+                    (sum(p.ties[0] for p in parts), sum(p.ties[1] for p in parts)),
+                    [n for p in parts for n in p.shared], [h for p in parts for h in p.exact],
+                    [h for p in parts for h in p.folded], pl.concat([p.prompts for p in parts]))
+
+
+def pair_summary(part: PairPart, tokens: bool) -> PairSummary:
+    """The summary of `part` (`merge_pair_parts`' of several); `tokens`: whether its lengths are tokens."""
+    frame = part.frame
+    pairs = int(frame["paired"].sum())
+    return PairSummary.model_validate({
+        "rows": frame.height + part.skipped, "skipped_rows": part.skipped, "pairs": pairs,
+        "unpaired": frame.height - pairs, "labels": _labels(frame), "unit": "tokens" if tokens else "chars",
+        "lengths": _lengths(frame), "length_bias": _bias(frame),
+        "ties": {"exact": part.ties[0], "normalised": part.ties[1]} if pairs else None,
+        "shared_start": _shared(part.shared) if pairs else None,
+        "duplicates": {"exact": len(part.exact) - len(set(part.exact)),
+                       "normalised": len(part.folded) - len(set(part.folded))}})
 
 
 def _lengths(frame: pl.DataFrame) -> dict[str, dict[str, float]]:
@@ -161,26 +206,12 @@ def _bias(frame: pl.DataFrame) -> dict[str, float] | None:
             "same": round(float((chosen == rejected).mean()), 4), "median_ratio": round(float(ratio), 4)}
 
 
-def _ties(values: list[Preference | Unpaired]) -> dict[str, int] | None:
-    from validation.checks.pairs import fold_alike
-
-    pairs = [v for v in values if isinstance(v, Preference)]
-    if not pairs:
-        return None
-    return {"exact": sum(p.chosen == p.rejected for p in pairs),
-            "normalised": sum(fold_alike(p.chosen, p.rejected) for p in pairs)}
-
-
-def _shared(values: list[Preference | Unpaired]) -> dict[str, float] | None:
+def _shared(lengths: list[int]) -> dict[str, float]:
     """Pairs whose two replies begin with the same text (characters of their first messages)."""
-    pairs = [v for v in values if isinstance(v, Preference)]
-    if not pairs:
-        return None
-    shared = pl.Series([len(os.path.commonprefix([p.chosen[0].content, p.rejected[0].content]))
-                        for p in pairs if p.chosen != p.rejected], dtype=pl.Int64)
+    shared = pl.Series(lengths, dtype=pl.Int64)
     starting = shared.filter(shared > 0)
-    return {"pairs": starting.len(), "p50": float(starting.median()) if starting.len() else 0.0,
-            "max": float(starting.max()) if starting.len() else 0.0}
+    return {"pairs": starting.len(), "p50": float(starting.median()) if starting.len() else 0.0,  # type: ignore[arg-type]
+            "max": float(starting.max()) if starting.len() else 0.0}  # type: ignore[arg-type]
 
 
 def pair_lines(summary: PairSummary) -> list[tuple[str, str]]:
