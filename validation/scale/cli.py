@@ -25,14 +25,8 @@ def run_sharded(args: argparse.Namespace) -> int:
 
     _refuse_unsharded(args, "validate")
     inputs = [args.path, *args.more]
-    checks = Checks(format=args.format or "", column=args.column, columns=args.columns,
-                    max_row_bytes=args.max_row_bytes, template=template_of(args), tokenizer=tokenizer_of(args),
-                    max_length=args.max_length,
-                    response_schema=os.path.abspath(args.response_schema) if args.response_schema else None,
-                    response_scope=args.response_scope,
-                    reward_columns=parse_required(args.reward_columns) if args.reward_columns else None,
-                    max_issues=args.max_issues, spool=args.issues_jsonl is not None,
-                    image_root=os.path.abspath(args.image_root) if args.image_root else None, **_corpus(args))
+    checks = _checks_of(args, reward_columns=parse_required(args.reward_columns) if args.reward_columns else None,
+                        max_issues=args.max_issues, spool=args.issues_jsonl is not None)
     tasks, logs, slurm = _placement(args, inputs, checks.key())
     report = validate_shards(inputs, checks, logs=logs, executor=args.executor, tasks=tasks, workers=args.workers,
                              write_clean=args.write_clean, issues_jsonl=args.issues_jsonl, slurm=slurm,
@@ -66,13 +60,7 @@ def run_stats_sharded(args: argparse.Namespace) -> int:
 
     _refuse_unsharded(args, "stats")
     inputs = [args.path, *args.more]
-    checks = Checks(format=args.format or "", column=args.column, columns=args.columns,
-                    max_row_bytes=args.max_row_bytes, template=template_of(args), tokenizer=tokenizer_of(args),
-                    max_length=args.max_length,
-                    response_schema=os.path.abspath(args.response_schema) if args.response_schema else None,
-                    response_scope=args.response_scope,
-                    image_root=os.path.abspath(args.image_root) if args.image_root else None,
-                    near_dup=_corpus(args)["near_dup"])
+    checks = _checks_of(args)
     tasks, logs, slurm = _placement(args, inputs, json.dumps(["stats", checks.key()]))
     result = stats_shards(inputs, checks, logs=logs, executor=args.executor, tasks=tasks, workers=args.workers,
                           slurm=slurm, progress=args.json != "-",
@@ -127,9 +115,17 @@ def _queued(args: argparse.Namespace, logs: str, report: str, command: str) -> i
     return 0
 
 
-def _corpus(args: argparse.Namespace) -> dict:
+def _checks_of(args: argparse.Namespace, **extra: object) -> Checks:
+    """The options `validate` and `stats` share as a sharded run's `Checks` (files named absolutely: a task runs
+    elsewhere), with `extra` (validate's own)."""
     found = corpus_checks_of(args)
-    return {"near_dup": found["near_dup"], "benchmark": found["benchmark"]}
+    return Checks(format=args.format or "", column=args.column, columns=args.columns,
+                  max_row_bytes=args.max_row_bytes, template=template_of(args), tokenizer=tokenizer_of(args),
+                  max_length=args.max_length,
+                  response_schema=os.path.abspath(args.response_schema) if args.response_schema else None,
+                  response_scope=args.response_scope,
+                  image_root=os.path.abspath(args.image_root) if args.image_root else None,
+                  near_dup=found["near_dup"], benchmark=found["benchmark"], **extra)  # type: ignore[arg-type]
 
 
 def _pair(item: str) -> tuple[str, str]:

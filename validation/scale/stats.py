@@ -76,7 +76,7 @@ def stats_shards(inputs: Sequence[str | os.PathLike[str]], checks: Checks, *, lo
     folder, plan, checks, name = prepare(inputs, checks, logs=logs, executor=executor, tasks=tasks,
                                          unit_bytes=unit_bytes, outputs=[os.fspath(o) for o in outputs],
                                          options={"stats": True})
-    summary = MergeStats(str(folder), checks, name)
+    summary = MergeStats(str(folder), checks, name, progress=progress and executor != "slurm")
     stages = [("stats", StatsUnits(str(folder), checks), tasks, True)]
     if executor == "slurm":  # (a job after the units' jobs; else here, where its statistics are returned)
         stages.append(("summary", summary, 1, False))
@@ -244,17 +244,22 @@ class MergeStats(PipelineStep):
     name = "merge stats"
     type = "instructkit"
 
-    def __init__(self, folder: str, checks: Checks, dataset: str) -> None:
+    def __init__(self, folder: str, checks: Checks, dataset: str, progress: bool = False) -> None:
         super().__init__()
-        self.folder, self.checks, self.dataset = folder, checks, dataset
+        self.folder, self.checks, self.dataset, self.progress = folder, checks, dataset, progress
         self.result: Any = None  # the statistics, once run
 
     def run(self, data: Any = None, rank: int = 0, world_size: int = 1) -> None:
+        from validation.progress import count_bar
+
         folder = Path(self.folder)
+        units = load_plan(folder).units
         found = []
-        for unit in load_plan(folder).units:
-            with open(folder / "parts" / f"{unit.index:06d}.pkl", "rb") as f:
-                found.append(pickle.load(f))
+        with count_bar(self.progress, "stats: merging the units", len(units)) as advance:
+            for unit in units:
+                with open(folder / "parts" / f"{unit.index:06d}.pkl", "rb") as f:
+                    found.append(pickle.load(f))
+                advance(1)
         self.result = stats = merged_stats(found, self.checks, self.dataset)
         payload = {"path": stats.name, "format": stats.format, **stats.summary.to_json()}
         put(folder / REPORT, json.dumps(payload, ensure_ascii=False, indent=1).encode())
