@@ -116,9 +116,8 @@ def unit_stats(checks: Checks, unit: Unit) -> UnitStats:
         from validation.statistics.pairs import pair_part
 
         with decoded_records(checks, unit, precise=False) as (rows, _, _):
-            counted = _Counted(rows)
-            part, _ = pair_part(counted, fmt.name, check_tokenizer(checks.tokenizer))
-        return UnitStats(part, counted.seen, None, None)
+            part, _ = pair_part(rows, fmt.name, check_tokenizer(checks.tokenizer))
+        return UnitStats(part, part.frame.height + part.skipped, None, None)  # (every record: a pair, or skipped)
     response = response_schema_of(checks.response_schema, checks.response_scope)
     tally = ToolTally()
     if checks.lines(unit) and fmt.raw is not None:  # the C reader, as `stats` reads a list-of-messages JSONL
@@ -144,7 +143,7 @@ def unit_stats(checks: Checks, unit: Unit) -> UnitStats:
                 for _ in watched.records(data.records()):
                     pass
         records, first, named, first_image = watched.seen, watched.first_tool, watched.named, watched.first_image
-    part, _, _ = stats_part(frames, tokenizer=check_tokenizer(checks.tokenizer), rules=resolve_rules(checks.template),
+    part, _ = stats_part(frames, tokenizer=check_tokenizer(checks.tokenizer), rules=resolve_rules(checks.template),
                             max_length=checks.max_length, near_dup=checks.near_dup)
     part.tools = tally
     images = None
@@ -152,18 +151,6 @@ def unit_stats(checks: Checks, unit: Unit) -> UnitStats:
         with decoded_records(checks, unit, precise=False) as (rows, _, _):
             images = image_rows(rows, fmt, ImageChecks.beside(unit.path, checks.image_root))
     return UnitStats(part, records, frames.tools, first, checks.lines(unit), named, first_image, images)
-
-
-class _Counted:
-    """Records passed on as they are read, counted (`seen`)."""
-
-    def __init__(self, records: Iterator[Record]) -> None:
-        self.records, self.seen = records, 0
-
-    def __iter__(self) -> Iterator[Record]:
-        for record in self.records:
-            self.seen += 1
-            yield record
 
 
 class _Watched:
@@ -179,11 +166,13 @@ class _Watched:
         for record in records:
             if self.first_tool is None and isinstance(record.data, dict) and has_tool_fields(record.data):
                 self.first_tool = self.seen
-            if not self.named or (self.first_image is None and self.seen < SAMPLE):
-                names = NAMED in record.raw if isinstance(record.raw, bytes) else names_image(record.data)
-                self.named = self.named or names
-                if self.first_image is None and self.seen < SAMPLE and names_image(record.data):
+            sampled = self.first_image is None and self.seen < SAMPLE  # (one of the first rows, none naming one yet)
+            if sampled or not self.named:
+                raw = record.raw if isinstance(record.raw, bytes) else None
+                by_data = names_image(record.data) if sampled or raw is None else False
+                if sampled and by_data:
                     self.first_image = self.seen
+                self.named = self.named or (NAMED in raw if raw is not None else by_data)
             self.tally.add(record.data, self.fmt, self.response)
             self.seen += 1
             yield record

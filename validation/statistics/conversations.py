@@ -118,9 +118,8 @@ def stats(source: Source, *, tokenizer: Tokenizer | None = None, template: Templ
         images = _images(data, image_root)
     tokenizer = check_tokenizer(tokenizer)
     rules = resolve_rules(template)
-    part, frame, per_conversation = stats_part(frames, tokenizer=tokenizer, rules=rules, max_length=max_length,
-                                               audits=audits, progress=progress,
-                                               near_dup=None if near_dup is False else near_dup)
+    part, frame = stats_part(frames, tokenizer=tokenizer, rules=rules, max_length=max_length, audits=audits,
+                             progress=progress, near_dup=None if near_dup is False else near_dup)
     summary = StatsSummary.model_validate(summarise(
         part, tokenizer=tokenizer is not None, rules=rules, max_length=max_length, tools=tool_summary,
         responses=responses, images=images[1] if images is not None else None))

@@ -59,9 +59,9 @@ class StatsPart:
 
 def stats_part(frames: Frames, *, tokenizer: Tokenizer | None = None, rules: TemplateRules | None = None,
                max_length: int | None = None, audits: list[Any] | None = None, progress: bool = False,
-               near_dup: NearDupOptions | bool | None = None) -> tuple[StatsPart, pl.DataFrame, pl.DataFrame]:
-    """(the part `frames` give, their message frame with its `tokens` column when `tokenizer` counts them, their
-    conversation frame with lengths in tokens then). `rules` with `tokenizer`, or `audits` (the template's audits of
+               near_dup: NearDupOptions | bool | None = None) -> tuple[StatsPart, pl.DataFrame]:
+    """(the part `frames` give, their message frame with its `tokens` column when `tokenizer` counts them; the part's
+    conversation frame has its lengths in tokens then). `rules` with `tokenizer`, or `audits` (the template's audits of
     these rows, in order), add the supervision numbers; `near_dup` (True or its options) the band keys of the
     conversations' texts, which `summarise` clusters as `validate --near-dup` does."""
     frame, per_conversation = frames.messages, frames.conversations
@@ -84,7 +84,7 @@ def stats_part(frames: Frames, *, tokenizer: Tokenizer | None = None, rules: Tem
                      frames.skipped, frames.empty, frames.whitespace, system.group_by("content").len(),
                      int(system["conversation"].n_unique()), reply_lengths(frame, tokenizer) if reasons else None,
                      supervision, near=None if near_dup is None else _near_keys(frame, near_dup))
-    return part, frame, per_conversation
+    return part, frame
 
 
 NEAR_BATCH = 8192  # conversations hashed at once
