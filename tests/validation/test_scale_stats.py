@@ -11,13 +11,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.validation.test_scale import BIN, _cut, _gsm8k_shards, _run_as_slurm, _slurm_stand_ins
 from validation.checks.near_duplicates import NearDupOptions
-from validation.errors import InputError
 from validation.scale.stats import stats_shards
 from validation.scale.units import Checks
 from validation.statistics.conversations import stats
