@@ -25,9 +25,8 @@ from validation.scale.run import validate_shards
 from validation.scale.units import Checks
 from validation.validate import validate
 
-ROOT = Path(__file__).resolve().parents[2]
-GSM8K = ROOT.parent / "shared" / "data" / "gsm8k" / "test.jsonl"
-BIN = Path(sys.executable).parent
+from tests.validation.scale_helpers import BIN, ROOT, compared, cut, gsm8k_shards, run_as_slurm, slurm_stand_ins
+
 
 
 def _line(kind: int, text: str) -> str:
@@ -43,33 +42,6 @@ def _line(kind: int, text: str) -> str:
     return "" if kind == len(rows) else '{"messages": [oops'
 
 
-def _compared(report) -> dict:  # noqa: ANN001 - a Report
-    data = report.to_json()
-    data.pop("path")
-    data.pop("shards", None)
-    return data
-
-
-def _cut(folder: Path, lines: list[str], cuts: list[int]) -> tuple[Path, list[str]]:
-    """(FOLDER/all.jsonl, the shards in FOLDER/shards): `lines` joined in one file, and cut at `cuts`."""
-    (folder / "shards").mkdir()
-    paths = _shards(folder / "shards", lines, cuts)
-    joined = folder / "all.jsonl"
-    joined.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    return joined, paths
-
-
-def _shards(folder: Path, lines: list[str], cuts: list[int]) -> list[str]:
-    """`lines` cut at `cuts` into shard files (each ending with a newline, so that joined they are the one file)."""
-    bounds = [0, *sorted(cuts), len(lines)]
-    paths = []
-    for n, (a, b) in enumerate(zip(bounds, bounds[1:])):
-        path = folder / f"part-{n:03d}.jsonl"
-        path.write_text("".join(line + "\n" for line in lines[a:b]), encoding="utf-8")
-        paths.append(str(path))
-    return paths
-
-
 texts = st.sampled_from(["hello", "안녕하세요", "ça va?", "数学 🙂", "مرحبا", "x" * 40])
 rows = st.lists(st.tuples(st.integers(0, 6), texts), min_size=1, max_size=40)
 
@@ -82,7 +54,7 @@ def test_any_cut_into_shards_units_and_tasks_gives_the_joined_files_report_and_c
     lines = [_line(kind, text) for kind, text in rows]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        joined, shards = _cut(folder, lines, [c for c in cuts if c <= len(lines)])
+        joined, shards = cut(folder, lines, [c for c in cuts if c <= len(lines)])
         try:
             single = validate(joined, format="messages", max_issues=keep, write_clean=folder / "a.jsonl")
         except InputError:  # no row at all: the sharded run refuses it alike
@@ -92,7 +64,7 @@ def test_any_cut_into_shards_units_and_tasks_gives_the_joined_files_report_and_c
         sharded = validate_shards(shards, Checks(format="messages", max_issues=keep), logs=folder / "logs",
                                   tasks=tasks, workers=1, write_clean=folder / "b.jsonl", unit_bytes=unit_bytes)
         assert sharded is not None
-        assert _compared(sharded) == _compared(single)
+        assert compared(sharded) == compared(single)
         assert (folder / "b.jsonl").read_bytes() == (folder / "a.jsonl").read_bytes()
         assert [s.path for s in sharded.shards or []] == shards
         assert sum(s.lines for s in sharded.shards or []) == len(lines)
@@ -124,11 +96,11 @@ def test_a_sharded_convert_writes_the_joined_files_rows_and_report(rows, cuts, t
     lines = [_convertible(kind, text) for kind, text in rows]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        joined, shards = _cut(folder, lines, [c for c in cuts if c <= len(lines)])
+        joined, shards = cut(folder, lines, [c for c in cuts if c <= len(lines)])
         single = convert(joined, folder / "a.jsonl", to=to, format="messages")
         sharded = convert_shards(shards, folder / "b.jsonl", Target(to), format="messages", logs=folder / "logs",
                                  tasks=tasks, workers=1, unit_bytes=unit_bytes)
-        assert sharded is not None and _compared(sharded) == _compared(single)
+        assert sharded is not None and compared(sharded) == compared(single)
         assert (folder / "b.jsonl").exists() == (folder / "a.jsonl").exists()
         if (folder / "a.jsonl").exists():
             assert (folder / "b.jsonl").read_bytes() == (folder / "a.jsonl").read_bytes()
@@ -139,7 +111,7 @@ def test_convert_on_worker_processes_from_the_command_line_resumed_and_refusing_
     `convert` on the joined file; the same command again skips the converted units and writes the same file."""
     from validation.convert import convert
 
-    joined, shards = _gsm8k_shards(tmp_path)
+    joined, shards = gsm8k_shards(tmp_path)
     single = convert(joined, tmp_path / "a.jsonl", to="qa")
     args = ["convert", *shards, "--to", "qa", "-o", tmp_path / "b.jsonl", "--executor", "local", "--tasks", "3",
             "--logs", tmp_path / "logs"]
@@ -148,7 +120,7 @@ def test_convert_on_worker_processes_from_the_command_line_resumed_and_refusing_
         assert result.code == 1, result.err  # (rows qa cannot hold: those without a reply)
         report = result.json()
         del report["path"]
-        assert report == _compared(single) and single.invalid > 0
+        assert report == compared(single) and single.invalid > 0
         assert (tmp_path / "b.jsonl").read_bytes() == (tmp_path / "a.jsonl").read_bytes()
     assert len(list((tmp_path / "logs" / "stages" / "convert" / "completions").iterdir())) == 3
     said = cli(*args).err
@@ -162,32 +134,14 @@ def test_convert_on_worker_processes_from_the_command_line_resumed_and_refusing_
     assert result.code == 2 and "convert them as the shards of one with --executor local" in result.err
 
 
-def _gsm8k_shards(folder: Path, shards: int = 5) -> tuple[Path, list[str]]:
-    """gsm8k's test split as messages with defects put in (and repeats across shards), cut into shards and joined."""
-    if not GSM8K.exists():
-        pytest.skip("needs ../shared/data/gsm8k (the shared test data)")
-    lines = []
-    for i, raw in enumerate(GSM8K.read_text(encoding="utf-8").splitlines()):
-        row = json.loads(raw)
-        messages = [{"role": "user", "content": row["question"]}, {"role": "assistant", "content": row["answer"]}]
-        if i % 97 == 5:
-            messages[1]["content"] = ""
-        if i % 53 == 7:
-            messages = messages[:1]
-        lines.append(json.dumps({"messages": messages}, ensure_ascii=False))
-        if i % 41 == 3:
-            lines.append(lines[i * 7 % len(lines)])
-    return _cut(folder, lines, [len(lines) * k // shards for k in range(1, shards)])
-
-
 def test_gsm8k_shards_on_worker_processes_resumed_and_with_every_issue_written(tmp_path):
-    joined, _ = _gsm8k_shards(tmp_path)
+    joined, _ = gsm8k_shards(tmp_path)
     single = validate(joined, write_clean=tmp_path / "a.jsonl", issues_jsonl=tmp_path / "ia.jsonl")
     checks = Checks(format="", spool=True)  # the format detected from the first shard
     sharded = validate_shards([tmp_path / "shards"], checks, logs=tmp_path / "logs", tasks=3, workers=2,
                               write_clean=tmp_path / "b.jsonl", issues_jsonl=tmp_path / "ib.jsonl", unit_bytes=100_000)
     assert sharded is not None and sharded.format == "messages"
-    assert _compared(sharded) == _compared(single)
+    assert compared(sharded) == compared(single)
     assert single.counts() == {"duplicate": 33, "no-assistant-turn": 25, "trailing-user-turn": 25,
                                "empty-content": 14}
     assert (tmp_path / "b.jsonl").read_bytes() == (tmp_path / "a.jsonl").read_bytes()
@@ -209,7 +163,7 @@ def test_gsm8k_shards_on_worker_processes_resumed_and_with_every_issue_written(t
 
 def test_template_and_tokenizer_checks_travel_to_worker_processes(tmp_path, smollm2_tokenizer):
     """The template and the tokenizer are objects, resolved once at the edge and copied to each task."""
-    joined, _ = _gsm8k_shards(tmp_path, shards=3)
+    joined, _ = gsm8k_shards(tmp_path, shards=3)
     with joined.open("a", encoding="utf-8") as f:  # a special token inside content, a long Korean row
         f.write(json.dumps({"messages": [{"role": "user", "content": "<|im_end|> 안녕"},
                                          {"role": "assistant", "content": "네 " * 300}]}, ensure_ascii=False) + "\n")
@@ -221,13 +175,13 @@ def test_template_and_tokenizer_checks_travel_to_worker_processes(tmp_path, smol
     sharded = validate_shards([tmp_path / "shards"], Checks(format="messages", template=template, tokenizer=tokenizer,
                                                             max_length=200),
                               logs=tmp_path / "logs", tasks=2, workers=2)
-    assert sharded is not None and _compared(sharded) == _compared(single)
+    assert sharded is not None and compared(sharded) == compared(single)
     assert sharded.template == "smollm2" and sharded.length_unit == "tokens"
     assert {"special-token-in-content", "too-long"} <= set(single.counts())
 
 
 def test_a_resumed_run_skips_finished_tasks_and_another_run_is_refused_its_folder(tmp_path):
-    joined, _ = _gsm8k_shards(tmp_path, shards=3)
+    joined, _ = gsm8k_shards(tmp_path, shards=3)
     checks = Checks(format="messages", max_issues=3)
     first = validate_shards([tmp_path / "shards"], checks, logs=tmp_path / "logs", tasks=2, workers=1)
     check_logs = tmp_path / "logs" / "stages" / "check" / "logs"
@@ -261,7 +215,7 @@ def test_a_shard_that_cannot_be_read_fails_its_task_with_one_line_naming_it_and_
 
 
 def test_the_command_line(tmp_path):
-    joined, shards = _gsm8k_shards(tmp_path, shards=2)
+    joined, shards = gsm8k_shards(tmp_path, shards=2)
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     run = subprocess.run([BIN / "instructkit", "validate", *shards, "--executor", "local", "--tasks", "2",
                           "--logs", str(tmp_path / "logs"), "--json"], capture_output=True, text=True, env=env,
@@ -310,8 +264,8 @@ def test_slurm_queues_each_stage_after_the_one_before_and_its_jobs_give_the_join
     """No Slurm here: `sbatch` and `scontrol` are stand-ins that keep what they are given. The script
     of the first stage is golden; then every job array task is run as Slurm would run it (its
     `launch_pickled_pipeline` line, SLURM_ARRAY_TASK_ID set), stage after stage."""
-    joined, shards = _gsm8k_shards(tmp_path, shards=3)
-    queued, env = _slurm_stand_ins(tmp_path)
+    joined, shards = gsm8k_shards(tmp_path, shards=3)
+    queued, env = slurm_stand_ins(tmp_path)
     logs = tmp_path / "logs"
     args = [BIN / "instructkit", "validate", *shards, "--tasks", "3", "--logs", str(logs),
             "--write-clean", str(tmp_path / "b.jsonl")]
@@ -331,7 +285,7 @@ def test_slurm_queues_each_stage_after_the_one_before_and_its_jobs_give_the_join
     venv = Path(sys.prefix)
     script = jobs[0].split("\n", 1)[1].replace(str(logs), "LOGS").replace(str(venv), "VENV")
     assert script == SLURM_SCRIPT
-    _run_as_slurm(logs, (("check", 3), ("duplicates", 3), ("merge", 1), ("clean", 3), ("join", 1)), env, tmp_path)
+    run_as_slurm(logs, (("check", 3), ("duplicates", 3), ("merge", 1), ("clean", 3), ("join", 1)), env, tmp_path)
     single = validate(joined, write_clean=tmp_path / "a.jsonl")
     assert (tmp_path / "b.jsonl").read_bytes() == (tmp_path / "a.jsonl").read_bytes()
     # the same arguments on the local executor print the report the jobs wrote, checking nothing again
@@ -339,45 +293,16 @@ def test_slurm_queues_each_stage_after_the_one_before_and_its_jobs_give_the_join
                            cwd=tmp_path)
     report = json.loads(shown.stdout)
     del report["path"], report["shards"]
-    assert report == _compared(single)
+    assert report == compared(single)
     assert not list((logs / "stages" / "check").glob("logs/task_*.log")) or \
         all("Skipping" not in p.read_text() for p in (logs / "stages" / "check" / "logs").iterdir())
-
-
-def _slurm_stand_ins(tmp_path: Path) -> tuple[Path, dict[str, str]]:
-    """(the folder the stand-in `sbatch` keeps each script it is given in, the environment that finds the
-    stand-ins): no Slurm here."""
-    tools = tmp_path / "bin"
-    tools.mkdir()
-    (tools / "sbatch").write_text('#!/bin/bash\nn=$(ls "$SBATCH_LOG" | wc -l)\n'
-                                  '{ echo "# sbatch ${@:1:$#-1}"; cat "${@: -1}"; } '
-                                  '> "$SBATCH_LOG/$(printf %02d $n).sh"\n'
-                                  'echo "Submitted batch job $((100 + n))"\n')
-    (tools / "scontrol").write_text("#!/bin/bash\necho localhost\n")
-    for tool in tools.iterdir():
-        tool.chmod(0o755)
-    queued = tmp_path / "queued"
-    queued.mkdir()
-    return queued, {**os.environ, "PATH": f"{tools}:{BIN}:{os.environ['PATH']}", "SBATCH_LOG": str(queued),
-                    "PYTHONWARNINGS": "ignore"}
-
-
-def _run_as_slurm(logs: Path, stages: tuple[tuple[str, int], ...], env: dict[str, str], cwd: Path) -> None:
-    """Every job array task of `stages` (name, tasks) run as Slurm runs it: its `launch_pickled_pipeline` line,
-    SLURM_ARRAY_TASK_ID set, stage after stage."""
-    for stage, tasks in stages:
-        for task in range(tasks):
-            done = subprocess.run([BIN / "launch_pickled_pipeline", str(logs / "stages" / stage / "executor.pik")],
-                                  capture_output=True, text=True, cwd=cwd,
-                                  env={**env, "SLURM_ARRAY_TASK_ID": str(task), "SLURM_NODELIST": "node1"})
-            assert done.returncode == 0, done.stderr[-2000:]
 
 
 def test_convert_queued_on_slurm_writes_the_joined_files_rows_when_its_jobs_run(tmp_path):
     from validation.convert import convert
 
-    joined, shards = _gsm8k_shards(tmp_path, shards=3)
-    queued, env = _slurm_stand_ins(tmp_path)
+    joined, shards = gsm8k_shards(tmp_path, shards=3)
+    queued, env = slurm_stand_ins(tmp_path)
     logs = tmp_path / "logs"
     run = subprocess.run([BIN / "instructkit", "convert", *shards, "--to", "alpaca", "-o", str(tmp_path / "b.jsonl"),
                           "--executor", "slurm", "--partition", "cpu", "--tasks", "2", "--logs", str(logs), "--json"],
@@ -385,12 +310,12 @@ def test_convert_queued_on_slurm_writes_the_joined_files_rows_when_its_jobs_run(
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout) == {"queued": "slurm", "logs": str(logs), "report": str(logs / "converted.json")}
     assert len([s for s in queued.iterdir() if "merge_stats" not in s.read_text()]) == 2  # convert, then join
-    _run_as_slurm(logs, (("convert", 2), ("join", 1)), env, tmp_path)
+    run_as_slurm(logs, (("convert", 2), ("join", 1)), env, tmp_path)
     single = convert(joined, tmp_path / "a.jsonl", to="alpaca")
     assert (tmp_path / "b.jsonl").read_bytes() == (tmp_path / "a.jsonl").read_bytes()
     report = json.loads((logs / "converted.json").read_text())
     del report["path"]
-    assert report == _compared(single)
+    assert report == compared(single)
 
 
 def _free_port() -> int:
@@ -438,13 +363,13 @@ def test_ray_executor_on_a_local_cluster_gives_the_joined_files_report(tmp_path,
     import validation.scale.run as run
 
     monkeypatch.setenv("RAY_ADDRESS", ray_cluster)
-    joined, _ = _gsm8k_shards(tmp_path, shards=4)
+    joined, _ = gsm8k_shards(tmp_path, shards=4)
     single = validate(joined, max_issues=4, write_clean=tmp_path / "a.jsonl")
     for here_rows, logs in ((run.RAY_HERE_ROWS, tmp_path / "logs"), (0, tmp_path / "many")):
         monkeypatch.setattr(run, "RAY_HERE_ROWS", here_rows)
         sharded = validate_shards([tmp_path / "shards"], Checks(format="messages", max_issues=4), logs=logs,
                                   executor="ray", tasks=3, write_clean=tmp_path / "b.jsonl", unit_bytes=150_000)
-        assert sharded is not None and _compared(sharded) == _compared(single)
+        assert sharded is not None and compared(sharded) == compared(single)
         assert (tmp_path / "b.jsonl").read_bytes() == (tmp_path / "a.jsonl").read_bytes()
         assert len(list((logs / "stages" / "check" / "completions").iterdir())) == 3
         assert [_ran_here(logs, stage) for stage in ("check", "duplicates", "clean")] == [False, here_rows > 0, False]
@@ -454,7 +379,7 @@ def test_ray_executor_on_a_local_cluster_gives_the_joined_files_report(tmp_path,
     converted = convert(joined, tmp_path / "c.jsonl", to="prompt-completion")
     on_ray = convert_shards([tmp_path / "shards"], tmp_path / "d.jsonl", Target("prompt-completion"),
                             logs=tmp_path / "convert", executor="ray", tasks=3, unit_bytes=150_000)
-    assert on_ray is not None and _compared(on_ray) == _compared(converted)
+    assert on_ray is not None and compared(on_ray) == compared(converted)
     assert (tmp_path / "d.jsonl").read_bytes() == (tmp_path / "c.jsonl").read_bytes()
     assert not _ran_here(tmp_path / "convert", "convert")
     from validation.scale.stats import stats_shards
@@ -473,7 +398,7 @@ def test_the_script_in_docs_scale_runs_as_written(tmp_path, monkeypatch, capsys)
     """docs/scale.md's library example, in a folder holding `shards/` (gsm8k's rows, with defects)."""
     from instructkit import Names
 
-    joined, _ = _gsm8k_shards(tmp_path, shards=3)
+    joined, _ = gsm8k_shards(tmp_path, shards=3)
     script = re.search(r"```python\n(.*?)```", (ROOT / "docs" / "scale.md").read_text(encoding="utf-8"), re.S).group(1)
     monkeypatch.chdir(tmp_path)
     exec(compile(script, "docs/scale.md", "exec"), {})

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.validation.test_scale import _compared, _gsm8k_shards
+from tests.validation.scale_helpers import compared, gsm8k_shards
 from validation.errors import InputError
 from validation.scale.run import validate_shards
 from validation.scale.units import Checks
@@ -26,7 +26,7 @@ def in_memory(tmp_path):
     the shards joined into one local file); removed after."""
     import fsspec
 
-    joined, shards = _gsm8k_shards(tmp_path, shards=3)
+    joined, shards = gsm8k_shards(tmp_path, shards=3)
     fs = fsspec.filesystem("memory")
     root = f"/shards-{uuid.uuid4().hex}"
     for n, shard in enumerate(shards):
@@ -46,7 +46,7 @@ def test_shards_in_memory_give_the_joined_files_report_rows_and_summary(in_memor
     single = validate(joined, write_clean=tmp_path / "a.jsonl")
     sharded = validate_shards([url], Checks(format=""), logs=tmp_path / "logs", tasks=2, workers=1,
                               write_clean=tmp_path / "b.jsonl")
-    assert sharded is not None and _compared(sharded) == _compared(single)
+    assert sharded is not None and compared(sharded) == compared(single)
     assert (tmp_path / "b.jsonl").read_bytes() == (tmp_path / "a.jsonl").read_bytes()
     assert [s.path for s in sharded.shards] == [f"{url}/part-000.jsonl", f"{url}/part-001.jsonl.gz",
                                                 f"{url}/part-002.jsonl"]
@@ -60,7 +60,7 @@ def test_shards_in_memory_give_the_joined_files_report_rows_and_summary(in_memor
 
 
 def test_shards_in_a_tar_archive_are_read_by_worker_processes_from_the_command_line(cli, tmp_path):
-    joined, shards = _gsm8k_shards(tmp_path, shards=4)
+    joined, shards = gsm8k_shards(tmp_path, shards=4)
     archive = tmp_path / "shards.tar"
     with tarfile.open(archive, "w") as tar:
         for shard in shards:
@@ -73,7 +73,7 @@ def test_shards_in_a_tar_archive_are_read_by_worker_processes_from_the_command_l
     assert [s["path"] for s in report.pop("shards")] == [f"tar://train/{Path(s).name}::file://{archive}"
                                                          for s in shards]
     del report["path"]
-    assert report == _compared(validate(joined))
+    assert report == compared(validate(joined))
     assert not list(Path("/tmp").glob("instructkit-shard-*/part-00*.jsonl"))  # (each fetched copy removed)
 
 

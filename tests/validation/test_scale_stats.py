@@ -14,7 +14,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.validation.test_scale import BIN, _cut, _gsm8k_shards, _run_as_slurm, _slurm_stand_ins
+from tests.validation.scale_helpers import BIN, cut, gsm8k_shards, run_as_slurm, slurm_stand_ins
 from validation.checks.near_duplicates import NearDupOptions
 from validation.scale.stats import stats_shards
 from validation.scale.units import Checks
@@ -72,7 +72,7 @@ def test_any_cut_into_shards_units_and_tasks_gives_the_joined_files_summary(rows
     lines = [_row(kind, text) for kind, text in rows]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        joined, shards = _cut(folder, lines, [c for c in cuts if c <= len(lines)])
+        joined, shards = cut(folder, lines, [c for c in cuts if c <= len(lines)])
         if compressed:  # (the C reader over what a shard decompresses to)
             for shard in shards:
                 Path(shard + ".gz").write_bytes(gzip.compress(Path(shard).read_bytes()))
@@ -107,7 +107,7 @@ def test_rows_read_one_by_one_give_the_joined_files_summary(rows, cuts, tasks, u
         lines = [_qa(0, "q")] * first_tools + [_qa(1, "tool")] + lines
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        joined, shards = _cut(folder, lines, [c for c in cuts if c <= len(lines)])
+        joined, shards = cut(folder, lines, [c for c in cuts if c <= len(lines)])
         single = stats(joined, format="qa")
         sharded = stats_shards(shards, Checks(format="qa"), logs=folder / "logs", tasks=tasks, workers=1,
                                unit_bytes=unit_bytes)
@@ -118,7 +118,7 @@ def test_rows_read_one_by_one_give_the_joined_files_summary(rows, cuts, tasks, u
 def test_parquet_shards_give_the_joined_parquet_files_summary(tmp_path):
     import polars as pl
 
-    joined, _ = _gsm8k_shards(tmp_path, shards=3)
+    joined, _ = gsm8k_shards(tmp_path, shards=3)
     frame = pl.read_ndjson(joined)
     frame.write_parquet(tmp_path / "all.parquet")
     (tmp_path / "pq").mkdir()
@@ -134,7 +134,7 @@ def test_a_tokenizer_and_a_template_travel_to_worker_processes(tmp_path, smollm2
     in worker processes, with reasoning in some replies."""
     from instructkit import Names
 
-    joined, _ = _gsm8k_shards(tmp_path, shards=3)
+    joined, _ = gsm8k_shards(tmp_path, shards=3)
     with joined.open("a", encoding="utf-8") as f:
         for k in range(3):
             f.write(_row(3 + k % 2, "생각 " * (20 * k + 1)) + "\n")
@@ -150,7 +150,7 @@ def test_a_tokenizer_and_a_template_travel_to_worker_processes(tmp_path, smollm2
 
 
 def test_the_command_line_resumed_with_figures_compared_and_refusing_an_output_that_is_a_shard(cli, tmp_path):
-    joined, shards = _gsm8k_shards(tmp_path)
+    joined, shards = gsm8k_shards(tmp_path)
     single = cli("stats", joined, "--max-length", "400", "--near-dup", "0.6", "--json")
     args = ["stats", *shards, "--max-length", "400", "--near-dup", "0.6", "--executor", "local", "--tasks", "3",
             "--logs", tmp_path / "logs"]
@@ -200,7 +200,7 @@ def test_preference_shards_give_the_joined_files_pair_statistics(rows, cuts, tas
     lines = [_pair(kinds[kind % len(kinds)], text) for kind, text in rows]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        joined, shards = _cut(folder, lines, [c for c in cuts if c <= len(lines)])
+        joined, shards = cut(folder, lines, [c for c in cuts if c <= len(lines)])
         fmt = "unpaired" if unpaired else "preference"
         single = stats(joined, format=fmt)
         sharded = stats_shards(shards, Checks(format=fmt), logs=folder / "logs", tasks=tasks, workers=1,
@@ -210,8 +210,8 @@ def test_preference_shards_give_the_joined_files_pair_statistics(rows, cuts, tas
 
 
 def test_stats_queued_on_slurm_writes_the_joined_files_summary_when_its_jobs_run(tmp_path):
-    joined, shards = _gsm8k_shards(tmp_path, shards=3)
-    queued, env = _slurm_stand_ins(tmp_path)
+    joined, shards = gsm8k_shards(tmp_path, shards=3)
+    queued, env = slurm_stand_ins(tmp_path)
     logs = tmp_path / "logs"
     run = subprocess.run([BIN / "instructkit", "stats", *shards, "--executor", "slurm", "--partition", "cpu",
                           "--tasks", "2", "--logs", str(logs), "--json"],
@@ -219,6 +219,6 @@ def test_stats_queued_on_slurm_writes_the_joined_files_summary_when_its_jobs_run
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout) == {"queued": "slurm", "logs": str(logs), "report": str(logs / "stats.json")}
     assert len([s for s in queued.iterdir() if "merge_stats" not in s.read_text()]) == 2  # stats, then summary
-    _run_as_slurm(logs, (("stats", 2), ("summary", 1)), env, tmp_path)
+    run_as_slurm(logs, (("stats", 2), ("summary", 1)), env, tmp_path)
     summary = json.loads((logs / "stats.json").read_text())
     assert summary == {"path": f"{shards[0]} (+2 more)", "format": "messages", **_summary(stats(joined))}
