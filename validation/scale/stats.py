@@ -127,7 +127,7 @@ def unit_stats(checks: Checks, unit: Unit) -> UnitStats:
         # the rows' tools and replies: a unit where no row declares tools or makes calls has none to count but its
         # tool messages (none in its frame) and those of rows the frame skipped
         if response is not None or frames.tools or frames.skipped or \
-                frames.messages.select((frames.messages["role"] == "tool").any()).item():
+                (frames.messages["role"] == "tool").any():
             with decoded_records(checks, unit, precise=False) as (rows, _, _):
                 for record in rows:
                     tally.add(record.data, fmt, response)
